@@ -116,7 +116,8 @@ internal class EnumType(IReadOnlyList<string> options, bool allowPrefix = true) 
         if (m.Ok) return m.Value;
         errors.Add(m.Kind == MatchKind.Ambiguous
             ? t.Error($"ambiguous value; candidates: {string.Join(", ", m.Candidates)}", Expected)
-            : t.Error("invalid value", Expected, m.Suggestion));
+            // A numeric near-miss is not a typo worth suggesting (`dhgrp 3` -> `1` would propose a weak group).
+            : t.Error("invalid value", Expected, IntType.IsInteger(t.Text) ? null : m.Suggestion));
         return null;
     }
 
