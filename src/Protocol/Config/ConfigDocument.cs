@@ -167,11 +167,11 @@ public sealed class ConfigDocument
             if (skipDefaultSections)
             {
                 var empty = def.IsTable
-                    ? _root.Table(def.Name).Entries.Count == 0
+                    ? _root.Table(def.Name).Entries.All(e => def.BuiltinEntries?.Contains(e.Id) == true && Renderer.IsDefault(def, e.Node))
                     : Renderer.IsDefault(def, _root.Section(def.Name));
                 if (empty) continue;
             }
-            Renderer.Section(sb, def, _root, 0, full);
+            Renderer.Section(sb, def, _root, 0, full, compact: skipDefaultSections);
         }
         return sb.ToString();
     }

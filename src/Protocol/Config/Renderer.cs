@@ -10,21 +10,24 @@ internal static class Renderer
 {
     private const string Indent = "    ";
 
-    public static void Section(StringBuilder sb, SectionDef def, Node node, int level, bool full, string? onlyEntry = null)
+    /// <param name="compact">For whole-file output: leave out built-in ports that carry no settings, which
+    /// re-appear from the VM defaults on parse anyway.</param>
+    public static void Section(StringBuilder sb, SectionDef def, Node node, int level, bool full, string? onlyEntry = null, bool compact = false)
     {
         var pad = string.Concat(Enumerable.Repeat(Indent, level));
         sb.Append(pad).Append("config ").Append(def.Name).Append('\n');
-        if (def.IsTable) Entries(sb, def, node.Tables.GetValueOrDefault(def.Name) ?? new Table(), level + 1, full, onlyEntry);
+        if (def.IsTable) Entries(sb, def, node.Tables.GetValueOrDefault(def.Name) ?? new Table(), level + 1, full, onlyEntry, compact);
         else Body(sb, def, node.Sections.GetValueOrDefault(def.Name) ?? new Node(), level + 1, full);
         sb.Append(pad).Append("end\n");
     }
 
-    private static void Entries(StringBuilder sb, SectionDef def, Table table, int level, bool full, string? onlyEntry)
+    private static void Entries(StringBuilder sb, SectionDef def, Table table, int level, bool full, string? onlyEntry, bool compact)
     {
         var pad = string.Concat(Enumerable.Repeat(Indent, level));
         foreach (var e in table.Entries)
         {
             if (onlyEntry is not null && e.Id != onlyEntry) continue;
+            if (compact && def.BuiltinEntries?.Contains(e.Id) == true && IsDefault(def, e.Node)) continue;
             sb.Append(pad).Append("edit ").Append(def.Id == IdKind.Integer ? e.Id : ValueType.Quote(e.Id)).Append('\n');
             Body(sb, def, e.Node, level + 1, full);
             sb.Append(pad).Append("next\n");
