@@ -128,7 +128,8 @@ public sealed class ConfigDocument
     }
 
     /// <summary>
-    /// `show [full-configuration] PATH [ENTRY]`. PATH may be abbreviated (`sys ha`); empty shows everything.
+    /// `show [full-configuration] PATH [ENTRY]`. PATH may be abbreviated (`sys ha`) and may start with
+    /// `full-configuration`; empty shows everything.
     /// </summary>
     public string Show(string path, bool full)
     {
@@ -136,6 +137,12 @@ public sealed class ConfigDocument
         var lex = Lexer.Lex(path, "show", errors);
         if (errors.Count > 0) throw new ConfigPathException(errors[0]);
         var tokens = lex.Statements.SelectMany(s => s.Tokens).ToList();
+        // Accept the CLI's own spelling too: `show full-configuration system ha` (no section starts with "f").
+        if (tokens.Count > 0 && tokens[0].Text.Length >= 2 && "full-configuration".StartsWith(tokens[0].Text, StringComparison.Ordinal))
+        {
+            tokens.RemoveAt(0);
+            full = true;
+        }
         if (tokens.Count == 0) return Render(full, skipDefaultSections: !full);
         var (def, consumed, error) = PathResolver.Resolve(Schema.Root.Children, tokens, tokens[0]);
         if (def is null) throw new ConfigPathException(error!);

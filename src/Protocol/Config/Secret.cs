@@ -9,19 +9,21 @@ namespace ClusterActors.Protocol.Config;
 /// </summary>
 public sealed record Secret
 {
-    private string? _encrypted;
+    public Secret(string clear) : this(clear ?? throw new ArgumentNullException(nameof(clear)), SecretCodec.Encrypt(clear)) { }
 
-    public Secret(string clear) => Clear = clear ?? throw new ArgumentNullException(nameof(clear));
-
-    private Secret(string clear, string encrypted) : this(clear) => _encrypted = encrypted;
+    private Secret(string clear, string encrypted)
+    {
+        Clear = clear;
+        Encrypted = encrypted;
+    }
 
     public string Clear { get; }
 
     /// <summary>
-    /// Base64 of IV||AES-CBC(clear). Computed once per instance (the IV is random) so rendering the same
-    /// document twice yields the same text, and a value read as ENC is written back exactly as read.
+    /// Base64 of IV||AES-CBC(clear). Fixed per instance (the IV is random) so rendering the same document
+    /// twice, from any thread, yields the same text, and a value read as ENC is written back exactly as read.
     /// </summary>
-    public string Encrypted => _encrypted ??= SecretCodec.Encrypt(Clear);
+    public string Encrypted { get; }
 
     public static Secret FromEncrypted(string base64) => new(SecretCodec.Decrypt(base64), base64);
 

@@ -183,6 +183,22 @@ public class DocumentTests
         Assert.Contains("phase1-interface, phase2-interface", e.Message);
     }
 
+    [Fact]
+    public void Nested_block_names_abbreviate_too()
+    {
+        var doc = Apply(ConfigDocument.Empty, L("conf sys stand", "set standalone 3", "conf cluster", "ed 2", "set peerip 10.1.1.1", "n", "en", "en"));
+        Assert.Equal(3, doc.StandaloneCluster.StandaloneGroupId);
+        Assert.Equal((2, "10.1.1.1"), (doc.StandaloneCluster.Peers.Single().Id, doc.StandaloneCluster.Peers.Single().PeerIp));
+    }
+
+    [Fact]
+    public void Show_accepts_the_full_configuration_word()
+    {
+        var doc = Parse(ScenarioConfigTests.Cluster1Ha);
+        Assert.Equal(doc.Show("system ha", true), doc.Show("full-configuration system ha", false));
+        Assert.Contains("set hb-lost-threshold 20", doc.Show("full sys ha", false));
+    }
+
     // ---- All-or-nothing ----
 
     [Fact]
