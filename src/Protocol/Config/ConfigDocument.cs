@@ -190,7 +190,7 @@ public sealed class ConfigDocument
         var ha = Ha;
         sb.Append($"hostname: {Global.Hostname}\n");
         sb.Append($"serial: {SerialNumber ?? "(none)"}\n");
-        sb.Append($"ha: mode={Show(ha.Mode)} group-id={ha.GroupId} group-name=\"{ha.GroupName}\" priority={ha.Priority} override={OnOff(ha.Override)} password={(ha.Password is null ? "unset" : "set")}\n");
+        sb.Append($"ha: mode={ModeName(ha.Mode)} group-id={ha.GroupId} group-name=\"{ha.GroupName}\" priority={ha.Priority} override={OnOff(ha.Override)} password={(ha.Password is null ? "unset" : "set")}\n");
         sb.Append($"ha hbdev: {(ha.HbDevs.Count == 0 ? "(none)" : string.Join(", ", ha.HbDevs.Select(h => $"{h.Interface}/{h.Priority}")))}; monitor: {(ha.Monitor.Count == 0 ? "(none)" : string.Join(", ", ha.Monitor))}\n");
         sb.Append($"ha timers: hb-interval={ha.HbInterval} ({ha.HeartbeatInterval.TotalMilliseconds:0} ms) hb-lost-threshold={ha.HbLostThreshold} (lost after {ha.LostAfter.TotalMilliseconds:0} ms) hello-holddown={ha.HelloHolddown}s ha-uptime-diff-margin={ha.HaUptimeDiffMargin}s failover-hold-time={ha.FailoverHoldTime}s arps={ha.Arps}x{ha.ArpsInterval}s\n");
         sb.Append($"ha sync: session-pickup={OnOff(ha.SessionPickup)} session-pickup-connectionless={OnOff(ha.SessionPickupConnectionless)} upgrade-mode={ha.UpgradeMode}\n");
@@ -205,7 +205,7 @@ public sealed class ConfigDocument
         return sb.ToString();
 
         static string OnOff(bool b) => b ? "enable" : "disable";
-        static string Show(HaMode m) => m switch { HaMode.ActiveActive => "a-a", HaMode.ActivePassive => "a-p", _ => "standalone" };
+        static string ModeName(HaMode m) => m switch { HaMode.ActiveActive => "a-a", HaMode.ActivePassive => "a-p", _ => "standalone" };
     }
 
     public override string ToString() => $"ConfigDocument({Global.Hostname}, serial {SerialNumber ?? "none"})";

@@ -44,8 +44,16 @@ internal sealed class Interpreter(Node root, List<ConfigError> errors)
         if (!m.Ok)
         {
             errors.Add(Abbreviation.ToError(m, head, "command", Keywords));
-            // A mistyped `config` still opens a block; skipping it keeps its `end` from being reported too.
-            if (m.Suggestion == "config") _stack.Push(new SkipCtx(head, false));
+            // Keep the block structure of a typo'd keyword so one typo is one error, not a cascade:
+            // a mistyped `config` still opens a block, a mistyped `end`/`next` still closes one.
+            var before = errors.Count;
+            switch (m.Suggestion)
+            {
+                case "config": _stack.Push(new SkipCtx(head, false)); break;
+                case "end": End(head, []); break;
+                case "next": Next(head, []); break;
+            }
+            errors.RemoveRange(before, errors.Count - before);
             return;
         }
         switch (m.Value)
@@ -287,8 +295,33 @@ internal static class Validator
     {
         var interfaces = root.Table(Schema.Interface).Entries.Select(e => e.Id).ToList();
         var phase1 = root.Table(Schema.Phase1).Entries.Select(e => e.Id).ToList();
+        var before = errors.Count;
         Walk(Schema.Root, root, interfaces, phase1, errors);
         CheckInterfaceTypes(root.Table(Schema.Interface), errors);
+        if (errors.Count == before) CheckHaInterfaceKinds(root, errors);
+    }
+
+    /// <summary>
+    /// FGCP heartbeats run on physical links, and link monitoring needs a port that can lose carrier,
+    /// so loopbacks/VLANs/tunnels are refused for hbdev and tunnels/loopbacks/VLANs for monitor.
+    /// </summary>
+    private static void CheckHaInterfaceKinds(Node root, List<ConfigError> errors)
+    {
+        var def = Schema.Top(Schema.Interface);
+        string TypeOf(string name)
+        {
+            var node = root.Table(Schema.Interface).Find(name)!.Node;
+            return node.Values.TryGetValue("type", out var t) ? t.Words[0] : def.Key("type")!.Default![0];
+        }
+        var ha = root.Section(Schema.Ha);
+        if (ha.Values.TryGetValue("hbdev", out var hb))
+            for (var i = 0; i < hb.Words.Count; i += 2)
+                if (TypeOf(hb.Words[i]) is not ("physical" or "aggregate"))
+                    errors.Add(hb.ValueLocs[i].Error($"heartbeat device must be a physical or aggregate port, '{hb.Words[i]}' is {TypeOf(hb.Words[i])}", "physical port such as port4"));
+        if (ha.Values.TryGetValue("monitor", out var mon))
+            for (var i = 0; i < mon.Words.Count; i++)
+                if (TypeOf(mon.Words[i]) is not ("physical" or "aggregate"))
+                    errors.Add(mon.ValueLocs[i].Error($"monitored interface must be a physical or aggregate port, '{mon.Words[i]}' is {TypeOf(mon.Words[i])}", "physical port such as port2"));
     }
 
     private static void Walk(SectionDef def, Node node, List<string> interfaces, List<string> phase1, List<ConfigError> errors)

@@ -75,6 +75,8 @@ public class MalformedConfigTests
         { L(P1, "    edit \"vpn1\"", "        set proposal aes128-sha1", "    next", "end"), 2, 10, "vpn1", "missing required setting 'interface'", null },
         { L(Intf, "    edit \"lb1\"", "        set ip 10.0.0.1/32", "    next", "end"), 2, 10, "lb1", "needs a logical type", null },
         { L(Intf, "    edit \"port3\"", "        set type loopback", "    next", "end"), 3, 18, "loopback", "physical port of the VM", null },
+        { L(Intf, "    edit \"lb1\"", "        set type loopback", "    next", "end", Ha, "    set hbdev \"lb1\" 50", "end"), 7, 15, "lb1", "heartbeat device must be a physical", null },
+        { L(Intf, "    edit \"lb1\"", "        set type loopback", "    next", "end", Ha, "    set monitor \"port2\" \"lb1\"", "end"), 7, 25, "lb1", "monitored interface must be a physical", null },
         // Serial header
         { L("#serialno=FGVM02TM2200000", Ha, "end"), 1, 11, "FGVM02TM2200000", "invalid serial number", null },
         { L("#serialno=XXVM02TM22000001", Ha, "end"), 1, 11, "XXVM02TM22000001", "invalid serial number", null },
@@ -126,6 +128,19 @@ public class MalformedConfigTests
         var r = FortiConfig.Parse(L("config system hax", "    edit 1", "        set foo bar", "    next", "end"), "x.conf");
         var e = Assert.Single(r.Errors);
         Assert.Equal("hax", e.Token);
+    }
+
+    [Theory]
+    [InlineData("ned")]
+    [InlineData("confg system ha")]
+    public void Mistyped_block_keyword_does_not_cascade(string typo)
+    {
+        var text = typo.StartsWith("conf", StringComparison.Ordinal)
+            ? L(typo, "    set priority 1", "end")
+            : L(Ha, "    set priority 1", typo);
+        var e = Assert.Single(FortiConfig.Parse(text).Errors);
+        Assert.Equal(typo.Split(' ')[0], e.Token);
+        Assert.Contains("unknown command", e.Message);
     }
 
     [Fact]
