@@ -1,0 +1,72 @@
+using System.Text;
+
+namespace ClusterActors.Protocol.Config;
+
+/// <summary>
+/// Writes the tree back in FortiOS layout (4 spaces per level, settings in schema order, strings quoted,
+/// enums and numbers bare, secrets as ENC). `show` leaves out values equal to the default; `show full` does not.
+/// </summary>
+internal static class Renderer
+{
+    private const string Indent = "    ";
+
+    /// <param name="compact">For whole-file output: leave out built-in ports that carry no settings, which
+    /// re-appear from the VM defaults on parse anyway.</param>
+    public static void Section(StringBuilder sb, SectionDef def, Node node, int level, bool full, string? onlyEntry = null, bool compact = false)
+    {
+        var pad = string.Concat(Enumerable.Repeat(Indent, level));
+        sb.Append(pad).Append("config ").Append(def.Name).Append('\n');
+        if (def.IsTable) Entries(sb, def, node.Tables.GetValueOrDefault(def.Name) ?? new Table(), level + 1, full, onlyEntry, compact);
+        else Body(sb, def, node.Sections.GetValueOrDefault(def.Name) ?? new Node(), level + 1, full);
+        sb.Append(pad).Append("end\n");
+    }
+
+    private static void Entries(StringBuilder sb, SectionDef def, Table table, int level, bool full, string? onlyEntry, bool compact)
+    {
+        var pad = string.Concat(Enumerable.Repeat(Indent, level));
+        foreach (var e in table.Entries)
+        {
+            if (onlyEntry is not null && e.Id != onlyEntry) continue;
+            if (compact && def.BuiltinEntries?.Contains(e.Id) == true && IsDefault(def, e.Node)) continue;
+            sb.Append(pad).Append("edit ").Append(def.Id == IdKind.Integer ? e.Id : ValueType.Quote(e.Id)).Append('\n');
+            Body(sb, def, e.Node, level + 1, full);
+            sb.Append(pad).Append("next\n");
+        }
+    }
+
+    private static void Body(StringBuilder sb, SectionDef def, Node node, int level, bool full)
+    {
+        var pad = string.Concat(Enumerable.Repeat(Indent, level));
+        foreach (var key in def.Keys)
+        {
+            var line = Setting(key, node, full);
+            if (line is not null) sb.Append(pad).Append("set ").Append(key.Name).Append(' ').Append(line).Append('\n');
+        }
+        foreach (var child in def.Children)
+        {
+            var hasContent = child.IsTable
+                ? node.Tables.TryGetValue(child.Name, out var t) && t.Entries.Count > 0
+                : node.Sections.TryGetValue(child.Name, out var s) && (full || !IsDefault(child, s));
+            if (hasContent) Section(sb, child, node, level, full);
+        }
+    }
+
+    private static string? Setting(KeyDef key, Node node, bool full)
+    {
+        if (node.Values.TryGetValue(key.Name, out var v))
+        {
+            if (!full && key.Default is not null && v.Words.SequenceEqual(key.Default)) return null;
+            return key.Type.Render(v.Words, v.Secret);
+        }
+        // Settings without a default (secrets, optional names, empty lists) have nothing to show.
+        if (!full || key.Default is null || key.Default.Length == 0 && key.Type.IsList) return null;
+        return key.Type.Render(key.Default, null);
+    }
+
+    /// <summary>True when nothing in the node differs from the schema defaults (so `show`/ToText can omit it).</summary>
+    public static bool IsDefault(SectionDef def, Node node) =>
+        def.Keys.All(k => Setting(k, node, full: false) is null)
+        && def.Children.All(c => c.IsTable
+            ? !node.Tables.TryGetValue(c.Name, out var t) || t.Entries.Count == 0
+            : !node.Sections.TryGetValue(c.Name, out var s) || IsDefault(c, s));
+}
