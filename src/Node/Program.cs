@@ -1,1 +1,3 @@
-class P{static void Main(){}}
+using ClusterActors.Node.Commands;
+
+return await CommandLine.Build().Parse(args).InvokeAsync();

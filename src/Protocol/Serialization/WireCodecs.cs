@@ -43,9 +43,17 @@ public static class WireCodecs
         if (!TryGet(manifest, out var codec))
             throw new WireFormatException($"unknown wire manifest '{manifest}'");
         var r = new WireReader(bytes.ToArray());
-        var value = codec.Read(r);
-        r.EnsureConsumed(manifest);
-        return value;
+        try
+        {
+            var value = codec.Read(r);
+            r.EnsureConsumed(manifest);
+            return value;
+        }
+        catch (Exception e) when (e is not WireFormatException)
+        {
+            // Whatever corrupt bytes make a codec trip over is still just corrupt input: one exception type for callers.
+            throw new WireFormatException($"corrupt '{manifest}': {e.Message}");
+        }
     }
 }
 

@@ -114,7 +114,7 @@ public sealed class WireReader(byte[] data)
     public T Enum<T>() where T : struct, Enum
     {
         var raw = U8();
-        var value = (T)(object)(int)raw;
+        var value = (T)System.Enum.ToObject(typeof(T), raw);
         if (!System.Enum.IsDefined(value)) throw new WireFormatException($"corrupt {typeof(T).Name} value {raw}");
         return value;
     }

@@ -1,0 +1,124 @@
+using Akka;
+using Akka.Actor;
+using ClusterActors.Actors.Config;
+using ClusterActors.Actors.Fgcp;
+using ClusterActors.Actors.Unit;
+using ClusterActors.Protocol.Config;
+using ClusterActors.Protocol.History;
+
+namespace ClusterActors.Actors.Cli;
+
+public sealed record CliTargets(string Serial, IActorRef Config, IActorRef Fgcp, IActorRef History);
+
+/// <summary>
+/// The FortiOS commands a unit answers. Words may be abbreviated while unambiguous, as on FortiOS
+/// (`diag sys ha stat`); a command FortiOS would not parse gets FortiOS's own failure text and a non-zero exit.
+/// </summary>
+public static class FortiOsCli
+{
+    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(5);
+
+    private delegate Task<CliResult> Handler(CliTargets unit, string[] rest);
+
+    private static readonly (string[] Words, Handler Run)[] Commands =
+    [
+        (["diagnose", "sys", "ha", "status"], async (u, _) => Ok(HaDiagnostics.DiagnoseStatus(await Status(u)))),
+        (["diagnose", "sys", "ha", "history", "read"], async (u, _) =>
+            Ok(HaDiagnostics.HistoryRead((await u.History.Ask<HaHistory>(new ReadHaHistory(), AskTimeout)).Entries))),
+        (["diagnose", "sys", "ha", "reset-uptime"], async (u, _) =>
+        {
+            await u.Fgcp.Ask<Done>(ResetHaUptime.Instance, AskTimeout);
+            return Ok("");
+        }),
+        (["get", "system", "ha", "status"], async (u, _) =>
+        {
+            var status = await Status(u);
+            var history = await u.History.Ask<HaHistory>(new ReadHaHistory(), AskTimeout);
+            return Ok(HaDiagnostics.GetStatus(status, history.Entries));
+        }),
+        (["get", "system", "status"], async (u, _) =>
+        {
+            var config = await u.Config.Ask<ConfigDocument>(GetUnitConfig.Instance, AskTimeout);
+            var status = await Status(u);
+            return Ok(HaDiagnostics.SystemStatus(config, status));
+        }),
+        (["show", "full-configuration"], (u, rest) => Show(u, rest, full: true)),
+        (["show"], (u, rest) => Show(u, rest, full: false)),
+    ];
+
+    public static async Task<CliResult> Run(string command, CliTargets unit)
+    {
+        try
+        {
+            var text = command.Trim();
+            if (text.Length == 0) return Ok("");
+            var first = text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[0];
+            if ("config".StartsWith(first, StringComparison.Ordinal) && first.Length >= 4)
+                return await ApplyConfig(unit, text);
+
+            var words = text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            var (handler, remaining, error) = Match(words);
+            if (handler is null) return Fail(error!);
+            return await handler(unit, remaining);
+        }
+        catch (AskTimeoutException)
+        {
+            return new CliResult("the unit did not answer in time\nCommand fail. Return code -1\n", 1);
+        }
+    }
+
+    private static async Task<HaStatusSnapshot> Status(CliTargets u) => await u.Fgcp.Ask<HaStatusSnapshot>(GetHaStatus.Instance, AskTimeout);
+
+    /// <summary>Prefix matching word by word over the command table, longest command first.</summary>
+    private static (Handler? Handler, string[] Remaining, string? Error) Match(string[] words)
+    {
+        var candidates = Commands.Select((c, i) => i).ToList();
+        for (var pos = 0; pos < words.Length; pos++)
+        {
+            var word = words[pos];
+            var reaching = candidates.Where(i => Commands[i].Words.Length > pos).ToList();
+            var exact = reaching.Where(i => Commands[i].Words[pos] == word).ToList();
+            var prefixed = exact.Count > 0 ? exact : reaching.Where(i => Commands[i].Words[pos].StartsWith(word, StringComparison.Ordinal)).ToList();
+            var distinctWords = prefixed.Select(i => Commands[i].Words[pos]).Distinct().ToList();
+            if (distinctWords.Count > 1 && exact.Count == 0)
+                return (null, [], $"ambiguous command before '{word}': {string.Join(", ", distinctWords)}");
+            var complete = candidates.Where(i => Commands[i].Words.Length == pos).ToList();
+            if (prefixed.Count == 0)
+            {
+                if (complete.Count > 0) return (Commands[complete[0]].Run, words[pos..], null);
+                return (null, [], $"command parse error before '{word}'");
+            }
+            candidates = prefixed.Concat(complete).ToList();
+        }
+        var done = candidates.Where(i => Commands[i].Words.Length == words.Length).ToList();
+        return done.Count > 0
+            ? (Commands[done[0]].Run, [], null)
+            : (null, [], "command incomplete: " + string.Join(" | ", candidates.Select(i => string.Join(' ', Commands[i].Words)).Take(4)));
+    }
+
+    private static async Task<CliResult> Show(CliTargets u, string[] path, bool full)
+    {
+        var config = await u.Config.Ask<ConfigDocument>(GetUnitConfig.Instance, AskTimeout);
+        try
+        {
+            return Ok(config.Show(string.Join(' ', path), full));
+        }
+        catch (ConfigPathException e)
+        {
+            return Fail(e.Message);
+        }
+    }
+
+    private static async Task<CliResult> ApplyConfig(CliTargets u, string script)
+    {
+        var applied = await u.Config.Ask<ConfigApplied>(new ApplyConfigScript(script + "\n", "cli"), AskTimeout);
+        return applied.Ok
+            ? Ok("")
+            : Fail(string.Join("\n", applied.Errors.Select(e => e.ToString())));
+    }
+
+    private static CliResult Ok(string output) => new(output, 0);
+
+    /// <summary>FortiOS closes every rejected command with this line; -61 is its "invalid input" code.</summary>
+    private static CliResult Fail(string why) => new($"{why}\nCommand fail. Return code -61\n", 1);
+}

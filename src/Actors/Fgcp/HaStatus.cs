@@ -1,0 +1,36 @@
+using ClusterActors.Protocol.Config;
+using ClusterActors.Protocol.Fgcp;
+
+namespace ClusterActors.Actors.Fgcp;
+
+/// <summary>One cluster member as this unit sees it, for the HA diagnostics.</summary>
+public sealed record HaMember(
+    string Serial,
+    string Hostname,
+    HaRole Role,
+    int Priority,
+    int SerialIndex,
+    int OperatingIndex,
+    int PreviousOperatingIndex,
+    TimeSpan HaUptime,
+    DateTimeOffset LastHeard,
+    bool ConfigInSync,
+    bool IsSelf);
+
+/// <summary>A point-in-time view of one unit's FGCP state: what `diagnose sys ha status` and `get system ha status` print.</summary>
+public sealed record HaStatusSnapshot(
+    string Serial,
+    string Hostname,
+    HaConfig Ha,
+    HaState State,
+    HaRole Role,
+    string PrimarySerial,
+    IReadOnlyList<HaMember> Members,
+    TimeSpan HaUptime,
+    DateTimeOffset? StateChangedAt,
+    string? LastElection,
+    int HaIdChanges,
+    IReadOnlyList<(string Interface, bool Up, HbdevCounters Counters)> Hbdevs)
+{
+    public HaMember? Primary => Members.FirstOrDefault(m => m.Serial == PrimarySerial);
+}

@@ -1,0 +1,125 @@
+using System.CommandLine;
+using ClusterActors.Node.Hosting;
+using ClusterActors.Protocol.Config;
+
+namespace ClusterActors.Node.Commands;
+
+/// <summary>`clusteractors` and its subcommands. Errors a user can fix are one clear line and a non-zero exit.</summary>
+public static class CommandLine
+{
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("ClusterActors: FortiGate FGCP/FGSP high availability for dialup IPsec, emulated on Akka.NET");
+        root.Subcommands.Add(NodeCommand());
+        root.Subcommands.Add(CliCommand());
+        root.Subcommands.Add(ConfigCommand());
+        return root;
+    }
+
+    private static Command NodeCommand()
+    {
+        var config = new Option<string>("--config") { Description = "FortiOS configuration file of the unit" };
+        var scenario = new Option<string>("--scenario") { Description = "run a unit of a shipped scenario (e.g. seed)" };
+        var unit = new Option<string>("--unit") { Description = "the scenario's unit (e.g. DC2_VM1)" };
+        var data = new Option<string>("--data") { Description = "data folder (SQLite journal); default data/<scenario>/<unit>" };
+        var hocon = new Option<string[]>("--hocon") { Description = "extra HOCON files (later ones win), e.g. hocon/persistence-postgresql.conf", AllowMultipleArgumentsPerToken = true };
+        var admin = new Option<string>("--admin") { Description = "admin CLI endpoint HOST:PORT" };
+        var akka = new Option<string>("--akka") { Description = "Akka remoting endpoint HOST:PORT (bound and advertised)" };
+        var serial = new Option<string>("--serial") { Description = "serial number, overriding the config's #serialno" };
+        var contact = new Option<string[]>("--contact") { Description = "Akka address of another unit to find the cluster through", AllowMultipleArgumentsPerToken = true };
+        var cmd = new Command("node", "run one FortiGate unit") { config, scenario, unit, data, hocon, admin, akka, serial, contact };
+        cmd.SetAction(async (pr, ct) => await Guard(async () =>
+        {
+            var options = UnitOptionsResolver.Resolve(new UnitOptionsResolver.Request(
+                pr.GetValue(config), pr.GetValue(scenario), pr.GetValue(unit), pr.GetValue(data), pr.GetValue(admin), pr.GetValue(akka),
+                pr.GetValue(serial), pr.GetValue(hocon), pr.GetValue(contact)));
+            return await NodeRunner.RunAsync(options, ct);
+        }));
+        return cmd;
+    }
+
+    private static Command CliCommand()
+    {
+        var node = new Option<string>("--node") { Description = "admin endpoint HOST:PORT of a running unit" };
+        var scenario = new Option<string>("--scenario") { Description = "address the unit by scenario and unit name instead" };
+        var unit = new Option<string>("--unit") { Description = "the scenario's unit (e.g. DC2_VM1)" };
+        var timeout = new Option<int>("--timeout") { Description = "seconds to wait for the answer", DefaultValueFactory = _ => 15 };
+        var words = new Argument<string[]>("command") { Description = "the FortiOS command, e.g. diagnose sys ha status", Arity = ArgumentArity.OneOrMore };
+        var cmd = new Command("cli", "run one FortiOS CLI command on a running unit") { node, scenario, unit, timeout, words };
+        cmd.SetAction(async (pr, ct) => await Guard(async () =>
+        {
+            var endpoint = pr.GetValue(node) is { } n
+                ? Endpoints.Parse(n, "--node")
+                : pr.GetValue(scenario) is { } s && pr.GetValue(unit) is { } u
+                    ? Scenarios.AdminOf(s, u)
+                    : throw new UsageException("give --node HOST:PORT, or --scenario NAME --unit UNIT");
+            var command = string.Join(' ', pr.GetValue(words)!);
+            // A `config … end` script may come on stdin when the command is just "-".
+            if (command == "-") command = await Console.In.ReadToEndAsync(ct);
+            CliResultOrError result;
+            try
+            {
+                result = new(await AdminClient.RunAsync(endpoint, command, TimeSpan.FromSeconds(pr.GetValue(timeout))), null);
+            }
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or OperationCanceledException)
+            {
+                result = new(null, $"cannot reach the unit at {endpoint}: {e.Message}");
+            }
+            if (result.Error is not null)
+            {
+                Console.Error.WriteLine($"clusteractors cli: {result.Error}");
+                return 3;
+            }
+            Console.Out.Write(result.Result!.Output);
+            return result.Result.ExitCode;
+        }));
+        return cmd;
+    }
+
+    private sealed record CliResultOrError(ClusterActors.Actors.Unit.CliResult? Result, string? Error);
+
+    private static Command ConfigCommand()
+    {
+        var file = new Argument<string>("file") { Description = "FortiOS configuration file" };
+        var check = new Command("check", "validate a FortiOS configuration file") { file };
+        check.SetAction(pr =>
+        {
+            var path = pr.GetValue(file)!;
+            if (!File.Exists(path))
+            {
+                Console.Error.WriteLine($"{path}: no such file");
+                return 2;
+            }
+            var result = FortiConfig.ParseFile(path);
+            if (!result.Ok)
+            {
+                foreach (var e in result.Errors) Console.Error.WriteLine(e);
+                Console.Error.WriteLine($"{path}: {result.Errors.Count} error(s); nothing applied");
+                return 1;
+            }
+            Console.Out.Write(result.Value!.Summary());
+            Console.Out.WriteLine($"{path}: OK");
+            return 0;
+        });
+        return new Command("config", "work with FortiOS configuration files") { check };
+    }
+
+    private static async Task<int> Guard(Func<Task<int>> run)
+    {
+        try
+        {
+            return await run();
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"clusteractors: {e.Message}");
+            return 2;
+        }
+        catch (ConfigInvalidException e)
+        {
+            foreach (var error in e.Errors) Console.Error.WriteLine(error);
+            Console.Error.WriteLine($"clusteractors: {e.Message}; the unit was not started");
+            return 1;
+        }
+    }
+}

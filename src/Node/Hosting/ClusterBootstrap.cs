@@ -1,0 +1,146 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Event;
+using ClusterActors.Protocol.Fgcp;
+
+namespace ClusterActors.Node.Hosting;
+
+/// <summary>
+/// Joins this unit to the Akka cluster. Akka's seed-node process can only found a cluster from the first seed,
+/// so with that unit down the others would never form one; FortiGates must run in any subset. Instead every
+/// unit answers probes, a starting unit joins any unit that is already a member, and when none is, the unit with
+/// the lowest address among those answering founds the cluster.
+/// </summary>
+public sealed class ClusterBootstrap : ReceiveActor, IWithTimers
+{
+    public const string Name = "cluster-bootstrap";
+
+    private sealed record Probe
+    {
+        public static readonly Probe Instance = new();
+    }
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Cluster _cluster = Cluster.Get(Context.System);
+    private readonly IReadOnlyList<Address> _contacts;
+    private readonly HashSet<Address> _answering = new();
+    private int _roundsWithoutMember;
+    private bool _joining;
+    private int _roundsSinceJoin;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public ClusterBootstrap(IReadOnlyList<Address> contacts, TimeSpan probeInterval)
+    {
+        _contacts = contacts.Where(a => a != _cluster.SelfAddress).Distinct().ToList();
+        Receive<ClusterBootstrapProbe>(_ => Sender.Tell(new ClusterBootstrapStatus(_cluster.SelfAddress.ToString(), IsMember)));
+        Receive<ClusterBootstrapStatus>(OnStatus);
+        Receive<Probe>(_ => ProbeRound());
+        Receive<ClusterEvent.MemberUp>(_ => { });
+        Timers.StartPeriodicTimer("probe", Probe.Instance, TimeSpan.Zero, probeInterval);
+    }
+
+    public static Props Props(IReadOnlyList<Address> contacts, TimeSpan probeInterval) =>
+        Akka.Actor.Props.Create(() => new ClusterBootstrap(contacts, probeInterval));
+
+    private bool IsMember => _cluster.SelfMember.Status is MemberStatus.Up or MemberStatus.WeaklyUp or MemberStatus.Joining;
+
+    private void ProbeRound()
+    {
+        if (IsMember && _cluster.SelfMember.Status != MemberStatus.Joining)
+        {
+            Timers.Cancel("probe");
+            return;
+        }
+        if (_joining)
+        {
+            // The unit we asked may have died before accepting us: look again rather than wait forever.
+            if (++_roundsSinceJoin < 20) return;
+            _joining = false;
+            _roundsSinceJoin = 0;
+        }
+        if (_contacts.Count == 0)
+        {
+            Found("no other unit is configured");
+            return;
+        }
+        // Two quiet rounds in a row before founding, so units starting together see each other first.
+        if (++_roundsWithoutMember >= 3)
+        {
+            var lowest = _answering.Append(_cluster.SelfAddress).OrderBy(a => a.ToString(), StringComparer.Ordinal).First();
+            if (lowest == _cluster.SelfAddress)
+            {
+                Found(_answering.Count == 0 ? "no other unit answers" : "no unit is a member and this unit has the lowest address");
+                return;
+            }
+        }
+        _answering.Clear();
+        foreach (var contact in _contacts)
+            Context.ActorSelection(new RootActorPath(contact) / "user" / Name).Tell(new ClusterBootstrapProbe(_cluster.SelfAddress.ToString()));
+    }
+
+    private void OnStatus(ClusterBootstrapStatus status)
+    {
+        var address = Address.Parse(status.Address);
+        _answering.Add(address);
+        if (status.IsMember && !_joining && !IsMember)
+        {
+            _joining = true;
+            _log.Info("joining the Akka cluster through {0}", address);
+            _cluster.Join(address);
+        }
+    }
+
+    private void Found(string why)
+    {
+        _joining = true;
+        _log.Info("founding the Akka cluster: {0}", why);
+        _cluster.Join(_cluster.SelfAddress);
+    }
+}
+
+/// <summary>
+/// Downs members that stay unreachable, and only those: a unit never downs itself, so a surviving FortiGate
+/// keeps running whatever happened to the others. A crashed unit is removed so its restart joins cleanly.
+/// </summary>
+public sealed class ClusterJanitor : ReceiveActor
+{
+    private readonly Cluster _cluster = Cluster.Get(Context.System);
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<UniqueAddress, ICancelable> _pending = new();
+
+    private sealed record DownIfStillUnreachable(Member Member);
+
+    public ClusterJanitor(TimeSpan downAfter)
+    {
+        Receive<ClusterEvent.UnreachableMember>(e =>
+        {
+            if (e.Member.UniqueAddress == _cluster.SelfUniqueAddress || _pending.ContainsKey(e.Member.UniqueAddress)) return;
+            _pending[e.Member.UniqueAddress] = Context.System.Scheduler.ScheduleTellOnceCancelable(downAfter, Self,
+                new DownIfStillUnreachable(e.Member), Self);
+        });
+        Receive<ClusterEvent.ReachableMember>(e => Cancel(e.Member.UniqueAddress));
+        Receive<ClusterEvent.MemberRemoved>(e => Cancel(e.Member.UniqueAddress));
+        Receive<DownIfStillUnreachable>(d =>
+        {
+            _pending.Remove(d.Member.UniqueAddress);
+            if (!_cluster.State.Unreachable.Any(m => m.UniqueAddress == d.Member.UniqueAddress)) return;
+            _log.Warning("downing {0}: unreachable for {1}", d.Member.Address, downAfter);
+            _cluster.Down(d.Member.Address);
+        });
+        ReceiveAny(_ => { });
+    }
+
+    public static Props Props(TimeSpan downAfter) => Akka.Actor.Props.Create(() => new ClusterJanitor(downAfter));
+
+    protected override void PreStart() =>
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+            typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.MemberRemoved));
+
+    protected override void PostStop() => _cluster.Unsubscribe(Self);
+
+    private void Cancel(UniqueAddress address)
+    {
+        if (_pending.Remove(address, out var c)) c.Cancel();
+    }
+}

@@ -1,0 +1,106 @@
+using System.Net;
+using System.Net.Sockets;
+using ClusterActors.Actors.Fgcp;
+using ClusterActors.Protocol.Config;
+using ClusterActors.Protocol.Fgcp;
+using Akka.Actor;
+
+namespace ClusterActors.Node.Hosting;
+
+/// <summary>
+/// Several FortiGate units as ActorSystems in one process (the multi-node specs, the benchmarks and the embedded
+/// scenario), each with real Akka remoting and real UDP
+/// heartbeats on loopback, built from the shipped scenario configs plus per-test CLI changes.
+/// </summary>
+public sealed class LoopbackLab : IAsyncDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "clusteractors-lab-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly Dictionary<string, UnitHost> _running = new();
+    private readonly Dictionary<string, UnitOptions> _options = new();
+
+    public IReadOnlyDictionary<string, UnitHost> Units => _running;
+
+    public static int FreeTcpPort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    public static int FreeUdpPort()
+    {
+        using var u = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)u.Client.LocalEndPoint!).Port;
+    }
+
+    public static ConfigDocument ScenarioConfig(string unit, string? change = null)
+    {
+        var file = Path.Combine(AppContext.BaseDirectory, "scenarios", "seed", unit + ".conf");
+        var parsed = FortiConfig.ParseFile(file);
+        if (!parsed.Ok) throw new ConfigInvalidException(parsed.Errors);
+        var config = parsed.Value!;
+        if (change is null) return config;
+        var applied = config.Apply(change, "lab");
+        if (!applied.Ok) throw new ConfigInvalidException(applied.Errors);
+        return applied.Value!;
+    }
+
+    /// <summary>Declares the units and wires them: one heartbeat segment per FGCP group, every unit a contact of the others.</summary>
+    /// <param name="hbSegment">Which heartbeat segment a unit's port4 is cabled to; by default one per FGCP group-id.
+    /// A test of mismatched clusters cables them together anyway.</param>
+    public void Define(IReadOnlyList<(string Unit, ConfigDocument Config)> units, Func<string, string>? hbSegment = null)
+    {
+        hbSegment ??= unit => units.First(u => u.Unit == unit).Config.Ha.GroupId.ToString();
+        var akka = units.ToDictionary(u => u.Unit, _ => new IPEndPoint(IPAddress.Loopback, FreeTcpPort()));
+        var hb = units.ToDictionary(u => u.Unit, _ => new IPEndPoint(IPAddress.Loopback, FreeUdpPort()));
+        var contacts = akka.Values.Select(UnitHost.AkkaAddress).ToList();
+        foreach (var (unit, config) in units)
+        {
+            var peers = units.Where(o => o.Unit != unit && hbSegment(o.Unit) == hbSegment(unit)).Select(o => hb[o.Unit]).ToList();
+            _options[unit] = new UnitOptions(unit, config, config.SerialNumber!, Path.Combine(_root, unit), akka[unit],
+                new IPEndPoint(IPAddress.Loopback, 0), [new HbdevWiring("port4", hb[unit], peers)], contacts, []);
+        }
+    }
+
+    public async Task<UnitHost> Start(string unit)
+    {
+        var host = await UnitHost.StartAsync(_options[unit]);
+        _running[unit] = host;
+        return host;
+    }
+
+    public async Task Kill(string unit)
+    {
+        if (_running.Remove(unit, out var host)) await host.KillAsync();
+    }
+
+    public async Task<HaStatusSnapshot> Status(string unit) =>
+        await _running[unit].Unit.Ask<HaStatusSnapshot>(GetHaStatus.Instance, TimeSpan.FromSeconds(5));
+
+    /// <summary>Polls every 20 ms until the condition holds; returns how long it took, fails after the deadline.</summary>
+    public static async Task<TimeSpan> Eventually(Func<Task<bool>> condition, TimeSpan within, string what)
+    {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        while (sw.Elapsed < within)
+        {
+            if (await condition()) return sw.Elapsed;
+            await Task.Delay(20);
+        }
+        throw new TimeoutException($"not within {within.TotalMilliseconds:0} ms: {what}");
+    }
+
+    public async Task<bool> IsRole(string unit, HaRole role)
+    {
+        var s = await Status(unit);
+        return s.State == HaState.Work && s.Role == role;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var host in _running.Values.ToList())
+        {
+            try { await host.KillAsync(); } catch { /* already down */ }
+        }
+        try { Directory.Delete(_root, true); } catch { /* best effort */ }
+    }
+}

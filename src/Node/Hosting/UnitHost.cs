@@ -1,0 +1,104 @@
+using System.Net;
+using Akka.Actor;
+using Akka.Configuration;
+using ClusterActors.Actors.Fgcp;
+using ClusterActors.Actors.Persistence;
+using ClusterActors.Actors.Unit;
+using ClusterActors.Protocol.Config;
+
+namespace ClusterActors.Node.Hosting;
+
+/// <summary>
+/// Brings one FortiGate unit up: its ActorSystem (remoting, cluster, persistence), the unit's actor tree,
+/// the cluster bootstrap and the admin CLI endpoint. Used by `clusteractors node`, the embedded scenario and the
+/// multi-node specs alike, so all three run the same code.
+/// </summary>
+public sealed class UnitHost : IAsyncDisposable
+{
+    public const string SystemName = "fortigate";
+
+    public required UnitOptions Options { get; init; }
+    public required ActorSystem System { get; init; }
+    public required IActorRef Unit { get; init; }
+    public required AdminServer Admin { get; init; }
+    public required IReadOnlyDictionary<string, UdpHbdevLink> Hbdevs { get; init; }
+
+    public Address Address => ((ExtendedActorSystem)System).Provider.DefaultAddress;
+
+    public static Akka.Configuration.Config BuildAkkaConfig(UnitOptions o, Akka.Configuration.Config persistence)
+    {
+        var overrides = ConfigurationFactory.ParseString($$"""
+            akka.remote.dot-netty.tcp.hostname = "{{o.Akka.Address}}"
+            akka.remote.dot-netty.tcp.public-hostname = "{{o.Akka.Address}}"
+            akka.remote.dot-netty.tcp.port = {{o.Akka.Port}}
+            """);
+        var config = overrides;
+        // Later --hocon files override earlier ones and the shipped defaults.
+        foreach (var file in o.HoconFiles.Reverse()) config = config.WithFallback(ConfigurationFactory.ParseString(File.ReadAllText(file)));
+        return config
+            .WithFallback(persistence)
+            .WithFallback(Hocon.Load("cluster.conf"))
+            .WithFallback(Hocon.Load("serialization.conf"));
+    }
+
+    public static async Task<UnitHost> StartAsync(UnitOptions o, Akka.Configuration.Config? persistence = null)
+    {
+        Directory.CreateDirectory(o.DataDir);
+        persistence ??= o.HoconFiles.Any(f => Path.GetFileName(f).Contains("postgres", StringComparison.OrdinalIgnoreCase))
+            ? ConfigurationFactory.Empty.WithFallback(PersistenceHocon.PostgreSqlFromEnvironment())
+            : PersistenceHocon.Sqlite(o.DataDir);
+        var system = ActorSystem.Create(SystemName, BuildAkkaConfig(o, persistence));
+        var links = new Dictionary<string, UdpHbdevLink>();
+        try
+        {
+            foreach (var hb in o.Hbdevs) links[hb.Interface] = new UdpHbdevLink(hb.Interface, hb.Bind, hb.Peers);
+        }
+        catch
+        {
+            foreach (var l in links.Values) l.Dispose();
+            await system.Terminate();
+            throw;
+        }
+
+        var settings = new UnitSettings(o.Serial, o.Config, config =>
+            // FGCP heartbeats only on the interfaces `set hbdev` names and the lab has wired.
+            config.Ha.HbDevs.Where(d => links.ContainsKey(d.Interface)).ToDictionary(d => d.Interface, d => (IHbdevLink)links[d.Interface]));
+        var unit = system.ActorOf(FortiGateUnit.Props(settings), FortiGateUnit.Name);
+
+        var cluster = system.Settings.Config.GetConfig("clusteractors.cluster");
+        var contacts = o.Contacts.Select(c => Address.Parse(c)).ToList();
+        system.ActorOf(ClusterBootstrap.Props(contacts, cluster.GetTimeSpan("bootstrap-probe-interval")), ClusterBootstrap.Name);
+        system.ActorOf(ClusterJanitor.Props(cluster.GetTimeSpan("down-unreachable-after")), "cluster-janitor");
+
+        var admin = AdminServer.Start(o.Admin, unit);
+        return new UnitHost { Options = o, System = system, Unit = unit, Admin = admin, Hbdevs = links };
+    }
+
+    public static string AkkaAddress(IPEndPoint akka) => $"akka.tcp://{SystemName}@{akka.Address}:{akka.Port}";
+
+    public async Task<CliResult> CliAsync(string command, TimeSpan? timeout = null) =>
+        await Unit.Ask<CliResult>(new RunCli(command), timeout ?? TimeSpan.FromSeconds(10));
+
+    public async ValueTask DisposeAsync()
+    {
+        Admin.Dispose();
+        await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        await System.WhenTerminated;
+    }
+
+    /// <summary>Abrupt stop, as a power cut: no leaving the cluster, no goodbye on the heartbeat.</summary>
+    public async Task KillAsync()
+    {
+        Admin.Dispose();
+        foreach (var l in Hbdevs.Values) l.Dispose();
+        await System.Terminate();
+    }
+}
+
+/// <summary>The HOCON files shipped in hocon/, copied beside the executable.</summary>
+public static class Hocon
+{
+    public static string PathOf(string file) => Path.Combine(AppContext.BaseDirectory, "hocon", file);
+
+    public static Akka.Configuration.Config Load(string file) => ConfigurationFactory.ParseString(File.ReadAllText(PathOf(file)));
+}

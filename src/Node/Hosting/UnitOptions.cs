@@ -1,0 +1,66 @@
+using System.Net;
+using Akka.Configuration;
+using ClusterActors.Protocol.Config;
+
+namespace ClusterActors.Node.Hosting;
+
+/// <summary>The heartbeat segment one hbdev is wired to: where this unit listens and who else is on it.</summary>
+public sealed record HbdevWiring(string Interface, IPEndPoint Bind, IReadOnlyList<IPEndPoint> Peers);
+
+/// <summary>Everything needed to run one unit process, resolved from the command line, its HOCON and its config file.</summary>
+public sealed record UnitOptions(
+    string UnitName,
+    ConfigDocument Config,
+    string Serial,
+    string DataDir,
+    IPEndPoint Akka,
+    IPEndPoint Admin,
+    IReadOnlyList<HbdevWiring> Hbdevs,
+    IReadOnlyList<string> Contacts,
+    IReadOnlyList<string> HoconFiles);
+
+public static class Endpoints
+{
+    public static IPEndPoint Parse(string text, string what)
+    {
+        var colon = text.LastIndexOf(':');
+        if (colon <= 0 || !IPAddress.TryParse(text[..colon].Trim('[', ']'), out var ip) || !int.TryParse(text[(colon + 1)..], out var port)
+            || port is < 0 or > 65535)
+            throw new UsageException($"{what}: '{text}' is not HOST:PORT with a numeric IP address");
+        return new IPEndPoint(ip, port);
+    }
+}
+
+/// <summary>A mistake in how the command was called: printed as one line, exit code 2.</summary>
+public sealed class UsageException(string message) : Exception(message);
+
+/// <summary>The shipped scenarios: ready configs and loopback wiring for each unit (src/Node/scenarios/NAME).</summary>
+public static class Scenarios
+{
+    public static string Directory(string scenario)
+    {
+        var dir = Path.Combine(AppContext.BaseDirectory, "scenarios", scenario);
+        if (!System.IO.Directory.Exists(dir))
+            throw new UsageException($"unknown scenario '{scenario}' (known: {string.Join(", ", Known())})");
+        return dir;
+    }
+
+    public static IEnumerable<string> Known() =>
+        System.IO.Directory.Exists(Path.Combine(AppContext.BaseDirectory, "scenarios"))
+            ? System.IO.Directory.GetDirectories(Path.Combine(AppContext.BaseDirectory, "scenarios")).Select(d => Path.GetFileName(d)!)
+            : [];
+
+    public static Akka.Configuration.Config Wiring(string scenario) =>
+        ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(Directory(scenario), "scenario.conf")))
+            .GetConfig($"clusteractors.scenario.{scenario}");
+
+    public static IReadOnlyList<string> Units(string scenario) =>
+        Wiring(scenario).GetConfig("units").AsEnumerable().Select(kv => kv.Key).Distinct().OrderBy(u => u, StringComparer.Ordinal).ToList();
+
+    public static IPEndPoint AdminOf(string scenario, string unit)
+    {
+        var units = Wiring(scenario).GetConfig("units");
+        var u = units.GetConfig(unit) ?? throw new UsageException($"scenario '{scenario}' has no unit '{unit}' (units: {string.Join(", ", Units(scenario))})");
+        return Endpoints.Parse(u.GetString("admin"), $"{unit}.admin");
+    }
+}

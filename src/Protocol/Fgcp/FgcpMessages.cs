@@ -1,0 +1,47 @@
+using ClusterActors.Protocol.Serialization;
+
+namespace ClusterActors.Protocol.Fgcp;
+
+/// <summary>FortiOS prints these words in `diagnose sys ha status`.</summary>
+public enum HaRole : byte { Primary = 0, Secondary = 1 }
+
+/// <summary>
+/// FGCP's own states: a unit spends hello-holddown in Hello looking for peers before it will work alone,
+/// then Work. FortiOS prints the vcluster state as "work"/"hello".
+/// </summary>
+public enum HaState : byte { Hello = 0, Work = 1 }
+
+/// <summary>
+/// One FGCP heartbeat, sent every hb-interval on each hbdev. It carries what the peer needs to run the same
+/// election (priority, override, monitored interfaces, HA uptime), what identifies the cluster (group id and name
+/// in clear, the password only as an HMAC so a mismatch is detectable without revealing it), and where the
+/// sender's FGCP actor lives so that config sync can travel over Akka remoting.
+/// </summary>
+public sealed record FgcpHeartbeat(
+    string Serial,
+    string Hostname,
+    int GroupId,
+    string GroupName,
+    byte[] PasswordProof,
+    int Priority,
+    bool Override,
+    long HaUptimeMs,
+    int MonitorUp,
+    HaState State,
+    HaRole Role,
+    string? PrimarySerial,
+    long Sequence,
+    long Incarnation,
+    string ActorPath,
+    string SyncedConfigChecksum) : IWireMessage;
+
+/// <summary>The primary's synced configuration, sent to a secondary whose checksum differs (FGCP config sync).</summary>
+public sealed record FgcpConfigSynced(string FromSerial, string Checksum, string SyncedConfig) : IWireMessage;
+
+/// <summary>A change typed on a secondary to a synced part: it is forwarded so the primary applies and syncs it, nothing is lost.</summary>
+public sealed record FgcpConfigChangeForwarded(string FromSerial, string Script) : IWireMessage;
+
+/// <summary>Answered by every unit so a starting unit can find the Akka cluster, or found it when nobody has.</summary>
+public sealed record ClusterBootstrapProbe(string FromAddress) : IWireMessage;
+
+public sealed record ClusterBootstrapStatus(string Address, bool IsMember) : IWireMessage;

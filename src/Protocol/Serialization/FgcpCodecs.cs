@@ -1,0 +1,51 @@
+using ClusterActors.Protocol.Fgcp;
+
+namespace ClusterActors.Protocol.Serialization;
+
+internal static partial class WireCatalog
+{
+    static partial void RegisterFgcp()
+    {
+        WireCodecs.Register<FgcpHeartbeat>("fgcp.hb.v1", (w, m) =>
+        {
+            w.Str(m.Serial);
+            w.Str(m.Hostname);
+            w.I32(m.GroupId);
+            w.Str(m.GroupName);
+            w.Bytes(m.PasswordProof);
+            w.I32(m.Priority);
+            w.Bool(m.Override);
+            w.I64(m.HaUptimeMs);
+            w.I32(m.MonitorUp);
+            w.U8((byte)m.State);
+            w.U8((byte)m.Role);
+            w.OptStr(m.PrimarySerial);
+            w.I64(m.Sequence);
+            w.I64(m.Incarnation);
+            w.Str(m.ActorPath);
+            w.Str(m.SyncedConfigChecksum);
+        }, r => new FgcpHeartbeat(
+            r.Str(), r.Str(), r.I32(), r.Str(), r.Bytes(), r.I32(), r.Bool(), r.I64(), r.I32(),
+            r.Enum<HaState>(), r.Enum<HaRole>(), r.OptStr(), r.I64(), r.I64(), r.Str(), r.Str()));
+
+        WireCodecs.Register<FgcpConfigSynced>("fgcp.sync.v1", (w, m) =>
+        {
+            w.Str(m.FromSerial);
+            w.Str(m.Checksum);
+            w.Str(m.SyncedConfig);
+        }, r => new FgcpConfigSynced(r.Str(), r.Str(), r.Str()));
+
+        WireCodecs.Register<FgcpConfigChangeForwarded>("fgcp.fwd.v1", (w, m) =>
+        {
+            w.Str(m.FromSerial);
+            w.Str(m.Script);
+        }, r => new FgcpConfigChangeForwarded(r.Str(), r.Str()));
+
+        WireCodecs.Register<ClusterBootstrapProbe>("boot.probe.v1", (w, m) => w.Str(m.FromAddress), r => new ClusterBootstrapProbe(r.Str()));
+        WireCodecs.Register<ClusterBootstrapStatus>("boot.status.v1", (w, m) =>
+        {
+            w.Str(m.Address);
+            w.Bool(m.IsMember);
+        }, r => new ClusterBootstrapStatus(r.Str(), r.Bool()));
+    }
+}
