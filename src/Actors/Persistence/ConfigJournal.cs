@@ -1,0 +1,81 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Persistence;
+using ClusterActors.Protocol.History;
+
+namespace ClusterActors.Actors.Persistence;
+
+/// <summary>
+/// Runtime configuration changes of one unit (CLI scripts accepted after start), replayed in order on top of
+/// the unit's config file when it starts again. A change is acknowledged only once it is durable.
+/// When more than <see cref="SnapshotAfter"/> changes have accumulated since the last snapshot, a snapshot of
+/// all changes is taken and the events it covers are deleted; the sequence numbers keep counting.
+/// </summary>
+public sealed class ConfigJournal : ReceivePersistentActor
+{
+    public const int SnapshotAfter = 100;
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly List<ConfigChangeJournaled> _changes = new();
+    private readonly TimeProvider _clock;
+    private long _snapshotSeq;
+
+    public ConfigJournal(string serial, TimeProvider? clock = null)
+    {
+        PersistenceId = PersistenceIdFor(serial);
+        _clock = clock ?? TimeProvider.System;
+
+        Recover<SnapshotOffer>(offer =>
+        {
+            if (offer.Snapshot is not JournaledConfigSnapshot snapshot)
+            {
+                _log.Warning("ignoring unknown snapshot {0} for {1}", offer.Snapshot?.GetType().Name ?? "null", PersistenceId);
+                return;
+            }
+            _changes.Clear();
+            _changes.AddRange(snapshot.Changes);
+            _snapshotSeq = offer.Metadata.SequenceNr;
+        });
+        Recover<ConfigChangeJournaled>(c => _changes.Add(c));
+
+        Command<JournalConfigChange>(cmd =>
+        {
+            var evt = new ConfigChangeJournaled(LastSequenceNr + 1, _clock.GetUtcNow(), cmd.Source, cmd.Script);
+            Persist(evt, e =>
+            {
+                _changes.Add(e);
+                Sender.Tell(new ConfigChangeAccepted(e.Sequence));
+                if (LastSequenceNr - _snapshotSeq > SnapshotAfter)
+                {
+                    _snapshotSeq = LastSequenceNr;
+                    SaveSnapshot(new JournaledConfigSnapshot(_changes.ToArray()));
+                }
+            });
+        });
+        Command<ReadJournaledConfig>(_ => Sender.Tell(new JournaledConfig(_changes.ToArray())));
+
+        Command<SaveSnapshotSuccess>(ok =>
+        {
+            DeleteMessages(ok.Metadata.SequenceNr);
+            DeleteSnapshots(new SnapshotSelectionCriteria(ok.Metadata.SequenceNr - 1));
+        });
+        Command<SaveSnapshotFailure>(f =>
+            _log.Warning(f.Cause, "config journal snapshot at {0} failed for {1}; events kept", f.Metadata.SequenceNr, PersistenceId));
+        Command<DeleteMessagesSuccess>(_ => { });
+        Command<DeleteMessagesFailure>(f =>
+            _log.Warning(f.Cause, "deleting config journal events up to {0} failed for {1}", f.ToSequenceNr, PersistenceId));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(f =>
+            _log.Warning(f.Cause, "deleting old config journal snapshots failed for {0}", PersistenceId));
+    }
+
+    public override string PersistenceId { get; }
+
+    public static string PersistenceIdFor(string serial) => $"config-{serial}";
+
+    public static Props Props(string serial, TimeProvider? clock = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(serial);
+        return Akka.Actor.Props.Create(() => new ConfigJournal(serial, clock));
+    }
+}
