@@ -1,5 +1,5 @@
 using Akka.Cluster;
-using ClusterActors.Actors.Config;
+using ClusterActors.Actors.UnitConfig;
 using ClusterActors.Actors.Fgcp;
 using ClusterActors.Protocol.Fgcp;
 using Akka.Actor;

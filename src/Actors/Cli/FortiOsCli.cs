@@ -1,6 +1,6 @@
 using Akka;
 using Akka.Actor;
-using ClusterActors.Actors.Config;
+using ClusterActors.Actors.UnitConfig;
 using ClusterActors.Actors.Fgcp;
 using ClusterActors.Actors.Unit;
 using ClusterActors.Protocol.Config;

@@ -4,7 +4,7 @@ using System.Text;
 using Akka;
 using Akka.Actor;
 using Akka.Event;
-using ClusterActors.Actors.Config;
+using ClusterActors.Actors.UnitConfig;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Fgcp;
 using ClusterActors.Protocol.History;

@@ -15,22 +15,29 @@ public static class PersistenceHocon
     public const string SqliteFile = "clusteractors.db";
 
     /// <summary>SQLite at <c>{dataDir}/clusteractors.db</c>; creates <paramref name="dataDir"/> if needed.</summary>
-    public static Config Sqlite(string dataDir)
+    public static Config Sqlite(string dataDir) => ConfigurationFactory.ParseString(SqliteText(dataDir));
+
+    /// <summary>PostgreSQL (provider PostgreSQL.15) with an Npgsql connection string; tables in <paramref name="schema"/>, which must exist.</summary>
+    public static Config PostgreSql(string connectionString, string schema = "public") =>
+        ConfigurationFactory.ParseString(PostgreSqlText(connectionString, schema));
+
+    /// <summary>The SQLite persistence configuration as one HOCON document (see <see cref="Document"/>).</summary>
+    public static string SqliteText(string dataDir)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(dataDir);
         var full = Path.GetFullPath(dataDir);
         Directory.CreateDirectory(full);
-        return Build("persistence-sqlite.conf", $"clusteractors.persistence.data-dir = {Quote(full)}");
+        return Document("persistence-sqlite.conf", $"Data Source={Path.Combine(full, SqliteFile)}");
     }
 
-    /// <summary>PostgreSQL (provider PostgreSQL.15) with an Npgsql connection string; tables in <paramref name="schema"/>, which must exist.</summary>
-    public static Config PostgreSql(string connectionString, string schema = "public")
+    public static string PostgreSqlText(string connectionString, string schema = "public")
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
         ArgumentException.ThrowIfNullOrWhiteSpace(schema);
-        return Build("persistence-postgresql.conf",
-            $"clusteractors.persistence.connection-string = {Quote(connectionString)}\n" +
-            $"clusteractors.persistence.schema-name = {Quote(schema)}");
+        return Document("persistence-postgresql.conf", connectionString,
+            $"akka.persistence.journal.sql.default.schema-name = {Quote(schema)}\n" +
+            $"akka.persistence.snapshot-store.sql.default.schema-name = {Quote(schema)}\n" +
+            $"akka.persistence.query.journal.sql.default.schema-name = {Quote(schema)}\n");
     }
 
     /// <summary>The text of an embedded hocon/*.conf file.</summary>
@@ -43,12 +50,37 @@ public static class PersistenceHocon
         return reader.ReadToEnd();
     }
 
-    // The overrides are appended to the same document (not layered with WithFallback) so that the
-    // file's ${...} substitutions resolve to the host's values: later definitions win in HOCON.
-    private static Config Build(string file, string overrides) =>
-        ConfigurationFactory.ParseString(ReadEmbedded(file) + "\n" + overrides + "\n")
-            .WithFallback(ConfigurationFactory.ParseString(ReadEmbedded("serialization.conf")))
-            .WithFallback(SqlPersistence.DefaultConfiguration);
+    /// <summary>
+    /// Everything persistence needs as ONE HOCON document, lowest precedence first: the Akka.Persistence.Sql
+    /// defaults, our serializer bindings, our plugin file, then the connection string (later definitions win).
+    /// Hosts append their own HOCON text after it and parse once. Two Akka HOCON defects make this the safe shape:
+    /// a string concatenated with a substitution ("Data Source="${…}) comes out empty, and chaining configs
+    /// with WithFallback above the plugin defaults makes the merge recurse until the stack overflows as soon as an
+    /// actor with a stash starts.
+    /// </summary>
+    public static string Document(string file, string connectionString, string extra = "")
+    {
+        var cs = Quote(connectionString);
+        return string.Join("\n",
+            SqlPluginDefault("Akka.Persistence.Sql.snapshot.conf"),
+            SqlPluginDefault("Akka.Persistence.Sql.persistence.conf"),
+            ReadEmbedded("serialization.conf"),
+            ReadEmbedded(file),
+            $"akka.persistence.journal.sql.connection-string = {cs}",
+            $"akka.persistence.snapshot-store.sql.connection-string = {cs}",
+            $"akka.persistence.query.journal.sql.connection-string = {cs}",
+            extra,
+            "");
+    }
+
+    /// <summary>The text behind <c>SqlPersistence.DefaultConfiguration</c>, read from the plugin's own resources.</summary>
+    private static string SqlPluginDefault(string name)
+    {
+        var asm = typeof(SqlPersistence).Assembly;
+        using var stream = asm.GetManifestResourceStream(name) ?? throw new FileNotFoundException($"{name} is missing from {asm.GetName().Name}");
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        return reader.ReadToEnd();
+    }
 
     private static string Quote(string s)
     {

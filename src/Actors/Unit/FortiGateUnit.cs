@@ -1,7 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using ClusterActors.Actors.Cli;
-using ClusterActors.Actors.Config;
+using ClusterActors.Actors.UnitConfig;
 using ClusterActors.Actors.Fgcp;
 using ClusterActors.Actors.Persistence;
 using ClusterActors.Protocol.Config;

@@ -25,29 +25,31 @@ public sealed class UnitHost : IAsyncDisposable
 
     public Address Address => ((ExtendedActorSystem)System).Provider.DefaultAddress;
 
-    public static Akka.Configuration.Config BuildAkkaConfig(UnitOptions o, Akka.Configuration.Config persistence)
+    /// <summary>
+    /// One HOCON document, lowest precedence first: persistence (plugin defaults included), hocon/cluster.conf,
+    /// the user's --hocon files in order, then this unit's endpoints. Parsed once: see PersistenceHocon.Document
+    /// for why nothing is layered with WithFallback.
+    /// </summary>
+    public static Akka.Configuration.Config BuildAkkaConfig(UnitOptions o, string persistenceHocon)
     {
-        var overrides = ConfigurationFactory.ParseString($$"""
+        var parts = new List<string> { persistenceHocon, File.ReadAllText(Hocon.PathOf("cluster.conf")) };
+        parts.AddRange(o.HoconFiles.Select(File.ReadAllText));
+        parts.Add($$"""
             akka.remote.dot-netty.tcp.hostname = "{{o.Akka.Address}}"
             akka.remote.dot-netty.tcp.public-hostname = "{{o.Akka.Address}}"
             akka.remote.dot-netty.tcp.port = {{o.Akka.Port}}
             """);
-        var config = overrides;
-        // Later --hocon files override earlier ones and the shipped defaults.
-        foreach (var file in o.HoconFiles.Reverse()) config = config.WithFallback(ConfigurationFactory.ParseString(File.ReadAllText(file)));
-        return config
-            .WithFallback(persistence)
-            .WithFallback(Hocon.Load("cluster.conf"))
-            .WithFallback(Hocon.Load("serialization.conf"));
+        return ConfigurationFactory.ParseString(string.Join("\n", parts));
     }
 
-    public static async Task<UnitHost> StartAsync(UnitOptions o, Akka.Configuration.Config? persistence = null)
+    public static async Task<UnitHost> StartAsync(UnitOptions o, string? persistenceHocon = null)
     {
         Directory.CreateDirectory(o.DataDir);
-        persistence ??= o.HoconFiles.Any(f => Path.GetFileName(f).Contains("postgres", StringComparison.OrdinalIgnoreCase))
-            ? ConfigurationFactory.Empty.WithFallback(PersistenceHocon.PostgreSqlFromEnvironment())
-            : PersistenceHocon.Sqlite(o.DataDir);
-        var system = ActorSystem.Create(SystemName, BuildAkkaConfig(o, persistence));
+        persistenceHocon ??= o.HoconFiles.Any(f => Path.GetFileName(f).Contains("postgres", StringComparison.OrdinalIgnoreCase))
+            ? PersistenceHocon.PostgreSqlText(Environment.GetEnvironmentVariable("CLUSTERACTORS_PG")
+                ?? throw new UsageException("hocon/persistence-postgresql.conf chosen but CLUSTERACTORS_PG (an Npgsql connection string) is not set"))
+            : PersistenceHocon.SqliteText(o.DataDir);
+        var system = ActorSystem.Create(SystemName, BuildAkkaConfig(o, persistenceHocon));
         var links = new Dictionary<string, UdpHbdevLink>();
         try
         {

@@ -4,7 +4,7 @@ using ClusterActors.Actors.Fgcp;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.History;
 
-namespace ClusterActors.Actors.Config;
+namespace ClusterActors.Actors.UnitConfig;
 
 /// <summary>Apply CLI statements (`config system ha` / `set priority 200` / `end`) to the running unit.</summary>
 public sealed record ApplyConfigScript(string Script, string Source);
