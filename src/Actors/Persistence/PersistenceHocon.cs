@@ -1,5 +1,5 @@
-using System.Reflection;
 using System.Text;
+using System.Text.RegularExpressions;
 using Akka.Configuration;
 using Akka.Persistence.Sql;
 
@@ -33,6 +33,51 @@ public static class PersistenceHocon
             $"clusteractors.persistence.schema-name = {Quote(schema)}");
     }
 
+    /// <summary>
+    /// hocon/persistence-postgresql.conf as shipped: the connection string comes from CLUSTERACTORS_PG.
+    /// Fails loudly when it is unset rather than starting with an empty connection string.
+    /// </summary>
+    public static Config PostgreSqlFromEnvironment()
+    {
+        var config = Parse(ReadEmbedded("persistence-postgresql.conf"));
+        if (string.IsNullOrWhiteSpace(config.GetString("clusteractors.persistence.connection-string")))
+            throw new InvalidOperationException("CLUSTERACTORS_PG is not set: PostgreSQL persistence needs its Npgsql connection string there");
+        return config
+            .WithFallback(ConfigurationFactory.ParseString(ReadEmbedded("serialization.conf")))
+            .WithFallback(SqlPersistence.DefaultConfiguration);
+    }
+
+    /// <summary>Parses a HOCON file after expanding its <c>key = ${?VAR}</c> lines from the environment (see <see cref="Parse"/>).</summary>
+    public static Config ParseFile(string path) => Parse(File.ReadAllText(path));
+
+    /// <summary>
+    /// Akka.NET's HOCON (1.5.73) has no environment substitution, and an optional substitution it cannot resolve
+    /// silently yields an EMPTY config. So lines of the form <c>key = ${?VAR}</c> are expanded here: replaced by
+    /// the quoted value when VAR is set, dropped when it is not (the earlier value of key stays). Any other
+    /// <c>${?...}</c> is rejected instead of wiping the configuration.
+    /// </summary>
+    public static Config Parse(string hocon)
+    {
+        var expanded = EnvLine.Replace(hocon, m =>
+        {
+            var value = Environment.GetEnvironmentVariable(m.Groups["var"].Value);
+            return value is null ? "" : $"{m.Groups["key"].Value} = {Quote(value)}";
+        });
+        if (expanded.Split('\n').Any(line => line.Contains("${?", StringComparison.Ordinal) && !IsComment(line)))
+            throw new FormatException("only whole-line `key = ${?VAR}` optional substitutions are supported in ClusterActors HOCON files");
+        return ConfigurationFactory.ParseString(expanded);
+    }
+
+    private static bool IsComment(string line)
+    {
+        var t = line.TrimStart();
+        return t.StartsWith('#') || t.StartsWith("//", StringComparison.Ordinal);
+    }
+
+    private static readonly Regex EnvLine = new(
+        @"^(?<indent>[ \t]*)(?<key>[A-Za-z0-9_.""-]+)[ \t]*[=:][ \t]*\$\{\?(?<var>[A-Za-z_][A-Za-z0-9_]*)\}[ \t\r]*$",
+        RegexOptions.Multiline | RegexOptions.CultureInvariant);
+
     /// <summary>The text of an embedded hocon/*.conf file.</summary>
     public static string ReadEmbedded(string fileName)
     {
@@ -46,7 +91,7 @@ public static class PersistenceHocon
     // The overrides are appended to the same document (not layered with WithFallback) so that the
     // file's ${...} substitutions resolve to the host's values: later definitions win in HOCON.
     private static Config Build(string file, string overrides) =>
-        ConfigurationFactory.ParseString(ReadEmbedded(file) + "\n" + overrides + "\n")
+        Parse(ReadEmbedded(file) + "\n" + overrides + "\n")
             .WithFallback(ConfigurationFactory.ParseString(ReadEmbedded("serialization.conf")))
             .WithFallback(SqlPersistence.DefaultConfiguration);
 
