@@ -51,10 +51,12 @@ public static class PersistenceHocon
     public static Config ParseFile(string path) => Parse(File.ReadAllText(path));
 
     /// <summary>
-    /// Akka.NET's HOCON (1.5.73) has no environment substitution, and an optional substitution it cannot resolve
-    /// silently yields an EMPTY config. So lines of the form <c>key = ${?VAR}</c> are expanded here: replaced by
-    /// the quoted value when VAR is set, dropped when it is not (the earlier value of key stays). Any other
-    /// <c>${?...}</c> is rejected instead of wiping the configuration.
+    /// Akka.NET's HOCON (1.5.73) does not read the environment: a top-level <c>${?VAR}</c>, set or not, silently
+    /// drops that key and every definition after it in the document (the journal plugin setting vanishes and
+    /// persistence falls back to the in-memory journal without a word). So lines of the form <c>key = ${?VAR}</c>
+    /// are expanded here: replaced by the quoted value when VAR is set, dropped when it is not (the earlier value
+    /// of key stays). Any other
+    /// <c>${?...}</c> is rejected instead of truncating the configuration.
     /// </summary>
     public static Config Parse(string hocon)
     {

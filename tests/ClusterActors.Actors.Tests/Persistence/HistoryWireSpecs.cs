@@ -150,7 +150,7 @@ public sealed class HistoryWireSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
-    public void Optional_environment_lines_are_expanded_or_dropped_instead_of_wiping_the_config()
+    public void Optional_environment_lines_are_expanded_or_dropped_instead_of_truncating_the_config()
     {
         var set = "CLUSTERACTORS_SPEC_" + Guid.NewGuid().ToString("N");
         var unset = "CLUSTERACTORS_SPEC_" + Guid.NewGuid().ToString("N");
@@ -165,7 +165,7 @@ public sealed class HistoryWireSpecs : Akka.TestKit.Xunit2.TestKit
         {
             Environment.SetEnvironmentVariable(set, null);
         }
-        // Anything else would silently empty the whole document in Akka.NET's parser: refuse it.
+        // Anything else would silently drop the rest of the document in Akka.NET's parser: refuse it.
         Assert.Throws<FormatException>(() => PersistenceHocon.Parse($"a = \"x\"${{?{unset}}}"));
     }
 
