@@ -11,7 +11,7 @@ namespace ClusterActors.Actors.Persistence;
 /// When more than <see cref="SnapshotAfter"/> changes have accumulated since the last snapshot, a snapshot of
 /// all changes is taken and the events it covers are deleted; the sequence numbers keep counting.
 /// </summary>
-public sealed class ConfigJournal : ReceivePersistentActor
+public sealed class ConfigJournal : SnapshottingJournal
 {
     public const int SnapshotAfter = 100;
 
@@ -54,22 +54,12 @@ public sealed class ConfigJournal : ReceivePersistentActor
         });
         Command<ReadJournaledConfig>(_ => Sender.Tell(new JournaledConfig(_changes.ToArray())));
 
-        Command<SaveSnapshotSuccess>(ok =>
-        {
-            DeleteMessages(ok.Metadata.SequenceNr);
-            DeleteSnapshots(new SnapshotSelectionCriteria(ok.Metadata.SequenceNr - 1));
-        });
-        Command<SaveSnapshotFailure>(f =>
-            _log.Warning(f.Cause, "config journal snapshot at {0} failed for {1}; events kept", f.Metadata.SequenceNr, PersistenceId));
-        Command<DeleteMessagesSuccess>(_ => { });
-        Command<DeleteMessagesFailure>(f =>
-            _log.Warning(f.Cause, "deleting config journal events up to {0} failed for {1}", f.ToSequenceNr, PersistenceId));
-        Command<DeleteSnapshotsSuccess>(_ => { });
-        Command<DeleteSnapshotsFailure>(f =>
-            _log.Warning(f.Cause, "deleting old config journal snapshots failed for {0}", PersistenceId));
+        HandleSnapshotHousekeeping();
     }
 
     public override string PersistenceId { get; }
+
+    protected override string What => "config journal";
 
     public static string PersistenceIdFor(string serial) => $"config-{serial}";
 

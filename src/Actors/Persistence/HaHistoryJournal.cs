@@ -11,7 +11,7 @@ namespace ClusterActors.Actors.Persistence;
 /// until the write is durable. Every <see cref="SnapshotEvery"/> events the window is snapshotted and the older
 /// events and snapshots are deleted, so the database stays bounded however long the lab runs.
 /// </summary>
-public sealed class HaHistoryJournal : ReceivePersistentActor
+public sealed class HaHistoryJournal : SnapshottingJournal
 {
     /// <summary>FortiOS keeps 512 HA history entries; older ones drop off.</summary>
     public const int MaxEntries = 512;
@@ -51,23 +51,12 @@ public sealed class HaHistoryJournal : ReceivePersistentActor
         });
         Command<ReadHaHistory>(_ => Sender.Tell(new HaHistory(_entries.ToArray())));
 
-        Command<SaveSnapshotSuccess>(ok =>
-        {
-            // Everything up to the snapshot is in it: drop those events and every older snapshot.
-            DeleteMessages(ok.Metadata.SequenceNr);
-            DeleteSnapshots(new SnapshotSelectionCriteria(ok.Metadata.SequenceNr - 1));
-        });
-        Command<SaveSnapshotFailure>(f =>
-            _log.Warning(f.Cause, "HA history snapshot at {0} failed for {1}; events kept", f.Metadata.SequenceNr, PersistenceId));
-        Command<DeleteMessagesSuccess>(_ => { });
-        Command<DeleteMessagesFailure>(f =>
-            _log.Warning(f.Cause, "deleting HA history events up to {0} failed for {1}", f.ToSequenceNr, PersistenceId));
-        Command<DeleteSnapshotsSuccess>(_ => { });
-        Command<DeleteSnapshotsFailure>(f =>
-            _log.Warning(f.Cause, "deleting old HA history snapshots failed for {0}", PersistenceId));
+        HandleSnapshotHousekeeping();
     }
 
     public override string PersistenceId { get; }
+
+    protected override string What => "HA history";
 
     public static string PersistenceIdFor(string serial) => $"ha-history-{serial}";
 
