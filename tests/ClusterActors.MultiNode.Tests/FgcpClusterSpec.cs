@@ -200,4 +200,35 @@ public sealed class FgcpClusterSpec(ITestOutputHelper output) : IAsyncLifetime
         await Task.Delay(1000);
         Assert.Contains("set hello-holddown 30", (await _lab.Units[secondary].CliAsync("show full-configuration system ha")).Output);
     }
+
+    [Fact]
+    public async Task Pulling_a_monitored_cable_on_the_primary_hands_over_to_the_secondary()
+    {
+        const string monitor = "config system ha\nset monitor \"port2\"\nend";
+        await StartCluster1(monitor, monitor);
+        var (primary, secondary) = await Formed();
+
+        await _lab.Units[primary].Unit.Ask<Akka.Done>(new SetLinkState("port2", false), TimeSpan.FromSeconds(5));
+        await LoopbackLab.Eventually(async () => await _lab.IsRole(secondary, HaRole.Primary) && await _lab.IsRole(primary, HaRole.Secondary),
+            TimeSpan.FromSeconds(3), "the unit with more monitored interfaces up becomes primary");
+        var history = await _lab.Units[primary].CliAsync("diagnose sys ha history read");
+        Assert.Contains("monitored interface port2 link status changed: 1->0", history.Output);
+        Assert.Contains("because it has more monitored interfaces up than peer member", history.Output);
+    }
+
+    [Fact]
+    public async Task Pulling_the_heartbeat_cable_is_recorded_and_splits_the_cluster()
+    {
+        await StartCluster1();
+        var (primary, secondary) = await Formed();
+        await _lab.Units[secondary].Unit.Ask<Akka.Done>(new SetLinkState("port4", false), TimeSpan.FromSeconds(5));
+        await LoopbackLab.Eventually(async () => await _lab.IsRole(secondary, HaRole.Primary) && await _lab.IsRole(primary, HaRole.Primary),
+            TimeSpan.FromSeconds(3), "both primary");
+        Assert.Contains("hbdev port4 link status changed: 1->0", (await _lab.Units[secondary].CliAsync("diagnose sys ha history read")).Output);
+
+        await _lab.Units[secondary].Unit.Ask<Akka.Done>(new SetLinkState("port4", true), TimeSpan.FromSeconds(5));
+        await LoopbackLab.Eventually(async () => (await _lab.Status(primary)).Members.Count == 2 && await _lab.IsRole(secondary, HaRole.Secondary),
+            TimeSpan.FromSeconds(3), "one primary again once the cable is back");
+        Assert.Contains("hbdev port4 link status changed: 0->1", (await _lab.Units[secondary].CliAsync("diagnose sys ha history read")).Output);
+    }
 }

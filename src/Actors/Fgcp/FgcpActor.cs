@@ -114,7 +114,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         _selfPath = Self.Path.ToStringWithAddress(((ExtendedActorSystem)Context.System).Provider.DefaultAddress);
         foreach (var (name, link) in _links)
         {
-            _linkState[name] = link.IsUp;
+            link.SetUp(IsUp(name));
             link.Start(hb => self.Tell(new HeartbeatHeard(hb, name)), why => self.Tell(new MalformedHeartbeat(why, name)));
         }
         if (Ha.Mode == HaMode.Standalone)
@@ -152,10 +152,32 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         return HMACSHA256.HashData(key, Encoding.UTF8.GetBytes($"FGCP|{ha.GroupId}|{ha.GroupName}"));
     }
 
-    private int MonitorUp() => Ha.Monitor.Count(i => _linkState.GetValueOrDefault(i, InterfaceAdminUp(i)));
+    private int MonitorUp() => Ha.Monitor.Count(IsUp);
 
-    private bool InterfaceAdminUp(string name) =>
-        _config.Interfaces.FirstOrDefault(i => i.Name == name)?.StatusUp ?? true;
+    /// <summary>An interface carries traffic when its cable is in (SetLinkState) and it is not `set status down`.</summary>
+    private bool IsUp(string name) =>
+        _linkState.GetValueOrDefault(name, true) && (_config.Interfaces.FirstOrDefault(i => i.Name == name)?.StatusUp ?? true);
+
+    /// <summary>
+    /// After a cable or admin-status change: hbdev links follow their interface, and a change in the monitored
+    /// interfaces that are up renegotiates (a failure also resets HA uptime, as FortiOS does).
+    /// </summary>
+    private void ApplyLinkChanges(Func<string, bool> wasUp, int monitorUpBefore)
+    {
+        foreach (var (name, link) in _links)
+        {
+            var now = IsUp(name);
+            if (wasUp(name) == now) continue;
+            link.SetUp(now);
+            Record($"hbdev {name} link status changed: {(now ? "0->1" : "1->0")}");
+        }
+        foreach (var name in Ha.Monitor.Where(m => wasUp(m) != IsUp(m)))
+            Record($"monitored interface {name} link status changed: {(IsUp(name) ? "0->1" : "1->0")}");
+        var monitorUp = MonitorUp();
+        if (monitorUp == monitorUpBefore) return;
+        if (monitorUp < monitorUpBefore) _uptimeStartMs = _clock.ElapsedMilliseconds;
+        if (_state == HaState.Work) Negotiate("monitored interfaces changed");
+    }
 
     private string? MismatchWith(FgcpHeartbeat hb)
     {
@@ -272,7 +294,10 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
     private void OnConfigChanged(UnitConfigChanged changed)
     {
         var before = Ha;
+        var upBefore = _links.Keys.Concat(before.Monitor).Distinct().ToDictionary(n => n, IsUp);
+        var monitorUpBefore = MonitorUp();
         _config = changed.Config;
+        ApplyLinkChanges(n => upBefore.GetValueOrDefault(n, true), monitorUpBefore);
         _syncedChecksum = FgcpConfigSync.Checksum(_config);
         if (before.HbInterval != Ha.HbInterval && Ha.Mode != HaMode.Standalone)
             Timers.StartPeriodicTimer("hb", SendHeartbeat.Instance, TimeSpan.Zero, HbInterval);
@@ -290,7 +315,6 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
 
         var overrideMode = Ha.Override || _peers.Values.Any(p => p.Last.Override);
         if (_state == HaState.Work && overrideMode && before.Priority != Ha.Priority) Negotiate("priority changed");
-        else if (_state == HaState.Work && before.Monitor.Count != Ha.Monitor.Count) Negotiate("monitored interfaces changed");
     }
 
     private void SyncConfigTo(FgcpHeartbeat secondary)
@@ -317,20 +341,10 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
 
     private void OnLinkState(SetLinkState link)
     {
-        var was = _linkState.GetValueOrDefault(link.Interface, true);
+        var upBefore = _links.Keys.Concat(Ha.Monitor).Append(link.Interface).Distinct().ToDictionary(n => n, IsUp);
+        var monitorUpBefore = MonitorUp();
         _linkState[link.Interface] = link.Up;
-        if (_links.TryGetValue(link.Interface, out var hbdev))
-        {
-            hbdev.SetUp(link.Up);
-            if (was != link.Up) Record($"hbdev {link.Interface} link status changed: {(was ? 1 : 0)}->{(link.Up ? 1 : 0)}");
-        }
-        if (was != link.Up && Ha.Monitor.Contains(link.Interface))
-        {
-            Record($"monitored interface {link.Interface} link status changed: {(was ? 1 : 0)}->{(link.Up ? 1 : 0)}");
-            // FortiOS resets HA uptime when a monitored interface fails, so the unit loses uptime-based elections.
-            if (!link.Up) _uptimeStartMs = _clock.ElapsedMilliseconds;
-            if (_state == HaState.Work) Negotiate("monitored interface changed");
-        }
+        ApplyLinkChanges(n => upBefore.GetValueOrDefault(n, true), monitorUpBefore);
         Sender.Tell(Done.Instance);
     }
 

@@ -45,10 +45,14 @@ public sealed class UnitHost : IAsyncDisposable
     public static async Task<UnitHost> StartAsync(UnitOptions o, string? persistenceHocon = null)
     {
         Directory.CreateDirectory(o.DataDir);
-        persistenceHocon ??= o.HoconFiles.Any(f => Path.GetFileName(f).Contains("postgres", StringComparison.OrdinalIgnoreCase))
-            ? PersistenceHocon.PostgreSqlText(Environment.GetEnvironmentVariable("CLUSTERACTORS_PG")
-                ?? throw new UsageException("hocon/persistence-postgresql.conf chosen but CLUSTERACTORS_PG (an Npgsql connection string) is not set"))
-            : PersistenceHocon.SqliteText(o.DataDir);
+        persistenceHocon ??= ChosenDatabase(o) switch
+        {
+            "postgresql" => PersistenceHocon.PostgreSqlText(Environment.GetEnvironmentVariable("CLUSTERACTORS_PG") is { Length: > 0 } cs
+                ? cs
+                : throw new UsageException("hocon/persistence-postgresql.conf is chosen but CLUSTERACTORS_PG (an Npgsql connection string) is not set")),
+            "sqlite" => PersistenceHocon.SqliteText(o.DataDir),
+            var other => throw new UsageException($"clusteractors.persistence.database = {other}: expected sqlite or postgresql")
+        };
         var system = ActorSystem.Create(SystemName, BuildAkkaConfig(o, persistenceHocon));
         var links = new Dictionary<string, UdpHbdevLink>();
         try
@@ -74,6 +78,18 @@ public sealed class UnitHost : IAsyncDisposable
 
         var admin = AdminServer.Start(o.Admin, unit);
         return new UnitHost { Options = o, System = system, Unit = unit, Admin = admin, Hbdevs = links };
+    }
+
+    /// <summary>`clusteractors.persistence.database` from the user's --hocon files (hocon/persistence-postgresql.conf sets it).</summary>
+    private static string ChosenDatabase(UnitOptions o)
+    {
+        var chosen = "sqlite";
+        foreach (var file in o.HoconFiles)
+        {
+            var value = ConfigurationFactory.ParseString(File.ReadAllText(file)).GetString("clusteractors.persistence.database", null);
+            if (value is not null) chosen = value;
+        }
+        return chosen;
     }
 
     public static string AkkaAddress(IPEndPoint akka) => $"akka.tcp://{SystemName}@{akka.Address}:{akka.Port}";
