@@ -1,0 +1,61 @@
+using Akka.Cluster;
+using ClusterActors.Node.Hosting;
+using ClusterActors.Protocol.Fgcp;
+
+namespace ClusterActors.MultiNode.Tests;
+
+/// <summary>The scenario's four units: two FGCP clusters on their own heartbeat segments, one Akka cluster.</summary>
+[Collection("multi-node")]
+public sealed class ScenarioClusterSpec : IAsyncLifetime
+{
+    private readonly LoopbackLab _lab = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _lab.DisposeAsync();
+
+    [Fact]
+    public async Task Four_units_started_in_any_order_form_two_FGCP_clusters_and_one_Akka_cluster()
+    {
+        string[] units = ["DC2_VM1", "DC2_VM2", "DC2_VM3", "DC2_VM4"];
+        _lab.Define(units.Select(u => (u, LoopbackLab.ScenarioConfig(u, "config system ha\nset hb-lost-threshold 6\nend"))).ToList());
+        // The lowest-addressed unit is not necessarily first: the others must still find or found the cluster.
+        foreach (var u in units.Reverse()) await _lab.Start(u);
+
+        await LoopbackLab.Eventually(() => Task.FromResult(units.All(u =>
+                Cluster.Get(_lab.Units[u].System).State.Members.Count(m => m.Status == MemberStatus.Up) == 4)),
+            TimeSpan.FromSeconds(30), "every unit sees four Up members in one Akka cluster");
+
+        await LoopbackLab.Eventually(async () =>
+                await _lab.IsRole("DC2_VM2", HaRole.Primary) && await _lab.IsRole("DC2_VM1", HaRole.Secondary)
+                && await _lab.IsRole("DC2_VM4", HaRole.Primary) && await _lab.IsRole("DC2_VM3", HaRole.Secondary),
+            TimeSpan.FromSeconds(10), "cluster 1: DC2_VM2 primary; cluster 2: DC2_VM4 primary (higher serials)");
+        Assert.Equal(2, (await _lab.Status("DC2_VM1")).Members.Count);
+        Assert.Equal(2, (await _lab.Status("DC2_VM3")).Members.Count);
+        Assert.Contains("Group=2", (await _lab.Units["DC2_VM3"].CliAsync("diagnose sys ha status")).Output);
+    }
+
+    [Fact]
+    public async Task Akka_never_downs_the_surviving_cluster_when_both_units_of_the_other_die()
+    {
+        string[] units = ["DC2_VM1", "DC2_VM2", "DC2_VM3", "DC2_VM4"];
+        _lab.Define(units.Select(u => (u, LoopbackLab.ScenarioConfig(u, "config system ha\nset hb-lost-threshold 6\nend"))).ToList());
+        foreach (var u in units) await _lab.Start(u);
+        await LoopbackLab.Eventually(() => Task.FromResult(Cluster.Get(_lab.Units["DC2_VM3"].System).State.Members.Count(m => m.Status == MemberStatus.Up) == 4),
+            TimeSpan.FromSeconds(30), "four Up members");
+
+        await _lab.Kill("DC2_VM1");
+        await _lab.Kill("DC2_VM2");
+        // Two of four gone is no majority: a majority-based resolver would down the survivors. Ours downs the dead.
+        await LoopbackLab.Eventually(() => Task.FromResult(
+                Cluster.Get(_lab.Units["DC2_VM3"].System).State.Members.Count == 2 && Cluster.Get(_lab.Units["DC2_VM4"].System).State.Members.Count == 2),
+            TimeSpan.FromSeconds(30), "the dead units are downed and removed");
+        foreach (var u in new[] { "DC2_VM3", "DC2_VM4" })
+        {
+            var self = Cluster.Get(_lab.Units[u].System).SelfMember;
+            Assert.Equal(MemberStatus.Up, self.Status);
+            Assert.False(_lab.Units[u].System.WhenTerminated.IsCompleted);
+        }
+        Assert.True(await _lab.IsRole("DC2_VM4", HaRole.Primary));
+    }
+}
