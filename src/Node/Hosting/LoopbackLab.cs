@@ -20,6 +20,9 @@ public sealed class LoopbackLab : IAsyncDisposable
 
     public IReadOnlyDictionary<string, UnitHost> Units => _running;
 
+    /// <summary>HOCON appended to every unit's configuration, e.g. to quiet Akka's logging in a benchmark.</summary>
+    public string? ExtraHocon { get; init; }
+
     public static int FreeTcpPort()
     {
         using var l = new TcpListener(IPAddress.Loopback, 0);
@@ -64,7 +67,7 @@ public sealed class LoopbackLab : IAsyncDisposable
 
     public async Task<UnitHost> Start(string unit)
     {
-        var host = await UnitHost.StartAsync(_options[unit]);
+        var host = await UnitHost.StartAsync(_options[unit], extraHocon: ExtraHocon);
         _running[unit] = host;
         return host;
     }

@@ -30,7 +30,7 @@ public sealed class UnitHost : IAsyncDisposable
     /// the user's --hocon files in order, then this unit's endpoints. Parsed once: see PersistenceHocon.Document
     /// for why nothing is layered with WithFallback.
     /// </summary>
-    public static Akka.Configuration.Config BuildAkkaConfig(UnitOptions o, string persistenceHocon)
+    public static Akka.Configuration.Config BuildAkkaConfig(UnitOptions o, string persistenceHocon, string? extraHocon = null)
     {
         var parts = new List<string> { persistenceHocon, File.ReadAllText(Hocon.PathOf("cluster.conf")) };
         parts.AddRange(o.HoconFiles.Select(File.ReadAllText));
@@ -39,10 +39,11 @@ public sealed class UnitHost : IAsyncDisposable
             akka.remote.dot-netty.tcp.public-hostname = "{{o.Akka.Address}}"
             akka.remote.dot-netty.tcp.port = {{o.Akka.Port}}
             """);
+        if (extraHocon is not null) parts.Add(extraHocon);
         return ConfigurationFactory.ParseString(string.Join("\n", parts));
     }
 
-    public static async Task<UnitHost> StartAsync(UnitOptions o, string? persistenceHocon = null)
+    public static async Task<UnitHost> StartAsync(UnitOptions o, string? persistenceHocon = null, string? extraHocon = null)
     {
         Directory.CreateDirectory(o.DataDir);
         persistenceHocon ??= ChosenDatabase(o) switch
@@ -53,7 +54,7 @@ public sealed class UnitHost : IAsyncDisposable
             "sqlite" => PersistenceHocon.SqliteText(o.DataDir),
             var other => throw new UsageException($"clusteractors.persistence.database = {other}: expected sqlite or postgresql")
         };
-        var system = ActorSystem.Create(SystemName, BuildAkkaConfig(o, persistenceHocon));
+        var system = ActorSystem.Create(SystemName, BuildAkkaConfig(o, persistenceHocon, extraHocon));
         var links = new Dictionary<string, UdpHbdevLink>();
         try
         {
