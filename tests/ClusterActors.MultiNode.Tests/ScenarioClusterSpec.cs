@@ -1,4 +1,6 @@
 using Akka.Cluster;
+using Akka.Actor;
+using ClusterActors.Actors.Fgsp;
 using ClusterActors.Node.Hosting;
 using ClusterActors.Protocol.Fgcp;
 
@@ -57,5 +59,32 @@ public sealed class ScenarioClusterSpec : IAsyncLifetime
             Assert.False(_lab.Units[u].System.WhenTerminated.IsCompleted);
         }
         Assert.True(await _lab.IsRole("DC2_VM4", HaRole.Primary));
+    }
+
+    private async Task<string?> FgspPeerOf(string unit)
+    {
+        var status = await _lab.Units[unit].Unit.Ask<FgspStatus>(GetFgspStatus.Instance, TimeSpan.FromSeconds(5));
+        return status.Peers.Single().Unit?.Hostname;
+    }
+
+    [Fact]
+    public async Task FGSP_peers_are_the_other_clusters_primary_and_follow_its_failover()
+    {
+        string[] units = ["DC2_VM1", "DC2_VM2", "DC2_VM3", "DC2_VM4"];
+        _lab.Define(units.Select(u => (u, LoopbackLab.ScenarioConfig(u, "config system ha\nset hb-lost-threshold 6\nend"))).ToList());
+        foreach (var u in units) await _lab.Start(u);
+
+        // 172.31.2.2 is held by cluster 2's primary (DC2_VM4), 172.31.2.1 by cluster 1's (DC2_VM2).
+        await LoopbackLab.Eventually(async () =>
+                await FgspPeerOf("DC2_VM1") == "DC2_VM4" && await FgspPeerOf("DC2_VM2") == "DC2_VM4"
+                && await FgspPeerOf("DC2_VM3") == "DC2_VM2" && await FgspPeerOf("DC2_VM4") == "DC2_VM2",
+            TimeSpan.FromSeconds(30), "every unit detects the other cluster's primary as its FGSP peer");
+        var status = await _lab.Units["DC2_VM1"].Unit.Ask<FgspStatus>(GetFgspStatus.Instance, TimeSpan.FromSeconds(5));
+        Assert.Equal((2, 1, "172.31.2.1"), (status.StandaloneGroupId, status.GroupMemberId, status.OwnAddress));
+        Assert.Equal("172.31.2.2", status.Peers.Single().PeerIp);
+
+        await _lab.Kill("DC2_VM4");
+        await LoopbackLab.Eventually(async () => await FgspPeerOf("DC2_VM1") == "DC2_VM3" && await FgspPeerOf("DC2_VM2") == "DC2_VM3",
+            TimeSpan.FromSeconds(15), "after cluster 2 fails over, its new primary DC2_VM3 is the FGSP peer");
     }
 }

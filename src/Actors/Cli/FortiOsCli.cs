@@ -8,7 +8,7 @@ using ClusterActors.Protocol.History;
 
 namespace ClusterActors.Actors.Cli;
 
-public sealed record CliTargets(string Serial, IActorRef Config, IActorRef Fgcp, IActorRef History);
+public sealed record CliTargets(string Serial, IActorRef Config, IActorRef Fgcp, IActorRef History, IActorRef Fgsp);
 
 /// <summary>
 /// The FortiOS commands a unit answers. Words may be abbreviated while unambiguous, as on FortiOS

@@ -3,6 +3,7 @@ using Akka.Event;
 using ClusterActors.Actors.Cli;
 using ClusterActors.Actors.UnitConfig;
 using ClusterActors.Actors.Fgcp;
+using ClusterActors.Actors.Fgsp;
 using ClusterActors.Actors.Persistence;
 using ClusterActors.Protocol.Config;
 
@@ -32,6 +33,7 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
     private IActorRef _history = ActorRefs.Nobody;
     private IActorRef _config = ActorRefs.Nobody;
     private IActorRef _fgcp = ActorRefs.Nobody;
+    private IActorRef _fgsp = ActorRefs.Nobody;
     private ConfigDocument _running;
 
     public IStash Stash { get; set; } = null!;
@@ -43,6 +45,8 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
         Receive<UnitConfigReady>(ready =>
         {
             _running = ready.Config;
+            // FGSP first: it learns the FGCP role from the event stream and must not miss the first election.
+            _fgsp = Context.ActorOf(FgspActor.Props(_settings.Serial, _running), "fgsp");
             _fgcp = Context.ActorOf(FgcpActor.Props(_settings.Serial, _running, _settings.HbdevLinks(_running), _history, _config), "fgcp");
             _log.Info("unit {0} ({1}) up", _settings.Serial, _running.Global.Hostname);
             Become(Running);
@@ -66,13 +70,15 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
         {
             _running = changed.Config;
             _fgcp.Forward(changed);
+            _fgsp.Tell(changed);
         });
         Receive<SetLinkState>(link => _fgcp.Forward(link));
         Receive<RunCli>(cli =>
         {
-            var units = new CliTargets(_settings.Serial, _config, _fgcp, _history);
+            var units = new CliTargets(_settings.Serial, _config, _fgcp, _history, _fgsp);
             FortiOsCli.Run(cli.Command, units).PipeTo(Sender);
         });
         Receive<GetHaStatus>(q => _fgcp.Forward(q));
+        Receive<GetFgspStatus>(q => _fgsp.Forward(q));
     }
 }

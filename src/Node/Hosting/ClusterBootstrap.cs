@@ -6,10 +6,11 @@ using ClusterActors.Protocol.Fgcp;
 namespace ClusterActors.Node.Hosting;
 
 /// <summary>
-/// Joins this unit to the Akka cluster. Akka's seed-node process can only found a cluster from the first seed,
-/// so with that unit down the others would never form one; FortiGates must run in any subset. Instead every
-/// unit answers probes, a starting unit joins any unit that is already a member, and when none is, the unit with
-/// the lowest address among those answering founds the cluster.
+/// Joins this unit to the Akka cluster. Akka's own seed-node process does the work (every unit lists every unit,
+/// sorted, so all agree on the first seed), but it can only found a cluster from that first seed: with that unit
+/// down the others would wait forever, and FortiGates must run in any subset. So when this unit is still not a
+/// member after <c>fallback-after</c>, it probes the others: it joins any unit that is a member, and when none is,
+/// the unit with the lowest address among those that keep answering founds the cluster.
 /// </summary>
 public sealed class ClusterBootstrap : ReceiveActor, IWithTimers
 {
@@ -23,25 +24,34 @@ public sealed class ClusterBootstrap : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Cluster _cluster = Cluster.Get(Context.System);
     private readonly IReadOnlyList<Address> _contacts;
-    private readonly HashSet<Address> _answering = new();
-    private int _roundsWithoutMember;
+    /// <summary>Longer than remoting's gate after a refused connection (hocon/cluster.conf), so a gated reply cannot hide a unit.</summary>
+    private const int StableRoundsToFound = 4;
+
+    private HashSet<Address> _answering = new();
+    private HashSet<Address> _lastRound = new();
+    private int _stableRounds;
     private bool _joining;
+    private bool _founding;
     private int _roundsSinceJoin;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public ClusterBootstrap(IReadOnlyList<Address> contacts, TimeSpan probeInterval)
+    public ClusterBootstrap(IReadOnlyList<Address> contacts, TimeSpan probeInterval, TimeSpan fallbackAfter)
     {
         _contacts = contacts.Where(a => a != _cluster.SelfAddress).Distinct().ToList();
-        Receive<ClusterBootstrapProbe>(_ => Sender.Tell(new ClusterBootstrapStatus(_cluster.SelfAddress.ToString(), IsMember)));
+        // A unit that has decided to found answers as a member at once, so a unit that started just after it joins it
+        // instead of founding a second cluster (Akka clusters never merge).
+        Receive<ClusterBootstrapProbe>(_ => Sender.Tell(new ClusterBootstrapStatus(_cluster.SelfAddress.ToString(), IsMember || _founding)));
         Receive<ClusterBootstrapStatus>(OnStatus);
         Receive<Probe>(_ => ProbeRound());
         Receive<ClusterEvent.MemberUp>(_ => { });
-        Timers.StartPeriodicTimer("probe", Probe.Instance, TimeSpan.Zero, probeInterval);
+        var seeds = contacts.Append(_cluster.SelfAddress).Distinct().OrderBy(a => a.ToString(), StringComparer.Ordinal).ToList();
+        _cluster.JoinSeedNodes(seeds);
+        Timers.StartPeriodicTimer("probe", Probe.Instance, fallbackAfter, probeInterval);
     }
 
-    public static Props Props(IReadOnlyList<Address> contacts, TimeSpan probeInterval) =>
-        Akka.Actor.Props.Create(() => new ClusterBootstrap(contacts, probeInterval));
+    public static Props Props(IReadOnlyList<Address> contacts, TimeSpan probeInterval, TimeSpan fallbackAfter) =>
+        Akka.Actor.Props.Create(() => new ClusterBootstrap(contacts, probeInterval, fallbackAfter));
 
     private bool IsMember => _cluster.SelfMember.Status is MemberStatus.Up or MemberStatus.WeaklyUp or MemberStatus.Joining;
 
@@ -64,17 +74,20 @@ public sealed class ClusterBootstrap : ReceiveActor, IWithTimers
             Found("no other unit is configured");
             return;
         }
-        // Two quiet rounds in a row before founding, so units starting together see each other first.
-        if (++_roundsWithoutMember >= 3)
+        // Found only when the set of answering units has stayed the same for a few rounds, none of them is a member,
+        // and this unit has the lowest address among them: units starting together agree on one founder.
+        _stableRounds = _answering.SetEquals(_lastRound) ? _stableRounds + 1 : 0;
+        _lastRound = _answering;
+        _answering = new HashSet<Address>();
+        if (_stableRounds >= StableRoundsToFound)
         {
-            var lowest = _answering.Append(_cluster.SelfAddress).OrderBy(a => a.ToString(), StringComparer.Ordinal).First();
+            var lowest = _lastRound.Append(_cluster.SelfAddress).OrderBy(a => a.ToString(), StringComparer.Ordinal).First();
             if (lowest == _cluster.SelfAddress)
             {
-                Found(_answering.Count == 0 ? "no other unit answers" : "no unit is a member and this unit has the lowest address");
+                Found(_lastRound.Count == 0 ? "no other unit answers" : "no unit is a member and this unit has the lowest address");
                 return;
             }
         }
-        _answering.Clear();
         foreach (var contact in _contacts)
             Context.ActorSelection(new RootActorPath(contact) / "user" / Name).Tell(new ClusterBootstrapProbe(_cluster.SelfAddress.ToString()));
     }
@@ -94,6 +107,7 @@ public sealed class ClusterBootstrap : ReceiveActor, IWithTimers
     private void Found(string why)
     {
         _joining = true;
+        _founding = true;
         _log.Info("founding the Akka cluster: {0}", why);
         _cluster.Join(_cluster.SelfAddress);
     }

@@ -74,7 +74,8 @@ public sealed class UnitHost : IAsyncDisposable
 
         var cluster = system.Settings.Config.GetConfig("clusteractors.cluster");
         var contacts = o.Contacts.Select(c => Address.Parse(c)).ToList();
-        system.ActorOf(ClusterBootstrap.Props(contacts, cluster.GetTimeSpan("bootstrap-probe-interval")), ClusterBootstrap.Name);
+        system.ActorOf(ClusterBootstrap.Props(contacts, cluster.GetTimeSpan("bootstrap-probe-interval"), cluster.GetTimeSpan("bootstrap-fallback-after")),
+            ClusterBootstrap.Name);
         system.ActorOf(ClusterJanitor.Props(cluster.GetTimeSpan("down-unreachable-after")), "cluster-janitor");
 
         var admin = AdminServer.Start(o.Admin, unit);

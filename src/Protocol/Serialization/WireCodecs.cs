@@ -67,6 +67,7 @@ internal static partial class WireCatalog
     static partial void RegisterHistory();
     static partial void RegisterConfigSync();
     static partial void RegisterIpsec();
+    static partial void RegisterFgsp();
 
     internal static void RegisterAll()
     {
@@ -74,6 +75,7 @@ internal static partial class WireCatalog
         RegisterHistory();
         RegisterConfigSync();
         RegisterIpsec();
+        RegisterFgsp();
     }
 }
 

@@ -1,0 +1,51 @@
+using System.Net;
+using ClusterActors.Protocol.Config;
+using ClusterActors.Protocol.Fgsp;
+
+namespace ClusterActors.Actors.Fgsp;
+
+/// <summary>One configured `cluster-peer` and the unit that currently answers for its peerip, if any.</summary>
+public sealed record FgspDetectedPeer(int PeerId, string PeerIp, FgspAnnouncement? Unit);
+
+/// <summary>
+/// Pure FGSP peer detection: a configured `peerip` is answered by the FGCP primary of another cluster that holds
+/// that address on its FGSP link, in the same standalone group, on a unit that is alive in the Akka cluster.
+/// When that cluster fails over its new primary takes the address, so the peer follows it.
+/// </summary>
+public static class FgspPeering
+{
+    public static IReadOnlyList<FgspDetectedPeer> Detect(
+        StandaloneClusterConfig config, int ownFgcpGroup, IEnumerable<FgspAnnouncement> announcements, ISet<string> liveAkkaAddresses)
+    {
+        var candidates = announcements
+            .Where(a => a.StandaloneGroupId == config.StandaloneGroupId && a.IsFgcpPrimary && a.FgcpGroupId != ownFgcpGroup
+                        && liveAkkaAddresses.Contains(a.AkkaAddress))
+            .ToList();
+        return config.Peers
+            .Select(p => new FgspDetectedPeer(p.Id, p.PeerIp,
+                // Two live primaries claiming one address only happen mid-failover: the newest incarnation is the one that stays.
+                candidates.Where(a => a.FgspAddress == p.PeerIp).OrderByDescending(a => a.Incarnation).FirstOrDefault()))
+            .ToList();
+    }
+
+    /// <summary>The unit's own address on the FGSP link: the interface whose subnet holds the first peer's address.</summary>
+    public static string? OwnAddress(ConfigDocument config)
+    {
+        var peer = config.StandaloneCluster.Peers.FirstOrDefault()?.PeerIp;
+        if (peer is null || !IPAddress.TryParse(peer, out var peerIp)) return null;
+        foreach (var i in config.Interfaces)
+        {
+            if (i.Ip == "0.0.0.0" || !IPAddress.TryParse(i.Ip, out var ip) || i.PrefixLength is 0 or 32) continue;
+            if (SameSubnet(ip, peerIp, i.PrefixLength)) return i.Ip;
+        }
+        return null;
+    }
+
+    private static bool SameSubnet(IPAddress a, IPAddress b, int prefix)
+    {
+        var x = BitConverter.ToUInt32(a.GetAddressBytes().Reverse().ToArray());
+        var y = BitConverter.ToUInt32(b.GetAddressBytes().Reverse().ToArray());
+        var mask = prefix == 0 ? 0u : uint.MaxValue << (32 - prefix);
+        return (x & mask) == (y & mask);
+    }
+}

@@ -1,0 +1,23 @@
+using ClusterActors.Protocol.Fgsp;
+
+namespace ClusterActors.Protocol.Serialization;
+
+internal static partial class WireCatalog
+{
+    static partial void RegisterFgsp()
+    {
+        WireCodecs.Register<FgspAnnouncement>("fgsp.announce.v1", (w, m) =>
+        {
+            w.Str(m.Serial);
+            w.Str(m.Hostname);
+            w.I32(m.StandaloneGroupId);
+            w.I32(m.GroupMemberId);
+            w.I32(m.FgcpGroupId);
+            w.Str(m.FgspAddress);
+            w.Bool(m.IsFgcpPrimary);
+            w.Str(m.ActorPath);
+            w.Str(m.AkkaAddress);
+            w.I64(m.Incarnation);
+        }, r => new FgspAnnouncement(r.Str(), r.Str(), r.I32(), r.I32(), r.I32(), r.Str(), r.Bool(), r.Str(), r.Str(), r.I64()));
+    }
+}
