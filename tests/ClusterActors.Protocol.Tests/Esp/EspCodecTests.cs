@@ -194,6 +194,41 @@ public class EspCodecTests
     }
 
     [Fact]
+    public void Authentic_packets_with_random_trailers_are_delivered_or_bad_padding_never_an_exception()
+    {
+        // The ICV gate keeps random bytes from reaching the padding check; sealing random plaintexts under a valid
+        // ICV is the only way to drive every pad length and next-header value through it.
+        var rng = new Random(2404);
+        int delivered = 0;
+        for (int i = 0; i < 2000; i++)
+        {
+            var plaintext = new byte[16 * rng.Next(1, 5)];
+            rng.NextBytes(plaintext);
+            if (rng.Next(4) == 0)
+            {
+                // Make some of them valid so both outcomes are exercised.
+                int pad = rng.Next(0, plaintext.Length - 1);
+                for (int k = 0; k < pad; k++)
+                    plaintext[plaintext.Length - 2 - pad + k] = (byte)(k + 1);
+                plaintext[^2] = (byte)pad;
+            }
+            var esp = EspReference.SealPlaintext(EspReference.SeedSpi, (uint)i + 1, EspReference.SeedEncKey, EspReference.SeedAuthKey, EspReference.FixedIv, plaintext);
+
+            if (EspCodec.TryDecrypt(Seed, esp, out var result, out var reason))
+            {
+                delivered++;
+                Assert.Equal(plaintext.Length - 2 - plaintext[^2], result.Payload.Length);
+                Assert.Equal(plaintext[^1], result.NextHeader);
+            }
+            else
+            {
+                Assert.Equal(EspDropReason.BadPadding, reason);
+            }
+        }
+        Assert.InRange(delivered, 400, 600);
+    }
+
+    [Fact]
     public void Longer_than_needed_monotonic_padding_is_accepted()
     {
         // RFC 4303 allows up to 255 bytes of padding (e.g. to hide lengths); a peer doing that must still be readable.
