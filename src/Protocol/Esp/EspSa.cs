@@ -1,0 +1,173 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace ClusterActors.Protocol.Esp;
+
+/// <summary>Packet and byte counters of one SA direction, as `dec:pkts/bytes=` / `enc:pkts/bytes=`.</summary>
+/// <param name="Bytes">Inner (plaintext) packet bytes: the seed's dec bytes are 84 per 84-byte echo.</param>
+/// <param name="WireBytes">ESP bytes on the wire (header, IV, ciphertext, ICV), for whoever wants the outer size.</param>
+public sealed record EspCounters(ulong Packets, ulong Bytes, ulong WireBytes)
+{
+    public static readonly EspCounters Zero = new(0, 0, 0);
+
+    internal EspCounters Add(int innerBytes, int wireBytes) =>
+        new(Packets + 1, Bytes + (ulong)innerBytes, WireBytes + (ulong)wireBytes);
+}
+
+/// <summary>One sealed outbound packet and the sequence number it used.</summary>
+public sealed record EspSealed(byte[] Bytes, uint Seq);
+
+/// <summary>
+/// The sending half of an SA on one unit: the running sequence number (`seqno=`, the NEXT one to use) and the enc counters.
+/// Not thread-safe: one SA belongs to one actor.
+/// </summary>
+public sealed class EspOutboundSa
+{
+    /// <summary>First value past the 32-bit space: the SA may not send any more (ESN off) and must be rekeyed.</summary>
+    public const ulong Exhausted = 1UL << 32;
+
+    /// <summary>FortiOS standby copies print seqno = synced next + 0x10000000 (seed: owner 0x1, standbys 0x10000001).</summary>
+    public const uint DefaultJump = 1u << 28;
+
+    public EspOutboundSa(EspSaKeys keys, uint nextSeq = 1)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        // Seq 0 is never sent with ESN off (RFC 4303 §3.3.3: the first packet carries 1); receivers reject it.
+        if (nextSeq == 0)
+            throw new ArgumentOutOfRangeException(nameof(nextSeq), "ESP sequence numbers start at 1.");
+        Keys = keys;
+        NextSeq = nextSeq;
+    }
+
+    public EspSaKeys Keys { get; }
+
+    /// <summary>Next sequence number to send (`seqno=` in hex); <see cref="Exhausted"/> once 0xffffffff has been used.</summary>
+    public ulong NextSeq { get; private set; }
+
+    public bool IsExhausted => NextSeq >= Exhausted;
+
+    public EspCounters Counters { get; private set; } = EspCounters.Zero;
+
+    /// <summary>Encrypts with a random IV and consumes one sequence number.</summary>
+    /// <exception cref="InvalidOperationException">The sequence space is used up: ESN is off, so the counter must not wrap (RFC 4303 §3.3.3).</exception>
+    public EspSealed Seal(ReadOnlySpan<byte> innerPacket, byte nextHeader = EspCodec.NextHeaderIpv4)
+    {
+        uint seq = Take();
+        return Record(EspCodec.Encrypt(Keys, seq, innerPacket, nextHeader), seq, innerPacket.Length);
+    }
+
+    /// <summary>As <see cref="Seal(ReadOnlySpan{byte}, byte)"/> with a chosen IV: for reproducible tests only.</summary>
+    public EspSealed Seal(ReadOnlySpan<byte> innerPacket, ReadOnlySpan<byte> iv, byte nextHeader = EspCodec.NextHeaderIpv4)
+    {
+        uint seq = Take();
+        return Record(EspCodec.Encrypt(Keys, seq, innerPacket, iv, nextHeader), seq, innerPacket.Length);
+    }
+
+    /// <summary>
+    /// Skips the sequence forward, as a standby copy does so that after a takeover the peer's window only ever sees
+    /// higher numbers than the old owner sent since the last sync. Saturates at <see cref="Exhausted"/> rather than
+    /// wrapping: a wrapped counter would be dropped as too old by the peer, an exhausted one forces a rekey.
+    /// </summary>
+    /// <returns>The new <see cref="NextSeq"/>.</returns>
+    public ulong JumpAhead(uint by = DefaultJump)
+    {
+        NextSeq = Math.Min(NextSeq + by, Exhausted);
+        return NextSeq;
+    }
+
+    private uint Take()
+    {
+        if (IsExhausted)
+            throw new InvalidOperationException("ESP sequence number space exhausted (ESN off): the SA must be rekeyed.");
+        uint seq = (uint)NextSeq;
+        NextSeq++;
+        return seq;
+    }
+
+    private EspSealed Record(byte[] bytes, uint seq, int innerLength)
+    {
+        Counters = Counters.Add(innerLength, bytes.Length);
+        return new EspSealed(bytes, seq);
+    }
+}
+
+/// <summary>
+/// The receiving half of an SA on one unit: keys, replay window (`replaywin=`, `replaywin_lastseq=`), dec counters and
+/// per-reason drop counters. <see cref="TryOpen"/> never throws on packet content.
+/// Not thread-safe: one SA belongs to one actor.
+/// </summary>
+public sealed class EspInboundSa
+{
+    private readonly ulong[] _drops = new ulong[Enum.GetValues<EspDropReason>().Length];
+
+    public EspInboundSa(EspSaKeys keys, ReplayWindow? window = null)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        Keys = keys;
+        Window = window ?? new ReplayWindow();
+    }
+
+    public EspSaKeys Keys { get; }
+
+    public ReplayWindow Window { get; }
+
+    /// <summary>Delivered packets only, as FortiOS counts `dec:pkts/bytes`.</summary>
+    public EspCounters Counters { get; private set; } = EspCounters.Zero;
+
+    public ulong DropCount(EspDropReason reason) =>
+        reason == EspDropReason.None || (int)reason < 0 || (int)reason >= _drops.Length ? 0 : _drops[(int)reason];
+
+    public ulong TotalDrops
+    {
+        get
+        {
+            ulong sum = 0;
+            foreach (var d in _drops)
+                sum += d;
+            return sum;
+        }
+    }
+
+    /// <summary>
+    /// RFC 4303 §3.4 inbound processing: framing and SPI, then the replay pre-check (cheap, so floods of duplicates
+    /// cost no HMAC), then ICV, decryption and padding, and only for a packet that passes everything the window update.
+    /// </summary>
+    /// <remarks>
+    /// An authentic packet with bad padding does not move the window: the window records delivered packets only,
+    /// so a retransmission from a fixed peer is not dropped as a replay.
+    /// </remarks>
+    public bool TryOpen(ReadOnlySpan<byte> esp, [NotNullWhen(true)] out EspDecrypted? result, out EspDropReason reason)
+    {
+        result = null;
+        if (!EspCodec.TryReadHeader(esp, out uint spi, out uint seq) || esp.Length < EspCodec.MinimumLength)
+            return Drop(EspDropReason.Truncated, out reason);
+        if (spi != Keys.Spi)
+            return Drop(EspDropReason.UnknownSpi, out reason);
+
+        var early = Window.Check(seq);
+        if (early != ReplayCheck.Ok)
+            return Drop(ToDropReason(early), out reason);
+
+        if (!EspCodec.TryDecrypt(Keys, esp, out result, out var why))
+            return Drop(why, out reason);
+
+        Window.Accept(seq);
+        reason = EspDropReason.None;
+        Counters = Counters.Add(result.Payload.Length, esp.Length);
+        return true;
+    }
+
+    private bool Drop(EspDropReason why, out EspDropReason reason)
+    {
+        _drops[(int)why]++;
+        reason = why;
+        return false;
+    }
+
+    private static EspDropReason ToDropReason(ReplayCheck check) => check switch
+    {
+        ReplayCheck.Replayed => EspDropReason.Replayed,
+        ReplayCheck.TooOld => EspDropReason.TooOld,
+        ReplayCheck.Zero => EspDropReason.ZeroSequence,
+        _ => throw new ArgumentOutOfRangeException(nameof(check), check, null),
+    };
+}
