@@ -36,6 +36,12 @@ public sealed class IkeResponder
     /// <summary>Half-open SAs (IKE_SA_INIT answered, IKE_AUTH not yet): only their count is interesting.</summary>
     public int HalfOpenCount => _sas.Values.Count(s => !s.Established);
 
+    /// <summary>
+    /// SPIr of half-open SAs. There is no clock in here, so the owner expires them (e.g. after the IKE_AUTH
+    /// retransmission budget) with <see cref="Forget"/>.
+    /// </summary>
+    public IReadOnlyList<ulong> HalfOpenSpis => _sas.Values.Where(s => !s.Established).Select(s => s.SpiR).ToList();
+
     public IkeSaState? Export(ulong spiR) => _sas.TryGetValue(spiR, out var s) && s.Established ? s.Export() : null;
 
     /// <summary>
