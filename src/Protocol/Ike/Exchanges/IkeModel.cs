@@ -1,0 +1,134 @@
+using System.Net;
+
+namespace ClusterActors.Protocol.Ike.Exchanges;
+
+/// <summary>
+/// One FortiOS dialup phase1 (plus its phase2) as the responder needs it. Plain values so the IKE core does not
+/// depend on the config model. <paramref name="PeerId"/> non-null is <c>peertype one</c> + <c>peerid</c>.
+/// </summary>
+public sealed record IkeGatewaySettings(
+    string Psk,
+    string? PeerId,
+    IReadOnlyList<string> Proposals,
+    IReadOnlyList<int> DhGroups,
+    IPAddress LocalGateway,
+    int IkeLifetimeSeconds,
+    int ChildLifetimeSeconds)
+{
+    /// <summary>phase2 <c>proposal</c>; null means the same keywords as phase1.</summary>
+    public IReadOnlyList<string>? ChildProposals { get; init; }
+    /// <summary>phase2 <c>src-subnet</c>: what the gateway protects. FortiOS default 0.0.0.0/0.</summary>
+    public TrafficSelector LocalSelector { get; init; } = TrafficSelector.Any;
+    /// <summary>phase2 <c>dst-subnet</c>: what the client may claim. FortiOS default 0.0.0.0/0.</summary>
+    public TrafficSelector RemoteSelector { get; init; } = TrafficSelector.Any;
+    public int NonceLength { get; init; } = 32;
+}
+
+/// <summary>The dialup client ("FortiGate IPsec Client 1"). LocalId is sent as IDi with <see cref="LocalIdType"/>.</summary>
+public sealed record IkeInitiatorSettings(
+    string Psk,
+    string LocalId,
+    IReadOnlyList<string> Proposals,
+    IReadOnlyList<int> DhGroups,
+    IReadOnlyList<TrafficSelector> TsI,
+    IReadOnlyList<TrafficSelector> TsR)
+{
+    public IdType LocalIdType { get; init; } = IdType.Fqdn;
+    public IReadOnlyList<string>? ChildProposals { get; init; }
+    public int NonceLength { get; init; } = 32;
+    public int IkeLifetimeSeconds { get; init; } = 86400;
+    public int ChildLifetimeSeconds { get; init; } = 43200;
+}
+
+/// <summary>
+/// A CHILD SA from one side's point of view: inbound is what this side decrypts (its own SPI, chosen by it),
+/// outbound what it encrypts (the peer's SPI).
+/// </summary>
+public sealed record ChildSaKeys(uint InboundSpi, uint OutboundSpi, byte[] InboundEncKey, byte[] InboundAuthKey, byte[] OutboundEncKey, byte[] OutboundAuthKey)
+{
+    /// <summary>ESP suite keyword, e.g. "aes128-sha1".</summary>
+    public string Proposal { get; init; } = "aes128-sha1";
+}
+
+/// <summary>Negotiated selectors in RFC terms: Initiator = TSi (the client side), Responder = TSr.</summary>
+public sealed record TrafficSelectors(IReadOnlyList<TrafficSelector> Initiator, IReadOnlyList<TrafficSelector> Responder);
+
+/// <summary>
+/// Everything another cluster member needs to carry on an IKE SA (FortiOS IKEv2 HA sync, fortios-ha-behaviour.md §4):
+/// with this it can answer the peer's next DPD without a new IKE_SA_INIT.
+/// </summary>
+public sealed record IkeSaState(
+    ulong SpiI,
+    ulong SpiR,
+    bool IsInitiator,
+    string Proposal,
+    int DhGroup,
+    byte[] Ni,
+    byte[] Nr,
+    IkeSaKeys Keys,
+    /// <summary>Message ID of the next request this side sends.</summary>
+    uint NextRequestId,
+    /// <summary>Message ID the peer's next new request must carry.</summary>
+    uint ExpectedPeerRequestId,
+    /// <summary>Message ID and bytes of the last response sent, replayed if the peer retransmits that request.</summary>
+    uint? LastResponseId,
+    byte[]? LastResponse,
+    IPAddress PeerAddress,
+    string PeerId,
+    string ChildProposal,
+    IReadOnlyList<ChildSaKeys> Children,
+    TrafficSelectors? Ts,
+    int IkeLifetimeSeconds,
+    int ChildLifetimeSeconds);
+
+public enum RefusalKind
+{
+    WrongPsk,
+    PeerIdMismatch,
+    NoProposalChosen,
+    /// <summary>The KE group was allowed but not the one selected; the initiator should retry.</summary>
+    InvalidKePayload,
+    TsUnacceptable,
+    UnsupportedAuthMethod,
+    /// <summary>The peer refused us with AUTHENTICATION_FAILED (initiator side).</summary>
+    AuthenticationFailed,
+    Malformed,
+    UnexpectedMessage,
+    Other,
+}
+
+/// <summary>What an exchange step produced: datagrams to send back and what happened.</summary>
+public sealed record IkeOutput(IReadOnlyList<byte[]> Replies, IReadOnlyList<IkeEvent> Events)
+{
+    public static readonly IkeOutput Nothing = new([], []);
+    public static IkeOutput Of(IkeEvent e) => new([], [e]);
+    public static IkeOutput Reply(byte[] reply, params IkeEvent[] e) => new([reply], e);
+}
+
+public abstract record IkeEvent;
+
+public sealed record IkeSaEstablished(IkeSaState Sa, ChildSaKeys Child, TrafficSelectors Ts, string PeerId) : IkeEvent;
+
+/// <summary>Nothing was (or remains) established for this attempt.</summary>
+public sealed record IkeRefused(string Reason, RefusalKind Kind) : IkeEvent;
+
+/// <summary>Ignored without reply, as the RFC wants for unauthenticated junk, unknown SPIs or stale message IDs.</summary>
+public sealed record IkeDropped(string Reason) : IkeEvent;
+
+public sealed record IkeRetransmitted(ulong SpiI, ulong SpiR, uint MessageId) : IkeEvent;
+
+/// <summary>The initiator is starting over (INVALID_KE_PAYLOAD asked for another group).</summary>
+public sealed record IkeRetrying(string Reason, int DhGroup) : IkeEvent;
+
+/// <summary>We answered the peer's liveness check (DPD); <see cref="Sa"/> has the advanced message IDs to sync.</summary>
+public sealed record IkeDpdAnswered(IkeSaState Sa) : IkeEvent;
+
+/// <summary>Our own liveness check got its answer.</summary>
+public sealed record IkeDpdConfirmed(IkeSaState Sa) : IkeEvent;
+
+public sealed record IkeSaDeleted(IkeSaState Sa) : IkeEvent;
+
+public sealed record ChildSaDeleted(IkeSaState Sa, ChildSaKeys Child) : IkeEvent;
+
+/// <summary>A CREATE_CHILD_SA finished: <see cref="New"/> is installed next to <see cref="Old"/> until the old one is deleted.</summary>
+public sealed record ChildSaRekeyed(IkeSaState Sa, ChildSaKeys? Old, ChildSaKeys New, TrafficSelectors Ts) : IkeEvent;

@@ -1,0 +1,287 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Security.Cryptography;
+
+namespace ClusterActors.Protocol.Ike.Exchanges;
+
+/// <summary>
+/// The FortiGate dialup gateway for one phase1: answers IKE_SA_INIT, IKE_AUTH, CREATE_CHILD_SA (CHILD SA rekey
+/// without PFS) and INFORMATIONAL for any number of clients. Pure: datagrams in, datagrams and events out; it never
+/// sends anything itself. A refused attempt leaves no state behind.
+/// </summary>
+public sealed class IkeResponder
+{
+    private readonly IIkeRandom _random;
+    private readonly IReadOnlyList<IkeSuite> _suites;
+    private readonly IReadOnlyList<IkeSuite> _childSuites;
+    private readonly byte[] _psk;
+    private readonly Dictionary<ulong, IkeSession> _sas = [];
+
+    public IkeResponder(IkeGatewaySettings settings, IIkeRandom? random = null)
+    {
+        Settings = settings;
+        _random = random ?? SystemIkeRandom.Instance;
+        _suites = settings.Proposals.Select(IkeSuite.Parse).ToList();
+        _childSuites = (settings.ChildProposals ?? settings.Proposals).Select(IkeSuite.Parse).ToList();
+        _psk = IkeKeyDerivation.PskBytes(settings.Psk);
+        foreach (var g in settings.DhGroups)
+            if (!ModpGroup.IsSupported(g)) throw new ArgumentException($"dhgrp {g} is not implemented (2, 14)");
+    }
+
+    public IkeGatewaySettings Settings { get; }
+
+    /// <summary>Established IKE SAs, as they would be synced to the other members.</summary>
+    public IReadOnlyList<IkeSaState> Sas => _sas.Values.Where(s => s.Established).Select(s => s.Export()).ToList();
+
+    /// <summary>Half-open SAs (IKE_SA_INIT answered, IKE_AUTH not yet): only their count is interesting.</summary>
+    public int HalfOpenCount => _sas.Values.Count(s => !s.Established);
+
+    /// <summary>
+    /// SPIr of half-open SAs. There is no clock in here, so the owner expires them (e.g. after the IKE_AUTH
+    /// retransmission budget) with <see cref="Forget"/>.
+    /// </summary>
+    public IReadOnlyList<ulong> HalfOpenSpis => _sas.Values.Where(s => !s.Established).Select(s => s.SpiR).ToList();
+
+    public IkeSaState? Export(ulong spiR) => _sas.TryGetValue(spiR, out var s) && s.Established ? s.Export() : null;
+
+    /// <summary>
+    /// Take over an IKE SA negotiated by another member: from here on this responder answers the peer's requests
+    /// with the synced keys and message IDs, so no new IKE_SA_INIT is needed.
+    /// </summary>
+    public void Resume(IkeSaState state) => _sas[state.SpiR] = IkeSession.Import(state, _random);
+
+    public bool Forget(ulong spiR) => _sas.Remove(spiR);
+
+    /// <summary>Our own liveness probe (FortiOS dpd on-idle) for an established SA; the answer comes back through Handle.</summary>
+    public byte[] CreateDpd(ulong spiR) => Established(spiR).Dpd();
+
+    public byte[] CreateDeleteIkeSa(ulong spiR) => Established(spiR).DeleteIkeSa();
+
+    /// <summary>Our last request on this SA if still unanswered, to resend verbatim (§2.1).</summary>
+    public byte[]? PendingRequest(ulong spiR) => _sas.TryGetValue(spiR, out var s) ? s.PendingBytes : null;
+
+    private IkeSession Established(ulong spiR) =>
+        _sas.TryGetValue(spiR, out var s) && s.Established ? s : throw new InvalidOperationException($"no established IKE SA with SPIr {spiR:x16}");
+
+    public IkeOutput Handle(IPAddress peer, byte[] datagram)
+    {
+        try
+        {
+            var msg = IkeCodec.Decode(datagram);
+            var h = msg.Header;
+            if (h.Exchange == ExchangeType.IkeSaInit && !h.IsResponse) return HandleInit(peer, datagram, msg);
+            if (!_sas.TryGetValue(h.SpiR, out var s) || s.SpiI != h.SpiI)
+                return IkeOutput.Of(new IkeDropped($"{h.Exchange} for unknown IKE SA {h.SpiI:x16}/{h.SpiR:x16}"));
+            var result = s.Receive(datagram, msg, (m, inner, _) => OnRequest(s, m, inner), (m, inner, ctx) =>
+                s.HandleInformationalResponse(inner, ctx) ?? IkeOutput.Of(new IkeDropped($"unexpected {m.Header.Exchange} response")));
+            if (result.Events.Any(e => e is IkeSaDeleted)) _sas.Remove(s.SpiR);
+            return result;
+        }
+        catch (IkeFormatException e)
+        {
+            return IkeOutput.Of(new IkeRefused($"malformed datagram from {peer}: {e.Message}", RefusalKind.Malformed));
+        }
+    }
+
+    private IkeOutput OnRequest(IkeSession s, IkeMessage msg, IReadOnlyList<IkePayload> inner)
+    {
+        if (inner.FirstOrDefault(p => p is UnknownPayload { Critical: true }) is { } critical)
+            return Fail(s, msg, NotifyType.UnsupportedCriticalPayload, [(byte)critical.Type], $"unsupported critical payload {(byte)critical.Type}", RefusalKind.Malformed, killIfHalfOpen: true);
+        return (msg.Header.Exchange, s.Established) switch
+        {
+            (ExchangeType.IkeAuth, false) => HandleAuth(s, msg, inner),
+            (ExchangeType.Informational, true) => s.HandleInformationalRequest(msg, inner),
+            (ExchangeType.CreateChildSa, true) => HandleCreateChild(s, msg, inner),
+            _ => IkeOutput.Of(new IkeDropped($"{msg.Header.Exchange} not expected {(s.Established ? "on an established" : "on a half-open")} IKE SA")),
+        };
+    }
+
+    // ---------------- IKE_SA_INIT ----------------
+
+    private IkeOutput HandleInit(IPAddress peer, byte[] datagram, IkeMessage msg)
+    {
+        var h = msg.Header;
+        if (h.SpiR != 0 || h.MessageId != 0 || !h.FromInitiator)
+            return IkeOutput.Of(new IkeDropped("IKE_SA_INIT request with SPIr, message ID or initiator flag wrong"));
+        var earlier = _sas.Values.FirstOrDefault(s => !s.Established && s.SpiI == h.SpiI && s.PeerAddress.Equals(peer));
+        if (earlier is not null)
+        {
+            if (earlier.InitRequest is { } req && req.AsSpan().SequenceEqual(datagram))
+                return IkeOutput.Reply(earlier.InitResponse!, new IkeRetransmitted(h.SpiI, earlier.SpiR, 0));
+            _sas.Remove(earlier.SpiR); // the client started over; the old half-open SA can never complete
+        }
+        if (msg.Payloads.FirstOrDefault(p => p is UnknownPayload { Critical: true }) is { } critical)
+            return InitError(h, NotifyType.UnsupportedCriticalPayload, [(byte)critical.Type], $"unsupported critical payload {(byte)critical.Type}", RefusalKind.Malformed);
+        var sa = msg.Find<SaPayload>();
+        var ke = msg.Find<KePayload>();
+        var ni = msg.Find<NoncePayload>();
+        if (sa is null || ke is null || !Negotiation.NonceOk(ni))
+            return InitError(h, NotifyType.InvalidSyntax, [], "IKE_SA_INIT lacks SA, KE or a 16-256 byte nonce", RefusalKind.Malformed);
+        var choice = Negotiation.ChooseIke(sa, _suites, Settings.DhGroups);
+        if (choice is null)
+            return InitError(h, NotifyType.NoProposalChosen, [], $"no IKE proposal matches '{string.Join(" ", Settings.Proposals)}' dhgrp {string.Join(" ", Settings.DhGroups)}; offered {Describe(sa)}", RefusalKind.NoProposalChosen);
+        var (offered, suite, groups) = choice.Value;
+        if (!groups.Contains(ke.DhGroup))
+        {
+            var want = new byte[2];
+            BinaryPrimitives.WriteUInt16BigEndian(want, (ushort)groups[0]);
+            return InitError(h, NotifyType.InvalidKePayload, want, $"KE is group {ke.DhGroup}, selected group {groups[0]}", RefusalKind.InvalidKePayload);
+        }
+        var group = ModpGroup.Find(ke.DhGroup)!;
+        if (!group.IsValidPublic(ke.Data))
+            return InitError(h, NotifyType.InvalidSyntax, [], $"KE data of {ke.Data.Length} bytes is not a valid group {group.Id} value", RefusalKind.Malformed);
+
+        ulong spiR;
+        do spiR = Negotiation.NewIkeSpi(_random); while (_sas.ContainsKey(spiR));
+        var nr = _random.Bytes(Settings.NonceLength);
+        var dh = group.NewKeyPair(_random);
+        var keys = IkeKeyDerivation.DeriveIkeKeys(suite, ni!.Data, nr, dh.SharedSecret(ke.Data), h.SpiI, spiR);
+        var response = IkeCodec.Encode(
+            new IkeHeader(h.SpiI, spiR, PayloadType.None, IkeHeader.Ikev2, ExchangeType.IkeSaInit, IkeFlags.Response, 0),
+            [new SaPayload([Negotiation.IkeReply(offered, suite, group.Id)]), new KePayload((ushort)group.Id, dh.Public), new NoncePayload(nr)]);
+        _sas[spiR] = new IkeSession
+        {
+            SpiI = h.SpiI, SpiR = spiR, IsInitiator = false, Suite = suite, DhGroup = group.Id, Ni = ni.Data, Nr = nr, Keys = keys,
+            PeerAddress = peer, Random = _random, IkeLifetimeSeconds = Settings.IkeLifetimeSeconds, ChildLifetimeSeconds = Settings.ChildLifetimeSeconds,
+            NextRequestId = 0, ExpectedPeerRequestId = 1, InitRequest = datagram, InitResponse = response,
+        };
+        return IkeOutput.Reply(response);
+    }
+
+    /// <summary>Error answers to IKE_SA_INIT are clear text and keep no state, so the responder SPI stays zero.</summary>
+    private static IkeOutput InitError(IkeHeader req, NotifyType type, byte[] data, string reason, RefusalKind kind)
+    {
+        var reply = IkeCodec.Encode(new IkeHeader(req.SpiI, 0, PayloadType.None, IkeHeader.Ikev2, ExchangeType.IkeSaInit, IkeFlags.Response, 0),
+            [new NotifyPayload(type, data)]);
+        return IkeOutput.Reply(reply, new IkeRefused(reason, kind));
+    }
+
+    private static string Describe(SaPayload sa) => string.Join(" | ", sa.Proposals.Select(p =>
+        $"#{p.Number} {p.Protocol}: " + string.Join(",", p.Transforms.Select(t => $"{t.Type}={t.Id}{(t.KeyLength is { } k ? "/" + k : "")}"))));
+
+    // ---------------- IKE_AUTH ----------------
+
+    private IkeOutput Fail(IkeSession s, IkeMessage msg, NotifyType type, byte[] data, string reason, RefusalKind kind, bool killIfHalfOpen)
+    {
+        var reply = s.Respond(msg.Header, [new NotifyPayload(type, data)]);
+        if (killIfHalfOpen && !s.Established) _sas.Remove(s.SpiR);
+        return IkeOutput.Reply(reply, new IkeRefused(reason, kind));
+    }
+
+    private IkeOutput HandleAuth(IkeSession s, IkeMessage msg, IReadOnlyList<IkePayload> inner)
+    {
+        IkeOutput Refuse(NotifyType t, string reason, RefusalKind kind) => Fail(s, msg, t, [], reason, kind, killIfHalfOpen: true);
+
+        var idi = inner.OfType<IdPayload>().FirstOrDefault(i => !i.IsResponder);
+        var auth = inner.OfType<AuthPayload>().FirstOrDefault();
+        var sa = inner.OfType<SaPayload>().FirstOrDefault();
+        var tsi = inner.OfType<TsPayload>().FirstOrDefault(t => !t.IsResponder);
+        var tsr = inner.OfType<TsPayload>().FirstOrDefault(t => t.IsResponder);
+        if (idi is null || auth is null)
+            return Refuse(NotifyType.InvalidSyntax, "IKE_AUTH without IDi or AUTH (EAP is not supported)", RefusalKind.Malformed);
+        if (sa is null || tsi is null || tsr is null)
+            return Refuse(NotifyType.InvalidSyntax, "IKE_AUTH without SA, TSi and TSr", RefusalKind.Malformed);
+
+        // peertype one: FortiOS picks the dialup gateway by peer ID first, so a wrong ID fails before the PSK is tried.
+        if (Settings.PeerId is { } want
+            && !(idi.IdType is IdType.Fqdn or IdType.KeyId && idi.Data.AsSpan().SequenceEqual(System.Text.Encoding.UTF8.GetBytes(want))))
+            return Refuse(NotifyType.AuthenticationFailed, $"peer ID {idi.IdType} '{idi.Text}' does not match peerid '{want}'", RefusalKind.PeerIdMismatch);
+        if (auth.Method != AuthMethod.SharedKeyMic)
+            return Refuse(NotifyType.AuthenticationFailed, $"auth method {auth.Method} but this gateway uses a pre-shared key", RefusalKind.UnsupportedAuthMethod);
+        var expected = IkeKeyDerivation.PskAuth(s.Suite, _psk, s.InitRequest!, s.Nr, s.Keys.SkPi, idi);
+        if (!CryptographicOperations.FixedTimeEquals(expected, auth.Data))
+            return Refuse(NotifyType.AuthenticationFailed, $"AUTH from '{idi.Text}' does not verify: pre-shared key mismatch", RefusalKind.WrongPsk);
+
+        // Deviation (README): RFC 7296 would keep the IKE SA when only the CHILD SA fails; a dialup tunnel without a
+        // phase2 is useless here, so the whole attempt is refused.
+        var esp = Negotiation.ChooseEsp(sa, _childSuites);
+        if (esp is null)
+            return Refuse(NotifyType.NoProposalChosen, $"no ESP proposal matches phase2 '{string.Join(" ", Settings.ChildProposals ?? Settings.Proposals)}'; offered {Describe(sa)}", RefusalKind.NoProposalChosen);
+        var ts = NarrowOrNull(tsi, tsr);
+        if (ts is null)
+            return Refuse(NotifyType.TsUnacceptable, $"traffic selectors {string.Join(",", tsi.Selectors)} -> {string.Join(",", tsr.Selectors)} outside phase2 selectors", RefusalKind.TsUnacceptable);
+
+        var (offered, espSuite) = esp.Value;
+        var ourSpi = Negotiation.NewEspSpi(_random);
+        var km = IkeKeyDerivation.DeriveChildKeys(s.Suite, espSuite, s.Keys.SkD, s.Ni, s.Nr);
+        var child = Negotiation.ChildFor(isExchangeInitiator: false, km, ourSpi, BinaryPrimitives.ReadUInt32BigEndian(offered.Spi), espSuite);
+        // FortiOS identifies itself by its local gateway address unless localid is set.
+        var gw = Settings.LocalGateway.GetAddressBytes();
+        var idr = new IdPayload(true, gw.Length == 4 ? IdType.Ipv4Addr : IdType.Ipv6Addr, gw);
+        var authR = IkeKeyDerivation.PskAuth(s.Suite, _psk, s.InitResponse!, s.Ni, s.Keys.SkPr, idr);
+        var reply = s.Respond(msg.Header,
+        [
+            idr,
+            new AuthPayload(AuthMethod.SharedKeyMic, authR),
+            new SaPayload([Negotiation.EspReply(offered, espSuite, ourSpi)]),
+            new TsPayload(false, ts.Initiator),
+            new TsPayload(true, ts.Responder),
+        ]);
+        s.Established = true;
+        s.PeerId = idi.Text;
+        s.ChildSuite = espSuite;
+        s.Children.Add(child);
+        s.Ts = ts;
+        s.InitRequest = null;
+        s.InitResponse = null;
+        return IkeOutput.Reply(reply, new IkeSaEstablished(s.Export(), child, ts, idi.Text));
+    }
+
+    /// <summary>TSi narrowed to phase2 dst-subnet (the client side), TSr to src-subnet (ours); null if either is empty.</summary>
+    private TrafficSelectors? NarrowOrNull(TsPayload tsi, TsPayload tsr)
+    {
+        var i = Negotiation.Narrow(tsi.Selectors, Settings.RemoteSelector);
+        var r = Negotiation.Narrow(tsr.Selectors, Settings.LocalSelector);
+        return i.Count == 0 || r.Count == 0 ? null : new TrafficSelectors(i, r);
+    }
+
+    // ---------------- CREATE_CHILD_SA ----------------
+
+    /// <summary>
+    /// CHILD SA rekey (§1.3.3) or an additional CHILD SA, without PFS: KEYMAT = prf+(SK_d, Ni | Nr) with the new
+    /// nonces. The old CHILD SA stays until the peer deletes it. Rekeying the IKE SA itself is not supported.
+    /// </summary>
+    private IkeOutput HandleCreateChild(IkeSession s, IkeMessage msg, IReadOnlyList<IkePayload> inner)
+    {
+        IkeOutput Refuse(NotifyType t, string reason, RefusalKind kind) => Fail(s, msg, t, [], reason, kind, killIfHalfOpen: false);
+
+        var sa = inner.OfType<SaPayload>().FirstOrDefault();
+        var ni = inner.OfType<NoncePayload>().FirstOrDefault();
+        var tsi = inner.OfType<TsPayload>().FirstOrDefault(t => !t.IsResponder);
+        var tsr = inner.OfType<TsPayload>().FirstOrDefault(t => t.IsResponder);
+        if (sa is not null && sa.Proposals.Any(p => p.Protocol == ProtocolId.Ike))
+            return Refuse(NotifyType.NoProposalChosen, "IKE SA rekey is not implemented", RefusalKind.NoProposalChosen);
+        if (sa is null || tsi is null || tsr is null || !Negotiation.NonceOk(ni))
+            return Refuse(NotifyType.InvalidSyntax, "CREATE_CHILD_SA without SA, Ni, TSi and TSr", RefusalKind.Malformed);
+        if (inner.OfType<KePayload>().Any())
+            return Refuse(NotifyType.NoProposalChosen, "PFS (KE in CREATE_CHILD_SA) is not supported", RefusalKind.NoProposalChosen);
+        ChildSaKeys? old = null;
+        if (inner.OfType<NotifyPayload>().FirstOrDefault(n => n.NotifyType == NotifyType.RekeySa) is { } rekey)
+        {
+            // REKEY_SA carries the SPI the exchange initiator receives on, i.e. our outbound SPI.
+            if (rekey.Protocol != ProtocolId.Esp || rekey.Spi.Length != 4
+                || (old = s.Children.FirstOrDefault(c => c.OutboundSpi == BinaryPrimitives.ReadUInt32BigEndian(rekey.Spi))) is null)
+                return Refuse(NotifyType.ChildSaNotFound, "REKEY_SA names no CHILD SA of this IKE SA", RefusalKind.Other);
+        }
+        var esp = Negotiation.ChooseEsp(sa, _childSuites);
+        if (esp is null) return Refuse(NotifyType.NoProposalChosen, $"no ESP proposal matches; offered {Describe(sa)}", RefusalKind.NoProposalChosen);
+        var ts = NarrowOrNull(tsi, tsr);
+        if (ts is null) return Refuse(NotifyType.TsUnacceptable, "traffic selectors outside phase2 selectors", RefusalKind.TsUnacceptable);
+
+        var (offered, espSuite) = esp.Value;
+        var nr = _random.Bytes(Settings.NonceLength);
+        var ourSpi = Negotiation.NewEspSpi(_random);
+        var km = IkeKeyDerivation.DeriveChildKeys(s.Suite, espSuite, s.Keys.SkD, ni!.Data, nr);
+        var child = Negotiation.ChildFor(isExchangeInitiator: false, km, ourSpi, BinaryPrimitives.ReadUInt32BigEndian(offered.Spi), espSuite);
+        var reply = s.Respond(msg.Header,
+        [
+            new SaPayload([Negotiation.EspReply(offered, espSuite, ourSpi)]),
+            new NoncePayload(nr),
+            new TsPayload(false, ts.Initiator),
+            new TsPayload(true, ts.Responder),
+        ]);
+        s.Children.Add(child);
+        s.Ts = ts;
+        return IkeOutput.Reply(reply, new ChildSaRekeyed(s.Export(), old, child, ts));
+    }
+}

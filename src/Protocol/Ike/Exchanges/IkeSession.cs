@@ -1,0 +1,217 @@
+using System.Net;
+
+namespace ClusterActors.Protocol.Ike.Exchanges;
+
+/// <summary>
+/// One IKE SA once keys exist, for either role: protected message building, the message ID window of §2.3 (window
+/// size 1 each way) and the INFORMATIONAL exchanges both roles answer alike. Mutable on purpose; the public face of
+/// its state is the immutable <see cref="IkeSaState"/> snapshot.
+/// </summary>
+internal sealed class IkeSession
+{
+    public required ulong SpiI { get; init; }
+    public required ulong SpiR { get; init; }
+    public required bool IsInitiator { get; init; }
+    public required IkeSuite Suite { get; init; }
+    public required int DhGroup { get; init; }
+    public required byte[] Ni { get; init; }
+    public required byte[] Nr { get; init; }
+    public required IkeSaKeys Keys { get; init; }
+    public required IPAddress PeerAddress { get; set; }
+    public required IIkeRandom Random { get; init; }
+    public required int IkeLifetimeSeconds { get; init; }
+    public required int ChildLifetimeSeconds { get; init; }
+
+    public uint NextRequestId { get; set; }
+    public uint ExpectedPeerRequestId { get; set; }
+    public uint? LastResponseId { get; private set; }
+    public byte[]? LastResponse { get; private set; }
+    public string PeerId { get; set; } = "";
+    public IkeSuite ChildSuite { get; set; } = IkeSuite.Aes128Sha1;
+    public List<ChildSaKeys> Children { get; } = [];
+    public TrafficSelectors? Ts { get; set; }
+    public bool Established { get; set; }
+
+    /// <summary>Our one outstanding request (§2.3 window of 1): its ID, bytes for retransmission, and what it was for.</summary>
+    public uint? PendingId { get; private set; }
+    public byte[]? PendingBytes { get; private set; }
+    public object? PendingContext { get; private set; }
+
+    /// <summary>The IKE_SA_INIT pair, kept only until IKE_AUTH because the AUTH payloads sign them (§2.15).</summary>
+    public byte[]? InitRequest { get; set; }
+    public byte[]? InitResponse { get; set; }
+
+    private SkKeys OutKeys => IsInitiator ? new(Suite, Keys.SkEi, Keys.SkAi) : new(Suite, Keys.SkEr, Keys.SkAr);
+    private SkKeys InKeys => IsInitiator ? new(Suite, Keys.SkEr, Keys.SkAr) : new(Suite, Keys.SkEi, Keys.SkAi);
+
+    private IkeHeader Header(ExchangeType x, bool response, uint id) => new(SpiI, SpiR, PayloadType.None, IkeHeader.Ikev2, x,
+        (IsInitiator ? IkeFlags.Initiator : IkeFlags.None) | (response ? IkeFlags.Response : IkeFlags.None), id);
+
+    public bool HasPendingRequest => PendingId is not null;
+
+    public byte[] Request(ExchangeType x, IReadOnlyList<IkePayload> payloads, object? context = null)
+    {
+        if (PendingId is not null) throw new InvalidOperationException($"request {PendingId} still outstanding; IKE allows one at a time");
+        var id = NextRequestId++;
+        var bytes = IkeCodec.EncodeProtected(Header(x, false, id), payloads, OutKeys, Random);
+        PendingId = id;
+        PendingBytes = bytes;
+        PendingContext = context;
+        return bytes;
+    }
+
+    public byte[] Respond(IkeHeader request, IReadOnlyList<IkePayload> payloads)
+    {
+        var bytes = IkeCodec.EncodeProtected(Header(request.Exchange, true, request.MessageId), payloads, OutKeys, Random);
+        LastResponseId = request.MessageId;
+        LastResponse = bytes;
+        ExpectedPeerRequestId = request.MessageId + 1;
+        return bytes;
+    }
+
+    public delegate IkeOutput Handler(IkeMessage message, IReadOnlyList<IkePayload> inner, object? context);
+
+    /// <summary>
+    /// Window and integrity checks for a protected datagram of this SA, then the role-specific handler. A repeat of
+    /// the last request gets the cached response byte for byte (§2.1) rather than being processed twice.
+    /// </summary>
+    public IkeOutput Receive(byte[] datagram, IkeMessage msg, Handler onRequest, Handler onResponse)
+    {
+        var h = msg.Header;
+        if (h.FromInitiator == IsInitiator)
+            return IkeOutput.Of(new IkeDropped($"{h.Exchange} #{h.MessageId}: initiator flag says it came from our own role"));
+        if (h.IsResponse)
+        {
+            if (PendingId != h.MessageId)
+                return IkeOutput.Of(new IkeDropped($"{h.Exchange} response #{h.MessageId} matches no outstanding request"));
+            if (!TryDecrypt(datagram, msg, out var inner, out var why)) return IkeOutput.Of(new IkeDropped(why));
+            var ctx = PendingContext;
+            PendingId = null;
+            PendingBytes = null;
+            PendingContext = null;
+            return onResponse(msg, inner, ctx);
+        }
+        if (LastResponse is not null && h.MessageId == LastResponseId && h.MessageId + 1 == ExpectedPeerRequestId)
+        {
+            // Authenticate the repeat before answering so a forged header cannot make us send anything.
+            if (!TryDecrypt(datagram, msg, out _, out var why)) return IkeOutput.Of(new IkeDropped(why));
+            return IkeOutput.Reply(LastResponse, new IkeRetransmitted(SpiI, SpiR, h.MessageId));
+        }
+        if (h.MessageId != ExpectedPeerRequestId)
+            return IkeOutput.Of(new IkeDropped($"{h.Exchange} request #{h.MessageId} outside the window (expecting #{ExpectedPeerRequestId})"));
+        {
+            if (!TryDecrypt(datagram, msg, out var inner, out var why))
+            {
+                // An authentic request whose inside does not parse is answered with INVALID_SYNTAX (§2.21.2).
+                if (why.StartsWith("malformed", StringComparison.Ordinal))
+                    return IkeOutput.Reply(Respond(h, [new NotifyPayload(NotifyType.InvalidSyntax)]), new IkeRefused(why, RefusalKind.Malformed));
+                return IkeOutput.Of(new IkeDropped(why));
+            }
+            return onRequest(msg, inner, null);
+        }
+    }
+
+    private bool TryDecrypt(byte[] datagram, IkeMessage msg, out IReadOnlyList<IkePayload> inner, out string why)
+    {
+        try
+        {
+            inner = IkeCodec.DecryptPayloads(datagram, msg, InKeys);
+            why = "";
+            return true;
+        }
+        catch (IkeIntegrityException e)
+        {
+            inner = [];
+            why = $"{msg.Header.Exchange} #{msg.Header.MessageId}: {e.Message}";
+            return false;
+        }
+        catch (IkeFormatException e)
+        {
+            inner = [];
+            why = $"malformed {msg.Header.Exchange} #{msg.Header.MessageId}: {e.Message}";
+            return false;
+        }
+    }
+
+    private sealed record PendingDelete(ChildSaKeys? Child);
+    private sealed record PendingDpd;
+
+    public byte[] Dpd() => Request(ExchangeType.Informational, [], new PendingDpd());
+
+    public byte[] DeleteIkeSa() => Request(ExchangeType.Informational, [new DeletePayload(ProtocolId.Ike, 0, [])], new PendingDelete(null));
+
+    public byte[] DeleteChild(ChildSaKeys child) => Request(ExchangeType.Informational,
+        [new DeletePayload(ProtocolId.Esp, 4, [Negotiation.SpiBytes(child.InboundSpi)])], new PendingDelete(child));
+
+    /// <summary>
+    /// The peer's INFORMATIONAL request: empty is a liveness check (DPD) answered empty; Delete of the IKE SA ends it;
+    /// Delete of ESP SPIs (the peer's inbound = our outbound) is answered with our inbound SPIs of the same pairs (§1.4.1).
+    /// </summary>
+    public IkeOutput HandleInformationalRequest(IkeMessage msg, IReadOnlyList<IkePayload> inner)
+    {
+        var deletes = inner.OfType<DeletePayload>().ToList();
+        if (deletes.Any(d => d.Protocol == ProtocolId.Ike))
+        {
+            var bye = Respond(msg.Header, []);
+            Established = false;
+            return IkeOutput.Reply(bye, new IkeSaDeleted(Export()));
+        }
+        var gone = new List<ChildSaKeys>();
+        foreach (var d in deletes.Where(d => d.Protocol == ProtocolId.Esp && d.SpiSize == 4))
+        {
+            foreach (var spi in d.Spis)
+            {
+                var outbound = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(spi);
+                var c = Children.FirstOrDefault(c => c.OutboundSpi == outbound);
+                if (c is null) continue;
+                Children.Remove(c);
+                gone.Add(c);
+            }
+        }
+        IReadOnlyList<IkePayload> reply = gone.Count == 0 ? [] : [new DeletePayload(ProtocolId.Esp, 4, gone.Select(c => Negotiation.SpiBytes(c.InboundSpi)).ToList())];
+        var bytes = Respond(msg.Header, reply);
+        var state = Export();
+        var events = new List<IkeEvent>();
+        events.AddRange(gone.Select(c => new ChildSaDeleted(state, c)));
+        if (inner.Count == 0) events.Add(new IkeDpdAnswered(state));
+        return new IkeOutput([bytes], events);
+    }
+
+    /// <summary>The answer to our own INFORMATIONAL request; null if the pending context was not ours to interpret.</summary>
+    public IkeOutput? HandleInformationalResponse(IReadOnlyList<IkePayload> inner, object? context)
+    {
+        switch (context)
+        {
+            case PendingDpd:
+                return IkeOutput.Of(new IkeDpdConfirmed(Export()));
+            case PendingDelete { Child: null }:
+                Established = false;
+                return IkeOutput.Of(new IkeSaDeleted(Export()));
+            case PendingDelete { Child: { } child }:
+                Children.RemoveAll(c => c.InboundSpi == child.InboundSpi);
+                return IkeOutput.Of(new ChildSaDeleted(Export(), child));
+            default:
+                return null;
+        }
+    }
+
+    public IkeSaState Export() => new(SpiI, SpiR, IsInitiator, Suite.Name, DhGroup, Ni, Nr, Keys,
+        NextRequestId, ExpectedPeerRequestId, LastResponseId, LastResponse, PeerAddress, PeerId, ChildSuite.Name,
+        Children.ToList(), Ts, IkeLifetimeSeconds, ChildLifetimeSeconds);
+
+    public static IkeSession Import(IkeSaState s, IIkeRandom random)
+    {
+        var session = new IkeSession
+        {
+            SpiI = s.SpiI, SpiR = s.SpiR, IsInitiator = s.IsInitiator, Suite = IkeSuite.Parse(s.Proposal), DhGroup = s.DhGroup,
+            Ni = s.Ni, Nr = s.Nr, Keys = s.Keys, PeerAddress = s.PeerAddress, Random = random,
+            IkeLifetimeSeconds = s.IkeLifetimeSeconds, ChildLifetimeSeconds = s.ChildLifetimeSeconds,
+            NextRequestId = s.NextRequestId, ExpectedPeerRequestId = s.ExpectedPeerRequestId,
+            PeerId = s.PeerId, ChildSuite = IkeSuite.Parse(s.ChildProposal), Ts = s.Ts, Established = true,
+        };
+        session.LastResponseId = s.LastResponseId;
+        session.LastResponse = s.LastResponse;
+        session.Children.AddRange(s.Children);
+        return session;
+    }
+}
