@@ -135,7 +135,8 @@ public static class VpnDiagnostics
     public static long Idle(DateTimeOffset? last, DateTimeOffset now, DateTimeOffset bootedAt)
     {
         if (last is { } at) return Math.Max(0L, WholeSeconds(now - at));
-        var uptimeJiffies = Math.Max(0L, (long)Math.Floor((now - bootedAt).TotalSeconds * Hz));
+        // Integer ticks, not TotalSeconds: 26525.04 s must be 2652504 jiffies, not 2652503.99….
+        var uptimeJiffies = Math.Max(0L, (now - bootedAt).Ticks / (TimeSpan.TicksPerSecond / Hz));
         return (InitialJiffies + uptimeJiffies) / Hz;
     }
 
@@ -170,7 +171,7 @@ public static class VpnDiagnostics
         _ => "unknown",
     };
 
-    private static long WholeSeconds(TimeSpan t) => (long)Math.Floor(t.TotalSeconds);
+    private static long WholeSeconds(TimeSpan t) => (long)Math.Floor((decimal)t.Ticks / TimeSpan.TicksPerSecond);
 
     // ---------------------------------------------------------------- diagnose sys ha standalone-peers
 
