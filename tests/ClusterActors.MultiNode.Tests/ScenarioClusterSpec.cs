@@ -82,6 +82,9 @@ public sealed class ScenarioClusterSpec : IAsyncLifetime
         var status = await _lab.Units["DC2_VM1"].Unit.Ask<FgspStatus>(GetFgspStatus.Instance, TimeSpan.FromSeconds(5));
         Assert.Equal((2, 1, "172.31.2.1"), (status.StandaloneGroupId, status.GroupMemberId, status.OwnAddress));
         Assert.Equal("172.31.2.2", status.Peers.Single().PeerIp);
+        var peers = (await _lab.Units["DC2_VM1"].CliAsync("diagnose sys ha standalone-peers")).Output;
+        Assert.StartsWith("Group=2, ID=1\nDetected-peers=1\nKernel standalone-peers: num=1.\npeer0: vfid=0, peerip:port = 172.31.2.2:708, standalone_id=2\n", peers);
+        Assert.Contains("phyindex=0: mac=00:09:0f:09:02:00, linkfail=1", peers); // cluster 2's FGCP virtual MACs
 
         await _lab.Kill("DC2_VM4");
         await LoopbackLab.Eventually(async () => await FgspPeerOf("DC2_VM1") == "DC2_VM3" && await FgspPeerOf("DC2_VM2") == "DC2_VM3",

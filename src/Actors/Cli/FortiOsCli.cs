@@ -2,6 +2,7 @@ using Akka;
 using Akka.Actor;
 using ClusterActors.Actors.UnitConfig;
 using ClusterActors.Actors.Fgcp;
+using ClusterActors.Actors.Fgsp;
 using ClusterActors.Actors.Unit;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.History;
@@ -25,6 +26,8 @@ public static class FortiOsCli
         (["diagnose", "sys", "ha", "status"], async (u, _) => Ok(HaDiagnostics.DiagnoseStatus(await Status(u)))),
         (["diagnose", "sys", "ha", "history", "read"], async (u, _) =>
             Ok(HaDiagnostics.HistoryRead((await u.History.Ask<HaHistory>(new ReadHaHistory(), AskTimeout)).Entries))),
+        (["diagnose", "sys", "ha", "standalone-peers"], async (u, _) =>
+            Ok(VpnDiagnostics.StandalonePeers(StandalonePeers(u.Serial, await u.Fgsp.Ask<FgspStatus>(GetFgspStatus.Instance, AskTimeout))))),
         (["diagnose", "sys", "ha", "reset-uptime"], async (u, _) =>
         {
             await u.Fgcp.Ask<Done>(ResetHaUptime.Instance, AskTimeout);
@@ -65,6 +68,25 @@ public static class FortiOsCli
         {
             return new CliResult("the unit did not answer in time\nCommand fail. Return code -1\n", 1);
         }
+    }
+
+    /// <summary>
+    /// The kernel view FortiOS prints: one line per detected peer (sync endpoint UDP/708), and the dev_base table with
+    /// this unit's own interface MACs and each peer cluster's FGCP virtual MACs.
+    /// </summary>
+    private static FgspPeersStatus StandalonePeers(string serial, FgspStatus s)
+    {
+        const int PhysicalInterfaces = 10;
+        var detected = s.Peers.Where(p => p.Unit is not null).Select(p => p.Unit!).ToList();
+        var lines = detected.Select(p => new FgspPeerLine(0, System.Net.IPAddress.Parse(p.FgspAddress), 708, p.GroupMemberId,
+            s.SessionSyncSent, s.SessionSyncReceived, 0, 0)).ToList();
+        var devBase = Enumerable.Range(0, 16).Select(id =>
+        {
+            if (id == s.GroupMemberId) return new FgspDevBase(id, VpnDiagnostics.PseudoPhysicalMacs(serial, PhysicalInterfaces));
+            var peer = detected.FirstOrDefault(p => p.GroupMemberId == id);
+            return new FgspDevBase(id, peer is null ? [] : VpnDiagnostics.FgcpVirtualMacs(peer.FgcpGroupId, PhysicalInterfaces));
+        }).ToList();
+        return new FgspPeersStatus(s.StandaloneGroupId, s.GroupMemberId, lines, devBase);
     }
 
     private static async Task<HaStatusSnapshot> Status(CliTargets u) => await u.Fgcp.Ask<HaStatusSnapshot>(GetHaStatus.Instance, AskTimeout);

@@ -70,9 +70,11 @@ public sealed class FgspActor : ReceiveActor
             _known = c.Get(Key).Entries.Values.ToList();
             Redetect();
         });
-        Receive<ClusterEvent.MemberUp>(e => Live(e.Member, true));
-        Receive<ClusterEvent.MemberWeaklyUp>(e => Live(e.Member, true));
-        Receive<ClusterEvent.MemberJoined>(e => Live(e.Member, true));
+        // A unit's first announcements are made before it is a member; it says them again to every unit that
+        // arrives (including itself) so nobody depends on gossip having carried the early ones.
+        Receive<ClusterEvent.MemberUp>(e => Arrived(e.Member));
+        Receive<ClusterEvent.MemberWeaklyUp>(e => Arrived(e.Member));
+        Receive<ClusterEvent.MemberJoined>(e => Arrived(e.Member));
         Receive<ClusterEvent.ReachableMember>(e => Live(e.Member, true));
         Receive<ClusterEvent.UnreachableMember>(e => Live(e.Member, false));
         Receive<ClusterEvent.MemberRemoved>(e => Live(e.Member, false));
@@ -104,6 +106,12 @@ public sealed class FgspActor : ReceiveActor
     {
         Context.System.EventStream.Unsubscribe(Self);
         _cluster.Unsubscribe(Self);
+    }
+
+    private void Arrived(Member member)
+    {
+        Live(member, true);
+        Announce();
     }
 
     private void Live(Member member, bool live)
