@@ -3,13 +3,14 @@ using Akka.Actor;
 using ClusterActors.Actors.UnitConfig;
 using ClusterActors.Actors.Fgcp;
 using ClusterActors.Actors.Fgsp;
+using ClusterActors.Actors.Ipsec;
 using ClusterActors.Actors.Unit;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.History;
 
 namespace ClusterActors.Actors.Cli;
 
-public sealed record CliTargets(string Serial, IActorRef Config, IActorRef Fgcp, IActorRef History, IActorRef Fgsp);
+public sealed record CliTargets(string Serial, IActorRef Config, IActorRef Fgcp, IActorRef History, IActorRef Fgsp, IReadOnlyList<IActorRef> Phase1);
 
 /// <summary>
 /// The FortiOS commands a unit answers. Words may be abbreviated while unambiguous, as on FortiOS
@@ -26,6 +27,11 @@ public static class FortiOsCli
         (["diagnose", "sys", "ha", "status"], async (u, _) => Ok(HaDiagnostics.DiagnoseStatus(await Status(u)))),
         (["diagnose", "sys", "ha", "history", "read"], async (u, _) =>
             Ok(HaDiagnostics.HistoryRead((await u.History.Ask<HaHistory>(new ReadHaHistory(), AskTimeout)).Entries))),
+        (["diagnose", "vpn", "tunnel", "list"], async (u, _) =>
+        {
+            var lists = await Task.WhenAll(u.Phase1.Select(p => p.Ask<TunnelList>(GetTunnelList.Instance, AskTimeout)));
+            return Ok(VpnDiagnostics.TunnelList(lists.SelectMany(l => l.Tunnels).ToList(), DateTimeOffset.UtcNow));
+        }),
         (["diagnose", "sys", "ha", "standalone-peers"], async (u, _) =>
             Ok(VpnDiagnostics.StandalonePeers(StandalonePeers(u.Serial, await u.Fgsp.Ask<FgspStatus>(GetFgspStatus.Instance, AskTimeout))))),
         (["diagnose", "sys", "ha", "reset-uptime"], async (u, _) =>

@@ -4,6 +4,8 @@ using ClusterActors.Actors.Cli;
 using ClusterActors.Actors.UnitConfig;
 using ClusterActors.Actors.Fgcp;
 using ClusterActors.Actors.Fgsp;
+using ClusterActors.Actors.Ipsec;
+using System.Net;
 using ClusterActors.Actors.Persistence;
 using ClusterActors.Protocol.Config;
 
@@ -20,6 +22,9 @@ public sealed record RunCli(string Command);
 
 public sealed record CliResult(string Output, int ExitCode);
 
+/// <summary>An IKE datagram addressed to <paramref name="LocalAddress"/>:500 on this unit.</summary>
+public sealed record DeliverIke(IPAddress LocalAddress, IkeDatagram Datagram);
+
 /// <summary>
 /// The root of one FortiGate's actor tree: its journals, its running configuration, FGCP, and (next) FGSP and
 /// the IPsec phase1 with one actor per dialup tunnel. CLI commands enter here.
@@ -34,6 +39,7 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
     private IActorRef _config = ActorRefs.Nobody;
     private IActorRef _fgcp = ActorRefs.Nobody;
     private IActorRef _fgsp = ActorRefs.Nobody;
+    private readonly Dictionary<string, IActorRef> _phase1 = new();
     private ConfigDocument _running;
 
     public IStash Stash { get; set; } = null!;
@@ -47,6 +53,8 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
             _running = ready.Config;
             // FGSP first: it learns the FGCP role from the event stream and must not miss the first election.
             _fgsp = Context.ActorOf(FgspActor.Props(_settings.Serial, _running), "fgsp");
+            foreach (var p1 in _running.Phase1.Where(p => p.Type == "dynamic"))
+                _phase1[p1.Name] = Context.ActorOf(IpsecPhase1Actor.Props(_settings.Serial, _running, p1), "phase1-" + p1.Name);
             _fgcp = Context.ActorOf(FgcpActor.Props(_settings.Serial, _running, _settings.HbdevLinks(_running), _history, _config), "fgcp");
             _log.Info("unit {0} ({1}) up", _settings.Serial, _running.Global.Hostname);
             Become(Running);
@@ -75,10 +83,18 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
         Receive<SetLinkState>(link => _fgcp.Forward(link));
         Receive<RunCli>(cli =>
         {
-            var units = new CliTargets(_settings.Serial, _config, _fgcp, _history, _fgsp);
+            var units = new CliTargets(_settings.Serial, _config, _fgcp, _history, _fgsp, _phase1.Values.ToList());
             FortiOsCli.Run(cli.Command, units).PipeTo(Sender);
         });
         Receive<GetHaStatus>(q => _fgcp.Forward(q));
         Receive<GetFgspStatus>(q => _fgsp.Forward(q));
+        Receive<DeliverIke>(d =>
+        {
+            // IKE_SA_INIT names no phase1: FortiOS picks the dialup phase1 listening on the local gateway it arrived at.
+            var target = _running.Phase1.FirstOrDefault(p => p.Type == "dynamic" && p.LocalGw == d.LocalAddress.ToString())?.Name
+                         ?? _phase1.Keys.FirstOrDefault();
+            if (target is null) Sender.Tell(new IkeReplies([], "no dialup phase1 on this unit"));
+            else _phase1[target].Forward(d.Datagram);
+        });
     }
 }

@@ -1,6 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using ClusterActors.Actors.Fgcp;
+using ClusterActors.Actors.Ipsec;
+using ClusterActors.Actors.Unit;
+using ClusterActors.Protocol.Ike.Exchanges;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Fgcp;
 using Akka.Actor;
@@ -90,6 +93,24 @@ public sealed class LoopbackLab : IAsyncDisposable
             await Task.Delay(20);
         }
         throw new TimeoutException($"not within {within.TotalMilliseconds:0} ms: {what}");
+    }
+
+    /// <summary>The scenario's remote gateway: FortiGate IPsec Client 1's WAN address.</summary>
+    public static readonly IPAddress ClientAddress = IPAddress.Parse("192.168.7.2");
+
+    /// <summary>The scenario's client dials in to <paramref name="unit"/>'s local gateway (IKEv2 straight to its phase1).</summary>
+    public async Task<IkeSaEstablished> Dial(string unit, IkeInitiatorSettings? client = null)
+    {
+        var phase1 = _options[unit].Config.Phase1.First(p => p.Type == "dynamic");
+        var gateway = IPAddress.Parse(phase1.LocalGw);
+        var dialer = new DialupClient(client ?? DialupClient.ScenarioSettings(phase1.PskSecret!.Clear), gateway);
+        return await dialer.DialAsync(async datagram =>
+        {
+            var replies = await _running[unit].Unit.Ask<IkeReplies>(new DeliverIke(gateway, new IkeDatagram(ClientAddress, 500, datagram)),
+                TimeSpan.FromSeconds(10));
+            if (replies.Refused is not null && replies.Datagrams.Count == 0) throw new DialFailedException(replies.Refused);
+            return replies.Datagrams;
+        });
     }
 
     public async Task<bool> IsRole(string unit, HaRole role)

@@ -27,6 +27,7 @@ public sealed record TunnelRecord(
     uint ReplayHighest,
     DateTimeOffset EstablishedAt,
     int ChildLifetimeSeconds,
+    IPAddress LocalGateway,
     IPAddress RemoteGateway,
     int RemotePort,
     IReadOnlyList<IkeSelector> RemoteSelectors,

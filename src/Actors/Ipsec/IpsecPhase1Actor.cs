@@ -1,0 +1,180 @@
+using System.Net;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.DistributedData;
+using Akka.Event;
+using ClusterActors.Actors.Fgcp;
+using ClusterActors.Protocol.Config;
+using ClusterActors.Protocol.Fgcp;
+using ClusterActors.Protocol.Ike.Exchanges;
+using ClusterActors.Protocol.Ipsec;
+
+namespace ClusterActors.Actors.Ipsec;
+
+/// <summary>An IKE datagram that reached this unit's phase1 (UDP/500 of its local gateway).</summary>
+public sealed record IkeDatagram(IPAddress From, int FromPort, byte[] Data);
+
+/// <summary>What the gateway sends back; <see cref="Refused"/> says why nothing was created, for the log and the client.</summary>
+public sealed record IkeReplies(IReadOnlyList<byte[]> Datagrams, string? Refused);
+
+public sealed record GetTunnelList
+{
+    public static readonly GetTunnelList Instance = new();
+}
+
+public sealed record TunnelList(IReadOnlyList<DialupTunnelState> Tunnels);
+
+/// <summary>
+/// One `vpn ipsec phase1-interface` of type dynamic on one unit: the IKEv2 gateway (answered only by the FGCP primary,
+/// which holds the cluster's addresses), the dialup instances as child actors, and their SA sync. Records travel
+/// in Distributed Data, written to every unit at once (WriteAll) so a standby holds the SAs within milliseconds,
+/// ordered by <see cref="TunnelOwnership.Clock"/> so the highest generation and sync sequence win everywhere.
+/// </summary>
+public sealed class IpsecPhase1Actor : ReceiveActor
+{
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Cluster _cluster = Cluster.Get(Context.System);
+    private readonly IActorRef _replicator = DistributedData.Get(Context.System).Replicator;
+    private readonly string _serial;
+    private readonly Phase1Interface _phase1;
+    private readonly LWWDictionaryKey<string, TunnelRecord> _key;
+    private readonly IkeResponder _gateway;
+    private readonly Dictionary<string, TunnelRecord> _records = new();
+    private readonly Dictionary<string, IActorRef> _tunnels = new();
+    private readonly int _boundInterfaceIndex;
+    private readonly IPAddress _localGateway;
+    private readonly int _childLifetime;
+    private int _fgcpGroup;
+    private bool _isPrimary;
+
+    public IpsecPhase1Actor(string serial, ConfigDocument config, Phase1Interface phase1)
+    {
+        _serial = serial;
+        _phase1 = phase1;
+        _fgcpGroup = config.Ha.GroupId;
+        _key = new LWWDictionaryKey<string, TunnelRecord>("ipsec-" + phase1.Name);
+        var phase2 = config.Phase2.FirstOrDefault(p => p.Phase1Name == phase1.Name);
+        _childLifetime = phase2?.KeyLifeSeconds ?? 43200;
+        _localGateway = IPAddress.Parse(phase1.LocalGw);
+        // FortiOS's bound_if is the ifindex of `set interface`: the seed prints 6 for port2, so a VM's portN is N + 4.
+        _boundInterfaceIndex = phase1.Interface.StartsWith("port", StringComparison.Ordinal) && int.TryParse(phase1.Interface[4..], out var n) ? n + 4 : 0;
+        _gateway = new IkeResponder(new IkeGatewaySettings(phase1.PskSecret?.Clear ?? "", phase1.PeerType == "one" ? phase1.PeerId : null,
+            phase1.Proposal, phase1.DhGroups, _localGateway, phase1.KeyLife, _childLifetime)
+        {
+            ChildProposals = phase2?.Proposal
+        });
+
+        Receive<IkeDatagram>(OnIke);
+        Receive<HaRoleChanged>(OnRole);
+        Receive<Changed>(c =>
+        {
+            if (c.Key.Equals(_key)) foreach (var r in c.Get(_key).Entries.Values) Apply(r);
+        });
+        Receive<UpdateSuccess>(_ => { });
+        Receive<IUpdateFailure>(f => _log.Debug("tunnel sync not yet on every unit: {0}", f));
+        Receive<GetTunnelList>(_ => ListTunnels().PipeTo(Sender));
+    }
+
+    public static Props Props(string serial, ConfigDocument config, Phase1Interface phase1) =>
+        Akka.Actor.Props.Create(() => new IpsecPhase1Actor(serial, config, phase1));
+
+    protected override void PreStart()
+    {
+        Context.System.EventStream.Subscribe(Self, typeof(HaRoleChanged));
+        _replicator.Tell(Dsl.Subscribe(_key, Self));
+    }
+
+    protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
+
+    private void OnIke(IkeDatagram d)
+    {
+        if (!_isPrimary)
+        {
+            // Only the FGCP primary answers on the cluster's addresses; a secondary never sees this traffic on FortiOS.
+            Sender.Tell(new IkeReplies([], "not the FGCP primary"));
+            return;
+        }
+        var output = _gateway.Handle(d.From, d.Data);
+        string? refused = null;
+        foreach (var e in output.Events)
+        {
+            switch (e)
+            {
+                case IkeSaEstablished est:
+                    Established(est, d);
+                    break;
+                case IkeRefused r:
+                    refused = r.Reason;
+                    _log.Warning("{0}: IKE from {1}:{2} refused ({3}): {4}; no tunnel created", _phase1.Name, d.From, d.FromPort, r.Kind, r.Reason);
+                    break;
+                case IkeDpdAnswered dpd:
+                    Resync(dpd.Sa);
+                    break;
+            }
+        }
+        Sender.Tell(new IkeReplies(output.Replies, refused));
+    }
+
+    private void Established(IkeSaEstablished est, IkeDatagram d)
+    {
+        var index = _records.Values.Where(r => !r.Deleted).Select(r => r.Index).DefaultIfEmpty(0).Max() + 1;
+        var name = $"{_phase1.Name}_{index}";
+        var record = new TunnelRecord(TunnelRecord.KeyOf(_phase1.Name, est.Sa.SpiI, est.Sa.SpiR), _phase1.Name, name, index, _serial,
+            _fgcpGroup, 1, 1, est.Sa, est.Child, 1, 1, 0, DateTimeOffset.UtcNow, _childLifetime, _localGateway, d.From, d.FromPort,
+            est.Ts.Initiator, est.Ts.Responder, false);
+        _log.Info("{0}: {1} established with {2} ({3}); syncing to every unit", _phase1.Name, name, d.From, est.PeerId);
+        Write(record);
+    }
+
+    private void Resync(IkeSaState sa)
+    {
+        var record = _records.Values.FirstOrDefault(r => r.Ike.SpiR == sa.SpiR && r.OwnerSerial == _serial);
+        if (record is not null) Write(record with { Ike = sa, SyncSeq = record.SyncSeq + 1 });
+    }
+
+    private void OnRole(HaRoleChanged role)
+    {
+        if (role.Serial != _serial) return;
+        var wasPrimary = _isPrimary;
+        _isPrimary = role.Role == HaRole.Primary;
+        if (!_isPrimary || wasPrimary) return;
+        // FGCP failover: this unit now answers for its cluster, so it owns every tunnel its cluster owned.
+        foreach (var r in _records.Values.Where(r => TunnelOwnership.TakenOverOnFgcpFailover(r, _serial, _fgcpGroup)).ToList())
+        {
+            _log.Info("{0}: taking {1} over from {2} after FGCP failover", _phase1.Name, r.Name, r.OwnerSerial);
+            Write(TunnelOwnership.Claim(r, _serial, _fgcpGroup));
+        }
+    }
+
+    private void Write(TunnelRecord record)
+    {
+        Apply(record);
+        _replicator.Tell(Dsl.Update(_key, LWWDictionary<string, TunnelRecord>.Empty, new WriteAll(TimeSpan.FromSeconds(2)),
+            d => d.SetItem(_cluster, record.Key, record, (_, r) => TunnelOwnership.Clock(r))));
+    }
+
+    /// <summary>Applies a record seen locally or from another unit, keeping the winner by <see cref="TunnelOwnership.Compare"/>.</summary>
+    private void Apply(TunnelRecord incoming)
+    {
+        if (_records.TryGetValue(incoming.Key, out var known))
+        {
+            if (TunnelOwnership.Compare(incoming, known) <= 0 && !ReferenceEquals(incoming, known)) return; // stale generation: never applied
+            if (known.OwnerSerial == _serial && incoming.OwnerSerial != _serial)
+            {
+                _log.Info("{0}: {1} is now owned by {2}; this unit holds it as standby", _phase1.Name, incoming.Name, incoming.OwnerSerial);
+                _gateway.Forget(incoming.Ike.SpiR);
+            }
+        }
+        _records[incoming.Key] = incoming;
+        if (incoming.OwnerSerial == _serial) _gateway.Resume(incoming.Ike); // answer DPD with the synced message IDs
+        if (_tunnels.TryGetValue(incoming.Key, out var tunnel)) tunnel.Tell(new TunnelRecordChanged(incoming));
+        else if (!incoming.Deleted)
+            _tunnels[incoming.Key] = Context.ActorOf(DialupTunnelActor.Props(_serial, incoming, _boundInterfaceIndex), Uri.EscapeDataString(incoming.Key));
+    }
+
+    private async Task<TunnelList> ListTunnels()
+    {
+        var states = await Task.WhenAll(_tunnels.Values.Select(t => t.Ask<DialupTunnelState>(GetTunnelState.Instance, TimeSpan.FromSeconds(5))));
+        return new TunnelList(states.OrderBy(s => s.Index).ToList());
+    }
+}

@@ -1,0 +1,94 @@
+using System.Text.RegularExpressions;
+using ClusterActors.Node.Hosting;
+using ClusterActors.Protocol.Fgcp;
+using Xunit.Abstractions;
+
+namespace ClusterActors.MultiNode.Tests;
+
+/// <summary>
+/// The scenario's tunnel in one process: four units plus the client. The client dials in to DC2_VM1; every unit
+/// lists vpn1_1 with the same SPIs and keys; FGCP failover moves `sync-primary` to DC2_VM2; with cluster 1 gone the
+/// tunnel stays held as standby on DC2_VM3 and DC2_VM4 with intact SAs.
+/// </summary>
+[Collection("multi-node")]
+public sealed class DialupTunnelSpec(ITestOutputHelper output) : IAsyncLifetime
+{
+    // DC2_VM1 is cluster 1's primary here (priority 200), as the client dials in to it in the scenario.
+    private const string Timers = "config system ha\nset hb-lost-threshold 6\nset hello-holddown 5\nend";
+    private readonly LoopbackLab _lab = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _lab.DisposeAsync();
+
+    private static (string Role, string Dec, string Enc, string Seqno, string DecKey, string EncKey) Parse(string list)
+    {
+        string Field(string pattern) => Regex.Match(list, pattern).Groups[1].Value;
+        return (Field(@"role=(\S+)"), Field(@"dec: spi=(\w+)"), Field(@"enc: spi=(\w+)"), Field(@"seqno=(\w+) esn"),
+            Field(@"dec: spi=\w+ esp=aes key=16 (\w+)"), Field(@"enc: spi=\w+ esp=aes key=16 (\w+)"));
+    }
+
+    [Fact]
+    public async Task The_scenario_tunnel_is_held_by_every_unit_and_follows_failover()
+    {
+        string[] units = ["DC2_VM1", "DC2_VM2", "DC2_VM3", "DC2_VM4"];
+        _lab.Define(units.Select(u => (u, LoopbackLab.ScenarioConfig(u,
+            Timers + (u == "DC2_VM1" ? "\nconfig system ha\nset priority 200\nend" : "")))).ToList());
+        foreach (var u in units) await _lab.Start(u);
+        await LoopbackLab.Eventually(async () => await _lab.IsRole("DC2_VM1", HaRole.Primary) && await _lab.IsRole("DC2_VM4", HaRole.Primary)
+                                                 && (await _lab.Status("DC2_VM1")).Members.Count == 2,
+            TimeSpan.FromSeconds(30), "both FGCP clusters formed, DC2_VM1 primary of cluster 1");
+
+        var established = await _lab.Dial("DC2_VM1");
+        output.WriteLine($"client: inbound spi {established.Child.InboundSpi:x8}, outbound {established.Child.OutboundSpi:x8}");
+
+        await LoopbackLab.Eventually(async () =>
+        {
+            foreach (var u in units)
+                if (!(await _lab.Units[u].CliAsync("diagnose vpn tunnel list")).Output.Contains("name=vpn1_1 ")) return false;
+            return true;
+        }, TimeSpan.FromSeconds(5), "every unit lists vpn1_1");
+
+        var vm1 = Parse((await _lab.Units["DC2_VM1"].CliAsync("diagnose vpn tunnel list")).Output);
+        output.WriteLine((await _lab.Units["DC2_VM2"].CliAsync("diagnose vpn tunnel list")).Output);
+        Assert.Equal("sync-primary", vm1.Role);
+        Assert.Equal("1", vm1.Seqno);
+        // The gateway decrypts with the SPI the client sends to, and encrypts to the client's SPI.
+        Assert.Equal(established.Child.OutboundSpi.ToString("x8"), vm1.Dec);
+        Assert.Equal(established.Child.InboundSpi.ToString("x8"), vm1.Enc);
+        foreach (var u in units.Skip(1))
+        {
+            var standby = Parse((await _lab.Units[u].CliAsync("diagnose vpn tunnel list")).Output);
+            Assert.Equal(("standby", vm1.Dec, vm1.Enc, "10000001", vm1.DecKey, vm1.EncKey), standby);
+        }
+
+        await _lab.Kill("DC2_VM1");
+        await LoopbackLab.Eventually(async () => Parse((await _lab.Units["DC2_VM2"].CliAsync("diagnose vpn tunnel list")).Output).Role == "sync-primary",
+            TimeSpan.FromSeconds(5), "DC2_VM2 takes sync-primary after FGCP failover");
+        var vm2 = Parse((await _lab.Units["DC2_VM2"].CliAsync("diagnose vpn tunnel list")).Output);
+        Assert.Equal((vm1.Dec, vm1.Enc, "10000001"), (vm2.Dec, vm2.Enc, vm2.Seqno));
+        Assert.True(await _lab.IsRole("DC2_VM2", HaRole.Primary));
+
+        await _lab.Kill("DC2_VM2");
+        await Task.Delay(2000);
+        foreach (var u in new[] { "DC2_VM3", "DC2_VM4" })
+        {
+            var held = Parse((await _lab.Units[u].CliAsync("diagnose vpn tunnel list")).Output);
+            // Taking it over on DC2_VM3 is traffic-driven (the data plane); until then it stays standby, SAs intact.
+            Assert.Equal(("standby", vm1.Dec, vm1.Enc, vm1.DecKey, vm1.EncKey), (held.Role, held.Dec, held.Enc, held.DecKey, held.EncKey));
+        }
+    }
+
+    [Fact]
+    public async Task A_wrong_psk_creates_nothing()
+    {
+        _lab.Define([("DC2_VM1", LoopbackLab.ScenarioConfig("DC2_VM1", Timers)), ("DC2_VM2", LoopbackLab.ScenarioConfig("DC2_VM2", Timers))]);
+        await _lab.Start("DC2_VM1");
+        await _lab.Start("DC2_VM2");
+        await LoopbackLab.Eventually(() => _lab.IsRole("DC2_VM2", HaRole.Primary), TimeSpan.FromSeconds(15), "cluster formed");
+        var wrong = DialupClient.ScenarioSettings("not-the-psk");
+        await Assert.ThrowsAsync<DialFailedException>(() => _lab.Dial("DC2_VM2", wrong));
+        Assert.DoesNotContain("name=vpn1_", (await _lab.Units["DC2_VM2"].CliAsync("diagnose vpn tunnel list")).Output);
+        Assert.DoesNotContain("name=vpn1_", (await _lab.Units["DC2_VM1"].CliAsync("diagnose vpn tunnel list")).Output);
+    }
+}
