@@ -158,7 +158,11 @@ public sealed class IpsecPhase1Actor : ReceiveActor
     {
         if (_records.TryGetValue(incoming.Key, out var known))
         {
-            if (TunnelOwnership.Compare(incoming, known) <= 0 && !ReferenceEquals(incoming, known)) return; // stale generation: never applied
+            var order = TunnelOwnership.Compare(incoming, known);
+            if (order < 0)
+                _log.Warning($"{_phase1.Name}: stale sync for {known.Name} ignored: generation {incoming.Generation}/sync {incoming.SyncSeq} " +
+                             $"from {incoming.OwnerSerial} is older than generation {known.Generation}/sync {known.SyncSeq} from {known.OwnerSerial}");
+            if (order <= 0) return; // never applied: an equal record is one we already hold
             if (known.OwnerSerial == _serial && incoming.OwnerSerial != _serial)
             {
                 _log.Info("{0}: {1} is now owned by {2}; this unit holds it as standby", _phase1.Name, incoming.Name, incoming.OwnerSerial);
