@@ -47,6 +47,7 @@ internal static partial class WireCatalog
         w.U32(t.ReplayHighest);
         WriteUtcTime(w, t.EstablishedAt);
         w.I32(t.ChildLifetimeSeconds);
+        WriteAddress(w, t.LocalGateway);
         WriteAddress(w, t.RemoteGateway);
         w.I32(t.RemotePort);
         w.List(t.RemoteSelectors.ToList(), WriteSelector);
@@ -71,6 +72,7 @@ internal static partial class WireCatalog
         var replayHighest = r.U32();
         var established = ReadUtcTime(r);
         var childLifetime = NonNegative(r.I32(), "child lifetime");
+        var localGateway = ReadAddress(r);
         var gateway = ReadAddress(r);
         var port = r.I32();
         if (port is < 0 or > 65535) throw new WireFormatException($"corrupt remote port {port}");
@@ -78,7 +80,7 @@ internal static partial class WireCatalog
         var local = r.List(ReadSelector);
         var deleted = r.Bool();
         return new TunnelRecord(key, phase1, name, index, ownerSerial, ownerGroup, generation, syncSeq, ike, child,
-            proxyIdSerial, nextSeq, replayHighest, established, childLifetime, gateway, port, remote, local, deleted);
+            proxyIdSerial, nextSeq, replayHighest, established, childLifetime, localGateway, gateway, port, remote, local, deleted);
     }
 
     private static void WriteIkeSa(WireWriter w, IkeSaState s)

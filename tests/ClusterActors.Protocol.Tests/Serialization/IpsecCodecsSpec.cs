@@ -46,6 +46,7 @@ public class IpsecCodecsSpec
         ReplayHighest: 4100,
         EstablishedAt: new DateTimeOffset(2026, 11, 27, 9, 21, 33, 123, TimeSpan.FromMinutes(90)).AddTicks(4567),
         ChildLifetimeSeconds: 10800,
+        LocalGateway: IPAddress.Parse("192.168.202.35"),
         RemoteGateway: gateway ?? RemoteV4,
         RemotePort: 4500,
         RemoteSelectors: [IkeSelector.FromCidr("10.10.1.0/24"), new IkeSelector(6, 443, 443, IPAddress.Parse("10.10.2.1"), IPAddress.Parse("10.10.2.9"))],
@@ -68,7 +69,7 @@ public class IpsecCodecsSpec
         s.Append("child=").Append(Describe(t.Child)).Append('\n');
         s.Append(CultureInfo.InvariantCulture,
             $"proxyid={t.ProxyIdSerial}|next={t.NextOutboundSeq}|replay={t.ReplayHighest}|at={Describe(t.EstablishedAt)}|life={t.ChildLifetimeSeconds}\n");
-        s.Append(CultureInfo.InvariantCulture, $"gw={Describe(t.RemoteGateway)}:{t.RemotePort}|deleted={t.Deleted}\n");
+        s.Append(CultureInfo.InvariantCulture, $"lgw={Describe(t.LocalGateway)}|gw={Describe(t.RemoteGateway)}:{t.RemotePort}|deleted={t.Deleted}\n");
         s.Append("remote=").Append(Describe(t.RemoteSelectors)).Append('\n');
         s.Append("local=").Append(Describe(t.LocalSelectors));
         return s.ToString();
