@@ -38,6 +38,9 @@ public sealed class DialupTunnelSpec(ITestOutputHelper output) : IAsyncLifetime
         await LoopbackLab.Eventually(async () => await _lab.IsRole("DC2_VM1", HaRole.Primary) && await _lab.IsRole("DC2_VM4", HaRole.Primary)
                                                  && (await _lab.Status("DC2_VM1")).Members.Count == 2,
             TimeSpan.FromSeconds(30), "both FGCP clusters formed, DC2_VM1 primary of cluster 1");
+        await LoopbackLab.Eventually(() => Task.FromResult(units.All(u =>
+                Akka.Cluster.Cluster.Get(_lab.Units[u].System).State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up) == 4)),
+            TimeSpan.FromSeconds(30), "one Akka cluster of four");
 
         var established = await _lab.Dial("DC2_VM1");
         output.WriteLine($"client: inbound spi {established.Child.InboundSpi:x8}, outbound {established.Child.OutboundSpi:x8}");
@@ -68,6 +71,21 @@ public sealed class DialupTunnelSpec(ITestOutputHelper output) : IAsyncLifetime
         var vm2 = Parse((await _lab.Units["DC2_VM2"].CliAsync("diagnose vpn tunnel list")).Output);
         Assert.Equal((vm1.Dec, vm1.Enc, "10000001"), (vm2.Dec, vm2.Enc, vm2.Seqno));
         Assert.True(await _lab.IsRole("DC2_VM2", HaRole.Primary));
+
+        // A restarted unit gets a full resync of every tunnel from its owner. DC2_VM1 (priority 200) returns within the
+        // 300 s uptime margin, so it pre-empts as FGCP primary and the tunnel follows it: one owner, the cluster's primary.
+        await _lab.Start("DC2_VM1");
+        await LoopbackLab.Eventually(async () =>
+        {
+            var back = Parse((await _lab.Units["DC2_VM1"].CliAsync("diagnose vpn tunnel list")).Output);
+            var vm2Now = Parse((await _lab.Units["DC2_VM2"].CliAsync("diagnose vpn tunnel list")).Output);
+            var primary = await _lab.IsRole("DC2_VM1", HaRole.Primary) ? "DC2_VM1" : "DC2_VM2";
+            return back.Dec == vm1.Dec && back.DecKey == vm1.DecKey
+                   && (primary == "DC2_VM1" ? (back.Role, vm2Now.Role) == ("sync-primary", "standby") : (back.Role, vm2Now.Role) == ("standby", "sync-primary"));
+        }, TimeSpan.FromSeconds(20), "the restarted DC2_VM1 holds vpn1_1 again and only cluster 1's FGCP primary owns it");
+        await _lab.Kill("DC2_VM1");
+        await LoopbackLab.Eventually(async () => Parse((await _lab.Units["DC2_VM2"].CliAsync("diagnose vpn tunnel list")).Output).Role == "sync-primary",
+            TimeSpan.FromSeconds(5), "DC2_VM2 owns it again");
 
         await _lab.Kill("DC2_VM2");
         await Task.Delay(2000);

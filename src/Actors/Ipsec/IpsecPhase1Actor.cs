@@ -46,6 +46,9 @@ public sealed class IpsecPhase1Actor : ReceiveActor
     private readonly int _childLifetime;
     private int _fgcpGroup;
     private bool _isPrimary;
+    /// <summary>Tunnels claimed since this unit last became FGCP primary: each is claimed at most once per term, so two
+    /// units that both believe they are primary (split brain) cannot outbid each other forever.</summary>
+    private readonly HashSet<string> _claimedThisTerm = new();
 
     public IpsecPhase1Actor(string serial, ConfigDocument config, Phase1Interface phase1)
     {
@@ -73,6 +76,10 @@ public sealed class IpsecPhase1Actor : ReceiveActor
         Receive<UpdateSuccess>(_ => { });
         Receive<IUpdateFailure>(f => _log.Debug("tunnel sync not yet on every unit: {0}", f));
         Receive<GetTunnelList>(_ => ListTunnels().PipeTo(Sender));
+        // A unit that joins or restarts gets every tunnel at once from their owners, not at the next gossip round.
+        Receive<ClusterEvent.MemberUp>(e => Resend(e.Member));
+        Receive<ClusterEvent.MemberWeaklyUp>(e => Resend(e.Member));
+        Receive<ClusterEvent.IMemberEvent>(_ => { });
     }
 
     public static Props Props(string serial, ConfigDocument config, Phase1Interface phase1) =>
@@ -82,9 +89,22 @@ public sealed class IpsecPhase1Actor : ReceiveActor
     {
         Context.System.EventStream.Subscribe(Self, typeof(HaRoleChanged));
         _replicator.Tell(Dsl.Subscribe(_key, Self));
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent));
     }
 
-    protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
+    protected override void PostStop()
+    {
+        Context.System.EventStream.Unsubscribe(Self);
+        _cluster.Unsubscribe(Self);
+    }
+
+    private void Resend(Member member)
+    {
+        if (member.Address == _cluster.SelfAddress) return;
+        foreach (var r in _records.Values.Where(r => r.OwnerSerial == _serial).ToList())
+            _replicator.Tell(Dsl.Update(_key, LWWDictionary<string, TunnelRecord>.Empty, new WriteAll(TimeSpan.FromSeconds(2)),
+                d => d.SetItem(_cluster, r.Key, r, (_, v) => TunnelOwnership.Clock(v))));
+    }
 
     private void OnIke(IkeDatagram d)
     {
@@ -139,11 +159,15 @@ public sealed class IpsecPhase1Actor : ReceiveActor
         _isPrimary = role.Role == HaRole.Primary;
         if (!_isPrimary || wasPrimary) return;
         // FGCP failover: this unit now answers for its cluster, so it owns every tunnel its cluster owned.
-        foreach (var r in _records.Values.Where(r => TunnelOwnership.TakenOverOnFgcpFailover(r, _serial, _fgcpGroup)).ToList())
-        {
-            _log.Info("{0}: taking {1} over from {2} after FGCP failover", _phase1.Name, r.Name, r.OwnerSerial);
-            Write(TunnelOwnership.Claim(r, _serial, _fgcpGroup));
-        }
+        _claimedThisTerm.Clear();
+        foreach (var r in _records.Values.ToList()) ClaimIfOurClusters(r);
+    }
+
+    private void ClaimIfOurClusters(TunnelRecord r)
+    {
+        if (!_isPrimary || !TunnelOwnership.TakenOverOnFgcpFailover(r, _serial, _fgcpGroup) || !_claimedThisTerm.Add(r.Key)) return;
+        _log.Info("{0}: taking {1} over from {2}: this unit is its FGCP cluster's primary", _phase1.Name, r.Name, r.OwnerSerial);
+        Write(TunnelOwnership.Claim(r, _serial, _fgcpGroup));
     }
 
     private void Write(TunnelRecord record)
@@ -174,6 +198,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor
         if (_tunnels.TryGetValue(incoming.Key, out var tunnel)) tunnel.Tell(new TunnelRecordChanged(incoming));
         else if (!incoming.Deleted)
             _tunnels[incoming.Key] = Context.ActorOf(DialupTunnelActor.Props(_serial, incoming, _boundInterfaceIndex), Uri.EscapeDataString(incoming.Key));
+        // A record that reaches the primary late (it restarted, or the sync arrived after its election) is still its cluster's.
+        ClaimIfOurClusters(incoming);
     }
 
     private async Task<TunnelList> ListTunnels()
