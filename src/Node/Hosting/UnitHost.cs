@@ -22,6 +22,7 @@ public sealed class UnitHost : IAsyncDisposable
     public required IActorRef Unit { get; init; }
     public required AdminServer Admin { get; init; }
     public required IReadOnlyDictionary<string, UdpHbdevLink> Hbdevs { get; init; }
+    public IkeUdpListener? Ike { get; init; }
 
     public Address Address => ((ExtendedActorSystem)System).Provider.DefaultAddress;
 
@@ -79,7 +80,9 @@ public sealed class UnitHost : IAsyncDisposable
         system.ActorOf(ClusterJanitor.Props(cluster.GetTimeSpan("down-unreachable-after")), "cluster-janitor");
 
         var admin = AdminServer.Start(o.Admin, unit);
-        return new UnitHost { Options = o, System = system, Unit = unit, Admin = admin, Hbdevs = links };
+        var dialup = o.Config.Phase1.FirstOrDefault(p => p.Type == "dynamic");
+        var ike = o.Ike is not null && dialup is not null ? IkeUdpListener.Start(o.Ike, IPAddress.Parse(dialup.LocalGw), unit) : null;
+        return new UnitHost { Options = o, System = system, Unit = unit, Admin = admin, Hbdevs = links, Ike = ike };
     }
 
     /// <summary>`clusteractors.persistence.database` from the user's --hocon files (hocon/persistence-postgresql.conf sets it).</summary>
@@ -102,6 +105,7 @@ public sealed class UnitHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Admin.Dispose();
+        Ike?.Dispose();
         await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
         await System.WhenTerminated;
     }
@@ -110,6 +114,7 @@ public sealed class UnitHost : IAsyncDisposable
     public async Task KillAsync()
     {
         Admin.Dispose();
+        Ike?.Dispose();
         foreach (var l in Hbdevs.Values) l.Dispose();
         await System.Terminate();
     }

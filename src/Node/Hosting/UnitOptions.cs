@@ -17,7 +17,11 @@ public sealed record UnitOptions(
     IPEndPoint Admin,
     IReadOnlyList<HbdevWiring> Hbdevs,
     IReadOnlyList<string> Contacts,
-    IReadOnlyList<string> HoconFiles);
+    IReadOnlyList<string> HoconFiles)
+{
+    /// <summary>Where the unit's IKE socket is bound (UDP/500 of its local gateway in the lab; a loopback port here); none when null.</summary>
+    public IPEndPoint? Ike { get; init; }
+}
 
 public static class Endpoints
 {

@@ -75,7 +75,8 @@ public static class UnitOptionsResolver
             : scenarioContacts.Count > 0 ? scenarioContacts
             : wiring.GetStringList("contacts")?.ToList() ?? [];
         var dataDir = Path.GetFullPath(r.DataDir ?? Path.Combine("data", r.Scenario ?? "units", unitName));
-        return new UnitOptions(unitName, config, serial, dataDir, akka, admin, hbdevs, contacts.ToList(), hoconFiles);
+        var ike = wiring.GetString("ike", null) is { } ikeText ? Endpoints.Parse(ikeText, "ike endpoint") : null;
+        return new UnitOptions(unitName, config, serial, dataDir, akka, admin, hbdevs, contacts.ToList(), hoconFiles) { Ike = ike };
     }
 }
 

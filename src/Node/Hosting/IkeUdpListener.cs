@@ -1,0 +1,72 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using ClusterActors.Actors.Ipsec;
+using ClusterActors.Actors.Unit;
+
+namespace ClusterActors.Node.Hosting;
+
+/// <summary>
+/// The unit's IKE socket: UDP datagrams to its local gateway, handed to the phase1 that listens there and answered
+/// from the same socket. On loopback the lab wires lb1 (192.168.202.35:500) to a 127.0.0.1 port of each unit.
+/// </summary>
+public sealed class IkeUdpListener : IDisposable
+{
+    private readonly UdpClient _udp;
+    private readonly CancellationTokenSource _stop = new();
+
+    private IkeUdpListener(UdpClient udp) => _udp = udp;
+
+    public IPEndPoint EndPoint => (IPEndPoint)_udp.Client.LocalEndPoint!;
+
+    /// <param name="localGateway">The address this socket stands for (the phase1's local-gw), whatever it is bound to.</param>
+    public static IkeUdpListener Start(IPEndPoint bind, IPAddress localGateway, IActorRef unit)
+    {
+        UdpClient udp;
+        try
+        {
+            udp = new UdpClient(bind);
+        }
+        catch (SocketException e)
+        {
+            throw new UsageException($"IKE endpoint {bind}: {e.Message}");
+        }
+        var listener = new IkeUdpListener(udp);
+        _ = listener.Loop(localGateway, unit);
+        return listener;
+    }
+
+    private async Task Loop(IPAddress localGateway, IActorRef unit)
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            UdpReceiveResult datagram;
+            try
+            {
+                datagram = await _udp.ReceiveAsync(_stop.Token);
+            }
+            catch (OperationCanceledException) { return; }
+            catch (ObjectDisposedException) { return; }
+            catch (SocketException) { continue; }
+            _ = Answer(datagram, localGateway, unit);
+        }
+    }
+
+    private async Task Answer(UdpReceiveResult datagram, IPAddress localGateway, IActorRef unit)
+    {
+        try
+        {
+            var from = datagram.RemoteEndPoint;
+            var replies = await unit.Ask<IkeReplies>(new DeliverIke(localGateway, new IkeDatagram(from.Address, from.Port, datagram.Buffer)),
+                TimeSpan.FromSeconds(10));
+            foreach (var reply in replies.Datagrams) await _udp.SendAsync(reply, from, _stop.Token);
+        }
+        catch (Exception) { /* the peer retransmits; a lost answer is what UDP is */ }
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _udp.Dispose();
+    }
+}
