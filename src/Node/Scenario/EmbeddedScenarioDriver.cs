@@ -16,8 +16,9 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
 {
     public const string Scenario = "seed";
 
-    /// <summary>`--fast-timers`: the VM defaults (hello-holddown 20 s, hb-lost-threshold 20) make a run wait ~20 s
-    /// before the clusters form; these make it ~5 s and a lost peer detected after 1.2 s.</summary>
+    /// <summary>`--fast-timers`: with the VM defaults the shipped configs keep (hb-lost-threshold 20, hello-holddown 20 s)
+    /// a lost peer is detected after 4 s and a unit started alone waits 20 s before it works as primary; these make
+    /// it 1.2 s and 5 s.</summary>
     public const string FastTimers = "config system ha\n    set hb-lost-threshold 6\n    set hello-holddown 5\nend\n";
 
     private readonly LoopbackLab _lab;
