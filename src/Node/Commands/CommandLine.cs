@@ -13,6 +13,7 @@ public static class CommandLine
         root.Subcommands.Add(NodeCommand());
         root.Subcommands.Add(CliCommand());
         root.Subcommands.Add(ConfigCommand());
+        root.Subcommands.Add(ScenarioCommand());
         return root;
     }
 
@@ -102,6 +103,20 @@ public static class CommandLine
             return 0;
         });
         return new Command("config", "work with FortiOS configuration files") { check };
+    }
+
+    private static Command ScenarioCommand()
+    {
+        var name = new Argument<string>("name") { Description = "the scenario, e.g. seed" };
+        var embedded = new Option<bool>("--embedded") { Description = "run every unit as an ActorSystem in this process (required for now)" };
+        var script = new Option<string>("--script") { Description = "script file, one step a line; - or none reads steps from stdin" };
+        var fast = new Option<bool>("--fast-timers") { Description = "hello-holddown 5, hb-lost-threshold 6 on every unit: a lost peer detected in 1.2 s, a lone unit primary after 5 s" };
+        var run = new Command("run", "start the scenario's units and run a script of CLI commands, kills, link changes and expectations")
+            { name, embedded, script, fast };
+        run.SetAction(async (pr, ct) => await Guard(() => Scenario.ScenarioRunCommand.RunAsync(
+            new(pr.GetValue(name)!, pr.GetValue(embedded), pr.GetValue(script), pr.GetValue(fast)),
+            new(Console.In, !Console.IsInputRedirected, Console.Out, Console.Error), ct)));
+        return new Command("scenario", "run a shipped scenario") { run };
     }
 
     private static async Task<int> Guard(Func<Task<int>> run)

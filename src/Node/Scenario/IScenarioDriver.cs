@@ -1,0 +1,32 @@
+using ClusterActors.Actors.Unit;
+
+namespace ClusterActors.Node.Scenario;
+
+/// <summary>
+/// What the scenario runner needs from a lab, and nothing more: the embedded lab (ActorSystems in this process)
+/// implements it now, the container lab later, and the runner's specs use an in-memory fake.
+/// A step that cannot be carried out (unit not running, no client yet) throws; the runner reports it as a failed step.
+/// </summary>
+public interface IScenarioDriver : IAsyncDisposable
+{
+    /// <summary>The scenario's units, as scripts name them.</summary>
+    IReadOnlyList<string> Units { get; }
+
+    /// <summary>Starts every unit and returns once the scenario has formed (both FGCP clusters for seed).</summary>
+    Task StartAll();
+
+    /// <summary>One FortiOS CLI command; a command the unit rejects is a result with a non-zero exit code, not an exception.</summary>
+    Task<CliResult> Cli(string unit, string command);
+
+    /// <summary>The client dials in; returns what to print.</summary>
+    Task<string> Dial();
+
+    /// <summary>Abrupt stop, as a power cut.</summary>
+    Task Kill(string unit);
+
+    /// <summary>Starts a killed unit again on the same data.</summary>
+    Task Start(string unit);
+
+    /// <summary>Pulls (<paramref name="up"/> false) or plugs a unit's cable on one port.</summary>
+    Task Link(string unit, string port, bool up);
+}
