@@ -288,7 +288,8 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         }
         _state = HaState.Work;
         _role = role;
-        Context.System.EventStream.Publish(new HaRoleChanged(_serial, role, primary));
+        // Told to the unit, which hands it to FGSP and IPsec: sent, not published, so none of them can miss the first role.
+        Context.Parent.Tell(new HaRoleChanged(_serial, role, primary));
     }
 
     private void OnConfigChanged(UnitConfigChanged changed)
@@ -377,5 +378,5 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
     }
 }
 
-/// <summary>Published on the unit's event stream whenever FGCP settles a role; the IPsec side follows it.</summary>
+/// <summary>Sent to the unit whenever FGCP settles a role; FGSP and the IPsec side follow it.</summary>
 public sealed record HaRoleChanged(string Serial, HaRole Role, string PrimarySerial);

@@ -94,7 +94,6 @@ public sealed class FgspActor : ReceiveActor
 
     protected override void PreStart()
     {
-        Context.System.EventStream.Subscribe(Self, typeof(HaRoleChanged));
         _replicator.Tell(Dsl.Subscribe(Key, Self));
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
             typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
@@ -104,7 +103,6 @@ public sealed class FgspActor : ReceiveActor
 
     protected override void PostStop()
     {
-        Context.System.EventStream.Unsubscribe(Self);
         _cluster.Unsubscribe(Self);
     }
 

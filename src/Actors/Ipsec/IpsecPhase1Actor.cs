@@ -87,14 +87,12 @@ public sealed class IpsecPhase1Actor : ReceiveActor
 
     protected override void PreStart()
     {
-        Context.System.EventStream.Subscribe(Self, typeof(HaRoleChanged));
         _replicator.Tell(Dsl.Subscribe(_key, Self));
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent));
     }
 
     protected override void PostStop()
     {
-        Context.System.EventStream.Unsubscribe(Self);
         _cluster.Unsubscribe(Self);
     }
 

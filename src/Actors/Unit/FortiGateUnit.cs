@@ -51,7 +51,6 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
         Receive<UnitConfigReady>(ready =>
         {
             _running = ready.Config;
-            // FGSP first: it learns the FGCP role from the event stream and must not miss the first election.
             _fgsp = Context.ActorOf(FgspActor.Props(_settings.Serial, _running), "fgsp");
             foreach (var p1 in _running.Phase1.Where(p => p.Type == "dynamic"))
                 _phase1[p1.Name] = Context.ActorOf(IpsecPhase1Actor.Props(_settings.Serial, _running, p1), "phase1-" + p1.Name);
@@ -81,6 +80,11 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
             _fgsp.Tell(changed);
         });
         Receive<SetLinkState>(link => _fgcp.Forward(link));
+        Receive<HaRoleChanged>(role =>
+        {
+            _fgsp.Tell(role);
+            foreach (var p in _phase1.Values) p.Tell(role);
+        });
         Receive<RunCli>(cli =>
         {
             var units = new CliTargets(_settings.Serial, _config, _fgcp, _history, _fgsp, _phase1.Values.ToList());

@@ -92,8 +92,21 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
 
     public async Task<CliResult> Cli(string unit, string command) => await Running(unit).CliAsync(command);
 
-    public Task<string> Dial() =>
-        throw new NotSupportedException("the IPsec client arrives with the IKEv2 gateway; this build has no client role to dial in with");
+    /// <summary>
+    /// The client dials in to cluster 1, as in the scenario: IKE reaches whichever unit of cluster 1 is FGCP primary
+    /// (it holds the cluster's addresses). Choosing between FGSP clusters is the DC router's job (data plane).
+    /// </summary>
+    public async Task<string> Dial()
+    {
+        var cluster1 = _configs["DC2_VM1"].Ha.GroupId;
+        string? gateway = null;
+        foreach (var u in Units.Where(u => _configs[u].Ha.GroupId == cluster1 && _lab.Units.ContainsKey(u)))
+            if (await _lab.IsRole(u, HaRole.Primary)) gateway = u;
+        if (gateway is null) throw new InvalidOperationException("no unit of cluster 1 is up as FGCP primary to answer IKE");
+        var est = await _lab.Dial(gateway);
+        return $"IKEv2 SA established with {gateway} ({_configs[gateway].Phase1.First().LocalGw}): " +
+               $"ike spi {est.Sa.SpiI:x16}/{est.Sa.SpiR:x16}, child spi in {est.Child.InboundSpi:x8} out {est.Child.OutboundSpi:x8}";
+    }
 
     public async Task Kill(string unit)
     {

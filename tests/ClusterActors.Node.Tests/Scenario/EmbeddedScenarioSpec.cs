@@ -24,8 +24,11 @@ public sealed class EmbeddedScenarioSpec(ITestOutputHelper output) : IDisposable
             # cluster 1: DC2_VM2 (higher serial) is primary; kill it and DC2_VM1 takes over
             DC2_VM1> diagnose sys ha status
             expect DC2_VM1> diagnose sys ha status ~ FGVM02TM22000002:\s+Primary within 10s
+            dial
+            expect DC2_VM4> diagnose vpn tunnel list ~ name=vpn1_1 .*\n.*role=standby within 5s
             kill DC2_VM2
             expect DC2_VM1> get system ha status ~ Primary\s+: DC2_VM1 within 10s
+            expect DC2_VM1> diagnose vpn tunnel list ~ role=sync-primary within 5s
             """);
         var stdout = new StringWriter { NewLine = "\n" };
         var stderr = new StringWriter { NewLine = "\n" };
@@ -52,5 +55,6 @@ public sealed class EmbeddedScenarioSpec(ITestOutputHelper output) : IDisposable
         Assert.Contains("\nkill DC2_VM2\nDC2_VM2 killed\nexpect DC2_VM1> get system ha status ~ Primary\\s+: DC2_VM1 within 10s\n", transcript);
         Assert.Matches(@"Primary\s+: DC2_VM1", transcript[transcript.IndexOf("DC2_VM2 killed", StringComparison.Ordinal)..]);
         Assert.DoesNotContain("expect failed", transcript);
+        Assert.Matches(@"\ndial\nIKEv2 SA established with DC2_VM2 \(192\.168\.202\.35\)", transcript);
     }
 }
