@@ -40,7 +40,9 @@ public sealed class RealProcessFailoverSpec(ITestOutputHelper output) : IDisposa
     }
 
     /// <summary>Writes each unit's config file (the scenario's, with test timers) and its wiring HOCON.</summary>
-    private (UnitProcess Vm1, UnitProcess Vm2) Define(string change)
+    internal readonly Dictionary<string, int> IkePorts = new();
+
+    internal (UnitProcess Vm1, UnitProcess Vm2) Define(string change)
     {
         Directory.CreateDirectory(_dir);
         string[] units = ["DC2_VM1", "DC2_VM2"];
@@ -64,6 +66,7 @@ public sealed class RealProcessFailoverSpec(ITestOutputHelper output) : IDisposa
                   admin = "127.0.0.1:{{admin[unit]}}"
                   contacts = ["akka.tcp://fortigate@127.0.0.1:{{akka[other]}}"]
                   hbdev.port4 { bind = "127.0.0.1:{{hb[unit]}}", peers = ["127.0.0.1:{{hb[other]}}"] }
+                  ike = "127.0.0.1:{{IkePorts[unit] = FreeUdpPort()}}"
                 }
                 """);
             var p = new UnitProcess($"node --config \"{configFile}\" --hocon \"{wiring}\" --data \"{Path.Combine(_dir, unit)}\"",

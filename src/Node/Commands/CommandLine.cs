@@ -13,6 +13,7 @@ public static class CommandLine
         root.Subcommands.Add(NodeCommand());
         root.Subcommands.Add(CliCommand());
         root.Subcommands.Add(ConfigCommand());
+        root.Subcommands.Add(ClientCmd());
         root.Subcommands.Add(ScenarioCommand());
         return root;
     }
@@ -73,6 +74,28 @@ public static class CommandLine
             }
             Console.Out.Write(result.Result!.Output);
             return result.Result.ExitCode;
+        }));
+        return cmd;
+    }
+
+    private static Command ClientCmd()
+    {
+        var config = new Option<string>("--config") { Description = "FortiOS config of the client (a static IKEv2 phase1 and its phase2)", Required = true };
+        var gateway = new Option<string>("--gateway") { Description = "UDP HOST:PORT where the phase1's remote-gw answers IKE" };
+        var scenario = new Option<string>("--scenario") { Description = "dial a unit of a shipped scenario instead (its lb1 wiring)" };
+        var unit = new Option<string>("--unit") { Description = "the scenario's unit (e.g. DC2_VM1)" };
+        var once = new Option<bool>("--once") { Description = "exit once the tunnel is up" };
+        var timeout = new Option<int>("--timeout") { Description = "seconds to wait for each IKE exchange", DefaultValueFactory = _ => 8 };
+        var cmd = new Command("client", "dial in as the scenario's FortiGate IPsec Client 1 (IKEv2 over UDP)") { config, gateway, scenario, unit, once, timeout };
+        cmd.SetAction(async (pr, ct) => await Guard(async () =>
+        {
+            var endpoint = pr.GetValue(gateway) is { } g
+                ? Endpoints.Parse(g, "--gateway")
+                : pr.GetValue(scenario) is { } s && pr.GetValue(unit) is { } u
+                    ? Scenarios.IkeOf(s, u)
+                    : throw new UsageException("give --gateway HOST:PORT, or --scenario NAME --unit UNIT");
+            return await ClientCommand.RunAsync(new ClientCommand.Request(pr.GetValue(config)!, endpoint, pr.GetValue(once),
+                TimeSpan.FromSeconds(pr.GetValue(timeout))), Console.Out, ct);
         }));
         return cmd;
     }

@@ -18,9 +18,12 @@ public sealed class DialupClient(IkeInitiatorSettings settings, IPAddress gatewa
     public IPAddress Gateway { get; } = gateway;
     public IkeSaEstablished? Established { get; private set; }
 
+    /// <summary>The IKE SA's initiator once dialed: DPD, rekey and delete go through it.</summary>
+    public IkeInitiator? Initiator { get; private set; }
+
     public async Task<IkeSaEstablished> DialAsync(Func<byte[], Task<IReadOnlyList<byte[]>>> exchange, CancellationToken cancel = default)
     {
-        var initiator = new IkeInitiator(settings, Gateway);
+        var initiator = Initiator = new IkeInitiator(settings, Gateway);
         var request = initiator.Start();
         for (var round = 0; round < 8; round++)
         {

@@ -61,6 +61,13 @@ public static class Scenarios
     public static IReadOnlyList<string> Units(string scenario) =>
         Wiring(scenario).GetConfig("units").AsEnumerable().Select(kv => kv.Key).Distinct().OrderBy(u => u, StringComparer.Ordinal).ToList();
 
+    public static IPEndPoint IkeOf(string scenario, string unit)
+    {
+        var u = Wiring(scenario).GetConfig("units").GetConfig(unit)
+                ?? throw new UsageException($"scenario '{scenario}' has no unit '{unit}' (units: {string.Join(", ", Units(scenario))})");
+        return Endpoints.Parse(u.GetString("ike"), $"{unit}.ike");
+    }
+
     public static IPEndPoint AdminOf(string scenario, string unit)
     {
         var units = Wiring(scenario).GetConfig("units");
