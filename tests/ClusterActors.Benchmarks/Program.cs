@@ -4,6 +4,7 @@ using ClusterActors.Protocol.Fgcp;
 
 // On-demand benchmarks; they print figures and are never part of the test run.
 //   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- fgcp-detection [--kills 20]
+//   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- sa-sync [--tunnels 1000]
 var what = args.FirstOrDefault() ?? "fgcp-detection";
 var kills = args.SkipWhile(a => a != "--kills").Skip(1).Select(int.Parse).FirstOrDefault(20);
 
@@ -15,8 +16,12 @@ switch (what)
         foreach (var (interval, threshold) in new[] { (2, 6), (1, 3) })
             await FgcpDetection.Run(interval, threshold, kills);
         return 0;
+    case "sa-sync":
+        var tunnels = args.SkipWhile(a => a != "--tunnels").Skip(1).Select(int.Parse).FirstOrDefault(1000);
+        await SaSync.Run(tunnels);
+        return 0;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{what}' (known: fgcp-detection)");
+        Console.Error.WriteLine($"unknown benchmark '{what}' (known: fgcp-detection, sa-sync)");
         return 2;
 }
 
@@ -53,5 +58,68 @@ internal static class FgcpDetection
         Console.WriteLine($"hb-interval {hbInterval} ({hbInterval * 100} ms) x hb-lost-threshold {threshold} = {expected} ms: " +
                           $"median {median:0} ms, max {samples[^1]:0} ms, min {samples[0]:0} ms over {samples.Count} kills " +
                           $"(median/expected {median / expected:0.00})");
+    }
+}
+
+/// <summary>
+/// SA sync: the scenario's four units (one process, real Akka remoting on loopback), the client dialing in to
+/// DC2_VM1 N times; for each tunnel, the time from IKE_AUTH completing on the owner to the record being present
+/// on all three other units; then the time and memory to have all N everywhere.
+/// </summary>
+internal static class SaSync
+{
+    public static async Task Run(int tunnels)
+    {
+        Console.WriteLine($"SA sync: {tunnels} dialup tunnels established on DC2_VM1 and synced to DC2_VM2..4 (four ActorSystems in one process, loopback)");
+        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, .NET {Environment.Version}");
+        string[] units = ["DC2_VM1", "DC2_VM2", "DC2_VM3", "DC2_VM4"];
+        await using var lab = new LoopbackLab { ExtraHocon = "akka.loglevel = OFF\nakka.stdout-loglevel = OFF" };
+        lab.Define(units.Select(u => (u, LoopbackLab.ScenarioConfig(u, "config system ha\nset hb-lost-threshold 6\nend"
+            + (u == "DC2_VM1" ? "\nconfig system ha\nset priority 200\nend" : "")))).ToList());
+        foreach (var u in units) await lab.Start(u);
+        await LoopbackLab.Eventually(async () => await lab.IsRole("DC2_VM1", HaRole.Primary) && (await lab.Status("DC2_VM1")).Members.Count == 2
+                                                 && Akka.Cluster.Cluster.Get(lab.Units["DC2_VM4"].System).State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up) == 4,
+            TimeSpan.FromSeconds(60), "lab formed");
+
+        var owned = new System.Collections.Concurrent.ConcurrentDictionary<string, long>();
+        var copies = new System.Collections.Concurrent.ConcurrentDictionary<string, System.Collections.Concurrent.ConcurrentBag<long>>();
+        foreach (var u in units)
+        {
+            var system = lab.Units[u].System;
+            var listener = system.ActorOf(Akka.Actor.Props.Create(() => new PresenceListener(owned, copies)));
+            system.EventStream.Subscribe(listener, typeof(ClusterActors.Actors.Ipsec.TunnelPresent));
+        }
+        GC.Collect();
+        var memBefore = GC.GetTotalMemory(true);
+        var wall = Stopwatch.StartNew();
+        for (var i = 0; i < tunnels; i++)
+        {
+            await lab.Dial("DC2_VM1");
+            if ((i + 1) % Math.Max(1, tunnels / 10) == 0) Console.WriteLine($"  {i + 1} dialed, {wall.Elapsed.TotalSeconds:0.0} s");
+        }
+        var dialed = wall.Elapsed;
+        while (copies.Count(c => c.Value.Count >= 3) < tunnels && wall.Elapsed < dialed + TimeSpan.FromMinutes(5)) await Task.Delay(50);
+        var everywhere = wall.Elapsed;
+        var memAfter = GC.GetTotalMemory(true);
+
+        var latencies = owned.Where(o => copies.TryGetValue(o.Key, out var c) && c.Count >= 3)
+            .Select(o => Stopwatch.GetElapsedTime(o.Value, copies[o.Key].Max()).TotalMilliseconds).OrderBy(x => x).ToList();
+        double P(double q) => latencies.Count == 0 ? double.NaN : latencies[Math.Min(latencies.Count - 1, (int)Math.Ceiling(q * latencies.Count) - 1)];
+        Console.WriteLine($"owner IKE_AUTH done -> present on all 3 other units: p50 {P(0.50):0.0} ms, p99 {P(0.99):0.0} ms, max {latencies.LastOrDefault():0.0} ms over {latencies.Count} tunnels");
+        Console.WriteLine($"{tunnels} tunnels: dialed in {dialed.TotalSeconds:0.0} s, on all four units after {everywhere.TotalSeconds:0.0} s; " +
+                          $"managed heap +{(memAfter - memBefore) / 1024.0 / 1024.0:0.0} MiB for all four units ({(memAfter - memBefore) / 4.0 / tunnels:0} B per tunnel per unit)");
+    }
+
+    private sealed class PresenceListener : Akka.Actor.ReceiveActor
+    {
+        public PresenceListener(System.Collections.Concurrent.ConcurrentDictionary<string, long> owned,
+            System.Collections.Concurrent.ConcurrentDictionary<string, System.Collections.Concurrent.ConcurrentBag<long>> copies)
+        {
+            Receive<ClusterActors.Actors.Ipsec.TunnelPresent>(p =>
+            {
+                if (p.Owned) owned[p.Key] = p.Timestamp;
+                else copies.GetOrAdd(p.Key, _ => new()).Add(p.Timestamp);
+            });
+        }
     }
 }

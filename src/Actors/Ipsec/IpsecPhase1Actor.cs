@@ -25,10 +25,20 @@ public sealed record GetTunnelList
 public sealed record TunnelList(IReadOnlyList<DialupTunnelState> Tunnels);
 
 /// <summary>
+/// Published on the unit's event stream when a tunnel record becomes present on this unit, owned (IKE completed here)
+/// or as a synced copy; <see cref="Timestamp"/> is <see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>, for the SA
+/// sync benchmark, which runs every unit in one process.
+/// </summary>
+public sealed record TunnelPresent(string Serial, string Key, bool Owned, long Timestamp);
+
+/// <summary>
 /// One `vpn ipsec phase1-interface` of type dynamic on one unit: the IKEv2 gateway (answered only by the FGCP primary,
-/// which holds the cluster's addresses), the dialup instances as child actors, and their SA sync. Records travel
-/// in Distributed Data, written to every unit at once (WriteAll) so a standby holds the SAs within milliseconds,
-/// ordered by <see cref="TunnelOwnership.Clock"/> so the highest generation and sync sequence win everywhere.
+/// which holds the cluster's addresses), the dialup instances as child actors, and their SA sync.
+/// SA sync has two paths over the Akka cluster. The owner pushes every new or changed record straight to the same
+/// phase1 actor on every other member, so a standby holds the SAs within milliseconds; and it writes the record to
+/// Distributed Data (one LWW dictionary per phase1, ordered by <see cref="TunnelOwnership.Clock"/>) whose gossip
+/// converges every unit, including one that joins or missed a push. Distributed Data alone was measured here at
+/// seconds per tunnel once hundreds exist (a write carries the whole dictionary), hence the push.
 /// </summary>
 public sealed class IpsecPhase1Actor : ReceiveActor
 {
@@ -49,6 +59,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor
     /// <summary>Tunnels claimed since this unit last became FGCP primary: each is claimed at most once per term, so two
     /// units that both believe they are primary (split brain) cannot outbid each other forever.</summary>
     private readonly HashSet<string> _claimedThisTerm = new();
+    private readonly Dictionary<Address, ActorSelection> _peers = new();
 
     public IpsecPhase1Actor(string serial, ConfigDocument config, Phase1Interface phase1)
     {
@@ -68,6 +79,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor
         });
 
         Receive<IkeDatagram>(OnIke);
+        Receive<TunnelRecord>(Apply); // pushed by an owner
         Receive<HaRoleChanged>(OnRole);
         Receive<Changed>(c =>
         {
@@ -77,8 +89,9 @@ public sealed class IpsecPhase1Actor : ReceiveActor
         Receive<IUpdateFailure>(f => _log.Debug("tunnel sync not yet on every unit: {0}", f));
         Receive<GetTunnelList>(_ => ListTunnels().PipeTo(Sender));
         // A unit that joins or restarts gets every tunnel at once from their owners, not at the next gossip round.
-        Receive<ClusterEvent.MemberUp>(e => Resend(e.Member));
-        Receive<ClusterEvent.MemberWeaklyUp>(e => Resend(e.Member));
+        Receive<ClusterEvent.MemberUp>(e => Arrived(e.Member));
+        Receive<ClusterEvent.MemberWeaklyUp>(e => Arrived(e.Member));
+        Receive<ClusterEvent.MemberRemoved>(e => _peers.Remove(e.Member.Address));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
     }
 
@@ -96,12 +109,13 @@ public sealed class IpsecPhase1Actor : ReceiveActor
         _cluster.Unsubscribe(Self);
     }
 
-    private void Resend(Member member)
+    /// <summary>A unit that joins or restarts gets every tunnel this unit owns at once, not at the next gossip round.</summary>
+    private void Arrived(Member member)
     {
-        if (member.Address == _cluster.SelfAddress) return;
-        foreach (var r in _records.Values.Where(r => r.OwnerSerial == _serial).ToList())
-            _replicator.Tell(Dsl.Update(_key, LWWDictionary<string, TunnelRecord>.Empty, new WriteAll(TimeSpan.FromSeconds(2)),
-                d => d.SetItem(_cluster, r.Key, r, (_, v) => TunnelOwnership.Clock(v))));
+        if (member.Address == _cluster.SelfAddress || _peers.ContainsKey(member.Address)) return;
+        var peer = Context.ActorSelection(Self.Path.ToStringWithAddress(member.Address));
+        _peers[member.Address] = peer;
+        foreach (var r in _records.Values.Where(r => r.OwnerSerial == _serial)) peer.Tell(r);
     }
 
     private void OnIke(IkeDatagram d)
@@ -140,7 +154,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor
         var record = new TunnelRecord(TunnelRecord.KeyOf(_phase1.Name, est.Sa.SpiI, est.Sa.SpiR), _phase1.Name, name, index, _serial,
             _fgcpGroup, 1, 1, est.Sa, est.Child, 1, 1, 0, DateTimeOffset.UtcNow, _childLifetime, _localGateway, d.From, d.FromPort,
             est.Ts.Initiator, est.Ts.Responder, false);
-        _log.Info("{0}: {1} established with {2} ({3}); syncing to every unit", _phase1.Name, name, d.From, est.PeerId);
+        _log.Debug("{0}: {1} established with {2} ({3}); syncing to every unit", _phase1.Name, name, d.From, est.PeerId);
         Write(record);
     }
 
@@ -171,7 +185,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor
     private void Write(TunnelRecord record)
     {
         Apply(record);
-        _replicator.Tell(Dsl.Update(_key, LWWDictionary<string, TunnelRecord>.Empty, new WriteAll(TimeSpan.FromSeconds(2)),
+        foreach (var peer in _peers.Values) peer.Tell(record);
+        _replicator.Tell(Dsl.Update(_key, LWWDictionary<string, TunnelRecord>.Empty, WriteLocal.Instance,
             d => d.SetItem(_cluster, record.Key, record, (_, r) => TunnelOwnership.Clock(r))));
     }
 
@@ -195,7 +210,10 @@ public sealed class IpsecPhase1Actor : ReceiveActor
         if (incoming.OwnerSerial == _serial) _gateway.Resume(incoming.Ike); // answer DPD with the synced message IDs
         if (_tunnels.TryGetValue(incoming.Key, out var tunnel)) tunnel.Tell(new TunnelRecordChanged(incoming));
         else if (!incoming.Deleted)
+        {
+            Context.System.EventStream.Publish(new TunnelPresent(_serial, incoming.Key, incoming.OwnerSerial == _serial, System.Diagnostics.Stopwatch.GetTimestamp()));
             _tunnels[incoming.Key] = Context.ActorOf(DialupTunnelActor.Props(_serial, incoming, _boundInterfaceIndex), Uri.EscapeDataString(incoming.Key));
+        }
         // A record that reaches the primary late (it restarted, or the sync arrived after its election) is still its cluster's.
         ClaimIfOurClusters(incoming);
     }
