@@ -85,6 +85,16 @@ public sealed class IpsecPhase1Actor : ReceiveActor
         {
             if (c.Key.Equals(_key)) foreach (var r in c.Get(_key).Entries.Values) Apply(r);
         });
+        Receive<GetSuccess>(g =>
+        {
+            if (g.Key.Equals(_key)) foreach (var r in g.Get(_key).Entries.Values) Apply(r);
+        });
+        Receive<NotFound>(_ => { });
+        Receive<GetFailure>(g =>
+        {
+            // Too few units answered in time: fall back to this unit's own replica.
+            if (g.Key.Equals(_key)) _replicator.Tell(Dsl.Get(_key, ReadLocal.Instance));
+        });
         Receive<UpdateSuccess>(_ => { });
         Receive<IUpdateFailure>(f => _log.Debug("tunnel sync not yet on every unit: {0}", f));
         Receive<GetTunnelList>(_ => ListTunnels().PipeTo(Sender));
@@ -173,6 +183,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor
         // FGCP failover: this unit now answers for its cluster, so it owns every tunnel its cluster owned.
         _claimedThisTerm.Clear();
         foreach (var r in _records.Values.ToList()) ClaimIfOurClusters(r);
+        // A push this unit missed is still in the other units' replicas: read them all, claims follow in Apply.
+        _replicator.Tell(Dsl.Get(_key, new ReadMajority(TimeSpan.FromSeconds(2))));
     }
 
     private void ClaimIfOurClusters(TunnelRecord r)

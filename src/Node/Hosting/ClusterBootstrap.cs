@@ -27,6 +27,7 @@ public sealed class ClusterBootstrap : ReceiveActor, IWithTimers
     /// <summary>Longer than remoting's gate after a refused connection (hocon/cluster.conf), so a gated reply cannot hide a unit.</summary>
     private const int StableRoundsToFound = 4;
 
+    private readonly Address _firstSeed;
     private HashSet<Address> _answering = new();
     private HashSet<Address> _lastRound = new();
     private int _stableRounds;
@@ -46,6 +47,7 @@ public sealed class ClusterBootstrap : ReceiveActor, IWithTimers
         Receive<Probe>(_ => ProbeRound());
         Receive<ClusterEvent.MemberUp>(_ => { });
         var seeds = contacts.Append(_cluster.SelfAddress).Distinct().OrderBy(a => a.ToString(), StringComparer.Ordinal).ToList();
+        _firstSeed = seeds[0];
         _cluster.JoinSeedNodes(seeds);
         Timers.StartPeriodicTimer("probe", Probe.Instance, fallbackAfter, probeInterval);
     }
@@ -79,7 +81,8 @@ public sealed class ClusterBootstrap : ReceiveActor, IWithTimers
         _stableRounds = _answering.SetEquals(_lastRound) ? _stableRounds + 1 : 0;
         _lastRound = _answering;
         _answering = new HashSet<Address>();
-        if (_stableRounds >= StableRoundsToFound)
+        // While the first seed answers, Akka's own seed process will form the cluster around it: never found a second one.
+        if (_stableRounds >= StableRoundsToFound && !_lastRound.Contains(_firstSeed))
         {
             var lowest = _lastRound.Append(_cluster.SelfAddress).OrderBy(a => a.ToString(), StringComparer.Ordinal).First();
             if (lowest == _cluster.SelfAddress)
