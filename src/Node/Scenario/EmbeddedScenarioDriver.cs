@@ -70,6 +70,17 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
             var primary = (await _lab.Status(members[0])).Primary?.Hostname ?? "?";
             await _progress.WriteLineAsync($"formed, primary {primary}");
         }
+        // SA sync and FGSP travel over the Akka cluster: the lab is ready once every unit is an Up member of one.
+        await _progress.WriteAsync($"waiting for the Akka cluster of {Units.Count} units … ");
+        await _progress.FlushAsync();
+        var akka = Stopwatch.StartNew();
+        while (!Units.All(u => Akka.Cluster.Cluster.Get(_lab.Units[u].System).State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up) == Units.Count))
+        {
+            if (akka.Elapsed > FormationTimeout)
+                throw new TimeoutException($"the units did not form one Akka cluster within {FormationTimeout.TotalSeconds:0} s");
+            await Task.Delay(50);
+        }
+        await _progress.WriteLineAsync("up");
         await _progress.FlushAsync();
     }
 
