@@ -109,4 +109,35 @@ public sealed class DialupTunnelSpec(ITestOutputHelper output) : IAsyncLifetime
         Assert.DoesNotContain("name=vpn1_", (await _lab.Units["DC2_VM2"].CliAsync("diagnose vpn tunnel list")).Output);
         Assert.DoesNotContain("name=vpn1_", (await _lab.Units["DC2_VM1"].CliAsync("diagnose vpn tunnel list")).Output);
     }
+
+    [Fact]
+    public async Task A_rekeyed_CHILD_SA_and_a_deleted_tunnel_reach_the_standby()
+    {
+        _lab.Define([("DC2_VM1", LoopbackLab.ScenarioConfig("DC2_VM1", Timers)), ("DC2_VM2", LoopbackLab.ScenarioConfig("DC2_VM2", Timers))]);
+        await _lab.Start("DC2_VM1");
+        await _lab.Start("DC2_VM2");
+        await LoopbackLab.Eventually(async () => await _lab.IsRole("DC2_VM2", HaRole.Primary)
+                                                 && Akka.Cluster.Cluster.Get(_lab.Units["DC2_VM1"].System).State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up) == 2,
+            TimeSpan.FromSeconds(20), "cluster formed");
+        var client = await _lab.DialClient("DC2_VM2");
+        var first = client.Established!.Child;
+        await LoopbackLab.Eventually(async () => Parse((await _lab.Units["DC2_VM1"].CliAsync("diagnose vpn tunnel list")).Output).Role == "standby",
+            TimeSpan.FromSeconds(5), "standby on DC2_VM1");
+
+        var rekeyed = client.Initiator!.Handle((await _lab.Exchange("DC2_VM2", client.Initiator.RekeyChild()))[0]);
+        var fresh = rekeyed.Events.OfType<Protocol.Ike.Exchanges.ChildSaRekeyed>().Single().New;
+        Assert.NotEqual(first.InboundSpi, fresh.InboundSpi);
+        await LoopbackLab.Eventually(async () =>
+        {
+            var standby = (await _lab.Units["DC2_VM1"].CliAsync("diagnose vpn tunnel list")).Output;
+            return standby.Contains($"dec: spi={fresh.OutboundSpi:x8}") && standby.Contains("serial=2") && standby.Contains("seqno=10000001");
+        }, TimeSpan.FromSeconds(5), "the standby holds the new CHILD SA (proxyid serial 2)");
+
+        var deleted = client.Initiator.Handle((await _lab.Exchange("DC2_VM2", client.Initiator.DeleteIkeSa()))[0]);
+        output.WriteLine(string.Join("; ", deleted.Events));
+        await LoopbackLab.Eventually(async () =>
+                !(await _lab.Units["DC2_VM1"].CliAsync("diagnose vpn tunnel list")).Output.Contains("name=vpn1_")
+                && !(await _lab.Units["DC2_VM2"].CliAsync("diagnose vpn tunnel list")).Output.Contains("name=vpn1_"),
+            TimeSpan.FromSeconds(5), "the deleted tunnel is gone from both units");
+    }
 }

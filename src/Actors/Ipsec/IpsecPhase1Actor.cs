@@ -152,6 +152,12 @@ public sealed class IpsecPhase1Actor : ReceiveActor
                 case IkeDpdAnswered dpd:
                     Resync(dpd.Sa);
                     break;
+                case ChildSaRekeyed rekeyed:
+                    Rekeyed(rekeyed);
+                    break;
+                case IkeSaDeleted deleted:
+                    Deleted(deleted.Sa);
+                    break;
             }
         }
         Sender.Tell(new IkeReplies(output.Replies, refused));
@@ -172,6 +178,28 @@ public sealed class IpsecPhase1Actor : ReceiveActor
     {
         var record = _records.Values.FirstOrDefault(r => r.Ike.SpiR == sa.SpiR && r.OwnerSerial == _serial);
         if (record is not null) Write(record with { Ike = sa, SyncSeq = record.SyncSeq + 1 });
+    }
+
+    /// <summary>A new CHILD SA (the client rekeyed): new SPIs and keys, the next proxyid serial, sequence from 1, synced at once.</summary>
+    private void Rekeyed(ChildSaRekeyed rekeyed)
+    {
+        var record = _records.Values.FirstOrDefault(r => r.Ike.SpiR == rekeyed.Sa.SpiR && r.OwnerSerial == _serial);
+        if (record is null) return;
+        _log.Info("{0}: {1} rekeyed: new CHILD SA in {2:x8} out {3:x8}", _phase1.Name, record.Name, rekeyed.New.InboundSpi, rekeyed.New.OutboundSpi);
+        Write(record with
+        {
+            Ike = rekeyed.Sa, Child = rekeyed.New, ProxyIdSerial = record.ProxyIdSerial + 1, NextOutboundSeq = 1, ReplayHighest = 0,
+            EstablishedAt = DateTimeOffset.UtcNow, SyncSeq = record.SyncSeq + 1
+        });
+    }
+
+    /// <summary>The client deleted its IKE SA: the instance goes on every unit.</summary>
+    private void Deleted(IkeSaState sa)
+    {
+        var record = _records.Values.FirstOrDefault(r => r.Ike.SpiR == sa.SpiR && r.OwnerSerial == _serial);
+        if (record is null) return;
+        _log.Info("{0}: {1} deleted by the client", _phase1.Name, record.Name);
+        Write(record with { Deleted = true, Ike = sa, SyncSeq = record.SyncSeq + 1 });
     }
 
     private void OnRole(HaRoleChanged role)
@@ -220,7 +248,15 @@ public sealed class IpsecPhase1Actor : ReceiveActor
         }
         _records[incoming.Key] = incoming;
         if (incoming.OwnerSerial == _serial) _gateway.Resume(incoming.Ike); // answer DPD with the synced message IDs
-        if (_tunnels.TryGetValue(incoming.Key, out var tunnel)) tunnel.Tell(new TunnelRecordChanged(incoming));
+        if (_tunnels.TryGetValue(incoming.Key, out var tunnel))
+        {
+            if (incoming.Deleted)
+            {
+                Context.Stop(tunnel);
+                _tunnels.Remove(incoming.Key);
+            }
+            else tunnel.Tell(new TunnelRecordChanged(incoming));
+        }
         else if (!incoming.Deleted)
         {
             Context.System.EventStream.Publish(new TunnelPresent(_serial, incoming.Key, incoming.OwnerSerial == _serial, System.Diagnostics.Stopwatch.GetTimestamp()));

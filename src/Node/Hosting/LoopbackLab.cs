@@ -99,18 +99,25 @@ public sealed class LoopbackLab : IAsyncDisposable
     public static readonly IPAddress ClientAddress = IPAddress.Parse("192.168.7.2");
 
     /// <summary>The scenario's client dials in to <paramref name="unit"/>'s local gateway (IKEv2 straight to its phase1).</summary>
-    public async Task<IkeSaEstablished> Dial(string unit, IkeInitiatorSettings? client = null)
+    public async Task<IkeSaEstablished> Dial(string unit, IkeInitiatorSettings? client = null) => (await DialClient(unit, client)).Established!;
+
+    /// <summary>Dials in and returns the client, whose IKE SA can then rekey, check or delete through <see cref="Exchange"/>.</summary>
+    public async Task<DialupClient> DialClient(string unit, IkeInitiatorSettings? client = null)
     {
         var phase1 = _options[unit].Config.Phase1.First(p => p.Type == "dynamic");
-        var gateway = IPAddress.Parse(phase1.LocalGw);
-        var dialer = new DialupClient(client ?? DialupClient.ScenarioSettings(phase1.PskSecret!.Clear), gateway);
-        return await dialer.DialAsync(async datagram =>
-        {
-            var replies = await _running[unit].Unit.Ask<IkeReplies>(new DeliverIke(gateway, new IkeDatagram(ClientAddress, 500, datagram)),
-                TimeSpan.FromSeconds(10));
-            if (replies.Refused is not null && replies.Datagrams.Count == 0) throw new DialFailedException(replies.Refused);
-            return replies.Datagrams;
-        });
+        var dialer = new DialupClient(client ?? DialupClient.ScenarioSettings(phase1.PskSecret!.Clear), IPAddress.Parse(phase1.LocalGw));
+        await dialer.DialAsync(datagram => Exchange(unit, datagram));
+        return dialer;
+    }
+
+    /// <summary>One IKE datagram from the client to <paramref name="unit"/>'s local gateway, and its answers.</summary>
+    public async Task<IReadOnlyList<byte[]>> Exchange(string unit, byte[] datagram)
+    {
+        var gateway = IPAddress.Parse(_options[unit].Config.Phase1.First(p => p.Type == "dynamic").LocalGw);
+        var replies = await _running[unit].Unit.Ask<IkeReplies>(new DeliverIke(gateway, new IkeDatagram(ClientAddress, 500, datagram)),
+            TimeSpan.FromSeconds(10));
+        if (replies.Refused is not null && replies.Datagrams.Count == 0) throw new DialFailedException(replies.Refused);
+        return replies.Datagrams;
     }
 
     public async Task<bool> IsRole(string unit, HaRole role)
