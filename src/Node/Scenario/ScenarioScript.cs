@@ -1,3 +1,4 @@
+using ClusterActors.Protocol.Config;
 using System.Globalization;
 using System.Text.RegularExpressions;
 
@@ -283,37 +284,7 @@ public sealed partial class ScenarioScript(IReadOnlyList<string> units, string s
         }
     }
 
-    /// <summary>The closest option, when close enough to be a typo (case differences count for nothing).</summary>
-    public static string? Suggest(string word, IEnumerable<string> options)
-    {
-        var w = word.ToLowerInvariant();
-        var limit = w.Length <= 3 ? 1 : w.Length <= 6 ? 2 : 3;
-        string? best = null;
-        var bestDistance = int.MaxValue;
-        foreach (var o in options)
-        {
-            var d = Distance(w, o.ToLowerInvariant());
-            if (d < bestDistance) { best = o; bestDistance = d; }
-        }
-        return bestDistance <= limit ? best : null;
-    }
-
-    /// <summary>Optimal-string-alignment distance: a swapped pair of letters counts as one typo.</summary>
-    private static int Distance(string a, string b)
-    {
-        var d = new int[a.Length + 1, b.Length + 1];
-        for (var i = 0; i <= a.Length; i++) d[i, 0] = i;
-        for (var j = 0; j <= b.Length; j++) d[0, j] = j;
-        for (var i = 1; i <= a.Length; i++)
-        for (var j = 1; j <= b.Length; j++)
-        {
-            var cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-                d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
-        }
-        return d[a.Length, b.Length];
-    }
+    public static string? Suggest(string word, IEnumerable<string> options) => DidYouMean.Suggest(word, options);
 
     [GeneratedRegex(@"^(?<unit>[A-Za-z0-9_.\-]+)\s*>(?<command>.*)$")]
     private static partial Regex PromptRegex();
