@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Akka.Actor;
 using ClusterActors.Node.Hosting;
 using ClusterActors.Protocol.Fgcp;
 using Xunit.Abstractions;
@@ -139,5 +140,46 @@ public sealed class DialupTunnelSpec(ITestOutputHelper output) : IAsyncLifetime
                 !(await _lab.Units["DC2_VM1"].CliAsync("diagnose vpn tunnel list")).Output.Contains("name=vpn1_")
                 && !(await _lab.Units["DC2_VM2"].CliAsync("diagnose vpn tunnel list")).Output.Contains("name=vpn1_"),
             TimeSpan.FromSeconds(5), "the deleted tunnel is gone from both units");
+    }
+
+    [Fact]
+    public async Task Stale_or_undecodable_sync_input_is_never_applied_and_the_unit_keeps_running()
+    {
+        _lab.Define([("DC2_VM1", LoopbackLab.ScenarioConfig("DC2_VM1", Timers)), ("DC2_VM2", LoopbackLab.ScenarioConfig("DC2_VM2", Timers))]);
+        await _lab.Start("DC2_VM1");
+        await _lab.Start("DC2_VM2");
+        await LoopbackLab.Eventually(async () => await _lab.IsRole("DC2_VM2", HaRole.Primary)
+                                                 && Akka.Cluster.Cluster.Get(_lab.Units["DC2_VM1"].System).State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up) == 2,
+            TimeSpan.FromSeconds(20), "cluster formed");
+        await _lab.Dial("DC2_VM2");
+        await LoopbackLab.Eventually(async () => Parse((await _lab.Units["DC2_VM1"].CliAsync("diagnose vpn tunnel list")).Output).Role == "standby",
+            TimeSpan.FromSeconds(5), "standby on DC2_VM1");
+        var before = Parse((await _lab.Units["DC2_VM1"].CliAsync("diagnose vpn tunnel list")).Output);
+
+        // A stale record (generation 0) that would make DC2_VM1 the owner, pushed over remoting as an owner pushes:
+        // were it applied, DC2_VM1 would print role=sync-primary.
+        var vm2 = _lab.Units["DC2_VM2"];
+        var phase1 = vm2.System.ActorSelection($"{UnitHost.AkkaAddress(_lab.Units["DC2_VM1"].Options.Akka)}/user/fortigate/phase1-vpn1");
+        var record = TunnelRecordOf(vm2);
+        phase1.Tell(record with { Generation = 0, SyncSeq = 99, OwnerSerial = "FGVM02TM22000001" });
+
+        // Bytes that do not decode as a tunnel record are refused by the serializer; nothing reaches the unit.
+        var serialization = vm2.System.Serialization;
+        var bytes = serialization.FindSerializerFor(record).ToBinary(record);
+        Assert.Throws<Protocol.Serialization.WireFormatException>(() => serialization.Deserialize(bytes[..(bytes.Length / 2)], Protocol.Serialization.ProtocolSerializer.Id, "ipsec.tunnel.v1"));
+
+        await Task.Delay(500);
+        var after = Parse((await _lab.Units["DC2_VM1"].CliAsync("diagnose vpn tunnel list")).Output);
+        Assert.Equal(before, after);
+        Assert.Equal(0, (await _lab.Units["DC2_VM1"].CliAsync("diagnose sys ha status")).ExitCode);
+    }
+
+    private static ClusterActors.Protocol.Ipsec.TunnelRecord TunnelRecordOf(UnitHost host)
+    {
+        var replicator = Akka.DistributedData.DistributedData.Get(host.System).Replicator;
+        var key = new Akka.DistributedData.LWWDictionaryKey<string, ClusterActors.Protocol.Ipsec.TunnelRecord>("ipsec-vpn1");
+        var response = replicator.Ask<Akka.DistributedData.GetSuccess>(Akka.DistributedData.Dsl.Get(key, Akka.DistributedData.ReadLocal.Instance),
+            TimeSpan.FromSeconds(5)).GetAwaiter().GetResult();
+        return response.Get(key).Entries.Values.Single();
     }
 }
