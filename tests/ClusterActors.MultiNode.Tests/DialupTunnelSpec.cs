@@ -182,4 +182,30 @@ public sealed class DialupTunnelSpec(ITestOutputHelper output) : IAsyncLifetime
             TimeSpan.FromSeconds(5)).GetAwaiter().GetResult();
         return response.Get(key).Entries.Values.Single();
     }
+
+    [Fact]
+    public async Task DPD_on_idle_keeps_an_answering_client_and_flushes_a_dead_one_on_every_unit()
+    {
+        const string dpd = "config vpn ipsec phase1-interface\nedit \"vpn1\"\nset dpd-retryinterval 1\nset dpd-retrycount 2\nnext\nend";
+        _lab.Define([("DC2_VM1", LoopbackLab.ScenarioConfig("DC2_VM1", Timers + "\n" + dpd)), ("DC2_VM2", LoopbackLab.ScenarioConfig("DC2_VM2", Timers + "\n" + dpd))]);
+        await _lab.Start("DC2_VM1");
+        await _lab.Start("DC2_VM2");
+        await LoopbackLab.Eventually(async () => await _lab.IsRole("DC2_VM2", HaRole.Primary)
+                                                 && Akka.Cluster.Cluster.Get(_lab.Units["DC2_VM1"].System).State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up) == 2,
+            TimeSpan.FromSeconds(20), "cluster formed");
+        await _lab.Dial("DC2_VM2");
+
+        // The client answers: several idle intervals pass and the tunnel stays, its IKE message IDs moving on.
+        await Task.Delay(4000);
+        Assert.Contains("name=vpn1_1", (await _lab.Units["DC2_VM2"].CliAsync("diagnose vpn tunnel list")).Output);
+        Assert.Contains("name=vpn1_1", (await _lab.Units["DC2_VM1"].CliAsync("diagnose vpn tunnel list")).Output);
+
+        _lab.ClientsAnswer = false;
+        var took = await LoopbackLab.Eventually(async () =>
+                !(await _lab.Units["DC2_VM2"].CliAsync("diagnose vpn tunnel list")).Output.Contains("name=vpn1_")
+                && !(await _lab.Units["DC2_VM1"].CliAsync("diagnose vpn tunnel list")).Output.Contains("name=vpn1_"),
+            TimeSpan.FromSeconds(8), "a dead client's tunnel is flushed after dpd-retrycount unanswered probes, on both units");
+        output.WriteLine($"flushed {took.TotalMilliseconds:0} ms after the client stopped answering");
+        Assert.True(took >= TimeSpan.FromSeconds(1.5), "not before the probes had their time");
+    }
 }

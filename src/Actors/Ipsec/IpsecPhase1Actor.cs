@@ -4,6 +4,7 @@ using Akka.Cluster;
 using Akka.DistributedData;
 using Akka.Event;
 using ClusterActors.Actors.Fgcp;
+using ClusterActors.Actors.Unit;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Fgcp;
 using ClusterActors.Protocol.Ike.Exchanges;
@@ -40,8 +41,26 @@ public sealed record TunnelPresent(string Serial, string Key, bool Owned, long T
 /// converges every unit, including one that joins or missed a push. Distributed Data alone was measured here at
 /// seconds per tunnel once hundreds exist (a write carries the whole dictionary), hence the push.
 /// </summary>
-public sealed class IpsecPhase1Actor : ReceiveActor
+public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
 {
+    private sealed record DpdTick
+    {
+        public static readonly DpdTick Instance = new();
+    }
+
+    /// <summary>Per owned tunnel: when the peer was last heard and the DPD probes sent since (FortiOS `dpd: … count`).</summary>
+    private sealed class Liveness(long heardAt)
+    {
+        public long HeardAt = heardAt;
+        public long ProbedAt;
+        public int Probes;
+    }
+
+    private readonly Dictionary<string, Liveness> _liveness = new();
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Cluster _cluster = Cluster.Get(Context.System);
     private readonly IActorRef _replicator = DistributedData.Get(Context.System).Replicator;
@@ -79,6 +98,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor
         });
 
         Receive<IkeDatagram>(OnIke);
+        Receive<DpdTick>(_ => CheckIdleTunnels());
         Receive<TunnelRecord>(Apply); // pushed by an owner
         Receive<HaRoleChanged>(OnRole);
         Receive<Changed>(c =>
@@ -112,6 +132,55 @@ public sealed class IpsecPhase1Actor : ReceiveActor
     {
         _replicator.Tell(Dsl.Subscribe(_key, Self));
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent));
+        if (_phase1.Dpd == "on-idle") Timers.StartPeriodicTimer("dpd", DpdTick.Instance, TimeSpan.FromMilliseconds(250));
+    }
+
+    /// <summary>
+    /// DPD on-idle: a tunnel this unit owns whose peer has been silent for dpd-retryinterval is probed with an empty
+    /// INFORMATIONAL, again every interval; after dpd-retrycount unanswered probes the tunnel is flushed on every unit.
+    /// </summary>
+    private void CheckIdleTunnels()
+    {
+        var now = _clock.ElapsedMilliseconds;
+        var interval = _phase1.DpdRetryInterval * 1000L;
+        foreach (var r in _records.Values.Where(r => r.OwnerSerial == _serial && !r.Deleted).ToList())
+        {
+            var live = _liveness.TryGetValue(r.Key, out var l) ? l : _liveness[r.Key] = new Liveness(now);
+            if (now - live.HeardAt < interval || now - live.ProbedAt < interval) continue;
+            if (live.Probes >= _phase1.DpdRetryCount)
+            {
+                _log.Warning("{0}: {1}: {2} unanswered DPD probes to {3}; peer is dead, tunnel flushed", _phase1.Name, r.Name, live.Probes, r.RemoteGateway);
+                _liveness.Remove(r.Key);
+                Write(r with { Deleted = true, SyncSeq = r.SyncSeq + 1 });
+                continue;
+            }
+            byte[] probe;
+            try
+            {
+                // An unanswered probe is sent again as it was (same message ID, RFC 7296 §2.1); each try counts.
+                probe = _gateway.PendingRequest(r.Ike.SpiR) ?? _gateway.CreateDpd(r.Ike.SpiR);
+            }
+            catch (InvalidOperationException)
+            {
+                continue; // the IKE SA is not (yet) established here; look again next round
+            }
+            live.Probes++;
+            live.ProbedAt = now;
+            Context.Parent.Tell(new SendIke(new IPEndPoint(r.RemoteGateway, r.RemotePort), probe));
+        }
+    }
+
+    /// <summary>Anything heard from the peer of an owned tunnel proves it alive.</summary>
+    private void Heard(byte[] datagram)
+    {
+        if (datagram.Length < 16) return;
+        var spiR = System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(datagram.AsSpan(8, 8));
+        var record = _records.Values.FirstOrDefault(r => r.Ike.SpiR == spiR && r.OwnerSerial == _serial);
+        if (record is null) return;
+        var live = _liveness.TryGetValue(record.Key, out var l) ? l : _liveness[record.Key] = new Liveness(0);
+        live.HeardAt = _clock.ElapsedMilliseconds;
+        live.Probes = 0;
+        live.ProbedAt = 0;
     }
 
     protected override void PostStop()
@@ -137,6 +206,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor
             return;
         }
         var output = _gateway.Handle(d.From, d.Data);
+        if (output.Events.All(e => e is not IkeDropped)) Heard(d.Data);
         string? refused = null;
         foreach (var e in output.Events)
         {
@@ -151,6 +221,9 @@ public sealed class IpsecPhase1Actor : ReceiveActor
                     break;
                 case IkeDpdAnswered dpd:
                     Resync(dpd.Sa);
+                    break;
+                case IkeDpdConfirmed confirmed:
+                    Resync(confirmed.Sa);
                     break;
                 case ChildSaRekeyed rekeyed:
                     Rekeyed(rekeyed);

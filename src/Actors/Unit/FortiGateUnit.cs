@@ -15,7 +15,14 @@ namespace ClusterActors.Actors.Unit;
 public sealed record UnitSettings(
     string Serial,
     ConfigDocument FileConfig,
-    Func<ConfigDocument, IReadOnlyDictionary<string, IHbdevLink>> HbdevLinks);
+    Func<ConfigDocument, IReadOnlyDictionary<string, IHbdevLink>> HbdevLinks)
+{
+    /// <summary>How the unit sends an IKE datagram it starts itself (DPD on idle): its IKE socket, or the lab's client.</summary>
+    public Action<IPEndPoint, byte[]>? IkeSend { get; init; }
+}
+
+/// <summary>An IKE request this unit starts (DPD) for the peer at <paramref name="To"/>.</summary>
+public sealed record SendIke(IPEndPoint To, byte[] Datagram);
 
 /// <summary>Run one FortiOS CLI command (or a `config … end` script) on the unit.</summary>
 public sealed record RunCli(string Command);
@@ -92,6 +99,7 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
         });
         Receive<GetHaStatus>(q => _fgcp.Forward(q));
         Receive<GetFgspStatus>(q => _fgsp.Forward(q));
+        Receive<SendIke>(send => _settings.IkeSend?.Invoke(send.To, send.Datagram));
         Receive<DeliverIke>(d =>
         {
             // IKE_SA_INIT names no phase1: FortiOS picks the dialup phase1 listening on the local gateway it arrived at.

@@ -64,6 +64,16 @@ public sealed class IkeUdpListener : IDisposable
         catch (Exception) { /* the peer retransmits; a lost answer is what UDP is */ }
     }
 
+    /// <summary>A request the unit starts itself (DPD), from the same socket the peer talks to.</summary>
+    public void Send(IPEndPoint to, byte[] datagram)
+    {
+        try
+        {
+            _udp.Send(datagram, datagram.Length, to);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException) { /* unanswered DPD is what tells */ }
+    }
+
     public void Dispose()
     {
         _stop.Cancel();

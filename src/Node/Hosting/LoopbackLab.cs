@@ -70,7 +70,7 @@ public sealed class LoopbackLab : IAsyncDisposable
 
     public async Task<UnitHost> Start(string unit)
     {
-        var host = await UnitHost.StartAsync(_options[unit], extraHocon: ExtraHocon);
+        var host = await UnitHost.StartAsync(_options[unit], extraHocon: ExtraHocon, ikeSend: (_, datagram) => ToClients(unit, datagram));
         _running[unit] = host;
         return host;
     }
@@ -107,7 +107,27 @@ public sealed class LoopbackLab : IAsyncDisposable
         var phase1 = _options[unit].Config.Phase1.First(p => p.Type == "dynamic");
         var dialer = new DialupClient(client ?? DialupClient.ScenarioSettings(phase1.PskSecret!.Clear), IPAddress.Parse(phase1.LocalGw));
         await dialer.DialAsync(datagram => Exchange(unit, datagram));
+        lock (_clients) _clients.Add(dialer);
         return dialer;
+    }
+
+    private readonly List<DialupClient> _clients = new();
+
+    /// <summary>Whether the lab's dialed-in clients answer the gateway's requests (DPD); false plays a client that died.</summary>
+    public bool ClientsAnswer { get; set; } = true;
+
+    /// <summary>A request a unit starts (DPD) reaches the client whose IKE SA it names; its answer goes back to that unit.</summary>
+    private void ToClients(string unit, byte[] datagram)
+    {
+        if (!ClientsAnswer || datagram.Length < 8) return;
+        var spiI = System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(datagram.AsSpan(0, 8));
+        DialupClient? client;
+        lock (_clients) client = _clients.FirstOrDefault(c => c.Initiator?.Sa?.SpiI == spiI);
+        if (client is null) return;
+        IkeOutput output;
+        lock (client) output = client.Initiator!.Handle(datagram);
+        foreach (var reply in output.Replies)
+            _ = Exchange(unit, reply).ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);
     }
 
     /// <summary>One IKE datagram from the client to <paramref name="unit"/>'s local gateway, and its answers.</summary>

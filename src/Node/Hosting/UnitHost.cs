@@ -44,7 +44,9 @@ public sealed class UnitHost : IAsyncDisposable
         return ConfigurationFactory.ParseString(string.Join("\n", parts));
     }
 
-    public static async Task<UnitHost> StartAsync(UnitOptions o, string? persistenceHocon = null, string? extraHocon = null)
+    /// <param name="ikeSend">Where IKE requests the unit starts itself (DPD) go; by default its IKE socket.</param>
+    public static async Task<UnitHost> StartAsync(UnitOptions o, string? persistenceHocon = null, string? extraHocon = null,
+        Action<IPEndPoint, byte[]>? ikeSend = null)
     {
         Directory.CreateDirectory(o.DataDir);
         persistenceHocon ??= ChosenDatabase(o) switch
@@ -68,9 +70,13 @@ public sealed class UnitHost : IAsyncDisposable
             throw;
         }
 
+        IkeUdpListener? ikeSocket = null;
         var settings = new UnitSettings(o.Serial, o.Config, config =>
             // FGCP heartbeats only on the interfaces `set hbdev` names and the lab has wired.
-            config.Ha.HbDevs.Where(d => links.ContainsKey(d.Interface)).ToDictionary(d => d.Interface, d => (IHbdevLink)links[d.Interface]));
+            config.Ha.HbDevs.Where(d => links.ContainsKey(d.Interface)).ToDictionary(d => d.Interface, d => (IHbdevLink)links[d.Interface]))
+        {
+            IkeSend = ikeSend ?? ((to, datagram) => ikeSocket?.Send(to, datagram))
+        };
         var unit = system.ActorOf(FortiGateUnit.Props(settings), FortiGateUnit.Name);
 
         var cluster = system.Settings.Config.GetConfig("clusteractors.cluster");
@@ -81,8 +87,8 @@ public sealed class UnitHost : IAsyncDisposable
 
         var admin = AdminServer.Start(o.Admin, unit);
         var dialup = o.Config.Phase1.FirstOrDefault(p => p.Type == "dynamic");
-        var ike = o.Ike is not null && dialup is not null ? IkeUdpListener.Start(o.Ike, IPAddress.Parse(dialup.LocalGw), unit) : null;
-        return new UnitHost { Options = o, System = system, Unit = unit, Admin = admin, Hbdevs = links, Ike = ike };
+        ikeSocket = o.Ike is not null && dialup is not null ? IkeUdpListener.Start(o.Ike, IPAddress.Parse(dialup.LocalGw), unit) : null;
+        return new UnitHost { Options = o, System = system, Unit = unit, Admin = admin, Hbdevs = links, Ike = ikeSocket };
     }
 
     /// <summary>`clusteractors.persistence.database` from the user's --hocon files (hocon/persistence-postgresql.conf sets it).</summary>
