@@ -63,6 +63,34 @@ public static class ClientCommand
             return [];
         }
 
+        // Our DPD, then everything that arrives until its answer: the gateway's own requests (its DPD on idle) are
+        // answered on the way, so both sides probing at once never makes either look dead.
+        async Task<bool> Probe(IkeInitiator ike)
+        {
+            // An unanswered probe goes again as it was (same message ID); otherwise a new one.
+            await udp.SendAsync(ike.Retransmit() ?? ike.Dpd(), cancel);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+            wait.CancelAfter(r.Timeout);
+            try
+            {
+                while (true)
+                {
+                    var datagram = await udp.ReceiveAsync(wait.Token);
+                    var output = ike.Handle(datagram.Buffer);
+                    foreach (var reply in output.Replies) await udp.SendAsync(reply, cancel);
+                    if (output.Events.OfType<IkeDpdConfirmed>().Any()) return true;
+                }
+            }
+            catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+            {
+                return false;
+            }
+            catch (SocketException)
+            {
+                return false;
+            }
+        }
+
         var client = new DialupClient(settings, IPAddress.Parse(p1.RemoteGw));
         IkeSaEstablished est;
         try
@@ -89,8 +117,7 @@ public static class ClientCommand
                 // No traffic flows yet (the data plane comes next), so an on-idle DPD is due every interval.
                 await Task.Delay(TimeSpan.FromSeconds(p1.DpdRetryInterval), cancel);
                 if (p1.Dpd == "disable") continue;
-                var answers = await Exchange(client.Initiator!.Dpd());
-                var confirmed = answers.Count > 0 && client.Initiator.Handle(answers[0]).Events.OfType<IkeDpdConfirmed>().Any();
+                var confirmed = await Probe(client.Initiator!);
                 missed = confirmed ? 0 : missed + 1;
                 await output.WriteLineAsync(confirmed ? $"{p1.Name}: dpd: {p1.RemoteGw} answered" : $"{p1.Name}: dpd: no answer ({missed}/{p1.DpdRetryCount})");
                 if (missed >= p1.DpdRetryCount)
