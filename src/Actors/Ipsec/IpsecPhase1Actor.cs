@@ -65,9 +65,9 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     private readonly Cluster _cluster = Cluster.Get(Context.System);
     private readonly IActorRef _replicator = DistributedData.Get(Context.System).Replicator;
     private readonly string _serial;
-    private readonly Phase1Interface _phase1;
+    private Phase1Interface _phase1;
     private readonly LWWDictionaryKey<string, TunnelRecord> _key;
-    private readonly IkeResponder _gateway;
+    private IkeResponder _gateway;
     private readonly Dictionary<string, TunnelRecord> _records = new();
     private readonly Dictionary<string, IActorRef> _tunnels = new();
     private readonly int _boundInterfaceIndex;
@@ -91,13 +91,11 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         _localGateway = IPAddress.Parse(phase1.LocalGw);
         // FortiOS's bound_if is the ifindex of `set interface`: the seed prints 6 for port2, so a VM's portN is N + 4.
         _boundInterfaceIndex = phase1.Interface.StartsWith("port", StringComparison.Ordinal) && int.TryParse(phase1.Interface[4..], out var n) ? n + 4 : 0;
-        _gateway = new IkeResponder(new IkeGatewaySettings(phase1.PskSecret?.Clear ?? "", phase1.PeerType == "one" ? phase1.PeerId : null,
-            phase1.Proposal, phase1.DhGroups, _localGateway, phase1.KeyLife, _childLifetime)
-        {
-            ChildProposals = phase2?.Proposal
-        });
+        _gateway = Gateway(phase1, phase2);
+        _signature = Signature(config, phase1.Name);
 
         Receive<IkeDatagram>(OnIke);
+        Receive<UnitConfigChanged>(OnConfigChanged);
         Receive<DpdTick>(_ => CheckIdleTunnels());
         Receive<TunnelRecord>(Apply); // pushed by an owner
         Receive<HaRoleChanged>(OnRole);
@@ -124,6 +122,39 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         Receive<ClusterEvent.MemberRemoved>(e => _peers.Remove(e.Member.Address));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
     }
+
+    private IkeResponder Gateway(Phase1Interface phase1, Phase2Interface? phase2) =>
+        new(new IkeGatewaySettings(phase1.PskSecret?.Clear ?? "", phase1.PeerType == "one" ? phase1.PeerId : null,
+            phase1.Proposal, phase1.DhGroups, _localGateway, phase1.KeyLife, _childLifetime)
+        {
+            ChildProposals = phase2?.Proposal
+        });
+
+    /// <summary>
+    /// `config vpn ipsec phase1-interface` changed at run time: new IKE attempts and DPD follow the new settings at once;
+    /// established IKE SAs carry on under the new gateway with their synced state.
+    /// </summary>
+    private void OnConfigChanged(UnitConfigChanged changed)
+    {
+        _fgcpGroup = changed.Config.Ha.GroupId;
+        var phase1 = changed.Config.Phase1.FirstOrDefault(p => p.Name == _phase1.Name);
+        if (phase1 is null) return;
+        // Compared as FortiOS prints them: the records hold lists, which compare by reference.
+        var signature = Signature(changed.Config, phase1.Name);
+        if (signature == _signature) return;
+        _signature = signature;
+        _phase1 = phase1;
+        _gateway = Gateway(phase1, changed.Config.Phase2.FirstOrDefault(p => p.Phase1Name == phase1.Name));
+        foreach (var r in _records.Values.Where(r => r.OwnerSerial == _serial && !r.Deleted)) _gateway.Resume(r.Ike);
+        if (_phase1.Dpd == "on-idle") Timers.StartPeriodicTimer("dpd", DpdTick.Instance, TimeSpan.FromMilliseconds(250));
+        else Timers.Cancel("dpd");
+    }
+
+    private string _signature = "";
+
+    private static string Signature(ConfigDocument config, string phase1) =>
+        config.Show($"vpn ipsec phase1-interface \"{phase1}\"", true) +
+        string.Concat(config.Phase2.Where(p => p.Phase1Name == phase1).Select(p => config.Show($"vpn ipsec phase2-interface \"{p.Name}\"", true)));
 
     public static Props Props(string serial, ConfigDocument config, Phase1Interface phase1) =>
         Akka.Actor.Props.Create(() => new IpsecPhase1Actor(serial, config, phase1));

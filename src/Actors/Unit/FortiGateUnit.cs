@@ -85,6 +85,7 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
             _running = changed.Config;
             _fgcp.Forward(changed);
             _fgsp.Tell(changed);
+            foreach (var p in _phase1.Values) p.Tell(changed);
         });
         Receive<SetLinkState>(link => _fgcp.Forward(link));
         Receive<HaRoleChanged>(role =>
