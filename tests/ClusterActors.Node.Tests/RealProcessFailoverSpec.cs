@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using ClusterActors.Node.Hosting;
 using ClusterActors.Protocol.Config;
 using Xunit.Abstractions;
 
@@ -26,20 +27,10 @@ public sealed class RealProcessFailoverSpec(ITestOutputHelper output) : IDisposa
         try { Directory.Delete(_dir, true); } catch { /* best effort */ }
     }
 
-    internal static int FreeTcpPort()
-    {
-        using var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
+    internal static int FreeTcpPort() => LoopbackLab.FreeTcpPort();
 
-    internal static int FreeUdpPort()
-    {
-        using var u = new System.Net.Sockets.UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)u.Client.LocalEndPoint!).Port;
-    }
+    internal static int FreeUdpPort() => LoopbackLab.FreeUdpPort();
 
-    /// <summary>Writes each unit's config file (the scenario's, with test timers) and its wiring HOCON.</summary>
     internal readonly Dictionary<string, int> IkePorts = new();
 
     internal (UnitProcess Vm1, UnitProcess Vm2) Define(string change)

@@ -26,18 +26,43 @@ public sealed class LoopbackLab : IAsyncDisposable
     /// <summary>HOCON appended to every unit's configuration, e.g. to quiet Akka's logging in a benchmark.</summary>
     public string? ExtraHocon { get; init; }
 
-    public static int FreeTcpPort()
+    /// <summary>
+    /// Ports handed out below Linux's ephemeral range (32768-60999): a port the kernel picked with port 0 and released
+    /// could be taken by another unit's outgoing connection before the unit binds it (seen under CI load).
+    /// </summary>
+    private static int _nextPort = 20000 + Random.Shared.Next(0, 6000);
+
+    private static int NextFreePort(Func<int, bool> free)
     {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
+        for (var attempt = 0; attempt < 2000; attempt++)
+        {
+            var port = Interlocked.Increment(ref _nextPort);
+            if (port >= 32000) Interlocked.CompareExchange(ref _nextPort, 20000, port);
+            if (port is >= 20000 and < 32000 && free(port)) return port;
+        }
+        throw new InvalidOperationException("no free loopback port between 20000 and 32000");
     }
 
-    public static int FreeUdpPort()
+    public static int FreeTcpPort() => NextFreePort(port =>
     {
-        using var u = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)u.Client.LocalEndPoint!).Port;
-    }
+        try
+        {
+            using var l = new TcpListener(IPAddress.Loopback, port);
+            l.Start();
+            return true;
+        }
+        catch (SocketException) { return false; }
+    });
+
+    public static int FreeUdpPort() => NextFreePort(port =>
+    {
+        try
+        {
+            using var u = new UdpClient(new IPEndPoint(IPAddress.Loopback, port));
+            return true;
+        }
+        catch (SocketException) { return false; }
+    });
 
     public static ConfigDocument ScenarioConfig(string unit, string? change = null)
     {
