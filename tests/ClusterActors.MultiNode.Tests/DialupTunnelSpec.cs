@@ -22,6 +22,16 @@ public sealed class DialupTunnelSpec(ITestOutputHelper output) : IAsyncLifetime
 
     public async Task DisposeAsync() => await _lab.DisposeAsync();
 
+    /// <summary>Cluster 1 alone: DC2_VM2 FGCP primary (higher serial) and both units Up in one Akka cluster.</summary>
+    private async Task StartCluster1()
+    {
+        _lab.Define([("DC2_VM1", LoopbackLab.ScenarioConfig("DC2_VM1", Timers)), ("DC2_VM2", LoopbackLab.ScenarioConfig("DC2_VM2", Timers))]);
+        await _lab.Start("DC2_VM1");
+        await _lab.Start("DC2_VM2");
+        await LoopbackLab.Eventually(async () => await _lab.IsRole("DC2_VM2", HaRole.Primary) && _lab.AkkaMembersUp("DC2_VM1") == 2,
+            TimeSpan.FromSeconds(20), "cluster formed");
+    }
+
     private static (string Role, string Dec, string Enc, string Seqno, string DecKey, string EncKey) Parse(string list)
     {
         string Field(string pattern) => Regex.Match(list, pattern).Groups[1].Value;
@@ -39,8 +49,7 @@ public sealed class DialupTunnelSpec(ITestOutputHelper output) : IAsyncLifetime
         await LoopbackLab.Eventually(async () => await _lab.IsRole("DC2_VM1", HaRole.Primary) && await _lab.IsRole("DC2_VM4", HaRole.Primary)
                                                  && (await _lab.Status("DC2_VM1")).Members.Count == 2,
             TimeSpan.FromSeconds(30), "both FGCP clusters formed, DC2_VM1 primary of cluster 1");
-        await LoopbackLab.Eventually(() => Task.FromResult(units.All(u =>
-                Akka.Cluster.Cluster.Get(_lab.Units[u].System).State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up) == 4)),
+        await LoopbackLab.Eventually(() => Task.FromResult(units.All(u => _lab.AkkaMembersUp(u) == 4)),
             TimeSpan.FromSeconds(30), "one Akka cluster of four");
 
         var established = await _lab.Dial("DC2_VM1");
@@ -114,12 +123,7 @@ public sealed class DialupTunnelSpec(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task A_rekeyed_CHILD_SA_and_a_deleted_tunnel_reach_the_standby()
     {
-        _lab.Define([("DC2_VM1", LoopbackLab.ScenarioConfig("DC2_VM1", Timers)), ("DC2_VM2", LoopbackLab.ScenarioConfig("DC2_VM2", Timers))]);
-        await _lab.Start("DC2_VM1");
-        await _lab.Start("DC2_VM2");
-        await LoopbackLab.Eventually(async () => await _lab.IsRole("DC2_VM2", HaRole.Primary)
-                                                 && Akka.Cluster.Cluster.Get(_lab.Units["DC2_VM1"].System).State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up) == 2,
-            TimeSpan.FromSeconds(20), "cluster formed");
+        await StartCluster1();
         var client = await _lab.DialClient("DC2_VM2");
         var first = client.Established!.Child;
         await LoopbackLab.Eventually(async () => Parse((await _lab.Units["DC2_VM1"].CliAsync("diagnose vpn tunnel list")).Output).Role == "standby",
@@ -145,12 +149,7 @@ public sealed class DialupTunnelSpec(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task Stale_or_undecodable_sync_input_is_never_applied_and_the_unit_keeps_running()
     {
-        _lab.Define([("DC2_VM1", LoopbackLab.ScenarioConfig("DC2_VM1", Timers)), ("DC2_VM2", LoopbackLab.ScenarioConfig("DC2_VM2", Timers))]);
-        await _lab.Start("DC2_VM1");
-        await _lab.Start("DC2_VM2");
-        await LoopbackLab.Eventually(async () => await _lab.IsRole("DC2_VM2", HaRole.Primary)
-                                                 && Akka.Cluster.Cluster.Get(_lab.Units["DC2_VM1"].System).State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up) == 2,
-            TimeSpan.FromSeconds(20), "cluster formed");
+        await StartCluster1();
         await _lab.Dial("DC2_VM2");
         await LoopbackLab.Eventually(async () => Parse((await _lab.Units["DC2_VM1"].CliAsync("diagnose vpn tunnel list")).Output).Role == "standby",
             TimeSpan.FromSeconds(5), "standby on DC2_VM1");
@@ -186,12 +185,7 @@ public sealed class DialupTunnelSpec(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task DPD_on_idle_keeps_an_answering_client_and_flushes_a_dead_one_on_every_unit()
     {
-        _lab.Define([("DC2_VM1", LoopbackLab.ScenarioConfig("DC2_VM1", Timers)), ("DC2_VM2", LoopbackLab.ScenarioConfig("DC2_VM2", Timers))]);
-        await _lab.Start("DC2_VM1");
-        await _lab.Start("DC2_VM2");
-        await LoopbackLab.Eventually(async () => await _lab.IsRole("DC2_VM2", HaRole.Primary)
-                                                 && Akka.Cluster.Cluster.Get(_lab.Units["DC2_VM1"].System).State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up) == 2,
-            TimeSpan.FromSeconds(20), "cluster formed");
+        await StartCluster1();
         // Shortened at run time on the primary, as an engineer would for a test; FGCP syncs it to the secondary.
         var change = await _lab.Units["DC2_VM2"].CliAsync("config vpn ipsec phase1-interface\nedit \"vpn1\"\nset dpd-retryinterval 1\nset dpd-retrycount 2\nnext\nend");
         Assert.Equal(0, change.ExitCode);

@@ -165,6 +165,10 @@ public sealed class LoopbackLab : IAsyncDisposable
         return replies.Datagrams;
     }
 
+    /// <summary>How many members <paramref name="unit"/> sees Up in its Akka cluster.</summary>
+    public int AkkaMembersUp(string unit) =>
+        Akka.Cluster.Cluster.Get(_running[unit].System).State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up);
+
     public async Task<bool> IsRole(string unit, HaRole role)
     {
         var s = await Status(unit);

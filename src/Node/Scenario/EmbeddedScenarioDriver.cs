@@ -74,7 +74,7 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
         await _progress.WriteAsync($"waiting for the Akka cluster of {Units.Count} units … ");
         await _progress.FlushAsync();
         var akka = Stopwatch.StartNew();
-        while (!Units.All(u => Akka.Cluster.Cluster.Get(_lab.Units[u].System).State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up) == Units.Count))
+        while (!Units.All(u => _lab.AkkaMembersUp(u) == Units.Count))
         {
             if (akka.Elapsed > FormationTimeout)
                 throw new TimeoutException($"the units did not form one Akka cluster within {FormationTimeout.TotalSeconds:0} s");
