@@ -75,6 +75,19 @@ public sealed class DialupTunnelSpec(ITestOutputHelper output) : IAsyncLifetime
             Assert.Equal(("standby", vm1.Dec, vm1.Enc, "10000001", vm1.DecKey, vm1.EncKey), standby);
         }
 
+        // The SA sync to the other FGSP cluster is what the peer line counts as session sync: VM1 sent vpn1_1 to
+        // VM3 and VM4, cluster 2's primary (VM4) received it; VM2 (same FGCP cluster as the owner) counts nothing sent.
+        var sessions = new System.Text.RegularExpressions.Regex(@"session-type: send=(\d+), recv=(\d+)\n\s+packet-type: send=0, recv=0");
+        await LoopbackLab.Eventually(async () =>
+        {
+            var vm1Peers = sessions.Match((await _lab.Units["DC2_VM1"].CliAsync("diagnose sys ha standalone-peers")).Output);
+            var vm4Peers = sessions.Match((await _lab.Units["DC2_VM4"].CliAsync("diagnose sys ha standalone-peers")).Output);
+            return vm1Peers.Success && vm4Peers.Success
+                   && int.Parse(vm1Peers.Groups[1].Value) >= 2 && int.Parse(vm4Peers.Groups[2].Value) >= 1;
+        }, TimeSpan.FromSeconds(5), "session-type counters: VM1 sent to cluster 2's two units, VM4 received");
+        var vm2Sessions = sessions.Match((await _lab.Units["DC2_VM2"].CliAsync("diagnose sys ha standalone-peers")).Output);
+        Assert.Equal("0", vm2Sessions.Groups[1].Value);
+
         await _lab.Kill("DC2_VM1");
         await LoopbackLab.Eventually(async () => Parse((await _lab.Units["DC2_VM2"].CliAsync("diagnose vpn tunnel list")).Output).Role == "sync-primary",
             TimeSpan.FromSeconds(5), "DC2_VM2 takes sync-primary after FGCP failover");

@@ -20,13 +20,28 @@ public sealed record FgspStatus(
     int GroupMemberId,
     string? OwnAddress,
     IReadOnlyList<FgspDetectedPeer> Peers,
-    long SessionSyncSent,
-    long SessionSyncReceived,
+    IReadOnlyDictionary<int, FgspSyncCounters> SessionSyncByFgcpGroup,
     IReadOnlyList<FgspAnnouncement> KnownUnits,
-    IReadOnlyCollection<string> LiveMembers);
+    IReadOnlyCollection<string> LiveMembers)
+{
+    /// <summary>The `session-type` counters of the peer line for a peer cluster (its FGCP group-id).</summary>
+    public FgspSyncCounters SessionSyncWith(int fgcpGroup) =>
+        SessionSyncByFgcpGroup.TryGetValue(fgcpGroup, out var c) ? c : FgspSyncCounters.Zero;
+}
 
-/// <summary>Counted by the IPsec side for every SA sync message it sends to or receives from the FGSP peer cluster.</summary>
-public sealed record FgspSyncCounted(bool Sent);
+/// <summary>Sync messages exchanged with one FGSP peer cluster.</summary>
+public sealed record FgspSyncCounters(long Sent, long Received)
+{
+    public static readonly FgspSyncCounters Zero = new(0, 0);
+}
+
+/// <summary>
+/// Told by the IPsec side for every SA sync message it pushes to, or receives from, another unit (by its Akka address).
+/// The FGSP actor counts those exchanged with units of another FGCP cluster as the peer's `session-type` counters:
+/// on FortiOS they count FGSP session-sync messages, and in this lab the per-tunnel SA sync is the session state
+/// the peers exchange (no TCP/UDP session table is emulated). Syncs inside the unit's own FGCP cluster are FGCP's, not FGSP's.
+/// </summary>
+public sealed record FgspSyncCounted(string AkkaAddress, bool Sent);
 
 /// <summary>
 /// FGSP for one unit: announces itself in the Akka cluster (Distributed Data, one entry per unit) and finds the
@@ -46,7 +61,7 @@ public sealed class FgspActor : ReceiveActor
     private bool _isPrimary;
     private IReadOnlyList<FgspAnnouncement> _known = [];
     private IReadOnlyList<FgspDetectedPeer> _peers = [];
-    private long _sent, _received;
+    private readonly Dictionary<string, (long Sent, long Received)> _syncByAddress = new();
 
     public FgspActor(string serial, ConfigDocument config)
     {
@@ -83,11 +98,11 @@ public sealed class FgspActor : ReceiveActor
         Receive<IUpdateFailure>(f => _log.Debug("FGSP announcement not yet on every unit: {0}", f));
         Receive<FgspSyncCounted>(c =>
         {
-            if (c.Sent) _sent++;
-            else _received++;
+            var (sent, received) = _syncByAddress.GetValueOrDefault(c.AkkaAddress);
+            _syncByAddress[c.AkkaAddress] = c.Sent ? (sent + 1, received) : (sent, received + 1);
         });
         Receive<GetFgspStatus>(_ => Sender.Tell(new FgspStatus(_config.StandaloneCluster.StandaloneGroupId,
-            _config.StandaloneCluster.GroupMemberId, FgspPeering.OwnAddress(_config), _peers, _sent, _received, _known, _live.ToList())));
+            _config.StandaloneCluster.GroupMemberId, FgspPeering.OwnAddress(_config), _peers, SyncByPeerCluster(), _known, _live.ToList())));
     }
 
     public static Props Props(string serial, ConfigDocument config) => Akka.Actor.Props.Create(() => new FgspActor(serial, config));
@@ -129,6 +144,10 @@ public sealed class FgspActor : ReceiveActor
         _replicator.Tell(Dsl.Update(Key, LWWDictionary<string, FgspAnnouncement>.Empty, new WriteAll(TimeSpan.FromSeconds(2)),
             d => d.SetItem(_cluster, _serial, me)));
     }
+
+    /// <summary>Per FGCP group of another cluster: the counters of every unit of that cluster this unit synced with.</summary>
+    private IReadOnlyDictionary<int, FgspSyncCounters> SyncByPeerCluster() =>
+        FgspPeering.SyncByPeerCluster(_config.Ha.GroupId, _known, _syncByAddress);
 
     private void Redetect()
     {

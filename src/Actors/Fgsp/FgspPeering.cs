@@ -28,6 +28,28 @@ public static class FgspPeering
             .ToList();
     }
 
+    /// <summary>
+    /// Sums per-unit sync counters (keyed by Akka address) into one pair per other FGCP cluster, as the peer line of
+    /// `diagnose sys ha standalone-peers` shows them. Units not (yet) announced, and units of the own cluster, are not counted.
+    /// </summary>
+    public static IReadOnlyDictionary<int, FgspSyncCounters> SyncByPeerCluster(
+        int ownFgcpGroup, IEnumerable<FgspAnnouncement> announcements, IReadOnlyDictionary<string, (long Sent, long Received)> byAddress)
+    {
+        var result = new Dictionary<int, FgspSyncCounters>();
+        foreach (var group in announcements.Where(a => a.FgcpGroupId != ownFgcpGroup).GroupBy(a => a.FgcpGroupId))
+        {
+            long sent = 0, received = 0;
+            foreach (var address in group.Select(a => a.AkkaAddress).Distinct())
+                if (byAddress.TryGetValue(address, out var c))
+                {
+                    sent += c.Sent;
+                    received += c.Received;
+                }
+            result[group.Key] = new FgspSyncCounters(sent, received);
+        }
+        return result;
+    }
+
     /// <summary>The unit's own address on the FGSP link: the interface whose subnet holds the first peer's address.</summary>
     public static string? OwnAddress(ConfigDocument config)
     {

@@ -4,6 +4,7 @@ using Akka.Cluster;
 using Akka.DistributedData;
 using Akka.Event;
 using ClusterActors.Actors.Fgcp;
+using ClusterActors.Actors.Fgsp;
 using ClusterActors.Actors.Unit;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Fgcp;
@@ -97,7 +98,12 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         Receive<IkeDatagram>(OnIke);
         Receive<UnitConfigChanged>(OnConfigChanged);
         Receive<DpdTick>(_ => CheckIdleTunnels());
-        Receive<TunnelRecord>(Apply); // pushed by an owner
+        Receive<TunnelRecord>(r =>
+        {
+            // pushed by an owner
+            if (Sender.Path.Address.HasGlobalScope) Context.Parent.Tell(new FgspSyncCounted(Sender.Path.Address.ToString(), Sent: false));
+            Apply(r);
+        });
         Receive<HaRoleChanged>(OnRole);
         Receive<Changed>(c =>
         {
@@ -225,7 +231,13 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         if (member.Address == _cluster.SelfAddress || _peers.ContainsKey(member.Address)) return;
         var peer = Context.ActorSelection(Self.Path.ToStringWithAddress(member.Address));
         _peers[member.Address] = peer;
-        foreach (var r in _records.Values.Where(r => r.OwnerSerial == _serial)) peer.Tell(r);
+        foreach (var r in _records.Values.Where(r => r.OwnerSerial == _serial)) Push(member.Address, peer, r);
+    }
+
+    private void Push(Address to, ActorSelection peer, TunnelRecord record)
+    {
+        peer.Tell(record);
+        Context.Parent.Tell(new FgspSyncCounted(to.ToString(), Sent: true));
     }
 
     private void OnIke(IkeDatagram d)
@@ -329,7 +341,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     private void Write(TunnelRecord record)
     {
         Apply(record);
-        foreach (var peer in _peers.Values) peer.Tell(record);
+        foreach (var (address, peer) in _peers) Push(address, peer, record);
         _replicator.Tell(Dsl.Update(_key, LWWDictionary<string, TunnelRecord>.Empty, WriteLocal.Instance,
             d => d.SetItem(_cluster, record.Key, record, (_, r) => TunnelOwnership.Clock(r))));
     }

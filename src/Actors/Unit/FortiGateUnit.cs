@@ -100,6 +100,7 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
         });
         Receive<GetHaStatus>(q => _fgcp.Forward(q));
         Receive<GetFgspStatus>(q => _fgsp.Forward(q));
+        Receive<FgspSyncCounted>(c => _fgsp.Tell(c));
         Receive<SendIke>(send => _settings.IkeSend?.Invoke(send.To, send.Datagram));
         Receive<DeliverIke>(d =>
         {
