@@ -3,6 +3,7 @@ using Akka.Actor;
 using ClusterActors.Actors.UnitConfig;
 using ClusterActors.Actors.Fgcp;
 using ClusterActors.Actors.Fgsp;
+using ClusterActors.Actors.Forwarding;
 using ClusterActors.Actors.Ipsec;
 using ClusterActors.Actors.Unit;
 using ClusterActors.Protocol.Config;
@@ -10,7 +11,8 @@ using ClusterActors.Protocol.History;
 
 namespace ClusterActors.Actors.Cli;
 
-public sealed record CliTargets(string Serial, IActorRef Config, IActorRef Fgcp, IActorRef History, IActorRef Fgsp, IReadOnlyList<IActorRef> Phase1);
+public sealed record CliTargets(string Serial, IActorRef Config, IActorRef Fgcp, IActorRef History, IActorRef Fgsp, IReadOnlyList<IActorRef> Phase1,
+    IActorRef Forwarding);
 
 /// <summary>
 /// The FortiOS commands a unit answers. Words may be abbreviated while unambiguous, as on FortiOS
@@ -51,6 +53,7 @@ public static class FortiOsCli
             var status = await Status(u);
             return Ok(HaDiagnostics.SystemStatus(config, status));
         }),
+        (["diagnose", "sniffer", "packet"], Sniffer),
         (["show", "full-configuration"], (u, rest) => Show(u, rest, full: true)),
         (["show"], (u, rest) => Show(u, rest, full: false)),
     ];
@@ -94,6 +97,32 @@ public static class FortiOsCli
             return new FgspDevBase(id, peer is null ? [] : VpnDiagnostics.FgcpVirtualMacs(peer.FgcpGroupId, PhysicalInterfaces));
         }).ToList();
         return new FgspPeersStatus(s.StandaloneGroupId, s.GroupMemberId, lines, devBase);
+    }
+
+    /// <summary>How long a capture without a count runs before it is stopped as if by Ctrl-C (a FortiOS console runs until ^C).</summary>
+    public static readonly TimeSpan SnifferDefaultDuration = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest a capture with a count waits for its packets.</summary>
+    public static readonly TimeSpan SnifferMaxDuration = TimeSpan.FromSeconds(10);
+
+    /// <summary>`diagnose sniffer packet &lt;interface&gt; &lt;'filter'&gt; &lt;verbose&gt; &lt;count&gt;` (FortiOS's argument order).</summary>
+    private static async Task<CliResult> Sniffer(CliTargets u, string[] rest)
+    {
+        if (rest.Length < 1) return Fail("command incomplete: diagnose sniffer packet <interface> <'filter'> <verbose> <count>");
+        var iface = rest[0];
+        var filter = rest.Length > 1 ? rest[1] : "none";
+        var verbosity = 1;
+        if (rest.Length > 2 && !int.TryParse(rest[2], out verbosity)) return Fail($"invalid verbose level '{rest[2]}'");
+        int? count = null;
+        if (rest.Length > 3)
+        {
+            if (!int.TryParse(rest[3], out var c)) return Fail($"invalid count '{rest[3]}'");
+            count = c;
+        }
+        if (u.Forwarding.IsNobody()) return Fail("this unit has no packet interfaces (it runs without the lab's data plane)");
+        var duration = count is > 0 ? SnifferMaxDuration : SnifferDefaultDuration;
+        var result = await u.Forwarding.Ask<SnifferResult>(new StartSniffer(iface, filter, verbosity, count, duration), duration + AskTimeout);
+        return result.Ok ? Ok(result.Output) : Fail(result.Output);
     }
 
     private static async Task<HaStatusSnapshot> Status(CliTargets u) => await u.Fgcp.Ask<HaStatusSnapshot>(GetHaStatus.Instance, AskTimeout);

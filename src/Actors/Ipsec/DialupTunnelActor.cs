@@ -1,6 +1,10 @@
 using System.Net;
 using Akka.Actor;
+using Akka.Event;
+using ClusterActors.Actors.Forwarding;
+using ClusterActors.Protocol.Esp;
 using ClusterActors.Protocol.Ipsec;
+using ClusterActors.Protocol.Packets;
 using IpsecSelector = ClusterActors.Protocol.Ipsec.TrafficSelector;
 
 namespace ClusterActors.Actors.Ipsec;
@@ -12,18 +16,56 @@ public sealed record GetTunnelState
     public static readonly GetTunnelState Instance = new();
 }
 
+/// <summary>A standby received valid ESP for this tunnel: its unit takes the tunnel over (traffic-driven takeover).</summary>
+public sealed record ClaimTunnelByTraffic(string Key);
+
+/// <summary>The owner's sequence state to sync to the standbys: its next outbound number and the highest inbound one accepted.</summary>
+public sealed record SyncTunnelSequence(string Key, uint NextOutboundSeq, uint ReplayHighest);
+
+/// <summary>Drops of one tunnel's ESP by reason, and packets refused because this unit does not own the tunnel.</summary>
+public sealed record GetTunnelDrops
+{
+    public static readonly GetTunnelDrops Instance = new();
+}
+
+public sealed record TunnelDrops(string Name, IReadOnlyDictionary<EspDropReason, ulong> Inbound, long NotOwner);
+
 /// <summary>
 /// One dialup instance (vpn1_1 …) on one unit: its role and its copy of the SAs. The owner is `sync-primary`;
 /// everywhere else the instance is `standby` with the outbound sequence number jumped ahead by 2^28, so that
 /// whichever unit takes it over never sends a number the client has already seen.
 /// </summary>
-public sealed class DialupTunnelActor : ReceiveActor
+/// <remarks>
+/// The instance also carries its ESP: it decrypts what arrives for its SPI (anti-replay window of 2048) and encrypts
+/// what is routed into it. A standby that receives valid ESP takes the tunnel over (traffic-driven takeover, as VM3 in
+/// the scenario's second drill): it asks its phase1 to claim the tunnel, forwards the packet at once and sends from the
+/// jumped-ahead sequence number. The owner syncs its sequence state every <see cref="SequenceSyncInterval"/> while traffic
+/// flows; the 2^28 jump covers what a standby has not yet seen.
+/// </remarks>
+public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
 {
+    /// <summary>How often an owner with traffic syncs its sequence state (FortiOS's interval is not published: open question 3).</summary>
+    public static readonly TimeSpan SequenceSyncInterval = TimeSpan.FromSeconds(1);
+
+    private sealed record SyncDue
+    {
+        public static readonly SyncDue Instance = new();
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _serial;
     private readonly int _boundInterfaceIndex;
     private TunnelRecord _record;
     private TunnelRole _role;
     private bool _rgwyChanged;
+    private bool _claiming;
+    private EspInboundSa _in;
+    private EspOutboundSa _out;
+    private long _rxp, _txp, _rxb, _txb, _notOwner;
+    private DateTimeOffset? _lastRx, _lastTx;
+    private (ulong Out, uint In) _synced;
 
     public DialupTunnelActor(string serial, TunnelRecord record, int boundInterfaceIndex)
     {
@@ -31,19 +73,114 @@ public sealed class DialupTunnelActor : ReceiveActor
         _boundInterfaceIndex = boundInterfaceIndex;
         _record = record;
         _role = RoleOf(record);
-        Receive<TunnelRecordChanged>(c =>
-        {
-            var role = RoleOf(c.Record);
-            // FortiOS sets rgwy-chg on a tunnel a unit took over from another owner (the seed's VM2 after FGCP failover).
-            if (role == TunnelRole.SyncPrimary && _role == TunnelRole.Standby && c.Record.Generation > 1) _rgwyChanged = true;
-            _record = c.Record;
-            _role = role;
-        });
+        (_in, _out) = Sas(record, _role);
+        _synced = (_out.NextSeq, record.ReplayHighest);
+        Receive<TunnelRecordChanged>(c => OnRecord(c.Record));
         Receive<GetTunnelState>(_ => Sender.Tell(State()));
+        Receive<EspArrived>(OnEsp);
+        Receive<EncryptForTunnel>(OnEncrypt);
+        Receive<SyncDue>(_ => SyncSequence());
+        Receive<GetTunnelDrops>(_ => Sender.Tell(new TunnelDrops(_record.Name,
+            Enum.GetValues<EspDropReason>().Where(r => r != EspDropReason.None).ToDictionary(r => r, r => _in.DropCount(r)), _notOwner)));
     }
 
     public static Props Props(string serial, TunnelRecord record, int boundInterfaceIndex) =>
         Akka.Actor.Props.Create(() => new DialupTunnelActor(serial, record, boundInterfaceIndex));
+
+    protected override void PreStart() => Timers.StartPeriodicTimer("sync", SyncDue.Instance, SequenceSyncInterval);
+
+    private static EspSaKeys InboundKeys(TunnelRecord r) => new(r.Child.InboundSpi, r.Child.InboundEncKey, r.Child.InboundAuthKey);
+
+    private static EspSaKeys OutboundKeys(TunnelRecord r) => new(r.Child.OutboundSpi, r.Child.OutboundEncKey, r.Child.OutboundAuthKey);
+
+    /// <summary>
+    /// The SAs as a unit holds them: the owner sends from the synced next number; a standby would send from the jumped
+    /// one if it took over. The inbound window starts at the synced highest number, so replays older than the last sync
+    /// are still refused by a new owner.
+    /// </summary>
+    private static (EspInboundSa, EspOutboundSa) Sas(TunnelRecord r, TunnelRole role) =>
+        (new EspInboundSa(InboundKeys(r), Window(r.ReplayHighest)),
+         new EspOutboundSa(OutboundKeys(r), Math.Max(1u, role == TunnelRole.SyncPrimary ? r.NextOutboundSeq : TunnelOwnership.TakeoverSequence(r))));
+
+    private static ReplayWindow Window(uint highest) => new(new ReplayWindowState(highest, new byte[ReplayWindow.DefaultSize / 8]));
+
+    private void OnRecord(TunnelRecord record)
+    {
+        var role = RoleOf(record);
+        // FortiOS sets rgwy-chg on a tunnel a unit took over from another owner (the seed's VM2 after FGCP failover).
+        if (role == TunnelRole.SyncPrimary && _role == TunnelRole.Standby && record.Generation > 1) _rgwyChanged = true;
+        var rekeyed = record.Child.InboundSpi != _record.Child.InboundSpi || record.Child.OutboundSpi != _record.Child.OutboundSpi;
+        var previous = _role;
+        _record = record;
+        _role = role;
+        if (rekeyed)
+        {
+            (_in, _out) = Sas(record, role);
+            _claiming = false;
+        }
+        else if (role == TunnelRole.SyncPrimary && previous == TunnelRole.Standby)
+        {
+            // Became the owner (FGCP failover, or our own traffic claim came back): send from the claimed number, or
+            // from where sending already got to since the claim.
+            if (!_claiming || _out.NextSeq < record.NextOutboundSeq) _out = new EspOutboundSa(OutboundKeys(record), Math.Max(1u, record.NextOutboundSeq));
+            _claiming = false;
+        }
+        else if (role == TunnelRole.Standby)
+        {
+            // Another unit owns it (again): what it synced is the state this unit would take over from.
+            _claiming = false;
+            _out = new EspOutboundSa(OutboundKeys(record), Math.Max(1u, TunnelOwnership.TakeoverSequence(record)));
+            if (record.ReplayHighest > _in.Window.Highest) _in = new EspInboundSa(InboundKeys(record), Window(record.ReplayHighest));
+        }
+        if (role == TunnelRole.SyncPrimary) _synced = (Math.Max(_synced.Out, record.NextOutboundSeq), Math.Max(_synced.In, record.ReplayHighest));
+    }
+
+    private bool MaySend => _role == TunnelRole.SyncPrimary || _claiming;
+
+    private void OnEsp(EspArrived esp)
+    {
+        if (!_in.TryOpen(esp.Esp, out var decrypted, out var reason))
+        {
+            _log.Debug("{0}: ESP seq dropped: {1}", _record.Name, reason);
+            return;
+        }
+        _rxp++;
+        _rxb += decrypted.Payload.Length;
+        _lastRx = DateTimeOffset.UtcNow;
+        if (!MaySend)
+        {
+            _log.Info("{0}: valid ESP from {1} reached this unit, which holds the tunnel as standby: taking it over from {2}",
+                _record.Name, esp.From, _record.OwnerSerial);
+            _claiming = true;
+            _out = new EspOutboundSa(OutboundKeys(_record), Math.Max(1u, TunnelOwnership.TakeoverSequence(_record)));
+            Context.Parent.Tell(new ClaimTunnelByTraffic(_record.Key));
+        }
+        Sender.Tell(new TunnelDecrypted(_record.Phase1, decrypted.Payload));
+    }
+
+    private void OnEncrypt(EncryptForTunnel packet)
+    {
+        if (!MaySend || _out.IsExhausted)
+        {
+            _notOwner++;
+            return;
+        }
+        var sealedEsp = _out.Seal(packet.InnerPacket);
+        _txp++;
+        _txb += packet.InnerPacket.Length;
+        _lastTx = DateTimeOffset.UtcNow;
+        var outer = new Ipv4Packet(_record.LocalGateway, _record.RemoteGateway, Ipv4Packet.ProtocolEsp, sealedEsp.Bytes);
+        Sender.Tell(new TunnelEncrypted(outer.ToBytes()));
+    }
+
+    private void SyncSequence()
+    {
+        if (_role != TunnelRole.SyncPrimary) return;
+        var now = (Out: _out.NextSeq, In: _in.Window.Highest);
+        if (now == _synced || now.Out > uint.MaxValue) return;
+        _synced = now;
+        Context.Parent.Tell(new SyncTunnelSequence(_record.Key, (uint)now.Out, now.In));
+    }
 
     private TunnelRole RoleOf(TunnelRecord r) => r.OwnerSerial == _serial ? TunnelRole.SyncPrimary : TunnelRole.Standby;
 
@@ -51,12 +188,13 @@ public sealed class DialupTunnelActor : ReceiveActor
     {
         var r = _record;
         var owner = _role == TunnelRole.SyncPrimary;
-        var seq = owner ? r.NextOutboundSeq : TunnelOwnership.TakeoverSequence(r);
+        var seq = (uint)Math.Min(_out.NextSeq, uint.MaxValue);
         var child = r.Child;
         var sa = new ChildSaState(r.ProxyIdSerial,
-            new SaDirection(child.InboundSpi, child.InboundEncKey, child.InboundAuthKey, 0, 0),
-            new SaDirection(child.OutboundSpi, child.OutboundEncKey, child.OutboundAuthKey, 0, 0),
-            seq, owner ? r.ReplayHighest : 0, 2048, r.EstablishedAt, r.ChildLifetimeSeconds,
+            new SaDirection(child.InboundSpi, child.InboundEncKey, child.InboundAuthKey, (long)_in.Counters.Packets, (long)_in.Counters.Bytes),
+            new SaDirection(child.OutboundSpi, child.OutboundEncKey, child.OutboundAuthKey, (long)_out.Counters.Packets, (long)_out.Counters.Bytes),
+            // The standby's window is not synced packet by packet (open question 6): it prints 0, as the seed's standbys do.
+            seq, owner ? _in.Window.Highest : 0, ReplayWindow.DefaultSize, r.EstablishedAt, r.ChildLifetimeSeconds,
             // Path MTU is learnt by the forwarding unit and not synced: a standby shows the 1280 default and dst_mtu 0.
             owner ? 1438 : 1280);
         var remote = r.RemoteSelectors.FirstOrDefault();
@@ -65,7 +203,7 @@ public sealed class DialupTunnelActor : ReceiveActor
             r.RemoteGateway, r.RemotePort, owner ? 1500 : 0, _boundInterfaceIndex, _role, true, owner && _rgwyChanged, r.Phase1,
             Selector(local), Selector(remote), sa,
             new DpdState("on-idle", true, 60000, 3, 0, owner ? r.Ike.NextRequestId : 0),
-            new NattState("none", 0, 0, 0), new TunnelCounters(0, 0, 0, 0), null, null);
+            new NattState("none", 0, 0, 0), new TunnelCounters(_rxp, _txp, _rxb, _txb), _lastRx, _lastTx);
     }
 
     private static IpsecSelector Selector(ClusterActors.Protocol.Ike.TrafficSelector? s) =>

@@ -5,6 +5,7 @@ using Akka.DistributedData;
 using Akka.Event;
 using ClusterActors.Actors.Fgcp;
 using ClusterActors.Actors.Fgsp;
+using ClusterActors.Actors.Forwarding;
 using ClusterActors.Actors.Unit;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Fgcp;
@@ -98,6 +99,12 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         Receive<IkeDatagram>(OnIke);
         Receive<UnitConfigChanged>(OnConfigChanged);
         Receive<DpdTick>(_ => CheckIdleTunnels());
+        Receive<ClaimTunnelByTraffic>(c => ClaimByTraffic(c.Key));
+        Receive<SyncTunnelSequence>(c =>
+        {
+            if (_records.TryGetValue(c.Key, out var r) && r.OwnerSerial == _serial && !r.Deleted)
+                Write(r with { NextOutboundSeq = c.NextOutboundSeq, ReplayHighest = c.ReplayHighest, SyncSeq = r.SyncSeq + 1 });
+        });
         Receive<TunnelRecord>(r =>
         {
             // pushed by an owner
@@ -338,6 +345,22 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         Write(TunnelOwnership.Claim(r, _serial, _fgcpGroup));
     }
 
+    /// <summary>
+    /// Valid ESP for a tunnel held as standby reached this unit: the router sends the client here now (its cluster was
+    /// removed from ECMP), so this unit becomes the owner and tells every other unit, the former owner included.
+    /// </summary>
+    private void ClaimByTraffic(string key)
+    {
+        if (!_records.TryGetValue(key, out var r) || r.Deleted || r.OwnerSerial == _serial) return;
+        if (!_isPrimary)
+        {
+            _log.Warning("{0}: traffic for {1} reached an FGCP secondary; not claimed", _phase1.Name, r.Name);
+            return;
+        }
+        _log.Info("{0}: taking {1} over from {2}: its traffic now arrives at this unit", _phase1.Name, r.Name, r.OwnerSerial);
+        Write(TunnelOwnership.Claim(r, _serial, _fgcpGroup));
+    }
+
     private void Write(TunnelRecord record)
     {
         Apply(record);
@@ -346,10 +369,16 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             d => d.SetItem(_cluster, record.Key, record, (_, r) => TunnelOwnership.Clock(r))));
     }
 
+    /// <summary>Where the unit's forwarding plane finds this instance: its inbound SPI and the client's subnets.</summary>
+    private static TunnelPathChanged PathOf(TunnelRecord r, IActorRef tunnel) =>
+        new(r.Key, r.Phase1, r.Child.InboundSpi,
+            r.RemoteSelectors.Select(s => (UnitRoutes.ToUInt(s.StartAddress), UnitRoutes.ToUInt(s.EndAddress))).ToList(), tunnel);
+
     /// <summary>Applies a record seen locally or from another unit, keeping the winner by <see cref="TunnelOwnership.Compare"/>.</summary>
     private void Apply(TunnelRecord incoming)
     {
-        if (_records.TryGetValue(incoming.Key, out var known))
+        TunnelRecord? known = null;
+        if (_records.TryGetValue(incoming.Key, out known))
         {
             var order = TunnelOwnership.Compare(incoming, known);
             if (order < 0)
@@ -370,13 +399,19 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             {
                 Context.Stop(tunnel);
                 _tunnels.Remove(incoming.Key);
+                Context.Parent.Tell(new TunnelPathRemoved(incoming.Key));
             }
-            else tunnel.Tell(new TunnelRecordChanged(incoming));
+            else
+            {
+                tunnel.Tell(new TunnelRecordChanged(incoming));
+                if (known is not null && known.Child.InboundSpi != incoming.Child.InboundSpi) Context.Parent.Tell(PathOf(incoming, tunnel));
+            }
         }
         else if (!incoming.Deleted)
         {
             Context.System.EventStream.Publish(new TunnelPresent(_serial, incoming.Key, incoming.OwnerSerial == _serial, System.Diagnostics.Stopwatch.GetTimestamp()));
-            _tunnels[incoming.Key] = Context.ActorOf(DialupTunnelActor.Props(_serial, incoming, _boundInterfaceIndex), Uri.EscapeDataString(incoming.Key));
+            var created = _tunnels[incoming.Key] = Context.ActorOf(DialupTunnelActor.Props(_serial, incoming, _boundInterfaceIndex), Uri.EscapeDataString(incoming.Key));
+            Context.Parent.Tell(PathOf(incoming, created));
         }
         // A record that reaches the primary late (it restarted, or the sync arrived after its election) is still its cluster's.
         ClaimIfOurClusters(incoming);

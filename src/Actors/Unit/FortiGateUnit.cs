@@ -6,6 +6,8 @@ using ClusterActors.Actors.Fgcp;
 using ClusterActors.Actors.Fgsp;
 using ClusterActors.Actors.Ipsec;
 using System.Net;
+using ClusterActors.Actors.DataPlane;
+using ClusterActors.Actors.Forwarding;
 using ClusterActors.Actors.Persistence;
 using ClusterActors.Protocol.Config;
 
@@ -19,6 +21,12 @@ public sealed record UnitSettings(
 {
     /// <summary>How the unit sends an IKE datagram it starts itself (DPD on idle): its IKE socket, or the lab's client.</summary>
     public Action<IPEndPoint, byte[]>? IkeSend { get; init; }
+
+    /// <summary>
+    /// The unit's interfaces as packet I/O (the in-memory fabric, or the lab's kernel sockets). Without it the unit has
+    /// no forwarding plane: IKE then reaches it through <see cref="DeliverIke"/> only.
+    /// </summary>
+    public IPacketIo? Packets { get; init; }
 }
 
 /// <summary>An IKE request this unit starts (DPD) for the peer at <paramref name="To"/>.</summary>
@@ -46,6 +54,7 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
     private IActorRef _config = ActorRefs.Nobody;
     private IActorRef _fgcp = ActorRefs.Nobody;
     private IActorRef _fgsp = ActorRefs.Nobody;
+    private IActorRef _forwarding = ActorRefs.Nobody;
     private readonly Dictionary<string, IActorRef> _phase1 = new();
     private ConfigDocument _running;
 
@@ -61,6 +70,8 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
             _fgsp = Context.ActorOf(FgspActor.Props(_settings.Serial, _running), "fgsp");
             foreach (var p1 in _running.Phase1.Where(p => p.Type == "dynamic"))
                 _phase1[p1.Name] = Context.ActorOf(IpsecPhase1Actor.Props(_settings.Serial, _running, p1), "phase1-" + p1.Name);
+            if (_settings.Packets is not null)
+                _forwarding = Context.ActorOf(ForwardingActor.Props(_settings.Serial, _running, _settings.Packets, Self), "forwarding");
             _fgcp = Context.ActorOf(FgcpActor.Props(_settings.Serial, _running, _settings.HbdevLinks(_running), _history, _config), "fgcp");
             _log.Info("unit {0} ({1}) up", _settings.Serial, _running.Global.Hostname);
             Become(Running);
@@ -85,23 +96,33 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
             _running = changed.Config;
             _fgcp.Forward(changed);
             _fgsp.Tell(changed);
+            _forwarding.Tell(changed);
             foreach (var p in _phase1.Values) p.Tell(changed);
         });
         Receive<SetLinkState>(link => _fgcp.Forward(link));
         Receive<HaRoleChanged>(role =>
         {
             _fgsp.Tell(role);
+            _forwarding.Tell(role);
             foreach (var p in _phase1.Values) p.Tell(role);
         });
         Receive<RunCli>(cli =>
         {
-            var units = new CliTargets(_settings.Serial, _config, _fgcp, _history, _fgsp, _phase1.Values.ToList());
+            var units = new CliTargets(_settings.Serial, _config, _fgcp, _history, _fgsp, _phase1.Values.ToList(), _forwarding);
             FortiOsCli.Run(cli.Command, units).PipeTo(Sender);
         });
         Receive<GetHaStatus>(q => _fgcp.Forward(q));
         Receive<GetFgspStatus>(q => _fgsp.Forward(q));
         Receive<FgspSyncCounted>(c => _fgsp.Tell(c));
-        Receive<SendIke>(send => _settings.IkeSend?.Invoke(send.To, send.Datagram));
+        Receive<SendIke>(send =>
+        {
+            if (_settings.Packets is not null) _forwarding.Tell(send);
+            else _settings.IkeSend?.Invoke(send.To, send.Datagram);
+        });
+        Receive<TunnelPathChanged>(t => _forwarding.Tell(t));
+        Receive<TunnelPathRemoved>(t => _forwarding.Tell(t));
+        Receive<GetForwardingStatus>(q => _forwarding.Forward(q));
+        Receive<StartSniffer>(q => _forwarding.Forward(q));
         Receive<DeliverIke>(d =>
         {
             // IKE_SA_INIT names no phase1: FortiOS picks the dialup phase1 listening on the local gateway it arrived at.

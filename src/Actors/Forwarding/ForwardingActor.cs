@@ -1,0 +1,370 @@
+using System.Buffers.Binary;
+using System.Net;
+using Akka.Actor;
+using Akka.Event;
+using ClusterActors.Actors.DataPlane;
+using ClusterActors.Actors.Fgcp;
+using ClusterActors.Actors.Ipsec;
+using ClusterActors.Actors.Unit;
+using ClusterActors.Protocol.Config;
+using ClusterActors.Protocol.Esp;
+using ClusterActors.Protocol.Fgcp;
+using ClusterActors.Protocol.Packets;
+
+namespace ClusterActors.Actors.Forwarding;
+
+/// <summary>
+/// One unit's forwarding plane: its interfaces on the packet I/O, its routing table, the local services a FortiGate
+/// answers on its own addresses (ping, IKE on UDP 500/4500, ESP), and the path of tunnel traffic: ESP in → the
+/// dialup instance decrypts → routed out (port3); traffic for a tunnel's remote subnet → the instance encrypts →
+/// routed to the client (port2). Only the FGCP primary answers on the cluster's addresses (virtual MAC): on a
+/// secondary every port stays silent, so it neither receives nor forwards.
+/// </summary>
+public sealed class ForwardingActor : ReceiveActor, IWithTimers
+{
+    private sealed record PacketIn(IPacketPort Port, byte[] Bytes);
+
+    private sealed record CarrierChanged(string Interface, bool Up);
+
+    private sealed record IkeAnswered(IPAddress Local, IPAddress Peer, int PeerPort, int LocalPort, IkeReplies Replies);
+
+    private sealed record SnifferDue(int Id);
+
+    private sealed record RunningSniffer(SnifferCapture Capture, IActorRef ReplyTo);
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly string _serial;
+    private readonly IPacketIo _io;
+    private readonly IActorRef _unit;
+    private readonly Dictionary<string, IPacketPort> _ports = new();
+    private ConfigDocument _config;
+    private UnitRoutes _routes;
+    private bool _answering;
+    private readonly Dictionary<uint, TunnelPathChanged> _bySpi = new();
+    private readonly Dictionary<string, TunnelPathChanged> _byKey = new();
+    private readonly Dictionary<int, RunningSniffer> _sniffers = new();
+    private int _nextSniffer;
+    private long _received, _forwarded, _espIn, _espOut, _tunnelIn, _tunnelOut;
+    private readonly Dictionary<string, long> _drops = new();
+
+    public ForwardingActor(string serial, ConfigDocument config, IPacketIo io, IActorRef unit)
+    {
+        _serial = serial;
+        _config = config;
+        _io = io;
+        _unit = unit;
+        _routes = BuildRoutes(config);
+
+        Receive<PacketIn>(p => OnPacket(p.Port, p.Bytes));
+        Receive<CarrierChanged>(c =>
+        {
+            _log.Info("{0} link status changed: {1}", c.Interface, c.Up ? "up" : "down");
+            // A pulled cable is what FGCP's port monitor reacts to, as on a real unit.
+            _unit.Tell(new SetLinkState(c.Interface, c.Up));
+        });
+        Receive<Akka.Done>(_ => { }); // FGCP acknowledging a link state
+        Receive<HaRoleChanged>(r =>
+        {
+            if (r.Serial != _serial) return;
+            var answering = r.Role == HaRole.Primary;
+            if (answering == _answering) return;
+            _answering = answering;
+            foreach (var p in _ports.Values) p.Answering = answering;
+        });
+        Receive<UnitConfigChanged>(c =>
+        {
+            _config = c.Config;
+            _routes = BuildRoutes(c.Config);
+            foreach (var i in c.Config.Interfaces)
+                if (_ports.TryGetValue(i.Name, out var port) && port.AdminUp != i.StatusUp) port.AdminUp = i.StatusUp;
+        });
+        Receive<TunnelPathChanged>(t =>
+        {
+            if (_byKey.Remove(t.Key, out var old)) _bySpi.Remove(old.InboundSpi);
+            _byKey[t.Key] = t;
+            _bySpi[t.InboundSpi] = t;
+        });
+        Receive<TunnelPathRemoved>(t =>
+        {
+            if (_byKey.Remove(t.Key, out var old)) _bySpi.Remove(old.InboundSpi);
+        });
+        Receive<TunnelDecrypted>(d => FromTunnel(d.Interface, d.InnerPacket));
+        Receive<TunnelEncrypted>(e =>
+        {
+            _espOut++;
+            RouteOut(e.OuterPacket, null);
+        });
+        Receive<IkeAnswered>(OnIkeAnswered);
+        Receive<SendIke>(OnSendIke);
+        Receive<StartSniffer>(OnStartSniffer);
+        Receive<SnifferDue>(d =>
+        {
+            if (_sniffers.Remove(d.Id, out var s)) s.ReplyTo.Tell(new SnifferResult(s.Capture.Render(interrupted: true), true));
+        });
+        Receive<GetForwardingStatus>(_ => Sender.Tell(new ForwardingStatus(_serial, _answering,
+            _ports.ToDictionary(p => p.Key, p => p.Value.IsUp), _received, _forwarded, _espIn, _espOut, _tunnelIn, _tunnelOut,
+            _drops.Values.Sum(), new Dictionary<string, long>(_drops))));
+    }
+
+    public static Props Props(string serial, ConfigDocument config, IPacketIo io, IActorRef unit) =>
+        Akka.Actor.Props.Create(() => new ForwardingActor(serial, config, io, unit));
+
+    protected override void PreStart()
+    {
+        var self = Self;
+        foreach (var i in _config.Interfaces)
+        {
+            var addresses = UnitRoutes.AddressesOf(i);
+            // Loopbacks (lb1) are local addresses, reached through the physical ports; port4 is the heartbeat link.
+            if (addresses.Count == 0 || i.Type == "loopback") continue;
+            IPacketPort port;
+            try
+            {
+                port = _io.Open(i.Name, addresses, (p, bytes) => self.Tell(new PacketIn(p, bytes)));
+            }
+            catch (InvalidOperationException e)
+            {
+                _log.Warning("{0} is not cabled in this lab: {1}", i.Name, e.Message);
+                continue;
+            }
+            port.AdminUp = i.StatusUp;
+            port.Answering = _answering;
+            port.CarrierChanged += (p, up) => self.Tell(new CarrierChanged(p.Name, up));
+            _ports[i.Name] = port;
+        }
+    }
+
+    protected override void PostStop()
+    {
+        foreach (var p in _ports.Values) p.Dispose();
+        foreach (var s in _sniffers.Values) s.ReplyTo.Tell(new SnifferResult(s.Capture.Render(interrupted: true), true));
+    }
+
+    private UnitRoutes BuildRoutes(ConfigDocument config) => UnitRoutes.From(config, StaticRoutes.Of(config));
+
+    private bool IsUp(string iface) => _ports.TryGetValue(iface, out var p) && p.IsUp;
+
+    private void Drop(string why)
+    {
+        _drops[why] = _drops.GetValueOrDefault(why) + 1;
+    }
+
+    private void OnPacket(IPacketPort port, byte[] bytes)
+    {
+        _received++;
+        if (!Ipv4Packet.TryParse(bytes, out var packet, out _))
+        {
+            Drop("malformed");
+            return;
+        }
+        if (_routes.IsLocal(packet.Destination))
+        {
+            ToSelf(port, packet);
+            return;
+        }
+        Sniff(port.Name, SnifferDirection.In, packet);
+        var dst = UnitRoutes.ToUInt(packet.Destination);
+        foreach (var t in _byKey.Values)
+        {
+            if (!t.Remote.Any(r => dst >= r.Start && dst <= r.End)) continue;
+            // Traffic for a dialup client's subnet goes into its tunnel; the instance decides whether it may send.
+            Sniff(t.Phase1, SnifferDirection.Out, packet);
+            _tunnelOut++;
+            t.Tunnel.Tell(new EncryptForTunnel(packet.ToBytes()));
+            return;
+        }
+        Forward(packet, port.Name);
+    }
+
+    private void FromTunnel(string iface, byte[] inner)
+    {
+        if (!Ipv4Packet.TryParse(inner, out var packet, out _))
+        {
+            Drop("malformed inner packet");
+            return;
+        }
+        _tunnelIn++;
+        Sniff(iface, SnifferDirection.In, packet);
+        if (_routes.IsLocal(packet.Destination))
+        {
+            ToSelf(null, packet);
+            return;
+        }
+        Forward(packet, iface);
+    }
+
+    private void Forward(Ipv4Packet packet, string arrivedOn)
+    {
+        if (packet.Ttl <= 1)
+        {
+            Drop("ttl exceeded");
+            return;
+        }
+        var hop = _routes.Lookup(packet.Destination, IsUp);
+        if (hop is null)
+        {
+            Drop("no route");
+            return;
+        }
+        var forwarded = packet with { Ttl = (byte)(packet.Ttl - 1) };
+        Sniff(hop.Value.Interface, SnifferDirection.Out, forwarded);
+        if (_ports[hop.Value.Interface].Send(hop.Value.Address, forwarded.ToBytes())) _forwarded++;
+        else Drop("next hop unreachable");
+    }
+
+    /// <summary>A packet this unit itself sends (ping replies, IKE, ESP): routed from its own address.</summary>
+    private void RouteOut(byte[] bytes, Ipv4Packet? parsed)
+    {
+        if (parsed is null && !Ipv4Packet.TryParse(bytes, out parsed, out _))
+        {
+            Drop("malformed own packet");
+            return;
+        }
+        var hop = _routes.Lookup(parsed.Destination, IsUp);
+        if (hop is null)
+        {
+            Drop("no route");
+            return;
+        }
+        Sniff(hop.Value.Interface, SnifferDirection.Out, parsed);
+        if (!_ports[hop.Value.Interface].Send(hop.Value.Address, bytes)) Drop("next hop unreachable");
+    }
+
+    private void ToSelf(IPacketPort? port, Ipv4Packet packet)
+    {
+        if (port is not null) Sniff(port.Name, SnifferDirection.In, packet);
+        switch (packet.Protocol)
+        {
+            case Ipv4Packet.ProtocolIcmp:
+                if (IcmpEcho.TryReply(packet, out var reply)) RouteOut(reply.ToBytes(), reply);
+                else Drop("icmp to self");
+                break;
+            case Ipv4Packet.ProtocolEsp:
+                Esp(packet.Payload, packet.Source, 0, false);
+                break;
+            case Ipv4Packet.ProtocolUdp:
+                Udp(packet);
+                break;
+            default:
+                Drop("protocol to self");
+                break;
+        }
+    }
+
+    private void Udp(Ipv4Packet packet)
+    {
+        if (!UdpEncap.TryParse(packet.Payload, out var udp))
+        {
+            Drop("malformed udp");
+            return;
+        }
+        if (udp.DestinationPort == 500)
+        {
+            Ike(packet.Destination, packet.Source, udp.SourcePort, 500, udp.Payload);
+            return;
+        }
+        if (udp.DestinationPort != UdpEncap.NatTPort)
+        {
+            Drop("udp port closed");
+            return;
+        }
+        var kind = UdpEncap.Classify(udp.Payload);
+        switch (kind)
+        {
+            case UdpEncapKind.Ike:
+                Ike(packet.Destination, packet.Source, udp.SourcePort, UdpEncap.NatTPort, UdpEncap.Inner(udp.Payload, kind).ToArray());
+                break;
+            case UdpEncapKind.Esp:
+                Esp(udp.Payload, packet.Source, udp.SourcePort, true);
+                break;
+            case UdpEncapKind.NatKeepalive:
+                break;
+            default:
+                Drop("malformed udp-encapsulated");
+                break;
+        }
+    }
+
+    private void Esp(byte[] esp, IPAddress from, int fromPort, bool encapsulated)
+    {
+        _espIn++;
+        if (esp.Length < 8)
+        {
+            Drop("malformed esp");
+            return;
+        }
+        var spi = BinaryPrimitives.ReadUInt32BigEndian(esp);
+        if (!_bySpi.TryGetValue(spi, out var tunnel))
+        {
+            Drop("esp unknown spi");
+            return;
+        }
+        tunnel.Tunnel.Tell(new EspArrived(esp, from, fromPort, encapsulated));
+    }
+
+    private void Ike(IPAddress local, IPAddress peer, int peerPort, int localPort, byte[] message)
+    {
+        var self = Self;
+        _unit.Ask<IkeReplies>(new DeliverIke(local, new IkeDatagram(peer, peerPort, message)), TimeSpan.FromSeconds(10))
+            .PipeTo(self, success: r => new IkeAnswered(local, peer, peerPort, localPort, r),
+                failure: _ => new IkeAnswered(local, peer, peerPort, localPort, new IkeReplies([], "the gateway did not answer")));
+    }
+
+    private void OnIkeAnswered(IkeAnswered a)
+    {
+        if (a.Replies.Refused is not null && a.Replies.Datagrams.Count == 0)
+            _log.Info("IKE from {0}:{1} not answered: {2}", a.Peer, a.PeerPort, a.Replies.Refused);
+        foreach (var d in a.Replies.Datagrams) SendUdp(a.Local, a.Peer, a.LocalPort, a.PeerPort, d);
+    }
+
+    /// <summary>An IKE request the unit starts itself (DPD): from the dialup phase1's local gateway.</summary>
+    private void OnSendIke(SendIke send)
+    {
+        var phase1 = _config.Phase1.FirstOrDefault(p => p.Type == "dynamic");
+        if (phase1 is null || !IPAddress.TryParse(phase1.LocalGw, out var local)) return;
+        var natt = send.To.Port == UdpEncap.NatTPort;
+        SendUdp(local, send.To.Address, natt ? UdpEncap.NatTPort : 500, send.To.Port, send.Datagram);
+    }
+
+    private void SendUdp(IPAddress local, IPAddress peer, int localPort, int peerPort, byte[] ike)
+    {
+        var udp = localPort == UdpEncap.NatTPort
+            ? UdpEncap.WrapIke(ike, (ushort)localPort, (ushort)peerPort)
+            : UdpDatagrams.Build((ushort)localPort, (ushort)peerPort, ike);
+        var packet = new Ipv4Packet(local, peer, Ipv4Packet.ProtocolUdp, udp);
+        RouteOut(packet.ToBytes(), packet);
+    }
+
+    private void Sniff(string iface, SnifferDirection direction, Ipv4Packet packet)
+    {
+        if (_sniffers.Count == 0) return;
+        foreach (var (id, s) in _sniffers.ToList())
+        {
+            if (!s.Capture.Offer(iface, direction, packet) || !s.Capture.Done) continue;
+            _sniffers.Remove(id);
+            Timers.Cancel(id);
+            s.ReplyTo.Tell(new SnifferResult(s.Capture.Render(interrupted: false), true));
+        }
+    }
+
+    private void OnStartSniffer(StartSniffer start)
+    {
+        var capture = SnifferCapture.Create(start.Interface, start.Filter, start.Verbosity, start.Count, out var error);
+        if (capture is null)
+        {
+            Sender.Tell(new SnifferResult(error!, false));
+            return;
+        }
+        if (start.Interface != "any" && !_ports.ContainsKey(start.Interface)
+                                     && !_config.Phase1.Any(p => p.Name == start.Interface) && _config.Interfaces.All(i => i.Name != start.Interface))
+        {
+            Sender.Tell(new SnifferResult($"interface {start.Interface} is not found", false));
+            return;
+        }
+        var id = ++_nextSniffer;
+        _sniffers[id] = new RunningSniffer(capture, Sender);
+        Timers.StartSingleTimer(id, new SnifferDue(id), start.Duration);
+    }
+}

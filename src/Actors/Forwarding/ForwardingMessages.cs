@@ -1,0 +1,49 @@
+using System.Net;
+using Akka.Actor;
+using ClusterActors.Protocol.Packets;
+
+namespace ClusterActors.Actors.Forwarding;
+
+/// <summary>Where the data plane finds a dialup instance: ESP to <see cref="InboundSpi"/> and traffic to its remote selectors.</summary>
+public sealed record TunnelPathChanged(string Key, string Phase1, uint InboundSpi, IReadOnlyList<(uint Start, uint End)> Remote, IActorRef Tunnel);
+
+public sealed record TunnelPathRemoved(string Key);
+
+/// <summary>ESP for a tunnel this unit holds (owned or standby), as it arrived on the wire (without any UDP header).</summary>
+public sealed record EspArrived(byte[] Esp, IPAddress From, int FromPort, bool UdpEncapsulated);
+
+/// <summary>The tunnel decrypted a packet: its inner IPv4 packet enters the unit on the tunnel interface (vpn1).</summary>
+public sealed record TunnelDecrypted(string Interface, byte[] InnerPacket);
+
+/// <summary>A packet routed into the tunnel: the tunnel encrypts it if this unit may send on it.</summary>
+public sealed record EncryptForTunnel(byte[] InnerPacket);
+
+/// <summary>An outer packet (ESP, or ESP in UDP 4500) ready to be routed to the remote gateway.</summary>
+public sealed record TunnelEncrypted(byte[] OuterPacket);
+
+/// <summary>`diagnose sniffer packet IFACE FILTER VERBOSITY [COUNT]`; runs until the count or <see cref="Duration"/>.</summary>
+public sealed record StartSniffer(string Interface, string Filter, int Verbosity, int? Count, TimeSpan Duration);
+
+public sealed record SnifferResult(string Output, bool Ok);
+
+public sealed record GetForwardingStatus
+{
+    public static readonly GetForwardingStatus Instance = new();
+}
+
+/// <summary>What one unit's data plane has done, for tests, drills and the lab's reports.</summary>
+public sealed record ForwardingStatus(
+    string Serial,
+    bool Answering,
+    IReadOnlyDictionary<string, bool> Carrier,
+    long Received,
+    long Forwarded,
+    long EspIn,
+    long EspOut,
+    long TunnelIn,
+    long TunnelOut,
+    long Dropped,
+    IReadOnlyDictionary<string, long> Drops);
+
+/// <summary>Seen on the unit's event stream each time this unit forwards a packet of a tunnel (for drills' "who forwarded").</summary>
+public sealed record TunnelTrafficForwarded(string Serial, string Tunnel, SnifferDirection Direction);

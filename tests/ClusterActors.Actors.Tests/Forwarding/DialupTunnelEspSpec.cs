@@ -1,0 +1,160 @@
+using System.Net;
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using ClusterActors.Actors.Forwarding;
+using ClusterActors.Actors.Ipsec;
+using ClusterActors.Actors.Tests.Ipsec;
+using ClusterActors.Protocol.Esp;
+using ClusterActors.Protocol.Ipsec;
+using ClusterActors.Protocol.Packets;
+
+namespace ClusterActors.Actors.Tests.Forwarding;
+
+/// <summary>
+/// One dialup instance's ESP, with the test actor as its phase1 (parent) and as the forwarding plane (sender):
+/// decrypt/encrypt with the synced keys, anti-replay, the traffic-driven takeover of a standby and the sequence sync.
+/// </summary>
+public sealed class DialupTunnelEspSpec : TestKit
+{
+    private const string Self = "FGVM02TM22000003";
+
+    private static readonly IPAddress Pc1 = IPAddress.Parse("10.10.1.2");
+    private static readonly IPAddress Server = IPAddress.Parse("10.10.101.2");
+
+    private static TunnelRecord Keyed(TunnelRecord r)
+    {
+        var child = r.Child with
+        {
+            InboundEncKey = Enumerable.Range(1, 16).Select(i => (byte)i).ToArray(),
+            InboundAuthKey = Enumerable.Range(20, 20).Select(i => (byte)i).ToArray(),
+            OutboundEncKey = Enumerable.Range(50, 16).Select(i => (byte)i).ToArray(),
+            OutboundAuthKey = Enumerable.Range(80, 20).Select(i => (byte)i).ToArray(),
+        };
+        return r with { Child = child };
+    }
+
+    /// <summary>The client's side of the CHILD SA: it sends to the gateway's inbound SPI and receives on the gateway's outbound.</summary>
+    private static (EspOutboundSa ToGateway, EspInboundSa FromGateway) Client(TunnelRecord r) =>
+        (new EspOutboundSa(new EspSaKeys(r.Child.InboundSpi, r.Child.InboundEncKey, r.Child.InboundAuthKey)),
+         new EspInboundSa(new EspSaKeys(r.Child.OutboundSpi, r.Child.OutboundEncKey, r.Child.OutboundAuthKey)));
+
+    private static byte[] Echo(IPAddress from, IPAddress to, ushort seq) =>
+        IcmpEcho.Request(7, seq, new byte[56]).InIpv4(from, to).ToBytes();
+
+    private static EspArrived Arrived(EspSealed s) => new(s.Bytes, IPAddress.Parse("192.168.7.2"), 0, false);
+
+    [Fact]
+    public void The_owner_decrypts_what_the_client_sends_and_encrypts_what_the_client_can_open()
+    {
+        var record = Keyed(TunnelOwnershipSpec.Record(owner: Self, group: 2));
+        var (toGateway, fromGateway) = Client(record);
+        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6));
+
+        var request = Echo(Pc1, Server, 1);
+        tunnel.Tell(Arrived(toGateway.Seal(request)));
+        var decrypted = ExpectMsg<TunnelDecrypted>();
+        Assert.Equal("vpn1", decrypted.Interface);
+        Assert.Equal(request, decrypted.InnerPacket);
+
+        var reply = Echo(Server, Pc1, 1);
+        tunnel.Tell(new EncryptForTunnel(reply));
+        var outer = ExpectMsg<TunnelEncrypted>();
+        Assert.True(Ipv4Packet.TryParse(outer.OuterPacket, out var esp, out _));
+        Assert.Equal((IPAddress.Parse("192.168.202.35"), IPAddress.Parse("192.168.7.2"), Ipv4Packet.ProtocolEsp),
+            (esp.Source, esp.Destination, esp.Protocol));
+        Assert.True(fromGateway.TryOpen(esp.Payload, out var opened, out _));
+        Assert.Equal(reply, opened.Payload);
+        Assert.True(EspCodec.TryReadHeader(esp.Payload, out _, out var seq));
+        Assert.Equal(1u, seq);
+
+        var state = tunnel.Ask<DialupTunnelState>(GetTunnelState.Instance).Result;
+        Assert.Equal((1L, 1L, (long)request.Length, (long)reply.Length), (state.Stat.RxPackets, state.Stat.TxPackets, state.Stat.RxBytes, state.Stat.TxBytes));
+        Assert.Equal((1L, 1L), (state.Sa.Dec.Packets, state.Sa.Enc.Packets));
+        Assert.Equal(2u, state.Sa.NextOutboundSeq);
+        Assert.Equal(1u, state.Sa.ReplayLastSeq);
+    }
+
+    [Fact]
+    public void A_replayed_packet_is_dropped_and_counted_never_forwarded()
+    {
+        var record = Keyed(TunnelOwnershipSpec.Record(owner: Self, group: 2));
+        var (toGateway, _) = Client(record);
+        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6));
+        var sealedOnce = toGateway.Seal(Echo(Pc1, Server, 1));
+
+        tunnel.Tell(Arrived(sealedOnce));
+        ExpectMsg<TunnelDecrypted>();
+        tunnel.Tell(Arrived(sealedOnce));
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        var drops = tunnel.Ask<TunnelDrops>(GetTunnelDrops.Instance).Result;
+        Assert.Equal(1UL, drops.Inbound[EspDropReason.Replayed]);
+    }
+
+    [Fact]
+    public void A_standby_receiving_valid_ESP_claims_the_tunnel_forwards_and_sends_from_the_jumped_sequence()
+    {
+        // Synced by the previous owner (cluster 1) with next outbound 0x120: the client has seen up to 0x11f.
+        var record = Keyed(TunnelOwnershipSpec.Record(owner: "FGVM02TM22000001", group: 1, nextSeq: 0x120));
+        var (toGateway, fromGateway) = Client(record);
+        for (uint s = 1; s < 0x120; s++) fromGateway.Window.Accept(s); // what the client accepted from the old owner
+        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6));
+
+        tunnel.Tell(Arrived(toGateway.Seal(Echo(Pc1, Server, 1))));
+        var claim = ExpectMsg<ClaimTunnelByTraffic>();
+        Assert.Equal(record.Key, claim.Key);
+        ExpectMsg<TunnelDecrypted>();
+
+        // The reply goes out before the claim's record comes back: from 0x120 + 2^28, which the client accepts.
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 1)));
+        var outer = ExpectMsg<TunnelEncrypted>();
+        Assert.True(Ipv4Packet.TryParse(outer.OuterPacket, out var esp, out _));
+        Assert.True(EspCodec.TryReadHeader(esp.Payload, out _, out var seq));
+        Assert.Equal(0x10000120u, seq);
+        Assert.True(fromGateway.TryOpen(esp.Payload, out _, out var why), why.ToString());
+
+        // The phase1's claim comes back as the record: the tunnel is sync-primary and keeps its sequence going.
+        tunnel.Tell(new TunnelRecordChanged(TunnelOwnership.Claim(record, Self, 2)));
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 2)));
+        Assert.True(Ipv4Packet.TryParse(ExpectMsg<TunnelEncrypted>().OuterPacket, out esp, out _));
+        Assert.True(EspCodec.TryReadHeader(esp.Payload, out _, out seq));
+        Assert.Equal(0x10000121u, seq);
+        var state = tunnel.Ask<DialupTunnelState>(GetTunnelState.Instance).Result;
+        Assert.Equal(TunnelRole.SyncPrimary, state.Role);
+        Assert.True(state.RemoteGatewayChanged);
+    }
+
+    [Fact]
+    public void A_standby_claims_nothing_for_ESP_that_fails_its_check_and_never_sends()
+    {
+        var record = Keyed(TunnelOwnershipSpec.Record(owner: "FGVM02TM22000001", group: 1));
+        var forged = new EspOutboundSa(new EspSaKeys(record.Child.InboundSpi, new byte[16], new byte[20]));
+        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6));
+
+        tunnel.Tell(Arrived(forged.Seal(Echo(Pc1, Server, 1))));
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 1)));
+        ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+
+        var drops = tunnel.Ask<TunnelDrops>(GetTunnelDrops.Instance).Result;
+        Assert.Equal(1UL, drops.Inbound[EspDropReason.BadIcv]);
+        Assert.Equal(1L, drops.NotOwner);
+    }
+
+    [Fact]
+    public void The_owner_syncs_its_sequence_state_while_traffic_flows()
+    {
+        var record = Keyed(TunnelOwnershipSpec.Record(owner: Self, group: 2));
+        var (toGateway, _) = Client(record);
+        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6));
+        for (ushort i = 1; i <= 3; i++)
+        {
+            tunnel.Tell(Arrived(toGateway.Seal(Echo(Pc1, Server, i))));
+            tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, i)));
+        }
+
+        var sync = FishForMessage<SyncTunnelSequence>(_ => true, TimeSpan.FromSeconds(3));
+        Assert.Equal((record.Key, 4u, 3u), (sync.Key, sync.NextOutboundSeq, sync.ReplayHighest));
+        // Nothing new: nothing more to sync.
+        ExpectNoMsg(DialupTunnelActor.SequenceSyncInterval + TimeSpan.FromMilliseconds(300));
+    }
+}
