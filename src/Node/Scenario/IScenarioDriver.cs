@@ -29,4 +29,13 @@ public interface IScenarioDriver : IAsyncDisposable
 
     /// <summary>Pulls (<paramref name="up"/> false) or plugs a unit's cable on one port.</summary>
     Task Link(string unit, string port, bool up);
+
+    /// <summary>PC1 starts echo requests to the Server; returns what to print.</summary>
+    Task<string> TrafficStart(int packetsPerSecond, int payloadSize);
+
+    /// <summary>PC1 stops sending and waits for late replies; returns what to print.</summary>
+    Task<string> TrafficStop();
+
+    /// <summary>Sent, answered, lost, longest gap and which units forwarded, so far.</summary>
+    Task<string> TrafficReport();
 }

@@ -99,6 +99,15 @@ public sealed class ScenarioRunner(IScenarioDriver driver, TextWriter output)
                     return true;
                 case ExpectStep expect:
                     return await Expect(expect, ct);
+                case TrafficStartStep start:
+                    await WriteOutput(await driver.TrafficStart(start.PacketsPerSecond, start.PayloadSize));
+                    return true;
+                case TrafficStopStep:
+                    await WriteOutput(await driver.TrafficStop());
+                    return true;
+                case TrafficReportStep:
+                    await WriteOutput(await driver.TrafficReport());
+                    return true;
                 default:
                     throw new NotSupportedException($"no runner for {step.GetType().Name}");
             }
@@ -178,6 +187,7 @@ public sealed class ScenarioRunner(IScenarioDriver driver, TextWriter output)
         LinkStep => "link",
         WaitStep => "wait",
         ExpectStep => "expect",
+        TrafficStartStep or TrafficStopStep or TrafficReportStep => "traffic",
         _ => "step"
     };
 }

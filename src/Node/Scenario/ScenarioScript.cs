@@ -27,6 +27,20 @@ public sealed record StartStep(string Unit) : ScenarioStep;
 /// <summary>`link UNIT PORT down|up`: pull or plug a unit's cable.</summary>
 public sealed record LinkStep(string Unit, string Port, bool Up) : ScenarioStep;
 
+/// <summary>`traffic start PPS [SIZE]`: PC1 starts echo requests to the Server at PPS with SIZE bytes of ICMP data.</summary>
+public sealed record TrafficStartStep(int PacketsPerSecond, int PayloadSize) : ScenarioStep
+{
+    public const int DefaultPayloadSize = 56;
+    public const int MaxPacketsPerSecond = 100_000;
+    public const int MaxPayloadSize = 1472;
+}
+
+/// <summary>`traffic stop`: PC1 stops sending and waits for late replies.</summary>
+public sealed record TrafficStopStep : ScenarioStep;
+
+/// <summary>`traffic report`: sent, answered, lost, longest gap, which units forwarded.</summary>
+public sealed record TrafficReportStep : ScenarioStep;
+
 /// <summary>`wait 500ms`.</summary>
 public sealed record WaitStep(TimeSpan Duration) : ScenarioStep;
 
@@ -63,6 +77,7 @@ public readonly record struct ParsedLine(ScenarioStep? Step, ScriptError? Error)
 /// kill UNIT | start UNIT                           abrupt stop | restart on the same data
 /// link UNIT PORT down|up                           pull or plug a cable
 /// wait DURATION                                    e.g. 500ms, 3s, 1.5s, 2m
+/// traffic start PPS [SIZE] | traffic stop | traffic report   PC1's echo traffic to the Server
 /// expect UNIT> COMMAND ~ REGEX [within DURATION]   default within 3s
 /// # comment                                        whole-line comments only: a command or regex may contain '#'
 /// </code>
@@ -70,9 +85,10 @@ public readonly record struct ParsedLine(ScenarioStep? Step, ScriptError? Error)
 /// </summary>
 public sealed partial class ScenarioScript(IReadOnlyList<string> units, string source = "script")
 {
-    public static readonly IReadOnlyList<string> Keywords = ["dial", "kill", "start", "link", "wait", "expect"];
+    public static readonly IReadOnlyList<string> Keywords = ["dial", "kill", "start", "link", "wait", "expect", "traffic"];
 
-    private const string StepForms = "'UNIT> COMMAND', 'dial', 'kill UNIT', 'start UNIT', 'link UNIT PORT down|up', 'wait DURATION' or 'expect UNIT> COMMAND ~ REGEX [within DURATION]'";
+    private const string StepForms = "'UNIT> COMMAND', 'dial', 'kill UNIT', 'start UNIT', 'link UNIT PORT down|up', 'wait DURATION', " +
+                                     "'traffic start PPS [SIZE]', 'traffic stop', 'traffic report' or 'expect UNIT> COMMAND ~ REGEX [within DURATION]'";
 
     public IReadOnlyList<string> Units { get; } = units;
     public string Source { get; } = source;
@@ -158,10 +174,46 @@ public sealed partial class ScenarioScript(IReadOnlyList<string> units, string s
             }
             case "expect":
                 return ParseExpect(c, body);
+            case "traffic":
+                return ParseTraffic(c, body, words);
             default:
                 throw c.Error(0, first, "unknown step", StepForms,
                     Suggest(first, Keywords) ?? (Suggest(first, Units) is { } u ? u + ">" : null));
         }
+    }
+
+    private static readonly string[] TrafficActions = ["start", "stop", "report"];
+
+    private static ScenarioStep ParseTraffic(Cursor c, string body, string[] words)
+    {
+        if (words.Length < 2) throw c.Error(body.Length, "", "missing traffic action", "start PPS [SIZE], stop or report");
+        switch (words[1])
+        {
+            case "stop":
+                ExpectEnd(c, body, words, 2);
+                return new TrafficStopStep();
+            case "report":
+                ExpectEnd(c, body, words, 2);
+                return new TrafficReportStep();
+            case "start":
+            {
+                if (words.Length < 3) throw c.Error(body.Length, "", "missing rate", $"packets per second, 1-{TrafficStartStep.MaxPacketsPerSecond}");
+                var pps = Number(c, body, words, 2, 1, TrafficStartStep.MaxPacketsPerSecond, "packets per second");
+                var size = words.Length > 3
+                    ? Number(c, body, words, 3, 0, TrafficStartStep.MaxPayloadSize, "ICMP data bytes")
+                    : TrafficStartStep.DefaultPayloadSize;
+                ExpectEnd(c, body, words, 4);
+                return new TrafficStartStep(pps, size);
+            }
+            default:
+                throw c.Error(IndexOfWord(body, 1), words[1], "unknown traffic action", "start PPS [SIZE], stop or report", Suggest(words[1], TrafficActions));
+        }
+    }
+
+    private static int Number(Cursor c, string body, string[] words, int index, int min, int max, string what)
+    {
+        if (int.TryParse(words[index], NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max) return n;
+        throw c.Error(IndexOfWord(body, index), words[index], $"bad {what}", $"a whole number {min}-{max}");
     }
 
     private ExpectStep ParseExpect(Cursor c, string body)

@@ -76,6 +76,24 @@ internal sealed class FakeScenarioDriver : IScenarioDriver
         return Task.CompletedTask;
     }
 
+    public Task<string> TrafficStart(int packetsPerSecond, int payloadSize)
+    {
+        Calls.Add($"traffic start {packetsPerSecond} {payloadSize}");
+        return Task.FromResult($"traffic started: {packetsPerSecond} pps");
+    }
+
+    public Task<string> TrafficStop()
+    {
+        Calls.Add("traffic stop");
+        return Task.FromResult("traffic stopped");
+    }
+
+    public Task<string> TrafficReport()
+    {
+        Calls.Add("traffic report");
+        return Task.FromResult("sent 10, answered 10, lost 0");
+    }
+
     public ValueTask DisposeAsync()
     {
         Disposed = true;

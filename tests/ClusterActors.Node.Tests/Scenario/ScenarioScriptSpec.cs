@@ -188,3 +188,53 @@ public sealed class ScenarioScriptSpec
         Assert.Equal("  DC2_VM1> get system status", One("  DC2_VM1> get system status").Text);
     }
 }
+
+/// <summary>The traffic steps the data plane adds to the script language.</summary>
+public sealed class ScenarioTrafficStepSpec
+{
+    private readonly ScenarioScript _script = new(["DC2_VM1", "DC2_VM2", "DC2_VM3", "DC2_VM4"], "s.txt");
+
+    [Fact]
+    public void Traffic_start_stop_and_report()
+    {
+        Assert.Equal(new TrafficStartStep(1000, 56) { Text = "traffic start 1000", Line = 3 }, _script.ParseLine("traffic start 1000", 3).Step);
+        Assert.Equal((500, 1400), _script.ParseLine("traffic start 500 1400", 3).Step is TrafficStartStep s ? (s.PacketsPerSecond, s.PayloadSize) : default);
+        Assert.IsType<TrafficStopStep>(_script.ParseLine("traffic stop", 1).Step);
+        Assert.IsType<TrafficReportStep>(_script.ParseLine("  traffic report", 1).Step);
+    }
+
+    [Theory]
+    [InlineData("traffic", 8, "missing traffic action")]
+    [InlineData("traffic begin 100", 9, "unknown traffic action")]
+    [InlineData("traffic start", 14, "missing rate")]
+    [InlineData("traffic start 0", 15, "bad packets per second")]
+    [InlineData("traffic start fast", 15, "bad packets per second")]
+    [InlineData("traffic start 100 2000", 19, "bad ICMP data bytes")]
+    [InlineData("traffic start 100 56 extra", 22, "unexpected word")]
+    [InlineData("traffic stop now", 14, "unexpected word")]
+    public void Bad_traffic_steps_are_located(string line, int column, string message)
+    {
+        var error = _script.ParseLine(line, 4).Error;
+        Assert.NotNull(error);
+        Assert.Equal((4, column, message), (error!.Line, error.Column, error.Message));
+    }
+
+    [Fact]
+    public void A_mistyped_traffic_action_gets_a_did_you_mean()
+    {
+        Assert.Equal("report", _script.ParseLine("traffic reprot", 1).Error!.DidYouMean);
+    }
+
+    [Fact]
+    public async Task The_runner_prints_each_traffic_step_and_what_the_lab_said()
+    {
+        var driver = new FakeScenarioDriver();
+        var output = new StringWriter();
+        var (steps, errors) = _script.Parse("traffic start 1000\ntraffic report\ntraffic stop\n");
+        Assert.Empty(errors);
+        Assert.Equal(ScenarioRunner.Passed, await new ScenarioRunner(driver, output).RunAsync(steps));
+        Assert.Equal(["traffic start 1000 56", "traffic report", "traffic stop"], driver.Calls);
+        Assert.Equal("traffic start 1000\ntraffic started: 1000 pps\ntraffic report\nsent 10, answered 10, lost 0\ntraffic stop\ntraffic stopped\n",
+            output.ToString().Replace("\r\n", "\n"));
+    }
+}
