@@ -83,7 +83,9 @@ internal static class SaSyncProcesses
                 return Task.FromResult(warm.All(k => traces.Complete(k, owner.Name)));
             }, TimeSpan.FromSeconds(60), $"{WarmUpTunnels} warm-up tunnels on all four units", units, ct);
             await Task.Delay(2000, ct);
+            traces.Read();
             var rssBefore = units.ToDictionary(u => u.Name, u => u.RssKiB());
+            var heapBefore = units.ToDictionary(u => u.Name, u => traces.Heap(u.Name));
             Console.WriteLine($"  {WarmUpTunnels} warm-up tunnels synced; RSS before: {string.Join(", ", units.Select(u => $"{u.Name} {rssBefore[u.Name] / 1024.0:0} MiB"))}");
 
             // Dial N, at most Concurrency in flight; stop dialing when the budget's dial share is spent.
@@ -149,7 +151,10 @@ internal static class SaSyncProcesses
                 allSynced = false;
                 Console.WriteLine($"  {e.Message}");
             }
+            await Task.Delay(1500, ct); // a fresh `# gc-heap` line from every unit
+            traces.Read();
             var rssAfter = units.ToDictionary(u => u.Name, u => u.RssKiB());
+            var heapAfter = units.ToDictionary(u => u.Name, u => traces.Heap(u.Name));
             var loadEnd = Load();
             var stillPrimary = await Primary(units[0], units[1]);
 
@@ -169,16 +174,21 @@ internal static class SaSyncProcesses
                               $"{failures} dials failed, {dialer.Retransmits} IKE retransmits, {dialer.DpdAnswered} DPD probes answered); " +
                               $"established and on all four units {Stopwatch.GetElapsedTime(start, lastPresent).TotalSeconds:0.0} s after the first dial" +
                               (allSynced ? "" : $" — INCOMPLETE: {dialedKeys.Count - complete.Count} tunnels not on all four units"));
-            Console.WriteLine("memory (VmRSS, /proc/PID/status) before dialing -> after sync:");
+            double PerTunnel(double bytes) => dialedKeys.Count == 0 ? 0 : bytes / dialedKeys.Count;
+            Console.WriteLine("memory before dialing -> after sync: VmRSS (/proc/PID/status); managed heap as of the unit's last GC (its trace), full GCs so far");
             foreach (var u in units)
             {
-                var delta = rssAfter[u.Name] - rssBefore[u.Name];
-                Console.WriteLine($"  {u.Name} pid {u.Pid}: {rssBefore[u.Name] / 1024.0:0.0} -> {rssAfter[u.Name] / 1024.0:0.0} MiB " +
-                                  $"(+{delta / 1024.0:0.0} MiB, {(dialedKeys.Count == 0 ? 0 : delta * 1024.0 / dialedKeys.Count):0} B per tunnel){(u == owner ? " owner" : "")}");
+                var delta = (rssAfter[u.Name] - rssBefore[u.Name]) * 1024.0;
+                var (hb, gb) = heapBefore[u.Name];
+                var (ha, ga) = heapAfter[u.Name];
+                Console.WriteLine($"  {u.Name} pid {u.Pid}: RSS {rssBefore[u.Name] / 1024.0:0.0} -> {rssAfter[u.Name] / 1024.0:0.0} MiB " +
+                                  $"(+{delta / 1048576:0.0} MiB, {PerTunnel(delta):0} B per tunnel); heap {hb / 1048576.0:0.0} -> {ha / 1048576.0:0.0} MiB " +
+                                  $"({PerTunnel(ha - hb):0} B per tunnel), gen2 GCs {gb} -> {ga}{(u == owner ? "; owner" : "")}");
             }
-            var total = units.Sum(u => rssAfter[u.Name] - rssBefore[u.Name]);
-            Console.WriteLine($"  all four: +{total / 1024.0:0.0} MiB ({(dialedKeys.Count == 0 ? 0 : total * 1024.0 / 4 / dialedKeys.Count):0} B per tunnel per unit); " +
-                              "RSS includes garbage not yet collected (no GC-heap figure: the units have no CLI command for it)");
+            var total = units.Sum(u => rssAfter[u.Name] - rssBefore[u.Name]) * 1024.0;
+            var totalHeap = units.Sum(u => (double)heapAfter[u.Name].Bytes - heapBefore[u.Name].Bytes);
+            Console.WriteLine($"  all four: RSS +{total / 1048576:0.0} MiB ({PerTunnel(total) / 4:0} B per tunnel per unit), heap +{totalHeap / 1048576:0.0} MiB " +
+                              $"({PerTunnel(totalHeap) / 4:0} B per tunnel per unit); both include garbage not yet collected");
             if (stillPrimary != owner)
                 Console.WriteLine($"WARNING: cluster 1's primary is now {stillPrimary?.Name ?? "unknown"}, not {owner.Name}: an FGCP failover during the run skews the figures");
             return allSynced && failures == 0 ? 0 : 1;
@@ -400,8 +410,12 @@ internal static class SaSyncProcesses
         private readonly Dictionary<string, HashSet<string>> _membersUp = units.ToDictionary(u => u.Name, _ => new HashSet<string>());
         private readonly Dictionary<string, Dictionary<string, long>> _present = new(); // key -> unit -> timestamp
         private readonly HashSet<string> _owned = new(); // "unit key" where the line said owned
+        private readonly Dictionary<string, (long Bytes, int FullGcs)> _heap = new();
 
         public int MembersUp(string unit) => _membersUp[unit].Count;
+
+        /// <summary>The unit's managed heap as of its last GC, from its latest `# gc-heap` line (written about once a second).</summary>
+        public (long Bytes, int FullGcs) Heap(string unit) => _heap.TryGetValue(unit, out var h) ? h : (0, 0);
 
         public void Read()
         {
@@ -422,6 +436,12 @@ internal static class SaSyncProcesses
                     if (line.StartsWith("# member-up ", StringComparison.Ordinal))
                     {
                         _membersUp[u.Name].Add(line["# member-up ".Length..]);
+                        continue;
+                    }
+                    if (line.StartsWith("# gc-heap ", StringComparison.Ordinal))
+                    {
+                        var heap = line.Split(' ');
+                        _heap[u.Name] = (long.Parse(heap[2], CultureInfo.InvariantCulture), int.Parse(heap[3], CultureInfo.InvariantCulture));
                         continue;
                     }
                     var parts = line.Split(' ');

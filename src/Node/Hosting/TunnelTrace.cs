@@ -13,7 +13,8 @@ namespace ClusterActors.Node.Hosting;
 /// OWNED is true on the unit where IKE_AUTH completed, false for a synced copy; TIMESTAMP is
 /// <see cref="System.Diagnostics.Stopwatch.GetTimestamp"/> at that moment, which on Linux is CLOCK_MONOTONIC and so
 /// comparable between processes on one machine. It also writes <c># member-up AKKA-ADDRESS</c> for every Akka member
-/// this unit sees Up (itself included), so the benchmark knows when all units are in one cluster.
+/// this unit sees Up (itself included), so the benchmark knows when all units are in one cluster, and about once a
+/// second <c># gc-heap BYTES GEN2-COUNT</c>: the managed heap size as of the unit's last GC and how many full GCs ran.
 /// Buffered; flushed every 200 ms and when the ActorSystem stops. Absent or empty key: nothing is started.
 /// </summary>
 public static class TunnelTrace
@@ -33,6 +34,7 @@ internal sealed class TraceWriter : ReceiveActor, IWithTimers
 {
     private readonly string _path;
     private StreamWriter? _writer;
+    private long _flushes;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -43,7 +45,12 @@ internal sealed class TraceWriter : ReceiveActor, IWithTimers
             $"{p.Serial} {p.Key} {(p.Owned ? "true" : "false")} {p.Timestamp}\n")));
         Receive<ClusterEvent.MemberUp>(e => _writer!.Write($"# member-up {e.Member.Address}\n"));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
-        Receive<Flush>(_ => _writer!.Flush());
+        Receive<Flush>(_ =>
+        {
+            if (++_flushes % 5 == 0) // about once a second: the managed heap as of the last GC, and how many full GCs ran
+                _writer!.Write(string.Create(CultureInfo.InvariantCulture, $"# gc-heap {GC.GetGCMemoryInfo().HeapSizeBytes} {GC.CollectionCount(2)}\n"));
+            _writer!.Flush();
+        });
     }
 
     protected override void PreStart()
