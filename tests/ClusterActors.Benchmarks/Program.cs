@@ -5,7 +5,7 @@ using ClusterActors.Protocol.Fgcp;
 // On-demand benchmarks; they print figures and are never part of the test run.
 //   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- fgcp-detection [--kills 20]
 //   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- sa-sync [--tunnels 1000]
-//   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- sa-sync --processes [--tunnels 1000] [--concurrency 16] [--minutes 15]
+//   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- sa-sync --processes [--tunnels 1000] [--concurrency 16] [--warmup 200] [--minutes 15]
 //     The four units as `clusteractors node` OS processes, each tracing when a tunnel becomes present on it
 //     (clusteractors.unit.trace-tunnels = "FILE" in its --hocon wiring, see src/Node/Hosting/TunnelTrace.cs);
 //     tunnels dialed over UDP from this process; --minutes bounds the whole run (dialing stops early to leave time for the sync).
@@ -31,7 +31,9 @@ switch (what)
         {
             var concurrency = args.SkipWhile(a => a != "--concurrency").Skip(1).Select(int.Parse).FirstOrDefault(16);
             var minutes = args.SkipWhile(a => a != "--minutes").Skip(1).Select(double.Parse).FirstOrDefault(15);
-            return await SaSyncProcesses.Run(new(tunnels, Math.Clamp(concurrency, 1, 256), TimeSpan.FromMinutes(Math.Clamp(minutes, 1, 120))));
+            var warmUp = args.SkipWhile(a => a != "--warmup").Skip(1).Select(int.Parse).FirstOrDefault(200);
+            return await SaSyncProcesses.Run(new(tunnels, Math.Clamp(concurrency, 1, 256), TimeSpan.FromMinutes(Math.Clamp(minutes, 1, 120)),
+                Math.Clamp(warmUp, 1, 10_000)));
         }
         await SaSync.Run(tunnels);
         return 0;
