@@ -190,12 +190,12 @@ internal static class SaSyncProcesses
                 var (hb, gb) = heapBefore[u.Name];
                 var (ha, ga) = heapAfter[u.Name];
                 Console.WriteLine($"  {u.Name} pid {u.Pid}: RSS {rssBefore[u.Name] / 1024.0:0.0} -> {rssAfter[u.Name] / 1024.0:0.0} MiB " +
-                                  $"(+{delta / 1048576:0.0} MiB, {PerTunnel(delta):0} B per tunnel); heap {hb / 1048576.0:0.0} -> {ha / 1048576.0:0.0} MiB " +
+                                  $"({delta / 1048576:+0.0;-0.0} MiB, {PerTunnel(delta):0} B per tunnel); heap {hb / 1048576.0:0.0} -> {ha / 1048576.0:0.0} MiB " +
                                   $"({PerTunnel(ha - hb):0} B per tunnel), gen2 GCs {gb} -> {ga}{(u == owner ? "; owner" : "")}");
             }
             var total = units.Sum(u => rssAfter[u.Name] - rssBefore[u.Name]) * 1024.0;
             var totalHeap = units.Sum(u => (double)heapAfter[u.Name].Bytes - heapBefore[u.Name].Bytes);
-            Console.WriteLine($"  all four: RSS +{total / 1048576:0.0} MiB ({PerTunnel(total) / 4:0} B per tunnel per unit), heap +{totalHeap / 1048576:0.0} MiB " +
+            Console.WriteLine($"  all four: RSS {total / 1048576:+0.0;-0.0} MiB ({PerTunnel(total) / 4:0} B per tunnel per unit), heap {totalHeap / 1048576:+0.0;-0.0} MiB " +
                               $"({PerTunnel(totalHeap) / 4:0} B per tunnel per unit); both include garbage not yet collected");
             if (stillPrimary != owner)
                 Console.WriteLine($"WARNING: cluster 1's primary is now {stillPrimary?.Name ?? "unknown"}, not {owner.Name}: an FGCP failover during the run skews the figures");
