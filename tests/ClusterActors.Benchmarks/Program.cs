@@ -5,6 +5,10 @@ using ClusterActors.Protocol.Fgcp;
 // On-demand benchmarks; they print figures and are never part of the test run.
 //   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- fgcp-detection [--kills 20]
 //   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- sa-sync [--tunnels 1000]
+//   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- sa-sync --processes [--tunnels 1000] [--concurrency 16] [--warmup 200] [--minutes 15]
+//     The four units as `clusteractors node` OS processes, each tracing when a tunnel becomes present on it
+//     (clusteractors.unit.trace-tunnels = "FILE" in its --hocon wiring, see src/Node/Hosting/TunnelTrace.cs);
+//     tunnels dialed over UDP from this process; --minutes bounds the whole run (dialing stops early to leave time for the sync).
 var what = args.FirstOrDefault() ?? "fgcp-detection";
 var kills = args.SkipWhile(a => a != "--kills").Skip(1).Select(int.Parse).FirstOrDefault(20);
 
@@ -18,6 +22,19 @@ switch (what)
         return 0;
     case "sa-sync":
         var tunnels = args.SkipWhile(a => a != "--tunnels").Skip(1).Select(int.Parse).FirstOrDefault(1000);
+        if (tunnels is < 1 or > 100_000)
+        {
+            Console.Error.WriteLine("--tunnels: 1 to 100000");
+            return 2;
+        }
+        if (args.Contains("--processes"))
+        {
+            var concurrency = args.SkipWhile(a => a != "--concurrency").Skip(1).Select(int.Parse).FirstOrDefault(16);
+            var minutes = args.SkipWhile(a => a != "--minutes").Skip(1).Select(double.Parse).FirstOrDefault(15);
+            var warmUp = args.SkipWhile(a => a != "--warmup").Skip(1).Select(int.Parse).FirstOrDefault(200);
+            return await SaSyncProcesses.Run(new(tunnels, Math.Clamp(concurrency, 1, 256), TimeSpan.FromMinutes(Math.Clamp(minutes, 1, 120)),
+                Math.Clamp(warmUp, 1, 10_000)));
+        }
         await SaSync.Run(tunnels);
         return 0;
     default:

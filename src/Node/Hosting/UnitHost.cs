@@ -58,6 +58,7 @@ public sealed class UnitHost : IAsyncDisposable
             var other => throw new UsageException($"clusteractors.persistence.database = {other}: expected sqlite or postgresql")
         };
         var system = ActorSystem.Create(SystemName, BuildAkkaConfig(o, persistenceHocon, extraHocon));
+        TunnelTrace.StartIfConfigured(system); // opt-in (clusteractors.unit.trace-tunnels), for the SA-sync benchmark
         var links = new Dictionary<string, UdpHbdevLink>();
         try
         {
