@@ -159,6 +159,62 @@ public class RouterStaticTests
         Assert.Contains("route 2: 10.10.101.0/24 via 172.31.129.1 dev port3 distance 10", s);
     }
 
+    // ---- the shipped seed files ----
+
+    private static string SeedFile(string name)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var path = Path.Combine(dir.FullName, "src", "Node", "scenarios", "seed", name);
+            if (File.Exists(path)) return path;
+        }
+        throw new FileNotFoundException($"seed file {name} not found above {AppContext.BaseDirectory}");
+    }
+
+    private static ConfigDocument Seed(string unit)
+    {
+        var r = FortiConfig.ParseFile(SeedFile(unit + ".conf"));
+        Assert.True(r.Ok, string.Join("\n", r.Errors));
+        return r.Value!;
+    }
+
+    [Theory]
+    [InlineData("DC2_VM1", "192.168.129.1", "172.31.129.1")]
+    [InlineData("DC2_VM2", "192.168.129.1", "172.31.129.1")]
+    [InlineData("DC2_VM3", "192.168.130.1", "172.31.130.1")]
+    [InlineData("DC2_VM4", "192.168.130.1", "172.31.130.1")]
+    public void Seed_units_route_to_the_dc_router_and_the_server_subnet(string unit, string router, string core)
+    {
+        var doc = Seed(unit);
+        Assert.Equal(
+            [
+                new StaticRoute(1, "0.0.0.0", 0, router, "port2", 10, true),
+                new StaticRoute(2, "10.10.101.0", 24, core, "port3", 10, true),
+            ],
+            doc.StaticRoutes);
+        // Each next hop is on the subnet of the port it leaves by.
+        foreach (var route in doc.StaticRoutes)
+        {
+            var port = doc.Interfaces.Single(i => i.Name == route.Device);
+            Assert.Equal(Network(port.Ip, port.PrefixLength), Network(route.Gateway, port.PrefixLength));
+        }
+    }
+
+    [Fact]
+    public void Seed_client_has_a_default_route_on_port1()
+    {
+        var doc = Seed("CLIENT1");
+        Assert.Equal([new StaticRoute(1, "0.0.0.0", 0, "192.168.7.1", "port1", 10, true)], doc.StaticRoutes);
+        Assert.Equal("192.168.7.2", doc.Interfaces.Single(i => i.Name == "port1").Ip);
+    }
+
+    private static uint Network(string ip, int prefix)
+    {
+        var b = System.Net.IPAddress.Parse(ip).GetAddressBytes();
+        var v = (uint)(b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]);
+        return prefix == 0 ? 0 : v & (uint.MaxValue << (32 - prefix));
+    }
+
     // ---- phase1 NAT-T settings ----
 
     private static string Phase1(params string[] extra) => L(
