@@ -44,6 +44,7 @@ public sealed class ConfigDocument
         StandaloneCluster = ModelBuilder.StandaloneCluster(root);
         Phase1 = ModelBuilder.Phase1(root);
         Phase2 = ModelBuilder.Phase2(root);
+        StaticRoutes = ModelBuilder.StaticRoutes(root);
     }
 
     public static ConfigDocument Empty { get; } = CreateEmpty();
@@ -77,6 +78,8 @@ public sealed class ConfigDocument
     public StandaloneClusterConfig StandaloneCluster { get; }
     public IReadOnlyList<Phase1Interface> Phase1 { get; }
     public IReadOnlyList<Phase2Interface> Phase2 { get; }
+    /// <summary>`config router static`, in entry order. FGCP-synced like the rest of the routing configuration.</summary>
+    public IReadOnlyList<StaticRoute> StaticRoutes { get; }
 
     /// <summary>Runs CLI statements on a copy of this document; returns the new document only if every statement and check passed.</summary>
     public ConfigResult<ConfigDocument> Apply(string cliScript, string source = "cli") => Run(this, cliScript, source, readSerial: false);
@@ -199,9 +202,11 @@ public sealed class ConfigDocument
         var fgsp = StandaloneCluster;
         sb.Append($"fgsp: standalone-group-id={fgsp.StandaloneGroupId} group-member-id={fgsp.GroupMemberId} peers={(fgsp.Peers.Count == 0 ? "(none)" : string.Join(", ", fgsp.Peers.Select(p => $"{p.Id}:{p.PeerIp}")))}\n");
         foreach (var p in Phase1)
-            sb.Append($"phase1 {p.Name}: type={p.Type} interface={p.Interface} ike-version={p.IkeVersion} local-gw={p.LocalGw} fgsp-sync={OnOff(p.FgspSync)} psksecret={(p.PskSecret is null ? "unset" : "set")}\n");
+            sb.Append($"phase1 {p.Name}: type={p.Type} interface={p.Interface} ike-version={p.IkeVersion} local-gw={p.LocalGw} fgsp-sync={OnOff(p.FgspSync)} nattraversal={p.NatTraversal} psksecret={(p.PskSecret is null ? "unset" : "set")}\n");
         foreach (var p in Phase2)
             sb.Append($"phase2 {p.Name}: phase1name={p.Phase1Name} keylifeseconds={p.KeyLifeSeconds}\n");
+        foreach (var r in StaticRoutes)
+            sb.Append($"route {r.Id}: {r}\n");
         return sb.ToString();
 
         static string OnOff(bool b) => b ? "enable" : "disable";

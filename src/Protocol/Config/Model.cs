@@ -48,12 +48,24 @@ public sealed record Phase1Interface(
     IReadOnlyList<string> Proposal, IReadOnlyList<int> DhGroups, string Dpd, bool FgspSync, string NatTraversal,
     string? PeerId, Secret? PskSecret, int DpdRetryInterval, int DpdRetryCount,
     bool NetDevice, bool AddRoute, string? LocalId, string AuthMethod, string RemoteGw, bool HaSyncEspSeqno,
-    bool ModeCfg, string Comments);
+    bool ModeCfg, string Comments, int Keepalive);
 
 public sealed record Phase2Interface(
     string Name, string Phase1Name, IReadOnlyList<string> Proposal, int KeyLifeSeconds, bool Pfs,
     IReadOnlyList<int> DhGroups, bool Replay, bool Keepalive, bool AutoNegotiate,
     string SrcAddrType, string SrcSubnet, int SrcPrefixLength, string DstAddrType, string DstSubnet, int DstPrefixLength);
+
+/// <summary>
+/// One `config router static` entry. <see cref="Dst"/>/<see cref="PrefixLength"/> is the destination (0.0.0.0/0: the
+/// default route), <see cref="Gateway"/> the next hop, <see cref="Device"/> the outgoing interface. Lower
+/// <see cref="Distance"/> wins between routes to the same destination; a disabled route is kept but not installed.
+/// </summary>
+public sealed record StaticRoute(int Id, string Dst, int PrefixLength, string Gateway, string Device, int Distance, bool Enabled)
+{
+    public string Netmask => Ipv4.Format(Ipv4.MaskOf(PrefixLength));
+    public bool IsDefault => PrefixLength == 0;
+    public override string ToString() => $"{Dst}/{PrefixLength} via {Gateway} dev {Device} distance {Distance}{(Enabled ? "" : " (disabled)")}";
+}
 
 /// <summary>Builds the typed records from a validated tree; every missing value comes from the schema default.</summary>
 internal static class ModelBuilder
@@ -137,7 +149,19 @@ internal static class ModelBuilder
                 v.Str("peertype"), v.List("proposal"), v.Ints("dhgrp"), v.Str("dpd"), v.On("fgsp-sync"), v.Str("nattraversal"),
                 v.OptStr("peerid"), v.Secret("psksecret"), v.Int("dpd-retryinterval"), v.Int("dpd-retrycount"),
                 v.On("net-device"), v.On("add-route"), v.OptStr("localid"), v.Str("authmethod"), v.Str("remote-gw"),
-                v.On("ha-sync-esp-seqno"), v.On("mode-cfg"), v.Str("comments"));
+                v.On("ha-sync-esp-seqno"), v.On("mode-cfg"), v.Str("comments"), v.Int("keepalive"));
+        }).ToArray().AsReadOnly();
+    }
+
+    public static IReadOnlyList<StaticRoute> StaticRoutes(Node root)
+    {
+        var def = Schema.Top(Schema.RouterStatic);
+        return root.Table(Schema.RouterStatic).Entries.Select(e =>
+        {
+            var v = new View(def, e.Node);
+            var (dst, prefix) = v.Prefix("dst");
+            return new StaticRoute(int.Parse(e.Id, System.Globalization.CultureInfo.InvariantCulture), dst, prefix, v.Str("gateway"),
+                v.Str("device"), v.Int("distance"), v.On("status"));
         }).ToArray().AsReadOnly();
     }
 

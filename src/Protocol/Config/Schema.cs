@@ -36,6 +36,7 @@ internal static class Schema
     public const string ClusterPeer = "cluster-peer";
     public const string Phase1 = "vpn ipsec phase1-interface";
     public const string Phase2 = "vpn ipsec phase2-interface";
+    public const string RouterStatic = "router static";
 
     /// <summary>A FortiGate-VM always has these ten physical ports; they cannot be created or deleted.</summary>
     public static readonly string[] VmPorts = Enumerable.Range(1, 10).Select(i => $"port{i}").ToArray();
@@ -153,6 +154,8 @@ internal static class Schema
             new("dhgrp", DhGroupType, D("14", "5")),
             new("fgsp-sync", EnableDisable, Disable),
             new("nattraversal", new EnumType(["enable", "disable", "forced"]), D("enable")),
+            // NAT-T keepalive frequency in seconds; only used while NAT-T is active on a tunnel.
+            new("keepalive", new IntType(5, 900), D("10")),
             new("remote-gw", new IpType(), D("0.0.0.0")),
             new("authmethod", new EnumType(["psk", "signature"]), D("psk")),
             new("peerid", new StringType(255)),
@@ -179,6 +182,15 @@ internal static class Schema
             new("dst-addr-type", new EnumType(["subnet", "range", "ip", "name"]), D("subnet")),
             new("dst-subnet", new IpMaskType(), D("0.0.0.0", "0.0.0.0")),
         ], [], IdMaxLength: 35),
+        // FGCP synchronises routing configuration, so no key here is PerUnit: a secondary takes the primary's table.
+        new(RouterStatic, IdKind.Integer,
+        [
+            new("status", EnableDisable, Enable),
+            new("dst", new IpMaskType(), D("0.0.0.0", "0.0.0.0")),
+            new("gateway", new IpType(), D("0.0.0.0")),
+            new("distance", new IntType(1, 255), D("10")),
+            new("device", new InterfaceRefType(list: false), Required: true),
+        ], []),
     ]);
 
     public static SectionDef Top(string name) => Root.Child(name)!;

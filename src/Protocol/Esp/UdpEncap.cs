@@ -51,6 +51,28 @@ public static class UdpEncap
     public static byte[] WrapIke(ReadOnlySpan<byte> ikeMessage, ushort sourcePort = NatTPort, ushort destinationPort = NatTPort) =>
         Datagram(sourcePort, destinationPort, stackalloc byte[NonEspMarkerLength], ikeMessage);
 
+    /// <summary>
+    /// Non-ESP marker + IKE message, without a UDP header: what a socket bound to port 4500 sends as its payload once
+    /// IKE has floated there (RFC 3948 §2.2, RFC 7296 §2.23).
+    /// </summary>
+    public static byte[] FrameIke(ReadOnlySpan<byte> ikeMessage)
+    {
+        var bytes = new byte[NonEspMarkerLength + ikeMessage.Length];
+        ikeMessage.CopyTo(bytes.AsSpan(NonEspMarkerLength));
+        return bytes;
+    }
+
+    /// <summary>
+    /// The IKE message inside a port-4500 payload, marker removed; false for anything else (an ESP packet, whose
+    /// first four bytes are its non-zero SPI, a NAT keepalive, or a runt). An IKE message sent to 4500 without the
+    /// marker starts with its SPIi and is therefore classified as ESP, as RFC 3948 demultiplexing wants.
+    /// </summary>
+    public static bool TryUnframeIke(ReadOnlySpan<byte> udpPayload, [NotNullWhen(true)] out byte[]? ikeMessage)
+    {
+        ikeMessage = Classify(udpPayload) == UdpEncapKind.Ike ? Inner(udpPayload, UdpEncapKind.Ike).ToArray() : null;
+        return ikeMessage is not null;
+    }
+
     /// <summary>UDP header + 0xFF.</summary>
     public static byte[] NatKeepalive(ushort sourcePort = NatTPort, ushort destinationPort = NatTPort) =>
         Datagram(sourcePort, destinationPort, [NatKeepaliveByte], ReadOnlySpan<byte>.Empty);

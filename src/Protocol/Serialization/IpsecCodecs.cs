@@ -11,12 +11,19 @@ namespace ClusterActors.Protocol.Serialization;
 /// Codec for the FGSP-style SA sync record. A standby applies what it decodes as live key material and message IDs,
 /// so decoding is strict: anything a real owner cannot have produced (unknown suite, key lengths that do not fit
 /// it, reserved SPIs, impossible nonces or addresses) is rejected as <see cref="WireFormatException"/> rather than
-/// installed and failing later in <see cref="IkeSession"/>. The layout is frozen once shipped: add "ipsec.tunnel.v2"
-/// rather than change this one.
+/// installed and failing later in <see cref="IkeSession"/>. A shipped layout is frozen; a new one gets a new manifest:
+/// <list type="bullet">
+/// <item>"ipsec.tunnel.v1": the original layout, no NAT traversal. Still read (a unit of the previous version may
+/// send it; NAT-T comes out as off, IKE on port 500); written only for records it can carry exactly.</item>
+/// <item>"ipsec.tunnel.v2": v1 plus NAT-T: in the IKE SA, after its lifetimes, NatT (u8 flags), PeerPort, LocalPort
+/// (i32 each); in the record, after the local selectors and before Deleted (still last), NatT (u8), NattRemotePort,
+/// NattKeepaliveSeconds (i32 each). This is what every unit writes.</item>
+/// </list>
 /// </summary>
 internal static partial class WireCatalog
 {
-    internal const string TunnelRecordManifest = "ipsec.tunnel.v1";
+    internal const string TunnelRecordManifestV1 = "ipsec.tunnel.v1";
+    internal const string TunnelRecordManifest = "ipsec.tunnel.v2";
 
     private const byte FamilyV4 = 4;
     private const byte FamilyV6 = 6;
@@ -27,10 +34,24 @@ internal static partial class WireCatalog
     /// <summary>UTC offsets DateTimeOffset accepts: ±14 h.</summary>
     private const int MaxOffsetMinutes = 14 * 60;
 
-    static partial void RegisterIpsec() =>
-        WireCodecs.Register<TunnelRecord>(TunnelRecordManifest, WriteTunnel, ReadTunnel);
+    /// <summary>v1 first, v2 last: a type maps to the manifest registered last, so records are written as v2.</summary>
+    static partial void RegisterIpsec()
+    {
+        WireCodecs.Register<TunnelRecord>(TunnelRecordManifestV1, WriteTunnelV1, r => ReadTunnel(r, 1));
+        WireCodecs.Register<TunnelRecord>(TunnelRecordManifest, (w, t) => WriteTunnel(w, t, 2), r => ReadTunnel(r, 2));
+    }
 
-    private static void WriteTunnel(WireWriter w, TunnelRecord t)
+    /// <summary>v1 has no NAT-T fields: a record that needs them would come back different, so it is refused.</summary>
+    private static void WriteTunnelV1(WireWriter w, TunnelRecord t)
+    {
+        var ike = t.Ike;
+        if (ike.NatT != NatTStatus.None || ike.PeerPort != IkeUdp.IkePort || ike.LocalPort != IkeUdp.IkePort
+            || t.NatT != NatTStatus.None || t.NattRemotePort != 0 || t.NattKeepaliveSeconds != 0)
+            throw new InvalidOperationException($"{TunnelRecordManifestV1} cannot carry NAT-T or IKE ports other than 500; write {TunnelRecordManifest}");
+        WriteTunnel(w, t, 1);
+    }
+
+    private static void WriteTunnel(WireWriter w, TunnelRecord t, int version)
     {
         w.Str(t.Key);
         w.Str(t.Phase1);
@@ -40,7 +61,7 @@ internal static partial class WireCatalog
         w.I32(t.OwnerFgcpGroup);
         w.I64(t.Generation);
         w.I64(t.SyncSeq);
-        WriteIkeSa(w, t.Ike);
+        WriteIkeSa(w, t.Ike, version);
         WriteChild(w, t.Child);
         w.I32(t.ProxyIdSerial);
         w.U32(t.NextOutboundSeq);
@@ -52,10 +73,16 @@ internal static partial class WireCatalog
         w.I32(t.RemotePort);
         w.List(t.RemoteSelectors.ToList(), WriteSelector);
         w.List(t.LocalSelectors.ToList(), WriteSelector);
+        if (version >= 2)
+        {
+            w.U8((byte)t.NatT);
+            w.I32(t.NattRemotePort);
+            w.I32(t.NattKeepaliveSeconds);
+        }
         w.Bool(t.Deleted);
     }
 
-    private static TunnelRecord ReadTunnel(WireReader r)
+    private static TunnelRecord ReadTunnel(WireReader r, int version)
     {
         var key = NonEmpty(r.Str(), "tunnel key");
         var phase1 = NonEmpty(r.Str(), "phase1 name");
@@ -65,7 +92,7 @@ internal static partial class WireCatalog
         var ownerGroup = NonNegative(r.I32(), "owner FGCP group");
         var generation = NonNegative(r.I64(), "generation");
         var syncSeq = NonNegative(r.I64(), "sync sequence");
-        var ike = ReadIkeSa(r);
+        var ike = ReadIkeSa(r, version);
         var child = ReadChild(r);
         var proxyIdSerial = NonNegative(r.I32(), "proxyid serial");
         var nextSeq = r.U32();
@@ -78,12 +105,43 @@ internal static partial class WireCatalog
         if (port is < 0 or > 65535) throw new WireFormatException($"corrupt remote port {port}");
         var remote = r.List(ReadSelector);
         var local = r.List(ReadSelector);
+        var (natT, nattPort, keepalive) = version >= 2 ? ReadTunnelNatT(r) : (NatTStatus.None, 0, 0);
         var deleted = r.Bool();
         return new TunnelRecord(key, phase1, name, index, ownerSerial, ownerGroup, generation, syncSeq, ike, child,
-            proxyIdSerial, nextSeq, replayHighest, established, childLifetime, localGateway, gateway, port, remote, local, deleted);
+            proxyIdSerial, nextSeq, replayHighest, established, childLifetime, localGateway, gateway, port, remote, local, deleted)
+        {
+            NatT = natT, NattRemotePort = nattPort, NattKeepaliveSeconds = keepalive,
+        };
     }
 
-    private static void WriteIkeSa(WireWriter w, IkeSaState s)
+    /// <summary>Off means all zero (FortiOS prints <c>interval=0 remote_port=0</c>); on needs a real port and a phase1 keepalive.</summary>
+    private static (NatTStatus, int, int) ReadTunnelNatT(WireReader r)
+    {
+        var natT = NatT(r.U8());
+        var port = r.I32();
+        var keepalive = r.I32();
+        if (!natT.IsActive())
+        {
+            if (port != 0 || keepalive != 0)
+                throw new WireFormatException($"corrupt tunnel NAT-T: off but remote port {port}, keepalive {keepalive}");
+        }
+        else
+        {
+            UdpPort(port, "NAT-T remote port");
+            if (keepalive is < TunnelRecord.MinNattKeepaliveSeconds or > TunnelRecord.MaxNattKeepaliveSeconds)
+                throw new WireFormatException($"corrupt NAT-T keepalive {keepalive}");
+        }
+        return (natT, port, keepalive);
+    }
+
+    private static NatTStatus NatT(byte b) =>
+        (b & ~(byte)NatTStatusExtensions.All) == 0 ? (NatTStatus)b : throw new WireFormatException($"corrupt NAT-T flags 0x{b:x2}");
+
+    /// <summary>A port a UDP socket can send to or from: 1-65535.</summary>
+    private static int UdpPort(int port, string what) =>
+        port is >= 1 and <= 65535 ? port : throw new WireFormatException($"corrupt {what} {port}");
+
+    private static void WriteIkeSa(WireWriter w, IkeSaState s, int version)
     {
         w.U64(s.SpiI);
         w.U64(s.SpiR);
@@ -106,9 +164,15 @@ internal static partial class WireCatalog
         if (s.Ts is not null) WriteSelectors(w, s.Ts);
         w.I32(s.IkeLifetimeSeconds);
         w.I32(s.ChildLifetimeSeconds);
+        if (version >= 2)
+        {
+            w.U8((byte)s.NatT);
+            w.I32(s.PeerPort);
+            w.I32(s.LocalPort);
+        }
     }
 
-    private static IkeSaState ReadIkeSa(WireReader r)
+    private static IkeSaState ReadIkeSa(WireReader r, int version)
     {
         var spiI = r.U64();
         var spiR = r.U64();
@@ -138,8 +202,13 @@ internal static partial class WireCatalog
         var ts = r.Bool() ? ReadSelectors(r) : null;
         var ikeLifetime = NonNegative(r.I32(), "IKE lifetime");
         var childLifetime = NonNegative(r.I32(), "child lifetime");
-        return new IkeSaState(spiI, spiR, isInitiator, proposal, dhGroup, ni, nr, keys, nextRequestId, expectedPeerRequestId,
+        var state = new IkeSaState(spiI, spiR, isInitiator, proposal, dhGroup, ni, nr, keys, nextRequestId, expectedPeerRequestId,
             lastResponseId, lastResponse, peer, peerId, childProposal, children, ts, ikeLifetime, childLifetime);
+        if (version < 2) return state;
+        var natT = NatT(r.U8());
+        var peerPort = UdpPort(r.I32(), "IKE peer port");
+        var localPort = UdpPort(r.I32(), "IKE local port");
+        return state with { NatT = natT, PeerPort = peerPort, LocalPort = localPort };
     }
 
     private static void WriteIkeKeys(WireWriter w, IkeSaKeys k)

@@ -14,6 +14,7 @@ public class MalformedConfigTests
     private const string Ha = "config system ha";
     private const string P1 = "config vpn ipsec phase1-interface";
     private const string Intf = "config system interface";
+    private const string Rs = "config router static";
 
     // text, line, column, token, message fragment, did-you-mean (or null)
     public static TheoryData<string, int, int, string, string, string?> Cases => new()
@@ -77,6 +78,22 @@ public class MalformedConfigTests
         { L(Intf, "    edit \"port3\"", "        set type loopback", "    next", "end"), 3, 18, "loopback", "physical port of the VM", null },
         { L(Intf, "    edit \"lb1\"", "        set type loopback", "    next", "end", Ha, "    set hbdev \"lb1\" 50", "end"), 7, 15, "lb1", "heartbeat device must be a physical", null },
         { L(Intf, "    edit \"lb1\"", "        set type loopback", "    next", "end", Ha, "    set monitor \"port2\" \"lb1\"", "end"), 7, 25, "lb1", "monitored interface must be a physical", null },
+        // Router static and the NAT-T settings of phase1
+        { L("config router statc", "end"), 1, 15, "statc", "unknown section", "static" },
+        { L(Rs, "    edit 1", "        set gatway 192.168.129.1", "    next", "end"), 3, 13, "gatway", "unknown setting", "gateway" },
+        { L(Rs, "    edit 1", "        set dst 10.10.101.0 255.255.255.300", "    next", "end"), 3, 29, "255.255.255.300", "invalid netmask", null },
+        { L(Rs, "    edit 1", "        set dst 10.10.101.0 255.255.0.255", "    next", "end"), 3, 29, "255.255.0.255", "not contiguous", null },
+        { L(Rs, "    edit 1", "        set gateway 192.168.129.300", "    next", "end"), 3, 21, "192.168.129.300", "invalid IPv4 address", null },
+        { L(Rs, "    edit 1", "        set distance 256", "    next", "end"), 3, 22, "256", "value out of range", null },
+        { L(Rs, "    edit 1", "        set status up", "    next", "end"), 3, 20, "up", "invalid value", null },
+        { L(Rs, "    edit 1", "        set device \"port2\" \"port3\"", "    next", "end"), 3, 28, "port3", "too many values", null },
+        { L(Rs, "    edit \"default\"", "    next", "end"), 2, 10, "default", "invalid entry id", null },
+        { L(Rs, "    edit 1", "        set device \"port11\"", "    next", "end"), 3, 20, "port11", "unknown interface", "port1" },
+        { L(Rs, "    edit 1", "        set gateway 192.168.129.1", "    next", "end"), 2, 10, "1", "missing required setting 'device'", null },
+        { L(Rs, "    delete 7", "end"), 2, 12, "7", "no such entry in 'config router static'", null },
+        { L(P1, "    edit \"vpn1\"", "        set keepalive 4", "    next", "end"), 3, 23, "4", "value out of range", null },
+        { L(P1, "    edit \"vpn1\"", "        set keepalive 901", "    next", "end"), 3, 23, "901", "value out of range", null },
+        { L(P1, "    edit \"vpn1\"", "        set nattraversal enabled", "    next", "end"), 3, 26, "enabled", "invalid value", "enable" },
         // Serial header
         { L("#serialno=FGVM02TM2200000", Ha, "end"), 1, 11, "FGVM02TM2200000", "invalid serial number", null },
         { L("#serialno=XXVM02TM22000001", Ha, "end"), 1, 11, "XXVM02TM22000001", "invalid serial number", null },

@@ -46,6 +46,31 @@ internal static class IkeTestKit
         return new Run(initiator, responder, init, initReply, auth, authReply, atGateway, atClient);
     }
 
+    /// <summary>The client's NAT: it sends from 10.10.7.2, the gateway sees 203.0.113.9 with these mapped ports.</summary>
+    public static readonly IPEndPoint ClientBehindNat = new(IPAddress.Parse("10.10.7.2"), 500);
+    public static readonly IPEndPoint NatMapped500 = new(IPAddress.Parse("203.0.113.9"), 31000);
+    public static readonly IPEndPoint NatMapped4500 = new(IPAddress.Parse("203.0.113.9"), 31001);
+
+    /// <summary>
+    /// The same handshake with nattraversal enable on both ends and the client behind a NAT: IKE_AUTH floats to 4500
+    /// (messages here are unframed; the marker is the sockets' business).
+    /// </summary>
+    public static Run HandshakeBehindNat(int seed = 1)
+    {
+        var responder = new IkeResponder(GatewaySettings() with { NatTraversal = NatTraversal.Enable }, new SeededRandom(seed));
+        var initiator = new IkeInitiator(ClientSettings() with { NatTraversal = NatTraversal.Enable }, ClientBehindNat,
+            new IPEndPoint(Gateway, IkeUdp.IkePort), new SeededRandom(seed + 1000));
+        var init = initiator.Start();
+        var initReply = Single(responder.Handle(NatMapped500, IkeUdp.IkePort, init));
+        var auth = Single(initiator.Handle(initReply));
+        Assert.Equal(IkeUdp.NatTPort, initiator.LocalPort);
+        var r = responder.Handle(NatMapped4500, IkeUdp.NatTPort, auth);
+        var authReply = Single(r);
+        var atGateway = Assert.IsType<IkeSaEstablished>(Assert.Single(r.Events));
+        var atClient = Assert.IsType<IkeSaEstablished>(Assert.Single(initiator.Handle(authReply).Events));
+        return new Run(initiator, responder, init, initReply, auth, authReply, atGateway, atClient);
+    }
+
     public static byte[] Single(IkeOutput o)
     {
         Assert.True(o.Replies.Count == 1, $"expected one reply, got {o.Replies.Count}; events: {string.Join("; ", o.Events)}");

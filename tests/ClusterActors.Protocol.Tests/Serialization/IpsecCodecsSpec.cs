@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Net;
 using System.Text;
+using ClusterActors.Protocol.Ike;
 using ClusterActors.Protocol.Ike.Exchanges;
 using ClusterActors.Protocol.Ipsec;
 using ClusterActors.Protocol.Serialization;
@@ -13,7 +14,9 @@ namespace ClusterActors.Protocol.Tests.Serialization;
 
 public class IpsecCodecsSpec
 {
-    private const string Manifest = "ipsec.tunnel.v1";
+    /// <summary>What every unit writes. v1 (no NAT-T) is still read; see the compatibility section.</summary>
+    private const string Manifest = "ipsec.tunnel.v2";
+    private const string ManifestV1 = "ipsec.tunnel.v1";
 
     // ---- fixtures -------------------------------------------------------------------------------------------
 
@@ -28,6 +31,16 @@ public class IpsecCodecsSpec
         var rekey = run.Responder.Handle(Client, run.Initiator.RekeyChild());
         var rekeyed = Assert.IsType<ChildSaRekeyed>(Assert.Single(rekey.Events));
         return rekeyed.Sa;
+    }
+
+    /// <summary>A gateway-side SA negotiated with the client behind a NAT (IKE on 4500, mapped peer port), rekeyed once.</summary>
+    private static IkeSaState RealNatSa()
+    {
+        var run = HandshakeBehindNat();
+        var rekey = run.Responder.Handle(NatMapped4500, 4500, run.Initiator.RekeyChild());
+        var sa = Assert.IsType<ChildSaRekeyed>(Assert.Single(rekey.Events)).Sa;
+        Assert.Equal((NatTStatus.PeerBehindNat, 31001, 4500), (sa.NatT, sa.PeerPort, sa.LocalPort));
+        return sa;
     }
 
     private static TunnelRecord Tunnel(IkeSaState sa, IPAddress? gateway = null) => new(
@@ -53,7 +66,12 @@ public class IpsecCodecsSpec
         LocalSelectors: [IkeSelector.Any],
         Deleted: false);
 
-    private static TunnelRecord FullRecord() => Tunnel(RealSa());
+    /// <summary>Every field set, NAT-T included, so truncation and corruption reach the v2 fields too.</summary>
+    private static TunnelRecord FullRecord()
+    {
+        var sa = RealNatSa();
+        return Tunnel(sa).WithNatT(sa, keepaliveSeconds: 10);
+    }
 
     private static byte[] Encode(TunnelRecord r) => WireCodecs.Encode(r);
     private static TunnelRecord Decode(byte[] b) => Assert.IsType<TunnelRecord>(WireCodecs.Decode(Manifest, b));
@@ -71,7 +89,8 @@ public class IpsecCodecsSpec
             $"proxyid={t.ProxyIdSerial}|next={t.NextOutboundSeq}|replay={t.ReplayHighest}|at={Describe(t.EstablishedAt)}|life={t.ChildLifetimeSeconds}\n");
         s.Append(CultureInfo.InvariantCulture, $"lgw={Describe(t.LocalGateway)}|gw={Describe(t.RemoteGateway)}:{t.RemotePort}|deleted={t.Deleted}\n");
         s.Append("remote=").Append(Describe(t.RemoteSelectors)).Append('\n');
-        s.Append("local=").Append(Describe(t.LocalSelectors));
+        s.Append("local=").Append(Describe(t.LocalSelectors)).Append('\n');
+        s.Append(CultureInfo.InvariantCulture, $"natt={t.NatT}|nattport={t.NattRemotePort}|keepalive={t.NattKeepaliveSeconds}");
         return s.ToString();
     }
 
@@ -83,7 +102,8 @@ public class IpsecCodecsSpec
         $"peer={Describe(s.PeerAddress)}", $"peerid={s.PeerId}", $"childprop={s.ChildProposal}",
         $"children=[{string.Join(";", s.Children.Select(Describe))}]",
         $"ts={(s.Ts is null ? "null" : $"{Describe(s.Ts.Initiator)}/{Describe(s.Ts.Responder)}")}",
-        $"life={s.IkeLifetimeSeconds}/{s.ChildLifetimeSeconds}");
+        $"life={s.IkeLifetimeSeconds}/{s.ChildLifetimeSeconds}",
+        $"natt={s.NatT}", $"ports={s.LocalPort}->{s.PeerPort}");
 
     private static string Describe(ChildSaKeys c) =>
         $"{c.Proposal} in={c.InboundSpi:x8}:{Hex(c.InboundEncKey)}:{Hex(c.InboundAuthKey)} out={c.OutboundSpi:x8}:{Hex(c.OutboundEncKey)}:{Hex(c.OutboundAuthKey)}";
@@ -117,6 +137,8 @@ public class IpsecCodecsSpec
     public void Fully_populated_record_from_a_real_handshake_round_trips()
     {
         var record = FullRecord();
+        Assert.True(record.NattActive);
+        Assert.Equal((31001, 10), (record.NattRemotePort, record.NattKeepaliveSeconds));
         Assert.True(record.Ike.Children.Count >= 2, "the rekeyed SA should hold the old and the new child");
         Assert.NotNull(record.Ike.LastResponse);
         Assert.NotNull(record.Ike.LastResponseId);
@@ -224,7 +246,8 @@ public class IpsecCodecsSpec
         "unknown child proposal", "unknown SA child proposal", "zero SPIi", "zero SPIr", "reserved ESP SPI", "short nonce",
         "long nonce", "last response id without bytes", "last response bytes without id", "tiny last response",
         "negative generation", "negative port", "port too large", "negative lifetime", "empty key", "dh group zero",
-        "mixed family selector",
+        "mixed family selector", "unknown NAT-T flag", "SA peer port zero", "SA local port too large", "NAT-T on without a port",
+        "NAT-T port while off", "keepalive while off", "keepalive below 5", "keepalive above 900", "NAT-T port too large",
     };
 
     [Theory]
@@ -260,6 +283,15 @@ public class IpsecCodecsSpec
             "empty key" => r with { Key = "" },
             "dh group zero" => r with { Ike = sa with { DhGroup = 0 } },
             "mixed family selector" => r with { LocalSelectors = [new IkeSelector(0, 0, 65535, IPAddress.Any, IPAddress.IPv6Any)] },
+            "unknown NAT-T flag" => r with { NatT = (NatTStatus)8 | NatTStatus.PeerBehindNat },
+            "SA peer port zero" => r with { Ike = sa with { PeerPort = 0 } },
+            "SA local port too large" => r with { Ike = sa with { LocalPort = 65536 } },
+            "NAT-T on without a port" => r with { NattRemotePort = 0 },
+            "NAT-T port while off" => r with { NatT = NatTStatus.None, NattKeepaliveSeconds = 0 },
+            "keepalive while off" => r with { NatT = NatTStatus.None, NattRemotePort = 0 },
+            "keepalive below 5" => r with { NattKeepaliveSeconds = 4 },
+            "keepalive above 900" => r with { NattKeepaliveSeconds = 901 },
+            "NAT-T port too large" => r with { NattRemotePort = 65536 },
             _ => throw new ArgumentOutOfRangeException(nameof(what)),
         };
         var bytes = Encode(bad); // the writer is dumb on purpose: the reader is the gate
@@ -421,7 +453,103 @@ public class IpsecCodecsSpec
         Assert.Equal(Manifest, codec.Manifest);
         Assert.True(WireCodecs.TryGet(Manifest, out var byName));
         Assert.Equal(typeof(TunnelRecord), byName.Type);
+        // The shipped v1 layout stays readable for units of the previous version.
+        Assert.True(WireCodecs.TryGet(ManifestV1, out var v1));
+        Assert.Equal(typeof(TunnelRecord), v1.Type);
         Assert.IsAssignableFrom<IWireMessage>(FullRecord());
+    }
+
+    // ---- (5) v1 compatibility -------------------------------------------------------------------------------
+
+    /// <summary>A record without NAT-T, IKE on port 500 both ways: exactly what v1 could carry.</summary>
+    private static TunnelRecord V1Record() => Tunnel(RealSa());
+
+    private static byte[] EncodeV1(TunnelRecord r)
+    {
+        Assert.True(WireCodecs.TryGet(ManifestV1, out var codec));
+        var w = new WireWriter();
+        codec.Write(w, r);
+        return w.ToArray();
+    }
+
+    private static TunnelRecord RawDecodeV1(byte[] bytes)
+    {
+        Assert.True(WireCodecs.TryGet(ManifestV1, out var codec));
+        var reader = new WireReader(bytes);
+        var value = Assert.IsType<TunnelRecord>(codec.Read(reader));
+        reader.EnsureConsumed(ManifestV1);
+        return value;
+    }
+
+    [Fact]
+    public void V1_bytes_decode_with_nat_t_off_and_ike_on_500()
+    {
+        var record = V1Record();
+        var v1 = EncodeV1(record);
+        var decoded = Assert.IsType<TunnelRecord>(WireCodecs.Decode(ManifestV1, v1));
+        Assert.Equal(Describe(record), Describe(decoded));
+        Assert.Equal(NatTStatus.None, decoded.NatT);
+        Assert.Equal((NatTStatus.None, 500, 500), (decoded.Ike.NatT, decoded.Ike.PeerPort, decoded.Ike.LocalPort));
+        Assert.Equal(EspEncapsulation.None, decoded.EspEncapsulation);
+        // Written again, it is v2: the same fields plus three bytes-and-two-ints groups (SA and record).
+        var v2 = Encode(decoded);
+        Assert.Equal(v1.Length + 2 * (1 + 4 + 4), v2.Length);
+        Assert.Equal(Describe(record), Describe(Decode(v2)));
+    }
+
+    [Fact]
+    public void V1_writer_refuses_what_v1_cannot_carry()
+    {
+        var nat = FullRecord();
+        Assert.Throws<InvalidOperationException>(() => EncodeV1(nat));
+        var plain = V1Record();
+        Assert.Throws<InvalidOperationException>(() => EncodeV1(plain with { Ike = plain.Ike with { PeerPort = 4500 } }));
+        Assert.Throws<InvalidOperationException>(() => EncodeV1(plain with { NattKeepaliveSeconds = 10 }));
+    }
+
+    [Fact]
+    public void Every_v1_truncation_is_rejected()
+    {
+        var bytes = EncodeV1(V1Record());
+        for (var n = 0; n < bytes.Length; n++)
+        {
+            var cut = bytes[..n];
+            var e = Record.Exception(() => RawDecodeV1(cut));
+            Assert.True(e is WireFormatException, $"v1 prefix of {n}/{bytes.Length} bytes: {e?.GetType().Name ?? "decoded"}");
+        }
+    }
+
+    [Fact]
+    public void V1_corruption_throws_only_WireFormatException()
+    {
+        var valid = EncodeV1(V1Record());
+        foreach (var value in new byte[] { 0x00, 0xff, 0x80, 0x07 })
+        {
+            for (var i = 0; i < valid.Length; i++)
+            {
+                var bytes = (byte[])valid.Clone();
+                bytes[i] = value;
+                try { RawDecodeV1(bytes); }
+                catch (WireFormatException) { }
+            }
+        }
+    }
+
+    // ---- (6) what the NAT-T fields mean -------------------------------------------------------------------
+
+    [Fact]
+    public void Nat_t_fields_give_the_natt_line_and_the_esp_encapsulation()
+    {
+        var nat = FullRecord();
+        Assert.Equal(EspEncapsulation.Udp, nat.EspEncapsulation);
+        Assert.Equal(new NattState("keepalive", 0, 10, 31001), nat.NattLine);
+        Assert.Equal(4500, nat.NattLocalPort);
+
+        // The scenario's line: natt: mode=none draft=0 interval=0 remote_port=0, ESP as IP protocol 50.
+        var plain = Tunnel(RealSa()).WithNatT(RealSa(), keepaliveSeconds: 10);
+        Assert.Equal(EspEncapsulation.None, plain.EspEncapsulation);
+        Assert.Equal(new NattState("none", 0, 0, 0), plain.NattLine);
+        Assert.Equal((0, 0, 0), (plain.NattRemotePort, plain.NattKeepaliveSeconds, plain.NattLocalPort));
     }
 
     // ---- helpers --------------------------------------------------------------------------------------------

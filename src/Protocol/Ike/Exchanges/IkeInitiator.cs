@@ -18,6 +18,7 @@ public sealed class IkeInitiator
     private readonly IReadOnlyList<IkeSuite> _childSuites;
     private readonly byte[] _psk;
     private readonly IPAddress _gateway;
+    private readonly IPAddress _localAddress;
 
     private ulong _spiI;
     private byte[] _ni = [];
@@ -25,10 +26,25 @@ public sealed class IkeInitiator
     private byte[]? _initRequest;
     private IkeSession? _session;
 
+    /// <summary>A client on UDP 500 talking to <paramref name="gateway"/> port 500; its own address is unknown, which is
+    /// fine without NAT-T but makes NAT detection always find "us behind a NAT".</summary>
     public IkeInitiator(IkeInitiatorSettings settings, IPAddress gateway, IIkeRandom? random = null)
+        : this(settings, new IPEndPoint(IPAddress.Any, IkeUdp.IkePort), new IPEndPoint(gateway, IkeUdp.IkePort), random)
+    {
+    }
+
+    /// <summary>
+    /// <paramref name="local"/> is the address and port this client believes it sends from (its interface address:
+    /// behind a NAT the gateway sees something else, which is what NAT detection finds out); <paramref name="gateway"/>
+    /// is where it sends to. Port 4500 on either means starting on the NAT-T port, with the non-ESP marker (§2.23).
+    /// </summary>
+    public IkeInitiator(IkeInitiatorSettings settings, IPEndPoint local, IPEndPoint gateway, IIkeRandom? random = null)
     {
         _settings = settings;
-        _gateway = gateway;
+        _gateway = gateway.Address;
+        _localAddress = local.Address;
+        LocalPort = local.Port;
+        GatewayPort = gateway.Port;
         _random = random ?? SystemIkeRandom.Instance;
         _suites = settings.Proposals.Select(IkeSuite.Parse).ToList();
         _childSuites = (settings.ChildProposals ?? settings.Proposals).Select(IkeSuite.Parse).ToList();
@@ -38,6 +54,32 @@ public sealed class IkeInitiator
     }
 
     public IkeInitiatorPhase Phase { get; private set; } = IkeInitiatorPhase.Idle;
+
+    /// <summary>Our UDP port: 500 until NAT-T makes IKE float to 4500 after IKE_SA_INIT (§2.23).</summary>
+    public int LocalPort { get; private set; }
+
+    /// <summary>The gateway's UDP port we send to: 500, then 4500 with NAT-T.</summary>
+    public int GatewayPort { get; private set; }
+
+    public IPEndPoint GatewayEndpoint => new(_gateway, GatewayPort);
+
+    /// <summary>NAT detection's outcome once the IKE_SA_INIT response is in.</summary>
+    public NatTStatus NatT { get; private set; }
+
+    /// <summary>The UDP payload for an IKE message from this client: with the non-ESP marker once on port 4500.</summary>
+    public byte[] Frame(byte[] message) => IkeUdp.Frame(message, LocalPort);
+
+    /// <summary>
+    /// A UDP payload our socket on <paramref name="localPort"/> received from the gateway: unframed on 4500 (anything
+    /// without the marker is not IKE and is dropped), handled, and the replies framed for the port we now use, so after
+    /// the IKE_SA_INIT response with NAT-T they are ready for <see cref="GatewayEndpoint"/> from port 4500.
+    /// </summary>
+    public IkeOutput HandleUdp(int localPort, byte[] udpPayload)
+    {
+        if (!IkeUdp.TryUnframe(udpPayload, localPort, out var message, out var why)) return IkeOutput.Of(new IkeDropped(why));
+        var output = Handle(message);
+        return IkeUdp.IsFramed(LocalPort) ? output with { Replies = output.Replies.Select(Frame).ToList() } : output;
+    }
 
     /// <summary>Group used in the KE payload of the current attempt.</summary>
     public int KeGroup => _dh?.Group.Id ?? _settings.DhGroups[0];
@@ -60,9 +102,11 @@ public sealed class IkeInitiator
     {
         _dh = group.NewKeyPair(_random);
         var proposals = _suites.Select((s, i) => new Proposal((byte)(i + 1), ProtocolId.Ike, [], s.IkeTransforms(_settings.DhGroups))).ToList();
+        // §2.23: SPIr is zero in this request's header, and so in its NAT detection hashes.
+        var natD = NatDetection.Notifies(_settings.NatTraversal, _spiI, 0, new IPEndPoint(_localAddress, LocalPort), GatewayEndpoint);
         _initRequest = IkeCodec.Encode(
             new IkeHeader(_spiI, 0, PayloadType.None, IkeHeader.Ikev2, ExchangeType.IkeSaInit, IkeFlags.Initiator, 0),
-            [new SaPayload(proposals), new KePayload((ushort)group.Id, _dh.Public), new NoncePayload(_ni)]);
+            [new SaPayload(proposals), new KePayload((ushort)group.Id, _dh.Public), new NoncePayload(_ni), .. natD]);
         Phase = IkeInitiatorPhase.InitSent;
         return _initRequest;
     }
@@ -168,11 +212,23 @@ public sealed class IkeInitiator
             return Failed("gateway KE value invalid for the group", RefusalKind.Malformed);
 
         var keys = IkeKeyDerivation.DeriveIkeKeys(suite, _ni, nr!.Data, _dh.SharedSecret(ke.Data), _spiI, h.SpiR);
+
+        // §2.23: the response's hashes (both SPIs now) against where we sent to and from. A gateway that sent none does
+        // not do NAT-T, whatever we are configured for. Any NAT, or forced, and everything from IKE_AUTH on goes to 4500.
+        if (_settings.NatTraversal != NatTraversal.Disable
+            && NatDetection.Detect(msg, _spiI, h.SpiR, GatewayEndpoint, new IPEndPoint(_localAddress, LocalPort)) is { } detected)
+            NatT = detected | (_settings.NatTraversal == NatTraversal.Forced ? NatTStatus.Forced : NatTStatus.None);
+        if (NatT.IsActive())
+        {
+            LocalPort = IkeUdp.NatTPort;
+            GatewayPort = IkeUdp.NatTPort;
+        }
         _session = new IkeSession
         {
             SpiI = _spiI, SpiR = h.SpiR, IsInitiator = true, Suite = suite, DhGroup = KeGroup, Ni = _ni, Nr = nr.Data, Keys = keys,
             PeerAddress = _gateway, Random = _random, IkeLifetimeSeconds = _settings.IkeLifetimeSeconds, ChildLifetimeSeconds = _settings.ChildLifetimeSeconds,
             NextRequestId = 1, ExpectedPeerRequestId = 0, InitRequest = _initRequest, InitResponse = datagram,
+            NatT = NatT, PeerPort = GatewayPort, LocalPort = LocalPort,
         };
         var idi = new IdPayload(false, _settings.LocalIdType, System.Text.Encoding.UTF8.GetBytes(_settings.LocalId));
         var auth = IkeKeyDerivation.PskAuth(suite, _psk, _initRequest!, nr.Data, keys.SkPi, idi);

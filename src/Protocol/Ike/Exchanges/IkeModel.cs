@@ -22,6 +22,11 @@ public sealed record IkeGatewaySettings(
     /// <summary>phase2 <c>dst-subnet</c>: what the client may claim. FortiOS default 0.0.0.0/0.</summary>
     public TrafficSelector RemoteSelector { get; init; } = TrafficSelector.Any;
     public int NonceLength { get; init; } = 32;
+    /// <summary>
+    /// phase1 <c>nattraversal</c>. FortiOS defaults to enable; this record defaults to <see cref="NatTraversal.Disable"/>
+    /// so a caller that does not map the setting (and does not pass real ports) keeps plain UDP 500 behaviour.
+    /// </summary>
+    public NatTraversal NatTraversal { get; init; } = NatTraversal.Disable;
 }
 
 /// <summary>The dialup client ("FortiGate IPsec Client 1"). LocalId is sent as IDi with <see cref="LocalIdType"/>.</summary>
@@ -38,6 +43,8 @@ public sealed record IkeInitiatorSettings(
     public int NonceLength { get; init; } = 32;
     public int IkeLifetimeSeconds { get; init; } = 86400;
     public int ChildLifetimeSeconds { get; init; } = 43200;
+    /// <summary>phase1 <c>nattraversal</c>; disabled unless asked for, like <see cref="IkeGatewaySettings.NatTraversal"/>.</summary>
+    public NatTraversal NatTraversal { get; init; } = NatTraversal.Disable;
 }
 
 /// <summary>
@@ -79,7 +86,25 @@ public sealed record IkeSaState(
     IReadOnlyList<ChildSaKeys> Children,
     TrafficSelectors? Ts,
     int IkeLifetimeSeconds,
-    int ChildLifetimeSeconds);
+    int ChildLifetimeSeconds)
+{
+    /// <summary>NAT detection's outcome (RFC 7296 §2.23); anything but None means IKE on 4500 and ESP in UDP (RFC 3948).</summary>
+    public NatTStatus NatT { get; init; } = NatTStatus.None;
+
+    /// <summary>
+    /// The peer's UDP port for IKE: where its last accepted request came from (with NAT-T, the NAT's mapped port, not
+    /// necessarily 4500). Our own requests (DPD, Delete) go to <see cref="PeerAddress"/>:PeerPort.
+    /// </summary>
+    public int PeerPort { get; init; } = IkeUdp.IkePort;
+
+    /// <summary>Our UDP port for this SA: 500, or 4500 once IKE floated (then every message carries the non-ESP marker).</summary>
+    public int LocalPort { get; init; } = IkeUdp.IkePort;
+
+    /// <summary>ESP of this SA's CHILD SAs goes in UDP (RFC 3948) between <see cref="LocalPort"/> and <see cref="PeerPort"/>.</summary>
+    public bool UdpEncapsulatedEsp => NatT.IsActive();
+
+    public IPEndPoint PeerEndpoint => new(PeerAddress, PeerPort);
+}
 
 public enum RefusalKind
 {
@@ -114,6 +139,13 @@ public sealed record IkeRefused(string Reason, RefusalKind Kind) : IkeEvent;
 
 /// <summary>Ignored without reply, as the RFC wants for unauthenticated junk, unknown SPIs or stale message IDs.</summary>
 public sealed record IkeDropped(string Reason) : IkeEvent;
+
+/// <summary>
+/// An authenticated message of an established NAT-T SA came from a new address or port (the peer's NAT rebound): our
+/// own requests now go there (RFC 7296 §2.23, dynamic address update; never done by a side that is itself behind a
+/// NAT). The next event carrying the SA has the new endpoint to sync.
+/// </summary>
+public sealed record IkePeerMoved(ulong SpiI, ulong SpiR, IPEndPoint From, IPEndPoint To) : IkeEvent;
 
 public sealed record IkeRetransmitted(ulong SpiI, ulong SpiR, uint MessageId) : IkeEvent;
 

@@ -63,17 +63,27 @@ public sealed class IkeResponder
     private IkeSession Established(ulong spiR) =>
         _sas.TryGetValue(spiR, out var s) && s.Established ? s : throw new InvalidOperationException($"no established IKE SA with SPIr {spiR:x16}");
 
-    public IkeOutput Handle(IPAddress peer, byte[] datagram)
+    /// <summary>An IKE message from <paramref name="peer"/> port 500 to our port 500 (no NAT-T in play).</summary>
+    public IkeOutput Handle(IPAddress peer, byte[] datagram) => Handle(new IPEndPoint(peer, IkeUdp.IkePort), IkeUdp.IkePort, datagram);
+
+    /// <summary>
+    /// An IKE message (non-ESP marker already removed, see <see cref="HandleUdp"/>) that came from
+    /// <paramref name="peer"/> (address and port as seen here, i.e. after any NAT) to our <paramref name="localPort"/>
+    /// (500 or 4500). Replies go back to <paramref name="peer"/> from <paramref name="localPort"/> (§2.23: answer
+    /// where the request came from), framed for that port by the caller.
+    /// </summary>
+    public IkeOutput Handle(IPEndPoint peer, int localPort, byte[] datagram)
     {
         try
         {
             var msg = IkeCodec.Decode(datagram);
             var h = msg.Header;
-            if (h.Exchange == ExchangeType.IkeSaInit && !h.IsResponse) return HandleInit(peer, datagram, msg);
+            if (h.Exchange == ExchangeType.IkeSaInit && !h.IsResponse) return HandleInit(peer, localPort, datagram, msg);
             if (!_sas.TryGetValue(h.SpiR, out var s) || s.SpiI != h.SpiI)
                 return IkeOutput.Of(new IkeDropped($"{h.Exchange} for unknown IKE SA {h.SpiI:x16}/{h.SpiR:x16}"));
             var result = s.Receive(datagram, msg, (m, inner, _) => OnRequest(s, m, inner), (m, inner, ctx) =>
-                s.HandleInformationalResponse(inner, ctx) ?? IkeOutput.Of(new IkeDropped($"unexpected {m.Header.Exchange} response")));
+                s.HandleInformationalResponse(inner, ctx) ?? IkeOutput.Of(new IkeDropped($"unexpected {m.Header.Exchange} response")),
+                new IkePath(peer, localPort));
             if (result.Events.Any(e => e is IkeSaDeleted)) _sas.Remove(s.SpiR);
             return result;
         }
@@ -81,6 +91,19 @@ public sealed class IkeResponder
         {
             return IkeOutput.Of(new IkeRefused($"malformed datagram from {peer}: {e.Message}", RefusalKind.Malformed));
         }
+    }
+
+    /// <summary>
+    /// A UDP payload as a socket bound to <paramref name="localPort"/> received it: on 4500 the non-ESP marker is
+    /// checked and stripped (ESP and NAT keepalives are not IKE and are dropped with the reason) and every reply comes
+    /// back with the marker, ready to send to <paramref name="peer"/>. On 500 this is <see cref="Handle(IPEndPoint, int, byte[])"/>.
+    /// </summary>
+    public IkeOutput HandleUdp(IPEndPoint peer, int localPort, byte[] udpPayload)
+    {
+        if (!IkeUdp.TryUnframe(udpPayload, localPort, out var message, out var why))
+            return IkeOutput.Of(new IkeDropped($"from {peer}: {why}"));
+        var output = Handle(peer, localPort, message);
+        return IkeUdp.IsFramed(localPort) ? output with { Replies = output.Replies.Select(r => IkeUdp.Frame(r, localPort)).ToList() } : output;
     }
 
     private IkeOutput OnRequest(IkeSession s, IkeMessage msg, IReadOnlyList<IkePayload> inner)
@@ -98,12 +121,12 @@ public sealed class IkeResponder
 
     // ---------------- IKE_SA_INIT ----------------
 
-    private IkeOutput HandleInit(IPAddress peer, byte[] datagram, IkeMessage msg)
+    private IkeOutput HandleInit(IPEndPoint peer, int localPort, byte[] datagram, IkeMessage msg)
     {
         var h = msg.Header;
         if (h.SpiR != 0 || h.MessageId != 0 || !h.FromInitiator)
             return IkeOutput.Of(new IkeDropped("IKE_SA_INIT request with SPIr, message ID or initiator flag wrong"));
-        var earlier = _sas.Values.FirstOrDefault(s => !s.Established && s.SpiI == h.SpiI && s.PeerAddress.Equals(peer));
+        var earlier = _sas.Values.FirstOrDefault(s => !s.Established && s.SpiI == h.SpiI && s.PeerAddress.Equals(peer.Address) && s.PeerPort == peer.Port);
         if (earlier is not null)
         {
             if (earlier.InitRequest is { } req && req.AsSpan().SequenceEqual(datagram))
@@ -136,14 +159,26 @@ public sealed class IkeResponder
         var nr = _random.Bytes(Settings.NonceLength);
         var dh = group.NewKeyPair(_random);
         var keys = IkeKeyDerivation.DeriveIkeKeys(suite, ni!.Data, nr, dh.SharedSecret(ke.Data), h.SpiI, spiR);
+
+        // §2.23: NAT detection only when we do NAT-T and the initiator does too (it sent both notifies); then our
+        // answer carries ours, computed with both SPIs. The request's hashes have SPIr zero, as its header.
+        var local = new IPEndPoint(Settings.LocalGateway, localPort);
+        var natT = NatTStatus.None;
+        IReadOnlyList<IkePayload> natD = [];
+        if (Settings.NatTraversal != NatTraversal.Disable && NatDetection.Detect(msg, h.SpiI, 0, peer, local) is { } detected)
+        {
+            natT = detected | (Settings.NatTraversal == NatTraversal.Forced ? NatTStatus.Forced : NatTStatus.None);
+            natD = NatDetection.Notifies(Settings.NatTraversal, h.SpiI, spiR, local, peer);
+        }
         var response = IkeCodec.Encode(
             new IkeHeader(h.SpiI, spiR, PayloadType.None, IkeHeader.Ikev2, ExchangeType.IkeSaInit, IkeFlags.Response, 0),
-            [new SaPayload([Negotiation.IkeReply(offered, suite, group.Id)]), new KePayload((ushort)group.Id, dh.Public), new NoncePayload(nr)]);
+            [new SaPayload([Negotiation.IkeReply(offered, suite, group.Id)]), new KePayload((ushort)group.Id, dh.Public), new NoncePayload(nr), .. natD]);
         _sas[spiR] = new IkeSession
         {
             SpiI = h.SpiI, SpiR = spiR, IsInitiator = false, Suite = suite, DhGroup = group.Id, Ni = ni.Data, Nr = nr, Keys = keys,
-            PeerAddress = peer, Random = _random, IkeLifetimeSeconds = Settings.IkeLifetimeSeconds, ChildLifetimeSeconds = Settings.ChildLifetimeSeconds,
+            PeerAddress = peer.Address, Random = _random, IkeLifetimeSeconds = Settings.IkeLifetimeSeconds, ChildLifetimeSeconds = Settings.ChildLifetimeSeconds,
             NextRequestId = 0, ExpectedPeerRequestId = 1, InitRequest = datagram, InitResponse = response,
+            NatT = natT, PeerPort = peer.Port, LocalPort = localPort,
         };
         return IkeOutput.Reply(response);
     }

@@ -7,6 +7,9 @@ namespace ClusterActors.Protocol.Ike.Exchanges;
 /// size 1 each way) and the INFORMATIONAL exchanges both roles answer alike. Mutable on purpose; the public face of
 /// its state is the immutable <see cref="IkeSaState"/> snapshot.
 /// </summary>
+/// <summary>Where a datagram came from and which of our ports (500 or 4500) it arrived on.</summary>
+internal readonly record struct IkePath(IPEndPoint From, int LocalPort);
+
 internal sealed class IkeSession
 {
     public required ulong SpiI { get; init; }
@@ -31,6 +34,9 @@ internal sealed class IkeSession
     public List<ChildSaKeys> Children { get; } = [];
     public TrafficSelectors? Ts { get; set; }
     public bool Established { get; set; }
+    public NatTStatus NatT { get; set; }
+    public int PeerPort { get; set; } = IkeUdp.IkePort;
+    public int LocalPort { get; set; } = IkeUdp.IkePort;
 
     /// <summary>Our one outstanding request (§2.3 window of 1): its ID, bytes for retransmission, and what it was for.</summary>
     public uint? PendingId { get; private set; }
@@ -75,7 +81,9 @@ internal sealed class IkeSession
     /// Window and integrity checks for a protected datagram of this SA, then the role-specific handler. A repeat of
     /// the last request gets the cached response byte for byte (§2.1) rather than being processed twice.
     /// </summary>
-    public IkeOutput Receive(byte[] datagram, IkeMessage msg, Handler onRequest, Handler onResponse)
+    /// <param name="path">Where the datagram came from and the local port it arrived on, when the caller knows
+    /// (the responder): an authenticated message may move the peer's endpoint, see <see cref="Observe"/>.</param>
+    public IkeOutput Receive(byte[] datagram, IkeMessage msg, Handler onRequest, Handler onResponse, IkePath? path = null)
     {
         var h = msg.Header;
         if (h.FromInitiator == IsInitiator)
@@ -89,13 +97,14 @@ internal sealed class IkeSession
             PendingId = null;
             PendingBytes = null;
             PendingContext = null;
-            return onResponse(msg, inner, ctx);
+            var movedR = Observe(path);
+            return WithMove(movedR, onResponse(msg, inner, ctx));
         }
         if (LastResponse is not null && h.MessageId == LastResponseId && h.MessageId + 1 == ExpectedPeerRequestId)
         {
             // Authenticate the repeat before answering so a forged header cannot make us send anything.
             if (!TryDecrypt(datagram, msg, out _, out var why)) return IkeOutput.Of(new IkeDropped(why));
-            return IkeOutput.Reply(LastResponse, new IkeRetransmitted(SpiI, SpiR, h.MessageId));
+            return WithMove(Observe(path), IkeOutput.Reply(LastResponse, new IkeRetransmitted(SpiI, SpiR, h.MessageId)));
         }
         if (h.MessageId != ExpectedPeerRequestId)
             return IkeOutput.Of(new IkeDropped($"{h.Exchange} request #{h.MessageId} outside the window (expecting #{ExpectedPeerRequestId})"));
@@ -107,9 +116,31 @@ internal sealed class IkeSession
                     return IkeOutput.Reply(Respond(h, [new NotifyPayload(NotifyType.InvalidSyntax)]), new IkeRefused(why, RefusalKind.Malformed));
                 return IkeOutput.Of(new IkeDropped(why));
             }
-            return onRequest(msg, inner, null);
+            var moved = Observe(path);
+            return WithMove(moved, onRequest(msg, inner, null));
         }
     }
+
+    /// <summary>
+    /// RFC 7296 §2.23 after an authenticated message. A half-open SA takes the IKE_AUTH's endpoint as it is (that is
+    /// where the initiator floated to, port 4500 with NAT-T). An established SA follows the peer only when NAT-T is in
+    /// use and we are not behind a NAT ourselves ("dynamic address update"); a host behind a NAT keeps its peer fixed.
+    /// </summary>
+    private IkePeerMoved? Observe(IkePath? path)
+    {
+        if (path is not { } p) return null;
+        var from = p.From;
+        if (PeerAddress.Equals(from.Address) && PeerPort == from.Port && LocalPort == p.LocalPort) return null;
+        if (Established && (!NatT.IsActive() || NatT.HasFlag(NatTStatus.LocalBehindNat))) return null;
+        var old = new IPEndPoint(PeerAddress, PeerPort);
+        PeerAddress = from.Address;
+        PeerPort = from.Port;
+        LocalPort = p.LocalPort;
+        return Established ? new IkePeerMoved(SpiI, SpiR, old, from) : null;
+    }
+
+    private static IkeOutput WithMove(IkePeerMoved? moved, IkeOutput output) =>
+        moved is null ? output : output with { Events = [moved, .. output.Events] };
 
     private bool TryDecrypt(byte[] datagram, IkeMessage msg, out IReadOnlyList<IkePayload> inner, out string why)
     {
@@ -197,7 +228,10 @@ internal sealed class IkeSession
 
     public IkeSaState Export() => new(SpiI, SpiR, IsInitiator, Suite.Name, DhGroup, Ni, Nr, Keys,
         NextRequestId, ExpectedPeerRequestId, LastResponseId, LastResponse, PeerAddress, PeerId, ChildSuite.Name,
-        Children.ToList(), Ts, IkeLifetimeSeconds, ChildLifetimeSeconds);
+        Children.ToList(), Ts, IkeLifetimeSeconds, ChildLifetimeSeconds)
+    {
+        NatT = NatT, PeerPort = PeerPort, LocalPort = LocalPort,
+    };
 
     public static IkeSession Import(IkeSaState s, IIkeRandom random)
     {
@@ -208,6 +242,7 @@ internal sealed class IkeSession
             IkeLifetimeSeconds = s.IkeLifetimeSeconds, ChildLifetimeSeconds = s.ChildLifetimeSeconds,
             NextRequestId = s.NextRequestId, ExpectedPeerRequestId = s.ExpectedPeerRequestId,
             PeerId = s.PeerId, ChildSuite = IkeSuite.Parse(s.ChildProposal), Ts = s.Ts, Established = true,
+            NatT = s.NatT, PeerPort = s.PeerPort, LocalPort = s.LocalPort,
         };
         session.LastResponseId = s.LastResponseId;
         session.LastResponse = s.LastResponse;
