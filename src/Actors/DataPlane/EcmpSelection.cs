@@ -24,8 +24,11 @@ public static class EcmpSelection
     /// <summary>Most next hops one route can hold (the alive set is a 32-bit mask).</summary>
     public const int MaxNextHops = 32;
 
-    /// <summary>The flow's hash: source and destination address only.</summary>
-    public static ulong FlowHash(uint source, uint destination) => Mix(((ulong)source << 32) | destination);
+    /// <summary>
+    /// The flow's hash: source and destination address only, perturbed by <paramref name="seed"/> (the ECMP hash seed
+    /// routers let one set, so that two routers, or two labs, need not split flows the same way). Seed 0 is the plain hash.
+    /// </summary>
+    public static ulong FlowHash(uint source, uint destination, ulong seed = 0) => Mix((((ulong)source << 32) | destination) ^ Mix(seed));
 
     /// <summary>The rendezvous weight of one next hop for one flow.</summary>
     public static ulong Weight(ulong flowHash, uint nextHop) => Mix(flowHash ^ Mix(0x9E3779B97F4A7C15UL * (nextHop + 1UL)));
@@ -35,11 +38,11 @@ public static class EcmpSelection
     /// <paramref name="aliveMask"/> says whether <c>nextHops[i]</c> may be used. Equal weights (never seen in practice)
     /// go to the lower address.
     /// </summary>
-    public static int Choose(uint source, uint destination, ReadOnlySpan<uint> nextHops, uint aliveMask)
+    public static int Choose(uint source, uint destination, ReadOnlySpan<uint> nextHops, uint aliveMask, ulong seed = 0)
     {
         if (nextHops.Length > MaxNextHops)
             throw new ArgumentException($"At most {MaxNextHops} next hops per route.", nameof(nextHops));
-        ulong flow = FlowHash(source, destination);
+        ulong flow = FlowHash(source, destination, seed);
         int best = -1;
         ulong bestWeight = 0;
         for (int i = 0; i < nextHops.Length; i++)
@@ -57,11 +60,11 @@ public static class EcmpSelection
     }
 
     /// <summary><see cref="Choose(uint, uint, ReadOnlySpan{uint}, uint)"/> with addresses, for tests and tools: the chosen next hop or null.</summary>
-    public static IPAddress? Choose(IPAddress source, IPAddress destination, IReadOnlyList<IPAddress> aliveNextHops)
+    public static IPAddress? Choose(IPAddress source, IPAddress destination, IReadOnlyList<IPAddress> aliveNextHops, ulong seed = 0)
     {
         var keys = aliveNextHops.Select(Ipv4Address.ToUInt32).ToArray();
         uint mask = keys.Length == MaxNextHops ? uint.MaxValue : (1u << keys.Length) - 1;
-        int i = Choose(Ipv4Address.ToUInt32(source), Ipv4Address.ToUInt32(destination), keys, mask);
+        int i = Choose(Ipv4Address.ToUInt32(source), Ipv4Address.ToUInt32(destination), keys, mask, seed);
         return i < 0 ? null : aliveNextHops[i];
     }
 

@@ -138,13 +138,14 @@ public sealed class LabRouter : IDisposable
     /// An ECMP route: equal-cost <paramref name="nextHops"/> (each must lie in a leg's subnet), a flow (source and
     /// destination address) hashed onto the live ones by rendezvous hashing. Each next hop is probed per
     /// <paramref name="probe"/> (null: <see cref="ProbeOptions.Default"/>; <see cref="ProbeOptions.Disabled"/>: never).
+    /// <paramref name="hashSeed"/> is the router's ECMP hash seed (see <see cref="EcmpSelection.FlowHash"/>).
     /// </summary>
-    public void AddEcmpRoute(string prefix, IReadOnlyList<string> nextHops, ProbeOptions? probe = null) =>
-        AddEcmp(Ipv4Prefix.Parse(prefix), nextHops, probe ?? ProbeOptions.Default, RouteKind.Ecmp);
+    public void AddEcmpRoute(string prefix, IReadOnlyList<string> nextHops, ProbeOptions? probe = null, ulong hashSeed = 0) =>
+        AddEcmp(Ipv4Prefix.Parse(prefix), nextHops, probe ?? ProbeOptions.Default, RouteKind.Ecmp, hashSeed);
 
     /// <summary>A plain static route through one next hop, not probed (it follows only the carrier of its leg).</summary>
     public void AddStaticRoute(string prefix, string nextHop) =>
-        AddEcmp(Ipv4Prefix.Parse(prefix), [nextHop], ProbeOptions.Disabled, RouteKind.Static);
+        AddEcmp(Ipv4Prefix.Parse(prefix), [nextHop], ProbeOptions.Disabled, RouteKind.Static, 0);
 
     /// <summary>
     /// A reverse-path route ("replies follow the session"): a packet to <paramref name="prefix"/> goes to the neighbour
@@ -171,7 +172,7 @@ public sealed class LabRouter : IDisposable
         }
     }
 
-    private void AddEcmp(Ipv4Prefix prefix, IReadOnlyList<string> nextHops, ProbeOptions probe, RouteKind kind)
+    private void AddEcmp(Ipv4Prefix prefix, IReadOnlyList<string> nextHops, ProbeOptions probe, RouteKind kind, ulong hashSeed)
     {
         lock (_gate)
         {
@@ -181,7 +182,7 @@ public sealed class LabRouter : IDisposable
             var hops = nextHops.Select(n => ResolveNextHop(prefix, n, probe)).ToArray();
             if (hops.Select(h => h.Key).Distinct().Count() != hops.Length)
                 throw new ArgumentException($"Route {prefix} lists a next hop twice.", nameof(nextHops));
-            var route = new EcmpRoute(prefix, kind, hops, probe);
+            var route = new EcmpRoute(prefix, kind, hops, probe, hashSeed);
             var now = Elapsed;
             foreach (var h in hops)
                 if (!h.Leg.Port.IsUp)
@@ -301,7 +302,7 @@ public sealed class LabRouter : IDisposable
                     return true;
                 case EcmpRoute e:
                 {
-                    int i = EcmpSelection.Choose(source, destination, e.Keys, e.AliveMask);
+                    int i = EcmpSelection.Choose(source, destination, e.Keys, e.AliveMask, e.HashSeed);
                     if (i < 0)
                         continue;
                     (route, hop, nextHop, leg) = (r, e.Hops[i], e.Hops[i].Key, e.Hops[i].Leg);
@@ -544,8 +545,9 @@ public sealed class LabRouter : IDisposable
 
     private sealed class EcmpRoute : Route
     {
-        public EcmpRoute(Ipv4Prefix prefix, RouteKind kind, NextHop[] hops, ProbeOptions probe) : base(prefix, kind)
+        public EcmpRoute(Ipv4Prefix prefix, RouteKind kind, NextHop[] hops, ProbeOptions probe, ulong hashSeed) : base(prefix, kind)
         {
+            HashSeed = hashSeed;
             Hops = hops;
             Keys = hops.Select(h => h.Key).ToArray();
             Probe = probe;
@@ -554,6 +556,7 @@ public sealed class LabRouter : IDisposable
         public NextHop[] Hops { get; }
         public uint[] Keys { get; }
         public ProbeOptions Probe { get; }
+        public ulong HashSeed { get; }
         public object Gate { get; } = new();
         public ITimer? Timer;
         public int Probing;
@@ -593,7 +596,7 @@ public sealed class LabRouter : IDisposable
                 if (Kind == RouteKind.Static)
                     sb.Append($"{Prefix} static ({Probe})\n");
                 else
-                    sb.Append($"{Prefix} ecmp (flow hash: source+destination, {Probe})\n");
+                    sb.Append($"{Prefix} ecmp (flow hash: source+destination{(HashSeed == 0 ? "" : $" seed {HashSeed}")}, {Probe})\n");
                 foreach (var h in Hops)
                 {
                     var health = h.Health;
