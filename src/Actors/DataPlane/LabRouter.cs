@@ -600,7 +600,7 @@ public sealed class LabRouter : IDisposable
                 foreach (var h in Hops)
                 {
                     var health = h.Health;
-                    sb.Append($"    via {h.Address} dev {h.Leg.Name} ").Append((health.Alive ? "alive" : "dead").PadRight(8));
+                    sb.Append($"    via {h.Address} dev {h.Leg.Name} ").Append((health.Alive ? "alive" : "dead").PadRight(9));
                     if (Probe.Enabled)
                     {
                         if (health.Alive)
