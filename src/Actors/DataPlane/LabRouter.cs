@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text;
@@ -23,7 +24,11 @@ public sealed record ProbeOptions(TimeSpan Interval, int MissedProbes)
 
 public sealed record LabRouterOptions
 {
-    /// <summary>Clock for probe timers and the times <see cref="LabRouter.Describe"/> prints; a fake one makes probing steppable.</summary>
+    /// <summary>
+    /// Clock for the times the router records and prints. With the system clock, probes run on one dedicated
+    /// background thread per router (not pool timers: on two cores shared with four ActorSystems a starved thread pool
+    /// delayed the first probe by half a second); any other provider gets its own timers, so a fake clock drives probing.
+    /// </summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
     /// <summary>False: no probe timers run; a test drives probe rounds with <see cref="LabRouter.ProbeNow"/>.</summary>
@@ -83,6 +88,9 @@ public sealed class LabRouter : IDisposable
     private volatile Dictionary<ushort, (EcmpRoute Route, NextHop Hop)> _probeIds = new();
     private ushort _nextProbeId = 0x4C00;
     private volatile bool _disposed;
+    /// <summary>The probe thread (system clock only); it waits on <see cref="_probeWake"/> between rounds.</summary>
+    private Thread? _prober;
+    private readonly object _probeWake = new();
 
     private long _received, _forwarded, _local, _echoReplies, _noRoute, _ttl, _unreachable, _malformed;
 
@@ -200,7 +208,18 @@ public sealed class LabRouter : IDisposable
             }
             AddRoute(route);
             if (probe.Enabled && _probeTimers)
-                route.Timer = _time.CreateTimer(static s => ((ProbeTick)s!).Run(), new ProbeTick(this, route), probe.Interval, probe.Interval);
+            {
+                if (_time != TimeProvider.System)
+                    route.Timer = _time.CreateTimer(static s => ((ProbeTick)s!).Run(), new ProbeTick(this, route), probe.Interval, probe.Interval);
+                else if (_prober is null)
+                {
+                    _prober = new Thread(ProbeLoop) { IsBackground = true, Name = $"{Name} probes" };
+                    _prober.Start();
+                }
+                else
+                    lock (_probeWake)
+                        Monitor.PulseAll(_probeWake); // a new route to schedule
+            }
         }
     }
 
@@ -365,6 +384,41 @@ public sealed class LabRouter : IDisposable
         public void Run() => router.ProbeRound(route);
     }
 
+    /// <summary>
+    /// The probe thread: every probed route gets a round when it is due (the first at once), then one every interval.
+    /// A round that runs late is not caught up with a burst: the next is one interval after it.
+    /// </summary>
+    private void ProbeLoop()
+    {
+        var due = new Dictionary<EcmpRoute, long>();
+        while (!_disposed)
+        {
+            long now = Stopwatch.GetTimestamp();
+            long wait = Stopwatch.Frequency; // at most a second between looks
+            foreach (var r in _routes)
+            {
+                if (r is not EcmpRoute { Probe.Enabled: true } e)
+                    continue;
+                long interval = (long)(e.Probe.Interval.TotalSeconds * Stopwatch.Frequency);
+                if (!due.TryGetValue(e, out var next) || next <= now)
+                {
+                    ProbeRound(e);
+                    next = (next == 0 ? now : next) + interval;
+                    now = Stopwatch.GetTimestamp();
+                    if (next <= now)
+                        next = now + interval;
+                    due[e] = next;
+                }
+                wait = Math.Min(wait, next - now);
+            }
+            lock (_probeWake)
+            {
+                if (!_disposed && wait > 0)
+                    Monitor.Wait(_probeWake, TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency));
+            }
+        }
+    }
+
     private void ProbeRound(EcmpRoute route)
     {
         if (_disposed || Interlocked.Exchange(ref route.Probing, 1) == 1)
@@ -475,9 +529,11 @@ public sealed class LabRouter : IDisposable
 
     public override string ToString() => $"LabRouter {Name}";
 
+    /// <summary>Stops probing (waiting for a round in progress, unless called from it) and closes the legs.</summary>
     public void Dispose()
     {
         Leg[] legs;
+        Thread? prober;
         lock (_gate)
         {
             if (_disposed)
@@ -487,7 +543,12 @@ public sealed class LabRouter : IDisposable
                 if (r is EcmpRoute e)
                     e.Timer?.Dispose();
             legs = _legs;
+            prober = _prober;
         }
+        lock (_probeWake)
+            Monitor.PulseAll(_probeWake);
+        if (prober is not null && prober != Thread.CurrentThread)
+            prober.Join(TimeSpan.FromSeconds(5));
         foreach (var leg in legs)
             leg.Port.Dispose();
     }

@@ -21,7 +21,7 @@ public class LabRouterSpec
         public readonly TestNode HostA, HostB;
         public TestNode Unit1, Unit2;
 
-        public Bench(ProbeOptions? probe = null, bool timers = false, bool ecmp = true)
+        public Bench(ProbeOptions? probe = null, bool timers = false, bool ecmp = true, TimeProvider? time = null)
         {
             Fabric.Cable("r", "a", "a");
             Fabric.Cable("r", "b", "b");
@@ -31,7 +31,7 @@ public class LabRouterSpec
             Fabric.Cable("hostB", "eth0", "b");
             Fabric.Cable("unit1", "port2", "c1");
             Fabric.Cable("unit2", "port2", "c2");
-            Router = new LabRouter("r", Fabric.Host("r"), new LabRouterOptions { ProbeTimers = timers });
+            Router = new LabRouter("r", Fabric.Host("r"), new LabRouterOptions { ProbeTimers = timers, Time = time ?? TimeProvider.System });
             Router.AddLeg("a", "10.0.1.1/24");
             Router.AddLeg("b", "10.0.2.1/24");
             Router.AddLeg("c1", "192.168.129.1/24");
@@ -268,18 +268,38 @@ public class LabRouterSpec
     }
 
     [Fact]
-    public void The_probe_timer_probes_on_its_own_and_stops_when_the_router_is_disposed()
+    public void The_probe_thread_probes_on_its_own_and_stops_when_the_router_is_disposed()
     {
         var b = new Bench(new ProbeOptions(TimeSpan.FromMilliseconds(20), 3), timers: true);
 
         Assert.True(SpinWait.SpinUntil(() => b.Unit1.EchoRequestsAnswered >= 3 && b.Unit2.EchoRequestsAnswered >= 3, TimeSpan.FromSeconds(2)));
-        b.Router.Dispose();
-        Thread.Sleep(60); // a tick already running may still land
+        b.Router.Dispose(); // waits for a round in progress
         int settled = b.Unit1.EchoRequestsAnswered;
         Thread.Sleep(100);
 
         Assert.Equal(settled, b.Unit1.EchoRequestsAnswered);
         Assert.Null(b.Fabric.OpenPort("r", "c1"));
+    }
+
+    [Fact]
+    public void With_a_manual_clock_probing_follows_the_clock_exactly()
+    {
+        var clock = new ManualTimeProvider();
+        using var b = new Bench(ProbeOptions.Default, timers: true, time: clock);
+
+        clock.Advance(TimeSpan.FromMilliseconds(100)); // first round at 100 ms, answered
+        Assert.Equal((1, 1), (b.Unit1.EchoRequestsAnswered, b.Unit2.EchoRequestsAnswered));
+        b.Unit1.Dispose();
+        clock.Advance(TimeSpan.FromMilliseconds(399)); // rounds at 200 (sent), 300 (miss 1), 400 (miss 2)
+        Assert.True(b.Router.Routes[^1].NextHops[0].Alive);
+        clock.Advance(TimeSpan.FromMilliseconds(1));   // 500: miss 3
+        Assert.False(b.Router.Routes[^1].NextHops[0].Alive);
+        Assert.Contains("    via 192.168.129.254 dev c1 dead     3 missed probes, down since 0.500 s, forwarded 0\n", b.Router.Describe());
+
+        b.NewUnit1();
+        clock.Advance(TimeSpan.FromMilliseconds(100));
+        Assert.True(b.Router.Routes[^1].NextHops[0].Alive);
+        Assert.Equal(6, b.Unit2.EchoRequestsAnswered);
     }
 
     // ---- reverse path --------------------------------------------------------------------------------------------
