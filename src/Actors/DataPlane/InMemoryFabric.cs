@@ -1,0 +1,391 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text;
+
+namespace ClusterActors.Actors.DataPlane;
+
+/// <summary>Per-link packet counts (cumulative since the fabric was built).</summary>
+/// <param name="Delivered">Packets handed to a receiving port.</param>
+/// <param name="NoAnswer">Sends that found no up, answering port holding the next hop (an unanswered ARP).</param>
+/// <param name="NoCarrier">Sends from a port without carrier (cable pulled, admin down, disposed).</param>
+public sealed record LinkCounters(string Segment, long Delivered, long NoAnswer, long NoCarrier)
+{
+    public long Dropped => NoAnswer + NoCarrier;
+}
+
+/// <summary>One row of the fabric's wiring table as it stands now.</summary>
+public sealed record CableState(string Host, string Interface, string Segment, bool Plugged, bool Open, bool AdminUp, bool IsUp,
+    bool Answering, IReadOnlyList<InterfaceAddress> Addresses);
+
+/// <summary>Observes every delivery, on the sender's thread, before the receiver's callback runs (a packet capture).</summary>
+public delegate void FabricTap(string segment, IPacketPort from, IPacketPort to, byte[] ipv4Packet);
+
+/// <summary>
+/// Every link of the lab in one process. A wiring table says which link (segment) each host's interface is cabled to
+/// (<see cref="Cable"/>); a host opens its interfaces through <see cref="Host"/>'s <see cref="IPacketIo"/>. A link is a
+/// layer-3 switch: <see cref="IPacketPort.Send"/> hands the packet to the port on the same link that is up, answers
+/// (<see cref="IPacketPort.Answering"/>) and holds the next hop among its addresses — what ARP would resolve. When
+/// several answer for one address (FGCP split brain), the one that announced itself last wins, as a gratuitous ARP
+/// would have taught the switch and the neighbours. Delivery is synchronous: the receiver's callback runs on the
+/// sender's thread, outside every lock of the fabric, so a callback may send onward (a router) or change port state.
+/// </summary>
+public sealed class InMemoryFabric
+{
+    private readonly object _gate = new();
+    private readonly Dictionary<(string Host, string Interface), CableEntry> _cables = new();
+    private readonly Dictionary<string, Link> _links = new(StringComparer.Ordinal);
+    private readonly List<CableEntry> _cableOrder = new();
+    private readonly ConcurrentDictionary<string, FabricHost> _hosts = new(StringComparer.Ordinal);
+    /// <summary>Logical clock of announcements (an interface starting to answer, or gaining carrier while answering).</summary>
+    private long _announceClock;
+
+    /// <summary>Observes every delivery (optional; costs one null check per packet when unused).</summary>
+    public event FabricTap? Delivered;
+
+    /// <summary>The packet I/O of host <paramref name="name"/> (the same object for the same name).</summary>
+    public IPacketIo Host(string name)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        return _hosts.GetOrAdd(name, n => new FabricHost(this, n));
+    }
+
+    /// <summary>
+    /// Cables interface <paramref name="iface"/> of <paramref name="host"/> to link <paramref name="segment"/> (created on
+    /// first use), plugged in. <paramref name="answeringOnOpen"/> is the port's <see cref="IPacketPort.Answering"/> when it
+    /// is opened: true for ordinary hosts; false lets an HA member come up silent and announce only once primary.
+    /// </summary>
+    public void Cable(string host, string iface, string segment, bool answeringOnOpen = true)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(host);
+        ArgumentException.ThrowIfNullOrWhiteSpace(iface);
+        ArgumentException.ThrowIfNullOrWhiteSpace(segment);
+        lock (_gate)
+        {
+            if (_cables.TryGetValue((host, iface), out var existing))
+                throw new InvalidOperationException(
+                    $"{host} {iface} is already cabled to segment '{existing.Link.Name}'; one interface has one cable.");
+            if (!_links.TryGetValue(segment, out var link))
+                _links[segment] = link = new Link(segment);
+            var entry = new CableEntry(host, iface, link, answeringOnOpen);
+            _cables[(host, iface)] = entry;
+            _cableOrder.Add(entry);
+        }
+    }
+
+    /// <summary>
+    /// Plugs or pulls the cable of <paramref name="host"/> <paramref name="iface"/>. A pulled cable takes the carrier
+    /// from that port (its <see cref="IPacketPort.CarrierChanged"/> fires); it neither sends nor receives until plugged
+    /// back. The state belongs to the cable, so a port opened later (a restarted unit) starts with it.
+    /// </summary>
+    public void SetCable(string host, string iface, bool plugged)
+    {
+        FabricPort? port;
+        bool before, after;
+        lock (_gate)
+        {
+            var entry = Entry(host, iface);
+            port = entry.Port;
+            before = port?.IsUpUnsafe ?? false;
+            entry.Plugged = plugged;
+            after = port is not null && Recompute(port, before);
+        }
+        if (port is not null && before != after)
+            port.RaiseCarrierChanged(after);
+    }
+
+    public bool IsPlugged(string host, string iface)
+    {
+        lock (_gate)
+            return Entry(host, iface).Plugged;
+    }
+
+    /// <summary>The port currently open on that cable, or null (never opened, or disposed).</summary>
+    public IPacketPort? OpenPort(string host, string iface)
+    {
+        lock (_gate)
+            return Entry(host, iface).Port;
+    }
+
+    public IReadOnlyList<string> Segments
+    {
+        get
+        {
+            lock (_gate)
+                return _links.Keys.ToArray();
+        }
+    }
+
+    /// <summary>The wiring table with each cable's live state, in the order the cables were laid.</summary>
+    public IReadOnlyList<CableState> Wiring
+    {
+        get
+        {
+            lock (_gate)
+                return _cableOrder.Select(StateOf).ToArray();
+        }
+    }
+
+    public LinkCounters Counters(string segment)
+    {
+        Link link;
+        lock (_gate)
+        {
+            if (!_links.TryGetValue(segment, out link!))
+                throw new ArgumentException($"No segment '{segment}' in this fabric (segments: {string.Join(", ", _links.Keys)}).", nameof(segment));
+        }
+        return link.Snapshot();
+    }
+
+    /// <summary>Every link with its ports, their state and the link's counters, as plain text.</summary>
+    public string Describe()
+    {
+        var sb = new StringBuilder();
+        lock (_gate)
+        {
+            foreach (var link in _links.Values)
+            {
+                var c = link.Snapshot();
+                sb.Append("segment ").Append(link.Name)
+                  .Append($"  delivered {c.Delivered}, no answer {c.NoAnswer}, no carrier {c.NoCarrier}").Append('\n');
+                foreach (var entry in _cableOrder.Where(e => e.Link == link))
+                {
+                    var s = StateOf(entry);
+                    var addresses = s.Addresses.Count == 0 ? "-" : string.Join(",", s.Addresses);
+                    string state = !s.Open ? "not open" + (s.Plugged ? "" : ", cable pulled")
+                        : !s.Plugged ? "down (cable pulled)"
+                        : !s.AdminUp ? "down (admin)"
+                        : s.Answering ? "up answering" : "up silent";
+                    sb.Append($"    {s.Host} {s.Interface}".PadRight(24)).Append(' ').Append(addresses.PadRight(20)).Append(' ')
+                      .Append(state).Append('\n');
+                }
+            }
+        }
+        return sb.ToString();
+    }
+
+    // ------------------------------------------------------------------------------------------------------------------
+    // Port operations (called by FabricPort)
+
+    private IPacketPort Open(FabricHost host, string name, IReadOnlyList<InterfaceAddress> addresses, PacketArrived onPacket)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(addresses);
+        ArgumentNullException.ThrowIfNull(onPacket);
+        var keys = addresses.Select(a => Ipv4Address.ToUInt32(a.Address)).ToArray();
+        lock (_gate)
+        {
+            if (!_cables.TryGetValue((host.Name, name), out var entry))
+            {
+                var cabled = _cableOrder.Where(e => e.Host == host.Name).Select(e => e.Interface).ToArray();
+                throw new InvalidOperationException(
+                    $"{host.Name} has no cable on interface '{name}': the fabric's wiring table needs " +
+                    $"fabric.Cable(\"{host.Name}\", \"{name}\", segment) before the interface is opened " +
+                    (cabled.Length == 0 ? $"({host.Name} has no cabled interface at all)." : $"({host.Name} is cabled on {string.Join(", ", cabled)})."));
+            }
+            if (entry.Port is not null)
+                throw new InvalidOperationException(
+                    $"{host.Name} {name} is already open; dispose that port first (a restarted unit opens its interfaces again once the old ports are disposed).");
+            var port = new FabricPort(this, entry, name, addresses.ToArray(), keys, onPacket, entry.AnsweringOnOpen);
+            Recompute(port, wasUp: false);
+            entry.Port = port;
+            entry.Link.Ports = [.. entry.Link.Ports, port];
+            return port;
+        }
+    }
+
+    private void SetAdminUp(FabricPort port, bool value) => ChangeState(port, p => p.AdminUpUnsafe = value);
+
+    private void SetAnswering(FabricPort port, bool value) => ChangeState(port, p => p.AnsweringUnsafe = value);
+
+    private void ChangeState(FabricPort port, Action<FabricPort> mutate)
+    {
+        bool before, after;
+        lock (_gate)
+        {
+            if (port.Disposed)
+                return;
+            before = port.IsUpUnsafe;
+            bool wasAnnouncing = before && port.AnsweringUnsafe;
+            mutate(port);
+            after = Recompute(port, before, wasAnnouncing);
+        }
+        if (before != after)
+            port.RaiseCarrierChanged(after);
+    }
+
+    /// <summary>Derives carrier and the announcement stamp from the port's state. Under <see cref="_gate"/>.</summary>
+    private bool Recompute(FabricPort port, bool wasUp, bool? wasAnnouncing = null)
+    {
+        bool announcing0 = wasAnnouncing ?? (wasUp && port.AnsweringUnsafe);
+        bool up = !port.Disposed && port.Entry.Plugged && port.AdminUpUnsafe;
+        port.IsUpUnsafe = up;
+        bool announcing = up && port.AnsweringUnsafe;
+        if (!port.AnsweringUnsafe)
+            port.AnnouncedAt = 0;
+        else if (announcing && !announcing0)
+            port.AnnouncedAt = ++_announceClock; // gratuitous ARP: the newest announcement wins the address
+        return up;
+    }
+
+    private void Detach(FabricPort port)
+    {
+        lock (_gate)
+        {
+            if (port.Disposed)
+                return;
+            port.Disposed = true;
+            port.IsUpUnsafe = false;
+            port.AnnouncedAt = 0;
+            if (port.Entry.Port == port)
+                port.Entry.Port = null;
+            port.Entry.Link.Ports = port.Entry.Link.Ports.Where(p => p != port).ToArray();
+        }
+    }
+
+    private bool Deliver(FabricPort from, IPAddress nextHop, byte[] packet)
+    {
+        ArgumentNullException.ThrowIfNull(nextHop);
+        ArgumentNullException.ThrowIfNull(packet);
+        var link = from.Entry.Link;
+        if (!from.IsUp)
+        {
+            Interlocked.Increment(ref link.NoCarrier);
+            return false;
+        }
+        uint target = Ipv4Address.ToUInt32(nextHop);
+        FabricPort? best = null;
+        long bestStamp = 0;
+        foreach (var p in link.Ports)
+        {
+            if (p == from || !p.IsUp)
+                continue;
+            long stamp = Volatile.Read(ref p.AnnouncedAt);
+            if (stamp <= bestStamp || !p.Holds(target))
+                continue;
+            best = p;
+            bestStamp = stamp;
+        }
+        if (best is null)
+        {
+            Interlocked.Increment(ref link.NoAnswer);
+            return false;
+        }
+        Interlocked.Increment(ref link.DeliveredCount);
+        Delivered?.Invoke(link.Name, from, best, packet);
+        best.OnPacket(best, packet);
+        return true;
+    }
+
+    private CableEntry Entry(string host, string iface)
+    {
+        if (_cables.TryGetValue((host, iface), out var entry))
+            return entry;
+        throw new ArgumentException($"No cable for {host} {iface} in the wiring table; lay it with fabric.Cable(host, iface, segment).");
+    }
+
+    private static CableState StateOf(CableEntry e)
+    {
+        var p = e.Port;
+        return new CableState(e.Host, e.Interface, e.Link.Name, e.Plugged, p is not null, p?.AdminUpUnsafe ?? true, p?.IsUpUnsafe ?? false,
+            p is null ? e.AnsweringOnOpen : p.AnsweringUnsafe, p?.Addresses ?? []);
+    }
+
+    // ------------------------------------------------------------------------------------------------------------------
+
+    private sealed class Link(string name)
+    {
+        public string Name { get; } = name;
+        /// <summary>Attached ports; replaced whole under the gate, read without it by senders.</summary>
+        public volatile FabricPort[] Ports = [];
+        public long DeliveredCount;
+        public long NoAnswer;
+        public long NoCarrier;
+
+        public LinkCounters Snapshot() =>
+            new(Name, Interlocked.Read(ref DeliveredCount), Interlocked.Read(ref NoAnswer), Interlocked.Read(ref NoCarrier));
+    }
+
+    private sealed class CableEntry(string host, string iface, Link link, bool answeringOnOpen)
+    {
+        public string Host { get; } = host;
+        public string Interface { get; } = iface;
+        public Link Link { get; } = link;
+        public bool AnsweringOnOpen { get; } = answeringOnOpen;
+        public bool Plugged = true;
+        public FabricPort? Port;
+    }
+
+    private sealed class FabricHost(InMemoryFabric fabric, string name) : IPacketIo
+    {
+        public string Name { get; } = name;
+
+        public IPacketPort Open(string name, IReadOnlyList<InterfaceAddress> addresses, PacketArrived onPacket) =>
+            fabric.Open(this, name, addresses, onPacket);
+
+        public override string ToString() => $"fabric host {Name}";
+    }
+
+    private sealed class FabricPort : IPacketPort
+    {
+        private readonly InMemoryFabric _fabric;
+        private readonly uint[] _keys;
+        private volatile bool _isUp;
+        private volatile bool _disposed;
+
+        public FabricPort(InMemoryFabric fabric, CableEntry entry, string name, InterfaceAddress[] addresses, uint[] keys,
+            PacketArrived onPacket, bool answering)
+        {
+            _fabric = fabric;
+            Entry = entry;
+            Name = name;
+            Addresses = addresses;
+            _keys = keys;
+            OnPacket = onPacket;
+            AnsweringUnsafe = answering;
+        }
+
+        public CableEntry Entry { get; }
+        public PacketArrived OnPacket { get; }
+        public string Name { get; }
+        public IReadOnlyList<InterfaceAddress> Addresses { get; }
+
+        // State written under the fabric's gate only.
+        public bool AdminUpUnsafe = true;
+        public bool AnsweringUnsafe;
+        public long AnnouncedAt;
+        public bool IsUpUnsafe { get => _isUp; set => _isUp = value; }
+        public bool Disposed { get => _disposed; set => _disposed = value; }
+
+        public bool IsUp => _isUp;
+
+        public bool AdminUp
+        {
+            get => Volatile.Read(ref AdminUpUnsafe);
+            set => _fabric.SetAdminUp(this, value);
+        }
+
+        public bool Answering
+        {
+            get => Volatile.Read(ref AnsweringUnsafe);
+            set => _fabric.SetAnswering(this, value);
+        }
+
+        public event Action<IPacketPort, bool>? CarrierChanged;
+
+        public bool Holds(uint address)
+        {
+            foreach (var k in _keys)
+                if (k == address)
+                    return true;
+            return false;
+        }
+
+        public bool Send(IPAddress nextHop, byte[] ipv4Packet) => _fabric.Deliver(this, nextHop, ipv4Packet);
+
+        public void RaiseCarrierChanged(bool up) => CarrierChanged?.Invoke(this, up);
+
+        public void Dispose() => _fabric.Detach(this);
+
+        public override string ToString() => $"{Entry.Host} {Name}";
+    }
+}
