@@ -307,7 +307,7 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
     private void Ike(IPAddress local, IPAddress peer, int peerPort, int localPort, byte[] message)
     {
         var self = Self;
-        _unit.Ask<IkeReplies>(new DeliverIke(local, new IkeDatagram(peer, peerPort, message)), TimeSpan.FromSeconds(10))
+        _unit.Ask<IkeReplies>(new DeliverIke(local, new IkeDatagram(peer, peerPort, message, localPort)), TimeSpan.FromSeconds(10))
             .PipeTo(self, success: r => new IkeAnswered(local, peer, peerPort, localPort, r),
                 failure: _ => new IkeAnswered(local, peer, peerPort, localPort, new IkeReplies([], "the gateway did not answer")));
     }
@@ -324,8 +324,7 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
     {
         var phase1 = _config.Phase1.FirstOrDefault(p => p.Type == "dynamic");
         if (phase1 is null || !IPAddress.TryParse(phase1.LocalGw, out var local)) return;
-        var natt = send.To.Port == UdpEncap.NatTPort;
-        SendUdp(local, send.To.Address, natt ? UdpEncap.NatTPort : 500, send.To.Port, send.Datagram);
+        SendUdp(local, send.To.Address, send.NatT ? UdpEncap.NatTPort : 500, send.To.Port, send.Datagram);
     }
 
     private void SendUdp(IPAddress local, IPAddress peer, int localPort, int peerPort, byte[] ike)

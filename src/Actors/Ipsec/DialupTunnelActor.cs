@@ -169,7 +169,11 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         _txp++;
         _txb += packet.InnerPacket.Length;
         _lastTx = DateTimeOffset.UtcNow;
-        var outer = new Ipv4Packet(_record.LocalGateway, _record.RemoteGateway, Ipv4Packet.ProtocolEsp, sealedEsp.Bytes);
+        // NAT-T (RFC 3948): ESP inside UDP 4500 to the port the client's NAT mapped; otherwise IP protocol 50.
+        var outer = _record.NattActive
+            ? new Ipv4Packet(_record.LocalGateway, _record.RemoteGateway, Ipv4Packet.ProtocolUdp,
+                UdpEncap.Wrap(sealedEsp.Bytes, UdpEncap.NatTPort, (ushort)_record.NattRemotePort))
+            : new Ipv4Packet(_record.LocalGateway, _record.RemoteGateway, Ipv4Packet.ProtocolEsp, sealedEsp.Bytes);
         Sender.Tell(new TunnelEncrypted(outer.ToBytes()));
     }
 
@@ -199,11 +203,11 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
             owner ? 1438 : 1280);
         var remote = r.RemoteSelectors.FirstOrDefault();
         var local = r.LocalSelectors.FirstOrDefault();
-        return new DialupTunnelState(r.Name, r.Phase1, r.Index, 4, r.LocalGateway, 0,
+        return new DialupTunnelState(r.Name, r.Phase1, r.Index, 4, r.LocalGateway, r.NattLocalPort,
             r.RemoteGateway, r.RemotePort, owner ? 1500 : 0, _boundInterfaceIndex, _role, true, owner && _rgwyChanged, r.Phase1,
             Selector(local), Selector(remote), sa,
             new DpdState("on-idle", true, 60000, 3, 0, owner ? r.Ike.NextRequestId : 0),
-            new NattState("none", 0, 0, 0), new TunnelCounters(_rxp, _txp, _rxb, _txb), _lastRx, _lastTx);
+            r.NattLine, new TunnelCounters(_rxp, _txp, _rxb, _txb), _lastRx, _lastTx);
     }
 
     private static IpsecSelector Selector(ClusterActors.Protocol.Ike.TrafficSelector? s) =>

@@ -9,13 +9,15 @@ using ClusterActors.Actors.Forwarding;
 using ClusterActors.Actors.Unit;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Fgcp;
+using ClusterActors.Protocol.Ike;
 using ClusterActors.Protocol.Ike.Exchanges;
 using ClusterActors.Protocol.Ipsec;
 
 namespace ClusterActors.Actors.Ipsec;
 
 /// <summary>An IKE datagram that reached this unit's phase1 (UDP/500 of its local gateway).</summary>
-public sealed record IkeDatagram(IPAddress From, int FromPort, byte[] Data);
+/// <remarks><paramref name="LocalPort"/> is 500, or 4500 once NAT-T floated (the non-ESP marker already removed).</remarks>
+public sealed record IkeDatagram(IPAddress From, int FromPort, byte[] Data, int LocalPort = 500);
 
 /// <summary>What the gateway sends back; <see cref="Refused"/> says why nothing was created, for the log and the client.</summary>
 public sealed record IkeReplies(IReadOnlyList<byte[]> Datagrams, string? Refused);
@@ -140,7 +142,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         new(new IkeGatewaySettings(phase1.PskSecret?.Clear ?? "", phase1.PeerType == "one" ? phase1.PeerId : null,
             phase1.Proposal, phase1.DhGroups, _localGateway, phase1.KeyLife, _childLifetime)
         {
-            ChildProposals = phase2?.Proposal
+            ChildProposals = phase2?.Proposal,
+            NatTraversal = NatDetection.ParseMode(phase1.NatTraversal)
         });
 
     /// <summary>
@@ -210,7 +213,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             }
             live.Probes++;
             live.ProbedAt = now;
-            Context.Parent.Tell(new SendIke(new IPEndPoint(r.RemoteGateway, r.RemotePort), probe));
+            Context.Parent.Tell(new SendIke(new IPEndPoint(r.RemoteGateway, r.RemotePort), probe, r.NattActive));
         }
     }
 
@@ -255,7 +258,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             Sender.Tell(new IkeReplies([], "not the FGCP primary"));
             return;
         }
-        var output = _gateway.Handle(d.From, d.Data);
+        var output = _gateway.Handle(new IPEndPoint(d.From, d.FromPort), d.LocalPort, d.Data);
         if (output.Events.All(e => e is not IkeDropped)) Heard(d.Data);
         string? refused = null;
         foreach (var e in output.Events)
@@ -292,7 +295,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         var name = $"{_phase1.Name}_{index}";
         var record = new TunnelRecord(TunnelRecord.KeyOf(_phase1.Name, est.Sa.SpiI, est.Sa.SpiR), _phase1.Name, name, index, _serial,
             _fgcpGroup, 1, 1, est.Sa, est.Child, 1, 1, 0, DateTimeOffset.UtcNow, _childLifetime, _localGateway, d.From, d.FromPort,
-            est.Ts.Initiator, est.Ts.Responder, false);
+            est.Ts.Initiator, est.Ts.Responder, false).WithNatT(est.Sa, _phase1.Keepalive);
         _log.Debug("{0}: {1} established with {2} ({3}); syncing to every unit", _phase1.Name, name, d.From, est.PeerId);
         Write(record);
     }

@@ -29,8 +29,9 @@ public sealed record UnitSettings(
     public IPacketIo? Packets { get; init; }
 }
 
-/// <summary>An IKE request this unit starts (DPD) for the peer at <paramref name="To"/>.</summary>
-public sealed record SendIke(IPEndPoint To, byte[] Datagram);
+/// <summary>An IKE request this unit starts (DPD) for the peer at <paramref name="To"/>; on UDP 4500 with the non-ESP
+/// marker when the tunnel's NAT-T is active.</summary>
+public sealed record SendIke(IPEndPoint To, byte[] Datagram, bool NatT = false);
 
 /// <summary>Run one FortiOS CLI command (or a `config … end` script) on the unit.</summary>
 public sealed record RunCli(string Command);

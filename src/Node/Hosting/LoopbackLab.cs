@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
+using ClusterActors.Actors.Client;
+using ClusterActors.Actors.DataPlane;
 using ClusterActors.Actors.Fgcp;
 using ClusterActors.Actors.Ipsec;
 using ClusterActors.Actors.Unit;
@@ -93,9 +95,48 @@ public sealed class LoopbackLab : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The scenario's links when the lab carries packets (<see cref="UsePacketFabric"/>): the units' ports, the DC router,
+    /// the DC core, the Server, CLIENT1 and PC1 on the in-memory fabric. Null: IKE goes straight to a unit's phase1.
+    /// </summary>
+    public ScenarioLab? Net { get; private set; }
+
+    /// <summary>FortiGate IPsec Client 1 on the fabric, once <see cref="DialOverFabric"/> dialed.</summary>
+    public DialupClientGateway? Client1 { get; private set; }
+
+    /// <summary>PC1 behind the client, with its echo traffic generator.</summary>
+    public Pc1TrafficGenerator? Pc1 { get; private set; }
+
+    /// <summary>Lays the scenario's links; call before starting units. Units come up silent and answer once FGCP makes them primary.</summary>
+    public void UsePacketFabric(ScenarioFabricOptions? options = null)
+    {
+        if (_running.Count > 0) throw new InvalidOperationException("lay the packet fabric before starting units");
+        Net = ScenarioFabric.Build((options ?? new ScenarioFabricOptions()) with { UnitsAnswerOnOpen = false });
+    }
+
+    private ScenarioLab Fabric => Net ?? throw new InvalidOperationException("this lab has no packet fabric (UsePacketFabric)");
+
+    /// <summary>
+    /// CLIENT1 dials the shared local gateway (lb1) over the fabric: the DC router's ECMP hash picks the FGSP cluster and
+    /// that cluster's FGCP primary answers. PC1 is connected behind it.
+    /// </summary>
+    public async Task<DialupClientGateway> DialOverFabric(IkeInitiatorSettings? client = null, CancellationToken cancel = default)
+    {
+        var phase1 = _options.Values.First().Config.Phase1.First(p => p.Type == "dynamic");
+        Client1 ??= new DialupClientGateway(Fabric.Fabric.Host(ScenarioFabric.Client1Host),
+            new DialupClientSettings(client ?? DialupClient.ScenarioSettings(phase1.PskSecret!.Clear)));
+        await Client1.DialAsync(cancel);
+        Pc1 ??= new Pc1TrafficGenerator(Fabric.Fabric.Host(ScenarioFabric.Pc1Host));
+        return Client1;
+    }
+
+    /// <summary>Pulls (<paramref name="plugged"/> false) or plugs a cable of the fabric.</summary>
+    public void SetCable(string host, string iface, bool plugged) => Fabric.Fabric.SetCable(host, iface, plugged);
+
     public async Task<UnitHost> Start(string unit)
     {
-        var host = await UnitHost.StartAsync(_options[unit], extraHocon: ExtraHocon, ikeSend: (_, datagram) => ToClients(unit, datagram));
+        var host = await UnitHost.StartAsync(_options[unit], extraHocon: ExtraHocon, ikeSend: (_, datagram) => ToClients(unit, datagram),
+            packets: Net?.Fabric.Host(unit));
         _running[unit] = host;
         return host;
     }
@@ -177,10 +218,13 @@ public sealed class LoopbackLab : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Pc1?.Dispose();
+        Client1?.Dispose();
         foreach (var host in _running.Values.ToList())
         {
             try { await host.KillAsync(); } catch { /* already down */ }
         }
+        Net?.Dispose();
         try { Directory.Delete(_root, true); } catch { /* best effort */ }
     }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using Akka.Actor;
 using Akka.Configuration;
+using ClusterActors.Actors.DataPlane;
 using ClusterActors.Actors.Fgcp;
 using ClusterActors.Actors.Persistence;
 using ClusterActors.Actors.Unit;
@@ -45,8 +46,9 @@ public sealed class UnitHost : IAsyncDisposable
     }
 
     /// <param name="ikeSend">Where IKE requests the unit starts itself (DPD) go; by default its IKE socket.</param>
+    /// <param name="packets">The unit's interfaces as packet I/O (the lab's fabric); none: no forwarding plane.</param>
     public static async Task<UnitHost> StartAsync(UnitOptions o, string? persistenceHocon = null, string? extraHocon = null,
-        Action<IPEndPoint, byte[]>? ikeSend = null)
+        Action<IPEndPoint, byte[]>? ikeSend = null, IPacketIo? packets = null)
     {
         Directory.CreateDirectory(o.DataDir);
         persistenceHocon ??= ChosenDatabase(o) switch
@@ -76,7 +78,8 @@ public sealed class UnitHost : IAsyncDisposable
             // FGCP heartbeats only on the interfaces `set hbdev` names and the lab has wired.
             config.Ha.HbDevs.Where(d => links.ContainsKey(d.Interface)).ToDictionary(d => d.Interface, d => (IHbdevLink)links[d.Interface]))
         {
-            IkeSend = ikeSend ?? ((to, datagram) => ikeSocket?.Send(to, datagram))
+            IkeSend = ikeSend ?? ((to, datagram) => ikeSocket?.Send(to, datagram)),
+            Packets = packets
         };
         var unit = system.ActorOf(FortiGateUnit.Props(settings), FortiGateUnit.Name);
 

@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using Akka.Actor;
+using ClusterActors.Actors.Client;
+using ClusterActors.Actors.DataPlane;
 using ClusterActors.Actors.Fgcp;
+using ClusterActors.Actors.Forwarding;
 using ClusterActors.Actors.Unit;
 using ClusterActors.Node.Hosting;
 using ClusterActors.Protocol.Config;
@@ -36,7 +39,29 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
         _lab = new LoopbackLab { ExtraHocon = $"akka.loglevel = {akkaLogLevel}\nakka.stdout-loglevel = {akkaLogLevel}" };
         // One heartbeat segment per FGCP group-id, as LoopbackLab cables them by default.
         _lab.Define(Units.Select(u => (u, _configs[u])).ToList());
+        RouterProbe = RouterProbeAbove(_configs.Values);
+        _lab.UsePacketFabric(new ScenarioFabricOptions { Probe = RouterProbe });
     }
+
+    /// <summary>
+    /// How the DC router probes each cluster's port2 address: every 100 ms, declaring it dead after enough misses to
+    /// outlast the slowest FGCP failover (hb-interval × hb-lost-threshold) plus 200 ms. A failover inside a cluster must
+    /// stay invisible to the router (the new primary takes the same address and announces it); a router quicker than
+    /// FGCP would withdraw a cluster that is only failing over, send its clients to the other FGSP cluster and back.
+    /// At least 3 misses, the issue's default, when FGCP is quicker than that.
+    /// </summary>
+    public static ProbeOptions RouterProbeAbove(IEnumerable<ConfigDocument> units)
+    {
+        var interval = TimeSpan.FromMilliseconds(100);
+        var fgcp = units.Max(c => c.Ha.HbInterval * 100 * c.Ha.HbLostThreshold);
+        return new ProbeOptions(interval, Math.Max(3, (int)Math.Ceiling((fgcp + 200) / interval.TotalMilliseconds)));
+    }
+
+    /// <summary>The DC router's probing in this lab (see <see cref="RouterProbeAbove"/>).</summary>
+    public ProbeOptions RouterProbe { get; }
+
+    /// <summary>The lab underneath, for specs and drills that look at the fabric and the units directly.</summary>
+    public LoopbackLab Lab => _lab;
 
     public IReadOnlyList<string> Units { get; }
 
@@ -104,19 +129,85 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
     public async Task<CliResult> Cli(string unit, string command) => await Running(unit).CliAsync(command);
 
     /// <summary>
-    /// The client dials in to cluster 1, as in the scenario: IKE reaches whichever unit of cluster 1 is FGCP primary
-    /// (it holds the cluster's addresses). Choosing between FGSP clusters is the DC router's job (data plane).
+    /// CLIENT1 dials the shared local gateway (lb1) over the lab's links: the DC router's flow hash picks an FGSP cluster
+    /// and that cluster's FGCP primary answers, as it holds the cluster's addresses.
     /// </summary>
     public async Task<string> Dial()
     {
-        var cluster1 = _configs["DC2_VM1"].Ha.GroupId;
-        string? gateway = null;
-        foreach (var u in Units.Where(u => _configs[u].Ha.GroupId == cluster1 && _lab.Units.ContainsKey(u)))
-            if (await _lab.IsRole(u, HaRole.Primary)) gateway = u;
-        if (gateway is null) throw new InvalidOperationException("no unit of cluster 1 is up as FGCP primary to answer IKE");
-        var est = await _lab.Dial(gateway);
-        return $"IKEv2 SA established with {gateway} ({_configs[gateway].Phase1.First().LocalGw}): " +
+        var client = await _lab.DialOverFabric();
+        var est = client.Established!;
+        var route = _lab.Net!.DcRouter.Resolve(client.Settings.WanAddress.Address, client.Settings.RemoteGateway);
+        var via = route is null ? "" : $" via {route.NextHop} ({string.Join("+", UnitsOn(route.NextHop))})";
+        return $"IKEv2 SA established with {client.Settings.RemoteGateway}{via}: " +
                $"ike spi {est.Sa.SpiI:x16}/{est.Sa.SpiR:x16}, child spi in {est.Child.InboundSpi:x8} out {est.Child.OutboundSpi:x8}";
+    }
+
+    private IEnumerable<string> UnitsOn(System.Net.IPAddress address) =>
+        ScenarioFabric.Wiring.Where(w => w.Address.Address.Equals(address) && Units.Contains(w.Host)).Select(w => w.Host);
+
+    private EchoRun? _traffic;
+    private Dictionary<string, ForwardingStatus> _trafficBaseline = new();
+
+    public async Task<string> TrafficStart(int packetsPerSecond, int payloadSize)
+    {
+        var pc1 = _lab.Pc1 ?? throw new InvalidOperationException("PC1 has no tunnel yet: dial first");
+        if (_traffic is { IsSending: true }) throw new InvalidOperationException("traffic is already running: traffic stop first");
+        _trafficBaseline = await Forwarding();
+        // Bounded like every load loop of the lab: it stops by itself after TrafficLimit.
+        _traffic = pc1.Start(new EchoRunOptions { RatePps = packetsPerSecond, PayloadBytes = payloadSize, Duration = TrafficLimit });
+        return $"PC1 {pc1.Settings.Address.Address} -> Server {ScenarioFabric.ServerAddress}: echo requests at {packetsPerSecond} pps, " +
+               $"{payloadSize} bytes of data (stops by itself after {ScenarioScript.FormatDuration(TrafficLimit)})";
+    }
+
+    /// <summary>The longest a `traffic start` runs without a `traffic stop`.</summary>
+    public static readonly TimeSpan TrafficLimit = TimeSpan.FromMinutes(10);
+
+    public async Task<string> TrafficStop()
+    {
+        var run = _traffic ?? throw new InvalidOperationException("no traffic was started");
+        run.Stop();
+        var report = await run.Completion;
+        return "traffic stopped
+" + await Report(report);
+    }
+
+    public async Task<string> TrafficReport()
+    {
+        var run = _traffic ?? throw new InvalidOperationException("no traffic was started");
+        return await Report(run.Snapshot());
+    }
+
+    private async Task<string> Report(EchoReport report)
+    {
+        var now = await Forwarding();
+        var lines = new List<string> { report.Format() };
+        foreach (var unit in Units)
+        {
+            if (!now.TryGetValue(unit, out var s)) continue;
+            var before = _trafficBaseline.GetValueOrDefault(unit);
+            var (inbound, outbound) = (s.TunnelIn - (before?.TunnelIn ?? 0), s.TunnelOut - (before?.TunnelOut ?? 0));
+            if (inbound + outbound > 0) lines.Add($"  {unit} forwarded {inbound} from the tunnel, {outbound} into it");
+        }
+        if (lines.Count == 1) lines.Add("  no unit forwarded any of it");
+        var client = _lab.Client1?.Counters;
+        if (client is not null) lines.Add($"  CLIENT1 anti-replay drops {client.AntiReplayDrops}, ICV failures {client.IcvFailures}");
+        return string.Join("
+", lines) + "
+";
+    }
+
+    private async Task<Dictionary<string, ForwardingStatus>> Forwarding()
+    {
+        var result = new Dictionary<string, ForwardingStatus>();
+        foreach (var (unit, host) in _lab.Units.ToList())
+        {
+            try
+            {
+                result[unit] = await host.Unit.Ask<ForwardingStatus>(GetForwardingStatus.Instance, TimeSpan.FromSeconds(2));
+            }
+            catch (AskTimeoutException) { /* a unit busy starting says nothing */ }
+        }
+        return result;
     }
 
     public async Task Kill(string unit)
@@ -141,7 +232,8 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
             var suggestion = ScenarioScript.Suggest(port, ports);
             throw new ArgumentException($"{unit} has no port {port}" + (suggestion is null ? $" (ports: {string.Join(", ", ports)})" : $"; did you mean '{suggestion}'?"));
         }
-        await host.Unit.Ask<Akka.Done>(new SetLinkState(port, up), TimeSpan.FromSeconds(5));
+        if (ScenarioFabric.Wiring.Any(w => w.Host == unit && w.Interface == port)) _lab.SetCable(unit, port, up);
+        else await host.Unit.Ask<Akka.Done>(new SetLinkState(port, up), TimeSpan.FromSeconds(5)); // port4: the heartbeat's own link
     }
 
     private UnitHost Running(string unit) =>
@@ -149,5 +241,9 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
             ? host
             : throw new InvalidOperationException(Units.Contains(unit) ? $"{unit} is not running" : $"no unit {unit} in scenario {Scenario}");
 
-    public ValueTask DisposeAsync() => _lab.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        _traffic?.Stop();
+        await _lab.DisposeAsync();
+    }
 }
