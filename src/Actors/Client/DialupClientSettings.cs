@@ -1,0 +1,75 @@
+using System.Net;
+using ClusterActors.Actors.DataPlane;
+using ClusterActors.Protocol.Esp;
+using ClusterActors.Protocol.Ike;
+using ClusterActors.Protocol.Ike.Exchanges;
+
+namespace ClusterActors.Actors.Client;
+
+/// <summary>
+/// "FortiGate IPsec Client 1" as seed/CLIENT1.conf describes it: port1 (WAN) 192.168.7.2/24 with 192.168.7.1 as
+/// next hop for everything else, port2 (LAN) 10.10.1.1/24, phase1 to_dc2 towards remote-gw 192.168.202.35.
+/// </summary>
+/// <param name="Ike">phase1/phase2 as the IKE initiator needs them (PSK, localid, proposals, selectors).</param>
+public sealed record DialupClientSettings(IkeInitiatorSettings Ike)
+{
+    public string WanInterface { get; init; } = "port1";
+    public InterfaceAddress WanAddress { get; init; } = InterfaceAddress.Parse("192.168.7.2/24");
+    /// <summary>The default route's next hop: every destination not on a connected subnet goes there.</summary>
+    public IPAddress WanNextHop { get; init; } = IPAddress.Parse("192.168.7.1");
+    public string LanInterface { get; init; } = "port2";
+    public InterfaceAddress LanAddress { get; init; } = InterfaceAddress.Parse("10.10.1.1/24");
+    /// <summary>phase1 remote-gw: the gateways' shared local-gw (lb1).</summary>
+    public IPAddress RemoteGateway { get; init; } = IPAddress.Parse("192.168.202.35");
+
+    /// <summary>
+    /// RFC 3948: IKE on UDP 4500 behind the non-ESP marker and ESP inside UDP 4500, from the first packet on
+    /// (RFC 7296 §2.23 allows an initiator to start on 4500). Off: IKE on 500, ESP as IP protocol 50 (the seed's
+    /// `nattraversal disable`). Inbound, both forms are accepted whatever this says.
+    /// </summary>
+    public bool UdpEncapsulation { get; init; }
+
+    /// <summary>phase2 replay window (`replaywin=2048` in the seed's tunnel list).</summary>
+    public int ReplayWindowSize { get; init; } = ReplayWindow.DefaultSize;
+
+    /// <summary>Wait before the first retransmission of an unanswered IKE request; doubled after each one.</summary>
+    public TimeSpan IkeRetransmitInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How many times one IKE request is sent in all (first send included) before the exchange fails.</summary>
+    public int IkeMaxTransmissions { get; init; } = 5;
+
+    /// <summary>
+    /// As FortiOS does for a static phase1 without auto-negotiate: traffic from the LAN that finds no tunnel starts
+    /// the dial (and is dropped, counted as <see cref="ClientDataPlaneCounters.LanNoTunnel"/>). Off by default so a
+    /// test or drill decides when the tunnel comes up.
+    /// </summary>
+    public bool DialOnTraffic { get; init; }
+
+    /// <summary>Clock for the IKE retransmission timer.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>IKE randomness (SPIs, nonces, DH); null is the system RNG. Tests pass a seeded one.</summary>
+    public IIkeRandom? Random { get; init; }
+
+    /// <summary>The scenario's client: PSK, peer ID Nokia_Peer, aes128-sha1 with DH group 2, PC1's subnet 10.10.1.0/24 to anywhere.</summary>
+    public static DialupClientSettings Scenario(string psk) => new(new IkeInitiatorSettings(psk, "Nokia_Peer", ["aes128-sha1"], [2],
+        [TrafficSelector.FromCidr("10.10.1.0/24")], [TrafficSelector.Any]));
+}
+
+/// <summary>Where the client's tunnel is.</summary>
+public enum ClientTunnelState
+{
+    /// <summary>Never dialed.</summary>
+    Idle,
+    /// <summary>IKE_SA_INIT or IKE_AUTH outstanding.</summary>
+    Dialing,
+    /// <summary>IKE SA and CHILD SA established: LAN traffic in the selector is encrypted.</summary>
+    Up,
+    /// <summary>The last dial failed (no answer, refused, cancelled): see <see cref="DialupClientGateway.LastError"/>.</summary>
+    Failed,
+    /// <summary>Was up; the gateway deleted the SA or stopped answering DPD.</summary>
+    Down,
+}
+
+/// <summary>A dial that produced no tunnel, with the reason in plain words.</summary>
+public sealed class ClientDialFailedException(string message) : Exception(message);
