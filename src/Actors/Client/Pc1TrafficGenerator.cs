@@ -22,7 +22,9 @@ public sealed record EchoRunOptions
     public double RatePps { get; init; } = 1000;
     /// <summary>ICMP data bytes (56: the 84-byte packets of a default ping). The first 8 carry the run's request number.</summary>
     public int PayloadBytes { get; init; } = IcmpEcho.DefaultDataLength;
-    /// <summary>Sending stops after this long, or earlier at <see cref="Count"/> requests or <see cref="EchoRun.Stop"/>.</summary>
+    /// <summary>
+    /// Sending lasts this long: ⌈Duration × rate⌉ requests, fewer if <see cref="Count"/> is lower or <see cref="EchoRun.Stop"/> comes first.
+    /// </summary>
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(10);
     public long? Count { get; init; }
     /// <summary>How long replies are still awaited after sending stops; a request unanswered by then is lost.</summary>
@@ -129,7 +131,7 @@ public sealed class EchoRun
     private readonly IPAddress _source;
     private readonly IPAddress _nextHop;
     private readonly Thread _thread;
-    private readonly Stopwatch _clock = new();
+    private long _startTimestamp; // Stopwatch timestamp of the sending thread's start
     private readonly ManualResetEventSlim _stop = new();
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _sendingDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -214,11 +216,10 @@ public sealed class EchoRun
         }
     }
 
-    internal void Begin()
-    {
-        _clock.Start();
-        _thread.Start();
-    }
+    internal void Begin() => _thread.Start();
+
+    /// <summary>Time since sending began; replies only arrive after a send, so never before the start.</summary>
+    private TimeSpan Elapsed => Stopwatch.GetElapsedTime(Volatile.Read(ref _startTimestamp));
 
     internal void Abort()
     {
@@ -229,28 +230,30 @@ public sealed class EchoRun
     }
 
     /// <summary>
-    /// Paces by catch-up: request n is due at n / rate; each tick sends every request due so far, then waits ~1 ms
-    /// (Sleep's granularity), so the average rate holds even when a tick comes late.
+    /// Paces by catch-up: request n is due at n / rate from the moment the thread starts; each tick sends every request
+    /// due so far, then waits ~1 ms (Sleep's granularity), so the average rate holds even when a tick comes late.
+    /// Unless stopped, a run sends exactly min(Count, ⌈Duration × rate⌉) requests: those still due when the duration
+    /// is over (the thread was starved) go out at once rather than being skipped, so totals do not depend on load.
     /// </summary>
     private void SendLoop()
     {
         try
         {
+            // The clock starts here, not in Start: a thread that is scheduled late must not begin with a burst.
+            Volatile.Write(ref _startTimestamp, Stopwatch.GetTimestamp());
             var rate = Options.RatePps;
-            long limit = Options.Count ?? long.MaxValue;
+            long total = Math.Min(Options.Count ?? long.MaxValue, (long)Math.Ceiling(Options.Duration.TotalSeconds * rate - 1e-9));
             var data = new byte[Options.PayloadBytes];
             for (int i = RequestNumberBytes; i < data.Length; i++)
                 data[i] = (byte)i; // ping's filler pattern after the timestamp-sized header
             long n = 0;
-            while (!_stop.IsSet && n < limit)
+            while (!_stop.IsSet && n < total)
             {
-                var now = _clock.Elapsed;
-                if (now >= Options.Duration)
-                    break;
-                long due = Math.Min(limit, (long)(now.TotalSeconds * rate) + 1);
+                var now = Elapsed;
+                long due = now >= Options.Duration ? total : Math.Min(total, (long)(now.TotalSeconds * rate) + 1);
                 for (; n < due && !_stop.IsSet; n++)
                     SendOne(n, data);
-                if (n < limit)
+                if (n < total)
                     _stop.Wait(1);
             }
         }
@@ -273,7 +276,7 @@ public sealed class EchoRun
         // Record before sending: on an in-memory link the reply can arrive inside Send.
         lock (_sync)
         {
-            _sentAt.Add(_clock.Elapsed.Ticks);
+            _sentAt.Add(Elapsed.Ticks);
             _replyAt.Add(-1);
         }
         if (!_port.Send(_nextHop, request))
@@ -284,7 +287,7 @@ public sealed class EchoRun
     {
         if (echo.Identifier != Identifier)
             return;
-        long now = _clock.Elapsed.Ticks;
+        long now = Elapsed.Ticks;
         lock (_sync)
         {
             if (_frozen)

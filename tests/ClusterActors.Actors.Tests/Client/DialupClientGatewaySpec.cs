@@ -51,10 +51,11 @@ public sealed class DialupClientGatewaySpec
 
         var report = await lab.Pc1.RunAsync(new EchoRunOptions { RatePps = 500, Duration = TimeSpan.FromSeconds(1), Grace = TimeSpan.FromMilliseconds(200) });
 
-        Assert.InRange(report.Sent, 400, 505);
-        Assert.Equal(report.Sent, report.Answered);
+        Assert.Equal((500, 500), (report.Sent, report.Answered));
         Assert.Equal((0, 0, 0), (report.Lost, report.Duplicates, report.Unmatched));
-        Assert.True(report.LongestGap < TimeSpan.FromMilliseconds(300), report.Format());
+        // Replies come back inside each Send here, so the gaps are the request spacing plus scheduling hiccups:
+        // nothing like an outage (a loaded machine can still stall the sender for a while).
+        Assert.True(report.LongestGap > TimeSpan.Zero && report.LongestGap < report.SendingTime / 2, report.Format());
 
         var c = lab.Client.Counters;
         Assert.Equal(report.Sent, c.EspSentPackets);
@@ -80,22 +81,20 @@ public sealed class DialupClientGatewaySpec
     }
 
     [Fact]
-    public async Task New_owner_sending_2_pow_28_ahead_mid_run_costs_no_replay_drop_and_no_echo()
+    public async Task New_owner_sending_2_pow_28_ahead_mid_run_costs_no_replay_drop_and_no_lost_echo()
     {
         using var lab = new ClientLab();
         await lab.DialAsync();
 
-        var run = lab.Pc1.Start(new EchoRunOptions { RatePps = 500, Duration = TimeSpan.FromSeconds(1), Grace = TimeSpan.FromMilliseconds(200) });
-        await ClientLab.Eventually(() => run.Answered >= 100, TimeSpan.FromSeconds(2), "100 answers");
-        lab.Gateway.JumpOutbound();
-        var report = await run.Completion;
+        lab.Gateway.JumpAfterEchoes = 100;
 
-        Assert.True(report.Answered > 150, report.Format());
-        Assert.Equal(0, report.Lost);
+        var report = await lab.Pc1.RunAsync(new EchoRunOptions { RatePps = 500, Duration = TimeSpan.FromSeconds(1), Grace = TimeSpan.FromMilliseconds(200) });
+
+        Assert.Equal((500, 500, 0), (report.Sent, report.Answered, report.Lost));
         var c = lab.Client.Counters;
         Assert.Equal(0, c.AntiReplayDrops);
         Assert.Equal(0, c.EspDrops);
-        Assert.True(c.InboundLastSeq > Jump, $"window top {c.InboundLastSeq:x8}");
+        Assert.Equal(Jump + 500, c.InboundLastSeq); // 100 before the jump, 400 after: 2^28 + 101 … 2^28 + 500
     }
 
     [Fact]
@@ -242,7 +241,8 @@ public sealed class DialupClientGatewaySpec
     [Fact]
     public async Task Unanswered_DPD_takes_the_tunnel_down_and_LAN_traffic_is_then_counted_as_no_tunnel()
     {
-        using var lab = new ClientLab(s => s with { IkeRetransmitInterval = TimeSpan.FromMilliseconds(50), IkeMaxTransmissions = 2 });
+        // Not shorter: the dial itself (two DH computations) must not look unanswered on a loaded machine.
+        using var lab = new ClientLab(s => s with { IkeRetransmitInterval = TimeSpan.FromMilliseconds(200), IkeMaxTransmissions = 2 });
         await lab.DialAsync();
         lab.Gateway.Silent = true;
 

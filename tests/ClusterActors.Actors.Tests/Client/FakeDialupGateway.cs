@@ -44,6 +44,12 @@ internal sealed class FakeDialupGateway : IDisposable
     /// <summary>Decrypt but do not answer echo requests.</summary>
     public bool Mute { get; set; }
 
+    /// <summary>
+    /// Jump the outbound sequence (as a takeover does) right after this many echoes have been answered: mid-run,
+    /// whatever the machine's load, since it happens on the packet path.
+    /// </summary>
+    public int? JumpAfterEchoes { get; set; }
+
     public IkeSaEstablished? Established { get; private set; }
     public int IkeRequestsSeen { get; private set; }
     public int Echoed { get; private set; }
@@ -171,7 +177,8 @@ internal sealed class FakeDialupGateway : IDisposable
                 return;
             if (Mute || !IcmpEcho.TryReply(inner.Payload, out var answer))
                 return;
-            Echoed++;
+            if (Echoed++ == JumpAfterEchoes)
+                _out!.JumpAhead();
             reply = _out!.Seal(answer).Bytes;
         }
         SendEsp(reply);

@@ -23,6 +23,9 @@ public sealed class Pc1TrafficGeneratorSpec
         /// <summary>Request number n → send its reply twice.</summary>
         public Func<long, bool> Duplicate { get; set; } = _ => false;
 
+        /// <summary>Called with request number n after it was handled (on the sender's thread).</summary>
+        public Action<long> After { get; set; } = _ => { };
+
         /// <summary>Echo requests seen, as parsed.</summary>
         public List<IcmpEcho> Requests { get; } = [];
 
@@ -38,11 +41,13 @@ public sealed class Pc1TrafficGeneratorSpec
                 Requests.Add(echo);
                 n = Requests.Count - 1;
             }
-            if (Lose(n) || !IcmpEcho.TryReply(request, out var reply))
-                return;
-            Send(reply.ToBytes());
-            if (Duplicate(n))
+            if (!Lose(n) && IcmpEcho.TryReply(request, out var reply))
+            {
                 Send(reply.ToBytes());
+                if (Duplicate(n))
+                    Send(reply.ToBytes());
+            }
+            After(n);
         }
 
         public void Dispose() => _port.Dispose();
@@ -86,12 +91,12 @@ public sealed class Pc1TrafficGeneratorSpec
         {
             var clock = Stopwatch.StartNew();
             var report = await pc1.RunAsync(new EchoRunOptions { RatePps = 200, Duration = TimeSpan.FromMilliseconds(500), Grace = TimeSpan.FromMilliseconds(100) })
-                .WaitAsync(TimeSpan.FromSeconds(3));
+                .WaitAsync(TimeSpan.FromSeconds(10));
 
-            Assert.InRange(report.Sent, 90, 101);
-            Assert.Equal(report.Sent, report.Answered);
-            Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(550), TimeSpan.FromSeconds(2));
-            Assert.InRange(report.SendingTime, TimeSpan.FromMilliseconds(400), TimeSpan.FromMilliseconds(500));
+            // Exactly ⌈0.5 s × 200⌉, request n not before n / 200 s: the last one (99) at 0.495 s or later.
+            Assert.Equal((100, 100), (report.Sent, report.Answered));
+            Assert.True(report.SendingTime >= TimeSpan.FromMilliseconds(494), report.Format());
+            Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(590), $"{clock.Elapsed}: duration and grace both waited");
         }
     }
 
@@ -139,16 +144,20 @@ public sealed class Pc1TrafficGeneratorSpec
         using (pc1)
         {
             gateway.Lose = _ => true;
-            var run = pc1.Start(new EchoRunOptions { Count = 5, Identifier = 0x77, Grace = TimeSpan.FromMilliseconds(300) });
-            await ClientLab.Eventually(() => !run.IsSending, TimeSpan.FromSeconds(2), "sending to end");
-
             var server = IPAddress.Parse("10.10.101.2");
             var pc = IPAddress.Parse("10.10.1.2");
-            gateway.Send(new IcmpEcho(IcmpEchoType.Reply, 0x77, 1000, new byte[56]).InIpv4(server, pc).ToBytes()); // sequence never sent
-            gateway.Send(new IcmpEcho(IcmpEchoType.Reply, 0x78, 1, new byte[56]).InIpv4(server, pc).ToBytes());   // someone else's ping
-            var data = new byte[56];
-            data[7] = 2; // request number 2 carries sequence 3
-            gateway.Send(new IcmpEcho(IcmpEchoType.Reply, 0x77, 3, data).InIpv4(server, pc).ToBytes());
+            // While the run is still on: after its last request, three replies that are not plain answers.
+            gateway.After = n =>
+            {
+                if (n != 4)
+                    return;
+                gateway.Send(new IcmpEcho(IcmpEchoType.Reply, 0x77, 1000, new byte[56]).InIpv4(server, pc).ToBytes()); // sequence never sent
+                gateway.Send(new IcmpEcho(IcmpEchoType.Reply, 0x78, 1, new byte[56]).InIpv4(server, pc).ToBytes());   // someone else's ping
+                var data = new byte[56];
+                data[7] = 2; // request number 2 carries sequence 3
+                gateway.Send(new IcmpEcho(IcmpEchoType.Reply, 0x77, 3, data).InIpv4(server, pc).ToBytes());
+            };
+            var run = pc1.Start(new EchoRunOptions { Count = 5, Identifier = 0x77, Grace = TimeSpan.FromMilliseconds(50) });
 
             var report = await run.Completion;
             Assert.Equal((5, 1, 4, 1), (report.Sent, report.Answered, report.Lost, report.Unmatched));
@@ -163,13 +172,13 @@ public sealed class Pc1TrafficGeneratorSpec
         using (pc1)
         {
             var run = pc1.Start(new EchoRunOptions { RatePps = 100, Duration = TimeSpan.FromSeconds(30), Grace = TimeSpan.FromMilliseconds(100) });
-            await ClientLab.Eventually(() => run.Sent >= 5, TimeSpan.FromSeconds(2), "5 requests");
+            await ClientLab.Eventually(() => run.Sent >= 5, TimeSpan.FromSeconds(5), "5 requests");
 
             run.Stop();
-            var report = await run.Completion.WaitAsync(TimeSpan.FromSeconds(1));
+            var report = await run.Completion.WaitAsync(TimeSpan.FromSeconds(3));
 
             Assert.False(run.IsSending);
-            Assert.InRange(report.Sent, 5, 60);
+            Assert.InRange(report.Sent, 5, 2999); // well before the 3,000 of the whole 30 s
             Assert.Equal(report.Sent, report.Answered);
         }
     }
@@ -184,7 +193,7 @@ public sealed class Pc1TrafficGeneratorSpec
             var first = pc1.Start(new EchoRunOptions { RatePps = 100, Duration = TimeSpan.FromSeconds(30), Grace = TimeSpan.Zero });
             Assert.Throws<InvalidOperationException>(() => pc1.Start());
             first.Stop();
-            await first.Completion.WaitAsync(TimeSpan.FromSeconds(1));
+            await first.Completion.WaitAsync(TimeSpan.FromSeconds(3));
 
             var second = await pc1.RunAsync(new EchoRunOptions { Count = 3, Grace = TimeSpan.Zero });
             Assert.Equal(3, second.Answered);
@@ -200,8 +209,8 @@ public sealed class Pc1TrafficGeneratorSpec
         {
             using var stop = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
             var report = await pc1.RunAsync(new EchoRunOptions { RatePps = 100, Duration = TimeSpan.FromSeconds(30), Grace = TimeSpan.Zero }, stop.Token)
-                .WaitAsync(TimeSpan.FromSeconds(2));
-            Assert.InRange(report.Sent, 1, 60);
+                .WaitAsync(TimeSpan.FromSeconds(5));
+            Assert.InRange(report.Sent, 1, 2999);
             Assert.Equal(0, report.Lost);
         }
     }
@@ -219,7 +228,7 @@ public sealed class Pc1TrafficGeneratorSpec
 
             Assert.False(run.IsSending);
             // An aborted run reports without waiting its 30 s grace period.
-            await run.Completion.WaitAsync(TimeSpan.FromSeconds(1));
+            await run.Completion.WaitAsync(TimeSpan.FromSeconds(3));
             Assert.False(pc1.Port.IsUp);
         }
     }
