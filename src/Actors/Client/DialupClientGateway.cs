@@ -46,6 +46,8 @@ public sealed class DialupClientGateway : IDisposable
     private EspInboundSa? _inSa;
     private volatile TrafficSelectors? _ts;
     private int _ipId;
+    // Packets can arrive while the constructor is still opening ports: until both exist they are ignored.
+    private volatile bool _ready;
 
     /// <summary>Opens <see cref="DialupClientSettings.WanInterface"/> and <see cref="DialupClientSettings.LanInterface"/> on <paramref name="io"/>.</summary>
     public DialupClientGateway(IPacketIo io, DialupClientSettings settings)
@@ -69,6 +71,7 @@ public sealed class DialupClientGateway : IDisposable
             _wan.Dispose();
             throw;
         }
+        _ready = true;
     }
 
     public DialupClientSettings Settings => _settings;
@@ -342,7 +345,7 @@ public sealed class DialupClientGateway : IDisposable
 
     private void OnWanPacket(byte[] bytes)
     {
-        if (!Ipv4Packet.TryParse(bytes, out var packet, out _) || packet.IsFragment)
+        if (!_ready || !Ipv4Packet.TryParse(bytes, out var packet, out _) || packet.IsFragment)
         {
             _tally.Add(ref _tally.Ignored);
             return;
@@ -442,7 +445,7 @@ public sealed class DialupClientGateway : IDisposable
 
     private void OnLanPacket(byte[] bytes)
     {
-        if (!Ipv4Packet.TryParse(bytes, out var packet, out _))
+        if (!_ready || !Ipv4Packet.TryParse(bytes, out var packet, out _))
         {
             _tally.Add(ref _tally.Ignored);
             return;

@@ -96,6 +96,8 @@ public sealed class Pc1TrafficGenerator : IDisposable
             return;
         if (echo.Type == IcmpEchoType.Request)
         {
+            if (_port is null)
+                return; // still inside Open, in the constructor
             // A host answers pings; the Server may check PC1 the other way round.
             if (IcmpEcho.TryReply(packet, out var reply))
                 _port.Send(AddressMath.OnSubnet(packet.Source, _settings.Address) ? packet.Source : _settings.Gateway, reply.ToBytes());
