@@ -48,8 +48,10 @@ public sealed record ClientDataPlaneCounters
     public long IkeSent { get; init; }
     public long IkeReceived { get; init; }
     public long IkeRetransmits { get; init; }
-    /// <summary>IKE datagrams the initiator ignored (not ours, stale, forged).</summary>
+    /// <summary>IKE datagrams the initiator ignored (not ours, stale, forged, not IKE on 4500).</summary>
     public long IkeDropped { get; init; }
+    /// <summary>RFC 3948 NAT keepalives sent while ESP goes in UDP.</summary>
+    public long NatKeepalivesSent { get; init; }
 
     /// <summary>Highest sequence number accepted inbound (`replaywin_lastseq`); 0 before any.</summary>
     public uint InboundLastSeq { get; init; }
@@ -65,5 +67,5 @@ public sealed record ClientDataPlaneCounters
         $"esp tx {EspSentPackets}/{EspSentBytes} rx {EspReceivedPackets}/{EspReceivedBytes} dec {Decrypted}/{DecryptedBytes} lan {ForwardedToLan}; "
         + $"drops replay {ReplayDrops} old {TooOldDrops} icv {IcvFailures} spi {UnknownSpi} malformed {MalformedEsp}; "
         + $"lan no-tunnel {LanNoTunnel} selector {LanOutsideSelector} inner {InnerDropped} ttl {TtlExceeded} send-fail {SendFailures} ignored {Ignored}; "
-        + $"ike tx {IkeSent} rx {IkeReceived} retx {IkeRetransmits} dropped {IkeDropped}; seq in {InboundLastSeq:x8} out {OutboundNextSeq:x8}");
+        + $"ike tx {IkeSent} rx {IkeReceived} retx {IkeRetransmits} dropped {IkeDropped} natt-keepalive {NatKeepalivesSent}; seq in {InboundLastSeq:x8} out {OutboundNextSeq:x8}");
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using ClusterActors.Actors.DataPlane;
 using ClusterActors.Protocol.Esp;
+using ClusterActors.Protocol.Ike;
 using ClusterActors.Protocol.Ike.Exchanges;
 using ClusterActors.Protocol.Packets;
 
@@ -24,6 +25,7 @@ public sealed class DialupClientGateway : IDisposable
     private readonly IPacketPort _wan;
     private readonly IPacketPort _lan;
     private readonly ITimer _retransmitTimer;
+    private readonly ITimer _keepaliveTimer;
     private readonly Tally _tally = new();
 
     private readonly object _ike = new();
@@ -45,6 +47,8 @@ public sealed class DialupClientGateway : IDisposable
     private readonly object _in = new();
     private EspInboundSa? _inSa;
     private volatile TrafficSelectors? _ts;
+    // How ESP travels for the current SA: bare (protocol 50) or in UDP between these ports (RFC 3948).
+    private volatile EspPath _espPath = EspPath.Bare;
     private int _ipId;
     // Packets can arrive while the constructor is still opening ports: until both exist they are ignored.
     private volatile bool _ready;
@@ -61,6 +65,7 @@ public sealed class DialupClientGateway : IDisposable
         _ = new ReplayWindow(settings.ReplayWindowSize); // validates the size now rather than at the first SA
         _settings = settings;
         _retransmitTimer = settings.Time.CreateTimer(_ => OnRetransmitTimer(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _keepaliveTimer = settings.Time.CreateTimer(_ => OnKeepaliveTimer(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _wan = io.Open(settings.WanInterface, [settings.WanAddress], (_, p) => OnWanPacket(p));
         try
         {
@@ -114,7 +119,7 @@ public sealed class DialupClientGateway : IDisposable
     /// </summary>
     public Task<IkeSaEstablished> DialAsync(CancellationToken cancel = default)
     {
-        byte[] first;
+        IkeDatagram first;
         TaskCompletionSource<IkeSaEstablished> dial;
         lock (_ike)
         {
@@ -124,12 +129,17 @@ public sealed class DialupClientGateway : IDisposable
             if (_state == ClientTunnelState.Dialing && _dial is not null)
                 return _dial.Task;
             TearDown();
-            _initiator = new IkeInitiator(_settings.Ike, _settings.RemoteGateway, _settings.Random);
+            // RFC 7296 §2.23: an initiator may start on 4500 (the UdpEncapsulation switch); otherwise it starts on 500
+            // and the initiator itself floats to 4500 after IKE_SA_INIT if NAT detection (Ike.NatTraversal) says so.
+            int port = _settings.UdpEncapsulation ? IkeUdp.NatTPort : IkeUdp.IkePort;
+            _initiator = new IkeInitiator(_settings.Ike, new IPEndPoint(_settings.WanAddress.Address, port),
+                new IPEndPoint(_settings.RemoteGateway, port), _settings.Random);
             dial = _dial = new TaskCompletionSource<IkeSaEstablished>(TaskCreationOptions.RunContinuationsAsynchronously);
             _state = ClientTunnelState.Dialing;
             _lastError = null;
-            first = _initiator.Start();
-            Arm(first);
+            var request = _initiator.Start();
+            Arm(request);
+            first = Outgoing(request);
         }
         SendIke(first);
         if (cancel.CanBeCanceled)
@@ -146,7 +156,7 @@ public sealed class DialupClientGateway : IDisposable
     /// </summary>
     public Task<bool> DpdAsync()
     {
-        byte[] request;
+        IkeDatagram request;
         TaskCompletionSource<bool> dpd;
         lock (_ike)
         {
@@ -157,18 +167,20 @@ public sealed class DialupClientGateway : IDisposable
                 return running.Task;
             if (_pending is not null)
                 throw new InvalidOperationException("another IKE request is outstanding");
-            request = _initiator.Dpd();
+            var probe = _initiator.Dpd();
             dpd = _dpd = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-            Arm(request);
+            Arm(probe);
+            request = Outgoing(probe);
         }
         SendIke(request);
         return dpd.Task;
     }
 
-    private void HandleIke(byte[] message)
+    /// <summary>A UDP payload that arrived on our IKE port <paramref name="localPort"/> (500, or 4500 with the marker).</summary>
+    private void HandleIke(int localPort, byte[] udpPayload)
     {
         _tally.Add(ref _tally.IkeReceived);
-        IReadOnlyList<byte[]> replies;
+        List<IkeDatagram> replies;
         lock (_ike)
         {
             if (_initiator is null || _disposed)
@@ -176,8 +188,9 @@ public sealed class DialupClientGateway : IDisposable
                 _tally.Add(ref _tally.IkeDropped);
                 return;
             }
-            var output = _initiator.Handle(message);
-            replies = output.Replies;
+            var output = _initiator.HandleUdp(localPort, udpPayload);
+            // Already framed for the port the initiator uses now (after a float, 4500 with the marker).
+            replies = output.Replies.Select(r => new IkeDatagram(r, _initiator.LocalPort, _initiator.GatewayPort)).ToList();
             foreach (var e in output.Events)
                 Apply(e);
             // The initiator knows its one outstanding request; whatever it says now is what the timer guards.
@@ -225,6 +238,11 @@ public sealed class DialupClientGateway : IDisposable
         var inbound = new EspInboundSa(new EspSaKeys(c.InboundSpi, c.InboundEncKey, c.InboundAuthKey), new ReplayWindow(_settings.ReplayWindowSize));
         lock (_out) _outSa = outbound;
         lock (_in) _inSa = inbound;
+        _espPath = _settings.UdpEncapsulation || est.Sa.UdpEncapsulatedEsp
+            ? new EspPath(true, (ushort)est.Sa.LocalPort, (ushort)est.Sa.PeerPort)
+            : EspPath.Bare;
+        if (_espPath.Udp && _settings.NatKeepaliveInterval > TimeSpan.Zero)
+            _keepaliveTimer.Change(_settings.NatKeepaliveInterval, _settings.NatKeepaliveInterval);
         _ts = est.Ts;
         _established = est;
         _state = ClientTunnelState.Up;
@@ -237,6 +255,8 @@ public sealed class DialupClientGateway : IDisposable
         lock (_out) _outSa = null;
         lock (_in) _inSa = null;
         _ts = null;
+        _espPath = EspPath.Bare;
+        _keepaliveTimer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _established = null;
         Disarm();
     }
@@ -299,7 +319,7 @@ public sealed class DialupClientGateway : IDisposable
 
     private void OnRetransmitTimer()
     {
-        byte[]? resend;
+        IkeDatagram resend;
         lock (_ike)
         {
             if (_pending is null || _disposed)
@@ -307,7 +327,7 @@ public sealed class DialupClientGateway : IDisposable
             _pendingWaited += _pendingDelay;
             if (_pendingSends >= _settings.IkeMaxTransmissions)
             {
-                var why = $"no answer from {_settings.RemoteGateway}:{IkePort} to {_pendingName} after {_pendingSends} transmission(s) over {_pendingWaited.TotalSeconds:0.###} s";
+                var why = $"no answer from {_settings.RemoteGateway}:{_initiator!.GatewayPort} to {_pendingName} after {_pendingSends} transmission(s) over {_pendingWaited.TotalSeconds:0.###} s";
                 Disarm();
                 if (_state == ClientTunnelState.Dialing)
                     FailDialLocked(why);
@@ -315,7 +335,7 @@ public sealed class DialupClientGateway : IDisposable
                     GoDown(why);
                 return;
             }
-            resend = _pending;
+            resend = Outgoing(_pending);
             _pendingSends++;
             _pendingDelay += _pendingDelay;
             _retransmitTimer.Change(_pendingDelay, Timeout.InfiniteTimeSpan);
@@ -324,19 +344,36 @@ public sealed class DialupClientGateway : IDisposable
         SendIke(resend);
     }
 
-    private ushort IkePort => _settings.UdpEncapsulation ? UdpEncap.NatTPort : UdpPacket.IkePort;
+    /// <summary>An IKE UDP payload (framed) and the ports it goes between.</summary>
+    private readonly record struct IkeDatagram(byte[] Payload, int LocalPort, int GatewayPort);
 
-    private void SendIke(byte[] message)
+    /// <summary>How ESP leaves for the current SA.</summary>
+    private sealed record EspPath(bool Udp, ushort LocalPort, ushort PeerPort)
     {
-        byte[] payload = message;
-        if (_settings.UdpEncapsulation)
-        {
-            // RFC 3948 §2.2: on 4500, IKE goes behind 4 zero bytes where ESP would have its SPI.
-            payload = new byte[UdpEncap.NonEspMarkerLength + message.Length];
-            message.CopyTo(payload, UdpEncap.NonEspMarkerLength);
-        }
-        var packet = UdpPacket.InIpv4(_settings.WanAddress.Address, IkePort, _settings.RemoteGateway, IkePort, payload, NextIpId());
+        public static readonly EspPath Bare = new(false, 0, 0);
+    }
+
+    // Called with _ike held: our own request (first send or resend), framed for the port IKE uses now.
+    private IkeDatagram Outgoing(byte[] request) =>
+        new(_initiator!.Frame(request), _initiator.LocalPort, _initiator.GatewayPort);
+
+    private void SendIke(IkeDatagram d)
+    {
+        var packet = UdpPacket.InIpv4(_settings.WanAddress.Address, (ushort)d.LocalPort, _settings.RemoteGateway, (ushort)d.GatewayPort, d.Payload, NextIpId());
         _tally.Add(ref _tally.IkeSent);
+        if (!_wan.Send(WanNextHop(_settings.RemoteGateway), packet.ToBytes()))
+            _tally.Add(ref _tally.SendFailures);
+    }
+
+    /// <summary>RFC 3948 §2.3 keepalive (one 0xFF byte on the ESP-in-UDP ports) so a NAT in the path keeps its mapping.</summary>
+    private void OnKeepaliveTimer()
+    {
+        var path = _espPath;
+        if (!path.Udp || _state != ClientTunnelState.Up || _disposed)
+            return;
+        var packet = new Ipv4Packet(_settings.WanAddress.Address, _settings.RemoteGateway, Ipv4Packet.ProtocolUdp,
+            UdpEncap.NatKeepalive(path.LocalPort, path.PeerPort), identification: NextIpId());
+        _tally.Add(ref _tally.NatKeepalivesSent);
         if (!_wan.Send(WanNextHop(_settings.RemoteGateway), packet.ToBytes()))
             _tally.Add(ref _tally.SendFailures);
     }
@@ -361,21 +398,20 @@ public sealed class DialupClientGateway : IDisposable
                 HandleEsp(packet.Payload);
                 return;
             case Ipv4Packet.ProtocolUdp when UdpPacket.TryParse(packet, out var udp):
-                if (udp.DestinationPort == UdpPacket.IkePort)
+                if (udp.DestinationPort == IkeUdp.IkePort)
                 {
-                    HandleIke(udp.Payload);
+                    HandleIke(IkeUdp.IkePort, udp.Payload);
                     return;
                 }
-                if (udp.DestinationPort == UdpEncap.NatTPort)
+                if (udp.DestinationPort == IkeUdp.NatTPort)
                 {
+                    // RFC 3948 §2.2 demultiplexing: ESP by its non-zero SPI; IKE (marker) and runts go to IKE, which
+                    // unframes or drops them; NAT keepalives only keep a mapping alive.
                     var kind = UdpEncap.Classify(udp.Payload);
                     if (kind == UdpEncapKind.Esp)
                         HandleEsp(udp.Payload);
-                    else if (kind == UdpEncapKind.Ike)
-                        HandleIke(UdpEncap.Inner(udp.Payload, kind).ToArray());
-                    else if (kind == UdpEncapKind.Invalid)
-                        _tally.Add(ref _tally.Ignored);
-                    // NAT keepalives only keep a mapping alive: nothing to do.
+                    else if (kind != UdpEncapKind.NatKeepalive)
+                        HandleIke(IkeUdp.NatTPort, udp.Payload);
                     return;
                 }
                 break;
@@ -503,8 +539,9 @@ public sealed class DialupClientGateway : IDisposable
             return;
         }
         var esp = sealedPacket.Bytes;
-        var outer = _settings.UdpEncapsulation
-            ? new Ipv4Packet(_settings.WanAddress.Address, _settings.RemoteGateway, Ipv4Packet.ProtocolUdp, UdpEncap.Wrap(esp), identification: NextIpId())
+        var path = _espPath;
+        var outer = path.Udp
+            ? new Ipv4Packet(_settings.WanAddress.Address, _settings.RemoteGateway, Ipv4Packet.ProtocolUdp, UdpEncap.Wrap(esp, path.LocalPort, path.PeerPort), identification: NextIpId())
             : new Ipv4Packet(_settings.WanAddress.Address, _settings.RemoteGateway, Ipv4Packet.ProtocolEsp, esp, identification: NextIpId());
         _tally.Add(ref _tally.EspSentPackets);
         _tally.Add(ref _tally.EspSentBytes, esp.Length);
@@ -563,6 +600,7 @@ public sealed class DialupClientGateway : IDisposable
             _dpd?.TrySetResult(false);
         }
         _retransmitTimer.Dispose();
+        _keepaliveTimer.Dispose();
         _wan.Dispose();
         _lan.Dispose();
     }
@@ -573,7 +611,7 @@ public sealed class DialupClientGateway : IDisposable
         public long EspSentPackets, EspSentBytes, EspReceivedPackets, EspReceivedBytes, Decrypted, DecryptedBytes, ForwardedToLan;
         public long ReplayDrops, TooOldDrops, IcvFailures, UnknownSpi, MalformedEsp;
         public long LanNoTunnel, LanOutsideSelector, InnerDropped, TtlExceeded, SendFailures, Ignored;
-        public long IkeSent, IkeReceived, IkeRetransmits, IkeDropped;
+        public long IkeSent, IkeReceived, IkeRetransmits, IkeDropped, NatKeepalivesSent;
 
         public void Add(ref long field, long by = 1) => Interlocked.Add(ref field, by);
 
@@ -613,6 +651,7 @@ public sealed class DialupClientGateway : IDisposable
             IkeReceived = Volatile.Read(ref IkeReceived),
             IkeRetransmits = Volatile.Read(ref IkeRetransmits),
             IkeDropped = Volatile.Read(ref IkeDropped),
+            NatKeepalivesSent = Volatile.Read(ref NatKeepalivesSent),
             InboundLastSeq = inboundLastSeq,
             OutboundNextSeq = outboundNextSeq,
         };

@@ -23,11 +23,19 @@ public sealed record DialupClientSettings(IkeInitiatorSettings Ike)
     public IPAddress RemoteGateway { get; init; } = IPAddress.Parse("192.168.202.35");
 
     /// <summary>
-    /// RFC 3948: IKE on UDP 4500 behind the non-ESP marker and ESP inside UDP 4500, from the first packet on
-    /// (RFC 7296 §2.23 allows an initiator to start on 4500). Off: IKE on 500, ESP as IP protocol 50 (the seed's
-    /// `nattraversal disable`). Inbound, both forms are accepted whatever this says.
+    /// RFC 3948 from the first packet on, whatever NAT detection says: IKE on UDP 4500 behind the non-ESP marker
+    /// (RFC 7296 §2.23 allows an initiator to start there) and ESP inside UDP 4500. Off: IKE starts on 500 and ESP
+    /// is IP protocol 50 (the seed's `nattraversal disable`) — unless <c>Ike.NatTraversal</c> is Enable and a NAT is
+    /// found, or Forced, in which case IKE floats to 4500 after IKE_SA_INIT and ESP goes in UDP all the same.
+    /// Inbound, bare and UDP-encapsulated ESP are both accepted whatever this says.
     /// </summary>
     public bool UdpEncapsulation { get; init; }
+
+    /// <summary>
+    /// phase1 <c>keepalive</c>: while ESP goes in UDP, a one-byte NAT keepalive (RFC 3948 §2.3) this often so a NAT
+    /// keeps the mapping. FortiOS default 10 s; zero or less sends none.
+    /// </summary>
+    public TimeSpan NatKeepaliveInterval { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>phase2 replay window (`replaywin=2048` in the seed's tunnel list).</summary>
     public int ReplayWindowSize { get; init; } = ReplayWindow.DefaultSize;

@@ -1,5 +1,6 @@
 using System.Net;
 using ClusterActors.Actors.Client;
+using ClusterActors.Protocol.Ike.Exchanges;
 using ClusterActors.Protocol.Packets;
 
 namespace ClusterActors.Actors.Tests.Client;
@@ -13,9 +14,12 @@ internal sealed class ClientLab : IDisposable
     public static readonly IPAddress Pc1Address = IPAddress.Parse("10.10.1.2");
     public static readonly IPAddress Server = IPAddress.Parse("10.10.101.2");
 
-    public ClientLab(Func<DialupClientSettings, DialupClientSettings>? configure = null)
+    public ClientLab(Func<DialupClientSettings, DialupClientSettings>? configure = null,
+        Func<IkeGatewaySettings, IkeGatewaySettings>? gateway = null)
     {
-        Gateway = new FakeDialupGateway(new TestHostIo("dc", new Dictionary<string, TestLink> { ["port2"] = Wan }));
+        var gatewaySettings = FakeDialupGateway.Settings();
+        Gateway = new FakeDialupGateway(new TestHostIo("dc", new Dictionary<string, TestLink> { ["port2"] = Wan }),
+            gateway?.Invoke(gatewaySettings) ?? gatewaySettings);
         var settings = DialupClientSettings.Scenario(FakeDialupGateway.Psk);
         Client = new DialupClientGateway(
             new TestHostIo("client1", new Dictionary<string, TestLink> { ["port1"] = Wan, ["port2"] = Lan }),

@@ -3,6 +3,7 @@ using System.Net;
 using ClusterActors.Actors.Client;
 using ClusterActors.Actors.DataPlane;
 using ClusterActors.Protocol.Esp;
+using ClusterActors.Protocol.Ike;
 using ClusterActors.Protocol.Ike.Exchanges;
 using ClusterActors.Protocol.Packets;
 
@@ -309,6 +310,51 @@ public sealed class DialupClientGatewaySpec
         Assert.Equal(11, c.Decrypted);
         Assert.Equal((1, 0), (c.ReplayDrops, c.TooOldDrops));
         Assert.Equal(Jump + 11, c.InboundLastSeq);
+    }
+
+    [Fact]
+    public async Task NAT_T_from_IKE_floats_to_4500_after_IKE_SA_INIT_and_puts_ESP_in_UDP_with_keepalives()
+    {
+        using var lab = new ClientLab(
+            s => s with { Ike = s.Ike with { NatTraversal = NatTraversal.Forced }, NatKeepaliveInterval = TimeSpan.FromMilliseconds(50) },
+            g => g with { NatTraversal = NatTraversal.Enable });
+        var est = await lab.Client.DialAsync().WaitAsync(TimeSpan.FromSeconds(3));
+
+        Assert.True(est.Sa.UdpEncapsulatedEsp);
+        var ike = lab.FromClientOnWan.Select(p => { Assert.True(UdpPacket.TryParse(p, out var u)); return u; }).ToList();
+        // IKE_SA_INIT on 500 as it is; IKE_AUTH on 4500 behind the non-ESP marker (RFC 7296 §2.23).
+        Assert.Equal((500, 500), (ike[0].SourcePort, ike[0].DestinationPort));
+        Assert.Equal(IkeSaInit, ike[0].Payload[IkeExchangeTypeOffset]);
+        Assert.Equal((4500, 4500), (ike[1].SourcePort, ike[1].DestinationPort));
+        Assert.Equal(UdpEncapKind.Ike, UdpEncap.Classify(ike[1].Payload));
+
+        var report = await lab.Pc1.RunAsync(new EchoRunOptions { Count = 50, Grace = TimeSpan.FromMilliseconds(50) });
+        Assert.Equal(50, report.Answered);
+        Assert.Equal((50, 0), (lab.Gateway.EspInUdp, lab.Gateway.EspBare));
+        Assert.True(await lab.Gateway.DpdAsync().WaitAsync(TimeSpan.FromSeconds(2)), "the gateway's DPD on 4500 is answered");
+
+        await ClientLab.Eventually(() => lab.Gateway.NatKeepalivesSeen >= 2, TimeSpan.FromSeconds(2), "NAT keepalives");
+        Assert.True(lab.Client.Counters.NatKeepalivesSent >= 2);
+    }
+
+    [Fact]
+    public async Task NAT_T_enabled_without_a_NAT_stays_on_500_with_bare_ESP()
+    {
+        using var lab = new ClientLab(
+            s => s with { Ike = s.Ike with { NatTraversal = NatTraversal.Enable }, NatKeepaliveInterval = TimeSpan.FromMilliseconds(20) },
+            g => g with { NatTraversal = NatTraversal.Enable });
+        var est = await lab.Client.DialAsync().WaitAsync(TimeSpan.FromSeconds(3));
+
+        Assert.Equal(NatTStatus.None, est.Sa.NatT);
+        var report = await lab.Pc1.RunAsync(new EchoRunOptions { Count = 20, Grace = TimeSpan.FromMilliseconds(50) });
+        Assert.Equal(20, report.Answered);
+        Assert.Equal((0, 20), (lab.Gateway.EspInUdp, lab.Gateway.EspBare));
+        Assert.All(lab.FromClientOnWan.Where(p => p.Protocol == Ipv4Packet.ProtocolUdp), p =>
+        {
+            Assert.True(UdpPacket.TryParse(p, out var u));
+            Assert.Equal(500, u.DestinationPort);
+        });
+        Assert.Equal(0, lab.Client.Counters.NatKeepalivesSent);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Net;
 using ClusterActors.Actors.DataPlane;
 using ClusterActors.Protocol.Esp;
+using ClusterActors.Protocol.Ike;
 using ClusterActors.Protocol.Ike.Exchanges;
 using ClusterActors.Protocol.Packets;
 
@@ -10,7 +11,8 @@ namespace ClusterActors.Actors.Tests.Client;
 /// The dialup gateway side for the client's tests, standing in for the DC router (192.168.7.1) and lb1
 /// (192.168.202.35) on one port: the pure <see cref="IkeResponder"/> behind real IPv4/UDP, and an ESP SA pair from
 /// the responder's child keys whose only job is the Server's: answer each inner ICMP echo request with its reply.
-/// Replies go back the way the client's packets came (ESP or ESP-in-UDP 4500, IKE on 500 or 4500).
+/// Replies go back the way the client's packets came (ESP or ESP-in-UDP, IKE on 500 or 4500 with the marker), and
+/// the responder does NAT detection when its settings ask for it.
 /// </summary>
 internal sealed class FakeDialupGateway : IDisposable
 {
@@ -26,7 +28,7 @@ internal sealed class FakeDialupGateway : IDisposable
     private EspInboundSa? _in;
     private EspOutboundSa? _out;
     private bool _udp;
-    private ushort _ikePort = UdpPacket.IkePort;
+    private ushort _espPeerPort = UdpEncap.NatTPort;
     private TaskCompletionSource<bool>? _dpd;
 
     public FakeDialupGateway(IPacketIo io, IkeGatewaySettings? settings = null)
@@ -56,6 +58,10 @@ internal sealed class FakeDialupGateway : IDisposable
     public ulong InboundDrops { get { lock (_sync) return _in?.TotalDrops ?? 0; } }
     public ulong OutboundNextSeq { get { lock (_sync) return _out?.NextSeq ?? 0; } }
     public byte[]? LastSentEsp { get; private set; }
+    public int NatKeepalivesSeen { get; private set; }
+    /// <summary>ESP that arrived bare / in UDP.</summary>
+    public int EspBare { get; private set; }
+    public int EspInUdp { get; private set; }
 
     public IReadOnlyList<IkeEvent> Events
     {
@@ -81,7 +87,7 @@ internal sealed class FakeDialupGateway : IDisposable
     public void SendEsp(byte[] esp)
     {
         var packet = _udp
-            ? new Ipv4Packet(Lb1, Client, Ipv4Packet.ProtocolUdp, UdpEncap.Wrap(esp))
+            ? new Ipv4Packet(Lb1, Client, Ipv4Packet.ProtocolUdp, UdpEncap.Wrap(esp, UdpEncap.NatTPort, _espPeerPort))
             : new Ipv4Packet(Lb1, Client, Ipv4Packet.ProtocolEsp, esp);
         LastSentEsp = esp;
         _port.Send(Client, packet.ToBytes());
@@ -91,20 +97,28 @@ internal sealed class FakeDialupGateway : IDisposable
     public Task<bool> DpdAsync()
     {
         byte[] request;
+        IkeSaState sa;
+        TaskCompletionSource<bool> dpd;
         lock (_sync)
         {
-            request = _responder.CreateDpd(Established!.Sa.SpiR);
-            _dpd = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            sa = _responder.Export(Established!.Sa.SpiR)!;
+            request = _responder.CreateDpd(sa.SpiR);
+            dpd = _dpd = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
         }
-        SendIke(request);
-        return _dpd.Task;
+        SendOwnRequest(sa, request);
+        return dpd.Task;
     }
 
     public void DeleteIkeSa()
     {
         byte[] request;
-        lock (_sync) request = _responder.CreateDeleteIkeSa(Established!.Sa.SpiR);
-        SendIke(request);
+        IkeSaState sa;
+        lock (_sync)
+        {
+            sa = _responder.Export(Established!.Sa.SpiR)!;
+            request = _responder.CreateDeleteIkeSa(sa.SpiR);
+        }
+        SendOwnRequest(sa, request);
     }
 
     private void OnPacket(byte[] bytes)
@@ -118,21 +132,31 @@ internal sealed class FakeDialupGateway : IDisposable
         }
         if (!UdpPacket.TryParse(packet, out var udp))
             return;
-        if (udp.DestinationPort == UdpPacket.IkePort)
+        var from = new IPEndPoint(packet.Source, udp.SourcePort);
+        if (udp.DestinationPort == IkeUdp.IkePort)
         {
-            OnIke(packet.Source, udp.Payload, UdpPacket.IkePort);
+            OnIke(from, IkeUdp.IkePort, udp.Payload);
         }
-        else if (udp.DestinationPort == UdpEncap.NatTPort)
+        else if (udp.DestinationPort == IkeUdp.NatTPort)
         {
             var kind = UdpEncap.Classify(udp.Payload);
-            if (kind == UdpEncapKind.Ike)
-                OnIke(packet.Source, UdpEncap.Inner(udp.Payload, kind).ToArray(), UdpEncap.NatTPort);
-            else if (kind == UdpEncapKind.Esp)
+            if (kind == UdpEncapKind.Esp)
+            {
+                lock (_sync) _espPeerPort = udp.SourcePort;
                 OnEsp(udp.Payload, udp: true);
+            }
+            else if (kind == UdpEncapKind.NatKeepalive)
+            {
+                lock (_sync) NatKeepalivesSeen++;
+            }
+            else
+            {
+                OnIke(from, IkeUdp.NatTPort, udp.Payload);
+            }
         }
     }
 
-    private void OnIke(IPAddress from, byte[] message, ushort port)
+    private void OnIke(IPEndPoint from, int localPort, byte[] udpPayload)
     {
         IkeOutput output;
         lock (_sync)
@@ -140,9 +164,7 @@ internal sealed class FakeDialupGateway : IDisposable
             IkeRequestsSeen++;
             if (Silent)
                 return;
-            _ikePort = port;
-            _udp = port == UdpEncap.NatTPort;
-            output = _responder.Handle(from, message);
+            output = _responder.HandleUdp(from, localPort, udpPayload);
             _events.AddRange(output.Events);
             foreach (var e in output.Events)
             {
@@ -157,15 +179,13 @@ internal sealed class FakeDialupGateway : IDisposable
                     _dpd?.TrySetResult(true);
             }
         }
+        // Replies go back where the request came from, already framed for our port.
         foreach (var reply in output.Replies)
-            SendIke(reply);
+            _port.Send(Client, UdpPacket.InIpv4(Lb1, (ushort)localPort, from.Address, (ushort)from.Port, reply).ToBytes());
     }
 
-    private void SendIke(byte[] message)
-    {
-        var payload = _ikePort == UdpEncap.NatTPort ? [0, 0, 0, 0, .. message] : message;
-        _port.Send(Client, UdpPacket.InIpv4(Lb1, _ikePort, Client, _ikePort, payload).ToBytes());
-    }
+    private void SendOwnRequest(IkeSaState sa, byte[] request) =>
+        _port.Send(Client, UdpPacket.InIpv4(Lb1, (ushort)sa.LocalPort, sa.PeerAddress, (ushort)sa.PeerPort, IkeUdp.Frame(request, sa.LocalPort)).ToBytes());
 
     private void OnEsp(byte[] esp, bool udp)
     {
@@ -173,6 +193,7 @@ internal sealed class FakeDialupGateway : IDisposable
         lock (_sync)
         {
             _udp = udp;
+            if (udp) EspInUdp++; else EspBare++;
             if (_in is null || !_in.TryOpen(esp, out var inner, out _))
                 return;
             if (Mute || !IcmpEcho.TryReply(inner.Payload, out var answer))
