@@ -24,6 +24,7 @@ internal sealed class FakeDialupGateway : IDisposable
     private readonly object _sync = new();
     private readonly IkeResponder _responder;
     private readonly IPacketPort _port;
+    private readonly IPAddress _towardsClient;
     private readonly List<IkeEvent> _events = [];
     private EspInboundSa? _in;
     private EspOutboundSa? _out;
@@ -31,10 +32,15 @@ internal sealed class FakeDialupGateway : IDisposable
     private ushort _espPeerPort = UdpEncap.NatTPort;
     private TaskCompletionSource<bool>? _dpd;
 
-    public FakeDialupGateway(IPacketIo io, IkeGatewaySettings? settings = null)
+    /// <param name="port">Interface to open; by default "port2" holding 192.168.7.1/24 and lb1, on the client's own link.</param>
+    /// <param name="towardsClient">Next hop for everything sent to the client; by default the client itself.</param>
+    public FakeDialupGateway(IPacketIo io, IkeGatewaySettings? settings = null, (string Name, InterfaceAddress[] Addresses)? port = null,
+        IPAddress? towardsClient = null)
     {
         _responder = new IkeResponder(settings ?? Settings());
-        _port = io.Open("port2", [new InterfaceAddress(Router, 24), new InterfaceAddress(Lb1, 32)], (_, p) => OnPacket(p));
+        _towardsClient = towardsClient ?? Client;
+        var (name, addresses) = port ?? ("port2", [new InterfaceAddress(Router, 24), new InterfaceAddress(Lb1, 32)]);
+        _port = io.Open(name, addresses, (_, p) => OnPacket(p));
     }
 
     /// <summary>vpn1 of the scenario: peer ID Nokia_Peer, aes128-sha1, DH 2, local-gw lb1.</summary>
@@ -90,7 +96,7 @@ internal sealed class FakeDialupGateway : IDisposable
             ? new Ipv4Packet(Lb1, Client, Ipv4Packet.ProtocolUdp, UdpEncap.Wrap(esp, UdpEncap.NatTPort, _espPeerPort))
             : new Ipv4Packet(Lb1, Client, Ipv4Packet.ProtocolEsp, esp);
         LastSentEsp = esp;
-        _port.Send(Client, packet.ToBytes());
+        _port.Send(_towardsClient, packet.ToBytes());
     }
 
     /// <summary>The gateway's own DPD probe; true once the client's answer has been accepted.</summary>
@@ -181,11 +187,11 @@ internal sealed class FakeDialupGateway : IDisposable
         }
         // Replies go back where the request came from, already framed for our port.
         foreach (var reply in output.Replies)
-            _port.Send(Client, UdpPacket.InIpv4(Lb1, (ushort)localPort, from.Address, (ushort)from.Port, reply).ToBytes());
+            _port.Send(_towardsClient, UdpPacket.InIpv4(Lb1, (ushort)localPort, from.Address, (ushort)from.Port, reply).ToBytes());
     }
 
     private void SendOwnRequest(IkeSaState sa, byte[] request) =>
-        _port.Send(Client, UdpPacket.InIpv4(Lb1, (ushort)sa.LocalPort, sa.PeerAddress, (ushort)sa.PeerPort, IkeUdp.Frame(request, sa.LocalPort)).ToBytes());
+        _port.Send(_towardsClient, UdpPacket.InIpv4(Lb1, (ushort)sa.LocalPort, sa.PeerAddress, (ushort)sa.PeerPort, IkeUdp.Frame(request, sa.LocalPort)).ToBytes());
 
     private void OnEsp(byte[] esp, bool udp)
     {
