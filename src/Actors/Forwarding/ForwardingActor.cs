@@ -329,10 +329,9 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
 
     private void SendUdp(IPAddress local, IPAddress peer, int localPort, int peerPort, byte[] ike)
     {
-        var udp = localPort == UdpEncap.NatTPort
-            ? UdpEncap.WrapIke(ike, (ushort)localPort, (ushort)peerPort)
-            : UdpDatagrams.Build((ushort)localPort, (ushort)peerPort, ike);
-        var packet = new Ipv4Packet(local, peer, Ipv4Packet.ProtocolUdp, udp);
+        var packet = localPort == UdpEncap.NatTPort
+            ? new Ipv4Packet(local, peer, Ipv4Packet.ProtocolUdp, UdpEncap.WrapIke(ike, (ushort)localPort, (ushort)peerPort))
+            : UdpPacket.InIpv4(local, (ushort)localPort, peer, (ushort)peerPort, ike);
         RouteOut(packet.ToBytes(), packet);
     }
 

@@ -167,8 +167,7 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
         var run = _traffic ?? throw new InvalidOperationException("no traffic was started");
         run.Stop();
         var report = await run.Completion;
-        return "traffic stopped
-" + await Report(report);
+        return "traffic stopped\n" + await Report(report);
     }
 
     public async Task<string> TrafficReport()
@@ -191,9 +190,7 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
         if (lines.Count == 1) lines.Add("  no unit forwarded any of it");
         var client = _lab.Client1?.Counters;
         if (client is not null) lines.Add($"  CLIENT1 anti-replay drops {client.AntiReplayDrops}, ICV failures {client.IcvFailures}");
-        return string.Join("
-", lines) + "
-";
+        return string.Join("\n", lines) + "\n";
     }
 
     private async Task<Dictionary<string, ForwardingStatus>> Forwarding()

@@ -44,7 +44,7 @@ public sealed class DialupTunnelEspSpec : TestKit
     private static EspArrived Arrived(EspSealed s) => new(s.Bytes, IPAddress.Parse("192.168.7.2"), 0, false);
 
     [Fact]
-    public void The_owner_decrypts_what_the_client_sends_and_encrypts_what_the_client_can_open()
+    public async Task The_owner_decrypts_what_the_client_sends_and_encrypts_what_the_client_can_open()
     {
         var record = Keyed(TunnelOwnershipSpec.Record(owner: Self, group: 2));
         var (toGateway, fromGateway) = Client(record);
@@ -67,7 +67,7 @@ public sealed class DialupTunnelEspSpec : TestKit
         Assert.True(EspCodec.TryReadHeader(esp.Payload, out _, out var seq));
         Assert.Equal(1u, seq);
 
-        var state = tunnel.Ask<DialupTunnelState>(GetTunnelState.Instance).Result;
+        var state = await tunnel.Ask<DialupTunnelState>(GetTunnelState.Instance);
         Assert.Equal((1L, 1L, (long)request.Length, (long)reply.Length), (state.Stat.RxPackets, state.Stat.TxPackets, state.Stat.RxBytes, state.Stat.TxBytes));
         Assert.Equal((1L, 1L), (state.Sa.Dec.Packets, state.Sa.Enc.Packets));
         Assert.Equal(2u, state.Sa.NextOutboundSeq);
@@ -75,7 +75,7 @@ public sealed class DialupTunnelEspSpec : TestKit
     }
 
     [Fact]
-    public void A_replayed_packet_is_dropped_and_counted_never_forwarded()
+    public async Task A_replayed_packet_is_dropped_and_counted_never_forwarded()
     {
         var record = Keyed(TunnelOwnershipSpec.Record(owner: Self, group: 2));
         var (toGateway, _) = Client(record);
@@ -87,12 +87,12 @@ public sealed class DialupTunnelEspSpec : TestKit
         tunnel.Tell(Arrived(sealedOnce));
         ExpectNoMsg(TimeSpan.FromMilliseconds(200));
 
-        var drops = tunnel.Ask<TunnelDrops>(GetTunnelDrops.Instance).Result;
+        var drops = await tunnel.Ask<TunnelDrops>(GetTunnelDrops.Instance);
         Assert.Equal(1UL, drops.Inbound[EspDropReason.Replayed]);
     }
 
     [Fact]
-    public void A_standby_receiving_valid_ESP_claims_the_tunnel_forwards_and_sends_from_the_jumped_sequence()
+    public async Task A_standby_receiving_valid_ESP_claims_the_tunnel_forwards_and_sends_from_the_jumped_sequence()
     {
         // Synced by the previous owner (cluster 1) with next outbound 0x120: the client has seen up to 0x11f.
         var record = Keyed(TunnelOwnershipSpec.Record(owner: "FGVM02TM22000001", group: 1, nextSeq: 0x120));
@@ -119,13 +119,13 @@ public sealed class DialupTunnelEspSpec : TestKit
         Assert.True(Ipv4Packet.TryParse(ExpectMsg<TunnelEncrypted>().OuterPacket, out esp, out _));
         Assert.True(EspCodec.TryReadHeader(esp.Payload, out _, out seq));
         Assert.Equal(0x10000121u, seq);
-        var state = tunnel.Ask<DialupTunnelState>(GetTunnelState.Instance).Result;
+        var state = await tunnel.Ask<DialupTunnelState>(GetTunnelState.Instance);
         Assert.Equal(TunnelRole.SyncPrimary, state.Role);
         Assert.True(state.RemoteGatewayChanged);
     }
 
     [Fact]
-    public void A_standby_claims_nothing_for_ESP_that_fails_its_check_and_never_sends()
+    public async Task A_standby_claims_nothing_for_ESP_that_fails_its_check_and_never_sends()
     {
         var record = Keyed(TunnelOwnershipSpec.Record(owner: "FGVM02TM22000001", group: 1));
         var forged = new EspOutboundSa(new EspSaKeys(record.Child.InboundSpi, new byte[16], new byte[20]));
@@ -135,7 +135,7 @@ public sealed class DialupTunnelEspSpec : TestKit
         tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 1)));
         ExpectNoMsg(TimeSpan.FromMilliseconds(300));
 
-        var drops = tunnel.Ask<TunnelDrops>(GetTunnelDrops.Instance).Result;
+        var drops = await tunnel.Ask<TunnelDrops>(GetTunnelDrops.Instance);
         Assert.Equal(1UL, drops.Inbound[EspDropReason.BadIcv]);
         Assert.Equal(1L, drops.NotOwner);
     }
