@@ -68,7 +68,7 @@ public static class FortiOsCli
             if ("config".StartsWith(first, StringComparison.Ordinal) && first.Length >= 4)
                 return await ApplyConfig(unit, text);
 
-            var words = text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            var words = Words(text);
             var (handler, remaining, error) = Match(words);
             if (handler is null) return Fail(error!);
             return await handler(unit, remaining);
@@ -103,7 +103,7 @@ public static class FortiOsCli
     public static readonly TimeSpan SnifferDefaultDuration = TimeSpan.FromSeconds(1);
 
     /// <summary>The longest a capture with a count waits for its packets.</summary>
-    public static readonly TimeSpan SnifferMaxDuration = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan SnifferMaxDuration = TimeSpan.FromSeconds(5);
 
     /// <summary>`diagnose sniffer packet &lt;interface&gt; &lt;'filter'&gt; &lt;verbose&gt; &lt;count&gt;` (FortiOS's argument order).</summary>
     private static async Task<CliResult> Sniffer(CliTargets u, string[] rest)
@@ -126,6 +126,44 @@ public static class FortiOsCli
     }
 
     private static async Task<HaStatusSnapshot> Status(CliTargets u) => await u.Fgcp.Ask<HaStatusSnapshot>(GetHaStatus.Instance, AskTimeout);
+
+    /// <summary>
+    /// Words as the FortiOS shell splits them: on blanks, except inside single or double quotes, which group a
+    /// word and are removed (`diagnose sniffer packet any 'host 10.10.101.2' 4`).
+    /// </summary>
+    public static string[] Words(string text)
+    {
+        var words = new List<string>();
+        var current = new System.Text.StringBuilder();
+        char? quote = null;
+        var inWord = false;
+        foreach (var ch in text)
+        {
+            if (quote is not null)
+            {
+                if (ch == quote) quote = null;
+                else current.Append(ch);
+            }
+            else if (ch is '\'' or '"')
+            {
+                quote = ch;
+                inWord = true;
+            }
+            else if (char.IsWhiteSpace(ch))
+            {
+                if (inWord) words.Add(current.ToString());
+                current.Clear();
+                inWord = false;
+            }
+            else
+            {
+                current.Append(ch);
+                inWord = true;
+            }
+        }
+        if (inWord) words.Add(current.ToString());
+        return words.ToArray();
+    }
 
     /// <summary>Prefix matching word by word over the command table, longest command first.</summary>
     private static (Handler? Handler, string[] Remaining, string? Error) Match(string[] words)
