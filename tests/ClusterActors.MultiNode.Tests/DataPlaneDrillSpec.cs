@@ -3,6 +3,9 @@ using Akka.Actor;
 using ClusterActors.Actors.Client;
 using ClusterActors.Actors.DataPlane;
 using ClusterActors.Actors.Forwarding;
+using ClusterActors.Actors.Ipsec;
+using ClusterActors.Protocol.Esp;
+using ClusterActors.Protocol.Packets;
 using ClusterActors.Node.Hosting;
 using ClusterActors.Node.Scenario;
 using ClusterActors.Protocol.Config;
@@ -66,8 +69,9 @@ public sealed class DataPlaneDrillSpec(ITestOutputHelper output) : IAsyncLifetim
         Assert.Matches(@"\d+\.\d{6} vpn1 out 10\.10\.101\.2 -> 10\.10\.1\.2: icmp: echo reply\n", sniffed);
     }
 
-    [Fact]
-    public async Task Drill_a_FGCP_failover_then_drill_b_FGSP_failover_keep_the_echo_traffic_within_the_loss_bounds()
+    /// <summary>The four units with DC2_VM1 and DC2_VM3 primary, the fabric, and CLIENT1 dialed in to DC2_VM1.</summary>
+    private async Task<(Dictionary<string, ConfigDocument> Configs, ProbeOptions Probe, DialupClientGateway Client)> StartAndDial(
+        Action<InMemoryFabric>? beforeDial = null)
     {
         var configs = Units.ToDictionary(u => u, u => LoopbackLab.ScenarioConfig(u, Timers + (u is "DC2_VM1" or "DC2_VM3" ? Preferred : "")));
         _lab.Define(Units.Select(u => (u, configs[u])).ToList());
@@ -78,15 +82,22 @@ public sealed class DataPlaneDrillSpec(ITestOutputHelper output) : IAsyncLifetim
                                                  && (await _lab.Status("DC2_VM2")).Members.Count == 2 && (await _lab.Status("DC2_VM4")).Members.Count == 2,
             TimeSpan.FromSeconds(30), "both FGCP clusters formed, DC2_VM1 and DC2_VM3 primary");
         await LoopbackLab.Eventually(() => Task.FromResult(Units.All(u => _lab.AkkaMembersUp(u) == 4)), TimeSpan.FromSeconds(30), "one Akka cluster of four");
-
+        beforeDial?.Invoke(_lab.Net!.Fabric);
         var client = await _lab.DialOverFabric();
-        var spis = (In: client.Established!.Child.InboundSpi.ToString("x8"), Out: client.Established.Child.OutboundSpi.ToString("x8"));
         await LoopbackLab.Eventually(async () =>
         {
             foreach (var u in Units)
                 if (!(await TunnelList(u)).Contains(u == "DC2_VM1" ? "role=sync-primary" : "role=standby")) return false;
             return true;
         }, TimeSpan.FromSeconds(5), "the DC router sent CLIENT1 to cluster 1: DC2_VM1 sync-primary, every other unit standby");
+        return (configs, probe, client);
+    }
+
+    [Fact]
+    public async Task Drill_a_FGCP_failover_then_drill_b_FGSP_failover_keep_the_echo_traffic_within_the_loss_bounds()
+    {
+        var (configs, probe, client) = await StartAndDial();
+        var spis = (In: client.Established!.Child.InboundSpi.ToString("x8"), Out: client.Established.Child.OutboundSpi.ToString("x8"));
         var pc1 = _lab.Pc1!;
 
         // ---- drill (a): traffic through DC2_VM1, which dies; FGCP moves the tunnel and the traffic to DC2_VM2.
@@ -132,5 +143,110 @@ public sealed class DataPlaneDrillSpec(ITestOutputHelper output) : IAsyncLifetim
         Assert.True(b.Lost <= boundB, $"drill (b) lost {b.Lost} packets; router detection {routerDetection.TotalMilliseconds} ms + 200 ms allows {boundB}");
         Assert.Equal(0, client.Counters.AntiReplayDrops);
         Assert.Equal(0, client.Counters.IcvFailures);
+    }
+}
+
+/// <summary>Bad ESP sent at the owner and at the other cluster's primary: dropped and counted, nothing moves.</summary>
+[Collection("multi-node")]
+public sealed class BadEspSpec(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const string Timers = "config system ha\nset hb-lost-threshold 6\nset hello-holddown 5\nend\nconfig system ha\nset priority 200\nend";
+    private static readonly string[] Units = ["DC2_VM1", "DC2_VM2", "DC2_VM3", "DC2_VM4"];
+    private readonly LoopbackLab _lab = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _lab.DisposeAsync();
+
+    private async Task<string> TunnelList(string unit) => (await _lab.Units[unit].CliAsync("diagnose vpn tunnel list")).Output;
+
+    private async Task<TunnelDrops> Drops(string unit) =>
+        await _lab.Units[unit].System.ActorSelection("/user/fortigate/phase1-vpn1/*").Ask<TunnelDrops>(GetTunnelDrops.Instance, TimeSpan.FromSeconds(5));
+
+    private async Task<ForwardingStatus> Forwarding(string unit) =>
+        await _lab.Units[unit].Unit.Ask<ForwardingStatus>(GetForwardingStatus.Instance, TimeSpan.FromSeconds(5));
+
+    [Fact]
+    public async Task Bad_ICV_unknown_SPI_replayed_too_old_or_truncated_ESP_is_dropped_and_counted_and_never_moves_the_tunnel()
+    {
+        // DC2_VM1 (priority 200) primary of cluster 1; cluster 2's primary is DC2_VM4 (serial), DC2_VM3 its secondary.
+        _lab.Define(Units.Select(u => (u, LoopbackLab.ScenarioConfig(u, u == "DC2_VM1" ? Timers : Timers[..Timers.IndexOf("\nconfig", 5, StringComparison.Ordinal)]))).ToList());
+        _lab.UsePacketFabric();
+        var fabric = _lab.Net!.Fabric;
+        var captured = new List<byte[]>();
+        fabric.Delivered += (segment, _, _, packet) =>
+        {
+            // The client's ESP towards lb1 (192.168.202.35), not the owner's replies to the client.
+            if (segment == "c1-port2" && packet.Length > 20 && packet[9] == 50 && packet.AsSpan(16, 4).SequenceEqual(new byte[] { 192, 168, 202, 35 }))
+                lock (captured) captured.Add(packet.ToArray());
+        };
+        fabric.Cable("tester", "c1", "c1-port2");
+        fabric.Cable("tester", "c2", "c2-port2");
+        var toCluster1 = fabric.Host("tester").Open("c1", [InterfaceAddress.Parse("192.168.129.99/24")], (_, _) => { });
+        var toCluster2 = fabric.Host("tester").Open("c2", [InterfaceAddress.Parse("192.168.130.99/24")], (_, _) => { });
+        foreach (var u in Units) await _lab.Start(u);
+        await LoopbackLab.Eventually(async () => await _lab.IsRole("DC2_VM1", HaRole.Primary) && await _lab.IsRole("DC2_VM4", HaRole.Primary)
+                                                 && (await _lab.Status("DC2_VM2")).Members.Count == 2 && (await _lab.Status("DC2_VM3")).Members.Count == 2
+                                                 && Units.All(u => _lab.AkkaMembersUp(u) == 4),
+            TimeSpan.FromSeconds(30), "both FGCP clusters and one Akka cluster formed");
+        var client = await _lab.DialOverFabric();
+        await LoopbackLab.Eventually(async () => (await TunnelList("DC2_VM4")).Contains("role=standby"), TimeSpan.FromSeconds(5), "DC2_VM4 holds vpn1_1");
+
+        var run = _lab.Pc1!.Start(new EchoRunOptions { RatePps = 1000, Duration = TimeSpan.FromSeconds(3) });
+        var report = await run.Completion;
+        output.WriteLine(report.Format());
+        // Every packet captured was accepted before the owner's last sequence sync: replays of any of them are refused everywhere.
+        await Task.Delay(DialupTunnelActor.SequenceSyncInterval * 2);
+
+        byte[][] esp;
+        lock (captured) esp = captured.ToArray();
+        Assert.True(Ipv4Packet.TryParse(esp[0], out var oldest, out _));
+        Assert.True(Ipv4Packet.TryParse(esp[^20], out var recent, out _));
+        Ipv4Packet With(byte[] payload) => oldest with { Payload = payload };
+        // A sequence number no unit has seen (so the replay check passes) under the old ICV: the ICV check fails.
+        var badIcv = recent.Payload.ToArray();
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(badIcv.AsSpan(4), 1_000_000);
+        var unknownSpi = recent.Payload.ToArray();
+        unknownSpi[0] ^= 0xff;
+        var bad = new[]
+        {
+            With(badIcv), With(unknownSpi), With(recent.Payload[..12]), With(recent.Payload[..6]),
+            oldest, // seq ~1: left of every window by now
+            recent, // inside the window: a replay
+        };
+        var lb1Next1 = System.Net.IPAddress.Parse("192.168.129.254");
+        var lb1Next2 = System.Net.IPAddress.Parse("192.168.130.254");
+        foreach (var p in bad)
+        {
+            Assert.True(toCluster1.Send(lb1Next1, p.ToBytes()), "the owner's cluster answers on its port2");
+            Assert.True(toCluster2.Send(lb1Next2, p.ToBytes()), "the other cluster's primary answers on its port2");
+        }
+        // Counted once each unit has taken them off its mailboxes; then the counts must be exact.
+        await LoopbackLab.Eventually(async () => (await Drops("DC2_VM1")).Inbound.Values.Sum(d => (long)d) >= 4 && (await Drops("DC2_VM4")).Inbound.Values.Sum(d => (long)d) >= 4
+                                                 && (await Forwarding("DC2_VM1")).Dropped >= 2 && (await Forwarding("DC2_VM4")).Dropped >= 2,
+            TimeSpan.FromSeconds(5), "every bad packet counted");
+        foreach (var u in Units) output.WriteLine($"{u}: {string.Join(", ", (await Forwarding(u)).Drops)}");
+        var owner = await Drops("DC2_VM1");
+        var other = await Drops("DC2_VM4");
+        output.WriteLine($"DC2_VM1: {string.Join(", ", owner.Inbound.Where(d => d.Value > 0))}; DC2_VM4: {string.Join(", ", other.Inbound.Where(d => d.Value > 0))}");
+        foreach (var drops in new[] { owner, other })
+        {
+            Assert.Equal(1UL, drops.Inbound[EspDropReason.BadIcv]);
+            Assert.Equal(1UL, drops.Inbound[EspDropReason.Truncated]);
+            Assert.Equal(1UL, drops.Inbound[EspDropReason.TooOld]);
+            Assert.Equal(1UL, drops.Inbound[EspDropReason.Replayed]);
+        }
+        foreach (var u in new[] { "DC2_VM1", "DC2_VM4" })
+        {
+            var drops = (await Forwarding(u)).Drops;
+            Assert.Equal(1, drops.GetValueOrDefault("esp unknown spi"));
+            Assert.Equal(1, drops.GetValueOrDefault("malformed esp"));
+        }
+        // Nothing moved: DC2_VM1 still owns the tunnel, every other unit holds it as standby, all four still run.
+        Assert.Contains("role=sync-primary", await TunnelList("DC2_VM1"));
+        foreach (var u in Units.Skip(1)) Assert.Contains("role=standby", await TunnelList(u));
+        Assert.All(Units, u => Assert.False(_lab.Units[u].System.WhenTerminated.IsCompleted));
+        Assert.True(report.Lost <= 5, $"the good traffic flowed: {report.Format()}");
+        Assert.Equal(0, client.Counters.AntiReplayDrops);
     }
 }

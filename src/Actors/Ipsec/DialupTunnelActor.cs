@@ -102,7 +102,17 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         (new EspInboundSa(InboundKeys(r), Window(r.ReplayHighest)),
          new EspOutboundSa(OutboundKeys(r), Math.Max(1u, role == TunnelRole.SyncPrimary ? r.NextOutboundSeq : TunnelOwnership.TakeoverSequence(r))));
 
-    private static ReplayWindow Window(uint highest) => new(new ReplayWindowState(highest, new byte[ReplayWindow.DefaultSize / 8]));
+    /// <summary>
+    /// The window a unit holds for a tunnel it did not receive on: everything up to the synced highest number counts as
+    /// seen. A replay of anything the owner accepted before its last sync is refused, and so cannot make a standby take
+    /// the tunnel over; what the owner accepted after its last sync is the gap no sync interval closes (open question 6).
+    /// </summary>
+    private static ReplayWindow Window(uint highest)
+    {
+        var bitmap = new byte[ReplayWindow.DefaultSize / 8];
+        Array.Fill(bitmap, (byte)0xFF);
+        return new ReplayWindow(new ReplayWindowState(highest, bitmap));
+    }
 
     private void OnRecord(TunnelRecord record)
     {

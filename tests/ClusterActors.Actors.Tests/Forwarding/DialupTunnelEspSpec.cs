@@ -141,6 +141,27 @@ public sealed class DialupTunnelEspSpec : TestKit
     }
 
     [Fact]
+    public async Task A_replay_of_what_the_owner_accepted_before_its_last_sync_never_makes_a_standby_take_over()
+    {
+        // The owner synced: it has accepted the client's packets up to 100.
+        var record = Keyed(TunnelOwnershipSpec.Record(owner: "FGVM02TM22000001", group: 1)) with { ReplayHighest = 100 };
+        var (toGateway, _) = Client(record);
+        var sealedBySeq = Enumerable.Range(1, 101).Select(i => toGateway.Seal(Echo(Pc1, Server, (ushort)i))).ToList();
+        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6));
+
+        tunnel.Tell(Arrived(sealedBySeq[49])); // seq 50, inside the window: replayed
+        tunnel.Tell(Arrived(sealedBySeq[99])); // seq 100, the highest: replayed
+        ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        var drops = await tunnel.Ask<TunnelDrops>(GetTunnelDrops.Instance);
+        Assert.Equal(2UL, drops.Inbound[EspDropReason.Replayed]);
+        Assert.Equal(TunnelRole.Standby, (await tunnel.Ask<DialupTunnelState>(GetTunnelState.Instance)).Role);
+
+        tunnel.Tell(Arrived(sealedBySeq[100])); // seq 101: new traffic, the client really is here now
+        ExpectMsg<ClaimTunnelByTraffic>();
+        ExpectMsg<TunnelDecrypted>();
+    }
+
+    [Fact]
     public void The_owner_syncs_its_sequence_state_while_traffic_flows()
     {
         var record = Keyed(TunnelOwnershipSpec.Record(owner: Self, group: 2));
