@@ -5,6 +5,7 @@ using ClusterActors.Actors.DataPlane;
 using ClusterActors.Actors.Forwarding;
 using ClusterActors.Actors.Ipsec;
 using ClusterActors.Protocol.Esp;
+using ClusterActors.Protocol.Ike;
 using ClusterActors.Protocol.Packets;
 using ClusterActors.Node.Hosting;
 using ClusterActors.Node.Scenario;
@@ -248,5 +249,59 @@ public sealed class BadEspSpec(ITestOutputHelper output) : IAsyncLifetime
         Assert.All(Units, u => Assert.False(_lab.Units[u].System.WhenTerminated.IsCompleted));
         Assert.True(report.Lost <= 5, $"the good traffic flowed: {report.Format()}");
         Assert.Equal(0, client.Counters.AntiReplayDrops);
+    }
+}
+
+/// <summary>
+/// `set nattraversal enable` on the gateway and a client that forces NAT-T (as many clients do): IKE floats to UDP 4500
+/// (RFC 7296 §2.23), ESP travels in UDP 4500 (RFC 3948), and `diagnose vpn tunnel list` says so on every unit.
+/// </summary>
+[Collection("multi-node")]
+public sealed class NatTraversalSpec(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const string Change = "config system ha\nset hb-lost-threshold 6\nset hello-holddown 5\nend\n" +
+                                  "config vpn ipsec phase1-interface\nedit vpn1\nset nattraversal enable\nnext\nend";
+    private readonly LoopbackLab _lab = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _lab.DisposeAsync();
+
+    [Fact]
+    public async Task A_client_forcing_NAT_T_gets_IKE_and_ESP_on_UDP_4500_and_the_tunnel_list_shows_it()
+    {
+        _lab.Define([("DC2_VM1", LoopbackLab.ScenarioConfig("DC2_VM1", Change)), ("DC2_VM2", LoopbackLab.ScenarioConfig("DC2_VM2", Change))]);
+        _lab.UsePacketFabric();
+        long esp50 = 0, udp4500 = 0;
+        _lab.Net!.Fabric.Delivered += (segment, _, _, p) =>
+        {
+            if (segment != "c1-port2" || p.Length < 28) return;
+            if (p[9] == 50) Interlocked.Increment(ref esp50);
+            else if (p[9] == 17 && ((p[20] << 8) | p[21]) == 4500 && ((p[22] << 8) | p[23]) == 4500) Interlocked.Increment(ref udp4500);
+        };
+        await _lab.Start("DC2_VM1");
+        await _lab.Start("DC2_VM2");
+        await LoopbackLab.Eventually(async () => await _lab.IsRole("DC2_VM2", HaRole.Primary) && (await _lab.Status("DC2_VM1")).Members.Count == 2
+                                                 && _lab.AkkaMembersUp("DC2_VM1") == 2,
+            TimeSpan.FromSeconds(30), "cluster 1 formed");
+
+        var psk = LoopbackLab.ScenarioConfig("DC2_VM1").Phase1[0].PskSecret!.Clear;
+        var client = await _lab.DialOverFabric(DialupClient.ScenarioSettings(psk) with { NatTraversal = NatTraversal.Forced });
+        Assert.True(client.Established!.Sa.UdpEncapsulatedEsp);
+        var report = await _lab.Pc1!.RunAsync(new EchoRunOptions { RatePps = 200, Duration = TimeSpan.FromSeconds(1) });
+        output.WriteLine(report.Format());
+        Assert.True(report.Lost <= 2, report.Format());
+        Assert.Equal(0, Interlocked.Read(ref esp50));
+        Assert.True(Interlocked.Read(ref udp4500) >= 2 * report.Answered, $"ESP in UDP 4500 both ways: {udp4500} datagrams for {report.Answered} echoes");
+
+        foreach (var (unit, role) in new[] { ("DC2_VM2", "sync-primary"), ("DC2_VM1", "standby") })
+        {
+            string list = "";
+            await LoopbackLab.Eventually(async () => (list = (await _lab.Units[unit].CliAsync("diagnose vpn tunnel list")).Output).Contains($"role={role}"),
+                TimeSpan.FromSeconds(5), $"{unit} lists vpn1_1 as {role}");
+            output.WriteLine(list);
+            Assert.Contains("192.168.202.35:4500->192.168.7.2:4500", list);
+            Assert.Contains("natt: mode=keepalive draft=0 interval=10 remote_port=4500", list);
+        }
     }
 }

@@ -55,6 +55,7 @@ public sealed class EmbeddedScenarioSpec(ITestOutputHelper output) : IDisposable
         Assert.Contains("\nkill DC2_VM2\nDC2_VM2 killed\nexpect DC2_VM1> get system ha status ~ Primary\\s+: DC2_VM1 within 10s\n", transcript);
         Assert.Matches(@"Primary\s+: DC2_VM1", transcript[transcript.IndexOf("DC2_VM2 killed", StringComparison.Ordinal)..]);
         Assert.DoesNotContain("expect failed", transcript);
-        Assert.Matches(@"\ndial\nIKEv2 SA established with DC2_VM2 \(192\.168\.202\.35\)", transcript);
+        // The client dials lb1 over the lab's links; the DC router's flow hash sends it to cluster 1's port2 address.
+        Assert.Matches(@"\ndial\nIKEv2 SA established with 192\.168\.202\.35 via 192\.168\.129\.254 \(DC2_VM1\+DC2_VM2\)", transcript);
     }
 }
