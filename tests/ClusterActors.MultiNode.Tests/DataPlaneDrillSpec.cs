@@ -100,6 +100,9 @@ public sealed class DataPlaneDrillSpec(ITestOutputHelper output) : IAsyncLifetim
         var (configs, probe, client) = await StartAndDial();
         var spis = (In: client.Established!.Child.InboundSpi.ToString("x8"), Out: client.Established.Child.OutboundSpi.ToString("x8"));
         var pc1 = _lab.Pc1!;
+        // Virtual MAC: the secondaries hold the clusters' addresses but stay silent; nothing reaches them.
+        Assert.Equal(0, (await _lab.Units["DC2_VM2"].Unit.Ask<ForwardingStatus>(GetForwardingStatus.Instance, TimeSpan.FromSeconds(5))).Received);
+        Assert.Equal(0, (await _lab.Units["DC2_VM4"].Unit.Ask<ForwardingStatus>(GetForwardingStatus.Instance, TimeSpan.FromSeconds(5))).Received);
 
         // ---- drill (a): traffic through DC2_VM1, which dies; FGCP moves the tunnel and the traffic to DC2_VM2.
         var fgcpDetection = TimeSpan.FromMilliseconds(configs["DC2_VM1"].Ha.HbInterval * 100 * configs["DC2_VM1"].Ha.HbLostThreshold);
@@ -126,7 +129,9 @@ public sealed class DataPlaneDrillSpec(ITestOutputHelper output) : IAsyncLifetim
         var routerDetection = probe.Interval * (probe.MissedProbes + 1);
         var runB = pc1.Start(new EchoRunOptions { RatePps = Rate, Duration = TimeSpan.FromSeconds(60) });
         await ForwardsThrough("DC2_VM2", Rate / 2, TimeSpan.FromSeconds(10), "echo traffic flows through DC2_VM2");
-        _lab.SetCable("DC2_VM2", "port2", false);
+        // As the document does it: the IPsec uplink is shut (`set status down`); the unit stops answering on port2.
+        var shut = await _lab.Units["DC2_VM2"].CliAsync("config system interface\nedit port2\nset status down\nnext\nend");
+        Assert.Equal(0, shut.ExitCode);
         await ForwardsThrough("DC2_VM3", Rate, TimeSpan.FromSeconds(15), "echo traffic resumes through DC2_VM3");
         AssertForwards(await Sniff("DC2_VM3"));
         runB.Stop();

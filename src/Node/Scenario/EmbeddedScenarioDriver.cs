@@ -193,6 +193,8 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
         return string.Join("\n", lines) + "\n";
     }
 
+    public Task<string> Router() => Task.FromResult(_lab.Net!.DcRouter.Describe());
+
     private async Task<Dictionary<string, ForwardingStatus>> Forwarding()
     {
         var result = new Dictionary<string, ForwardingStatus>();

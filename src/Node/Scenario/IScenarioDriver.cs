@@ -38,4 +38,7 @@ public interface IScenarioDriver : IAsyncDisposable
 
     /// <summary>Sent, answered, lost, longest gap and which units forwarded, so far.</summary>
     Task<string> TrafficReport();
+
+    /// <summary>The DC router's routes: each ECMP next hop, alive or dead, and its probe counters.</summary>
+    Task<string> Router();
 }

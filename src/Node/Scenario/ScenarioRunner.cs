@@ -108,6 +108,9 @@ public sealed class ScenarioRunner(IScenarioDriver driver, TextWriter output)
                 case TrafficReportStep:
                     await WriteOutput(await driver.TrafficReport());
                     return true;
+                case RouterStep:
+                    await WriteOutput(await driver.Router());
+                    return true;
                 default:
                     throw new NotSupportedException($"no runner for {step.GetType().Name}");
             }
@@ -188,6 +191,7 @@ public sealed class ScenarioRunner(IScenarioDriver driver, TextWriter output)
         WaitStep => "wait",
         ExpectStep => "expect",
         TrafficStartStep or TrafficStopStep or TrafficReportStep => "traffic",
+        RouterStep => "router",
         _ => "step"
     };
 }

@@ -41,6 +41,9 @@ public sealed record TrafficStopStep : ScenarioStep;
 /// <summary>`traffic report`: sent, answered, lost, longest gap, which units forwarded.</summary>
 public sealed record TrafficReportStep : ScenarioStep;
 
+/// <summary>`router`: the DC router's ECMP next hops and their probe state.</summary>
+public sealed record RouterStep : ScenarioStep;
+
 /// <summary>`wait 500ms`.</summary>
 public sealed record WaitStep(TimeSpan Duration) : ScenarioStep;
 
@@ -78,6 +81,7 @@ public readonly record struct ParsedLine(ScenarioStep? Step, ScriptError? Error)
 /// link UNIT PORT down|up                           pull or plug a cable
 /// wait DURATION                                    e.g. 500ms, 3s, 1.5s, 2m
 /// traffic start PPS [SIZE] | traffic stop | traffic report   PC1's echo traffic to the Server
+/// router                                           the DC router's next hops and their state
 /// expect UNIT> COMMAND ~ REGEX [within DURATION]   default within 3s
 /// # comment                                        whole-line comments only: a command or regex may contain '#'
 /// </code>
@@ -85,10 +89,10 @@ public readonly record struct ParsedLine(ScenarioStep? Step, ScriptError? Error)
 /// </summary>
 public sealed partial class ScenarioScript(IReadOnlyList<string> units, string source = "script")
 {
-    public static readonly IReadOnlyList<string> Keywords = ["dial", "kill", "start", "link", "wait", "expect", "traffic"];
+    public static readonly IReadOnlyList<string> Keywords = ["dial", "kill", "start", "link", "wait", "expect", "traffic", "router"];
 
     private const string StepForms = "'UNIT> COMMAND', 'dial', 'kill UNIT', 'start UNIT', 'link UNIT PORT down|up', 'wait DURATION', " +
-                                     "'traffic start PPS [SIZE]', 'traffic stop', 'traffic report' or 'expect UNIT> COMMAND ~ REGEX [within DURATION]'";
+                                     "'traffic start PPS [SIZE]', 'traffic stop', 'traffic report', 'router' or 'expect UNIT> COMMAND ~ REGEX [within DURATION]'";
 
     public IReadOnlyList<string> Units { get; } = units;
     public string Source { get; } = source;
@@ -176,6 +180,9 @@ public sealed partial class ScenarioScript(IReadOnlyList<string> units, string s
                 return ParseExpect(c, body);
             case "traffic":
                 return ParseTraffic(c, body, words);
+            case "router":
+                ExpectEnd(c, body, words, 1);
+                return new RouterStep();
             default:
                 throw c.Error(0, first, "unknown step", StepForms,
                     Suggest(first, Keywords) ?? (Suggest(first, Units) is { } u ? u + ">" : null));

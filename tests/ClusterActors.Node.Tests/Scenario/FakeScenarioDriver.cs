@@ -94,6 +94,12 @@ internal sealed class FakeScenarioDriver : IScenarioDriver
         return Task.FromResult("sent 10, answered 10, lost 0");
     }
 
+    public Task<string> Router()
+    {
+        Calls.Add("router");
+        return Task.FromResult("192.168.202.35/32 ecmp\n");
+    }
+
     public ValueTask DisposeAsync()
     {
         Disposed = true;

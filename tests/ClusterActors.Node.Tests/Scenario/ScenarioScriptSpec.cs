@@ -220,6 +220,14 @@ public sealed class ScenarioTrafficStepSpec
     }
 
     [Fact]
+    public void Router_shows_the_DC_router_and_takes_no_argument()
+    {
+        Assert.IsType<RouterStep>(_script.ParseLine("router", 1).Step);
+        Assert.Equal("unexpected word", _script.ParseLine("router show", 1).Error!.Message);
+        Assert.Equal("router", _script.ParseLine("routr", 1).Error!.DidYouMean);
+    }
+
+    [Fact]
     public void A_mistyped_traffic_action_gets_a_did_you_mean()
     {
         Assert.Equal("report", _script.ParseLine("traffic reprot", 1).Error!.DidYouMean);
