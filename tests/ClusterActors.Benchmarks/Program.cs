@@ -9,6 +9,13 @@ using ClusterActors.Protocol.Fgcp;
 //     The four units as `clusteractors node` OS processes, each tracing when a tunnel becomes present on it
 //     (clusteractors.unit.trace-tunnels = "FILE" in its --hocon wiring, see src/Node/Hosting/TunnelTrace.cs);
 //     tunnels dialed over UDP from this process; --minutes bounds the whole run (dialing stops early to leave time for the sync).
+//   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- esp-throughput [--seconds 5]
+//     ESP encrypt+decrypt of one unit in pps, inner packets of 100 and 1,400 bytes: the codec alone on one thread, and
+//     one DialupTunnelActor owning a tunnel under an ActorSystem (EspThroughput.cs).
+//   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- drill-gaps [--runs 10] [--rate 1000] [--minutes 60]
+//     The scenario's drills (a) FGCP failover and (b) the DC router moving the client to cluster 2, as DataPlaneDrillSpec
+//     runs them: PC1's longest traffic gap and lost count per drill, at the seed's HA timers and at hb-interval 1 /
+//     hb-lost-threshold 3; --minutes stops starting new runs once used up (DrillGaps.cs).
 var what = args.FirstOrDefault() ?? "fgcp-detection";
 var kills = args.SkipWhile(a => a != "--kills").Skip(1).Select(int.Parse).FirstOrDefault(20);
 
@@ -37,8 +44,16 @@ switch (what)
         }
         await SaSync.Run(tunnels);
         return 0;
+    case "esp-throughput":
+        var seconds = args.SkipWhile(a => a != "--seconds").Skip(1).Select(double.Parse).FirstOrDefault(5);
+        return await EspThroughput.Run(Math.Clamp(seconds, 1, 600));
+    case "drill-gaps":
+        var runs = args.SkipWhile(a => a != "--runs").Skip(1).Select(int.Parse).FirstOrDefault(10);
+        var rate = args.SkipWhile(a => a != "--rate").Skip(1).Select(double.Parse).FirstOrDefault(1000);
+        var budget = args.SkipWhile(a => a != "--minutes").Skip(1).Select(double.Parse).FirstOrDefault(60);
+        return await DrillGaps.Run(Math.Clamp(runs, 1, 1000), Math.Clamp(rate, 10, 20_000), TimeSpan.FromMinutes(Math.Clamp(budget, 1, 600)));
     default:
-        Console.Error.WriteLine($"unknown benchmark '{what}' (known: fgcp-detection, sa-sync)");
+        Console.Error.WriteLine($"unknown benchmark '{what}' (known: fgcp-detection, sa-sync, esp-throughput, drill-gaps)");
         return 2;
 }
 
