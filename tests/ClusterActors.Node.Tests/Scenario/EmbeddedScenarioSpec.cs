@@ -59,3 +59,38 @@ public sealed class EmbeddedScenarioSpec(ITestOutputHelper output) : IDisposable
         Assert.Matches(@"\ndial\nIKEv2 SA established with 192\.168\.202\.35 via 192\.168\.129\.254 \(DC2_VM1\+DC2_VM2\)", transcript);
     }
 }
+
+/// <summary>The README's first command: the shipped drills script, both of the document's failovers with traffic.</summary>
+[Collection("real-processes")]
+public sealed class ShippedDrillsScriptSpec(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task The_shipped_drills_script_passes_and_reports_traffic_through_each_owner_in_turn()
+    {
+        var script = Path.Combine(AppContext.BaseDirectory, "scenarios", "seed", "drills.script");
+        var stdout = new StringWriter { NewLine = "\n" };
+        var stderr = new StringWriter { NewLine = "\n" };
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        int exit;
+        try
+        {
+            exit = await ScenarioRunCommand.RunAsync(new ScenarioRunCommand.Request("seed", Embedded: true, script, FastTimers: true),
+                new ScenarioRunCommand.Console(TextReader.Null, InIsTerminal: false, stdout, stderr), cts.Token);
+        }
+        finally
+        {
+            output.WriteLine($"--- stdout:\n{stdout}\n--- stderr:\n{stderr}");
+        }
+
+        Assert.Equal(0, exit);
+        var transcript = stdout.ToString();
+        Assert.DoesNotContain("failed", transcript);
+        // Each drill's traffic goes through the unit the document says: first the owner, then its FGCP secondary,
+        // then the other FGSP cluster's primary; the client never saw a replayed or forged packet.
+        Assert.Matches(@"traffic report\nsent \d+, answered \d+, lost \d+[^\n]*\n  DC2_VM2 forwarded \d+ from the tunnel", transcript);
+        Assert.Matches(@"kill DC2_VM2[\s\S]*traffic report\nsent[^\n]*\n  DC2_VM1 forwarded \d+ from the tunnel", transcript);
+        Assert.Matches(@"traffic stopped\nsent[^\n]*\n  DC2_VM1 forwarded \d+[^\n]*\n  DC2_VM4 forwarded \d+[^\n]*\n  CLIENT1 anti-replay drops 0, ICV failures 0\n", transcript);
+        Assert.Matches(@"via 192\.168\.129\.254 dev c1 dead", transcript);
+        Assert.Matches(@"DC2_VM4> diagnose vpn tunnel list\n[\s\S]*role=sync-primary", transcript);
+    }
+}
