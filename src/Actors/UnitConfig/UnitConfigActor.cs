@@ -52,6 +52,15 @@ public sealed class UnitConfigActor : ReceiveActor, IWithUnboundedStash
     {
         foreach (var change in journaled.Changes)
         {
+            if (change.Source == FgcpConfigSync.SyncSource)
+            {
+                // The primary's full text, as it was synced: applied as sync applies it, keeping what FGCP never
+                // synchronises (hostname, ha priority/override), not as a script typed on this unit.
+                var synced = FortiConfig.Parse(change.Script, $"journaled ha-sync #{change.Sequence}");
+                if (synced.Ok) _config = _config.WithSyncedFrom(synced.Value!);
+                else _log.Error("journaled config sync #{0} no longer parses and is skipped: {1}", change.Sequence, string.Join("; ", synced.Errors));
+                continue;
+            }
             var result = _config.Apply(change.Script, change.Source);
             if (result.Ok) _config = result.Value!;
             else _log.Error("journaled change #{0} ({1}) no longer applies and is skipped: {2}", change.Sequence, change.Source,
