@@ -210,4 +210,24 @@ public sealed class KernelPacketIoSpec(ITestOutputHelper output) : IDisposable
         Assert.Equal((Ipv4Packet.ProtocolIcmp, (byte)3, (byte)3), (icmp.Protocol, icmp.Payload[0], icmp.Payload[1]));
         await Task.CompletedTask;
     }
+
+    [Fact]
+    public void A_udp_packet_from_a_linux_stack_arrives_with_the_checksum_that_offload_left_out()
+    {
+        var (nsStack, nsHost) = (_lab.Namespace(), _lab.Namespace());
+        _lab.Cable(nsStack, "eth0", nsHost, "port3");
+        NetnsLab.Ip(nsStack, "addr", "add", "10.77.5.1/24", "dev", "eth0");
+        var inbox = new Inbox();
+        var port = (KernelPacketPort)Host(nsHost).Open("port3", At("10.77.5.2/24"), inbox.Handler);
+
+        // The kernel's own UDP socket sends it; veth leaves the checksum to an offload that never happens.
+        var sent = SystemCommand.Run("ip", ["netns", "exec", nsStack, "bash", "-c", "echo checksum-me > /dev/udp/10.77.5.2/5000"]);
+        Assert.True(sent.Ok, sent.ToString());
+        var bytes = inbox.Next(TimeSpan.FromSeconds(2), p => p.Protocol == Ipv4Packet.ProtocolUdp);
+        Assert.NotNull(bytes);
+        Assert.True(Ipv4Packet.TryParse(bytes, out var packet, out _));
+        Assert.True(UdpPacket.TryParse(packet, out var datagram), "the checksum verifies");
+        Assert.Equal("checksum-me\n", System.Text.Encoding.ASCII.GetString(datagram.Payload));
+        Assert.Equal(1, port.Counters.ChecksumsCompleted);
+    }
 }

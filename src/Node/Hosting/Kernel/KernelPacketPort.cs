@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
@@ -16,8 +15,10 @@ namespace ClusterActors.Node.Hosting.Kernel;
 /// <param name="IgnoredSilent">Packets that arrived while the port was not answering (a neighbour with a stale ARP entry).</param>
 /// <param name="Malformed">Frames that were not a whole IPv4 packet.</param>
 /// <param name="CallbackErrors">Exceptions thrown by the packet callback (the receive thread keeps going).</param>
+/// <param name="ChecksumsCompleted">Received TCP/UDP packets whose checksum a sending Linux stack left to offload (veth), filled in here.</param>
 public sealed record KernelPortCounters(long Received, long Sent, long NoCarrier, long Unresolved, long SendErrors, long IgnoredSilent,
-    long Malformed, long CallbackErrors, long ArpRequestsSent, long ArpsSeen, long GratuitousArpsSent, long GratuitousArpsSeen);
+    long Malformed, long CallbackErrors, long ArpRequestsSent, long ArpsSeen, long GratuitousArpsSent, long GratuitousArpsSeen,
+    long ChecksumsCompleted);
 
 /// <summary>
 /// One Linux interface as an <see cref="IPacketPort"/>: whole IPv4 packets in and out through AF_PACKET datagram
@@ -51,7 +52,7 @@ public sealed class KernelPacketPort : IPacketPort
     private int _garpsDue;
     private long _nextGarpAt;
     private long _received, _sent, _noCarrier, _unresolved, _sendErrors, _ignoredSilent, _malformed, _callbackErrors;
-    private long _arpRequestsSent, _arpsSeen, _garpsSent, _garpsSeen;
+    private long _arpRequestsSent, _arpsSeen, _garpsSent, _garpsSeen, _checksumsCompleted;
 
     private KernelPacketPort(KernelPacketIo io, string name, string linuxName, int ifindex, PhysicalAddress mac,
         IReadOnlyList<InterfaceAddress> addresses, PacketArrived onPacket, Socket ipSocket, Socket arpSocket)
@@ -131,6 +132,7 @@ public sealed class KernelPacketPort : IPacketPort
     /// <summary>Puts the port in its first state (answering or silent) and starts receiving.</summary>
     internal void Start(bool answering)
     {
+        var receiver = new PacketReceiver(_ipSocket);
         Poll();
         lock (_stateGate)
         {
@@ -138,7 +140,7 @@ public sealed class KernelPacketPort : IPacketPort
             ApplyAddresses(answering, cleanStale: !answering);
             if (answering) ScheduleGratuitousArps();
         }
-        _ipReceiver = new Thread(ReceiveIp) { IsBackground = true, Name = $"kernel-io {Name} ip" };
+        _ipReceiver = new Thread(() => ReceiveIp(receiver)) { IsBackground = true, Name = $"kernel-io {Name} ip" };
         _arpReceiver = new Thread(ReceiveArp) { IsBackground = true, Name = $"kernel-io {Name} arp" };
         _ipReceiver.Start();
         _arpReceiver.Start();
@@ -190,7 +192,7 @@ public sealed class KernelPacketPort : IPacketPort
     public KernelPortCounters Counters => new(Interlocked.Read(ref _received), Interlocked.Read(ref _sent), Interlocked.Read(ref _noCarrier),
         Interlocked.Read(ref _unresolved), Interlocked.Read(ref _sendErrors), Interlocked.Read(ref _ignoredSilent), Interlocked.Read(ref _malformed),
         Interlocked.Read(ref _callbackErrors), Interlocked.Read(ref _arpRequestsSent), Interlocked.Read(ref _arpsSeen), Interlocked.Read(ref _garpsSent),
-        Interlocked.Read(ref _garpsSeen));
+        Interlocked.Read(ref _garpsSeen), Volatile.Read(ref _checksumsCompleted));
 
     /// <summary>The MAC this port last learned for <paramref name="address"/> (from any ARP packet on the link), or null.</summary>
     public PhysicalAddress? NeighbourMac(IPAddress address) => _neighbours.MacOf(Ipv4Address.ToUInt32(address));
@@ -332,18 +334,18 @@ public sealed class KernelPacketPort : IPacketPort
         if (cleanStale) _added.Clear();
     }
 
-    private void ReceiveIp()
+    private void ReceiveIp(PacketReceiver receiver)
     {
-        var buffer = new byte[65536];
-        var from = LinkLayerAddress.ForReceive();
+        using var _ = receiver;
         while (!_disposed)
         {
-            int n;
+            byte[]? packet;
+            byte type;
+            bool malformed;
             try
             {
                 if (!_ipSocket.Poll(100_000, SelectMode.SelectRead)) continue;
-                from.Size = from.Buffer.Length;
-                n = _ipSocket.ReceiveFrom(buffer, SocketFlags.None, from);
+                packet = receiver.Receive(out type, out malformed);
             }
             catch (Exception e) when (e is ObjectDisposedException or SocketException)
             {
@@ -351,20 +353,19 @@ public sealed class KernelPacketPort : IPacketPort
                 Thread.Sleep(10);
                 continue;
             }
-            if (LinkLayerAddress.PacketType(from) != LinuxNet.PacketHost) continue; // broadcast, multicast, another host's, our own
+            if (packet is null && !malformed) continue; // nothing after all
+            if (type != LinuxNet.PacketHost) continue; // broadcast, multicast, another host's, our own
             if (!_answering)
             {
                 Interlocked.Increment(ref _ignoredSilent);
                 continue;
             }
-            // The frame may carry Ethernet padding after the packet (short packets are padded to 46 bytes).
-            var total = n >= 20 && buffer[0] >> 4 == 4 ? BinaryPrimitives.ReadUInt16BigEndian(buffer.AsSpan(2)) : 0;
-            if (total < 20 || total > n)
+            if (packet is null)
             {
                 Interlocked.Increment(ref _malformed);
                 continue;
             }
-            var packet = buffer.AsSpan(0, total).ToArray();
+            Volatile.Write(ref _checksumsCompleted, receiver.ChecksumsCompleted);
             Interlocked.Increment(ref _received);
             try
             {
@@ -414,7 +415,7 @@ public sealed class KernelPacketPort : IPacketPort
           .Append(!IsUp ? AdminUp ? "down (no carrier)" : "down (admin)" : Answering ? "up answering" : "up silent").Append('\n')
           .Append($"    rx {c.Received} tx {c.Sent}, dropped: no carrier {c.NoCarrier}, unresolved {c.Unresolved}, send errors {c.SendErrors}, ")
           .Append($"silent {c.IgnoredSilent}, malformed {c.Malformed}; arp: requests {c.ArpRequestsSent}, seen {c.ArpsSeen}, ")
-          .Append($"garp sent {c.GratuitousArpsSent}, garp seen {c.GratuitousArpsSeen}\n");
+          .Append($"garp sent {c.GratuitousArpsSent}, garp seen {c.GratuitousArpsSeen}; checksums completed {c.ChecksumsCompleted}\n");
         foreach (var (ip, mac, age) in _neighbours.Snapshot())
             sb.Append($"    neighbour {Ipv4Address.ToIPAddress(ip)} at {FormatMac(mac)} ({age.TotalSeconds:0.0} s)\n");
         return sb.ToString();
