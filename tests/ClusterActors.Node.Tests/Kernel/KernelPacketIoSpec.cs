@@ -64,7 +64,7 @@ public sealed class KernelPacketIoSpec(ITestOutputHelper output) : IDisposable
         var request = Packets.EchoRequest("10.77.1.1", "10.77.1.2", 1);
         var sw = Stopwatch.StartNew();
         Assert.True(a.Send(IPAddress.Parse("10.77.1.2"), request), "the first send resolves the neighbour and goes out");
-        output.WriteLine($"first send (ARP resolution included): {sw.Elapsed.TotalMilliseconds:0.0} ms");
+        output.WriteLine($"first send: {sw.Elapsed.TotalMilliseconds:0.0} ms (B's gratuitous ARP on open may have taught A already)");
         Assert.Equal(request, received.Next(TimeSpan.FromSeconds(2))); // the whole IPv4 packet, no Ethernet header, no padding
         var firstReply = inboxA.Next(TimeSpan.FromSeconds(2), p => Packets.IsEcho(p, IcmpEchoType.Reply, 1));
         if (firstReply is null) output.WriteLine(_hosts[0].Describe() + hostB.Describe());
@@ -170,8 +170,10 @@ public sealed class KernelPacketIoSpec(ITestOutputHelper output) : IDisposable
         lock (events) Assert.Equal([false, true, false, true], events);
     }
 
-    [Fact]
-    public async Task After_PrepareNamespace_the_kernel_leaves_echo_ike_and_esp_to_the_unit_and_does_not_forward()
+    [Theory]
+    [InlineData(NamespaceFirewall.Nftables)]
+    [InlineData(NamespaceFirewall.Iptables)]
+    public void After_PrepareNamespace_the_kernel_leaves_echo_ike_and_esp_to_the_unit_and_does_not_forward(NamespaceFirewall firewall)
     {
         var (nsPeer, nsUnit) = (_lab.Namespace(), _lab.Namespace());
         _lab.Cable(nsPeer, "port2", nsUnit, "port2");
@@ -188,11 +190,11 @@ public sealed class KernelPacketIoSpec(ITestOutputHelper output) : IDisposable
         Assert.NotNull(unitInbox.Next(TimeSpan.FromSeconds(1)));
         Assert.NotNull(peerInbox.Next(TimeSpan.FromSeconds(1), p => Packets.IsEcho(p, IcmpEchoType.Reply, 1)));
 
-        var prepared = unitIo.PrepareNamespace(["port2", "port3"]);
+        var prepared = unitIo.PrepareNamespace(["port2", "port3"], firewall);
         output.WriteLine(prepared.ToString());
         Assert.Equal("0", NetnsLab.Read(nsUnit, "/proc/sys/net/ipv4/ip_forward"));
         Assert.Equal("1", NetnsLab.Read(nsUnit, "/proc/sys/net/ipv4/conf/all/arp_ignore"));
-        unitIo.PrepareNamespace(["port2", "port3"]); // idempotent
+        unitIo.PrepareNamespace(["port2", "port3"], firewall); // idempotent
 
         peerInbox.Clear();
         Assert.True(peer.Send(unit, Packets.EchoRequest("10.77.4.1", "10.77.4.254", 2)));
@@ -208,7 +210,22 @@ public sealed class KernelPacketIoSpec(ITestOutputHelper output) : IDisposable
         Assert.NotNull(unreachable);
         Assert.True(Ipv4Packet.TryParse(unreachable, out var icmp, out _));
         Assert.Equal((Ipv4Packet.ProtocolIcmp, (byte)3, (byte)3), (icmp.Protocol, icmp.Payload[0], icmp.Payload[1]));
-        await Task.CompletedTask;
+    }
+
+    [Fact]
+    public void The_entrypoint_script_prepares_a_namespace_as_PrepareNamespace_does()
+    {
+        var ns = _lab.Namespace();
+        var script = NamespacePreparation.Script(["port2", "port3", "port5"]);
+        output.WriteLine(script);
+        var r = SystemCommand.Run("ip", ["netns", "exec", ns, "sh", "-c", script]);
+        Assert.True(r.Ok, r.ToString());
+        Assert.Equal("0", NetnsLab.Read(ns, "/proc/sys/net/ipv4/ip_forward"));
+        Assert.Equal("2", NetnsLab.Read(ns, "/proc/sys/net/ipv4/conf/all/arp_announce"));
+        var table = SystemCommand.InNamespace(ns, "nft", ["list", "table", "ip", NamespacePreparation.NftTable]);
+        Assert.True(table.Ok, table.ToString());
+        Assert.Contains("icmp type echo-request drop", table.Output);
+        Assert.Contains("udp dport { 500, 4500 } drop", table.Output);
     }
 
     [Fact]

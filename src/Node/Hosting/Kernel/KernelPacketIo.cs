@@ -124,8 +124,8 @@ public sealed class KernelPacketIo : IPacketIo, IDisposable
     /// ICMP echo, IKE (UDP 500, 4500) or ESP arriving on <paramref name="interfaces"/> (all but lo when null), ARP
     /// answered only on the interface that holds the address. Throws when a step cannot be applied.
     /// </summary>
-    public NamespacePreparation PrepareNamespace(IEnumerable<string>? interfaces = null) =>
-        NamespacePreparation.Apply(Options.Namespace, interfaces?.ToList());
+    public NamespacePreparation PrepareNamespace(IEnumerable<string>? interfaces = null, NamespaceFirewall firewall = NamespaceFirewall.Auto) =>
+        NamespacePreparation.Apply(Options.Namespace, interfaces?.ToList(), firewall);
 
     internal void Report(string problem)
     {

@@ -2,6 +2,15 @@ using System.Text;
 
 namespace ClusterActors.Node.Hosting.Kernel;
 
+/// <summary>Which netfilter front end <see cref="KernelPacketIo.PrepareNamespace"/> uses.</summary>
+public enum NamespaceFirewall
+{
+    /// <summary>nft when installed (Debian 12's default), else iptables.</summary>
+    Auto,
+    Nftables,
+    Iptables
+}
+
 /// <summary>
 /// What a unit's network namespace needs so that its kernel does not ALSO act on what the unit handles itself
 /// (AF_PACKET hands the unit every frame before netfilter sees it, so the unit still gets all of it):
@@ -56,14 +65,19 @@ public sealed record NamespacePreparation(string? Namespace, string Firewall, IR
     public static string Script(IReadOnlyList<string>? interfaces = null)
     {
         var sb = new StringBuilder();
-        sb.Append("# the unit answers ICMP echo, IKE and ESP and routes transit traffic itself (AF_PACKET): the kernel must not\n");
+        sb.Append("#!/bin/sh\n# The unit answers ICMP echo, IKE and ESP and routes transit traffic itself (AF_PACKET): the kernel must not.\n");
+        sb.Append("set -e\n");
         foreach (var (key, value) in Sysctls)
-            sb.Append($"sysctl -qw {key.Replace('/', '.')}={value} 2>/dev/null || [ \"$(cat /proc/sys/{key})\" = {value} ] || {{ echo \"set {key.Replace('/', '.')}={value} (docker: --sysctl)\" >&2; exit 1; }}\n");
+        {
+            var name = key.Replace('/', '.');
+            sb.Append($"{{ echo {value} > /proc/sys/{key}; }} 2>/dev/null || [ \"$(cat /proc/sys/{key})\" = {value} ] ")
+              .Append($"|| {{ echo \"{name} must be {value} (read-only /proc/sys: docker run --sysctl {name}={value})\" >&2; exit 1; }}\n");
+        }
         sb.Append("nft -f - <<'EOF'\n").Append(NftRuleset(interfaces)).Append("EOF\n");
         return sb.ToString();
     }
 
-    internal static NamespacePreparation Apply(string? ns, IReadOnlyList<string>? interfaces)
+    internal static NamespacePreparation Apply(string? ns, IReadOnlyList<string>? interfaces, NamespaceFirewall firewall)
     {
         var steps = new List<string>();
         var problems = new List<string>();
@@ -74,46 +88,48 @@ public sealed record NamespacePreparation(string? Namespace, string Firewall, IR
             else steps.Add(outcome);
         }
 
-        string firewall;
-        if (SystemCommand.Find("nft") is not null)
+        var useNft = firewall switch
         {
+            NamespaceFirewall.Nftables => true,
+            NamespaceFirewall.Iptables => false,
+            _ => SystemCommand.Find("nft") is not null || SystemCommand.Find("iptables") is null
+        };
+        string used;
+        if (useNft)
+        {
+            used = "nftables";
             var r = SystemCommand.InNamespace(ns, "nft", ["-f", "-"], NftRuleset(interfaces));
             if (r.Ok) steps.Add($"nft table ip {NftTable}: input drops esp, udp 500/4500, icmp echo-request on " + Describe(interfaces));
             else problems.Add(r.ToString());
-            firewall = "nftables";
         }
-        else if (SystemCommand.Find("iptables") is not null)
+        else
         {
-            firewall = "iptables";
-            var chain = "CLUSTERACTORS";
-            SystemCommand.InNamespace(ns, "iptables", ["-w", "-N", chain]); // exists already: fine
+            used = "iptables";
+            const string chain = "CLUSTERACTORS";
+            SystemCommand.InNamespace(ns, "iptables", ["-w", "-N", chain]); // fails when it exists: fine, it is flushed next
             var commands = new List<string[]> { new[] { "-w", "-F", chain } };
-            var delete = SystemCommand.InNamespace(ns, "iptables", ["-w", "-C", "INPUT", "-j", chain]);
-            if (!delete.Ok) commands.Add(["-w", "-I", "INPUT", "-j", chain]);
-            foreach (var i in interfaces is { Count: > 0 } ? interfaces.Select(i => new[] { "-i", i }) : [new[] { "!", "-i", "lo" }])
+            if (!SystemCommand.InNamespace(ns, "iptables", ["-w", "-C", "INPUT", "-j", chain]).Ok)
+                commands.Add(["-w", "-I", "INPUT", "-j", chain]);
+            foreach (var match in interfaces is { Count: > 0 } ? interfaces.Select(i => new[] { "-i", i }) : [new[] { "!", "-i", "lo" }])
             {
-                commands.Add(["-w", "-A", chain, .. i, "-p", "esp", "-j", "DROP"]);
-                commands.Add(["-w", "-A", chain, .. i, "-p", "udp", "-m", "multiport", "--dports", "500,4500", "-j", "DROP"]);
-                commands.Add(["-w", "-A", chain, .. i, "-p", "icmp", "--icmp-type", "echo-request", "-j", "DROP"]);
+                commands.Add(["-w", "-A", chain, .. match, "-p", "esp", "-j", "DROP"]);
+                commands.Add(["-w", "-A", chain, .. match, "-p", "udp", "-m", "multiport", "--dports", "500,4500", "-j", "DROP"]);
+                commands.Add(["-w", "-A", chain, .. match, "-p", "icmp", "--icmp-type", "echo-request", "-j", "DROP"]);
             }
             foreach (var c in commands)
             {
                 var r = SystemCommand.InNamespace(ns, "iptables", c);
                 if (!r.Ok) problems.Add(r.ToString());
             }
-            if (problems.Count == 0) steps.Add($"iptables chain {chain} from INPUT: drops esp, udp 500/4500, icmp echo-request on " + Describe(interfaces));
-        }
-        else
-        {
-            firewall = "none";
-            problems.Add("neither nft (Debian: nftables) nor iptables is installed: the kernel would answer ICMP echo and send port unreachable for IKE");
+            if (problems.Count == 0)
+                steps.Add($"iptables chain {chain} (from INPUT): drops esp, udp 500/4500, icmp echo-request on " + Describe(interfaces));
         }
 
         if (problems.Count > 0)
             throw new InvalidOperationException(
                 $"preparing network namespace {ns ?? "(own)"} for a unit failed:\n  " + string.Join("\n  ", problems) +
                 "\n(needs NET_ADMIN; in Docker set the sysctls with --sysctl / compose sysctls:, /proc/sys is read-only there)");
-        return new NamespacePreparation(ns, firewall, steps);
+        return new NamespacePreparation(ns, used, steps);
     }
 
     private static string Describe(IReadOnlyList<string>? interfaces) =>
