@@ -337,6 +337,7 @@ public sealed class KernelPacketPort : IPacketPort
     private void ReceiveIp(PacketReceiver receiver)
     {
         using var _ = receiver;
+        var idle = true; // wait for the socket only once it is drained: one syscall per packet under load, not two
         while (!_disposed)
         {
             byte[]? packet;
@@ -344,7 +345,7 @@ public sealed class KernelPacketPort : IPacketPort
             bool malformed;
             try
             {
-                if (!_ipSocket.Poll(100_000, SelectMode.SelectRead)) continue;
+                if (idle && !_ipSocket.Poll(100_000, SelectMode.SelectRead)) continue;
                 packet = receiver.Receive(out type, out malformed);
             }
             catch (Exception e) when (e is ObjectDisposedException or SocketException)
@@ -353,7 +354,8 @@ public sealed class KernelPacketPort : IPacketPort
                 Thread.Sleep(10);
                 continue;
             }
-            if (packet is null && !malformed) continue; // nothing after all
+            idle = packet is null && !malformed;
+            if (idle) continue; // drained
             if (type != LinuxNet.PacketHost) continue; // broadcast, multicast, another host's, our own
             if (!_answering)
             {
