@@ -103,7 +103,9 @@ public sealed class KernelPacketIoSpec(ITestOutputHelper output) : IDisposable
         var (nsUnit, nsRouter) = (_lab.Namespace(), _lab.Namespace());
         _lab.Cable(nsUnit, "port2", nsRouter, "leg");
         var unitInbox = new Inbox();
-        var unit = (KernelPacketPort)Host(nsUnit, answeringOnOpen: false).Open("port2", At("10.77.2.254/24"), unitInbox.Handler);
+        var unitIo = Host(nsUnit, answeringOnOpen: false);
+        unitIo.PrepareNamespace(["port2"]);
+        var unit = (KernelPacketPort)unitIo.Open("port2", At("10.77.2.254/24"), unitInbox.Handler);
         var router = (KernelPacketPort)Host(nsRouter).Open("leg", At("10.77.2.1/24"), new Inbox().Handler);
         var cluster = IPAddress.Parse("10.77.2.254");
         var probe = Packets.EchoRequest("10.77.2.1", "10.77.2.254", 1);
@@ -122,8 +124,10 @@ public sealed class KernelPacketIoSpec(ITestOutputHelper output) : IDisposable
         Assert.True(router.Send(cluster, probe));
         Assert.Equal(probe, unitInbox.Next(TimeSpan.FromSeconds(2)));
 
+        // A per-unit address on the same port, added after the cluster's: it stays when the cluster's goes.
+        NetnsLab.Ip(nsUnit, "addr", "add", "10.77.2.253/24", "dev", "port2");
         unit.Answering = false;
-        Assert.Empty(NetnsLab.Addresses(nsUnit, "port2"));
+        Assert.Equal(["10.77.2.253/24"], NetnsLab.Addresses(nsUnit, "port2"));
         // A neighbour that still has the old entry sends to the unit's MAC: a silent port does not take it.
         Assert.True(router.Send(cluster, probe));
         await Packets.Eventually(() => unit.Counters.IgnoredSilent == 1, TimeSpan.FromSeconds(2), "the silent port drops it");

@@ -133,12 +133,20 @@ public sealed class KernelPacketPort : IPacketPort
     internal void Start(bool answering)
     {
         var receiver = new PacketReceiver(_ipSocket);
-        Poll();
-        lock (_stateGate)
+        try
         {
-            _answering = answering;
-            ApplyAddresses(answering, cleanStale: !answering);
-            if (answering) ScheduleGratuitousArps();
+            Poll();
+            lock (_stateGate)
+            {
+                _answering = answering;
+                ApplyAddresses(answering, cleanStale: !answering);
+                if (answering) ScheduleGratuitousArps();
+            }
+        }
+        catch
+        {
+            receiver.Dispose();
+            throw;
         }
         _ipReceiver = new Thread(() => ReceiveIp(receiver)) { IsBackground = true, Name = $"kernel-io {Name} ip" };
         _arpReceiver = new Thread(ReceiveArp) { IsBackground = true, Name = $"kernel-io {Name} arp" };

@@ -19,7 +19,9 @@ public enum NamespaceFirewall
 /// <item>netfilter INPUT drops ESP, UDP 500/4500 and ICMP echo requests arriving on the unit's interfaces: the unit
 /// answers those on its addresses, the kernel must neither answer nor send port/protocol unreachable;</item>
 /// <item>arp_ignore=1 and arp_announce=2: the kernel answers ARP for an address only on the interface that holds it,
-/// and asks with a source address of that interface — the virtual-MAC rule per port.</item>
+/// and asks with a source address of that interface — the virtual-MAC rule per port;</item>
+/// <item>promote_secondaries=1: taking the cluster address off an interface keeps a per-unit address of the same
+/// subnet (Linux deletes an address's secondaries with it otherwise).</item>
 /// </list>
 /// Docker mounts /proc/sys read-only: there the sysctls come from the container's own settings (compose `sysctls:`,
 /// `docker run --sysctl`) and this only checks them; see <see cref="Script"/> and README.md.
@@ -35,6 +37,7 @@ public sealed record NamespacePreparation(string? Namespace, string Firewall, IR
         ("net/ipv4/conf/all/forwarding", "0"),
         ("net/ipv4/conf/all/arp_ignore", "1"),
         ("net/ipv4/conf/all/arp_announce", "2"),
+        ("net/ipv4/conf/all/promote_secondaries", "1"),
     ];
 
     public override string ToString() =>
