@@ -1,0 +1,458 @@
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+using System.Text;
+using ClusterActors.Actors.DataPlane;
+
+namespace ClusterActors.Node.Hosting.Kernel;
+
+/// <summary>Cumulative counts of one kernel port.</summary>
+/// <param name="Received">IPv4 packets handed to the port's callback.</param>
+/// <param name="Sent">IPv4 packets the kernel accepted for sending.</param>
+/// <param name="NoCarrier">Sends refused because the interface had no carrier (or was down, or the port disposed).</param>
+/// <param name="Unresolved">Sends refused because nobody on the link answered ARP for the next hop in time.</param>
+/// <param name="SendErrors">Sends the kernel refused (too big for the MTU, interface gone).</param>
+/// <param name="IgnoredSilent">Packets that arrived while the port was not answering (a neighbour with a stale ARP entry).</param>
+/// <param name="Malformed">Frames that were not a whole IPv4 packet.</param>
+/// <param name="CallbackErrors">Exceptions thrown by the packet callback (the receive thread keeps going).</param>
+/// <param name="ChecksumsCompleted">Received TCP/UDP packets whose checksum a sending Linux stack left to offload (veth), filled in here.</param>
+public sealed record KernelPortCounters(long Received, long Sent, long NoCarrier, long Unresolved, long SendErrors, long IgnoredSilent,
+    long Malformed, long CallbackErrors, long ArpRequestsSent, long ArpsSeen, long GratuitousArpsSent, long GratuitousArpsSeen,
+    long ChecksumsCompleted);
+
+/// <summary>
+/// One Linux interface as an <see cref="IPacketPort"/>: whole IPv4 packets in and out through AF_PACKET datagram
+/// sockets (the kernel adds and strips the Ethernet header), ARP done by the port itself, the port's addresses put on
+/// the interface while it answers (so the kernel answers ARP for them, and only then), carrier from the interface
+/// flags. See README.md beside this file.
+/// </summary>
+public sealed class KernelPacketPort : IPacketPort
+{
+    private readonly KernelPacketIo _io;
+    private readonly KernelPacketIoOptions _options;
+    private readonly PacketArrived _onPacket;
+    private readonly Socket _ipSocket;
+    private readonly Socket _arpSocket;
+    private readonly SocketAddress _broadcast;
+    private readonly NeighbourTable _neighbours;
+    private readonly InterfaceAddress[] _addresses;
+    private readonly uint[] _keys;
+    private readonly uint[] _masks;
+    private readonly HashSet<InterfaceAddress> _added = new();
+    private readonly object _stateGate = new();
+    private readonly object _pollGate = new();
+    private readonly long _lifetime;
+    private readonly long _holdDown;
+    private Thread? _ipReceiver;
+    private Thread? _arpReceiver;
+    private volatile bool _answering;
+    private volatile bool _isUp;
+    private volatile bool _adminUp;
+    private volatile bool _disposed;
+    private int _garpsDue;
+    private long _nextGarpAt;
+    private long _received, _sent, _noCarrier, _unresolved, _sendErrors, _ignoredSilent, _malformed, _callbackErrors;
+    private long _arpRequestsSent, _arpsSeen, _garpsSent, _garpsSeen, _checksumsCompleted;
+
+    private KernelPacketPort(KernelPacketIo io, string name, string linuxName, int ifindex, PhysicalAddress mac,
+        IReadOnlyList<InterfaceAddress> addresses, PacketArrived onPacket, Socket ipSocket, Socket arpSocket)
+    {
+        _io = io;
+        _options = io.Options;
+        Name = name;
+        LinuxName = linuxName;
+        IfIndex = ifindex;
+        Mac = mac;
+        _addresses = addresses.ToArray();
+        _keys = _addresses.Select(a => Ipv4Address.ToUInt32(a.Address)).ToArray();
+        _masks = _addresses.Select(a => a.PrefixLength == 0 ? 0u : uint.MaxValue << (32 - a.PrefixLength)).ToArray();
+        _onPacket = onPacket;
+        _ipSocket = ipSocket;
+        _arpSocket = arpSocket;
+        _broadcast = LinkLayerAddress.Create(ifindex, LinuxNet.EthPArp, new PhysicalAddress([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]));
+        _neighbours = new NeighbourTable(ifindex);
+        _lifetime = NeighbourTable.Ticks(_options.NeighbourLifetime);
+        _holdDown = NeighbourTable.Ticks(_options.UnresolvedHoldDown);
+    }
+
+    /// <summary>
+    /// Creates the port's sockets; must run in the port's network namespace (<see cref="LinuxNet.InNamespace{T}"/>).
+    /// <paramref name="linuxName"/> null: the interface called <paramref name="name"/>, else the one holding the first address.
+    /// </summary>
+    internal static KernelPacketPort Create(KernelPacketIo io, string name, string? linuxName, IReadOnlyList<InterfaceAddress> addresses,
+        PacketArrived onPacket)
+    {
+        var arp = LinuxNet.PacketSocket();
+        Socket? ip = null;
+        try
+        {
+            var ifname = linuxName ?? FindInterface(io, arp, name, addresses);
+            var ifindex = LinuxNet.IfIndex(arp, ifname);
+            var mac = LinuxNet.HardwareAddress(arp, ifname);
+            ip = LinuxNet.PacketSocket();
+            LinuxNet.Bind(ip, ifindex, LinuxNet.EthPIp);
+            LinuxNet.Bind(arp, ifindex, LinuxNet.EthPArp);
+            try
+            {
+                ip.ReceiveBufferSize = 1 << 20; // capped by net.core.rmem_max; a burst of ESP should not overflow the default
+            }
+            catch (SocketException)
+            {
+                // keep the default
+            }
+            return new KernelPacketPort(io, name, ifname, ifindex, mac, addresses, onPacket, ip, arp);
+        }
+        catch
+        {
+            ip?.Dispose();
+            arp.Dispose();
+            throw;
+        }
+    }
+
+    private static string FindInterface(KernelPacketIo io, Socket probe, string name, IReadOnlyList<InterfaceAddress> addresses)
+    {
+        if (LinuxNet.Flags(probe, name) is not null) return name;
+        var where = io.Options.Namespace is { } ns ? $"network namespace {ns}" : "this network namespace";
+        if (addresses.Count > 0)
+        {
+            // `ip -o -4 addr show`: "2: eth0    inet 10.1.2.3/24 brd ... scope global eth0\ ..."
+            var wanted = addresses[0].Address.ToString();
+            foreach (var line in SystemCommand.IpOrThrow(io.Options.Namespace, "-o", "-4", "addr", "show").Split('\n'))
+            {
+                var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (f.Length >= 4 && f[2] == "inet" && f[3].Split('/')[0] == wanted) return f[1].Split('@')[0];
+            }
+        }
+        throw new InvalidOperationException(
+            $"no Linux interface '{name}' in {where}" + (addresses.Count > 0 ? $", and none holds {addresses[0].Address}" : "") +
+            $": rename the lab's interface to {name} (ip link set DEV name {name}) or map it with KernelPacketIoOptions.InterfaceNames.");
+    }
+
+    /// <summary>Puts the port in its first state (answering or silent) and starts receiving.</summary>
+    internal void Start(bool answering)
+    {
+        var receiver = new PacketReceiver(_ipSocket);
+        try
+        {
+            Poll();
+            lock (_stateGate)
+            {
+                _answering = answering;
+                ApplyAddresses(answering, cleanStale: !answering);
+                if (answering) ScheduleGratuitousArps();
+            }
+        }
+        catch
+        {
+            receiver.Dispose();
+            throw;
+        }
+        _ipReceiver = new Thread(() => ReceiveIp(receiver)) { IsBackground = true, Name = $"kernel-io {Name} ip" };
+        _arpReceiver = new Thread(ReceiveArp) { IsBackground = true, Name = $"kernel-io {Name} arp" };
+        _ipReceiver.Start();
+        _arpReceiver.Start();
+    }
+
+    public string Name { get; }
+
+    /// <summary>The Linux interface this port is bound to (the same as <see cref="Name"/> unless mapped or found by address).</summary>
+    public string LinuxName { get; }
+
+    public int IfIndex { get; }
+
+    public PhysicalAddress Mac { get; }
+
+    public IReadOnlyList<InterfaceAddress> Addresses => _addresses;
+
+    public bool IsUp => _isUp && !_disposed;
+
+    public bool AdminUp
+    {
+        get => _adminUp;
+        set
+        {
+            if (_disposed) return;
+            var r = SystemCommand.Ip(_options.Namespace, "link", "set", "dev", LinuxName, value ? "up" : "down");
+            if (!r.Ok) _io.Report($"{Name}: {r}");
+            Poll();
+        }
+    }
+
+    public bool Answering
+    {
+        get => _answering;
+        set
+        {
+            lock (_stateGate)
+            {
+                if (_disposed || value == _answering) return;
+                _answering = value;
+                ApplyAddresses(value, cleanStale: false);
+                if (value) ScheduleGratuitousArps();
+                else _garpsDue = 0;
+            }
+        }
+    }
+
+    public event Action<IPacketPort, bool>? CarrierChanged;
+
+    public KernelPortCounters Counters => new(Interlocked.Read(ref _received), Interlocked.Read(ref _sent), Interlocked.Read(ref _noCarrier),
+        Interlocked.Read(ref _unresolved), Interlocked.Read(ref _sendErrors), Interlocked.Read(ref _ignoredSilent), Interlocked.Read(ref _malformed),
+        Interlocked.Read(ref _callbackErrors), Interlocked.Read(ref _arpRequestsSent), Interlocked.Read(ref _arpsSeen), Interlocked.Read(ref _garpsSent),
+        Interlocked.Read(ref _garpsSeen), Volatile.Read(ref _checksumsCompleted));
+
+    /// <summary>The MAC this port last learned for <paramref name="address"/> (from any ARP packet on the link), or null.</summary>
+    public PhysicalAddress? NeighbourMac(IPAddress address) => _neighbours.MacOf(Ipv4Address.ToUInt32(address));
+
+    public bool Send(IPAddress nextHop, byte[] ipv4Packet)
+    {
+        ArgumentNullException.ThrowIfNull(nextHop);
+        ArgumentNullException.ThrowIfNull(ipv4Packet);
+        if (!IsUp)
+        {
+            Interlocked.Increment(ref _noCarrier);
+            return false;
+        }
+        var target = Ipv4Address.ToUInt32(nextHop);
+        var destination = _neighbours.Lookup(target, _lifetime, out var age);
+        if (destination is null)
+        {
+            if (_neighbours.RecentlyFailed(target, _holdDown))
+            {
+                Interlocked.Increment(ref _unresolved);
+                return false;
+            }
+            if (_neighbours.MayRequest(target, NeighbourTable.Ticks(_options.ResolveTimeout))) SendArpRequest(target);
+            destination = _neighbours.WaitFor(target, _lifetime, _options.ResolveTimeout);
+            if (destination is null)
+            {
+                Interlocked.Increment(ref _unresolved);
+                return false;
+            }
+        }
+        else if (age > _lifetime / 2 && _neighbours.MayRequest(target, NeighbourTable.Ticks(TimeSpan.FromSeconds(1))))
+        {
+            SendArpRequest(target); // refresh while still using the entry
+        }
+        try
+        {
+            _ipSocket.SendTo(ipv4Packet, SocketFlags.None, destination);
+            Interlocked.Increment(ref _sent);
+            return true;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            Interlocked.Increment(ref _sendErrors);
+            return false;
+        }
+    }
+
+    /// <summary>Reads the interface flags, raises <see cref="CarrierChanged"/> on a change, sends due gratuitous ARPs.</summary>
+    internal void Poll()
+    {
+        lock (_pollGate)
+        {
+            if (_disposed) return;
+            var flags = LinuxNet.Flags(_arpSocket, LinuxName);
+            _adminUp = flags is { } a && (a & LinuxNet.IffUp) != 0;
+            var up = _adminUp && (LinuxNet.Carrier(_arpSocket, LinuxName) ?? (flags!.Value & LinuxNet.IffRunning) != 0);
+            if (up != _isUp)
+            {
+                _isUp = up;
+                // Regaining carrier while answering announces the address again, as the fabric's link-up GARP does.
+                if (up && _answering)
+                    lock (_stateGate) ScheduleGratuitousArps();
+                if (_ipReceiver is not null) // not during Start: the first state is no change
+                    CarrierChanged?.Invoke(this, up);
+            }
+            SendDueGratuitousArps();
+        }
+    }
+
+    private void ScheduleGratuitousArps()
+    {
+        _garpsDue = Math.Max(0, _options.GratuitousArps);
+        _nextGarpAt = 0;
+        SendDueGratuitousArps();
+    }
+
+    private void SendDueGratuitousArps()
+    {
+        lock (_stateGate)
+        {
+            if (_garpsDue <= 0 || !_answering || !_isUp || NeighbourTable.Now < _nextGarpAt) return;
+            _garpsDue--;
+            _nextGarpAt = NeighbourTable.Now + NeighbourTable.Ticks(_options.GratuitousArpInterval);
+        }
+        foreach (var key in _keys)
+            if (SendArp(ArpPacket.Gratuitous(Mac, key)))
+                Interlocked.Increment(ref _garpsSent);
+    }
+
+    private void SendArpRequest(uint target)
+    {
+        // A silent port must not claim the cluster's address in its request (neighbours would learn it here): it asks
+        // as an ARP probe (sender 0.0.0.0, RFC 5227), which Linux answers all the same.
+        uint sender = 0;
+        if (_answering)
+            for (var i = 0; i < _keys.Length; i++)
+                if ((_keys[i] & _masks[i]) == (target & _masks[i])) { sender = _keys[i]; break; }
+        if (SendArp(ArpPacket.RequestFor(Mac, sender, target)))
+            Interlocked.Increment(ref _arpRequestsSent);
+    }
+
+    private bool SendArp(ArpPacket arp)
+    {
+        try
+        {
+            _arpSocket.SendTo(arp.ToBytes(), SocketFlags.None, _broadcast);
+            return true;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Adds (answering) or removes (silent) the port's addresses on the interface.</summary>
+    private void ApplyAddresses(bool present, bool cleanStale)
+    {
+        foreach (var a in _addresses)
+        {
+            var r = SystemCommand.Ip(_options.Namespace, "addr", present ? "add" : "del", a.ToString(), "dev", LinuxName);
+            if (r.Ok)
+            {
+                if (present) _added.Add(a);
+                else _added.Remove(a);
+            }
+            else if (present && (r.Error.Contains("File exists") || r.Error.Contains("already assigned")))
+            {
+                // already there: configured by the lab itself, so it stays when the port is disposed
+            }
+            else if (!present && (r.Error.Contains("Cannot assign requested address") || r.Error.Contains("Address not found")))
+            {
+                _added.Remove(a); // not there
+            }
+            else
+            {
+                _io.Report($"{Name}: {r}");
+            }
+        }
+        if (cleanStale) _added.Clear();
+    }
+
+    private void ReceiveIp(PacketReceiver receiver)
+    {
+        using var _ = receiver;
+        var idle = true; // wait for the socket only once it is drained: one syscall per packet under load, not two
+        while (!_disposed)
+        {
+            byte[]? packet;
+            byte type;
+            bool malformed;
+            try
+            {
+                if (idle && !_ipSocket.Poll(100_000, SelectMode.SelectRead)) continue;
+                packet = receiver.Receive(out type, out malformed);
+            }
+            catch (Exception e) when (e is ObjectDisposedException or SocketException)
+            {
+                if (_disposed) return;
+                Thread.Sleep(10);
+                continue;
+            }
+            idle = packet is null && !malformed;
+            if (idle) continue; // drained
+            if (type != LinuxNet.PacketHost) continue; // broadcast, multicast, another host's, our own
+            if (!_answering)
+            {
+                Interlocked.Increment(ref _ignoredSilent);
+                continue;
+            }
+            if (packet is null)
+            {
+                Interlocked.Increment(ref _malformed);
+                continue;
+            }
+            Volatile.Write(ref _checksumsCompleted, receiver.ChecksumsCompleted);
+            Interlocked.Increment(ref _received);
+            try
+            {
+                _onPacket(this, packet);
+            }
+            catch (Exception e)
+            {
+                Interlocked.Increment(ref _callbackErrors);
+                _io.Report($"{Name}: packet callback threw {e.GetType().Name}: {e.Message}");
+            }
+        }
+    }
+
+    private void ReceiveArp()
+    {
+        var buffer = new byte[1600];
+        var from = LinkLayerAddress.ForReceive();
+        while (!_disposed)
+        {
+            int n;
+            try
+            {
+                if (!_arpSocket.Poll(100_000, SelectMode.SelectRead)) continue;
+                from.Size = from.Buffer.Length;
+                n = _arpSocket.ReceiveFrom(buffer, SocketFlags.None, from);
+            }
+            catch (Exception e) when (e is ObjectDisposedException or SocketException)
+            {
+                if (_disposed) return;
+                Thread.Sleep(10);
+                continue;
+            }
+            var type = LinkLayerAddress.PacketType(from);
+            if (type is not (LinuxNet.PacketHost or LinuxNet.PacketBroadcast)) continue;
+            if (!ArpPacket.TryParse(buffer.AsSpan(0, n), out var arp) || arp.SenderMac.Equals(Mac)) continue;
+            Interlocked.Increment(ref _arpsSeen);
+            if (arp.IsGratuitous) Interlocked.Increment(ref _garpsSeen);
+            _neighbours.Learn(arp.SenderIp, arp.SenderMac);
+        }
+    }
+
+    public string Describe()
+    {
+        var c = Counters;
+        var sb = new StringBuilder();
+        sb.Append($"{Name} ({LinuxName} ifindex {IfIndex} {FormatMac(Mac)}) {string.Join(",", _addresses.Select(a => a.ToString()))} ")
+          .Append(!IsUp ? AdminUp ? "down (no carrier)" : "down (admin)" : Answering ? "up answering" : "up silent").Append('\n')
+          .Append($"    rx {c.Received} tx {c.Sent}, dropped: no carrier {c.NoCarrier}, unresolved {c.Unresolved}, send errors {c.SendErrors}, ")
+          .Append($"silent {c.IgnoredSilent}, malformed {c.Malformed}; arp: requests {c.ArpRequestsSent}, seen {c.ArpsSeen}, ")
+          .Append($"garp sent {c.GratuitousArpsSent}, garp seen {c.GratuitousArpsSeen}; checksums completed {c.ChecksumsCompleted}\n");
+        foreach (var (ip, mac, age) in _neighbours.Snapshot())
+            sb.Append($"    neighbour {Ipv4Address.ToIPAddress(ip)} at {FormatMac(mac)} ({age.TotalSeconds:0.0} s)\n");
+        return sb.ToString();
+    }
+
+    public static string FormatMac(PhysicalAddress mac) => string.Join(":", mac.GetAddressBytes().Select(b => b.ToString("x2")));
+
+    /// <summary>Detaches the port as a killed unit's would: stops receiving and takes back the addresses it put on the interface.</summary>
+    public void Dispose()
+    {
+        lock (_pollGate)
+        lock (_stateGate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            _isUp = false;
+            _garpsDue = 0;
+            foreach (var a in _added.ToArray())
+                SystemCommand.Ip(_options.Namespace, "addr", "del", a.ToString(), "dev", LinuxName);
+            _added.Clear();
+        }
+        _ipSocket.Dispose();
+        _arpSocket.Dispose();
+        foreach (var t in new[] { _ipReceiver, _arpReceiver })
+            if (t is not null && t != Thread.CurrentThread) t.Join(TimeSpan.FromSeconds(1));
+        _io.Detach(this);
+    }
+
+    public override string ToString() => $"kernel port {Name} ({LinuxName})";
+}

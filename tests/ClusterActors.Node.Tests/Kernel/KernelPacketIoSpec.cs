@@ -1,0 +1,254 @@
+using System.Diagnostics;
+using System.Net;
+using ClusterActors.Actors.DataPlane;
+using ClusterActors.Node.Hosting.Kernel;
+using ClusterActors.Protocol.Packets;
+using Xunit.Abstractions;
+
+namespace ClusterActors.Node.Tests.Kernel;
+
+/// <summary>
+/// <see cref="KernelPacketIo"/> on real Linux networking: two hosts, each a KernelPacketIo in a network namespace of
+/// its own, cabled with a veth pair. Needs root and iproute2 (CI runs as root); fails, and says so, without them.
+/// </summary>
+[Collection("kernel-io")]
+public sealed class KernelPacketIoSpec(ITestOutputHelper output) : IDisposable
+{
+    private readonly NetnsLab _lab = new();
+    private readonly List<KernelPacketIo> _hosts = new();
+
+    private KernelPacketIo Host(string ns, bool answeringOnOpen = true)
+    {
+        var io = new KernelPacketIo(new KernelPacketIoOptions { Namespace = ns, AnsweringOnOpen = answeringOnOpen, Log = Log });
+        _hosts.Add(io);
+        return io;
+    }
+
+    private void Log(string line)
+    {
+        try { output.WriteLine(line); } catch (InvalidOperationException) { /* after the test */ }
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            foreach (var h in _hosts) h.Dispose();
+        }
+        finally
+        {
+            _lab.Dispose();
+        }
+    }
+
+    private static InterfaceAddress[] At(string cidr) => [InterfaceAddress.Parse(cidr)];
+
+    [Fact]
+    public void A_packet_sent_to_a_neighbour_arrives_whole_on_its_callback_and_a_ping_round_trips()
+    {
+        var (nsA, nsB) = (_lab.Namespace(), _lab.Namespace());
+        _lab.Cable(nsA, "port2", nsB, "port2");
+        var inboxA = new Inbox();
+        var a = Host(nsA).Open("port2", At("10.77.1.1/24"), inboxA.Handler);
+        var received = new Inbox();
+        IPacketPort? b = null;
+        var hostB = Host(nsB);
+        hostB.PrepareNamespace(["port2"]); // B answers echo itself: its kernel must not answer as well
+        b = hostB.Open("port2", At("10.77.1.2/24"), (port, bytes) =>
+        {
+            received.Handler(port, bytes);
+            if (IcmpEcho.TryReply(bytes, out var reply)) port.Send(IPAddress.Parse("10.77.1.1"), reply);
+        });
+        Assert.Contains("10.77.1.1/24", NetnsLab.Addresses(nsA, "port2")); // answering on open puts the address on the interface
+
+        var request = Packets.EchoRequest("10.77.1.1", "10.77.1.2", 1);
+        var sw = Stopwatch.StartNew();
+        Assert.True(a.Send(IPAddress.Parse("10.77.1.2"), request), "the first send resolves the neighbour and goes out");
+        output.WriteLine($"first send: {sw.Elapsed.TotalMilliseconds:0.0} ms (B's gratuitous ARP on open may have taught A already)");
+        Assert.Equal(request, received.Next(TimeSpan.FromSeconds(2))); // the whole IPv4 packet, no Ethernet header, no padding
+        var firstReply = inboxA.Next(TimeSpan.FromSeconds(2), p => Packets.IsEcho(p, IcmpEchoType.Reply, 1));
+        if (firstReply is null) output.WriteLine(_hosts[0].Describe() + hostB.Describe());
+        Assert.NotNull(firstReply);
+
+        // Round trips through both kernels' AF_PACKET paths, one at a time.
+        var rtts = new List<double>();
+        for (ushort seq = 2; seq < 202; seq++)
+        {
+            sw.Restart();
+            Assert.True(a.Send(IPAddress.Parse("10.77.1.2"), Packets.EchoRequest("10.77.1.1", "10.77.1.2", seq)));
+            Assert.NotNull(inboxA.Next(TimeSpan.FromSeconds(1), p => Packets.IsEcho(p, IcmpEchoType.Reply, seq)));
+            rtts.Add(sw.Elapsed.TotalMilliseconds);
+        }
+        rtts.Sort();
+        output.WriteLine($"200 pings through two KernelPacketIo hosts: rtt min {rtts[0]:0.000} / p50 {rtts[100]:0.000} / p99 {rtts[197]:0.000} / max {rtts[^1]:0.000} ms");
+        Assert.Equal(0, inboxA.Count); // one reply per request: B's kernel did not answer too
+        Assert.Equal(201, ((KernelPacketPort)b).Counters.Received);
+
+        // A next hop nobody answers for: false after the bounded wait, then false at once while it is held down.
+        sw.Restart();
+        Assert.False(a.Send(IPAddress.Parse("10.77.1.99"), Packets.EchoRequest("10.77.1.1", "10.77.1.99", 1)));
+        var firstMiss = sw.Elapsed;
+        sw.Restart();
+        Assert.False(a.Send(IPAddress.Parse("10.77.1.99"), Packets.EchoRequest("10.77.1.1", "10.77.1.99", 2)));
+        output.WriteLine($"unresolved next hop: {firstMiss.TotalMilliseconds:0} ms, then {sw.Elapsed.TotalMilliseconds:0.0} ms");
+        Assert.InRange(firstMiss.TotalMilliseconds, 90, 400);
+        Assert.True(sw.Elapsed < TimeSpan.FromMilliseconds(20));
+        Assert.Equal(2, ((KernelPacketPort)a).Counters.Unresolved);
+        output.WriteLine(_hosts[0].Describe() + hostB.Describe());
+    }
+
+    [Fact]
+    public async Task A_silent_port_leaves_its_address_off_the_interface_and_answering_announces_it_with_a_gratuitous_arp()
+    {
+        var (nsUnit, nsRouter) = (_lab.Namespace(), _lab.Namespace());
+        _lab.Cable(nsUnit, "port2", nsRouter, "leg");
+        var unitInbox = new Inbox();
+        var unitIo = Host(nsUnit, answeringOnOpen: false);
+        unitIo.PrepareNamespace(["port2"]);
+        var unit = (KernelPacketPort)unitIo.Open("port2", At("10.77.2.254/24"), unitInbox.Handler);
+        var router = (KernelPacketPort)Host(nsRouter).Open("leg", At("10.77.2.1/24"), new Inbox().Handler);
+        var cluster = IPAddress.Parse("10.77.2.254");
+        var probe = Packets.EchoRequest("10.77.2.1", "10.77.2.254", 1);
+
+        Assert.Empty(NetnsLab.Addresses(nsUnit, "port2"));
+        Assert.False(router.Send(cluster, probe), "nobody answers ARP for the address of a silent port");
+        Assert.Null(router.NeighbourMac(cluster));
+
+        var requestsBefore = router.Counters.ArpRequestsSent;
+        unit.Answering = true;
+        Assert.Contains("10.77.2.254/24", NetnsLab.Addresses(nsUnit, "port2"));
+        var heard = await Packets.Eventually(() => router.Counters.GratuitousArpsSeen > 0 && unit.Mac.Equals(router.NeighbourMac(cluster)),
+            TimeSpan.FromSeconds(2), "the router hears the unit's gratuitous ARP");
+        output.WriteLine($"gratuitous ARP heard {heard.TotalMilliseconds:0} ms after Answering = true; unit port2 is {KernelPacketPort.FormatMac(unit.Mac)}");
+        Assert.Equal(requestsBefore, router.Counters.ArpRequestsSent); // learned from the announcement, not by asking
+        Assert.True(router.Send(cluster, probe));
+        Assert.Equal(probe, unitInbox.Next(TimeSpan.FromSeconds(2)));
+
+        // A per-unit address on the same port, added after the cluster's: it stays when the cluster's goes.
+        NetnsLab.Ip(nsUnit, "addr", "add", "10.77.2.253/24", "dev", "port2");
+        unit.Answering = false;
+        Assert.Equal(["10.77.2.253/24"], NetnsLab.Addresses(nsUnit, "port2"));
+        // A neighbour that still has the old entry sends to the unit's MAC: a silent port does not take it.
+        Assert.True(router.Send(cluster, probe));
+        await Packets.Eventually(() => unit.Counters.IgnoredSilent == 1, TimeSpan.FromSeconds(2), "the silent port drops it");
+        Assert.Null(unitInbox.Next(TimeSpan.FromMilliseconds(100)));
+        // A fresh neighbour on the link asks by ARP and gets no answer: the kernel no longer holds the address.
+        using var fresh = new KernelPacketIo(new KernelPacketIoOptions { Namespace = nsRouter, Log = Log });
+        var freshLeg = (KernelPacketPort)fresh.Open("leg", At("10.77.2.1/24"), new Inbox().Handler);
+        Assert.False(freshLeg.Send(cluster, probe));
+        Assert.Equal(1, freshLeg.Counters.ArpRequestsSent);
+
+        unit.Answering = true;
+        await Packets.Eventually(() => freshLeg.NeighbourMac(cluster) is not null, TimeSpan.FromSeconds(2), "announced again");
+        output.WriteLine(unit.Describe() + router.Describe() + freshLeg.Describe());
+        // Each announcement is two gratuitous ARPs 500 ms apart; going silent cancelled the first one's second.
+        await Packets.Eventually(() => unit.Counters.GratuitousArpsSent == 3, TimeSpan.FromSeconds(2), "the second announcement's two gratuitous ARPs");
+    }
+
+    [Fact]
+    public async Task Carrier_follows_the_far_end_of_the_cable_and_admin_state()
+    {
+        var (nsA, nsB) = (_lab.Namespace(), _lab.Namespace());
+        _lab.Cable(nsA, "port3", nsB, "peer");
+        var a = Host(nsA).Open("port3", At("10.77.3.1/24"), new Inbox().Handler);
+        var events = new List<bool>();
+        a.CarrierChanged += (_, up) => { lock (events) events.Add(up); };
+        Assert.True(a.IsUp);
+        Assert.True(a.AdminUp);
+
+        NetnsLab.Ip(nsB, "link", "set", "peer", "down");
+        var down = await Packets.Eventually(() => !a.IsUp, TimeSpan.FromSeconds(2), "carrier lost when the peer goes down");
+        Assert.True(a.AdminUp);
+        Assert.False(a.Send(IPAddress.Parse("10.77.3.2"), Packets.EchoRequest("10.77.3.1", "10.77.3.2", 1)));
+        NetnsLab.Ip(nsB, "link", "set", "peer", "up");
+        var up = await Packets.Eventually(() => a.IsUp, TimeSpan.FromSeconds(2), "carrier back");
+        output.WriteLine($"carrier loss seen after {down.TotalMilliseconds:0} ms, carrier back after {up.TotalMilliseconds:0} ms (polled every 100 ms)");
+
+        a.AdminUp = false; // `set status down`
+        Assert.False(a.AdminUp);
+        Assert.False(a.IsUp);
+        Assert.Contains("state DOWN", NetnsLab.Ip(nsA, "link", "show", "port3"));
+        a.AdminUp = true;
+        await Packets.Eventually(() => a.IsUp, TimeSpan.FromSeconds(2), "up again after admin up");
+        await Task.Delay(150);
+        lock (events) Assert.Equal([false, true, false, true], events);
+    }
+
+    [Theory]
+    [InlineData(NamespaceFirewall.Nftables)]
+    [InlineData(NamespaceFirewall.Iptables)]
+    public void After_PrepareNamespace_the_kernel_leaves_echo_ike_and_esp_to_the_unit_and_does_not_forward(NamespaceFirewall firewall)
+    {
+        var (nsPeer, nsUnit) = (_lab.Namespace(), _lab.Namespace());
+        _lab.Cable(nsPeer, "port2", nsUnit, "port2");
+        var peerInbox = new Inbox();
+        var peer = Host(nsPeer).Open("port2", At("10.77.4.1/24"), peerInbox.Handler);
+        var unitInbox = new Inbox();
+        var unitIo = Host(nsUnit);
+        unitIo.Open("port2", At("10.77.4.254/24"), unitInbox.Handler); // the unit gets it but does not answer here
+        var unit = IPAddress.Parse("10.77.4.254");
+        Assert.Equal("1", NetnsLab.Read(nsUnit, "/proc/sys/net/ipv4/ip_forward")); // inherited from the host: the reason to prepare
+
+        // Unprepared, the kernel answers the echo the unit is meant to answer.
+        Assert.True(peer.Send(unit, Packets.EchoRequest("10.77.4.1", "10.77.4.254", 1)));
+        Assert.NotNull(unitInbox.Next(TimeSpan.FromSeconds(1)));
+        Assert.NotNull(peerInbox.Next(TimeSpan.FromSeconds(1), p => Packets.IsEcho(p, IcmpEchoType.Reply, 1)));
+
+        var prepared = unitIo.PrepareNamespace(["port2", "port3"], firewall);
+        output.WriteLine(prepared.ToString());
+        Assert.Equal("0", NetnsLab.Read(nsUnit, "/proc/sys/net/ipv4/ip_forward"));
+        Assert.Equal("1", NetnsLab.Read(nsUnit, "/proc/sys/net/ipv4/conf/all/arp_ignore"));
+        unitIo.PrepareNamespace(["port2", "port3"], firewall); // idempotent
+
+        peerInbox.Clear();
+        Assert.True(peer.Send(unit, Packets.EchoRequest("10.77.4.1", "10.77.4.254", 2)));
+        Assert.True(peer.Send(unit, Packets.Udp("10.77.4.1", "10.77.4.254", 500)));
+        Assert.True(peer.Send(unit, Packets.Udp("10.77.4.1", "10.77.4.254", 4500)));
+        Assert.True(peer.Send(unit, Packets.Esp("10.77.4.1", "10.77.4.254")));
+        for (var i = 0; i < 4; i++) Assert.NotNull(unitInbox.Next(TimeSpan.FromSeconds(1))); // the unit still gets all of it
+        Assert.Null(peerInbox.Next(TimeSpan.FromMilliseconds(400))); // no echo reply, no port or protocol unreachable
+
+        // The kernel is still there for everything else: UDP to a closed port gets its port unreachable.
+        Assert.True(peer.Send(unit, Packets.Udp("10.77.4.1", "10.77.4.254", 7777)));
+        var unreachable = peerInbox.Next(TimeSpan.FromSeconds(1));
+        Assert.NotNull(unreachable);
+        Assert.True(Ipv4Packet.TryParse(unreachable, out var icmp, out _));
+        Assert.Equal((Ipv4Packet.ProtocolIcmp, (byte)3, (byte)3), (icmp.Protocol, icmp.Payload[0], icmp.Payload[1]));
+    }
+
+    [Fact]
+    public void The_entrypoint_script_prepares_a_namespace_as_PrepareNamespace_does()
+    {
+        var ns = _lab.Namespace();
+        var script = NamespacePreparation.Script(["port2", "port3", "port5"]);
+        output.WriteLine(script);
+        var r = SystemCommand.Run("ip", ["netns", "exec", ns, "sh", "-c", script]);
+        Assert.True(r.Ok, r.ToString());
+        Assert.Equal("0", NetnsLab.Read(ns, "/proc/sys/net/ipv4/ip_forward"));
+        Assert.Equal("2", NetnsLab.Read(ns, "/proc/sys/net/ipv4/conf/all/arp_announce"));
+        var table = SystemCommand.InNamespace(ns, "nft", ["list", "table", "ip", NamespacePreparation.NftTable]);
+        Assert.True(table.Ok, table.ToString());
+        Assert.Contains("icmp type echo-request drop", table.Output);
+        Assert.Contains("udp dport { 500, 4500 } drop", table.Output);
+    }
+
+    [Fact]
+    public void A_udp_packet_from_a_linux_stack_arrives_with_the_checksum_that_offload_left_out()
+    {
+        var (nsStack, nsHost) = (_lab.Namespace(), _lab.Namespace());
+        _lab.Cable(nsStack, "eth0", nsHost, "port3");
+        NetnsLab.Ip(nsStack, "addr", "add", "10.77.5.1/24", "dev", "eth0");
+        var inbox = new Inbox();
+        var port = (KernelPacketPort)Host(nsHost).Open("port3", At("10.77.5.2/24"), inbox.Handler);
+
+        // The kernel's own UDP socket sends it; veth leaves the checksum to an offload that never happens.
+        var sent = SystemCommand.Run("ip", ["netns", "exec", nsStack, "bash", "-c", "echo checksum-me > /dev/udp/10.77.5.2/5000"]);
+        Assert.True(sent.Ok, sent.ToString());
+        var bytes = inbox.Next(TimeSpan.FromSeconds(2), p => p.Protocol == Ipv4Packet.ProtocolUdp);
+        Assert.NotNull(bytes);
+        Assert.True(Ipv4Packet.TryParse(bytes, out var packet, out _));
+        Assert.True(UdpPacket.TryParse(packet, out var datagram), "the checksum verifies");
+        Assert.Equal("checksum-me\n", System.Text.Encoding.ASCII.GetString(datagram.Payload));
+        Assert.Equal(1, port.Counters.ChecksumsCompleted);
+    }
+}
