@@ -7,7 +7,8 @@ public static class NodeRunner
     /// <summary>Runs the unit until Ctrl+C / SIGTERM, then leaves the cluster cleanly.</summary>
     public static async Task<int> RunAsync(UnitOptions options, CancellationToken cancel)
     {
-        var host = await UnitHost.StartAsync(options);
+        using var kernel = options.Packets == "kernel" ? KernelIo(options) : null;
+        var host = await UnitHost.StartAsync(options, packets: kernel);
         Console.Out.WriteLine($"{options.Config.Global.Hostname} ({options.Serial}) up: admin {host.Admin.EndPoint}, akka {host.Address}, data {options.DataDir}");
         Console.Out.Flush();
         var stopped = new TaskCompletionSource();
@@ -20,5 +21,21 @@ public static class NodeRunner
         await Task.WhenAny(stopped.Task, host.System.WhenTerminated);
         await host.DisposeAsync();
         return 0;
+    }
+
+    /// <summary>
+    /// The container's interfaces as the unit's ports: they come up silent (FGCP makes the primary answer), and the
+    /// namespace is prepared so that the kernel leaves ICMP echo, IKE and ESP on the unit's addresses to the unit.
+    /// </summary>
+    private static Hosting.Kernel.KernelPacketIo KernelIo(UnitOptions options)
+    {
+        var io = new Hosting.Kernel.KernelPacketIo(new Hosting.Kernel.KernelPacketIoOptions
+        {
+            AnsweringOnOpen = false,
+            Log = line => Console.Error.WriteLine($"{options.UnitName} packets: {line}")
+        });
+        var ports = options.Config.Interfaces.Where(i => i.Type != "loopback" && i.Ip is not ("" or "0.0.0.0")).Select(i => i.Name).ToList();
+        io.PrepareNamespace(ports);
+        return io;
     }
 }

@@ -91,7 +91,8 @@ public sealed class UnitHost : IAsyncDisposable
 
         var admin = AdminServer.Start(o.Admin, unit);
         var dialup = o.Config.Phase1.FirstOrDefault(p => p.Type == "dynamic");
-        ikeSocket = o.Ike is not null && dialup is not null ? IkeUdpListener.Start(o.Ike, IPAddress.Parse(dialup.LocalGw), unit) : null;
+        // With a packet I/O the forwarding plane answers IKE on the unit's addresses; a socket would answer twice.
+        ikeSocket = o.Ike is not null && dialup is not null && packets is null ? IkeUdpListener.Start(o.Ike, IPAddress.Parse(dialup.LocalGw), unit) : null;
         return new UnitHost { Options = o, System = system, Unit = unit, Admin = admin, Hbdevs = links, Ike = ikeSocket };
     }
 

@@ -21,6 +21,12 @@ public sealed record UnitOptions(
 {
     /// <summary>Where the unit's IKE socket is bound (UDP/500 of its local gateway in the lab; a loopback port here); none when null.</summary>
     public IPEndPoint? Ike { get; init; }
+
+    /// <summary>
+    /// The unit's packet I/O (`clusteractors.unit.packets`): `none` (no forwarding plane; IKE on the <see cref="Ike"/>
+    /// socket) or `kernel` (its interfaces as the container's real Linux interfaces: port2, port3, port5).
+    /// </summary>
+    public string Packets { get; init; } = "none";
 }
 
 public static class Endpoints

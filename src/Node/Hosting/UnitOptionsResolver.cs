@@ -76,7 +76,10 @@ public static class UnitOptionsResolver
             : wiring.GetStringList("contacts")?.ToList() ?? [];
         var dataDir = Path.GetFullPath(r.DataDir ?? Path.Combine("data", r.Scenario ?? "units", unitName));
         var ike = wiring.GetString("ike", null) is { } ikeText ? Endpoints.Parse(ikeText, "ike endpoint") : null;
-        return new UnitOptions(unitName, config, serial, dataDir, akka, admin, hbdevs, contacts.ToList(), hoconFiles) { Ike = ike };
+        var packets = wiring.GetString("packets", "none");
+        if (packets is not ("none" or "kernel"))
+            throw new UsageException($"clusteractors.unit.packets = {packets}: expected none or kernel");
+        return new UnitOptions(unitName, config, serial, dataDir, akka, admin, hbdevs, contacts.ToList(), hoconFiles) { Ike = ike, Packets = packets };
     }
 }
 

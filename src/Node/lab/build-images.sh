@@ -58,7 +58,7 @@ if [ "$force" = 1 ] || ! have_image "$BASE_IMAGE"; then
     say "base $BASE_IMAGE: mmdebstrap bookworm minbase from $MIRROR (about 35 s)"
     t=$SECONDS
     mmdebstrap --variant=minbase \
-        --include=ca-certificates,libssl3,libicu72,tzdata,iproute2,arping,iputils-ping \
+        --include=ca-certificates,libssl3,libicu72,tzdata,iproute2,arping,iputils-ping,nftables \
         --aptopt='Acquire::Check-Valid-Until "false"' \
         --dpkgopt='path-exclude=/usr/share/man/*' \
         --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
