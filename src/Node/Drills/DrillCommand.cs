@@ -25,12 +25,15 @@ public static class DrillCommand
 
     public static async Task<int> RunAsync(Request request, TextWriter stdout, TextWriter stderr, CancellationToken ct, LabFactory? labFactory = null)
     {
+        if (request.Words.FirstOrDefault(w => w.StartsWith('-')) is { } option)
+            throw new UsageException($"unknown option '{option}' (options: --mode, --rate, --runs, --out, --fast-timers)");
         var (scenario, drillName) = request.Words.Count switch
         {
             1 => (EmbeddedScenarioDriver.Scenario, request.Words[0]),
             2 => (request.Words[0], request.Words[1]),
-            _ => throw new UsageException("give the drill to run: drill [SCENARIO] DRILL, e.g. drill seed fgcp-failover "
+            0 => throw new UsageException("give the drill to run: drill [SCENARIO] DRILL, e.g. drill seed fgcp-failover "
                                           + $"(drills: {string.Join(", ", DrillCatalog.Names)}, or all)"),
+            _ => throw new UsageException($"one drill at a time: drill [SCENARIO] DRILL, not '{string.Join(" ", request.Words)}' (all runs every drill)"),
         };
         Scenarios.Directory(scenario); // unknown scenario: a usage error naming the known ones
         if (scenario != EmbeddedScenarioDriver.Scenario)
