@@ -221,7 +221,7 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
     /// until just before the fault; one that was down at the start (restarted) counts from zero; a counter that went
     /// down restarted with its unit.
     /// </summary>
-    internal static long ForwardedDuring(string unit, IReadOnlyDictionary<string, long> start, IReadOnlyDictionary<string, long> beforeFault,
+    public static long ForwardedDuring(string unit, IReadOnlyDictionary<string, long> start, IReadOnlyDictionary<string, long> beforeFault,
         IReadOnlyDictionary<string, long> end)
     {
         long? s = start.TryGetValue(unit, out var a) ? a : null;
