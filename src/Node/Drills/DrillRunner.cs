@@ -282,15 +282,15 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         }
     }
 
-    /// <summary>The units that list vpn1_1 as sync-primary, in unit order.</summary>
+    /// <summary>The units that list vpn1_1 as sync-primary, in unit order; the units are asked at once, so one that
+    /// does not answer (being killed) delays the answer by the lab's ask timeout, not once per unit.</summary>
     internal async Task<IReadOnlyList<string>> Owners()
     {
-        var owners = new List<string>();
-        foreach (var unit in lab.Units)
-            if (await lab.Tunnels(unit) is { } tunnels && tunnels.Any(t => t.Role == "sync-primary"))
-                owners.Add(unit);
-        return owners;
+        var answers = await Task.WhenAll(lab.Units.Select(async unit => (unit, Owns: await Owns(unit))));
+        return answers.Where(a => a.Owns).Select(a => a.unit).ToList();
     }
+
+    private async Task<bool> Owns(string unit) => await lab.Tunnels(unit) is { } tunnels && tunnels.Any(t => t.Role == "sync-primary");
 
     private async Task<IReadOnlyList<string>> WaitOwners(Func<IReadOnlyList<string>, bool> done, TimeSpan within, CancellationToken ct)
     {
@@ -360,8 +360,10 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
     private static string Spi(uint spi) => spi.ToString("x8", CultureInfo.InvariantCulture);
 
     /// <summary>
-    /// Polls the tunnel's owners from the fault until the phase ends: when the expected owner alone holds vpn1_1 (the
-    /// role change), when the owners first differ from before the fault, and every moment two units own it at once.
+    /// Watches the tunnel from the fault until the phase ends. The role change is the first moment the expected owner
+    /// lists vpn1_1 as sync-primary (that unit alone is polled, so a unit that is being killed cannot delay it); the
+    /// owners of every unit are polled beside it for the first change from before the fault and for every moment two
+    /// units own the tunnel at once.
     /// </summary>
     private sealed class OwnerWatch(DrillRunner runner, IReadOnlyList<string> before, string? expected, double faultAt, Stopwatch sinceFault)
     {
@@ -377,7 +379,32 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
             get { lock (_doubles) return _doubles.ToList(); }
         }
 
-        public async Task RunAsync(CancellationToken ct)
+        public Task RunAsync(CancellationToken ct) => Task.WhenAll(WatchExpected(ct), WatchOwners(ct));
+
+        private async Task WatchExpected(CancellationToken ct)
+        {
+            if (expected is null || before.SequenceEqual([expected])) return;
+            try
+            {
+                while (!ct.IsCancellationRequested)
+                {
+                    if (await runner.Owns(expected))
+                    {
+                        RoleChangeMs = Math.Round(sinceFault.Elapsed.TotalMilliseconds, 1);
+                        runner.Event(faultAt + RoleChangeMs.Value, "role-change", $"{expected} sync-primary");
+                        _roleChanged.TrySetResult();
+                        return;
+                    }
+                    await Task.Delay(PollInterval, ct);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // the phase ended
+            }
+        }
+
+        private async Task WatchOwners(CancellationToken ct)
         {
             (IReadOnlyList<string> Owners, double Since)? doubled = null;
             try
@@ -390,12 +417,6 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
                     {
                         FirstChangeMs = at;
                         FirstChangeOwners = owners;
-                    }
-                    if (RoleChangeMs is null && expected is not null && owners.Count == 1 && owners[0] == expected && !before.SequenceEqual(owners))
-                    {
-                        RoleChangeMs = at;
-                        runner.Event(faultAt + at, "role-change", $"{expected} sync-primary");
-                        _roleChanged.TrySetResult();
                     }
                     if (owners.Count >= 2 && doubled is null) doubled = (owners, at);
                     else if (owners.Count < 2 && doubled is { } d)

@@ -21,7 +21,8 @@ namespace ClusterActors.Node.Drills;
 /// </summary>
 public sealed class EmbeddedDrillLab : IDrillLab
 {
-    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(2);
+    /// <summary>Short: an ask in flight to a unit that is being killed never gets an answer, and a poll must not stall on it.</summary>
+    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(1);
 
     private readonly LoopbackLab _lab;
     private readonly Dictionary<string, ConfigDocument> _configs;
