@@ -33,7 +33,11 @@ public static class SvgTimeline
         var lastMs = Math.Max(1000, Math.Max(tl.AtMs.Count > 0 ? tl.AtMs[^1] : 0, r.Events.Count > 0 ? r.Events.Max(e => e.AtMs) : 0));
         var step = NiceStep(lastMs / 1000, [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300], 12);
         var tMax = Math.Ceiling(lastMs / 1000 / step) * step;
-        var peak = tl.Forwarded.Values.SelectMany(v => v).Concat(tl.Answered).DefaultIfEmpty(0).Max();
+        // Samples are not exactly an interval apart on a busy machine: each count is drawn per nominal interval, so a
+        // late sample does not show as a spike after a dip. The JSON keeps the raw counts and their times.
+        var forwarded = tl.Units.ToDictionary(u => u, u => PerInterval(tl, tl.Forwarded[u]));
+        var answered = PerInterval(tl, tl.Answered);
+        var peak = forwarded.Values.SelectMany(v => v).Concat(answered).DefaultIfEmpty(0).Max();
         var yStep = NiceStep(Math.Max(peak, r.RatePps * tl.IntervalMs / 1000) * 1.1, [5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000], 6);
         var yMax = Math.Ceiling(Math.Max(peak, r.RatePps * tl.IntervalMs / 1000) * 1.1 / yStep) * yStep;
         double X(double ms) => Left + ms / 1000 / tMax * PlotWidth;
@@ -43,7 +47,7 @@ public static class SvgTimeline
         var sb = new StringBuilder();
         sb.Append(c, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{Width}\" height=\"{Height}\" viewBox=\"0 0 {Width} {Height}\" font-family=\"sans-serif\" font-size=\"12\">\n");
         sb.Append(c, $"<title>{X_(r.Drill)} run {r.Run}: {(r.Passed ? "PASS" : "FAIL")}</title>\n");
-        sb.Append(c, $"<desc>{X_(r.Title)}. Packets per {N(tl.IntervalMs)} ms forwarded out of the tunnel by each unit, PC1's answered echo requests, and the drill's faults, detections and role changes.</desc>\n");
+        sb.Append(c, $"<desc>{X_(r.Title)}. Packets per {N(tl.IntervalMs)} ms forwarded out of the tunnel by each unit (each sample's count scaled to {N(tl.IntervalMs)} ms), PC1's answered echo requests, and the drill's faults, detections and role changes.</desc>\n");
         sb.Append("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
         sb.Append(c, $"<text x=\"{Left}\" y=\"24\" font-size=\"16\" font-weight=\"bold\">{X_(r.Drill)} run {r.Run}: {(r.Passed ? "PASS" : "FAIL")}</text>\n");
         sb.Append(c, $"<text x=\"{Left}\" y=\"42\" fill=\"#444\">{X_(r.Title)}; PC1 at {N(r.RatePps)} pps, packets per {N(tl.IntervalMs)} ms through each unit</text>\n");
@@ -66,7 +70,7 @@ public static class SvgTimeline
         sb.Append(c, $"<text class=\"axis-label\" transform=\"translate(16 {Top + PlotHeight / 2}) rotate(-90)\" text-anchor=\"middle\">packets per {N(tl.IntervalMs)} ms</text>\n");
 
         // Series: a step per interval, from the previous sample to this one.
-        string Steps(IReadOnlyList<long> values)
+        string Steps(IReadOnlyList<double> values)
         {
             var points = new StringBuilder();
             var previous = 0.0;
@@ -82,9 +86,9 @@ public static class SvgTimeline
         for (var i = 0; i < tl.Units.Count; i++)
         {
             var unit = tl.Units[i];
-            sb.Append(c, $"<polyline data-unit=\"{X_(unit)}\" stroke=\"{Palette[i % Palette.Length]}\" points=\"{Steps(tl.Forwarded[unit])}\"/>\n");
+            sb.Append(c, $"<polyline data-unit=\"{X_(unit)}\" stroke=\"{Palette[i % Palette.Length]}\" points=\"{Steps(forwarded[unit])}\"/>\n");
         }
-        sb.Append(c, $"<polyline data-series=\"PC1 answered\" stroke=\"#999\" stroke-dasharray=\"4,3\" points=\"{Steps(tl.Answered)}\"/>\n");
+        sb.Append(c, $"<polyline data-series=\"PC1 answered\" stroke=\"#999\" stroke-dasharray=\"4,3\" points=\"{Steps(answered)}\"/>\n");
         sb.Append("</g>\n");
 
         // Markers, labelled across the top of the plot in rows, so that close ones stay readable.
@@ -135,6 +139,18 @@ public static class SvgTimeline
         sb.Append("</g>\n");
         sb.Append("</svg>\n");
         return sb.ToString();
+    }
+
+    /// <summary>Each interval's count scaled to the nominal interval (the sample's real interval is at least half of it).</summary>
+    public static IReadOnlyList<double> PerInterval(Timeline tl, IReadOnlyList<long> counts)
+    {
+        var result = new double[Math.Min(counts.Count, tl.AtMs.Count)];
+        for (var i = 0; i < result.Length; i++)
+        {
+            var span = i == 0 ? tl.IntervalMs : tl.AtMs[i] - tl.AtMs[i - 1];
+            result[i] = counts[i] * tl.IntervalMs / Math.Max(span, tl.IntervalMs / 2);
+        }
+        return result;
     }
 
     /// <summary>The smallest step from <paramref name="steps"/> that divides <paramref name="range"/> into at most <paramref name="ticks"/> parts.</summary>

@@ -93,6 +93,13 @@ public sealed class DrillReportSpec
     }
 
     [Fact]
+    public void A_late_sample_is_drawn_per_nominal_interval_not_as_a_spike()
+    {
+        var tl = new Timeline(100, ["a"], [100, 250, 300], new Dictionary<string, IReadOnlyList<long>> { ["a"] = [100, 150, 100] }, [0, 0, 0]);
+        Assert.Equal([100.0, 100, 200], SvgTimeline.PerInterval(tl, tl.Forwarded["a"]));
+    }
+
+    [Fact]
     public void The_markdown_tells_setup_fault_measurements_roles_and_verdict()
     {
         var md = MarkdownReport.Render(DrillSamples.Passing(), "fgcp-failover-1.svg");
