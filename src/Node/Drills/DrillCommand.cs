@@ -66,7 +66,7 @@ public static class DrillCommand
                 {
                     result = await new DrillRunner(lab, stdout).RunAsync(drill, settings, run, Describe(changes), ct);
                     await stdout.WriteAsync("  lab down … ");
-                    await stdout.FlushAsync(ct);
+                    await stdout.FlushAsync();
                 }
                 await stdout.WriteLineAsync("done");
                 results.Add(result);
@@ -75,7 +75,7 @@ public static class DrillCommand
                 await stdout.WriteLineAsync(failed.Count == 0
                     ? $"  {drill.Name} run {run}: PASS"
                     : $"  {drill.Name} run {run}: FAIL ({string.Join("; ", failed.Select(f => $"{f.Phase}: {f.What}: {f.Measured}, expected {f.Expected}"))})");
-                await stdout.FlushAsync(ct);
+                await stdout.FlushAsync();
                 if (ct.IsCancellationRequested)
                 {
                     await stderr.WriteLineAsync("clusteractors: drill interrupted");
