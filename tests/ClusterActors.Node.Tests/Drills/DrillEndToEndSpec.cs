@@ -43,7 +43,7 @@ public sealed class DrillEndToEndSpec(ITestOutputHelper output) : IDisposable
         Assert.Contains("  tunnel up via DC2_VM1 ", text);
         Assert.Contains("  traffic 1000 pps steady through DC2_VM1\n", text);
         Assert.Matches(@"  fault: kill DC2_VM1 at \d+\.\d{3} s\n", text);
-        Assert.Matches(@"  DC2_VM2 reports itself Primary after 1\.\d{3} s\n", text);
+        Assert.Matches(@"  DC2_VM2 reports itself Primary after \d\.\d{3} s\n", text);
         Assert.Contains("  traffic steady again through DC2_VM2\n", text);
 
         Assert.StartsWith("# Drill fgcp-failover, run 1: PASS\n", await File.ReadAllTextAsync(md));
