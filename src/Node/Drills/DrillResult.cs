@@ -1,0 +1,130 @@
+using System.Text.Json.Serialization;
+
+namespace ClusterActors.Node.Drills;
+
+/// <summary>
+/// Everything one run of one drill measured, as values: the reports (Markdown, JSON, SVG) and the verdict are pure
+/// functions of it. Times are milliseconds since the tunnel came up (the timeline's zero) unless named "after the fault".
+/// </summary>
+public sealed record DrillRunResult
+{
+    public required string Drill { get; init; }
+    public required string Title { get; init; }
+    public required string Summary { get; init; }
+    public required int Run { get; init; }
+    public required string Scenario { get; init; }
+    public required string Mode { get; init; }
+    public required DateTimeOffset StartedAt { get; init; }
+    public double DurationS { get; init; }
+    public required double RatePps { get; init; }
+    public required bool FastTimers { get; init; }
+    public required DrillTimers Timers { get; init; }
+
+    /// <summary>What the lab changed on the shipped configs, one line each (`DC2_VM1, DC2_VM3: set priority 200`).</summary>
+    public IReadOnlyList<string> ConfigChanges { get; init; } = [];
+
+    /// <summary>The unit the tunnel is expected to come up on, and the one it did.</summary>
+    public required string ExpectedDialedVia { get; init; }
+    public string? DialedVia { get; init; }
+    public string? DialNextHop { get; init; }
+
+    /// <summary>The CHILD SA as dialed, in the gateway's terms: `dec: spi` (the client's outbound) and `enc: spi` (the client's inbound).</summary>
+    public string? DialedDecSpi { get; init; }
+    public string? DialedEncSpi { get; init; }
+
+    public IReadOnlyList<SetupResult> Setup { get; init; } = [];
+    public IReadOnlyList<PhaseResult> Phases { get; init; } = [];
+    public IReadOnlyList<RoleResult> Roles { get; init; } = [];
+
+    /// <summary>CLIENT1's anti-replay drops (replayed + too old) over the whole run: legitimate traffic must never hit them.</summary>
+    public long AntiReplayDrops { get; init; }
+    public long IcvFailures { get; init; }
+
+    public Timeline Timeline { get; init; } = Timeline.Empty;
+    public IReadOnlyList<TimelineEvent> Events { get; init; } = [];
+    public IReadOnlyList<string> Notes { get; init; } = [];
+
+    /// <summary>Why the run stopped early (a step that could not be carried out, a timeout); null when it ran to the end.</summary>
+    public string? Error { get; init; }
+
+    public IReadOnlyList<DrillCheck> Checks => DrillVerdict.Checks(this);
+
+    [JsonIgnore]
+    public bool Passed => Checks.All(c => c.Ok != false);
+
+    /// <summary>"pass" when every expectation held, else "fail".</summary>
+    [JsonPropertyOrder(-1)]
+    public string Verdict => Passed ? "pass" : "fail";
+}
+
+/// <summary>A fault applied before the traffic, to reach the drill's starting point.</summary>
+public sealed record SetupResult(string Fault, double AtMs, string ExpectedOwner, string? Owner, double? OwnerAfterMs);
+
+/// <summary>One measured fault.</summary>
+public sealed record PhaseResult
+{
+    public required int Index { get; init; }
+    public required string Fault { get; init; }
+    public required string FaultDescription { get; init; }
+    public double FaultAtMs { get; init; }
+
+    public required string Detection { get; init; }
+    /// <summary>After the fault; null when not seen in time.</summary>
+    public double? DetectionMs { get; init; }
+    public required double DetectionBoundMs { get; init; }
+
+    public string? OwnerBefore { get; init; }
+    public string? ExpectedOwner { get; init; }
+    public bool OwnerMoves { get; init; }
+    /// <summary>After the fault: when <see cref="ExpectedOwner"/> listed vpn1_1 as sync-primary (or, with no expected owner,
+    /// when the owners first differed from <see cref="OwnerBefore"/>); null when not seen.</summary>
+    public double? RoleChangeMs { get; init; }
+    public IReadOnlyList<string> RoleChangeOwners { get; init; } = [];
+    /// <summary>Units listing vpn1_1 as sync-primary when the phase ended.</summary>
+    public IReadOnlyList<string> OwnersAfter { get; init; } = [];
+    /// <summary>Moments when two or more units listed vpn1_1 as sync-primary at once ("DC2_VM1+DC2_VM2 at 4.210 s for 40 ms").</summary>
+    public IReadOnlyList<string> DoubleOwners { get; init; } = [];
+
+    public string? ForwarderBefore { get; init; }
+    /// <summary>The unit that forwarded most of the traffic once it was steady again; null when it did not settle.</summary>
+    public string? ForwarderAfter { get; init; }
+    /// <summary>Per unit, packets forwarded out of the tunnel during this phase's echo run.</summary>
+    public IReadOnlyDictionary<string, long> Forwarded { get; init; } = new Dictionary<string, long>();
+
+    public double TrafficStartMs { get; init; }
+    public long Sent { get; init; }
+    public long Answered { get; init; }
+    public long Lost { get; init; }
+    public double LongestGapMs { get; init; }
+    /// <summary>When the longest gap began, on the timeline.</summary>
+    public double LongestGapAtMs { get; init; }
+    public string? LossBoundKind { get; init; }
+    public long? LossBound { get; init; }
+
+    /// <summary>"reused" (the owner's SPIs are the dialed ones), "renegotiated", or "unknown" (no single owner).</summary>
+    public string Sa { get; init; } = "unknown";
+    public string? OwnerDecSpi { get; init; }
+    public string? OwnerEncSpi { get; init; }
+}
+
+public sealed record RoleResult(string Unit, string ExpectedHa, string ActualHa, string ExpectedTunnel, string ActualTunnel)
+{
+    public bool Ok => ExpectedHa == ActualHa && ExpectedTunnel == ActualTunnel;
+}
+
+/// <summary>A marker on the timeline: "setup", "fault", "detection", "role-change" or "traffic".</summary>
+public sealed record TimelineEvent(double AtMs, string Kind, string Text);
+
+/// <summary>
+/// Packets per interval: <see cref="Forwarded"/>[unit][i] is what the unit forwarded out of the tunnel between
+/// <see cref="AtMs"/>[i-1] and <see cref="AtMs"/>[i] (from the previous sample; the first is against the tunnel's
+/// start), <see cref="Answered"/>[i] what PC1 got answered in the same interval.
+/// </summary>
+public sealed record Timeline(double IntervalMs, IReadOnlyList<string> Units, IReadOnlyList<double> AtMs,
+    IReadOnlyDictionary<string, IReadOnlyList<long>> Forwarded, IReadOnlyList<long> Answered)
+{
+    public static readonly Timeline Empty = new(100, [], [], new Dictionary<string, IReadOnlyList<long>>(), []);
+}
+
+/// <summary>One line of the verdict: what was measured against what was expected; <see cref="Ok"/> null for a value only reported.</summary>
+public sealed record DrillCheck(string Phase, string What, string Measured, string Expected, bool? Ok);

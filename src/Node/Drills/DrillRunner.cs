@@ -1,0 +1,446 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace ClusterActors.Node.Drills;
+
+/// <summary>How a drill is run: the scenario, PC1's rate and the lab's timers.</summary>
+public sealed record DrillSettings(string Scenario, double RatePps, bool FastTimers);
+
+/// <summary>
+/// Runs one drill on a lab: brings it up, dials, then for each phase starts PC1's echo traffic, waits for steady state,
+/// injects the fault and times what follows (detection, role change, traffic back), while a sampler records every
+/// unit's forwarded packets each 100 ms. Whatever happens, it returns a result: a step that cannot be carried out ends
+/// the run with <see cref="DrillRunResult.Error"/> set and what was measured until then.
+/// </summary>
+public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
+{
+    /// <summary>How often the detection and the tunnel's owners are polled after a fault.</summary>
+    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>The window over which "steady" is judged: PC1 got ≥ 95 % of what it sent answered in it.</summary>
+    public static readonly TimeSpan SteadyWindow = TimeSpan.FromMilliseconds(500);
+
+    private const double SteadyShare = 0.95;
+
+    /// <summary>Before a fault the traffic must have been steady this many windows in a row (1 s).</summary>
+    private const int SteadyWindowsBeforeFault = 2;
+
+    private readonly Stopwatch _clock = new();
+    private readonly List<TimelineEvent> _events = new();
+
+    private double Now => Math.Round(_clock.Elapsed.TotalMilliseconds, 1);
+
+    private static string S(double ms) => (ms / 1000).ToString("0.000", CultureInfo.InvariantCulture) + " s";
+
+    private async Task Say(string line)
+    {
+        await progress.WriteLineAsync("  " + line);
+        await progress.FlushAsync();
+    }
+
+    private void Event(double at, string kind, string text)
+    {
+        lock (_events) _events.Add(new TimelineEvent(at, kind, text));
+    }
+
+    public async Task<DrillRunResult> RunAsync(DrillDefinition drill, DrillSettings settings, int run, IReadOnlyList<string> configChanges,
+        CancellationToken ct)
+    {
+        var started = DateTimeOffset.UtcNow;
+        var wall = Stopwatch.StartNew();
+        var result = new DrillRunResult
+        {
+            Drill = drill.Name, Title = drill.Title, Summary = drill.Summary, Run = run, Scenario = settings.Scenario, Mode = lab.Mode,
+            StartedAt = started, RatePps = settings.RatePps, FastTimers = settings.FastTimers, Timers = lab.Timers,
+            ConfigChanges = configChanges, ExpectedDialedVia = drill.InitialOwner, Notes = drill.Notes,
+        };
+        var setups = new List<SetupResult>();
+        var phases = new List<PhaseResult>();
+        TimelineSampler? sampler = null;
+        var trafficRunning = false;
+        try
+        {
+            await progress.WriteAsync("  lab up … ");
+            await progress.FlushAsync();
+            await progress.WriteLineAsync(await lab.Up(DrillCatalog.Preferred, ct));
+
+            var dial = await lab.Dial(ct);
+            result = result with
+            {
+                DialNextHop = dial.NextHop, DialedDecSpi = Spi(dial.ClientOutboundSpi), DialedEncSpi = Spi(dial.ClientInboundSpi),
+            };
+            var owners = await WaitOwners(o => o.Count == 1, TimeSpan.FromSeconds(5), ct);
+            result = result with { DialedVia = owners.Count == 1 ? owners[0] : null };
+            await Say($"tunnel up via {(owners.Count == 1 ? owners[0] : "no single owner")} (router next hop {dial.NextHop} "
+                      + $"{string.Join("+", dial.NextHopUnits)}; spi in {Spi(dial.ClientOutboundSpi)} out {Spi(dial.ClientInboundSpi)})");
+            if (result.DialedVia != drill.InitialOwner)
+                throw new DrillStepException($"the tunnel came up on {result.DialedVia ?? "no single unit"}, not {drill.InitialOwner}");
+
+            _clock.Start();
+            sampler = new TimelineSampler(lab, _clock);
+            sampler.Start();
+            Event(0, "traffic", "tunnel up");
+
+            foreach (var step in drill.Setup)
+            {
+                var at = Now;
+                Event(at, "setup", step.Fault.Short);
+                await Inject(step.Fault);
+                var faulted = Stopwatch.StartNew();
+                var after = await WaitOwners(o => o.Count == 1 && o[0] == step.OwnerAfter, TimeSpan.FromSeconds(20), ct);
+                var owner = after.Count == 1 ? after[0] : null;
+                double? ms = owner == step.OwnerAfter ? Math.Round(faulted.Elapsed.TotalMilliseconds, 1) : null;
+                setups.Add(new SetupResult(step.Fault.Short, at, step.OwnerAfter, owner, ms));
+                await Say($"setup: {step.Fault.Short} at {S(at)}; vpn1_1 on {owner ?? "no single unit"}" + (ms is { } m ? $" after {S(m)}" : ""));
+                if (owner != step.OwnerAfter) throw new DrillStepException($"after {step.Fault.Short} vpn1_1 did not move to {step.OwnerAfter}");
+            }
+
+            for (var i = 0; i < drill.Phases.Count; i++)
+            {
+                trafficRunning = true;
+                var phase = await RunPhase(i + 1, drill.Phases[i], settings.RatePps, dial, ct);
+                trafficRunning = false;
+                phases.Add(phase);
+            }
+
+            var roles = await FinalRoles(drill.ExpectedAfter, ct);
+            result = result with { Roles = roles };
+            await Say("roles: " + string.Join(", ", roles.Select(r => $"{r.Unit} {r.ActualHa}/{r.ActualTunnel}{(r.Ok ? "" : $" (expected {r.ExpectedHa}/{r.ExpectedTunnel})")}")));
+        }
+        catch (Exception e)
+        {
+            result = result with
+            {
+                Error = ct.IsCancellationRequested ? "interrupted" : e is DrillStepException ? e.Message : $"{e.GetType().Name}: {e.Message}",
+            };
+            await Say($"stopped: {result.Error}");
+        }
+        finally
+        {
+            if (trafficRunning)
+                try { await lab.TrafficStop(); } catch { /* the error above says what went wrong */ }
+        }
+
+        var timeline = sampler is null ? Timeline.Empty : await sampler.StopAsync(lab.Units);
+        ClientView? client = null;
+        try { client = lab.Client(); } catch (InvalidOperationException) { /* never dialed */ }
+        List<TimelineEvent> events;
+        lock (_events) events = _events.OrderBy(e => e.AtMs).ToList();
+        return result with
+        {
+            Setup = setups, Phases = phases, Timeline = timeline, Events = events,
+            AntiReplayDrops = client?.AntiReplayDrops ?? 0, IcvFailures = client?.IcvFailures ?? 0,
+            DurationS = Math.Round(wall.Elapsed.TotalSeconds, 1),
+        };
+    }
+
+    private async Task<PhaseResult> RunPhase(int index, DrillPhase phase, double rate, DialInfo dial, CancellationToken ct)
+    {
+        var timers = lab.Timers;
+        var detectionBound = DrillBounds.DetectionMs(phase.Detection.Kind, timers);
+        var ownersBefore = await Owners();
+        var ownerBefore = ownersBefore.Count == 1 ? ownersBefore[0] : null;
+
+        var trafficAt = Now;
+        lab.TrafficStart(rate);
+        Event(trafficAt, "traffic", $"PC1 echo run {index} starts");
+        var forwardedAtStart = await lab.TunnelForwarded();
+        var before = await WaitSteady(TimeSpan.FromSeconds(15), SteadyWindowsBeforeFault, ct)
+                     ?? throw new DrillStepException($"PC1's traffic did not reach steady state before the fault ({phase.Fault.Short})");
+        await Say($"traffic {rate.ToString(CultureInfo.InvariantCulture)} pps steady through {before}");
+
+        var forwardedBeforeFault = await lab.TunnelForwarded();
+        var faultAt = Now;
+        Event(faultAt, "fault", phase.Fault.Short);
+        var faultClock = Stopwatch.StartNew();
+        using var watching = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var watch = new OwnerWatch(this, ownersBefore, phase.ExpectedOwner, faultAt, faultClock);
+        var watchTask = watch.RunAsync(watching.Token);
+        await Inject(phase.Fault);
+        await Say($"fault: {phase.Fault.Short} at {S(faultAt)}");
+
+        var detection = await WaitDetection(phase.Detection, faultClock, TimeSpan.FromMilliseconds(detectionBound) + TimeSpan.FromSeconds(10), ct);
+        if (detection is { } d)
+        {
+            Event(faultAt + d, "detection", phase.Detection.Describe());
+            await Say($"{phase.Detection.Describe()} after {S(d)}");
+        }
+        else await Say($"{phase.Detection.Describe()}: not seen within {S(detectionBound + 10_000)}");
+
+        if (phase.OwnerMoves && phase.ExpectedOwner is not null)
+        {
+            await watch.RoleChanged.WaitAsync(TimeSpan.FromSeconds(15), ct).ContinueWith(_ => { }, TaskScheduler.Default);
+            if (watch.RoleChangeMs is { } rc) await Say($"{phase.ExpectedOwner} sync-primary for vpn1_1 after {S(rc)}");
+            else await Say($"{phase.ExpectedOwner} did not list vpn1_1 as sync-primary within 15 s");
+        }
+
+        // The traffic settles again; a phase that expects no owner may not settle at all, so it is not waited for long.
+        var after = await WaitSteady(phase.ExpectedOwner is null ? TimeSpan.FromSeconds(5) : TimeSpan.FromSeconds(15), 1, ct);
+        await Say(after is null ? "traffic did not settle again" : $"traffic steady again through {after}");
+        if (phase.Hold > TimeSpan.Zero) await Task.Delay(phase.Hold, ct);
+
+        var ownersAfter = await Owners();
+        var report = await lab.TrafficStop();
+        await watching.CancelAsync();
+        await watchTask;
+        if (!phase.OwnerMoves || phase.ExpectedOwner is null)
+        {
+            if (watch.FirstChangeMs is { } fc)
+            {
+                Event(faultAt + fc, "role-change", $"vpn1_1 on {string.Join("+", watch.FirstChangeOwners)}");
+                await Say($"vpn1_1's owner changed to {string.Join("+", watch.FirstChangeOwners)} after {S(fc)}");
+            }
+        }
+        foreach (var dbl in watch.DoubleOwners) await Say($"two owners at once: {dbl}");
+        var forwardedAtEnd = await lab.TunnelForwarded();
+        var forwarded = lab.Units.ToDictionary(u => u, u => ForwardedDuring(u, forwardedAtStart, forwardedBeforeFault, forwardedAtEnd));
+
+        var (sa, dec, enc) = await SaOf(ownersAfter, dial);
+        var lossBound = DrillBounds.Loss(phase.LossBound, timers, rate);
+        await Say($"traffic: sent {report.Sent}, lost {report.Lost}" + (lossBound is { } lb ? $" (bound {lb})" : "")
+                  + $", longest gap {report.LongestGap.TotalMilliseconds:0} ms; SAs {sa}");
+        return new PhaseResult
+        {
+            Index = index, Fault = phase.Fault.Short, FaultDescription = phase.Fault.Describe(), FaultAtMs = faultAt,
+            Detection = phase.Detection.Describe(), DetectionMs = detection, DetectionBoundMs = detectionBound,
+            OwnerBefore = ownerBefore, ExpectedOwner = phase.ExpectedOwner, OwnerMoves = phase.OwnerMoves,
+            RoleChangeMs = phase.OwnerMoves && phase.ExpectedOwner is not null ? watch.RoleChangeMs : watch.FirstChangeMs,
+            RoleChangeOwners = phase.OwnerMoves && phase.ExpectedOwner is not null ? (watch.RoleChangeMs is null ? [] : [phase.ExpectedOwner]) : watch.FirstChangeOwners,
+            OwnersAfter = ownersAfter, DoubleOwners = watch.DoubleOwners,
+            ForwarderBefore = before, ForwarderAfter = after, Forwarded = forwarded,
+            TrafficStartMs = trafficAt, Sent = report.Sent, Answered = report.Answered, Lost = report.Lost,
+            LongestGapMs = Math.Round(report.LongestGap.TotalMilliseconds, 1),
+            LongestGapAtMs = Math.Round(trafficAt + report.LongestGapAt.TotalMilliseconds, 1),
+            LossBoundKind = phase.LossBound.ToString().ToLowerInvariant(), LossBound = lossBound,
+            Sa = sa, OwnerDecSpi = dec, OwnerEncSpi = enc,
+        };
+    }
+
+    /// <summary>
+    /// What a unit forwarded during a phase from three readings of its counter: a unit down at the end (killed) counts
+    /// until just before the fault; one that was down at the start (restarted) counts from zero; a counter that went
+    /// down restarted with its unit.
+    /// </summary>
+    public static long ForwardedDuring(string unit, IReadOnlyDictionary<string, long> start, IReadOnlyDictionary<string, long> beforeFault,
+        IReadOnlyDictionary<string, long> end)
+    {
+        long? s = start.TryGetValue(unit, out var a) ? a : null;
+        long? e = end.TryGetValue(unit, out var b) ? b : beforeFault.TryGetValue(unit, out var f) ? f : null;
+        if (e is null) return 0;
+        if (s is null || e < s) return e.Value;
+        return e.Value - s.Value;
+    }
+
+    private async Task Inject(DrillFault fault)
+    {
+        switch (fault.Kind)
+        {
+            case FaultKind.Kill: await lab.Kill(fault.Unit); break;
+            case FaultKind.Start: await lab.Start(fault.Unit); break;
+            case FaultKind.InterfaceDown: await lab.SetInterfaceStatus(fault.Unit, fault.Port!, up: false); break;
+            case FaultKind.HeartbeatCut: await lab.SetHeartbeat(fault.Unit, up: false); break;
+            case FaultKind.HeartbeatHeal: await lab.SetHeartbeat(fault.Unit, up: true); break;
+            default: throw new ArgumentOutOfRangeException(nameof(fault));
+        }
+    }
+
+    /// <summary>Milliseconds after the fault when the detection held, or null when it did not within <paramref name="within"/>.</summary>
+    private async Task<double?> WaitDetection(DrillDetection detection, Stopwatch sinceFault, TimeSpan within, CancellationToken ct)
+    {
+        while (sinceFault.Elapsed < within)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (await Detected(detection)) return Math.Round(sinceFault.Elapsed.TotalMilliseconds, 1);
+            await Task.Delay(PollInterval, ct);
+        }
+        return null;
+    }
+
+    private async Task<bool> Detected(DrillDetection detection)
+    {
+        switch (detection.Kind)
+        {
+            case DetectionKind.BecomesPrimary:
+                return await lab.Ha(detection.Units[0]) is { Working: true, Primary: true };
+            case DetectionKind.RouterWithdraws:
+                return lab.RouterNextHops().FirstOrDefault(h => h.Units.Contains(detection.Units[0])) is { Alive: false };
+            case DetectionKind.RejoinsAsSecondary:
+                return await lab.Ha(detection.Units[0]) is { Working: true, Primary: false, Members: >= 2 };
+            case DetectionKind.SplitBrain:
+                foreach (var unit in detection.Units)
+                    if (await lab.Ha(unit) is not { Working: true, Primary: true }) return false;
+                return true;
+            case DetectionKind.OnePrimary:
+                var views = new List<HaView>();
+                foreach (var unit in detection.Units)
+                    if (await lab.Ha(unit) is { Working: true } v) views.Add(v);
+                    else return false;
+                return views.Count(v => v.Primary) == 1 && views.Select(v => v.PrimaryHostname).Distinct().Count() == 1
+                                                          && views.All(v => v.Members == detection.Units.Count);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(detection));
+        }
+    }
+
+    /// <summary>The units that list vpn1_1 as sync-primary, in unit order; the units are asked at once, so one that
+    /// does not answer (being killed) delays the answer by the lab's ask timeout, not once per unit.</summary>
+    internal async Task<IReadOnlyList<string>> Owners()
+    {
+        var answers = await Task.WhenAll(lab.Units.Select(async unit => (unit, Owns: await Owns(unit))));
+        return answers.Where(a => a.Owns).Select(a => a.unit).ToList();
+    }
+
+    private async Task<bool> Owns(string unit) => await lab.Tunnels(unit) is { } tunnels && tunnels.Any(t => t.Role == "sync-primary");
+
+    private async Task<IReadOnlyList<string>> WaitOwners(Func<IReadOnlyList<string>, bool> done, TimeSpan within, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            var owners = await Owners();
+            if (done(owners) || sw.Elapsed > within) return owners;
+            await Task.Delay(PollInterval, ct);
+        }
+    }
+
+    /// <summary>
+    /// Waits until PC1 got at least 95 % of what it sent answered in <paramref name="windows"/> <see cref="SteadyWindow"/>s in a
+    /// row; returns the unit that forwarded most in the last, or null when the traffic did not settle within <paramref name="within"/>.
+    /// </summary>
+    private async Task<string?> WaitSteady(TimeSpan within, int windows, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        var steady = 0;
+        while (sw.Elapsed < within)
+        {
+            var p0 = lab.TrafficProgress();
+            var f0 = await lab.TunnelForwarded();
+            await Task.Delay(SteadyWindow, ct);
+            var p1 = lab.TrafficProgress();
+            var f1 = await lab.TunnelForwarded();
+            var sent = p1.Sent - p0.Sent;
+            steady = sent > 0 && p1.Answered - p0.Answered >= SteadyShare * sent ? steady + 1 : 0;
+            if (steady >= windows && f1.Count > 0)
+                return f1.Select(kv => (kv.Key, Delta: kv.Value - f0.GetValueOrDefault(kv.Key))).OrderByDescending(x => x.Delta).First().Key;
+        }
+        return null;
+    }
+
+    private async Task<(string Sa, string? Dec, string? Enc)> SaOf(IReadOnlyList<string> owners, DialInfo dial)
+    {
+        if (owners.Count != 1) return ("unknown", null, null);
+        var tunnel = (await lab.Tunnels(owners[0]))?.FirstOrDefault(t => t.Role == "sync-primary");
+        if (tunnel is null) return ("unknown", null, null);
+        var client = lab.Client();
+        var same = tunnel.DecSpi == dial.ClientOutboundSpi && tunnel.EncSpi == dial.ClientInboundSpi
+                   && client.OutboundSpi == dial.ClientOutboundSpi && client.InboundSpi == dial.ClientInboundSpi;
+        return (same ? "reused" : "renegotiated", Spi(tunnel.DecSpi), Spi(tunnel.EncSpi));
+    }
+
+    /// <summary>Every unit's HA and tunnel role; waits up to 5 s for them to match (sync is asynchronous), then takes what is there.</summary>
+    private async Task<IReadOnlyList<RoleResult>> FinalRoles(IReadOnlyList<ExpectedRoles> expected, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            var roles = new List<RoleResult>();
+            foreach (var e in expected)
+            {
+                var ha = await lab.Ha(e.Unit);
+                var tunnels = await lab.Tunnels(e.Unit);
+                var haText = ha is null ? "down" : !ha.Working ? "Hello" : ha.Primary ? "Primary" : "Secondary";
+                var tunnelText = tunnels is null ? "down" : tunnels.Count == 0 ? "none" : tunnels[0].Role;
+                roles.Add(new RoleResult(e.Unit, e.Ha, haText, e.Tunnel, tunnelText));
+            }
+            if (roles.All(r => r.Ok) || sw.Elapsed > TimeSpan.FromSeconds(5)) return roles;
+            await Task.Delay(100, ct);
+        }
+    }
+
+    private static string Spi(uint spi) => spi.ToString("x8", CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Watches the tunnel from the fault until the phase ends. The role change is the first moment the expected owner
+    /// lists vpn1_1 as sync-primary (that unit alone is polled, so a unit that is being killed cannot delay it); the
+    /// owners of every unit are polled beside it for the first change from before the fault and for every moment two
+    /// units own the tunnel at once.
+    /// </summary>
+    private sealed class OwnerWatch(DrillRunner runner, IReadOnlyList<string> before, string? expected, double faultAt, Stopwatch sinceFault)
+    {
+        private readonly TaskCompletionSource _roleChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly List<string> _doubles = new();
+
+        public Task RoleChanged => _roleChanged.Task;
+        public double? RoleChangeMs { get; private set; }
+        public double? FirstChangeMs { get; private set; }
+        public IReadOnlyList<string> FirstChangeOwners { get; private set; } = [];
+        public IReadOnlyList<string> DoubleOwners
+        {
+            get { lock (_doubles) return _doubles.ToList(); }
+        }
+
+        public Task RunAsync(CancellationToken ct) => Task.WhenAll(WatchExpected(ct), WatchOwners(ct));
+
+        private async Task WatchExpected(CancellationToken ct)
+        {
+            if (expected is null || before.SequenceEqual([expected])) return;
+            try
+            {
+                while (!ct.IsCancellationRequested)
+                {
+                    if (await runner.Owns(expected))
+                    {
+                        RoleChangeMs = Math.Round(sinceFault.Elapsed.TotalMilliseconds, 1);
+                        runner.Event(faultAt + RoleChangeMs.Value, "role-change", $"{expected} sync-primary");
+                        _roleChanged.TrySetResult();
+                        return;
+                    }
+                    await Task.Delay(PollInterval, ct);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // the phase ended
+            }
+        }
+
+        private async Task WatchOwners(CancellationToken ct)
+        {
+            (IReadOnlyList<string> Owners, double Since)? doubled = null;
+            try
+            {
+                while (!ct.IsCancellationRequested)
+                {
+                    var owners = await runner.Owners();
+                    var at = Math.Round(sinceFault.Elapsed.TotalMilliseconds, 1);
+                    if (FirstChangeMs is null && !owners.SequenceEqual(before))
+                    {
+                        FirstChangeMs = at;
+                        FirstChangeOwners = owners;
+                    }
+                    if (owners.Count >= 2 && doubled is null) doubled = (owners, at);
+                    else if (owners.Count < 2 && doubled is { } d)
+                    {
+                        Double(d.Owners, d.Since, at);
+                        doubled = null;
+                    }
+                    await Task.Delay(PollInterval, ct);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // the phase ended
+            }
+            if (doubled is { } open) Double(open.Owners, open.Since, null);
+        }
+
+        private void Double(IReadOnlyList<string> owners, double since, double? until)
+        {
+            var text = $"{string.Join("+", owners)} at {S(faultAt + since)}" + (until is { } u ? $" for {u - since:0} ms" : " until the end of the phase");
+            lock (_doubles) _doubles.Add(text);
+        }
+    }
+}
+
+/// <summary>A drill step that could not be carried out; its message is the run's error, as is.</summary>
+public sealed class DrillStepException(string message) : Exception(message);

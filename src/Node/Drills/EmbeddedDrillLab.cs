@@ -1,0 +1,252 @@
+using System.Diagnostics;
+using Akka.Actor;
+using ClusterActors.Actors.Client;
+using ClusterActors.Actors.DataPlane;
+using ClusterActors.Actors.Fgcp;
+using ClusterActors.Actors.Forwarding;
+using ClusterActors.Actors.Ipsec;
+using ClusterActors.Actors.Unit;
+using ClusterActors.Node.Hosting;
+using ClusterActors.Node.Scenario;
+using ClusterActors.Protocol.Config;
+using ClusterActors.Protocol.Fgcp;
+using ClusterActors.Protocol.Ipsec;
+
+namespace ClusterActors.Node.Drills;
+
+/// <summary>
+/// The seed scenario's four units as ActorSystems in this process (<see cref="LoopbackLab"/>: real Akka remoting, real
+/// UDP heartbeats on loopback, SQLite under a temporary folder removed on dispose) on the in-memory packet fabric,
+/// with CLIENT1 and PC1 on it and the DC router probing both clusters.
+/// </summary>
+public sealed class EmbeddedDrillLab : IDrillLab
+{
+    /// <summary>Short: an ask in flight to a unit that is being killed never gets an answer, and a poll must not stall on it.</summary>
+    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(1);
+
+    private readonly LoopbackLab _lab;
+    private readonly Dictionary<string, ConfigDocument> _configs;
+    // The running units as this lab sees them: the timeline's sampler reads it while a fault starts or kills a unit,
+    // so it is kept here under a lock rather than read from LoopbackLab's own dictionary.
+    private readonly Dictionary<string, UnitHost> _hosts = new();
+    private readonly object _gate = new();
+    private EchoRun? _traffic;
+
+    /// <param name="changes">Per unit, the CLI lines applied to its shipped config before it starts.</param>
+    public EmbeddedDrillLab(IReadOnlyDictionary<string, string> changes)
+    {
+        Units = Scenarios.Units(EmbeddedScenarioDriver.Scenario);
+        _configs = Units.ToDictionary(u => u, u => LoopbackLab.ScenarioConfig(u, changes.GetValueOrDefault(u)));
+        // Killing units makes remoting log every refused reconnect; what the drill prints is its progress.
+        _lab = new LoopbackLab { ExtraHocon = "akka.loglevel = OFF\nakka.stdout-loglevel = OFF" };
+        _lab.Define(Units.Select(u => (u, _configs[u])).ToList());
+        var probe = EmbeddedScenarioDriver.RouterProbeAbove(_configs.Values);
+        _lab.UsePacketFabric(new ScenarioFabricOptions { Probe = probe });
+        Timers = DrillTimers.From(_configs[Units[0]], probe);
+    }
+
+    public string Mode => "embedded";
+
+    public IReadOnlyList<string> Units { get; }
+
+    public DrillTimers Timers { get; }
+
+    public async Task<string> Up(IReadOnlyList<string> primaries, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        foreach (var unit in Units) await Start(unit);
+        var within = TimeSpan.FromSeconds(_configs.Values.Max(c => c.Ha.HelloHolddown) + 30);
+        var groups = Units.GroupBy(u => _configs[u].Ha.GroupId).Select(g => g.ToList()).ToList();
+        try
+        {
+            await LoopbackLab.Eventually(async () =>
+            {
+                ct.ThrowIfCancellationRequested();
+                foreach (var group in groups)
+                foreach (var unit in group)
+                {
+                    var ha = await Ha(unit);
+                    if (ha is not { Working: true } || ha.Members != group.Count) return false;
+                    if (ha.Primary != primaries.Contains(unit)) return false;
+                }
+                return true;
+            }, within, "");
+            // SA sync and FGSP travel over the Akka cluster: the lab is ready once every unit is an Up member of one.
+            await LoopbackLab.Eventually(() => Task.FromResult(Units.All(u => _lab.AkkaMembersUp(u) == Units.Count)), within - sw.Elapsed, "");
+        }
+        catch (TimeoutException)
+        {
+            var seen = new List<string>();
+            foreach (var unit in Units)
+                seen.Add((await Ha(unit)) is { } h ? $"{unit} {(h.Working ? h.Primary ? "Primary" : "Secondary" : "hello")} of {h.Members}" : $"{unit} silent");
+            throw new TimeoutException($"the lab did not form within {within.TotalSeconds:0} s with {string.Join(" and ", primaries)} primary "
+                                       + $"({string.Join(", ", seen)})");
+        }
+        var clusters = groups.Select(g => $"{string.Join("+", g)} (primary {g.First(primaries.Contains)})");
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{Units.Count} units, FGCP clusters {string.Join(" and ", clusters)}, one Akka cluster, in {sw.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    public async Task<DialInfo> Dial(CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        var client = await _lab.DialOverFabric(cancel: timeout.Token);
+        var est = client.Established ?? throw new InvalidOperationException($"CLIENT1 did not dial: {client.LastError}");
+        var route = _lab.Net!.DcRouter.Resolve(client.Settings.WanAddress.Address, client.Settings.RemoteGateway);
+        var via = route?.NextHop.ToString();
+        return new DialInfo(est.Child.InboundSpi, est.Child.OutboundSpi, via, via is null ? [] : UnitsBehind(via));
+    }
+
+    public void TrafficStart(double packetsPerSecond)
+    {
+        var pc1 = _lab.Pc1 ?? throw new InvalidOperationException("PC1 has no tunnel yet: dial first");
+        // Bounded like every load loop of the lab; a short grace so that the next phase's run follows closely.
+        _traffic = pc1.Start(new EchoRunOptions { RatePps = packetsPerSecond, Duration = TimeSpan.FromMinutes(10), Grace = TimeSpan.FromMilliseconds(500) });
+    }
+
+    public TrafficProgress TrafficProgress() => _traffic is { } run ? new(run.Sent, run.Answered) : new(0, 0);
+
+    public async Task<EchoReport> TrafficStop()
+    {
+        var run = _traffic ?? throw new InvalidOperationException("no traffic was started");
+        run.Stop();
+        return await run.Completion.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    public async Task<IReadOnlyDictionary<string, long>> TunnelForwarded()
+    {
+        var hosts = Running();
+        var asks = hosts.Select(async h =>
+        {
+            try
+            {
+                return (h.Key, (long?)(await h.Value.Unit.Ask<ForwardingStatus>(GetForwardingStatus.Instance, AskTimeout)).TunnelIn);
+            }
+            catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+            {
+                return (h.Key, null); // a unit busy starting or being killed says nothing
+            }
+        });
+        var results = await Task.WhenAll(asks);
+        return results.Where(r => r.Item2 is not null).ToDictionary(r => r.Key, r => r.Item2!.Value);
+    }
+
+    public async Task Kill(string unit)
+    {
+        Host(unit);
+        lock (_gate) _hosts.Remove(unit);
+        await _lab.Kill(unit);
+    }
+
+    public async Task Start(string unit)
+    {
+        if (!Units.Contains(unit)) throw new ArgumentException($"no unit {unit} in the scenario");
+        lock (_gate)
+            if (_hosts.ContainsKey(unit)) throw new InvalidOperationException($"{unit} is already running");
+        var host = await _lab.Start(unit);
+        lock (_gate) _hosts[unit] = host;
+    }
+
+    public Task Link(string unit, string port, bool up)
+    {
+        Host(unit);
+        if (!ScenarioFabric.Wiring.Any(w => w.Host == unit && w.Interface == port))
+            throw new ArgumentException($"{unit} has no {port} on the packet fabric");
+        _lab.SetCable(unit, port, up);
+        return Task.CompletedTask;
+    }
+
+    public async Task SetInterfaceStatus(string unit, string port, bool up)
+    {
+        var result = await Cli(unit, $"config system interface\n    edit {port}\n        set status {(up ? "up" : "down")}\n    next\nend");
+        if (result.ExitCode != 0) throw new InvalidOperationException($"{unit} refused `set status` on {port}: {result.Output.Trim()}");
+    }
+
+    public async Task SetHeartbeat(string unit, bool up)
+    {
+        var hbdev = _configs[unit].Ha.HbDevs.FirstOrDefault()?.Interface ?? "port4";
+        await Host(unit).Unit.Ask<Akka.Done>(new SetLinkState(hbdev, up), TimeSpan.FromSeconds(5));
+    }
+
+    public async Task<CliResult> Cli(string unit, string command) => await Host(unit).CliAsync(command);
+
+    public async Task<HaView?> Ha(string unit)
+    {
+        UnitHost? host;
+        lock (_gate) host = _hosts.GetValueOrDefault(unit);
+        if (host is null) return null;
+        try
+        {
+            var s = await host.Unit.Ask<HaStatusSnapshot>(GetHaStatus.Instance, AskTimeout);
+            return new HaView(unit, s.State == HaState.Work, s.Role == HaRole.Primary, s.Primary?.Hostname ?? "", s.Members.Count);
+        }
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+        {
+            return null;
+        }
+    }
+
+    public async Task<IReadOnlyList<TunnelView>?> Tunnels(string unit)
+    {
+        UnitHost? host;
+        lock (_gate) host = _hosts.GetValueOrDefault(unit);
+        if (host is null) return null;
+        try
+        {
+            var lists = await Task.WhenAll(_configs[unit].Phase1.Where(p => p.Type == "dynamic").Select(p =>
+                host.System.ActorSelection(host.Unit.Path / ("phase1-" + p.Name)).Ask<TunnelList>(GetTunnelList.Instance, AskTimeout)));
+            return lists.SelectMany(l => l.Tunnels)
+                .Select(t => new TunnelView(t.Name, RoleText(t.Role), t.Sa.Dec.Spi, t.Sa.Enc.Spi)).ToList();
+        }
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException or ActorNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    private static string RoleText(TunnelRole role) => role switch
+    {
+        TunnelRole.SyncPrimary => "sync-primary",
+        TunnelRole.Standby => "standby",
+        _ => "primary",
+    };
+
+    public IReadOnlyList<NextHopView> RouterNextHops()
+    {
+        var route = _lab.Net!.DcRouter.Routes.FirstOrDefault(r => r.Kind == RouteKind.Ecmp && r.Prefix.Contains(ScenarioFabric.Lb1.Address));
+        if (route is null) return [];
+        return route.NextHops.Select(h => new NextHopView(h.Address.ToString(), UnitsBehind(h.Address.ToString()), h.Alive)).ToList();
+    }
+
+    private IReadOnlyList<string> UnitsBehind(string address) =>
+        ScenarioFabric.Wiring.Where(w => w.Address.Address.ToString() == address && Units.Contains(w.Host)).Select(w => w.Host).ToList();
+
+    public ClientView Client()
+    {
+        var client = _lab.Client1 ?? throw new InvalidOperationException("CLIENT1 has not dialed");
+        var counters = client.Counters;
+        var est = client.Established;
+        return new ClientView(counters.AntiReplayDrops, counters.IcvFailures, est?.Child.InboundSpi ?? 0, est?.Child.OutboundSpi ?? 0, est is not null);
+    }
+
+    private UnitHost Host(string unit)
+    {
+        lock (_gate)
+            return _hosts.TryGetValue(unit, out var host)
+                ? host
+                : throw new InvalidOperationException(Units.Contains(unit) ? $"{unit} is not running" : $"no unit {unit} in the scenario");
+    }
+
+    private List<KeyValuePair<string, UnitHost>> Running()
+    {
+        lock (_gate) return _hosts.ToList();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _traffic?.Stop();
+        lock (_gate) _hosts.Clear();
+        await _lab.DisposeAsync();
+    }
+}

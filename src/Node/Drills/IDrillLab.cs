@@ -1,0 +1,92 @@
+using ClusterActors.Actors.Unit;
+
+namespace ClusterActors.Node.Drills;
+
+/// <summary>
+/// What a drill needs from a lab, and nothing more: the embedded lab (<see cref="EmbeddedDrillLab"/>: every unit an
+/// ActorSystem in this process, the in-memory packet fabric, SQLite) implements it now; the container lab (one
+/// container per unit, kernel networking, strongSwan as the client) plugs in here later. Everything is phrased in the
+/// scenario's own terms (units, ports, the client, PC1, the DC router) so the drills do not care which lab runs them.
+/// A call that cannot be carried out (unit not running, no client yet) throws.
+/// </summary>
+public interface IDrillLab : IAsyncDisposable
+{
+    /// <summary>"embedded" or "docker": printed in the reports.</summary>
+    string Mode { get; }
+
+    /// <summary>The scenario's units.</summary>
+    IReadOnlyList<string> Units { get; }
+
+    /// <summary>The HA timers and the DC router's probing the lab runs with (the same on every unit).</summary>
+    DrillTimers Timers { get; }
+
+    /// <summary>Starts every unit and returns once both FGCP clusters have formed with <paramref name="primaries"/> as their
+    /// primaries and the units can sync tunnels (one Akka cluster for the embedded lab). Returns a line for the progress.</summary>
+    Task<string> Up(IReadOnlyList<string> primaries, CancellationToken ct);
+
+    /// <summary>CLIENT1 dials lb1 through the lab's links; the DC router's flow hash picks the FGSP cluster.</summary>
+    Task<DialInfo> Dial(CancellationToken ct);
+
+    /// <summary>PC1 starts echo requests to the Server through the tunnel; one run at a time.</summary>
+    void TrafficStart(double packetsPerSecond);
+
+    /// <summary>The running echo run's counters so far (zeros when none runs).</summary>
+    TrafficProgress TrafficProgress();
+
+    /// <summary>Stops PC1's run and waits for its report (late replies included).</summary>
+    Task<ClusterActors.Actors.Client.EchoReport> TrafficStop();
+
+    /// <summary>Per running unit, how many packets it has forwarded out of the tunnel so far (ForwardingStatus.TunnelIn);
+    /// a unit that is down or does not answer in time is left out.</summary>
+    Task<IReadOnlyDictionary<string, long>> TunnelForwarded();
+
+    /// <summary>Abrupt stop (kill -9 / power cut).</summary>
+    Task Kill(string unit);
+
+    /// <summary>Starts a killed unit again on the same data.</summary>
+    Task Start(string unit);
+
+    /// <summary>Pulls (<paramref name="up"/> false) or plugs the cable of a unit's data port (port2, port3, port5).</summary>
+    Task Link(string unit, string port, bool up);
+
+    /// <summary>`config system interface` / `edit PORT` / `set status down|up` on the unit, as the document shuts the uplink.</summary>
+    Task SetInterfaceStatus(string unit, string port, bool up);
+
+    /// <summary>Pulls (<paramref name="up"/> false) or plugs the unit's heartbeat cable (its hbdev, port4): with two units
+    /// on a heartbeat segment, the cluster's heartbeat is cut and each side hears nobody.</summary>
+    Task SetHeartbeat(string unit, bool up);
+
+    /// <summary>One FortiOS CLI command on a unit.</summary>
+    Task<CliResult> Cli(string unit, string command);
+
+    /// <summary>The unit's FGCP view; null when the unit is down or does not answer.</summary>
+    Task<HaView?> Ha(string unit);
+
+    /// <summary>The unit's dialup tunnels (`diagnose vpn tunnel list`); null when the unit is down or does not answer.</summary>
+    Task<IReadOnlyList<TunnelView>?> Tunnels(string unit);
+
+    /// <summary>The DC router's ECMP next hops towards lb1.</summary>
+    IReadOnlyList<NextHopView> RouterNextHops();
+
+    /// <summary>CLIENT1's counters.</summary>
+    ClientView Client();
+}
+
+/// <summary>One unit's FGCP state: `get system ha status` in a value.</summary>
+public sealed record HaView(string Unit, bool Working, bool Primary, string PrimaryHostname, int Members);
+
+/// <summary>One dialup instance on one unit: its role (`sync-primary`, `standby`) and its SPIs (dec: ours, enc: the client's).</summary>
+public sealed record TunnelView(string Name, string Role, uint DecSpi, uint EncSpi);
+
+/// <summary>An ECMP next hop of the DC router towards lb1, the units behind it, and whether the router counts it alive.</summary>
+public sealed record NextHopView(string Address, IReadOnlyList<string> Units, bool Alive);
+
+/// <summary>What the client dialed: the tunnel's CHILD SA as the client sees it and the next hop the router chose.</summary>
+/// <param name="ClientInboundSpi">The client's inbound SPI: the gateway's `enc: spi`.</param>
+/// <param name="ClientOutboundSpi">The client's outbound SPI: the gateway's `dec: spi`.</param>
+public sealed record DialInfo(uint ClientInboundSpi, uint ClientOutboundSpi, string? NextHop, IReadOnlyList<string> NextHopUnits);
+
+/// <summary>The running echo run so far.</summary>
+public sealed record TrafficProgress(long Sent, long Answered);
+
+public sealed record ClientView(long AntiReplayDrops, long IcvFailures, uint InboundSpi, uint OutboundSpi, bool Up);

@@ -1,0 +1,92 @@
+using System.Globalization;
+using System.Text;
+
+namespace ClusterActors.Node.Drills;
+
+/// <summary>A run's report as plain Markdown: setup, faults, measured values against bounds, roles afterwards, verdict.</summary>
+public static class MarkdownReport
+{
+    public const string Pass = "✓", Fail = "✗";
+
+    public static string Render(DrillRunResult r, string? svgFile = null)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        var checks = r.Checks;
+        sb.Append(c, $"# Drill {r.Drill}, run {r.Run}: {(r.Passed ? "PASS" : "FAIL")}\n\n");
+        sb.Append(c, $"**{r.Title}.** {r.Summary}\n\n");
+
+        sb.Append("## Setup\n\n");
+        sb.Append(c, $"- Scenario `{r.Scenario}`, {LabText(r.Mode)}; started {r.StartedAt:yyyy-MM-dd HH:mm:ss} UTC, {r.DurationS.ToString("0.0", c)} s.\n");
+        sb.Append(c, $"- Cast: DC2_VM1 and DC2_VM3 preferred (`priority 200`, the seed's usr_priority=200), so they are their clusters' primaries; "
+                     + $"CLIENT1 dials lb1 192.168.202.35 and the DC router's flow hash picks cluster 1.\n");
+        foreach (var change in r.ConfigChanges) sb.Append(c, $"- Config: {change}\n");
+        var t = r.Timers;
+        sb.Append(c, $"- HA timers: hb-interval {t.HbIntervalMs} ms × hb-lost-threshold {t.HbLostThreshold} = FGCP detection {t.FgcpDetectionMs:0} ms; ");
+        sb.Append(c, $"hello-holddown {t.HelloHolddownSeconds} s; ha-uptime-diff-margin {t.HaUptimeDiffMarginSeconds} s");
+        sb.Append(r.FastTimers ? " (`--fast-timers`).\n" : " (the VM defaults the seed keeps, hello-holddown lowered).\n");
+        sb.Append(c, $"- DC router: probes each cluster's port2 address every {t.ProbeIntervalMs} ms, dead after {t.ProbeMisses} missed: ");
+        sb.Append(c, $"router detection ({t.ProbeMisses} + 1) × {t.ProbeIntervalMs} ms = {t.RouterDetectionMs:0} ms.\n");
+        sb.Append(c, $"- Traffic: PC1 10.10.1.2 → Server 10.10.101.2, ICMP echo at {r.RatePps.ToString(c)} pps through the tunnel, one echo run per fault.\n");
+        sb.Append(c, $"- Tunnel: vpn1_1 came up on {r.DialedVia ?? "no single unit"} (expected {r.ExpectedDialedVia})");
+        if (r.DialNextHop is not null) sb.Append(c, $" via the router's next hop {r.DialNextHop}");
+        if (r.DialedDecSpi is not null) sb.Append(c, $"; SAs dec spi `{r.DialedDecSpi}`, enc spi `{r.DialedEncSpi}`");
+        sb.Append(".\n\n");
+
+        sb.Append("## Faults\n\n| # | at | fault |\n|---|---:|---|\n");
+        foreach (var s in r.Setup) sb.Append(c, $"| setup | {Sec(s.AtMs)} | {Cell(s.Fault)}, before the traffic: vpn1_1 then on {s.Owner ?? "no single unit"} |\n");
+        foreach (var p in r.Phases) sb.Append(c, $"| {p.Index} | {Sec(p.FaultAtMs)} | {Cell(p.FaultDescription)} |\n");
+        if (r.Setup.Count + r.Phases.Count == 0) sb.Append("| — | — | none injected |\n");
+        sb.Append("\nTimes are seconds since the tunnel came up (the timeline's zero); measured delays are after the fault.\n\n");
+
+        sb.Append("## Measured\n\n| phase | what | measured | expected | |\n|---|---|---:|---|:-:|\n");
+        foreach (var check in checks.Where(x => x.Phase != "afterwards"))
+            sb.Append(c, $"| {Cell(check.Phase)} | {Cell(check.What)} | {Cell(check.Measured)} | {Cell(check.Expected)} | {Mark(check.Ok)} |\n");
+        sb.Append('\n');
+        foreach (var p in r.Phases)
+        {
+            if (p.LossBound is not null)
+                sb.Append(c, $"Phase {p.Index} loss bound: {DrillBounds.LossFormula(Enum.Parse<LossBoundKind>(p.LossBoundKind!, true), r.Timers, r.RatePps)} = {p.LossBound}.  \n");
+            var fwd = string.Join(", ", p.Forwarded.Where(kv => kv.Value > 0).Select(kv => $"{kv.Key} {kv.Value}"));
+            sb.Append(c, $"Phase {p.Index} traffic: sent {p.Sent}, answered {p.Answered}, longest gap {p.LongestGapMs:0} ms from {Sec(p.LongestGapAtMs)}; ");
+            sb.Append(c, $"forwarded from the tunnel: {(fwd.Length == 0 ? "nothing" : fwd)}");
+            if (p.OwnerDecSpi is not null) sb.Append(c, $"; owner's SAs dec `{p.OwnerDecSpi}` enc `{p.OwnerEncSpi}`");
+            sb.Append(".  \n");
+        }
+        if (r.Phases.Count > 0) sb.Append('\n');
+
+        sb.Append("## Roles afterwards\n\n| unit | HA expected | HA actual | tunnel expected | tunnel actual | |\n|---|---|---|---|---|:-:|\n");
+        foreach (var role in r.Roles)
+            sb.Append(c, $"| {role.Unit} | {role.ExpectedHa} | {role.ActualHa} | {role.ExpectedTunnel} | {role.ActualTunnel} | {Mark(role.Ok)} |\n");
+        if (r.Roles.Count == 0) sb.Append("| — | | | | not reached | |\n");
+        sb.Append('\n');
+
+        if (r.Notes.Count > 0)
+        {
+            sb.Append("## Notes\n\n");
+            foreach (var n in r.Notes) sb.Append(c, $"- {n}\n");
+            sb.Append('\n');
+        }
+        if (svgFile is not null) sb.Append(c, $"Timeline (packets per 100 ms through each unit): [{svgFile}]({svgFile})\n\n");
+
+        sb.Append("## Verdict\n\n");
+        var failed = checks.Where(x => x.Ok == false).ToList();
+        if (failed.Count == 0) sb.Append(c, $"**PASS**: all {checks.Count(x => x.Ok == true)} expectations held.\n");
+        else
+        {
+            sb.Append(c, $"**FAIL**: {failed.Count} of {checks.Count(x => x.Ok is not null)} expectations failed:\n\n");
+            foreach (var f in failed) sb.Append(c, $"- {f.Phase}: {f.What}: {f.Measured} (expected {f.Expected})\n");
+        }
+        return sb.ToString();
+    }
+
+    public static string LabText(string mode) => mode == "embedded"
+        ? "embedded lab (four units as ActorSystems in one process, real Akka remoting and UDP heartbeats on loopback, the in-memory packet fabric, SQLite)"
+        : $"{mode} lab";
+
+    private static string Mark(bool? ok) => ok switch { true => Pass, false => Fail, null => "" };
+
+    private static string Sec(double ms) => (ms / 1000).ToString("0.000", CultureInfo.InvariantCulture) + " s";
+
+    private static string Cell(string text) => text.Replace("|", "\\|").Replace("\n", " ");
+}

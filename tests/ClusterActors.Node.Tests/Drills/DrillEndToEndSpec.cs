@@ -1,0 +1,63 @@
+using System.Diagnostics;
+using System.Text.Json;
+using ClusterActors.Node.Drills;
+using Xunit.Abstractions;
+
+namespace ClusterActors.Node.Tests.Drills;
+
+/// <summary>
+/// `clusteractors drill seed fgcp-failover --fast-timers` on the real embedded lab: four units as ActorSystems in this
+/// process, CLIENT1 and PC1 on the in-memory fabric. In the real-processes collection so it does not compete for the
+/// CPU with the failover timing specs.
+/// </summary>
+[Collection("real-processes")]
+public sealed class DrillEndToEndSpec(ITestOutputHelper output) : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("clusteractors-drill-e2e-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    [Fact]
+    public async Task Fgcp_failover_embedded_passes_and_writes_a_report_a_json_file_and_a_timeline()
+    {
+        var stdout = new StringWriter { NewLine = "\n" };
+        var stderr = new StringWriter { NewLine = "\n" };
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        var sw = Stopwatch.StartNew();
+        int exit;
+        try
+        {
+            exit = await DrillCommand.RunAsync(new DrillCommand.Request(["seed", "fgcp-failover"], Out: _dir, FastTimers: true), stdout, stderr, cts.Token);
+        }
+        finally
+        {
+            output.WriteLine($"{sw.Elapsed.TotalSeconds:0.0} s\n--- stdout:\n{stdout}\n--- stderr:\n{stderr}");
+        }
+
+        var md = Path.Combine(_dir, "fgcp-failover-1.md");
+        if (File.Exists(md)) output.WriteLine(await File.ReadAllTextAsync(md));
+        Assert.Equal(0, exit);
+        Assert.Equal("", stderr.ToString());
+        var text = stdout.ToString();
+        Assert.Contains("  lab up … 4 units, FGCP clusters DC2_VM1+DC2_VM2 (primary DC2_VM1) and DC2_VM3+DC2_VM4 (primary DC2_VM3)", text);
+        Assert.Contains("  tunnel up via DC2_VM1 ", text);
+        Assert.Contains("  traffic 1000 pps steady through DC2_VM1\n", text);
+        Assert.Matches(@"  fault: kill DC2_VM1 at \d+\.\d{3} s\n", text);
+        Assert.Matches(@"  DC2_VM2 reports itself Primary after \d\.\d{3} s\n", text);
+        Assert.Contains("  traffic steady again through DC2_VM2\n", text);
+
+        Assert.StartsWith("# Drill fgcp-failover, run 1: PASS\n", await File.ReadAllTextAsync(md));
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_dir, "fgcp-failover-1.json")));
+        var root = json.RootElement;
+        Assert.Equal("pass", root.GetProperty("verdict").GetString());
+        var phase = root.GetProperty("phases")[0];
+        Assert.Equal("reused", phase.GetProperty("sa").GetString());
+        Assert.True(phase.GetProperty("lost").GetInt64() <= 1400);
+        Assert.True(phase.GetProperty("forwarded").GetProperty("DC2_VM1").GetInt64() > 500, "DC2_VM1 forwarded before it died");
+        Assert.True(phase.GetProperty("forwarded").GetProperty("DC2_VM2").GetInt64() > 500, "DC2_VM2 forwarded after");
+        var svg = await File.ReadAllTextAsync(Path.Combine(_dir, "fgcp-failover-1.svg"));
+        Assert.Contains("data-unit=\"DC2_VM2\"", svg);
+        Assert.Contains("class=\"marker fault\"", svg);
+        Assert.Contains("class=\"marker role-change\"", svg);
+    }
+}

@@ -1,0 +1,77 @@
+using System.Text.Json;
+using ClusterActors.Node.Drills;
+using Xunit.Abstractions;
+
+namespace ClusterActors.Node.Tests.Drills;
+
+/// <summary>The whole command on a fake lab: progress, the files, the summary and the exit code.</summary>
+public sealed class DrillRunSpec(ITestOutputHelper output) : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("clusteractors-drill-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    private async Task<(int Exit, string Out, List<FakeDrillLab> Labs)> Run(DrillCommand.Request request, Action<FakeDrillLab>? setup = null)
+    {
+        var stdout = new StringWriter { NewLine = "\n" };
+        var labs = new List<FakeDrillLab>();
+        var exit = await DrillCommand.RunAsync(request with { Out = _dir }, stdout, TextWriter.Null, CancellationToken.None, (_, _) =>
+        {
+            var lab = new FakeDrillLab();
+            setup?.Invoke(lab);
+            labs.Add(lab);
+            return lab;
+        });
+        output.WriteLine(stdout.ToString());
+        return (exit, stdout.ToString(), labs);
+    }
+
+    [Fact]
+    public async Task A_drill_whose_expectations_hold_exits_0_and_writes_its_three_files()
+    {
+        var (exit, text, labs) = await Run(new DrillCommand.Request(["seed", "fgsp-failover"]));
+        Assert.Equal(DrillCommand.Passed, exit);
+        Assert.Equal(["kill DC2_VM1", "DC2_VM2 port2 down"], labs.Single().Calls);
+        Assert.True(labs.Single().Disposed);
+        Assert.Contains("== fgsp-failover, run 1 of 1: FGSP failover", text);
+        Assert.Contains("  lab up … 4 units (fake)\n", text);
+        Assert.Contains("  tunnel up via DC2_VM1 (router next hop 192.168.129.254 DC2_VM1+DC2_VM2; spi in 0000abcd out 0000dcba)\n", text);
+        Assert.Matches(@"  setup: kill DC2_VM1 at \d\.\d{3} s; vpn1_1 on DC2_VM2 after \d\.\d{3} s\n", text);
+        Assert.Contains("  traffic 1000 pps steady through DC2_VM2\n", text);
+        Assert.Matches(@"  fault: DC2_VM2 port2 down at \d\.\d{3} s\n", text);
+        Assert.Matches(@"  the DC router withdraws DC2_VM2's next hop after 0\.\d{3} s\n", text);
+        Assert.Contains("  traffic steady again through DC2_VM3\n", text);
+        Assert.Contains("  fgsp-failover run 1: PASS\n", text);
+        foreach (var ext in new[] { "md", "json", "svg" })
+        {
+            var path = Path.Combine(_dir, $"fgsp-failover-1.{ext}");
+            Assert.True(File.Exists(path), path);
+            Assert.Contains($"  wrote {path}\n", text);
+        }
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_dir, "fgsp-failover-1.json")));
+        Assert.Equal("pass", json.RootElement.GetProperty("verdict").GetString());
+        Assert.Equal("DC2_VM3", json.RootElement.GetProperty("phases")[0].GetProperty("owners_after")[0].GetString());
+        Assert.True(json.RootElement.GetProperty("timeline").GetProperty("at_ms").GetArrayLength() > 10, "sampled every 100 ms");
+    }
+
+    [Fact]
+    public async Task A_failed_expectation_exits_1_and_says_which()
+    {
+        var (exit, text, _) = await Run(new DrillCommand.Request(["fgcp-failover"]), lab => lab.AntiReplayDrops = 2);
+        Assert.Equal(DrillCommand.Failed, exit);
+        Assert.Contains("fgcp-failover run 1: FAIL (run: CLIENT1 anti-replay drops: 2, expected 0)", text);
+        Assert.StartsWith("# Drill fgcp-failover, run 1: FAIL", await File.ReadAllTextAsync(Path.Combine(_dir, "fgcp-failover-1.md")));
+    }
+
+    [Fact]
+    public async Task Several_runs_write_a_file_set_each_and_end_with_a_summary()
+    {
+        var (exit, text, labs) = await Run(new DrillCommand.Request(["fgcp-failover"], Runs: 2));
+        Assert.Equal(DrillCommand.Passed, exit);
+        Assert.Equal(2, labs.Count);
+        Assert.True(File.Exists(Path.Combine(_dir, "fgcp-failover-2.svg")));
+        Assert.Contains("\nsummary\n", text);
+        Assert.Matches(@"fgcp-failover\s+kill DC2_VM1\s+2\s+2\s+3 ms\s+3 ms\s+0\s+0\s+1400", text);
+        Assert.Contains("2 of 2 runs passed", text);
+    }
+}

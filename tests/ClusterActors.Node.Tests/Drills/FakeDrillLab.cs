@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using ClusterActors.Actors.Client;
+using ClusterActors.Actors.Unit;
+using ClusterActors.Node.Drills;
+
+namespace ClusterActors.Node.Tests.Drills;
+
+/// <summary>
+/// An in-memory lab whose faults take effect at once, as the code says they should: a killed primary's partner is
+/// primary, the tunnel follows the cluster's primary, a shut uplink moves it to the other cluster. For the runner's
+/// flow and the command's exit codes without the seconds a real lab takes.
+/// </summary>
+internal sealed class FakeDrillLab : IDrillLab
+{
+    private static readonly (string A, string B)[] Clusters = [("DC2_VM1", "DC2_VM2"), ("DC2_VM3", "DC2_VM4")];
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly HashSet<string> _running = new();
+    private readonly HashSet<string> _primaries = new();
+    private readonly Dictionary<string, long> _forwarded = new();
+    private readonly object _gate = new();
+    private string? _owner;
+    private bool _cluster1Routed = true;
+    private double _rate;
+    private TimeSpan? _trafficFrom;
+    private TimeSpan _lastCount;
+
+    public List<string> Calls { get; } = new();
+
+    /// <summary>CLIENT1's anti-replay drops to report: a lab where something is wrong.</summary>
+    public long AntiReplayDrops { get; set; }
+
+    public string Mode => "embedded";
+    public IReadOnlyList<string> Units { get; } = ["DC2_VM1", "DC2_VM2", "DC2_VM3", "DC2_VM4"];
+    public DrillTimers Timers { get; } = DrillSamples.Fast;
+
+    public Task<string> Up(IReadOnlyList<string> primaries, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            _running.UnionWith(Units);
+            _primaries.UnionWith(primaries);
+        }
+        return Task.FromResult("4 units (fake)");
+    }
+
+    public Task<DialInfo> Dial(CancellationToken ct)
+    {
+        lock (_gate) _owner = "DC2_VM1";
+        return Task.FromResult(new DialInfo(0xdcba, 0xabcd, "192.168.129.254", ["DC2_VM1", "DC2_VM2"]));
+    }
+
+    /// <summary>Counts the traffic so far to the unit that owns the tunnel. Under the gate.</summary>
+    private void Count()
+    {
+        var now = _clock.Elapsed;
+        if (_trafficFrom is not null && _owner is not null && _running.Contains(_owner))
+            _forwarded[_owner] = _forwarded.GetValueOrDefault(_owner) + (long)((now - _lastCount).TotalSeconds * _rate);
+        _lastCount = now;
+    }
+
+    public void TrafficStart(double packetsPerSecond)
+    {
+        lock (_gate)
+        {
+            Count();
+            _rate = packetsPerSecond;
+            _trafficFrom = _clock.Elapsed;
+        }
+    }
+
+    public TrafficProgress TrafficProgress()
+    {
+        lock (_gate)
+        {
+            if (_trafficFrom is not { } from) return new(0, 0);
+            var sent = (long)((_clock.Elapsed - from).TotalSeconds * _rate);
+            return new(sent, sent);
+        }
+    }
+
+    public Task<EchoReport> TrafficStop()
+    {
+        var p = TrafficProgress();
+        lock (_gate)
+        {
+            Count();
+            _trafficFrom = null;
+        }
+        return Task.FromResult(new EchoReport(p.Sent, p.Answered, 0, 0, TimeSpan.FromMilliseconds(3), TimeSpan.Zero, TimeSpan.FromSeconds(1), null, null, null));
+    }
+
+    public Task<IReadOnlyDictionary<string, long>> TunnelForwarded()
+    {
+        lock (_gate)
+        {
+            Count();
+            return Task.FromResult<IReadOnlyDictionary<string, long>>(_running.ToDictionary(u => u, u => _forwarded.GetValueOrDefault(u)));
+        }
+    }
+
+    private static string PartnerOf(string unit) => Clusters.Select(c => c.A == unit ? c.B : c.B == unit ? c.A : null).First(p => p is not null)!;
+
+    public Task Kill(string unit)
+    {
+        lock (_gate)
+        {
+            Calls.Add($"kill {unit}");
+            Count();
+            _running.Remove(unit);
+            _forwarded.Remove(unit);
+            if (_primaries.Remove(unit)) _primaries.Add(PartnerOf(unit));
+            if (_owner == unit) _owner = PartnerOf(unit);
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task Start(string unit)
+    {
+        lock (_gate)
+        {
+            Calls.Add($"start {unit}");
+            _running.Add(unit);
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task Link(string unit, string port, bool up) => throw new NotSupportedException();
+
+    public Task SetInterfaceStatus(string unit, string port, bool up)
+    {
+        lock (_gate)
+        {
+            Calls.Add($"{unit} {port} {(up ? "up" : "down")}");
+            Count();
+            _cluster1Routed = up;
+            if (!up) _owner = "DC2_VM3";
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task SetHeartbeat(string unit, bool up) => throw new NotSupportedException();
+
+    public Task<CliResult> Cli(string unit, string command) => throw new NotSupportedException();
+
+    public Task<HaView?> Ha(string unit)
+    {
+        lock (_gate)
+        {
+            if (!_running.Contains(unit)) return Task.FromResult<HaView?>(null);
+            var primary = _primaries.Contains(unit) ? unit : PartnerOf(unit);
+            var members = _running.Contains(PartnerOf(unit)) ? 2 : 1;
+            return Task.FromResult<HaView?>(new HaView(unit, true, primary == unit, primary, members));
+        }
+    }
+
+    public Task<IReadOnlyList<TunnelView>?> Tunnels(string unit)
+    {
+        lock (_gate)
+            return Task.FromResult<IReadOnlyList<TunnelView>?>(_running.Contains(unit)
+                ? [new TunnelView("vpn1_1", _owner == unit ? "sync-primary" : "standby", 0xabcd, 0xdcba)]
+                : null);
+    }
+
+    public IReadOnlyList<NextHopView> RouterNextHops()
+    {
+        lock (_gate)
+            return [new("192.168.129.254", ["DC2_VM1", "DC2_VM2"], _cluster1Routed), new("192.168.130.254", ["DC2_VM3", "DC2_VM4"], true)];
+    }
+
+    public ClientView Client() => new(AntiReplayDrops, 0, 0xdcba, 0xabcd, true);
+
+    public bool Disposed { get; private set; }
+
+    public ValueTask DisposeAsync()
+    {
+        Disposed = true;
+        return ValueTask.CompletedTask;
+    }
+}
