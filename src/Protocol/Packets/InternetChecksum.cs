@@ -9,6 +9,16 @@ public static class InternetChecksum
     /// <summary>True when data, checksum field included, sums to 0xFFFF, i.e. the stored checksum is right.</summary>
     public static bool Verify(ReadOnlySpan<byte> data) => Fold(Sum(data)) == 0xFFFF;
 
+    /// <summary>
+    /// The folded one's-complement sum (not yet complemented) of <paramref name="first"/> followed by
+    /// <paramref name="second"/>, e.g. a pseudo-header and a UDP datagram; <paramref name="first"/> must be of even length.
+    /// </summary>
+    public static ushort FoldedSum(ReadOnlySpan<byte> first, ReadOnlySpan<byte> second)
+    {
+        if (first.Length % 2 != 0) throw new ArgumentException("The first part must be of even length.", nameof(first));
+        return Fold(Sum(first) + Sum(second));
+    }
+
     private static ulong Sum(ReadOnlySpan<byte> data)
     {
         ulong sum = 0;

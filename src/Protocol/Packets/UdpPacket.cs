@@ -73,20 +73,6 @@ public static class UdpPacket
         pseudo[8] = 0;
         pseudo[9] = Ipv4Packet.ProtocolUdp;
         BinaryPrimitives.WriteUInt16BigEndian(pseudo[10..], (ushort)udp.Length);
-        ulong sum = Sum(pseudo) + Sum(udp);
-        while (sum > 0xFFFF)
-            sum = (sum & 0xFFFF) + (sum >> 16);
-        return (ushort)sum;
-    }
-
-    private static ulong Sum(ReadOnlySpan<byte> data)
-    {
-        ulong sum = 0;
-        int i = 0;
-        for (; i + 1 < data.Length; i += 2)
-            sum += (ulong)((data[i] << 8) | data[i + 1]);
-        if (i < data.Length)
-            sum += (ulong)(data[i] << 8);
-        return sum;
+        return InternetChecksum.FoldedSum(pseudo, udp);
     }
 }
