@@ -180,7 +180,7 @@ public static class CommandLine
                           + string.Join(", ", Drills.DrillCatalog.Names) + ", or all",
             Arity = ArgumentArity.ZeroOrMore,
         };
-        var mode = new Option<string>("--mode") { Description = "embedded (every unit in this process) or docker (the container lab, not built yet)", DefaultValueFactory = _ => "embedded", HelpName = "embedded|docker" };
+        var mode = new Option<string>("--mode") { Description = "embedded (every unit in this process) or docker (the container lab of docker-compose.yml, from the checkout; images by .ci/docker-setup)", DefaultValueFactory = _ => "embedded", HelpName = "embedded|docker" };
         var rate = new Option<double>("--rate") { Description = "PC1's echo requests per second through the tunnel", DefaultValueFactory = _ => 1000 };
         var runs = new Option<int>("--runs") { Description = "runs of each drill, each on a fresh lab", DefaultValueFactory = _ => 1 };
         var output = new Option<string>("--out") { Description = $"folder for DRILL-N.md, .json and .svg (default {Drills.DrillCommand.DefaultOut}/)" };

@@ -1,0 +1,374 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using ClusterActors.Actors.Client;
+using ClusterActors.Actors.Unit;
+using ClusterActors.Node.Hosting;
+using ClusterActors.Node.Scenario;
+using ClusterActors.Protocol.Config;
+
+namespace ClusterActors.Node.Drills;
+
+/// <summary>
+/// The container lab (docker-compose.yml at the repo root) as a drill lab: one container per unit on kernel packet
+/// I/O, dc_router (`clusteractors router` + the DC core's reverse path), the client container (CLIENT1 and PC1 behind
+/// a TCP control endpoint) and the Server. The drill's config changes go into a copy of src/Node/lab/units mounted
+/// instead of the shipped one (a compose override). Units are reached from this host on their admin endpoints
+/// (172.31.2.1N:8022, the FGSP link), the client on 192.168.7.2:8023; faults are `docker kill`, `docker start` and
+/// `ip link` in the unit's container; the router's next hops are followed in its log (`docker logs -f`).
+/// </summary>
+public sealed partial class DockerDrillLab : IDrillLab
+{
+    /// <summary>The compose project the drills use.</summary>
+    public const string Project = "clusteractors-drill";
+
+    /// <summary>Containers add a little to every reaction (docker kill, veth carrier, a process per container on two
+    /// cores): the issue allows detection + 300 ms in docker mode, 100 ms more than the embedded lab's slack.</summary>
+    public const int ContainerSlackMs = 100;
+
+    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(1);
+    private static readonly IPEndPoint ClientControl = new(IPAddress.Parse("192.168.7.2"), 8023);
+    private static readonly IReadOnlyDictionary<string, string[]> HopUnits = new Dictionary<string, string[]>
+    {
+        ["192.168.129.254"] = ["DC2_VM1", "DC2_VM2"],
+        ["192.168.130.254"] = ["DC2_VM3", "DC2_VM4"],
+    };
+
+    private readonly string _root;
+    private readonly string _work;
+    private readonly Dictionary<string, ConfigDocument> _configs;
+    private readonly Dictionary<string, bool> _hopAlive = new();
+    private readonly HashSet<string> _down = new();
+    private readonly object _gate = new();
+    private readonly TextWriter _log;
+    private Process? _routerLog;
+    private bool _up;
+
+    public DockerDrillLab(IReadOnlyDictionary<string, string> changes, TextWriter? log = null)
+    {
+        _log = log ?? TextWriter.Null;
+        _root = FindRoot();
+        Units = Scenarios.Units(EmbeddedScenarioDriver.Scenario);
+        _work = Path.Combine(Path.GetTempPath(), "clusteractors-drill-" + Guid.NewGuid().ToString("n")[..8]);
+        var units = Path.Combine(_work, "units");
+        Directory.CreateDirectory(units);
+        _configs = new();
+        foreach (var unit in Units)
+        {
+            var shipped = Path.Combine(_root, "src/Node/lab/units", unit + ".conf");
+            var parsed = FortiConfig.ParseFile(shipped);
+            if (!parsed.Ok) throw new ConfigInvalidException(parsed.Errors);
+            var config = parsed.Value!;
+            if (changes.GetValueOrDefault(unit) is { Length: > 0 } change)
+            {
+                var applied = config.Apply(change, "drill");
+                if (!applied.Ok) throw new ConfigInvalidException(applied.Errors);
+                config = applied.Value!;
+            }
+            _configs[unit] = config;
+            File.WriteAllText(Path.Combine(units, unit + ".conf"), config.ToText());
+            File.Copy(Path.Combine(_root, "src/Node/lab/units", unit + ".hocon"), Path.Combine(units, unit + ".hocon"));
+        }
+        var probe = EmbeddedScenarioDriver.RouterProbeAbove(_configs.Values);
+        Timers = DrillTimers.From(_configs[Units[0]], probe) with { ExtraSlackMs = ContainerSlackMs };
+        var o = new StringBuilder("version: \"2.4\"\nservices:\n");
+        foreach (var unit in Units)
+        {
+            var svc = unit.ToLowerInvariant();
+            o.Append(CultureInfo.InvariantCulture, $"  {svc}:\n    volumes: [\"{units}:/etc/clusteractors:ro\", \"{svc}-data:/var/lib/clusteractors\"]\n");
+        }
+        o.Append(CultureInfo.InvariantCulture, $"  dc_router:\n    environment:\n      LAB_PROBE_MISSES: \"{probe.MissedProbes}\"\n      LAB_PROBE_INTERVAL: \"{(int)probe.Interval.TotalMilliseconds}ms\"\n");
+        File.WriteAllText(Path.Combine(_work, "docker-compose.drill.yml"), o.ToString());
+    }
+
+    public string Mode => "docker";
+
+    public IReadOnlyList<string> Units { get; }
+
+    public DrillTimers Timers { get; }
+
+    /// <summary>The repo root: the folder with docker-compose.yml and src/Node/lab, from $CLUSTERACTORS_LAB_ROOT or upwards of here.</summary>
+    public static string FindRoot()
+    {
+        if (Environment.GetEnvironmentVariable("CLUSTERACTORS_LAB_ROOT") is { Length: > 0 } env) return env;
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, "docker-compose.yml")) && Directory.Exists(Path.Combine(dir.FullName, "src/Node/lab")))
+                    return dir.FullName;
+        }
+        throw new UsageException("--mode docker runs the container lab of this repository: run it from the checkout "
+                                 + "(docker-compose.yml, src/Node/lab) or set CLUSTERACTORS_LAB_ROOT");
+    }
+
+    private static IPEndPoint Admin(string unit) =>
+        new(IPAddress.Parse("172.31.2.1" + unit[^1]), 8022); // DC2_VM1 → 172.31.2.11 (src/Node/lab/units/*.hocon)
+
+    private static string Container(string unit) => unit.ToLowerInvariant();
+
+    private string[] Compose(params string[] args) =>
+        ["-p", Project, "-f", Path.Combine(_root, "docker-compose.yml"), "-f", Path.Combine(_work, "docker-compose.drill.yml"), .. args];
+
+    /// <summary>Runs a program to its end; throws with its output when it fails and <paramref name="check"/>.</summary>
+    private static async Task<(int Exit, string Output)> Run(string file, IEnumerable<string> args, TimeSpan timeout, bool check = true,
+        string? workDir = null, IDictionary<string, string>? env = null)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workDir ?? "" };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        if (env is not null) foreach (var (k, v) in env) start.Environment[k] = v;
+        using var p = Process.Start(start) ?? throw new InvalidOperationException($"cannot run {file}");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout);
+        try { await p.WaitForExitAsync(cts.Token); }
+        catch (OperationCanceledException)
+        {
+            try { p.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+            throw new TimeoutException($"{file} {string.Join(' ', start.ArgumentList)} did not finish within {timeout.TotalSeconds:0} s");
+        }
+        var output = (await stdout) + (await stderr);
+        if (check && p.ExitCode != 0)
+            throw new InvalidOperationException($"{file} {string.Join(' ', start.ArgumentList)} failed ({p.ExitCode}): {output.Trim()}");
+        return (p.ExitCode, output);
+    }
+
+    public async Task<string> Up(IReadOnlyList<string> primaries, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        // A previous drill's lab (or one left behind) would hold the containers' names and the bridges.
+        await Run("docker-compose", Compose("down", "-t", "1", "-v"), TimeSpan.FromSeconds(120), check: false, _root);
+        await Run("docker-compose", Compose("up", "-d"), TimeSpan.FromSeconds(180), workDir: _root);
+        _up = true;
+        await Run(Path.Combine(_root, "src/Node/lab/host-bridges.sh"), ["add"], TimeSpan.FromSeconds(30));
+        FollowRouter();
+        var within = TimeSpan.FromSeconds(_configs.Values.Max(c => c.Ha.HelloHolddown) + 60);
+        var groups = Units.GroupBy(u => _configs[u].Ha.GroupId).Select(g => g.ToList()).ToList();
+        var formed = false;
+        while (sw.Elapsed < within && !formed)
+        {
+            ct.ThrowIfCancellationRequested();
+            formed = true;
+            foreach (var group in groups)
+            foreach (var unit in group)
+            {
+                var ha = await Ha(unit);
+                if (ha is not { Working: true } || ha.Members != group.Count || ha.Primary != primaries.Contains(unit)) formed = false;
+            }
+            if (formed)
+                foreach (var unit in Units)
+                    if (!await FgspPeers(unit)) formed = false;
+            if (formed && RouterNextHops() is var hops && (hops.Count != HopUnits.Count || hops.Any(h => !h.Alive))) formed = false;
+            if (!formed) await Task.Delay(250, ct);
+        }
+        if (!formed)
+        {
+            var seen = new List<string>();
+            foreach (var unit in Units)
+                seen.Add((await Ha(unit)) is { } h ? $"{unit} {(h.Working ? h.Primary ? "Primary" : "Secondary" : "hello")} of {h.Members}" : $"{unit} silent");
+            var router = string.Join(", ", RouterNextHops().Select(h => $"{h.Address} {(h.Alive ? "alive" : "dead")}"));
+            throw new TimeoutException($"the container lab did not form within {within.TotalSeconds:0} s with {string.Join(" and ", primaries)} primary "
+                                       + $"({string.Join(", ", seen)}; router {router})");
+        }
+        var clusters = groups.Select(g => $"{string.Join("+", g)} (primary {g.First(primaries.Contains)})");
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{Units.Count} unit containers, FGCP clusters {string.Join(" and ", clusters)}, FGSP peers, router next hops alive, in {sw.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    private async Task<bool> FgspPeers(string unit)
+    {
+        var r = await TryCli(unit, "diagnose sys ha standalone-peers");
+        return r is { ExitCode: 0 } && DetectedPeers().Match(r.Output) is { Success: true } m && int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) >= 1;
+    }
+
+    [GeneratedRegex(@"Detected-peers=(\d+)")]
+    private static partial Regex DetectedPeers();
+
+    /// <summary>Follows dc_router's log: `clusteractors router` prints each next hop that dies or answers again.</summary>
+    private void FollowRouter()
+    {
+        lock (_gate)
+        {
+            _hopAlive.Clear();
+            foreach (var hop in HopUnits.Keys) _hopAlive[hop] = true; // the router installs every next hop when it starts
+        }
+        var start = new ProcessStartInfo("docker") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "logs", "-f", "dc_router" }) start.ArgumentList.Add(a);
+        var p = _routerLog = Process.Start(start) ?? throw new InvalidOperationException("cannot run docker logs");
+        void OnLine(string? line)
+        {
+            if (line is null) return;
+            var m = RouterChange().Match(line);
+            if (!m.Success) return;
+            lock (_gate) _hopAlive[m.Groups[1].Value] = m.Groups[2].Value == "answers again";
+        }
+        p.OutputDataReceived += (_, e) => OnLine(e.Data);
+        p.ErrorDataReceived += (_, e) => OnLine(e.Data);
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+    }
+
+    [GeneratedRegex(@"router: [\d.]+ (\d+\.\d+\.\d+\.\d+) (dead after|answers again)")]
+    private static partial Regex RouterChange();
+
+    public async Task<DialInfo> Dial(CancellationToken ct)
+    {
+        var answer = await Control("dial", TimeSpan.FromSeconds(40));
+        var w = answer.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (w is not ["in", var inSpi, "out", var outSpi]) throw new InvalidOperationException($"CLIENT1 did not dial: {answer.Trim()}");
+        var (_, route) = await Run("docker", ["exec", "dc_router", "ip", "route", "get", "192.168.202.35", "from", "192.168.7.2", "iif", "wan"],
+            TimeSpan.FromSeconds(10), check: false);
+        var via = Regex.Match(route, @"via (\S+)") is { Success: true } m ? m.Groups[1].Value : null;
+        return new DialInfo(uint.Parse(inSpi, CultureInfo.InvariantCulture), uint.Parse(outSpi, CultureInfo.InvariantCulture), via,
+            via is not null && HopUnits.TryGetValue(via, out var units) ? units : []);
+    }
+
+    /// <summary>One command on the client container's control endpoint; throws with its message when it fails.</summary>
+    private static async Task<string> Control(string command, TimeSpan timeout)
+    {
+        CliResult r;
+        try { r = await AdminClient.RunAsync(ClientControl, command, timeout); }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or OperationCanceledException)
+        {
+            throw new InvalidOperationException($"the client container does not answer on {ClientControl}: {e.Message}");
+        }
+        if (r.ExitCode != 0) throw new InvalidOperationException($"client `{command}`: {r.Output.Trim()}");
+        return r.Output;
+    }
+
+    public void TrafficStart(double packetsPerSecond) =>
+        Control(string.Create(CultureInfo.InvariantCulture, $"traffic start {packetsPerSecond}"), TimeSpan.FromSeconds(10)).GetAwaiter().GetResult();
+
+    public TrafficProgress TrafficProgress()
+    {
+        var w = Control("traffic progress", TimeSpan.FromSeconds(5)).GetAwaiter().GetResult().Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return w is ["sent", var s, "answered", var a] ? new(long.Parse(s, CultureInfo.InvariantCulture), long.Parse(a, CultureInfo.InvariantCulture)) : new(0, 0);
+    }
+
+    public async Task<EchoReport> TrafficStop() =>
+        JsonSerializer.Deserialize<EchoReport>(await Control("traffic stop", TimeSpan.FromSeconds(40)))
+        ?? throw new InvalidOperationException("the client sent no report");
+
+    public async Task<IReadOnlyDictionary<string, long>> TunnelForwarded()
+    {
+        var lists = await Task.WhenAll(Units.Select(async u => (u, await TryCli(u, "diagnose vpn tunnel list"))));
+        var result = new Dictionary<string, long>();
+        foreach (var (unit, r) in lists)
+            if (r is { ExitCode: 0 })
+                result[unit] = RxPackets().Matches(r.Output).Sum(m => long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
+        return result;
+    }
+
+    [GeneratedRegex(@"stat: rxp=(\d+)")]
+    private static partial Regex RxPackets();
+
+    public async Task Kill(string unit)
+    {
+        Known(unit);
+        lock (_gate) _down.Add(unit);
+        await Run("docker", ["kill", Container(unit)], TimeSpan.FromSeconds(30));
+    }
+
+    public async Task Start(string unit)
+    {
+        Known(unit);
+        await Run("docker", ["start", Container(unit)], TimeSpan.FromSeconds(60));
+        lock (_gate) _down.Remove(unit);
+    }
+
+    public async Task Link(string unit, string port, bool up)
+    {
+        Known(unit);
+        await Run("docker", ["exec", Container(unit), "ip", "link", "set", port, up ? "up" : "down"], TimeSpan.FromSeconds(30));
+    }
+
+    public async Task SetInterfaceStatus(string unit, string port, bool up)
+    {
+        var result = await Cli(unit, $"config system interface\n    edit {port}\n        set status {(up ? "up" : "down")}\n    next\nend");
+        if (result.ExitCode != 0) throw new InvalidOperationException($"{unit} refused `set status` on {port}: {result.Output.Trim()}");
+    }
+
+    public Task SetHeartbeat(string unit, bool up) =>
+        Link(unit, _configs[unit].Ha.HbDevs.FirstOrDefault()?.Interface ?? "port4", up);
+
+    public async Task<CliResult> Cli(string unit, string command)
+    {
+        Known(unit);
+        return await AdminClient.RunAsync(Admin(unit), command, TimeSpan.FromSeconds(15));
+    }
+
+    private async Task<CliResult?> TryCli(string unit, string command)
+    {
+        lock (_gate)
+            if (_down.Contains(unit)) return null;
+        try { return await AdminClient.RunAsync(Admin(unit), command, AskTimeout); }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or OperationCanceledException) { return null; }
+    }
+
+    public async Task<HaView?> Ha(string unit) =>
+        await TryCli(unit, "diagnose sys ha status") is { ExitCode: 0 } r ? ParseHa(unit, r.Output) : null;
+
+    /// <summary>`diagnose sys ha status` in a value: state=work, is_manage_primary, the member lines and the primary's hostname.</summary>
+    public static HaView? ParseHa(string unit, string text)
+    {
+        var lines = text.Split('\n');
+        var start = Array.FindIndex(lines, l => l.StartsWith("HA group member information", StringComparison.Ordinal));
+        if (start < 0) return null;
+        var members = lines.Skip(start + 1).TakeWhile(l => l.Contains("hostname=", StringComparison.Ordinal)).ToList();
+        var primaryLine = members.FirstOrDefault(l => Regex.IsMatch(l, @":\s*Primary,"));
+        var primaryHost = primaryLine is null ? "" : Regex.Match(primaryLine, @"hostname=(\S+)").Groups[1].Value;
+        return new HaView(unit, text.Contains("state=work", StringComparison.Ordinal), lines[start].Contains("is_manage_primary=1", StringComparison.Ordinal),
+            primaryHost, members.Count);
+    }
+
+    public async Task<IReadOnlyList<TunnelView>?> Tunnels(string unit) =>
+        await TryCli(unit, "diagnose vpn tunnel list") is { ExitCode: 0 } r ? ParseTunnels(r.Output) : null;
+
+    /// <summary>`diagnose vpn tunnel list` in values: each tunnel's name, role and its dec/enc SPIs.</summary>
+    public static IReadOnlyList<TunnelView> ParseTunnels(string text)
+    {
+        var result = new List<TunnelView>();
+        foreach (var block in Regex.Split(text, @"(?m)^(?=name=)").Where(b => b.StartsWith("name=", StringComparison.Ordinal)))
+        {
+            var name = Regex.Match(block, @"^name=(\S+)").Groups[1].Value;
+            var role = Regex.Match(block, @"role=(\S+)").Groups[1].Value;
+            uint Spi(string dir) => Regex.Match(block, $@"{dir}: spi=([0-9a-f]+)") is { Success: true } m ? uint.Parse(m.Groups[1].Value, NumberStyles.HexNumber) : 0;
+            result.Add(new TunnelView(name, role, Spi("dec"), Spi("enc")));
+        }
+        return result;
+    }
+
+    public IReadOnlyList<NextHopView> RouterNextHops()
+    {
+        lock (_gate) return _hopAlive.Select(h => new NextHopView(h.Key, HopUnits[h.Key], h.Value)).ToList();
+    }
+
+    public ClientView Client()
+    {
+        var (antiReplay, icv, inSpi, outSpi, up) = Commands.LabClientCommand.ParseCounters(Control("counters", TimeSpan.FromSeconds(5)).GetAwaiter().GetResult());
+        return new ClientView(antiReplay, icv, inSpi, outSpi, up);
+    }
+
+    private void Known(string unit)
+    {
+        if (!Units.Contains(unit)) throw new ArgumentException($"no unit {unit} in the scenario");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try { if (_routerLog is { HasExited: false } p) p.Kill(); } catch (InvalidOperationException) { }
+        _routerLog?.Dispose();
+        if (_up)
+        {
+            if (Environment.GetEnvironmentVariable("CLUSTERACTORS_DRILL_KEEP") != "1")
+            {
+                await Run("docker-compose", Compose("down", "-t", "1", "-v"), TimeSpan.FromSeconds(120), check: false, _root);
+                await Run(Path.Combine(_root, "src/Node/lab/host-bridges.sh"), ["remove"], TimeSpan.FromSeconds(30), check: false);
+            }
+        }
+        try { Directory.Delete(_work, recursive: true); } catch (IOException) { }
+        _log.Flush();
+    }
+}
