@@ -61,6 +61,7 @@ public static class RouterCommand
     {
         var route = Parse(r);
         var status = r.Status ?? DefaultStatus;
+        KernelEcmpRouter? current = null;
         void Log(string line)
         {
             lock (output)
@@ -68,8 +69,11 @@ public static class RouterCommand
                 output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} router: {line}");
                 output.Flush();
             }
+            // A next hop that dies or comes back is in the status file at once, not at the next second: the docker
+            // drills time the router's detection from it.
+            if (current is not null) WriteStatus(status, current.Describe());
         }
-        using var router = new KernelEcmpRouter(route, Log);
+        using var router = current = new KernelEcmpRouter(route, Log);
         await router.StartAsync();
         Log($"{route.Prefix} via {string.Join(", ", route.NextHops)}; probes every {route.Probe.Interval.TotalMilliseconds:0} ms, dead after {route.Probe.MissedProbes} misses; status in {status}");
         var stopped = new TaskCompletionSource();
@@ -88,8 +92,11 @@ public static class RouterCommand
         return 0;
     }
 
+    private static readonly object StatusGate = new();
+
     private static void WriteStatus(string path, string text)
     {
+        lock (StatusGate)
         try
         {
             var tmp = path + ".tmp";

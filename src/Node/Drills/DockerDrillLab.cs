@@ -40,12 +40,11 @@ public sealed partial class DockerDrillLab : IDrillLab
     private readonly string _root;
     private readonly string _work;
     private readonly Dictionary<string, ConfigDocument> _configs;
-    private readonly Dictionary<string, bool> _hopAlive = new();
     private readonly HashSet<string> _down = new();
     private readonly Dictionary<string, int> _pids = new();
     private readonly object _gate = new();
     private readonly TextWriter _log;
-    private Process? _routerLog;
+    private string? _routerStatus;
     private bool _up;
 
     public DockerDrillLab(IReadOnlyDictionary<string, string> changes, TextWriter? log = null)
@@ -144,7 +143,7 @@ public sealed partial class DockerDrillLab : IDrillLab
         await Run("docker-compose", Compose("up", "-d"), TimeSpan.FromSeconds(180), workDir: _root);
         _up = true;
         await Run(Path.Combine(_root, "src/Node/lab/host-bridges.sh"), ["add"], TimeSpan.FromSeconds(30));
-        FollowRouter();
+        await FollowRouter();
         var within = TimeSpan.FromSeconds(_configs.Values.Max(c => c.Ha.HelloHolddown) + 60);
         var groups = Units.GroupBy(u => _configs[u].Ha.GroupId).Select(g => g.ToList()).ToList();
         var formed = false;
@@ -192,32 +191,23 @@ public sealed partial class DockerDrillLab : IDrillLab
     [GeneratedRegex(@"Detected-peers=(\d+)")]
     private static partial Regex DetectedPeers();
 
-    /// <summary>Follows dc_router's log: `clusteractors router` prints each next hop that dies or answers again.</summary>
-    private void FollowRouter()
+    /// <summary>
+    /// dc_router's next hops as its `clusteractors router` wrote them last (it rewrites the status file the moment a next
+    /// hop dies or answers again), read from this host through /proc/PID/root of the container's PID 1: no docker exec
+    /// and no log following in the way of the detection's timing.
+    /// </summary>
+    private async Task FollowRouter()
     {
-        lock (_gate)
-        {
-            _hopAlive.Clear();
-            foreach (var hop in HopUnits.Keys) _hopAlive[hop] = true; // the router installs every next hop when it starts
-        }
-        var start = new ProcessStartInfo("docker") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "logs", "-f", "dc_router" }) start.ArgumentList.Add(a);
-        var p = _routerLog = Process.Start(start) ?? throw new InvalidOperationException("cannot run docker logs");
-        void OnLine(string? line)
-        {
-            if (line is null) return;
-            var m = RouterChange().Match(line);
-            if (!m.Success) return;
-            lock (_gate) _hopAlive[m.Groups[1].Value] = m.Groups[2].Value == "answers again";
-        }
-        p.OutputDataReceived += (_, e) => OnLine(e.Data);
-        p.ErrorDataReceived += (_, e) => OnLine(e.Data);
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
+        var (_, text) = await Run("docker", ["inspect", "-f", "{{.State.Pid}}", "dc_router"], TimeSpan.FromSeconds(30));
+        _routerStatus = $"/proc/{text.Trim()}/root{Commands.RouterCommand.DefaultStatus}";
     }
 
-    [GeneratedRegex(@"router: [\d.]+ (\d+\.\d+\.\d+\.\d+) (dead after|answers again)")]
-    private static partial Regex RouterChange();
+    /// <summary>The next hops in a `clusteractors router` status text: `via ADDRESS alive|dead`.</summary>
+    public static IReadOnlyList<(string Address, bool Alive)> ParseRouterStatus(string text) =>
+        RouterHop().Matches(text).Select(m => (m.Groups[1].Value, m.Groups[2].Value == "alive")).ToList();
+
+    [GeneratedRegex(@"(?m)^\s+via (\d+\.\d+\.\d+\.\d+) (alive|dead)")]
+    private static partial Regex RouterHop();
 
     public async Task<DialInfo> Dial(CancellationToken ct)
     {
@@ -375,7 +365,12 @@ public sealed partial class DockerDrillLab : IDrillLab
 
     public IReadOnlyList<NextHopView> RouterNextHops()
     {
-        lock (_gate) return _hopAlive.Select(h => new NextHopView(h.Key, HopUnits[h.Key], h.Value)).ToList();
+        if (_routerStatus is null) return [];
+        string text;
+        try { text = File.ReadAllText(_routerStatus); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return []; }
+        return ParseRouterStatus(text).Where(h => HopUnits.ContainsKey(h.Address))
+            .Select(h => new NextHopView(h.Address, HopUnits[h.Address], h.Alive)).ToList();
     }
 
     public ClientView Client()
@@ -391,8 +386,6 @@ public sealed partial class DockerDrillLab : IDrillLab
 
     public async ValueTask DisposeAsync()
     {
-        try { if (_routerLog is { HasExited: false } p) p.Kill(); } catch (InvalidOperationException) { }
-        _routerLog?.Dispose();
         if (_up)
         {
             if (Environment.GetEnvironmentVariable("CLUSTERACTORS_DRILL_KEEP") != "1")

@@ -74,3 +74,16 @@ public sealed class RouterCommandSpec
         Assert.Equal(new TunnelView("vpn1_1", "sync-primary", 0x0ef94b9e, 0x08bb4a16), t);
     }
 }
+
+public sealed class RouterStatusSpec
+{
+    [Fact]
+    public void Router_status_is_read_back()
+    {
+        const string text = "2026-11-27 10:12:44.620 UTC\n192.168.202.35/32 ecmp (kernel, flow hash: source+destination, 100 ms x 42)\n"
+                            + "    via 192.168.129.254 alive    probes sent 10, missed 0\n"
+                            + "    via 192.168.130.254 dead     42 missed probes, down since 4.390 s\n"
+                            + "installed: ip route replace 192.168.202.35/32 via 192.168.129.254\n";
+        Assert.Equal([("192.168.129.254", true), ("192.168.130.254", false)], ClusterActors.Node.Drills.DockerDrillLab.ParseRouterStatus(text));
+    }
+}
