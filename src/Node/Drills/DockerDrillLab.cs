@@ -45,6 +45,10 @@ public sealed partial class DockerDrillLab : IDrillLab
     private readonly object _gate = new();
     private readonly TextWriter _log;
     private string? _routerStatus;
+    private TrafficProgress _progress = new(0, 0);
+    private Thread? _progressThread;
+    private ManualResetEventSlim? _progressStop;
+    private readonly Dictionary<string, (Task<CliResult?> Fetch, long At)> _tunnelLists = new();
     private bool _up;
 
     public DockerDrillLab(IReadOnlyDictionary<string, string> changes, TextWriter? log = null)
@@ -234,22 +238,55 @@ public sealed partial class DockerDrillLab : IDrillLab
         return r.Output;
     }
 
-    public void TrafficStart(double packetsPerSecond) =>
+    public void TrafficStart(double packetsPerSecond)
+    {
         Control(string.Create(CultureInfo.InvariantCulture, $"traffic start {packetsPerSecond}"), TimeSpan.FromSeconds(10)).GetAwaiter().GetResult();
+        StopProgressPoller();
+        lock (_gate) _progress = new(0, 0);
+        // The runner reads the progress from its polling loops without awaiting: a thread of its own asks the client
+        // every 20 ms, so no thread-pool thread blocks on TCP and the runner's timing loops stay on time.
+        var stop = _progressStop = new ManualResetEventSlim();
+        _progressThread = new Thread(() =>
+        {
+            while (!stop.Wait(20))
+            {
+                try
+                {
+                    var w = Control("traffic progress", TimeSpan.FromSeconds(5)).GetAwaiter().GetResult()
+                        .Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    if (w is ["sent", var sent, "answered", var answered])
+                        lock (_gate) _progress = new(long.Parse(sent, CultureInfo.InvariantCulture), long.Parse(answered, CultureInfo.InvariantCulture));
+                }
+                catch (InvalidOperationException) { /* the client is busy or gone; the last value stands */ }
+            }
+        }) { IsBackground = true, Name = "drill client progress" };
+        _progressThread.Start();
+    }
+
+    private void StopProgressPoller()
+    {
+        _progressStop?.Set();
+        _progressThread?.Join(TimeSpan.FromSeconds(6));
+        _progressThread = null;
+    }
 
     public TrafficProgress TrafficProgress()
     {
-        var w = Control("traffic progress", TimeSpan.FromSeconds(5)).GetAwaiter().GetResult().Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        return w is ["sent", var s, "answered", var a] ? new(long.Parse(s, CultureInfo.InvariantCulture), long.Parse(a, CultureInfo.InvariantCulture)) : new(0, 0);
+        lock (_gate) return _progress;
     }
 
-    public async Task<EchoReport> TrafficStop() =>
-        JsonSerializer.Deserialize<EchoReport>(await Control("traffic stop", TimeSpan.FromSeconds(40)))
-        ?? throw new InvalidOperationException("the client sent no report");
+    public async Task<EchoReport> TrafficStop()
+    {
+        StopProgressPoller();
+        var report = JsonSerializer.Deserialize<EchoReport>(await Control("traffic stop", TimeSpan.FromSeconds(40)))
+                     ?? throw new InvalidOperationException("the client sent no report");
+        lock (_gate) _progress = new(report.Sent, report.Answered);
+        return report;
+    }
 
     public async Task<IReadOnlyDictionary<string, long>> TunnelForwarded()
     {
-        var lists = await Task.WhenAll(Units.Select(async u => (u, await TryCli(u, "diagnose vpn tunnel list"))));
+        var lists = await Task.WhenAll(Units.Select(async u => (u, await TunnelList(u))));
         var result = new Dictionary<string, long>();
         foreach (var (unit, r) in lists)
             if (r is { ExitCode: 0 })
@@ -347,7 +384,25 @@ public sealed partial class DockerDrillLab : IDrillLab
     }
 
     public async Task<IReadOnlyList<TunnelView>?> Tunnels(string unit) =>
-        await TryCli(unit, "diagnose vpn tunnel list") is { ExitCode: 0 } r ? ParseTunnels(r.Output) : null;
+        await TunnelList(unit) is { ExitCode: 0 } r ? ParseTunnels(r.Output) : null;
+
+    /// <summary>
+    /// `diagnose vpn tunnel list` of a unit, shared by everything that asks within 25 ms (the runner's owner polls and
+    /// the sampler's forwarded counters read the same list): the units forward PC1's traffic on the same two cores,
+    /// and each answer renders every tunnel with its keys.
+    /// </summary>
+    private Task<CliResult?> TunnelList(string unit)
+    {
+        lock (_gate)
+        {
+            if (_tunnelLists.TryGetValue(unit, out var last)
+                && (!last.Fetch.IsCompleted || Stopwatch.GetElapsedTime(last.At) < TimeSpan.FromMilliseconds(25)))
+                return last.Fetch;
+            var fetch = TryCli(unit, "diagnose vpn tunnel list");
+            _tunnelLists[unit] = (fetch, Stopwatch.GetTimestamp());
+            return fetch;
+        }
+    }
 
     /// <summary>`diagnose vpn tunnel list` in values: each tunnel's name, role and its dec/enc SPIs.</summary>
     public static IReadOnlyList<TunnelView> ParseTunnels(string text)
@@ -386,6 +441,7 @@ public sealed partial class DockerDrillLab : IDrillLab
 
     public async ValueTask DisposeAsync()
     {
+        StopProgressPoller();
         if (_up)
         {
             if (Environment.GetEnvironmentVariable("CLUSTERACTORS_DRILL_KEEP") != "1")
