@@ -16,6 +16,7 @@ public static class CommandLine
         root.Subcommands.Add(ClientCmd());
         root.Subcommands.Add(ScenarioCommand());
         root.Subcommands.Add(DrillCmd());
+        root.Subcommands.Add(RouterCmd());
         return root;
     }
 
@@ -87,9 +88,17 @@ public static class CommandLine
         var unit = new Option<string>("--unit") { Description = "the scenario's unit (e.g. DC2_VM1)" };
         var once = new Option<bool>("--once") { Description = "exit once the tunnel is up" };
         var timeout = new Option<int>("--timeout") { Description = "seconds to wait for each IKE exchange", DefaultValueFactory = _ => 8 };
-        var cmd = new Command("client", "dial in as the scenario's FortiGate IPsec Client 1 (IKEv2 over UDP)") { config, gateway, scenario, unit, once, timeout };
+        var kernel = new Option<bool>("--kernel") { Description = "container lab: CLIENT1 on this host's port1/port2 and PC1 in a network namespace (kernel packet I/O), driven over --serve" };
+        var serve = new Option<string>("--serve") { Description = "with --kernel: control endpoint HOST:PORT (dial, traffic start PPS, traffic progress, traffic stop, counters, show)" };
+        var pc1Netns = new Option<string>("--pc1-netns") { Description = "with --kernel: PC1's network namespace (its eth0 is 10.10.1.2)", DefaultValueFactory = _ => "pc1" };
+        var cmd = new Command("client", "dial in as the scenario's FortiGate IPsec Client 1 (IKEv2 over UDP)") { config, gateway, scenario, unit, once, timeout, kernel, serve, pc1Netns };
         cmd.SetAction(async (pr, ct) => await Guard(async () =>
         {
+            if (pr.GetValue(kernel))
+            {
+                var at = pr.GetValue(serve) is { } sv ? Endpoints.Parse(sv, "--serve") : throw new UsageException("--kernel needs --serve HOST:PORT");
+                return await LabClientCommand.RunAsync(new LabClientCommand.Request(pr.GetValue(config)!, at, pr.GetValue(pc1Netns)!), Console.Out, ct);
+            }
             var endpoint = pr.GetValue(gateway) is { } g
                 ? Endpoints.Parse(g, "--gateway")
                 : pr.GetValue(scenario) is { } s && pr.GetValue(unit) is { } u
@@ -98,6 +107,25 @@ public static class CommandLine
             return await ClientCommand.RunAsync(new ClientCommand.Request(pr.GetValue(config)!, endpoint, pr.GetValue(once),
                 TimeSpan.FromSeconds(pr.GetValue(timeout))), Console.Out, ct);
         }));
+        return cmd;
+    }
+
+    private static Command RouterCmd()
+    {
+        var route = new Option<string>("--route") { Description = "the prefix routed over the next hops, e.g. 192.168.202.35/32", Required = true };
+        var via = new Option<string[]>("--via") { Description = "a next hop (give it once per hop), e.g. 192.168.129.254", Required = true };
+        var interval = new Option<string>("--probe-interval") { Description = "ICMP probe to each next hop this often (default 100ms)" };
+        var misses = new Option<int?>("--probe-misses") { Description = "a next hop is dead after this many missed probes in a row (default 3)" };
+        var status = new Option<string>("--status") { Description = $"file rewritten every second with the route's state (default {RouterCommand.DefaultStatus})" };
+        var cmd = new Command("router", "the container lab's DC router: a kernel ECMP route rewritten from probes of its next hops, until SIGTERM")
+            { route, via, interval, misses, status };
+        cmd.SetAction(async (pr, ct) => await Guard(() => RouterCommand.RunAsync(
+            new RouterCommand.Request(pr.GetValue(route)!, pr.GetValue(via) ?? [], pr.GetValue(interval), pr.GetValue(misses), pr.GetValue(status)),
+            Console.Out, ct)));
+        var showStatus = new Option<string>("--status") { Description = $"the running router's status file (default {RouterCommand.DefaultStatus})" };
+        var show = new Command("show", "print the running router's route and next hops") { showStatus };
+        show.SetAction(pr => RouterCommand.Show(pr.GetValue(showStatus), Console.Out, Console.Error));
+        cmd.Subcommands.Add(show);
         return cmd;
     }
 
@@ -152,7 +180,7 @@ public static class CommandLine
                           + string.Join(", ", Drills.DrillCatalog.Names) + ", or all",
             Arity = ArgumentArity.ZeroOrMore,
         };
-        var mode = new Option<string>("--mode") { Description = "embedded (every unit in this process) or docker (the container lab, not built yet)", DefaultValueFactory = _ => "embedded", HelpName = "embedded|docker" };
+        var mode = new Option<string>("--mode") { Description = "embedded (every unit in this process) or docker (the container lab of docker-compose.yml, from the checkout; images by .ci/docker-setup)", DefaultValueFactory = _ => "embedded", HelpName = "embedded|docker" };
         var rate = new Option<double>("--rate") { Description = "PC1's echo requests per second through the tunnel", DefaultValueFactory = _ => 1000 };
         var runs = new Option<int>("--runs") { Description = "runs of each drill, each on a fresh lab", DefaultValueFactory = _ => 1 };
         var output = new Option<string>("--out") { Description = $"folder for DRILL-N.md, .json and .svg (default {Drills.DrillCommand.DefaultOut}/)" };

@@ -42,9 +42,7 @@ public static class DrillCommand
         switch (request.Mode)
         {
             case "embedded": break;
-            case "docker":
-                throw new UsageException("the container lab is not built yet: --mode docker needs one container per unit with kernel "
-                                         + "networking and a driver for it (src/Node/Drills/IDrillLab.cs); run --mode embedded");
+            case "docker": break;
             default: throw new UsageException($"--mode is embedded or docker, not '{request.Mode}'");
         }
         if (!(request.Rate is > 0 and <= 20_000)) throw new UsageException("--rate is packets per second, from 1 to 20000");
@@ -62,7 +60,7 @@ public static class DrillCommand
                                             + $"{request.Rate.ToString(CultureInfo.InvariantCulture)} pps{(request.FastTimers ? ", fast timers" : "")})");
                 var changes = Changes(drill, request.FastTimers);
                 DrillRunResult result;
-                await using (var lab = labFactory?.Invoke(drill, changes) ?? new EmbeddedDrillLab(changes))
+                await using (var lab = labFactory?.Invoke(drill, changes) ?? (request.Mode == "docker" ? new DockerDrillLab(changes) : (IDrillLab)new EmbeddedDrillLab(changes)))
                 {
                     result = await new DrillRunner(lab, stdout).RunAsync(drill, settings, run, Describe(changes), ct);
                     await stdout.WriteAsync("  lab down … ");

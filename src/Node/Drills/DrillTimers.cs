@@ -24,6 +24,13 @@ public sealed record DrillTimers(
     /// </summary>
     public double RouterDetectionMs => (double)ProbeIntervalMs * (ProbeMisses + 1);
 
+    /// <summary>Slack on top of <see cref="DrillBounds.SlackMs"/> that the lab needs: 0 embedded, 100 ms in containers
+    /// (the issue allows detection + 300 ms in docker mode).</summary>
+    public int ExtraSlackMs { get; init; }
+
+    /// <summary>What every nominal detection time gets added in this lab.</summary>
+    public double SlackMs => DrillBounds.SlackMs + ExtraSlackMs;
+
     public static DrillTimers From(ConfigDocument unit, ProbeOptions probe) => new(
         (int)unit.Ha.HeartbeatInterval.TotalMilliseconds, unit.Ha.HbLostThreshold, unit.Ha.HelloHolddown, unit.Ha.HaUptimeDiffMargin,
         (int)probe.Interval.TotalMilliseconds, probe.MissedProbes);

@@ -13,21 +13,21 @@ public static class DrillBounds
     public static double DetectionMs(DetectionKind kind, DrillTimers t) => kind switch
     {
         // The secondary declares the primary lost after hb-interval × hb-lost-threshold without a heartbeat.
-        DetectionKind.BecomesPrimary or DetectionKind.SplitBrain => t.FgcpDetectionMs + SlackMs,
-        DetectionKind.RouterWithdraws => t.RouterDetectionMs + SlackMs,
+        DetectionKind.BecomesPrimary or DetectionKind.SplitBrain => t.FgcpDetectionMs + t.SlackMs,
+        DetectionKind.RouterWithdraws => t.RouterDetectionMs + t.SlackMs,
         // A returning unit that has not found its cluster by the end of hello-holddown works alone as primary.
         DetectionKind.RejoinsAsSecondary => t.HelloHolddownSeconds * 1000.0,
         // Two primaries that hear each other again negotiate on the next heartbeats.
-        DetectionKind.OnePrimary => 2.0 * t.HbIntervalMs + SlackMs,
+        DetectionKind.OnePrimary => 2.0 * t.HbIntervalMs + t.SlackMs,
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
     /// <summary>The most packets the phase may lose at <paramref name="ratePps"/>; null for a phase without a loss bound.</summary>
     public static long? Loss(LossBoundKind kind, DrillTimers t, double ratePps) => kind switch
     {
-        LossBoundKind.Fgcp => Packets(t.FgcpDetectionMs + SlackMs, ratePps),
-        LossBoundKind.Router => Packets(t.RouterDetectionMs + SlackMs, ratePps),
-        LossBoundKind.NoFailover => Packets(SlackMs, ratePps),
+        LossBoundKind.Fgcp => Packets(t.FgcpDetectionMs + t.SlackMs, ratePps),
+        LossBoundKind.Router => Packets(t.RouterDetectionMs + t.SlackMs, ratePps),
+        LossBoundKind.NoFailover => Packets(t.SlackMs, ratePps),
         LossBoundKind.None => null,
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
@@ -35,9 +35,9 @@ public static class DrillBounds
     /// <summary>How the loss bound is computed, for the reports.</summary>
     public static string LossFormula(LossBoundKind kind, DrillTimers t, double ratePps) => kind switch
     {
-        LossBoundKind.Fgcp => F($"(hb-interval {t.HbIntervalMs} ms × hb-lost-threshold {t.HbLostThreshold} + {SlackMs} ms) × {ratePps} pps"),
-        LossBoundKind.Router => F($"(router detection ({t.ProbeMisses} + 1) × {t.ProbeIntervalMs} ms + {SlackMs} ms) × {ratePps} pps"),
-        LossBoundKind.NoFailover => F($"{SlackMs} ms × {ratePps} pps (nothing moves)"),
+        LossBoundKind.Fgcp => F($"(hb-interval {t.HbIntervalMs} ms × hb-lost-threshold {t.HbLostThreshold} + {t.SlackMs} ms) × {ratePps} pps"),
+        LossBoundKind.Router => F($"(router detection ({t.ProbeMisses} + 1) × {t.ProbeIntervalMs} ms + {t.SlackMs} ms) × {ratePps} pps"),
+        LossBoundKind.NoFailover => F($"{t.SlackMs} ms × {ratePps} pps (nothing moves)"),
         _ => "no bound",
     };
 

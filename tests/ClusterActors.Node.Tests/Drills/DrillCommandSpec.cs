@@ -25,14 +25,6 @@ public sealed class DrillCommandSpec
         Assert.Contains(message, e.Message);
     }
 
-    [Fact]
-    public async Task Docker_mode_says_the_container_lab_is_not_built_yet()
-    {
-        var e = await Assert.ThrowsAsync<UsageException>(() => Run(new DrillCommand.Request(["seed", "fgcp-failover"], Mode: "docker")));
-        Assert.StartsWith("the container lab is not built yet: ", e.Message);
-        Assert.Contains("--mode embedded", e.Message);
-    }
-
     [Theory]
     [InlineData("podman", 1000, 1, "--mode is embedded or docker")]
     [InlineData("embedded", 0, 1, "--rate")]

@@ -1,0 +1,182 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using ClusterActors.Actors.Client;
+using ClusterActors.Node.Hosting;
+using ClusterActors.Node.Hosting.Kernel;
+using ClusterActors.Protocol.Config;
+
+namespace ClusterActors.Node.Commands;
+
+/// <summary>
+/// `clusteractors client --kernel --serve HOST:PORT --config CLIENT1.conf`: the container lab's CLIENT1 and PC1 in
+/// one process. CLIENT1 is a <see cref="DialupClientGateway"/> on the container's own interfaces (port1 on the WAN,
+/// port2 towards PC1), PC1 a <see cref="Pc1TrafficGenerator"/> in the network namespace <c>--pc1-netns</c> (its eth0
+/// is the other end of port2). Both are driven over TCP with the admin endpoint's framing (<see cref="AdminServer"/>:
+/// one command per connection, answer "exit N" then the output), so `clusteractors cli --node` talks to it too:
+///   dial                 dials (again) and prints "in SPI out SPI"
+///   traffic start PPS    PC1 starts echo requests to the Server
+///   traffic progress     "sent N answered M"
+///   traffic stop         stops the run and prints its report as JSON (EchoReport)
+///   counters             "antireplay N icv N in SPI out SPI up true|false"
+///   show                 the client's state and the kernel packet I/O of both
+/// </summary>
+public static class LabClientCommand
+{
+    public sealed record Request(string ConfigFile, IPEndPoint Serve, string Pc1Namespace);
+
+    private sealed class State(DialupClientGateway client, Pc1TrafficGenerator pc1, KernelPacketIo clientIo, KernelPacketIo pc1Io)
+    {
+        public DialupClientGateway Client { get; } = client;
+        public Pc1TrafficGenerator Pc1 { get; } = pc1;
+        public KernelPacketIo ClientIo { get; } = clientIo;
+        public KernelPacketIo Pc1Io { get; } = pc1Io;
+        public EchoRun? Run;
+        public readonly SemaphoreSlim Gate = new(1, 1);
+    }
+
+    public static async Task<int> RunAsync(Request r, TextWriter output, CancellationToken cancel)
+    {
+        var parsed = FortiConfig.ParseFile(r.ConfigFile);
+        if (!parsed.Ok) throw new ConfigInvalidException(parsed.Errors);
+        var ike = ClientCommand.SettingsFrom(parsed.Value!);
+        void Log(string line)
+        {
+            lock (output)
+            {
+                output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} client: {line}");
+                output.Flush();
+            }
+        }
+        using var clientIo = new KernelPacketIo(new KernelPacketIoOptions { AnsweringOnOpen = true, Log = Log });
+        // The client's kernel must leave ESP, IKE and ping on its addresses to CLIENT1 (no ICMP unreachable for ESP).
+        Log(clientIo.PrepareNamespace(["port1", "port2"]).ToString());
+        using var pc1Io = new KernelPacketIo(new KernelPacketIoOptions { Namespace = r.Pc1Namespace, AnsweringOnOpen = true, Log = Log });
+        using var client = new DialupClientGateway(clientIo, new DialupClientSettings(ike));
+        using var pc1 = new Pc1TrafficGenerator(pc1Io);
+        var state = new State(client, pc1, clientIo, pc1Io);
+
+        var listener = new TcpListener(r.Serve);
+        try { listener.Start(); }
+        catch (SocketException e) { throw new UsageException($"--serve {r.Serve}: {e.Message}"); }
+        Log($"CLIENT1 {client.Settings.WanAddress} (lan {client.Settings.LanAddress}), PC1 in namespace {r.Pc1Namespace}; control on {r.Serve}");
+
+        var stopped = new TaskCompletionSource();
+        using var reg = cancel.Register(() => stopped.TrySetResult());
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx =>
+        {
+            ctx.Cancel = true;
+            stopped.TrySetResult();
+        });
+        using var stop = new CancellationTokenSource();
+        var accept = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                TcpClient tcp;
+                try { tcp = await listener.AcceptTcpClientAsync(stop.Token); }
+                catch (Exception) when (stop.IsCancellationRequested) { return; }
+                catch (SocketException) { continue; }
+                _ = Serve(tcp, state, Log, stop.Token);
+            }
+        });
+        await stopped.Task;
+        stop.Cancel();
+        listener.Stop();
+        state.Run?.Stop();
+        Log("stopping");
+        return 0;
+    }
+
+    private static async Task Serve(TcpClient tcp, State state, Action<string> log, CancellationToken stop)
+    {
+        using (tcp)
+        {
+            try
+            {
+                var stream = tcp.GetStream();
+                using var reader = new StreamReader(stream, Encoding.UTF8, leaveOpen: true);
+                var command = (await reader.ReadToEndAsync(stop).WaitAsync(TimeSpan.FromSeconds(30), stop)).Trim();
+                string text;
+                int code;
+                try
+                {
+                    text = await Execute(command, state, log);
+                    code = 0;
+                }
+                catch (Exception e)
+                {
+                    text = e.Message + "\n";
+                    code = 1;
+                }
+                await stream.WriteAsync(Encoding.UTF8.GetBytes($"exit {code}\n{text}"), stop);
+            }
+            catch (Exception) { /* the caller went away */ }
+        }
+    }
+
+    /// <summary>One control command (see the class summary); throws with a message the caller prints.</summary>
+    private static async Task<string> Execute(string command, State s, Action<string> log)
+    {
+        var words = command.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var c = CultureInfo.InvariantCulture;
+        switch (words)
+        {
+            case ["dial"]:
+            {
+                await s.Gate.WaitAsync();
+                try
+                {
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                    var est = await s.Client.DialAsync(timeout.Token);
+                    log($"dialed: in spi {est.Child.InboundSpi:x8}, out spi {est.Child.OutboundSpi:x8}");
+                    return string.Create(c, $"in {est.Child.InboundSpi} out {est.Child.OutboundSpi}\n");
+                }
+                finally { s.Gate.Release(); }
+            }
+            case ["traffic", "start", var pps]:
+            {
+                if (!double.TryParse(pps, NumberStyles.Float, c, out var rate) || rate <= 0) throw new ArgumentException($"traffic start PPS, not '{pps}'");
+                if (s.Run is { IsSending: true }) throw new InvalidOperationException("a run is going on: traffic stop first");
+                s.Run = s.Pc1.Start(new EchoRunOptions { RatePps = rate, Duration = TimeSpan.FromMinutes(10), Grace = TimeSpan.FromMilliseconds(500) });
+                log(string.Create(c, $"traffic started at {rate} pps"));
+                return "started\n";
+            }
+            case ["traffic", "progress"]:
+                return s.Run is { } current ? string.Create(c, $"sent {current.Sent} answered {current.Answered}\n") : "sent 0 answered 0\n";
+            case ["traffic", "stop"]:
+            {
+                var run = s.Run ?? throw new InvalidOperationException("no traffic was started");
+                run.Stop();
+                var report = await run.Completion.WaitAsync(TimeSpan.FromSeconds(30));
+                log($"traffic stopped: {report}");
+                return JsonSerializer.Serialize(report) + "\n";
+            }
+            case ["counters"]:
+            {
+                var k = s.Client.Counters;
+                var est = s.Client.Established;
+                return string.Create(c, $"antireplay {k.AntiReplayDrops} icv {k.IcvFailures} in {est?.Child.InboundSpi ?? 0} out {est?.Child.OutboundSpi ?? 0} up {(est is not null).ToString().ToLowerInvariant()}\n");
+            }
+            case ["show"]:
+                return $"state {s.Client.State}, last error {s.Client.LastError ?? "none"}\n{s.Client.Counters}\n{s.ClientIo.Describe()}{s.Pc1Io.Describe()}";
+            default:
+                throw new ArgumentException($"unknown command '{command}' (dial, traffic start PPS, traffic progress, traffic stop, counters, show)");
+        }
+    }
+
+    /// <summary>Parses a "counters" answer: (antireplay, icv, in, out, up).</summary>
+    public static (long AntiReplay, long Icv, uint In, uint Out, bool Up) ParseCounters(string text)
+    {
+        var w = text.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        string Get(string key)
+        {
+            var i = Array.IndexOf(w, key);
+            return i >= 0 && i + 1 < w.Length ? w[i + 1] : throw new FormatException($"no '{key}' in '{text.Trim()}'");
+        }
+        return (long.Parse(Get("antireplay"), CultureInfo.InvariantCulture), long.Parse(Get("icv"), CultureInfo.InvariantCulture),
+            uint.Parse(Get("in"), CultureInfo.InvariantCulture), uint.Parse(Get("out"), CultureInfo.InvariantCulture), Get("up") == "true");
+    }
+}

@@ -1,0 +1,456 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using ClusterActors.Actors.Client;
+using ClusterActors.Actors.Unit;
+using ClusterActors.Node.Hosting;
+using ClusterActors.Node.Scenario;
+using ClusterActors.Protocol.Config;
+
+namespace ClusterActors.Node.Drills;
+
+/// <summary>
+/// The container lab (docker-compose.yml at the repo root) as a drill lab: one container per unit on kernel packet
+/// I/O, dc_router (`clusteractors router` + the DC core's reverse path), the client container (CLIENT1 and PC1 behind
+/// a TCP control endpoint) and the Server. The drill's config changes go into a copy of src/Node/lab/units mounted
+/// instead of the shipped one (a compose override). Units are reached from this host on their admin endpoints
+/// (172.31.2.1N:8022, the FGSP link), the client on 192.168.7.2:8023; faults are `docker kill`, `docker start` and
+/// `ip link` in the unit's container; the router's next hops are followed in its log (`docker logs -f`).
+/// </summary>
+public sealed partial class DockerDrillLab : IDrillLab
+{
+    /// <summary>The compose project the drills use.</summary>
+    public const string Project = "clusteractors-drill";
+
+    /// <summary>Containers add a little to every reaction (docker kill, veth carrier, a process per container on two
+    /// cores): the issue allows detection + 300 ms in docker mode, 100 ms more than the embedded lab's slack.</summary>
+    public const int ContainerSlackMs = 100;
+
+    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(1);
+    private static readonly IPEndPoint ClientControl = new(IPAddress.Parse("192.168.7.2"), 8023);
+    private static readonly IReadOnlyDictionary<string, string[]> HopUnits = new Dictionary<string, string[]>
+    {
+        ["192.168.129.254"] = ["DC2_VM1", "DC2_VM2"],
+        ["192.168.130.254"] = ["DC2_VM3", "DC2_VM4"],
+    };
+
+    private readonly string _root;
+    private readonly string _work;
+    private readonly Dictionary<string, ConfigDocument> _configs;
+    private readonly HashSet<string> _down = new();
+    private readonly Dictionary<string, int> _pids = new();
+    private readonly object _gate = new();
+    private readonly TextWriter _log;
+    private string? _routerStatus;
+    private TrafficProgress _progress = new(0, 0);
+    private Thread? _progressThread;
+    private ManualResetEventSlim? _progressStop;
+    private readonly Dictionary<string, (Task<CliResult?> Fetch, long At)> _tunnelLists = new();
+    private bool _up;
+
+    public DockerDrillLab(IReadOnlyDictionary<string, string> changes, TextWriter? log = null)
+    {
+        _log = log ?? TextWriter.Null;
+        _root = FindRoot();
+        Units = Scenarios.Units(EmbeddedScenarioDriver.Scenario);
+        _work = Path.Combine(Path.GetTempPath(), "clusteractors-drill-" + Guid.NewGuid().ToString("n")[..8]);
+        var units = Path.Combine(_work, "units");
+        Directory.CreateDirectory(units);
+        _configs = new();
+        foreach (var unit in Units)
+        {
+            var shipped = Path.Combine(_root, "src/Node/lab/units", unit + ".conf");
+            var parsed = FortiConfig.ParseFile(shipped);
+            if (!parsed.Ok) throw new ConfigInvalidException(parsed.Errors);
+            var config = parsed.Value!;
+            if (changes.GetValueOrDefault(unit) is { Length: > 0 } change)
+            {
+                var applied = config.Apply(change, "drill");
+                if (!applied.Ok) throw new ConfigInvalidException(applied.Errors);
+                config = applied.Value!;
+            }
+            _configs[unit] = config;
+            File.WriteAllText(Path.Combine(units, unit + ".conf"), config.ToText());
+            File.Copy(Path.Combine(_root, "src/Node/lab/units", unit + ".hocon"), Path.Combine(units, unit + ".hocon"));
+        }
+        var probe = EmbeddedScenarioDriver.RouterProbeAbove(_configs.Values);
+        Timers = DrillTimers.From(_configs[Units[0]], probe) with { ExtraSlackMs = ContainerSlackMs };
+        var o = new StringBuilder("version: \"2.4\"\nservices:\n");
+        foreach (var unit in Units)
+        {
+            var svc = unit.ToLowerInvariant();
+            o.Append(CultureInfo.InvariantCulture, $"  {svc}:\n    volumes: [\"{units}:/etc/clusteractors:ro\", \"{svc}-data:/var/lib/clusteractors\"]\n");
+        }
+        o.Append(CultureInfo.InvariantCulture, $"  dc_router:\n    environment:\n      LAB_PROBE_MISSES: \"{probe.MissedProbes}\"\n      LAB_PROBE_INTERVAL: \"{(int)probe.Interval.TotalMilliseconds}ms\"\n");
+        File.WriteAllText(Path.Combine(_work, "docker-compose.drill.yml"), o.ToString());
+    }
+
+    public string Mode => "docker";
+
+    public IReadOnlyList<string> Units { get; }
+
+    public DrillTimers Timers { get; }
+
+    /// <summary>The repo root: the folder with docker-compose.yml and src/Node/lab, from $CLUSTERACTORS_LAB_ROOT or upwards of here.</summary>
+    public static string FindRoot()
+    {
+        if (Environment.GetEnvironmentVariable("CLUSTERACTORS_LAB_ROOT") is { Length: > 0 } env) return env;
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, "docker-compose.yml")) && Directory.Exists(Path.Combine(dir.FullName, "src/Node/lab")))
+                    return dir.FullName;
+        }
+        throw new UsageException("--mode docker runs the container lab of this repository: run it from the checkout "
+                                 + "(docker-compose.yml, src/Node/lab) or set CLUSTERACTORS_LAB_ROOT");
+    }
+
+    private static IPEndPoint Admin(string unit) =>
+        new(IPAddress.Parse("172.31.2.1" + unit[^1]), 8022); // DC2_VM1 → 172.31.2.11 (src/Node/lab/units/*.hocon)
+
+    private static string Container(string unit) => unit.ToLowerInvariant();
+
+    private string[] Compose(params string[] args) =>
+        ["-p", Project, "-f", Path.Combine(_root, "docker-compose.yml"), "-f", Path.Combine(_work, "docker-compose.drill.yml"), .. args];
+
+    /// <summary>Runs a program to its end; throws with its output when it fails and <paramref name="check"/>.</summary>
+    private static async Task<(int Exit, string Output)> Run(string file, IEnumerable<string> args, TimeSpan timeout, bool check = true,
+        string? workDir = null, IDictionary<string, string>? env = null)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workDir ?? "" };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        if (env is not null) foreach (var (k, v) in env) start.Environment[k] = v;
+        using var p = Process.Start(start) ?? throw new InvalidOperationException($"cannot run {file}");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout);
+        try { await p.WaitForExitAsync(cts.Token); }
+        catch (OperationCanceledException)
+        {
+            try { p.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+            throw new TimeoutException($"{file} {string.Join(' ', start.ArgumentList)} did not finish within {timeout.TotalSeconds:0} s");
+        }
+        var output = (await stdout) + (await stderr);
+        if (check && p.ExitCode != 0)
+            throw new InvalidOperationException($"{file} {string.Join(' ', start.ArgumentList)} failed ({p.ExitCode}): {output.Trim()}");
+        return (p.ExitCode, output);
+    }
+
+    public async Task<string> Up(IReadOnlyList<string> primaries, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        // A previous drill's lab (or one left behind) would hold the containers' names and the bridges.
+        await Run("docker-compose", Compose("down", "-t", "1", "-v"), TimeSpan.FromSeconds(120), check: false, _root);
+        await Run("docker-compose", Compose("up", "-d"), TimeSpan.FromSeconds(180), workDir: _root);
+        _up = true;
+        await Run(Path.Combine(_root, "src/Node/lab/host-bridges.sh"), ["add"], TimeSpan.FromSeconds(30));
+        await FollowRouter();
+        var within = TimeSpan.FromSeconds(_configs.Values.Max(c => c.Ha.HelloHolddown) + 60);
+        var groups = Units.GroupBy(u => _configs[u].Ha.GroupId).Select(g => g.ToList()).ToList();
+        var formed = false;
+        while (sw.Elapsed < within && !formed)
+        {
+            ct.ThrowIfCancellationRequested();
+            formed = true;
+            foreach (var group in groups)
+            foreach (var unit in group)
+            {
+                var ha = await Ha(unit);
+                if (ha is not { Working: true } || ha.Members != group.Count || ha.Primary != primaries.Contains(unit)) formed = false;
+            }
+            if (formed)
+                foreach (var unit in Units)
+                    if (!await FgspPeers(unit)) formed = false;
+            if (formed && RouterNextHops() is var hops && (hops.Count != HopUnits.Count || hops.Any(h => !h.Alive))) formed = false;
+            if (!formed) await Task.Delay(250, ct);
+        }
+        if (!formed)
+        {
+            var seen = new List<string>();
+            foreach (var unit in Units)
+                seen.Add((await Ha(unit)) is { } h ? $"{unit} {(h.Working ? h.Primary ? "Primary" : "Secondary" : "hello")} of {h.Members}" : $"{unit} silent");
+            var router = string.Join(", ", RouterNextHops().Select(h => $"{h.Address} {(h.Alive ? "alive" : "dead")}"));
+            throw new TimeoutException($"the container lab did not form within {within.TotalSeconds:0} s with {string.Join(" and ", primaries)} primary "
+                                       + $"({string.Join(", ", seen)}; router {router})");
+        }
+        foreach (var unit in Units)
+        {
+            var pid = await Pid(unit);
+            lock (_gate) _pids[unit] = pid;
+        }
+        var clusters = groups.Select(g => $"{string.Join("+", g)} (primary {g.First(primaries.Contains)})");
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{Units.Count} unit containers, FGCP clusters {string.Join(" and ", clusters)}, FGSP peers, router next hops alive, in {sw.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    private async Task<bool> FgspPeers(string unit)
+    {
+        var r = await TryCli(unit, "diagnose sys ha standalone-peers");
+        return r is { ExitCode: 0 } && DetectedPeers().Match(r.Output) is { Success: true } m && int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) >= 1;
+    }
+
+    [GeneratedRegex(@"Detected-peers=(\d+)")]
+    private static partial Regex DetectedPeers();
+
+    /// <summary>
+    /// dc_router's next hops as its `clusteractors router` wrote them last (it rewrites the status file the moment a next
+    /// hop dies or answers again), read from this host through /proc/PID/root of the container's PID 1: no docker exec
+    /// and no log following in the way of the detection's timing.
+    /// </summary>
+    private async Task FollowRouter()
+    {
+        var (_, text) = await Run("docker", ["inspect", "-f", "{{.State.Pid}}", "dc_router"], TimeSpan.FromSeconds(30));
+        _routerStatus = $"/proc/{text.Trim()}/root{Commands.RouterCommand.DefaultStatus}";
+    }
+
+    /// <summary>The next hops in a `clusteractors router` status text: `via ADDRESS alive|dead`.</summary>
+    public static IReadOnlyList<(string Address, bool Alive)> ParseRouterStatus(string text) =>
+        RouterHop().Matches(text).Select(m => (m.Groups[1].Value, m.Groups[2].Value == "alive")).ToList();
+
+    [GeneratedRegex(@"(?m)^\s+via (\d+\.\d+\.\d+\.\d+) (alive|dead)")]
+    private static partial Regex RouterHop();
+
+    public async Task<DialInfo> Dial(CancellationToken ct)
+    {
+        var answer = await Control("dial", TimeSpan.FromSeconds(40));
+        var w = answer.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (w is not ["in", var inSpi, "out", var outSpi]) throw new InvalidOperationException($"CLIENT1 did not dial: {answer.Trim()}");
+        var (_, route) = await Run("docker", ["exec", "dc_router", "ip", "route", "get", "192.168.202.35", "from", "192.168.7.2", "iif", "wan"],
+            TimeSpan.FromSeconds(10), check: false);
+        var via = Regex.Match(route, @"via (\S+)") is { Success: true } m ? m.Groups[1].Value : null;
+        return new DialInfo(uint.Parse(inSpi, CultureInfo.InvariantCulture), uint.Parse(outSpi, CultureInfo.InvariantCulture), via,
+            via is not null && HopUnits.TryGetValue(via, out var units) ? units : []);
+    }
+
+    /// <summary>One command on the client container's control endpoint; throws with its message when it fails.</summary>
+    private static async Task<string> Control(string command, TimeSpan timeout)
+    {
+        CliResult r;
+        try { r = await AdminClient.RunAsync(ClientControl, command, timeout); }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or OperationCanceledException)
+        {
+            throw new InvalidOperationException($"the client container does not answer on {ClientControl}: {e.Message}");
+        }
+        if (r.ExitCode != 0) throw new InvalidOperationException($"client `{command}`: {r.Output.Trim()}");
+        return r.Output;
+    }
+
+    public void TrafficStart(double packetsPerSecond)
+    {
+        Control(string.Create(CultureInfo.InvariantCulture, $"traffic start {packetsPerSecond}"), TimeSpan.FromSeconds(10)).GetAwaiter().GetResult();
+        StopProgressPoller();
+        lock (_gate) _progress = new(0, 0);
+        // The runner reads the progress from its polling loops without awaiting: a thread of its own asks the client
+        // every 20 ms, so no thread-pool thread blocks on TCP and the runner's timing loops stay on time.
+        var stop = _progressStop = new ManualResetEventSlim();
+        _progressThread = new Thread(() =>
+        {
+            while (!stop.Wait(20))
+            {
+                try
+                {
+                    var w = Control("traffic progress", TimeSpan.FromSeconds(5)).GetAwaiter().GetResult()
+                        .Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    if (w is ["sent", var sent, "answered", var answered])
+                        lock (_gate) _progress = new(long.Parse(sent, CultureInfo.InvariantCulture), long.Parse(answered, CultureInfo.InvariantCulture));
+                }
+                catch (InvalidOperationException) { /* the client is busy or gone; the last value stands */ }
+            }
+        }) { IsBackground = true, Name = "drill client progress" };
+        _progressThread.Start();
+    }
+
+    private void StopProgressPoller()
+    {
+        _progressStop?.Set();
+        _progressThread?.Join(TimeSpan.FromSeconds(6));
+        _progressThread = null;
+    }
+
+    public TrafficProgress TrafficProgress()
+    {
+        lock (_gate) return _progress;
+    }
+
+    public async Task<EchoReport> TrafficStop()
+    {
+        StopProgressPoller();
+        var report = JsonSerializer.Deserialize<EchoReport>(await Control("traffic stop", TimeSpan.FromSeconds(40)))
+                     ?? throw new InvalidOperationException("the client sent no report");
+        lock (_gate) _progress = new(report.Sent, report.Answered);
+        return report;
+    }
+
+    public async Task<IReadOnlyDictionary<string, long>> TunnelForwarded()
+    {
+        var lists = await Task.WhenAll(Units.Select(async u => (u, await TunnelList(u))));
+        var result = new Dictionary<string, long>();
+        foreach (var (unit, r) in lists)
+            if (r is { ExitCode: 0 })
+                result[unit] = RxPackets().Matches(r.Output).Sum(m => long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
+        return result;
+    }
+
+    [GeneratedRegex(@"stat: rxp=(\d+)")]
+    private static partial Regex RxPackets();
+
+    public async Task Kill(string unit)
+    {
+        Known(unit);
+        lock (_gate) _down.Add(unit);
+        // `docker kill` goes through the CLI and the daemon, which take up to a second on two busy cores, and the drill
+        // times the fault from the call: SIGKILL goes straight to the container's PID 1 (the unit itself, exec'd by
+        // lab-net and unit-run), which is what docker kill sends; the container then exits as it would.
+        int pid;
+        lock (_gate) pid = _pids.GetValueOrDefault(unit);
+        if (pid == 0) pid = await Pid(unit);
+        if (pid > 0)
+        {
+            try
+            {
+                using var p = Process.GetProcessById(pid);
+                p.Kill();
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception) { }
+        }
+        await Run("docker", ["kill", Container(unit)], TimeSpan.FromSeconds(30), check: false); // already gone, or now
+    }
+
+    /// <summary>The host PID of the unit container's PID 1 (the unit); 0 when it is not running.</summary>
+    private static async Task<int> Pid(string unit)
+    {
+        var (_, text) = await Run("docker", ["inspect", "-f", "{{.State.Pid}}", Container(unit)], TimeSpan.FromSeconds(30), check: false);
+        return int.TryParse(text.Trim(), out var pid) ? pid : 0;
+    }
+
+    public async Task Start(string unit)
+    {
+        Known(unit);
+        await Run("docker", ["start", Container(unit)], TimeSpan.FromSeconds(60));
+        var pid = await Pid(unit);
+        lock (_gate)
+        {
+            _down.Remove(unit);
+            _pids[unit] = pid;
+        }
+    }
+
+    public async Task Link(string unit, string port, bool up)
+    {
+        Known(unit);
+        await Run("docker", ["exec", Container(unit), "ip", "link", "set", port, up ? "up" : "down"], TimeSpan.FromSeconds(30));
+    }
+
+    public async Task SetInterfaceStatus(string unit, string port, bool up)
+    {
+        var result = await Cli(unit, $"config system interface\n    edit {port}\n        set status {(up ? "up" : "down")}\n    next\nend");
+        if (result.ExitCode != 0) throw new InvalidOperationException($"{unit} refused `set status` on {port}: {result.Output.Trim()}");
+    }
+
+    public Task SetHeartbeat(string unit, bool up) =>
+        Link(unit, _configs[unit].Ha.HbDevs.FirstOrDefault()?.Interface ?? "port4", up);
+
+    public async Task<CliResult> Cli(string unit, string command)
+    {
+        Known(unit);
+        return await AdminClient.RunAsync(Admin(unit), command, TimeSpan.FromSeconds(15));
+    }
+
+    private async Task<CliResult?> TryCli(string unit, string command)
+    {
+        lock (_gate)
+            if (_down.Contains(unit)) return null;
+        try { return await AdminClient.RunAsync(Admin(unit), command, AskTimeout); }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or OperationCanceledException) { return null; }
+    }
+
+    public async Task<HaView?> Ha(string unit) =>
+        await TryCli(unit, "diagnose sys ha status") is { ExitCode: 0 } r ? ParseHa(unit, r.Output) : null;
+
+    /// <summary>`diagnose sys ha status` in a value: state=work, is_manage_primary, the member lines and the primary's hostname.</summary>
+    public static HaView? ParseHa(string unit, string text)
+    {
+        var lines = text.Split('\n');
+        var start = Array.FindIndex(lines, l => l.StartsWith("HA group member information", StringComparison.Ordinal));
+        if (start < 0) return null;
+        var members = lines.Skip(start + 1).TakeWhile(l => l.Contains("hostname=", StringComparison.Ordinal)).ToList();
+        var primaryLine = members.FirstOrDefault(l => Regex.IsMatch(l, @":\s*Primary,"));
+        var primaryHost = primaryLine is null ? "" : Regex.Match(primaryLine, @"hostname=(\S+)").Groups[1].Value;
+        return new HaView(unit, text.Contains("state=work", StringComparison.Ordinal), lines[start].Contains("is_manage_primary=1", StringComparison.Ordinal),
+            primaryHost, members.Count);
+    }
+
+    public async Task<IReadOnlyList<TunnelView>?> Tunnels(string unit) =>
+        await TunnelList(unit) is { ExitCode: 0 } r ? ParseTunnels(r.Output) : null;
+
+    /// <summary>
+    /// `diagnose vpn tunnel list` of a unit, shared by everything that asks within 25 ms (the runner's owner polls and
+    /// the sampler's forwarded counters read the same list): the units forward PC1's traffic on the same two cores,
+    /// and each answer renders every tunnel with its keys.
+    /// </summary>
+    private Task<CliResult?> TunnelList(string unit)
+    {
+        lock (_gate)
+        {
+            if (_tunnelLists.TryGetValue(unit, out var last)
+                && (!last.Fetch.IsCompleted || Stopwatch.GetElapsedTime(last.At) < TimeSpan.FromMilliseconds(25)))
+                return last.Fetch;
+            var fetch = TryCli(unit, "diagnose vpn tunnel list");
+            _tunnelLists[unit] = (fetch, Stopwatch.GetTimestamp());
+            return fetch;
+        }
+    }
+
+    /// <summary>`diagnose vpn tunnel list` in values: each tunnel's name, role and its dec/enc SPIs.</summary>
+    public static IReadOnlyList<TunnelView> ParseTunnels(string text)
+    {
+        var result = new List<TunnelView>();
+        foreach (var block in Regex.Split(text, @"(?m)^(?=name=)").Where(b => b.StartsWith("name=", StringComparison.Ordinal)))
+        {
+            var name = Regex.Match(block, @"^name=(\S+)").Groups[1].Value;
+            var role = Regex.Match(block, @"role=(\S+)").Groups[1].Value;
+            uint Spi(string dir) => Regex.Match(block, $@"{dir}: spi=([0-9a-f]+)") is { Success: true } m ? uint.Parse(m.Groups[1].Value, NumberStyles.HexNumber) : 0;
+            result.Add(new TunnelView(name, role, Spi("dec"), Spi("enc")));
+        }
+        return result;
+    }
+
+    public IReadOnlyList<NextHopView> RouterNextHops()
+    {
+        if (_routerStatus is null) return [];
+        string text;
+        try { text = File.ReadAllText(_routerStatus); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return []; }
+        return ParseRouterStatus(text).Where(h => HopUnits.ContainsKey(h.Address))
+            .Select(h => new NextHopView(h.Address, HopUnits[h.Address], h.Alive)).ToList();
+    }
+
+    public ClientView Client()
+    {
+        var (antiReplay, icv, inSpi, outSpi, up) = Commands.LabClientCommand.ParseCounters(Control("counters", TimeSpan.FromSeconds(5)).GetAwaiter().GetResult());
+        return new ClientView(antiReplay, icv, inSpi, outSpi, up);
+    }
+
+    private void Known(string unit)
+    {
+        if (!Units.Contains(unit)) throw new ArgumentException($"no unit {unit} in the scenario");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        StopProgressPoller();
+        if (_up)
+        {
+            if (Environment.GetEnvironmentVariable("CLUSTERACTORS_DRILL_KEEP") != "1")
+            {
+                await Run("docker-compose", Compose("down", "-t", "1", "-v"), TimeSpan.FromSeconds(120), check: false, _root);
+                await Run(Path.Combine(_root, "src/Node/lab/host-bridges.sh"), ["remove"], TimeSpan.FromSeconds(30), check: false);
+            }
+        }
+        try { Directory.Delete(_work, recursive: true); } catch (IOException) { }
+        _log.Flush();
+    }
+}

@@ -1,0 +1,89 @@
+using ClusterActors.Node.Commands;
+using ClusterActors.Node.Drills;
+using ClusterActors.Node.Hosting;
+
+namespace ClusterActors.Node.Tests.Router;
+
+/// <summary>The container lab's pure parts: `clusteractors router`'s words, and what the docker drill lab reads back.</summary>
+public sealed class RouterCommandSpec
+{
+    [Fact]
+    public void A_route_with_two_next_hops_and_the_drills_probing()
+    {
+        var route = RouterCommand.Parse(new("192.168.202.35/32", ["192.168.129.254", "192.168.130.254"], "100ms", 42, null));
+        Assert.Equal("192.168.202.35/32", route.Prefix);
+        Assert.Equal(["192.168.129.254", "192.168.130.254"], route.NextHops.Select(h => h.ToString()));
+        Assert.Equal(TimeSpan.FromMilliseconds(100), route.Probe.Interval);
+        Assert.Equal(42, route.Probe.MissedProbes);
+    }
+
+    [Theory]
+    [InlineData("100ms", 100)]
+    [InlineData("1s", 1000)]
+    [InlineData("0.5s", 500)]
+    [InlineData("250", 250)]
+    public void Durations(string text, double ms) => Assert.Equal(TimeSpan.FromMilliseconds(ms), RouterCommand.ParseDuration(text, "--probe-interval"));
+
+    [Theory]
+    [InlineData("192.168.202.35", new[] { "192.168.129.254" }, null, "--route")]
+    [InlineData("192.168.202.35/32", new string[0], null, "--via")]
+    [InlineData("192.168.202.35/32", new[] { "nowhere" }, null, "--via")]
+    [InlineData("192.168.202.35/32", new[] { "192.168.129.254", "192.168.129.254" }, null, "twice")]
+    [InlineData("192.168.202.35/32", new[] { "192.168.129.254" }, "fast", "--probe-interval")]
+    public void Bad_words_are_usage_errors(string prefix, string[] via, string? interval, string message)
+    {
+        var e = Assert.Throws<UsageException>(() => RouterCommand.Parse(new(prefix, via, interval, null, null)));
+        Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public void The_command_line_knows_router_and_router_show()
+    {
+        var root = CommandLine.Build();
+        Assert.Empty(root.Parse(["router", "--route", "192.168.202.35/32", "--via", "192.168.129.254", "--via", "192.168.130.254", "--probe-misses", "42"]).Errors);
+        Assert.Empty(root.Parse(["router", "show", "--status", "/tmp/x"]).Errors);
+        Assert.NotEmpty(root.Parse(["router", "--via", "192.168.129.254"]).Errors); // --route is required
+    }
+
+    [Fact]
+    public void Client_counters_are_read_back()
+    {
+        var c = LabClientCommand.ParseCounters("antireplay 0 icv 2 in 251223965 out 146493462 up true\n");
+        Assert.Equal((0L, 2L, 251223965u, 146493462u, true), c);
+    }
+
+    [Fact]
+    public void Ha_status_is_read_back()
+    {
+        const string text = "HA information\n\n[Debug_Zone HA information]\nHA group member information: is_manage_primary=0.\n"
+                            + "FGVM02TM22000002:      Primary, serialno_prio=0, usr_priority=100, hostname=DC2_VM2\n"
+                            + "FGVM02TM22000001:    Secondary, serialno_prio=1, usr_priority=100, hostname=DC2_VM1\n\n"
+                            + "[Kernel HA information]\nvcluster 1, state=work, primary_ip=169.254.0.1, primary_id=0\n";
+        Assert.Equal(new HaView("DC2_VM1", true, false, "DC2_VM2", 2), DockerDrillLab.ParseHa("DC2_VM1", text));
+    }
+
+    [Fact]
+    public void Tunnels_are_read_back()
+    {
+        const string text = "list all ipsec tunnel in vd 0\n------------------------------------------------------\n"
+                            + "name=vpn1_1 ver=2 serial=4 192.168.202.35:0->192.168.7.2:0 tun_id=192.168.7.2\n"
+                            + "bound_if=6 lgwy=static/1 tun=intf/0 mode=dial_inst/3 encap=none/8712 run_state=0 role=sync-primary accept_traffic=1 overlay_id=0\n"
+                            + "stat: rxp=3418 txp=3418 rxb=287112 txb=287112\n"
+                            + "  dec: spi=0ef94b9e esp=aes key=16 00\n  enc: spi=08bb4a16 esp=aes key=16 00\n";
+        var t = Assert.Single(DockerDrillLab.ParseTunnels(text));
+        Assert.Equal(new TunnelView("vpn1_1", "sync-primary", 0x0ef94b9e, 0x08bb4a16), t);
+    }
+}
+
+public sealed class RouterStatusSpec
+{
+    [Fact]
+    public void Router_status_is_read_back()
+    {
+        const string text = "2026-11-27 10:12:44.620 UTC\n192.168.202.35/32 ecmp (kernel, flow hash: source+destination, 100 ms x 42)\n"
+                            + "    via 192.168.129.254 alive    probes sent 10, missed 0\n"
+                            + "    via 192.168.130.254 dead     42 missed probes, down since 4.390 s\n"
+                            + "installed: ip route replace 192.168.202.35/32 via 192.168.129.254\n";
+        Assert.Equal([("192.168.129.254", true), ("192.168.130.254", false)], ClusterActors.Node.Drills.DockerDrillLab.ParseRouterStatus(text));
+    }
+}
