@@ -1,7 +1,11 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using ClusterActors.Node.Hosting;
+using ClusterActors.Protocol.Ike;
+using ClusterActors.Protocol.Ike.Exchanges;
 using ClusterActors.Node.Hosting.Kernel;
 using Xunit.Abstractions;
 
@@ -108,6 +112,116 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
             try { Directory.Delete(work, true); } catch (IOException) { /* best effort */ }
         }
     }
+
+    /// <summary>
+    /// The capture harness: strongSwan against the pure <see cref="IkeResponder"/> (vpn1 with nattraversal enable,
+    /// seeded randomness) on real UDP sockets 500 and 4500 in a namespace. It prints every datagram strongSwan sent as
+    /// hex, with the seed: tests/ClusterActors.Protocol.Tests/Ike/StrongSwanInteropTests.cs replays them byte for byte.
+    /// </summary>
+    [Fact]
+    public async Task A_strongSwan_client_establishes_with_the_pure_IKE_responder_on_UDP_sockets()
+    {
+        Assert.True(File.Exists(Charon) && SystemCommand.Find("swanctl") is not null,
+            "strongSwan is not installed: apt-get install charon-systemd strongswan-swanctl libcharon-extra-plugins (kernel-libipsec)");
+        var labDir = Path.Combine(RepoRoot(), "src", "Node", "lab", "strongswan");
+        var work = Path.Combine(Path.GetTempPath(), "clusteractors-strongswan-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(work);
+        var vici = Path.Combine(work, "charon.vici");
+        File.WriteAllText(Path.Combine(work, "strongswan.conf"), File.ReadAllText(Path.Combine(labDir, "strongswan.conf")).Replace("@VICI@", vici));
+        File.Copy(Path.Combine(labDir, "swanctl.conf"), Path.Combine(work, "swanctl.conf"));
+        using var lab = new NetnsLab();
+        var (nsPc1, nsClient, nsGateway) = (lab.Namespace(), lab.Namespace(), lab.Namespace());
+        lab.Cable(nsPc1, "eth0", nsClient, "lan"); // charon installs the CHILD SA's route from an address inside local_ts
+        lab.Cable(nsClient, "wan", nsGateway, "gw");
+        Sh(nsClient, "ip link set lo up; ip addr add 192.168.7.2/24 dev wan; ip route add default via 192.168.7.1; ip addr add 10.10.1.1/24 dev lan");
+        Sh(nsGateway, "ip link set lo up; ip addr add 192.168.7.1/24 dev gw; ip addr add 192.168.202.35/32 dev lo");
+
+        const int seed = 5;
+        var responder = new IkeResponder(new IkeGatewaySettings("scenario-psk", "Nokia_Peer", ["aes128-sha1"], [2],
+            IPAddress.Parse("192.168.202.35"), 90000, 10800) { NatTraversal = NatTraversal.Enable }, new SeededIkeRandom(seed));
+        var sockets = InNamespace(nsGateway, () => new[] { IkeUdp.IkePort, IkeUdp.NatTPort }
+            .Select(port => new UdpClient(new IPEndPoint(IPAddress.Parse("192.168.202.35"), port))).ToArray());
+        var events = new ConcurrentQueue<IkeEvent>();
+        using var stop = new CancellationTokenSource();
+        var loops = sockets.Select(socket => Task.Run(async () =>
+        {
+            var localPort = ((IPEndPoint)socket.Client.LocalEndPoint!).Port;
+            while (!stop.IsCancellationRequested)
+            {
+                UdpReceiveResult got;
+                try { got = await socket.ReceiveAsync(stop.Token); }
+                catch (OperationCanceledException) { return; }
+                Log($"strongSwan -> {localPort} from {got.RemoteEndPoint} ({got.Buffer.Length} bytes): {Convert.ToHexString(got.Buffer)}");
+                IkeOutput o;
+                lock (responder) o = responder.HandleUdp(got.RemoteEndPoint, localPort, got.Buffer);
+                foreach (var e in o.Events) { events.Enqueue(e); Log("responder: " + e); }
+                foreach (var r in o.Replies) await socket.SendAsync(r, got.RemoteEndPoint);
+            }
+        })).ToList();
+        Process? charon = null;
+        try
+        {
+            charon = StartCharon(nsClient, work);
+            await Packets.Eventually(() => File.Exists(vici), TimeSpan.FromSeconds(15), "charon opens its vici socket");
+            Assert.True(Swanctl(nsClient, vici, "--load-all", "--file", Path.Combine(work, "swanctl.conf")).Ok, CharonLog());
+            var initiate = Swanctl(nsClient, vici, "--initiate", "--child", "lan", "--timeout", "20");
+            Log(initiate.Output);
+            Assert.True(initiate.Ok, "swanctl --initiate against the pure responder failed: " + initiate + "\n" + CharonLog());
+            var established = Assert.Single(events.OfType<IkeSaEstablished>());
+            Assert.Equal("Nokia_Peer", established.PeerId);
+            Assert.True(established.Sa.UdpEncapsulatedEsp);
+            Assert.Equal("10.10.1.0/24 -> 10.10.101.0/24", $"{Cidr(established.Ts.Initiator[0])} -> {Cidr(established.Ts.Responder[0])}");
+        }
+        finally
+        {
+            if (charon is { HasExited: false })
+            {
+                charon.Kill();
+                charon.WaitForExit(5000);
+            }
+            stop.Cancel();
+            await Task.WhenAll(loops);
+            foreach (var socket in sockets) socket.Dispose();
+            try { Directory.Delete(work, true); } catch (IOException) { /* best effort */ }
+        }
+    }
+
+    private static string Cidr(TrafficSelector ts)
+    {
+        static uint U(IPAddress a) => System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(a.GetAddressBytes());
+        var size = (double)U(ts.EndAddress) - U(ts.StartAddress) + 1;
+        return $"{ts.StartAddress}/{32 - (int)Math.Log2(size)}";
+    }
+
+    private sealed class SeededIkeRandom(int seed) : IIkeRandom
+    {
+        private readonly Random _r = new(seed);
+        public byte[] Bytes(int n) { var b = new byte[n]; _r.NextBytes(b); return b; }
+    }
+
+    private static T InNamespace<T>(string ns, Func<T> work)
+    {
+        T result = default!;
+        Exception? error = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                using var f = File.OpenHandle("/run/netns/" + ns);
+                if (setns((int)f.DangerousGetHandle(), 0x40000000 /* CLONE_NEWNET */) != 0)
+                    throw new InvalidOperationException($"setns {ns}: errno {Marshal.GetLastPInvokeError()}");
+                result = work();
+            }
+            catch (Exception e) { error = e; }
+        });
+        thread.Start();
+        thread.Join();
+        if (error is not null) throw new InvalidOperationException("in namespace " + ns, error);
+        return result;
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int setns(int fd, int nstype);
 
     private string CharonLog() => string.Join("\n", _charonLog);
 
