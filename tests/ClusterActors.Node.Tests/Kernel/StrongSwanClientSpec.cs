@@ -95,6 +95,7 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
             Log(ping.Output);
             Assert.True(ping.Ok, "ping from the client's LAN to the Server through the tunnel failed: " + ping + "\n" + ping.Output + "\n" + CharonLog());
             Assert.Contains("5 received", ping.Output);
+            Assert.Contains("ttl=63", ping.Output); // the Server's 64, one routed hop through the unit
             var fromPc1 = Sh(nsPc1, "ping -c 5 -i 0.2 -W 2 10.10.101.2", check: false);
             Log(fromPc1.Output);
             Assert.True(fromPc1.Ok, "ping from PC1 (10.10.1.2, behind the client) to the Server failed: " + fromPc1 + "\n" + fromPc1.Output);
