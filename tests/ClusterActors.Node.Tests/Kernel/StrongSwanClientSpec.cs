@@ -100,6 +100,20 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
             Log(fromPc1.Output);
             Assert.True(fromPc1.Ok, "ping from PC1 (10.10.1.2, behind the client) to the Server failed: " + fromPc1 + "\n" + fromPc1.Output);
             Log(Swanctl(nsClient, vici, "--list-sas").Output);
+
+            // strongSwan rekeys the CHILD SA (CREATE_CHILD_SA with REKEY_SA, no PFS) and the new SA carries traffic.
+            var rekey = Swanctl(nsClient, vici, "--rekey", "--child", "lan");
+            Log(rekey.Output);
+            Assert.True(rekey.Ok, rekey + "\n" + CharonLog());
+            await Task.Delay(1000);
+            var afterRekey = Sh(nsPc1, "ping -c 3 -i 0.2 -W 2 10.10.101.2", check: false);
+            Log(afterRekey.Output + Swanctl(nsClient, vici, "--list-sas").Output);
+            Assert.True(afterRekey.Ok, "ping after the CHILD SA rekey failed: " + afterRekey.Output + "\n" + CharonLog());
+
+            // And closes the IKE SA with a Delete the unit answers.
+            var terminate = Swanctl(nsClient, vici, "--terminate", "--ike", "vpn1", "--timeout", "10");
+            Log(terminate.Output);
+            Assert.True(terminate.Ok, terminate + "\n" + CharonLog());
         }
         finally
         {
@@ -172,6 +186,14 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
             Assert.Equal("Nokia_Peer", established.PeerId);
             Assert.True(established.Sa.UdpEncapsulatedEsp);
             Assert.Equal("10.10.1.0/24 -> 10.10.101.0/24", $"{Cidr(established.Ts.Initiator[0])} -> {Cidr(established.Ts.Responder[0])}");
+
+            var rekey = Swanctl(nsClient, vici, "--rekey", "--child", "lan");
+            Assert.True(rekey.Ok, rekey + "\n" + CharonLog());
+            await Packets.Eventually(() => events.OfType<ChildSaRekeyed>().Any(), TimeSpan.FromSeconds(5), "the responder rekeys the CHILD SA");
+            await Task.Delay(500);
+            var terminate = Swanctl(nsClient, vici, "--terminate", "--ike", "vpn1", "--timeout", "5");
+            Assert.True(terminate.Ok, terminate + "\n" + CharonLog());
+            Assert.Single(events.OfType<IkeSaDeleted>());
         }
         finally
         {
