@@ -40,6 +40,7 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
         var labDir = Path.Combine(RepoRoot(), "src", "Node", "lab", "strongswan");
         var work = Path.Combine(Path.GetTempPath(), "clusteractors-strongswan-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(work);
+        using var removeWork = new RemovedOnDispose(work);
         var vici = Path.Combine(work, "charon.vici");
         File.WriteAllText(Path.Combine(work, "strongswan.conf"), File.ReadAllText(Path.Combine(labDir, "strongswan.conf")).Replace("@VICI@", vici));
         File.Copy(Path.Combine(labDir, "swanctl.conf"), Path.Combine(work, "swanctl.conf"));
@@ -124,7 +125,6 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
                 charon.WaitForExit(5000);
             }
             await host.KillAsync();
-            try { Directory.Delete(work, true); } catch (IOException) { /* best effort */ }
         }
     }
 
@@ -141,6 +141,7 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
         var labDir = Path.Combine(RepoRoot(), "src", "Node", "lab", "strongswan");
         var work = Path.Combine(Path.GetTempPath(), "clusteractors-strongswan-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(work);
+        using var removeWork = new RemovedOnDispose(work);
         var vici = Path.Combine(work, "charon.vici");
         File.WriteAllText(Path.Combine(work, "strongswan.conf"), File.ReadAllText(Path.Combine(labDir, "strongswan.conf")).Replace("@VICI@", vici));
         File.Copy(Path.Combine(labDir, "swanctl.conf"), Path.Combine(work, "swanctl.conf"));
@@ -205,7 +206,6 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
             stop.Cancel();
             await Task.WhenAll(loops);
             foreach (var socket in sockets) socket.Dispose();
-            try { Directory.Delete(work, true); } catch (IOException) { /* best effort */ }
         }
     }
 
@@ -245,6 +245,15 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
 
     [DllImport("libc", SetLastError = true)]
     private static extern int setns(int fd, int nstype);
+
+    /// <summary>The spec's temporary directory goes however the spec ends, setup failures included.</summary>
+    private sealed class RemovedOnDispose(string path) : IDisposable
+    {
+        public void Dispose()
+        {
+            try { Directory.Delete(path, true); } catch (IOException) { /* best effort */ }
+        }
+    }
 
     private string CharonLog() => string.Join("\n", _charonLog);
 
