@@ -55,7 +55,7 @@ public sealed class Phase1MessageIdSyncSpec() : TestKit(ConfigurationFactory.Par
         """;
 
     [Fact]
-    public void After_a_rekey_and_the_old_CHILD_SA_Delete_a_sequence_sync_does_not_set_the_gateway_back_and_the_IKE_SA_Delete_is_answered()
+    public async Task After_a_rekey_and_the_old_CHILD_SA_Delete_a_sequence_sync_does_not_set_the_gateway_back_and_the_IKE_SA_Delete_is_answered()
     {
         var config = FortiConfig.Parse(Config).Value!;
         var phase1 = Sys.ActorOf(IpsecPhase1Actor.Props(Serial, config, config.Phase1.Single()));
@@ -75,7 +75,7 @@ public sealed class Phase1MessageIdSyncSpec() : TestKit(ConfigurationFactory.Par
         Assert.Contains(client.Handle(Ask(phase1, client.DeleteChild(old.InboundSpi))).Events, e => e is ChildSaDeleted); // message 3
         phase1.Tell(new SyncTunnelSequence(key, 10, 5));           // the tunnel's sequence sync rewrites the record
 
-        var replies = phase1.Ask<IkeReplies>(new IkeDatagram(Client, 500, client.DeleteIkeSa()), TimeSpan.FromSeconds(5)).Result;
+        var replies = await phase1.Ask<IkeReplies>(new IkeDatagram(Client, 500, client.DeleteIkeSa()), TimeSpan.FromSeconds(5));
         Assert.True(replies.Datagrams.Count == 1, $"the IKE SA Delete was not answered ({replies.Refused})");
         Assert.Contains(client.Handle(replies.Datagrams[0]).Events, e => e is IkeSaDeleted);
     }
