@@ -170,9 +170,17 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
         {
             if (!t.Remote.Any(r => dst >= r.Start && dst <= r.End)) continue;
             // Traffic for a dialup client's subnet goes into its tunnel; the instance decides whether it may send.
-            Sniff(t.Phase1, SnifferDirection.Out, packet);
+            // Routing into the tunnel interface is a hop like any other: TTL checked and decremented (a strongSwan
+            // client saw the Server's replies with TTL 64, i.e. the unit had not counted itself).
+            if (packet.Ttl <= 1)
+            {
+                Drop("ttl exceeded");
+                return;
+            }
+            var routed = packet with { Ttl = (byte)(packet.Ttl - 1) };
+            Sniff(t.Phase1, SnifferDirection.Out, routed);
             _tunnelOut++;
-            t.Tunnel.Tell(new EncryptForTunnel(packet.ToBytes()));
+            t.Tunnel.Tell(new EncryptForTunnel(routed.ToBytes()));
             return;
         }
         Forward(packet, port.Name);

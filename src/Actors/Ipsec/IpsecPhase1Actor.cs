@@ -281,6 +281,12 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
                 case ChildSaRekeyed rekeyed:
                     Rekeyed(rekeyed);
                     break;
+                case ChildSaDeleted childDeleted:
+                    // The Delete advanced the message IDs: the record must carry them, or the next write of the record
+                    // (the tunnel's sequence sync) resumes the gateway one request behind and the client's following
+                    // request (strongSwan: the IKE SA Delete after a rekey) is dropped as outside the window.
+                    Resync(childDeleted.Sa);
+                    break;
                 case IkeSaDeleted deleted:
                     Deleted(deleted.Sa);
                     break;
