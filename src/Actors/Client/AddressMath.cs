@@ -1,25 +1,14 @@
-using System.Buffers.Binary;
 using System.Net;
 using ClusterActors.Actors.DataPlane;
 using ClusterActors.Protocol.Ike;
-using ClusterActors.Protocol.Packets;
 
 namespace ClusterActors.Actors.Client;
 
 /// <summary>Subnet and selector tests and the forwarding edit (TTL) the client's data plane needs.</summary>
 internal static class AddressMath
 {
-    public static uint ToUInt(IPAddress a)
-    {
-        Span<byte> b = stackalloc byte[4];
-        return a.TryWriteBytes(b, out var n) && n == 4 ? BinaryPrimitives.ReadUInt32BigEndian(b) : 0;
-    }
-
-    public static bool OnSubnet(IPAddress address, InterfaceAddress subnet)
-    {
-        uint mask = subnet.PrefixLength == 0 ? 0u : uint.MaxValue << (32 - subnet.PrefixLength);
-        return (ToUInt(address) & mask) == (ToUInt(subnet.Address) & mask);
-    }
+    public static bool OnSubnet(IPAddress address, InterfaceAddress subnet) =>
+        new Ipv4Prefix(Ipv4Address.ToUInt32(subnet.Address), subnet.PrefixLength).Contains(address);
 
     /// <summary>
     /// Address range and protocol (0 = any) of the selectors. Ports are not checked: the seed's selectors are
@@ -27,9 +16,9 @@ internal static class AddressMath
     /// </summary>
     public static bool InSelectors(IPAddress address, byte protocol, IReadOnlyList<TrafficSelector> selectors)
     {
-        uint a = ToUInt(address);
+        uint a = Ipv4Address.ToUInt32(address);
         foreach (var s in selectors)
-            if ((s.IpProtocol == 0 || s.IpProtocol == protocol) && a >= ToUInt(s.StartAddress) && a <= ToUInt(s.EndAddress))
+            if ((s.IpProtocol == 0 || s.IpProtocol == protocol) && a >= Ipv4Address.ToUInt32(s.StartAddress) && a <= Ipv4Address.ToUInt32(s.EndAddress))
                 return true;
         return false;
     }
@@ -38,17 +27,6 @@ internal static class AddressMath
     /// A copy of a parsed-valid IPv4 packet (cut to its total length) with the TTL decremented and the header
     /// checksum recomputed, as a router forwards it; null when the TTL would reach 0.
     /// </summary>
-    public static byte[]? Forwarded(ReadOnlySpan<byte> ipv4)
-    {
-        int total = BinaryPrimitives.ReadUInt16BigEndian(ipv4[2..]);
-        int header = (ipv4[0] & 0x0F) * 4;
-        if (ipv4[8] <= 1)
-            return null;
-        var copy = ipv4[..total].ToArray();
-        copy[8]--;
-        copy[10] = 0;
-        copy[11] = 0;
-        BinaryPrimitives.WriteUInt16BigEndian(copy.AsSpan(10), InternetChecksum.Compute(copy.AsSpan(0, header)));
-        return copy;
-    }
+    public static byte[]? Forwarded(ReadOnlySpan<byte> ipv4) =>
+        Ipv4Header.TryRead(ipv4, out var header) && header.Ttl > 1 ? Ipv4Header.CopyWithTtlDecremented(ipv4, header) : null;
 }

@@ -1,3 +1,4 @@
+using ClusterActors.Actors.DataPlane;
 using System.Net;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Fgsp;
@@ -58,16 +59,8 @@ public static class FgspPeering
         foreach (var i in config.Interfaces)
         {
             if (i.Ip == "0.0.0.0" || !IPAddress.TryParse(i.Ip, out var ip) || i.PrefixLength is 0 or 32) continue;
-            if (SameSubnet(ip, peerIp, i.PrefixLength)) return i.Ip;
+            if (new Ipv4Prefix(Ipv4Address.ToUInt32(ip), i.PrefixLength).Contains(peerIp)) return i.Ip;
         }
         return null;
-    }
-
-    private static bool SameSubnet(IPAddress a, IPAddress b, int prefix)
-    {
-        var x = BitConverter.ToUInt32(a.GetAddressBytes().Reverse().ToArray());
-        var y = BitConverter.ToUInt32(b.GetAddressBytes().Reverse().ToArray());
-        var mask = prefix == 0 ? 0u : uint.MaxValue << (32 - prefix);
-        return (x & mask) == (y & mask);
     }
 }

@@ -165,7 +165,7 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
             return;
         }
         Sniff(port.Name, SnifferDirection.In, packet);
-        var dst = UnitRoutes.ToUInt(packet.Destination);
+        var dst = Ipv4Address.ToUInt32(packet.Destination);
         foreach (var t in _byKey.Values)
         {
             if (!t.Remote.Any(r => dst >= r.Start && dst <= r.End)) continue;

@@ -1,3 +1,4 @@
+using ClusterActors.Actors.DataPlane;
 using System.Net;
 using ClusterActors.Protocol.Config;
 
@@ -8,6 +9,6 @@ public static class StaticRoutes
 {
     public static IEnumerable<UnitRoute> Of(ConfigDocument config) =>
         config.StaticRoutes.Where(r => r.Enabled).Select(r => new UnitRoute(
-            UnitRoutes.ToUInt(IPAddress.Parse(r.Dst)) & UnitRoute.Mask(r.PrefixLength), r.PrefixLength, r.Device,
+            Ipv4Address.Parse(r.Dst) & Ipv4Prefix.MaskOf(r.PrefixLength), r.PrefixLength, r.Device,
             r.Gateway == "0.0.0.0" ? null : IPAddress.Parse(r.Gateway), r.Distance));
 }

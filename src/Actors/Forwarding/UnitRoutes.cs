@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Net;
 using ClusterActors.Actors.DataPlane;
 using ClusterActors.Protocol.Config;
@@ -8,9 +7,7 @@ namespace ClusterActors.Actors.Forwarding;
 /// <summary>One route of a unit's table: connected (no gateway) or static (`config router static`).</summary>
 public sealed record UnitRoute(uint Network, int PrefixLength, string Interface, IPAddress? Gateway, int Distance)
 {
-    public bool Contains(uint address) => PrefixLength == 0 || (address & Mask(PrefixLength)) == Network;
-
-    public static uint Mask(int prefix) => prefix == 0 ? 0u : uint.MaxValue << (32 - prefix);
+    public bool Contains(uint address) => (address & Ipv4Prefix.MaskOf(PrefixLength)) == Network;
 }
 
 /// <summary>Where a packet leaves: the interface and the neighbour to hand it to (the destination itself when connected).</summary>
@@ -29,17 +26,17 @@ public sealed class UnitRoutes
     public UnitRoutes(IEnumerable<UnitRoute> routes, IEnumerable<IPAddress> localAddresses)
     {
         _routes = routes.OrderByDescending(r => r.PrefixLength).ThenBy(r => r.Distance).ToArray();
-        _local = localAddresses.Select(ToUInt).ToHashSet();
+        _local = localAddresses.Select(Ipv4Address.ToUInt32).ToHashSet();
     }
 
     public IReadOnlyList<UnitRoute> Routes => _routes;
 
-    public bool IsLocal(IPAddress address) => _local.Contains(ToUInt(address));
+    public bool IsLocal(IPAddress address) => _local.Contains(Ipv4Address.ToUInt32(address));
 
     /// <summary>The route for <paramref name="destination"/> among interfaces <paramref name="isUp"/> says carry traffic.</summary>
     public NextHop? Lookup(IPAddress destination, Func<string, bool> isUp)
     {
-        var d = ToUInt(destination);
+        var d = Ipv4Address.ToUInt32(destination);
         foreach (var r in _routes)
         {
             if (!r.Contains(d) || !isUp(r.Interface)) continue;
@@ -58,7 +55,7 @@ public sealed class UnitRoutes
             if (!IPAddress.TryParse(i.Ip, out var ip) || i.Ip == "0.0.0.0") continue;
             local.Add(ip);
             if (i.Type == "loopback" || i.PrefixLength is 32 or 0) continue;
-            connected.Add(new UnitRoute(ToUInt(ip) & UnitRoute.Mask(i.PrefixLength), i.PrefixLength, i.Name, null, 0));
+            connected.Add(new UnitRoute(Ipv4Address.ToUInt32(ip) & Ipv4Prefix.MaskOf(i.PrefixLength), i.PrefixLength, i.Name, null, 0));
         }
         return new UnitRoutes(connected.Concat(staticRoutes), local);
     }
@@ -66,11 +63,4 @@ public sealed class UnitRoutes
     /// <summary>The addresses a unit opens an interface with (its `set ip`), or none for an interface without one.</summary>
     public static IReadOnlyList<InterfaceAddress> AddressesOf(SystemInterface i) =>
         IPAddress.TryParse(i.Ip, out var ip) && i.Ip != "0.0.0.0" ? [new InterfaceAddress(ip, i.PrefixLength)] : [];
-
-    public static uint ToUInt(IPAddress address)
-    {
-        Span<byte> b = stackalloc byte[4];
-        address.TryWriteBytes(b, out _);
-        return BinaryPrimitives.ReadUInt32BigEndian(b);
-    }
 }

@@ -1,3 +1,4 @@
+using ClusterActors.Actors.DataPlane;
 using System.Net;
 using Akka.Actor;
 using Akka.Cluster;
@@ -381,7 +382,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     /// <summary>Where the unit's forwarding plane finds this instance: its inbound SPI and the client's subnets.</summary>
     private static TunnelPathChanged PathOf(TunnelRecord r, IActorRef tunnel) =>
         new(r.Key, r.Phase1, r.Child.InboundSpi,
-            r.RemoteSelectors.Select(s => (UnitRoutes.ToUInt(s.StartAddress), UnitRoutes.ToUInt(s.EndAddress))).ToList(), tunnel);
+            r.RemoteSelectors.Select(s => (Ipv4Address.ToUInt32(s.StartAddress), Ipv4Address.ToUInt32(s.EndAddress))).ToList(), tunnel);
 
     /// <summary>Applies a record seen locally or from another unit, keeping the winner by <see cref="TunnelOwnership.Compare"/>.</summary>
     private void Apply(TunnelRecord incoming)

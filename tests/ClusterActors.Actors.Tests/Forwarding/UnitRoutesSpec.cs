@@ -1,3 +1,4 @@
+using ClusterActors.Actors.DataPlane;
 using System.Net;
 using ClusterActors.Actors.Forwarding;
 using ClusterActors.Protocol.Packets;
@@ -11,7 +12,7 @@ public sealed class UnitRoutesSpec
     {
         var address = cidr.Split('/');
         var prefix = int.Parse(address[1]);
-        return new UnitRoute(UnitRoutes.ToUInt(IPAddress.Parse(address[0])) & UnitRoute.Mask(prefix), prefix, iface,
+        return new UnitRoute(Ipv4Address.Parse(address[0]) & Ipv4Prefix.MaskOf(prefix), prefix, iface,
             gateway is null ? null : IPAddress.Parse(gateway), gateway is null ? 0 : distance);
     }
 
