@@ -75,6 +75,10 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
                       + $"{string.Join("+", dial.NextHopUnits)}; spi in {Spi(dial.ClientOutboundSpi)} out {Spi(dial.ClientInboundSpi)})");
             if (result.DialedVia != drill.InitialOwner)
                 throw new DrillStepException($"the tunnel came up on {result.DialedVia ?? "no single unit"}, not {drill.InitialOwner}");
+            // Every fault below is answered from the standby copies: a unit killed before its SAs reached the others
+            // would leave nothing to take over, which is a drill started too early, not a failover that failed.
+            var synced = await WaitSynced(TimeSpan.FromSeconds(10), ct);
+            await Say($"vpn1_1 synced to every unit ({string.Join(", ", synced.Select(u => $"{u.Unit} {u.Role}"))})");
 
             _clock.Start();
             sampler = new TimelineSampler(lab, _clock);
@@ -92,7 +96,9 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
                 double? ms = owner == step.OwnerAfter ? Math.Round(faulted.Elapsed.TotalMilliseconds, 1) : null;
                 setups.Add(new SetupResult(step.Fault.Short, at, step.OwnerAfter, owner, ms));
                 await Say($"setup: {step.Fault.Short} at {S(at)}; vpn1_1 on {owner ?? "no single unit"}" + (ms is { } m ? $" after {S(m)}" : ""));
-                if (owner != step.OwnerAfter) throw new DrillStepException($"after {step.Fault.Short} vpn1_1 did not move to {step.OwnerAfter}");
+                if (owner != step.OwnerAfter)
+                    throw new DrillStepException($"after {step.Fault.Short} vpn1_1 did not move to {step.OwnerAfter} within 20 s "
+                                                 + $"(sync-primary on: {(after.Count == 0 ? "no unit" : string.Join(", ", after))})");
             }
 
             for (var i = 0; i < drill.Phases.Count; i++)
@@ -291,6 +297,22 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
     }
 
     private async Task<bool> Owns(string unit) => await lab.Tunnels(unit) is { } tunnels && tunnels.Any(t => t.Role == "sync-primary");
+
+    /// <summary>Waits until every unit lists vpn1_1 (the owner sync-primary, the others their standby copy).</summary>
+    private async Task<IReadOnlyList<(string Unit, string Role)>> WaitSynced(TimeSpan within, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            var roles = await Task.WhenAll(lab.Units.Select(async unit =>
+                (Unit: unit, Role: (await lab.Tunnels(unit))?.FirstOrDefault()?.Role)));
+            var missing = roles.Where(r => r.Role is null).Select(r => r.Unit).ToList();
+            if (missing.Count == 0) return roles.Select(r => (r.Unit, r.Role!)).ToList();
+            if (sw.Elapsed > within)
+                throw new DrillStepException($"vpn1_1 was not synced to {string.Join(", ", missing)} within {within.TotalSeconds:0} s");
+            await Task.Delay(PollInterval, ct);
+        }
+    }
 
     private async Task<IReadOnlyList<string>> WaitOwners(Func<IReadOnlyList<string>, bool> done, TimeSpan within, CancellationToken ct)
     {

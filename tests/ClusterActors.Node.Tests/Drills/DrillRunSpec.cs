@@ -36,6 +36,7 @@ public sealed class DrillRunSpec(ITestOutputHelper output) : IDisposable
         Assert.Contains("== fgsp-failover, run 1 of 1: FGSP failover", text);
         Assert.Contains("  lab up … 4 units (fake)\n", text);
         Assert.Contains("  tunnel up via DC2_VM1 (router next hop 192.168.129.254 DC2_VM1+DC2_VM2; spi in 0000abcd out 0000dcba)\n", text);
+        Assert.Contains("  vpn1_1 synced to every unit (DC2_VM1 sync-primary, DC2_VM2 standby, DC2_VM3 standby, DC2_VM4 standby)\n", text);
         Assert.Matches(@"  setup: kill DC2_VM1 at \d\.\d{3} s; vpn1_1 on DC2_VM2 after \d\.\d{3} s\n", text);
         Assert.Contains("  traffic 1000 pps steady through DC2_VM2\n", text);
         Assert.Matches(@"  fault: DC2_VM2 port2 down at \d\.\d{3} s\n", text);
@@ -73,5 +74,23 @@ public sealed class DrillRunSpec(ITestOutputHelper output) : IDisposable
         Assert.Contains("\nsummary\n", text);
         Assert.Matches(@"fgcp-failover\s+kill DC2_VM1\s+2\s+2\s+3 ms\s+3 ms\s+0\s+0\s+1400", text);
         Assert.Contains("2 of 2 runs passed", text);
+    }
+
+    [Fact]
+    public async Task Faults_wait_until_the_standby_copies_are_on_every_unit()
+    {
+        var (exit, text, labs) = await Run(new DrillCommand.Request(["fgcp-failover"]), lab => lab.SyncedAfter = TimeSpan.FromMilliseconds(400));
+        Assert.Equal(DrillCommand.Passed, exit);
+        Assert.Contains("  vpn1_1 synced to every unit (DC2_VM1 sync-primary, DC2_VM2 standby, DC2_VM3 standby, DC2_VM4 standby)\n", text);
+        Assert.Equal(["kill DC2_VM1"], labs.Single().Calls);
+    }
+
+    [Fact]
+    public async Task A_tunnel_never_synced_stops_the_run_before_any_fault()
+    {
+        var (exit, text, labs) = await Run(new DrillCommand.Request(["fgcp-failover"]), lab => lab.SyncedAfter = null);
+        Assert.Equal(DrillCommand.Failed, exit);
+        Assert.Contains("  stopped: vpn1_1 was not synced to DC2_VM2, DC2_VM3, DC2_VM4 within 10 s\n", text);
+        Assert.Empty(labs.Single().Calls);
     }
 }

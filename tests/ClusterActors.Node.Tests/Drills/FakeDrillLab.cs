@@ -26,6 +26,11 @@ internal sealed class FakeDrillLab : IDrillLab
 
     public List<string> Calls { get; } = new();
 
+    /// <summary>How long after the dial the standby copies appear on the other units (SA sync); null: never.</summary>
+    public TimeSpan? SyncedAfter { get; set; } = TimeSpan.Zero;
+
+    private TimeSpan? _dialedAt;
+
     /// <summary>CLIENT1's anti-replay drops to report: a lab where something is wrong.</summary>
     public long AntiReplayDrops { get; set; }
 
@@ -45,7 +50,11 @@ internal sealed class FakeDrillLab : IDrillLab
 
     public Task<DialInfo> Dial(CancellationToken ct)
     {
-        lock (_gate) _owner = "DC2_VM1";
+        lock (_gate)
+        {
+            _owner = "DC2_VM1";
+            _dialedAt = _clock.Elapsed;
+        }
         return Task.FromResult(new DialInfo(0xdcba, 0xabcd, "192.168.129.254", ["DC2_VM1", "DC2_VM2"]));
     }
 
@@ -156,9 +165,12 @@ internal sealed class FakeDrillLab : IDrillLab
     public Task<IReadOnlyList<TunnelView>?> Tunnels(string unit)
     {
         lock (_gate)
-            return Task.FromResult<IReadOnlyList<TunnelView>?>(_running.Contains(unit)
-                ? [new TunnelView("vpn1_1", _owner == unit ? "sync-primary" : "standby", 0xabcd, 0xdcba)]
-                : null);
+        {
+            if (!_running.Contains(unit)) return Task.FromResult<IReadOnlyList<TunnelView>?>(null);
+            if (_owner == unit) return Task.FromResult<IReadOnlyList<TunnelView>?>([new TunnelView("vpn1_1", "sync-primary", 0xabcd, 0xdcba)]);
+            var synced = _dialedAt is { } at && SyncedAfter is { } delay && _clock.Elapsed - at >= delay;
+            return Task.FromResult<IReadOnlyList<TunnelView>?>(synced ? [new TunnelView("vpn1_1", "standby", 0xabcd, 0xdcba)] : []);
+        }
     }
 
     public IReadOnlyList<NextHopView> RouterNextHops()
