@@ -71,7 +71,10 @@ public sealed record PhaseResult
     public required string Detection { get; init; }
     /// <summary>After the fault; null when not seen in time.</summary>
     public double? DetectionMs { get; init; }
+    /// <summary>Includes <see cref="UnitUpMs"/> for a unit started by the fault.</summary>
     public required double DetectionBoundMs { get; init; }
+    /// <summary>For a fault that starts a unit: when it answered again (its HA running), after the fault.</summary>
+    public double? UnitUpMs { get; init; }
 
     public string? OwnerBefore { get; init; }
     public string? ExpectedOwner { get; init; }

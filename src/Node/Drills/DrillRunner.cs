@@ -165,6 +165,21 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         await Inject(phase.Fault);
         await Say($"fault: {phase.Fault.Short} at {S(faultAt)}");
 
+        // hello-holddown counts from when the returning unit's HA starts, not from the power switch: the container's
+        // and the runtime's start come first (a FortiGate boots for minutes before it), so they are measured apart.
+        double? unitUp = null;
+        if (phase.Fault.Kind == FaultKind.Start)
+        {
+            unitUp = await WaitAnswering(phase.Fault.Unit, faultClock, TimeSpan.FromSeconds(60), ct);
+            if (unitUp is { } up)
+            {
+                Event(faultAt + up, "unit-up", $"{phase.Fault.Unit} runs again");
+                await Say($"{phase.Fault.Unit} runs again (HA answers) after {S(up)}");
+                detectionBound += up;
+            }
+            else await Say($"{phase.Fault.Unit} did not answer within 60 s of its start");
+        }
+
         var detection = await WaitDetection(phase.Detection, faultClock, TimeSpan.FromMilliseconds(detectionBound) + TimeSpan.FromSeconds(10), ct);
         if (detection is { } d)
         {
@@ -208,7 +223,7 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         return new PhaseResult
         {
             Index = index, Fault = phase.Fault.Short, FaultDescription = phase.Fault.Describe(), FaultAtMs = faultAt,
-            Detection = phase.Detection.Describe(), DetectionMs = detection, DetectionBoundMs = detectionBound,
+            Detection = phase.Detection.Describe(), DetectionMs = detection, DetectionBoundMs = detectionBound, UnitUpMs = unitUp,
             OwnerBefore = ownerBefore, ExpectedOwner = phase.ExpectedOwner, OwnerMoves = phase.OwnerMoves,
             RoleChangeMs = phase.OwnerMoves && phase.ExpectedOwner is not null ? watch.RoleChangeMs : watch.FirstChangeMs,
             RoleChangeOwners = phase.OwnerMoves && phase.ExpectedOwner is not null ? (watch.RoleChangeMs is null ? [] : [phase.ExpectedOwner]) : watch.FirstChangeOwners,
@@ -257,6 +272,18 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         {
             ct.ThrowIfCancellationRequested();
             if (await Detected(detection)) return Math.Round(sinceFault.Elapsed.TotalMilliseconds, 1);
+            await Task.Delay(PollInterval, ct);
+        }
+        return null;
+    }
+
+    /// <summary>Milliseconds after the fault when <paramref name="unit"/> answered its HA status, or null when it did not within <paramref name="within"/>.</summary>
+    private async Task<double?> WaitAnswering(string unit, Stopwatch sinceFault, TimeSpan within, CancellationToken ct)
+    {
+        while (sinceFault.Elapsed < within)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (await lab.Ha(unit) is not null) return Math.Round(sinceFault.Elapsed.TotalMilliseconds, 1);
             await Task.Delay(PollInterval, ct);
         }
         return null;

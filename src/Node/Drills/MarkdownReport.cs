@@ -45,6 +45,9 @@ public static class MarkdownReport
         sb.Append('\n');
         foreach (var p in r.Phases)
         {
+            if (p.UnitUpMs is { } up)
+                sb.Append(c, $"Phase {p.Index}: the started unit ran again (its HA answered) {up:0} ms after the start; the detection bound is that "
+                             + $"plus hello-holddown {r.Timers.HelloHolddownSeconds} s, which counts from when HA starts.  \n");
             if (p.LossBound is not null)
                 sb.Append(c, $"Phase {p.Index} loss bound: {DrillBounds.LossFormula(Enum.Parse<LossBoundKind>(p.LossBoundKind!, true), r.Timers, r.RatePps)} = {p.LossBound}.  \n");
             var fwd = string.Join(", ", p.Forwarded.Where(kv => kv.Value > 0).Select(kv => $"{kv.Key} {kv.Value}"));

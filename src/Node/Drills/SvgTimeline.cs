@@ -21,6 +21,7 @@ public static class SvgTimeline
     [
         ("setup", "#8c564b", "", "setup fault"),
         ("fault", "#d62728", "", "fault"),
+        ("unit-up", "#7f7f7f", "1,3", "unit runs again"),
         ("detection", "#ff9900", "2,3", "detection"),
         ("role-change", "#17becf", "6,3", "role change"),
     ];

@@ -93,4 +93,19 @@ public sealed class DrillRunSpec(ITestOutputHelper output) : IDisposable
         Assert.Contains("  stopped: vpn1_1 was not synced to DC2_VM2, DC2_VM3, DC2_VM4 within 10 s\n", text);
         Assert.Empty(labs.Single().Calls);
     }
+
+    [Fact]
+    public async Task A_started_unit_is_timed_to_its_HA_answering_and_its_rejoin_bound_counts_from_there()
+    {
+        var (exit, text, labs) = await Run(new DrillCommand.Request(["fgcp-failback"]));
+        Assert.Equal(DrillCommand.Passed, exit);
+        Assert.Equal(["kill DC2_VM1", "start DC2_VM1"], labs.Single().Calls);
+        Assert.Matches(@"  DC2_VM1 runs again \(HA answers\) after \d\.\d{3} s\n", text);
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_dir, "fgcp-failback-1.json")));
+        var phase = json.RootElement.GetProperty("phases")[0];
+        var up = phase.GetProperty("unit_up_ms").GetDouble();
+        Assert.Equal(up + DrillSamples.Fast.HelloHolddownSeconds * 1000.0, phase.GetProperty("detection_bound_ms").GetDouble(), 1);
+        Assert.Contains("the started unit ran again (its HA answered)", await File.ReadAllTextAsync(Path.Combine(_dir, "fgcp-failback-1.md")));
+        Assert.Contains("unit runs again", await File.ReadAllTextAsync(Path.Combine(_dir, "fgcp-failback-1.svg")));
+    }
 }
