@@ -139,13 +139,34 @@ public sealed partial class DockerDrillLab : IDrillLab
         return (p.ExitCode, output);
     }
 
+    private async Task<HaView?> WaitHa(string unit, TimeSpan within, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < within)
+        {
+            if (await Ha(unit) is { } ha) return ha;
+            await Task.Delay(TimeSpan.FromMilliseconds(100), ct);
+        }
+        return null;
+    }
+
     public async Task<string> Up(IReadOnlyList<string> primaries, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
         // A previous drill's lab (or one left behind) would hold the containers' names and the bridges.
         await Run("docker-compose", Compose("down", "-t", "1", "-v"), TimeSpan.FromSeconds(120), check: false, _root);
-        await Run("docker-compose", Compose("up", "-d"), TimeSpan.FromSeconds(180), workDir: _root);
+        // The preferred units start first and the others once those run: with a small ha-uptime-diff-margin
+        // (fgcp-failback's 1 s) the unit that started earlier wins on uptime, and containers starting together on two
+        // cores come up seconds apart in any order.
+        var others = Units.Where(u => !primaries.Contains(u)).Select(Container).ToList();
+        var first = Units.Where(primaries.Contains).Select(Container).Concat(["dc_router", "client", "server"]).ToList();
         _up = true;
+        await Run("docker-compose", Compose(["up", "-d", .. first]), TimeSpan.FromSeconds(180), workDir: _root);
+        foreach (var unit in primaries)
+            if (await WaitHa(unit, TimeSpan.FromSeconds(60), ct) is null)
+                throw new TimeoutException($"{unit} did not answer within 60 s of its start");
+        await Task.Delay(TimeSpan.FromSeconds(1), ct);
+        await Run("docker-compose", Compose(["up", "-d", .. others]), TimeSpan.FromSeconds(180), workDir: _root);
         await Run(Path.Combine(_root, "src/Node/lab/host-bridges.sh"), ["add"], TimeSpan.FromSeconds(30));
         await FollowRouter();
         var within = TimeSpan.FromSeconds(_configs.Values.Max(c => c.Ha.HelloHolddown) + 60);
