@@ -96,7 +96,7 @@ public sealed class SplitBrainHealAnnounceSpec() : TestKit("akka.loglevel = WARN
     private long Received(IActorRef unit) => unit.Ask<ForwardingStatus>(GetForwardingStatus.Instance, TimeSpan.FromSeconds(3)).Result.Received;
 
     [Fact]
-    public void After_a_split_brain_heals_the_primary_that_stayed_primary_announces_again_and_receives_the_traffic()
+    public async Task After_a_split_brain_heals_the_primary_that_stayed_primary_announces_again_and_receives_the_traffic()
     {
         var fabric = new InMemoryFabric();
         fabric.Cable("router", "port1", "dc-uplink");
@@ -122,7 +122,7 @@ public sealed class SplitBrainHealAnnounceSpec() : TestKit("akka.loglevel = WARN
         Assert.Equal((1, 0), (Announcements("DC2_VM1"), Announcements("DC2_VM2")));
 
         // Cut DC2_VM2's heartbeat cable: split brain, DC2_VM2 becomes primary and announces last.
-        vm2.Ask<Akka.Done>(new SetLinkState("port4", false), TimeSpan.FromSeconds(3)).Wait();
+        await vm2.Ask<Akka.Done>(new SetLinkState("port4", false), TimeSpan.FromSeconds(3));
         AwaitCondition(() => Role(vm2) == HaRole.Primary && Announcements("DC2_VM2") == 1, TimeSpan.FromSeconds(8));
         Assert.Equal(HaRole.Primary, Role(vm1));
         var vm2Split = Received(vm2);
@@ -132,7 +132,7 @@ public sealed class SplitBrainHealAnnounceSpec() : TestKit("akka.loglevel = WARN
         Assert.Equal(1, Announcements("DC2_VM1"));
 
         // Plug it back: the two primaries negotiate, DC2_VM1 (priority 200) stays primary and announces again.
-        vm2.Ask<Akka.Done>(new SetLinkState("port4", true), TimeSpan.FromSeconds(3)).Wait();
+        await vm2.Ask<Akka.Done>(new SetLinkState("port4", true), TimeSpan.FromSeconds(3));
         AwaitCondition(() => Role(vm1) == HaRole.Primary && Role(vm2) == HaRole.Secondary, TimeSpan.FromSeconds(5));
         AwaitCondition(() => Announcements("DC2_VM1") >= 2, TimeSpan.FromSeconds(3));
         Assert.Equal(1, Announcements("DC2_VM2"));
