@@ -45,6 +45,13 @@ public interface IPacketPort : IDisposable
     bool Answering { get; set; }
 
     /// <summary>
+    /// Announces the addresses again (gratuitous ARPs) while the port answers and has carrier; nothing otherwise.
+    /// For a primary that stayed primary while another unit announced the same addresses (a healed split brain):
+    /// its <see cref="Answering"/> never changed, yet the neighbours must learn it is here again.
+    /// </summary>
+    void Reannounce();
+
+    /// <summary>
     /// Sends <paramref name="ipv4Packet"/> to the neighbour on this link that answers for <paramref name="nextHop"/>.
     /// False (and nothing sent) when this interface has no carrier or nobody on the link answers for that address.
     /// </summary>

@@ -13,9 +13,12 @@ public sealed record LinkCounters(string Segment, long Delivered, long NoAnswer,
     public long Dropped => NoAnswer + NoCarrier;
 }
 
-/// <summary>One row of the fabric's wiring table as it stands now.</summary>
+/// <summary>
+/// One row of the fabric's wiring table as it stands now. <see cref="Announcements"/>: how many times a port on this
+/// cable announced its addresses (gratuitous ARP: started answering, regained carrier while answering, or re-announced).
+/// </summary>
 public sealed record CableState(string Host, string Interface, string Segment, bool Plugged, bool Open, bool AdminUp, bool IsUp,
-    bool Answering, IReadOnlyList<InterfaceAddress> Addresses);
+    bool Answering, IReadOnlyList<InterfaceAddress> Addresses, long Announcements = 0);
 
 /// <summary>Observes every delivery, on the sender's thread, before the receiver's callback runs (a packet capture).</summary>
 public delegate void FabricTap(string segment, IPacketPort from, IPacketPort to, byte[] ipv4Packet);
@@ -197,6 +200,18 @@ public sealed class InMemoryFabric
 
     private void SetAnswering(FabricPort port, bool value) => ChangeState(port, p => p.AnsweringUnsafe = value);
 
+    /// <summary>A gratuitous ARP from a port that already answers: it becomes the newest announcement on its link.</summary>
+    private void Reannounce(FabricPort port)
+    {
+        lock (_gate)
+        {
+            if (port.Disposed || !port.IsUpUnsafe || !port.AnsweringUnsafe)
+                return;
+            port.AnnouncedAt = ++_announceClock;
+            port.Entry.Announcements++;
+        }
+    }
+
     private void ChangeState(FabricPort port, Action<FabricPort> mutate)
     {
         bool before, after;
@@ -223,7 +238,10 @@ public sealed class InMemoryFabric
         if (!port.AnsweringUnsafe)
             port.AnnouncedAt = 0;
         else if (announcing && !announcing0)
+        {
             port.AnnouncedAt = ++_announceClock; // gratuitous ARP: the newest announcement wins the address
+            port.Entry.Announcements++;
+        }
         return up;
     }
 
@@ -287,7 +305,7 @@ public sealed class InMemoryFabric
     {
         var p = e.Port;
         return new CableState(e.Host, e.Interface, e.Link.Name, e.Plugged, p is not null, p?.AdminUpUnsafe ?? true, p?.IsUpUnsafe ?? false,
-            p is null ? e.AnsweringOnOpen : p.AnsweringUnsafe, p?.Addresses ?? []);
+            p is null ? e.AnsweringOnOpen : p.AnsweringUnsafe, p?.Addresses ?? [], e.Announcements);
     }
 
     // ------------------------------------------------------------------------------------------------------------------
@@ -313,6 +331,8 @@ public sealed class InMemoryFabric
         public bool AnsweringOnOpen { get; } = answeringOnOpen;
         public bool Plugged = true;
         public FabricPort? Port;
+        /// <summary>Announcements by any port opened on this cable (under the gate).</summary>
+        public long Announcements;
     }
 
     private sealed class FabricHost(InMemoryFabric fabric, string name) : IPacketIo
@@ -381,6 +401,8 @@ public sealed class InMemoryFabric
         }
 
         public bool Send(IPAddress nextHop, byte[] ipv4Packet) => _fabric.Deliver(this, nextHop, ipv4Packet);
+
+        public void Reannounce() => _fabric.Reannounce(this);
 
         public void RaiseCarrierChanged(bool up) => CarrierChanged?.Invoke(this, up);
 

@@ -209,7 +209,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         if (isNew)
         {
             Record($"new member '{hb.Serial}' joins the cluster");
-            if (_state == HaState.Work) Negotiate($"member {hb.Serial} joined");
+            if (_state == HaState.Work) Negotiate($"member {hb.Serial} joined", (hb.State, hb.Role));
             return;
         }
 
@@ -222,7 +222,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
 
         var changed = known!.Last;
         if (hb.State == HaState.Work && hb.Role == HaRole.Primary && _role == HaRole.Primary)
-            Negotiate($"two primaries: {hb.Serial} also works as primary");
+            Negotiate($"two primaries: {hb.Serial} also works as primary", (hb.State, hb.Role));
         else if (changed.MonitorUp != hb.MonitorUp)
             Negotiate($"monitored interfaces of {hb.Serial} changed");
         else if ((hb.Override || Ha.Override) && changed.Priority != hb.Priority)
@@ -251,8 +251,10 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         Negotiate("hello-holddown expired");
     }
 
-    private void Negotiate(string why)
+    /// <param name="trigger">State and role heard from the peer whose heartbeat started this negotiation, if one did.</param>
+    private void Negotiate(string why, (HaState State, HaRole Role)? trigger = null)
     {
+        var (stateBefore, roleBefore) = (_state, _role);
         var members = new List<FgcpCandidate> { new(_serial, MonitorUp(), Uptime, Ha.Priority, Ha.Override) };
         var now = _clock.ElapsedMilliseconds;
         foreach (var (serial, peer) in _peers)
@@ -266,6 +268,12 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         _log.Info("FGCP negotiation ({0}): {1}", why, outcome.HistoryText);
         // Every negotiation is recorded, as FortiOS does, also when it confirms the current primary.
         EnterWork(role, outcome.PrimarySerial, outcome.OperatingOrder, outcome.HistoryText);
+        if (FgcpAnnouncement.ShouldReannounce(stateBefore, roleBefore, role, trigger))
+        {
+            // Still primary, but the peer may have taught the neighbours its own MAC for the cluster's addresses.
+            _log.Info("FGCP: {0} stays primary after \"{1}\": gratuitous ARPs again", _serial, why);
+            Context.Parent.Tell(new SendGratuitousArps(_serial, why));
+        }
     }
 
     private void EnterWork(HaRole role, string primary, IReadOnlyList<string> order, string? historyText)
@@ -380,3 +388,10 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
 
 /// <summary>Sent to the unit whenever FGCP settles a role; FGSP and the IPsec side follow it.</summary>
 public sealed record HaRoleChanged(string Serial, HaRole Role, string PrimarySerial);
+
+/// <summary>
+/// Sent to the unit (after its <see cref="HaRoleChanged"/>) when FGCP kept <paramref name="Serial"/> primary through a
+/// negotiation after which neighbours may hold another unit's MAC for the cluster's addresses
+/// (<see cref="FgcpAnnouncement"/>): its answering ports send their gratuitous ARPs again.
+/// </summary>
+public sealed record SendGratuitousArps(string Serial, string Why);

@@ -73,6 +73,12 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
             _answering = answering;
             foreach (var p in _ports.Values) p.Answering = answering;
         });
+        Receive<SendGratuitousArps>(g =>
+        {
+            if (g.Serial != _serial || !_answering) return;
+            _log.Info("gratuitous ARPs again on {0} ({1})", string.Join(", ", _ports.Keys), g.Why);
+            foreach (var p in _ports.Values) p.Reannounce();
+        });
         Receive<UnitConfigChanged>(c =>
         {
             _config = c.Config;

@@ -107,6 +107,7 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
             _forwarding.Tell(role);
             foreach (var p in _phase1.Values) p.Tell(role);
         });
+        Receive<SendGratuitousArps>(garps => _forwarding.Tell(garps));
         Receive<RunCli>(cli =>
         {
             var units = new CliTargets(_settings.Serial, _config, _fgcp, _history, _fgsp, _phase1.Values.ToList(), _forwarding);

@@ -92,6 +92,11 @@ internal sealed class TestPort(string fullName, string name, IReadOnlyList<Inter
 
     public bool Answering { get; set; } = true;
 
+    public void Reannounce()
+    {
+        // every answering port is found by address here: there is no announcement to renew
+    }
+
     public bool Send(IPAddress nextHop, byte[] ipv4Packet) => IsUp && link.Deliver(this, nextHop, ipv4Packet);
 
     public event Action<IPacketPort, bool>? CarrierChanged;

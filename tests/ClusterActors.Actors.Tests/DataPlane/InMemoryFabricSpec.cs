@@ -140,6 +140,41 @@ public class InMemoryFabricSpec
     }
 
     [Fact]
+    public void Reannouncing_makes_an_answering_port_the_newest_again_and_does_nothing_for_a_silent_or_unplugged_one()
+    {
+        var f = new InMemoryFabric();
+        f.Cable("router", "c1", "seg");
+        f.Cable("VM1", "port2", "seg");
+        f.Cable("VM2", "port2", "seg");
+        var s1 = new Sink();
+        var s2 = new Sink();
+        var router = f.Host("router").Open("c1", Addr("10.0.0.1/24"), (_, _) => { });
+        var vm1 = f.Host("VM1").Open("port2", Addr("10.0.0.254/24"), s1.On);
+        var vm2 = f.Host("VM2").Open("port2", Addr("10.0.0.254/24"), s2.On); // split brain: VM2 announced last
+        long Announcements(string host) => f.Wiring.Single(w => w.Host == host).Announcements;
+        Assert.Equal((1, 1), (Announcements("VM1"), Announcements("VM2")));
+        Assert.True(router.Send(Vip, Packet));
+        Assert.Equal((0, 1), (s1.Count, s2.Count));
+
+        vm1.Reannounce(); // VM1 stayed primary through the heal: it announces without an Answering change
+        Assert.Equal(2, Announcements("VM1"));
+        Assert.True(router.Send(Vip, Packet));
+        Assert.Equal((1, 1), (s1.Count, s2.Count));
+
+        vm2.Answering = false;
+        vm2.Reannounce(); // a silent port announces nothing
+        Assert.Equal(1, Announcements("VM2"));
+        vm2.Answering = true; // newest again
+        f.SetCable("VM1", "port2", false);
+        vm1.Reannounce(); // no carrier: nothing goes out, and plugging back in announces as before
+        Assert.Equal(2, Announcements("VM1"));
+        f.SetCable("VM1", "port2", true);
+        Assert.Equal(3, Announcements("VM1"));
+        Assert.True(router.Send(Vip, Packet));
+        Assert.Equal((2, 1), (s1.Count, s2.Count));
+    }
+
+    [Fact]
     public void A_cable_opened_silent_stays_silent_until_the_port_answers()
     {
         var f = new InMemoryFabric();

@@ -145,6 +145,78 @@ public sealed class KernelPacketIoSpec(ITestOutputHelper output) : IDisposable
         await Packets.Eventually(() => unit.Counters.GratuitousArpsSent == 3, TimeSpan.FromSeconds(2), "the second announcement's two gratuitous ARPs");
     }
 
+    /// <summary>The router's kernel ARP entry for <paramref name="address"/> on <paramref name="dev"/> (`ip neigh`), or "".</summary>
+    private static string Neigh(string ns, string address, string dev) => NetnsLab.Ip(ns, "neigh", "show", address, "dev", dev).Trim();
+
+    private static bool Ping(string ns, string address)
+    {
+        var r = SystemCommand.Run("ip", ["netns", "exec", ns, "ping", "-c", "1", "-W", "1", address]);
+        return r.Ok;
+    }
+
+    [Fact]
+    public async Task A_port_that_already_answers_sends_gratuitous_arps_again_when_told_and_the_neighbours_arp_cache_takes_its_mac()
+    {
+        // Cluster 1 on one switch (a bridge in the router's namespace): DC2_VM1 and DC2_VM2 both hold 10.77.8.254, the
+        // router is a Linux stack with its own ARP cache, accepting gratuitous ARPs as a DC router does.
+        var (nsVm1, nsVm2, nsRouter) = (_lab.Namespace(), _lab.Namespace(), _lab.Namespace());
+        _lab.Cable(nsVm1, "port2", nsRouter, "sw1");
+        _lab.Cable(nsVm2, "port2", nsRouter, "sw2");
+        NetnsLab.Ip(nsRouter, "link", "add", "br0", "type", "bridge");
+        NetnsLab.Ip(nsRouter, "link", "set", "sw1", "master", "br0");
+        NetnsLab.Ip(nsRouter, "link", "set", "sw2", "master", "br0");
+        NetnsLab.Ip(nsRouter, "link", "set", "br0", "up");
+        NetnsLab.Ip(nsRouter, "addr", "add", "10.77.8.1/24", "dev", "br0");
+        var accept = SystemCommand.Run("ip", ["netns", "exec", nsRouter, "sysctl", "-qw", "net.ipv4.conf.br0.arp_accept=1"]);
+        Assert.True(accept.Ok, accept.ToString());
+        const string cluster = "10.77.8.254";
+        KernelPacketIo Unit(string ns)
+        {
+            var io = new KernelPacketIo(new KernelPacketIoOptions
+            {
+                Namespace = ns, Log = Log, GratuitousArps = 2, GratuitousArpInterval = TimeSpan.FromMilliseconds(100),
+            });
+            _hosts.Add(io);
+            return io;
+        }
+        string Mac(KernelPacketPort p) => KernelPacketPort.FormatMac(p.Mac);
+
+        // DC2_VM1 is primary and answers: the router learns its MAC from the gratuitous ARPs.
+        var vm1 = (KernelPacketPort)Unit(nsVm1).Open("port2", At($"{cluster}/24"), new Inbox().Handler);
+        await Packets.Eventually(() => Neigh(nsRouter, cluster, "br0").Contains(Mac(vm1)), TimeSpan.FromSeconds(3), "the router learns DC2_VM1");
+        await Packets.Eventually(() => vm1.Counters.GratuitousArpsSent == 2, TimeSpan.FromSeconds(2), "DC2_VM1's two gratuitous ARPs");
+
+        // Split brain: DC2_VM2 answers too and announces last; the router moves the address to it.
+        var vm2 = (KernelPacketPort)Unit(nsVm2).Open("port2", At($"{cluster}/24"), new Inbox().Handler);
+        await Packets.Eventually(() => Neigh(nsRouter, cluster, "br0").Contains(Mac(vm2)), TimeSpan.FromSeconds(3), "the router learns DC2_VM2");
+        await Packets.Eventually(() => vm2.Counters.GratuitousArpsSent == 2, TimeSpan.FromSeconds(2), "DC2_VM2's two gratuitous ARPs");
+
+        // The heal: DC2_VM2 becomes secondary and goes silent; DC2_VM1 answered all along, so nothing moves the router back.
+        vm2.Answering = false;
+        await Task.Delay(500);
+        Assert.Contains(Mac(vm2), Neigh(nsRouter, cluster, "br0"));
+        Assert.Equal(2, vm1.Counters.GratuitousArpsSent);
+        var silentBefore = vm2.Counters.IgnoredSilent;
+        Assert.False(Ping(nsRouter, cluster), "the router's ping goes to DC2_VM2's MAC, which no longer holds the address");
+        await Packets.Eventually(() => vm2.Counters.IgnoredSilent > silentBefore, TimeSpan.FromSeconds(2), "DC2_VM2 saw the ping and dropped it");
+
+        // FGCP kept DC2_VM1 primary through the negotiation: it announces again.
+        Assert.True(vm1.Answering);
+        vm1.Reannounce();
+        var moved = await Packets.Eventually(() => Neigh(nsRouter, cluster, "br0").Contains(Mac(vm1)), TimeSpan.FromSeconds(3),
+            "the router's ARP cache holds DC2_VM1's MAC again");
+        await Packets.Eventually(() => vm1.Counters.GratuitousArpsSent == 4, TimeSpan.FromSeconds(2), "two more gratuitous ARPs");
+        output.WriteLine($"router: {Neigh(nsRouter, cluster, "br0")} {moved.TotalMilliseconds:0} ms after Reannounce; DC2_VM1 {Mac(vm1)}, DC2_VM2 {Mac(vm2)}");
+        Assert.True(Ping(nsRouter, cluster), "the router reaches the cluster address on DC2_VM1 again");
+
+        // A silent port announces nothing when told to.
+        vm2.Reannounce();
+        await Task.Delay(300);
+        Assert.Equal(2, vm2.Counters.GratuitousArpsSent);
+        Assert.Contains(Mac(vm1), Neigh(nsRouter, cluster, "br0"));
+        output.WriteLine(vm1.Describe() + vm2.Describe());
+    }
+
     [Fact]
     public async Task Carrier_follows_the_far_end_of_the_cable_and_admin_state()
     {

@@ -195,6 +195,20 @@ public sealed class KernelPacketPort : IPacketPort
         }
     }
 
+    /// <summary>
+    /// Sends the port's gratuitous ARPs again (<see cref="KernelPacketIoOptions.GratuitousArps"/> per address, the
+    /// first at once) if it answers; a schedule still running starts over. Without carrier the first one goes out
+    /// when carrier returns, as after Answering = true.
+    /// </summary>
+    public void Reannounce()
+    {
+        lock (_stateGate)
+        {
+            if (_disposed || !_answering) return;
+            ScheduleGratuitousArps();
+        }
+    }
+
     public event Action<IPacketPort, bool>? CarrierChanged;
 
     public KernelPortCounters Counters => new(Interlocked.Read(ref _received), Interlocked.Read(ref _sent), Interlocked.Read(ref _noCarrier),
