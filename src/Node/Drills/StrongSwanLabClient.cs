@@ -105,8 +105,42 @@ public sealed partial class StrongSwanLabClient(TextWriter log)
         await Say(notable.Count == 0
             ? "charon during the run: no IKE exchange (no retransmit, DPD, rekey or new SA)"
             : "charon during the run:\n" + string.Join("\n", notable.Select(l => "    " + l)));
+        if (Dpd is not null) await DpdAnswered();
         return report;
     }
+
+    /// <summary>charon's dpd_delay for vpn1 when the lab runs it with DPD (LAB_SWAN_DPD, e.g. 1s; compose passes it to swan-run).</summary>
+    public static string? Dpd => Environment.GetEnvironmentVariable("LAB_SWAN_DPD") is { Length: > 0 } d && d != "0" && d != "0s" ? d : null;
+
+    /// <summary>
+    /// With DPD on, the ping's end leaves the tunnel idle, so charon sends a DPD (an empty INFORMATIONAL) within
+    /// dpd_delay, after any still retransmitted from the outage: the unit that owns the tunnel now must answer with the
+    /// message ID the old one had reached (the IKE SA's synced state). Waits for charon's "parsed INFORMATIONAL response";
+    /// a give-up, a deleted IKE SA or a new IKE_SA_INIT fails the run.
+    /// </summary>
+    private async Task DpdAnswered()
+    {
+        var since = DateTimeOffset.UtcNow;
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            await Task.Delay(500);
+            var (_, text) = await Run("docker", ["logs", "--since", since.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture), Container],
+                TimeSpan.FromSeconds(15), check: false);
+            var lines = text.Split('\n').Select(l => l.TrimEnd()).ToList();
+            if (lines.FirstOrDefault(l => DpdFailed().IsMatch(l)) is { } failed)
+                throw new DrillStepException($"strongSwan's DPD after the failover failed: {failed.Trim()}");
+            if (lines.FirstOrDefault(l => l.Contains("parsed INFORMATIONAL response", StringComparison.Ordinal)) is { } answered)
+            {
+                await Say($"strongSwan's DPD (dpd_delay {Dpd}) answered by the tunnel's new owner after the run: {answered.Trim()}");
+                return;
+            }
+        }
+        throw new DrillStepException($"strongSwan's DPD (dpd_delay {Dpd}) got no answer within 20 s after the run");
+    }
+
+    [GeneratedRegex(@"giving up|deleting IKE_SA|IKE_SA_INIT request|destroying IKE_SA")]
+    private static partial Regex DpdFailed();
 
     /// <summary>The client's counters for the runner (<see cref="IDrillLab.Client"/>): its SPIs and whether vpn1 is up.</summary>
     public ClientView Counters()
