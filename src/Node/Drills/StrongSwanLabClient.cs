@@ -133,6 +133,8 @@ public sealed partial class StrongSwanLabClient(TextWriter log)
             if (lines.FirstOrDefault(l => l.Contains("parsed INFORMATIONAL response", StringComparison.Ordinal)) is { } answered)
             {
                 await Say($"strongSwan's DPD (dpd_delay {Dpd}) answered by the tunnel's new owner after the run: {answered.Trim()}");
+                var sas = ParseListSas((await Exec(Container, ["swanctl", "--list-sas"], TimeSpan.FromSeconds(15), check: false)).Output);
+                await Say(sas is null ? "strongSwan: no SA left after the DPD" : $"strongSwan after the DPD: {sas}; {Compare(_dialed, sas)}");
                 return;
             }
         }
