@@ -181,15 +181,18 @@ public static class CommandLine
             Arity = ArgumentArity.ZeroOrMore,
         };
         var mode = new Option<string>("--mode") { Description = "embedded (every unit in this process) or docker (the container lab of docker-compose.yml, from the checkout; images by .ci/docker-setup)", DefaultValueFactory = _ => "embedded", HelpName = "embedded|docker" };
-        var rate = new Option<double>("--rate") { Description = "PC1's echo requests per second through the tunnel", DefaultValueFactory = _ => 1000 };
+        var rate = new Option<double?>("--rate") { Description = "PC1's echo requests per second through the tunnel (default 1000; 100 with --client strongswan, ping -i 0.01)" };
+        var client = new Option<string>("--client") { Description = "with --mode docker: fortigate (our CLIENT1 and PC1) or strongswan (a real strongSwan, compose profile strongswan, pinging from its LAN side)", DefaultValueFactory = _ => Drills.DrillCommand.FortiGateClient, HelpName = "fortigate|strongswan" };
         var runs = new Option<int>("--runs") { Description = "runs of each drill, each on a fresh lab", DefaultValueFactory = _ => 1 };
         var output = new Option<string>("--out") { Description = $"folder for DRILL-N.md, .json and .svg (default {Drills.DrillCommand.DefaultOut}/)" };
         var fast = new Option<bool>("--fast-timers") { Description = "hb-lost-threshold 6 on every unit: FGCP detects a lost peer in 1.2 s instead of 4 s" };
         var cmd = new Command("drill", "run a failover drill with traffic and measure it: detection, role change, traffic gap, loss, SAs, roles; "
                                        + "writes a Markdown report, a JSON file and an SVG timeline per run; exit 1 when an expectation fails")
-            { words, mode, rate, runs, output, fast };
+            { words, mode, client, rate, runs, output, fast };
         cmd.Action = new UsageErrorsExit2(async (pr, ct) => await Guard(() => Drills.DrillCommand.RunAsync(
-            new(pr.GetValue(words)!, pr.GetValue(mode)!, pr.GetValue(rate), pr.GetValue(runs), pr.GetValue(output), pr.GetValue(fast)),
+            new(pr.GetValue(words)!, pr.GetValue(mode)!,
+                pr.GetValue(rate) ?? (pr.GetValue(client) == Drills.DrillCommand.StrongSwanClient ? Drills.DrillCommand.DefaultStrongSwanRate : Drills.DrillCommand.DefaultRate),
+                pr.GetValue(runs), pr.GetValue(output), pr.GetValue(fast), pr.GetValue(client)!),
             Console.Out, Console.Error, ct)));
         return cmd;
     }

@@ -19,6 +19,8 @@ namespace ClusterActors.Node.Drills;
 /// instead of the shipped one (a compose override). Units are reached from this host on their admin endpoints
 /// (172.31.2.1N:8022, the FGSP link), the client on 192.168.7.2:8023; faults are `docker kill`, `docker start` and
 /// `ip link` in the unit's container; the router's next hops are followed in its log (`docker logs -f`).
+/// With the strongSwan client (<see cref="StrongSwanLabClient"/>, compose profile `strongswan`) the `strongswan`
+/// container runs instead of `client`: it dials with swanctl and its traffic is ping from its LAN side.
 /// </summary>
 public sealed partial class DockerDrillLab : IDrillLab
 {
@@ -50,10 +52,24 @@ public sealed partial class DockerDrillLab : IDrillLab
     private ManualResetEventSlim? _progressStop;
     private readonly Dictionary<string, (Task<CliResult?> Fetch, long At)> _tunnelLists = new();
     private bool _up;
+    private readonly StrongSwanLabClient? _swan;
+    private readonly string? _wantHop;
 
-    public DockerDrillLab(IReadOnlyDictionary<string, string> changes, TextWriter? log = null)
+    /// <param name="changes">CLI lines applied to each unit's shipped config.</param>
+    /// <param name="log">Where the strongSwan client's lines go (its SAs, ping's totals, charon's exchanges).</param>
+    /// <param name="client"><see cref="DrillCommand.FortiGateClient"/> (CLIENT1 and PC1 in `client`) or
+    /// <see cref="DrillCommand.StrongSwanClient"/> (the `strongswan` container).</param>
+    /// <param name="firstOwner">The unit the drill expects the tunnel on first: the strongSwan client dials from an
+    /// address the router's flow hash sends to that unit's cluster.</param>
+    public DockerDrillLab(IReadOnlyDictionary<string, string> changes, TextWriter? log = null, string client = DrillCommand.FortiGateClient,
+        string? firstOwner = null)
     {
         _log = log ?? TextWriter.Null;
+        if (client == DrillCommand.StrongSwanClient)
+        {
+            _swan = new StrongSwanLabClient(_log);
+            _wantHop = firstOwner is null ? null : HopUnits.FirstOrDefault(h => h.Value.Contains(firstOwner)).Key;
+        }
         _root = FindRoot();
         Units = Scenarios.Units(EmbeddedScenarioDriver.Scenario);
         _work = Path.Combine(Path.GetTempPath(), "clusteractors-drill-" + Guid.NewGuid().ToString("n")[..8]);
@@ -88,7 +104,10 @@ public sealed partial class DockerDrillLab : IDrillLab
         File.WriteAllText(Path.Combine(_work, "docker-compose.drill.yml"), o.ToString());
     }
 
-    public string Mode => "docker";
+    public string Mode => _swan is null ? "docker" : "docker (strongSwan client)";
+
+    /// <summary>`down` names the strongswan profile too, so a strongSwan lab left behind goes as well; `up` only with it.</summary>
+    private static readonly Dictionary<string, string> WithSwanProfile = new() { ["COMPOSE_PROFILES"] = "strongswan" };
 
     public IReadOnlyList<string> Units { get; }
 
@@ -154,19 +173,21 @@ public sealed partial class DockerDrillLab : IDrillLab
     {
         var sw = Stopwatch.StartNew();
         // A previous drill's lab (or one left behind) would hold the containers' names and the bridges.
-        await Run("docker-compose", Compose("down", "-t", "1", "-v"), TimeSpan.FromSeconds(120), check: false, _root);
+        await Run("docker-compose", Compose("down", "-t", "1", "-v"), TimeSpan.FromSeconds(120), check: false, _root, WithSwanProfile);
         // The preferred units start first and the others once those run: with a small ha-uptime-diff-margin
         // (fgcp-failback's 1 s) the unit that started earlier wins on uptime, and containers starting together on two
-        // cores come up seconds apart in any order.
+        // cores come up seconds apart in any order. The strongSwan client runs instead of ours (both dial from PC1's subnet).
         var others = Units.Where(u => !primaries.Contains(u)).Select(Container).ToList();
-        var first = Units.Where(primaries.Contains).Select(Container).Concat(["dc_router", "client", "server"]).ToList();
+        var first = Units.Where(primaries.Contains).Select(Container)
+            .Concat(["dc_router", "server", _swan is null ? "client" : StrongSwanLabClient.Container]).ToList();
+        var env = _swan is null ? null : WithSwanProfile;
         _up = true;
-        await Run("docker-compose", Compose(["up", "-d", .. first]), TimeSpan.FromSeconds(180), workDir: _root);
+        await Run("docker-compose", Compose(["up", "-d", .. first]), TimeSpan.FromSeconds(180), workDir: _root, env: env);
         foreach (var unit in primaries)
             if (await WaitHa(unit, TimeSpan.FromSeconds(60), ct) is null)
                 throw new TimeoutException($"{unit} did not answer within 60 s of its start");
         await Task.Delay(TimeSpan.FromSeconds(1), ct);
-        await Run("docker-compose", Compose(["up", "-d", .. others]), TimeSpan.FromSeconds(180), workDir: _root);
+        await Run("docker-compose", Compose(["up", "-d", .. others]), TimeSpan.FromSeconds(180), workDir: _root, env: env);
         await Run(Path.Combine(_root, "src/Node/lab/host-bridges.sh"), ["add"], TimeSpan.FromSeconds(30));
         await FollowRouter();
         var within = TimeSpan.FromSeconds(_configs.Values.Max(c => c.Ha.HelloHolddown) + 60);
@@ -236,6 +257,11 @@ public sealed partial class DockerDrillLab : IDrillLab
 
     public async Task<DialInfo> Dial(CancellationToken ct)
     {
+        if (_swan is not null)
+        {
+            var (sas, _, swanVia) = await _swan.Dial(_wantHop, ct);
+            return new DialInfo(sas.ChildIn, sas.ChildOut, swanVia, swanVia is not null && HopUnits.TryGetValue(swanVia, out var hopUnits) ? hopUnits : []);
+        }
         var answer = await Control("dial", TimeSpan.FromSeconds(40));
         var w = answer.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (w is not ["in", var inSpi, "out", var outSpi]) throw new InvalidOperationException($"CLIENT1 did not dial: {answer.Trim()}");
@@ -261,6 +287,11 @@ public sealed partial class DockerDrillLab : IDrillLab
 
     public void TrafficStart(double packetsPerSecond)
     {
+        if (_swan is not null)
+        {
+            _swan.TrafficStart(packetsPerSecond);
+            return;
+        }
         Control(string.Create(CultureInfo.InvariantCulture, $"traffic start {packetsPerSecond}"), TimeSpan.FromSeconds(10)).GetAwaiter().GetResult();
         StopProgressPoller();
         lock (_gate) _progress = new(0, 0);
@@ -293,11 +324,13 @@ public sealed partial class DockerDrillLab : IDrillLab
 
     public TrafficProgress TrafficProgress()
     {
+        if (_swan is not null) return _swan.TrafficProgress();
         lock (_gate) return _progress;
     }
 
     public async Task<EchoReport> TrafficStop()
     {
+        if (_swan is not null) return await _swan.TrafficStop();
         StopProgressPoller();
         var report = JsonSerializer.Deserialize<EchoReport>(await Control("traffic stop", TimeSpan.FromSeconds(40)))
                      ?? throw new InvalidOperationException("the client sent no report");
@@ -451,6 +484,7 @@ public sealed partial class DockerDrillLab : IDrillLab
 
     public ClientView Client()
     {
+        if (_swan is not null) return _swan.Counters();
         var (antiReplay, icv, inSpi, outSpi, up) = Commands.LabClientCommand.ParseCounters(Control("counters", TimeSpan.FromSeconds(5)).GetAwaiter().GetResult());
         return new ClientView(antiReplay, icv, inSpi, outSpi, up);
     }
@@ -467,7 +501,7 @@ public sealed partial class DockerDrillLab : IDrillLab
         {
             if (Environment.GetEnvironmentVariable("CLUSTERACTORS_DRILL_KEEP") != "1")
             {
-                await Run("docker-compose", Compose("down", "-t", "1", "-v"), TimeSpan.FromSeconds(120), check: false, _root);
+                await Run("docker-compose", Compose("down", "-t", "1", "-v"), TimeSpan.FromSeconds(120), check: false, _root, WithSwanProfile);
                 await Run(Path.Combine(_root, "src/Node/lab/host-bridges.sh"), ["remove"], TimeSpan.FromSeconds(30), check: false);
             }
         }

@@ -5,7 +5,7 @@ using ClusterActors.Node.Scenario;
 namespace ClusterActors.Node.Drills;
 
 /// <summary>
-/// `clusteractors drill [SCENARIO] DRILL [--mode embedded|docker] [--rate PPS] [--runs N] [--out DIR] [--fast-timers]`:
+/// `clusteractors drill [SCENARIO] DRILL [--mode embedded|docker] [--client fortigate|strongswan] [--rate PPS] [--runs N] [--out DIR] [--fast-timers]`:
 /// runs one drill (or `all`) N times on a fresh lab each, writes `DRILL-N.md`, `.json` and `.svg` per run into the
 /// output folder and prints progress, the paths and, for several runs, a summary. Exit 0 when every expectation
 /// held, 1 when one failed, 2 on a usage error.
@@ -16,9 +16,19 @@ public static class DrillCommand
 
     public const string DefaultOut = "drill-reports";
 
+    /// <summary>The clients a drill can dial with: our CLIENT1 with PC1, or (docker mode) a real strongSwan.</summary>
+    public const string FortiGateClient = "fortigate", StrongSwanClient = "strongswan";
+
+    /// <summary>PC1's rate when none is given; strongSwan's ping from its LAN side runs at 100 pps (`ping -i 0.01`).</summary>
+    public const double DefaultRate = 1000, DefaultStrongSwanRate = 100;
+
+    /// <summary>What strongSwan's vpn1 needs from the units: ESP in UDP 4500 (kernel-libipsec, `encap = yes`).</summary>
+    public const string NatTraversal = "config vpn ipsec phase1-interface\nedit \"vpn1\"\nset nattraversal enable\nnext\nend\n";
+
     /// <param name="Words">The positional words: DRILL, or SCENARIO DRILL.</param>
-    public sealed record Request(IReadOnlyList<string> Words, string Mode = "embedded", double Rate = 1000, int Runs = 1, string? Out = null,
-        bool FastTimers = false);
+    /// <param name="Client"><see cref="FortiGateClient"/> or <see cref="StrongSwanClient"/> (docker mode only).</param>
+    public sealed record Request(IReadOnlyList<string> Words, string Mode = "embedded", double Rate = DefaultRate, int Runs = 1, string? Out = null,
+        bool FastTimers = false, string Client = FortiGateClient);
 
     /// <summary>A lab for a drill: the embedded one unless a test brings its own.</summary>
     public delegate IDrillLab LabFactory(DrillDefinition drill, IReadOnlyDictionary<string, string> changes);
@@ -26,7 +36,7 @@ public static class DrillCommand
     public static async Task<int> RunAsync(Request request, TextWriter stdout, TextWriter stderr, CancellationToken ct, LabFactory? labFactory = null)
     {
         if (request.Words.FirstOrDefault(w => w.StartsWith('-')) is { } option)
-            throw new UsageException($"unknown option '{option}' (options: --mode, --rate, --runs, --out, --fast-timers)");
+            throw new UsageException($"unknown option '{option}' (options: --mode, --client, --rate, --runs, --out, --fast-timers)");
         var (scenario, drillName) = request.Words.Count switch
         {
             1 => (EmbeddedScenarioDriver.Scenario, request.Words[0]),
@@ -45,22 +55,32 @@ public static class DrillCommand
             case "docker": break;
             default: throw new UsageException($"--mode is embedded or docker, not '{request.Mode}'");
         }
+        switch (request.Client)
+        {
+            case FortiGateClient: break;
+            case StrongSwanClient when request.Mode == "docker": break;
+            case StrongSwanClient: throw new UsageException("--client strongswan runs in the container lab only: add --mode docker");
+            default: throw new UsageException($"--client is {FortiGateClient} or {StrongSwanClient}, not '{request.Client}'");
+        }
         if (!(request.Rate is > 0 and <= 20_000)) throw new UsageException("--rate is packets per second, from 1 to 20000");
         if (request.Runs is < 1 or > 100) throw new UsageException("--runs is from 1 to 100");
 
         var outDir = request.Out ?? DefaultOut;
         Directory.CreateDirectory(outDir);
-        var settings = new DrillSettings(scenario, request.Rate, request.FastTimers);
+        var settings = new DrillSettings(scenario, request.Rate, request.FastTimers, GapBounded: request.Client == StrongSwanClient);
         var results = new List<DrillRunResult>();
         foreach (var drill in drills)
         {
             for (var run = 1; run <= request.Runs; run++)
             {
                 await stdout.WriteLineAsync($"== {drill.Name}, run {run} of {request.Runs}: {drill.Title} ({request.Mode}, "
+                                            + (request.Client == StrongSwanClient ? "strongSwan client, " : "")
                                             + $"{request.Rate.ToString(CultureInfo.InvariantCulture)} pps{(request.FastTimers ? ", fast timers" : "")})");
-                var changes = Changes(drill, request.FastTimers);
+                var changes = Changes(drill, request.FastTimers, request.Client);
                 DrillRunResult result;
-                await using (var lab = labFactory?.Invoke(drill, changes) ?? (request.Mode == "docker" ? new DockerDrillLab(changes) : (IDrillLab)new EmbeddedDrillLab(changes)))
+                await using (var lab = labFactory?.Invoke(drill, changes) ?? (request.Mode == "docker"
+                                 ? new DockerDrillLab(changes, stdout, request.Client, drill.InitialOwner)
+                                 : (IDrillLab)new EmbeddedDrillLab(changes)))
                 {
                     result = await new DrillRunner(lab, stdout).RunAsync(drill, settings, run, Describe(changes), ct);
                     await stdout.WriteAsync("  lab down … ");
@@ -85,12 +105,14 @@ public static class DrillCommand
         return results.All(r => r.Passed) ? Passed : Failed;
     }
 
-    /// <summary>The CLI lines applied to each unit's shipped config for <paramref name="drill"/>.</summary>
-    public static IReadOnlyDictionary<string, string> Changes(DrillDefinition drill, bool fastTimers) =>
+    /// <summary>The CLI lines applied to each unit's shipped config for <paramref name="drill"/> (and the client:
+    /// strongSwan needs <see cref="NatTraversal"/> on every unit, the tunnel's standbys included).</summary>
+    public static IReadOnlyDictionary<string, string> Changes(DrillDefinition drill, bool fastTimers, string client = FortiGateClient) =>
         Scenarios.Units(EmbeddedScenarioDriver.Scenario).ToDictionary(u => u, u =>
             (fastTimers ? EmbeddedScenarioDriver.FastTimers : DrillCatalog.HelloHolddown)
             + (DrillCatalog.Preferred.Contains(u) ? DrillCatalog.PreferredChange : "")
-            + (drill.HaChange ?? ""));
+            + (drill.HaChange ?? "")
+            + (client == StrongSwanClient ? NatTraversal : ""));
 
     /// <summary>One line per distinct `set` and the units it went to: `DC2_VM1, DC2_VM3: config system ha / set priority 200`.</summary>
     public static IReadOnlyList<string> Describe(IReadOnlyDictionary<string, string> changes)

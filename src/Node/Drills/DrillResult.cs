@@ -103,6 +103,8 @@ public sealed record PhaseResult
     public double LongestGapAtMs { get; init; }
     public string? LossBoundKind { get; init; }
     public long? LossBound { get; init; }
+    /// <summary>The longest gap allowed (the loss bound's window, <see cref="DrillBounds.WindowMs"/>); null when the gap is only reported.</summary>
+    public double? GapBoundMs { get; init; }
 
     /// <summary>"reused" (the owner's SPIs are the dialed ones), "renegotiated", or "unknown" (no single owner).</summary>
     public string Sa { get; init; } = "unknown";

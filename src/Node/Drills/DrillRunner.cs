@@ -4,7 +4,9 @@ using System.Globalization;
 namespace ClusterActors.Node.Drills;
 
 /// <summary>How a drill is run: the scenario, PC1's rate and the lab's timers.</summary>
-public sealed record DrillSettings(string Scenario, double RatePps, bool FastTimers);
+/// <param name="GapBounded">Hold each phase's longest gap to the loss bound's window too (the strongSwan client: its ping
+/// does not keep its nominal rate, see <see cref="PingLog"/>, so a packet count alone says little).</param>
+public sealed record DrillSettings(string Scenario, double RatePps, bool FastTimers, bool GapBounded = false);
 
 /// <summary>
 /// Runs one drill on a lab: brings it up, dials, then for each phase starts PC1's echo traffic, waits for steady state,
@@ -104,7 +106,7 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
             for (var i = 0; i < drill.Phases.Count; i++)
             {
                 trafficRunning = true;
-                var phase = await RunPhase(i + 1, drill.Phases[i], settings.RatePps, dial, ct);
+                var phase = await RunPhase(i + 1, drill.Phases[i], settings.RatePps, settings.GapBounded, dial, ct);
                 trafficRunning = false;
                 phases.Add(phase);
             }
@@ -140,7 +142,7 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         };
     }
 
-    private async Task<PhaseResult> RunPhase(int index, DrillPhase phase, double rate, DialInfo dial, CancellationToken ct)
+    private async Task<PhaseResult> RunPhase(int index, DrillPhase phase, double rate, bool gapBounded, DialInfo dial, CancellationToken ct)
     {
         var timers = lab.Timers;
         var detectionBound = DrillBounds.DetectionMs(phase.Detection.Kind, timers);
@@ -233,6 +235,7 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
             LongestGapMs = Math.Round(report.LongestGap.TotalMilliseconds, 1),
             LongestGapAtMs = Math.Round(trafficAt + report.LongestGapAt.TotalMilliseconds, 1),
             LossBoundKind = phase.LossBound.ToString().ToLowerInvariant(), LossBound = lossBound,
+            GapBoundMs = gapBounded ? DrillBounds.WindowMs(phase.LossBound, timers) : null,
             Sa = sa, OwnerDecSpi = dec, OwnerEncSpi = enc,
         };
     }

@@ -23,11 +23,16 @@ public static class DrillBounds
     };
 
     /// <summary>The most packets the phase may lose at <paramref name="ratePps"/>; null for a phase without a loss bound.</summary>
-    public static long? Loss(LossBoundKind kind, DrillTimers t, double ratePps) => kind switch
+    public static long? Loss(LossBoundKind kind, DrillTimers t, double ratePps) =>
+        WindowMs(kind, t) is { } ms ? Packets(ms, ratePps) : null;
+
+    /// <summary>How long the phase's traffic may go unanswered: FGCP detection (hb-interval × hb-lost-threshold), or the
+    /// router's, or nothing, plus the lab's slack; null for a phase without a bound.</summary>
+    public static double? WindowMs(LossBoundKind kind, DrillTimers t) => kind switch
     {
-        LossBoundKind.Fgcp => Packets(t.FgcpDetectionMs + t.SlackMs, ratePps),
-        LossBoundKind.Router => Packets(t.RouterDetectionMs + t.SlackMs, ratePps),
-        LossBoundKind.NoFailover => Packets(t.SlackMs, ratePps),
+        LossBoundKind.Fgcp => t.FgcpDetectionMs + t.SlackMs,
+        LossBoundKind.Router => t.RouterDetectionMs + t.SlackMs,
+        LossBoundKind.NoFailover => t.SlackMs,
         LossBoundKind.None => null,
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
@@ -93,7 +98,8 @@ public static class DrillVerdict
             checks.Add(new(name, "traffic steady again", resumed, $"through {via}", p.ForwarderAfter == via));
         else
             checks.Add(new(name, "traffic steady again", resumed, "measured", null));
-        checks.Add(new(name, "traffic gap (PC1's longest without a reply)", Ms(p.LongestGapMs), "measured", null));
+        checks.Add(new(name, "traffic gap (PC1's longest without a reply)", Ms(p.LongestGapMs),
+            p.GapBoundMs is { } g ? $"≤ {Ms(g)}" : "measured", p.GapBoundMs is { } gb ? p.LongestGapMs <= gb : null));
         checks.Add(new(name, "packets lost", $"{Count(p.Lost)} of {Count(p.Sent)}",
             p.LossBound is { } b ? $"≤ {Count(b)}" : "measured", p.LossBound is { } bound ? p.Lost <= bound : null));
         checks.Add(new(name, "SAs", p.Sa, "reused", p.Sa == "reused"));

@@ -4,8 +4,10 @@
 #   clusteractors:latest           the Dockerfile at the repo root on that base, with `clusteractors` published
 #                                  self-contained for linux-x64 on this machine
 #   clusteractors-postgres:latest  src/Node/lab/postgres/Dockerfile: the base plus Debian's postgresql
+#   clusteractors-strongswan:latest  src/Node/lab/strongswan/Dockerfile: the base plus Debian's strongSwan (charon-systemd,
+#                                  swanctl, kernel-libipsec) and ping, for the compose profile `strongswan`
 # Idempotent: an image that exists is skipped; clusteractors:latest is rebuilt when the sources it is made from
-# changed (a hash of them is its label org.clusteractors.source). --force rebuilds all three.
+# changed (a hash of them is its label org.clusteractors.source). --force rebuilds all four.
 # Needs docker (a running engine), mmdebstrap and the .NET SDK; Debian packages come from MIRROR and SECURITY_MIRROR
 # (defaults: Debian's own), as apt-get on this machine gets them.
 set -euo pipefail
@@ -14,6 +16,7 @@ cd "$(dirname "$0")/../../.."
 BASE_IMAGE=${BASE_IMAGE:-clusteractors-base:bookworm}
 APP_IMAGE=${APP_IMAGE:-clusteractors:latest}
 PG_IMAGE=${PG_IMAGE:-clusteractors-postgres:latest}
+SWAN_IMAGE=${SWAN_IMAGE:-clusteractors-strongswan:latest}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 PUBLISH_DIR=artifacts/docker/publish
@@ -24,7 +27,7 @@ force=0
 for arg in "$@"; do
     case "$arg" in
         --force) force=1 ;;
-        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "build-images: unknown argument '$arg' (only --force)" >&2; exit 2 ;;
     esac
 done
@@ -35,11 +38,11 @@ have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 elapsed() { echo "$(( SECONDS - $1 )) s"; }
 
 # The sources the app image is made from: tracked and new files (bin/obj and the like are ignored), names and contents;
-# the units' configs and the docs are left out (compose mounts the configs, nothing bakes them in).
+# the units' configs, the strongSwan client's files and the docs are left out (compose mounts them, nothing bakes them in).
 source_hash() {
     if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
         { git ls-files -z -co --exclude-standard -- src hocon Directory.Build.props Directory.Packages.props Dockerfile .dockerignore \
-                ':!src/Node/lab/units' ':!*.md' \
+                ':!src/Node/lab/units' ':!src/Node/lab/strongswan' ':!*.md' \
             | sort -z | xargs -0 sha256sum 2>/dev/null || true; } | sha256sum | cut -c1-16
     else
         echo "unknown-$(date +%s)"   # not a git checkout: always rebuild
@@ -107,8 +110,19 @@ else
     say "postgres $PG_IMAGE: exists, skipped"
 fi
 
+# 4. strongSwan for the `strongswan` profile: packages only; its scripts and conf files are mounted (src/Node/lab/strongswan).
+if [ "$force" = 1 ] || ! have_image "$SWAN_IMAGE"; then
+    say "strongswan $SWAN_IMAGE: $BASE_IMAGE + Debian's charon-systemd, strongswan-swanctl, libcharon-extra-plugins, ping"
+    t=$SECONDS
+    docker build -q --build-arg "BASE=$BASE_IMAGE" --label org.clusteractors.image=strongswan \
+        -t "$SWAN_IMAGE" src/Node/lab/strongswan 2>&1 | { grep -v -i -E "legacy builder is deprecated|BuildKit is currently disabled|^ *environment-variable\.$|^$" || true; } | sed 's/^/   /'
+    say "strongswan $SWAN_IMAGE: built in $(elapsed $t)"
+else
+    say "strongswan $SWAN_IMAGE: exists, skipped"
+fi
+
 say "images ready in $(elapsed $started):"
-for image in "$BASE_IMAGE" "$APP_IMAGE" "$PG_IMAGE"; do
+for image in "$BASE_IMAGE" "$APP_IMAGE" "$PG_IMAGE" "$SWAN_IMAGE"; do
     read -r id size < <(docker image inspect -f '{{.Id}} {{.Size}}' "$image")
     printf '   %-30s %s %5d MB\n' "$image" "${id:7:12}" "$(( size / 1000000 ))"
 done
