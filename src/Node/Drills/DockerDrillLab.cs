@@ -136,7 +136,7 @@ public sealed partial class DockerDrillLab : IDrillLab
         ["-p", Project, "-f", Path.Combine(_root, "docker-compose.yml"), "-f", Path.Combine(_work, "docker-compose.drill.yml"), .. args];
 
     /// <summary>Runs a program to its end; throws with its output when it fails and <paramref name="check"/>.</summary>
-    private static async Task<(int Exit, string Output)> Run(string file, IEnumerable<string> args, TimeSpan timeout, bool check = true,
+    internal static async Task<(int Exit, string Output)> Run(string file, IEnumerable<string> args, TimeSpan timeout, bool check = true,
         string? workDir = null, IDictionary<string, string>? env = null)
     {
         var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workDir ?? "" };

@@ -204,25 +204,8 @@ public sealed partial class StrongSwanLabClient(TextWriter log)
     private static Task<(int Exit, string Output)> Exec(string container, IEnumerable<string> args, TimeSpan timeout, bool check = true) =>
         Run("docker", ["exec", container, .. args], timeout, check);
 
-    private static async Task<(int Exit, string Output)> Run(string file, IEnumerable<string> args, TimeSpan timeout, bool check)
-    {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var p = Process.Start(start) ?? throw new InvalidOperationException($"cannot run {file}");
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout);
-        try { await p.WaitForExitAsync(cts.Token); }
-        catch (OperationCanceledException)
-        {
-            try { p.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
-            throw new TimeoutException($"{file} {string.Join(' ', start.ArgumentList)} did not finish within {timeout.TotalSeconds:0} s");
-        }
-        var output = (await stdout) + (await stderr);
-        if (check && p.ExitCode != 0)
-            throw new InvalidOperationException($"{file} {string.Join(' ', start.ArgumentList)} failed ({p.ExitCode}): {output.Trim()}");
-        return (p.ExitCode, output);
-    }
+    private static Task<(int Exit, string Output)> Run(string file, IEnumerable<string> args, TimeSpan timeout, bool check) =>
+        DockerDrillLab.Run(file, args, timeout, check);
 }
 
 /// <summary>strongSwan's view of vpn1: the IKE SA (unique id, state, initiator/responder SPIs) and the CHILD SA `lan`.</summary>

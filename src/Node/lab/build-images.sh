@@ -99,27 +99,21 @@ else
     say "app $APP_IMAGE: exists and is up to date (source $hash), skipped"
 fi
 
-# 3. PostgreSQL for the `postgres` profile.
-if [ "$force" = 1 ] || ! have_image "$PG_IMAGE"; then
-    say "postgres $PG_IMAGE: $BASE_IMAGE + Debian's postgresql"
-    t=$SECONDS
-    docker build -q --build-arg "BASE=$BASE_IMAGE" --label org.clusteractors.image=postgres \
-        -t "$PG_IMAGE" src/Node/lab/postgres 2>&1 | { grep -v -i -E "legacy builder is deprecated|BuildKit is currently disabled|^ *environment-variable\.$|^$" || true; } | sed 's/^/   /'
-    say "postgres $PG_IMAGE: built in $(elapsed $t)"
-else
-    say "postgres $PG_IMAGE: exists, skipped"
-fi
-
-# 4. strongSwan for the `strongswan` profile: packages only; its scripts and conf files are mounted (src/Node/lab/strongswan).
-if [ "$force" = 1 ] || ! have_image "$SWAN_IMAGE"; then
-    say "strongswan $SWAN_IMAGE: $BASE_IMAGE + Debian's charon-systemd, strongswan-swanctl, libcharon-extra-plugins, ping"
-    t=$SECONDS
-    docker build -q --build-arg "BASE=$BASE_IMAGE" --label org.clusteractors.image=strongswan \
-        -t "$SWAN_IMAGE" src/Node/lab/strongswan 2>&1 | { grep -v -i -E "legacy builder is deprecated|BuildKit is currently disabled|^ *environment-variable\.$|^$" || true; } | sed 's/^/   /'
-    say "strongswan $SWAN_IMAGE: built in $(elapsed $t)"
-else
-    say "strongswan $SWAN_IMAGE: exists, skipped"
-fi
+# 3 and 4. The profiles' images, each the base plus Debian packages from its own Dockerfile: PostgreSQL for `postgres`,
+# strongSwan for `strongswan` (packages only; its scripts and conf files are mounted from src/Node/lab/strongswan).
+profile_image() { # KIND IMAGE DIR WHAT
+    if [ "$force" = 1 ] || ! have_image "$2"; then
+        say "$1 $2: $BASE_IMAGE + $4"
+        local t=$SECONDS
+        docker build -q --build-arg "BASE=$BASE_IMAGE" --label "org.clusteractors.image=$1" \
+            -t "$2" "$3" 2>&1 | { grep -v -i -E "legacy builder is deprecated|BuildKit is currently disabled|^ *environment-variable\.$|^$" || true; } | sed 's/^/   /'
+        say "$1 $2: built in $(elapsed $t)"
+    else
+        say "$1 $2: exists, skipped"
+    fi
+}
+profile_image postgres "$PG_IMAGE" src/Node/lab/postgres "Debian's postgresql"
+profile_image strongswan "$SWAN_IMAGE" src/Node/lab/strongswan "Debian's charon-systemd, strongswan-swanctl, libcharon-extra-plugins, ping"
 
 say "images ready in $(elapsed $started):"
 for image in "$BASE_IMAGE" "$APP_IMAGE" "$PG_IMAGE" "$SWAN_IMAGE"; do

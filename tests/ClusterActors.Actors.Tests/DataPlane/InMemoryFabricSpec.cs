@@ -101,8 +101,8 @@ public class InMemoryFabricSpec
         Assert.Throws<ArgumentException>(() => f.SetCable("hostA", "eth7", false));
     }
 
-    [Fact]
-    public void A_silent_port_does_not_receive_and_the_newest_answering_port_wins_the_address()
+    /// <summary>A router and two units holding the cluster's address 10.0.0.254 on one segment; VM2 opened (announced) last.</summary>
+    private static (InMemoryFabric Fabric, IPacketPort Router, IPacketPort Vm1, IPacketPort Vm2, Sink S1, Sink S2) ClusterOnOneSegment()
     {
         var f = new InMemoryFabric();
         f.Cable("router", "c1", "seg");
@@ -113,6 +113,13 @@ public class InMemoryFabricSpec
         var router = f.Host("router").Open("c1", Addr("10.0.0.1/24"), (_, _) => { });
         var vm1 = f.Host("VM1").Open("port2", Addr("10.0.0.254/24"), s1.On);
         var vm2 = f.Host("VM2").Open("port2", Addr("10.0.0.254/24"), s2.On);
+        return (f, router, vm1, vm2, s1, s2);
+    }
+
+    [Fact]
+    public void A_silent_port_does_not_receive_and_the_newest_answering_port_wins_the_address()
+    {
+        var (f, router, vm1, vm2, s1, s2) = ClusterOnOneSegment();
         vm2.Answering = false; // the secondary holds the address but stays silent
         Assert.True(vm1.Answering);
         Assert.False(vm2.Answering);
@@ -142,15 +149,7 @@ public class InMemoryFabricSpec
     [Fact]
     public void Reannouncing_makes_an_answering_port_the_newest_again_and_does_nothing_for_a_silent_or_unplugged_one()
     {
-        var f = new InMemoryFabric();
-        f.Cable("router", "c1", "seg");
-        f.Cable("VM1", "port2", "seg");
-        f.Cable("VM2", "port2", "seg");
-        var s1 = new Sink();
-        var s2 = new Sink();
-        var router = f.Host("router").Open("c1", Addr("10.0.0.1/24"), (_, _) => { });
-        var vm1 = f.Host("VM1").Open("port2", Addr("10.0.0.254/24"), s1.On);
-        var vm2 = f.Host("VM2").Open("port2", Addr("10.0.0.254/24"), s2.On); // split brain: VM2 announced last
+        var (f, router, vm1, vm2, s1, s2) = ClusterOnOneSegment(); // split brain: VM2 announced last
         long Announcements(string host) => f.Wiring.Single(w => w.Host == host).Announcements;
         Assert.Equal((1, 1), (Announcements("VM1"), Announcements("VM2")));
         Assert.True(router.Send(Vip, Packet));
@@ -253,15 +252,7 @@ public class InMemoryFabricSpec
     [Fact]
     public void A_port_regaining_carrier_while_answering_announces_itself_again()
     {
-        var f = new InMemoryFabric();
-        f.Cable("router", "c1", "seg");
-        f.Cable("VM1", "port2", "seg");
-        f.Cable("VM2", "port2", "seg");
-        var s1 = new Sink();
-        var s2 = new Sink();
-        var router = f.Host("router").Open("c1", Addr("10.0.0.1/24"), (_, _) => { });
-        f.Host("VM1").Open("port2", Addr("10.0.0.254/24"), s1.On);
-        f.Host("VM2").Open("port2", Addr("10.0.0.254/24"), s2.On); // newest: wins
+        var (f, router, _, _, s1, s2) = ClusterOnOneSegment(); // VM2 newest: wins
 
         f.SetCable("VM1", "port2", false);
         f.SetCable("VM1", "port2", true); // link up while answering: a GARP, VM1 is now the newest
