@@ -37,8 +37,9 @@ public sealed record DrillRunResult
     public IReadOnlyList<RoleResult> Roles { get; init; } = [];
 
     /// <summary>CLIENT1's anti-replay drops (replayed + too old) over the whole run: legitimate traffic must never hit them.</summary>
-    public long AntiReplayDrops { get; init; }
-    public long IcvFailures { get; init; }
+    /// <remarks>Null when the client counts none (the strongSwan client): reported as not measured, never as 0.</remarks>
+    public long? AntiReplayDrops { get; init; }
+    public long? IcvFailures { get; init; }
 
     public Timeline Timeline { get; init; } = Timeline.Empty;
     public IReadOnlyList<TimelineEvent> Events { get; init; } = [];

@@ -137,7 +137,7 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         return result with
         {
             Setup = setups, Phases = phases, Timeline = timeline, Events = events,
-            AntiReplayDrops = client?.AntiReplayDrops ?? 0, IcvFailures = client?.IcvFailures ?? 0,
+            AntiReplayDrops = client is null ? 0 : client.AntiReplayDrops, IcvFailures = client is null ? 0 : client.IcvFailures,
             DurationS = Math.Round(wall.Elapsed.TotalSeconds, 1),
         };
     }

@@ -89,4 +89,5 @@ public sealed record DialInfo(uint ClientInboundSpi, uint ClientOutboundSpi, str
 /// <summary>The running echo run so far.</summary>
 public sealed record TrafficProgress(long Sent, long Answered);
 
-public sealed record ClientView(long AntiReplayDrops, long IcvFailures, uint InboundSpi, uint OutboundSpi, bool Up);
+/// <param name="AntiReplayDrops">Null for a client that does not count them (strongSwan: charon exposes no replay counter).</param>
+public sealed record ClientView(long? AntiReplayDrops, long? IcvFailures, uint InboundSpi, uint OutboundSpi, bool Up);

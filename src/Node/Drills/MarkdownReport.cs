@@ -28,7 +28,7 @@ public static class MarkdownReport
         sb.Append(c, $"- DC router: probes each cluster's port2 address every {t.ProbeIntervalMs} ms, dead after {t.ProbeMisses} missed: ");
         sb.Append(c, $"router detection ({t.ProbeMisses} + 1) × {t.ProbeIntervalMs} ms = {t.RouterDetectionMs:0} ms.\n");
         sb.Append(r.Mode.Contains("strongSwan", StringComparison.Ordinal)
-            ? string.Create(c, $"- Traffic: strongSwan's LAN side 10.10.1.1 → Server 10.10.101.2, `ping -D -O -i {(1 / r.RatePps).ToString("0.######", c)}` ({r.RatePps.ToString(c)} pps nominal) through charon's ipsec0 and the tunnel, one ping run per fault; the CLIENT1 rows below are strongSwan's (no counters: 0).\n")
+            ? string.Create(c, $"- Traffic: strongSwan's LAN side 10.10.1.1 → Server 10.10.101.2, `ping -D -O -i {(1 / r.RatePps).ToString("0.######", c)}` ({r.RatePps.ToString(c)} pps nominal) through charon's ipsec0 and the tunnel, one ping run per fault; strongSwan counts no anti-replay drops or ICV failures (the report says so, not 0).\n")
             : string.Create(c, $"- Traffic: PC1 10.10.1.2 → Server 10.10.101.2, ICMP echo at {r.RatePps.ToString(c)} pps through the tunnel, one echo run per fault.\n"));
         sb.Append(c, $"- Tunnel: vpn1_1 came up on {r.DialedVia ?? "no single unit"} (expected {r.ExpectedDialedVia})");
         if (r.DialNextHop is not null) sb.Append(c, $" via the router's next hop {r.DialNextHop}");

@@ -149,7 +149,7 @@ public sealed partial class StrongSwanLabClient(TextWriter log)
     {
         var (_, text) = Exec(Container, ["swanctl", "--list-sas"], TimeSpan.FromSeconds(15), check: false).GetAwaiter().GetResult();
         var sas = ParseListSas(text);
-        return new ClientView(0, 0, sas?.ChildIn ?? 0, sas?.ChildOut ?? 0, sas?.Up ?? false);
+        return new ClientView(null, null, sas?.ChildIn ?? 0, sas?.ChildOut ?? 0, sas?.Up ?? false);
     }
 
     /// <summary>"same IKE SA and CHILD SA as dialed (no re-negotiation)" or what changed.</summary>

@@ -55,6 +55,16 @@ public sealed class DrillVerdictSpec
         Assert.Contains(r.Checks, c => c.What.StartsWith("traffic gap") && c.Ok == null);
     }
 
+    [Fact]
+    public void A_client_without_replay_counters_is_reported_as_not_counted_never_as_zero()
+    {
+        var r = DrillSamples.Passing() with { AntiReplayDrops = null, IcvFailures = null };
+        Assert.True(r.Passed);
+        Assert.Contains(r.Checks, c => c.What == "client anti-replay drops" && c.Measured == "not counted by this client (strongSwan)" && c.Ok == null);
+        Assert.Contains(r.Checks, c => c.What == "client ICV failures" && c.Ok == null);
+        Assert.DoesNotContain(r.Checks, c => c.What.StartsWith("CLIENT1 ", StringComparison.Ordinal));
+    }
+
     public static TheoryData<string, Func<DrillRunResult, DrillRunResult>> Failures => new()
     {
         { "packets lost", r => r with { Phases = [DrillSamples.Phase() with { Lost = 1401 }] } },
