@@ -1,7 +1,9 @@
 using Akka.Actor;
 using ClusterActors.Actors.DataPlane;
 using ClusterActors.Actors.Fgcp;
+using ClusterActors.Node.Drills;
 using ClusterActors.Node.Hosting;
+using ClusterActors.Node.Scenario;
 using ClusterActors.Protocol.Fgcp;
 using Xunit.Abstractions;
 
@@ -18,8 +20,6 @@ namespace ClusterActors.MultiNode.Tests;
 [Collection("multi-node")]
 public sealed class SplitBrainHealSpec(ITestOutputHelper output) : IAsyncLifetime
 {
-    private const string Timers = "config system ha\nset hb-lost-threshold 6\nset hello-holddown 5\nend";
-    private const string Preferred = "\nconfig system ha\nset priority 200\nend";
     private readonly LoopbackLab _lab = new();
 
     public Task InitializeAsync() => Task.CompletedTask;
@@ -34,7 +34,10 @@ public sealed class SplitBrainHealSpec(ITestOutputHelper output) : IAsyncLifetim
     [Fact]
     public async Task After_a_healed_split_brain_the_unit_that_stays_primary_announces_its_addresses_again()
     {
-        _lab.Define([("DC2_VM1", LoopbackLab.ScenarioConfig("DC2_VM1", Timers + Preferred)), ("DC2_VM2", LoopbackLab.ScenarioConfig("DC2_VM2", Timers))]);
+        _lab.Define([
+            ("DC2_VM1", LoopbackLab.ScenarioConfig("DC2_VM1", EmbeddedScenarioDriver.FastTimers + DrillCatalog.PreferredChange)),
+            ("DC2_VM2", LoopbackLab.ScenarioConfig("DC2_VM2", EmbeddedScenarioDriver.FastTimers)),
+        ]);
         _lab.UsePacketFabric();
         await _lab.Start("DC2_VM1");
         await _lab.Start("DC2_VM2");
