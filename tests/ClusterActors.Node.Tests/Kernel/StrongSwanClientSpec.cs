@@ -37,13 +37,8 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
             "strongSwan is not installed: apt-get install charon-systemd strongswan-swanctl libcharon-extra-plugins (kernel-libipsec)");
         Assert.True(File.Exists("/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so"),
             "strongSwan's kernel-libipsec plugin is missing: apt-get install libcharon-extra-plugins");
-        var labDir = Path.Combine(RepoRoot(), "src", "Node", "lab", "strongswan");
-        var work = Path.Combine(Path.GetTempPath(), "clusteractors-strongswan-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(work);
-        using var removeWork = new RemovedOnDispose(work);
-        var vici = Path.Combine(work, "charon.vici");
-        File.WriteAllText(Path.Combine(work, "strongswan.conf"), File.ReadAllText(Path.Combine(labDir, "strongswan.conf")).Replace("@VICI@", vici));
-        File.Copy(Path.Combine(labDir, "swanctl.conf"), Path.Combine(work, "swanctl.conf"));
+        using var files = new CharonFiles();
+        var (work, vici) = (files.Work, files.Vici);
 
         using var lab = new NetnsLab();
         var (nsPc1, nsClient, nsRouter, nsUnit, nsServer) = (lab.Namespace(), lab.Namespace(), lab.Namespace(), lab.Namespace(), lab.Namespace());
@@ -138,13 +133,8 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
     {
         Assert.True(File.Exists(Charon) && SystemCommand.Find("swanctl") is not null,
             "strongSwan is not installed: apt-get install charon-systemd strongswan-swanctl libcharon-extra-plugins (kernel-libipsec)");
-        var labDir = Path.Combine(RepoRoot(), "src", "Node", "lab", "strongswan");
-        var work = Path.Combine(Path.GetTempPath(), "clusteractors-strongswan-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(work);
-        using var removeWork = new RemovedOnDispose(work);
-        var vici = Path.Combine(work, "charon.vici");
-        File.WriteAllText(Path.Combine(work, "strongswan.conf"), File.ReadAllText(Path.Combine(labDir, "strongswan.conf")).Replace("@VICI@", vici));
-        File.Copy(Path.Combine(labDir, "swanctl.conf"), Path.Combine(work, "swanctl.conf"));
+        using var files = new CharonFiles();
+        var (work, vici) = (files.Work, files.Vici);
         using var lab = new NetnsLab();
         var (nsPc1, nsClient, nsGateway) = (lab.Namespace(), lab.Namespace(), lab.Namespace());
         lab.Cable(nsPc1, "eth0", nsClient, "lan"); // charon installs the CHILD SA's route from an address inside local_ts
@@ -246,12 +236,35 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
     [DllImport("libc", SetLastError = true)]
     private static extern int setns(int fd, int nstype);
 
-    /// <summary>The spec's temporary directory goes however the spec ends, setup failures included.</summary>
-    private sealed class RemovedOnDispose(string path) : IDisposable
+    /// <summary>
+    /// A temporary directory with the lab's strongswan.conf (its vici socket inside) and swanctl.conf; it goes however
+    /// the spec ends, setup failures included.
+    /// </summary>
+    private sealed class CharonFiles : IDisposable
     {
+        public string Work { get; } = Path.Combine(Path.GetTempPath(), "clusteractors-strongswan-" + Guid.NewGuid().ToString("N")[..8]);
+
+        public string Vici => Path.Combine(Work, "charon.vici");
+
+        public CharonFiles()
+        {
+            var labDir = Path.Combine(RepoRoot(), "src", "Node", "lab", "strongswan");
+            Directory.CreateDirectory(Work);
+            try
+            {
+                File.WriteAllText(Path.Combine(Work, "strongswan.conf"), File.ReadAllText(Path.Combine(labDir, "strongswan.conf")).Replace("@VICI@", Vici));
+                File.Copy(Path.Combine(labDir, "swanctl.conf"), Path.Combine(Work, "swanctl.conf"));
+            }
+            catch
+            {
+                Dispose();
+                throw;
+            }
+        }
+
         public void Dispose()
         {
-            try { Directory.Delete(path, true); } catch (IOException) { /* best effort */ }
+            try { Directory.Delete(Work, true); } catch (IOException) { /* best effort */ }
         }
     }
 
