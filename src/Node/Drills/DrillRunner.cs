@@ -172,7 +172,7 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         double? unitUp = null;
         if (phase.Fault.Kind == FaultKind.Start)
         {
-            unitUp = await WaitAnswering(phase.Fault.Unit, faultClock, TimeSpan.FromSeconds(60), ct);
+            unitUp = await WaitUntil(async () => await lab.Ha(phase.Fault.Unit) is not null, faultClock, TimeSpan.FromSeconds(60), ct);
             if (unitUp is { } up)
             {
                 Event(faultAt + up, "unit-up", $"{phase.Fault.Unit} runs again");
@@ -182,7 +182,7 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
             else await Say($"{phase.Fault.Unit} did not answer within 60 s of its start");
         }
 
-        var detection = await WaitDetection(phase.Detection, faultClock, TimeSpan.FromMilliseconds(detectionBound) + TimeSpan.FromSeconds(10), ct);
+        var detection = await WaitUntil(() => Detected(phase.Detection), faultClock, TimeSpan.FromMilliseconds(detectionBound) + TimeSpan.FromSeconds(10), ct);
         if (detection is { } d)
         {
             Event(faultAt + d, "detection", phase.Detection.Describe());
@@ -268,25 +268,13 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         }
     }
 
-    /// <summary>Milliseconds after the fault when the detection held, or null when it did not within <paramref name="within"/>.</summary>
-    private async Task<double?> WaitDetection(DrillDetection detection, Stopwatch sinceFault, TimeSpan within, CancellationToken ct)
+    /// <summary>Milliseconds after the fault when <paramref name="holds"/> first held, or null when it did not within <paramref name="within"/>.</summary>
+    private static async Task<double?> WaitUntil(Func<Task<bool>> holds, Stopwatch sinceFault, TimeSpan within, CancellationToken ct)
     {
         while (sinceFault.Elapsed < within)
         {
             ct.ThrowIfCancellationRequested();
-            if (await Detected(detection)) return Math.Round(sinceFault.Elapsed.TotalMilliseconds, 1);
-            await Task.Delay(PollInterval, ct);
-        }
-        return null;
-    }
-
-    /// <summary>Milliseconds after the fault when <paramref name="unit"/> answered its HA status, or null when it did not within <paramref name="within"/>.</summary>
-    private async Task<double?> WaitAnswering(string unit, Stopwatch sinceFault, TimeSpan within, CancellationToken ct)
-    {
-        while (sinceFault.Elapsed < within)
-        {
-            ct.ThrowIfCancellationRequested();
-            if (await lab.Ha(unit) is not null) return Math.Round(sinceFault.Elapsed.TotalMilliseconds, 1);
+            if (await holds()) return Math.Round(sinceFault.Elapsed.TotalMilliseconds, 1);
             await Task.Delay(PollInterval, ct);
         }
         return null;
