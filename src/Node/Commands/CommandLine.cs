@@ -1,5 +1,6 @@
 using System.CommandLine;
 using ClusterActors.Node.Hosting;
+using ClusterActors.Node.Router;
 using ClusterActors.Protocol.Config;
 
 namespace ClusterActors.Node.Commands;
@@ -117,10 +118,13 @@ public static class CommandLine
         var interval = new Option<string>("--probe-interval") { Description = "ICMP probe to each next hop this often (default 100ms)" };
         var misses = new Option<int?>("--probe-misses") { Description = "a next hop is dead after this many missed probes in a row (default 3)" };
         var status = new Option<string>("--status") { Description = $"file rewritten every second with the route's state (default {RouterCommand.DefaultStatus})" };
-        var cmd = new Command("router", "the container lab's DC router: a kernel ECMP route rewritten from probes of its next hops, until SIGTERM")
-            { route, via, interval, misses, status };
+        var clients = new Option<string[]>("--clients") { Description = "a client-side prefix whose every address's flows are placed (give it once per prefix), e.g. 192.168.7.0/24", Required = true };
+        var seed = new Option<ulong?>("--hash-seed") { Description = $"the placement's hash seed (default {PlacementRoute.DefaultHashSeed}, the embedded DC router's)" };
+        var cmd = new Command("router", "the container lab's DC router: each client flow placed on one next hop by the embedded router's rendezvous rule, rewritten from probes of the next hops, until SIGTERM")
+            { route, via, clients, seed, interval, misses, status };
         cmd.SetAction(async (pr, ct) => await Guard(() => RouterCommand.RunAsync(
-            new RouterCommand.Request(pr.GetValue(route)!, pr.GetValue(via) ?? [], pr.GetValue(interval), pr.GetValue(misses), pr.GetValue(status)),
+            new RouterCommand.Request(pr.GetValue(route)!, pr.GetValue(via) ?? [], pr.GetValue(interval), pr.GetValue(misses), pr.GetValue(status),
+                pr.GetValue(clients) ?? [], pr.GetValue(seed)),
             Console.Out, ct)));
         var showStatus = new Option<string>("--status") { Description = $"the running router's status file (default {RouterCommand.DefaultStatus})" };
         var show = new Command("show", "print the running router's route and next hops") { showStatus };

@@ -7,18 +7,20 @@ using ClusterActors.Node.Router;
 namespace ClusterActors.Node.Commands;
 
 /// <summary>
-/// `clusteractors router`: the DC router of the container lab (dc_router). Keeps one kernel ECMP route towards the
-/// clusters' port2 addresses and rewrites it from ICMP probes (<see cref="KernelEcmpRouter"/>) until SIGTERM, logging
-/// each change; writes <see cref="KernelEcmpRouter.Describe"/> to a status file every second for `router show`.
+/// `clusteractors router`: the DC router of the container lab (dc_router). Places each client flow towards the
+/// clusters' port2 addresses by the embedded DC router's rule, one policy route per flow rewritten from ICMP probes
+/// (<see cref="KernelPlacementRouter"/>) until SIGTERM, logging each change; writes
+/// <see cref="KernelPlacementRouter.Describe"/> to a status file every second for `router show`.
 /// </summary>
 public static class RouterCommand
 {
     public const string DefaultStatus = "/run/clusteractors-router.status";
 
-    public sealed record Request(string Route, IReadOnlyList<string> Via, string? ProbeInterval, int? ProbeMisses, string? Status);
+    public sealed record Request(string Route, IReadOnlyList<string> Via, string? ProbeInterval, int? ProbeMisses, string? Status,
+        IReadOnlyList<string>? Clients = null, ulong? HashSeed = null);
 
     /// <summary>The route and its probing from the command's words; a usage error says what is wrong.</summary>
-    public static KernelEcmpRoute Parse(Request r)
+    public static PlacementRoute Parse(Request r)
     {
         if (string.IsNullOrWhiteSpace(r.Route) || !TryPrefix(r.Route))
             throw new UsageException($"--route is a prefix like 192.168.202.35/32, not '{r.Route}'");
@@ -36,7 +38,14 @@ public static class RouterCommand
             throw new UsageException("--probe-interval is from 10ms to 60s");
         var misses = r.ProbeMisses ?? 3;
         if (misses is < 1 or > 1000) throw new UsageException("--probe-misses is from 1 to 1000");
-        return new KernelEcmpRoute(r.Route, hops, new ProbeOptions(interval, misses));
+        var clients = r.Clients ?? [];
+        if (clients.Count == 0) throw new UsageException("give at least one --clients PREFIX (the client-side subnet whose flows are placed, e.g. 192.168.7.0/24)");
+        foreach (var c in clients)
+            if (!TryPrefix(c)) throw new UsageException($"--clients is a prefix like 192.168.7.0/24, not '{c}'");
+        var route = new PlacementRoute(r.Route, hops, new ProbeOptions(interval, misses), clients, r.HashSeed ?? PlacementRoute.DefaultHashSeed);
+        try { _ = FlowPlacement.Flows(route); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
+        return route;
     }
 
     /// <summary>"100ms", "1s", "1.5s" or a bare number of milliseconds.</summary>
@@ -61,7 +70,7 @@ public static class RouterCommand
     {
         var route = Parse(r);
         var status = r.Status ?? DefaultStatus;
-        KernelEcmpRouter? current = null;
+        KernelPlacementRouter? current = null;
         void Log(string line)
         {
             lock (output)
@@ -73,9 +82,9 @@ public static class RouterCommand
             // drills time the router's detection from it.
             if (current is not null) WriteStatus(status, current.Describe());
         }
-        using var router = current = new KernelEcmpRouter(route, Log);
+        using var router = current = new KernelPlacementRouter(route, Log);
         await router.StartAsync();
-        Log($"{route.Prefix} via {string.Join(", ", route.NextHops)}; probes every {route.Probe.Interval.TotalMilliseconds:0} ms, dead after {route.Probe.MissedProbes} misses; status in {status}");
+        Log($"{route.Prefix} via {string.Join(", ", route.NextHops)}, each flow from {string.Join(", ", route.Clients)} placed by rendezvous (seed {route.HashSeed}); probes every {route.Probe.Interval.TotalMilliseconds:0} ms, dead after {route.Probe.MissedProbes} misses; status in {status}");
         var stopped = new TaskCompletionSource();
         using var reg = cancel.Register(() => stopped.TrySetResult());
         using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx =>

@@ -53,23 +53,16 @@ public sealed partial class DockerDrillLab : IDrillLab
     private readonly Dictionary<string, (Task<CliResult?> Fetch, long At)> _tunnelLists = new();
     private bool _up;
     private readonly StrongSwanLabClient? _swan;
-    private readonly string? _wantHop;
 
     /// <param name="changes">CLI lines applied to each unit's shipped config.</param>
     /// <param name="log">Where the strongSwan client's lines go (its SAs, ping's totals, charon's exchanges).</param>
     /// <param name="client"><see cref="DrillCommand.FortiGateClient"/> (CLIENT1 and PC1 in `client`) or
-    /// <see cref="DrillCommand.StrongSwanClient"/> (the `strongswan` container).</param>
-    /// <param name="firstOwner">The unit the drill expects the tunnel on first: the strongSwan client dials from an
-    /// address the router's flow hash sends to that unit's cluster.</param>
-    public DockerDrillLab(IReadOnlyDictionary<string, string> changes, TextWriter? log = null, string client = DrillCommand.FortiGateClient,
-        string? firstOwner = null)
+    /// <see cref="DrillCommand.StrongSwanClient"/> (the `strongswan` container). Either dials from its own WAN
+    /// address and dc_router places it by the embedded router's rule: no client is steered.</param>
+    public DockerDrillLab(IReadOnlyDictionary<string, string> changes, TextWriter? log = null, string client = DrillCommand.FortiGateClient)
     {
         _log = log ?? TextWriter.Null;
-        if (client == DrillCommand.StrongSwanClient)
-        {
-            _swan = new StrongSwanLabClient(_log);
-            _wantHop = firstOwner is null ? null : HopUnits.FirstOrDefault(h => h.Value.Contains(firstOwner)).Key;
-        }
+        if (client == DrillCommand.StrongSwanClient) _swan = new StrongSwanLabClient(_log);
         _root = FindRoot();
         Units = Scenarios.Units(EmbeddedScenarioDriver.Scenario);
         _work = Path.Combine(Path.GetTempPath(), "clusteractors-drill-" + Guid.NewGuid().ToString("n")[..8]);
@@ -257,20 +250,29 @@ public sealed partial class DockerDrillLab : IDrillLab
 
     public async Task<DialInfo> Dial(CancellationToken ct)
     {
+        uint inSpi, outSpi;
+        string source;
         if (_swan is not null)
         {
-            var (sas, _, swanVia) = await _swan.Dial(_wantHop, ct);
-            return new DialInfo(sas.ChildIn, sas.ChildOut, swanVia, swanVia is not null && HopUnits.TryGetValue(swanVia, out var hopUnits) ? hopUnits : []);
+            var sas = await _swan.Dial(ct);
+            (inSpi, outSpi, source) = (sas.ChildIn, sas.ChildOut, StrongSwanLabClient.WanAddress);
         }
-        var answer = await Control("dial", TimeSpan.FromSeconds(40));
-        var w = answer.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (w is not ["in", var inSpi, "out", var outSpi]) throw new InvalidOperationException($"CLIENT1 did not dial: {answer.Trim()}");
-        var (_, route) = await Run("docker", ["exec", "dc_router", "ip", "route", "get", "192.168.202.35", "from", "192.168.7.2", "iif", "wan"],
+        else
+        {
+            var answer = await Control("dial", TimeSpan.FromSeconds(40));
+            var w = answer.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (w is not ["in", var i, "out", var o]) throw new InvalidOperationException($"CLIENT1 did not dial: {answer.Trim()}");
+            (inSpi, outSpi, source) = (uint.Parse(i, CultureInfo.InvariantCulture), uint.Parse(o, CultureInfo.InvariantCulture), ClientWanAddress);
+        }
+        // The router's placement of this client's flow, as the kernel holds it (its per-flow policy route).
+        var (_, route) = await Run("docker", ["exec", "dc_router", "ip", "route", "get", "192.168.202.35", "from", source, "iif", "wan"],
             TimeSpan.FromSeconds(10), check: false);
         var via = Regex.Match(route, @"via (\S+)") is { Success: true } m ? m.Groups[1].Value : null;
-        return new DialInfo(uint.Parse(inSpi, CultureInfo.InvariantCulture), uint.Parse(outSpi, CultureInfo.InvariantCulture), via,
-            via is not null && HopUnits.TryGetValue(via, out var units) ? units : []);
+        return new DialInfo(inSpi, outSpi, via, via is not null && HopUnits.TryGetValue(via, out var units) ? units : []);
     }
+
+    /// <summary>CLIENT1's port1 in the `client` container (compose).</summary>
+    public const string ClientWanAddress = "192.168.7.2";
 
     /// <summary>One command on the client container's control endpoint; throws with its message when it fails.</summary>
     private static async Task<string> Control(string command, TimeSpan timeout)

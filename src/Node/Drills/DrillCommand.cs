@@ -79,7 +79,7 @@ public static class DrillCommand
                 var changes = Changes(drill, request.FastTimers, request.Client);
                 DrillRunResult result;
                 await using (var lab = labFactory?.Invoke(drill, changes) ?? (request.Mode == "docker"
-                                 ? new DockerDrillLab(changes, stdout, request.Client, drill.InitialOwner)
+                                 ? new DockerDrillLab(changes, stdout, request.Client)
                                  : (IDrillLab)new EmbeddedDrillLab(changes)))
                 {
                     result = await new DrillRunner(lab, stdout).RunAsync(drill, settings, run, Describe(changes), ct);

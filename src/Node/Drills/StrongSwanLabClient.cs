@@ -28,29 +28,19 @@ public sealed partial class StrongSwanLabClient(TextWriter log)
     private DateTimeOffset _trafficSince;
     private SwanSas? _dialed;
 
-    /// <summary>
-    /// Dials vpn1 from a WAN address the DC router's flow hash sends to <paramref name="wantHop"/> (the router hashes
-    /// source and destination, so the drill's expected first owner decides the client's address; the container's own
-    /// 192.168.7.3 when it fits), and returns the CHILD SA's SPIs and the address.
-    /// </summary>
-    public async Task<(SwanSas Sas, string Address, string? Via)> Dial(string? wantHop, CancellationToken ct)
+    /// <summary>The container's WAN address (compose): it dials from it, and dc_router places its flow by the same rule as CLIENT1's.</summary>
+    public const string WanAddress = "192.168.7.3";
+
+    /// <summary>Dials vpn1 from <see cref="WanAddress"/> and returns the CHILD SA's SPIs.</summary>
+    public async Task<SwanSas> Dial(CancellationToken ct)
     {
-        var (_, routes) = await Exec("dc_router", ["sh", "-c",
-            "for i in $(seq 3 99); do echo \"192.168.7.$i $(ip route get 192.168.202.35 from 192.168.7.$i iif wan | grep -o 'via [0-9.]*')\"; done"],
-            TimeSpan.FromSeconds(30));
-        var candidates = routes.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(l => l.Split(' ')).Where(w => w.Length == 3).Select(w => (Address: w[0], Via: w[2])).ToList();
-        var pick = wantHop is null ? candidates.FirstOrDefault() : candidates.FirstOrDefault(c => c.Via == wantHop);
-        if (pick.Address is null)
-            throw new InvalidOperationException($"no WAN address in 192.168.7.3-99 that the DC router sends to {wantHop ?? "a next hop"}: {routes.Trim()}");
-        await Say($"strongSwan dials from {pick.Address} (the router's flow hash sends it via {pick.Via})");
-        var (exit, output) = await Exec(Container, ["swan-dial", pick.Address], TimeSpan.FromSeconds(60), check: false);
+        var (exit, output) = await Exec(Container, ["swan-dial", WanAddress], TimeSpan.FromSeconds(60), check: false);
         var sas = ParseListSas(output);
         if (exit != 0 || sas is not { Up: true })
             throw new InvalidOperationException($"strongSwan did not establish vpn1 (swan-dial exit {exit}): {Tail(output, 12)}");
         _dialed = sas;
-        await Say($"strongSwan: {sas}");
-        return (sas, pick.Address, pick.Via);
+        await Say($"strongSwan dials from {WanAddress}: {sas}");
+        return sas;
     }
 
     /// <summary>Starts the ping from the LAN side at <paramref name="packetsPerSecond"/> (ping's -i is 1/rate).</summary>

@@ -10,8 +10,11 @@ public sealed class RouterCommandSpec
     [Fact]
     public void A_route_with_two_next_hops_and_the_drills_probing()
     {
-        var route = RouterCommand.Parse(new("192.168.202.35/32", ["192.168.129.254", "192.168.130.254"], "100ms", 42, null));
+        var route = RouterCommand.Parse(new("192.168.202.35/32", ["192.168.129.254", "192.168.130.254"], "100ms", 42, null, ["192.168.7.0/24"]));
         Assert.Equal("192.168.202.35/32", route.Prefix);
+        Assert.Equal(["192.168.7.0/24"], route.Clients);
+        Assert.Equal(1UL, route.HashSeed); // the embedded DC router's seed
+        Assert.Equal(7UL, RouterCommand.Parse(new("192.168.202.35/32", ["192.168.129.254"], null, null, null, ["192.168.7.0/24"], 7)).HashSeed);
         Assert.Equal(["192.168.129.254", "192.168.130.254"], route.NextHops.Select(h => h.ToString()));
         Assert.Equal(TimeSpan.FromMilliseconds(100), route.Probe.Interval);
         Assert.Equal(42, route.Probe.MissedProbes);
@@ -30,9 +33,13 @@ public sealed class RouterCommandSpec
     [InlineData("192.168.202.35/32", new[] { "nowhere" }, null, "--via")]
     [InlineData("192.168.202.35/32", new[] { "192.168.129.254", "192.168.129.254" }, null, "twice")]
     [InlineData("192.168.202.35/32", new[] { "192.168.129.254" }, "fast", "--probe-interval")]
-    public void Bad_words_are_usage_errors(string prefix, string[] via, string? interval, string message)
+    [InlineData("192.168.202.35/32", new[] { "192.168.129.254" }, null, "--clients", "")]
+    [InlineData("192.168.202.35/32", new[] { "192.168.129.254" }, null, "--clients", "192.168.7.0")]
+    [InlineData("192.168.202.35/32", new[] { "192.168.129.254" }, null, "flows", "10.0.0.0/8")]
+    public void Bad_words_are_usage_errors(string prefix, string[] via, string? interval, string message, string clients = "192.168.7.0/24")
     {
-        var e = Assert.Throws<UsageException>(() => RouterCommand.Parse(new(prefix, via, interval, null, null)));
+        var e = Assert.Throws<UsageException>(() => RouterCommand.Parse(new(prefix, via, interval, null, null,
+            clients.Length == 0 ? [] : [clients])));
         Assert.Contains(message, e.Message);
     }
 
@@ -40,7 +47,9 @@ public sealed class RouterCommandSpec
     public void The_command_line_knows_router_and_router_show()
     {
         var root = CommandLine.Build();
-        Assert.Empty(root.Parse(["router", "--route", "192.168.202.35/32", "--via", "192.168.129.254", "--via", "192.168.130.254", "--probe-misses", "42"]).Errors);
+        Assert.Empty(root.Parse(["router", "--route", "192.168.202.35/32", "--via", "192.168.129.254", "--via", "192.168.130.254", "--clients", "192.168.7.0/24",
+            "--hash-seed", "1", "--probe-misses", "42"]).Errors);
+        Assert.NotEmpty(root.Parse(["router", "--route", "192.168.202.35/32", "--via", "192.168.129.254"]).Errors); // --clients is required
         Assert.Empty(root.Parse(["router", "show", "--status", "/tmp/x"]).Errors);
         Assert.NotEmpty(root.Parse(["router", "--via", "192.168.129.254"]).Errors); // --route is required
     }
@@ -80,10 +89,10 @@ public sealed class RouterStatusSpec
     [Fact]
     public void Router_status_is_read_back()
     {
-        const string text = "2026-11-27 10:12:44.620 UTC\n192.168.202.35/32 ecmp (kernel, flow hash: source+destination, 100 ms x 42)\n"
-                            + "    via 192.168.129.254 alive    probes sent 10, missed 0\n"
-                            + "    via 192.168.130.254 dead     42 missed probes, down since 4.390 s\n"
-                            + "installed: ip route replace 192.168.202.35/32 via 192.168.129.254\n";
+        const string text = "2026-11-27 10:12:44.620 UTC\n192.168.202.35/32 placed per flow (rendezvous over live next hops, flow = source+destination, seed 1, probe 100ms x 42; never the kernel's multipath hash)\n"
+                            + "    via 192.168.129.254 alive    probes sent 10, missed 0; 254 flows\n"
+                            + "    via 192.168.130.254 dead     42 missed probes, down since 4.390 s; 0 flows\n"
+                            + "flows: 254 from 192.168.7.0/24; last rewrite: 118 of 254 flows rewritten for live next hops 192.168.129.254\n";
         Assert.Equal([("192.168.129.254", true), ("192.168.130.254", false)], ClusterActors.Node.Drills.DockerDrillLab.ParseRouterStatus(text));
     }
 }
