@@ -154,7 +154,7 @@ public sealed class DrillRunSpec(ITestOutputHelper output) : IDisposable
 
         Assert.Equal(DrillCommand.Passed, await Invoke(0));
         var first = Path.Combine(_dir, "2026-12-05T21-03-12Z-fgcp-failover");
-        var before = Directory.GetFiles(first).ToDictionary(Path.GetFileName, File.ReadAllBytes);
+        var before = Directory.GetFiles(first).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
         Assert.Equal(5, before.Count);
 
         Assert.Equal(DrillCommand.Failed, await Invoke(2));
