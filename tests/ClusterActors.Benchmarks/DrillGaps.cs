@@ -22,9 +22,6 @@ internal static class DrillGaps
 {
     private static readonly string[] Units = ["DC2_VM1", "DC2_VM2", "DC2_VM3", "DC2_VM4"];
 
-    /// <summary>The seed's `diagnose sys ha status` shows usr_priority=200 on DC2_VM1 and DC2_VM3: the primaries of the drills.</summary>
-    private const string Preferred = "\nconfig system ha\nset priority 200\nend";
-
     private sealed record Setting(string Name, string Change)
     {
         public List<(EchoReport A, EchoReport B)> Runs { get; } = new();
@@ -82,7 +79,7 @@ internal static class DrillGaps
     }
 
     private static Dictionary<string, ConfigDocument> Configs(Setting setting) =>
-        Units.ToDictionary(u => u, u => LoopbackLab.ScenarioConfig(u, setting.Change + (u is "DC2_VM1" or "DC2_VM3" ? Preferred : "")));
+        Units.ToDictionary(u => u, u => LoopbackLab.ScenarioConfig(u, setting.Change));
 
     private static TimeSpan RouterDetection(ProbeOptions probe) => probe.Interval * (probe.MissedProbes + 1);
 

@@ -70,13 +70,14 @@ internal static class FgcpDetection
             await using var lab = new LoopbackLab { ExtraHocon = "akka.loglevel = OFF\nakka.stdout-loglevel = OFF" };
             lab.Define([("DC2_VM1", LoopbackLab.ScenarioConfig("DC2_VM1", change)), ("DC2_VM2", LoopbackLab.ScenarioConfig("DC2_VM2", change))]);
             await Task.WhenAll(lab.Start("DC2_VM1"), lab.Start("DC2_VM2"));
-            await LoopbackLab.Eventually(async () => (await lab.Status("DC2_VM1")).Members.Count == 2 && await lab.IsRole("DC2_VM2", HaRole.Primary),
+            // DC2_VM1 primary by its shipped priority 200; DC2_VM2 takes over when it dies.
+            await LoopbackLab.Eventually(async () => (await lab.Status("DC2_VM2")).Members.Count == 2 && await lab.IsRole("DC2_VM1", HaRole.Primary),
                 TimeSpan.FromSeconds(15), "cluster formed");
             // Let a few heartbeats pass so the kill lands at a random phase of the heartbeat cycle.
             await Task.Delay(500 + Random.Shared.Next(0, hbInterval * 100));
             var sw = Stopwatch.StartNew();
-            await lab.Kill("DC2_VM2");
-            while (!await lab.IsRole("DC2_VM1", HaRole.Primary) || (await lab.Status("DC2_VM1")).Members.Count != 1)
+            await lab.Kill("DC2_VM1");
+            while (!await lab.IsRole("DC2_VM2", HaRole.Primary) || (await lab.Status("DC2_VM2")).Members.Count != 1)
             {
                 if (sw.Elapsed > TimeSpan.FromSeconds(30)) throw new TimeoutException("no failover within 30 s");
                 await Task.Delay(5);
@@ -106,8 +107,8 @@ internal static class SaSync
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores, .NET {Environment.Version}");
         string[] units = ["DC2_VM1", "DC2_VM2", "DC2_VM3", "DC2_VM4"];
         await using var lab = new LoopbackLab { ExtraHocon = "akka.loglevel = OFF\nakka.stdout-loglevel = OFF" };
-        lab.Define(units.Select(u => (u, LoopbackLab.ScenarioConfig(u, "config system ha\nset hb-lost-threshold 6\nend"
-            + (u == "DC2_VM1" ? "\nconfig system ha\nset priority 200\nend" : "")))).ToList());
+        // DC2_VM1 owns the tunnels: cluster 1's primary by its shipped priority 200.
+        lab.Define(units.Select(u => (u, LoopbackLab.ScenarioConfig(u, "config system ha\nset hb-lost-threshold 6\nend"))).ToList());
         foreach (var u in units) await lab.Start(u);
         await LoopbackLab.Eventually(async () => await lab.IsRole("DC2_VM1", HaRole.Primary) && (await lab.Status("DC2_VM1")).Members.Count == 2
                                                  && Akka.Cluster.Cluster.Get(lab.Units["DC2_VM4"].System).State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up) == 4,

@@ -284,9 +284,8 @@ internal static class SaSyncProcesses
         var result = new List<Unit>();
         foreach (var name in Units)
         {
-            // As the in-process mode: DC2_VM1 is meant to win cluster 1's election; hello-holddown 5 to be working sooner.
-            var config = LoopbackLab.ScenarioConfig(name, "config system ha\nset hb-lost-threshold 6\nset hello-holddown 5\nend"
-                                                          + (name == "DC2_VM1" ? "\nconfig system ha\nset priority 200\nend" : ""));
+            // As the in-process mode: DC2_VM1 wins cluster 1's election by its shipped priority 200; hello-holddown 5 to be working sooner.
+            var config = LoopbackLab.ScenarioConfig(name, "config system ha\nset hb-lost-threshold 6\nset hello-holddown 5\nend");
             var configFile = Path.Combine(root, name + ".conf");
             File.WriteAllText(configFile, config.ToText());
             var peers = Units.Where(o => o != name && LoopbackLab.ScenarioConfig(o).Ha.GroupId == config.Ha.GroupId).Select(o => $"\"127.0.0.1:{hb[o]}\"");

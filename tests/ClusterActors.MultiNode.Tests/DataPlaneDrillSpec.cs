@@ -28,9 +28,6 @@ public sealed class DataPlaneDrillSpec(ITestOutputHelper output) : IAsyncLifetim
     /// <summary>hb-interval 2 (200 ms) × hb-lost-threshold 6: FGCP detects a dead primary in 1.2 s.</summary>
     private const string Timers = "config system ha\nset hb-lost-threshold 6\nset hello-holddown 5\nend";
 
-    /// <summary>The seed's `diagnose sys ha status` shows usr_priority=200 on DC2_VM1 and DC2_VM3: the primaries of the drills.</summary>
-    private const string Preferred = "\nconfig system ha\nset priority 200\nend";
-
     private const int Rate = 1000;
     private static readonly string[] Units = ["DC2_VM1", "DC2_VM2", "DC2_VM3", "DC2_VM4"];
     private readonly LoopbackLab _lab = new();
@@ -79,11 +76,11 @@ public sealed class DataPlaneDrillSpec(ITestOutputHelper output) : IAsyncLifetim
         Assert.All(ForwardingLines, l => Assert.Matches(l, text));
     }
 
-    /// <summary>The four units with DC2_VM1 and DC2_VM3 primary, the fabric, and CLIENT1 dialed in to DC2_VM1.</summary>
+    /// <summary>The four units with DC2_VM1 and DC2_VM3 primary (the shipped priority 200), the fabric, and CLIENT1 dialed in to DC2_VM1.</summary>
     private async Task<(Dictionary<string, ConfigDocument> Configs, ProbeOptions Probe, DialupClientGateway Client)> StartAndDial(
         Action<InMemoryFabric>? beforeDial = null)
     {
-        var configs = Units.ToDictionary(u => u, u => LoopbackLab.ScenarioConfig(u, Timers + (u is "DC2_VM1" or "DC2_VM3" ? Preferred : "")));
+        var configs = Units.ToDictionary(u => u, u => LoopbackLab.ScenarioConfig(u, Timers));
         _lab.Define(Units.Select(u => (u, configs[u])).ToList());
         var probe = EmbeddedScenarioDriver.RouterProbeAbove(configs.Values);
         _lab.UsePacketFabric(new ScenarioFabricOptions { Probe = probe });
@@ -172,7 +169,7 @@ public sealed class DataPlaneDrillSpec(ITestOutputHelper output) : IAsyncLifetim
 [Collection("multi-node")]
 public sealed class BadEspSpec(ITestOutputHelper output) : IAsyncLifetime
 {
-    private const string Timers = "config system ha\nset hb-lost-threshold 6\nset hello-holddown 5\nend\nconfig system ha\nset priority 200\nend";
+    private const string Timers = "config system ha\nset hb-lost-threshold 6\nset hello-holddown 5\nend";
     private static readonly string[] Units = ["DC2_VM1", "DC2_VM2", "DC2_VM3", "DC2_VM4"];
     private readonly LoopbackLab _lab = new();
 
@@ -191,8 +188,8 @@ public sealed class BadEspSpec(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task Bad_ICV_unknown_SPI_replayed_too_old_or_truncated_ESP_is_dropped_and_counted_and_never_moves_the_tunnel()
     {
-        // DC2_VM1 (priority 200) primary of cluster 1; cluster 2's primary is DC2_VM4 (serial), DC2_VM3 its secondary.
-        _lab.Define(Units.Select(u => (u, LoopbackLab.ScenarioConfig(u, u == "DC2_VM1" ? Timers : Timers[..Timers.IndexOf("\nconfig", 5, StringComparison.Ordinal)]))).ToList());
+        // The shipped cast: DC2_VM1 (priority 200) primary of cluster 1; cluster 2's primary is DC2_VM3 (priority 200), DC2_VM4 its secondary.
+        _lab.Define(Units.Select(u => (u, LoopbackLab.ScenarioConfig(u, Timers))).ToList());
         _lab.UsePacketFabric();
         var fabric = _lab.Net!.Fabric;
         var captured = new List<byte[]>();
@@ -207,12 +204,12 @@ public sealed class BadEspSpec(ITestOutputHelper output) : IAsyncLifetime
         var toCluster1 = fabric.Host("tester").Open("c1", [InterfaceAddress.Parse("192.168.129.99/24")], (_, _) => { });
         var toCluster2 = fabric.Host("tester").Open("c2", [InterfaceAddress.Parse("192.168.130.99/24")], (_, _) => { });
         foreach (var u in Units) await _lab.Start(u);
-        await LoopbackLab.Eventually(async () => await _lab.IsRole("DC2_VM1", HaRole.Primary) && await _lab.IsRole("DC2_VM4", HaRole.Primary)
-                                                 && (await _lab.Status("DC2_VM2")).Members.Count == 2 && (await _lab.Status("DC2_VM3")).Members.Count == 2
+        await LoopbackLab.Eventually(async () => await _lab.IsRole("DC2_VM1", HaRole.Primary) && await _lab.IsRole("DC2_VM3", HaRole.Primary)
+                                                 && (await _lab.Status("DC2_VM2")).Members.Count == 2 && (await _lab.Status("DC2_VM4")).Members.Count == 2
                                                  && Units.All(u => _lab.AkkaMembersUp(u) == 4),
             TimeSpan.FromSeconds(30), "both FGCP clusters and one Akka cluster formed");
         var client = await _lab.DialOverFabric();
-        await LoopbackLab.Eventually(async () => (await TunnelList("DC2_VM4")).Contains("role=standby"), TimeSpan.FromSeconds(5), "DC2_VM4 holds vpn1_1");
+        await LoopbackLab.Eventually(async () => (await TunnelList("DC2_VM3")).Contains("role=standby"), TimeSpan.FromSeconds(5), "DC2_VM3 holds vpn1_1");
 
         var run = _lab.Pc1!.Start(new EchoRunOptions { RatePps = 1000, Duration = TimeSpan.FromSeconds(3) });
         var report = await run.Completion;
@@ -244,13 +241,13 @@ public sealed class BadEspSpec(ITestOutputHelper output) : IAsyncLifetime
             Assert.True(toCluster2.Send(lb1Next2, p.ToBytes()), "the other cluster's primary answers on its port2");
         }
         // Counted once each unit has taken them off its mailboxes; then the counts must be exact.
-        await LoopbackLab.Eventually(async () => (await Drops("DC2_VM1")).Inbound.Values.Sum(d => (long)d) >= 4 && (await Drops("DC2_VM4")).Inbound.Values.Sum(d => (long)d) >= 4
-                                                 && (await Forwarding("DC2_VM1")).Dropped >= 2 && (await Forwarding("DC2_VM4")).Dropped >= 2,
+        await LoopbackLab.Eventually(async () => (await Drops("DC2_VM1")).Inbound.Values.Sum(d => (long)d) >= 4 && (await Drops("DC2_VM3")).Inbound.Values.Sum(d => (long)d) >= 4
+                                                 && (await Forwarding("DC2_VM1")).Dropped >= 2 && (await Forwarding("DC2_VM3")).Dropped >= 2,
             TimeSpan.FromSeconds(5), "every bad packet counted");
         foreach (var u in Units) output.WriteLine($"{u}: {string.Join(", ", (await Forwarding(u)).Drops)}");
         var owner = await Drops("DC2_VM1");
-        var other = await Drops("DC2_VM4");
-        output.WriteLine($"DC2_VM1: {string.Join(", ", owner.Inbound.Where(d => d.Value > 0))}; DC2_VM4: {string.Join(", ", other.Inbound.Where(d => d.Value > 0))}");
+        var other = await Drops("DC2_VM3");
+        output.WriteLine($"DC2_VM1: {string.Join(", ", owner.Inbound.Where(d => d.Value > 0))}; DC2_VM3: {string.Join(", ", other.Inbound.Where(d => d.Value > 0))}");
         foreach (var drops in new[] { owner, other })
         {
             Assert.Equal(1UL, drops.Inbound[EspDropReason.BadIcv]);
@@ -258,7 +255,7 @@ public sealed class BadEspSpec(ITestOutputHelper output) : IAsyncLifetime
             Assert.Equal(1UL, drops.Inbound[EspDropReason.TooOld]);
             Assert.Equal(1UL, drops.Inbound[EspDropReason.Replayed]);
         }
-        foreach (var u in new[] { "DC2_VM1", "DC2_VM4" })
+        foreach (var u in new[] { "DC2_VM1", "DC2_VM3" })
         {
             var drops = (await Forwarding(u)).Drops;
             Assert.Equal(1, drops.GetValueOrDefault("esp unknown spi"));
@@ -302,7 +299,7 @@ public sealed class NatTraversalSpec(ITestOutputHelper output) : IAsyncLifetime
         };
         await _lab.Start("DC2_VM1");
         await _lab.Start("DC2_VM2");
-        await LoopbackLab.Eventually(async () => await _lab.IsRole("DC2_VM2", HaRole.Primary) && (await _lab.Status("DC2_VM1")).Members.Count == 2
+        await LoopbackLab.Eventually(async () => await _lab.IsRole("DC2_VM1", HaRole.Primary) && (await _lab.Status("DC2_VM2")).Members.Count == 2
                                                  && _lab.AkkaMembersUp("DC2_VM1") == 2,
             TimeSpan.FromSeconds(30), "cluster 1 formed");
 
@@ -315,7 +312,7 @@ public sealed class NatTraversalSpec(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(0, Interlocked.Read(ref esp50));
         Assert.True(Interlocked.Read(ref udp4500) >= 2 * report.Answered, $"ESP in UDP 4500 both ways: {udp4500} datagrams for {report.Answered} echoes");
 
-        foreach (var (unit, role) in new[] { ("DC2_VM2", "sync-primary"), ("DC2_VM1", "standby") })
+        foreach (var (unit, role) in new[] { ("DC2_VM1", "sync-primary"), ("DC2_VM2", "standby") })
         {
             string list = "";
             await LoopbackLab.Eventually(async () => (list = (await _lab.Units[unit].CliAsync("diagnose vpn tunnel list")).Output).Contains($"role={role}"),
@@ -348,19 +345,19 @@ public sealed class FabricLinkSpec : IAsyncLifetime
         _lab.UsePacketFabric();
         await _lab.Start("DC2_VM1");
         await _lab.Start("DC2_VM2");
-        await LoopbackLab.Eventually(async () => await _lab.IsRole("DC2_VM2", HaRole.Primary) && (await _lab.Status("DC2_VM1")).Members.Count == 2,
-            TimeSpan.FromSeconds(30), "cluster 1 formed, DC2_VM2 primary");
-        Assert.True((await Forwarding("DC2_VM2")).Answering);
-        Assert.False((await Forwarding("DC2_VM1")).Answering);
+        await LoopbackLab.Eventually(async () => await _lab.IsRole("DC2_VM1", HaRole.Primary) && (await _lab.Status("DC2_VM2")).Members.Count == 2,
+            TimeSpan.FromSeconds(30), "cluster 1 formed, DC2_VM1 primary");
+        Assert.True((await Forwarding("DC2_VM1")).Answering);
+        Assert.False((await Forwarding("DC2_VM2")).Answering);
 
-        _lab.SetCable("DC2_VM2", "port2", false);
+        _lab.SetCable("DC2_VM1", "port2", false);
 
-        await LoopbackLab.Eventually(async () => await _lab.IsRole("DC2_VM1", HaRole.Primary), TimeSpan.FromSeconds(5),
-            "the monitored port's link failure hands the cluster to DC2_VM1");
-        await LoopbackLab.Eventually(async () => (await Forwarding("DC2_VM1")).Answering && !(await Forwarding("DC2_VM2")).Answering,
-            TimeSpan.FromSeconds(5), "the cluster's addresses answer on DC2_VM1 only");
-        Assert.False((await Forwarding("DC2_VM2")).Carrier["port2"]);
-        var history = (await _lab.Units["DC2_VM2"].CliAsync("diagnose sys ha history read")).Output;
+        await LoopbackLab.Eventually(async () => await _lab.IsRole("DC2_VM2", HaRole.Primary), TimeSpan.FromSeconds(5),
+            "the monitored port's link failure hands the cluster to DC2_VM2");
+        await LoopbackLab.Eventually(async () => (await Forwarding("DC2_VM2")).Answering && !(await Forwarding("DC2_VM1")).Answering,
+            TimeSpan.FromSeconds(5), "the cluster's addresses answer on DC2_VM2 only");
+        Assert.False((await Forwarding("DC2_VM1")).Carrier["port2"]);
+        var history = (await _lab.Units["DC2_VM1"].CliAsync("diagnose sys ha history read")).Output;
         Assert.Contains("port2", history);
         // The DC router's probes of 192.168.129.254 are answered by the new primary: cluster 1 stays in the ECMP route.
         await LoopbackLab.Eventually(() => Task.FromResult(_lab.Net!.DcRouter.Routes.Single(r => r.NextHops.Count == 2)

@@ -53,18 +53,40 @@ public sealed class FgcpClusterSpec(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Two_units_form_cluster_1_with_the_higher_serial_as_primary()
+    public async Task Two_units_form_cluster_1_with_the_shipped_priority_200_unit_DC2_VM1_as_primary()
     {
         await StartCluster1();
         var (primary, secondary) = await Formed();
-        // Equal priority and an uptime gap far below the 300 s margin: the higher serial number wins.
-        Assert.Equal("DC2_VM2", primary);
-        Assert.Equal("DC2_VM1", secondary);
+        // Override disabled and an uptime gap far below the 300 s margin: priority decides, DC2_VM1's 200 (the
+        // document's usr_priority=200) over DC2_VM2's 100, before the serial number is looked at.
+        Assert.Equal("DC2_VM1", primary);
+        Assert.Equal("DC2_VM2", secondary);
 
         var diag = await _lab.Units["DC2_VM1"].CliAsync("diagnose sys ha status");
         output.WriteLine(diag.Output);
         Assert.Equal(0, diag.ExitCode);
         Assert.Contains("Model=80006, Mode=2 Group=1 Debug=0", diag.Output);
+        // serialno_prio ranks the serials (the higher first) whatever the roles; the heartbeat IP follows it.
+        Assert.Contains("FGVM02TM22000001:      Primary, serialno_prio=1, usr_priority=200, hostname=DC2_VM1", diag.Output);
+        Assert.Contains("FGVM02TM22000002:    Secondary, serialno_prio=0, usr_priority=100, hostname=DC2_VM2", diag.Output);
+        Assert.Contains("vcluster 1, state=work, primary_ip=169.254.0.2, primary_id=1", diag.Output);
+
+        var history = await _lab.Units["DC2_VM2"].CliAsync("diagnose sys ha history read");
+        Assert.Contains("FGVM02TM22000001 is selected as the primary because its priority is larger than peer member FGVM02TM22000002", history.Output);
+        Assert.Contains("new member 'FGVM02TM22000001' joins the cluster", history.Output);
+    }
+
+    [Fact]
+    public async Task With_equal_priorities_the_higher_serial_is_primary()
+    {
+        // DC2_VM1 given the document's HA block as printed (priority 100, as DC2_VM2): the serial number decides.
+        await StartCluster1(vm1Extra: "config system ha\nset priority 100\nend");
+        var (primary, secondary) = await Formed();
+        Assert.Equal("DC2_VM2", primary);
+        Assert.Equal("DC2_VM1", secondary);
+
+        var diag = await _lab.Units["DC2_VM1"].CliAsync("diagnose sys ha status");
+        output.WriteLine(diag.Output);
         Assert.Contains("FGVM02TM22000002:      Primary, serialno_prio=0, usr_priority=100, hostname=DC2_VM2", diag.Output);
         Assert.Contains("FGVM02TM22000001:    Secondary, serialno_prio=1, usr_priority=100, hostname=DC2_VM1", diag.Output);
         Assert.Contains("vcluster 1, state=work, primary_ip=169.254.0.1, primary_id=0", diag.Output);
@@ -120,7 +142,8 @@ public sealed class FgcpClusterSpec(ITestOutputHelper output) : IAsyncLifetime
             var b = await _lab.Status("DC2_VM2");
             return a.Role != b.Role && a.PrimarySerial == b.PrimarySerial && a.Members.Count == 2;
         }, TimeSpan.FromSeconds(5), "healed: one primary again");
-        Assert.True(await _lab.IsRole("DC2_VM2", HaRole.Primary));
+        // Uptimes within the margin: priority decides the renegotiation, DC2_VM1's 200.
+        Assert.True(await _lab.IsRole("DC2_VM1", HaRole.Primary));
     }
 
     [Theory]

@@ -29,9 +29,9 @@ public sealed class ScenarioClusterSpec : IAsyncLifetime
             TimeSpan.FromSeconds(30), "every unit sees four Up members in one Akka cluster");
 
         await LoopbackLab.Eventually(async () =>
-                await _lab.IsRole("DC2_VM2", HaRole.Primary) && await _lab.IsRole("DC2_VM1", HaRole.Secondary)
-                && await _lab.IsRole("DC2_VM4", HaRole.Primary) && await _lab.IsRole("DC2_VM3", HaRole.Secondary),
-            TimeSpan.FromSeconds(10), "cluster 1: DC2_VM2 primary; cluster 2: DC2_VM4 primary (higher serials)");
+                await _lab.IsRole("DC2_VM1", HaRole.Primary) && await _lab.IsRole("DC2_VM2", HaRole.Secondary)
+                && await _lab.IsRole("DC2_VM3", HaRole.Primary) && await _lab.IsRole("DC2_VM4", HaRole.Secondary),
+            TimeSpan.FromSeconds(10), "cluster 1: DC2_VM1 primary; cluster 2: DC2_VM3 primary (the shipped priority 200, uptimes within the margin)");
         Assert.Equal(2, (await _lab.Status("DC2_VM1")).Members.Count);
         Assert.Equal(2, (await _lab.Status("DC2_VM3")).Members.Count);
         Assert.Contains("Group=2", (await _lab.Units["DC2_VM3"].CliAsync("diagnose sys ha status")).Output);
@@ -58,7 +58,7 @@ public sealed class ScenarioClusterSpec : IAsyncLifetime
             Assert.Equal(MemberStatus.Up, self.Status);
             Assert.False(_lab.Units[u].System.WhenTerminated.IsCompleted);
         }
-        Assert.True(await _lab.IsRole("DC2_VM4", HaRole.Primary));
+        Assert.True(await _lab.IsRole("DC2_VM3", HaRole.Primary));
     }
 
     private async Task<string?> FgspPeerOf(string unit)
@@ -74,10 +74,10 @@ public sealed class ScenarioClusterSpec : IAsyncLifetime
         _lab.Define(units.Select(u => (u, LoopbackLab.ScenarioConfig(u, "config system ha\nset hb-lost-threshold 6\nend"))).ToList());
         foreach (var u in units) await _lab.Start(u);
 
-        // 172.31.2.2 is held by cluster 2's primary (DC2_VM4), 172.31.2.1 by cluster 1's (DC2_VM2).
+        // 172.31.2.2 is held by cluster 2's primary (DC2_VM3), 172.31.2.1 by cluster 1's (DC2_VM1).
         await LoopbackLab.Eventually(async () =>
-                await FgspPeerOf("DC2_VM1") == "DC2_VM4" && await FgspPeerOf("DC2_VM2") == "DC2_VM4"
-                && await FgspPeerOf("DC2_VM3") == "DC2_VM2" && await FgspPeerOf("DC2_VM4") == "DC2_VM2",
+                await FgspPeerOf("DC2_VM1") == "DC2_VM3" && await FgspPeerOf("DC2_VM2") == "DC2_VM3"
+                && await FgspPeerOf("DC2_VM3") == "DC2_VM1" && await FgspPeerOf("DC2_VM4") == "DC2_VM1",
             TimeSpan.FromSeconds(30), "every unit detects the other cluster's primary as its FGSP peer");
         var status = await _lab.Units["DC2_VM1"].Unit.Ask<FgspStatus>(GetFgspStatus.Instance, TimeSpan.FromSeconds(5));
         Assert.Equal((2, 1, "172.31.2.1"), (status.StandaloneGroupId, status.GroupMemberId, status.OwnAddress));
@@ -86,8 +86,8 @@ public sealed class ScenarioClusterSpec : IAsyncLifetime
         Assert.StartsWith("Group=2, ID=1\nDetected-peers=1\nKernel standalone-peers: num=1.\npeer0: vfid=0, peerip:port = 172.31.2.2:708, standalone_id=2\n", peers);
         Assert.Contains("phyindex=0: mac=00:09:0f:09:02:00, linkfail=1", peers); // cluster 2's FGCP virtual MACs
 
-        await _lab.Kill("DC2_VM4");
-        await LoopbackLab.Eventually(async () => await FgspPeerOf("DC2_VM1") == "DC2_VM3" && await FgspPeerOf("DC2_VM2") == "DC2_VM3",
-            TimeSpan.FromSeconds(15), "after cluster 2 fails over, its new primary DC2_VM3 is the FGSP peer");
+        await _lab.Kill("DC2_VM3");
+        await LoopbackLab.Eventually(async () => await FgspPeerOf("DC2_VM1") == "DC2_VM4" && await FgspPeerOf("DC2_VM2") == "DC2_VM4",
+            TimeSpan.FromSeconds(15), "after cluster 2 fails over, its new primary DC2_VM4 is the FGSP peer");
     }
 }

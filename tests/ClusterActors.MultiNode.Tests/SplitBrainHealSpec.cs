@@ -1,7 +1,6 @@
 using Akka.Actor;
 using ClusterActors.Actors.DataPlane;
 using ClusterActors.Actors.Fgcp;
-using ClusterActors.Node.Drills;
 using ClusterActors.Node.Hosting;
 using ClusterActors.Node.Scenario;
 using ClusterActors.Protocol.Fgcp;
@@ -35,7 +34,8 @@ public sealed class SplitBrainHealSpec(ITestOutputHelper output) : IAsyncLifetim
     public async Task After_a_healed_split_brain_the_unit_that_stays_primary_announces_its_addresses_again()
     {
         _lab.Define([
-            ("DC2_VM1", LoopbackLab.ScenarioConfig("DC2_VM1", EmbeddedScenarioDriver.FastTimers + DrillCatalog.PreferredChange)),
+            // DC2_VM1 primary by its shipped priority 200.
+            ("DC2_VM1", LoopbackLab.ScenarioConfig("DC2_VM1", EmbeddedScenarioDriver.FastTimers)),
             ("DC2_VM2", LoopbackLab.ScenarioConfig("DC2_VM2", EmbeddedScenarioDriver.FastTimers)),
         ]);
         _lab.UsePacketFabric();

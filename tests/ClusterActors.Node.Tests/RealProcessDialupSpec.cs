@@ -28,8 +28,9 @@ public sealed class RealProcessDialupSpec(ITestOutputHelper output) : IDisposabl
         vm1.Start();
         vm2.Start();
         var sw = System.Diagnostics.Stopwatch.StartNew();
-        while ((await vm1.TryCli("diagnose sys ha status", 1000))?.Output.Contains("FGVM02TM22000002:      Primary") != true
-               || (await vm2.TryCli("diagnose sys ha status", 1000))?.Output.Contains("FGVM02TM22000001:    Secondary") != true)
+        // DC2_VM1 primary by its shipped priority 200.
+        while ((await vm2.TryCli("diagnose sys ha status", 1000))?.Output.Contains("FGVM02TM22000001:      Primary") != true
+               || (await vm1.TryCli("diagnose sys ha status", 1000))?.Output.Contains("FGVM02TM22000002:    Secondary") != true)
         {
             Assert.True(sw.Elapsed < TimeSpan.FromSeconds(40), "cluster 1 did not form");
             await Task.Delay(100);
@@ -37,12 +38,12 @@ public sealed class RealProcessDialupSpec(ITestOutputHelper output) : IDisposabl
 
         var wrongPsk = Path.Combine(_dir, "wrong.conf");
         await File.WriteAllTextAsync(wrongPsk, (await File.ReadAllTextAsync(ClientConfig)).Replace("\"scenario-psk\"", "\"not-the-psk\""));
-        var (refusedExit, refusedOut, _) = CommandLineSpec.Run($"client --config \"{wrongPsk}\" --gateway 127.0.0.1:{_units.IkePorts["DC2_VM2"]} --once --timeout 4");
+        var (refusedExit, refusedOut, _) = CommandLineSpec.Run($"client --config \"{wrongPsk}\" --gateway 127.0.0.1:{_units.IkePorts["DC2_VM1"]} --once --timeout 4");
         output.WriteLine(refusedOut);
         Assert.Equal(1, refusedExit);
         Assert.Contains("no tunnel", refusedOut);
 
-        var (exit, stdout, stderr) = CommandLineSpec.Run($"client --config \"{ClientConfig}\" --gateway 127.0.0.1:{_units.IkePorts["DC2_VM2"]} --once");
+        var (exit, stdout, stderr) = CommandLineSpec.Run($"client --config \"{ClientConfig}\" --gateway 127.0.0.1:{_units.IkePorts["DC2_VM1"]} --once");
         output.WriteLine(stdout + stderr);
         Assert.True(exit == 0, stdout + stderr);
         Assert.Contains("to_dc2: IKEv2 SA up with 192.168.202.35", stdout);
@@ -54,8 +55,8 @@ public sealed class RealProcessDialupSpec(ITestOutputHelper output) : IDisposabl
         {
             Assert.True(sw.Elapsed < TimeSpan.FromSeconds(10), $"tunnel not on both units:\n{primaryList}\n{standbyList}");
             await Task.Delay(100);
-            primaryList = (await vm2.TryCli("diagnose vpn tunnel list"))?.Output ?? "";
-            standbyList = (await vm1.TryCli("diagnose vpn tunnel list"))?.Output ?? "";
+            primaryList = (await vm1.TryCli("diagnose vpn tunnel list"))?.Output ?? "";
+            standbyList = (await vm2.TryCli("diagnose vpn tunnel list"))?.Output ?? "";
         }
         // The gateway decrypts with the SPI the client sends to, on both units, and the standby's seqno is jumped.
         Assert.Contains($"dec: spi={clientOut}", primaryList);

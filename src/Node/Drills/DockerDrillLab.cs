@@ -167,9 +167,11 @@ public sealed partial class DockerDrillLab : IDrillLab
         var sw = Stopwatch.StartNew();
         // A previous drill's lab (or one left behind) would hold the containers' names and the bridges.
         await Run("docker-compose", Compose("down", "-t", "1", "-v"), TimeSpan.FromSeconds(120), check: false, _root, WithSwanProfile);
-        // The preferred units start first and the others once those run: with a small ha-uptime-diff-margin
-        // (fgcp-failback's 1 s) the unit that started earlier wins on uptime, and containers starting together on two
-        // cores come up seconds apart in any order. The strongSwan client runs instead of ours (both dial from PC1's subnet).
+        // The preferred units (priority 200 in the shipped configs) start first and the others once those run. With
+        // the default ha-uptime-diff-margin (300 s) the order would not matter, priority decides; but fgcp-failback
+        // sets the margin to 1 s, where the unit that started earlier wins on uptime (override disabled: uptime before
+        // priority), and containers starting together on two cores come up seconds apart in any order. Still needed.
+        // The strongSwan client runs instead of ours (both dial from PC1's subnet).
         var others = Units.Where(u => !primaries.Contains(u)).Select(Container).ToList();
         var first = Units.Where(primaries.Contains).Select(Container)
             .Concat(["dc_router", "server", _swan is null ? "client" : StrongSwanLabClient.Container]).ToList();

@@ -3,19 +3,17 @@ using ClusterActors.Node.Scenario;
 namespace ClusterActors.Node.Drills;
 
 /// <summary>
-/// The drills of issue 5 on the seed scenario, with the document's cast: DC2_VM1 and DC2_VM3 are their clusters'
-/// preferred units (`priority 200`, as the seed's `diagnose sys ha status` shows usr_priority=200 on them), so the
-/// client's tunnel comes up on DC2_VM1 (the DC router's flow hash picks cluster 1) and is synced to the three others.
+/// The drills of issue 5 on the seed scenario, with the document's cast as the shipped configs carry it: DC2_VM1 and
+/// DC2_VM3 have `priority 200` (the document's usr_priority=200), so they are their clusters' primaries when the lab
+/// starts, the client's tunnel comes up on DC2_VM1 (the DC router's flow hash picks cluster 1) and is synced to the
+/// three others. No drill changes a unit's priority: what a user of the shipped scenario sees is what a drill measures.
 /// </summary>
 public static class DrillCatalog
 {
     public const string Vm1 = "DC2_VM1", Vm2 = "DC2_VM2", Vm3 = "DC2_VM3", Vm4 = "DC2_VM4";
 
-    /// <summary>The cluster primaries the lab must come up with.</summary>
+    /// <summary>The cluster primaries the lab must come up with: the units the shipped configs give `priority 200`.</summary>
     public static readonly IReadOnlyList<string> Preferred = [Vm1, Vm3];
-
-    /// <summary>Added on the preferred units.</summary>
-    public const string PreferredChange = "config system ha\n    set priority 200\nend\n";
 
     /// <summary>Always: a unit works alone as primary after 5 s instead of 20 s, so the lab comes up quickly. It plays no part in failover.</summary>
     public const string HelloHolddown = "config system ha\n    set hello-holddown 5\nend\n";
@@ -49,10 +47,11 @@ public static class DrillCatalog
 
     /// <summary>
     /// With the default `ha-uptime-diff-margin 300` a unit restarted within five minutes of the cluster's start is
-    /// within the margin of the survivor, so priority decides and the returning DC2_VM1 (priority 200) would take
-    /// the cluster back (src/Actors/Fgcp/README.md, "Returning unit with override disabled"). The drill sets the
-    /// margin to 1 s, as Fortinet's failover-testing advice does, so the uptime rule applies as it would in a
-    /// cluster that has run for more than five minutes.
+    /// within the margin of the survivor, so priority decides and the returning DC2_VM1 (the shipped priority 200)
+    /// takes the cluster back (src/Actors/Fgcp/README.md, "Returning unit with override disabled"). The drill sets the
+    /// margin to 1 s, as Fortinet's failover-testing advice does, so the uptime rule applies as it would in a cluster
+    /// that has run for more than five minutes. At the lab's start the margin of 1 s makes the order of the units'
+    /// starts count: the lab starts DC2_VM1 and DC2_VM3 first, so they win on uptime or, within 1 s, on priority.
     /// </summary>
     public const string FailbackMargin = "config system ha\n    set ha-uptime-diff-margin 1\nend\n";
 
@@ -60,15 +59,17 @@ public static class DrillCatalog
         "fgcp-failback",
         "FGCP failback: the killed unit comes back",
         "After an FGCP failover (DC2_VM1 killed before the traffic starts; DC2_VM2 primary and owner), DC2_VM1 is started "
-        + "again while PC1's traffic flows. With `override disable` the survivor's larger HA uptime keeps it primary: "
-        + "DC2_VM1 rejoins as Secondary, the tunnel stays on DC2_VM2, the traffic never stops.",
+        + "again while PC1's traffic flows. Override is disabled, so HA uptime is compared before priority: DC2_VM2's uptime "
+        + "exceeds the returning unit's by more than the margin and it stays primary although DC2_VM1 has priority 200. "
+        + "DC2_VM1 rejoins as Secondary (`diagnose sys ha status` as in the document: DC2_VM2 Primary usr_priority=100, "
+        + "DC2_VM1 Secondary usr_priority=200), the tunnel stays on DC2_VM2, the traffic never stops.",
         Vm1, FailbackMargin,
         [new DrillSetupStep(DrillFault.Kill(Vm1), Vm2)],
         [new DrillPhase(DrillFault.Start(Vm1), DrillDetection.RejoinsAsSecondary(Vm1), Vm2, OwnerMoves: false, LossBoundKind.NoFailover,
             TimeSpan.FromSeconds(3))],
         [new(Vm1, "Secondary", "standby"), new(Vm2, "Primary", "sync-primary"), new(Vm3, "Primary", "standby"), new(Vm4, "Secondary", "standby")],
         ["`ha-uptime-diff-margin 1` on every unit: with the default 300 s the returning DC2_VM1 is within the margin of "
-         + "DC2_VM2's uptime (the lab is seconds old), so priority 200 would make it primary again (src/Actors/Fgcp/README.md). "
+         + "DC2_VM2's uptime (the lab is seconds old), so its priority 200 would make it primary again (src/Actors/Fgcp/README.md). "
          + "A margin of 1 s lets the uptime rule decide, as in a cluster that has run for more than five minutes."]);
 
     public static readonly DrillDefinition HeartbeatCut = new(

@@ -6,8 +6,10 @@ namespace ClusterActors.Node.Drills;
 
 /// <summary>
 /// `clusteractors drill [SCENARIO] DRILL [--mode embedded|docker] [--client fortigate|strongswan] [--rate PPS] [--runs N] [--out DIR] [--fast-timers]`:
-/// runs one drill (or `all`) N times on a fresh lab each, writes `DRILL-N.md`, `.json` and `.svg` per run into the
-/// output folder and prints progress, the paths and, for several runs, a summary. Exit 0 when every expectation
+/// runs one drill (or `all`) N times on a fresh lab each. Each invocation writes into its own folder under `--out`,
+/// named by its start (UTC) and the drill (`drill-reports/2026-12-05T21-03-12Z-fgcp-failover/`), so no invocation
+/// overwrites another's reports: `DRILL-N.md`, `.json` and `.svg` per run and `summary.md` + `summary.json` over the
+/// runs. It prints the folder, progress, the paths and, for several runs, a summary. Exit 0 when every expectation
 /// held, 1 when one failed, 2 on a usage error.
 /// </summary>
 public static class DrillCommand
@@ -33,7 +35,9 @@ public static class DrillCommand
     /// <summary>A lab for a drill: the embedded one unless a test brings its own.</summary>
     public delegate IDrillLab LabFactory(DrillDefinition drill, IReadOnlyDictionary<string, string> changes);
 
-    public static async Task<int> RunAsync(Request request, TextWriter stdout, TextWriter stderr, CancellationToken ct, LabFactory? labFactory = null)
+    /// <param name="clock">The clock the invocation's folder is named by (tests fix it to make two invocations start in the same second).</param>
+    public static async Task<int> RunAsync(Request request, TextWriter stdout, TextWriter stderr, CancellationToken ct, LabFactory? labFactory = null,
+        TimeProvider? clock = null)
     {
         if (request.Words.FirstOrDefault(w => w.StartsWith('-')) is { } option)
             throw new UsageException($"unknown option '{option}' (options: --mode, --client, --rate, --runs, --out, --fast-timers)");
@@ -65,8 +69,15 @@ public static class DrillCommand
         if (!(request.Rate is > 0 and <= 20_000)) throw new UsageException("--rate is packets per second, from 1 to 20000");
         if (request.Runs is < 1 or > 100) throw new UsageException("--runs is from 1 to 100");
 
-        var outDir = request.Out ?? DefaultOut;
-        Directory.CreateDirectory(outDir);
+        clock ??= TimeProvider.System;
+        var startedAt = clock.GetUtcNow();
+        var outDir = InvocationFolder(request.Out ?? DefaultOut, drillName, startedAt);
+        await stdout.WriteLineAsync($"reports in {outDir}");
+        var summary = new DrillSummary
+        {
+            Scenario = scenario, Drill = drillName, Mode = request.Mode, Client = request.Client, RatePps = request.Rate, FastTimers = request.FastTimers,
+            RunsEach = request.Runs, StartedAt = startedAt,
+        };
         var settings = new DrillSettings(scenario, request.Rate, request.FastTimers, GapBounded: request.Client == StrongSwanClient);
         var results = new List<DrillRunResult>();
         foreach (var drill in drills)
@@ -89,6 +100,7 @@ public static class DrillCommand
                 await stdout.WriteLineAsync("done");
                 results.Add(result);
                 foreach (var path in Write(result, outDir)) await stdout.WriteLineAsync($"  wrote {path}");
+                WriteSummary(summary.With(results), outDir);
                 var failed = result.Checks.Where(x => x.Ok == false).ToList();
                 await stdout.WriteLineAsync(failed.Count == 0
                     ? $"  {drill.Name} run {run}: PASS"
@@ -102,6 +114,9 @@ public static class DrillCommand
             }
         }
         if (results.Count > 1) await stdout.WriteAsync(Summary(results));
+        foreach (var path in WriteSummary(summary.With(results) with { FinishedAt = clock.GetUtcNow(), Complete = true }, outDir))
+            await stdout.WriteLineAsync($"wrote {path}");
+        await stdout.WriteLineAsync($"reports in {outDir}");
         return results.All(r => r.Passed) ? Passed : Failed;
     }
 
@@ -110,11 +125,10 @@ public static class DrillCommand
     public static IReadOnlyDictionary<string, string> Changes(DrillDefinition drill, bool fastTimers, string client = FortiGateClient) =>
         Scenarios.Units(EmbeddedScenarioDriver.Scenario).ToDictionary(u => u, u =>
             (fastTimers ? EmbeddedScenarioDriver.FastTimers : DrillCatalog.HelloHolddown)
-            + (DrillCatalog.Preferred.Contains(u) ? DrillCatalog.PreferredChange : "")
             + (drill.HaChange ?? "")
             + (client == StrongSwanClient ? NatTraversal : ""));
 
-    /// <summary>One line per distinct `set` and the units it went to: `DC2_VM1, DC2_VM3: config system ha / set priority 200`.</summary>
+    /// <summary>One line per distinct `set` and the units it went to: `DC2_VM1, DC2_VM2, DC2_VM3, DC2_VM4: config system ha / set hello-holddown 5`.</summary>
     public static IReadOnlyList<string> Describe(IReadOnlyDictionary<string, string> changes)
     {
         var sets = new List<(string Line, string Unit)>();
@@ -131,10 +145,51 @@ public static class DrillCommand
         return sets.GroupBy(s => s.Line).Select(g => $"{string.Join(", ", g.Select(s => s.Unit).Distinct())}: {g.Key}").ToList();
     }
 
+    /// <summary>
+    /// Creates and claims the invocation's own folder under <paramref name="outRoot"/>: `START-DRILL`, START the UTC time
+    /// to the second with `-` for `:` (`2026-12-05T21-03-12Z`, a valid name everywhere), DRILL the drill or `all`. The
+    /// folder is claimed by creating its `summary.json` with CreateNew, which only one process can do: an invocation
+    /// that finds it taken (another started in the same second, or the clock went back) takes `-2`, `-3`, …
+    /// </summary>
+    public static string InvocationFolder(string outRoot, string drill, DateTimeOffset startedAt)
+    {
+        var name = startedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH-mm-ss'Z'", CultureInfo.InvariantCulture) + "-" + drill;
+        for (var n = 1; n <= 1000; n++)
+        {
+            var dir = Path.Combine(outRoot, n == 1 ? name : $"{name}-{n}");
+            Directory.CreateDirectory(dir);
+            try
+            {
+                using (new FileStream(Path.Combine(dir, SummaryJson), FileMode.CreateNew, FileAccess.Write)) { }
+                return dir;
+            }
+            catch (IOException) when (File.Exists(Path.Combine(dir, SummaryJson)))
+            {
+                // Taken: the next suffix.
+            }
+        }
+        throw new IOException($"{outRoot}: no free folder for {name} after 1000 tries");
+    }
+
+    public const string SummaryJson = "summary.json", SummaryMarkdown = "summary.md";
+
+    /// <summary>Writes the invocation's `summary.md` and `summary.json`; returns their paths.</summary>
+    public static IReadOnlyList<string> WriteSummary(DrillSummary summary, string outDir)
+    {
+        var md = Path.Combine(outDir, SummaryMarkdown);
+        var json = Path.Combine(outDir, SummaryJson);
+        File.WriteAllText(json, summary.ToJson());
+        File.WriteAllText(md, summary.ToMarkdown());
+        return [md, json];
+    }
+
+    /// <summary>The run's file names without extension: `DRILL-N`.</summary>
+    public static string Stem(DrillRunResult result) => $"{result.Drill}-{result.Run}";
+
     /// <summary>Writes the three files of a run; returns their paths.</summary>
     public static IReadOnlyList<string> Write(DrillRunResult result, string outDir)
     {
-        var stem = $"{result.Drill}-{result.Run}";
+        var stem = Stem(result);
         var md = Path.Combine(outDir, stem + ".md");
         var json = Path.Combine(outDir, stem + ".json");
         var svg = Path.Combine(outDir, stem + ".svg");
@@ -149,22 +204,9 @@ public static class DrillCommand
     {
         var c = CultureInfo.InvariantCulture;
         var rows = new List<string[]> { new[] { "drill", "fault", "runs", "passed", "gap median", "gap max", "lost median", "lost max", "bound", "detection median" } };
-        foreach (var drill in results.GroupBy(r => r.Drill))
-        {
-            var runs = drill.ToList();
-            var passed = runs.Count(r => r.Passed);
-            var faults = runs.SelectMany(r => r.Phases).GroupBy(p => (p.Index, p.Fault)).OrderBy(g => g.Key.Index).ToList();
-            if (faults.Count == 0) rows.Add([drill.Key, "—", $"{runs.Count}", $"{passed}", "—", "—", "—", "—", "—", "—"]);
-            foreach (var f in faults)
-            {
-                var gaps = f.Select(p => p.LongestGapMs).ToList();
-                var lost = f.Select(p => (double)p.Lost).ToList();
-                var detections = f.Where(p => p.DetectionMs is not null).Select(p => p.DetectionMs!.Value).ToList();
-                var bound = f.First().LossBound;
-                rows.Add([drill.Key, f.Key.Fault, $"{runs.Count}", $"{passed}", Ms(Median(gaps)), Ms(gaps.Max()), Median(lost).ToString("0", c),
-                    lost.Max().ToString("0", c), bound is null ? "—" : bound.Value.ToString(c), detections.Count == 0 ? "—" : Ms(Median(detections))]);
-            }
-        }
+        foreach (var f in DrillSummary.Rows(results))
+            rows.Add([f.Drill, f.Fault ?? "—", $"{f.Runs}", $"{f.Passed}", Ms(f.GapMedianMs), Ms(f.GapMaxMs), N(f.LostMedian), N(f.LostMax),
+                f.LossBound is { } b ? b.ToString(c) : "—", Ms(f.DetectionMedianMs)]);
         var widths = Enumerable.Range(0, rows[0].Length).Select(i => rows.Max(r => r[i].Length)).ToArray();
         var sb = new System.Text.StringBuilder("\nsummary\n");
         foreach (var (row, index) in rows.Select((r, i) => (r, i)))
@@ -176,7 +218,8 @@ public static class DrillCommand
         sb.Append(c, $"{results.Count(r => r.Passed)} of {total} runs passed\n");
         return sb.ToString();
 
-        static string Ms(double v) => v.ToString("0", CultureInfo.InvariantCulture) + " ms";
+        static string Ms(double? v) => v is { } x ? x.ToString("0", CultureInfo.InvariantCulture) + " ms" : "—";
+        static string N(double? v) => v is { } x ? x.ToString("0", CultureInfo.InvariantCulture) : "—";
     }
 
     public static double Median(IReadOnlyList<double> values)

@@ -20,7 +20,7 @@ public sealed record DrillRunResult
     public required bool FastTimers { get; init; }
     public required DrillTimers Timers { get; init; }
 
-    /// <summary>What the lab changed on the shipped configs, one line each (`DC2_VM1, DC2_VM3: set priority 200`).</summary>
+    /// <summary>What the lab changed on the shipped configs, one line each (`DC2_VM1, DC2_VM2, DC2_VM3, DC2_VM4: set hello-holddown 5`).</summary>
     public IReadOnlyList<string> ConfigChanges { get; init; } = [];
 
     /// <summary>The unit the tunnel is expected to come up on, and the one it did.</summary>

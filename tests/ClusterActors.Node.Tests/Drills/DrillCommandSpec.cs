@@ -49,20 +49,27 @@ public sealed class DrillCommandSpec
     }
 
     [Fact]
-    public void The_lab_changes_keep_hello_holddown_short_prefer_VM1_and_VM3_and_add_the_drills_own()
+    public void The_lab_changes_keep_hello_holddown_short_add_the_drills_own_and_never_recast_a_unit()
     {
         var slow = DrillCommand.Changes(DrillCatalog.FgcpFailover, fastTimers: false);
         Assert.All(slow.Values, c => Assert.Contains("set hello-holddown 5", c));
         Assert.All(slow.Values, c => Assert.DoesNotContain("hb-lost-threshold", c));
-        Assert.Contains("set priority 200", slow["DC2_VM1"]);
-        Assert.Contains("set priority 200", slow["DC2_VM3"]);
-        Assert.DoesNotContain("priority", slow["DC2_VM2"]);
         var fast = DrillCommand.Changes(DrillCatalog.FgcpFailback, fastTimers: true);
         Assert.All(fast.Values, c => Assert.Contains("set hb-lost-threshold 6", c));
         Assert.All(fast.Values, c => Assert.Contains("set ha-uptime-diff-margin 1", c));
-        // Every change is valid FortiOS for the shipped configs.
-        foreach (var (unit, change) in fast) LoopbackLab.ScenarioConfig(unit, change);
-        Assert.Contains("DC2_VM1, DC2_VM3: `config system ha` / `set priority 200`", DrillCommand.Describe(fast));
+        // The cast is the shipped configs' (the document's priority 200 on DC2_VM1 and DC2_VM3): no drill changes a
+        // unit's priority or override, so a drill's lab is the lab a user of the shipped scenario gets.
+        foreach (var drill in DrillCatalog.All)
+        foreach (var client in new[] { DrillCommand.FortiGateClient, DrillCommand.StrongSwanClient })
+        foreach (var changes in new[] { DrillCommand.Changes(drill, false, client), DrillCommand.Changes(drill, true, client) })
+            Assert.All(changes.Values, c => Assert.DoesNotMatch("priority|override", c));
+        foreach (var (unit, change) in fast)
+        {
+            // Every change is valid FortiOS for the shipped configs, and leaves the shipped priorities.
+            var config = LoopbackLab.ScenarioConfig(unit, change);
+            Assert.Equal(DrillCatalog.Preferred.Contains(unit) ? 200 : 100, config.Ha.Priority);
+        }
+        Assert.Equal(["DC2_VM1", "DC2_VM3"], DrillCatalog.Preferred);
         Assert.Contains("DC2_VM1, DC2_VM2, DC2_VM3, DC2_VM4: `config system ha` / `set ha-uptime-diff-margin 1`", DrillCommand.Describe(fast));
     }
 }

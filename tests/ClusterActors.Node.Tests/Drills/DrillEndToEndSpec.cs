@@ -34,7 +34,8 @@ public sealed class DrillEndToEndSpec(ITestOutputHelper output) : IDisposable
             output.WriteLine($"{sw.Elapsed.TotalSeconds:0.0} s\n--- stdout:\n{stdout}\n--- stderr:\n{stderr}");
         }
 
-        var md = Path.Combine(_dir, "fgcp-failover-1.md");
+        var reports = Assert.Single(Directory.GetDirectories(_dir));
+        var md = Path.Combine(reports, "fgcp-failover-1.md");
         if (File.Exists(md)) output.WriteLine(await File.ReadAllTextAsync(md));
         Assert.Equal(0, exit);
         Assert.Equal("", stderr.ToString());
@@ -47,7 +48,7 @@ public sealed class DrillEndToEndSpec(ITestOutputHelper output) : IDisposable
         Assert.Contains("  traffic steady again through DC2_VM2\n", text);
 
         Assert.StartsWith("# Drill fgcp-failover, run 1: PASS\n", await File.ReadAllTextAsync(md));
-        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_dir, "fgcp-failover-1.json")));
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(reports, "fgcp-failover-1.json")));
         var root = json.RootElement;
         Assert.Equal("pass", root.GetProperty("verdict").GetString());
         var phase = root.GetProperty("phases")[0];
@@ -55,7 +56,7 @@ public sealed class DrillEndToEndSpec(ITestOutputHelper output) : IDisposable
         Assert.True(phase.GetProperty("lost").GetInt64() <= 1400);
         Assert.True(phase.GetProperty("forwarded").GetProperty("DC2_VM1").GetInt64() > 500, "DC2_VM1 forwarded before it died");
         Assert.True(phase.GetProperty("forwarded").GetProperty("DC2_VM2").GetInt64() > 500, "DC2_VM2 forwarded after");
-        var svg = await File.ReadAllTextAsync(Path.Combine(_dir, "fgcp-failover-1.svg"));
+        var svg = await File.ReadAllTextAsync(Path.Combine(reports, "fgcp-failover-1.svg"));
         Assert.Contains("data-unit=\"DC2_VM2\"", svg);
         Assert.Contains("class=\"marker fault\"", svg);
         Assert.Contains("class=\"marker role-change\"", svg);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.Extensions.Time.Testing;
 using ClusterActors.Node.Drills;
 using Xunit.Abstractions;
 
@@ -10,6 +11,9 @@ public sealed class DrillRunSpec(ITestOutputHelper output) : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("clusteractors-drill-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, true);
+
+    /// <summary>The folder the last invocation wrote into: the only one under <see cref="_dir"/>.</summary>
+    private string Reports => Assert.Single(Directory.GetDirectories(_dir));
 
     private async Task<(int Exit, string Out, List<FakeDrillLab> Labs)> Run(DrillCommand.Request request, Action<FakeDrillLab>? setup = null)
     {
@@ -45,11 +49,11 @@ public sealed class DrillRunSpec(ITestOutputHelper output) : IDisposable
         Assert.Contains("  fgsp-failover run 1: PASS\n", text);
         foreach (var ext in new[] { "md", "json", "svg" })
         {
-            var path = Path.Combine(_dir, $"fgsp-failover-1.{ext}");
+            var path = Path.Combine(Reports, $"fgsp-failover-1.{ext}");
             Assert.True(File.Exists(path), path);
             Assert.Contains($"  wrote {path}\n", text);
         }
-        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_dir, "fgsp-failover-1.json")));
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Reports, "fgsp-failover-1.json")));
         Assert.Equal("pass", json.RootElement.GetProperty("verdict").GetString());
         Assert.Equal("DC2_VM3", json.RootElement.GetProperty("phases")[0].GetProperty("owners_after")[0].GetString());
         Assert.True(json.RootElement.GetProperty("timeline").GetProperty("at_ms").GetArrayLength() > 10, "sampled every 100 ms");
@@ -61,7 +65,7 @@ public sealed class DrillRunSpec(ITestOutputHelper output) : IDisposable
         var (exit, text, _) = await Run(new DrillCommand.Request(["fgcp-failover"]), lab => lab.AntiReplayDrops = 2);
         Assert.Equal(DrillCommand.Failed, exit);
         Assert.Contains("fgcp-failover run 1: FAIL (run: CLIENT1 anti-replay drops: 2, expected 0)", text);
-        Assert.StartsWith("# Drill fgcp-failover, run 1: FAIL", await File.ReadAllTextAsync(Path.Combine(_dir, "fgcp-failover-1.md")));
+        Assert.StartsWith("# Drill fgcp-failover, run 1: FAIL", await File.ReadAllTextAsync(Path.Combine(Reports, "fgcp-failover-1.md")));
     }
 
     [Fact]
@@ -70,7 +74,7 @@ public sealed class DrillRunSpec(ITestOutputHelper output) : IDisposable
         var (exit, text, labs) = await Run(new DrillCommand.Request(["fgcp-failover"], Runs: 2));
         Assert.Equal(DrillCommand.Passed, exit);
         Assert.Equal(2, labs.Count);
-        Assert.True(File.Exists(Path.Combine(_dir, "fgcp-failover-2.svg")));
+        Assert.True(File.Exists(Path.Combine(Reports, "fgcp-failover-2.svg")));
         Assert.Contains("\nsummary\n", text);
         Assert.Matches(@"fgcp-failover\s+kill DC2_VM1\s+2\s+2\s+3 ms\s+3 ms\s+0\s+0\s+1400", text);
         Assert.Contains("2 of 2 runs passed", text);
@@ -101,11 +105,64 @@ public sealed class DrillRunSpec(ITestOutputHelper output) : IDisposable
         Assert.Equal(DrillCommand.Passed, exit);
         Assert.Equal(["kill DC2_VM1", "start DC2_VM1"], labs.Single().Calls);
         Assert.Matches(@"  DC2_VM1 runs again \(HA answers\) after \d\.\d{3} s\n", text);
-        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_dir, "fgcp-failback-1.json")));
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Reports, "fgcp-failback-1.json")));
         var phase = json.RootElement.GetProperty("phases")[0];
         var up = phase.GetProperty("unit_up_ms").GetDouble();
         Assert.Equal(up + DrillSamples.Fast.HelloHolddownSeconds * 1000.0, phase.GetProperty("detection_bound_ms").GetDouble(), 1);
-        Assert.Contains("the started unit ran again (its HA answered)", await File.ReadAllTextAsync(Path.Combine(_dir, "fgcp-failback-1.md")));
-        Assert.Contains("unit runs again", await File.ReadAllTextAsync(Path.Combine(_dir, "fgcp-failback-1.svg")));
+        Assert.Contains("the started unit ran again (its HA answered)", await File.ReadAllTextAsync(Path.Combine(Reports, "fgcp-failback-1.md")));
+        Assert.Contains("unit runs again", await File.ReadAllTextAsync(Path.Combine(Reports, "fgcp-failback-1.svg")));
+    }
+
+    [Fact]
+    public async Task Each_invocation_writes_into_its_own_timestamped_folder_with_a_summary_over_its_runs_and_prints_the_folder()
+    {
+        var (exit, text, _) = await Run(new DrillCommand.Request(["fgcp-failover"], Runs: 2));
+        Assert.Equal(DrillCommand.Passed, exit);
+        var folder = Reports;
+        Assert.Matches(@"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z-fgcp-failover$", Path.GetFileName(folder));
+        Assert.StartsWith($"reports in {folder}\n", text);
+        Assert.EndsWith($"reports in {folder}\n", text);
+        Assert.Equal(["fgcp-failover-1.json", "fgcp-failover-1.md", "fgcp-failover-1.svg", "fgcp-failover-2.json", "fgcp-failover-2.md",
+            "fgcp-failover-2.svg", "summary.json", "summary.md"], Directory.GetFiles(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Contains($"wrote {Path.Combine(folder, "summary.md")}\n", text);
+
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(folder, "summary.json")));
+        var root = json.RootElement;
+        Assert.Equal("pass", root.GetProperty("verdict").GetString());
+        Assert.True(root.GetProperty("complete").GetBoolean());
+        Assert.Equal("fgcp-failover", root.GetProperty("drill").GetString());
+        Assert.Equal(2, root.GetProperty("passed").GetInt32());
+        Assert.Equal(["fgcp-failover-1.md", "fgcp-failover-2.md"], root.GetProperty("runs").EnumerateArray().Select(r => r.GetProperty("markdown").GetString()));
+        var fault = Assert.Single(root.GetProperty("faults").EnumerateArray());
+        Assert.Equal("kill DC2_VM1", fault.GetProperty("fault").GetString());
+        Assert.Equal(2, fault.GetProperty("runs").GetInt32());
+        Assert.Equal(1400, fault.GetProperty("loss_bound").GetInt64());
+
+        var md = await File.ReadAllTextAsync(Path.Combine(folder, "summary.md"));
+        Assert.StartsWith("# Drill fgcp-failover on seed: PASS, 2 of 2 runs passed\n", md);
+        Assert.Contains("| fgcp-failover | 2 | ✓ pass | — | [fgcp-failover-2.md](fgcp-failover-2.md), [json](fgcp-failover-2.json), [svg](fgcp-failover-2.svg) |", md);
+        Assert.Matches(@"\| fgcp-failover \| kill DC2_VM1 \| 2 \| 2 \| 3 ms \| 3 ms \| 0 \| 0 \| 1400 \| \d+ ms \|", md);
+    }
+
+    [Fact]
+    public async Task Two_invocations_with_the_same_out_never_overwrite_each_other_even_in_the_same_second()
+    {
+        // Both invocations start at the same second: only the claim of the folder keeps them apart.
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 12, 5, 21, 3, 12, TimeSpan.Zero));
+        async Task<int> Invoke(long antiReplayDrops) => await DrillCommand.RunAsync(new DrillCommand.Request(["fgcp-failover"], Out: _dir),
+            TextWriter.Null, TextWriter.Null, CancellationToken.None, (_, _) => new FakeDrillLab { AntiReplayDrops = antiReplayDrops }, clock);
+
+        Assert.Equal(DrillCommand.Passed, await Invoke(0));
+        var first = Path.Combine(_dir, "2026-12-05T21-03-12Z-fgcp-failover");
+        var before = Directory.GetFiles(first).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
+        Assert.Equal(5, before.Count);
+
+        Assert.Equal(DrillCommand.Failed, await Invoke(2));
+        Assert.Equal([first, first + "-2"], Directory.GetDirectories(_dir).Order(StringComparer.Ordinal));
+        foreach (var (name, bytes) in before) Assert.Equal(bytes, await File.ReadAllBytesAsync(Path.Combine(first, name)));
+        Assert.StartsWith("# Drill fgcp-failover, run 1: PASS", await File.ReadAllTextAsync(Path.Combine(first, "fgcp-failover-1.md")));
+        Assert.StartsWith("# Drill fgcp-failover, run 1: FAIL", await File.ReadAllTextAsync(Path.Combine(first + "-2", "fgcp-failover-1.md")));
+        using var second = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(first + "-2", "summary.json")));
+        Assert.Equal("fail", second.RootElement.GetProperty("verdict").GetString());
     }
 }

@@ -25,7 +25,7 @@ internal static class DrillSamples
     {
         Drill = "fgcp-failover", Title = "FGCP failover: the tunnel's owner is killed", Summary = "DC2_VM1 dies; DC2_VM2 takes over.",
         Run = 1, Scenario = "seed", Mode = "embedded", StartedAt = new DateTimeOffset(2025, 1, 2, 3, 4, 5, TimeSpan.Zero), DurationS = 12.3,
-        RatePps = 1000, FastTimers = true, Timers = Fast, ConfigChanges = ["DC2_VM1, DC2_VM3: `config system ha` / `set priority 200`"],
+        RatePps = 1000, FastTimers = true, Timers = Fast, ConfigChanges = ["DC2_VM1, DC2_VM2, DC2_VM3, DC2_VM4: `config system ha` / `set hb-lost-threshold 6`"],
         ExpectedDialedVia = "DC2_VM1", DialedVia = "DC2_VM1", DialNextHop = "192.168.129.254", DialedDecSpi = "0000abcd", DialedEncSpi = "0000dcba",
         Phases = [Phase()],
         Roles =

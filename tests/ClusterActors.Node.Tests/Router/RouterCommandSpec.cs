@@ -66,7 +66,7 @@ public sealed class RouterCommandSpec
     {
         const string text = "HA information\n\n[Debug_Zone HA information]\nHA group member information: is_manage_primary=0.\n"
                             + "FGVM02TM22000002:      Primary, serialno_prio=0, usr_priority=100, hostname=DC2_VM2\n"
-                            + "FGVM02TM22000001:    Secondary, serialno_prio=1, usr_priority=100, hostname=DC2_VM1\n\n"
+                            + "FGVM02TM22000001:    Secondary, serialno_prio=1, usr_priority=200, hostname=DC2_VM1\n\n"
                             + "[Kernel HA information]\nvcluster 1, state=work, primary_ip=169.254.0.1, primary_id=0\n";
         Assert.Equal(new HaView("DC2_VM1", true, false, "DC2_VM2", 2), DockerDrillLab.ParseHa("DC2_VM1", text));
     }

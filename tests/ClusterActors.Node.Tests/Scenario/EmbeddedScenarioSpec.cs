@@ -16,19 +16,26 @@ public sealed class EmbeddedScenarioSpec(ITestOutputHelper output) : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, true);
 
+    /// <summary>
+    /// Issue 10's acceptance: `clusteractors scenario run seed --embedded` with no step that changes a unit's priority or
+    /// role. The shipped cast is the document's (DC2_VM1 and DC2_VM3 priority 200): the tunnel comes up on DC2_VM1, and
+    /// `kill DC2_VM1`, as a user following the document types it, moves it to DC2_VM2 with the SPIs the client dialed.
+    /// </summary>
     [Fact]
-    public async Task A_script_fails_cluster_1_over_and_exits_0()
+    public async Task With_the_shipped_cast_the_tunnel_comes_up_on_DC2_VM1_and_kill_DC2_VM1_moves_it_to_DC2_VM2_with_the_same_SPIs()
     {
         var script = Path.Combine(_dir, "failover.txt");
         await File.WriteAllTextAsync(script, """
-            # cluster 1: DC2_VM2 (higher serial) is primary; kill it and DC2_VM1 takes over
+            # cluster 1: DC2_VM1 (priority 200) is primary; kill it and DC2_VM2 takes over, with the tunnel
             DC2_VM1> diagnose sys ha status
-            expect DC2_VM1> diagnose sys ha status ~ FGVM02TM22000002:\s+Primary within 10s
             dial
-            expect DC2_VM4> diagnose vpn tunnel list ~ name=vpn1_1 .*\n.*role=standby within 5s
-            kill DC2_VM2
-            expect DC2_VM1> get system ha status ~ Primary\s+: DC2_VM1 within 10s
             expect DC2_VM1> diagnose vpn tunnel list ~ role=sync-primary within 5s
+            expect DC2_VM4> diagnose vpn tunnel list ~ name=vpn1_1 .*\n.*role=standby within 5s
+            DC2_VM1> diagnose vpn tunnel list
+            kill DC2_VM1
+            expect DC2_VM2> get system ha status ~ Primary\s+: DC2_VM2 within 10s
+            expect DC2_VM2> diagnose vpn tunnel list ~ role=sync-primary within 5s
+            DC2_VM2> diagnose vpn tunnel list
             """);
         var stdout = new StringWriter { NewLine = "\n" };
         var stderr = new StringWriter { NewLine = "\n" };
@@ -49,14 +56,34 @@ public sealed class EmbeddedScenarioSpec(ITestOutputHelper output) : IDisposable
         Assert.Equal("", stderr.ToString());
         var transcript = stdout.ToString();
         Assert.Contains("starting DC2_VM1 … up\n", transcript);
-        Assert.Contains("waiting for FGCP cluster DC2_VM1+DC2_VM2 (group-id 1) … formed, primary DC2_VM2\n", transcript);
-        Assert.Contains("waiting for FGCP cluster DC2_VM3+DC2_VM4 (group-id 2) … formed, primary DC2_VM4\n", transcript);
-        Assert.Contains("\nDC2_VM1> diagnose sys ha status\n", transcript);
-        Assert.Contains("\nkill DC2_VM2\nDC2_VM2 killed\nexpect DC2_VM1> get system ha status ~ Primary\\s+: DC2_VM1 within 10s\n", transcript);
-        Assert.Matches(@"Primary\s+: DC2_VM1", transcript[transcript.IndexOf("DC2_VM2 killed", StringComparison.Ordinal)..]);
+        Assert.Contains("waiting for FGCP cluster DC2_VM1+DC2_VM2 (group-id 1) … formed, primary DC2_VM1\n", transcript);
+        Assert.Contains("waiting for FGCP cluster DC2_VM3+DC2_VM4 (group-id 2) … formed, primary DC2_VM3\n", transcript);
         Assert.DoesNotContain("expect failed", transcript);
+        // The document's cast from the shipped configs alone: DC2_VM1 primary by its priority 200.
+        Assert.Matches(@"DC2_VM1> diagnose sys ha status\n[\s\S]*FGVM02TM22000001:\s+Primary, serialno_prio=\d, usr_priority=200, hostname=DC2_VM1\n"
+                       + @"FGVM02TM22000002:\s+Secondary, serialno_prio=\d, usr_priority=100, hostname=DC2_VM2\n", transcript);
         // The client dials lb1 over the lab's links; the DC router's flow hash sends it to cluster 1's port2 address.
         Assert.Matches(@"\ndial\nIKEv2 SA established with 192\.168\.202\.35 via 192\.168\.129\.254 \(DC2_VM1\+DC2_VM2\)", transcript);
+        Assert.Contains("\nkill DC2_VM1\nDC2_VM1 killed\n", transcript);
+
+        var before = Tunnel(transcript, "\nDC2_VM1> diagnose vpn tunnel list\n");
+        var after = Tunnel(transcript, "\nDC2_VM2> diagnose vpn tunnel list\n");
+        Assert.Equal("sync-primary", before.Role);
+        Assert.Equal("sync-primary", after.Role);
+        Assert.Matches("^[0-9a-f]{8}$", before.Dec);
+        Assert.Equal((before.Dec, before.Enc), (after.Dec, after.Enc));
+    }
+
+    /// <summary>The role and SPIs of vpn1_1 in the command's output that follows <paramref name="step"/> in the transcript.</summary>
+    private static (string Role, string Dec, string Enc) Tunnel(string transcript, string step)
+    {
+        var at = transcript.LastIndexOf(step, StringComparison.Ordinal);
+        Assert.True(at >= 0, $"no '{step.Trim()}' in the transcript");
+        var rest = transcript[(at + step.Length)..];
+        var end = rest.IndexOf("\nexpect ", StringComparison.Ordinal);
+        var list = end < 0 ? rest : rest[..end];
+        string Field(string pattern) => System.Text.RegularExpressions.Regex.Match(list, pattern).Groups[1].Value;
+        return (Field(@"role=(\S+)"), Field(@"dec: spi=(\w+)"), Field(@"enc: spi=(\w+)"));
     }
 }
 
@@ -87,10 +114,10 @@ public sealed class ShippedDrillsScriptSpec(ITestOutputHelper output)
         Assert.DoesNotContain("failed", transcript);
         // Each drill's traffic goes through the unit the document says: first the owner, then its FGCP secondary,
         // then the other FGSP cluster's primary; the client never saw a replayed or forged packet.
-        Assert.Matches(@"traffic report\nsent \d+, answered \d+, lost \d+[^\n]*\n  DC2_VM2 forwarded \d+ from the tunnel", transcript);
-        Assert.Matches(@"kill DC2_VM2[\s\S]*traffic report\nsent[^\n]*\n  DC2_VM1 forwarded \d+ from the tunnel", transcript);
-        Assert.Matches(@"traffic stopped\nsent[^\n]*\n  DC2_VM1 forwarded \d+[^\n]*\n  DC2_VM4 forwarded \d+[^\n]*\n  CLIENT1 anti-replay drops 0, ICV failures 0\n", transcript);
+        Assert.Matches(@"traffic report\nsent \d+, answered \d+, lost \d+[^\n]*\n  DC2_VM1 forwarded \d+ from the tunnel", transcript);
+        Assert.Matches(@"kill DC2_VM1[\s\S]*traffic report\nsent[^\n]*\n  DC2_VM2 forwarded \d+ from the tunnel", transcript);
+        Assert.Matches(@"traffic stopped\nsent[^\n]*\n  DC2_VM2 forwarded \d+[^\n]*\n  DC2_VM3 forwarded \d+[^\n]*\n  CLIENT1 anti-replay drops 0, ICV failures 0\n", transcript);
         Assert.Matches(@"via 192\.168\.129\.254 dev c1 dead", transcript);
-        Assert.Matches(@"DC2_VM4> diagnose vpn tunnel list\n[\s\S]*role=sync-primary", transcript);
+        Assert.Matches(@"DC2_VM3> diagnose vpn tunnel list\n[\s\S]*role=sync-primary", transcript);
     }
 }
