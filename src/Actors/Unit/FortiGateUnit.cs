@@ -78,6 +78,10 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
             Become(Running);
             Stash.UnstashAll();
         });
+        // Until the config journal is read the unit has no config to answer from: say so at once instead of stashing
+        // every CLI command the operator retries (Persistence/README.md).
+        Receive<RunCli>(_ => Sender.Tell(new CliResult(
+            "the unit is starting: waiting for its config journal (see the unit's log)\nCommand fail. Return code -1\n", 1)));
         ReceiveAny(_ => Stash.Stash());
     }
 
@@ -85,8 +89,9 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
 
     protected override void PreStart()
     {
-        _history = Context.ActorOf(HaHistoryJournal.Props(_settings.Serial), "ha-history");
-        var journal = Context.ActorOf(ConfigJournal.Props(_settings.Serial), "config-journal");
+        // Supervised: a database outage stops a persistent actor; its supervisor restarts it with backoff (Persistence/README.md).
+        _history = Context.ActorOf(HaHistoryJournal.Supervised(_settings.Serial), "ha-history");
+        var journal = Context.ActorOf(ConfigJournal.Supervised(_settings.Serial), "config-journal");
         _config = Context.ActorOf(UnitConfigActor.Props(_settings.FileConfig, journal), "config");
     }
 
