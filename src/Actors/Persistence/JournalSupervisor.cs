@@ -15,8 +15,8 @@ public sealed record JournalFailed(Exception Cause, string During);
 
 /// <summary>
 /// Keeps one of the unit's journals alive across database outages. Akka.Persistence stops a persistent actor whose
-/// replay or write fails; this parent starts it again after <see cref="StorageBackoff"/> (1 s doubling to 30 s, reset
-/// once it has recovered), for as long as the unit runs. The database connections belong to the Akka.Persistence.Sql
+/// replay or write fails; this parent starts it again after <see cref="StorageBackoff"/> (1 s doubling to 10 s, back to 1 s once
+/// it has stayed up that long), for as long as the unit runs. The database connections belong to the Akka.Persistence.Sql
 /// plugin, not to the restarting journal, so nothing is lost with it.
 /// While the journal is not up:
 /// <list type="bullet">
@@ -65,6 +65,12 @@ public sealed class JournalSupervisor : ReceiveActor, IWithTimers
         });
         Receive<Terminated>(t => t.ActorRef.Equals(_journal), _ => OnStopped());
         Receive<Restart>(_ => StartJournal());
+        Receive<Stable>(_ =>
+        {
+            if (_failures > 0) _log.Info("{0} is back: up for {1:0} s after {2} failure(s)", _what, _backoff.Max.TotalSeconds, _failures);
+            _failures = 0;
+            _failureLog.Reset();
+        });
         Receive<RecordHaEvent>(e =>
         {
             if (_up) _journal!.Forward(e);
@@ -87,6 +93,11 @@ public sealed class JournalSupervisor : ReceiveActor, IWithTimers
         public static readonly Restart Instance = new();
     }
 
+    private sealed record Stable
+    {
+        public static readonly Stable Instance = new();
+    }
+
     protected override void PreStart() => StartJournal();
 
     /// <summary>A restart of this supervisor (it never throws by design) must not start a second journal.</summary>
@@ -102,21 +113,21 @@ public sealed class JournalSupervisor : ReceiveActor, IWithTimers
 
     private void OnRecovered()
     {
-        if (_failures > 0)
-        {
-            _log.Info("{0} is back after {1} failed attempt(s); writing {2} buffered HA history line(s){3}", _what, _failures,
+        if (_failures > 0 && (_buffered.Count > 0 || _dropped > 0))
+            _log.Info("{0} replayed again after {1} failure(s); writing {2} buffered HA history line(s){3}", _what, _failures,
                 _buffered.Count, _dropped > 0 ? $", {_dropped} older line(s) dropped during the outage" : "");
-            _failureLog.Reset();
-        }
         _up = true;
-        _failures = 0;
         _dropped = 0;
+        // The backoff starts again from its minimum only once the journal has stayed up: a disk that is still full lets
+        // the journal replay, then fails its next write, and that cycle must keep backing off and stay quiet.
+        Timers.StartSingleTimer(Stable.Instance, Stable.Instance, _backoff.Max);
         while (_buffered.TryDequeue(out var b)) _journal!.Tell(b.Message, b.Sender);
         while (_pending.TryDequeue(out var p)) _journal!.Tell(p.Message, p.Sender);
     }
 
     private void OnStopped()
     {
+        Timers.Cancel(Stable.Instance);
         _up = false;
         _journal = null;
         while (_pending.TryDequeue(out var p)) Refuse(p.Message, p.Sender);

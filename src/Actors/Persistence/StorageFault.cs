@@ -80,7 +80,7 @@ public sealed record StorageFault(StorageFaultKind Kind, string Why)
 /// </summary>
 public sealed record StorageBackoff(TimeSpan Min, TimeSpan Max)
 {
-    public static readonly StorageBackoff Default = new(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
+    public static readonly StorageBackoff Default = new(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10));
 
     public TimeSpan Delay(int failures)
     {

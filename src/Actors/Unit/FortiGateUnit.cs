@@ -58,6 +58,8 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
     private IActorRef _forwarding = ActorRefs.Nobody;
     private readonly Dictionary<string, IActorRef> _phase1 = new();
     private ConfigDocument _running;
+    private const int MaxWaitingCli = 64;
+    private int _waitingCli;
 
     public IStash Stash { get; set; } = null!;
 
@@ -78,10 +80,13 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
             Become(Running);
             Stash.UnstashAll();
         });
-        // Until the config journal is read the unit has no config to answer from: say so at once instead of stashing
-        // every CLI command the operator retries (Persistence/README.md).
-        Receive<RunCli>(_ => Sender.Tell(new CliResult(
-            "the unit is starting: waiting for its config journal (see the unit's log)\nCommand fail. Return code -1\n", 1)));
+        // Until the config journal is read the unit has no config to answer from: CLI commands wait, but only so many;
+        // beyond that the operator is told at once instead of the stash growing with every retry (Persistence/README.md).
+        Receive<RunCli>(cli =>
+        {
+            if (++_waitingCli <= MaxWaitingCli) Stash.Stash();
+            else Sender.Tell(new CliResult("the unit is starting: waiting for its config journal (see the unit's log)\nCommand fail. Return code -1\n", 1));
+        });
         ReceiveAny(_ => Stash.Stash());
     }
 
