@@ -36,6 +36,9 @@ public sealed class UnitConfigActor : ReceiveActor, IWithUnboundedStash, IWithTi
     /// </summary>
     public static readonly TimeSpan JournalTimeout = TimeSpan.FromSeconds(4);
 
+    /// <summary>How long the start waits for one reading of the journal before asking again (a cold replay on a busy machine is slow).</summary>
+    public static readonly TimeSpan ReplayTimeout = TimeSpan.FromSeconds(10);
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRef _journal;
     private readonly StorageBackoff _backoff;
@@ -81,7 +84,7 @@ public sealed class UnitConfigActor : ReceiveActor, IWithUnboundedStash, IWithTi
     }
 
     private void RequestReplay() =>
-        _journal.Ask<JournaledConfig>(new ReadJournaledConfig(), JournalTimeout)
+        _journal.Ask<JournaledConfig>(new ReadJournaledConfig(), ReplayTimeout)
             .PipeTo(Self, failure: e => new ReplayFailed(e));
 
     private void OnReplay(JournaledConfig journaled)
