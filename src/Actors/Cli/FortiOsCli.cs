@@ -1,5 +1,6 @@
 using Akka;
 using Akka.Actor;
+using ClusterActors.Actors.Persistence;
 using ClusterActors.Actors.UnitConfig;
 using ClusterActors.Actors.Fgcp;
 using ClusterActors.Actors.Fgsp;
@@ -76,6 +77,11 @@ public static class FortiOsCli
         catch (AskTimeoutException)
         {
             return new CliResult("the unit did not answer in time\nCommand fail. Return code -1\n", 1);
+        }
+        catch (JournalUnavailableException e)
+        {
+            // The HA history journal is restarting after a database fault (Persistence/README.md): say so, not "no answer".
+            return new CliResult($"{e.Message}\nCommand fail. Return code -1\n", 1);
         }
     }
 

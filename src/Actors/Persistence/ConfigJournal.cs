@@ -41,8 +41,10 @@ public sealed class ConfigJournal : SnapshottingJournal
         Command<JournalConfigChange>(cmd =>
         {
             var evt = new ConfigChangeJournaled(LastSequenceNr + 1, _clock.GetUtcNow(), cmd.Source, cmd.Script);
+            AwaitingWrite = Sender;
             Persist(evt, e =>
             {
+                AwaitingWrite = null;
                 _changes.Add(e);
                 Sender.Tell(new ConfigChangeAccepted(e.Sequence));
                 if (LastSequenceNr - _snapshotSeq > SnapshotAfter)
@@ -68,4 +70,8 @@ public sealed class ConfigJournal : SnapshottingJournal
         ArgumentException.ThrowIfNullOrWhiteSpace(serial);
         return Akka.Actor.Props.Create(() => new ConfigJournal(serial, clock));
     }
+
+    /// <summary>The journal under a <see cref="JournalSupervisor"/>: what a unit runs, so a database outage never stops it for good.</summary>
+    public static Props Supervised(string serial, StorageBackoff? backoff = null) =>
+        JournalSupervisor.Props(Props(serial), "config journal", backoff);
 }

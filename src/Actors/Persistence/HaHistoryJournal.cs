@@ -66,6 +66,10 @@ public sealed class HaHistoryJournal : SnapshottingJournal
         return Akka.Actor.Props.Create(() => new HaHistoryJournal(serial, clock));
     }
 
+    /// <summary>The journal under a <see cref="JournalSupervisor"/>: what a unit runs, so a database outage never stops it for good.</summary>
+    public static Props Supervised(string serial, StorageBackoff? backoff = null) =>
+        JournalSupervisor.Props(Props(serial), "HA history", backoff);
+
     private void Append(HaHistoryEntry entry)
     {
         _entries.Enqueue(entry);

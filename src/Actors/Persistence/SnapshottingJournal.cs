@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence;
 
@@ -17,6 +18,50 @@ public abstract class SnapshottingJournal : ReceivePersistentActor
     private bool _deleting;
 
     protected abstract string What { get; }
+
+    /// <summary>Who waits for the event being persisted (a config change's CLI): told when it cannot be written.</summary>
+    protected IActorRef? AwaitingWrite { get; set; }
+
+    /// <summary>
+    /// Replay succeeded: the supervisor (<see cref="JournalSupervisor"/>) may forward commands again.
+    /// </summary>
+    protected override void OnReplaySuccess()
+    {
+        base.OnReplaySuccess();
+        Context.Parent.Tell(JournalRecovered.Instance);
+    }
+
+    /// <summary>
+    /// Akka.Persistence stops this actor after this returns. Instead of the default error with a stack trace on every
+    /// attempt, the supervisor logs it rate-limited and starts a new incarnation with backoff.
+    /// </summary>
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
+    {
+        _log.Debug("{0} replay failed for {1}: {2}", What, PersistenceId, reason.Message);
+        Context.Parent.Tell(new JournalFailed(reason, "replay"));
+    }
+
+    /// <summary>The write failed (database gone, disk full): the waiting caller is refused now; Akka.Persistence then stops this actor.</summary>
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        _log.Debug("{0} write #{1} failed for {2}: {3}", What, sequenceNr, PersistenceId, cause.Message);
+        RefuseAwaitingWrite(cause);
+        Context.Parent.Tell(new JournalFailed(cause, "write"));
+    }
+
+    /// <summary>The journal refused this one event (it stays up): the waiting caller is refused.</summary>
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        _log.Warning("{0} write #{1} rejected for {2}: {3}", What, sequenceNr, PersistenceId, cause.Message);
+        RefuseAwaitingWrite(cause);
+    }
+
+    private void RefuseAwaitingWrite(Exception cause)
+    {
+        var fault = StorageFault.Classify(cause);
+        AwaitingWrite?.Tell(new Status.Failure(new JournalUnavailableException($"{What} could not write ({fault.Kind}: {fault.Why})", cause)));
+        AwaitingWrite = null;
+    }
 
     /// <summary>Call last in the subclass constructor: it registers the snapshot and delete replies.</summary>
     protected void HandleSnapshotHousekeeping()

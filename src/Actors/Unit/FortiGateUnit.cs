@@ -58,6 +58,8 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
     private IActorRef _forwarding = ActorRefs.Nobody;
     private readonly Dictionary<string, IActorRef> _phase1 = new();
     private ConfigDocument _running;
+    private const int MaxWaitingCli = 64;
+    private int _waitingCli;
 
     public IStash Stash { get; set; } = null!;
 
@@ -78,6 +80,13 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
             Become(Running);
             Stash.UnstashAll();
         });
+        // Until the config journal is read the unit has no config to answer from: CLI commands wait, but only so many;
+        // beyond that the operator is told at once instead of the stash growing with every retry (Persistence/README.md).
+        Receive<RunCli>(cli =>
+        {
+            if (++_waitingCli <= MaxWaitingCli) Stash.Stash();
+            else Sender.Tell(new CliResult("the unit is starting: waiting for its config journal (see the unit's log)\nCommand fail. Return code -1\n", 1));
+        });
         ReceiveAny(_ => Stash.Stash());
     }
 
@@ -85,8 +94,9 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
 
     protected override void PreStart()
     {
-        _history = Context.ActorOf(HaHistoryJournal.Props(_settings.Serial), "ha-history");
-        var journal = Context.ActorOf(ConfigJournal.Props(_settings.Serial), "config-journal");
+        // Supervised: a database outage stops a persistent actor; its supervisor restarts it with backoff (Persistence/README.md).
+        _history = Context.ActorOf(HaHistoryJournal.Supervised(_settings.Serial), "ha-history");
+        var journal = Context.ActorOf(ConfigJournal.Supervised(_settings.Serial), "config-journal");
         _config = Context.ActorOf(UnitConfigActor.Props(_settings.FileConfig, journal), "config");
     }
 

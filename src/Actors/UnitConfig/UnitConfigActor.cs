@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using ClusterActors.Actors.Fgcp;
+using ClusterActors.Actors.Persistence;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.History;
 
@@ -27,26 +28,64 @@ public sealed record UnitConfigReady(ConfigDocument Config);
 /// in order at start, so CLI changes outlive a restart as on FortiOS. A change is journaled before it is
 /// acknowledged, and a change that does not apply cleanly is not applied at all.
 /// </summary>
-public sealed class UnitConfigActor : ReceiveActor, IWithUnboundedStash
+public sealed class UnitConfigActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 {
+    /// <summary>
+    /// How long a change waits for the journal to confirm it: less than the CLI's own 5 s, so the operator gets this
+    /// actor's definite "not applied" instead of "did not answer in time".
+    /// </summary>
+    public static readonly TimeSpan JournalTimeout = TimeSpan.FromSeconds(4);
+
+    /// <summary>How long the start waits for one reading of the journal before asking again (a cold replay on a busy machine is slow).</summary>
+    public static readonly TimeSpan ReplayTimeout = TimeSpan.FromSeconds(10);
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRef _journal;
+    private readonly StorageBackoff _backoff;
+    private readonly RateLimitedLog _replayLog = new(TimeSpan.FromSeconds(30), TimeProvider.System);
     private ConfigDocument _config;
+    private int _replayFailures;
 
     public IStash Stash { get; set; } = null!;
+    public ITimerScheduler Timers { get; set; } = null!;
 
-    public UnitConfigActor(ConfigDocument fileConfig, IActorRef journal)
+    public UnitConfigActor(ConfigDocument fileConfig, IActorRef journal, StorageBackoff? backoff = null)
     {
         _config = fileConfig;
         _journal = journal;
+        _backoff = backoff ?? StorageBackoff.Default;
         Receive<JournaledConfig>(OnReplay);
+        Receive<ReplayFailed>(f =>
+        {
+            // The journal is down or restarting (JournalSupervisor): ask again with backoff, saying so at a limited rate.
+            var delay = _backoff.Delay(_replayFailures++);
+            if (_replayLog.Allow(out var suppressed))
+                _log.Warning("config journal not readable yet ({0}); the unit waits for it, next try in {1:0.#} s{2}",
+                    f.Cause.Message, delay.TotalSeconds, suppressed > 0 ? $" ({suppressed} similar not logged)" : "");
+            Timers.StartSingleTimer(ReadJournal.Instance, ReadJournal.Instance, delay);
+        });
+        Receive<ReadJournal>(_ => RequestReplay());
+        // Nothing is built on a config that is not yet known; refused rather than stashed without bound.
+        Receive<ApplyConfigScript>(_ => Sender.Tell(new ConfigApplied(false,
+            [new ConfigError("<journal>", 0, 0, "", "change not applied: the unit is still reading its config journal")], _config)));
         ReceiveAny(_ => Stash.Stash());
     }
 
-    public static Props Props(ConfigDocument fileConfig, IActorRef journal) =>
-        Akka.Actor.Props.Create(() => new UnitConfigActor(fileConfig, journal));
+    public static Props Props(ConfigDocument fileConfig, IActorRef journal, StorageBackoff? backoff = null) =>
+        Akka.Actor.Props.Create(() => new UnitConfigActor(fileConfig, journal, backoff));
 
-    protected override void PreStart() => _journal.Tell(new ReadJournaledConfig());
+    protected override void PreStart() => RequestReplay();
+
+    private sealed record ReplayFailed(Exception Cause);
+
+    private sealed record ReadJournal
+    {
+        public static readonly ReadJournal Instance = new();
+    }
+
+    private void RequestReplay() =>
+        _journal.Ask<JournaledConfig>(new ReadJournaledConfig(), ReplayTimeout)
+            .PipeTo(Self, failure: e => new ReplayFailed(e));
 
     private void OnReplay(JournaledConfig journaled)
     {
@@ -95,13 +134,15 @@ public sealed class UnitConfigActor : ReceiveActor, IWithUnboundedStash
 
     private sealed record Committed(ConfigDocument Config, string? Script, string Source, IActorRef ReplyTo);
 
-    private sealed record CommitFailed(Exception Cause, IActorRef ReplyTo);
+    private sealed record CommitFailed(Exception Cause, string Source, IActorRef ReplyTo);
+
+    private readonly RateLimitedLog _commitLog = new(TimeSpan.FromSeconds(30), TimeProvider.System);
 
     /// <summary>One change at a time: the next is stashed until this one is journaled, so none is built on a stale config.</summary>
     private void Commit(ConfigDocument next, string? script, string source, string journalScript, IActorRef replyTo)
     {
-        _journal.Ask<ConfigChangeAccepted>(new JournalConfigChange(source, journalScript), TimeSpan.FromSeconds(10))
-            .PipeTo(Self, success: _ => new Committed(next, script, source, replyTo), failure: e => new CommitFailed(e, replyTo));
+        _journal.Ask<ConfigChangeAccepted>(new JournalConfigChange(source, journalScript), JournalTimeout)
+            .PipeTo(Self, success: _ => new Committed(next, script, source, replyTo), failure: e => new CommitFailed(e, source, replyTo));
         Become(() =>
         {
             Receive<Committed>(c =>
@@ -115,9 +156,13 @@ public sealed class UnitConfigActor : ReceiveActor, IWithUnboundedStash
             });
             Receive<CommitFailed>(f =>
             {
-                _log.Error(f.Cause, "config change could not be journaled; it is not applied");
+                // Refused, not lost silently: the caller (the CLI) is told, and the running config stays as it was.
+                var why = f.Cause is AskTimeoutException ? $"the config journal did not confirm it within {JournalTimeout.TotalSeconds:0} s" : f.Cause.Message;
+                if (_commitLog.Allow(out var suppressed))
+                    _log.Error("config change from {0} could not be journaled and is not applied: {1}{2}", f.Source, why,
+                        suppressed > 0 ? $" ({suppressed} similar not logged)" : "");
                 f.ReplyTo.Tell(new ConfigApplied(false,
-                    [new ConfigError("<journal>", 0, 0, "", $"change not saved: {f.Cause.Message}")], _config));
+                    [new ConfigError("<journal>", 0, 0, "", $"change not applied: {why}")], _config));
                 Become(Running);
                 Stash.UnstashAll();
             });

@@ -8,7 +8,21 @@ public static class NodeRunner
     public static async Task<int> RunAsync(UnitOptions options, CancellationToken cancel)
     {
         using var kernel = options.Packets == "kernel" ? KernelIo(options) : null;
-        var host = await UnitHost.StartAsync(options, packets: kernel);
+        UnitHost host;
+        try
+        {
+            host = await UnitHost.StartAsync(options, packets: kernel, cancel: cancel);
+        }
+        catch (Actors.Persistence.StorageUnusableException e)
+        {
+            // One line naming the database, and a non-zero exit: a unit on an unreadable journal would be a zombie.
+            Console.Error.WriteLine($"clusteractors: {e.Message}");
+            return 3;
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            return 0; // Ctrl+C while waiting for the database
+        }
         Console.Out.WriteLine($"{options.Config.Global.Hostname} ({options.Serial}) up: admin {host.Admin.EndPoint}, akka {host.Address}, data {options.DataDir}");
         Console.Out.Flush();
         var stopped = new TaskCompletionSource();

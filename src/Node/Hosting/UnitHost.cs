@@ -47,18 +47,36 @@ public sealed class UnitHost : IAsyncDisposable
 
     /// <param name="ikeSend">Where IKE requests the unit starts itself (DPD) go; by default its IKE socket.</param>
     /// <param name="packets">The unit's interfaces as packet I/O (the lab's fabric); none: no forwarding plane.</param>
+    /// <param name="postgreSql">The Npgsql connection string when PostgreSQL is chosen; default CLUSTERACTORS_PG.</param>
+    /// <param name="say">Where the wait for the database is reported (one line per attempt, backing off); default stderr.</param>
+    /// <exception cref="StorageUnusableException">The database is corrupt or refuses us: the unit is not started.</exception>
     public static async Task<UnitHost> StartAsync(UnitOptions o, string? persistenceHocon = null, string? extraHocon = null,
-        Action<IPEndPoint, byte[]>? ikeSend = null, IPacketIo? packets = null)
+        Action<IPEndPoint, byte[]>? ikeSend = null, IPacketIo? packets = null, Action<string>? say = null, string? postgreSql = null, CancellationToken cancel = default)
     {
         Directory.CreateDirectory(o.DataDir);
-        persistenceHocon ??= ChosenDatabase(o) switch
+        if (persistenceHocon is null)
         {
-            "postgresql" => PersistenceHocon.PostgreSqlText(Environment.GetEnvironmentVariable("CLUSTERACTORS_PG") is { Length: > 0 } cs
-                ? cs
-                : throw new UsageException("hocon/persistence-postgresql.conf is chosen but CLUSTERACTORS_PG (an Npgsql connection string) is not set")),
-            "sqlite" => PersistenceHocon.SqliteText(o.DataDir),
-            var other => throw new UsageException($"clusteractors.persistence.database = {other}: expected sqlite or postgresql")
-        };
+            // The database is read before the unit exists, so that it never says "up" on a journal it cannot read
+            // (Persistence/README.md: which faults wait with backoff and which end the start).
+            DatabaseReadiness readiness;
+            switch (ChosenDatabase(o))
+            {
+                case "postgresql":
+                    var cs = (postgreSql ?? Environment.GetEnvironmentVariable("CLUSTERACTORS_PG")) is { Length: > 0 } pg
+                        ? pg
+                        : throw new UsageException("hocon/persistence-postgresql.conf is chosen but CLUSTERACTORS_PG (an Npgsql connection string) is not set");
+                    persistenceHocon = PersistenceHocon.PostgreSqlText(cs);
+                    readiness = DatabaseReadiness.PostgreSql(cs);
+                    break;
+                case "sqlite":
+                    persistenceHocon = PersistenceHocon.SqliteText(o.DataDir);
+                    readiness = DatabaseReadiness.Sqlite(Path.Combine(Path.GetFullPath(o.DataDir), PersistenceHocon.SqliteFile));
+                    break;
+                case var other:
+                    throw new UsageException($"clusteractors.persistence.database = {other}: expected sqlite or postgresql");
+            }
+            await readiness.WaitAsync(say ?? (line => Console.Error.WriteLine($"{o.UnitName}: {line}")), cancel: cancel);
+        }
         var system = ActorSystem.Create(SystemName, BuildAkkaConfig(o, persistenceHocon, extraHocon));
         TunnelTrace.StartIfConfigured(system); // opt-in (clusteractors.unit.trace-tunnels), for the SA-sync benchmark
         var links = new Dictionary<string, UdpHbdevLink>();
