@@ -258,6 +258,27 @@ public class InformationalTests
     }
 
     [Fact]
+    public void A_gateway_rekey_survives_the_owner_resuming_the_state_it_synced_right_after_sending_it()
+    {
+        // The owner syncs its advanced message ID at once and applies its own record again (Resume): the request stays
+        // outstanding and the client's answer is taken, not dropped as matching no request.
+        var run = Handshake();
+        var spiR = run.AtGateway.Sa.SpiR;
+        var request = run.Responder.RekeyChild(spiR);
+        var synced = run.Responder.Export(spiR)!;
+        Assert.Equal(1u, synced.NextRequestId);
+        run.Responder.Resume(synced);
+        Assert.Equal(request, run.Responder.PendingRequest(spiR));
+        var g = run.Responder.Handle(Client, Single(run.Initiator.Handle(request)));
+        Assert.True(Assert.IsType<ChildSaRekeyed>(Assert.Single(g.Events)).RekeyedHere);
+
+        // A unit that resumes the same state fresh (it took the tunnel over) has nothing outstanding.
+        var other = new IkeResponder(run.Responder.Settings);
+        other.Resume(synced);
+        Assert.Null(other.PendingRequest(spiR));
+    }
+
+    [Fact]
     public void The_client_declines_a_gateway_request_for_an_additional_child_sa()
     {
         var run = Handshake();

@@ -48,7 +48,17 @@ public sealed class IkeResponder
     /// Take over an IKE SA negotiated by another member: from here on this responder answers the peer's requests
     /// with the synced keys and message IDs, so no new IKE_SA_INIT is needed.
     /// </summary>
-    public void Resume(IkeSaState state) => _sas[state.SpiR] = IkeSession.Import(state, _random);
+    /// <remarks>
+    /// Resuming the state this member itself just wrote after sending a request of its own (a CHILD SA rekey syncs its
+    /// advanced message ID at once) keeps that request outstanding, so its answer is still taken.
+    /// </remarks>
+    public void Resume(IkeSaState state)
+    {
+        var session = IkeSession.Import(state, _random);
+        if (_sas.TryGetValue(state.SpiR, out var current) && current.PendingId is { } id && id < state.NextRequestId)
+            session.KeepPending(current);
+        _sas[state.SpiR] = session;
+    }
 
     public bool Forget(ulong spiR) => _sas.Remove(spiR);
 

@@ -55,6 +55,14 @@ internal sealed class IkeSession
 
     public bool HasPendingRequest => PendingId is not null;
 
+    /// <summary>Carries <paramref name="from"/>'s outstanding request over to this session (same IKE SA, resumed from a newer state).</summary>
+    public void KeepPending(IkeSession from)
+    {
+        PendingId = from.PendingId;
+        PendingBytes = from.PendingBytes;
+        PendingContext = from.PendingContext;
+    }
+
     public byte[] Request(ExchangeType x, IReadOnlyList<IkePayload> payloads, object? context = null)
     {
         if (PendingId is not null) throw new InvalidOperationException($"request {PendingId} still outstanding; IKE allows one at a time");
