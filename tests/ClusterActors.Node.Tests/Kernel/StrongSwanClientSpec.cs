@@ -178,6 +178,25 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
             Assert.True(rekey.Ok, rekey + "\n" + CharonLog());
             await Packets.Eventually(() => events.OfType<ChildSaRekeyed>().Any(), TimeSpan.FromSeconds(5), "the responder rekeys the CHILD SA");
             await Task.Delay(500);
+
+            // The gateway's own CHILD SA rekey (what a unit does before the 2^28 takeover jumps use up the sequence
+            // space): strongSwan answers it, then the gateway deletes the old CHILD SA and strongSwan confirms.
+            var spiR = established.Sa.SpiR;
+            var peer = responder.Export(spiR)!.PeerEndpoint;
+            byte[] rekeyRequest;
+            lock (responder) rekeyRequest = responder.RekeyChild(spiR);
+            await sockets[1].SendAsync(IkeUdp.Frame(rekeyRequest, IkeUdp.NatTPort), peer);
+            await Packets.Eventually(() => events.OfType<ChildSaRekeyed>().Any(e => e.RekeyedHere), TimeSpan.FromSeconds(5),
+                "strongSwan answers the gateway's CREATE_CHILD_SA: " + CharonLog());
+            var ours = events.OfType<ChildSaRekeyed>().Single(e => e.RekeyedHere);
+            byte[] deleteOld;
+            lock (responder) deleteOld = responder.CreateDeleteChild(spiR, ours.Old!);
+            await sockets[1].SendAsync(IkeUdp.Frame(deleteOld, IkeUdp.NatTPort), peer);
+            await Packets.Eventually(() => events.OfType<ChildSaDeleted>().Any(d => d.Child.InboundSpi == ours.Old!.InboundSpi), TimeSpan.FromSeconds(5),
+                "strongSwan confirms the delete of the rekeyed CHILD SA: " + CharonLog());
+            var sas = Swanctl(nsClient, vici, "--list-sas");
+            Log(sas.Output);
+            Assert.Contains($"{ours.New.OutboundSpi:x8}", sas.Output); // strongSwan's inbound SPI of the gateway's new CHILD SA
             var terminate = Swanctl(nsClient, vici, "--terminate", "--ike", "vpn1", "--timeout", "5");
             Assert.True(terminate.Ok, terminate + "\n" + CharonLog());
             Assert.Single(events.OfType<IkeSaDeleted>());

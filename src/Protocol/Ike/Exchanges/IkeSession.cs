@@ -189,10 +189,18 @@ internal sealed class IkeSession
             new NotifyPayload(ProtocolId.Esp, Negotiation.SpiBytes(old.InboundSpi), NotifyType.RekeySa, []),
             new SaPayload(suites.Select((s, i) => new Proposal((byte)(i + 1), ProtocolId.Esp, Negotiation.SpiBytes(ourSpi), s.EspTransforms)).ToList()),
             new NoncePayload(ni),
-            new TsPayload(false, ts.Initiator),
-            new TsPayload(true, ts.Responder),
+            new TsPayload(false, InExchange(ts, peerAsks: false).Initiator),
+            new TsPayload(true, InExchange(ts, peerAsks: false).Responder),
         ], new PendingChildRekey(ourSpi, ni, old));
     }
+
+    /// <summary>
+    /// <see cref="Ts"/> holds the selectors in the IKE SA's terms (Initiator = the IKE initiator's side); in a
+    /// CREATE_CHILD_SA, TSi is the side of whoever asks (RFC 7296 §2.9), so when the IKE responder asks they swap.
+    /// The same mapping turns an exchange's selectors back into the IKE SA's terms.
+    /// </summary>
+    private TrafficSelectors InExchange(TrafficSelectors ts, bool peerAsks) =>
+        (peerAsks ? !IsInitiator : IsInitiator) ? ts : new TrafficSelectors(ts.Responder, ts.Initiator);
 
     /// <summary>The answer to our <see cref="RekeyChild"/>: the new CHILD SA next to the old one, or why there is none.</summary>
     public IkeOutput HandleChildRekeyResponse(IReadOnlyList<IkePayload> inner, PendingChildRekey rekey, IReadOnlyList<IkeSuite> offered)
@@ -209,7 +217,7 @@ internal sealed class IkeSession
             return IkeOutput.Of(new IkeRefused("CREATE_CHILD_SA response incomplete", RefusalKind.Malformed));
         var km = IkeKeyDerivation.DeriveChildKeys(Suite, espSuite, Keys.SkD, rekey.Ni, nr!.Data);
         var child = Negotiation.ChildFor(isExchangeInitiator: true, km, rekey.OurSpi, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(sa.Proposals[0].Spi), espSuite);
-        var ts = new TrafficSelectors(tsi.Selectors, tsr.Selectors);
+        var ts = InExchange(new TrafficSelectors(tsi.Selectors, tsr.Selectors), peerAsks: false);
         Children.Add(child);
         Ts = ts;
         return IkeOutput.Of(new ChildSaRekeyed(Export(), rekey.Old, child, ts) { RekeyedHere = true });
@@ -218,7 +226,8 @@ internal sealed class IkeSession
     /// <summary>
     /// The peer's CREATE_CHILD_SA (§1.3.2 new CHILD SA, §1.3.3 rekey with REKEY_SA), without PFS: KEYMAT =
     /// prf+(SK_d, Ni | Nr) with the new nonces. The old CHILD SA stays until one side deletes it.
-    /// <paramref name="selectors"/> narrows the asked selectors, null when they are unacceptable.
+    /// <paramref name="selectors"/> narrows the asked selectors (given and returned in the IKE SA's terms: TSi the IKE
+    /// initiator's side), null when they are unacceptable.
     /// </summary>
     public IkeOutput AnswerCreateChild(IkeMessage msg, IReadOnlyList<IkePayload> inner, IReadOnlyList<IkeSuite> childSuites,
         Func<TsPayload, TsPayload, TrafficSelectors?> selectors, int nonceLength, bool rekeyOnly)
@@ -248,8 +257,10 @@ internal sealed class IkeSession
             return Refuse(NotifyType.NoAdditionalSas, "CREATE_CHILD_SA for an additional CHILD SA declined", RefusalKind.Other);
         var esp = Negotiation.ChooseEsp(sa, childSuites);
         if (esp is null) return Refuse(NotifyType.NoProposalChosen, "no ESP proposal matches", RefusalKind.NoProposalChosen);
-        var ts = selectors(tsi, tsr);
+        var asked = InExchange(new TrafficSelectors(tsi.Selectors, tsr.Selectors), peerAsks: true);
+        var ts = selectors(new TsPayload(false, asked.Initiator), new TsPayload(true, asked.Responder));
         if (ts is null) return Refuse(NotifyType.TsUnacceptable, "traffic selectors outside phase2 selectors", RefusalKind.TsUnacceptable);
+        var answered = InExchange(ts, peerAsks: true);
 
         var (offered, espSuite) = esp.Value;
         var nr = Random.Bytes(nonceLength);
@@ -260,8 +271,8 @@ internal sealed class IkeSession
         [
             new SaPayload([Negotiation.EspReply(offered, espSuite, ourSpi)]),
             new NoncePayload(nr),
-            new TsPayload(false, ts.Initiator),
-            new TsPayload(true, ts.Responder),
+            new TsPayload(false, answered.Initiator),
+            new TsPayload(true, answered.Responder),
         ]);
         Children.Add(child);
         Ts = ts;
