@@ -53,6 +53,9 @@ public sealed record ClientDataPlaneCounters
     /// <summary>RFC 3948 NAT keepalives sent while ESP goes in UDP.</summary>
     public long NatKeepalivesSent { get; init; }
 
+    /// <summary>CHILD SAs the gateway rekeyed (CREATE_CHILD_SA it asked for and this client answered).</summary>
+    public long ChildSaRekeys { get; init; }
+
     /// <summary>Highest sequence number accepted inbound (`replaywin_lastseq`); 0 before any.</summary>
     public uint InboundLastSeq { get; init; }
     /// <summary>Next outbound sequence number (`seqno`); 0 while there is no SA.</summary>
@@ -67,5 +70,5 @@ public sealed record ClientDataPlaneCounters
         $"esp tx {EspSentPackets}/{EspSentBytes} rx {EspReceivedPackets}/{EspReceivedBytes} dec {Decrypted}/{DecryptedBytes} lan {ForwardedToLan}; "
         + $"drops replay {ReplayDrops} old {TooOldDrops} icv {IcvFailures} spi {UnknownSpi} malformed {MalformedEsp}; "
         + $"lan no-tunnel {LanNoTunnel} selector {LanOutsideSelector} inner {InnerDropped} ttl {TtlExceeded} send-fail {SendFailures} ignored {Ignored}; "
-        + $"ike tx {IkeSent} rx {IkeReceived} retx {IkeRetransmits} dropped {IkeDropped} natt-keepalive {NatKeepalivesSent}; seq in {InboundLastSeq:x8} out {OutboundNextSeq:x8}");
+        + $"ike tx {IkeSent} rx {IkeReceived} retx {IkeRetransmits} dropped {IkeDropped} natt-keepalive {NatKeepalivesSent} child-rekeys {ChildSaRekeys}; seq in {InboundLastSeq:x8} out {OutboundNextSeq:x8}");
 }

@@ -44,8 +44,13 @@ public sealed class DialupClientGateway : IDisposable
 
     private readonly object _out = new();
     private EspOutboundSa? _outSa;
+    // After a gateway rekey: the next outbound SA, used from the first packet the gateway sends on the new CHILD SA
+    // (then the gateway surely holds it) or from the gateway's Delete of the old one, whichever comes first.
+    private EspOutboundSa? _outNext;
     private readonly object _in = new();
     private EspInboundSa? _inSa;
+    // The inbound SA of the CHILD SA being replaced: the gateway sends on it until it has the rekey's answer.
+    private EspInboundSa? _inOld;
     private volatile TrafficSelectors? _ts;
     // How ESP travels for the current SA: bare (protocol 50) or in UDP between these ports (RFC 3948).
     private volatile EspPath _espPath = EspPath.Bare;
@@ -221,8 +226,17 @@ public sealed class DialupClientGateway : IDisposable
             case IkeSaDeleted:
                 GoDown("the gateway deleted the IKE SA");
                 break;
+            case ChildSaRekeyed rekeyed when _state == ClientTunnelState.Up && _established is { } est && !rekeyed.RekeyedHere:
+                InstallRekeyed(est, rekeyed);
+                break;
             case ChildSaDeleted deleted when _established is { } est && deleted.Child.InboundSpi == est.Child.InboundSpi:
                 GoDown($"the gateway deleted the CHILD SA {est.Child.InboundSpi:x8}");
+                break;
+            case ChildSaDeleted deleted:
+                // The gateway deleted the CHILD SA it rekeyed (RFC 7296 §2.8): from now on only the new one carries traffic.
+                lock (_in)
+                    if (_inOld?.Keys.Spi == deleted.Child.InboundSpi) _inOld = null;
+                UseNextOutbound();
                 break;
             case IkeDropped:
                 _tally.Add(ref _tally.IkeDropped);
@@ -249,11 +263,52 @@ public sealed class DialupClientGateway : IDisposable
         _dial?.TrySetResult(est);
     }
 
+    /// <summary>
+    /// The gateway rekeyed the CHILD SA (FortiOS does before its sequence space runs out): the new inbound SA takes
+    /// over at once, the one being replaced stays for what the gateway still sends on it, and our own traffic moves to
+    /// the new SA once the gateway shows it holds it (its first packet on it, or its Delete of the old one). A rekey
+    /// the gateway asks again for the same old SA (its first answer was lost) replaces the earlier new one.
+    /// Called with _ike held.
+    /// </summary>
+    private void InstallRekeyed(IkeSaEstablished est, ChildSaRekeyed rekeyed)
+    {
+        var c = rekeyed.New;
+        var inbound = new EspInboundSa(new EspSaKeys(c.InboundSpi, c.InboundEncKey, c.InboundAuthKey), new ReplayWindow(_settings.ReplayWindowSize));
+        var outbound = new EspOutboundSa(new EspSaKeys(c.OutboundSpi, c.OutboundEncKey, c.OutboundAuthKey));
+        lock (_in)
+        {
+            var replaced = rekeyed.Old is { } old ? new[] { _inSa, _inOld }.FirstOrDefault(sa => sa?.Keys.Spi == old.InboundSpi) : _inSa;
+            _inOld = replaced;
+            _inSa = inbound;
+        }
+        lock (_out) _outNext = outbound;
+        _established = est with { Sa = rekeyed.Sa, Child = c, Ts = rekeyed.Ts };
+        _tally.Add(ref _tally.ChildSaRekeys);
+    }
+
+    private void UseNextOutbound()
+    {
+        lock (_out)
+        {
+            if (_outNext is null) return;
+            _outSa = _outNext;
+            _outNext = null;
+        }
+    }
+
     // Called with _ike held.
     private void TearDown()
     {
-        lock (_out) _outSa = null;
-        lock (_in) _inSa = null;
+        lock (_out)
+        {
+            _outSa = null;
+            _outNext = null;
+        }
+        lock (_in)
+        {
+            _inSa = null;
+            _inOld = null;
+        }
         _ts = null;
         _espPath = EspPath.Bare;
         _keepaliveTimer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -427,6 +482,7 @@ public sealed class DialupClientGateway : IDisposable
         _tally.Add(ref _tally.EspReceivedPackets);
         _tally.Add(ref _tally.EspReceivedBytes, esp.Length);
         bool ok;
+        var onNewSa = false;
         EspDecrypted? decrypted;
         EspDropReason reason;
         lock (_in)
@@ -439,7 +495,10 @@ public sealed class DialupClientGateway : IDisposable
             }
             else
             {
-                ok = _inSa.TryOpen(esp, out decrypted, out reason);
+                // The SA by SPI: the current one, or the one a gateway rekey is replacing (still in use by the gateway).
+                var sa = _inOld is { } old && EspCodec.TryReadHeader(esp, out var spi, out _) && spi == old.Keys.Spi ? old : _inSa;
+                ok = sa.TryOpen(esp, out decrypted, out reason);
+                onNewSa = ok && ReferenceEquals(sa, _inSa) && _inOld is not null;
             }
         }
         if (!ok)
@@ -447,6 +506,7 @@ public sealed class DialupClientGateway : IDisposable
             _tally.CountDrop(reason);
             return;
         }
+        if (onNewSa) UseNextOutbound(); // the gateway sends on the new CHILD SA: it holds it, so we send on it too
         _tally.Add(ref _tally.Decrypted);
         _tally.Add(ref _tally.DecryptedBytes, decrypted!.Payload.Length);
 
@@ -611,7 +671,7 @@ public sealed class DialupClientGateway : IDisposable
         public long EspSentPackets, EspSentBytes, EspReceivedPackets, EspReceivedBytes, Decrypted, DecryptedBytes, ForwardedToLan;
         public long ReplayDrops, TooOldDrops, IcvFailures, UnknownSpi, MalformedEsp;
         public long LanNoTunnel, LanOutsideSelector, InnerDropped, TtlExceeded, SendFailures, Ignored;
-        public long IkeSent, IkeReceived, IkeRetransmits, IkeDropped, NatKeepalivesSent;
+        public long IkeSent, IkeReceived, IkeRetransmits, IkeDropped, NatKeepalivesSent, ChildSaRekeys;
 
         public void Add(ref long field, long by = 1) => Interlocked.Add(ref field, by);
 
@@ -652,6 +712,7 @@ public sealed class DialupClientGateway : IDisposable
             IkeRetransmits = Volatile.Read(ref IkeRetransmits),
             IkeDropped = Volatile.Read(ref IkeDropped),
             NatKeepalivesSent = Volatile.Read(ref NatKeepalivesSent),
+            ChildSaRekeys = Volatile.Read(ref ChildSaRekeys),
             InboundLastSeq = inboundLastSeq,
             OutboundNextSeq = outboundNextSeq,
         };

@@ -19,8 +19,15 @@ public sealed record GetTunnelState
 /// <summary>A standby received valid ESP for this tunnel: its unit takes the tunnel over (traffic-driven takeover).</summary>
 public sealed record ClaimTunnelByTraffic(string Key);
 
+/// <summary>
+/// The owner's CHILD SA is running out of sequence numbers (<see cref="TunnelOwnership.ChildRekeyDue"/>): its phase1
+/// asks the client for a CREATE_CHILD_SA rekey, or resends the request still unanswered.
+/// </summary>
+public sealed record RekeyTunnelChild(string Key);
+
 /// <summary>The owner's sequence state to sync to the standbys: its next outbound number and the highest inbound one accepted.</summary>
-public sealed record SyncTunnelSequence(string Key, uint NextOutboundSeq, uint ReplayHighest);
+/// <param name="OutboundSpi">The SA these numbers belong to: a sync that crosses a rekey is stale and ignored.</param>
+public sealed record SyncTunnelSequence(string Key, uint NextOutboundSeq, uint ReplayHighest, uint OutboundSpi = 0);
 
 /// <summary>Drops of one tunnel's ESP by reason, and packets refused because this unit does not own the tunnel.</summary>
 public sealed record GetTunnelDrops
@@ -28,7 +35,8 @@ public sealed record GetTunnelDrops
     public static readonly GetTunnelDrops Instance = new();
 }
 
-public sealed record TunnelDrops(string Name, IReadOnlyDictionary<EspDropReason, ulong> Inbound, long NotOwner);
+/// <param name="SequenceExhausted">Packets not sent because the CHILD SA's numbers were used up and its rekey was not done yet.</param>
+public sealed record TunnelDrops(string Name, IReadOnlyDictionary<EspDropReason, ulong> Inbound, long NotOwner, long SequenceExhausted = 0);
 
 /// <summary>
 /// One dialup instance (vpn1_1 …) on one unit: its role and its copy of the SAs. The owner is `sync-primary`;
@@ -63,7 +71,11 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     private bool _claiming;
     private EspInboundSa _in;
     private EspOutboundSa _out;
-    private long _rxp, _txp, _rxb, _txb, _notOwner;
+    private long _rxp, _txp, _rxb, _txb, _notOwner, _exhausted;
+    private long _rekeyAskedAt = long.MinValue;
+
+    /// <summary>How often an owner whose CHILD SA needs a rekey asks its phase1 again (which resends the request).</summary>
+    private static readonly TimeSpan RekeyAskInterval = TimeSpan.FromMilliseconds(250);
     private DateTimeOffset? _lastRx, _lastTx;
     private (ulong Out, uint In) _synced;
 
@@ -79,9 +91,13 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         Receive<GetTunnelState>(_ => Sender.Tell(State()));
         Receive<EspArrived>(OnEsp);
         Receive<EncryptForTunnel>(OnEncrypt);
-        Receive<SyncDue>(_ => SyncSequence());
+        Receive<SyncDue>(_ =>
+        {
+            SyncSequence();
+            RekeyIfDue();
+        });
         Receive<GetTunnelDrops>(_ => Sender.Tell(new TunnelDrops(_record.Name,
-            Enum.GetValues<EspDropReason>().Where(r => r != EspDropReason.None).ToDictionary(r => r, r => _in.DropCount(r)), _notOwner)));
+            Enum.GetValues<EspDropReason>().Where(r => r != EspDropReason.None).ToDictionary(r => r, r => _in.DropCount(r)), _notOwner, _exhausted)));
     }
 
     public static Props Props(string serial, TunnelRecord record, int boundInterfaceIndex) =>
@@ -100,7 +116,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     /// </summary>
     private static (EspInboundSa, EspOutboundSa) Sas(TunnelRecord r, TunnelRole role) =>
         (new EspInboundSa(InboundKeys(r), Window(r.ReplayHighest)),
-         new EspOutboundSa(OutboundKeys(r), Math.Max(1u, role == TunnelRole.SyncPrimary ? r.NextOutboundSeq : TunnelOwnership.TakeoverSequence(r))));
+         new EspOutboundSa(OutboundKeys(r), role == TunnelRole.SyncPrimary ? TunnelOwnership.OwnerSequence(r) : TunnelOwnership.TakeoverSequence(r)));
 
     /// <summary>
     /// The window a unit holds for a tunnel it did not receive on: everything up to the synced highest number counts as
@@ -132,17 +148,34 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         {
             // Became the owner (FGCP failover, or our own traffic claim came back): send from the claimed number, or
             // from where sending already got to since the claim.
-            if (!_claiming || _out.NextSeq < record.NextOutboundSeq) _out = new EspOutboundSa(OutboundKeys(record), Math.Max(1u, record.NextOutboundSeq));
+            if (!_claiming || _out.NextSeq < TunnelOwnership.OwnerSequence(record)) _out = new EspOutboundSa(OutboundKeys(record), TunnelOwnership.OwnerSequence(record));
             _claiming = false;
         }
         else if (role == TunnelRole.Standby)
         {
             // Another unit owns it (again): what it synced is the state this unit would take over from.
             _claiming = false;
-            _out = new EspOutboundSa(OutboundKeys(record), Math.Max(1u, TunnelOwnership.TakeoverSequence(record)));
+            _out = new EspOutboundSa(OutboundKeys(record), TunnelOwnership.TakeoverSequence(record));
             if (record.ReplayHighest > _in.Window.Highest) _in = new EspInboundSa(InboundKeys(record), Window(record.ReplayHighest));
         }
-        if (role == TunnelRole.SyncPrimary) _synced = (Math.Max(_synced.Out, record.NextOutboundSeq), Math.Max(_synced.In, record.ReplayHighest));
+        if (role == TunnelRole.SyncPrimary) _synced = (Math.Max(_synced.Out, TunnelOwnership.OwnerSequence(record)), Math.Max(_synced.In, record.ReplayHighest));
+        if (rekeyed) _rekeyAskedAt = long.MinValue;
+        RekeyIfDue(); // a new owner near the end of the sequence space rekeys at once, not at the next sync tick
+    }
+
+    /// <summary>
+    /// The owner (or a unit whose traffic claim is under way) whose outbound numbers near the end of the 32-bit space
+    /// asks its phase1 for a CHILD SA rekey (<see cref="TunnelOwnership.ChildRekeyDue"/>), again every
+    /// <see cref="RekeyAskInterval"/> until the new SAs arrive as a record with new SPIs.
+    /// </summary>
+    private void RekeyIfDue()
+    {
+        if (!MaySend || !TunnelOwnership.ChildRekeyDue(_out.NextSeq)) return;
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (_rekeyAskedAt != long.MinValue && System.Diagnostics.Stopwatch.GetElapsedTime(_rekeyAskedAt, now) < RekeyAskInterval) return;
+        _rekeyAskedAt = now;
+        _log.Info("{0}: outbound seqno {1:x} is near the end of the 32-bit space: rekeying the CHILD SA", _record.Name, _out.NextSeq);
+        Context.Parent.Tell(new RekeyTunnelChild(_record.Key));
     }
 
     private bool MaySend => _role == TunnelRole.SyncPrimary || _claiming;
@@ -162,17 +195,25 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
             _log.Info("{0}: valid ESP from {1} reached this unit, which holds the tunnel as standby: taking it over from {2}",
                 _record.Name, esp.From, _record.OwnerSerial);
             _claiming = true;
-            _out = new EspOutboundSa(OutboundKeys(_record), Math.Max(1u, TunnelOwnership.TakeoverSequence(_record)));
+            _out = new EspOutboundSa(OutboundKeys(_record), TunnelOwnership.TakeoverSequence(_record));
             Context.Parent.Tell(new ClaimTunnelByTraffic(_record.Key));
+            RekeyIfDue();
         }
         Sender.Tell(new TunnelDecrypted(_record.Phase1, decrypted.Payload));
     }
 
     private void OnEncrypt(EncryptForTunnel packet)
     {
-        if (!MaySend || _out.IsExhausted)
+        if (!MaySend)
         {
             _notOwner++;
+            return;
+        }
+        if (_out.IsExhausted)
+        {
+            // No silent wrap (RFC 4303 §3.3.3, ESN off): nothing is sent until the CHILD SA is rekeyed.
+            _exhausted++;
+            RekeyIfDue();
             return;
         }
         var sealedEsp = _out.Seal(packet.InnerPacket);
@@ -191,9 +232,10 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     {
         if (_role != TunnelRole.SyncPrimary) return;
         var now = (Out: _out.NextSeq, In: _in.Window.Highest);
-        if (now == _synced || now.Out > uint.MaxValue) return;
+        if (now == _synced) return;
         _synced = now;
-        Context.Parent.Tell(new SyncTunnelSequence(_record.Key, (uint)now.Out, now.In));
+        // Used up is synced as such: a standby taking over from it must rekey, not send.
+        Context.Parent.Tell(new SyncTunnelSequence(_record.Key, TunnelOwnership.InRecord(now.Out), now.In, _out.Keys.Spi));
     }
 
     private TunnelRole RoleOf(TunnelRecord r) => r.OwnerSerial == _serial ? TunnelRole.SyncPrimary : TunnelRole.Standby;

@@ -103,9 +103,10 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         Receive<UnitConfigChanged>(OnConfigChanged);
         Receive<DpdTick>(_ => CheckIdleTunnels());
         Receive<ClaimTunnelByTraffic>(c => ClaimByTraffic(c.Key));
+        Receive<RekeyTunnelChild>(c => RekeyChild(c.Key));
         Receive<SyncTunnelSequence>(c =>
         {
-            if (_records.TryGetValue(c.Key, out var r) && r.OwnerSerial == _serial && !r.Deleted)
+            if (_records.TryGetValue(c.Key, out var r) && r.OwnerSerial == _serial && !r.Deleted && (c.OutboundSpi == 0 || c.OutboundSpi == r.Child.OutboundSpi))
                 Write(r with { NextOutboundSeq = c.NextOutboundSeq, ReplayHighest = c.ReplayHighest, SyncSeq = r.SyncSeq + 1 });
         });
         Receive<TunnelRecord>(r =>
@@ -313,15 +314,46 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         if (record is not null) Write(record with { Ike = sa, SyncSeq = record.SyncSeq + 1 });
     }
 
-    /// <summary>A new CHILD SA (the client rekeyed): new SPIs and keys, the next proxyid serial, sequence from 1, synced at once.</summary>
+    /// <summary>
+    /// The owner's CHILD SA nears the end of its sequence space: ask the client for a CREATE_CHILD_SA rekey (FortiOS
+    /// rekeys rather than cycle), or resend the request still unanswered. The advanced message ID is synced at once,
+    /// so a unit that takes the tunnel over mid-exchange never reuses it for a different request (README).
+    /// </summary>
+    private void RekeyChild(string key)
+    {
+        if (!_isPrimary || !_records.TryGetValue(key, out var r) || r.Deleted || r.OwnerSerial != _serial) return;
+        byte[] request;
+        try
+        {
+            request = _gateway.PendingRequest(r.Ike.SpiR) ?? _gateway.RekeyChild(r.Ike.SpiR);
+        }
+        catch (InvalidOperationException e)
+        {
+            _log.Warning("{0}: {1}: CHILD SA rekey not possible now: {2}", _phase1.Name, r.Name, e.Message);
+            return;
+        }
+        Context.Parent.Tell(new SendIke(new IPEndPoint(r.RemoteGateway, r.RemotePort), request, r.NattActive));
+        if (_gateway.Export(r.Ike.SpiR) is { } sa && sa.NextRequestId != r.Ike.NextRequestId) Write(r with { Ike = sa, SyncSeq = r.SyncSeq + 1 });
+    }
+
+    /// <summary>
+    /// A new CHILD SA (the client rekeyed, or answered our rekey): new SPIs and keys, the next proxyid serial, sequence
+    /// from 1, synced at once. After our own rekey we delete the old CHILD SA (RFC 7296 §2.8).
+    /// </summary>
     private void Rekeyed(ChildSaRekeyed rekeyed)
     {
         var record = _records.Values.FirstOrDefault(r => r.Ike.SpiR == rekeyed.Sa.SpiR && r.OwnerSerial == _serial);
         if (record is null) return;
         _log.Info("{0}: {1} rekeyed: new CHILD SA in {2:x8} out {3:x8}", _phase1.Name, record.Name, rekeyed.New.InboundSpi, rekeyed.New.OutboundSpi);
+        var ike = rekeyed.Sa;
+        if (rekeyed.RekeyedHere && rekeyed.Old is { } old)
+        {
+            Context.Parent.Tell(new SendIke(new IPEndPoint(record.RemoteGateway, record.RemotePort), _gateway.CreateDeleteChild(ike.SpiR, old), record.NattActive));
+            ike = _gateway.Export(ike.SpiR) ?? ike;
+        }
         Write(record with
         {
-            Ike = rekeyed.Sa, Child = rekeyed.New, ProxyIdSerial = record.ProxyIdSerial + 1, NextOutboundSeq = 1, ReplayHighest = 0,
+            Ike = ike, Child = rekeyed.New, ProxyIdSerial = record.ProxyIdSerial + 1, NextOutboundSeq = 1, ReplayHighest = 0,
             EstablishedAt = DateTimeOffset.UtcNow, SyncSeq = record.SyncSeq + 1
         });
     }

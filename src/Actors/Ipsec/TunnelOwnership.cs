@@ -34,11 +34,44 @@ public static class TunnelOwnership
     public static long Clock(TunnelRecord r) => (r.Generation << 32) | Math.Min(r.SyncSeq, uint.MaxValue);
 
     /// <summary>
-    /// The outbound sequence number a unit uses when it becomes the owner of a tunnel it held as standby: the last
-    /// synced next-seqno plus the jump, so the client's anti-replay window only ever sees it increase.
+    /// The first number past the 32-bit space: with ESN off an SA may send 1 … 0xffffffff and must never cycle
+    /// (RFC 4303 §3.3.3); a unit whose next outbound number is this sends nothing more on the CHILD SA until it is rekeyed.
     /// </summary>
-    public static uint TakeoverSequence(TunnelRecord standby) =>
-        standby.NextOutboundSeq > uint.MaxValue - SequenceJump ? uint.MaxValue : standby.NextOutboundSeq + SequenceJump;
+    public const ulong SequenceExhausted = 1UL << 32;
+
+    /// <summary>
+    /// A record's <see cref="TunnelRecord.NextOutboundSeq"/> (32 bits) of 0xffffffff stands for <see cref="SequenceExhausted"/>:
+    /// that last number is given up rather than risk sending one the previous owner already used.
+    /// </summary>
+    public const uint ExhaustedInRecord = uint.MaxValue;
+
+    /// <summary>
+    /// The outbound sequence number a unit uses when it becomes the owner of a tunnel it held as standby: the last
+    /// synced next-seqno plus the jump, so the client's anti-replay window only ever sees it increase. When the whole
+    /// jump does not fit in the 32-bit space the SA is used up (<see cref="SequenceExhausted"/>): the new owner sends
+    /// nothing on it and rekeys the CHILD SA first. Never a wrap, never a saturated number the old owner may have sent.
+    /// </summary>
+    public static ulong TakeoverSequence(TunnelRecord standby) => TakeoverSequence(standby.NextOutboundSeq);
+
+    /// <inheritdoc cref="TakeoverSequence(TunnelRecord)"/>
+    public static ulong TakeoverSequence(uint syncedNext) =>
+        // 0xffffffff itself is not handed out: in a record it means used up (ExhaustedInRecord).
+        (ulong)syncedNext + SequenceJump >= ExhaustedInRecord ? SequenceExhausted : syncedNext + SequenceJump;
+
+    /// <summary>Where an owner sends from, given its record: the record's next number, or nothing when it is marked used up.</summary>
+    public static ulong OwnerSequence(TunnelRecord owned) =>
+        owned.NextOutboundSeq == ExhaustedInRecord ? SequenceExhausted : Math.Max(1u, owned.NextOutboundSeq);
+
+    /// <summary>A next outbound number as a record carries it (32 bits): used up is <see cref="ExhaustedInRecord"/>.</summary>
+    public static uint InRecord(ulong next) => next >= ExhaustedInRecord ? ExhaustedInRecord : (uint)next;
+
+    /// <summary>
+    /// FortiOS rekeys the CHILD SA before its sequence space runs out (this lab's rule, README): the owner starts a
+    /// CREATE_CHILD_SA rekey once the next takeover could no longer jump a whole 2^28 and still leave 2^28 numbers to
+    /// send, i.e. when <paramref name="nextOutbound"/> + 2 × 2^28 reaches 2^32 (from 0xe0000000 on). That is after
+    /// 14 ownership moves of an idle child SA; the margin is one more move and 2^28 packets for the rekey to finish.
+    /// </summary>
+    public static bool ChildRekeyDue(ulong nextOutbound) => nextOutbound + 2UL * SequenceJump >= SequenceExhausted;
 
     /// <summary>The record a unit writes when it takes the tunnel over (FGCP failover, or traffic arriving at a standby).</summary>
     public static TunnelRecord Claim(TunnelRecord current, string newOwnerSerial, int newOwnerFgcpGroup) => current with
@@ -47,7 +80,7 @@ public static class TunnelOwnership
         OwnerFgcpGroup = newOwnerFgcpGroup,
         Generation = current.Generation + 1,
         SyncSeq = 0,
-        NextOutboundSeq = TakeoverSequence(current)
+        NextOutboundSeq = InRecord(TakeoverSequence(current))
     };
 
     /// <summary>

@@ -28,12 +28,14 @@ public sealed class EspOutboundSa
     /// <summary>FortiOS standby copies print seqno = synced next + 0x10000000 (seed: owner 0x1, standbys 0x10000001).</summary>
     public const uint DefaultJump = 1u << 28;
 
-    public EspOutboundSa(EspSaKeys keys, uint nextSeq = 1)
+    /// <param name="nextSeq">1 … 0xffffffff, or <see cref="Exhausted"/> for an SA that may not send any more (a takeover
+    /// whose jump would not fit: the owner waits for the rekey).</param>
+    public EspOutboundSa(EspSaKeys keys, ulong nextSeq = 1)
     {
         ArgumentNullException.ThrowIfNull(keys);
         // Seq 0 is never sent with ESN off (RFC 4303 §3.3.3: the first packet carries 1); receivers reject it.
-        if (nextSeq == 0)
-            throw new ArgumentOutOfRangeException(nameof(nextSeq), "ESP sequence numbers start at 1.");
+        if (nextSeq == 0 || nextSeq > Exhausted)
+            throw new ArgumentOutOfRangeException(nameof(nextSeq), "ESP sequence numbers run from 1 to 2^32 - 1 (2^32: exhausted).");
         Keys = keys;
         NextSeq = nextSeq;
     }

@@ -21,13 +21,63 @@ public sealed class TunnelOwnershipSpec
             [TrafficSelector.FromCidr("10.10.1.0/24")], [TrafficSelector.Any], false);
     }
 
-    [Fact]
-    public void A_standby_jumps_the_outbound_sequence_by_2_to_the_28()
+    private const ulong Exhausted = TunnelOwnership.SequenceExhausted;
+
+    /// <summary>synced next-seqno → where a unit taking the tunnel over sends from, and whether an owner there rekeys.</summary>
+    public static TheoryData<uint, ulong, bool> Jumps => new()
     {
-        Assert.Equal(0x10000001u, TunnelOwnership.TakeoverSequence(Record(nextSeq: 1)));
-        // The seed's DC2_VM3 after the FGSP move: base 0x120 synced from the previous owner.
-        Assert.Equal(0x10000120u, TunnelOwnership.TakeoverSequence(Record(nextSeq: 0x120)));
-        Assert.Equal(uint.MaxValue, TunnelOwnership.TakeoverSequence(Record(nextSeq: uint.MaxValue - 5)));
+        { 1, 0x10000001, false },           // the seed: a fresh tunnel's standby prints seqno=10000001
+        { 0x120, 0x10000120, false },       // the seed's DC2_VM3 after the FGSP move, base 0x120
+        { 0xc0000001, 0xd0000001, false },  // 12 moves of an idle SA
+        { 0xdfffffff, 0xefffffff, false },  // the last number from which two more jumps still fit
+        { 0xe0000000, 0xf0000000, true },   // from here the owner rekeys the CHILD SA (14 moves of an idle SA)
+        { 0xe0000001, 0xf0000001, true },   // a 15th move before the rekey finished: still sends, and rekeys
+        { 0xeffffffe, 0xfffffffe, true },
+        { 0xefffffff, Exhausted, true },    // the jump would end on 0xffffffff, which marks "used up" in a record
+        { 0xf0000001, Exhausted, true },    // a 16th move: the jump does not fit, nothing is sent until the rekey
+        { uint.MaxValue - 5, Exhausted, true },
+        { uint.MaxValue, Exhausted, true }, // synced as used up
+    };
+
+    [Theory]
+    [MemberData(nameof(Jumps))]
+    public void A_standby_jumps_the_outbound_sequence_by_2_to_the_28_and_never_past_the_32_bit_space(uint synced, ulong takeover, bool rekeyDue)
+    {
+        Assert.Equal(takeover, TunnelOwnership.TakeoverSequence(Record(nextSeq: synced)));
+        Assert.Equal(rekeyDue, TunnelOwnership.ChildRekeyDue(synced == uint.MaxValue ? Exhausted : synced));
+        Assert.True(takeover > synced || takeover == Exhausted); // the client's window only ever sees numbers increase
+        if (takeover != Exhausted) Assert.True(takeover - synced == TunnelOwnership.SequenceJump);
+        Assert.Equal(takeover == Exhausted ? TunnelOwnership.ExhaustedInRecord : (uint)takeover, TunnelOwnership.InRecord(takeover));
+    }
+
+    [Fact]
+    public void Sixteen_moves_of_an_idle_child_SA_use_it_up_and_with_the_rekey_rule_fifty_never_do()
+    {
+        // Without a rekey: each move adds 2^28, the 16th cannot jump (the "~16 ownership moves").
+        var record = Record(nextSeq: 1);
+        var moves = 0;
+        while (TunnelOwnership.TakeoverSequence(record) != Exhausted)
+        {
+            record = TunnelOwnership.Claim(record, moves % 2 == 0 ? "FGVM02TM22000003" : "FGVM02TM22000001", moves % 2 == 0 ? 2 : 1);
+            moves++;
+        }
+        Assert.Equal(15, moves);
+        Assert.Equal(TunnelOwnership.ExhaustedInRecord, TunnelOwnership.Claim(record, "FGVM02TM22000003", 2).NextOutboundSeq);
+
+        // With it: an owner whose next number is due rekeys (new SA from 1) before the next move; the margin is one move.
+        record = Record(nextSeq: 1);
+        var rekeys = 0;
+        for (var move = 0; move < 50; move++)
+        {
+            record = TunnelOwnership.Claim(record, move % 2 == 0 ? "FGVM02TM22000003" : "FGVM02TM22000001", move % 2 == 0 ? 2 : 1);
+            Assert.NotEqual(TunnelOwnership.ExhaustedInRecord, record.NextOutboundSeq);
+            // a late rekey (done only after one more move) still finds numbers to send
+            Assert.NotEqual(Exhausted, TunnelOwnership.TakeoverSequence(record));
+            if (!TunnelOwnership.ChildRekeyDue(TunnelOwnership.OwnerSequence(record))) continue;
+            record = record with { NextOutboundSeq = 1 };
+            rekeys++;
+        }
+        Assert.Equal(3, rekeys); // moves 14, 28 and 42
     }
 
     [Fact]

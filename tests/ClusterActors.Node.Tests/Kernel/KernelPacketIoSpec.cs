@@ -9,7 +9,8 @@ namespace ClusterActors.Node.Tests.Kernel;
 
 /// <summary>
 /// <see cref="KernelPacketIo"/> on real Linux networking: two hosts, each a KernelPacketIo in a network namespace of
-/// its own, cabled with a veth pair. Needs root and iproute2 (CI runs as root); fails, and says so, without them.
+/// its own, cabled with a veth pair. Needs root (CI runs as root) and the tools of .ci/test-prerequisites; each spec
+/// fails at once, naming the tool and its package, when one it uses is missing (<see cref="RequiredTool"/>).
 /// </summary>
 [Collection("kernel-io")]
 public sealed class KernelPacketIoSpec(ITestOutputHelper output) : IDisposable
@@ -46,6 +47,7 @@ public sealed class KernelPacketIoSpec(ITestOutputHelper output) : IDisposable
     [Fact]
     public void A_packet_sent_to_a_neighbour_arrives_whole_on_its_callback_and_a_ping_round_trips()
     {
+        RequiredTool.Check("ip", "nft");
         var (nsA, nsB) = (_lab.Namespace(), _lab.Namespace());
         _lab.Cable(nsA, "port2", nsB, "port2");
         var inboxA = new Inbox();
@@ -100,6 +102,7 @@ public sealed class KernelPacketIoSpec(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task A_silent_port_leaves_its_address_off_the_interface_and_answering_announces_it_with_a_gratuitous_arp()
     {
+        RequiredTool.Check("ip", "nft");
         var (nsUnit, nsRouter) = (_lab.Namespace(), _lab.Namespace());
         _lab.Cable(nsUnit, "port2", nsRouter, "leg");
         var unitInbox = new Inbox();
@@ -150,13 +153,14 @@ public sealed class KernelPacketIoSpec(ITestOutputHelper output) : IDisposable
 
     private static bool Ping(string ns, string address)
     {
-        var r = SystemCommand.Run("ip", ["netns", "exec", ns, "ping", "-c", "1", "-W", "1", address]);
+        var r = SystemCommand.Run("ip", ["netns", "exec", ns, RequiredTool.Path("ping"), "-c", "1", "-W", "1", address]);
         return r.Ok;
     }
 
     [Fact]
     public async Task A_port_that_already_answers_sends_gratuitous_arps_again_when_told_and_the_neighbours_arp_cache_takes_its_mac()
     {
+        RequiredTool.Check("ip", "sysctl", "ping");
         // Cluster 1 on one switch (a bridge in the router's namespace): DC2_VM1 and DC2_VM2 both hold 10.77.8.254, the
         // router is a Linux stack with its own ARP cache, accepting gratuitous ARPs as a DC router does.
         var (nsVm1, nsVm2, nsRouter) = (_lab.Namespace(), _lab.Namespace(), _lab.Namespace());
@@ -220,6 +224,7 @@ public sealed class KernelPacketIoSpec(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task Carrier_follows_the_far_end_of_the_cable_and_admin_state()
     {
+        RequiredTool.Check("ip");
         var (nsA, nsB) = (_lab.Namespace(), _lab.Namespace());
         _lab.Cable(nsA, "port3", nsB, "peer");
         var a = Host(nsA).Open("port3", At("10.77.3.1/24"), new Inbox().Handler);
@@ -251,6 +256,7 @@ public sealed class KernelPacketIoSpec(ITestOutputHelper output) : IDisposable
     [InlineData(NamespaceFirewall.Iptables)]
     public void After_PrepareNamespace_the_kernel_leaves_echo_ike_and_esp_to_the_unit_and_does_not_forward(NamespaceFirewall firewall)
     {
+        RequiredTool.Check("ip", "sysctl", firewall == NamespaceFirewall.Iptables ? "iptables" : "nft");
         var (nsPeer, nsUnit) = (_lab.Namespace(), _lab.Namespace());
         _lab.Cable(nsPeer, "port2", nsUnit, "port2");
         var peerInbox = new Inbox();
@@ -259,7 +265,10 @@ public sealed class KernelPacketIoSpec(ITestOutputHelper output) : IDisposable
         var unitIo = Host(nsUnit);
         unitIo.Open("port2", At("10.77.4.254/24"), unitInbox.Handler); // the unit gets it but does not answer here
         var unit = IPAddress.Parse("10.77.4.254");
-        Assert.Equal("1", NetnsLab.Read(nsUnit, "/proc/sys/net/ipv4/ip_forward")); // inherited from the host: the reason to prepare
+        // A new namespace inherits ip_forward from the host: 1 wherever Docker runs (the reason to prepare), 0 on a fresh
+        // machine. Set as a Docker host hands it down, so the spec proves PrepareNamespace turns it off on any machine.
+        Assert.True(SystemCommand.Run("ip", ["netns", "exec", nsUnit, "sysctl", "-qw", "net.ipv4.ip_forward=1"]).Ok);
+        Assert.Equal("1", NetnsLab.Read(nsUnit, "/proc/sys/net/ipv4/ip_forward"));
 
         // Unprepared, the kernel answers the echo the unit is meant to answer.
         Assert.True(peer.Send(unit, Packets.EchoRequest("10.77.4.1", "10.77.4.254", 1)));
@@ -291,6 +300,7 @@ public sealed class KernelPacketIoSpec(ITestOutputHelper output) : IDisposable
     [Fact]
     public void The_entrypoint_script_prepares_a_namespace_as_PrepareNamespace_does()
     {
+        RequiredTool.Check("ip", "nft");
         var ns = _lab.Namespace();
         var script = NamespacePreparation.Script(["port2", "port3", "port5"]);
         output.WriteLine(script);
@@ -307,6 +317,7 @@ public sealed class KernelPacketIoSpec(ITestOutputHelper output) : IDisposable
     [Fact]
     public void A_udp_packet_from_a_linux_stack_arrives_with_the_checksum_that_offload_left_out()
     {
+        RequiredTool.Check("ip");
         var (nsStack, nsHost) = (_lab.Namespace(), _lab.Namespace());
         _lab.Cable(nsStack, "eth0", nsHost, "port3");
         NetnsLab.Ip(nsStack, "addr", "add", "10.77.5.1/24", "dev", "eth0");

@@ -30,6 +30,7 @@ public sealed class KernelUnitSpec(ITestOutputHelper output)
     [Fact]
     public async Task A_unit_on_kernel_interfaces_answers_pings_to_its_addresses_itself_once_FGCP_makes_it_primary()
     {
+        RequiredTool.Check("ip", "nft");
         using var lab = new NetnsLab();
         var (nsUnit, nsRouter) = (lab.Namespace(), lab.Namespace());
         lab.Cable(nsUnit, "port2", nsRouter, "c1");

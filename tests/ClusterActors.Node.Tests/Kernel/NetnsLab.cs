@@ -14,7 +14,7 @@ public sealed class KernelIoCollection;
 /// <summary>
 /// Network namespaces with veth pairs for one spec, all removed on <see cref="Dispose"/> (a failed spec too). Names are
 /// ca-test-kio-PID-N: namespaces a killed test run left behind (its PID gone) are removed when the next run starts.
-/// Creating a namespace needs root and iproute2; without them the spec fails and says so.
+/// Creating a namespace needs root and iproute2; without them the spec fails at once and says so.
 /// </summary>
 public sealed class NetnsLab : IDisposable
 {
@@ -25,6 +25,7 @@ public sealed class NetnsLab : IDisposable
 
     public NetnsLab()
     {
+        RequiredTool.Check("ip");
         if (Interlocked.Exchange(ref _swept, 1) == 0) SweepStale();
     }
 

@@ -213,6 +213,93 @@ public class InformationalTests
     }
 
     [Fact]
+    public void The_gateway_rekeys_a_child_sa_the_client_answers_and_the_gateway_deletes_the_old_one()
+    {
+        // FortiOS rekeys the CHILD SA before its sequence space runs out (src/Actors/Ipsec/README.md): the gateway asks.
+        var run = Handshake();
+        var sa = run.AtGateway.Sa;
+        var request = run.Responder.RekeyChild(sa.SpiR);
+        Assert.Equal(36, request[18]);          // CREATE_CHILD_SA
+        Assert.Equal(0x00, request[19]);        // a request, from the IKE responder
+        Assert.Equal(0u, U32(request, 20));     // the gateway's first own request
+        var (f1, p1) = DecryptSk(request, sa.Keys.SkEr, sa.Keys.SkAr);
+        var reqPayloads = Walk(p1, 0, p1.Length, f1);
+        Assert.Equal(16393, U16(reqPayloads[0].Body, 2)); // REKEY_SA naming the SPI the gateway receives on
+        Assert.Equal(run.AtGateway.Child.InboundSpi, U32(reqPayloads[0].Body, 4));
+
+        var c = run.Initiator.Handle(request);
+        var atClient = Assert.IsType<ChildSaRekeyed>(Assert.Single(c.Events));
+        Assert.False(atClient.RekeyedHere);
+        Assert.Equal(run.AtClient.Child, atClient.Old);
+        var g = run.Responder.Handle(Client, Single(c));
+        var atGw = Assert.IsType<ChildSaRekeyed>(Assert.Single(g.Events));
+        Assert.True(atGw.RekeyedHere);
+        Assert.Equal(run.AtGateway.Child, atGw.Old);
+        Assert.Equal((atClient.New.OutboundSpi, atClient.New.InboundSpi), (atGw.New.InboundSpi, atGw.New.OutboundSpi));
+        Assert.Equal(atClient.New.OutboundEncKey, atGw.New.InboundEncKey);
+        Assert.Equal(atClient.New.InboundAuthKey, atGw.New.OutboundAuthKey);
+        Assert.NotEqual(run.AtGateway.Child.OutboundEncKey, atGw.New.OutboundEncKey);
+        // KEYMAT = prf+(SK_d, Ni | Nr): Ni is the gateway's here, it initiated the exchange.
+        var ni = reqPayloads.Single(x => x.Type == 40).Body;
+        var (f2, p2) = DecryptSk(Single(c), sa.Keys.SkEi, sa.Keys.SkAi);
+        var nr = Walk(p2, 0, p2.Length, f2).Single(x => x.Type == 40).Body;
+        var keymat = PrfPlusSha1(sa.Keys.SkD, ni.Concat(nr).ToArray(), 72);
+        Assert.Equal(keymat[0..16], atGw.New.OutboundEncKey);   // initiator → responder keys first: the gateway's outbound
+        Assert.Equal(keymat[52..72], atGw.New.InboundAuthKey);
+
+        // The initiator of the rekey deletes the old pair (§2.8); the client's IKE message IDs are untouched.
+        var del = run.Initiator.Handle(run.Responder.CreateDeleteChild(sa.SpiR, atGw.Old!));
+        Assert.Equal(run.AtClient.Child, Assert.IsType<ChildSaDeleted>(Assert.Single(del.Events)).Child);
+        Assert.Equal(run.AtGateway.Child, Assert.IsType<ChildSaDeleted>(Assert.Single(run.Responder.Handle(Client, Single(del)).Events)).Child);
+        Assert.Equal(atGw.New, Assert.Single(run.Responder.Export(sa.SpiR)!.Children));
+        Assert.Equal(atClient.New, run.Initiator.Child);
+        Assert.Equal(2u, run.Responder.Export(sa.SpiR)!.NextRequestId);
+        Assert.Equal(2u, run.Initiator.Sa!.NextRequestId);
+    }
+
+    [Fact]
+    public void A_gateway_rekey_survives_the_owner_resuming_the_state_it_synced_right_after_sending_it()
+    {
+        // The owner syncs its advanced message ID at once and applies its own record again (Resume): the request stays
+        // outstanding and the client's answer is taken, not dropped as matching no request.
+        var run = Handshake();
+        var spiR = run.AtGateway.Sa.SpiR;
+        var request = run.Responder.RekeyChild(spiR);
+        var synced = run.Responder.Export(spiR)!;
+        Assert.Equal(1u, synced.NextRequestId);
+        run.Responder.Resume(synced);
+        Assert.Equal(request, run.Responder.PendingRequest(spiR));
+        var g = run.Responder.Handle(Client, Single(run.Initiator.Handle(request)));
+        Assert.True(Assert.IsType<ChildSaRekeyed>(Assert.Single(g.Events)).RekeyedHere);
+
+        // A unit that resumes the same state fresh (it took the tunnel over) has nothing outstanding.
+        var other = new IkeResponder(run.Responder.Settings);
+        other.Resume(synced);
+        Assert.Null(other.PendingRequest(spiR));
+    }
+
+    [Fact]
+    public void The_client_declines_a_gateway_request_for_an_additional_child_sa()
+    {
+        var run = Handshake();
+        var sa = run.AtGateway.Sa;
+        var request = IkeCodec.EncodeProtected(
+            new IkeHeader(sa.SpiI, sa.SpiR, PayloadType.None, IkeHeader.Ikev2, ExchangeType.CreateChildSa, IkeFlags.None, 0),
+            [
+                new SaPayload([new Proposal(1, ProtocolId.Esp, [1, 2, 3, 4], IkeSuite.Aes128Sha1.EspTransforms)]),
+                new NoncePayload(new byte[32]),
+                new TsPayload(false, [TrafficSelector.FromCidr("10.10.1.0/24")]),
+                new TsPayload(true, [TrafficSelector.Any]),
+            ],
+            new SkKeys(IkeSuite.Aes128Sha1, sa.Keys.SkEr, sa.Keys.SkAr), new SeededRandom(4));
+        var c = run.Initiator.Handle(request);
+        Assert.IsType<IkeRefused>(Assert.Single(c.Events));
+        var (first, plain) = DecryptSk(Single(c), sa.Keys.SkEi, sa.Keys.SkAi);
+        Assert.Equal(35, U16(Assert.Single(Walk(plain, 0, plain.Length, first)).Body, 2)); // NO_ADDITIONAL_SAS
+        Assert.Equal(run.AtClient.Child, Assert.Single(run.Initiator.Sa!.Children));
+    }
+
+    [Fact]
     public void Rekey_asking_for_pfs_is_refused_and_the_ike_sa_stays()
     {
         var run = Handshake();

@@ -122,24 +122,12 @@ public sealed class IkeInitiator
         EstablishedSession().DeleteChild(_session!.Children.FirstOrDefault(c => c.InboundSpi == inboundSpi)
             ?? throw new ArgumentException($"no CHILD SA with inbound SPI {inboundSpi:x8}"));
 
-    private sealed record PendingRekey(uint OurSpi, byte[] Ni, ChildSaKeys Old);
-
     /// <summary>CREATE_CHILD_SA rekeying the newest CHILD SA, without PFS (§1.3.3).</summary>
     public byte[] RekeyChild()
     {
         var s = EstablishedSession();
         var old = s.Children.LastOrDefault() ?? throw new InvalidOperationException("no CHILD SA to rekey");
-        var ourSpi = Negotiation.NewEspSpi(_random);
-        var ni = _random.Bytes(_settings.NonceLength);
-        var ts = s.Ts!;
-        return s.Request(ExchangeType.CreateChildSa,
-        [
-            new NotifyPayload(ProtocolId.Esp, Negotiation.SpiBytes(old.InboundSpi), NotifyType.RekeySa, []),
-            new SaPayload(EspProposals(ourSpi)),
-            new NoncePayload(ni),
-            new TsPayload(false, ts.Initiator),
-            new TsPayload(true, ts.Responder),
-        ], new PendingRekey(ourSpi, ni, old));
+        return s.RekeyChild(old, _childSuites, _settings.NonceLength);
     }
 
     private List<Proposal> EspProposals(uint ourSpi) =>
@@ -252,9 +240,9 @@ public sealed class IkeInitiator
         return msg.Header.Exchange switch
         {
             ExchangeType.Informational when s.Established => s.HandleInformationalRequest(msg, inner),
-            // Gateway-initiated rekeys are declined; the client rekeys on its own schedule (README).
-            ExchangeType.CreateChildSa when s.Established => IkeOutput.Reply(s.Respond(msg.Header, [new NotifyPayload(NotifyType.NoAdditionalSas)]),
-                new IkeRefused("gateway-initiated CREATE_CHILD_SA declined", RefusalKind.Other)),
+            // The gateway rekeys a CHILD SA (FortiOS does before the sequence space runs out): same selectors as the SA has.
+            // An additional CHILD SA it might ask for is declined with NO_ADDITIONAL_SAS.
+            ExchangeType.CreateChildSa when s.Established => s.AnswerCreateChild(msg, inner, _childSuites, (_, _) => s.Ts, _settings.NonceLength, rekeyOnly: true),
             _ => IkeOutput.Of(new IkeDropped($"{msg.Header.Exchange} request not expected in phase {Phase}")),
         };
     }
@@ -266,8 +254,8 @@ public sealed class IkeInitiator
         {
             case ExchangeType.IkeAuth when Phase == IkeInitiatorPhase.AuthSent && context is uint ourSpi:
                 return HandleAuthResponse(s, inner, ourSpi);
-            case ExchangeType.CreateChildSa when context is PendingRekey rekey:
-                return HandleRekeyResponse(s, inner, rekey);
+            case ExchangeType.CreateChildSa when context is IkeSession.PendingChildRekey rekey:
+                return s.HandleChildRekeyResponse(inner, rekey, _childSuites);
             case ExchangeType.Informational:
                 return s.HandleInformationalResponse(inner, context) ?? IkeOutput.Of(new IkeDropped("unexpected INFORMATIONAL response"));
             default:
@@ -304,24 +292,5 @@ public sealed class IkeInitiator
         s.InitResponse = null;
         Phase = IkeInitiatorPhase.Established;
         return IkeOutput.Of(new IkeSaEstablished(s.Export(), child, ts, idr.Text));
-    }
-
-    private IkeOutput HandleRekeyResponse(IkeSession s, IReadOnlyList<IkePayload> inner, PendingRekey rekey)
-    {
-        if (inner.OfType<NotifyPayload>().FirstOrDefault(n => n.NotifyType.IsError()) is { } error)
-            return IkeOutput.Of(new IkeRefused($"gateway refused the rekey with {error.NotifyType}", KindOf(error.NotifyType)));
-        var sa = inner.OfType<SaPayload>().FirstOrDefault();
-        var nr = inner.OfType<NoncePayload>().FirstOrDefault();
-        var tsi = inner.OfType<TsPayload>().FirstOrDefault(t => !t.IsResponder);
-        var tsr = inner.OfType<TsPayload>().FirstOrDefault(t => t.IsResponder);
-        var espSuite = sa is null ? null : Negotiation.AcceptedSuite(sa, ProtocolId.Esp, _childSuites);
-        if (espSuite is null || sa!.Proposals[0].Spi.Length != 4 || !Negotiation.NonceOk(nr) || tsi is null || tsr is null)
-            return IkeOutput.Of(new IkeRefused("CREATE_CHILD_SA response incomplete", RefusalKind.Malformed));
-        var km = IkeKeyDerivation.DeriveChildKeys(s.Suite, espSuite, s.Keys.SkD, rekey.Ni, nr!.Data);
-        var child = Negotiation.ChildFor(isExchangeInitiator: true, km, rekey.OurSpi, BinaryPrimitives.ReadUInt32BigEndian(sa.Proposals[0].Spi), espSuite);
-        var ts = new TrafficSelectors(tsi.Selectors, tsr.Selectors);
-        s.Children.Add(child);
-        s.Ts = ts;
-        return IkeOutput.Of(new ChildSaRekeyed(s.Export(), rekey.Old, child, ts));
     }
 }

@@ -163,4 +163,8 @@ public sealed record IkeSaDeleted(IkeSaState Sa) : IkeEvent;
 public sealed record ChildSaDeleted(IkeSaState Sa, ChildSaKeys Child) : IkeEvent;
 
 /// <summary>A CREATE_CHILD_SA finished: <see cref="New"/> is installed next to <see cref="Old"/> until the old one is deleted.</summary>
-public sealed record ChildSaRekeyed(IkeSaState Sa, ChildSaKeys? Old, ChildSaKeys New, TrafficSelectors Ts) : IkeEvent;
+public sealed record ChildSaRekeyed(IkeSaState Sa, ChildSaKeys? Old, ChildSaKeys New, TrafficSelectors Ts) : IkeEvent
+{
+    /// <summary>This side asked for the rekey (its request was answered): it deletes the old CHILD SA (§2.8).</summary>
+    public bool RekeyedHere { get; init; }
+}

@@ -6,7 +6,7 @@ namespace ClusterActors.Protocol.Ike.Exchanges;
 
 /// <summary>
 /// The FortiGate dialup gateway for one phase1: answers IKE_SA_INIT, IKE_AUTH, CREATE_CHILD_SA (CHILD SA rekey
-/// without PFS) and INFORMATIONAL for any number of clients. Pure: datagrams in, datagrams and events out; it never
+/// without PFS) and INFORMATIONAL for any number of clients, and asks its own CHILD SA rekeys, DPD and deletes. Pure: datagrams in, datagrams and events out; it never
 /// sends anything itself. A refused attempt leaves no state behind.
 /// </summary>
 public sealed class IkeResponder
@@ -48,7 +48,17 @@ public sealed class IkeResponder
     /// Take over an IKE SA negotiated by another member: from here on this responder answers the peer's requests
     /// with the synced keys and message IDs, so no new IKE_SA_INIT is needed.
     /// </summary>
-    public void Resume(IkeSaState state) => _sas[state.SpiR] = IkeSession.Import(state, _random);
+    /// <remarks>
+    /// Resuming the state this member itself just wrote after sending a request of its own (a CHILD SA rekey syncs its
+    /// advanced message ID at once) keeps that request outstanding, so its answer is still taken.
+    /// </remarks>
+    public void Resume(IkeSaState state)
+    {
+        var session = IkeSession.Import(state, _random);
+        if (_sas.TryGetValue(state.SpiR, out var current) && current.PendingId is { } id && id < state.NextRequestId)
+            session.KeepPending(current);
+        _sas[state.SpiR] = session;
+    }
 
     public bool Forget(ulong spiR) => _sas.Remove(spiR);
 
@@ -81,8 +91,7 @@ public sealed class IkeResponder
             if (h.Exchange == ExchangeType.IkeSaInit && !h.IsResponse) return HandleInit(peer, localPort, datagram, msg);
             if (!_sas.TryGetValue(h.SpiR, out var s) || s.SpiI != h.SpiI)
                 return IkeOutput.Of(new IkeDropped($"{h.Exchange} for unknown IKE SA {h.SpiI:x16}/{h.SpiR:x16}"));
-            var result = s.Receive(datagram, msg, (m, inner, _) => OnRequest(s, m, inner), (m, inner, ctx) =>
-                s.HandleInformationalResponse(inner, ctx) ?? IkeOutput.Of(new IkeDropped($"unexpected {m.Header.Exchange} response")),
+            var result = s.Receive(datagram, msg, (m, inner, _) => OnRequest(s, m, inner), (m, inner, ctx) => OnResponse(s, m, inner, ctx),
                 new IkePath(peer, localPort));
             if (result.Events.Any(e => e is IkeSaDeleted)) _sas.Remove(s.SpiR);
             return result;
@@ -273,50 +282,31 @@ public sealed class IkeResponder
     // ---------------- CREATE_CHILD_SA ----------------
 
     /// <summary>
-    /// CHILD SA rekey (§1.3.3) or an additional CHILD SA, without PFS: KEYMAT = prf+(SK_d, Ni | Nr) with the new
-    /// nonces. The old CHILD SA stays until the peer deletes it. Rekeying the IKE SA itself is not supported.
+    /// CHILD SA rekey (§1.3.3) or an additional CHILD SA asked by the client, without PFS. The old CHILD SA stays until
+    /// the peer deletes it. Rekeying the IKE SA itself is not supported.
     /// </summary>
-    private IkeOutput HandleCreateChild(IkeSession s, IkeMessage msg, IReadOnlyList<IkePayload> inner)
+    private IkeOutput HandleCreateChild(IkeSession s, IkeMessage msg, IReadOnlyList<IkePayload> inner) =>
+        s.AnswerCreateChild(msg, inner, _childSuites, NarrowOrNull, Settings.NonceLength, rekeyOnly: false);
+
+    /// <summary>
+    /// Our own CREATE_CHILD_SA rekeying the newest CHILD SA of an established IKE SA (FortiOS rekeys before the
+    /// sequence space runs out): same ESP suite and selectors, new SPIs and keys. The answer comes back through
+    /// Handle as <see cref="ChildSaRekeyed"/> with <see cref="ChildSaRekeyed.RekeyedHere"/>; then delete the old one
+    /// with <see cref="CreateDeleteChild"/>.
+    /// </summary>
+    public byte[] RekeyChild(ulong spiR)
     {
-        IkeOutput Refuse(NotifyType t, string reason, RefusalKind kind) => Fail(s, msg, t, [], reason, kind, killIfHalfOpen: false);
-
-        var sa = inner.OfType<SaPayload>().FirstOrDefault();
-        var ni = inner.OfType<NoncePayload>().FirstOrDefault();
-        var tsi = inner.OfType<TsPayload>().FirstOrDefault(t => !t.IsResponder);
-        var tsr = inner.OfType<TsPayload>().FirstOrDefault(t => t.IsResponder);
-        if (sa is not null && sa.Proposals.Any(p => p.Protocol == ProtocolId.Ike))
-            return Refuse(NotifyType.NoProposalChosen, "IKE SA rekey is not implemented", RefusalKind.NoProposalChosen);
-        if (sa is null || tsi is null || tsr is null || !Negotiation.NonceOk(ni))
-            return Refuse(NotifyType.InvalidSyntax, "CREATE_CHILD_SA without SA, Ni, TSi and TSr", RefusalKind.Malformed);
-        if (inner.OfType<KePayload>().Any())
-            return Refuse(NotifyType.NoProposalChosen, "PFS (KE in CREATE_CHILD_SA) is not supported", RefusalKind.NoProposalChosen);
-        ChildSaKeys? old = null;
-        if (inner.OfType<NotifyPayload>().FirstOrDefault(n => n.NotifyType == NotifyType.RekeySa) is { } rekey)
-        {
-            // REKEY_SA carries the SPI the exchange initiator receives on, i.e. our outbound SPI.
-            if (rekey.Protocol != ProtocolId.Esp || rekey.Spi.Length != 4
-                || (old = s.Children.FirstOrDefault(c => c.OutboundSpi == BinaryPrimitives.ReadUInt32BigEndian(rekey.Spi))) is null)
-                return Refuse(NotifyType.ChildSaNotFound, "REKEY_SA names no CHILD SA of this IKE SA", RefusalKind.Other);
-        }
-        var esp = Negotiation.ChooseEsp(sa, _childSuites);
-        if (esp is null) return Refuse(NotifyType.NoProposalChosen, $"no ESP proposal matches; offered {Describe(sa)}", RefusalKind.NoProposalChosen);
-        var ts = NarrowOrNull(tsi, tsr);
-        if (ts is null) return Refuse(NotifyType.TsUnacceptable, "traffic selectors outside phase2 selectors", RefusalKind.TsUnacceptable);
-
-        var (offered, espSuite) = esp.Value;
-        var nr = _random.Bytes(Settings.NonceLength);
-        var ourSpi = Negotiation.NewEspSpi(_random);
-        var km = IkeKeyDerivation.DeriveChildKeys(s.Suite, espSuite, s.Keys.SkD, ni!.Data, nr);
-        var child = Negotiation.ChildFor(isExchangeInitiator: false, km, ourSpi, BinaryPrimitives.ReadUInt32BigEndian(offered.Spi), espSuite);
-        var reply = s.Respond(msg.Header,
-        [
-            new SaPayload([Negotiation.EspReply(offered, espSuite, ourSpi)]),
-            new NoncePayload(nr),
-            new TsPayload(false, ts.Initiator),
-            new TsPayload(true, ts.Responder),
-        ]);
-        s.Children.Add(child);
-        s.Ts = ts;
-        return IkeOutput.Reply(reply, new ChildSaRekeyed(s.Export(), old, child, ts));
+        var s = Established(spiR);
+        var old = s.Children.LastOrDefault() ?? throw new InvalidOperationException($"IKE SA {spiR:x16} has no CHILD SA to rekey");
+        return s.RekeyChild(old, [s.ChildSuite], Settings.NonceLength);
     }
+
+    /// <summary>INFORMATIONAL deleting one of our CHILD SAs (after our rekey, the old one).</summary>
+    public byte[] CreateDeleteChild(ulong spiR, ChildSaKeys child) => Established(spiR).DeleteChild(child);
+
+    private IkeOutput OnResponse(IkeSession s, IkeMessage m, IReadOnlyList<IkePayload> inner, object? ctx) => ctx switch
+    {
+        IkeSession.PendingChildRekey rekey when m.Header.Exchange == ExchangeType.CreateChildSa => s.HandleChildRekeyResponse(inner, rekey, [s.ChildSuite]),
+        _ => s.HandleInformationalResponse(inner, ctx) ?? IkeOutput.Of(new IkeDropped($"unexpected {m.Header.Exchange} response")),
+    };
 }

@@ -55,6 +55,14 @@ internal sealed class IkeSession
 
     public bool HasPendingRequest => PendingId is not null;
 
+    /// <summary>Carries <paramref name="from"/>'s outstanding request over to this session (same IKE SA, resumed from a newer state).</summary>
+    public void KeepPending(IkeSession from)
+    {
+        PendingId = from.PendingId;
+        PendingBytes = from.PendingBytes;
+        PendingContext = from.PendingContext;
+    }
+
     public byte[] Request(ExchangeType x, IReadOnlyList<IkePayload> payloads, object? context = null)
     {
         if (PendingId is not null) throw new InvalidOperationException($"request {PendingId} still outstanding; IKE allows one at a time");
@@ -162,6 +170,113 @@ internal sealed class IkeSession
             why = $"malformed {msg.Header.Exchange} #{msg.Header.MessageId}: {e.Message}";
             return false;
         }
+    }
+
+    /// <summary>Our CREATE_CHILD_SA rekey in flight: the SPI and nonce we chose, and the CHILD SA it replaces.</summary>
+    public sealed record PendingChildRekey(uint OurSpi, byte[] Ni, ChildSaKeys Old);
+
+    /// <summary>
+    /// CREATE_CHILD_SA rekeying <paramref name="old"/> without PFS (§1.3.3), whichever side of the IKE SA we are:
+    /// REKEY_SA names it by the SPI we receive on; same selectors (§2.8: a rekey SHOULD NOT change them).
+    /// </summary>
+    public byte[] RekeyChild(ChildSaKeys old, IReadOnlyList<IkeSuite> suites, int nonceLength)
+    {
+        var ts = Ts ?? throw new InvalidOperationException("no traffic selectors: no CHILD SA was negotiated");
+        var ourSpi = Negotiation.NewEspSpi(Random);
+        var ni = Random.Bytes(nonceLength);
+        return Request(ExchangeType.CreateChildSa,
+        [
+            new NotifyPayload(ProtocolId.Esp, Negotiation.SpiBytes(old.InboundSpi), NotifyType.RekeySa, []),
+            new SaPayload(suites.Select((s, i) => new Proposal((byte)(i + 1), ProtocolId.Esp, Negotiation.SpiBytes(ourSpi), s.EspTransforms)).ToList()),
+            new NoncePayload(ni),
+            new TsPayload(false, InExchange(ts, peerAsks: false).Initiator),
+            new TsPayload(true, InExchange(ts, peerAsks: false).Responder),
+        ], new PendingChildRekey(ourSpi, ni, old));
+    }
+
+    /// <summary>
+    /// <see cref="Ts"/> holds the selectors in the IKE SA's terms (Initiator = the IKE initiator's side); in a
+    /// CREATE_CHILD_SA, TSi is the side of whoever asks (RFC 7296 §2.9), so when the IKE responder asks they swap.
+    /// The same mapping turns an exchange's selectors back into the IKE SA's terms.
+    /// </summary>
+    private TrafficSelectors InExchange(TrafficSelectors ts, bool peerAsks) =>
+        (peerAsks ? !IsInitiator : IsInitiator) ? ts : new TrafficSelectors(ts.Responder, ts.Initiator);
+
+    /// <summary>The answer to our <see cref="RekeyChild"/>: the new CHILD SA next to the old one, or why there is none.</summary>
+    public IkeOutput HandleChildRekeyResponse(IReadOnlyList<IkePayload> inner, PendingChildRekey rekey, IReadOnlyList<IkeSuite> offered)
+    {
+        if (inner.OfType<NotifyPayload>().FirstOrDefault(n => n.NotifyType.IsError()) is { } error)
+            return IkeOutput.Of(new IkeRefused($"the peer refused the CHILD SA rekey with {error.NotifyType}",
+                error.NotifyType == NotifyType.NoProposalChosen ? RefusalKind.NoProposalChosen : RefusalKind.Other));
+        var sa = inner.OfType<SaPayload>().FirstOrDefault();
+        var nr = inner.OfType<NoncePayload>().FirstOrDefault();
+        var tsi = inner.OfType<TsPayload>().FirstOrDefault(t => !t.IsResponder);
+        var tsr = inner.OfType<TsPayload>().FirstOrDefault(t => t.IsResponder);
+        var espSuite = sa is null ? null : Negotiation.AcceptedSuite(sa, ProtocolId.Esp, offered);
+        if (espSuite is null || sa!.Proposals[0].Spi.Length != 4 || !Negotiation.NonceOk(nr) || tsi is null || tsr is null)
+            return IkeOutput.Of(new IkeRefused("CREATE_CHILD_SA response incomplete", RefusalKind.Malformed));
+        var km = IkeKeyDerivation.DeriveChildKeys(Suite, espSuite, Keys.SkD, rekey.Ni, nr!.Data);
+        var child = Negotiation.ChildFor(isExchangeInitiator: true, km, rekey.OurSpi, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(sa.Proposals[0].Spi), espSuite);
+        var ts = InExchange(new TrafficSelectors(tsi.Selectors, tsr.Selectors), peerAsks: false);
+        Children.Add(child);
+        Ts = ts;
+        return IkeOutput.Of(new ChildSaRekeyed(Export(), rekey.Old, child, ts) { RekeyedHere = true });
+    }
+
+    /// <summary>
+    /// The peer's CREATE_CHILD_SA (§1.3.2 new CHILD SA, §1.3.3 rekey with REKEY_SA), without PFS: KEYMAT =
+    /// prf+(SK_d, Ni | Nr) with the new nonces. The old CHILD SA stays until one side deletes it.
+    /// <paramref name="selectors"/> narrows the asked selectors (given and returned in the IKE SA's terms: TSi the IKE
+    /// initiator's side), null when they are unacceptable.
+    /// </summary>
+    public IkeOutput AnswerCreateChild(IkeMessage msg, IReadOnlyList<IkePayload> inner, IReadOnlyList<IkeSuite> childSuites,
+        Func<TsPayload, TsPayload, TrafficSelectors?> selectors, int nonceLength, bool rekeyOnly)
+    {
+        IkeOutput Refuse(NotifyType t, string reason, RefusalKind kind) =>
+            IkeOutput.Reply(Respond(msg.Header, [new NotifyPayload(t, [])]), new IkeRefused(reason, kind));
+
+        var sa = inner.OfType<SaPayload>().FirstOrDefault();
+        var ni = inner.OfType<NoncePayload>().FirstOrDefault();
+        var tsi = inner.OfType<TsPayload>().FirstOrDefault(t => !t.IsResponder);
+        var tsr = inner.OfType<TsPayload>().FirstOrDefault(t => t.IsResponder);
+        if (sa is not null && sa.Proposals.Any(p => p.Protocol == ProtocolId.Ike))
+            return Refuse(NotifyType.NoProposalChosen, "IKE SA rekey is not implemented", RefusalKind.NoProposalChosen);
+        if (sa is null || tsi is null || tsr is null || !Negotiation.NonceOk(ni))
+            return Refuse(NotifyType.InvalidSyntax, "CREATE_CHILD_SA without SA, Ni, TSi and TSr", RefusalKind.Malformed);
+        if (inner.OfType<KePayload>().Any())
+            return Refuse(NotifyType.NoProposalChosen, "PFS (KE in CREATE_CHILD_SA) is not supported", RefusalKind.NoProposalChosen);
+        ChildSaKeys? old = null;
+        if (inner.OfType<NotifyPayload>().FirstOrDefault(n => n.NotifyType == NotifyType.RekeySa) is { } rekey)
+        {
+            // REKEY_SA carries the SPI the exchange initiator receives on, i.e. our outbound SPI.
+            if (rekey.Protocol != ProtocolId.Esp || rekey.Spi.Length != 4
+                || (old = Children.FirstOrDefault(c => c.OutboundSpi == System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(rekey.Spi))) is null)
+                return Refuse(NotifyType.ChildSaNotFound, "REKEY_SA names no CHILD SA of this IKE SA", RefusalKind.Other);
+        }
+        else if (rekeyOnly)
+            return Refuse(NotifyType.NoAdditionalSas, "CREATE_CHILD_SA for an additional CHILD SA declined", RefusalKind.Other);
+        var esp = Negotiation.ChooseEsp(sa, childSuites);
+        if (esp is null) return Refuse(NotifyType.NoProposalChosen, "no ESP proposal matches", RefusalKind.NoProposalChosen);
+        var asked = InExchange(new TrafficSelectors(tsi.Selectors, tsr.Selectors), peerAsks: true);
+        var ts = selectors(new TsPayload(false, asked.Initiator), new TsPayload(true, asked.Responder));
+        if (ts is null) return Refuse(NotifyType.TsUnacceptable, "traffic selectors outside phase2 selectors", RefusalKind.TsUnacceptable);
+        var answered = InExchange(ts, peerAsks: true);
+
+        var (offered, espSuite) = esp.Value;
+        var nr = Random.Bytes(nonceLength);
+        var ourSpi = Negotiation.NewEspSpi(Random);
+        var km = IkeKeyDerivation.DeriveChildKeys(Suite, espSuite, Keys.SkD, ni!.Data, nr);
+        var child = Negotiation.ChildFor(isExchangeInitiator: false, km, ourSpi, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(offered.Spi), espSuite);
+        var reply = Respond(msg.Header,
+        [
+            new SaPayload([Negotiation.EspReply(offered, espSuite, ourSpi)]),
+            new NoncePayload(nr),
+            new TsPayload(false, answered.Initiator),
+            new TsPayload(true, answered.Responder),
+        ]);
+        Children.Add(child);
+        Ts = ts;
+        return IkeOutput.Reply(reply, new ChildSaRekeyed(Export(), old, child, ts));
     }
 
     private sealed record PendingDelete(ChildSaKeys? Child);
