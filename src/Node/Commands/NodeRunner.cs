@@ -18,16 +18,7 @@ public static class NodeRunner
             ctx.Cancel = true;
             stopped.TrySetResult();
         });
-        while (true)
-        {
-            var lost = host.MembershipLost;
-            if (await Task.WhenAny(stopped.Task, host.System.WhenTerminated, lost) != lost) break;
-            // The others removed this unit from the Akka cluster: an Akka member cannot come back, so the unit restarts
-            // its ActorSystem on the same data and rejoins as a new incarnation (src/Node/Hosting/README.md).
-            Console.Error.WriteLine($"{options.Config.Global.Hostname}: removed from the Akka cluster by the other units; restarting to rejoin");
-            await host.KillAsync();
-            host = await UnitHost.StartAsync(options, packets: kernel);
-        }
+        await Task.WhenAny(stopped.Task, host.System.WhenTerminated);
         await host.DisposeAsync();
         return 0;
     }

@@ -41,11 +41,6 @@ public sealed class EmbeddedDrillLab : IDrillLab
         // AkkaCuts: remoting through the throttler, so a drill can cut the Akka path alone (CutAkkaAsync).
         _lab = new LoopbackLab { ExtraHocon = "akka.loglevel = OFF\nakka.stdout-loglevel = OFF", AkkaCuts = true };
         _lab.Define(Units.Select(u => (u, _configs[u])).ToList());
-        _lab.Rejoined += (unit, host) =>
-        {
-            lock (_gate)
-                if (_hosts.ContainsKey(unit)) _hosts[unit] = host;
-        };
         var probe = EmbeddedScenarioDriver.RouterProbeAbove(_configs.Values);
         _lab.UsePacketFabric(new ScenarioFabricOptions { Probe = probe });
         Timers = DrillTimers.From(_configs[Units[0]], probe);

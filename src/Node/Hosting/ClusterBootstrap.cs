@@ -159,25 +159,3 @@ public sealed class ClusterJanitor : ReceiveActor, IWithTimers
         }
     }
 }
-
-/// <summary>
-/// Tells the host when another unit's remoting quarantined this unit (it removed this unit from the Akka cluster, or
-/// gave up on it): Akka's cluster does not react to that itself, and without it a unit removed during a partition
-/// would stay, after the heal, a one-member cluster of its own that nobody talks to (src/Node/Hosting/README.md).
-/// </summary>
-public sealed class QuarantineWatch : ReceiveActor
-{
-    public QuarantineWatch(Action quarantined)
-    {
-        var log = Context.GetLogger();
-        Receive<Akka.Remote.ThisActorSystemQuarantinedEvent>(e =>
-        {
-            log.Warning("{0} quarantined this unit: it must restart to rejoin as a new incarnation", e.RemoteAddress);
-            quarantined();
-        });
-    }
-
-    public static Props Props(Action quarantined) => Akka.Actor.Props.Create(() => new QuarantineWatch(quarantined));
-
-    protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(Akka.Remote.ThisActorSystemQuarantinedEvent));
-}

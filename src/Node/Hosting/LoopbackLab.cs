@@ -175,29 +175,7 @@ public sealed class LoopbackLab : IAsyncDisposable
         var host = await UnitHost.StartAsync(_options[unit], extraHocon: UnitHocon, ikeSend: (_, datagram) => ToClients(unit, datagram),
             packets: Net?.Fabric.Host(unit));
         _running[unit] = host;
-        _ = RejoinWhenRemoved(unit, host);
         return host;
-    }
-
-    /// <summary>Raised when a unit the others removed from the Akka cluster was restarted to rejoin (its new host).</summary>
-    public event Action<string, UnitHost>? Rejoined;
-
-    /// <summary>How many times a unit was restarted because the others removed it from the Akka cluster.</summary>
-    public int Rejoins => _rejoins;
-
-    private int _rejoins;
-
-    /// <summary>
-    /// A unit removed from the Akka cluster by the others restarts its ActorSystem on the same data and rejoins as a new
-    /// incarnation (src/Node/Hosting/README.md, safety net): the same as `clusteractors node` does.
-    /// </summary>
-    private async Task RejoinWhenRemoved(string unit, UnitHost host)
-    {
-        await host.MembershipLost;
-        if (!_running.TryGetValue(unit, out var current) || current != host) return;
-        Interlocked.Increment(ref _rejoins);
-        await Kill(unit);
-        Rejoined?.Invoke(unit, await Start(unit));
     }
 
     public async Task Kill(string unit)

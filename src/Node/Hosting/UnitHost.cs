@@ -1,7 +1,6 @@
 using System.Net;
 using Akka.Actor;
 using Akka.Configuration;
-using Akka.Event;
 using ClusterActors.Actors.DataPlane;
 using ClusterActors.Actors.Fgcp;
 using ClusterActors.Actors.Persistence;
@@ -27,17 +26,6 @@ public sealed class UnitHost : IAsyncDisposable
     public IkeUdpListener? Ike { get; init; }
 
     public Address Address => ((ExtendedActorSystem)System).Provider.DefaultAddress;
-
-    private readonly TaskCompletionSource _membershipLost = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private int _stopping;
-
-    /// <summary>
-    /// Completes when the others removed (or downed) this unit from the Akka cluster and its cluster extension shut down,
-    /// never because of <see cref="KillAsync"/> or <see cref="DisposeAsync"/>. The unit goes on as a FortiGate (FGCP,
-    /// IKE, forwarding), but an Akka member cannot come back: whoever runs the unit restarts its ActorSystem so that it
-    /// rejoins as a new incarnation (src/Node/Hosting/README.md).
-    /// </summary>
-    public Task MembershipLost => _membershipLost.Task;
 
     /// <summary>
     /// One HOCON document, lowest precedence first: persistence (plugin defaults included), hocon/cluster.conf,
@@ -105,16 +93,7 @@ public sealed class UnitHost : IAsyncDisposable
         var dialup = o.Config.Phase1.FirstOrDefault(p => p.Type == "dynamic");
         // With a packet I/O the forwarding plane answers IKE on the unit's addresses; a socket would answer twice.
         ikeSocket = o.Ike is not null && dialup is not null && packets is null ? IkeUdpListener.Start(o.Ike, IPAddress.Parse(dialup.LocalGw), unit) : null;
-        var host = new UnitHost { Options = o, System = system, Unit = unit, Admin = admin, Hbdevs = links, Ike = ikeSocket };
-        void Lost(string why)
-        {
-            if (Volatile.Read(ref host._stopping) != 0) return;
-            system.Log.Warning("{0}: out of the Akka cluster ({1}); the unit restarts its ActorSystem to rejoin", o.UnitName, why);
-            host._membershipLost.TrySetResult();
-        }
-        Akka.Cluster.Cluster.Get(system).RegisterOnMemberRemoved(() => Lost("this member was removed"));
-        system.ActorOf(QuarantineWatch.Props(() => Lost("quarantined by another unit")), "quarantine-watch");
-        return host;
+        return new UnitHost { Options = o, System = system, Unit = unit, Admin = admin, Hbdevs = links, Ike = ikeSocket };
     }
 
     /// <summary>`clusteractors.persistence.database` from the user's --hocon files (hocon/persistence-postgresql.conf sets it).</summary>
@@ -136,7 +115,6 @@ public sealed class UnitHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        Interlocked.Exchange(ref _stopping, 1);
         Admin.Dispose();
         Ike?.Dispose();
         await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
@@ -146,7 +124,6 @@ public sealed class UnitHost : IAsyncDisposable
     /// <summary>Abrupt stop, as a power cut: no leaving the cluster, no goodbye on the heartbeat.</summary>
     public async Task KillAsync()
     {
-        Interlocked.Exchange(ref _stopping, 1);
         Admin.Dispose();
         Ike?.Dispose();
         foreach (var l in Hbdevs.Values) l.Dispose();
