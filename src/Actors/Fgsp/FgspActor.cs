@@ -90,7 +90,9 @@ public sealed class FgspActor : ReceiveActor
         Receive<ClusterEvent.MemberUp>(e => Arrived(e.Member));
         Receive<ClusterEvent.MemberWeaklyUp>(e => Arrived(e.Member));
         Receive<ClusterEvent.MemberJoined>(e => Arrived(e.Member));
-        Receive<ClusterEvent.ReachableMember>(e => Live(e.Member, true));
+        // Reachable again after an Akka-only partition: say this unit's announcement again, as to a unit that arrives;
+        // a failover on either side while cut was not carried to the other.
+        Receive<ClusterEvent.ReachableMember>(e => Arrived(e.Member));
         Receive<ClusterEvent.UnreachableMember>(e => Live(e.Member, false));
         Receive<ClusterEvent.MemberRemoved>(e => Live(e.Member, false));
         Receive<ClusterEvent.IMemberEvent>(_ => { });

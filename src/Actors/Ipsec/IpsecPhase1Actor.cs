@@ -138,6 +138,10 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         Receive<ClusterEvent.MemberWeaklyUp>(e => Arrived(e.Member));
         Receive<ClusterEvent.MemberRemoved>(e => _peers.Remove(e.Member.Address));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
+        // An Akka-only partition healed: every push to that unit while it was cut was lost, so it gets every tunnel this
+        // unit owns again at once. Where both sides owned a tunnel, TunnelOwnership.Compare picks the same winner on both.
+        Receive<ClusterEvent.ReachableMember>(e => Reachable(e.Member));
+        Receive<ClusterEvent.UnreachableMember>(_ => { });
     }
 
     private IkeResponder Gateway(Phase1Interface phase1, Phase2Interface? phase2) =>
@@ -180,7 +184,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         _replicator.Tell(Dsl.Subscribe(_key, Self));
-        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent));
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent),
+            typeof(ClusterEvent.IReachabilityEvent));
         if (_phase1.Dpd == "on-idle") Timers.StartPeriodicTimer("dpd", DpdTick.Instance, TimeSpan.FromMilliseconds(250));
     }
 
@@ -243,6 +248,17 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         if (member.Address == _cluster.SelfAddress || _peers.ContainsKey(member.Address)) return;
         var peer = Context.ActorSelection(Self.Path.ToStringWithAddress(member.Address));
         _peers[member.Address] = peer;
+        foreach (var r in _records.Values.Where(r => r.OwnerSerial == _serial)) Push(member.Address, peer, r);
+    }
+
+    private void Reachable(Member member)
+    {
+        if (member.Address == _cluster.SelfAddress) return;
+        if (!_peers.TryGetValue(member.Address, out var peer))
+        {
+            Arrived(member);
+            return;
+        }
         foreach (var r in _records.Values.Where(r => r.OwnerSerial == _serial)) Push(member.Address, peer, r);
     }
 

@@ -418,6 +418,37 @@ public sealed partial class DockerDrillLab : IDrillLab
     public Task SetHeartbeat(string unit, bool up) =>
         Link(unit, _configs[unit].Ha.HbDevs.FirstOrDefault()?.Interface ?? "port4", up);
 
+    /// <summary>The unit's Akka endpoint port on its FGSP-link address (src/Node/lab/units/*.hocon).</summary>
+    private const int AkkaPort = 2552;
+
+    /// <summary>In each unit's namespace, an nft table that drops TCP to and from the other unit's FGSP-link address on the
+    /// Akka port (both the connection it opens and the one the other unit opens); heartbeats (port4, UDP) are untouched.</summary>
+    public Task CutAkkaAsync(string unitA, string unitB) => SetAkkaPath(unitA, unitB, cut: true);
+
+    public Task HealAkkaAsync(string unitA, string unitB) => SetAkkaPath(unitA, unitB, cut: false);
+
+    private async Task SetAkkaPath(string unitA, string unitB, bool cut)
+    {
+        Known(unitA);
+        Known(unitB);
+        foreach (var (on, peer) in new[] { (unitA, unitB), (unitB, unitA) })
+        {
+            lock (_gate)
+                if (_down.Contains(on)) continue;
+            var peerIp = FgspLinkAddress(peer);
+            var table = "clusteractors_akka_cut_" + peer.ToLowerInvariant();
+            var script = cut
+                ? $"table inet {table} {{ chain in {{ type filter hook input priority -10; ip saddr {peerIp} tcp sport {AkkaPort} drop; ip saddr {peerIp} tcp dport {AkkaPort} drop; }} " +
+                  $"chain out {{ type filter hook output priority -10; ip daddr {peerIp} tcp dport {AkkaPort} drop; ip daddr {peerIp} tcp sport {AkkaPort} drop; }} }}"
+                : $"delete table inet {table}";
+            var (exit, output) = await Run("docker", ["exec", Container(on), "nft", script], TimeSpan.FromSeconds(30), check: false);
+            if (exit != 0 && cut) throw new InvalidOperationException($"nft in {Container(on)} refused the Akka cut: {output.Trim()}");
+        }
+    }
+
+    /// <summary>DC2_VMn's address on the FGSP link (docker-compose.yml: 172.31.2.1n), where its Akka remoting binds.</summary>
+    private static string FgspLinkAddress(string unit) => "172.31.2.1" + unit[^1];
+
     public async Task<CliResult> Cli(string unit, string command)
     {
         Known(unit);

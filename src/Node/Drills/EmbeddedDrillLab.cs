@@ -38,7 +38,8 @@ public sealed class EmbeddedDrillLab : IDrillLab
         Units = Scenarios.Units(EmbeddedScenarioDriver.Scenario);
         _configs = Units.ToDictionary(u => u, u => LoopbackLab.ScenarioConfig(u, changes.GetValueOrDefault(u)));
         // Killing units makes remoting log every refused reconnect; what the drill prints is its progress.
-        _lab = new LoopbackLab { ExtraHocon = "akka.loglevel = OFF\nakka.stdout-loglevel = OFF" };
+        // AkkaCuts: remoting through the throttler, so a drill can cut the Akka path alone (CutAkkaAsync).
+        _lab = new LoopbackLab { ExtraHocon = "akka.loglevel = OFF\nakka.stdout-loglevel = OFF", AkkaCuts = true };
         _lab.Define(Units.Select(u => (u, _configs[u])).ToList());
         var probe = EmbeddedScenarioDriver.RouterProbeAbove(_configs.Values);
         _lab.UsePacketFabric(new ScenarioFabricOptions { Probe = probe });
@@ -168,6 +169,10 @@ public sealed class EmbeddedDrillLab : IDrillLab
         var hbdev = _configs[unit].Ha.HbDevs.FirstOrDefault()?.Interface ?? "port4";
         await Host(unit).Unit.Ask<Akka.Done>(new SetLinkState(hbdev, up), TimeSpan.FromSeconds(5));
     }
+
+    public Task CutAkkaAsync(string unitA, string unitB) => _lab.CutAkka(unitA, unitB);
+
+    public Task HealAkkaAsync(string unitA, string unitB) => _lab.HealAkka(unitA, unitB);
 
     public async Task<CliResult> Cli(string unit, string command) => await Host(unit).CliAsync(command);
 

@@ -56,6 +56,13 @@ public interface IDrillLab : IAsyncDisposable
     /// on a heartbeat segment, the cluster's heartbeat is cut and each side hears nobody.</summary>
     Task SetHeartbeat(string unit, bool up);
 
+    /// <summary>Cuts only the Akka path (SA sync, config sync, FGSP announcements) between two units, both ways; their FGCP
+    /// heartbeats and data ports are untouched. Cutting a unit from every other unit isolates it.</summary>
+    Task CutAkkaAsync(string unitA, string unitB);
+
+    /// <summary>Restores the Akka path <see cref="CutAkkaAsync"/> cut.</summary>
+    Task HealAkkaAsync(string unitA, string unitB);
+
     /// <summary>One FortiOS CLI command on a unit.</summary>
     Task<CliResult> Cli(string unit, string command);
 

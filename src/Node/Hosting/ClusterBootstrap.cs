@@ -117,47 +117,45 @@ public sealed class ClusterBootstrap : ReceiveActor, IWithTimers
 }
 
 /// <summary>
-/// Downs members that stay unreachable, and only those: a unit never downs itself, so a surviving FortiGate
-/// keeps running whatever happened to the others. A crashed unit is removed so its restart joins cleanly.
+/// Carries <see cref="UnreachableDowning"/>'s decisions out: once a second it shows the rule this unit's view of the
+/// Akka cluster and downs what the rule names. It never downs a member for being unreachable alone (a partition heals
+/// by reachability), and never this unit.
 /// </summary>
-public sealed class ClusterJanitor : ReceiveActor
+public sealed class ClusterJanitor : ReceiveActor, IWithTimers
 {
     private readonly Cluster _cluster = Cluster.Get(Context.System);
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Dictionary<UniqueAddress, ICancelable> _pending = new();
+    private readonly UnreachableDowning _rule;
 
-    private sealed record DownIfStillUnreachable(Member Member);
-
-    public ClusterJanitor(TimeSpan downAfter)
+    private sealed record Tick
     {
-        Receive<ClusterEvent.UnreachableMember>(e =>
-        {
-            if (e.Member.UniqueAddress == _cluster.SelfUniqueAddress || _pending.ContainsKey(e.Member.UniqueAddress)) return;
-            _pending[e.Member.UniqueAddress] = Context.System.Scheduler.ScheduleTellOnceCancelable(downAfter, Self,
-                new DownIfStillUnreachable(e.Member), Self);
-        });
-        Receive<ClusterEvent.ReachableMember>(e => Cancel(e.Member.UniqueAddress));
-        Receive<ClusterEvent.MemberRemoved>(e => Cancel(e.Member.UniqueAddress));
-        Receive<DownIfStillUnreachable>(d =>
-        {
-            _pending.Remove(d.Member.UniqueAddress);
-            if (!_cluster.State.Unreachable.Any(m => m.UniqueAddress == d.Member.UniqueAddress)) return;
-            _log.Warning("downing {0}: unreachable for {1}", d.Member.Address, downAfter);
-            _cluster.Down(d.Member.Address);
-        });
-        ReceiveAny(_ => { });
+        public static readonly Tick Instance = new();
     }
 
-    public static Props Props(TimeSpan downAfter) => Akka.Actor.Props.Create(() => new ClusterJanitor(downAfter));
+    public ITimerScheduler Timers { get; set; } = null!;
 
-    protected override void PreStart() =>
-        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
-            typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.MemberRemoved));
-
-    protected override void PostStop() => _cluster.Unsubscribe(Self);
-
-    private void Cancel(UniqueAddress address)
+    public ClusterJanitor(TimeSpan downAfter, TimeProvider time)
     {
-        if (_pending.Remove(address, out var c)) c.Cancel();
+        _rule = new UnreachableDowning(downAfter, time);
+        Receive<Tick>(_ => Check());
+    }
+
+    public static Props Props(TimeSpan downAfter) => Akka.Actor.Props.Create(() => new ClusterJanitor(downAfter, TimeProvider.System));
+
+    protected override void PreStart() => Timers.StartPeriodicTimer("check", Tick.Instance, TimeSpan.FromSeconds(1));
+
+    private void Check()
+    {
+        var state = _cluster.State;
+        var unreachable = state.Unreachable.Select(m => m.UniqueAddress).ToHashSet();
+        var members = state.Members.Concat(state.Unreachable).DistinctBy(m => m.UniqueAddress)
+            .Select(m => (Member: m, View: new MemberView(m.UniqueAddress.ToString(), m.Status, unreachable.Contains(m.UniqueAddress))))
+            .ToList();
+        foreach (var node in _rule.Decide(_cluster.SelfUniqueAddress.ToString(), members.Select(m => m.View).ToList()))
+        {
+            var member = members.First(m => m.View.Node == node).Member;
+            _log.Warning("downing {0}: unreachable for {1} while a membership change waits on convergence", member.Address, _rule.After);
+            _cluster.Down(member.Address);
+        }
     }
 }

@@ -29,6 +29,42 @@ public sealed class LoopbackLab : IAsyncDisposable
     public string? ExtraHocon { get; init; }
 
     /// <summary>
+    /// Every unit's remoting runs through Akka.Remote's throttler adapter ("trttl", as Akka's TestConductor does), so
+    /// <see cref="CutAkka"/> can blackhole the Akka path between two units while their FGCP heartbeats (UDP, outside
+    /// Akka) keep flowing. The adapter puts its scheme into the address (akka.trttl.tcp://…), so every unit of the lab
+    /// must use it.
+    /// </summary>
+    public bool AkkaCuts { get; init; }
+
+    private const string ThrottlerHocon = "akka.remote.dot-netty.tcp.applied-adapters = [\"trttl\"]";
+
+    private string? UnitHocon => AkkaCuts ? ThrottlerHocon + "\n" + ExtraHocon : ExtraHocon;
+
+    private readonly Dictionary<string, IPEndPoint> _akka = new();
+
+    /// <summary>Blackholes (<paramref name="cut"/>) or restores the Akka path between two running units, both ways, on
+    /// both units' throttlers; nothing else between them changes.</summary>
+    public async Task SetAkkaPath(string unitA, string unitB, bool cut)
+    {
+        if (!AkkaCuts) throw new InvalidOperationException("this lab was not built with AkkaCuts: its remoting has no throttler");
+        var mode = cut ? (Akka.Remote.Transport.ThrottleMode)Akka.Remote.Transport.Blackhole.Instance : Akka.Remote.Transport.Unthrottled.Instance;
+        foreach (var (from, to) in new[] { (unitA, unitB), (unitB, unitA) })
+        {
+            if (!_running.TryGetValue(from, out var host)) continue; // a unit that is down has no path to cut
+            var target = new Address("akka.tcp", UnitHost.SystemName, _akka[to].Address.ToString(), _akka[to].Port);
+            var provider = (Akka.Remote.RemoteActorRefProvider)((ExtendedActorSystem)host.System).Provider;
+            await provider.Transport.ManagementCommand(new Akka.Remote.Transport.SetThrottle(target,
+                Akka.Remote.Transport.ThrottleTransportAdapter.Direction.Both, mode));
+        }
+    }
+
+    /// <summary>Cuts the Akka path between <paramref name="unitA"/> and <paramref name="unitB"/> (see <see cref="AkkaCuts"/>).</summary>
+    public Task CutAkka(string unitA, string unitB) => SetAkkaPath(unitA, unitB, cut: true);
+
+    /// <summary>Restores the Akka path <see cref="CutAkka"/> cut.</summary>
+    public Task HealAkka(string unitA, string unitB) => SetAkkaPath(unitA, unitB, cut: false);
+
+    /// <summary>
     /// Ports handed out below Linux's ephemeral range (32768-60999): a port the kernel picked with port 0 and released
     /// could be taken by another unit's outgoing connection before the unit binds it (seen under CI load).
     /// </summary>
@@ -86,7 +122,8 @@ public sealed class LoopbackLab : IAsyncDisposable
         hbSegment ??= unit => units.First(u => u.Unit == unit).Config.Ha.GroupId.ToString();
         var akka = units.ToDictionary(u => u.Unit, _ => new IPEndPoint(IPAddress.Loopback, FreeTcpPort()));
         var hb = units.ToDictionary(u => u.Unit, _ => new IPEndPoint(IPAddress.Loopback, FreeUdpPort()));
-        var contacts = akka.Values.Select(UnitHost.AkkaAddress).ToList();
+        foreach (var (unit, endpoint) in akka) _akka[unit] = endpoint;
+        var contacts = akka.Values.Select(a => AkkaCuts ? UnitHost.AkkaAddress(a).Replace("akka.tcp://", "akka.trttl.tcp://") : UnitHost.AkkaAddress(a)).ToList();
         foreach (var (unit, config) in units)
         {
             var peers = units.Where(o => o.Unit != unit && hbSegment(o.Unit) == hbSegment(unit)).Select(o => hb[o.Unit]).ToList();
@@ -135,7 +172,7 @@ public sealed class LoopbackLab : IAsyncDisposable
 
     public async Task<UnitHost> Start(string unit)
     {
-        var host = await UnitHost.StartAsync(_options[unit], extraHocon: ExtraHocon, ikeSend: (_, datagram) => ToClients(unit, datagram),
+        var host = await UnitHost.StartAsync(_options[unit], extraHocon: UnitHocon, ikeSend: (_, datagram) => ToClients(unit, datagram),
             packets: Net?.Fabric.Host(unit));
         _running[unit] = host;
         return host;

@@ -105,7 +105,7 @@ public sealed class UnitHost : IAsyncDisposable
         var contacts = o.Contacts.Select(c => Address.Parse(c)).ToList();
         system.ActorOf(ClusterBootstrap.Props(contacts, cluster.GetTimeSpan("bootstrap-probe-interval"), cluster.GetTimeSpan("bootstrap-fallback-after")),
             ClusterBootstrap.Name);
-        system.ActorOf(ClusterJanitor.Props(cluster.GetTimeSpan("down-unreachable-after")), "cluster-janitor");
+        system.ActorOf(ClusterJanitor.Props(cluster.GetTimeSpan("down-unreachable-blocking-change-after")), "cluster-janitor");
 
         var admin = AdminServer.Start(o.Admin, unit);
         var dialup = o.Config.Phase1.FirstOrDefault(p => p.Type == "dynamic");

@@ -149,6 +149,10 @@ internal sealed class FakeDrillLab : IDrillLab
 
     public Task SetHeartbeat(string unit, bool up) => throw new NotSupportedException();
 
+    public Task CutAkkaAsync(string unitA, string unitB) => throw new NotSupportedException();
+
+    public Task HealAkkaAsync(string unitA, string unitB) => throw new NotSupportedException();
+
     public Task<CliResult> Cli(string unit, string command) => throw new NotSupportedException();
 
     public Task<HaView?> Ha(string unit)
