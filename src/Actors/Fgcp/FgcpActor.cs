@@ -1,7 +1,6 @@
 using Akka;
 using Akka.Actor;
 using Akka.Event;
-using Akka.Pattern;
 using ClusterActors.Actors.UnitConfig;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Fgcp;
@@ -94,15 +93,13 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         Akka.Actor.Props.Create(() => new FgcpActor(serial, config, links, history, configActor, unit, clock));
 
     /// <summary>
-    /// <paramref name="fgcp"/> under a backoff supervisor: if FGCP fails it is started again after
-    /// <see cref="RestartMinBackoff"/> (doubling up to <see cref="RestartMaxBackoff"/>, reset once it has run a while),
-    /// on the same hbdev sockets. Messages for FGCP go through the supervisor; the FGCP actor must be given the unit
-    /// explicitly, since its parent is then the supervisor.
+    /// <paramref name="fgcp"/> under <see cref="FgcpSupervisor"/>: if FGCP fails it is started again after
+    /// <see cref="RestartMinBackoff"/> (doubling up to <see cref="RestartMaxBackoff"/>), on the same hbdev sockets.
+    /// Messages for FGCP go through the supervisor; the FGCP actor must be given the unit explicitly, since its parent
+    /// is then the supervisor.
     /// </summary>
     public static Props Supervised(Props fgcp, string childName = "fgcp") =>
-        BackoffSupervisor.Props(Backoff.OnFailure(fgcp, childName, RestartMinBackoff, RestartMaxBackoff, 0.2, -1)
-            .WithAutoReset(TimeSpan.FromSeconds(10))
-            .WithSupervisorStrategy(new OneForOneStrategy(_ => Directive.Stop)));
+        Akka.Actor.Props.Create(() => new FgcpSupervisor(fgcp, childName, RestartMinBackoff, RestartMaxBackoff));
 
     private HaConfig Ha => _config.Ha;
     private IActorRef Unit => _unit ?? Context.Parent;
