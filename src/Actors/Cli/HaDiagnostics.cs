@@ -26,6 +26,9 @@ public static class HaDiagnostics
         sb.Append($"        traffic.local = s:0 p:{traffic.p} b:{traffic.b}\n");
         sb.Append($"        traffic.total = s:0 p:{traffic.p} b:{traffic.b}\n");
         sb.Append($"        activity.ha_id_changes = {s.HaIdChanges}\n");
+        // Dropped heartbeats by cause (src/Actors/Fgcp/README.md), only the causes seen, so a clean unit prints FortiOS's layout.
+        foreach (var (cause, count) in s.HeartbeatDrops.Where(d => d.Value > 0).OrderBy(d => d.Key))
+            sb.Append($"        activity.hb_drop.{FgcpHeartbeatValidation.CounterName(cause)} = {count}\n");
         sb.Append("        activity.fdb  = c:0 q:0\n");
         sb.Append('\n');
         sb.Append($"Model={VmModel}, Mode={ModeNumber(s.Ha.Mode)} Group={s.Ha.GroupId} Debug=0\n");

@@ -33,4 +33,7 @@ public sealed record HaStatusSnapshot(
     IReadOnlyList<(string Interface, bool Up, HbdevCounters Counters)> Hbdevs)
 {
     public HaMember? Primary => Members.FirstOrDefault(m => m.Serial == PrimarySerial);
+
+    /// <summary>Heartbeats dropped since FGCP started, by cause (malformed fields and cluster mismatches); only causes seen.</summary>
+    public IReadOnlyDictionary<HeartbeatDropCause, long> HeartbeatDrops { get; init; } = new Dictionary<HeartbeatDropCause, long>();
 }

@@ -18,7 +18,17 @@ public interface IHbdevLink : IDisposable
     /// <summary>Cable pulled or plugged (or the interface set down/up): a down link neither sends nor hears.</summary>
     void SetUp(bool up);
 
+    /// <summary>
+    /// Hands what the link hears to FGCP. Called again each time the FGCP actor starts (after a restart): the new
+    /// callbacks replace the old ones, the socket lives on. The link belongs to whoever created it (the host), which
+    /// disposes it; the FGCP actor never does, so a restart cannot leave the unit without heartbeats.
+    /// </summary>
     void Start(Action<FgcpHeartbeat> onHeartbeat, Action<string> onMalformed);
+
+    /// <summary>As <see cref="Start(Action{FgcpHeartbeat}, Action{string})"/>, with the drop's cause for links that decode datagrams.</summary>
+    void Start(Action<FgcpHeartbeat> onHeartbeat, Action<HeartbeatDrop> onDropped) =>
+        Start(onHeartbeat, why => onDropped(new HeartbeatDrop(HeartbeatDropCause.Corrupt, why)));
+
     void Send(FgcpHeartbeat heartbeat);
     HbdevCounters Counters { get; }
 }
@@ -31,13 +41,14 @@ public sealed record HbdevCounters(long TxPackets, long TxBytes, long RxPackets,
 /// </summary>
 public sealed class UdpHbdevLink(string iface, IPEndPoint bind, IReadOnlyList<IPEndPoint> peers) : IHbdevLink
 {
-    private static readonly byte[] Magic = "FGCP"u8.ToArray();
-    private const string Manifest = "fgcp.hb.v1";
-
     private readonly UdpClient _udp = CreateSocket(bind);
     private readonly CancellationTokenSource _stop = new();
     private volatile bool _up = true;
+    private int _receiving;
+    private volatile Receivers? _receivers;
     private long _txPackets, _txBytes, _rxPackets, _rxBytes, _rxDropped;
+
+    private sealed record Receivers(Action<FgcpHeartbeat> OnHeartbeat, Action<HeartbeatDrop> OnDropped);
 
     public string Interface { get; } = iface;
     public bool IsUp => _up;
@@ -57,32 +68,46 @@ public sealed class UdpHbdevLink(string iface, IPEndPoint bind, IReadOnlyList<IP
 
     public void SetUp(bool up) => _up = up;
 
-    public void Start(Action<FgcpHeartbeat> onHeartbeat, Action<string> onMalformed)
-    {
-        _ = Task.Run(async () =>
-        {
-            while (!_stop.IsCancellationRequested)
-            {
-                UdpReceiveResult datagram;
-                try
-                {
-                    datagram = await _udp.ReceiveAsync(_stop.Token);
-                }
-                catch (OperationCanceledException) { return; }
-                catch (ObjectDisposedException) { return; }
-                catch (SocketException) { continue; } // ICMP port unreachable from a dead peer surfaces here on Linux
+    public void Start(Action<FgcpHeartbeat> onHeartbeat, Action<string> onMalformed) =>
+        Start(onHeartbeat, drop => onMalformed(drop.Detail));
 
-                if (!_up) continue; // a pulled cable hears nothing
-                Interlocked.Increment(ref _rxPackets);
-                Interlocked.Add(ref _rxBytes, datagram.Buffer.Length);
-                if (TryDecode(datagram.Buffer, out var hb, out var why)) onHeartbeat(hb!);
-                else
-                {
-                    Interlocked.Increment(ref _rxDropped);
-                    onMalformed($"{why} from {datagram.RemoteEndPoint}");
-                }
+    public void Start(Action<FgcpHeartbeat> onHeartbeat, Action<HeartbeatDrop> onDropped)
+    {
+        _receivers = new Receivers(onHeartbeat, onDropped);
+        // One receive loop for the life of the socket, whoever listens now.
+        if (Interlocked.Exchange(ref _receiving, 1) == 0) _ = Task.Run(ReceiveLoop);
+    }
+
+    private async Task ReceiveLoop()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            UdpReceiveResult datagram;
+            try
+            {
+                datagram = await _udp.ReceiveAsync(_stop.Token);
             }
-        });
+            catch (OperationCanceledException) { return; }
+            catch (ObjectDisposedException) { return; }
+            catch (SocketException) { continue; } // ICMP port unreachable from a dead peer surfaces here on Linux
+
+            if (!_up) continue; // a pulled cable hears nothing
+            Interlocked.Increment(ref _rxPackets);
+            Interlocked.Add(ref _rxBytes, datagram.Buffer.Length);
+            var (hb, drop) = FgcpHeartbeatValidation.Decode(datagram.Buffer);
+            if (drop is not null) Interlocked.Increment(ref _rxDropped);
+            var receivers = _receivers;
+            if (receivers is null) continue;
+            try
+            {
+                if (hb is not null) receivers.OnHeartbeat(hb);
+                else receivers.OnDropped(drop!);
+            }
+            catch (Exception)
+            {
+                // A listener that fails must not end the socket's receive loop: the next heartbeat is delivered again.
+            }
+        }
     }
 
     public void Send(FgcpHeartbeat heartbeat)
@@ -105,31 +130,10 @@ public sealed class UdpHbdevLink(string iface, IPEndPoint bind, IReadOnlyList<IP
     public static byte[] Encode(FgcpHeartbeat hb)
     {
         var body = WireCodecs.Encode(hb);
-        var datagram = new byte[Magic.Length + body.Length];
-        Magic.CopyTo(datagram, 0);
-        body.CopyTo(datagram, Magic.Length);
+        var datagram = new byte[FgcpHeartbeatValidation.Magic.Length + body.Length];
+        FgcpHeartbeatValidation.Magic.CopyTo(datagram);
+        body.CopyTo(datagram, FgcpHeartbeatValidation.Magic.Length);
         return datagram;
-    }
-
-    public static bool TryDecode(byte[] datagram, out FgcpHeartbeat? heartbeat, out string why)
-    {
-        heartbeat = null;
-        if (datagram.Length < Magic.Length || !datagram.AsSpan(0, Magic.Length).SequenceEqual(Magic))
-        {
-            why = "not an FGCP heartbeat";
-            return false;
-        }
-        try
-        {
-            heartbeat = (FgcpHeartbeat)WireCodecs.Decode(Manifest, datagram.AsSpan(Magic.Length));
-            why = "";
-            return true;
-        }
-        catch (WireFormatException e)
-        {
-            why = e.Message;
-            return false;
-        }
     }
 
     public void Dispose()

@@ -75,7 +75,9 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
                 _phase1[p1.Name] = Context.ActorOf(IpsecPhase1Actor.Props(_settings.Serial, _running, p1), "phase1-" + p1.Name);
             if (_settings.Packets is not null)
                 _forwarding = Context.ActorOf(ForwardingActor.Props(_settings.Serial, _running, _settings.Packets, Self), "forwarding");
-            _fgcp = Context.ActorOf(FgcpActor.Props(_settings.Serial, _running, _settings.HbdevLinks(_running), _history, _config), "fgcp");
+            // Under a backoff supervisor, on the host's sockets: a failure in FGCP never leaves the unit without heartbeats.
+            _fgcp = Context.ActorOf(FgcpActor.Supervised(
+                FgcpActor.Props(_settings.Serial, _running, _settings.HbdevLinks(_running), _history, _config, unit: Self)), "fgcp");
             _log.Info("unit {0} ({1}) up", _settings.Serial, _running.Global.Hostname);
             Become(Running);
             Stash.UnstashAll();

@@ -137,6 +137,8 @@ public sealed class UnitHost : IAsyncDisposable
         Ike?.Dispose();
         await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
         await System.WhenTerminated;
+        // The heartbeat sockets are the host's, not FGCP's (an FGCP restart must find them open): closed last.
+        foreach (var l in Hbdevs.Values) l.Dispose();
     }
 
     /// <summary>Abrupt stop, as a power cut: no leaving the cluster, no goodbye on the heartbeat.</summary>

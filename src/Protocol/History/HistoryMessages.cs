@@ -21,8 +21,48 @@ public sealed record JournaledConfigSnapshot(IReadOnlyList<ConfigChangeJournaled
 
 // ---- Local commands and replies (never leave the process, never journaled) ----
 
-/// <summary>Fire-and-forget: record an HA history line. Journaled before any later <see cref="ReadHaHistory"/> is answered.</summary>
-public sealed record RecordHaEvent(string Text);
+/// <summary>
+/// Fire-and-forget: record an HA history line. Journaled before any later <see cref="ReadHaHistory"/> is answered.
+/// The text is escaped here (<see cref="HaHistoryText.Escape"/>), so whoever records a line, nothing it carries can
+/// start another line of `diagnose sys ha history read`.
+/// </summary>
+public sealed record RecordHaEvent
+{
+    public RecordHaEvent(string text) => Text = HaHistoryText.Escape(text);
+
+    public string Text { get; }
+}
+
+/// <summary>What an HA history line may hold: one line of printable text of bounded length.</summary>
+public static class HaHistoryText
+{
+    /// <summary>Longer lines are cut (with "..."): the longest FortiOS line, an election, is under 150 characters.</summary>
+    public const int MaxLength = 400;
+
+    /// <summary>
+    /// One printable line: a backslash becomes <c>\\</c>, and every control or separator character (C0, DEL, C1,
+    /// U+2028/U+2029, bidirectional overrides) becomes <c>\xNN</c> or <c>\uNNNN</c>, so a newline or carriage return
+    /// in a value from the wire cannot forge a line. Cut to <see cref="MaxLength"/>.
+    /// </summary>
+    public static string Escape(string? text)
+    {
+        if (string.IsNullOrEmpty(text)) return "";
+        var sb = new System.Text.StringBuilder(text.Length);
+        foreach (var c in text)
+        {
+            if (sb.Length >= MaxLength) return sb.Append("...").ToString();
+            if (c == '\\') sb.Append(@"\\");
+            else if (c < ' ' || c is >= '\x7f' and <= '\x9f') sb.Append($"\\x{(int)c:x2}");
+            else if (IsLineOrDirectionControl(c)) sb.Append($"\\u{(int)c:x4}");
+            else sb.Append(c);
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>Line and paragraph separators, and the bidirectional overrides that can make a line read as another.</summary>
+    private static bool IsLineOrDirectionControl(char c) =>
+        c is '\u2028' or '\u2029' || c is >= '\u202a' and <= '\u202e' || c is >= '\u2066' and <= '\u2069';
+}
 
 public sealed record ReadHaHistory
 {

@@ -26,7 +26,8 @@ internal static partial class WireCatalog
             w.Str(m.SyncedConfigChecksum);
         }, r => new FgcpHeartbeat(
             r.Str(), r.Str(), r.I32(), r.Str(), r.Bytes(), r.I32(), r.Bool(), r.I64(), r.I32(),
-            r.Enum<HaState>(), r.Enum<HaRole>(), r.OptStr(), r.I64(), r.I64(), r.Str(), r.Str()));
+            // State and role are read as sent: FgcpHeartbeatValidation drops an undefined value with its own cause.
+            (HaState)r.U8(), (HaRole)r.U8(), r.OptStr(), r.I64(), r.I64(), r.Str(), r.Str()));
 
         WireCodecs.Register<FgcpConfigSynced>("fgcp.sync.v1", (w, m) =>
         {

@@ -1,0 +1,344 @@
+using System.Security.Cryptography;
+using System.Text;
+using ClusterActors.Protocol.Config;
+using ClusterActors.Protocol.Fgcp;
+
+namespace ClusterActors.Actors.Fgcp;
+
+/// <summary>A peer as last heard: its heartbeat, when (a <see cref="TimeProvider"/> timestamp) and how often since it joined.</summary>
+public sealed record FgcpPeer(FgcpHeartbeat Last, long HeardAt, int HeardCount);
+
+/// <summary>What the FGCP actor must do after a decision; it carries them out and decides nothing itself.</summary>
+public abstract record FgcpEffect;
+
+/// <summary>A negotiation settled this unit's role (also when unchanged): the unit hands it to FGSP, IPsec and forwarding.</summary>
+public sealed record FgcpRoleSettled(HaRole Role, string PrimarySerial) : FgcpEffect;
+
+/// <summary>A negotiation ran (for the log).</summary>
+public sealed record FgcpNegotiated(string Why, string Outcome) : FgcpEffect;
+
+/// <summary>This unit's state or role changed (for the log).</summary>
+public sealed record FgcpStateChanged(HaRole Role, string PrimarySerial) : FgcpEffect;
+
+/// <summary>Stayed primary after a peer may have announced the cluster's addresses: gratuitous ARPs again (<see cref="FgcpAnnouncement"/>).</summary>
+public sealed record FgcpReannounce(string Why) : FgcpEffect;
+
+/// <summary>As primary: send the synced configuration to this secondary, whose checksum differs.</summary>
+public sealed record FgcpSyncConfigTo(FgcpHeartbeat Secondary) : FgcpEffect;
+
+/// <summary>Lines for the HA history and effects for the actor: the shape of IkeModel's IkeOutput(Replies, Events).</summary>
+public sealed record FgcpOutput(IReadOnlyList<string> History, IReadOnlyList<FgcpEffect> Effects)
+{
+    public static readonly FgcpOutput Nothing = new([], []);
+}
+
+/// <summary>
+/// FGCP's decisions for one unit: the table of peers it hears on its heartbeat, when the cluster renegotiates
+/// (formation, member joined or lost, two primaries, monitored interfaces, priority with override, hello-holddown) and
+/// the role each negotiation gives this unit, elected by <see cref="FgcpElection"/>. Pure: synthetic heartbeats and an
+/// injected <see cref="TimeProvider"/> in, history lines and <see cref="FgcpEffect"/>s out, no actor system (the shape of
+/// Akka's SBR DowningStrategy). Every heartbeat is validated first (<see cref="FgcpHeartbeatValidation"/>): a bad one is
+/// counted by cause and never reaches the election or the history. Lines about rejected heartbeats are rate-limited per
+/// sender (<see cref="RejectReportInterval"/>, <see cref="MaxRejectReportsPerInterval"/>) so a flood cannot replace the
+/// history. Not thread-safe: one actor owns it.
+/// </summary>
+public sealed class FgcpPeerTable
+{
+    /// <summary>A rejected sender (mismatch) or a malformed-heartbeat cause on one hbdev gets at most one history line per this interval.</summary>
+    public static readonly TimeSpan RejectReportInterval = TimeSpan.FromSeconds(60);
+
+    /// <summary>At most this many such lines per interval in all; beyond it one summary line says how many were left out.</summary>
+    public const int MaxRejectReportsPerInterval = 8;
+
+    /// <summary>Senders remembered for the rate limit; beyond it further senders count toward the summary only.</summary>
+    public const int MaxTrackedSenders = 1024;
+
+    private readonly string _serial;
+    private readonly TimeProvider _clock;
+    private readonly Dictionary<string, FgcpPeer> _peers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _previousOperatingIndex = new(StringComparer.Ordinal);
+    private readonly Dictionary<HeartbeatDropCause, long> _drops = new();
+    private readonly RejectReports _reports;
+    private HaConfig _ha;
+    private int _monitorUp;
+    private long _uptimeStart;
+    private readonly long _helloSince;
+
+    public FgcpPeerTable(string serial, HaConfig ha, int monitorUp, TimeProvider clock)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(serial);
+        _serial = serial;
+        _ha = ha;
+        _monitorUp = monitorUp;
+        _clock = clock;
+        _uptimeStart = _helloSince = clock.GetTimestamp();
+        _reports = new RejectReports(clock);
+        PrimarySerial = serial;
+        OperatingOrder = [serial];
+        PasswordProof = ComputePasswordProof(ha);
+    }
+
+    public string Serial => _serial;
+    public HaState State { get; private set; } = HaState.Hello;
+    public HaRole Role { get; private set; } = HaRole.Secondary;
+    public string PrimarySerial { get; private set; }
+    public IReadOnlyList<string> OperatingOrder { get; private set; }
+    public int HaIdChanges { get; private set; }
+    public string? LastElection { get; private set; }
+    public DateTimeOffset? StateChangedAt { get; private set; }
+    public IReadOnlyDictionary<string, FgcpPeer> Peers => _peers;
+    public IReadOnlyDictionary<HeartbeatDropCause, long> Drops => _drops;
+
+    /// <summary>Checksum of this unit's synced configuration; a primary syncs to a working peer whose heartbeat differs.</summary>
+    public string SyncedChecksum { get; set; } = "";
+
+    /// <summary>What this unit's heartbeats carry instead of the password (see README).</summary>
+    public byte[] PasswordProof { get; private set; }
+
+    public TimeSpan Uptime => _clock.GetElapsedTime(_uptimeStart);
+    public int MonitorUp => _monitorUp;
+
+    /// <summary>A peer's HA uptime as of now, not as of its last heartbeat, so both sides compare the same figures.</summary>
+    public TimeSpan PeerUptime(FgcpPeer peer) => TimeSpan.FromMilliseconds(peer.Last.HaUptimeMs) + _clock.GetElapsedTime(peer.HeardAt);
+
+    public DateTimeOffset PeerLastHeard(FgcpPeer peer) => _clock.GetUtcNow() - _clock.GetElapsedTime(peer.HeardAt);
+
+    public int PreviousOperatingIndex(string serial, int fallback) => _previousOperatingIndex.GetValueOrDefault(serial, fallback);
+
+    /// <summary>The password never travels: peers compare an HMAC of the group identity keyed by it.</summary>
+    public static byte[] ComputePasswordProof(HaConfig ha)
+    {
+        var key = Encoding.UTF8.GetBytes(ha.Password?.Clear ?? "");
+        return HMACSHA256.HashData(key, Encoding.UTF8.GetBytes($"FGCP|{ha.GroupId}|{ha.GroupName}"));
+    }
+
+    /// <summary>The unit starts: standalone works alone at once; clustered starts hatalk and looks for peers (hello).</summary>
+    public FgcpOutput Start()
+    {
+        if (_ha.Mode == HaMode.Standalone)
+        {
+            // Not clustered: the unit simply works; no heartbeat is sent.
+            var output = new Output();
+            EnterWork(output, HaRole.Primary, _serial, [_serial], null);
+            return output.Done();
+        }
+        return new FgcpOutput(["hatalk started"], []);
+    }
+
+    /// <summary>A heartbeat arrived on <paramref name="hbdev"/>. Invalid fields: dropped and counted, nothing else.</summary>
+    public FgcpOutput Heard(FgcpHeartbeat hb, string hbdev)
+    {
+        if (FgcpHeartbeatValidation.Validate(hb) is { } invalid) return Dropped(invalid, hbdev);
+        if (hb.Serial == _serial || _ha.Mode == HaMode.Standalone) return FgcpOutput.Nothing;
+        var output = new Output();
+        var now = _clock.GetTimestamp();
+        _reports.Roll(output.History);
+
+        if (MismatchWith(hb) is { } mismatch)
+        {
+            // FortiOS forms no cluster on a mismatch; each side keeps working alone. Say why, once per sender and interval.
+            Count(mismatch.Cause);
+            if (_reports.ShouldReport($"{hb.Serial}|{mismatch.Cause}", out var more))
+                output.History.Add($"heartbeat from '{hb.Serial}' on {hbdev} ignored: {mismatch.Detail}; no cluster is formed with it"
+                                   + (more > 0 ? $" ({more} more since the last report)" : ""));
+            return output.Done();
+        }
+
+        var isNew = !_peers.TryGetValue(hb.Serial, out var known) || known.Last.Incarnation != hb.Incarnation;
+        _peers[hb.Serial] = new FgcpPeer(hb, now, isNew ? 1 : known!.HeardCount + 1);
+
+        if (isNew)
+        {
+            output.History.Add($"new member '{hb.Serial}' joins the cluster");
+            if (State == HaState.Work) Negotiate(output, $"member {hb.Serial} joined", (hb.State, hb.Role));
+            return output.Done();
+        }
+
+        if (State == HaState.Hello)
+        {
+            // Both sides have heard each other at least twice, so both run the election on the same inputs.
+            if (_peers[hb.Serial].HeardCount >= 2) Negotiate(output, "cluster formed");
+            return output.Done();
+        }
+
+        var before = known!.Last;
+        if (hb.State == HaState.Work && hb.Role == HaRole.Primary && Role == HaRole.Primary)
+            Negotiate(output, $"two primaries: {hb.Serial} also works as primary", (hb.State, hb.Role));
+        else if (before.MonitorUp != hb.MonitorUp)
+            Negotiate(output, $"monitored interfaces of {hb.Serial} changed");
+        else if ((hb.Override || _ha.Override) && before.Priority != hb.Priority)
+            Negotiate(output, $"priority of {hb.Serial} changed");
+
+        if (Role == HaRole.Primary && hb.SyncedConfigChecksum != SyncedChecksum && hb.State == HaState.Work)
+            output.Effects.Add(new FgcpSyncConfigTo(hb));
+        return output.Done();
+    }
+
+    /// <summary>A datagram on <paramref name="hbdev"/> that is no valid heartbeat: counted by cause; a line at most once per cause and interval.</summary>
+    public FgcpOutput Dropped(HeartbeatDrop drop, string hbdev)
+    {
+        var output = new Output();
+        _reports.Roll(output.History);
+        Count(drop.Cause);
+        if (_reports.ShouldReport($"{hbdev}|{drop.Cause}", out var more))
+            output.History.Add($"hbdev {hbdev}: heartbeat dropped ({FgcpHeartbeatValidation.CounterName(drop.Cause)}): {drop.Detail}"
+                               + (more > 0 ? $" ({more} more since the last report)" : ""));
+        return output.Done();
+    }
+
+    /// <summary>Time passes: lost peers (no heartbeat for hb-interval × hb-lost-threshold) and the end of hello-holddown.</summary>
+    public FgcpOutput Tick()
+    {
+        var output = new Output();
+        _reports.Roll(output.History);
+        if (_ha.Mode == HaMode.Standalone) return output.Done();
+        var lostAfter = _ha.LostAfter;
+        var lost = _peers.Where(p => _clock.GetElapsedTime(p.Value.HeardAt) > lostAfter).Select(p => p.Key).ToList();
+        foreach (var serial in lost)
+        {
+            _peers.Remove(serial);
+            output.History.Add($"member '{serial}' is lost: no heartbeat for {(long)lostAfter.TotalMilliseconds}ms (hb-interval {_ha.HbInterval} x hb-lost-threshold {_ha.HbLostThreshold})");
+        }
+        if (lost.Count > 0 && State == HaState.Work) Negotiate(output, "member lost");
+        if (State == HaState.Hello && _clock.GetElapsedTime(_helloSince) >= TimeSpan.FromSeconds(_ha.HelloHolddown))
+            Negotiate(output, "hello-holddown expired");
+        return output.Done();
+    }
+
+    /// <summary>
+    /// This unit's HA settings or monitored interfaces changed: a change in the monitored interfaces that are up
+    /// renegotiates (a failure also resets HA uptime, as FortiOS does); with override, so does a priority change.
+    /// </summary>
+    public FgcpOutput LocalChanged(HaConfig ha, int monitorUp)
+    {
+        var output = new Output();
+        var before = _ha;
+        var monitorBefore = _monitorUp;
+        _ha = ha;
+        _monitorUp = monitorUp;
+        PasswordProof = ComputePasswordProof(ha);
+        if (monitorUp != monitorBefore)
+        {
+            if (monitorUp < monitorBefore) _uptimeStart = _clock.GetTimestamp();
+            if (State == HaState.Work) Negotiate(output, "monitored interfaces changed");
+        }
+        var overrideMode = ha.Override || _peers.Values.Any(p => p.Last.Override);
+        if (State == HaState.Work && overrideMode && before.Priority != ha.Priority) Negotiate(output, "priority changed");
+        return output.Done();
+    }
+
+    /// <summary>`diagnose sys ha reset-uptime`.</summary>
+    public FgcpOutput ResetUptime()
+    {
+        _uptimeStart = _clock.GetTimestamp();
+        return new FgcpOutput(["HA uptime reset by administrator"], []);
+    }
+
+    private HeartbeatDrop? MismatchWith(FgcpHeartbeat hb)
+    {
+        if (hb.GroupId != _ha.GroupId)
+            return new(HeartbeatDropCause.GroupIdMismatch, $"group-id mismatch (peer {hb.GroupId}, local {_ha.GroupId})");
+        if (!string.Equals(hb.GroupName, _ha.GroupName, StringComparison.Ordinal))
+            return new(HeartbeatDropCause.GroupNameMismatch, $"group-name mismatch (peer \"{hb.GroupName}\", local \"{_ha.GroupName}\")");
+        if (!CryptographicOperations.FixedTimeEquals(hb.PasswordProof, PasswordProof))
+            return new(HeartbeatDropCause.PasswordMismatch, "password mismatch");
+        return null;
+    }
+
+    private void Count(HeartbeatDropCause cause) => _drops[cause] = _drops.GetValueOrDefault(cause) + 1;
+
+    /// <param name="trigger">State and role heard from the peer whose heartbeat started this negotiation, if one did.</param>
+    private void Negotiate(Output output, string why, (HaState State, HaRole Role)? trigger = null)
+    {
+        var (stateBefore, roleBefore) = (State, Role);
+        var members = new List<FgcpCandidate> { new(_serial, _monitorUp, Uptime, _ha.Priority, _ha.Override) };
+        foreach (var (serial, peer) in _peers)
+            members.Add(new FgcpCandidate(serial, peer.Last.MonitorUp, PeerUptime(peer), peer.Last.Priority, peer.Last.Override));
+        var outcome = FgcpElection.Elect(members, TimeSpan.FromSeconds(_ha.HaUptimeDiffMargin));
+        var role = outcome.PrimarySerial == _serial ? HaRole.Primary : HaRole.Secondary;
+        output.Effects.Add(new FgcpNegotiated(why, outcome.HistoryText));
+        // Every negotiation is recorded, as FortiOS does, also when it confirms the current primary.
+        EnterWork(output, role, outcome.PrimarySerial, outcome.OperatingOrder, outcome.HistoryText);
+        if (FgcpAnnouncement.ShouldReannounce(stateBefore, roleBefore, role, trigger))
+            output.Effects.Add(new FgcpReannounce(why));
+    }
+
+    private void EnterWork(Output output, HaRole role, string primary, IReadOnlyList<string> order, string? historyText)
+    {
+        var roleChanged = State != HaState.Work || role != Role;
+        for (var i = 0; i < OperatingOrder.Count; i++) _previousOperatingIndex[OperatingOrder[i]] = i;
+        OperatingOrder = order;
+        PrimarySerial = primary;
+        if (historyText is not null)
+        {
+            LastElection = historyText;
+            output.History.Add(historyText);
+        }
+        if (roleChanged)
+        {
+            HaIdChanges++;
+            StateChangedAt = _clock.GetUtcNow();
+            output.History.Add($"unit {_serial} changes state: {(State == HaState.Hello ? "hello" : Role.ToString().ToLowerInvariant())} -> {role.ToString().ToLowerInvariant()}");
+            output.Effects.Add(new FgcpStateChanged(role, primary));
+        }
+        State = HaState.Work;
+        Role = role;
+        output.Effects.Add(new FgcpRoleSettled(role, primary));
+    }
+
+    private sealed class Output
+    {
+        public readonly List<string> History = new();
+        public readonly List<FgcpEffect> Effects = new();
+        public FgcpOutput Done() => History.Count == 0 && Effects.Count == 0 ? FgcpOutput.Nothing : new FgcpOutput(History, Effects);
+    }
+
+    /// <summary>
+    /// The rate limit on history lines about rejected heartbeats: one line per key (sender and cause) per
+    /// <see cref="RejectReportInterval"/>, at most <see cref="MaxRejectReportsPerInterval"/> lines per interval in all,
+    /// then one summary line for what was left out. Bounded memory: at most <see cref="MaxTrackedSenders"/> keys.
+    /// </summary>
+    private sealed class RejectReports(TimeProvider clock)
+    {
+        private readonly Dictionary<string, (long ReportedAt, long Suppressed)> _keys = new(StringComparer.Ordinal);
+        private long _windowStart = clock.GetTimestamp();
+        private int _linesInWindow;
+        private long _leftOut;
+
+        /// <summary>Starts a new interval when the last one is over, with a summary of what the last one left out.</summary>
+        public void Roll(List<string> history)
+        {
+            if (clock.GetElapsedTime(_windowStart) < RejectReportInterval) return;
+            if (_leftOut > 0)
+                history.Add($"{_leftOut} rejected heartbeats in the last {(int)RejectReportInterval.TotalSeconds}s got no history line of their own (see activity.hb_drop in diagnose sys ha status)");
+            _windowStart = clock.GetTimestamp();
+            _linesInWindow = 0;
+            _leftOut = 0;
+            // A sender with suppressed heartbeats is kept a while longer, so its next line can say how many there were.
+            foreach (var stale in _keys.Where(k => clock.GetElapsedTime(k.Value.ReportedAt) is var age
+                             && age >= RejectReportInterval && (k.Value.Suppressed == 0 || age >= 10 * RejectReportInterval))
+                         .Select(k => k.Key).ToList())
+                _keys.Remove(stale);
+        }
+
+        public bool ShouldReport(string key, out long suppressedSinceLast)
+        {
+            suppressedSinceLast = 0;
+            var known = _keys.TryGetValue(key, out var entry);
+            if (known && clock.GetElapsedTime(entry.ReportedAt) < RejectReportInterval)
+            {
+                _keys[key] = entry with { Suppressed = entry.Suppressed + 1 };
+                return false;
+            }
+            if (_linesInWindow >= MaxRejectReportsPerInterval || (!known && _keys.Count >= MaxTrackedSenders))
+            {
+                _leftOut++;
+                return false;
+            }
+            suppressedSinceLast = known ? entry.Suppressed : 0;
+            _keys[key] = (clock.GetTimestamp(), 0);
+            _linesInWindow++;
+            return true;
+        }
+    }
+}
