@@ -149,6 +149,17 @@ internal sealed class FakeDrillLab : IDrillLab
 
     public Task SetHeartbeat(string unit, bool up) => throw new NotSupportedException();
 
+    public Task Freeze(string unit, bool frozen)
+    {
+        lock (_gate) Calls.Add($"{(frozen ? "freeze" : "thaw")} {unit}");
+        return Task.CompletedTask;
+    }
+
+    public Task<string?> ConfigChecksum(string unit)
+    {
+        lock (_gate) return Task.FromResult(_running.Contains(unit) ? "0123456789abcdef0123456789abcdef" : null);
+    }
+
     public Task<CliResult> Cli(string unit, string command) => throw new NotSupportedException();
 
     public Task<HaView?> Ha(string unit)
