@@ -59,14 +59,14 @@ public sealed record ChaosTargets(IReadOnlyList<string> Units, IReadOnlyDictiona
 /// </summary>
 public static class ChaosCatalog
 {
-    /// <summary>Observation after the bound before a heal: long enough for one steady traffic window.</summary>
-    private const double Observe = 1000;
+    /// <summary>Observation after the bound + 500 ms before a heal: one traffic window (500 ms) at least, up to twice that.</summary>
+    private const double Observe = 500;
 
     public static readonly ChaosFaultKind Kill = new(
         "kill", "kill -9 of a unit, started again once the cluster has failed over",
         f => $"kill -9 {f.Unit} (no goodbye on the heartbeat or to Akka); started again on its data after {Sec(f.HoldMs)}",
         [],
-        (t, u) => DrillBounds.DetectionMs(DetectionKind.BecomesPrimary, t) + ChaosInvariants.OwnerAllowanceMs + Observe + u * 1000,
+        (t, u) => DrillBounds.DetectionMs(DetectionKind.BecomesPrimary, t) + ChaosInvariants.OwnerAllowanceMs + Observe + u * Observe,
         t => DrillBounds.DetectionMs(DetectionKind.BecomesPrimary, t),
         t => DrillBounds.DetectionMs(DetectionKind.RejoinsAsSecondary, t),
         HealStartsUnit: true,
@@ -91,7 +91,7 @@ public static class ChaosCatalog
         "port-down", "a data port's cable pulled, then plugged back",
         f => $"pull {f.Unit}'s {f.Port} cable (carrier lost), plug it back after {Sec(f.HoldMs)}",
         ["port2", "port3", "port5"],
-        (t, u) => DrillBounds.DetectionMs(DetectionKind.RouterWithdraws, t) + ChaosInvariants.OwnerAllowanceMs + Observe + u * 1000,
+        (t, u) => DrillBounds.DetectionMs(DetectionKind.RouterWithdraws, t) + ChaosInvariants.OwnerAllowanceMs + Observe + u * Observe,
         t => Math.Max(DrillBounds.DetectionMs(DetectionKind.RouterWithdraws, t), DrillBounds.DetectionMs(DetectionKind.BecomesPrimary, t)),
         t => DrillBounds.DetectionMs(DetectionKind.RouterWithdraws, t),
         HealStartsUnit: false,
@@ -102,7 +102,7 @@ public static class ChaosCatalog
         "heartbeat-cut", "a unit's heartbeat cable (its hbdev) pulled, then plugged back",
         f => $"pull {f.Unit}'s heartbeat cable (port4): its cluster splits; plugged back after {Sec(f.HoldMs)}",
         [],
-        (t, u) => DrillBounds.DetectionMs(DetectionKind.SplitBrain, t) + ChaosInvariants.OwnerAllowanceMs + Observe + u * 1000,
+        (t, u) => DrillBounds.DetectionMs(DetectionKind.SplitBrain, t) + ChaosInvariants.OwnerAllowanceMs + Observe + u * Observe,
         t => DrillBounds.DetectionMs(DetectionKind.SplitBrain, t),
         t => DrillBounds.DetectionMs(DetectionKind.OnePrimary, t),
         HealStartsUnit: false,

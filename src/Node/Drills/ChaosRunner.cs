@@ -74,7 +74,7 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
     public static readonly TimeSpan SampleInterval = TimeSpan.FromMilliseconds(20);
 
     /// <summary>After the heal the runner watches at least this long, and until the lab is healed and PC1's traffic flows.</summary>
-    public const double MinObserveMs = 1500;
+    public const double MinObserveMs = 1000;
 
     /// <summary>How long past the heal's bound + 500 ms the runner waits for the lab to heal before it gives up on the run.</summary>
     public const double HealGraceMs = 10_000;
@@ -82,6 +82,7 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
     private readonly IReadOnlyList<ChaosFaultKind> _catalog = catalog ?? ChaosCatalog.All;
     private readonly ChaosTargets _targets = targets ?? ChaosTargets.Seed;
     private IDrillLab? _lab;
+    private string? _rebuild;
 
     private static string S(double ms) => (ms / 1000).ToString("0.000", CultureInfo.InvariantCulture) + " s";
 
@@ -134,13 +135,17 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
     {
         var wall = Stopwatch.StartNew();
         var started = DateTimeOffset.UtcNow;
-        string? rebuilt = null;
+        string? rebuilt = _rebuild;
+        _rebuild = null;
         if (_lab is null) await BringUp(ct);
-        else if (await Unhealed(TimeSpan.FromSeconds(10), ct) is { } why)
+        else
         {
-            rebuilt = why;
-            await Say($"the lab is not healed ({why}): a fresh lab for this run");
-            await BringUp(ct);
+            rebuilt ??= await Unhealed(TimeSpan.FromSeconds(10), ct);
+            if (rebuilt is not null)
+            {
+                await Say($"the lab is not healed ({rebuilt}): a fresh lab for this run");
+                await BringUp(ct);
+            }
         }
         var lab = _lab!;
         var fault = ChaosPlan.Fault(settings.Seed, run, _catalog, _targets, lab.Timers);
@@ -160,12 +165,29 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
             var tunnels = (await OwnersNow(lab)).Owners;
             var histories = await Histories(lab);
             var client = lab.Client();
-            result = result with { OwnersBefore = tunnels };
-
             lab.TrafficStart(settings.RatePps);
             trafficRunning = true;
             if (!await FlowsWithin(lab, TimeSpan.FromSeconds(10), ct))
-                throw new DrillStepException("PC1's traffic did not flow before the fault");
+            {
+                // A lab that looks healed but carries no traffic: a fresh one, once, so that one broken run does not fail every later one.
+                await lab.TrafficStop();
+                trafficRunning = false;
+                if (rebuilt is not null) throw new DrillStepException("PC1's traffic did not flow before the fault, on a fresh lab");
+                rebuilt = "PC1's traffic did not flow on it";
+                result = result with { LabRebuilt = rebuilt };
+                await Say("PC1's traffic does not flow on the lab of the run before: a fresh lab for this run");
+                await BringUp(ct);
+                lab = _lab!;
+                sampler = new Sampler(lab, clock);
+                tunnels = (await OwnersNow(lab)).Owners;
+                histories = await Histories(lab);
+                client = lab.Client();
+                lab.TrafficStart(settings.RatePps);
+                trafficRunning = true;
+                if (!await FlowsWithin(lab, TimeSpan.FromSeconds(10), ct))
+                    throw new DrillStepException("PC1's traffic did not flow before the fault, on a fresh lab");
+            }
+            result = result with { OwnersBefore = tunnels };
 
             clock.Start();
             sampler.Start();
@@ -193,8 +215,7 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(100), ct);
                 if (Ms(clock) - healAt < MinObserveMs) continue;
-                if (ChaosInvariants.FlowsAgainMs(sampler.Traffic, healAt) is null) continue;
-                notHealed = await Unhealthy(lab);
+                notHealed = ChaosInvariants.FlowsAgainMs(sampler.Traffic, healAt) is null ? "PC1's traffic does not flow" : await Unhealthy(lab);
                 if (notHealed is null) break;
             }
             var observedUntil = Ms(clock);
@@ -247,8 +268,12 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
             await Say($"stopped: {result.Error}");
             await sampler.StopAsync();
             if (trafficRunning)
-                try { await lab.TrafficStop(); } catch { /* the error says what went wrong */ }
+                try { await _lab!.TrafficStop(); } catch { /* the error says what went wrong */ }
         }
+        // The next run starts on a fresh lab when this one could not be seen healed: its faults are its own.
+        if (result.Error is not null) _rebuild = $"run {run} stopped: {result.Error}";
+        else if (result.Violations.FirstOrDefault(v => v.Invariant == ChaosInvariants.LabHealed) is { } unhealed)
+            _rebuild = $"run {run} left it unhealed: {unhealed.Detail}";
         return result with { DurationS = Math.Round(wall.Elapsed.TotalSeconds, 1) };
 
         static string Opt(double? ms) => ms is { } v ? S(v) : "never";

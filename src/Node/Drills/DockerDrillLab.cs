@@ -437,8 +437,14 @@ public sealed partial class DockerDrillLab : IDrillLab
     /// <summary>The synced-config checksum of what `show full-configuration` prints (the unit's running config).</summary>
     public async Task<string?> ConfigChecksum(string unit)
     {
-        if (await TryCli(unit, "show full-configuration") is not { ExitCode: 0 } r) return null;
-        var parsed = FortiConfig.Parse(r.Output, unit);
+        return await TryCli(unit, "show full-configuration") is { ExitCode: 0 } r ? ChecksumOfShown(r.Output, unit) : null;
+    }
+
+    /// <summary>The synced-config checksum of a `show full-configuration` text; a text that does not parse gives a value
+    /// naming the error, which differs from every checksum.</summary>
+    public static string ChecksumOfShown(string shown, string unit)
+    {
+        var parsed = FortiConfig.Parse(shown, unit);
         return parsed.Ok ? ClusterActors.Actors.Fgcp.FgcpConfigSync.Checksum(parsed.Value!) : "unparsable: " + parsed.Errors[0];
     }
 

@@ -114,6 +114,7 @@ internal sealed class FakeDrillLab : IDrillLab
         lock (_gate)
         {
             Calls.Add($"kill {unit}");
+            AntiReplayDrops += AntiReplayDropsPerFault;
             Count();
             _running.Remove(unit);
             _forwarded.Remove(unit);
@@ -133,7 +134,18 @@ internal sealed class FakeDrillLab : IDrillLab
         return Task.CompletedTask;
     }
 
-    public Task Link(string unit, string port, bool up) => throw new NotSupportedException();
+    /// <summary>Added to CLIENT1's anti-replay drops by every fault (not by its heal): a lab that breaks an invariant.</summary>
+    public long AntiReplayDropsPerFault { get; set; }
+
+    public Task Link(string unit, string port, bool up)
+    {
+        lock (_gate)
+        {
+            Calls.Add($"{unit} {port} cable {(up ? "in" : "out")}");
+            if (!up) AntiReplayDrops += AntiReplayDropsPerFault;
+        }
+        return Task.CompletedTask;
+    }
 
     public Task SetInterfaceStatus(string unit, string port, bool up)
     {
@@ -147,11 +159,23 @@ internal sealed class FakeDrillLab : IDrillLab
         return Task.CompletedTask;
     }
 
-    public Task SetHeartbeat(string unit, bool up) => throw new NotSupportedException();
+    public Task SetHeartbeat(string unit, bool up)
+    {
+        lock (_gate)
+        {
+            Calls.Add($"{unit} heartbeat {(up ? "in" : "out")}");
+            if (!up) AntiReplayDrops += AntiReplayDropsPerFault;
+        }
+        return Task.CompletedTask;
+    }
 
     public Task Freeze(string unit, bool frozen)
     {
-        lock (_gate) Calls.Add($"{(frozen ? "freeze" : "thaw")} {unit}");
+        lock (_gate)
+        {
+            Calls.Add($"{(frozen ? "freeze" : "thaw")} {unit}");
+            if (frozen) AntiReplayDrops += AntiReplayDropsPerFault;
+        }
         return Task.CompletedTask;
     }
 
@@ -160,7 +184,10 @@ internal sealed class FakeDrillLab : IDrillLab
         lock (_gate) return Task.FromResult(_running.Contains(unit) ? "0123456789abcdef0123456789abcdef" : null);
     }
 
-    public Task<CliResult> Cli(string unit, string command) => throw new NotSupportedException();
+    /// <summary>Every unit's HA history: one line, as a unit that started and was never disturbed would have.</summary>
+    public Task<CliResult> Cli(string unit, string command) => command == "diagnose sys ha history read"
+        ? Task.FromResult(new CliResult("<0> HA event\n    <2026-12-05 20:00:00> vcluster-1: hatalk started\n", 0))
+        : throw new NotSupportedException();
 
     public Task<HaView?> Ha(string unit)
     {
