@@ -90,6 +90,20 @@ public sealed class ChaosCommandSpec(ITestOutputHelper output) : IDisposable
         Assert.Equal("anti-replay", violation.GetProperty("invariant").GetString());
     }
 
+    [Fact]
+    public async Task A_run_that_leaves_the_lab_unhealed_gets_the_next_run_a_fresh_lab()
+    {
+        var made = 0;
+        var (exit, text, labs) = await Run(new DrillCommand.Request(["chaos"], Runs: 2, Seed: Seed), lab => lab.HealBreaksTraffic = made++ == 0);
+        Assert.Equal(DrillCommand.Failed, exit);
+        Assert.Equal(2, labs.Count);
+        Assert.Contains("  chaos run 1: FAIL (traffic-flows: PC1's traffic did not flow again after the heal", text);
+        Assert.Contains("  the lab is not healed (run 1 left it unhealed: not healed ", text);
+        Assert.Contains("  chaos run 2: PASS\n", text);
+        using var summary = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_dir, "chaos-summary.json")));
+        Assert.Equal(2, summary.RootElement.GetProperty("lab_rebuilt_before")[0].GetInt32());
+    }
+
     [Theory]
     [InlineData("docker", DrillCommand.StrongSwanClient, 1, 1000, "--client strongswan is for the scripted drills")]
     [InlineData("podman", DrillCommand.FortiGateClient, 1, 1000, "--mode is embedded or docker")]

@@ -77,14 +77,26 @@ internal sealed class FakeDrillLab : IDrillLab
         }
     }
 
+    /// <summary>Every heal leaves PC1's traffic unanswered from then on, in this lab: a lab a fault broke for good.</summary>
+    public bool HealBreaksTraffic { get; set; }
+
+    private long? _answeredSince;
+
+    private void Heal()
+    {
+        if (HealBreaksTraffic) _answeredSince ??= TrafficProgressUnlocked().Sent;
+    }
+
     public TrafficProgress TrafficProgress()
     {
-        lock (_gate)
-        {
-            if (_trafficFrom is not { } from) return new(0, 0);
-            var sent = (long)((_clock.Elapsed - from).TotalSeconds * _rate);
-            return new(sent, sent);
-        }
+        lock (_gate) return TrafficProgressUnlocked();
+    }
+
+    private TrafficProgress TrafficProgressUnlocked()
+    {
+        if (_trafficFrom is not { } from) return new(0, 0);
+        var sent = (long)((_clock.Elapsed - from).TotalSeconds * _rate);
+        return new(sent, _answeredSince is { } broken ? Math.Min(broken, sent) : sent);
     }
 
     public Task<EchoReport> TrafficStop()
@@ -129,6 +141,7 @@ internal sealed class FakeDrillLab : IDrillLab
         lock (_gate)
         {
             Calls.Add($"start {unit}");
+            Heal();
             _running.Add(unit);
         }
         return Task.CompletedTask;
@@ -142,6 +155,7 @@ internal sealed class FakeDrillLab : IDrillLab
         lock (_gate)
         {
             Calls.Add($"{unit} {port} cable {(up ? "in" : "out")}");
+            if (up) Heal();
             if (!up) AntiReplayDrops += AntiReplayDropsPerFault;
         }
         return Task.CompletedTask;
@@ -164,6 +178,7 @@ internal sealed class FakeDrillLab : IDrillLab
         lock (_gate)
         {
             Calls.Add($"{unit} heartbeat {(up ? "in" : "out")}");
+            if (up) Heal();
             if (!up) AntiReplayDrops += AntiReplayDropsPerFault;
         }
         return Task.CompletedTask;
@@ -174,6 +189,7 @@ internal sealed class FakeDrillLab : IDrillLab
         lock (_gate)
         {
             Calls.Add($"{(frozen ? "freeze" : "thaw")} {unit}");
+            if (!frozen) Heal();
             if (frozen) AntiReplayDrops += AntiReplayDropsPerFault;
         }
         return Task.CompletedTask;
