@@ -181,7 +181,7 @@ public static class CommandLine
         var words = new Argument<string[]>("drill")
         {
             Description = "[SCENARIO] DRILL: the scenario (default seed) and the drill: "
-                          + string.Join(", ", Drills.DrillCatalog.Names) + ", or all",
+                          + string.Join(", ", Drills.DrillCatalog.Names) + ", or all; or chaos (random faults, --seed/--run)",
             Arity = ArgumentArity.ZeroOrMore,
         };
         var mode = new Option<string>("--mode") { Description = "embedded (every unit in this process) or docker (the container lab of docker-compose.yml, from the checkout; images by .ci/docker-setup)", DefaultValueFactory = _ => "embedded", HelpName = "embedded|docker" };
@@ -190,13 +190,15 @@ public static class CommandLine
         var runs = new Option<int>("--runs") { Description = "runs of each drill, each on a fresh lab", DefaultValueFactory = _ => 1 };
         var output = new Option<string>("--out") { Description = $"folder for DRILL-N.md, .json and .svg (default {Drills.DrillCommand.DefaultOut}/)" };
         var fast = new Option<bool>("--fast-timers") { Description = "hb-lost-threshold 6 on every unit: FGCP detects a lost peer in 1.2 s instead of 4 s" };
+        var seed = new Option<long?>("--seed") { Description = "chaos: the seed the runs' faults derive from (run r's from (seed, r) alone); random and printed when not given" };
+        var run = new Option<int?>("--run") { Description = "chaos: replay only this run of --seed" };
         var cmd = new Command("drill", "run a failover drill with traffic and measure it: detection, role change, traffic gap, loss, SAs, roles; "
                                        + "writes a Markdown report, a JSON file and an SVG timeline per run; exit 1 when an expectation fails")
-            { words, mode, client, rate, runs, output, fast };
+            { words, mode, client, rate, runs, output, fast, seed, run };
         cmd.Action = new UsageErrorsExit2(async (pr, ct) => await Guard(() => Drills.DrillCommand.RunAsync(
             new(pr.GetValue(words)!, pr.GetValue(mode)!,
                 pr.GetValue(rate) ?? (pr.GetValue(client) == Drills.DrillCommand.StrongSwanClient ? Drills.DrillCommand.DefaultStrongSwanRate : Drills.DrillCommand.DefaultRate),
-                pr.GetValue(runs), pr.GetValue(output), pr.GetValue(fast), pr.GetValue(client)!),
+                pr.GetValue(runs), pr.GetValue(output), pr.GetValue(fast), pr.GetValue(client)!, pr.GetValue(seed), pr.GetValue(run)),
             Console.Out, Console.Error, ct)));
         return cmd;
     }

@@ -43,6 +43,7 @@ public sealed partial class DockerDrillLab : IDrillLab
     private readonly string _work;
     private readonly Dictionary<string, ConfigDocument> _configs;
     private readonly HashSet<string> _down = new();
+    private readonly HashSet<string> _frozen = new();
     private readonly Dictionary<string, int> _pids = new();
     private readonly object _gate = new();
     private readonly TextWriter _log;
@@ -358,7 +359,11 @@ public sealed partial class DockerDrillLab : IDrillLab
     public async Task Kill(string unit)
     {
         Known(unit);
-        lock (_gate) _down.Add(unit);
+        lock (_gate)
+        {
+            _down.Add(unit);
+            _frozen.Remove(unit); // SIGKILL ends a stopped process too
+        }
         // `docker kill` goes through the CLI and the daemon, which take up to a second on two busy cores, and the drill
         // times the fault from the call: SIGKILL goes straight to the container's PID 1 (the unit itself, exec'd by
         // lab-net and unit-run), which is what docker kill sends; the container then exits as it would.
@@ -448,6 +453,34 @@ public sealed partial class DockerDrillLab : IDrillLab
 
     /// <summary>DC2_VMn's address on the FGSP link (docker-compose.yml: 172.31.2.1n), where its Akka remoting binds.</summary>
     private static string FgspLinkAddress(string unit) => "172.31.2.1" + unit[^1];
+    /// <summary>
+    /// `docker kill -s STOP|CONT`: the daemon signals the container's PID 1 (the unit) from the host's PID namespace, where
+    /// SIGSTOP reaches even a PID 1. While stopped the kernel still takes its packets and TCP into the sockets' buffers
+    /// (dropping beyond them) and keeps its links up; the unit answers nothing, so it is not asked until SIGCONT.
+    /// </summary>
+    public async Task Freeze(string unit, bool frozen)
+    {
+        Known(unit);
+        if (frozen)
+            lock (_gate) _frozen.Add(unit);
+        await Run("docker", ["kill", "-s", frozen ? "STOP" : "CONT", Container(unit)], TimeSpan.FromSeconds(30));
+        if (!frozen)
+            lock (_gate) _frozen.Remove(unit);
+    }
+
+    /// <summary>The synced-config checksum of what `show full-configuration` prints (the unit's running config).</summary>
+    public async Task<string?> ConfigChecksum(string unit)
+    {
+        return await TryCli(unit, "show full-configuration") is { ExitCode: 0 } r ? ChecksumOfShown(r.Output, unit) : null;
+    }
+
+    /// <summary>The synced-config checksum of a `show full-configuration` text; a text that does not parse gives a value
+    /// naming the error, which differs from every checksum.</summary>
+    public static string ChecksumOfShown(string shown, string unit)
+    {
+        var parsed = FortiConfig.Parse(shown, unit);
+        return parsed.Ok ? ClusterActors.Actors.Fgcp.FgcpConfigSync.Checksum(parsed.Value!) : "unparsable: " + parsed.Errors[0];
+    }
 
     public async Task<CliResult> Cli(string unit, string command)
     {
@@ -458,7 +491,7 @@ public sealed partial class DockerDrillLab : IDrillLab
     private async Task<CliResult?> TryCli(string unit, string command)
     {
         lock (_gate)
-            if (_down.Contains(unit)) return null;
+            if (_down.Contains(unit) || _frozen.Contains(unit)) return null;
         try { return await AdminClient.RunAsync(Admin(unit), command, AskTimeout); }
         catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or OperationCanceledException) { return null; }
     }

@@ -29,8 +29,9 @@ public static class DrillCommand
 
     /// <param name="Words">The positional words: DRILL, or SCENARIO DRILL.</param>
     /// <param name="Client"><see cref="FortiGateClient"/> or <see cref="StrongSwanClient"/> (docker mode only).</param>
+    /// <param name="Seed">The chaos drill's seed (random when null); <paramref name="Run"/> replays that one run of it.</param>
     public sealed record Request(IReadOnlyList<string> Words, string Mode = "embedded", double Rate = DefaultRate, int Runs = 1, string? Out = null,
-        bool FastTimers = false, string Client = FortiGateClient);
+        bool FastTimers = false, string Client = FortiGateClient, long? Seed = null, int? Run = null);
 
     /// <summary>A lab for a drill: the embedded one unless a test brings its own.</summary>
     public delegate IDrillLab LabFactory(DrillDefinition drill, IReadOnlyDictionary<string, string> changes);
@@ -40,7 +41,7 @@ public static class DrillCommand
         TimeProvider? clock = null)
     {
         if (request.Words.FirstOrDefault(w => w.StartsWith('-')) is { } option)
-            throw new UsageException($"unknown option '{option}' (options: --mode, --client, --rate, --runs, --out, --fast-timers)");
+            throw new UsageException($"unknown option '{option}' (options: --mode, --client, --rate, --runs, --out, --fast-timers, --seed, --run)");
         var (scenario, drillName) = request.Words.Count switch
         {
             1 => (EmbeddedScenarioDriver.Scenario, request.Words[0]),
@@ -52,6 +53,8 @@ public static class DrillCommand
         Scenarios.Directory(scenario); // unknown scenario: a usage error naming the known ones
         if (scenario != EmbeddedScenarioDriver.Scenario)
             throw new UsageException($"the drills are written for the {EmbeddedScenarioDriver.Scenario} scenario's cast (DC2_VM1..DC2_VM4); '{scenario}' has none");
+        if (drillName == ChaosCommand.Name) return await ChaosCommand.RunAsync(request, stdout, stderr, ct, labFactory);
+        if (request.Seed is not null || request.Run is not null) throw new UsageException("--seed and --run are the chaos drill's options");
         var drills = DrillCatalog.Select(drillName);
         switch (request.Mode)
         {

@@ -6,6 +6,7 @@ using ClusterActors.Actors.Fgcp;
 using ClusterActors.Actors.Forwarding;
 using ClusterActors.Actors.Ipsec;
 using ClusterActors.Actors.Unit;
+using ClusterActors.Actors.UnitConfig;
 using ClusterActors.Node.Hosting;
 using ClusterActors.Node.Scenario;
 using ClusterActors.Protocol.Config;
@@ -29,6 +30,8 @@ public sealed class EmbeddedDrillLab : IDrillLab
     // The running units as this lab sees them: the timeline's sampler reads it while a fault starts or kills a unit,
     // so it is kept here under a lock rather than read from LoopbackLab's own dictionary.
     private readonly Dictionary<string, UnitHost> _hosts = new();
+    // Frozen units (SIGSTOP): still running, but nothing of theirs is asked until they resume.
+    private readonly HashSet<string> _frozen = new();
     private readonly object _gate = new();
     private EchoRun? _traffic;
 
@@ -136,8 +139,58 @@ public sealed class EmbeddedDrillLab : IDrillLab
     public async Task Kill(string unit)
     {
         Host(unit);
-        lock (_gate) _hosts.Remove(unit);
+        bool frozen;
+        lock (_gate)
+        {
+            _hosts.Remove(unit);
+            frozen = _frozen.Remove(unit);
+        }
+        // SIGKILL ends a stopped process too; the ActorSystem must run to terminate.
+        if (frozen) ((ExtendedActorSystem)_lab.Units[unit].System).Provider.RootGuardian.Resume();
         await _lab.Kill(unit);
+    }
+
+    /// <summary>
+    /// SIGSTOP in one process: every actor of the unit's ActorSystem is suspended from its root guardian down (remoting
+    /// and the Akka cluster's daemons included), so nothing of it runs: no heartbeat leaves (FGCP sends from its actor),
+    /// no packet is forwarded, no Akka heartbeat or gossip answers, no timer is acted on. What arrives meanwhile (FGCP
+    /// heartbeats from its UDP socket, packets from the fabric, Akka messages from its peers, its own timer ticks) waits
+    /// in its mailboxes, as it would in a stopped process's socket buffers, and is handled in arrival order on SIGCONT
+    /// (Resume). Unlike a kernel buffer the mailboxes do not drop when full: a long freeze at a high rate replays
+    /// everything. Cables keep their carrier, as a stopped process's NICs do.
+    /// </summary>
+    public Task Freeze(string unit, bool frozen)
+    {
+        var root = ((ExtendedActorSystem)Host(unit).System).Provider.RootGuardian;
+        if (frozen)
+        {
+            lock (_gate)
+                if (!_frozen.Add(unit)) throw new InvalidOperationException($"{unit} is already frozen");
+            root.Suspend();
+        }
+        else
+        {
+            lock (_gate)
+                if (!_frozen.Contains(unit)) throw new InvalidOperationException($"{unit} is not frozen");
+            root.Resume();
+            lock (_gate) _frozen.Remove(unit);
+        }
+        return Task.CompletedTask;
+    }
+
+    public async Task<string?> ConfigChecksum(string unit)
+    {
+        var host = Answering(unit);
+        if (host is null) return null;
+        try
+        {
+            var config = await host.System.ActorSelection(host.Unit.Path / "config").Ask<ConfigDocument>(GetUnitConfig.Instance, AskTimeout);
+            return FgcpConfigSync.Checksum(config);
+        }
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException or ActorNotFoundException)
+        {
+            return null;
+        }
     }
 
     public async Task Start(string unit)
@@ -178,8 +231,7 @@ public sealed class EmbeddedDrillLab : IDrillLab
 
     public async Task<HaView?> Ha(string unit)
     {
-        UnitHost? host;
-        lock (_gate) host = _hosts.GetValueOrDefault(unit);
+        var host = Answering(unit);
         if (host is null) return null;
         try
         {
@@ -194,8 +246,7 @@ public sealed class EmbeddedDrillLab : IDrillLab
 
     public async Task<IReadOnlyList<TunnelView>?> Tunnels(string unit)
     {
-        UnitHost? host;
-        lock (_gate) host = _hosts.GetValueOrDefault(unit);
+        var host = Answering(unit);
         if (host is null) return null;
         try
         {
@@ -245,12 +296,25 @@ public sealed class EmbeddedDrillLab : IDrillLab
 
     private List<KeyValuePair<string, UnitHost>> Running()
     {
-        lock (_gate) return _hosts.ToList();
+        lock (_gate) return _hosts.Where(h => !_frozen.Contains(h.Key)).ToList();
+    }
+
+    /// <summary>The unit's host when it runs and is not frozen (a frozen unit answers nothing), else null.</summary>
+    private UnitHost? Answering(string unit)
+    {
+        lock (_gate) return _frozen.Contains(unit) ? null : _hosts.GetValueOrDefault(unit);
     }
 
     public async ValueTask DisposeAsync()
     {
         _traffic?.Stop();
+        List<string> frozen;
+        lock (_gate)
+        {
+            frozen = _frozen.ToList();
+            _frozen.Clear();
+        }
+        foreach (var unit in frozen) ((ExtendedActorSystem)_lab.Units[unit].System).Provider.RootGuardian.Resume();
         lock (_gate) _hosts.Clear();
         await _lab.DisposeAsync();
     }

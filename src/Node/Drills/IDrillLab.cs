@@ -62,6 +62,16 @@ public interface IDrillLab : IAsyncDisposable
 
     /// <summary>Restores the Akka path <see cref="CutAkkaAsync"/> cut.</summary>
     Task HealAkkaAsync(string unitA, string unitB);
+    /// <summary>
+    /// Freezes (<paramref name="frozen"/> true: SIGSTOP) or resumes (SIGCONT) the unit: while frozen it runs nothing and
+    /// answers nothing (its HA view, tunnels and counters read as a unit that does not answer), what its peers and the
+    /// links send it waits for it, and its timers fire only once it resumes.
+    /// </summary>
+    Task Freeze(string unit, bool frozen);
+
+    /// <summary>The checksum of the unit's FGCP-synced configuration (<see cref="ClusterActors.Actors.Fgcp.FgcpConfigSync.Checksum"/>,
+    /// what its heartbeats carry); null when the unit is down or does not answer.</summary>
+    Task<string?> ConfigChecksum(string unit);
 
     /// <summary>One FortiOS CLI command on a unit.</summary>
     Task<CliResult> Cli(string unit, string command);

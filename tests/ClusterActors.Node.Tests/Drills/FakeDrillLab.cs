@@ -77,14 +77,26 @@ internal sealed class FakeDrillLab : IDrillLab
         }
     }
 
+    /// <summary>Every heal leaves PC1's traffic unanswered from then on, in this lab: a lab a fault broke for good.</summary>
+    public bool HealBreaksTraffic { get; set; }
+
+    private long? _answeredSince;
+
+    private void Heal()
+    {
+        if (HealBreaksTraffic) _answeredSince ??= TrafficProgressUnlocked().Sent;
+    }
+
     public TrafficProgress TrafficProgress()
     {
-        lock (_gate)
-        {
-            if (_trafficFrom is not { } from) return new(0, 0);
-            var sent = (long)((_clock.Elapsed - from).TotalSeconds * _rate);
-            return new(sent, sent);
-        }
+        lock (_gate) return TrafficProgressUnlocked();
+    }
+
+    private TrafficProgress TrafficProgressUnlocked()
+    {
+        if (_trafficFrom is not { } from) return new(0, 0);
+        var sent = (long)((_clock.Elapsed - from).TotalSeconds * _rate);
+        return new(sent, _answeredSince is { } broken ? Math.Min(broken, sent) : sent);
     }
 
     public Task<EchoReport> TrafficStop()
@@ -114,6 +126,7 @@ internal sealed class FakeDrillLab : IDrillLab
         lock (_gate)
         {
             Calls.Add($"kill {unit}");
+            AntiReplayDrops += AntiReplayDropsPerFault;
             Count();
             _running.Remove(unit);
             _forwarded.Remove(unit);
@@ -128,12 +141,25 @@ internal sealed class FakeDrillLab : IDrillLab
         lock (_gate)
         {
             Calls.Add($"start {unit}");
+            Heal();
             _running.Add(unit);
         }
         return Task.CompletedTask;
     }
 
-    public Task Link(string unit, string port, bool up) => throw new NotSupportedException();
+    /// <summary>Added to CLIENT1's anti-replay drops by every fault (not by its heal): a lab that breaks an invariant.</summary>
+    public long AntiReplayDropsPerFault { get; set; }
+
+    public Task Link(string unit, string port, bool up)
+    {
+        lock (_gate)
+        {
+            Calls.Add($"{unit} {port} cable {(up ? "in" : "out")}");
+            if (up) Heal();
+            if (!up) AntiReplayDrops += AntiReplayDropsPerFault;
+        }
+        return Task.CompletedTask;
+    }
 
     public Task SetInterfaceStatus(string unit, string port, bool up)
     {
@@ -147,13 +173,41 @@ internal sealed class FakeDrillLab : IDrillLab
         return Task.CompletedTask;
     }
 
-    public Task SetHeartbeat(string unit, bool up) => throw new NotSupportedException();
+    public Task SetHeartbeat(string unit, bool up)
+    {
+        lock (_gate)
+        {
+            Calls.Add($"{unit} heartbeat {(up ? "in" : "out")}");
+            if (up) Heal();
+            if (!up) AntiReplayDrops += AntiReplayDropsPerFault;
+        }
+        return Task.CompletedTask;
+    }
 
     public Task CutAkkaAsync(string unitA, string unitB) => throw new NotSupportedException();
 
     public Task HealAkkaAsync(string unitA, string unitB) => throw new NotSupportedException();
 
-    public Task<CliResult> Cli(string unit, string command) => throw new NotSupportedException();
+    public Task Freeze(string unit, bool frozen)
+    {
+        lock (_gate)
+        {
+            Calls.Add($"{(frozen ? "freeze" : "thaw")} {unit}");
+            if (!frozen) Heal();
+            if (frozen) AntiReplayDrops += AntiReplayDropsPerFault;
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task<string?> ConfigChecksum(string unit)
+    {
+        lock (_gate) return Task.FromResult(_running.Contains(unit) ? "0123456789abcdef0123456789abcdef" : null);
+    }
+
+    /// <summary>Every unit's HA history: one line, as a unit that started and was never disturbed would have.</summary>
+    public Task<CliResult> Cli(string unit, string command) => command == "diagnose sys ha history read"
+        ? Task.FromResult(new CliResult("<0> HA event\n    <2026-12-05 20:00:00> vcluster-1: hatalk started\n", 0))
+        : throw new NotSupportedException();
 
     public Task<HaView?> Ha(string unit)
     {

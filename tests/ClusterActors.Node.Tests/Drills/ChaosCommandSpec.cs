@@ -1,0 +1,128 @@
+using System.Text.Json;
+using ClusterActors.Node.Drills;
+using ClusterActors.Node.Hosting;
+using Xunit.Abstractions;
+
+namespace ClusterActors.Node.Tests.Drills;
+
+/// <summary>`clusteractors drill seed chaos` on the fake lab: the planned faults go in and are healed, the files, the
+/// summary, the replay of one run, the exit codes.</summary>
+public sealed class ChaosCommandSpec(ITestOutputHelper output) : IDisposable
+{
+    /// <summary>A seed whose first two runs are short on the fake lab's timers: a restart and a kill.</summary>
+    private const long Seed = 1;
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("clusteractors-chaos-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    private async Task<(int Exit, string Out, List<FakeDrillLab> Labs)> Run(DrillCommand.Request request, Action<FakeDrillLab>? setup = null)
+    {
+        var stdout = new StringWriter { NewLine = "\n" };
+        var labs = new List<FakeDrillLab>();
+        var exit = await DrillCommand.RunAsync(request with { Out = _dir }, stdout, TextWriter.Null, CancellationToken.None, (_, _) =>
+        {
+            var lab = new FakeDrillLab();
+            setup?.Invoke(lab);
+            labs.Add(lab);
+            return lab;
+        });
+        output.WriteLine(stdout.ToString());
+        return (exit, stdout.ToString(), labs);
+    }
+
+    private static IReadOnlyList<string> Expected(ChaosFault f) => f.Kind switch
+    {
+        "kill" or "restart" => [$"kill {f.Unit}", $"start {f.Unit}"],
+        "sigstop" => [$"freeze {f.Unit}", $"thaw {f.Unit}"],
+        "heartbeat-cut" => [$"{f.Unit} heartbeat out", $"{f.Unit} heartbeat in"],
+        "port-down" => [$"{f.Unit} {f.Port} cable out", $"{f.Unit} {f.Port} cable in"],
+        _ => throw new ArgumentOutOfRangeException(nameof(f)),
+    };
+
+    [Fact]
+    public async Task Each_run_injects_its_planned_fault_heals_it_on_one_lab_and_the_session_ends_with_a_summary()
+    {
+        var (exit, text, labs) = await Run(new DrillCommand.Request(["seed", "chaos"], Runs: 2, Seed: Seed));
+        Assert.Equal(DrillCommand.Passed, exit);
+        var lab = Assert.Single(labs); // kept healed between runs
+        Assert.True(lab.Disposed);
+        var plans = new[] { 1, 2 }.Select(r => ChaosPlan.Fault(Seed, r, ChaosCatalog.All, ChaosTargets.Seed, DrillSamples.Fast)).ToList();
+        Assert.Equal(plans.SelectMany(Expected), lab.Calls);
+        Assert.Contains($"== chaos run 1 (seed {Seed}): {plans[0].Short}\n", text);
+        Assert.Contains("  chaos run 2: PASS\n", text);
+        Assert.Contains("2 of 2 runs passed, 0 violation(s), 0 run(s) stopped\n", text);
+        foreach (var file in new[] { "chaos-1.md", "chaos-1.json", "chaos-2.md", "chaos-2.json", "chaos-summary.md", "chaos-summary.json" })
+            Assert.True(File.Exists(Path.Combine(_dir, file)), file);
+        using var summary = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_dir, "chaos-summary.json")));
+        Assert.Equal(2, summary.RootElement.GetProperty("runs").GetInt32());
+        Assert.Equal(Seed, summary.RootElement.GetProperty("seed").GetInt64());
+        Assert.Equal(1, summary.RootElement.GetProperty("faults_by_kind").GetProperty(plans[0].Kind).GetInt32() - (plans[1].Kind == plans[0].Kind ? 1 : 0));
+        Assert.Equal(0, summary.RootElement.GetProperty("violations").GetArrayLength());
+        Assert.Contains("akka-partition", summary.RootElement.GetProperty("not_in_catalog")[0].GetString());
+        using var run1 = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_dir, "chaos-1.json")));
+        Assert.Equal("pass", run1.RootElement.GetProperty("verdict").GetString());
+        Assert.Equal($"clusteractors drill seed chaos --mode embedded --seed {Seed} --run 1", run1.RootElement.GetProperty("replay").GetString());
+        Assert.Contains("| fault | runs | passed | gap min | median | p90 | max |", await File.ReadAllTextAsync(Path.Combine(_dir, "chaos-summary.md")));
+    }
+
+    [Fact]
+    public async Task Run_R_of_a_seed_replays_that_runs_fault_alone()
+    {
+        var (exit, _, labs) = await Run(new DrillCommand.Request(["chaos"], Seed: Seed, Run: 2));
+        Assert.Equal(DrillCommand.Passed, exit);
+        Assert.Equal(Expected(ChaosPlan.Fault(Seed, 2, ChaosCatalog.All, ChaosTargets.Seed, DrillSamples.Fast)), labs.Single().Calls);
+        Assert.False(File.Exists(Path.Combine(_dir, "chaos-1.json")));
+        Assert.True(File.Exists(Path.Combine(_dir, "chaos-2.json")));
+    }
+
+    [Fact]
+    public async Task A_broken_invariant_exits_1_and_the_summary_names_the_run_that_replays_it()
+    {
+        var (exit, text, _) = await Run(new DrillCommand.Request(["chaos"], Seed: Seed, Run: 1), lab => lab.AntiReplayDropsPerFault = 4);
+        Assert.Equal(DrillCommand.Failed, exit);
+        Assert.Contains("  chaos run 1: FAIL (anti-replay: CLIENT1 anti-replay drops: 4 during the run)\n", text);
+        Assert.Contains($"[clusteractors drill seed chaos --mode embedded --seed {Seed} --run 1]", text);
+        using var summary = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_dir, "chaos-summary.json")));
+        var violation = summary.RootElement.GetProperty("violations")[0];
+        Assert.Equal(1, violation.GetProperty("run").GetInt32());
+        Assert.Equal(Seed, violation.GetProperty("seed").GetInt64());
+        Assert.Equal("anti-replay", violation.GetProperty("invariant").GetString());
+    }
+
+    [Fact]
+    public async Task A_run_that_leaves_the_lab_unhealed_gets_the_next_run_a_fresh_lab()
+    {
+        var made = 0;
+        var (exit, text, labs) = await Run(new DrillCommand.Request(["chaos"], Runs: 2, Seed: Seed), lab => lab.HealBreaksTraffic = made++ == 0);
+        Assert.Equal(DrillCommand.Failed, exit);
+        Assert.Equal(2, labs.Count);
+        Assert.Contains("  chaos run 1: FAIL (traffic-flows: PC1's traffic did not flow again after the heal", text);
+        Assert.Contains("  the lab is not healed (run 1 left it unhealed: not healed ", text);
+        Assert.Contains("  chaos run 2: PASS\n", text);
+        using var summary = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_dir, "chaos-summary.json")));
+        Assert.Equal(2, summary.RootElement.GetProperty("lab_rebuilt_before")[0].GetInt32());
+    }
+
+    [Theory]
+    [InlineData("docker", DrillCommand.StrongSwanClient, 1, 1000, "--client strongswan is for the scripted drills")]
+    [InlineData("podman", DrillCommand.FortiGateClient, 1, 1000, "--mode is embedded or docker")]
+    [InlineData("embedded", DrillCommand.FortiGateClient, 0, 1000, "--run is a run number from 1")]
+    [InlineData("embedded", DrillCommand.FortiGateClient, 1, 0, "--rate")]
+    public async Task Bad_chaos_options_are_usage_errors(string mode, string client, int run, double rate, string message)
+    {
+        var e = await Assert.ThrowsAsync<UsageException>(() => DrillCommand.RunAsync(
+            new DrillCommand.Request(["chaos"], mode, rate, Client: client, Run: run), TextWriter.Null, TextWriter.Null, CancellationToken.None,
+            (_, _) => throw new InvalidOperationException("a usage error must stop before any lab")));
+        Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public async Task Seed_and_run_belong_to_the_chaos_drill()
+    {
+        var e = await Assert.ThrowsAsync<UsageException>(() => DrillCommand.RunAsync(
+            new DrillCommand.Request(["fgcp-failover"], Seed: 3), TextWriter.Null, TextWriter.Null, CancellationToken.None,
+            (_, _) => throw new InvalidOperationException("a usage error must stop before any lab")));
+        Assert.Contains("--seed and --run are the chaos drill's options", e.Message);
+    }
+}
