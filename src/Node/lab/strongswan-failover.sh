@@ -8,6 +8,7 @@
 # (LAB_SWAN_DPD, default here 1s): the DPD it sends into the outage is retransmitted to the new owner, and the one after
 # the ping's end must be answered, so the IKE SA's message IDs must have survived the failover too (0 turns DPD off).
 #   src/Node/lab/strongswan-failover.sh [--runs N] [--rate PPS] [--out DIR]     (other arguments go to the drill)
+# The reports land in a folder of their own under --out (START-fgcp-failover/, summary.md in it).
 # Exit 0 when every run passed, 1 when one failed (or the tunnel never came up), 2 on a usage error.
 # Needs root, docker + docker-compose, the images' tools (build-images.sh) and a Release build of the solution (or
 # `clusteractors` on PATH; CLUSTERACTORS_BIN overrides).
