@@ -82,12 +82,6 @@ public sealed class JournalSupervisor : ReceiveActor, IWithTimers
     public static Props Props(Props journalProps, string what, StorageBackoff? backoff = null, TimeProvider? clock = null) =>
         Akka.Actor.Props.Create(() => new JournalSupervisor(journalProps, what, backoff, clock));
 
-    /// <summary>The running journal (for specs): null while it waits to restart.</summary>
-    public sealed record GetJournal
-    {
-        public static readonly GetJournal Instance = new();
-    }
-
     private sealed record Restart
     {
         public static readonly Restart Instance = new();
@@ -100,8 +94,12 @@ public sealed class JournalSupervisor : ReceiveActor, IWithTimers
 
     protected override void PreStart() => StartJournal();
 
-    /// <summary>A restart of this supervisor (it never throws by design) must not start a second journal.</summary>
-    protected override void PreRestart(Exception reason, object message) { }
+    /// <summary>
+    /// Should this supervisor itself restart (it does not throw by design), its old journal is being stopped with it:
+    /// the new journal starts after the backoff's minimum instead of at once, when that name is free again.
+    /// </summary>
+    protected override void PostRestart(Exception reason) =>
+        Timers.StartSingleTimer(Restart.Instance, Restart.Instance, _backoff.Min);
 
     /// <summary>Journal exceptions in a command handler restart it in place, as Akka's default; a failed replay or write stops it, handled above.</summary>
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(Directive.Restart));
@@ -148,11 +146,6 @@ public sealed class JournalSupervisor : ReceiveActor, IWithTimers
 
     private void Request(object message)
     {
-        if (message is GetJournal)
-        {
-            Sender.Tell(_journal ?? ActorRefs.Nobody);
-            return;
-        }
         if (_up) _journal!.Forward(message);
         else if (_journal is not null && _pending.Count < MaxPending) _pending.Enqueue((message, Sender));
         else Refuse(message, Sender);
