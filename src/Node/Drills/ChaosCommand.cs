@@ -7,7 +7,7 @@ namespace ClusterActors.Node.Drills;
 /// <summary>
 /// `clusteractors drill [seed] chaos [--mode embedded|docker] [--runs N | --run R] [--seed S] [--rate PPS] [--out DIR]`:
 /// N runs (or the one run R) of one random fault each on one lab kept healed between runs, under PC1's traffic, each
-/// checked against <see cref="ChaosInvariants"/>; per-run `chaos-R.md`/`.json` and a `chaos-summary.md`/`.json`.
+/// checked against <see cref="ChaosInvariants"/>; per-run `chaos-R.md`/`.json`/`.svg` and a `chaos-summary.md`/`.json`.
 /// Always on the fast timers (FGCP detection 1.2 s): a hundred runs on the VM defaults (4 s detection, 4.3 s router)
 /// would take half an hour. Exit 0 when no invariant broke, 1 otherwise, 2 on a usage error.
 /// </summary>

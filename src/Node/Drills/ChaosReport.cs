@@ -69,9 +69,19 @@ public static class ChaosReport
     {
         var stem = Path.Combine(outDir, $"chaos-{r.Run}");
         File.WriteAllText(stem + ".json", JsonSerializer.Serialize(r, JsonReport.Options) + "\n");
-        File.WriteAllText(stem + ".md", RunMarkdown(r));
-        return [stem + ".md", stem + ".json"];
+        File.WriteAllText(stem + ".md", RunMarkdown(r) + $"\nTimeline from the fault (packets per 100 ms through each unit): [chaos-{r.Run}.svg](chaos-{r.Run}.svg)\n");
+        File.WriteAllText(stem + ".svg", SvgTimeline.Render(AsDrill(r)));
+        return [stem + ".md", stem + ".json", stem + ".svg"];
     }
+
+    /// <summary>The run as the scripted drills' result, for their SVG: PASS/FAIL and the title from the chaos run.</summary>
+    public static DrillRunResult AsDrill(ChaosRunResult r) => new()
+    {
+        Drill = "chaos", Title = $"{r.Fault.Short} (seed {r.Seed})", Summary = r.FaultDescription, Run = r.Run, Scenario = "seed", Mode = r.Mode,
+        StartedAt = r.StartedAt, RatePps = r.RatePps, FastTimers = true, Timers = r.Timers, ExpectedDialedVia = "", DialedVia = "",
+        AntiReplayDrops = 0, IcvFailures = 0, Timeline = r.Timeline, Events = r.Events,
+        Error = r.Passed ? null : r.Error ?? $"{r.Violations.Count} violation(s)",
+    };
 
     public static IReadOnlyList<string> WriteSummary(ChaosSummary s, string outDir)
     {

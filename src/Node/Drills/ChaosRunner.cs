@@ -48,6 +48,11 @@ public sealed record ChaosRunResult
     public string Sa { get; init; } = "unknown";
     public IReadOnlyDictionary<string, string?> Checksums { get; init; } = new Dictionary<string, string?>();
 
+    /// <summary>Every unit's forwarded packets and PC1's answers per 100 ms from the fault on (zero = the fault), for the SVG.</summary>
+    public Timeline Timeline { get; init; } = Timeline.Empty;
+    /// <summary>The fault, the heal, a started unit answering, the tunnel's owner settling: the SVG's markers.</summary>
+    public IReadOnlyList<TimelineEvent> Events { get; init; } = [];
+
     public IReadOnlyList<ChaosViolation> Violations { get; init; } = [];
     /// <summary>A step that could not be carried out; the run counts as failed.</summary>
     public string? Error { get; init; }
@@ -160,6 +165,7 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
         var trafficRunning = false;
         var clock = new Stopwatch();
         var sampler = new Sampler(lab, clock);
+        TimelineSampler? timeline = null;
         try
         {
             var tunnels = (await OwnersNow(lab)).Owners;
@@ -191,6 +197,8 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
 
             clock.Start();
             sampler.Start();
+            timeline = new TimelineSampler(lab, clock);
+            timeline.Start();
             await kind.Inject(lab, fault);
             await Say($"fault: {kind.Describe(fault)}");
             await Until(clock, fault.HoldMs, ct);
@@ -220,6 +228,8 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
             }
             var observedUntil = Ms(clock);
             await sampler.StopAsync();
+            var tl = await timeline.StopAsync(lab.Units);
+            timeline = null;
             var report = await lab.TrafficStop();
             trafficRunning = false;
 
@@ -256,7 +266,13 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
                 Sent = report.Sent, Answered = report.Answered, Lost = report.Lost, LongestGapMs = Math.Round(report.LongestGap.TotalMilliseconds, 1),
                 AntiReplayDrops = clientAfter.AntiReplayDrops - client.AntiReplayDrops, IcvFailures = clientAfter.IcvFailures - client.IcvFailures,
                 Sa = dec is null ? "unknown" : sameSas ? "reused" : "renegotiated", Checksums = checksums, Violations = violations,
+                Timeline = tl,
             };
+            var events = new List<TimelineEvent> { new(0, "fault", fault.Short), new(healAt, "fault", "heal") };
+            if (unitUp is { } u) events.Add(new(healAt + u, "unit-up", $"{fault.Unit} answers again"));
+            if (result.FaultSettledMs is { } fs) events.Add(new(fs, "role-change", "one owner"));
+            if (result.HealSettledMs is { } hs2) events.Add(new(healAt + hs2, "role-change", "one owner"));
+            result = result with { Events = events };
             await Say(string.Create(CultureInfo.InvariantCulture,
                 $"one owner {Opt(result.FaultSettledMs)} after the fault (bound {result.FaultBoundMs:0} ms), {Opt(result.HealSettledMs)} after the heal "
                 + $"(bound {healBound:0} ms); traffic flows {Opt(result.FlowsAgainMs)} after the heal; longest gap {result.LongestGapMs:0} ms, "
@@ -267,6 +283,7 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
             result = result with { Error = e is DrillStepException ? e.Message : $"{e.GetType().Name}: {e.Message}" };
             await Say($"stopped: {result.Error}");
             await sampler.StopAsync();
+            if (timeline is not null) await timeline.StopAsync(lab.Units);
             if (trafficRunning)
                 try { await _lab!.TrafficStop(); } catch { /* the error says what went wrong */ }
         }

@@ -52,7 +52,7 @@ public sealed class ChaosCommandSpec(ITestOutputHelper output) : IDisposable
         Assert.Contains($"== chaos run 1 (seed {Seed}): {plans[0].Short}\n", text);
         Assert.Contains("  chaos run 2: PASS\n", text);
         Assert.Contains("2 of 2 runs passed, 0 violation(s), 0 run(s) stopped\n", text);
-        foreach (var file in new[] { "chaos-1.md", "chaos-1.json", "chaos-2.md", "chaos-2.json", "chaos-summary.md", "chaos-summary.json" })
+        foreach (var file in new[] { "chaos-1.md", "chaos-1.json", "chaos-1.svg", "chaos-2.md", "chaos-2.json", "chaos-2.svg", "chaos-summary.md", "chaos-summary.json" })
             Assert.True(File.Exists(Path.Combine(_dir, file)), file);
         using var summary = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_dir, "chaos-summary.json")));
         Assert.Equal(2, summary.RootElement.GetProperty("runs").GetInt32());
@@ -64,6 +64,9 @@ public sealed class ChaosCommandSpec(ITestOutputHelper output) : IDisposable
         Assert.Equal("pass", run1.RootElement.GetProperty("verdict").GetString());
         Assert.Equal($"clusteractors drill seed chaos --mode embedded --seed {Seed} --run 1", run1.RootElement.GetProperty("replay").GetString());
         Assert.Contains("| fault | runs | passed | gap min | median | p90 | max |", await File.ReadAllTextAsync(Path.Combine(_dir, "chaos-summary.md")));
+        var svg = await File.ReadAllTextAsync(Path.Combine(_dir, "chaos-1.svg"));
+        Assert.Contains("chaos run 1: PASS", svg);
+        Assert.Contains("class=\"marker fault\"", svg);
     }
 
     [Fact]

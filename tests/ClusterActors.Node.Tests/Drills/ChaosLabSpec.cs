@@ -17,8 +17,14 @@ public sealed class ChaosLabSpec(ITestOutputHelper output)
         var changes = DrillCommand.Changes(ChaosCommand.Definition, fastTimers: true);
         await using var lab = new EmbeddedDrillLab(changes);
         output.WriteLine(await lab.Up(DrillCatalog.Preferred, cts.Token));
+        // Just formed, a secondary may still be taking its primary's config: wait for the sync (the chaos drill reads
+        // checksums once a run has settled).
         var sums = new Dictionary<string, string?>();
-        foreach (var unit in lab.Units) sums[unit] = await lab.ConfigChecksum(unit);
+        await LoopbackLab.Eventually(async () =>
+        {
+            foreach (var unit in lab.Units) sums[unit] = await lab.ConfigChecksum(unit);
+            return sums["DC2_VM1"] == sums["DC2_VM2"] && sums["DC2_VM3"] == sums["DC2_VM4"];
+        }, TimeSpan.FromSeconds(10), "the synced-config checksums equal within each cluster");
         output.WriteLine(string.Join(", ", sums.Select(kv => $"{kv.Key} {kv.Value}")));
         Assert.All(sums.Values, Assert.NotNull);
         Assert.Equal(sums["DC2_VM1"], sums["DC2_VM2"]);
@@ -34,7 +40,8 @@ public sealed class ChaosLabSpec(ITestOutputHelper output)
         var took = await LoopbackLab.Eventually(async () => await lab.Ha("DC2_VM2") is { Working: true, Primary: true }, TimeSpan.FromSeconds(5),
             "DC2_VM2 primary while DC2_VM1 is frozen");
         output.WriteLine($"DC2_VM2 primary after {took.TotalMilliseconds:0} ms");
-        Assert.InRange(frozenAt.Elapsed.TotalMilliseconds, lab.Timers.FgcpDetectionMs, 10_000);
+        // Counted from DC2_VM1's last heartbeat, up to one hb-interval before the freeze.
+        Assert.InRange(frozenAt.Elapsed.TotalMilliseconds, lab.Timers.FgcpDetectionMs - lab.Timers.HbIntervalMs, 10_000);
         await Assert.ThrowsAsync<InvalidOperationException>(() => lab.Freeze("DC2_VM1", frozen: true));
 
         await lab.Freeze("DC2_VM1", frozen: false);
