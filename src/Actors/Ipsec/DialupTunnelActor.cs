@@ -79,13 +79,16 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     private DateTimeOffset? _lastRx, _lastTx;
     private (ulong Out, uint In) _synced;
 
-    public DialupTunnelActor(string serial, TunnelRecord record, int boundInterfaceIndex)
+    /// <param name="inherited">The record names this unit as owner but this incarnation did not write it
+    /// (<see cref="TunnelOwnership.Inherited"/>): the previous incarnation's counter is lost, so this one sends from the
+    /// synced next number + 2^28, never from the synced number itself.</param>
+    public DialupTunnelActor(string serial, TunnelRecord record, int boundInterfaceIndex, bool inherited = false)
     {
         _serial = serial;
         _boundInterfaceIndex = boundInterfaceIndex;
         _record = record;
         _role = RoleOf(record);
-        (_in, _out) = Sas(record, _role);
+        (_in, _out) = Sas(record, inherited ? TunnelRole.Standby : _role);
         _synced = (_out.NextSeq, record.ReplayHighest);
         Receive<TunnelRecordChanged>(c => OnRecord(c.Record));
         Receive<GetTunnelState>(_ => Sender.Tell(State()));
@@ -100,8 +103,8 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
             Enum.GetValues<EspDropReason>().Where(r => r != EspDropReason.None).ToDictionary(r => r, r => _in.DropCount(r)), _notOwner, _exhausted)));
     }
 
-    public static Props Props(string serial, TunnelRecord record, int boundInterfaceIndex) =>
-        Akka.Actor.Props.Create(() => new DialupTunnelActor(serial, record, boundInterfaceIndex));
+    public static Props Props(string serial, TunnelRecord record, int boundInterfaceIndex, bool inherited = false) =>
+        Akka.Actor.Props.Create(() => new DialupTunnelActor(serial, record, boundInterfaceIndex, inherited));
 
     protected override void PreStart() => Timers.StartPeriodicTimer("sync", SyncDue.Instance, SequenceSyncInterval);
 

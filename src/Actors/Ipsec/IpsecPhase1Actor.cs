@@ -83,7 +83,11 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     /// <summary>Tunnels claimed since this unit last became FGCP primary: each is claimed at most once per term, so two
     /// units that both believe they are primary (split brain) cannot outbid each other forever.</summary>
     private readonly HashSet<string> _claimedThisTerm = new();
-    private readonly Dictionary<Address, ActorSelection> _peers = new();
+    private readonly SyncPeers _peers = new();
+    private readonly Dictionary<Address, ActorSelection> _selections = new();
+    /// <summary>Tunnels this incarnation has written a record of as their owner: any other record naming this unit as
+    /// owner is its previous incarnation's (<see cref="TunnelOwnership.Inherited"/>).</summary>
+    private readonly HashSet<string> _ownedHere = new();
 
     public IpsecPhase1Actor(string serial, ConfigDocument config, Phase1Interface phase1)
     {
@@ -136,7 +140,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         // A unit that joins or restarts gets every tunnel at once from their owners, not at the next gossip round.
         Receive<ClusterEvent.MemberUp>(e => Arrived(e.Member));
         Receive<ClusterEvent.MemberWeaklyUp>(e => Arrived(e.Member));
-        Receive<ClusterEvent.MemberRemoved>(e => _peers.Remove(e.Member.Address));
+        Receive<ClusterEvent.MemberRemoved>(e => _peers.Removed(e.Member.UniqueAddress));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
         // An Akka-only partition healed: every push to that unit while it was cut was lost, so it gets every tunnel this
         // unit owns again at once. Where both sides owned a tunnel, TunnelOwnership.Compare picks the same winner on both.
@@ -245,25 +249,26 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     /// <summary>A unit that joins or restarts gets every tunnel this unit owns at once, not at the next gossip round.</summary>
     private void Arrived(Member member)
     {
-        if (member.Address == _cluster.SelfAddress || _peers.ContainsKey(member.Address)) return;
-        var peer = Context.ActorSelection(Self.Path.ToStringWithAddress(member.Address));
-        _peers[member.Address] = peer;
-        foreach (var r in _records.Values.Where(r => r.OwnerSerial == _serial)) Push(member.Address, peer, r);
+        if (member.Address == _cluster.SelfAddress || !_peers.Arrived(member.UniqueAddress)) return;
+        PushOwned(member.Address);
     }
 
     private void Reachable(Member member)
     {
         if (member.Address == _cluster.SelfAddress) return;
-        if (!_peers.TryGetValue(member.Address, out var peer))
-        {
-            Arrived(member);
-            return;
-        }
-        foreach (var r in _records.Values.Where(r => r.OwnerSerial == _serial)) Push(member.Address, peer, r);
+        if (!_peers.Knows(member.UniqueAddress)) Arrived(member);
+        else PushOwned(member.Address);
     }
 
-    private void Push(Address to, ActorSelection peer, TunnelRecord record)
+    /// <summary>Every tunnel this incarnation owns; not a previous incarnation's records, which it has not re-claimed yet.</summary>
+    private void PushOwned(Address to)
     {
+        foreach (var r in _records.Values.Where(r => r.OwnerSerial == _serial && _ownedHere.Contains(r.Key))) Push(to, r);
+    }
+
+    private void Push(Address to, TunnelRecord record)
+    {
+        if (!_selections.TryGetValue(to, out var peer)) _selections[to] = peer = Context.ActorSelection(Self.Path.ToStringWithAddress(to));
         peer.Tell(record);
         Context.Parent.Tell(new FgspSyncCounted(to.ToString(), Sent: true));
     }
@@ -398,8 +403,9 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
 
     private void ClaimIfOurClusters(TunnelRecord r)
     {
-        if (!_isPrimary || !TunnelOwnership.TakenOverOnFgcpFailover(r, _serial, _fgcpGroup) || !_claimedThisTerm.Add(r.Key)) return;
-        _log.Info("{0}: taking {1} over from {2}: this unit is its FGCP cluster's primary", _phase1.Name, r.Name, r.OwnerSerial);
+        if (!_isPrimary || !TunnelOwnership.ClaimedByPrimary(r, _serial, _fgcpGroup, _ownedHere.Contains(r.Key)) || !_claimedThisTerm.Add(r.Key)) return;
+        _log.Info("{0}: taking {1} over from {2}: this unit is its FGCP cluster's primary", _phase1.Name, r.Name,
+            r.OwnerSerial == _serial ? "this unit's previous incarnation" : r.OwnerSerial);
         Write(TunnelOwnership.Claim(r, _serial, _fgcpGroup));
     }
 
@@ -421,8 +427,9 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
 
     private void Write(TunnelRecord record)
     {
+        if (record.OwnerSerial == _serial) _ownedHere.Add(record.Key);
         Apply(record);
-        foreach (var (address, peer) in _peers) Push(address, peer, record);
+        foreach (var address in _peers.Targets) Push(address, record);
         _replicator.Tell(Dsl.Update(_key, LWWDictionary<string, TunnelRecord>.Empty, WriteLocal.Instance,
             d => d.SetItem(_cluster, record.Key, record, (_, r) => TunnelOwnership.Clock(r))));
     }
@@ -468,7 +475,9 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         else if (!incoming.Deleted)
         {
             Context.System.EventStream.Publish(new TunnelPresent(_serial, incoming.Key, incoming.OwnerSerial == _serial, System.Diagnostics.Stopwatch.GetTimestamp()));
-            var created = _tunnels[incoming.Key] = Context.ActorOf(DialupTunnelActor.Props(_serial, incoming, _boundInterfaceIndex), Uri.EscapeDataString(incoming.Key));
+            // A previous incarnation's record: its counter is not known here, so the instance sends only from the jump.
+            var inherited = TunnelOwnership.Inherited(incoming, _serial, _ownedHere.Contains(incoming.Key));
+            var created = _tunnels[incoming.Key] = Context.ActorOf(DialupTunnelActor.Props(_serial, incoming, _boundInterfaceIndex, inherited), Uri.EscapeDataString(incoming.Key));
             Context.Parent.Tell(PathOf(incoming, created));
         }
         // A record that reaches the primary late (it restarted, or the sync arrived after its election) is still its cluster's.

@@ -84,6 +84,25 @@ public static class TunnelOwnership
     };
 
     /// <summary>
+    /// A record naming <paramref name="serial"/> as owner that this incarnation of the unit did not write: a restarted
+    /// unit learns from the others (push or gossip) what its previous incarnation owned. Its outbound counter died with
+    /// that incarnation, and the record only carries the last *synced* next number — the old incarnation went on sending
+    /// past it until it was killed, so sending from it repeats numbers CLIENT1 has already seen (anti-replay drops,
+    /// chaos runs 21, 71, 81). Such a record is held like a standby's copy: the unit sends only from the synced next
+    /// number + 2^28, and re-claims it (generation + 1) as any other tunnel of its cluster once it is primary.
+    /// </summary>
+    public static bool Inherited(TunnelRecord r, string serial, bool writtenByThisIncarnation) =>
+        !r.Deleted && r.OwnerSerial == serial && !writtenByThisIncarnation;
+
+    /// <summary>
+    /// What a unit that is (or just became) its FGCP cluster's primary claims: every tunnel of its cluster another unit
+    /// owns (<see cref="TakenOverOnFgcpFailover"/>), and every one its previous incarnation owned (<see cref="Inherited"/>).
+    /// </summary>
+    public static bool ClaimedByPrimary(TunnelRecord r, string primarySerial, int fgcpGroup, bool writtenByThisIncarnation) =>
+        TakenOverOnFgcpFailover(r, primarySerial, fgcpGroup) ||
+        (r.OwnerFgcpGroup == fgcpGroup && Inherited(r, primarySerial, writtenByThisIncarnation));
+
+    /// <summary>
     /// After FGCP failover the new primary takes every tunnel its cluster owned (the old primary is gone or secondary);
     /// tunnels owned by another FGSP cluster stay theirs.
     /// </summary>

@@ -75,6 +75,20 @@ public sealed class DialupTunnelEspSpec : TestKit
     }
 
     [Fact]
+    public void A_restarted_unit_holding_its_previous_incarnations_record_sends_from_the_synced_next_plus_the_jump()
+    {
+        // The old incarnation synced next 0x4000, then sent up to 0x41ff before kill -9: the client has seen 0x41ff.
+        var record = Keyed(TunnelOwnershipSpec.Record(owner: Self, group: 2, nextSeq: 0x4000));
+        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6, inherited: true));
+
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 1)));
+        var outer = ExpectMsg<TunnelEncrypted>();
+        Assert.True(Ipv4Packet.TryParse(outer.OuterPacket, out var esp, out _));
+        Assert.True(EspCodec.TryReadHeader(esp.Payload, out _, out var seq));
+        Assert.Equal(0x4000u + TunnelOwnership.SequenceJump, seq); // never 0x4000: the client would drop it as a replay
+    }
+
+    [Fact]
     public async Task A_replayed_packet_is_dropped_and_counted_never_forwarded()
     {
         var record = Keyed(TunnelOwnershipSpec.Record(owner: Self, group: 2));
