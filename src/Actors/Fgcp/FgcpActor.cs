@@ -70,7 +70,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         _config = config;
         var time = clock ?? TimeProvider.System;
         _incarnation = time.GetUtcNow().ToUnixTimeMilliseconds();
-        _table = new FgcpPeerTable(serial, config.Ha, MonitorUp(), time) { SyncedChecksum = FgcpConfigSync.Checksum(config) };
+        _table = new FgcpPeerTable(serial, config.Ha, MonitorUp(), time, PeerCheckInterval) { SyncedChecksum = FgcpConfigSync.Checksum(config) };
 
         Receive<SendHeartbeat>(_ => Beat());
         Receive<CheckPeers>(_ => Apply(_table.Tick()));

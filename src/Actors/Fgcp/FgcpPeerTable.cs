@@ -63,20 +63,34 @@ public sealed class FgcpPeerTable
     private int _monitorUp;
     private long _uptimeStart;
     private readonly long _helloSince;
+    private readonly TimeSpan? _checkInterval;
+    private long _lastTickAt;
 
-    public FgcpPeerTable(string serial, HaConfig ha, int monitorUp, TimeProvider clock)
+    /// <param name="checkInterval">
+    /// The schedule <see cref="Tick"/> runs on. When given, a tick that runs more than <see cref="StallTolerance"/> after
+    /// its scheduled time means this unit itself did not run (frozen, hung, starved): no peer is judged lost on it (README,
+    /// "a unit that stalls"). Null: every tick is taken at face value.
+    /// </param>
+    public FgcpPeerTable(string serial, HaConfig ha, int monitorUp, TimeProvider clock, TimeSpan? checkInterval = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(serial);
         _serial = serial;
         _ha = ha;
         _monitorUp = monitorUp;
         _clock = clock;
-        _uptimeStart = _helloSince = clock.GetTimestamp();
+        _uptimeStart = _helloSince = _lastTickAt = clock.GetTimestamp();
+        _checkInterval = checkInterval;
         _reports = new RejectReports(clock);
         PrimarySerial = serial;
         OperatingOrder = [serial];
         PasswordProof = ComputePasswordProof(ha);
     }
+
+    /// <summary>How late a tick may run before it counts as this unit's own stall: half the hb-lost window.</summary>
+    public TimeSpan StallTolerance => _ha.LostAfter / 2;
+
+    /// <summary>Ticks that ran so late that this unit judged itself stalled (see <see cref="Tick"/>).</summary>
+    public long Stalls { get; private set; }
 
     public string Serial => _serial;
     public HaState State { get; private set; } = HaState.Hello;
@@ -192,6 +206,19 @@ public sealed class FgcpPeerTable
         var output = new Output();
         _reports.Roll(output.History);
         if (_ha.Mode == HaMode.Standalone) return output.Done();
+        var now = _clock.GetTimestamp();
+        var sinceLastTick = _clock.GetElapsedTime(_lastTickAt, now);
+        _lastTickAt = now;
+        if (_checkInterval is { } interval && sinceLastTick - interval > StallTolerance)
+        {
+            // This tick is overdue because this unit did not run, not because its peers were silent: the heartbeats
+            // they sent meanwhile wait unread behind it. Judging them now would depose a live primary (the frozen
+            // secondary's double claim). Every peer gets a fresh hb-lost window from now, judged by what arrives.
+            Stalls++;
+            foreach (var serial in _peers.Keys.ToList()) _peers[serial] = _peers[serial] with { HeardAt = now };
+            output.History.Add($"peer check ran {(long)(sinceLastTick - interval).TotalMilliseconds}ms late: this unit was stalled; its peers get a fresh hb-lost window of {(long)_ha.LostAfter.TotalMilliseconds}ms from now");
+            return output.Done();
+        }
         var lostAfter = _ha.LostAfter;
         var lost = _peers.Where(p => _clock.GetElapsedTime(p.Value.HeardAt) > lostAfter).Select(p => p.Key).ToList();
         foreach (var serial in lost)

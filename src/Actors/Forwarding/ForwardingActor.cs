@@ -22,7 +22,8 @@ namespace ClusterActors.Actors.Forwarding;
 /// </summary>
 public sealed class ForwardingActor : ReceiveActor, IWithTimers
 {
-    private sealed record PacketIn(IPacketPort Port, byte[] Bytes);
+    /// <param name="ArrivedAt">Stopwatch timestamp when the port delivered the frame, so a frame that waited through a stall is known.</param>
+    private sealed record PacketIn(IPacketPort Port, byte[] Bytes, long ArrivedAt);
 
     private sealed record CarrierChanged(string Interface, bool Up);
 
@@ -57,7 +58,16 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
         _unit = unit;
         _routes = BuildRoutes(config);
 
-        Receive<PacketIn>(p => OnPacket(p.Port, p.Bytes));
+        Receive<PacketIn>(p =>
+        {
+            if (StalledInput.IsStale(System.Diagnostics.Stopwatch.GetElapsedTime(p.ArrivedAt), _config.Ha))
+            {
+                _received++;
+                Drop("stale after stall");
+                return;
+            }
+            OnPacket(p.Port, p.Bytes);
+        });
         Receive<CarrierChanged>(c =>
         {
             _log.Info("{0} link status changed: {1}", c.Interface, c.Up ? "up" : "down");
@@ -128,7 +138,7 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
             IPacketPort port;
             try
             {
-                port = _io.Open(i.Name, addresses, (p, bytes) => self.Tell(new PacketIn(p, bytes)));
+                port = _io.Open(i.Name, addresses, (p, bytes) => self.Tell(new PacketIn(p, bytes, System.Diagnostics.Stopwatch.GetTimestamp())));
             }
             catch (InvalidOperationException e)
             {

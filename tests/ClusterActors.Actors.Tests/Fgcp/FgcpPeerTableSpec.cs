@@ -88,6 +88,81 @@ public sealed class FgcpPeerTableSpec
         Assert.Contains(new FgcpNegotiated("hello-holddown expired", $"{Vm1} is selected as the primary because it's the only member in the cluster."), output.Effects);
     }
 
+    /// <summary>The frozen secondary (chaos drill, SIGSTOP DC2_VM2 4.1 s): its overdue check runs before the queued heartbeats.</summary>
+    [Fact]
+    public void A_check_overdue_because_this_unit_was_stalled_declares_no_peer_lost_and_the_queued_heartbeats_keep_it()
+    {
+        var check = TimeSpan.FromMilliseconds(25);
+        var t = new FgcpPeerTable(Vm2, Ha(priority: 128), 1, _time, check) { SyncedChecksum = Checksum };
+        t.Start();
+        t.Heard(Hb(serial: Vm1, priority: 200), "port4");
+        t.Heard(Hb(serial: Vm1, priority: 200), "port4");
+        Assert.Equal((HaState.Work, HaRole.Secondary, Vm1), (t.State, t.Role, t.PrimarySerial));
+        for (var i = 0; i < 8; i++)
+        {
+            _time.Advance(check);
+            Assert.Same(FgcpOutput.Nothing, t.Tick());
+        }
+
+        // SIGSTOP for 4.1 s: no tick runs, the primary's heartbeats queue unread; on SIGCONT the first queued tick runs first.
+        _time.Advance(TimeSpan.FromMilliseconds(4100));
+        var resumed = t.Tick();
+        Assert.True(t.Peers.ContainsKey(Vm1));
+        Assert.Equal((HaRole.Secondary, Vm1), (t.Role, t.PrimarySerial));
+        Assert.DoesNotContain(resumed.Effects, e => e is FgcpRoleSettled or FgcpStateChanged);
+        Assert.Equal(["peer check ran 4075ms late: this unit was stalled; its peers get a fresh hb-lost window of 1000ms from now"], resumed.History);
+        Assert.Equal(1, t.Stalls);
+
+        // The queued heartbeats and ticks follow, all at once: the primary is heard, nothing is renegotiated.
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.DoesNotContain(t.Heard(Hb(serial: Vm1, priority: 200, state: HaState.Work, role: HaRole.Primary), "port4").Effects, e => e is FgcpRoleSettled);
+            Assert.Same(FgcpOutput.Nothing, t.Tick());
+        }
+        Assert.Equal((HaRole.Secondary, Vm1, 1L), (t.Role, t.PrimarySerial, t.Stalls));
+    }
+
+    /// <summary>The stall rule defers judgement by one hb-lost window; it does not keep a dead peer alive.</summary>
+    [Fact]
+    public void After_a_stall_a_peer_that_stays_silent_is_lost_one_hb_lost_window_later()
+    {
+        var check = TimeSpan.FromMilliseconds(25);
+        var t = new FgcpPeerTable(Vm2, Ha(priority: 128), 1, _time, check) { SyncedChecksum = Checksum };
+        t.Start();
+        t.Heard(Hb(serial: Vm1, priority: 200), "port4");
+        t.Heard(Hb(serial: Vm1, priority: 200), "port4");
+        _time.Advance(TimeSpan.FromSeconds(3));
+        t.Tick();
+        Assert.True(t.Peers.ContainsKey(Vm1));
+        var lost = FgcpOutput.Nothing;
+        for (var elapsed = TimeSpan.Zero; elapsed <= TimeSpan.FromSeconds(1); elapsed += check)
+        {
+            _time.Advance(check);
+            lost = t.Tick();
+            if (!t.Peers.ContainsKey(Vm1)) break;
+        }
+        Assert.False(t.Peers.ContainsKey(Vm1));
+        Assert.Contains("member 'FGVM02TM22000001' is lost: no heartbeat for 1000ms (hb-interval 2 x hb-lost-threshold 5)", lost.History);
+        Assert.Equal((HaRole.Primary, Vm2), (t.Role, t.PrimarySerial));
+    }
+
+    /// <summary>A late tick within the tolerance (half the hb-lost window) is an ordinary tick: loss is judged at face value.</summary>
+    [Fact]
+    public void A_check_late_by_less_than_half_the_hb_lost_window_still_judges_a_silent_peer_lost()
+    {
+        var check = TimeSpan.FromMilliseconds(25);
+        var t = new FgcpPeerTable(Vm2, Ha(priority: 128), 1, _time, check) { SyncedChecksum = Checksum };
+        t.Start();
+        t.Heard(Hb(serial: Vm1, priority: 200), "port4");
+        t.Heard(Hb(serial: Vm1, priority: 200), "port4");
+        for (var i = 0; i < 20; i++) { _time.Advance(TimeSpan.FromMilliseconds(25)); t.Tick(); } // 500 ms of silence
+        _time.Advance(TimeSpan.FromMilliseconds(525)); // late by 500 ms, exactly the tolerance
+        var output = t.Tick();
+        Assert.False(t.Peers.ContainsKey(Vm1));
+        Assert.Equal(0, t.Stalls);
+        Assert.Contains(output.History, l => l.StartsWith("member 'FGVM02TM22000001' is lost"));
+    }
+
     [Fact]
     public void A_peer_is_lost_after_hb_interval_times_hb_lost_threshold_and_not_a_millisecond_before()
     {
