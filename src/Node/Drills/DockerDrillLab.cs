@@ -446,9 +446,50 @@ public sealed partial class DockerDrillLab : IDrillLab
                 ? $"table inet {table} {{ chain in {{ type filter hook input priority -10; ip saddr {peerIp} tcp sport {AkkaPort} drop; ip saddr {peerIp} tcp dport {AkkaPort} drop; }} " +
                   $"chain out {{ type filter hook output priority -10; ip daddr {peerIp} tcp dport {AkkaPort} drop; ip daddr {peerIp} tcp sport {AkkaPort} drop; }} }}"
                 : $"delete table inet {table}";
-            var (exit, output) = await Run("docker", ["exec", Container(on), "nft", script], TimeSpan.FromSeconds(30), check: false);
+            // As for Link: nft from this host in the unit's network namespace (nsenter), not `docker exec`, which takes
+            // hundreds of ms per call on two busy cores (an isolation is 6 calls) and would skew the fault's timing.
+            int pid;
+            lock (_gate) pid = _pids.GetValueOrDefault(on);
+            if (pid == 0) pid = await Pid(on);
+            var (exit, output) = pid > 0
+                ? await Run("nsenter", ["-t", pid.ToString(CultureInfo.InvariantCulture), "-n", "nft", script], TimeSpan.FromSeconds(30), check: false)
+                : await Run("docker", ["exec", Container(on), "nft", script], TimeSpan.FromSeconds(30), check: false);
             if (exit != 0 && cut) throw new InvalidOperationException($"nft in {Container(on)} refused the Akka cut: {output.Trim()}");
         }
+    }
+
+    private readonly Dictionary<string, SqliteDatabaseLock> _dbLocks = new();
+
+    /// <summary>Where the unit keeps its journal (docker-compose.yml: a volume per unit on /var/lib/clusteractors).</summary>
+    private const string UnitSqliteFile = "/var/lib/clusteractors/" + ClusterActors.Actors.Persistence.PersistenceHocon.SqliteFile;
+
+    /// <summary>
+    /// The drill lab runs without the `postgres` profile: each unit's journal is SQLite on its own volume. The file is
+    /// locked from this host through /proc/PID/root of the unit's PID 1 (<see cref="SqliteDatabaseLock"/>: the kernel's
+    /// record lock on the same inode the unit locks), so no tool is needed in the container and the lock is in place
+    /// when the call returns. (Stopping the `postgres` service would stop every unit's database at once.)
+    /// </summary>
+    public async Task StopDatabaseAsync(string unit)
+    {
+        Known(unit);
+        lock (_gate)
+            if (_dbLocks.ContainsKey(unit)) throw new InvalidOperationException($"{unit}'s database is already stopped");
+        int pid;
+        lock (_gate) pid = _pids.GetValueOrDefault(unit);
+        if (pid == 0) pid = await Pid(unit);
+        if (pid == 0) throw new InvalidOperationException($"{unit} is not running: no database file to lock");
+        var file = $"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/root{UnitSqliteFile}";
+        var dbLock = await Task.Run(() => SqliteDatabaseLock.Take(file, TimeSpan.FromSeconds(5)));
+        lock (_gate) _dbLocks[unit] = dbLock;
+    }
+
+    public Task StartDatabaseAsync(string unit)
+    {
+        SqliteDatabaseLock? dbLock;
+        lock (_gate)
+            if (!_dbLocks.Remove(unit, out dbLock)) throw new InvalidOperationException($"{unit}'s database is not stopped");
+        dbLock.Dispose();
+        return Task.CompletedTask;
     }
 
     /// <summary>DC2_VMn's address on the FGSP link (docker-compose.yml: 172.31.2.1n), where its Akka remoting binds.</summary>
@@ -572,6 +613,11 @@ public sealed partial class DockerDrillLab : IDrillLab
     public async ValueTask DisposeAsync()
     {
         StopProgressPoller();
+        lock (_gate)
+        {
+            foreach (var dbLock in _dbLocks.Values) dbLock.Dispose();
+            _dbLocks.Clear();
+        }
         if (_up)
         {
             if (Environment.GetEnvironmentVariable("CLUSTERACTORS_DRILL_KEEP") != "1")
