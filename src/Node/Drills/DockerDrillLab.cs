@@ -432,6 +432,13 @@ public sealed partial class DockerDrillLab : IDrillLab
 
     public Task HealAkkaAsync(string unitA, string unitB) => SetAkkaPath(unitA, unitB, cut: false);
 
+    /// <summary>The nft script that cuts (or restores) the Akka path to <paramref name="peerIp"/> in one unit's namespace:
+    /// one line, so the chains are separated by `;` (nft rejects `} chain` on one line: seen in the first docker run).</summary>
+    public static string AkkaCutScript(string table, string peerIp, bool cut) => cut
+        ? $"table inet {table} {{ chain in {{ type filter hook input priority -10; ip saddr {peerIp} tcp sport {AkkaPort} drop; ip saddr {peerIp} tcp dport {AkkaPort} drop; }}; " +
+          $"chain out {{ type filter hook output priority -10; ip daddr {peerIp} tcp dport {AkkaPort} drop; ip daddr {peerIp} tcp sport {AkkaPort} drop; }}; }}"
+        : $"delete table inet {table}";
+
     private async Task SetAkkaPath(string unitA, string unitB, bool cut)
     {
         Known(unitA);
@@ -442,10 +449,7 @@ public sealed partial class DockerDrillLab : IDrillLab
                 if (_down.Contains(on)) continue;
             var peerIp = FgspLinkAddress(peer);
             var table = "clusteractors_akka_cut_" + peer.ToLowerInvariant();
-            var script = cut
-                ? $"table inet {table} {{ chain in {{ type filter hook input priority -10; ip saddr {peerIp} tcp sport {AkkaPort} drop; ip saddr {peerIp} tcp dport {AkkaPort} drop; }} " +
-                  $"chain out {{ type filter hook output priority -10; ip daddr {peerIp} tcp dport {AkkaPort} drop; ip daddr {peerIp} tcp sport {AkkaPort} drop; }} }}"
-                : $"delete table inet {table}";
+            var script = AkkaCutScript(table, peerIp, cut);
             // As for Link: nft from this host in the unit's network namespace (nsenter), not `docker exec`, which takes
             // hundreds of ms per call on two busy cores (an isolation is 6 calls) and would skew the fault's timing.
             int pid;
