@@ -465,24 +465,25 @@ public sealed partial class DockerDrillLab : IDrillLab
     private readonly Dictionary<string, SqliteDatabaseLock> _dbLocks = new();
 
     /// <summary>Where the unit keeps its journal (docker-compose.yml: a volume per unit on /var/lib/clusteractors).</summary>
-    private const string UnitSqliteFile = "/var/lib/clusteractors/" + ClusterActors.Actors.Persistence.PersistenceHocon.SqliteFile;
+    private const string UnitDataDir = "/var/lib/clusteractors";
 
     /// <summary>
     /// The drill lab runs without the `postgres` profile: each unit's journal is SQLite on its own volume. The file is
-    /// locked from this host through /proc/PID/root of the unit's PID 1 (<see cref="SqliteDatabaseLock"/>: the kernel's
-    /// record lock on the same inode the unit locks), so no tool is needed in the container and the lock is in place
-    /// when the call returns. (Stopping the `postgres` service would stop every unit's database at once.)
+    /// locked from this host (<see cref="SqliteDatabaseLock"/>: the kernel's record lock on the same inode the unit
+    /// locks), reached through the volume's host directory (`docker inspect`: the mount's Source), so no tool is needed
+    /// in the container. Not through /proc/PID/root: SQLite resolves symbolic links in a path, and that magic link reads
+    /// as "/" (the first docker run: SQLite error 14, unable to open). (Stopping the `postgres` service would stop every
+    /// unit's database at once.)
     /// </summary>
     public async Task StopDatabaseAsync(string unit)
     {
         Known(unit);
         lock (_gate)
             if (_dbLocks.ContainsKey(unit)) throw new InvalidOperationException($"{unit}'s database is already stopped");
-        int pid;
-        lock (_gate) pid = _pids.GetValueOrDefault(unit);
-        if (pid == 0) pid = await Pid(unit);
-        if (pid == 0) throw new InvalidOperationException($"{unit} is not running: no database file to lock");
-        var file = $"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/root{UnitSqliteFile}";
+        var (_, source) = await Run("docker", ["inspect", "-f", $"{{{{range .Mounts}}}}{{{{if eq .Destination \"{UnitDataDir}\"}}}}{{{{.Source}}}}{{{{end}}}}{{{{end}}}}", Container(unit)],
+            TimeSpan.FromSeconds(30));
+        if (source.Trim().Length == 0) throw new InvalidOperationException($"{Container(unit)} has no volume on {UnitDataDir}");
+        var file = Path.Combine(source.Trim(), ClusterActors.Actors.Persistence.PersistenceHocon.SqliteFile);
         var dbLock = await Task.Run(() => SqliteDatabaseLock.Take(file, TimeSpan.FromSeconds(5)));
         lock (_gate) _dbLocks[unit] = dbLock;
     }
