@@ -53,10 +53,21 @@ public sealed record ChaosObservation
     public required IReadOnlyList<IReadOnlyList<string>> Clusters { get; init; }
     public required IReadOnlyDictionary<string, string?> Checksums { get; init; }
 
+    /// <summary>database-stop only: what the config change made on the unit while its database was stopped got back
+    /// (exit code and output; an exception's message as exit code null); null for other kinds.</summary>
+    public DatabaseChangeResult? ChangeWhileStopped { get; init; }
+    /// <summary>database-stop only: ms after the heal when a config change on the unit was first accepted (journaled); null: never.</summary>
+    public double? ChangeJournaledMs { get; init; }
+    /// <summary>database-stop only: the last refusal after the heal, when no change was accepted.</summary>
+    public string? ChangeAfterRefusal { get; init; }
+
     /// <summary>Every unit answered again, both clusters whole, every unit holding the tunnels: the next run can start.</summary>
     public required bool Healed { get; init; }
     public string? NotHealed { get; init; }
 }
+
+/// <summary>What a config change got back: the CLI's exit code (null when the call itself failed) and its output.</summary>
+public sealed record DatabaseChangeResult(int? ExitCode, string Output);
 
 /// <summary>One broken invariant of one run.</summary>
 public sealed record ChaosViolation(string Invariant, string Detail);
@@ -80,7 +91,8 @@ public static partial class ChaosInvariants
     public const int HistoryRing = 512;
 
     public const string OneOwner = "one-owner", TrafficFlows = "traffic-flows", AntiReplay = "anti-replay", Icv = "icv",
-        SaReuse = "sa-reuse", HaHistory = "ha-history", ConfigChecksum = "config-checksum", LabHealed = "lab-healed";
+        SaReuse = "sa-reuse", HaHistory = "ha-history", ConfigChecksum = "config-checksum", LabHealed = "lab-healed",
+        DatabaseRefused = "database-refused", DatabaseJournaled = "database-journaled";
 
     public static IReadOnlyList<ChaosViolation> Check(ChaosObservation o)
     {
@@ -92,6 +104,7 @@ public static partial class ChaosInvariants
         Sas(o, v);
         Histories(o, v);
         Checksums(o, v);
+        Database(o, v);
         if (!o.Healed) v.Add(new(LabHealed, o.NotHealed ?? "the lab did not heal"));
         return v;
     }
@@ -264,6 +277,25 @@ public static partial class ChaosInvariants
             if (sums.Any(s => s.Sum is null) || sums.Select(s => s.Sum).Distinct().Count() > 1)
                 v.Add(new(ConfigChecksum, string.Join(", ", sums.Select(s => $"{s.Unit} {s.Sum ?? "unreadable"}"))));
         }
+    }
+
+    /// <summary>
+    /// database-stop: the change made while the database was stopped was refused with an error (a CLI answer with a
+    /// non-zero code, the running config unchanged), not taken without its journal and not left unanswered; and a change
+    /// made after the database returned was journaled within <see cref="ChaosCatalog.DatabaseReturnBoundMs"/> + 500 ms.
+    /// </summary>
+    private static void Database(ChaosObservation o, List<ChaosViolation> v)
+    {
+        if (o.Fault.Kind != ChaosCatalog.DatabaseStop.Name) return;
+        var during = o.ChangeWhileStopped;
+        if (during is null) v.Add(new(DatabaseRefused, "no config change was made while the database was stopped"));
+        else if (during.ExitCode is null) v.Add(new(DatabaseRefused, $"the change made while the database was stopped got no answer: {Clip(during.Output.Trim())}"));
+        else if (during.ExitCode == 0) v.Add(new(DatabaseRefused, "a config change was accepted while the unit's database was stopped (not journaled, yet applied)"));
+        var limit = ChaosCatalog.DatabaseReturnBoundMs + OwnerAllowanceMs;
+        if (o.ChangeJournaledMs is not { } ms)
+            v.Add(new(DatabaseJournaled, $"no config change was journaled after the database returned{(o.ChangeAfterRefusal is { } r ? $" (last answer: {Clip(r.Trim())})" : "")}"));
+        else if (ms > limit)
+            v.Add(new(DatabaseJournaled, F($"the first config change journaled after the database returned came {ms:0} ms after it, later than {limit:0} ms")));
     }
 
     private static string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);

@@ -7,13 +7,15 @@ namespace ClusterActors.Node.Drills;
 /// The fault one chaos run injects, decided before the run from the seed and the run number alone
 /// (<see cref="ChaosPlan.Fault"/>): its kind, the unit (and port) it hits, and how long it is held before it is healed.
 /// </summary>
-/// <param name="Kind">The catalog entry's name: kill, restart, port-down, heartbeat-cut, sigstop.</param>
+/// <param name="Kind">The catalog entry's name: kill, restart, port-down, heartbeat-cut, akka-partition, sigstop, database-stop.</param>
 /// <param name="HoldMs">From the fault to its heal (for a restart: how long the unit stays down).</param>
-public sealed record ChaosFault(string Kind, string Unit, string? Port, double HoldMs)
+/// <param name="Scope">For a kind with scopes (akka-partition): which units around <paramref name="Unit"/> it cuts
+/// (<see cref="ChaosCatalog.AkkaScopes"/>); null otherwise.</param>
+public sealed record ChaosFault(string Kind, string Unit, string? Port, double HoldMs, string? Scope = null)
 {
     /// <summary>A few words: progress, reports, the summary.</summary>
     public string Short => string.Create(CultureInfo.InvariantCulture,
-        $"{Kind} {Unit}{(Port is null ? "" : " " + Port)}, held {HoldMs / 1000:0.000} s");
+        $"{Kind} {Unit}{(Port is null ? "" : " " + Port)}{(Scope is null ? "" : " " + Scope)}, held {HoldMs / 1000:0.000} s");
 }
 
 /// <summary>
@@ -26,6 +28,8 @@ public sealed record ChaosFault(string Kind, string Unit, string? Port, double H
 /// <param name="FaultBoundMs">The fault's detection bound (the mechanism that notices it), ms.</param>
 /// <param name="HealBoundMs">The heal's detection bound, ms; for a heal that starts a unit, counted from the unit answering again.</param>
 /// <param name="HealStartsUnit">The heal starts the unit again: its bound counts from the moment its HA answers.</param>
+/// <param name="Scopes">What around the unit it hits (akka-partition: its FGCP peer, the other cluster, every other
+/// unit); empty when it hits the unit (or its port) alone.</param>
 public sealed record ChaosFaultKind(
     string Name,
     string Title,
@@ -36,7 +40,11 @@ public sealed record ChaosFaultKind(
     Func<DrillTimers, double> HealBoundMs,
     bool HealStartsUnit,
     Func<IDrillLab, ChaosFault, Task> Inject,
-    Func<IDrillLab, ChaosFault, Task> Heal);
+    Func<IDrillLab, ChaosFault, Task> Heal,
+    IReadOnlyList<string>? Scopes = null)
+{
+    public IReadOnlyList<string> Scopes { get; init; } = Scopes ?? [];
+}
 
 /// <summary>What a chaos fault can hit: the units, the data ports each has on the lab's links, and the FGCP clusters.</summary>
 public sealed record ChaosTargets(IReadOnlyList<string> Units, IReadOnlyDictionary<string, IReadOnlyList<string>> Ports,
@@ -54,8 +62,8 @@ public sealed record ChaosTargets(IReadOnlyList<string> Units, IReadOnlyDictiona
 /// The faults the chaos drill picks from, each a line. Every run starts from a healed lab (every unit up, both
 /// clusters formed, one owner per tunnel, every unit holding the tunnel), so every fault here makes sense at the start
 /// of every run: kill any unit (the owner included), restart one (kill, then start after a short outage), pull a data
-/// port's cable, cut a heartbeat cable, freeze a unit (SIGSTOP … SIGCONT). Akka-only partitions and database
-/// stop/start join as one entry each once their lab methods exist.
+/// port's cable, cut a heartbeat cable, cut only the Akka path (around a unit, within its pair, or between the
+/// clusters), freeze a unit (SIGSTOP … SIGCONT), stop a unit's database.
 /// </summary>
 public static class ChaosCatalog
 {
@@ -121,7 +129,88 @@ public static class ChaosCatalog
         (lab, f) => lab.Freeze(f.Unit, frozen: true),
         (lab, f) => lab.Freeze(f.Unit, frozen: false));
 
-    public static IReadOnlyList<ChaosFaultKind> All { get; } = [Kill, Restart, PortDown, HeartbeatCut, Sigstop];
+    /// <summary>The Akka partition's scopes: <c>pair</c> cuts the unit from its FGCP peer, <c>clusters</c> its whole
+    /// cluster from the other one, <c>isolate</c> the unit from every other unit.</summary>
+    public static readonly IReadOnlyList<string> AkkaScopes = ["pair", "clusters", "isolate"];
+
+    /// <summary>How long the Akka path stays cut: past Akka's failure detection (heartbeat 1 s, acceptable pause 3 s) so
+    /// that every side sees the other unreachable, up to past the 8 s after which a waiting membership change downs
+    /// (src/Node/Hosting/README.md): 4–14 s.</summary>
+    public const double AkkaHoldMinMs = 4000, AkkaHoldSpanMs = 10_000;
+
+    /// <summary>From the heal until the Akka members see each other reachable again and the owners have re-pushed: the
+    /// failure detector's heartbeat and acceptable pause plus one push, asserted at 10 s by AkkaPartitionHealSpec.</summary>
+    public const double AkkaHealBoundMs = 10_000;
+
+    /// <summary>
+    /// Only the Akka path (SA sync, config sync, FGSP announcements) cut, FGCP heartbeats and data ports untouched, then
+    /// restored. FGCP sees every unit all along, so no role and no owner may change: the fault's bound is 0 (every tunnel
+    /// must keep exactly one owner from the start, within the 500 ms allowance). The heal's bound is Akka's.
+    /// </summary>
+    public static readonly ChaosFaultKind AkkaPartition = new(
+        "akka-partition", "only the Akka path cut (heartbeats flowing), then healed: within a pair, between the clusters, around a unit",
+        f => $"cut the Akka path {AkkaScopeText(f)} (FGCP heartbeats and data ports untouched); healed after {Sec(f.HoldMs)}",
+        [],
+        (_, u) => AkkaHoldMinMs + u * AkkaHoldSpanMs,
+        _ => 0,
+        _ => AkkaHealBoundMs,
+        HealStartsUnit: false,
+        async (lab, f) => { foreach (var (a, b) in AkkaCutPairs(f, ChaosTargets.Seed.Clusters)) await lab.CutAkkaAsync(a, b); },
+        async (lab, f) => { foreach (var (a, b) in AkkaCutPairs(f, ChaosTargets.Seed.Clusters)) await lab.HealAkkaAsync(a, b); },
+        AkkaScopes);
+
+    /// <summary>The pairs of units whose Akka path an akka-partition fault cuts, each once.</summary>
+    public static IReadOnlyList<(string A, string B)> AkkaCutPairs(ChaosFault f, IReadOnlyList<IReadOnlyList<string>> clusters)
+    {
+        var mine = clusters.FirstOrDefault(c => c.Contains(f.Unit)) ?? throw new ArgumentException($"{f.Unit} is in no cluster");
+        var all = clusters.SelectMany(c => c).ToList();
+        return f.Scope switch
+        {
+            "pair" => mine.Where(u => u != f.Unit).Select(u => (f.Unit, u)).ToList(),
+            "clusters" => mine.SelectMany(a => all.Where(b => !mine.Contains(b)).Select(b => (a, b))).ToList(),
+            "isolate" => all.Where(u => u != f.Unit).Select(u => (f.Unit, u)).ToList(),
+            _ => throw new ArgumentException($"akka-partition has no scope {f.Scope ?? "(none)"}"),
+        };
+    }
+
+    private static string AkkaScopeText(ChaosFault f) => f.Scope switch
+    {
+        "pair" => $"between {f.Unit} and its FGCP peer",
+        "clusters" => $"between {f.Unit}'s cluster and the other cluster",
+        "isolate" => $"around {f.Unit} (from every other unit)",
+        _ => $"({f.Scope})",
+    };
+
+    /// <summary>How long the database stays stopped: long enough for the config change made meanwhile to be refused
+    /// (UnitConfigActor waits 4 s for its journal; the docker lab's CLI round trip on top), 6–10 s.</summary>
+    public const double DatabaseHoldMinMs = 6000, DatabaseHoldSpanMs = 4000;
+
+    /// <summary>From the database's return until a config change is journaled again: the journal supervisor's longest
+    /// backoff (10 s) plus the plugin's circuit-breaker reset (5 s).</summary>
+    public const double DatabaseReturnBoundMs = 15_000;
+
+    /// <summary>The change the chaos drill makes on the unit whose database is stopped, once while it is stopped (must be
+    /// refused) and once after it returns (must be journaled): `set override disable`, the shipped value, per unit (not
+    /// synced by FGCP), so it changes neither the election nor any checksum, yet it is journaled like any change.</summary>
+    public const string DatabaseProbeChange = "config system ha\n    set override disable\nend";
+
+    /// <summary>
+    /// The unit's database unavailable, then back (see the labs' StopDatabaseAsync: the unit's SQLite file locked by
+    /// another process). FGCP, IKE and forwarding do not depend on the journals once up (src/Actors/Persistence), so no
+    /// role and no owner may change: bound 0, as for the Akka partition.
+    /// </summary>
+    public static readonly ChaosFaultKind DatabaseStop = new(
+        "database-stop", "a unit's database stopped, then started again",
+        f => $"stop {f.Unit}'s database (its SQLite file locked by another process) for {Sec(f.HoldMs)}; a config change meanwhile must be refused, one after must be journaled",
+        [],
+        (_, u) => DatabaseHoldMinMs + u * DatabaseHoldSpanMs,
+        _ => 0,
+        _ => 0,
+        HealStartsUnit: false,
+        (lab, f) => lab.StopDatabaseAsync(f.Unit),
+        (lab, f) => lab.StartDatabaseAsync(f.Unit));
+
+    public static IReadOnlyList<ChaosFaultKind> All { get; } = [Kill, Restart, PortDown, HeartbeatCut, Sigstop, AkkaPartition, DatabaseStop];
 
     public static ChaosFaultKind Get(string name) => All.First(k => k.Name == name);
 
@@ -147,7 +236,8 @@ public static class ChaosPlan
         if (choices.Count == 0) throw new ArgumentException($"no target for {kind.Name} in this lab", nameof(targets));
         var (unit, port) = choices[draw.Below(choices.Count)];
         var hold = Math.Round(kind.Hold(timers, draw.Unit()), 0);
-        return new ChaosFault(kind.Name, unit, port, hold);
+        var scope = kind.Scopes.Count == 0 ? null : kind.Scopes[draw.Below(kind.Scopes.Count)];
+        return new ChaosFault(kind.Name, unit, port, hold, scope);
     }
 
     /// <summary>A stream of draws from (seed, run): SplitMix64 over the seed mixed with the run number.</summary>

@@ -47,6 +47,10 @@ public sealed record ChaosRunResult
     public long? IcvFailures { get; init; }
     public string Sa { get; init; } = "unknown";
     public IReadOnlyDictionary<string, string?> Checksums { get; init; } = new Dictionary<string, string?>();
+    /// <summary>database-stop: the answer to the config change made while the database was stopped.</summary>
+    public DatabaseChangeResult? ChangeWhileStopped { get; init; }
+    /// <summary>database-stop: ms after the heal when a config change was journaled again.</summary>
+    public double? ChangeJournaledMs { get; init; }
 
     /// <summary>Every unit's forwarded packets and PC1's answers per 100 ms from the fault on (zero = the fault), for the SVG.</summary>
     public Timeline Timeline { get; init; } = Timeline.Empty;
@@ -201,10 +205,17 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
             timeline.Start();
             await kind.Inject(lab, fault);
             await Say($"fault: {kind.Describe(fault)}");
+            DatabaseChangeResult? changeWhileStopped = null;
+            if (kind == ChaosCatalog.DatabaseStop)
+            {
+                changeWhileStopped = await Change(lab, fault.Unit);
+                await Say($"config change while {fault.Unit}'s database is stopped: {ChangeText(changeWhileStopped)} at {S(Ms(clock))}");
+            }
             await Until(clock, fault.HoldMs, ct);
 
             var healAt = Ms(clock);
             await kind.Heal(lab, fault);
+            var journaled = kind == ChaosCatalog.DatabaseStop ? JournaledAfter(lab, fault.Unit, clock, healAt, ct) : null;
             double? unitUp = null;
             var healBound = kind.HealBoundMs(lab.Timers);
             if (kind.HealStartsUnit)
@@ -227,6 +238,9 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
                 if (notHealed is null) break;
             }
             var observedUntil = Ms(clock);
+            (double? Ms, string? Refusal) changeAfter = journaled is null ? (null, null) : await journaled;
+            if (journaled is not null)
+                await Say(changeAfter.Ms is { } jm ? $"config change journaled {S(jm)} after the database returned" : $"no config change journaled after the database returned ({changeAfter.Refusal?.Trim()})");
             await sampler.StopAsync();
             var tl = await timeline.StopAsync(lab.Units);
             timeline = null;
@@ -251,6 +265,7 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
                 ClientOutboundSpi = clientAfter.OutboundSpi, ClientInboundSpi = clientAfter.InboundSpi,
                 HistoryBefore = histories, HistoryAfter = historiesAfter,
                 Clusters = _targets.Clusters, Checksums = checksums,
+                ChangeWhileStopped = changeWhileStopped, ChangeJournaledMs = changeAfter.Ms, ChangeAfterRefusal = changeAfter.Refusal,
                 Healed = notHealed is null, NotHealed = notHealed is null ? null : $"not healed {S(observedUntil - healAt)} after the heal: {notHealed}",
             };
             var violations = ChaosInvariants.Check(observation);
@@ -266,6 +281,7 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
                 Sent = report.Sent, Answered = report.Answered, Lost = report.Lost, LongestGapMs = Math.Round(report.LongestGap.TotalMilliseconds, 1),
                 AntiReplayDrops = clientAfter.AntiReplayDrops - client.AntiReplayDrops, IcvFailures = clientAfter.IcvFailures - client.IcvFailures,
                 Sa = dec is null ? "unknown" : sameSas ? "reused" : "renegotiated", Checksums = checksums, Violations = violations,
+                ChangeWhileStopped = changeWhileStopped, ChangeJournaledMs = changeAfter.Ms,
                 Timeline = tl,
             };
             var events = new List<TimelineEvent> { new(0, "fault", fault.Short), new(healAt, "fault", "heal") };
@@ -294,6 +310,39 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
         return result with { DurationS = Math.Round(wall.Elapsed.TotalSeconds, 1) };
 
         static string Opt(double? ms) => ms is { } v ? S(v) : "never";
+    }
+
+    /// <summary>The database-stop probe: <see cref="ChaosCatalog.DatabaseProbeChange"/> on the unit; a call that fails
+    /// (no answer in time) is a result too, with no exit code.</summary>
+    private static async Task<DatabaseChangeResult> Change(IDrillLab lab, string unit)
+    {
+        try
+        {
+            var r = await lab.Cli(unit, ChaosCatalog.DatabaseProbeChange);
+            return new DatabaseChangeResult(r.ExitCode, r.Output);
+        }
+        catch (Exception e)
+        {
+            return new DatabaseChangeResult(null, $"{e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    private static string ChangeText(DatabaseChangeResult r) =>
+        r.ExitCode is null ? $"no answer ({r.Output.Trim()})" : r.ExitCode == 0 ? "accepted" : $"refused ({r.ExitCode}: {r.Output.Trim()})";
+
+    /// <summary>After the database returns: the change again every 500 ms until it is accepted (journaled), for at most
+    /// the return bound + 500 ms + <see cref="HealGraceMs"/>; ms after the heal, or the last refusal.</summary>
+    private static async Task<(double? Ms, string? Refusal)> JournaledAfter(IDrillLab lab, string unit, Stopwatch clock, double healAt, CancellationToken ct)
+    {
+        string? last = null;
+        while (Ms(clock) - healAt < ChaosCatalog.DatabaseReturnBoundMs + ChaosInvariants.OwnerAllowanceMs + HealGraceMs)
+        {
+            var r = await Change(lab, unit);
+            if (r.ExitCode == 0) return (Math.Round(Ms(clock) - healAt, 1), null);
+            last = ChangeText(r);
+            await Task.Delay(TimeSpan.FromMilliseconds(500), ct);
+        }
+        return (null, last);
     }
 
     private static double Ms(Stopwatch clock) => Math.Round(clock.Elapsed.TotalMilliseconds, 1);

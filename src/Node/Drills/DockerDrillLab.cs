@@ -432,6 +432,13 @@ public sealed partial class DockerDrillLab : IDrillLab
 
     public Task HealAkkaAsync(string unitA, string unitB) => SetAkkaPath(unitA, unitB, cut: false);
 
+    /// <summary>The nft script that cuts (or restores) the Akka path to <paramref name="peerIp"/> in one unit's namespace:
+    /// one line, so the chains are separated by `;` (nft rejects `} chain` on one line: seen in the first docker run).</summary>
+    public static string AkkaCutScript(string table, string peerIp, bool cut) => cut
+        ? $"table inet {table} {{ chain in {{ type filter hook input priority -10; ip saddr {peerIp} tcp sport {AkkaPort} drop; ip saddr {peerIp} tcp dport {AkkaPort} drop; }}; " +
+          $"chain out {{ type filter hook output priority -10; ip daddr {peerIp} tcp dport {AkkaPort} drop; ip daddr {peerIp} tcp sport {AkkaPort} drop; }}; }}"
+        : $"delete table inet {table}";
+
     private async Task SetAkkaPath(string unitA, string unitB, bool cut)
     {
         Known(unitA);
@@ -442,13 +449,52 @@ public sealed partial class DockerDrillLab : IDrillLab
                 if (_down.Contains(on)) continue;
             var peerIp = FgspLinkAddress(peer);
             var table = "clusteractors_akka_cut_" + peer.ToLowerInvariant();
-            var script = cut
-                ? $"table inet {table} {{ chain in {{ type filter hook input priority -10; ip saddr {peerIp} tcp sport {AkkaPort} drop; ip saddr {peerIp} tcp dport {AkkaPort} drop; }} " +
-                  $"chain out {{ type filter hook output priority -10; ip daddr {peerIp} tcp dport {AkkaPort} drop; ip daddr {peerIp} tcp sport {AkkaPort} drop; }} }}"
-                : $"delete table inet {table}";
-            var (exit, output) = await Run("docker", ["exec", Container(on), "nft", script], TimeSpan.FromSeconds(30), check: false);
+            var script = AkkaCutScript(table, peerIp, cut);
+            // As for Link: nft from this host in the unit's network namespace (nsenter), not `docker exec`, which takes
+            // hundreds of ms per call on two busy cores (an isolation is 6 calls) and would skew the fault's timing.
+            int pid;
+            lock (_gate) pid = _pids.GetValueOrDefault(on);
+            if (pid == 0) pid = await Pid(on);
+            var (exit, output) = pid > 0
+                ? await Run("nsenter", ["-t", pid.ToString(CultureInfo.InvariantCulture), "-n", "nft", script], TimeSpan.FromSeconds(30), check: false)
+                : await Run("docker", ["exec", Container(on), "nft", script], TimeSpan.FromSeconds(30), check: false);
             if (exit != 0 && cut) throw new InvalidOperationException($"nft in {Container(on)} refused the Akka cut: {output.Trim()}");
         }
+    }
+
+    private readonly Dictionary<string, SqliteDatabaseLock> _dbLocks = new();
+
+    /// <summary>Where the unit keeps its journal (docker-compose.yml: a volume per unit on /var/lib/clusteractors).</summary>
+    private const string UnitDataDir = "/var/lib/clusteractors";
+
+    /// <summary>
+    /// The drill lab runs without the `postgres` profile: each unit's journal is SQLite on its own volume. The file is
+    /// locked from this host (<see cref="SqliteDatabaseLock"/>: the kernel's record lock on the same inode the unit
+    /// locks), reached through the volume's host directory (`docker inspect`: the mount's Source), so no tool is needed
+    /// in the container. Not through /proc/PID/root: SQLite resolves symbolic links in a path, and that magic link reads
+    /// as "/" (the first docker run: SQLite error 14, unable to open). (Stopping the `postgres` service would stop every
+    /// unit's database at once.)
+    /// </summary>
+    public async Task StopDatabaseAsync(string unit)
+    {
+        Known(unit);
+        lock (_gate)
+            if (_dbLocks.ContainsKey(unit)) throw new InvalidOperationException($"{unit}'s database is already stopped");
+        var (_, source) = await Run("docker", ["inspect", "-f", $"{{{{range .Mounts}}}}{{{{if eq .Destination \"{UnitDataDir}\"}}}}{{{{.Source}}}}{{{{end}}}}{{{{end}}}}", Container(unit)],
+            TimeSpan.FromSeconds(30));
+        if (source.Trim().Length == 0) throw new InvalidOperationException($"{Container(unit)} has no volume on {UnitDataDir}");
+        var file = Path.Combine(source.Trim(), ClusterActors.Actors.Persistence.PersistenceHocon.SqliteFile);
+        var dbLock = await Task.Run(() => SqliteDatabaseLock.Take(file, TimeSpan.FromSeconds(5)));
+        lock (_gate) _dbLocks[unit] = dbLock;
+    }
+
+    public Task StartDatabaseAsync(string unit)
+    {
+        SqliteDatabaseLock? dbLock;
+        lock (_gate)
+            if (!_dbLocks.Remove(unit, out dbLock)) throw new InvalidOperationException($"{unit}'s database is not stopped");
+        dbLock.Dispose();
+        return Task.CompletedTask;
     }
 
     /// <summary>DC2_VMn's address on the FGSP link (docker-compose.yml: 172.31.2.1n), where its Akka remoting binds.</summary>
@@ -572,6 +618,11 @@ public sealed partial class DockerDrillLab : IDrillLab
     public async ValueTask DisposeAsync()
     {
         StopProgressPoller();
+        lock (_gate)
+        {
+            foreach (var dbLock in _dbLocks.Values) dbLock.Dispose();
+            _dbLocks.Clear();
+        }
         if (_up)
         {
             if (Environment.GetEnvironmentVariable("CLUSTERACTORS_DRILL_KEEP") != "1")

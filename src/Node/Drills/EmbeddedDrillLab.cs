@@ -227,6 +227,28 @@ public sealed class EmbeddedDrillLab : IDrillLab
 
     public Task HealAkkaAsync(string unitA, string unitB) => _lab.HealAkka(unitA, unitB);
 
+    private readonly Dictionary<string, SqliteDatabaseLock> _dbLocks = new();
+
+    /// <summary>The unit's SQLite file (under the lab's temporary folder) locked from this process: see <see cref="SqliteDatabaseLock"/>.</summary>
+    public Task StopDatabaseAsync(string unit)
+    {
+        Host(unit);
+        lock (_gate)
+            if (_dbLocks.ContainsKey(unit)) throw new InvalidOperationException($"{unit}'s database is already stopped");
+        var dbLock = SqliteDatabaseLock.Take(_lab.SqliteFile(unit), TimeSpan.FromSeconds(5));
+        lock (_gate) _dbLocks[unit] = dbLock;
+        return Task.CompletedTask;
+    }
+
+    public Task StartDatabaseAsync(string unit)
+    {
+        SqliteDatabaseLock? dbLock;
+        lock (_gate)
+            if (!_dbLocks.Remove(unit, out dbLock)) throw new InvalidOperationException($"{unit}'s database is not stopped");
+        dbLock.Dispose();
+        return Task.CompletedTask;
+    }
+
     public async Task<CliResult> Cli(string unit, string command) => await Host(unit).CliAsync(command);
 
     public async Task<HaView?> Ha(string unit)
@@ -308,6 +330,11 @@ public sealed class EmbeddedDrillLab : IDrillLab
     public async ValueTask DisposeAsync()
     {
         _traffic?.Stop();
+        lock (_gate)
+        {
+            foreach (var dbLock in _dbLocks.Values) dbLock.Dispose();
+            _dbLocks.Clear();
+        }
         List<string> frozen;
         lock (_gate)
         {

@@ -62,6 +62,18 @@ public interface IDrillLab : IAsyncDisposable
 
     /// <summary>Restores the Akka path <see cref="CutAkkaAsync"/> cut.</summary>
     Task HealAkkaAsync(string unitA, string unitB);
+
+    /// <summary>
+    /// Makes the unit's database unavailable while the unit runs, as a stopped database server is: its journals can
+    /// neither write nor read until <see cref="StartDatabaseAsync"/>. Both labs keep each unit's journal in SQLite (a
+    /// file, no server), so "stopped" is the file locked by another process (an open `BEGIN EXCLUSIVE` transaction):
+    /// every read and write of the unit's journals waits on SQLite's busy timeout and then fails, as against a server
+    /// that does not answer.
+    /// </summary>
+    Task StopDatabaseAsync(string unit);
+
+    /// <summary>Makes the unit's database available again (the lock released).</summary>
+    Task StartDatabaseAsync(string unit);
     /// <summary>
     /// Freezes (<paramref name="frozen"/> true: SIGSTOP) or resumes (SIGCONT) the unit: while frozen it runs nothing and
     /// answers nothing (its HA view, tunnels and counters read as a unit that does not answer), what its peers and the

@@ -58,6 +58,10 @@ public sealed class LoopbackLab : IAsyncDisposable
         }
     }
 
+    /// <summary>The unit's SQLite journal file (its data folder's <c>clusteractors.db</c>), for a drill that stops its database.</summary>
+    public string SqliteFile(string unit) =>
+        Path.Combine(Path.GetFullPath(_options[unit].DataDir), ClusterActors.Actors.Persistence.PersistenceHocon.SqliteFile);
+
     /// <summary>Cuts the Akka path between <paramref name="unitA"/> and <paramref name="unitB"/> (see <see cref="AkkaCuts"/>).</summary>
     public Task CutAkka(string unitA, string unitB) => SetAkkaPath(unitA, unitB, cut: true);
 

@@ -184,4 +184,42 @@ public sealed class ChaosInvariantsSpec
         var o = Good() with { Healed = false, NotHealed = "DC2_VM1 does not answer" };
         Assert.Equal("DC2_VM1 does not answer", Only(o, ChaosInvariants.LabHealed).Detail);
     }
+
+    /// <summary>The good run as a database-stop of DC2_VM1 (no owner change) with the probe's answers given.</summary>
+    private static ChaosObservation Database(DatabaseChangeResult? during, double? journaledMs, string? lastRefusal = null) => Good() with
+    {
+        Fault = new ChaosFault("database-stop", "DC2_VM1", null, 3000), FaultBoundMs = 0, HealBoundMs = 0,
+        Owners = Owners(0, 4600, _ => ["DC2_VM1"]),
+        HistoryAfter = DrillSamples.Units.ToDictionary(u => u, u => (string?)HistoryBefore),
+        ChangeWhileStopped = during, ChangeJournaledMs = journaledMs, ChangeAfterRefusal = lastRefusal,
+    };
+
+    [Fact]
+    public void A_stopped_database_refusing_the_change_and_journaling_the_next_breaks_nothing()
+    {
+        Assert.Empty(ChaosInvariants.Check(Database(new DatabaseChangeResult(-61, "change not applied: …"), 1200)));
+    }
+
+    [Fact]
+    public void A_change_accepted_or_unanswered_while_the_database_is_stopped_is_a_violation()
+    {
+        var accepted = Assert.Single(ChaosInvariants.Check(Database(new DatabaseChangeResult(0, ""), 1200)));
+        Assert.Equal(ChaosInvariants.DatabaseRefused, accepted.Invariant);
+        var silent = Assert.Single(ChaosInvariants.Check(Database(new DatabaseChangeResult(null, "TimeoutException: did not answer in time"), 1200)));
+        Assert.Equal(ChaosInvariants.DatabaseRefused, silent.Invariant);
+        Assert.Contains("did not answer in time", silent.Detail);
+        Assert.Equal(ChaosInvariants.DatabaseRefused, Assert.Single(ChaosInvariants.Check(Database(null, 1200))).Invariant);
+    }
+
+    [Fact]
+    public void No_change_journaled_after_the_database_returns_or_one_too_late_is_a_violation()
+    {
+        var never = Assert.Single(ChaosInvariants.Check(Database(new DatabaseChangeResult(-61, "x"), null, "refused (-61: change not applied)")));
+        Assert.Equal(ChaosInvariants.DatabaseJournaled, never.Invariant);
+        Assert.Contains("last answer: refused", never.Detail);
+        var late = Assert.Single(ChaosInvariants.Check(Database(new DatabaseChangeResult(-61, "x"), ChaosCatalog.DatabaseReturnBoundMs + 600)));
+        Assert.Equal(ChaosInvariants.DatabaseJournaled, late.Invariant);
+        // Other kinds are not asked about a database change.
+        Assert.Empty(ChaosInvariants.Check(Database(null, null) with { Fault = new ChaosFault("akka-partition", "DC2_VM1", null, 3000, "pair") }));
+    }
 }

@@ -61,4 +61,24 @@ public sealed class ChaosLabSpec(ITestOutputHelper output)
         Assert.Equal(FgcpConfigSync.Checksum(config), DockerDrillLab.ChecksumOfShown(config.Show("", full: true), "DC2_VM1"));
         Assert.StartsWith("unparsable: ", DockerDrillLab.ChecksumOfShown("config system ha\n    set nosuch 1\n", "DC2_VM1"));
     }
+
+    /// <summary>The docker lab's Akka cut is one nft line: nft itself must accept it (`nft -c`, check only, nothing
+    /// applied). The first docker run failed on `} chain` without a `;`.</summary>
+    [Fact]
+    public async Task The_docker_labs_akka_cut_script_is_valid_nft()
+    {
+        if (!File.Exists("/usr/sbin/nft") && !File.Exists("/sbin/nft"))
+            Assert.Fail("nft is missing: install the Debian package nftables");
+        foreach (var script in new[] { DockerDrillLab.AkkaCutScript("clusteractors_akka_cut_spec", "172.31.2.11", cut: true) })
+        {
+            var start = new System.Diagnostics.ProcessStartInfo("nft") { RedirectStandardError = true, RedirectStandardOutput = true };
+            start.ArgumentList.Add("-c");
+            start.ArgumentList.Add(script);
+            using var nft = System.Diagnostics.Process.Start(start)!;
+            var text = await nft.StandardError.ReadToEndAsync();
+            await nft.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(20));
+            Assert.True(nft.ExitCode == 0, $"nft -c refused: {text}");
+        }
+        Assert.Equal("delete table inet clusteractors_akka_cut_spec", DockerDrillLab.AkkaCutScript("clusteractors_akka_cut_spec", "172.31.2.11", cut: false));
+    }
 }

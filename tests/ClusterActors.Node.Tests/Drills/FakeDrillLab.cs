@@ -184,9 +184,52 @@ internal sealed class FakeDrillLab : IDrillLab
         return Task.CompletedTask;
     }
 
-    public Task CutAkkaAsync(string unitA, string unitB) => throw new NotSupportedException();
+    /// <summary>Cutting only the Akka path changes nothing FGCP sees, so nothing here: recorded, then healed.</summary>
+    public Task CutAkkaAsync(string unitA, string unitB)
+    {
+        lock (_gate) Calls.Add($"akka cut {unitA} {unitB}");
+        return Task.CompletedTask;
+    }
 
-    public Task HealAkkaAsync(string unitA, string unitB) => throw new NotSupportedException();
+    public Task HealAkkaAsync(string unitA, string unitB)
+    {
+        lock (_gate)
+        {
+            Calls.Add($"akka heal {unitA} {unitB}");
+            Heal();
+        }
+        return Task.CompletedTask;
+    }
+
+    private readonly HashSet<string> _dbStopped = new();
+
+    /// <summary>A config change on a unit whose database is stopped is refused, as UnitConfigActor refuses it; unless set,
+    /// in a lab where something is wrong (the change taken without its journal).</summary>
+    public bool AcceptsChangesWithoutDatabase { get; set; }
+
+    /// <summary>After the database returns, this many changes are still refused (a journal slow to come back).</summary>
+    public int RefusedAfterReturn { get; set; }
+
+    public Task StopDatabaseAsync(string unit)
+    {
+        lock (_gate)
+        {
+            Calls.Add($"database stop {unit}");
+            _dbStopped.Add(unit);
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task StartDatabaseAsync(string unit)
+    {
+        lock (_gate)
+        {
+            Calls.Add($"database start {unit}");
+            _dbStopped.Remove(unit);
+            Heal();
+        }
+        return Task.CompletedTask;
+    }
 
     public Task Freeze(string unit, bool frozen)
     {
@@ -205,9 +248,24 @@ internal sealed class FakeDrillLab : IDrillLab
     }
 
     /// <summary>Every unit's HA history: one line, as a unit that started and was never disturbed would have.</summary>
-    public Task<CliResult> Cli(string unit, string command) => command == "diagnose sys ha history read"
-        ? Task.FromResult(new CliResult("<0> HA event\n    <2026-12-05 20:00:00> vcluster-1: hatalk started\n", 0))
-        : throw new NotSupportedException();
+    public Task<CliResult> Cli(string unit, string command)
+    {
+        if (command == "diagnose sys ha history read")
+            return Task.FromResult(new CliResult("<0> HA event\n    <2026-12-05 20:00:00> vcluster-1: hatalk started\n", 0));
+        if (command != ChaosCatalog.DatabaseProbeChange) throw new NotSupportedException();
+        lock (_gate)
+        {
+            Calls.Add($"change {unit}");
+            if (_dbStopped.Contains(unit) && !AcceptsChangesWithoutDatabase)
+                return Task.FromResult(new CliResult("change not applied: the config journal did not confirm it within 4 s\n", -61));
+            if (!_dbStopped.Contains(unit) && RefusedAfterReturn > 0)
+            {
+                RefusedAfterReturn--;
+                return Task.FromResult(new CliResult("change not applied: the config journal is restarting\n", -61));
+            }
+            return Task.FromResult(new CliResult("", 0));
+        }
+    }
 
     public Task<HaView?> Ha(string unit)
     {
