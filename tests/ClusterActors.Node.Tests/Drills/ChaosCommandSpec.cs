@@ -16,20 +16,8 @@ public sealed class ChaosCommandSpec(ITestOutputHelper output) : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, true);
 
-    private async Task<(int Exit, string Out, List<FakeDrillLab> Labs)> Run(DrillCommand.Request request, Action<FakeDrillLab>? setup = null)
-    {
-        var stdout = new StringWriter { NewLine = "\n" };
-        var labs = new List<FakeDrillLab>();
-        var exit = await DrillCommand.RunAsync(request with { Out = _dir }, stdout, TextWriter.Null, CancellationToken.None, (_, _) =>
-        {
-            var lab = new FakeDrillLab();
-            setup?.Invoke(lab);
-            labs.Add(lab);
-            return lab;
-        });
-        output.WriteLine(stdout.ToString());
-        return (exit, stdout.ToString(), labs);
-    }
+    private Task<(int Exit, string Out, List<FakeDrillLab> Labs)> Run(DrillCommand.Request request, Action<FakeDrillLab>? setup = null) =>
+        DrillCommandHarness.Run(request, _dir, output, setup);
 
     private static IReadOnlyList<string> Expected(ChaosFault f) => f.Kind switch
     {

@@ -15,20 +15,8 @@ public sealed class DrillRunSpec(ITestOutputHelper output) : IDisposable
     /// <summary>The folder the last invocation wrote into: the only one under <see cref="_dir"/>.</summary>
     private string Reports => Assert.Single(Directory.GetDirectories(_dir));
 
-    private async Task<(int Exit, string Out, List<FakeDrillLab> Labs)> Run(DrillCommand.Request request, Action<FakeDrillLab>? setup = null)
-    {
-        var stdout = new StringWriter { NewLine = "\n" };
-        var labs = new List<FakeDrillLab>();
-        var exit = await DrillCommand.RunAsync(request with { Out = _dir }, stdout, TextWriter.Null, CancellationToken.None, (_, _) =>
-        {
-            var lab = new FakeDrillLab();
-            setup?.Invoke(lab);
-            labs.Add(lab);
-            return lab;
-        });
-        output.WriteLine(stdout.ToString());
-        return (exit, stdout.ToString(), labs);
-    }
+    private Task<(int Exit, string Out, List<FakeDrillLab> Labs)> Run(DrillCommand.Request request, Action<FakeDrillLab>? setup = null) =>
+        DrillCommandHarness.Run(request, _dir, output, setup);
 
     [Fact]
     public async Task A_drill_whose_expectations_hold_exits_0_and_writes_its_three_files()
