@@ -17,7 +17,13 @@ RUN if ! command -v ip >/dev/null || ! command -v arping >/dev/null || ! command
     fi
 COPY artifacts/docker/publish/ /opt/clusteractors/
 COPY src/Node/lab/scripts/ /usr/local/bin/
-RUN ln -sf /opt/clusteractors/clusteractors /usr/local/bin/clusteractors && mkdir -p /var/lib/clusteractors /etc/clusteractors
+# The units run as `clusteractors` (uid 10001), not root: lab-net sets the interfaces up as root, then lab-user drops to
+# that user keeping only NET_ADMIN and NET_RAW, ambient (docker-compose.yml, src/Node/lab/README.md "Least privilege").
+# The data directory is the user's, so a new volume mounted there is too.
+RUN ln -sf /opt/clusteractors/clusteractors /usr/local/bin/clusteractors && mkdir -p /var/lib/clusteractors /etc/clusteractors \
+    && groupadd --system --gid 10001 clusteractors \
+    && useradd --system --uid 10001 --gid clusteractors --home-dir /var/lib/clusteractors --no-create-home --shell /usr/sbin/nologin clusteractors \
+    && chown clusteractors:clusteractors /var/lib/clusteractors
 ENV DOTNET_CLI_TELEMETRY_OPTOUT=1 \
     DOTNET_NOLOGO=1
 WORKDIR /var/lib/clusteractors

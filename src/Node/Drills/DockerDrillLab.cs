@@ -17,7 +17,7 @@ namespace ClusterActors.Node.Drills;
 /// I/O, dc_router (`clusteractors router` + the DC core's reverse path), the client container (CLIENT1 and PC1 behind
 /// a TCP control endpoint) and the Server. The drill's config changes go into a copy of src/Node/lab/units mounted
 /// instead of the shipped one (a compose override). Units are reached from this host on their admin endpoints
-/// (172.31.2.1N:8022, the FGSP link), the client on 192.168.7.2:8023; faults are `docker kill`, `docker start` and
+/// (172.31.99.1N:8022, the management network), the client on 172.31.99.2:8023; faults are `docker kill`, `docker start` and
 /// `ip link` in the unit's container; the router's next hops are followed in its log (`docker logs -f`).
 /// With the strongSwan client (<see cref="StrongSwanLabClient"/>, compose profile `strongswan`) the `strongswan`
 /// container runs instead of `client`: it dials with swanctl and its traffic is ping from its LAN side.
@@ -32,7 +32,8 @@ public sealed partial class DockerDrillLab : IDrillLab
     public const int ContainerSlackMs = 100;
 
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(1);
-    private static readonly IPEndPoint ClientControl = new(IPAddress.Parse("192.168.7.2"), 8023);
+    /// <summary>The client's control endpoint, on the management network (docker-compose.yml: never the WAN).</summary>
+    private static readonly IPEndPoint ClientControl = new(IPAddress.Parse("172.31.99.2"), 8023);
     private static readonly IReadOnlyDictionary<string, string[]> HopUnits = new Dictionary<string, string[]>
     {
         ["192.168.129.254"] = ["DC2_VM1", "DC2_VM2"],
@@ -122,7 +123,7 @@ public sealed partial class DockerDrillLab : IDrillLab
     }
 
     private static IPEndPoint Admin(string unit) =>
-        new(IPAddress.Parse("172.31.2.1" + unit[^1]), 8022); // DC2_VM1 → 172.31.2.11 (src/Node/lab/units/*.hocon)
+        new(IPAddress.Parse("172.31.99.1" + unit[^1]), 8022); // DC2_VM1 → 172.31.99.11, the management network (src/Node/lab/units/*.hocon)
 
     private static string Container(string unit) => unit.ToLowerInvariant();
 
@@ -177,6 +178,10 @@ public sealed partial class DockerDrillLab : IDrillLab
         var first = Units.Where(primaries.Contains).Select(Container)
             .Concat(["dc_router", "server", _swan is null ? "client" : StrongSwanLabClient.Container]).ToList();
         var env = _swan is null ? null : WithSwanProfile;
+        // The containers together must weigh as much on the CPU as their processes would on the host, or a busy
+        // machine starves the whole lab at once (src/Node/lab/host-cpu-weight.sh); idempotent, also done by .ci/docker-setup.
+        var (_, weight) = await Run(Path.Combine(_root, "src/Node/lab/host-cpu-weight.sh"), [], TimeSpan.FromSeconds(30), check: false);
+        if (weight.Trim().Length > 0) _log.WriteLine(weight.Trim());
         _up = true;
         await Run("docker-compose", Compose(["up", "-d", .. first]), TimeSpan.FromSeconds(180), workDir: _root, env: env);
         foreach (var unit in primaries)
@@ -218,6 +223,13 @@ public sealed partial class DockerDrillLab : IDrillLab
         {
             var pid = await Pid(unit);
             lock (_gate) _pids[unit] = pid;
+            // The hardening is checked on what runs, not only on the compose file (UnitHardeningSpec): the unit's
+            // process as the kernel sees it.
+            string status;
+            try { status = await File.ReadAllTextAsync($"/proc/{pid}/status", ct); }
+            catch (IOException e) { throw new InvalidOperationException($"{unit}: cannot read its process status: {e.Message}"); }
+            if (UnitPrivileges.Problem(status) is { } problem)
+                throw new InvalidOperationException($"{unit} does not run with the lab's least privilege: {problem}");
         }
         var clusters = groups.Select(g => $"{string.Join("+", g)} (primary {g.First(primaries.Contains)})");
         return string.Create(CultureInfo.InvariantCulture,

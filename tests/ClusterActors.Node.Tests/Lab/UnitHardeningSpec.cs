@@ -1,0 +1,151 @@
+using System.Net;
+using ClusterActors.Node.Drills;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace ClusterActors.Node.Tests.Lab;
+
+/// <summary>
+/// The container lab's least privilege (issue 11 item 5), read from docker-compose.yml as shipped, merge keys resolved:
+/// every unit service (command unit-run) drops every capability but NET_ADMIN and NET_RAW (and the three lab-user spends
+/// on the drop to the unprivileged user), sets no-new-privileges, has a read-only root, maps no device, and listens for
+/// admin on its management-network address only; the client's control endpoint is on the management network, not the
+/// WAN. Re-adding a capability, a device or a writable root to a unit fails here. What runs is checked as well: the
+/// docker drill lab refuses units whose /proc status shows more (<see cref="UnitPrivileges"/>, specs below).
+/// </summary>
+public sealed class UnitHardeningSpec
+{
+    private static readonly string Root = DockerDrillLab.FindRoot();
+
+    /// <summary>What the container may hold: the unit's two, and SETUID/SETGID/SETPCAP that lab-user uses to become
+    /// uid 10001 and shrink the bounding set before the unit starts (Docker sets no ambient capabilities for `user:`).</summary>
+    private static readonly string[] UnitContainerCaps = ["NET_ADMIN", "NET_RAW", "SETGID", "SETPCAP", "SETUID"];
+
+    private static YamlMappingNode Compose()
+    {
+        using var reader = new StringReader(File.ReadAllText(Path.Combine(Root, "docker-compose.yml")));
+        var stream = new YamlStream();
+        stream.Load(new MergingParser(new Parser(reader)));
+        return (YamlMappingNode)stream.Documents[0].RootNode;
+    }
+
+    private static YamlMappingNode Map(YamlNode node, string key) => (YamlMappingNode)((YamlMappingNode)node)[key];
+
+    private static YamlNode? Get(YamlMappingNode node, string key) =>
+        node.Children.TryGetValue(new YamlScalarNode(key), out var v) ? v : null;
+
+    private static IReadOnlyList<string> Strings(YamlNode? node) => node switch
+    {
+        YamlSequenceNode s => s.Children.Select(c => ((YamlScalarNode)c).Value!).ToList(),
+        YamlScalarNode v => [v.Value!],
+        _ => [],
+    };
+
+    private static IReadOnlyList<(string Name, YamlMappingNode Service)> UnitServices(YamlMappingNode compose) =>
+        Map(compose, "services").Children
+            .Select(kv => (((YamlScalarNode)kv.Key).Value!, (YamlMappingNode)kv.Value))
+            .Where(s => Strings(Get(s.Item2, "command")).SequenceEqual(["unit-run"]))
+            .ToList();
+
+    private static (IPAddress Network, int Length) MgmtSubnet(YamlMappingNode compose)
+    {
+        var config = (YamlSequenceNode)Map(Map(Map(compose, "networks"), "mgmt"), "ipam")["config"];
+        var subnet = ((YamlScalarNode)((YamlMappingNode)config.Children[0])["subnet"]).Value!.Split('/');
+        return (IPAddress.Parse(subnet[0]), int.Parse(subnet[1]));
+    }
+
+    private static bool InSubnet(IPAddress address, (IPAddress Network, int Length) subnet)
+    {
+        var a = BitConverter.ToUInt32(address.GetAddressBytes().Reverse().ToArray());
+        var n = BitConverter.ToUInt32(subnet.Network.GetAddressBytes().Reverse().ToArray());
+        var mask = subnet.Length == 0 ? 0u : uint.MaxValue << (32 - subnet.Length);
+        return (a & mask) == (n & mask);
+    }
+
+    [Fact]
+    public void Every_unit_service_drops_all_capabilities_but_the_networks_two_and_the_drops_three()
+    {
+        var units = UnitServices(Compose());
+        Assert.Equal(["dc2_vm1", "dc2_vm2", "dc2_vm3", "dc2_vm4"], units.Select(u => u.Name).Order());
+        foreach (var (name, svc) in units)
+        {
+            Assert.True(Strings(Get(svc, "cap_drop")).SequenceEqual(["ALL"]), $"{name}: cap_drop must be [ALL]");
+            Assert.Equal(UnitContainerCaps, Strings(Get(svc, "cap_add")).Order());
+            Assert.True(Get(svc, "privileged") is null or YamlScalarNode { Value: "false" }, $"{name}: privileged");
+            Assert.Contains("no-new-privileges:true", Strings(Get(svc, "security_opt")));
+            Assert.True(Get(svc, "read_only") is YamlScalarNode { Value: "true" }, $"{name}: read_only must be true");
+            Assert.Contains(Strings(Get(svc, "tmpfs")), t => t.StartsWith("/tmp", StringComparison.Ordinal));
+            Assert.True(Get(svc, "devices") is null, $"{name}: maps a device (the units open none)");
+            foreach (var key in new[] { "pid", "ipc", "network_mode", "userns_mode", "cgroup_parent" })
+                Assert.True(Get(svc, key) is null, $"{name}: {key} is set");
+            // Not root when it runs: the command goes through lab-user with the two capabilities (its defaults).
+            Assert.True(Get(svc, "user") is null, $"{name}: `user:` would leave the unit without ambient capabilities (lab-user drops)");
+        }
+        var unitRun = File.ReadAllText(Path.Combine(Root, "src/Node/lab/scripts/unit-run"));
+        Assert.Matches(@"(?m)^exec lab-user clusteractors ", unitRun);
+        var labUser = File.ReadAllText(Path.Combine(Root, "src/Node/lab/scripts/lab-user"));
+        Assert.Contains("caps=${LAB_CAPS:-net_admin,net_raw}", labUser);
+        Assert.Contains("--bounding-set=\"-all,$plus\"", labUser);
+        Assert.Contains("user=${LAB_USER:-clusteractors}", labUser);
+    }
+
+    [Fact]
+    public void Every_units_admin_endpoint_is_its_management_network_address_only()
+    {
+        var compose = Compose();
+        var mgmt = MgmtSubnet(compose);
+        foreach (var (name, svc) in UnitServices(compose))
+        {
+            var unit = name.ToUpperInvariant();
+            var hocon = File.ReadAllText(Path.Combine(Root, "src/Node/lab/units", unit + ".hocon"));
+            var admin = System.Text.RegularExpressions.Regex.Match(hocon, @"(?m)^\s*admin\s*=\s*""([^""]+)""").Groups[1].Value;
+            Assert.False(string.IsNullOrEmpty(admin), $"{unit}.hocon has no admin endpoint");
+            var endpoint = IPEndPoint.Parse(admin);
+            Assert.True(InSubnet(endpoint.Address, mgmt), $"{unit}: admin {admin} is not on the management network");
+            var env = Map(svc, "environment");
+            Assert.Equal(admin, ((YamlScalarNode)env["LAB_ADMIN"]).Value); // what `docker exec … cli` dials
+            var attached = Map(Map(svc, "networks"), "mgmt");
+            Assert.Equal(endpoint.Address.ToString(), ((YamlScalarNode)attached["ipv4_address"]).Value);
+            Assert.Contains("mgmt=", ((YamlScalarNode)env["LAB_IFACES"]).Value);
+        }
+        Assert.True(Get(Map(Map(compose, "networks"), "mgmt"), "internal") is YamlScalarNode { Value: "true" }, "mgmt must be internal");
+    }
+
+    [Fact]
+    public void The_clients_control_endpoint_is_on_the_management_network_not_the_wan()
+    {
+        var compose = Compose();
+        var client = Map(Map(compose, "services"), "client");
+        var serve = IPEndPoint.Parse(((YamlScalarNode)Map(client, "environment")["LAB_CLIENT_SERVE"]).Value!);
+        Assert.True(InSubnet(serve.Address, MgmtSubnet(compose)), $"client control {serve} is not on the management network");
+        Assert.True(Strings(Get(client, "cap_drop")).SequenceEqual(["ALL"]), "client: cap_drop must be [ALL]");
+        Assert.Equal(["NET_ADMIN", "NET_RAW", "SYS_ADMIN"], Strings(Get(client, "cap_add")).Order());
+        Assert.Contains("no-new-privileges:true", Strings(Get(client, "security_opt")));
+        Assert.True(Get(client, "devices") is null, "client: maps a device");
+        // The script's own default, when the variable is missing, is loopback: never every address.
+        Assert.Contains("${LAB_CLIENT_SERVE:-127.0.0.1:8023}", File.ReadAllText(Path.Combine(Root, "src/Node/lab/scripts/client-run")));
+    }
+
+    private const string Hardened = "Name:\tclusteractors\nUmask:\t0022\nState:\tS (sleeping)\nUid:\t10001\t10001\t10001\t10001\n"
+        + "Gid:\t10001\t10001\t10001\t10001\nGroups:\t\nCapInh:\t0000000000003000\nCapPrm:\t0000000000003000\n"
+        + "CapEff:\t0000000000003000\nCapBnd:\t0000000000003000\nCapAmb:\t0000000000003000\nNoNewPrivs:\t1\nSeccomp:\t2\n";
+
+    [Fact]
+    public void A_unit_process_with_the_two_capabilities_as_uid_10001_and_no_new_privs_passes()
+    {
+        Assert.Null(UnitPrivileges.Problem(Hardened));
+    }
+
+    [Theory]
+    [InlineData("Uid:\t10001\t10001\t10001\t10001", "Uid:\t0\t0\t0\t0", "uid")]
+    [InlineData("CapEff:\t0000000000003000", "CapEff:\t00000000000031c0", "CapEff")]
+    [InlineData("CapBnd:\t0000000000003000", "CapBnd:\t00000000a80425fb", "CapBnd")]
+    [InlineData("CapAmb:\t0000000000003000", "CapAmb:\t0000000000000000", "CapAmb")]
+    [InlineData("NoNewPrivs:\t1", "NoNewPrivs:\t0", "no_new_privs")]
+    public void A_unit_process_with_more_is_refused(string line, string instead, string named)
+    {
+        var problem = UnitPrivileges.Problem(Hardened.Replace(line, instead, StringComparison.Ordinal));
+        Assert.NotNull(problem);
+        Assert.Contains(named, problem);
+    }
+}
