@@ -46,6 +46,10 @@ public static class NodeRunner
         var io = new Hosting.Kernel.KernelPacketIo(new Hosting.Kernel.KernelPacketIoOptions
         {
             AnsweringOnOpen = false,
+            // Frames the kernel queued while this process was stopped are not forwarded on SIGCONT: the rule the
+            // forwarding plane applies to its own input (StalledInput), on the kernel's arrival time.
+            StaleAfter = options.Config.Ha.Mode == ClusterActors.Protocol.Config.HaMode.Standalone
+                ? null : ClusterActors.Actors.Forwarding.StalledInput.Tolerance(options.Config.Ha),
             Log = line => Console.Error.WriteLine($"{options.UnitName} packets: {line}")
         });
         var ports = options.Config.Interfaces.Where(i => i.Type != "loopback" && i.Ip is not ("" or "0.0.0.0")).Select(i => i.Name).ToList();

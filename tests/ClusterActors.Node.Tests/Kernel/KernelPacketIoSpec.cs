@@ -251,6 +251,86 @@ public sealed class KernelPacketIoSpec(ITestOutputHelper output) : IDisposable
         lock (events) Assert.Equal([false, true, false, true], events);
     }
 
+    /// <summary>CPU time (utime + stime, clock ticks) of this process's threads whose name starts with <paramref name="prefix"/>.</summary>
+    private static long ThreadTicks(string prefix)
+    {
+        long ticks = 0;
+        foreach (var task in Directory.GetDirectories("/proc/self/task"))
+        {
+            try
+            {
+                if (!File.ReadAllText(Path.Combine(task, "comm")).StartsWith(prefix, StringComparison.Ordinal)) continue;
+                var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                ticks += long.Parse(fields[11]) + long.Parse(fields[12]); // utime, stime (fields 14 and 15 of stat)
+            }
+            catch (IOException) { /* the thread ended */ }
+        }
+        return ticks;
+    }
+
+    [Fact]
+    public async Task A_port_whose_interface_went_down_waits_for_it_and_does_not_spin_on_the_pending_error()
+    {
+        // `set status down` leaves ENETDOWN pending on the port's sockets; polling for reads alone returned at once,
+        // forever: two threads at 100 % (DC2_VM2 after fgsp-failover, the docker lab's load at 120).
+        RequiredTool.Check("ip");
+        var (nsA, nsB) = (_lab.Namespace(), _lab.Namespace());
+        _lab.Cable(nsA, "pspin", nsB, "peer");
+        var inbox = new Inbox();
+        var a = Host(nsA).Open("pspin", At("10.77.6.1/24"), inbox.Handler);
+        a.AdminUp = false;
+        await Task.Delay(300);
+        var before = ThreadTicks("kernel-io pspin");
+        await Task.Delay(1000);
+        var spent = ThreadTicks("kernel-io pspin") - before;
+        output.WriteLine($"receive threads of a down port: {spent} ticks of CPU in 1 s; {_hosts[0].Describe()}");
+        Assert.True(spent < 20, $"the down port's receive threads used {spent} clock ticks in 1 s (a spin uses ~200)");
+        Assert.True(((KernelPacketPort)a).Counters.SocketErrors > 0, "the pending ENETDOWN was read");
+
+        a.AdminUp = true; // and it receives again once up
+        var b = Host(nsB).Open("peer", At("10.77.6.2/24"), new Inbox().Handler);
+        await Packets.Eventually(() => a.IsUp && b.IsUp, TimeSpan.FromSeconds(2), "both ends up");
+        Assert.True(b.Send(IPAddress.Parse("10.77.6.1"), Packets.EchoRequest("10.77.6.2", "10.77.6.1", 7)));
+        Assert.NotNull(inbox.Next(TimeSpan.FromSeconds(2), p => Packets.IsEcho(p, IcmpEchoType.Request, 7)));
+    }
+
+    [Fact]
+    public async Task A_frame_that_waited_in_the_socket_longer_than_StaleAfter_is_dropped_and_a_fresh_one_delivered()
+    {
+        // The receive thread held up (as a SIGSTOP'd unit is) while frames queue in the kernel: on release they are
+        // older than StaleAfter by the kernel's timestamp, so they are counted, not delivered; the managed stamp a
+        // forwarding plane takes on delivery would call them new.
+        RequiredTool.Check("ip");
+        var (nsA, nsB) = (_lab.Namespace(), _lab.Namespace());
+        _lab.Cable(nsA, "port2", nsB, "port2");
+        var io = new KernelPacketIo(new KernelPacketIoOptions { Namespace = nsA, StaleAfter = TimeSpan.FromMilliseconds(200), Log = Log });
+        _hosts.Add(io);
+        var delivered = new Inbox();
+        using var release = new ManualResetEventSlim();
+        var first = true;
+        var a = io.Open("port2", At("10.77.7.1/24"), (port, bytes) =>
+        {
+            if (first) { first = false; release.Wait(TimeSpan.FromSeconds(5)); } // stuck, as a stopped process
+            delivered.Handler(port, bytes);
+        });
+        var b = Host(nsB).Open("port2", At("10.77.7.2/24"), new Inbox().Handler);
+        await Packets.Eventually(() => a.IsUp && b.IsUp, TimeSpan.FromSeconds(2), "both ends up");
+        var to = IPAddress.Parse("10.77.7.1");
+        Assert.True(b.Send(to, Packets.EchoRequest("10.77.7.2", "10.77.7.1", 1)));
+        await Task.Delay(100);
+        for (ushort seq = 2; seq <= 6; seq++) Assert.True(b.Send(to, Packets.EchoRequest("10.77.7.2", "10.77.7.1", seq)));
+        await Task.Delay(500); // they wait in the socket, past StaleAfter
+        release.Set();
+        Assert.NotNull(delivered.Next(TimeSpan.FromSeconds(2), p => Packets.IsEcho(p, IcmpEchoType.Request, 1)));
+        Assert.True(b.Send(to, Packets.EchoRequest("10.77.7.2", "10.77.7.1", 7)));
+        Assert.NotNull(delivered.Next(TimeSpan.FromSeconds(2), p => Packets.IsEcho(p, IcmpEchoType.Request, 7)));
+        var counters = ((KernelPacketPort)a).Counters;
+        output.WriteLine(io.Describe());
+        Assert.Equal(0, delivered.Count); // 2..6 never delivered (7 was taken above, right after 1)
+        Assert.Equal(5, counters.StaleQueued);
+    }
+
     [Theory]
     [InlineData(NamespaceFirewall.Nftables)]
     [InlineData(NamespaceFirewall.Iptables)]

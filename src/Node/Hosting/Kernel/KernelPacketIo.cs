@@ -43,6 +43,16 @@ public sealed record KernelPacketIoOptions
 
     /// <summary>Where problems that cannot be thrown go (a failed `ip` command in a property setter, a callback that threw).</summary>
     public Action<string>? Log { get; init; }
+
+    /// <summary>
+    /// A frame that waited in the port's socket longer than this, by the kernel's receive timestamp (SO_TIMESTAMPNS), is
+    /// dropped, never delivered (counter <see cref="KernelPortCounters.StaleQueued"/>); null: no limit. A unit sets it to
+    /// FGCP's stall tolerance (<c>StalledInput.Tolerance</c>): while the process is stopped (SIGSTOP, a hang) the kernel
+    /// keeps queueing its frames, and on SIGCONT they would be delivered as if they had just arrived — the forwarding
+    /// plane's own stamp is taken after the stop — so a resumed former owner would encrypt the replies from a counter
+    /// its successor has passed, and CLIENT1 would drop them as replays (docker chaos, sigstop of the owner).
+    /// </summary>
+    public TimeSpan? StaleAfter { get; init; }
 }
 
 /// <summary>

@@ -16,6 +16,8 @@ namespace ClusterActors.Node.Hosting.Kernel;
 internal sealed class PacketReceiver : IDisposable
 {
     private const int PacketAuxData = 8;
+    private const int SolSocket = 1;
+    private const int SoTimestampNs = 35; // and SCM_TIMESTAMPNS: struct timespec of the frame's arrival, CLOCK_REALTIME
     private const int MsgDontWait = 0x40;
     private const uint TpStatusCsumNotReady = 1 << 3;
     private const int BufferSize = 65536;
@@ -55,6 +57,7 @@ internal sealed class PacketReceiver : IDisposable
     {
         _socket = socket;
         socket.SetRawSocketOption(LinuxNet.SolPacket, PacketAuxData, BitConverter.GetBytes(1));
+        socket.SetRawSocketOption(SolSocket, SoTimestampNs, BitConverter.GetBytes(1));
         Marshal.StructureToPtr(new IoVec { Base = _buffer, Length = BufferSize }, _iov, false);
     }
 
@@ -66,10 +69,15 @@ internal sealed class PacketReceiver : IDisposable
     /// The returned array is the IPv4 packet cut to its total length (Ethernet padding dropped); null packet with
     /// <paramref name="malformed"/> when the frame is not a whole IPv4 packet.
     /// </summary>
-    public byte[]? Receive(out byte packetType, out bool malformed)
+    public byte[]? Receive(out byte packetType, out bool malformed) => Receive(out packetType, out malformed, out _);
+
+    /// <summary>As above; <paramref name="arrivedUnixNs"/> is when the kernel received the frame (Unix time in ns,
+    /// SO_TIMESTAMPNS), 0 when it did not say.</summary>
+    public byte[]? Receive(out byte packetType, out bool malformed, out long arrivedUnixNs)
     {
         packetType = 0;
         malformed = false;
+        arrivedUnixNs = 0;
         var msg = new MsgHdr
         {
             Name = _name, NameLength = NameSize, Iov = _iov, IovLength = 1, Control = _control, ControlLength = ControlSize
@@ -94,6 +102,7 @@ internal sealed class PacketReceiver : IDisposable
             throw new SocketException(errno);
         }
         packetType = Marshal.ReadByte(_name, 10);
+        arrivedUnixNs = ArrivalTimestamp(msg);
         var length = (int)n;
         var total = length >= 20 && (Marshal.ReadByte(_buffer) >> 4) == 4
             ? (Marshal.ReadByte(_buffer, 2) << 8) | Marshal.ReadByte(_buffer, 3)
@@ -126,6 +135,27 @@ internal sealed class PacketReceiver : IDisposable
         }
         return 0;
     }
+
+    /// <summary>The SCM_TIMESTAMPNS control message's time in Unix nanoseconds, 0 when there is none.</summary>
+    private long ArrivalTimestamp(MsgHdr msg)
+    {
+        var offset = 0;
+        var controlLength = (int)msg.ControlLength;
+        while (offset + 16 <= controlLength)
+        {
+            var cmsgLength = (int)Marshal.ReadInt64(_control, offset);
+            var level = Marshal.ReadInt32(_control, offset + 8);
+            var type = Marshal.ReadInt32(_control, offset + 12);
+            if (cmsgLength < 16) break;
+            if (level == SolSocket && type == SoTimestampNs && cmsgLength >= 16 + 16)
+                return Marshal.ReadInt64(_control, offset + 16) * 1_000_000_000L + Marshal.ReadInt64(_control, offset + 24);
+            offset += (cmsgLength + 7) & ~7;
+        }
+        return 0;
+    }
+
+    /// <summary>Now in Unix nanoseconds, the clock of <see cref="Receive(out byte, out bool, out long)"/>'s timestamp.</summary>
+    public static long NowUnixNs() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
 
     /// <summary>Fills in the TCP or UDP checksum of an unfragmented IPv4 packet (RFC 793 / RFC 768, with the pseudo-header).</summary>
     internal static bool CompleteChecksum(byte[] packet)
