@@ -81,7 +81,7 @@ public abstract record IkeAdmit
 }
 
 /// <summary>A refusal worth a log line now, with how many of the same cause were not logged since the last one.</summary>
-public sealed record IkeRefusalLog(IkeDropCause Cause, string Detail, long Suppressed);
+public sealed record IkeRefusalLog(string Kind, string Detail, long Suppressed);
 
 /// <summary>
 /// The admission decision of a dialup gateway (RFC 7296 §2.6 and the limits of <see cref="IkeAdmissionSettings"/>):
@@ -101,8 +101,8 @@ public sealed class IkeAdmission
     /// <summary>SPIr in the order they were opened; the timeout is one value, so that is also the expiry order.</summary>
     private readonly Queue<(ulong SpiR, long OpenedAt)> _expiry = new();
     private readonly long[] _counters = new long[Enum.GetValues<IkeDropCause>().Length];
-    private readonly long[] _suppressed = new long[Enum.GetValues<IkeDropCause>().Length];
-    private readonly long[] _loggedAt;
+    /// <summary>Per kind of refusal: when its last line was written and how many were left out since (kinds are a fixed set of names).</summary>
+    private readonly Dictionary<string, (long LoggedAt, long Suppressed)> _logs = [];
     private uint _version;
     private byte[] _secret;
     private byte[]? _previous;
@@ -117,7 +117,6 @@ public sealed class IkeAdmission
         _random = random ?? SystemIkeRandom.Instance;
         _secret = _random.Bytes(32);
         _rotatedAt = time.GetTimestamp();
-        _loggedAt = Enumerable.Repeat(long.MinValue, _counters.Length).ToArray();
     }
 
     public IkeAdmissionSettings Settings { get; }
@@ -298,19 +297,19 @@ public sealed class IkeAdmission
     /// Whether a refusal of <paramref name="cause"/> gets a log line now: the first one, then at most one per
     /// <see cref="IkeAdmissionSettings.RefusalLogInterval"/> carrying how many were left out since. Null: don't log.
     /// </summary>
-    public IkeRefusalLog? RefusalLog(IkeDropCause cause, string detail)
+    public IkeRefusalLog? RefusalLog(IkeDropCause cause, string detail) => RefusalLog(cause.ToString(), detail);
+
+    /// <summary>The same for any kind of refusal named by <paramref name="kind"/> (a drop cause, a RefusalKind).</summary>
+    public IkeRefusalLog? RefusalLog(string kind, string detail)
     {
-        var i = (int)cause;
         var now = _time.GetTimestamp();
-        if (_loggedAt[i] != long.MinValue && _time.GetElapsedTime(_loggedAt[i], now) < Settings.RefusalLogInterval)
+        if (_logs.TryGetValue(kind, out var last) && _time.GetElapsedTime(last.LoggedAt, now) < Settings.RefusalLogInterval)
         {
-            _suppressed[i]++;
+            _logs[kind] = last with { Suppressed = last.Suppressed + 1 };
             return null;
         }
-        var line = new IkeRefusalLog(cause, detail, _suppressed[i]);
-        _suppressed[i] = 0;
-        _loggedAt[i] = now;
-        return line;
+        _logs[kind] = (now, 0);
+        return new IkeRefusalLog(kind, detail, last.Suppressed);
     }
 }
 

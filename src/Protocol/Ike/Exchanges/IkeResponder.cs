@@ -50,6 +50,9 @@ public sealed class IkeResponder
     /// </summary>
     public IReadOnlyList<ulong> HalfOpenSpis => _sas.Values.Where(s => !s.Established).Select(s => s.SpiR).ToList();
 
+    /// <summary>Whether <paramref name="spiR"/> is one of our half-open SAs (IKE_SA_INIT answered, IKE_AUTH not yet).</summary>
+    public bool IsHalfOpen(ulong spiR) => _sas.TryGetValue(spiR, out var s) && !s.Established;
+
     public IkeSaState? Export(ulong spiR) => _sas.TryGetValue(spiR, out var s) && s.Established ? s.Export() : null;
 
     /// <summary>
@@ -133,6 +136,10 @@ public sealed class IkeResponder
         }
         try
         {
+            // The SPIs first: a datagram for no SA of ours costs a header read, not a parse of its payloads.
+            var header = IkeCodec.DecodeHeader(datagram);
+            if (!(header.Exchange == ExchangeType.IkeSaInit && !header.IsResponse) && !_sas.ContainsKey(header.SpiR))
+                return IkeOutput.Of(new IkeDropped($"{header.Exchange} for unknown IKE SA {header.SpiI:x16}/{header.SpiR:x16}"));
             var msg = IkeCodec.Decode(datagram);
             var h = msg.Header;
             if (h.Exchange == ExchangeType.IkeSaInit && !h.IsResponse) return HandleInit(peer, localPort, datagram, msg);
