@@ -114,6 +114,28 @@ public sealed class IkeFloodFailoverSpec(ITestOutputHelper output) : IAsyncLifet
     }
 
     [Fact]
+    public async Task Client1_over_the_packet_fabric_answers_the_gateways_COOKIE_and_its_tunnel_carries_traffic()
+    {
+        await using var lab = new LoopbackLab { ExtraHocon = "akka.loglevel = ERROR", IkeAdmission = new IkeAdmissionSettings { CookieThreshold = 0 } };
+        lab.Define([("DC2_VM1", LoopbackLab.ScenarioConfig("DC2_VM1", Timers)), ("DC2_VM2", LoopbackLab.ScenarioConfig("DC2_VM2", Timers))]);
+        lab.UsePacketFabric();
+        await lab.Start("DC2_VM1");
+        await lab.Start("DC2_VM2");
+        await LoopbackLab.Eventually(async () => await lab.IsRole("DC2_VM1", HaRole.Primary) && lab.AkkaMembersUp("DC2_VM2") == 2,
+            TimeSpan.FromSeconds(30), "cluster 1 formed");
+
+        var client = await lab.DialOverFabric();
+        var report = await lab.Pc1!.RunAsync(new ClusterActors.Actors.Client.EchoRunOptions { RatePps = 200, Duration = TimeSpan.FromSeconds(1) });
+        output.WriteLine(report.Format());
+        Assert.True(report.Lost <= 2, report.Format());
+        var status = await lab.Units["DC2_VM1"].System.ActorSelection("/user/fortigate/ike-vpn1")
+            .Ask<IkeAdmissionStatus>(GetIkeAdmissionStatus.Instance, TimeSpan.FromSeconds(10));
+        output.WriteLine($"DC2_VM1 admission: {status.Counters}; client: {client.Counters}");
+        Assert.True(status.Counters[IkeDropCause.CookieRequired] >= 1, status.Counters.ToString());
+        Assert.Equal(1, status.Counters.CookiesAccepted);
+    }
+
+    [Fact]
     public async Task During_an_init_flood_an_honest_client_dials_in_under_a_second()
     {
         await StartCluster1();

@@ -110,7 +110,8 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
             if (_admission.Screen(d.Data) is { } cause)
             {
                 Refusal(cause, $"{d.Data.Length} bytes from {d.From}:{d.FromPort}");
-                Sender.Tell(new IkeReplies([], cause.ToString()));
+                // No refusal text: the caller (ForwardingActor) would log every datagram of a flood; the lines are ours.
+                Sender.Tell(new IkeReplies([], null));
                 return;
             }
             _phase1.Forward(d);
@@ -132,7 +133,7 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
                     RefusalLine(r.Kind.ToString(), $"IKE from {d.From}:{d.FromPort} refused ({r.Kind}): {r.Reason}; no tunnel created");
                     break;
                 case IkeDropped { Cause: { } cause } dropped:
-                    refused ??= cause.ToString();
+                    // Counted and logged here, rate-limited; not passed on as a refusal the caller would log per datagram.
                     if (cause != IkeDropCause.CookieRequired) Refusal(cause, dropped.Reason);
                     break;
             }
