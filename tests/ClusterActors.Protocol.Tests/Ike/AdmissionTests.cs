@@ -93,6 +93,26 @@ public class AdmissionTests
     }
 
     [Fact]
+    public void A_client_follows_a_cookie_at_most_three_times_and_ignores_one_of_an_impossible_size()
+    {
+        var client = new IkeInitiator(ClientSettings(), Gateway, new SeededRandom(5));
+        var init = Decode(client.Start());
+        byte[] CookieReply(byte[] data) => IkeCodec.Encode(
+            new IkeHeader(init.Header.SpiI, 0, PayloadType.None, IkeHeader.Ikev2, ExchangeType.IkeSaInit, IkeFlags.Response, 0),
+            [new NotifyPayload(NotifyType.Cookie, data)]);
+
+        var oversized = client.Handle(CookieReply(new byte[65]));
+        Assert.Empty(oversized.Replies);
+        Assert.IsType<IkeDropped>(Assert.Single(oversized.Events));
+        for (var i = 0; i < IkeInitiator.MaxCookieRetries; i++)
+            Assert.IsType<IkeRetrying>(Assert.Single(client.Handle(CookieReply([(byte)i, 1, 2, 3])).Events));
+        var gaveUp = client.Handle(CookieReply([9, 9, 9, 9]));
+        Assert.Empty(gaveUp.Replies);
+        Assert.IsType<IkeRefused>(Assert.Single(gaveUp.Events));
+        Assert.Equal(IkeInitiatorPhase.Failed, client.Phase);
+    }
+
+    [Fact]
     public void A_forged_cookie_is_dropped_without_state_or_answer()
     {
         var (gw, admission) = NewGateway(new IkeAdmissionSettings { CookieThreshold = 0 });
