@@ -56,9 +56,15 @@ internal static class IkeFlood
         try
         {
             var primary = Stopwatch.StartNew();
-            while (await host.Unit.Ask<HaStatusSnapshot>(GetHaStatus.Instance, TimeSpan.FromSeconds(5)) is not { State: HaState.Work, Role: HaRole.Primary })
+            while (true)
             {
-                if (primary.Elapsed > TimeSpan.FromSeconds(30)) throw new TimeoutException("the unit never became primary");
+                try
+                {
+                    // Until its config journal is read the unit stashes the question; on a loaded machine that takes a while.
+                    if (await host.Unit.Ask<HaStatusSnapshot>(GetHaStatus.Instance, TimeSpan.FromSeconds(5)) is { State: HaState.Work, Role: HaRole.Primary }) break;
+                }
+                catch (AskTimeoutException) { }
+                if (primary.Elapsed > TimeSpan.FromSeconds(90)) throw new TimeoutException("the unit never became primary");
                 await Task.Delay(100);
             }
             var psk = config.Phase1.First(p => p.Type == "dynamic").PskSecret!.Clear;
