@@ -104,6 +104,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         _signature = Signature(config, phase1.Name);
 
         Receive<IkeDatagram>(OnIke);
+        Receive<IkeSaAdopted>(OnAdopted);
         Receive<UnitConfigChanged>(OnConfigChanged);
         Receive<DpdTick>(_ => CheckIdleTunnels());
         Receive<ClaimTunnelByTraffic>(c => ClaimByTraffic(c.Key));
@@ -148,13 +149,19 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         Receive<ClusterEvent.UnreachableMember>(_ => { });
     }
 
-    private IkeResponder Gateway(Phase1Interface phase1, Phase2Interface? phase2) =>
-        new(new IkeGatewaySettings(phase1.PskSecret?.Clear ?? "", phase1.PeerType == "one" ? phase1.PeerId : null,
-            phase1.Proposal, phase1.DhGroups, _localGateway, phase1.KeyLife, _childLifetime)
+    private IkeResponder Gateway(Phase1Interface phase1, Phase2Interface? phase2) => new(GatewaySettings(phase1, phase2));
+
+    /// <summary>The responder's view of `vpn ipsec phase1-interface` + its phase2, shared with the <see cref="IkeFrontActor"/>.</summary>
+    internal static IkeGatewaySettings GatewaySettings(ConfigDocument config, Phase1Interface phase1) =>
+        GatewaySettings(phase1, config.Phase2.FirstOrDefault(p => p.Phase1Name == phase1.Name));
+
+    private static IkeGatewaySettings GatewaySettings(Phase1Interface phase1, Phase2Interface? phase2) =>
+        new(phase1.PskSecret?.Clear ?? "", phase1.PeerType == "one" ? phase1.PeerId : null,
+            phase1.Proposal, phase1.DhGroups, IPAddress.Parse(phase1.LocalGw), phase1.KeyLife, phase2?.KeyLifeSeconds ?? 43200)
         {
             ChildProposals = phase2?.Proposal,
             NatTraversal = NatDetection.ParseMode(phase1.NatTraversal)
-        });
+        };
 
     /// <summary>
     /// `config vpn ipsec phase1-interface` changed at run time: new IKE attempts and DPD follow the new settings at once;
@@ -178,7 +185,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
 
     private string _signature = "";
 
-    private static string Signature(ConfigDocument config, string phase1) =>
+    internal static string Signature(ConfigDocument config, string phase1) =>
         config.Show($"vpn ipsec phase1-interface \"{phase1}\"", true) +
         string.Concat(config.Phase2.Where(p => p.Phase1Name == phase1).Select(p => config.Show($"vpn ipsec phase2-interface \"{p.Name}\"", true)));
 
@@ -316,6 +323,17 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             }
         }
         Sender.Tell(new IkeReplies(output.Replies, refused));
+    }
+
+    /// <summary>
+    /// An IKE SA that completed IKE_AUTH at the phase1's <see cref="IkeFrontActor"/> (which did its IKE_SA_INIT and DH):
+    /// from now on this actor answers it, exactly as if it had been negotiated here.
+    /// </summary>
+    private void OnAdopted(IkeSaAdopted adopted)
+    {
+        _gateway.Resume(adopted.Established.Sa);
+        Established(adopted.Established, adopted.Datagram);
+        Heard(adopted.Datagram.Data);
     }
 
     private void Established(IkeSaEstablished est, IkeDatagram d)

@@ -27,6 +27,9 @@ public sealed record UnitSettings(
     /// no forwarding plane: IKE then reaches it through <see cref="DeliverIke"/> only.
     /// </summary>
     public IPacketIo? Packets { get; init; }
+
+    /// <summary>IKE flood protection of every dialup phase1 (COOKIE threshold, half-open limits, size caps); null: the defaults.</summary>
+    public ClusterActors.Protocol.Ike.IkeAdmissionSettings? IkeAdmission { get; init; }
 }
 
 /// <summary>An IKE request this unit starts (DPD) for the peer at <paramref name="To"/>; on UDP 4500 with the non-ESP
@@ -57,6 +60,8 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
     private IActorRef _fgsp = ActorRefs.Nobody;
     private IActorRef _forwarding = ActorRefs.Nobody;
     private readonly Dictionary<string, IActorRef> _phase1 = new();
+    /// <summary>Per dialup phase1, its IKE front (admission, IKE_SA_INIT, half-open SAs): where its IKE datagrams go first.</summary>
+    private readonly Dictionary<string, IActorRef> _ikeFront = new();
     private ConfigDocument _running;
     private const int MaxWaitingCli = 64;
     private int _waitingCli;
@@ -72,7 +77,11 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
             _running = ready.Config;
             _fgsp = Context.ActorOf(FgspActor.Props(_settings.Serial, _running), "fgsp");
             foreach (var p1 in _running.Phase1.Where(p => p.Type == "dynamic"))
+            {
                 _phase1[p1.Name] = Context.ActorOf(IpsecPhase1Actor.Props(_settings.Serial, _running, p1), "phase1-" + p1.Name);
+                _ikeFront[p1.Name] = Context.ActorOf(IkeFrontActor.Props(_settings.Serial, _running, p1, _phase1[p1.Name], _settings.IkeAdmission),
+                    "ike-" + p1.Name);
+            }
             if (_settings.Packets is not null)
                 _forwarding = Context.ActorOf(ForwardingActor.Props(_settings.Serial, _running, _settings.Packets, Self), "forwarding");
             // Under a backoff supervisor, on the host's sockets: a failure in FGCP never leaves the unit without heartbeats.
@@ -111,6 +120,7 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
             _fgsp.Tell(changed);
             _forwarding.Tell(changed);
             foreach (var p in _phase1.Values) p.Tell(changed);
+            foreach (var f in _ikeFront.Values) f.Tell(changed);
         });
         Receive<SetLinkState>(link => _fgcp.Forward(link));
         Receive<HaRoleChanged>(role =>
@@ -118,6 +128,7 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
             _fgsp.Tell(role);
             _forwarding.Tell(role);
             foreach (var p in _phase1.Values) p.Tell(role);
+            foreach (var f in _ikeFront.Values) f.Tell(role);
         });
         Receive<SendGratuitousArps>(garps => _forwarding.Tell(garps));
         Receive<RunCli>(cli =>
@@ -143,7 +154,7 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
             var target = _running.Phase1.FirstOrDefault(p => p.Type == "dynamic" && p.LocalGw == d.LocalAddress.ToString())?.Name
                          ?? _phase1.Keys.FirstOrDefault();
             if (target is null) Sender.Tell(new IkeReplies([], "no dialup phase1 on this unit"));
-            else _phase1[target].Forward(d.Datagram);
+            else _ikeFront[target].Forward(d.Datagram);
         });
     }
 }

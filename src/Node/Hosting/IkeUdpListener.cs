@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Akka.Actor;
 using ClusterActors.Actors.Ipsec;
 using ClusterActors.Actors.Unit;
+using ClusterActors.Protocol.Ike;
 
 namespace ClusterActors.Node.Hosting;
 
@@ -12,15 +13,32 @@ namespace ClusterActors.Node.Hosting;
 /// </summary>
 public sealed class IkeUdpListener : IDisposable
 {
+    /// <summary>Datagrams handed to the unit and not yet answered, at most: beyond it a flood is shed here, not queued.</summary>
+    public const int MaxInFlight = 1024;
+
     private readonly UdpClient _udp;
     private readonly CancellationTokenSource _stop = new();
+    private readonly IkeAdmissionSettings _limits;
+    private int _inFlight;
+    private long _oversized;
+    private long _shed;
 
-    private IkeUdpListener(UdpClient udp) => _udp = udp;
+    private IkeUdpListener(UdpClient udp, IkeAdmissionSettings limits)
+    {
+        _udp = udp;
+        _limits = limits;
+    }
+
+    /// <summary>Datagrams dropped at the socket for their size or shape (IkeAdmission.ScreenOnly), never handed to the unit.</summary>
+    public long DroppedOversized => Interlocked.Read(ref _oversized);
+
+    /// <summary>Datagrams dropped because <see cref="MaxInFlight"/> were already waiting for the unit.</summary>
+    public long DroppedInFlight => Interlocked.Read(ref _shed);
 
     public IPEndPoint EndPoint => (IPEndPoint)_udp.Client.LocalEndPoint!;
 
     /// <param name="localGateway">The address this socket stands for (the phase1's local-gw), whatever it is bound to.</param>
-    public static IkeUdpListener Start(IPEndPoint bind, IPAddress localGateway, IActorRef unit)
+    public static IkeUdpListener Start(IPEndPoint bind, IPAddress localGateway, IActorRef unit, IkeAdmissionSettings? limits = null)
     {
         UdpClient udp;
         try
@@ -31,7 +49,7 @@ public sealed class IkeUdpListener : IDisposable
         {
             throw new UsageException($"IKE endpoint {bind}: {e.Message}");
         }
-        var listener = new IkeUdpListener(udp);
+        var listener = new IkeUdpListener(udp, limits ?? new IkeAdmissionSettings());
         _ = listener.Loop(localGateway, unit);
         return listener;
     }
@@ -48,6 +66,19 @@ public sealed class IkeUdpListener : IDisposable
             catch (OperationCanceledException) { return; }
             catch (ObjectDisposedException) { return; }
             catch (SocketException) { continue; }
+            // Before the unit sees it: a 60 KB Vendor ID costs a header look here, and a flood faster than the unit
+            // answers is shed at the socket (UDP may lose it; an honest peer retransmits) instead of queuing without bound.
+            if (IkeAdmission.ScreenOnly(datagram.Buffer, _limits) is IkeDropCause.Oversized or IkeDropCause.OversizedInit or IkeDropCause.TooManyPayloads)
+            {
+                Interlocked.Increment(ref _oversized);
+                continue;
+            }
+            if (Interlocked.Increment(ref _inFlight) > MaxInFlight)
+            {
+                Interlocked.Decrement(ref _inFlight);
+                Interlocked.Increment(ref _shed);
+                continue;
+            }
             _ = Answer(datagram, localGateway, unit);
         }
     }
@@ -62,6 +93,7 @@ public sealed class IkeUdpListener : IDisposable
             foreach (var reply in replies.Datagrams) await _udp.SendAsync(reply, from, _stop.Token);
         }
         catch (Exception) { /* the peer retransmits; a lost answer is what UDP is */ }
+        finally { Interlocked.Decrement(ref _inFlight); }
     }
 
     /// <summary>A request the unit starts itself (DPD), from the same socket the peer talks to.</summary>

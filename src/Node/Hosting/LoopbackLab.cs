@@ -28,6 +28,9 @@ public sealed class LoopbackLab : IAsyncDisposable
     /// <summary>HOCON appended to every unit's configuration, e.g. to quiet Akka's logging in a benchmark.</summary>
     public string? ExtraHocon { get; init; }
 
+    /// <summary>IKE flood protection of every unit's dialup phase1; null: the defaults (src/Actors/Ipsec/README.md).</summary>
+    public ClusterActors.Protocol.Ike.IkeAdmissionSettings? IkeAdmission { get; init; }
+
     /// <summary>
     /// Every unit's remoting runs through Akka.Remote's throttler adapter ("trttl", as Akka's TestConductor does), so
     /// <see cref="CutAkka"/> can blackhole the Akka path between two units while their FGCP heartbeats (UDP, outside
@@ -132,7 +135,7 @@ public sealed class LoopbackLab : IAsyncDisposable
         {
             var peers = units.Where(o => o.Unit != unit && hbSegment(o.Unit) == hbSegment(unit)).Select(o => hb[o.Unit]).ToList();
             _options[unit] = new UnitOptions(unit, config, config.SerialNumber!, Path.Combine(_root, unit), akka[unit],
-                new IPEndPoint(IPAddress.Loopback, 0), [new HbdevWiring("port4", hb[unit], peers)], contacts, []);
+                new IPEndPoint(IPAddress.Loopback, 0), [new HbdevWiring("port4", hb[unit], peers)], contacts, []) { IkeAdmission = IkeAdmission };
         }
     }
 

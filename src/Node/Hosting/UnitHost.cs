@@ -97,7 +97,8 @@ public sealed class UnitHost : IAsyncDisposable
             config.Ha.HbDevs.Where(d => links.ContainsKey(d.Interface)).ToDictionary(d => d.Interface, d => (IHbdevLink)links[d.Interface]))
         {
             IkeSend = ikeSend ?? ((to, datagram) => ikeSocket?.Send(to, datagram)),
-            Packets = packets
+            Packets = packets,
+            IkeAdmission = o.IkeAdmission
         };
         var unit = system.ActorOf(FortiGateUnit.Props(settings), FortiGateUnit.Name);
 
@@ -110,7 +111,7 @@ public sealed class UnitHost : IAsyncDisposable
         var admin = AdminServer.Start(o.Admin, unit);
         var dialup = o.Config.Phase1.FirstOrDefault(p => p.Type == "dynamic");
         // With a packet I/O the forwarding plane answers IKE on the unit's addresses; a socket would answer twice.
-        ikeSocket = o.Ike is not null && dialup is not null && packets is null ? IkeUdpListener.Start(o.Ike, IPAddress.Parse(dialup.LocalGw), unit) : null;
+        ikeSocket = o.Ike is not null && dialup is not null && packets is null ? IkeUdpListener.Start(o.Ike, IPAddress.Parse(dialup.LocalGw), unit, o.IkeAdmission) : null;
         return new UnitHost { Options = o, System = system, Unit = unit, Admin = admin, Hbdevs = links, Ike = ikeSocket };
     }
 

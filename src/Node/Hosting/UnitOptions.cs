@@ -27,6 +27,9 @@ public sealed record UnitOptions(
     /// socket) or `kernel` (its interfaces as the container's real Linux interfaces: port2, port3, port5).
     /// </summary>
     public string Packets { get; init; } = "none";
+
+    /// <summary>IKE flood protection of the dialup phase1 (src/Actors/Ipsec/README.md); null: the documented defaults.</summary>
+    public ClusterActors.Protocol.Ike.IkeAdmissionSettings? IkeAdmission { get; init; }
 }
 
 public static class Endpoints

@@ -214,6 +214,75 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// COOKIE interop (RFC 7296 §2.6): the pure responder with an admission whose threshold 0 asks every IKE_SA_INIT for
+    /// a cookie; charon answers N(COOKIE) by sending its request again with the cookie first, and the tunnel comes up.
+    /// </summary>
+    [Fact]
+    public async Task A_strongSwan_client_retries_with_the_gateways_COOKIE_and_establishes()
+    {
+        RequiredTool.Check("ip", "swanctl", RequiredTool.Charon, RequiredTool.KernelLibipsec);
+        using var files = new CharonFiles();
+        var (work, vici) = (files.Work, files.Vici);
+        using var lab = new NetnsLab();
+        var (nsPc1, nsClient, nsGateway) = (lab.Namespace(), lab.Namespace(), lab.Namespace());
+        lab.Cable(nsPc1, "eth0", nsClient, "lan");
+        lab.Cable(nsClient, "wan", nsGateway, "gw");
+        Sh(nsClient, "ip link set lo up; ip addr add 192.168.7.2/24 dev wan; ip route add default via 192.168.7.1; ip addr add 10.10.1.1/24 dev lan");
+        Sh(nsGateway, "ip link set lo up; ip addr add 192.168.7.1/24 dev gw; ip addr add 192.168.202.35/32 dev lo");
+
+        var admission = new IkeAdmission(new IkeAdmissionSettings { CookieThreshold = 0 }, TimeProvider.System);
+        var responder = new IkeResponder(new IkeGatewaySettings("scenario-psk", "Nokia_Peer", ["aes128-sha1"], [2],
+            IPAddress.Parse("192.168.202.35"), 90000, 10800) { NatTraversal = NatTraversal.Enable }, admission: admission);
+        var sockets = InNamespace(nsGateway, () => new[] { IkeUdp.IkePort, IkeUdp.NatTPort }
+            .Select(port => new UdpClient(new IPEndPoint(IPAddress.Parse("192.168.202.35"), port))).ToArray());
+        var events = new ConcurrentQueue<IkeEvent>();
+        using var stop = new CancellationTokenSource();
+        var loops = sockets.Select(socket => Task.Run(async () =>
+        {
+            var localPort = ((IPEndPoint)socket.Client.LocalEndPoint!).Port;
+            while (!stop.IsCancellationRequested)
+            {
+                UdpReceiveResult got;
+                try { got = await socket.ReceiveAsync(stop.Token); }
+                catch (OperationCanceledException) { return; }
+                IkeOutput o;
+                lock (responder) o = responder.HandleUdp(got.RemoteEndPoint, localPort, got.Buffer);
+                foreach (var e in o.Events) { events.Enqueue(e); Log("responder: " + e); }
+                foreach (var r in o.Replies) await socket.SendAsync(r, got.RemoteEndPoint);
+            }
+        })).ToList();
+        Process? charon = null;
+        try
+        {
+            charon = StartCharon(nsClient, work);
+            await Packets.Eventually(() => File.Exists(vici), TimeSpan.FromSeconds(15), "charon opens its vici socket");
+            Assert.True(Swanctl(nsClient, vici, "--load-all", "--file", Path.Combine(work, "swanctl.conf")).Ok, CharonLog());
+            var initiate = Swanctl(nsClient, vici, "--initiate", "--child", "lan", "--timeout", "20");
+            Log(initiate.Output);
+            Assert.True(initiate.Ok, "swanctl --initiate with cookies forced failed: " + initiate + "\n" + CharonLog());
+            Assert.Equal("Nokia_Peer", Assert.Single(events.OfType<IkeSaEstablished>()).PeerId);
+            IkeAdmissionCounters counters;
+            lock (responder) counters = admission.Counters;
+            Log("admission: " + counters);
+            Assert.True(counters[IkeDropCause.CookieRequired] >= 1, counters.ToString());
+            Assert.Equal(1, counters.CookiesAccepted);
+            Assert.Equal(0, counters[IkeDropCause.CookieInvalid]);
+        }
+        finally
+        {
+            Log("---- charon ----\n" + CharonLog());
+            if (charon is { HasExited: false })
+            {
+                charon.Kill();
+                charon.WaitForExit(5000);
+            }
+            stop.Cancel();
+            await Task.WhenAll(loops);
+            foreach (var socket in sockets) socket.Dispose();
+        }
+    }
+
     private static string Cidr(TrafficSelector ts)
     {
         static uint U(IPAddress a) => System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(a.GetAddressBytes());

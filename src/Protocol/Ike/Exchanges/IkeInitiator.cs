@@ -25,6 +25,12 @@ public sealed class IkeInitiator
     private DhKeyPair? _dh;
     private byte[]? _initRequest;
     private IkeSession? _session;
+    /// <summary>The gateway's N(COOKIE) data (RFC 7296 §2.6), sent first in every IKE_SA_INIT from then on.</summary>
+    private byte[]? _cookie;
+    private int _cookieRetries;
+
+    /// <summary>How many N(COOKIE) answers one dial follows before it gives up (a gateway that never takes its own cookie).</summary>
+    public const int MaxCookieRetries = 3;
 
     /// <summary>A client on UDP 500 talking to <paramref name="gateway"/> port 500; its own address is unknown, which is
     /// fine without NAT-T but makes NAT detection always find "us behind a NAT".</summary>
@@ -101,12 +107,19 @@ public sealed class IkeInitiator
     private byte[] SendInit(ModpGroup group)
     {
         _dh = group.NewKeyPair(_random);
+        return BuildInit();
+    }
+
+    private byte[] BuildInit()
+    {
+        var group = _dh!.Group;
         var proposals = _suites.Select((s, i) => new Proposal((byte)(i + 1), ProtocolId.Ike, [], s.IkeTransforms(_settings.DhGroups))).ToList();
         // §2.23: SPIr is zero in this request's header, and so in its NAT detection hashes.
         var natD = NatDetection.Notifies(_settings.NatTraversal, _spiI, 0, new IPEndPoint(_localAddress, LocalPort), GatewayEndpoint);
         _initRequest = IkeCodec.Encode(
             new IkeHeader(_spiI, 0, PayloadType.None, IkeHeader.Ikev2, ExchangeType.IkeSaInit, IkeFlags.Initiator, 0),
-            [new SaPayload(proposals), new KePayload((ushort)group.Id, _dh.Public), new NoncePayload(_ni), .. natD]);
+            [.. _cookie is null ? (IkePayload[])[] : [new NotifyPayload(NotifyType.Cookie, _cookie)],
+             new SaPayload(proposals), new KePayload((ushort)group.Id, _dh.Public), new NoncePayload(_ni), .. natD]);
         Phase = IkeInitiatorPhase.InitSent;
         return _initRequest;
     }
@@ -177,6 +190,17 @@ public sealed class IkeInitiator
         var h = msg.Header;
         if (h.Exchange != ExchangeType.IkeSaInit || !h.IsResponse || h.MessageId != 0 || h.FromInitiator)
             return IkeOutput.Of(new IkeDropped($"{h.Exchange} #{h.MessageId} while waiting for the IKE_SA_INIT response"));
+        if (msg.Notify(NotifyType.Cookie) is { } cookie)
+        {
+            // §2.6: the gateway is under load and keeps no state until we prove our address: the same request again,
+            // the cookie first, everything else unchanged (same SPIi, nonce and DH value).
+            if (cookie.Data.Length is < 1 or > 64)
+                return IkeOutput.Of(new IkeDropped($"COOKIE of {cookie.Data.Length} bytes (1-64 allowed)"));
+            if (++_cookieRetries > MaxCookieRetries)
+                return Failed($"gateway asked for a COOKIE {_cookieRetries} times and never took it", RefusalKind.Other);
+            _cookie = cookie.Data;
+            return IkeOutput.Reply(BuildInit(), new IkeRetrying("gateway asked for a COOKIE", KeGroup));
+        }
         if (msg.Notify(NotifyType.InvalidKePayload) is { } invalidKe)
         {
             var want = invalidKe.Data.Length == 2 ? BinaryPrimitives.ReadUInt16BigEndian(invalidKe.Data) : -1;

@@ -138,7 +138,11 @@ public sealed record IkeSaEstablished(IkeSaState Sa, ChildSaKeys Child, TrafficS
 public sealed record IkeRefused(string Reason, RefusalKind Kind) : IkeEvent;
 
 /// <summary>Ignored without reply, as the RFC wants for unauthenticated junk, unknown SPIs or stale message IDs.</summary>
-public sealed record IkeDropped(string Reason) : IkeEvent;
+public sealed record IkeDropped(string Reason) : IkeEvent
+{
+    /// <summary>Set when the responder's admission dropped it (size caps, COOKIE, half-open limits); each has a counter.</summary>
+    public IkeDropCause? Cause { get; init; }
+}
 
 /// <summary>
 /// An authenticated message of an established NAT-T SA came from a new address or port (the peer's NAT rebound): our

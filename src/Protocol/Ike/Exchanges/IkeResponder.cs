@@ -16,10 +16,16 @@ public sealed class IkeResponder
     private readonly IReadOnlyList<IkeSuite> _childSuites;
     private readonly byte[] _psk;
     private readonly Dictionary<ulong, IkeSession> _sas = [];
+    /// <summary>Half-open SAs by where their IKE_SA_INIT came from and its SPIi, so a retransmission is found without a scan.</summary>
+    private readonly Dictionary<(IPAddress, int, ulong), IkeSession> _halfOpenByInit = [];
+    private readonly IkeAdmission? _admission;
 
-    public IkeResponder(IkeGatewaySettings settings, IIkeRandom? random = null)
+    /// <param name="admission">Flood protection (COOKIE, half-open limits and expiry, size caps); null keeps none,
+    /// as a responder that is only handed already-admitted traffic (README "Admission under flood").</param>
+    public IkeResponder(IkeGatewaySettings settings, IIkeRandom? random = null, IkeAdmission? admission = null)
     {
         Settings = settings;
+        _admission = admission;
         _random = random ?? SystemIkeRandom.Instance;
         _suites = settings.Proposals.Select(IkeSuite.Parse).ToList();
         _childSuites = (settings.ChildProposals ?? settings.Proposals).Select(IkeSuite.Parse).ToList();
@@ -29,6 +35,8 @@ public sealed class IkeResponder
     }
 
     public IkeGatewaySettings Settings { get; }
+
+    public IkeAdmission? Admission => _admission;
 
     /// <summary>Established IKE SAs, as they would be synced to the other members.</summary>
     public IReadOnlyList<IkeSaState> Sas => _sas.Values.Where(s => s.Established).Select(s => s.Export()).ToList();
@@ -41,6 +49,9 @@ public sealed class IkeResponder
     /// retransmission budget) with <see cref="Forget"/>.
     /// </summary>
     public IReadOnlyList<ulong> HalfOpenSpis => _sas.Values.Where(s => !s.Established).Select(s => s.SpiR).ToList();
+
+    /// <summary>Whether <paramref name="spiR"/> is one of our half-open SAs (IKE_SA_INIT answered, IKE_AUTH not yet).</summary>
+    public bool IsHalfOpen(ulong spiR) => _sas.TryGetValue(spiR, out var s) && !s.Established;
 
     public IkeSaState? Export(ulong spiR) => _sas.TryGetValue(spiR, out var s) && s.Established ? s.Export() : null;
 
@@ -60,7 +71,39 @@ public sealed class IkeResponder
         _sas[state.SpiR] = session;
     }
 
-    public bool Forget(ulong spiR) => _sas.Remove(spiR);
+    public bool Forget(ulong spiR)
+    {
+        if (!_sas.Remove(spiR, out var s)) return false;
+        Unlist(s);
+        return true;
+    }
+
+    /// <summary>Takes a half-open SA out of the INIT index and the admission's count (any SA: a no-op when established).</summary>
+    private void Unlist(IkeSession s)
+    {
+        if (s.InitKey is { } key && _halfOpenByInit.TryGetValue(key, out var listed) && ReferenceEquals(listed, s))
+            _halfOpenByInit.Remove(key);
+        if (!s.Established) _admission?.Closed(s.SpiR);
+    }
+
+    private void RemoveHalfOpen(IkeSession s)
+    {
+        _sas.Remove(s.SpiR);
+        Unlist(s);
+    }
+
+    /// <summary>
+    /// Forgets half-open SAs older than the admission's timeout (also done on every datagram); their SPIr.
+    /// Without an admission nothing expires here and the owner calls <see cref="Forget"/>.
+    /// </summary>
+    public IReadOnlyList<ulong> ExpireHalfOpen()
+    {
+        if (_admission is null) return [];
+        var expired = _admission.Expire();
+        foreach (var spiR in expired)
+            if (_sas.TryGetValue(spiR, out var s) && !s.Established) RemoveHalfOpen(s);
+        return expired;
+    }
 
     /// <summary>Our own liveness probe (FortiOS dpd on-idle) for an established SA; the answer comes back through Handle.</summary>
     public byte[] CreateDpd(ulong spiR) => Established(spiR).Dpd();
@@ -84,8 +127,19 @@ public sealed class IkeResponder
     /// </summary>
     public IkeOutput Handle(IPEndPoint peer, int localPort, byte[] datagram)
     {
+        if (_admission is { } admission)
+        {
+            ExpireHalfOpen();
+            // Before parsing: a 60 KB Vendor ID or a thousand payloads cost nothing but this look at the headers.
+            if (admission.Screen(datagram) is { } cause)
+                return IkeOutput.Of(new IkeDropped($"{datagram.Length} bytes from {peer}: {cause}") { Cause = cause });
+        }
         try
         {
+            // The SPIs first: a datagram for no SA of ours costs a header read, not a parse of its payloads.
+            var header = IkeCodec.DecodeHeader(datagram);
+            if (!(header.Exchange == ExchangeType.IkeSaInit && !header.IsResponse) && !_sas.ContainsKey(header.SpiR))
+                return IkeOutput.Of(new IkeDropped($"{header.Exchange} for unknown IKE SA {header.SpiI:x16}/{header.SpiR:x16}"));
             var msg = IkeCodec.Decode(datagram);
             var h = msg.Header;
             if (h.Exchange == ExchangeType.IkeSaInit && !h.IsResponse) return HandleInit(peer, localPort, datagram, msg);
@@ -93,11 +147,12 @@ public sealed class IkeResponder
                 return IkeOutput.Of(new IkeDropped($"{h.Exchange} for unknown IKE SA {h.SpiI:x16}/{h.SpiR:x16}"));
             var result = s.Receive(datagram, msg, (m, inner, _) => OnRequest(s, m, inner), (m, inner, ctx) => OnResponse(s, m, inner, ctx),
                 new IkePath(peer, localPort));
-            if (result.Events.Any(e => e is IkeSaDeleted)) _sas.Remove(s.SpiR);
+            if (result.Events.Any(e => e is IkeSaDeleted)) RemoveHalfOpen(s);
             return result;
         }
         catch (IkeFormatException e)
         {
+            _admission?.Malformed();
             return IkeOutput.Of(new IkeRefused($"malformed datagram from {peer}: {e.Message}", RefusalKind.Malformed));
         }
     }
@@ -135,12 +190,11 @@ public sealed class IkeResponder
         var h = msg.Header;
         if (h.SpiR != 0 || h.MessageId != 0 || !h.FromInitiator)
             return IkeOutput.Of(new IkeDropped("IKE_SA_INIT request with SPIr, message ID or initiator flag wrong"));
-        var earlier = _sas.Values.FirstOrDefault(s => !s.Established && s.SpiI == h.SpiI && s.PeerAddress.Equals(peer.Address) && s.PeerPort == peer.Port);
-        if (earlier is not null)
+        if (_halfOpenByInit.TryGetValue((peer.Address, peer.Port, h.SpiI), out var earlier))
         {
             if (earlier.InitRequest is { } req && req.AsSpan().SequenceEqual(datagram))
                 return IkeOutput.Reply(earlier.InitResponse!, new IkeRetransmitted(h.SpiI, earlier.SpiR, 0));
-            _sas.Remove(earlier.SpiR); // the client started over; the old half-open SA can never complete
+            RemoveHalfOpen(earlier); // the client started over; the old half-open SA can never complete
         }
         if (msg.Payloads.FirstOrDefault(p => p is UnknownPayload { Critical: true }) is { } critical)
             return InitError(h, NotifyType.UnsupportedCriticalPayload, [(byte)critical.Type], $"unsupported critical payload {(byte)critical.Type}", RefusalKind.Malformed);
@@ -149,6 +203,17 @@ public sealed class IkeResponder
         var ni = msg.Find<NoncePayload>();
         if (sa is null || ke is null || !Negotiation.NonceOk(ni))
             return InitError(h, NotifyType.InvalidSyntax, [], "IKE_SA_INIT lacks SA, KE or a 16-256 byte nonce", RefusalKind.Malformed);
+        // §2.6: before any DH or state. Above the threshold an INIT without a cookie gets one and nothing is kept.
+        if (_admission is { } admission)
+        {
+            switch (admission.AdmitInit(peer.Address, h.SpiI, ni!.Data, msg.Notify(NotifyType.Cookie)?.Data))
+            {
+                case IkeAdmit.SendCookie c:
+                    return new IkeOutput([CookieReply(h, c.Cookie)], [new IkeDropped($"IKE_SA_INIT from {peer} without a COOKIE: answered with one") { Cause = IkeDropCause.CookieRequired }]);
+                case IkeAdmit.Drop d:
+                    return IkeOutput.Of(new IkeDropped($"IKE_SA_INIT from {peer}: {d.Cause}") { Cause = d.Cause });
+            }
+        }
         var choice = Negotiation.ChooseIke(sa, _suites, Settings.DhGroups);
         if (choice is null)
             return InitError(h, NotifyType.NoProposalChosen, [], $"no IKE proposal matches '{string.Join(" ", Settings.Proposals)}' dhgrp {string.Join(" ", Settings.DhGroups)}; offered {Describe(sa)}", RefusalKind.NoProposalChosen);
@@ -182,15 +247,22 @@ public sealed class IkeResponder
         var response = IkeCodec.Encode(
             new IkeHeader(h.SpiI, spiR, PayloadType.None, IkeHeader.Ikev2, ExchangeType.IkeSaInit, IkeFlags.Response, 0),
             [new SaPayload([Negotiation.IkeReply(offered, suite, group.Id)]), new KePayload((ushort)group.Id, dh.Public), new NoncePayload(nr), .. natD]);
-        _sas[spiR] = new IkeSession
+        var session = _sas[spiR] = new IkeSession
         {
             SpiI = h.SpiI, SpiR = spiR, IsInitiator = false, Suite = suite, DhGroup = group.Id, Ni = ni.Data, Nr = nr, Keys = keys,
             PeerAddress = peer.Address, Random = _random, IkeLifetimeSeconds = Settings.IkeLifetimeSeconds, ChildLifetimeSeconds = Settings.ChildLifetimeSeconds,
             NextRequestId = 0, ExpectedPeerRequestId = 1, InitRequest = datagram, InitResponse = response,
-            NatT = natT, PeerPort = peer.Port, LocalPort = localPort,
+            NatT = natT, PeerPort = peer.Port, LocalPort = localPort, InitKey = (peer.Address, peer.Port, h.SpiI),
         };
+        _halfOpenByInit[(peer.Address, peer.Port, h.SpiI)] = session;
+        _admission?.Opened(spiR, peer.Address);
         return IkeOutput.Reply(response);
     }
+
+    /// <summary>N(COOKIE) as the only payload, SPIr zero: the answer that keeps no state (§2.6).</summary>
+    private static byte[] CookieReply(IkeHeader req, byte[] cookie) =>
+        IkeCodec.Encode(new IkeHeader(req.SpiI, 0, PayloadType.None, IkeHeader.Ikev2, ExchangeType.IkeSaInit, IkeFlags.Response, 0),
+            [new NotifyPayload(NotifyType.Cookie, cookie)]);
 
     /// <summary>Error answers to IKE_SA_INIT are clear text and keep no state, so the responder SPI stays zero.</summary>
     private static IkeOutput InitError(IkeHeader req, NotifyType type, byte[] data, string reason, RefusalKind kind)
@@ -208,7 +280,7 @@ public sealed class IkeResponder
     private IkeOutput Fail(IkeSession s, IkeMessage msg, NotifyType type, byte[] data, string reason, RefusalKind kind, bool killIfHalfOpen)
     {
         var reply = s.Respond(msg.Header, [new NotifyPayload(type, data)]);
-        if (killIfHalfOpen && !s.Established) _sas.Remove(s.SpiR);
+        if (killIfHalfOpen && !s.Established) RemoveHalfOpen(s);
         return IkeOutput.Reply(reply, new IkeRefused(reason, kind));
     }
 
@@ -253,6 +325,7 @@ public sealed class IkeResponder
         var gw = Settings.LocalGateway.GetAddressBytes();
         var idr = new IdPayload(true, gw.Length == 4 ? IdType.Ipv4Addr : IdType.Ipv6Addr, gw);
         var authR = IkeKeyDerivation.PskAuth(s.Suite, _psk, s.InitResponse!, s.Ni, s.Keys.SkPr, idr);
+        Unlist(s); // still half-open here: leaves the admission's count before it becomes established
         var reply = s.Respond(msg.Header,
         [
             idr,

@@ -47,6 +47,9 @@ internal sealed class IkeSession
     public byte[]? InitRequest { get; set; }
     public byte[]? InitResponse { get; set; }
 
+    /// <summary>Responder, half-open: where the IKE_SA_INIT came from and its SPIi (the peer may float before IKE_AUTH).</summary>
+    public (IPAddress, int, ulong)? InitKey { get; init; }
+
     private SkKeys OutKeys => IsInitiator ? new(Suite, Keys.SkEi, Keys.SkAi) : new(Suite, Keys.SkEr, Keys.SkAr);
     private SkKeys InKeys => IsInitiator ? new(Suite, Keys.SkEr, Keys.SkAr) : new(Suite, Keys.SkEi, Keys.SkAi);
 

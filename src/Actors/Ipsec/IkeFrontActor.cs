@@ -1,0 +1,161 @@
+using System.Buffers.Binary;
+using System.Net;
+using Akka.Actor;
+using Akka.Event;
+using ClusterActors.Actors.Fgcp;
+using ClusterActors.Protocol.Config;
+using ClusterActors.Protocol.Fgcp;
+using ClusterActors.Protocol.Ike;
+using ClusterActors.Protocol.Ike.Exchanges;
+
+namespace ClusterActors.Actors.Ipsec;
+
+/// <summary>
+/// An IKE SA that completed IKE_AUTH at the <see cref="IkeFrontActor"/>: the phase1 actor takes it over (resumes it
+/// in its gateway, creates the tunnel, syncs it). <paramref name="Datagram"/> is the IKE_AUTH it came with.
+/// </summary>
+public sealed record IkeSaAdopted(IkeSaEstablished Established, IkeDatagram Datagram);
+
+/// <summary>Asks the front for its admission counters.</summary>
+public sealed record GetIkeAdmissionStatus
+{
+    public static readonly GetIkeAdmissionStatus Instance = new();
+}
+
+public sealed record IkeAdmissionStatus(string Phase1, IkeAdmissionCounters Counters, bool CookiesRequired);
+
+/// <summary>
+/// The front of one dialup phase1's IKE: every datagram for it arrives here first. IKE_SA_INIT (admission: size caps,
+/// COOKIE, half-open limits, the DH) and the IKE_AUTH of a half-open SA are answered here; everything of an
+/// established SA goes on to the <see cref="IpsecPhase1Actor"/>, which also runs role changes and SA sync, so an
+/// IKE_SA_INIT flood never sits in its mailbox nor costs it a DH (README "Admission under flood"). The decisions are
+/// <see cref="IkeAdmission"/>'s and <see cref="IkeResponder"/>'s; this actor carries their effects.
+/// </summary>
+public sealed class IkeFrontActor : ReceiveActor, IWithTimers
+{
+    private sealed record ExpireTick
+    {
+        public static readonly ExpireTick Instance = new();
+    }
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly string _serial;
+    private readonly string _phase1Name;
+    private readonly IActorRef _phase1;
+    private readonly TimeProvider _time;
+    private readonly IkeAdmission _admission;
+    private IkeResponder _responder;
+    private string _signature;
+    private bool _isPrimary;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public IkeFrontActor(string serial, ConfigDocument config, Phase1Interface phase1, IActorRef phase1Actor, IkeAdmissionSettings? settings,
+        TimeProvider? time)
+    {
+        _serial = serial;
+        _phase1Name = phase1.Name;
+        _phase1 = phase1Actor;
+        _time = time ?? TimeProvider.System;
+        _admission = new IkeAdmission(settings ?? new IkeAdmissionSettings(), _time);
+        _responder = Responder(config, phase1);
+        _signature = IpsecPhase1Actor.Signature(config, phase1.Name);
+
+        Receive<IkeDatagram>(OnIke);
+        Receive<HaRoleChanged>(r =>
+        {
+            if (r.Serial == _serial) _isPrimary = r.Role == HaRole.Primary;
+        });
+        Receive<UnitConfigChanged>(OnConfigChanged);
+        Receive<ExpireTick>(_ =>
+        {
+            foreach (var spiR in _responder.ExpireHalfOpen())
+                Refusal(IkeDropCause.HalfOpenExpired, $"half-open IKE SA {spiR:x16} expired without IKE_AUTH");
+        });
+        Receive<GetIkeAdmissionStatus>(_ => Sender.Tell(new IkeAdmissionStatus(_phase1Name, _admission.Counters, _admission.CookiesRequired)));
+    }
+
+    public static Props Props(string serial, ConfigDocument config, Phase1Interface phase1, IActorRef phase1Actor,
+        IkeAdmissionSettings? settings = null, TimeProvider? time = null) =>
+        Akka.Actor.Props.Create(() => new IkeFrontActor(serial, config, phase1, phase1Actor, settings, time));
+
+    protected override void PreStart() => Timers.StartPeriodicTimer("expire", ExpireTick.Instance, TimeSpan.FromSeconds(1));
+
+    private IkeResponder Responder(ConfigDocument config, Phase1Interface phase1) =>
+        new(IpsecPhase1Actor.GatewaySettings(config, phase1), admission: _admission);
+
+    /// <summary>New attempts follow a changed phase1 at once; half-open SAs of the old settings are dropped with it.</summary>
+    private void OnConfigChanged(UnitConfigChanged changed)
+    {
+        var phase1 = changed.Config.Phase1.FirstOrDefault(p => p.Name == _phase1Name);
+        if (phase1 is null) return;
+        var signature = IpsecPhase1Actor.Signature(changed.Config, phase1.Name);
+        if (signature == _signature) return;
+        _signature = signature;
+        foreach (var spiR in _responder.HalfOpenSpis) _responder.Forget(spiR);
+        _responder = Responder(changed.Config, phase1);
+    }
+
+    private void OnIke(IkeDatagram d)
+    {
+        if (!_isPrimary)
+        {
+            // Only the FGCP primary answers on the cluster's addresses; a secondary never sees this traffic on FortiOS.
+            Sender.Tell(new IkeReplies([], "not the FGCP primary"));
+            return;
+        }
+        if (!Here(d.Data))
+        {
+            // An established SA's traffic: the phase1 actor's, once it passed the size caps.
+            if (_admission.Screen(d.Data) is { } cause)
+            {
+                Refusal(cause, $"{d.Data.Length} bytes from {d.From}:{d.FromPort}");
+                // No refusal text: the caller (ForwardingActor) would log every datagram of a flood; the lines are ours.
+                Sender.Tell(new IkeReplies([], null));
+                return;
+            }
+            _phase1.Forward(d);
+            return;
+        }
+        var output = _responder.Handle(new IPEndPoint(d.From, d.FromPort), d.LocalPort, d.Data);
+        string? refused = null;
+        foreach (var e in output.Events)
+        {
+            switch (e)
+            {
+                case IkeSaEstablished est:
+                    // Told before the client gets its answer: whatever it sends next is forwarded after this message.
+                    _responder.Forget(est.Sa.SpiR);
+                    _phase1.Tell(new IkeSaAdopted(est, d));
+                    break;
+                case IkeRefused r:
+                    refused = r.Reason;
+                    RefusalLine(r.Kind.ToString(), $"IKE from {d.From}:{d.FromPort} refused ({r.Kind}): {r.Reason}; no tunnel created");
+                    break;
+                case IkeDropped { Cause: { } cause } dropped:
+                    // Counted and logged here, rate-limited; not passed on as a refusal the caller would log per datagram.
+                    if (cause != IkeDropCause.CookieRequired) Refusal(cause, dropped.Reason);
+                    break;
+            }
+        }
+        Sender.Tell(new IkeReplies(output.Replies, refused));
+    }
+
+    /// <summary>IKE_SA_INIT requests and messages of the half-open SAs held here; decided from the header alone.</summary>
+    private bool Here(byte[] d)
+    {
+        if (d.Length < IkeHeader.Size) return true; // junk: dropped and counted here, the phase1 never sees it
+        if ((ExchangeType)d[18] == ExchangeType.IkeSaInit && ((IkeFlags)d[19] & IkeFlags.Response) == 0) return true;
+        var spiR = BinaryPrimitives.ReadUInt64BigEndian(d.AsSpan(8));
+        return _responder.IsHalfOpen(spiR);
+    }
+
+    private void Refusal(IkeDropCause cause, string detail) => RefusalLine(cause.ToString(), $"IKE dropped ({cause}): {detail}");
+
+    /// <summary>At most one line per kind of refusal per interval, with the count of those not written (IkeAdmission.RefusalLog).</summary>
+    private void RefusalLine(string kind, string line)
+    {
+        if (_admission.RefusalLog(kind, line) is not { } log) return;
+        _log.Warning("{0}: {1}{2}", _phase1Name, log.Detail, log.Suppressed > 0 ? $" ({log.Suppressed} more like it not logged)" : "");
+    }
+}
