@@ -43,6 +43,8 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
     private ConfigDocument _config;
     private UnitRoutes _routes;
     private bool _answering;
+    /// <summary>Within a stall's stale frames: the tunnels have been told once (<see cref="Stalled"/>).</summary>
+    private bool _stalled;
     private readonly Dictionary<uint, TunnelPathChanged> _bySpi = new();
     private readonly Dictionary<string, TunnelPathChanged> _byKey = new();
     private readonly Dictionary<int, RunningSniffer> _sniffers = new();
@@ -60,12 +62,15 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
 
         Receive<PacketIn>(p =>
         {
-            if (StalledInput.IsStale(System.Diagnostics.Stopwatch.GetElapsedTime(p.ArrivedAt), _config.Ha))
+            var waited = System.Diagnostics.Stopwatch.GetElapsedTime(p.ArrivedAt);
+            if (StalledInput.IsStale(waited, _config.Ha))
             {
                 _received++;
                 Drop("stale after stall");
+                Stalled(waited);
                 return;
             }
+            _stalled = false;
             OnPacket(p.Port, p.Bytes);
         });
         Receive<CarrierChanged>(c =>
@@ -161,6 +166,18 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
     private UnitRoutes BuildRoutes(ConfigDocument config) => UnitRoutes.From(config, StaticRoutes.Of(config));
 
     private bool IsUp(string iface) => _ports.TryGetValue(iface, out var p) && p.IsUp;
+
+    /// <summary>
+    /// The first stale frame of a stall: every dialup instance hears of it before anything forwarded after it, so an
+    /// owner moves its outbound numbers past a takeover made while this unit did not run (README, "A stalled owner").
+    /// </summary>
+    private void Stalled(TimeSpan waited)
+    {
+        if (_stalled) return;
+        _stalled = true;
+        _log.Warning("frames waited {0:0} ms in this unit's input: it stalled; they are dropped and its tunnels told", waited.TotalMilliseconds);
+        foreach (var t in _byKey.Values) t.Tunnel.Tell(new UnitStalled(waited));
+    }
 
     private void Drop(string why)
     {

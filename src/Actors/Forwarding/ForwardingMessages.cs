@@ -18,6 +18,14 @@ public sealed record TunnelDecrypted(string Interface, byte[] InnerPacket);
 /// <summary>A packet routed into the tunnel: the tunnel encrypts it if this unit may send on it.</summary>
 public sealed record EncryptForTunnel(byte[] InnerPacket);
 
+/// <summary>
+/// The forwarding plane found frames that waited through a stall of this unit (<see cref="StalledInput"/>): sent once
+/// per stall to every dialup instance, ahead of anything forwarded after it (Akka keeps the order between two actors),
+/// so an owner moves its outbound numbers past a takeover its peers may have made meanwhile before it encrypts again.
+/// </summary>
+/// <param name="Waited">How long the oldest frame that told of it had waited: the stall lasted at least that long.</param>
+public sealed record UnitStalled(TimeSpan Waited);
+
 /// <summary>An outer packet (ESP, or ESP in UDP 4500) ready to be routed to the remote gateway.</summary>
 public sealed record TunnelEncrypted(byte[] OuterPacket);
 

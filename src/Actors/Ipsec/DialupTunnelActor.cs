@@ -72,6 +72,9 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     private EspInboundSa _in;
     private EspOutboundSa _out;
     private long _rxp, _txp, _rxb, _txb, _notOwner, _exhausted;
+    /// <summary>The number after the highest this instance has sent on the current outbound SA (0: none yet). Whatever a
+    /// record says, the instance never starts below it again: a number is sent once per SA (RFC 4303 §3.3.3).</summary>
+    private ulong _sentNext;
     private long _rekeyAskedAt = long.MinValue;
 
     /// <summary>How often an owner whose CHILD SA needs a rekey asks its phase1 again (which resends the request).</summary>
@@ -94,6 +97,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         Receive<GetTunnelState>(_ => Sender.Tell(State()));
         Receive<EspArrived>(OnEsp);
         Receive<EncryptForTunnel>(OnEncrypt);
+        Receive<UnitStalled>(OnStalled);
         Receive<SyncDue>(_ =>
         {
             SyncSequence();
@@ -145,20 +149,21 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         if (rekeyed)
         {
             (_in, _out) = Sas(record, role);
+            _sentNext = 0; // a new SA numbers from 1
             _claiming = false;
         }
         else if (role == TunnelRole.SyncPrimary && previous == TunnelRole.Standby)
         {
             // Became the owner (FGCP failover, or our own traffic claim came back): send from the claimed number, or
-            // from where sending already got to since the claim.
-            if (!_claiming || _out.NextSeq < TunnelOwnership.OwnerSequence(record)) _out = new EspOutboundSa(OutboundKeys(record), TunnelOwnership.OwnerSequence(record));
+            // from where this instance's own sending already got to (since the claim, or before a stall).
+            _out = Outbound(record, TunnelOwnership.OwnerSequence(record));
             _claiming = false;
         }
         else if (role == TunnelRole.Standby)
         {
             // Another unit owns it (again): what it synced is the state this unit would take over from.
             _claiming = false;
-            _out = new EspOutboundSa(OutboundKeys(record), TunnelOwnership.TakeoverSequence(record));
+            _out = Outbound(record, TunnelOwnership.TakeoverSequence(record));
             if (record.ReplayHighest > _in.Window.Highest) _in = new EspInboundSa(InboundKeys(record), Window(record.ReplayHighest));
         }
         if (role == TunnelRole.SyncPrimary) _synced = (Math.Max(_synced.Out, TunnelOwnership.OwnerSequence(record)), Math.Max(_synced.In, record.ReplayHighest));
@@ -181,6 +186,26 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         Context.Parent.Tell(new RekeyTunnelChild(_record.Key));
     }
 
+    /// <summary>The outbound SA of <paramref name="r"/> from <paramref name="from"/>, or from past what this instance
+    /// already sent on it when that is higher (a record synced before it sent more, or a claim written before it learnt
+    /// of a takeover): never a number twice.</summary>
+    private EspOutboundSa Outbound(TunnelRecord r, ulong from) => new(OutboundKeys(r), Math.Max(from, _sentNext));
+
+    /// <summary>
+    /// This unit did not run for a while (<see cref="UnitStalled"/>): an owner (or a unit claiming by traffic) moves its
+    /// outbound numbers two jumps on (<see cref="TunnelOwnership.AfterStall"/>) before it encrypts again, as its peers
+    /// may have taken the tunnel over and sent from one jump on meanwhile. A standby sends nothing and has nothing to move.
+    /// </summary>
+    private void OnStalled(UnitStalled stalled)
+    {
+        if (!MaySend) return;
+        var from = _out.NextSeq;
+        _out = Outbound(_record, TunnelOwnership.AfterStall(Math.Max(from, _sentNext)));
+        _log.Info("{0}: this unit stalled for at least {1:0} ms: outbound seqno moves from {2:x} to {3:x}, past a takeover its peers may have made",
+            _record.Name, stalled.Waited.TotalMilliseconds, from, _out.NextSeq);
+        RekeyIfDue();
+    }
+
     private bool MaySend => _role == TunnelRole.SyncPrimary || _claiming;
 
     private void OnEsp(EspArrived esp)
@@ -198,7 +223,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
             _log.Info("{0}: valid ESP from {1} reached this unit, which holds the tunnel as standby: taking it over from {2}",
                 _record.Name, esp.From, _record.OwnerSerial);
             _claiming = true;
-            _out = new EspOutboundSa(OutboundKeys(_record), TunnelOwnership.TakeoverSequence(_record));
+            _out = Outbound(_record, TunnelOwnership.TakeoverSequence(_record));
             Context.Parent.Tell(new ClaimTunnelByTraffic(_record.Key));
             RekeyIfDue();
         }
@@ -220,6 +245,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
             return;
         }
         var sealedEsp = _out.Seal(packet.InnerPacket);
+        _sentNext = _out.NextSeq;
         _txp++;
         _txb += packet.InnerPacket.Length;
         _lastTx = DateTimeOffset.UtcNow;

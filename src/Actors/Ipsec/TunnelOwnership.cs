@@ -58,6 +58,21 @@ public static class TunnelOwnership
         // 0xffffffff itself is not handed out: in a record it means used up (ExhaustedInRecord).
         (ulong)syncedNext + SequenceJump >= ExhaustedInRecord ? SequenceExhausted : syncedNext + SequenceJump;
 
+    /// <summary>
+    /// Where an owner that stalled (SIGSTOP, a hang) sends from once it runs again (README, "A stalled owner"): two
+    /// jumps past its own next number. While it did not run, its peers may have declared it lost and one of them claimed
+    /// the tunnel from the last synced next number (never above this owner's own) + 2^28, then sent fewer than 2^28 more
+    /// (an owner rekeys well before that); two jumps are above all of it, so the client's window never sees a number
+    /// again, whether or not the takeover happened. The tunnel's record follows at the next sequence sync, or the
+    /// newer record of a takeover reaches the unit and the claim rules apply as usual. Used up when it does not fit.
+    /// </summary>
+    public static ulong AfterStall(ulong next)
+    {
+        if (next >= ExhaustedInRecord) return SequenceExhausted;
+        var once = TakeoverSequence((uint)next);
+        return once == SequenceExhausted ? once : TakeoverSequence((uint)once);
+    }
+
     /// <summary>Where an owner sends from, given its record: the record's next number, or nothing when it is marked used up.</summary>
     public static ulong OwnerSequence(TunnelRecord owned) =>
         owned.NextOutboundSeq == ExhaustedInRecord ? SequenceExhausted : Math.Max(1u, owned.NextOutboundSeq);

@@ -158,13 +158,32 @@ public static class LabClientCommand
             {
                 var k = s.Client.Counters;
                 var est = s.Client.Established;
-                return string.Create(c, $"antireplay {k.AntiReplayDrops} icv {k.IcvFailures} in {est?.Child.InboundSpi ?? 0} out {est?.Child.OutboundSpi ?? 0} up {(est is not null).ToString().ToLowerInvariant()}\n");
+                return string.Create(c, $"antireplay {k.AntiReplayDrops} icv {k.IcvFailures} in {est?.Child.InboundSpi ?? 0} out {est?.Child.OutboundSpi ?? 0} up {(est is not null).ToString().ToLowerInvariant()}"
+                                        + $" ike {est?.Sa.SpiI ?? 0} {est?.Sa.SpiR ?? 0} rekeys {k.ChildSaRekeys}\n");
             }
             case ["show"]:
                 return $"state {s.Client.State}, last error {s.Client.LastError ?? "none"}\n{s.Client.Counters}\n{s.ClientIo.Describe()}{s.Pc1Io.Describe()}";
             default:
                 throw new ArgumentException($"unknown command '{command}' (dial, traffic start PPS, traffic progress, traffic stop, counters, show)");
         }
+    }
+
+    /// <summary>
+    /// A "counters" answer as the drills' client view; the IKE SA (`ike SPII SPIR`, 0 0 while down) and the CHILD SA rekeys
+    /// (`rekeys N`) are optional, so an older client in a running lab still parses (they read as unknown).
+    /// </summary>
+    public static Drills.ClientView ClientViewOf(string text)
+    {
+        var (antiReplay, icv, inSpi, outSpi, up) = ParseCounters(text);
+        var w = text.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var c = CultureInfo.InvariantCulture;
+        var ike = Array.IndexOf(w, "ike");
+        (ulong, ulong)? spis = ike >= 0 && ike + 2 < w.Length && ulong.TryParse(w[ike + 1], NumberStyles.None, c, out var i)
+                                                        && ulong.TryParse(w[ike + 2], NumberStyles.None, c, out var r) && (i, r) != (0, 0)
+            ? (i, r) : null;
+        var rk = Array.IndexOf(w, "rekeys");
+        long? rekeys = rk >= 0 && rk + 1 < w.Length && long.TryParse(w[rk + 1], NumberStyles.None, c, out var n) ? n : null;
+        return new Drills.ClientView(antiReplay, icv, inSpi, outSpi, up, spis, rekeys);
     }
 
     /// <summary>Parses a "counters" answer: (antireplay, icv, in, out, up).</summary>

@@ -7,7 +7,9 @@ namespace ClusterActors.Node.Drills;
 /// <summary>
 /// `clusteractors drill [seed] chaos [--mode embedded|docker] [--runs N | --run R] [--seed S] [--rate PPS] [--out DIR]`:
 /// N runs (or the one run R) of one random fault each on one lab kept healed between runs, under PC1's traffic, each
-/// checked against <see cref="ChaosInvariants"/>; per-run `chaos-R.md`/`.json`/`.svg` and a `chaos-summary.md`/`.json`.
+/// checked against <see cref="ChaosInvariants"/>; per-run `chaos-R.md`/`.json`/`.svg` and a `summary.md`/`.json`, all in the
+/// invocation's own folder under --out (`OUT/2026-12-06T00-35-10Z-chaos/`, <see cref="DrillCommand.InvocationFolder"/>), the
+/// summary rewritten after every run so an interrupted session leaves the one of the runs it finished.
 /// Always on the fast timers (FGCP detection 1.2 s): a hundred runs on the VM defaults (4 s detection, 4.3 s router)
 /// would take half an hour. Exit 0 when no invariant broke, 1 otherwise, 2 on a usage error.
 /// </summary>
@@ -22,7 +24,7 @@ public static class ChaosCommand
         DrillCatalog.Vm1, null, [], [], [], []);
 
     public static async Task<int> RunAsync(DrillCommand.Request request, TextWriter stdout, TextWriter stderr, CancellationToken ct,
-        DrillCommand.LabFactory? labFactory = null)
+        DrillCommand.LabFactory? labFactory = null, TimeProvider? clock = null)
     {
         if (request.Mode is not ("embedded" or "docker")) throw new UsageException($"--mode is embedded or docker, not '{request.Mode}'");
         if (request.Client != DrillCommand.FortiGateClient)
@@ -33,8 +35,10 @@ public static class ChaosCommand
         var seed = request.Seed ?? Random.Shared.NextInt64(1, 1_000_000);
         IReadOnlyList<int> runs = request.Run is { } one ? [one] : Enumerable.Range(1, request.Runs).ToList();
         var settings = new ChaosSettings(seed, runs, request.Rate, request.Mode);
-        var outDir = request.Out ?? DrillCommand.DefaultOut;
-        Directory.CreateDirectory(outDir);
+        clock ??= TimeProvider.System;
+        var startedAt = clock.GetUtcNow();
+        var outDir = DrillCommand.InvocationFolder(request.Out ?? DrillCommand.DefaultOut, Name, startedAt);
+        await stdout.WriteLineAsync($"reports in {outDir}");
         var changes = DrillCommand.Changes(Definition, fastTimers: true);
         await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
             $"== chaos, seed {seed}: {(request.Run is { } r ? $"run {r}" : $"{runs.Count} runs")} ({request.Mode}, {request.Rate} pps, fast timers); "
@@ -46,12 +50,15 @@ public static class ChaosCommand
             : new EmbeddedDrillLab(changes)), stdout);
         DrillTimers? timers = null;
         IReadOnlyList<ChaosRunResult> results;
+        var done = new List<ChaosRunResult>();
         try
         {
             results = await runner.RunAsync(settings, async result =>
             {
                 timers ??= result.Timers;
+                done.Add(result);
                 foreach (var path in ChaosReport.WriteRun(result, outDir)) await stdout.WriteLineAsync($"  wrote {path}");
+                ChaosReport.WriteSummary(ChaosSummary.Of(done, settings, timers, wall.Elapsed.TotalSeconds, ChaosCatalog.All, startedAt), outDir);
                 await stdout.WriteLineAsync(result.Passed
                     ? $"  chaos run {result.Run}: PASS"
                     : $"  chaos run {result.Run}: FAIL ({string.Join("; ", result.Error is { } e ? [e] : result.Violations.Select(v => $"{v.Invariant}: {v.Detail}"))})");
@@ -69,9 +76,10 @@ public static class ChaosCommand
             return DrillCommand.Failed;
         }
         if (results.Count == 0) return DrillCommand.Failed;
-        var summary = ChaosSummary.Of(results, settings, timers ?? results[0].Timers, wall.Elapsed.TotalSeconds, ChaosCatalog.All);
+        var summary = ChaosSummary.Of(results, settings, timers ?? results[0].Timers, wall.Elapsed.TotalSeconds, ChaosCatalog.All, startedAt, clock.GetUtcNow());
         foreach (var path in ChaosReport.WriteSummary(summary, outDir)) await stdout.WriteLineAsync($"  wrote {path}");
         await stdout.WriteAsync(ChaosReport.SummaryText(summary));
+        await stdout.WriteLineAsync($"reports in {outDir}");
         return summary.Passed == summary.Runs ? DrillCommand.Passed : DrillCommand.Failed;
     }
 }

@@ -44,6 +44,12 @@ public sealed record ChaosObservation
     public uint? OwnerEncSpi { get; init; }
     public required uint ClientOutboundSpi { get; init; }
     public required uint ClientInboundSpi { get; init; }
+    /// <summary>The client's IKE SA (initiator, responder SPIs) at the start and the end; null where the client does not say.</summary>
+    public (ulong SpiI, ulong SpiR)? ClientIkeBefore { get; init; }
+    public (ulong SpiI, ulong SpiR)? ClientIkeAfter { get; init; }
+    /// <summary>CHILD SA rekeys the gateway asked for and the client answered, at the start and the end; null where not counted.</summary>
+    public long? ChildRekeysBefore { get; init; }
+    public long? ChildRekeysAfter { get; init; }
 
     /// <summary>`diagnose sys ha history read` of every unit at the start and at the end; null where it could not be read.</summary>
     public required IReadOnlyDictionary<string, string?> HistoryBefore { get; init; }
@@ -194,17 +200,53 @@ public static partial class ChaosInvariants
         if (before is { } b && after is { } a && a != b) v.Add(new(invariant, F($"{what}: {a - b} during the run")));
     }
 
+    /// <summary>What became of the run's SAs, as the report prints it.</summary>
+    public enum SaFate
+    {
+        /// <summary>No single owner at the end to ask.</summary>
+        Unknown,
+        /// <summary>The owner's and the client's CHILD SA are the run's start's.</summary>
+        Reused,
+        /// <summary>
+        /// Same IKE SA; the CHILD SA was replaced by a rekey the gateway asked for and the client answered (counted by the
+        /// client), and the owner and the client hold the new one. The gateway does this when an SA's sequence numbers near
+        /// the end of the 32-bit space after many ownership moves (src/Actors/Ipsec/README.md): the SA is kept, not renegotiated.
+        /// </summary>
+        Rekeyed,
+        /// <summary>Anything else: a new IKE SA (the client dialed again), or a CHILD SA changed without a rekey the client answered.</summary>
+        Renegotiated,
+    }
+
+    /// <summary>Pure: the owner's and the client's SAs at the end against the run's start (README, "sa-reuse").</summary>
+    public static SaFate SaOutcome(ChaosObservation o)
+    {
+        if (o.OwnerDecSpi is not { } dec || o.OwnerEncSpi is not { } enc) return SaFate.Unknown;
+        // A client that does not say (strongSwan) has its IKE SA taken as kept: the CHILD SA's SPIs then decide alone.
+        var sameIke = o.ClientIkeBefore is not { } before || o.ClientIkeAfter is not { } after || before == after;
+        var sameChild = dec == o.DecSpi && enc == o.EncSpi && o.ClientOutboundSpi == o.DecSpi && o.ClientInboundSpi == o.EncSpi;
+        if (sameChild && sameIke) return SaFate.Reused;
+        var ikeKnownKept = o.ClientIkeBefore is { } b && o.ClientIkeAfter is { } a && a == b;
+        var ownerAndClientAgree = dec == o.ClientOutboundSpi && enc == o.ClientInboundSpi;
+        var answeredRekey = o.ChildRekeysBefore is { } rb && o.ChildRekeysAfter is { } ra && ra > rb;
+        return ikeKnownKept && ownerAndClientAgree && answeredRekey ? SaFate.Rekeyed : SaFate.Renegotiated;
+    }
+
     private static void Sas(ChaosObservation o, List<ChaosViolation> v)
     {
         if (!o.SaReuseRequired) return;
-        if (o.OwnerDecSpi is not { } dec || o.OwnerEncSpi is not { } enc)
+        switch (SaOutcome(o))
         {
-            v.Add(new(SaReuse, "no single owner at the end to compare its SAs with the run's"));
-            return;
+            case SaFate.Unknown:
+                v.Add(new(SaReuse, "no single owner at the end to compare its SAs with the run's"));
+                return;
+            case SaFate.Renegotiated:
+                var ike = o.ClientIkeBefore is { } b && o.ClientIkeAfter is { } a && a != b
+                    ? $"; the client's IKE SA is new ({b.SpiI:x16}/{b.SpiR:x16} → {a.SpiI:x16}/{a.SpiR:x16})"
+                    : o.ChildRekeysBefore is { } rb && o.ChildRekeysAfter is { } ra && ra == rb ? "; the client answered no CHILD SA rekey" : "";
+                v.Add(new(SaReuse, $"SAs renegotiated: owner dec {o.OwnerDecSpi:x8} enc {o.OwnerEncSpi:x8}, client out {o.ClientOutboundSpi:x8} in {o.ClientInboundSpi:x8}; "
+                                   + $"the run started with dec {o.DecSpi:x8} enc {o.EncSpi:x8}{ike}"));
+                return;
         }
-        if (dec != o.DecSpi || enc != o.EncSpi || o.ClientOutboundSpi != o.DecSpi || o.ClientInboundSpi != o.EncSpi)
-            v.Add(new(SaReuse, $"SAs renegotiated: owner dec {dec:x8} enc {enc:x8}, client out {o.ClientOutboundSpi:x8} in {o.ClientInboundSpi:x8}; "
-                               + $"the run started with dec {o.DecSpi:x8} enc {o.EncSpi:x8}"));
     }
 
     private static void Histories(ChaosObservation o, List<ChaosViolation> v)

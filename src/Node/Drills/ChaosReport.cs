@@ -20,6 +20,13 @@ public sealed record ChaosSummary
     public required int Runs { get; init; }
     public required int Passed { get; init; }
     public double DurationS { get; init; }
+    /// <summary>When the invocation started (its folder's name) and ended; null while it runs or when it was interrupted.</summary>
+    public DateTimeOffset StartedAt { get; init; }
+    public DateTimeOffset? FinishedAt { get; init; }
+    /// <summary>The runs asked for; fewer in <see cref="Runs"/> while the session runs (the summary is rewritten after every run).</summary>
+    public int RunsPlanned { get; init; }
+    /// <summary>False until every planned run is done: an interrupted session leaves the summary of the runs it finished.</summary>
+    public bool Complete => FinishedAt is not null && Runs == RunsPlanned;
     public required IReadOnlyDictionary<string, int> FaultsByKind { get; init; }
     public required IReadOnlyList<GapDistribution> Gaps { get; init; }
     public required IReadOnlyList<ChaosViolationRow> Violations { get; init; }
@@ -31,8 +38,9 @@ public sealed record ChaosSummary
     public IReadOnlyList<string> NotInCatalog { get; init; } = [];
 
     public static ChaosSummary Of(IReadOnlyList<ChaosRunResult> runs, ChaosSettings settings, DrillTimers timers, double durationS,
-        IReadOnlyList<ChaosFaultKind> catalog) => new()
+        IReadOnlyList<ChaosFaultKind> catalog, DateTimeOffset startedAt = default, DateTimeOffset? finishedAt = null) => new()
     {
+        StartedAt = startedAt, FinishedAt = finishedAt, RunsPlanned = settings.Runs.Count,
         Seed = settings.Seed, Mode = runs.FirstOrDefault()?.Mode ?? settings.Mode, RatePps = settings.RatePps, Timers = timers,
         Runs = runs.Count, Passed = runs.Count(r => r.Passed), DurationS = Math.Round(durationS, 1),
         FaultsByKind = catalog.ToDictionary(k => k.Name, k => runs.Count(r => r.Fault.Kind == k.Name)),
@@ -84,12 +92,14 @@ public static class ChaosReport
         Error = r.Passed ? null : r.Error ?? $"{r.Violations.Count} violation(s)",
     };
 
+    /// <summary>The session's `summary.md` and `summary.json` in its own folder (the names every drill invocation uses).</summary>
     public static IReadOnlyList<string> WriteSummary(ChaosSummary s, string outDir)
     {
-        var stem = Path.Combine(outDir, "chaos-summary");
-        File.WriteAllText(stem + ".json", JsonSerializer.Serialize(s, JsonReport.Options) + "\n");
-        File.WriteAllText(stem + ".md", SummaryMarkdown(s));
-        return [stem + ".md", stem + ".json"];
+        var md = Path.Combine(outDir, DrillCommand.SummaryMarkdown);
+        var json = Path.Combine(outDir, DrillCommand.SummaryJson);
+        File.WriteAllText(json, JsonSerializer.Serialize(s, JsonReport.Options) + "\n");
+        File.WriteAllText(md, SummaryMarkdown(s));
+        return [md, json];
     }
 
     public static string RunMarkdown(ChaosRunResult r)
@@ -141,6 +151,10 @@ public static class ChaosReport
     {
         var sb = new StringBuilder();
         sb.Append(C, $"# Chaos drill, seed {s.Seed}: {s.Passed} of {s.Runs} runs passed\n\n");
+        sb.Append(C, $"- Started {s.StartedAt:yyyy-MM-dd HH:mm:ss} UTC");
+        sb.Append(s.FinishedAt is { } end
+            ? string.Create(C, $", ended {end:yyyy-MM-dd HH:mm:ss} UTC; {s.Runs} of {s.RunsPlanned} planned runs.\n")
+            : string.Create(C, $", not ended (interrupted, or still running): {s.Runs} of {s.RunsPlanned} planned runs so far.\n"));
         sb.Append(C, $"- Lab: {MarkdownReport.LabText(s.Mode)}, {s.DurationS.ToString("0.0", C)} s; PC1 at {s.RatePps.ToString(C)} pps; ");
         sb.Append(C, $"FGCP detection {s.Timers.FgcpDetectionMs:0} ms, router detection {s.Timers.RouterDetectionMs:0} ms.\n");
         sb.Append(C, $"- Replay one run: `clusteractors drill seed chaos --mode {s.Mode} --seed {s.Seed} --run R`.\n");

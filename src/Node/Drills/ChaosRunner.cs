@@ -263,14 +263,14 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
                 SaReuseRequired = sampler.LeastAnswering > 0,
                 DecSpi = client.OutboundSpi, EncSpi = client.InboundSpi, OwnerDecSpi = dec, OwnerEncSpi = enc,
                 ClientOutboundSpi = clientAfter.OutboundSpi, ClientInboundSpi = clientAfter.InboundSpi,
+                ClientIkeBefore = client.IkeSpis, ClientIkeAfter = clientAfter.IkeSpis,
+                ChildRekeysBefore = client.ChildSaRekeys, ChildRekeysAfter = clientAfter.ChildSaRekeys,
                 HistoryBefore = histories, HistoryAfter = historiesAfter,
                 Clusters = _targets.Clusters, Checksums = checksums,
                 ChangeWhileStopped = changeWhileStopped, ChangeJournaledMs = changeAfter.Ms, ChangeAfterRefusal = changeAfter.Refusal,
                 Healed = notHealed is null, NotHealed = notHealed is null ? null : $"not healed {S(observedUntil - healAt)} after the heal: {notHealed}",
             };
             var violations = ChaosInvariants.Check(observation);
-            var sameSas = dec == client.OutboundSpi && enc == client.InboundSpi
-                          && clientAfter.OutboundSpi == client.OutboundSpi && clientAfter.InboundSpi == client.InboundSpi;
             result = result with
             {
                 HealAtMs = healAt, HealBoundMs = healBound, UnitUpMs = unitUp, ObservedUntilMs = observedUntil,
@@ -280,7 +280,14 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
                 FlowsAgainMs = ChaosInvariants.FlowsAgainMs(sampler.Traffic, healAt) is { } fa ? Math.Round(fa, 1) : null,
                 Sent = report.Sent, Answered = report.Answered, Lost = report.Lost, LongestGapMs = Math.Round(report.LongestGap.TotalMilliseconds, 1),
                 AntiReplayDrops = clientAfter.AntiReplayDrops - client.AntiReplayDrops, IcvFailures = clientAfter.IcvFailures - client.IcvFailures,
-                Sa = dec is null ? "unknown" : sameSas ? "reused" : "renegotiated", Checksums = checksums, Violations = violations,
+                Sa = ChaosInvariants.SaOutcome(observation) switch
+                {
+                    ChaosInvariants.SaFate.Reused => "reused",
+                    ChaosInvariants.SaFate.Rekeyed => string.Create(CultureInfo.InvariantCulture,
+                        $"reused, CHILD SA rekeyed by the gateway ({clientAfter.ChildSaRekeys - client.ChildSaRekeys}× answered by the client, same IKE SA)"),
+                    ChaosInvariants.SaFate.Renegotiated => "renegotiated",
+                    _ => "unknown",
+                }, Checksums = checksums, Violations = violations,
                 ChangeWhileStopped = changeWhileStopped, ChangeJournaledMs = changeAfter.Ms,
                 Timeline = tl,
             };

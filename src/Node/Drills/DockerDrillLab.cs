@@ -618,8 +618,7 @@ public sealed partial class DockerDrillLab : IDrillLab
     public ClientView Client()
     {
         if (_swan is not null) return _swan.Counters();
-        var (antiReplay, icv, inSpi, outSpi, up) = Commands.LabClientCommand.ParseCounters(Control("counters", TimeSpan.FromSeconds(5)).GetAwaiter().GetResult());
-        return new ClientView(antiReplay, icv, inSpi, outSpi, up);
+        return Commands.LabClientCommand.ClientViewOf(Control("counters", TimeSpan.FromSeconds(5)).GetAwaiter().GetResult());
     }
 
     private void Known(string unit)

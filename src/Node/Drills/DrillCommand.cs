@@ -53,7 +53,7 @@ public static class DrillCommand
         Scenarios.Directory(scenario); // unknown scenario: a usage error naming the known ones
         if (scenario != EmbeddedScenarioDriver.Scenario)
             throw new UsageException($"the drills are written for the {EmbeddedScenarioDriver.Scenario} scenario's cast (DC2_VM1..DC2_VM4); '{scenario}' has none");
-        if (drillName == ChaosCommand.Name) return await ChaosCommand.RunAsync(request, stdout, stderr, ct, labFactory);
+        if (drillName == ChaosCommand.Name) return await ChaosCommand.RunAsync(request, stdout, stderr, ct, labFactory, clock);
         if (request.Seed is not null || request.Run is not null) throw new UsageException("--seed and --run are the chaos drill's options");
         var drills = DrillCatalog.Select(drillName);
         switch (request.Mode)

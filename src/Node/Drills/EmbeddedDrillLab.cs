@@ -305,7 +305,8 @@ public sealed class EmbeddedDrillLab : IDrillLab
         var client = _lab.Client1 ?? throw new InvalidOperationException("CLIENT1 has not dialed");
         var counters = client.Counters;
         var est = client.Established;
-        return new ClientView(counters.AntiReplayDrops, counters.IcvFailures, est?.Child.InboundSpi ?? 0, est?.Child.OutboundSpi ?? 0, est is not null);
+        return new ClientView(counters.AntiReplayDrops, counters.IcvFailures, est?.Child.InboundSpi ?? 0, est?.Child.OutboundSpi ?? 0, est is not null,
+            est is null ? null : (est.Sa.SpiI, est.Sa.SpiR), counters.ChildSaRekeys);
     }
 
     private UnitHost Host(string unit)

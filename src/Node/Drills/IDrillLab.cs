@@ -119,4 +119,7 @@ public sealed record DialInfo(uint ClientInboundSpi, uint ClientOutboundSpi, str
 public sealed record TrafficProgress(long Sent, long Answered);
 
 /// <param name="AntiReplayDrops">Null for a client that does not count them (strongSwan: charon exposes no replay counter).</param>
-public sealed record ClientView(long? AntiReplayDrops, long? IcvFailures, uint InboundSpi, uint OutboundSpi, bool Up);
+/// <param name="IkeSpis">The client's IKE SA (initiator and responder SPIs): a new one means it dialed again. Null where not read.</param>
+/// <param name="ChildSaRekeys">CHILD SA rekeys the gateway asked for and the client answered, so far; null where not counted.</param>
+public sealed record ClientView(long? AntiReplayDrops, long? IcvFailures, uint InboundSpi, uint OutboundSpi, bool Up,
+    (ulong SpiI, ulong SpiR)? IkeSpis = null, long? ChildSaRekeys = null);

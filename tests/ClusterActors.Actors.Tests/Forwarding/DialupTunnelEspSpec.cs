@@ -88,6 +88,85 @@ public sealed class DialupTunnelEspSpec : TestKit
         Assert.Equal(0x4000u + TunnelOwnership.SequenceJump, seq); // never 0x4000: the client would drop it as a replay
     }
 
+    private static uint SeqOf(TunnelEncrypted outer)
+    {
+        Assert.True(Ipv4Packet.TryParse(outer.OuterPacket, out var esp, out _));
+        Assert.True(EspCodec.TryReadHeader(esp.Payload, out _, out var seq));
+        return seq;
+    }
+
+    private static byte[] EspOf(TunnelEncrypted outer)
+    {
+        Assert.True(Ipv4Packet.TryParse(outer.OuterPacket, out var esp, out _));
+        return esp.Payload.ToArray();
+    }
+
+    [Fact]
+    public void An_owner_that_stalled_sends_past_the_takeover_its_peer_made_meanwhile()
+    {
+        // Chaos seed 1 run 1 (SIGSTOP of DC2_VM1, 5.8 s): the owner had sent up to 0x1df; its peer took the tunnel over
+        // from the synced 0x1 + 2^28 and the client accepted 4,600 of its packets. On SIGCONT the owner's first frames
+        // (after the stale ones) were encrypted from 0x1e0: CLIENT1 dropped them as too old.
+        var record = Keyed(TunnelOwnershipSpec.Record(owner: Self, group: 2, nextSeq: 0x1e0));
+        var (_, fromGateway) = Client(record);
+        for (var seq = TunnelOwnership.SequenceJump + 1; seq < TunnelOwnership.SequenceJump + 4600; seq++) fromGateway.Window.Accept(seq);
+        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6));
+
+        tunnel.Tell(new UnitStalled(TimeSpan.FromSeconds(4.6)));
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 1)));
+        var outer = FishForMessage<TunnelEncrypted>(_ => true);
+        Assert.Equal(0x1e0u + 2 * TunnelOwnership.SequenceJump, SeqOf(outer));
+        Assert.True(fromGateway.TryOpen(EspOf(outer), out _, out var why), why.ToString());
+    }
+
+    [Fact]
+    public void A_standby_that_stalled_has_nothing_to_move_and_still_takes_over_from_one_jump()
+    {
+        var record = Keyed(TunnelOwnershipSpec.Record(owner: "FGVM02TM22000001", group: 1, nextSeq: 0x120));
+        var (toGateway, _) = Client(record);
+        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6));
+
+        tunnel.Tell(new UnitStalled(TimeSpan.FromSeconds(2)));
+        tunnel.Tell(Arrived(toGateway.Seal(Echo(Pc1, Server, 1))));
+        ExpectMsg<ClaimTunnelByTraffic>();
+        ExpectMsg<TunnelDecrypted>();
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 1)));
+        Assert.Equal(0x10000120u, SeqOf(FishForMessage<TunnelEncrypted>(_ => true)));
+    }
+
+    [Fact]
+    public void An_instance_never_sends_a_number_twice_when_a_later_claim_starts_below_what_it_sent()
+    {
+        // The stalled owner moved two jumps on and sent; then the peer's takeover record (synced before much was sent)
+        // reached it, and its own primary's claim on that record starts lower than where its sending got to.
+        var record = Keyed(TunnelOwnershipSpec.Record(owner: Self, group: 1, nextSeq: 0x3e8));
+        var (_, fromGateway) = Client(record);
+        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6));
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 1))); // 0x3e8 … the owner ran ahead of its last sync
+        for (ushort i = 2; i <= 0x400; i++) tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, i)));
+        tunnel.Tell(new UnitStalled(TimeSpan.FromSeconds(1.5)));
+        // More than the client's window (2048) after the move: a later start below it would be refused as too old.
+        for (var i = 0; i < 0x900; i++) tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, (ushort)i)));
+        uint last = 0;
+        foreach (var m in Enumerable.Range(0, 0x400 + 0x900).Select(_ => FishForMessage<TunnelEncrypted>(_ => true)))
+        {
+            Assert.True(fromGateway.TryOpen(EspOf(m), out _, out var why), why.ToString());
+            last = SeqOf(m);
+        }
+        Assert.Equal(0x3e8u + 0x400 + 2 * TunnelOwnership.SequenceJump + 0x8ff, last);
+
+        // The peer's takeover (from the synced 0x3e8, one jump) arrives, then this unit's own claim on it (two jumps).
+        var peers = TunnelOwnership.Claim(record, "FGVM02TM22000002", 1);
+        tunnel.Tell(new TunnelRecordChanged(peers));
+        var ours = TunnelOwnership.Claim(peers, Self, 1);
+        Assert.True(ours.NextOutboundSeq <= last); // 0x200003e8: below what this instance already sent
+        tunnel.Tell(new TunnelRecordChanged(ours));
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 9)));
+        var next = FishForMessage<TunnelEncrypted>(_ => true);
+        Assert.Equal(last + 1, SeqOf(next));
+        Assert.True(fromGateway.TryOpen(EspOf(next), out _, out var reason), reason.ToString());
+    }
+
     [Fact]
     public async Task A_replayed_packet_is_dropped_and_counted_never_forwarded()
     {

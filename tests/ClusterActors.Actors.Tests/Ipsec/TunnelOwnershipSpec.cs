@@ -80,6 +80,26 @@ public sealed class TunnelOwnershipSpec
         Assert.Equal(3, rekeys); // moves 14, 28 and 42
     }
 
+    /// <summary>An owner's next number before a stall → where it sends from once it runs again: two jumps on, used up when they do not fit.</summary>
+    public static TheoryData<ulong, ulong> Stalls => new()
+    {
+        { 1, 0x20000001 },
+        { 0x1e0, 0x200001e0 },              // chaos seed 1 run 1: DC2_VM1 frozen at 0x1e0, DC2_VM2 claimed from 0x10000001
+        { 0xdfffffff, Exhausted },          // two jumps would end on 0xffffffff, which marks "used up" in a record
+        { 0xdffffffe, 0xfffffffe },         // the last that fits
+        { 0xe0000000, Exhausted },
+        { Exhausted, Exhausted },
+    };
+
+    [Theory]
+    [MemberData(nameof(Stalls))]
+    public void An_owner_that_stalled_sends_two_jumps_on_past_a_takeover_made_meanwhile(ulong before, ulong after)
+    {
+        Assert.Equal(after, TunnelOwnership.AfterStall(before));
+        // Above all a peer could have sent: it claimed from a synced number (≤ this owner's own) + 2^28 and sends < 2^28 before it rekeys.
+        if (after != Exhausted) Assert.Equal(before + 2UL * TunnelOwnership.SequenceJump, after);
+    }
+
     [Fact]
     public void A_claim_raises_the_generation_and_starts_from_the_jumped_sequence()
     {

@@ -19,6 +19,9 @@ public sealed class ChaosCommandSpec(ITestOutputHelper output) : IDisposable
     private Task<(int Exit, string Out, List<FakeDrillLab> Labs)> Run(DrillCommand.Request request, Action<FakeDrillLab>? setup = null) =>
         DrillCommandHarness.Run(request, _dir, output, setup);
 
+    /// <summary>The one invocation's folder under --out (`START-chaos`); the specs that run twice ask for the newest.</summary>
+    private string Session() => Directory.GetDirectories(_dir, "*-chaos*").OrderBy(d => Directory.GetCreationTimeUtc(d)).ThenBy(d => d, StringComparer.Ordinal).Last();
+
     private static IReadOnlyList<string> Expected(ChaosFault f) => f.Kind switch
     {
         "kill" or "restart" => [$"kill {f.Unit}", $"start {f.Unit}"],
@@ -44,21 +47,51 @@ public sealed class ChaosCommandSpec(ITestOutputHelper output) : IDisposable
         Assert.Contains($"== chaos run 1 (seed {Seed}): {plans[0].Short}\n", text);
         Assert.Contains("  chaos run 2: PASS\n", text);
         Assert.Contains("2 of 2 runs passed, 0 violation(s), 0 run(s) stopped\n", text);
-        foreach (var file in new[] { "chaos-1.md", "chaos-1.json", "chaos-1.svg", "chaos-2.md", "chaos-2.json", "chaos-2.svg", "chaos-summary.md", "chaos-summary.json" })
-            Assert.True(File.Exists(Path.Combine(_dir, file)), file);
-        using var summary = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_dir, "chaos-summary.json")));
+        var dir = Session();
+        Assert.Contains($"reports in {dir}\n", text);
+        foreach (var file in new[] { "chaos-1.md", "chaos-1.json", "chaos-1.svg", "chaos-2.md", "chaos-2.json", "chaos-2.svg", "summary.md", "summary.json" })
+            Assert.True(File.Exists(Path.Combine(dir, file)), file);
+        using var summary = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(dir, "summary.json")));
+        Assert.True(summary.RootElement.GetProperty("complete").GetBoolean());
         Assert.Equal(2, summary.RootElement.GetProperty("runs").GetInt32());
         Assert.Equal(Seed, summary.RootElement.GetProperty("seed").GetInt64());
         Assert.Equal(1, summary.RootElement.GetProperty("faults_by_kind").GetProperty(plans[0].Kind).GetInt32() - (plans[1].Kind == plans[0].Kind ? 1 : 0));
         Assert.Equal(0, summary.RootElement.GetProperty("violations").GetArrayLength());
         Assert.Equal(0, summary.RootElement.GetProperty("not_in_catalog").GetArrayLength());
-        using var run1 = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_dir, "chaos-1.json")));
+        using var run1 = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(dir, "chaos-1.json")));
         Assert.Equal("pass", run1.RootElement.GetProperty("verdict").GetString());
         Assert.Equal($"clusteractors drill seed chaos --mode embedded --seed {Seed} --run 1", run1.RootElement.GetProperty("replay").GetString());
-        Assert.Contains("| fault | runs | passed | gap min | median | p90 | max |", await File.ReadAllTextAsync(Path.Combine(_dir, "chaos-summary.md")));
-        var svg = await File.ReadAllTextAsync(Path.Combine(_dir, "chaos-1.svg"));
+        Assert.Contains("| fault | runs | passed | gap min | median | p90 | max |", await File.ReadAllTextAsync(Path.Combine(dir, "summary.md")));
+        var svg = await File.ReadAllTextAsync(Path.Combine(dir, "chaos-1.svg"));
         Assert.Contains("chaos run 1: PASS", svg);
         Assert.Contains("class=\"marker fault\"", svg);
+    }
+
+    /// <summary>Issue 10 point 8: each invocation writes into its own folder under --out, named by its UTC start; a
+    /// second one (even in the same second) never overwrites the first's reports, and nothing lands in --out itself.</summary>
+    [Fact]
+    public async Task Each_chaos_invocation_writes_into_its_own_timestamped_folder_with_a_summary()
+    {
+        var before = DateTimeOffset.UtcNow;
+        var (_, first, _) = await Run(new DrillCommand.Request(["chaos"], Seed: Seed, Run: 1));
+        var (_, second, _) = await Run(new DrillCommand.Request(["chaos"], Seed: Seed, Run: 1));
+        var folders = Directory.GetDirectories(_dir).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(2, folders.Count);
+        Assert.Empty(Directory.GetFiles(_dir));
+        foreach (var folder in folders)
+        {
+            Assert.Matches(@"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z-chaos(-\d+)?$", folder);
+            var started = DateTimeOffset.ParseExact(folder![..20], "yyyy-MM-dd'T'HH-mm-ss'Z'", System.Globalization.CultureInfo.InvariantCulture,
+                System.Globalization.DateTimeStyles.AssumeUniversal);
+            Assert.True(started >= before.AddSeconds(-1) && started <= DateTimeOffset.UtcNow, folder);
+            foreach (var file in new[] { "chaos-1.md", "chaos-1.json", "chaos-1.svg", "summary.md", "summary.json" })
+                Assert.True(File.Exists(Path.Combine(_dir, folder, file)), $"{folder}/{file}");
+            using var summary = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_dir, folder, "summary.json")));
+            Assert.Equal(1, summary.RootElement.GetProperty("runs").GetInt32());
+            Assert.True(summary.RootElement.GetProperty("complete").GetBoolean());
+        }
+        Assert.Contains($"reports in {Path.Combine(_dir, folders[0]!)}\n", first + second);
+        Assert.Contains($"reports in {Path.Combine(_dir, folders[1]!)}\n", first + second);
     }
 
     [Fact]
@@ -67,8 +100,8 @@ public sealed class ChaosCommandSpec(ITestOutputHelper output) : IDisposable
         var (exit, _, labs) = await Run(new DrillCommand.Request(["chaos"], Seed: Seed, Run: 2));
         Assert.Equal(DrillCommand.Passed, exit);
         Assert.Equal(Expected(ChaosPlan.Fault(Seed, 2, ChaosCatalog.All, ChaosTargets.Seed, DrillSamples.Fast)), labs.Single().Calls);
-        Assert.False(File.Exists(Path.Combine(_dir, "chaos-1.json")));
-        Assert.True(File.Exists(Path.Combine(_dir, "chaos-2.json")));
+        Assert.False(File.Exists(Path.Combine(Session(), "chaos-1.json")));
+        Assert.True(File.Exists(Path.Combine(Session(), "chaos-2.json")));
     }
 
     [Fact]
@@ -78,7 +111,7 @@ public sealed class ChaosCommandSpec(ITestOutputHelper output) : IDisposable
         Assert.Equal(DrillCommand.Failed, exit);
         Assert.Contains("  chaos run 1: FAIL (anti-replay: CLIENT1 anti-replay drops: 4 during the run)\n", text);
         Assert.Contains($"[clusteractors drill seed chaos --mode embedded --seed {Seed} --run 1]", text);
-        using var summary = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_dir, "chaos-summary.json")));
+        using var summary = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Session(), "summary.json")));
         var violation = summary.RootElement.GetProperty("violations")[0];
         Assert.Equal(1, violation.GetProperty("run").GetInt32());
         Assert.Equal(Seed, violation.GetProperty("seed").GetInt64());
@@ -95,7 +128,7 @@ public sealed class ChaosCommandSpec(ITestOutputHelper output) : IDisposable
         Assert.Contains("  chaos run 1: FAIL (traffic-flows: PC1's traffic did not flow again after the heal", text);
         Assert.Contains("  the lab is not healed (run 1 left it unhealed: not healed ", text);
         Assert.Contains("  chaos run 2: PASS\n", text);
-        using var summary = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_dir, "chaos-summary.json")));
+        using var summary = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Session(), "summary.json")));
         Assert.Equal(2, summary.RootElement.GetProperty("lab_rebuilt_before")[0].GetInt32());
     }
 
@@ -107,7 +140,7 @@ public sealed class ChaosCommandSpec(ITestOutputHelper output) : IDisposable
         Assert.Equal(DrillCommand.Passed, exit);
         Assert.Equal(["database stop DC2_VM4", "change DC2_VM4", "database start DC2_VM4", "change DC2_VM4"], labs.Single().Calls);
         Assert.Contains("config change while DC2_VM4's database is stopped: refused (-61: change not applied", text);
-        using var run = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_dir, "chaos-6.json")));
+        using var run = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Session(), "chaos-6.json")));
         Assert.Equal(-61, run.RootElement.GetProperty("change_while_stopped").GetProperty("exit_code").GetInt32());
         Assert.True(run.RootElement.GetProperty("change_journaled_ms").GetDouble() < 1000);
     }

@@ -140,6 +140,40 @@ public sealed class ChaosInvariantsSpec
         Assert.StartsWith("no single owner at the end", Only(Good() with { OwnerDecSpi = null }, ChaosInvariants.SaReuse).Detail);
     }
 
+    /// <summary>
+    /// Chaos seed 1 runs 29 and 71 (heartbeat cut of DC2_VM1 on a lab that had moved vpn1_1 fourteen times): the owner's
+    /// outbound numbers reached 0xe0000000 and it rekeyed the CHILD SA (src/Actors/Ipsec/README.md), the client answered
+    /// and counted the rekey, same IKE SA. The SAs were kept, not renegotiated; only a new IKE SA, or new CHILD SA SPIs
+    /// without a rekey the client answered, or an owner and a client that do not hold the same CHILD SA, break sa-reuse.
+    /// </summary>
+    [Fact]
+    public void A_CHILD_SA_rekeyed_by_the_gateway_and_answered_by_the_client_is_reuse_a_new_IKE_SA_is_not()
+    {
+        var ike = (SpiI: 0x1122334455667788UL, SpiR: 0x99aabbccddeeff00UL);
+        var rekeyed = Good() with
+        {
+            ClientIkeBefore = ike, ClientIkeAfter = ike, ChildRekeysBefore = 2, ChildRekeysAfter = 3,
+            OwnerDecSpi = 0x5151, OwnerEncSpi = 0x6262, ClientOutboundSpi = 0x5151, ClientInboundSpi = 0x6262,
+        };
+        Assert.Empty(ChaosInvariants.Check(rekeyed));
+        Assert.Equal(ChaosInvariants.SaFate.Rekeyed, ChaosInvariants.SaOutcome(rekeyed));
+        Assert.Equal(ChaosInvariants.SaFate.Reused, ChaosInvariants.SaOutcome(Good() with { ClientIkeBefore = ike, ClientIkeAfter = ike, ChildRekeysBefore = 2, ChildRekeysAfter = 2 }));
+
+        // A new IKE SA: the client dialed again, whatever else it counted.
+        var redialed = rekeyed with { ClientIkeAfter = (0x0102030405060708UL, 0x1UL) };
+        Assert.Contains("the client's IKE SA is new (1122334455667788/99aabbccddeeff00 → 0102030405060708/0000000000000001)",
+            Only(redialed, ChaosInvariants.SaReuse).Detail);
+        // New CHILD SA SPIs with no rekey the client answered.
+        Assert.EndsWith("the client answered no CHILD SA rekey", Only(rekeyed with { ChildRekeysAfter = 2 }, ChaosInvariants.SaReuse).Detail);
+        // A rekey answered, but the owner holds another CHILD SA than the client.
+        Assert.StartsWith("SAs renegotiated", Only(rekeyed with { OwnerEncSpi = 0x7373 }, ChaosInvariants.SaReuse).Detail);
+        // A client that counts nothing (strongSwan): new SPIs stay a violation, as before.
+        Assert.StartsWith("SAs renegotiated", Only(rekeyed with { ClientIkeBefore = null, ClientIkeAfter = null, ChildRekeysBefore = null, ChildRekeysAfter = null },
+            ChaosInvariants.SaReuse).Detail);
+        // With nobody left to own the SAs, nothing is required.
+        Assert.Empty(ChaosInvariants.Check(redialed with { SaReuseRequired = false }));
+    }
+
     [Fact]
     public void An_HA_history_must_keep_its_entries_in_order_and_every_line_well_formed()
     {

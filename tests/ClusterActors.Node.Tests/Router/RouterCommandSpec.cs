@@ -62,6 +62,18 @@ public sealed class RouterCommandSpec
     }
 
     [Fact]
+    public void Client_counters_carry_the_IKE_SA_and_the_CHILD_SA_rekeys_for_the_chaos_drills_sa_reuse()
+    {
+        var v = LabClientCommand.ClientViewOf("antireplay 0 icv 2 in 251223965 out 146493462 up true ike 1234605616436508552 42 rekeys 1\n");
+        Assert.Equal(new ClusterActors.Node.Drills.ClientView(0, 2, 251223965u, 146493462u, true, (1234605616436508552UL, 42UL), 1), v);
+        // An older client (no ike, no rekeys) and a client that is down (ike 0 0) read as unknown.
+        var old = LabClientCommand.ClientViewOf("antireplay 0 icv 2 in 1 out 2 up true\n");
+        Assert.Null(old.IkeSpis);
+        Assert.Null(old.ChildSaRekeys);
+        Assert.Null(LabClientCommand.ClientViewOf("antireplay 0 icv 0 in 0 out 0 up false ike 0 0 rekeys 0\n").IkeSpis);
+    }
+
+    [Fact]
     public void Ha_status_is_read_back()
     {
         const string text = "HA information\n\n[Debug_Zone HA information]\nHA group member information: is_manage_primary=0.\n"
