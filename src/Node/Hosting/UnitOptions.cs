@@ -27,6 +27,15 @@ public sealed record UnitOptions(
     /// socket) or `kernel` (its interfaces as the container's real Linux interfaces: port2, port3, port5).
     /// </summary>
     public string Packets { get; init; } = "none";
+
+    /// <summary>
+    /// The lab CA and this unit's certificate for Akka remoting's mutual TLS. A unit without one does not start, unless
+    /// <see cref="InsecureAkka"/> (src/Node/Hosting/README.md, "Secured Akka").
+    /// </summary>
+    public AkkaTls? Tls { get; init; }
+
+    /// <summary>`--insecure-akka`: plain TCP remoting and no sender authorization, for development only.</summary>
+    public bool InsecureAkka { get; init; }
 }
 
 public static class Endpoints
