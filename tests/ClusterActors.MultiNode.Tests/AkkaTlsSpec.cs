@@ -73,4 +73,156 @@ public sealed class AkkaTlsSpec(ITestOutputHelper output) : IAsyncLifetime
             TimeSpan.FromSeconds(5), "each unit knows the other by its certificate");
         Assert.Equal(UnitIdentities.KeyOf(vm2.Address), UnitIdentities.Of(vm1.System).AddressOf(vm2.Options.Serial));
     }
+
+    /// <summary>Holds for the whole of <paramref name="during"/>: checked every 100 ms.</summary>
+    private static async Task Throughout(Func<Task<bool>> condition, TimeSpan during, string what)
+    {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        while (sw.Elapsed < during)
+        {
+            Assert.True(await condition(), $"after {sw.ElapsedMilliseconds} ms: {what}");
+            await Task.Delay(100);
+        }
+    }
+
+    private async Task DialAndSync()
+    {
+        await _lab.Dial("DC2_VM1");
+        await LoopbackLab.Eventually(async () => Role(await TunnelList("DC2_VM1")) == "sync-primary" && Role(await TunnelList("DC2_VM2")) == "standby",
+            TimeSpan.FromSeconds(10), "vpn1_1 owned by DC2_VM1, standby on DC2_VM2");
+    }
+
+    [Fact]
+    public async Task An_actor_system_without_a_lab_certificate_cannot_join_the_cluster_or_push_a_tunnel_record()
+    {
+        await Start(Cluster1);
+        await DialAndSync();
+        var vm1 = _lab.Units["DC2_VM1"];
+        var vm2 = _lab.Units["DC2_VM2"];
+        var record = RecordOn(vm1);
+        // What an outsider would push: the tunnel deleted, in its own name and in the owner's.
+        var forged = new[] { record with { Deleted = true, Generation = record.Generation + 5 },
+                             TunnelOwnership_Claim(record, "FGVM02TM22000099") };
+
+        // 1. A plain-TCP ActorSystem (no TLS at all), as a process without any certificate would be.
+        var plainPort = LoopbackLab.FreeTcpPort();
+        var plain = ActorSystem.Create(UnitHost.SystemName, ConfigurationFactory.ParseString($$"""
+            akka.actor.provider = cluster
+            akka.loglevel = OFF
+            akka.stdout-loglevel = OFF
+            akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = {{plainPort}} }
+            """).WithFallback(Hocon.Load("serialization.conf")));
+        _outsiders.Add(plain);
+        var asPlain = new Address("akka.tcp", UnitHost.SystemName, "127.0.0.1", vm1.Options.Akka.Port);
+        Akka.Cluster.Cluster.Get(plain).Join(asPlain);
+        foreach (var f in forged)
+        {
+            plain.ActorSelection($"{asPlain}/user/fortigate/phase1-vpn1").Tell(f);
+            plain.ActorSelection($"{new Address("akka.tcp", UnitHost.SystemName, "127.0.0.1", vm2.Options.Akka.Port)}/user/fortigate/phase1-vpn1").Tell(f);
+        }
+
+        // 2. A full unit whose certificate names DC2_VM2 but comes from another CA (a copied identity, no lab key).
+        var rogueCa = LabCertificateAuthority.Create("rogue CA");
+        var impostorOptions = _lab.OptionsOf("DC2_VM2") with
+        {
+            Akka = new IPEndPoint(IPAddress.Loopback, LoopbackLab.FreeTcpPort()),
+            DataDir = Path.Combine(Path.GetTempPath(), "clusteractors-impostor-" + Guid.NewGuid().ToString("N")[..8]),
+            Hbdevs = [],
+            Contacts = [UnitHost.AkkaAddress(vm1.Options.Akka)],
+            Tls = rogueCa.For("DC2_VM2", vm2.Options.Serial)
+        };
+        var impostor = await UnitHost.StartAsync(impostorOptions, extraHocon: "akka.loglevel = OFF\nakka.stdout-loglevel = OFF");
+        _hosts.Add(impostor);
+        Akka.Cluster.Cluster.Get(impostor.System).Join(vm1.Address);
+        foreach (var f in forged)
+        {
+            Phase1Of(impostor.System, "DC2_VM1").Tell(f);
+            Phase1Of(impostor.System, "DC2_VM2").Tell(f);
+        }
+
+        await Throughout(async () =>
+                _lab.AkkaMembersUp("DC2_VM1") == 2 && _lab.AkkaMembersUp("DC2_VM2") == 2
+                && Akka.Cluster.Cluster.Get(vm1.System).State.Members.All(m => m.Address == vm1.Address || m.Address == vm2.Address)
+                && Akka.Cluster.Cluster.Get(impostor.System).SelfMember.Status != MemberStatus.Up
+                && Akka.Cluster.Cluster.Get(plain).SelfMember.Status != MemberStatus.Up
+                && Role(await TunnelList("DC2_VM1")) == "sync-primary" && Role(await TunnelList("DC2_VM2")) == "standby",
+            TimeSpan.FromSeconds(8), "no outsider became a member, and vpn1_1 is still DC2_VM1's on both units");
+        Assert.Equal(record.OwnerSerial, RecordOn(vm2).OwnerSerial);
+        Assert.False(RecordOn(vm2).Deleted);
+        output.WriteLine($"members of DC2_VM1's cluster: {string.Join(", ", Akka.Cluster.Cluster.Get(vm1.System).State.Members.Select(m => m.Address))}");
+    }
+
+    private static TunnelRecord TunnelOwnership_Claim(TunnelRecord r, string serial) =>
+        ClusterActors.Actors.Ipsec.TunnelOwnership.Claim(r, serial, 2) with { Deleted = true };
+
+    [Fact]
+    public async Task A_unit_with_a_lab_certificate_cannot_overwrite_or_delete_a_tunnel_it_does_not_own()
+    {
+        await Start(All);
+        await DialAndSync();
+        var vm1 = _lab.Units["DC2_VM1"];
+        var vm3 = _lab.Units["DC2_VM3"];
+        var record = RecordOn(vm1);
+        var vm3Serial = vm3.Options.Serial;
+        var attacks = new[]
+        {
+            record with { Deleted = true, Generation = record.Generation + 5 },                                  // in the owner's name
+            ClusterActors.Actors.Ipsec.TunnelOwnership.Claim(record, vm3Serial, 2) with { Deleted = true },   // claim and delete
+            ClusterActors.Actors.Ipsec.TunnelOwnership.Claim(record, vm3Serial, 2) with                        // claim with its own keys
+                { Child = record.Child with { OutboundSpi = 0x0badf00d } },
+        };
+        foreach (var a in attacks)
+        {
+            // Sent from one of DC2_VM3's actors, so the receivers authenticate it as DC2_VM3.
+            Phase1Of(vm3.System, "DC2_VM1").Tell(a, vm3.Unit);
+            Phase1Of(vm3.System, "DC2_VM2").Tell(a, vm3.Unit);
+        }
+        // Through Distributed Data too: DC2_VM3 writes the owner's record deleted into its replica; gossip carries it.
+        var replicator = Akka.DistributedData.DistributedData.Get(vm3.System).Replicator;
+        var key = new Akka.DistributedData.LWWDictionaryKey<string, TunnelRecord>("ipsec-vpn1");
+        var deleted = record with { Deleted = true, Generation = record.Generation + 7 };
+        replicator.Tell(Akka.DistributedData.Dsl.Update(key, Akka.DistributedData.LWWDictionary<string, TunnelRecord>.Empty,
+            Akka.DistributedData.WriteLocal.Instance,
+            d => d.SetItem(Akka.Cluster.Cluster.Get(vm3.System), record.Key, deleted, (_, r) => ClusterActors.Actors.Ipsec.TunnelOwnership.Clock(r))));
+
+        await Throughout(async () => Role(await TunnelList("DC2_VM1")) == "sync-primary" && Role(await TunnelList("DC2_VM2")) == "standby",
+            TimeSpan.FromSeconds(5), "vpn1_1 still owned by DC2_VM1 and held as standby by DC2_VM2");
+        Assert.True(UnitIdentities.Of(vm1.System).Refusals.Count("tunnel-record") >= 1, "DC2_VM1 counted the refused records");
+        Assert.True(UnitIdentities.Of(_lab.Units["DC2_VM2"].System).Refusals.Count("tunnel-record") >= 1, "DC2_VM2 counted the refused records");
+
+        // A claim by the ownership rule (traffic for the tunnel now reaches DC2_VM3) is the product, and still accepted.
+        Phase1Of(vm3.System, "DC2_VM1").Tell(ClusterActors.Actors.Ipsec.TunnelOwnership.Claim(record, vm3Serial, 2), vm3.Unit);
+        await LoopbackLab.Eventually(async () => Role(await TunnelList("DC2_VM1")) == "standby", TimeSpan.FromSeconds(5),
+            "DC2_VM1 steps down for DC2_VM3's rightful claim");
+    }
+
+    private const string Dpd7 = "config vpn ipsec phase1-interface\n    edit \"vpn1\"\n        set dpd-retryinterval 7\n    next\nend";
+
+    private async Task<bool> HasDpd7(string unit) =>
+        (await _lab.Units[unit].CliAsync("show vpn ipsec phase1-interface")).Output.Contains("dpd-retryinterval 7");
+
+    [Fact]
+    public async Task Config_sync_from_a_unit_that_is_not_the_primary_of_the_receivers_cluster_is_dropped()
+    {
+        await Start(All);
+        var vm1 = _lab.Units["DC2_VM1"];
+        var vm3 = _lab.Units["DC2_VM3"];
+        var forgedConfig = LoopbackLab.ScenarioConfig("DC2_VM1", Dpd7).ToText();
+        // DC2_VM3 (cluster 2's primary) pushes a config to DC2_VM2 in DC2_VM1's name.
+        var fgcpOfVm2 = vm3.System.ActorSelection($"{_lab.Units["DC2_VM2"].Address}/user/fortigate/fgcp/fgcp");
+        fgcpOfVm2.Tell(new FgcpConfigSynced(vm1.Options.Serial, "00000000000000000000000000000000", forgedConfig), vm3.Unit);
+        // And forwards a change to DC2_VM1 in DC2_VM2's name.
+        vm3.System.ActorSelection($"{vm1.Address}/user/fortigate/fgcp/fgcp").Tell(new FgcpConfigChangeForwarded(_lab.Units["DC2_VM2"].Options.Serial, Dpd7), vm3.Unit);
+
+        await Throughout(async () => !await HasDpd7("DC2_VM2") && !await HasDpd7("DC2_VM1"), TimeSpan.FromSeconds(4),
+            "neither the forged sync nor the forged forward was applied");
+        Assert.True(UnitIdentities.Of(_lab.Units["DC2_VM2"].System).Refusals.Count("config-sync") >= 1);
+        Assert.True(UnitIdentities.Of(vm1.System).Refusals.Count("forwarded-change") >= 1);
+
+        // The same forward from DC2_VM2 itself, a member of DC2_VM1's cluster, is applied (and synced back to DC2_VM2).
+        _lab.Units["DC2_VM2"].System.ActorSelection($"{vm1.Address}/user/fortigate/fgcp/fgcp")
+            .Tell(new FgcpConfigChangeForwarded(_lab.Units["DC2_VM2"].Options.Serial, Dpd7), _lab.Units["DC2_VM2"].Unit);
+        await LoopbackLab.Eventually(async () => await HasDpd7("DC2_VM1") && await HasDpd7("DC2_VM2"), TimeSpan.FromSeconds(10),
+            "a forward from a member of the cluster is applied and synced");
+    }
 }

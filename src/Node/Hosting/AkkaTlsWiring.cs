@@ -26,10 +26,11 @@ public static class AkkaTlsWiring
         akka.remote.dot-netty.tcp.enable-ssl = true
         akka.remote.dot-netty.tcp.ssl.require-mutual-authentication = true
         akka.remote.dot-netty.tcp.ssl.suppress-validation = false
-        akka.remote.adapters.unitid = "{{typeof(UnitIdentityAdapterProvider).FullName}}, {{typeof(UnitIdentityAdapterProvider).Assembly.GetName().Name}}"
+        akka.remote.adapters.unitid = "{{typeof(UnitIdentityAdapterProvider).FullName}},{{typeof(UnitIdentityAdapterProvider).Assembly.GetName().Name}}"
         akka.remote.dot-netty.tcp.applied-adapters = [{{string.Concat(adaptersBelowAkka.Select(a => $"\"{a}\", "))}}"{{UnitIdentityAdapter.Scheme}}"]
         """;
 
+    // No space in the type name: Akka reads adapters through HOCON ToString(), which quotes a value with a space.
     /// <summary>The setups that go with <see cref="Hocon"/>: the certificate and validator, and the identity registry.</summary>
     public static (Setup Ssl, UnitIdentitiesSetup Identities) Setups(AkkaTls tls, UnitIdentities identities, Action<string, string> refused)
     {

@@ -60,6 +60,11 @@ public sealed class LabCertificateAuthority
         return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null, X509KeyStorageFlags.Exportable);
     }
 
+    private static readonly Lazy<LabCertificateAuthority> SpecCa = new(() => Create("ClusterActors spec CA"));
+
+    /// <summary>A certificate from one CA shared by this process, for specs that start a single unit themselves.</summary>
+    public static AkkaTls ForSpecs(string unitName, string serial) => SpecCa.Value.For(unitName, serial);
+
     /// <summary>The lab's material for one unit, in memory (the embedded lab and the specs).</summary>
     public AkkaTls For(string unitName, string serial) =>
         new(X509CertificateLoader.LoadCertificate(Certificate.RawData), Issue(unitName, serial));
