@@ -225,4 +225,46 @@ public sealed class AkkaTlsSpec(ITestOutputHelper output) : IAsyncLifetime
         await LoopbackLab.Eventually(async () => await HasDpd7("DC2_VM1") && await HasDpd7("DC2_VM2"), TimeSpan.FromSeconds(10),
             "a forward from a member of the cluster is applied and synced");
     }
+
+    /// <summary>Collects <see cref="ClusterActors.Actors.Ipsec.TunnelPresent"/> events of one unit.</summary>
+    private sealed class PresentProbe : ReceiveActor
+    {
+        public static readonly System.Collections.Concurrent.ConcurrentQueue<ClusterActors.Actors.Ipsec.TunnelPresent> Seen = new();
+
+        public PresentProbe()
+        {
+            Receive<ClusterActors.Actors.Ipsec.TunnelPresent>(p => Seen.Enqueue(p));
+            Context.System.EventStream.Subscribe(Self, typeof(ClusterActors.Actors.Ipsec.TunnelPresent));
+        }
+    }
+
+    /// <summary>
+    /// What TLS costs SA sync: from the owner holding a new tunnel to its standby holding the copy (same process, one
+    /// Stopwatch), over 20 dials, with TLS and with --insecure-akka. Reported, bounded loosely (the figure is in the README).
+    /// </summary>
+    [Fact]
+    public async Task SA_sync_latency_with_and_without_TLS()
+    {
+        var results = new List<string>();
+        foreach (var insecure in new[] { false, true })
+        {
+            await using var lab = new LoopbackLab { ExtraHocon = "akka.loglevel = WARNING\nakka.stdout-loglevel = WARNING", InsecureAkka = insecure };
+            lab.Define(Cluster1.Select(u => (u, LoopbackLab.ScenarioConfig(u, Timers))).ToList());
+            foreach (var u in Cluster1) await lab.Start(u);
+            await LoopbackLab.Eventually(async () => await lab.IsRole("DC2_VM1", HaRole.Primary) && lab.AkkaMembersUp("DC2_VM2") == 2,
+                TimeSpan.FromSeconds(30), "cluster 1 formed");
+            PresentProbe.Seen.Clear();
+            foreach (var u in Cluster1) lab.Units[u].System.ActorOf(Props.Create(() => new PresentProbe()));
+            await Task.Delay(300);
+            for (var i = 0; i < 20; i++) await lab.Dial("DC2_VM1");
+            await LoopbackLab.Eventually(() => Task.FromResult(PresentProbe.Seen.Count(p => !p.Owned) >= 20), TimeSpan.FromSeconds(10), "20 standby copies");
+            var owned = PresentProbe.Seen.Where(p => p.Owned).ToDictionary(p => p.Key, p => p.Timestamp);
+            var ms = PresentProbe.Seen.Where(p => !p.Owned && owned.ContainsKey(p.Key))
+                .Select(p => System.Diagnostics.Stopwatch.GetElapsedTime(owned[p.Key], p.Timestamp).TotalMilliseconds).Order().ToList();
+            var line = $"{(insecure ? "plain TCP" : "mutual TLS")}: SA sync owner -> standby over {ms.Count} tunnels: median {ms[ms.Count / 2]:0.00} ms, max {ms[^1]:0.00} ms";
+            results.Add(line);
+            output.WriteLine(line);
+            Assert.True(ms[ms.Count / 2] < 500, line);
+        }
+    }
 }

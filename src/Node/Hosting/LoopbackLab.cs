@@ -48,6 +48,9 @@ public sealed class LoopbackLab : IAsyncDisposable
     /// </summary>
     public LabCertificateAuthority Certificates { get; } = LabCertificateAuthority.Create("ClusterActors loopback lab CA");
 
+    /// <summary>Plain TCP remoting and no sender authorization (`--insecure-akka`): only to measure what TLS costs.</summary>
+    public bool InsecureAkka { get; init; }
+
     /// <summary>The options a unit was defined with (its certificate included), e.g. to start a look-alike of it.</summary>
     public UnitOptions OptionsOf(string unit) => _options[unit];
 
@@ -144,7 +147,8 @@ public sealed class LoopbackLab : IAsyncDisposable
             _options[unit] = new UnitOptions(unit, config, config.SerialNumber!, Path.Combine(_root, unit), akka[unit],
                 new IPEndPoint(IPAddress.Loopback, 0), [new HbdevWiring("port4", hb[unit], peers)], contacts, [])
             {
-                Tls = Certificates.For(unit, config.SerialNumber!)
+                Tls = InsecureAkka ? null : Certificates.For(unit, config.SerialNumber!),
+                InsecureAkka = InsecureAkka
             };
         }
     }
