@@ -75,7 +75,7 @@ public sealed class UnitIdentityAdapter : AbstractTransportAdapter, IAssociation
     private static readonly SchemeAugmenter Augmenter = new(Scheme);
     private readonly UnitIdentities _identities;
     private readonly ILoggingAdapter _log;
-    private IAssociationEventListener? _upstream;
+    private Task<IAssociationEventListener>? _upstream;
 
     public UnitIdentityAdapter(Transport wrapped, ExtendedActorSystem system) : base(wrapped)
     {
@@ -87,7 +87,8 @@ public sealed class UnitIdentityAdapter : AbstractTransportAdapter, IAssociation
 
     protected override Task<IAssociationEventListener> InterceptListen(Address listenAddress, Task<IAssociationEventListener> listenerTask)
     {
-        listenerTask.ContinueWith(t => _upstream = t.Result, TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously);
+        // Kept as a task: an inbound association that arrives before Akka's listener is ready waits for it, not lost.
+        _upstream = listenerTask;
         return Task.FromResult<IAssociationEventListener>(this);
     }
 
@@ -100,8 +101,8 @@ public sealed class UnitIdentityAdapter : AbstractTransportAdapter, IAssociation
 
     public void Notify(IAssociationEvent ev)
     {
-        if (ev is InboundAssociation inbound) _upstream?.Notify(new InboundAssociation(new InboundHandle(inbound.Association, this)));
-        else _upstream?.Notify(ev);
+        var wrapped = ev is InboundAssociation inbound ? new InboundAssociation(new InboundHandle(inbound.Association, this)) : ev;
+        _upstream?.ContinueWith(t => t.Result.Notify(wrapped), TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously);
     }
 
     /// <summary>"ip:port" of a socket, IPv4-mapped addresses as IPv4; null when it is not an endpoint.</summary>
