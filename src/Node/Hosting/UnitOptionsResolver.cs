@@ -83,7 +83,8 @@ public static class UnitOptionsResolver
             throw new UsageException($"clusteractors.unit.packets = {packets}: expected none or kernel");
         // Akka TLS: DIR/ca.crt, DIR/UNIT.crt, DIR/UNIT.key from --certs or clusteractors.unit.certs; none and no
         // --insecure-akka: UnitHost refuses to start with one line saying what to give.
-        var certs = r.Certs ?? wiring.GetString("certs", null);
+        // A shipped scenario's units default to data/<scenario>/certs (`clusteractors certs create --out data/seed/certs`).
+        var certs = r.Certs ?? wiring.GetString("certs", null) ?? (r.Scenario is not null ? Path.Combine("data", r.Scenario, "certs") : null);
         var tls = !r.InsecureAkka && certs is { Length: > 0 } ? AkkaTls.Load(Path.GetFullPath(certs), unitName) : null;
         return new UnitOptions(unitName, config, serial, dataDir, akka, admin, hbdevs, contacts.ToList(), hoconFiles)
         {
