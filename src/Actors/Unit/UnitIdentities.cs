@@ -20,6 +20,16 @@ public sealed class UnitIdentities
     private readonly ConcurrentDictionary<string, string> _addressBySerial = new();
     private readonly ConcurrentDictionary<string, byte> _poisoned = new();
     private readonly ConcurrentDictionary<string, UnitIdentity> _sockets = new();
+    private readonly ConcurrentDictionary<string, byte> _dialable = new();
+
+    /// <summary>
+    /// Addresses this unit may open a connection to: its configured contacts and every address a lab certificate was
+    /// proved on. Akka.Remote 1.5.73 runs CoordinatedShutdown (the whole unit stops) when an *outbound* TLS handshake
+    /// fails, so dialling an address a message named (a forged FGCP heartbeat's actor path) must not happen at all.
+    /// </summary>
+    public void AllowDial(string hostPort) => _dialable[hostPort] = 0;
+
+    public bool MayDial(Address address) => !Enforcing || _dialable.ContainsKey(KeyOf(address));
 
     /// <summary>
     /// False only when the unit runs with <c>--insecure-akka</c> (no TLS, no identities): then every sender is taken at
@@ -42,6 +52,7 @@ public sealed class UnitIdentities
         if (held == unit)
         {
             _addressBySerial[unit.Serial] = hostPort;
+            _dialable[hostPort] = 0;
             return true;
         }
         _poisoned[hostPort] = 0;

@@ -92,7 +92,23 @@ public sealed class UnitIdentityAdapter : AbstractTransportAdapter, IAssociation
         return Task.FromResult<IAssociationEventListener>(this);
     }
 
-    protected override void InterceptAssociate(Address remoteAddress, TaskCompletionSource<AssociationHandle> statusPromise) =>
+    private readonly PerSenderLog _undialable = new(TimeSpan.FromSeconds(60), TimeProvider.System);
+
+    protected override void InterceptAssociate(Address remoteAddress, TaskCompletionSource<AssociationHandle> statusPromise)
+    {
+        if (!_identities.MayDial(remoteAddress))
+        {
+            // Not a contact and no lab certificate seen there: never dialled (see UnitIdentities.AllowDial for why).
+            if (_undialable.ShouldLog(UnitIdentities.KeyOf(remoteAddress), out var suppressed))
+                _log.Warning("Akka TLS: not connecting to {0}: not a configured contact and no lab unit has authenticated there{1}", remoteAddress,
+                    suppressed > 0 ? $" ({suppressed} more attempts since)" : "");
+            statusPromise.TrySetException(new InvalidAssociationException($"{remoteAddress} is not a known lab unit"));
+            return;
+        }
+        Dial(remoteAddress, statusPromise);
+    }
+
+    private void Dial(Address remoteAddress, TaskCompletionSource<AssociationHandle> statusPromise) =>
         WrappedTransport.Associate(remoteAddress).ContinueWith(t =>
         {
             if (t.IsCompletedSuccessfully) statusPromise.TrySetResult(new PassThroughHandle(t.Result));

@@ -119,7 +119,12 @@ public sealed class UnitHost : IAsyncDisposable
         }));
         tlsLog = Akka.Event.Logging.GetLogger(system, "akka-tls");
         // This unit is who its own certificate says (records it wrote itself come back through Distributed Data).
-        if (!o.InsecureAkka) UnitIdentities.Of(system).Bind(((ExtendedActorSystem)system).Provider.DefaultAddress, AkkaTls.IdentityOf(o.Tls!.Certificate)!);
+        if (!o.InsecureAkka)
+        {
+            var identities = UnitIdentities.Of(system);
+            identities.Bind(((ExtendedActorSystem)system).Provider.DefaultAddress, AkkaTls.IdentityOf(o.Tls!.Certificate)!);
+            foreach (var c in o.Contacts) identities.AllowDial(UnitIdentities.KeyOf(Address.Parse(c)));
+        }
         if (o.InsecureAkka) Akka.Event.LoggingExtensions.Warning(tlsLog, "--insecure-akka: Akka remoting runs without TLS and without sender authorization");
         TunnelTrace.StartIfConfigured(system); // opt-in (clusteractors.unit.trace-tunnels), for the SA-sync benchmark
         var links = new Dictionary<string, UdpHbdevLink>();

@@ -103,6 +103,12 @@ public sealed class SyncAuthorizationSpec
         Assert.False(ids.Bind(a, new UnitIdentity("DC2_VM3", Vm3)));
         Assert.Null(ids.SerialOf(a));
         Assert.Null(ids.AddressOf(Vm1));
+        // Only contacts and addresses a lab certificate was proved on are ever dialled.
+        var elsewhere = new Address("akka.ssl.tcp", "fortigate", "10.9.9.9", 2552);
+        Assert.False(ids.MayDial(elsewhere));
+        ids.AllowDial("10.9.9.9:2552");
+        Assert.True(ids.MayDial(elsewhere));
+        Assert.True(new UnitIdentities(enforcing: false).MayDial(new Address("akka.tcp", "x", "10.8.8.8", 1)));
         // Enforcing, what a message says about its sender counts for nothing; only --insecure-akka takes it.
         Assert.Null(ids.Attribute((Address?)null, Vm1));
         Assert.Equal(Vm1, new UnitIdentities(enforcing: false).Attribute((Address?)null, Vm1));
