@@ -305,6 +305,49 @@ public sealed class AdminEndpointSpec : TestKit
         Assert.DoesNotContain("SECRETFRAG", text);
     }
 
+    [Fact]
+    public async Task Clusteractors_cli_exits_3_when_refused_and_logs_in_with_the_password_from_a_file_or_the_environment()
+    {
+        var s = Start();
+        var file = Path.GetTempFileName();
+        try
+        {
+            (int Exit, string Out, string Err) Cli(string args, string? password)
+            {
+                var psi = new ProcessStartInfo("dotnet", $"\"{UnitProcess.Executable}\" cli --node 127.0.0.1:{s.EndPoint.Port} {args}")
+                {
+                    RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false
+                };
+                psi.Environment.Remove("CLUSTERACTORS_PASSWORD");
+                if (password is not null) psi.Environment["CLUSTERACTORS_PASSWORD"] = password;
+                using var p = Process.Start(psi)!;
+                p.StandardInput.Close(); // not a terminal: never a prompt
+                var stdout = p.StandardOutput.ReadToEndAsync();
+                var stderr = p.StandardError.ReadToEndAsync();
+                Assert.True(p.WaitForExit(60_000), "clusteractors cli did not finish");
+                return (p.ExitCode, stdout.Result, stderr.Result);
+            }
+
+            var none = await Task.Run(() => Cli("get system status", null));
+            Assert.Equal(3, none.Exit);
+            Assert.Contains("login refused", none.Err);
+
+            var wrong = await Task.Run(() => Cli("get system status", "NotThePassword77"));
+            Assert.Equal(3, wrong.Exit);
+            Assert.Contains("login refused", wrong.Err);
+            Assert.DoesNotContain("NotThePassword77", wrong.Err + wrong.Out);
+
+            var env = await Task.Run(() => Cli("get system status", Password));
+            Assert.Equal(0, env.Exit);
+            Assert.Equal("ran: get system status", env.Out);
+
+            File.WriteAllText(file, Password + "\n");
+            var fromFile = await Task.Run(() => Cli($"--user admin --password-file \"{file}\" get system status", "NotThePassword77"));
+            Assert.Equal(0, fromFile.Exit); // the file wins over the environment
+        }
+        finally { File.Delete(file); }
+    }
+
     private static async Task<string> ReadAll(TcpClient tcp, TimeSpan within)
     {
         using var cts = new CancellationTokenSource(within);
