@@ -380,7 +380,7 @@ internal static class SaSyncProcesses
                 var r = await AdminClient.RunAsync(admin, command, TimeSpan.FromSeconds(3));
                 return r.ExitCode == 0 ? r.Output : null;
             }
-            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
+            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or AdminRefusedException)
             {
                 return null;
             }

@@ -13,7 +13,11 @@ using ClusterActors.Protocol.History;
 namespace ClusterActors.Actors.Cli;
 
 public sealed record CliTargets(string Serial, IActorRef Config, IActorRef Fgcp, IActorRef History, IActorRef Fgsp, IReadOnlyList<IActorRef> Phase1,
-    IActorRef Forwarding);
+    IActorRef Forwarding)
+{
+    /// <summary>The unit's private data key: `show` prints ENC under it when private-data-encryption is enabled.</summary>
+    public PrivateDataKey? UnitKey { get; init; }
+}
 
 /// <summary>
 /// The FortiOS commands a unit answers. Words may be abbreviated while unambiguous, as on FortiOS
@@ -203,7 +207,7 @@ public static class FortiOsCli
         var config = await u.Config.Ask<ConfigDocument>(GetUnitConfig.Instance, AskTimeout);
         try
         {
-            return Ok(config.Show(string.Join(' ', path), full));
+            return Ok(config.Show(string.Join(' ', path), full, config.EncKey(u.UnitKey)));
         }
         catch (ConfigPathException e)
         {

@@ -30,7 +30,15 @@ public sealed record UnitSettings(
 
     /// <summary>IKE flood protection of every dialup phase1 (COOKIE threshold, half-open limits, size caps); null: the defaults.</summary>
     public ClusterActors.Protocol.Ike.IkeAdmissionSettings? IkeAdmission { get; init; }
+    /// <summary>
+    /// The unit's own private data key (the host keeps it beside the journal): ENC under it is what the journal holds
+    /// with `set private-data-encryption enable`. Null: the product key only (specs without a data folder).
+    /// </summary>
+    public PrivateDataKey? UnitKey { get; init; }
 }
+
+/// <summary>The unit has no running configuration yet (its config journal is being read).</summary>
+public sealed class UnitStartingException() : Exception("the unit is starting: its config journal is being read");
 
 /// <summary>An IKE request this unit starts (DPD) for the peer at <paramref name="To"/>; on UDP 4500 with the non-ESP
 /// marker when the tunnel's NAT-T is active.</summary>
@@ -93,6 +101,8 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
         });
         // Until the config journal is read the unit has no config to answer from: CLI commands wait, but only so many;
         // beyond that the operator is told at once instead of the stash growing with every retry (Persistence/README.md).
+        // The admin endpoint asks for the config to check a login: answered at once rather than stashed without bound.
+        Receive<GetUnitConfig>(_ => Sender.Tell(new Status.Failure(new UnitStartingException())));
         Receive<RunCli>(cli =>
         {
             if (++_waitingCli <= MaxWaitingCli) Stash.Stash();
@@ -108,7 +118,7 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
         // Supervised: a database outage stops a persistent actor; its supervisor restarts it with backoff (Persistence/README.md).
         _history = Context.ActorOf(HaHistoryJournal.Supervised(_settings.Serial), "ha-history");
         var journal = Context.ActorOf(ConfigJournal.Supervised(_settings.Serial), "config-journal");
-        _config = Context.ActorOf(UnitConfigActor.Props(_settings.FileConfig, journal), "config");
+        _config = Context.ActorOf(UnitConfigActor.Props(_settings.FileConfig, journal, unitKey: _settings.UnitKey), "config");
     }
 
     private void Running()
@@ -133,9 +143,10 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
         Receive<SendGratuitousArps>(garps => _forwarding.Tell(garps));
         Receive<RunCli>(cli =>
         {
-            var units = new CliTargets(_settings.Serial, _config, _fgcp, _history, _fgsp, _phase1.Values.ToList(), _forwarding);
+            var units = new CliTargets(_settings.Serial, _config, _fgcp, _history, _fgsp, _phase1.Values.ToList(), _forwarding) { UnitKey = _settings.UnitKey };
             FortiOsCli.Run(cli.Command, units).PipeTo(Sender);
         });
+        Receive<GetUnitConfig>(q => _config.Forward(q));
         Receive<GetHaStatus>(q => _fgcp.Forward(q));
         Receive<GetFgspStatus>(q => _fgsp.Forward(q));
         Receive<FgspSyncCounted>(c => _fgsp.Tell(c));

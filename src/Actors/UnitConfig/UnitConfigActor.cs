@@ -44,14 +44,16 @@ public sealed class UnitConfigActor : ReceiveActor, IWithUnboundedStash, IWithTi
     private readonly StorageBackoff _backoff;
     private readonly RateLimitedLog _replayLog = new(TimeSpan.FromSeconds(30), TimeProvider.System);
     private ConfigDocument _config;
+    private readonly PrivateDataKey? _unitKey;
     private int _replayFailures;
 
     public IStash Stash { get; set; } = null!;
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public UnitConfigActor(ConfigDocument fileConfig, IActorRef journal, StorageBackoff? backoff = null)
+    public UnitConfigActor(ConfigDocument fileConfig, IActorRef journal, StorageBackoff? backoff = null, PrivateDataKey? unitKey = null)
     {
         _config = fileConfig;
+        _unitKey = unitKey;
         _journal = journal;
         _backoff = backoff ?? StorageBackoff.Default;
         Receive<JournaledConfig>(OnReplay);
@@ -71,8 +73,10 @@ public sealed class UnitConfigActor : ReceiveActor, IWithUnboundedStash, IWithTi
         ReceiveAny(_ => Stash.Stash());
     }
 
-    public static Props Props(ConfigDocument fileConfig, IActorRef journal, StorageBackoff? backoff = null) =>
-        Akka.Actor.Props.Create(() => new UnitConfigActor(fileConfig, journal, backoff));
+    /// <param name="unitKey">The unit's private data key: what it journals ENC values under once `set
+    /// private-data-encryption enable` is on (and reads back, as well as the product key).</param>
+    public static Props Props(ConfigDocument fileConfig, IActorRef journal, StorageBackoff? backoff = null, PrivateDataKey? unitKey = null) =>
+        Akka.Actor.Props.Create(() => new UnitConfigActor(fileConfig, journal, backoff, unitKey));
 
     protected override void PreStart() => RequestReplay();
 
@@ -95,12 +99,12 @@ public sealed class UnitConfigActor : ReceiveActor, IWithUnboundedStash, IWithTi
             {
                 // The primary's full text, as it was synced: applied as sync applies it, keeping what FGCP never
                 // synchronises (hostname, ha priority/override), not as a script typed on this unit.
-                var synced = FortiConfig.Parse(change.Script, $"journaled ha-sync #{change.Sequence}");
+                var synced = FortiConfig.Parse(change.Script, $"journaled ha-sync #{change.Sequence}", _unitKey);
                 if (synced.Ok) _config = _config.WithSyncedFrom(synced.Value!);
                 else _log.Error("journaled config sync #{0} no longer parses and is skipped: {1}", change.Sequence, string.Join("; ", synced.Errors));
                 continue;
             }
-            var result = _config.Apply(change.Script, change.Source);
+            var result = _config.Apply(change.Script, change.Source, _unitKey);
             if (result.Ok) _config = result.Value!;
             else _log.Error("journaled change #{0} ({1}) no longer applies and is skipped: {2}", change.Sequence, change.Source,
                 string.Join("; ", result.Errors));
@@ -114,9 +118,17 @@ public sealed class UnitConfigActor : ReceiveActor, IWithUnboundedStash, IWithTi
     {
         Receive<ApplyConfigScript>(cmd =>
         {
-            var result = _config.Apply(cmd.Script, cmd.Source);
-            if (result.Ok) Commit(result.Value!, cmd.Script, cmd.Source, cmd.Script, Sender);
-            else Sender.Tell(new ConfigApplied(false, result.Errors, _config));
+            var result = _config.Apply(cmd.Script, cmd.Source, _unitKey, out var secrets);
+            if (!result.Ok)
+            {
+                Sender.Tell(new ConfigApplied(false, result.Errors, _config));
+                return;
+            }
+            // Never a typed secret in the journal: each as ENC under the key the resulting config writes with (the
+            // unit's own with private-data-encryption). What other units get (a change forwarded to the primary)
+            // carries them as product-key ENC, which any unit reads.
+            var journaled = secrets.Rewrite(result.Value!.EncKey(_unitKey));
+            Commit(result.Value!, secrets.Rewrite(PrivateDataKey.Product), cmd.Source, journaled, Sender);
         });
         Receive<ApplySyncedConfig>(sync =>
         {
@@ -126,8 +138,11 @@ public sealed class UnitConfigActor : ReceiveActor, IWithUnboundedStash, IWithTi
                 _log.Error("config sync from {0} rejected: {1}", sync.FromSerial, string.Join("; ", parsed.Errors));
                 return;
             }
-            // Journaled as the primary's full text so a secondary restarted while alone still has the synced settings.
-            Commit(_config.WithSyncedFrom(parsed.Value!), null, FgcpConfigSync.SyncSource, sync.ConfigText, ActorRefs.Nobody);
+            // Journaled as the primary's full text so a secondary restarted while alone still has the synced settings,
+            // its secrets as ENC under this unit's key when private-data-encryption is on here (the primary sends them
+            // under the product key, the only one both read).
+            var next = _config.WithSyncedFrom(parsed.Value!);
+            Commit(next, null, FgcpConfigSync.SyncSource, parsed.Value!.ToText(next.EncKey(_unitKey)), ActorRefs.Nobody);
         });
         Receive<GetUnitConfig>(_ => Sender.Tell(_config));
     }

@@ -46,14 +46,19 @@ public static class CommandLine
         return cmd;
     }
 
+    /// <summary>The environment variable `clusteractors cli` takes the admin password from.</summary>
+    public const string PasswordVariable = "CLUSTERACTORS_PASSWORD";
+
     private static Command CliCommand()
     {
         var node = new Option<string>("--node") { Description = "admin endpoint HOST:PORT of a running unit" };
         var scenario = new Option<string>("--scenario") { Description = "address the unit by scenario and unit name instead" };
         var unit = new Option<string>("--unit") { Description = "the scenario's unit (e.g. DC2_VM1)" };
         var timeout = new Option<int>("--timeout") { Description = "seconds to wait for the answer", DefaultValueFactory = _ => 15 };
+        var user = new Option<string>("--user") { Description = "the administrator to log in as (config system admin)", DefaultValueFactory = _ => "admin" };
+        var passwordFile = new Option<string>("--password-file") { Description = $"read the password from the first line of FILE (otherwise ${PasswordVariable}, otherwise a prompt at a terminal)" };
         var words = new Argument<string[]>("command") { Description = "the FortiOS command, e.g. diagnose sys ha status", Arity = ArgumentArity.OneOrMore };
-        var cmd = new Command("cli", "run one FortiOS CLI command on a running unit") { node, scenario, unit, timeout, words };
+        var cmd = new Command("cli", "run one FortiOS CLI command on a running unit, logged in as an administrator") { node, scenario, unit, timeout, user, passwordFile, words };
         cmd.SetAction(async (pr, ct) => await Guard(async () =>
         {
             var endpoint = pr.GetValue(node) is { } n
@@ -62,12 +67,20 @@ public static class CommandLine
                     ? Scenarios.AdminOf(s, u)
                     : throw new UsageException("give --node HOST:PORT, or --scenario NAME --unit UNIT");
             var command = string.Join(' ', pr.GetValue(words)!);
+            // The password is read before a script on stdin, so a prompt never competes with it for the terminal.
+            var password = AdminPassword.Read(pr.GetValue(passwordFile), Environment.GetEnvironmentVariable(PasswordVariable),
+                canPrompt: command != "-" && !Console.IsInputRedirected, Console.Error);
+            var credentials = password is null ? null : new AdminCredentials(pr.GetValue(user)!, password);
             // A `config … end` script may come on stdin when the command is just "-".
             if (command == "-") command = await Console.In.ReadToEndAsync(ct);
             CliResultOrError result;
             try
             {
-                result = new(await AdminClient.RunAsync(endpoint, command, TimeSpan.FromSeconds(pr.GetValue(timeout))), null);
+                result = new(await AdminClient.RunAsync(endpoint, command, TimeSpan.FromSeconds(pr.GetValue(timeout)), credentials), null);
+            }
+            catch (AdminRefusedException e)
+            {
+                result = new(null, e.Message);
             }
             catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or OperationCanceledException)
             {
@@ -75,6 +88,7 @@ public static class CommandLine
             }
             if (result.Error is not null)
             {
+                // 3: nothing ran on the unit (unreachable, or the login was refused); 1 is a command the unit rejected.
                 Console.Error.WriteLine($"clusteractors cli: {result.Error}");
                 return 3;
             }

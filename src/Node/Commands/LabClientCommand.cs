@@ -98,7 +98,9 @@ public static class LabClientCommand
             {
                 var stream = tcp.GetStream();
                 using var reader = new StreamReader(stream, Encoding.UTF8, leaveOpen: true);
-                var command = (await reader.ReadToEndAsync(stop).WaitAsync(TimeSpan.FromSeconds(30), stop)).Trim();
+                var received = await reader.ReadToEndAsync(stop).WaitAsync(TimeSpan.FromSeconds(30), stop);
+                // `clusteractors cli` with a password set sends a login line first (AdminProtocol): not used here.
+                var command = (AdminProtocol.TryDecode(Encoding.UTF8.GetBytes(received), out _)?.Command ?? received).Trim();
                 string text;
                 int code;
                 try

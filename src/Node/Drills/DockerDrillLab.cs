@@ -293,7 +293,7 @@ public sealed partial class DockerDrillLab : IDrillLab
     private static async Task<string> Control(string command, TimeSpan timeout)
     {
         CliResult r;
-        try { r = await AdminClient.RunAsync(ClientControl, command, timeout); }
+        try { r = await AdminClient.RunAsync(ClientControl, command, timeout, credentials: null); }
         catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or OperationCanceledException)
         {
             throw new InvalidOperationException($"the client container does not answer on {ClientControl}: {e.Message}");
@@ -551,7 +551,7 @@ public sealed partial class DockerDrillLab : IDrillLab
         lock (_gate)
             if (_down.Contains(unit) || _frozen.Contains(unit)) return null;
         try { return await AdminClient.RunAsync(Admin(unit), command, AskTimeout); }
-        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or OperationCanceledException) { return null; }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or OperationCanceledException or AdminRefusedException) { return null; }
     }
 
     public async Task<HaView?> Ha(string unit) =>

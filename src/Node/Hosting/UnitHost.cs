@@ -140,13 +140,15 @@ public sealed class UnitHost : IAsyncDisposable
         }
 
         IkeUdpListener? ikeSocket = null;
+        var unitKey = PrivateDataKeyFile.LoadOrCreate(o.DataDir);
         var settings = new UnitSettings(o.Serial, o.Config, config =>
             // FGCP heartbeats only on the interfaces `set hbdev` names and the lab has wired.
             config.Ha.HbDevs.Where(d => links.ContainsKey(d.Interface)).ToDictionary(d => d.Interface, d => (IHbdevLink)links[d.Interface]))
         {
             IkeSend = ikeSend ?? ((to, datagram) => ikeSocket?.Send(to, datagram)),
             Packets = packets,
-            IkeAdmission = o.IkeAdmission
+            IkeAdmission = o.IkeAdmission,
+            UnitKey = unitKey
         };
         var unit = system.ActorOf(FortiGateUnit.Props(settings), FortiGateUnit.Name);
 
@@ -159,7 +161,7 @@ public sealed class UnitHost : IAsyncDisposable
             ClusterBootstrap.Name);
         system.ActorOf(ClusterJanitor.Props(cluster.GetTimeSpan("down-unreachable-blocking-change-after")), "cluster-janitor");
 
-        var admin = AdminServer.Start(o.Admin, unit);
+        var admin = AdminServer.Start(o.Admin, unit, system.Log);
         var dialup = o.Config.Phase1.FirstOrDefault(p => p.Type == "dynamic");
         // With a packet I/O the forwarding plane answers IKE on the unit's addresses; a socket would answer twice.
         ikeSocket = o.Ike is not null && dialup is not null && packets is null ? IkeUdpListener.Start(o.Ike, IPAddress.Parse(dialup.LocalGw), unit, o.IkeAdmission) : null;

@@ -6,8 +6,9 @@ namespace ClusterActors.Protocol.Config;
 public static class FortiConfig
 {
     /// <summary>Parses a whole config file on top of the VM defaults (ports 1-10 exist, everything else default).</summary>
-    public static ConfigResult<ConfigDocument> Parse(string text, string fileName = "<input>") =>
-        ConfigDocument.Run(ConfigDocument.Empty, text, fileName, readSerial: true);
+    /// <param name="unitKey">The unit's private data key: ENC values under it are read as well as the product key's.</param>
+    public static ConfigResult<ConfigDocument> Parse(string text, string fileName = "<input>", PrivateDataKey? unitKey = null) =>
+        ConfigDocument.Run(ConfigDocument.Empty, text, fileName, readSerial: true, unitKey, out _);
 
     public static ConfigResult<ConfigDocument> ParseFile(string path)
     {
@@ -45,6 +46,7 @@ public sealed class ConfigDocument
         Phase1 = ModelBuilder.Phase1(root);
         Phase2 = ModelBuilder.Phase2(root);
         StaticRoutes = ModelBuilder.StaticRoutes(root);
+        Admins = ModelBuilder.Admins(root);
     }
 
     public static ConfigDocument Empty { get; } = CreateEmpty();
@@ -80,9 +82,22 @@ public sealed class ConfigDocument
     public IReadOnlyList<Phase2Interface> Phase2 { get; }
     /// <summary>`config router static`, in entry order. FGCP-synced like the rest of the routing configuration.</summary>
     public IReadOnlyList<StaticRoute> StaticRoutes { get; }
+    /// <summary>`config system admin`: the accounts the admin endpoint logs in (FGCP-synced).</summary>
+    public IReadOnlyList<AdminAccount> Admins { get; }
 
     /// <summary>Runs CLI statements on a copy of this document; returns the new document only if every statement and check passed.</summary>
-    public ConfigResult<ConfigDocument> Apply(string cliScript, string source = "cli") => Run(this, cliScript, source, readSerial: false);
+    public ConfigResult<ConfigDocument> Apply(string cliScript, string source = "cli", PrivateDataKey? unitKey = null) =>
+        Run(this, cliScript, source, readSerial: false, unitKey, out _);
+
+    /// <summary>
+    /// Apply, also handing back where the script set secrets, so what is journaled is the script with each of them as
+    /// ENC (<see cref="ScriptSecrets.Rewrite"/>), never as typed.
+    /// </summary>
+    public ConfigResult<ConfigDocument> Apply(string cliScript, string source, PrivateDataKey? unitKey, out ScriptSecrets secrets) =>
+        Run(this, cliScript, source, readSerial: false, unitKey, out secrets);
+
+    /// <summary>The key this unit writes ENC values under: its own with `set private-data-encryption enable`, else the product key.</summary>
+    public PrivateDataKey EncKey(PrivateDataKey? unitKey) => Global.PrivateDataEncryption && unitKey is not null ? unitKey : PrivateDataKey.Product;
 
     /// <summary>Same document with another serial number (the emulator assigns serials to units it starts).</summary>
     public ConfigDocument WithSerialNumber(string serial)
@@ -91,7 +106,8 @@ public sealed class ConfigDocument
         return new ConfigDocument(_root.Clone(), serial);
     }
 
-    internal static ConfigResult<ConfigDocument> Run(ConfigDocument basis, string text, string file, bool readSerial)
+    internal static ConfigResult<ConfigDocument> Run(ConfigDocument basis, string text, string file, bool readSerial, PrivateDataKey? unitKey,
+        out ScriptSecrets secrets)
     {
         var errors = new List<ConfigError>();
         var lex = Lexer.Lex(text, file, errors);
@@ -102,11 +118,16 @@ public sealed class ConfigDocument
             else errors.Add(s.Error("invalid serial number", "16 upper-case letters and digits starting with FG, e.g. FGVM02TM22000001"));
         }
         var tree = basis._root.Clone();
-        new Interpreter(tree, errors).Run(lex.Statements, lex.EndOfInput);
+        var interpreter = new Interpreter(tree, errors, unitKey);
+        interpreter.Run(lex.Statements, lex.EndOfInput);
+        secrets = new ScriptSecrets(text, interpreter.SecretsSet);
         // Cross-reference checks on a structurally broken input would mostly report echoes of the first error.
         if (errors.Count == 0) Validator.Validate(tree, errors);
         if (errors.Count > 0)
-            return ConfigResult<ConfigDocument>.Failure(errors.OrderBy(e => e.Line).ThenBy(e => e.Column).ToList());
+            // Any error on a line that sets a secret (the lexer's unterminated quote included) shows no token of it.
+            return ConfigResult<ConfigDocument>.Failure(errors
+                .Select(e => interpreter.SecretLines.Contains(e.Line) && e.File == file ? e with { Token = "********" } : e)
+                .OrderBy(e => e.Line).ThenBy(e => e.Column).ToList());
         return ConfigResult<ConfigDocument>.Success(new ConfigDocument(tree, serial));
     }
 
@@ -134,7 +155,7 @@ public sealed class ConfigDocument
     /// `show [full-configuration] PATH [ENTRY]`. PATH may be abbreviated (`sys ha`) and may start with
     /// `full-configuration`; empty shows everything.
     /// </summary>
-    public string Show(string path, bool full)
+    public string Show(string path, bool full, PrivateDataKey? encKey = null)
     {
         var errors = new List<ConfigError>();
         var lex = Lexer.Lex(path, "show", errors);
@@ -146,7 +167,7 @@ public sealed class ConfigDocument
             tokens.RemoveAt(0);
             full = true;
         }
-        if (tokens.Count == 0) return Render(full, skipDefaultSections: !full);
+        if (tokens.Count == 0) return Render(full, skipDefaultSections: !full, encKey);
         var (def, consumed, error) = PathResolver.Resolve(Schema.Root.Children, tokens, tokens[0]);
         if (def is null) throw new ConfigPathException(error!);
         string? entry = null;
@@ -161,14 +182,15 @@ public sealed class ConfigDocument
             entry = extra.Text;
         }
         var sb = new StringBuilder();
-        Renderer.Section(sb, def, _root, 0, full, entry);
+        Renderer.Section(sb, def, _root, 0, full, entry, encKey: encKey);
         return sb.ToString();
     }
 
     /// <summary>The whole configuration as a file: serial header, then every section that differs from the defaults.</summary>
-    public string ToText() => Render(full: false, skipDefaultSections: true);
+    /// <param name="encKey">Secrets as ENC under this key; the product key by default (what FGCP sync and checksums use).</param>
+    public string ToText(PrivateDataKey? encKey = null) => Render(full: false, skipDefaultSections: true, encKey);
 
-    private string Render(bool full, bool skipDefaultSections)
+    private string Render(bool full, bool skipDefaultSections, PrivateDataKey? encKey = null)
     {
         var sb = new StringBuilder();
         if (SerialNumber is not null) sb.Append(Lexer.SerialHeader).Append(SerialNumber).Append('\n');
@@ -181,7 +203,7 @@ public sealed class ConfigDocument
                     : Renderer.IsDefault(def, _root.Section(def.Name));
                 if (empty) continue;
             }
-            Renderer.Section(sb, def, _root, 0, full, compact: skipDefaultSections);
+            Renderer.Section(sb, def, _root, 0, full, compact: skipDefaultSections, encKey: encKey);
         }
         return sb.ToString();
     }
@@ -214,4 +236,37 @@ public sealed class ConfigDocument
     }
 
     public override string ToString() => $"ConfigDocument({Global.Hostname}, serial {SerialNumber ?? "none"})";
+}
+
+/// <summary>
+/// Where a script set secrets. <see cref="Rewrite"/> gives the script back with each such line as `set NAME ENC …`
+/// under the given key (an admin password as its one-way hash), every other line as typed: what a journal stores.
+/// </summary>
+public sealed class ScriptSecrets
+{
+    private readonly string _script;
+    private readonly IReadOnlyList<(int Line, string Key, StoredValue Value, KeyDef Def)> _set;
+
+    internal ScriptSecrets(string script, IReadOnlyList<(int Line, string Key, StoredValue Value, KeyDef Def)> set)
+    {
+        _script = script;
+        _set = set;
+    }
+
+    public bool Any => _set.Count > 0;
+
+    public string Rewrite(PrivateDataKey encKey)
+    {
+        if (_set.Count == 0) return _script;
+        // The lexer's own line split, so line numbers agree.
+        var lines = _script.Replace("\r\n", "\n").Replace('\r', '\n').Split('\n');
+        foreach (var (line, key, value, def) in _set)
+        {
+            var i = line - 1;
+            if (i < 0 || i >= lines.Length) continue;
+            var indent = lines[i][..(lines[i].Length - lines[i].TrimStart().Length)];
+            lines[i] = $"{indent}set {key} {Renderer.Value(def, value, encKey)}";
+        }
+        return string.Join('\n', lines);
+    }
 }

@@ -7,8 +7,14 @@ namespace ClusterActors.Protocol.Config;
 /// per statement and the walk keeps going so one run reports everything; the caller throws the copy away
 /// if there was any error, which is how nothing is ever half-applied.
 /// </summary>
-internal sealed class Interpreter(Node root, List<ConfigError> errors)
+internal sealed class Interpreter(Node root, List<ConfigError> errors, PrivateDataKey? unitKey = null)
 {
+    /// <summary>Lines holding a `set` of a secret or password setting, whether it parsed or not: errors there are masked.</summary>
+    public HashSet<int> SecretLines { get; } = [];
+
+    /// <summary>Every secret that was set, by line, as stored: what <see cref="ScriptSecrets"/> writes back as ENC.</summary>
+    public List<(int Line, string Key, StoredValue Value, KeyDef Def)> SecretsSet { get; } = [];
+
     public static readonly string[] Keywords = ["config", "edit", "set", "unset", "append", "next", "end", "delete"];
 
     private abstract record Ctx(Token Opener);
@@ -228,10 +234,11 @@ internal sealed class Interpreter(Node root, List<ConfigError> errors)
             n.Node.Values.Remove(key.Name);
             return;
         }
+        if (key.IsSecret) SecretLines.Add(keyToken.Line);
         if (values.Count == 0) { errors.Add(keyToken.Error("missing value", key.Type.Expected)); return; }
         if (verb == "append" && !key.Type.IsList) { errors.Add(head.Error($"'append' needs a list setting; '{key.Name}' holds one value", "set")); return; }
 
-        var parsed = key.Type.Parse(keyToken, values, errors);
+        var parsed = key.Type is SecretType secretType ? secretType.Parse(keyToken, values, errors, unitKey) : key.Type.Parse(keyToken, values, errors);
         if (parsed is null) return;
         // Secret tokens may be the clear text: never keep them as locations.
         List<Loc> locs = key.IsSecret ? [] : values.Select(v => v.Loc).ToList();
@@ -258,7 +265,9 @@ internal sealed class Interpreter(Node root, List<ConfigError> errors)
                 locs = merged.Select(x => x.l).ToList();
             }
         }
-        n.Node.Values[key.Name] = new StoredValue(words, parsed.Secret, where, locs);
+        var stored = new StoredValue(words, parsed.Secret, where, locs);
+        n.Node.Values[key.Name] = stored;
+        if (key.IsSecret) SecretsSet.Add((keyToken.Line, key.Name, stored, key));
     }
 }
 

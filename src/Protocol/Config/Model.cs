@@ -7,7 +7,36 @@ public enum HaMode { Standalone, ActiveActive, ActivePassive }
 
 public sealed record HbDev(string Interface, int Priority);
 
-public sealed record SystemGlobal(string Hostname, string Alias, string Timezone, int AdminTimeout);
+public sealed record SystemGlobal(string Hostname, string Alias, string Timezone, int AdminTimeout)
+{
+    /// <summary>Failed logins from one source address before it is locked out (FortiOS default 3).</summary>
+    public int AdminLockoutThreshold { get; init; } = 3;
+
+    /// <summary>How long a locked-out source address is refused (FortiOS default 60 s).</summary>
+    public TimeSpan AdminLockoutDuration { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>ENC values written under the unit's own key instead of the product key.</summary>
+    public bool PrivateDataEncryption { get; init; }
+}
+
+/// <summary>One `config system admin` entry: who may log in, with which password hash, from where.</summary>
+public sealed record AdminAccount(string Name, string? AccProfile, AdminPasswordHash? Password, IReadOnlyList<(uint Network, int PrefixLength)> TrustHosts)
+{
+    /// <summary>
+    /// FortiOS: with every trusthost at 0.0.0.0/0 (the default) the account may log in from anywhere; otherwise only from
+    /// an address inside one of them. IPv4-mapped IPv6 counts as its IPv4 address; other IPv6 sources only when unrestricted.
+    /// </summary>
+    public bool Trusts(System.Net.IPAddress source)
+    {
+        var restricted = TrustHosts.Where(t => t.PrefixLength > 0 || t.Network != 0).ToList();
+        if (restricted.Count == 0) return true;
+        if (source.IsIPv4MappedToIPv6) source = source.MapToIPv4();
+        if (source.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork) return false;
+        var b = source.GetAddressBytes();
+        var ip = (uint)b[0] << 24 | (uint)b[1] << 16 | (uint)b[2] << 8 | b[3];
+        return restricted.Any(t => (ip & Ipv4.MaskOf(t.PrefixLength)) == (t.Network & Ipv4.MaskOf(t.PrefixLength)));
+    }
+}
 
 public sealed record SystemInterface(
     string Name, string Ip, int PrefixLength, string Type, bool StatusUp, IReadOnlyList<string> AllowAccess,
@@ -96,7 +125,29 @@ internal static class ModelBuilder
     public static SystemGlobal Global(Node root)
     {
         var v = new View(Schema.Top(Schema.Global), root.Section(Schema.Global));
-        return new SystemGlobal(v.Str("hostname"), v.Str("alias"), v.Str("timezone"), v.Int("admintimeout"));
+        return new SystemGlobal(v.Str("hostname"), v.Str("alias"), v.Str("timezone"), v.Int("admintimeout"))
+        {
+            AdminLockoutThreshold = v.Int("admin-lockout-threshold"),
+            AdminLockoutDuration = TimeSpan.FromSeconds(v.Int("admin-lockout-duration")),
+            PrivateDataEncryption = v.On("private-data-encryption")
+        };
+    }
+
+    public static IReadOnlyList<AdminAccount> Admins(Node root)
+    {
+        var def = Schema.Top(Schema.Admin);
+        return root.Table(Schema.Admin).Entries.Select(e =>
+        {
+            var v = new View(def, e.Node);
+            var trust = Enumerable.Range(1, 10).Select(i =>
+            {
+                var w = v.Words($"trusthost{i}");
+                Ipv4.TryParse(w[0], out var net);
+                Ipv4.TryParse(w[1], out var mask);
+                return (net, Ipv4.PrefixOf(mask));
+            }).ToArray();
+            return new AdminAccount(e.Id, v.OptStr("accprofile"), AdminPasswordHash.TryParse(v.OptStr("password")), trust);
+        }).ToArray().AsReadOnly();
     }
 
     public static IReadOnlyList<SystemInterface> Interfaces(Node root)

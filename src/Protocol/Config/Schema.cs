@@ -6,7 +6,7 @@ namespace ClusterActors.Protocol.Config;
 /// </summary>
 internal sealed record KeyDef(string Name, ValueType Type, string[]? Default = null, bool PerUnit = false, bool Required = false)
 {
-    public bool IsSecret => Type is SecretType;
+    public bool IsSecret => Type is SecretType or PasswordHashType;
 }
 
 internal enum IdKind { None, Name, Integer }
@@ -30,6 +30,7 @@ internal sealed record SectionDef(string Name, IdKind Id, KeyDef[] Keys, Section
 internal static class Schema
 {
     public const string Global = "system global";
+    public const string Admin = "system admin";
     public const string Interface = "system interface";
     public const string Ha = "system ha";
     public const string StandaloneCluster = "system standalone-cluster";
@@ -78,7 +79,22 @@ internal static class Schema
             new("alias", new StringType(35), D("")),
             new("timezone", new StringType(63), D("UTC")),
             new("admintimeout", new IntType(1, 480), D("5")),
+            // FortiOS: 1-10 failed logins from one source address, then that address is locked out for the duration.
+            new("admin-lockout-threshold", new IntType(1, 10), D("3")),
+            // FortiOS documents 1-4294967295 s; capped at int range here (68 years).
+            new("admin-lockout-duration", new IntType(1, int.MaxValue), D("60")),
+            // Per unit: the key is the unit's own (generated at its first start), so is the choice to write under it.
+            new("private-data-encryption", EnableDisable, Disable, PerUnit: true),
         ], []),
+        // FGCP synchronises administrator accounts; the password is only ever a one-way hash (ENC PB2…).
+        new(Admin, IdKind.Name,
+        [
+            new("accprofile", new StringType(35)),
+            new("vdom", new StringListType(31)),
+            new("password", new PasswordHashType(1, 128)),
+            .. Enumerable.Range(1, 10).Select(i => new KeyDef($"trusthost{i}", new IpMaskType(), D("0.0.0.0", "0.0.0.0"))),
+            new("comments", new StringType(255)),
+        ], [], IdMaxLength: 64),
         new(Interface, IdKind.Name,
         [
             new("vdom", new StringType(31), D("root")),

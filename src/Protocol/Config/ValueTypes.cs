@@ -228,38 +228,76 @@ internal sealed class IpMaskType : ValueType
 
 /// <summary>
 /// Plain text (the seed's literal `********` is an 8-character password) or `ENC base64` from our own
-/// rendering. Always rendered as ENC.
+/// rendering (under the product key, or the unit's own key when the interpreter was given it). Always rendered as
+/// ENC. Errors about a secret never echo any of its tokens: each may be clear text.
 /// </summary>
 internal sealed class SecretType(int minLength, int maxLength) : ValueType
 {
     public override string Expected => $"secret of {minLength}-{maxLength} characters, or ENC <base64>";
 
-    public override ParsedValue? Parse(Token key, IReadOnlyList<Token> values, List<ConfigError> errors)
+    public override ParsedValue? Parse(Token key, IReadOnlyList<Token> values, List<ConfigError> errors) => Parse(key, values, errors, null);
+
+    public ParsedValue? Parse(Token key, IReadOnlyList<Token> values, List<ConfigError> errors, PrivateDataKey? unitKey)
     {
         Secret secret;
         if (values[0].Text == "ENC" && !values[0].Quoted)
         {
             if (values.Count == 1) { errors.Add(values[0].Error("missing value after ENC", "base64 ENC value")); return null; }
-            if (values.Count > 2) { errors.Add(values[2].Error("too many values", Expected)); return null; }
-            if (!Secret.TryFromEncrypted(values[1].Text, out var s)) { errors.Add(values[1].Error("cannot decrypt ENC value", "base64 produced by this product's ENC encoding")); return null; }
+            if (values.Count > 2) { errors.Add(Masked(values[2]).Error("too many values", Expected)); return null; }
+            if (!Secret.TryFromEncrypted(values[1].Text, unitKey, out var s))
+            {
+                errors.Add(Masked(values[1]).Error("cannot decrypt ENC value", "ENC produced by this product under its key or this unit's private data key"));
+                return null;
+            }
             secret = s!;
         }
         else
         {
-            if (!Single(values, errors)) return null;
+            if (values.Count > 1) { errors.Add(Masked(values[1]).Error("too many values", Expected)); return null; }
             secret = new Secret(values[0].Text);
         }
         if (secret.Clear.Length < minLength || secret.Clear.Length > maxLength)
         {
-            // The token may be the clear text: never echo it back.
-            var t = values[^1] with { Text = "********" };
-            errors.Add(t.Error($"secret length must be {minLength}-{maxLength} characters", Expected));
+            errors.Add(Masked(values[^1]).Error($"secret length must be {minLength}-{maxLength} characters", Expected));
             return null;
         }
         return new ParsedValue([], secret);
     }
 
+    /// <summary>The token may be (part of) the clear text: its place is kept, its text never.</summary>
+    public static Token Masked(Token t) => t with { Text = "********" };
+
     public override string Render(IReadOnlyList<string> words, Secret? secret) => secret!.ToString();
+}
+
+/// <summary>
+/// `config system admin` / `set password`: typed clear, stored and shown only as the one-way hash `ENC PB2…`
+/// (<see cref="AdminPasswordHash"/>). `set password ENC PB2…` takes a hash as shown.
+/// </summary>
+internal sealed class PasswordHashType(int minLength, int maxLength) : ValueType
+{
+    public override string Expected => $"password of {minLength}-{maxLength} characters, or ENC PB2<base64>";
+
+    public override ParsedValue? Parse(Token key, IReadOnlyList<Token> values, List<ConfigError> errors)
+    {
+        if (values[0].Text == "ENC" && !values[0].Quoted)
+        {
+            if (values.Count != 2) { errors.Add(SecretType.Masked(values[^1]).Error(values.Count == 1 ? "missing value after ENC" : "too many values", "ENC PB2<base64>")); return null; }
+            var hash = AdminPasswordHash.TryParse(values[1].Text);
+            if (hash is null) { errors.Add(SecretType.Masked(values[1]).Error("not a password hash", "ENC PB2<base64> as `show system admin` prints it")); return null; }
+            return new ParsedValue([hash.Encoded]);
+        }
+        if (values.Count > 1) { errors.Add(SecretType.Masked(values[1]).Error("too many values", Expected)); return null; }
+        var clear = values[0].Text;
+        if (clear.Length < minLength || clear.Length > maxLength)
+        {
+            errors.Add(SecretType.Masked(values[0]).Error($"password length must be {minLength}-{maxLength} characters", Expected));
+            return null;
+        }
+        return new ParsedValue([AdminPasswordHash.Create(clear).Encoded]);
+    }
+
+    public override string Render(IReadOnlyList<string> words, Secret? secret) => "ENC " + words[0];
 }
 
 /// <summary>Interface names; existence is checked after the whole input so `system interface` may come later in the file.</summary>

@@ -51,7 +51,7 @@ public class MalformedConfigTests
         { L(Ha, "    set mode a-b", "end"), 2, 14, "a-b", "invalid value", "a-a" },
         { L(Ha, "    set mode a", "end"), 2, 14, "a", "ambiguous value; candidates: a-a, a-p", null },
         { L(Ha, "    unset priority 5", "end"), 2, 20, "5", "unexpected value after unset", null },
-        { L(Ha, "    set password ENC notbase64!!", "end"), 2, 22, "notbase64!!", "cannot decrypt ENC value", null },
+        { L(Ha, "    set password ENC notbase64!!", "end"), 2, 22, "********", "cannot decrypt ENC value", null }, // a mistyped ENC is nearly the secret: masked like the clear text
         { L(Ha, "    set hbdev \"port4\"", "end"), 2, 15, "port4", "missing heartbeat priority", null },
         { L(Ha, "    set hbdev \"port4\" 513", "end"), 2, 23, "513", "value out of range", null },
         { L("config system global", "    set hostname \"my host\"", "end"), 2, 18, "my host", "hostname may only contain", null },
