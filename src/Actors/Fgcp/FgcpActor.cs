@@ -59,8 +59,9 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
 
     /// <param name="unit">Where roles and re-announcements go; the parent when null (a supervisor in between passes the unit).</param>
     /// <param name="clock">Time for the peer table; the system clock when null.</param>
+    /// <param name="uptime">HA uptime's start, host-owned so that a restarted FGCP actor keeps it (<see cref="HaUptime"/>).</param>
     public FgcpActor(string serial, ConfigDocument config, IReadOnlyDictionary<string, IHbdevLink> links, IActorRef history,
-        IActorRef configActor, IActorRef? unit = null, TimeProvider? clock = null)
+        IActorRef configActor, IActorRef? unit = null, TimeProvider? clock = null, HaUptime? uptime = null)
     {
         _serial = serial;
         _links = links;
@@ -70,7 +71,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         _config = config;
         var time = clock ?? TimeProvider.System;
         _incarnation = time.GetUtcNow().ToUnixTimeMilliseconds();
-        _table = new FgcpPeerTable(serial, config.Ha, MonitorUp(), time, PeerCheckInterval) { SyncedChecksum = FgcpConfigSync.Checksum(config) };
+        _table = new FgcpPeerTable(serial, config.Ha, MonitorUp(), time, PeerCheckInterval, uptime) { SyncedChecksum = FgcpConfigSync.Checksum(config) };
 
         Receive<SendHeartbeat>(_ => Beat());
         Receive<CheckPeers>(_ => Apply(_table.Tick()));
@@ -89,8 +90,8 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
     }
 
     public static Props Props(string serial, ConfigDocument config, IReadOnlyDictionary<string, IHbdevLink> links, IActorRef history,
-        IActorRef configActor, IActorRef? unit = null, TimeProvider? clock = null) =>
-        Akka.Actor.Props.Create(() => new FgcpActor(serial, config, links, history, configActor, unit, clock));
+        IActorRef configActor, IActorRef? unit = null, TimeProvider? clock = null, HaUptime? uptime = null) =>
+        Akka.Actor.Props.Create(() => new FgcpActor(serial, config, links, history, configActor, unit, clock, uptime));
 
     /// <summary>
     /// <paramref name="fgcp"/> under <see cref="FgcpSupervisor"/>: if FGCP fails it is started again after

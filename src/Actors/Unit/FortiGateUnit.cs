@@ -27,6 +27,13 @@ public sealed record UnitSettings(
     /// no forwarding plane: IKE then reaches it through <see cref="DeliverIke"/> only.
     /// </summary>
     public IPacketIo? Packets { get; init; }
+
+    /// <summary>
+    /// HA uptime's start, kept by the host beside the hbdev sockets so that neither a restarted FGCP actor nor a unit
+    /// whose ActorSystem is started again restarts it from 0 (<see cref="Fgcp.HaUptime"/>). Null: the unit keeps one
+    /// for the life of its actor tree (still across FGCP restarts).
+    /// </summary>
+    public HaUptime? HaUptime { get; init; }
 }
 
 /// <summary>An IKE request this unit starts (DPD) for the peer at <paramref name="To"/>; on UDP 4500 with the non-ESP
@@ -76,8 +83,10 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
             if (_settings.Packets is not null)
                 _forwarding = Context.ActorOf(ForwardingActor.Props(_settings.Serial, _running, _settings.Packets, Self), "forwarding");
             // Under a backoff supervisor, on the host's sockets: a failure in FGCP never leaves the unit without heartbeats.
+            // The same HA uptime start for every FGCP actor the supervisor starts: a restart must not lose an election.
             _fgcp = Context.ActorOf(FgcpActor.Supervised(
-                FgcpActor.Props(_settings.Serial, _running, _settings.HbdevLinks(_running), _history, _config, unit: Self)), "fgcp");
+                FgcpActor.Props(_settings.Serial, _running, _settings.HbdevLinks(_running), _history, _config, unit: Self,
+                    uptime: _settings.HaUptime ?? new HaUptime(TimeProvider.System))), "fgcp");
             _log.Info("unit {0} ({1}) up", _settings.Serial, _running.Global.Hostname);
             Become(Running);
             Stash.UnstashAll();
