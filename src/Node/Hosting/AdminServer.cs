@@ -14,10 +14,11 @@ namespace ClusterActors.Node.Hosting;
 public sealed class AdminServer : IDisposable
 {
     private readonly TcpListener _listener;
-    private readonly IActorRef _unit;
+    /// <summary>The unit's current actor: a new one after the host restarts the ActorSystem to rejoin Akka.</summary>
+    private readonly Func<IActorRef> _unit;
     private readonly CancellationTokenSource _stop = new();
 
-    private AdminServer(TcpListener listener, IActorRef unit)
+    private AdminServer(TcpListener listener, Func<IActorRef> unit)
     {
         _listener = listener;
         _unit = unit;
@@ -25,7 +26,9 @@ public sealed class AdminServer : IDisposable
 
     public IPEndPoint EndPoint => (IPEndPoint)_listener.LocalEndpoint;
 
-    public static AdminServer Start(IPEndPoint endPoint, IActorRef unit)
+    public static AdminServer Start(IPEndPoint endPoint, IActorRef unit) => Start(endPoint, () => unit);
+
+    public static AdminServer Start(IPEndPoint endPoint, Func<IActorRef> unit)
     {
         var listener = new TcpListener(endPoint);
         try
@@ -69,7 +72,7 @@ public sealed class AdminServer : IDisposable
                 CliResult result;
                 try
                 {
-                    result = await _unit.Ask<CliResult>(new RunCli(command), TimeSpan.FromSeconds(15));
+                    result = await _unit().Ask<CliResult>(new RunCli(command), TimeSpan.FromSeconds(15));
                 }
                 catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
                 {

@@ -19,11 +19,35 @@ public sealed class UnitHost : IAsyncDisposable
     public const string SystemName = "fortigate";
 
     public required UnitOptions Options { get; init; }
-    public required ActorSystem System { get; init; }
-    public required IActorRef Unit { get; init; }
-    public required AdminServer Admin { get; init; }
+
+    /// <summary>The unit's current ActorSystem: a new one (a new Akka incarnation) after each <see cref="RestartAsync"/>.</summary>
+    public ActorSystem System { get; private set; } = null!;
+
+    /// <summary>The current ActorSystem's FortiGateUnit actor.</summary>
+    public IActorRef Unit { get; private set; } = ActorRefs.Nobody;
+
+    public AdminServer Admin { get; private set; } = null!;
     public required IReadOnlyDictionary<string, UdpHbdevLink> Hbdevs { get; init; }
-    public IkeUdpListener? Ike { get; init; }
+    public IkeUdpListener? Ike { get; private set; }
+
+    /// <summary>ActorSystems this unit has run: 1, plus one per restart to rejoin Akka.</summary>
+    public int Incarnations { get; private set; } = 1;
+
+    /// <summary>The host's rejoin rule, kept across restarts (<see cref="AkkaRejoin"/>).</summary>
+    public AkkaRejoin Rejoin { get; private init; } = null!;
+
+    /// <summary>Completes when the unit stops for good: disposed, killed, or its ActorSystem ended other than by a restart.</summary>
+    public Task WhenStopped => _stopped.Task;
+
+    /// <summary>Raised after each restart to rejoin Akka, with the rule's reason (the lab re-applies its Akka cuts).</summary>
+    public event Action<UnitHost, RejoinVerdict>? Restarted;
+
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly SemaphoreSlim _restartGate = new(1, 1);
+    private volatile bool _stopping;
+    private volatile bool _restarting;
+    private Func<UnitSettings, IReadOnlyList<Address>, (ActorSystem System, IActorRef Unit)> _startSystem = null!;
+    private UnitSettings _settings = null!;
 
     public Address Address => ((ExtendedActorSystem)System).Provider.DefaultAddress;
 
@@ -77,8 +101,6 @@ public sealed class UnitHost : IAsyncDisposable
             }
             await readiness.WaitAsync(say ?? (line => Console.Error.WriteLine($"{o.UnitName}: {line}")), cancel: cancel);
         }
-        var system = ActorSystem.Create(SystemName, BuildAkkaConfig(o, persistenceHocon, extraHocon));
-        TunnelTrace.StartIfConfigured(system); // opt-in (clusteractors.unit.trace-tunnels), for the SA-sync benchmark
         var links = new Dictionary<string, UdpHbdevLink>();
         try
         {
@@ -87,31 +109,98 @@ public sealed class UnitHost : IAsyncDisposable
         catch
         {
             foreach (var l in links.Values) l.Dispose();
-            await system.Terminate();
             throw;
         }
 
-        IkeUdpListener? ikeSocket = null;
-        var settings = new UnitSettings(o.Serial, o.Config, config =>
+        var akkaConfig = BuildAkkaConfig(o, persistenceHocon, extraHocon);
+        var cluster = akkaConfig.GetConfig("clusteractors.cluster");
+        var host = new UnitHost
+        {
+            Options = o,
+            Hbdevs = links,
+            Rejoin = new AkkaRejoin(cluster.GetTimeSpan("rejoin-confirm-after"), cluster.GetTimeSpan("rejoin-min-interval"), TimeProvider.System)
+        };
+        var contacts = o.Contacts.Select(c => Address.Parse(c)).ToList();
+        // Everything below lives as long as the host, across restarts of the ActorSystem: the heartbeat sockets, HA
+        // uptime, FGCP's handover, the packet I/O, the IKE socket and the admin endpoint.
+        host._settings = new UnitSettings(o.Serial, o.Config, config =>
             // FGCP heartbeats only on the interfaces `set hbdev` names and the lab has wired.
             config.Ha.HbDevs.Where(d => links.ContainsKey(d.Interface)).ToDictionary(d => d.Interface, d => (IHbdevLink)links[d.Interface]))
         {
-            IkeSend = ikeSend ?? ((to, datagram) => ikeSocket?.Send(to, datagram)),
-            Packets = packets
+            IkeSend = ikeSend ?? ((to, datagram) => host.Ike?.Send(to, datagram)),
+            Packets = packets,
+            HaUptime = new HaUptime(TimeProvider.System),
+            FgcpHandover = new FgcpHandover()
         };
-        var unit = system.ActorOf(FortiGateUnit.Props(settings), FortiGateUnit.Name);
+        host._startSystem = (settings, joinThrough) =>
+        {
+            var system = ActorSystem.Create(SystemName, akkaConfig);
+            TunnelTrace.StartIfConfigured(system); // opt-in (clusteractors.unit.trace-tunnels), for the SA-sync benchmark
+            var unit = system.ActorOf(FortiGateUnit.Props(settings), FortiGateUnit.Name);
+            system.ActorOf(ClusterBootstrap.Props(contacts, cluster.GetTimeSpan("bootstrap-probe-interval"), cluster.GetTimeSpan("bootstrap-fallback-after"),
+                host.Rejoin, verdict => _ = Task.Run(() => host.RestartAsync(verdict)), joinThrough), ClusterBootstrap.Name);
+            system.ActorOf(ClusterJanitor.Props(cluster.GetTimeSpan("down-unreachable-blocking-change-after")), "cluster-janitor");
+            // A system that ends other than by a restart ends the unit (NodeRunner then exits).
+            system.WhenTerminated.ContinueWith(_ =>
+            {
+                if (!host._restarting) host._stopped.TrySetResult();
+            }, TaskScheduler.Default);
+            return (system, unit);
+        };
+        try
+        {
+            (host.System, host.Unit) = host._startSystem(host._settings, []);
+        }
+        catch
+        {
+            foreach (var l in links.Values) l.Dispose();
+            throw;
+        }
 
-        var cluster = system.Settings.Config.GetConfig("clusteractors.cluster");
-        var contacts = o.Contacts.Select(c => Address.Parse(c)).ToList();
-        system.ActorOf(ClusterBootstrap.Props(contacts, cluster.GetTimeSpan("bootstrap-probe-interval"), cluster.GetTimeSpan("bootstrap-fallback-after")),
-            ClusterBootstrap.Name);
-        system.ActorOf(ClusterJanitor.Props(cluster.GetTimeSpan("down-unreachable-blocking-change-after")), "cluster-janitor");
-
-        var admin = AdminServer.Start(o.Admin, unit);
+        host.Admin = AdminServer.Start(o.Admin, () => host.Unit);
         var dialup = o.Config.Phase1.FirstOrDefault(p => p.Type == "dynamic");
         // With a packet I/O the forwarding plane answers IKE on the unit's addresses; a socket would answer twice.
-        ikeSocket = o.Ike is not null && dialup is not null && packets is null ? IkeUdpListener.Start(o.Ike, IPAddress.Parse(dialup.LocalGw), unit) : null;
-        return new UnitHost { Options = o, System = system, Unit = unit, Admin = admin, Hbdevs = links, Ike = ikeSocket };
+        host.Ike = o.Ike is not null && dialup is not null && packets is null ? IkeUdpListener.Start(o.Ike, IPAddress.Parse(dialup.LocalGw), () => host.Unit) : null;
+        return host;
+    }
+
+    /// <summary>
+    /// Starts this unit's ActorSystem again as a new Akka incarnation and joins through <paramref name="verdict"/>'s
+    /// members (src/Node/Hosting/README.md, "Safety net (b)"): the unit parks FGCP (role, peers, incarnation) and hands
+    /// over its tunnel records, the old system is terminated without leaving (it was removed already, or is in the
+    /// wrong cluster), and the new one starts on the same sockets, HA uptime and packet I/O with FGCP resumed and the
+    /// records carried. The config and HA history are in the journal, which the new system recovers.
+    /// </summary>
+    public async Task RestartAsync(RejoinVerdict verdict)
+    {
+        if (_stopping) return;
+        await _restartGate.WaitAsync();
+        try
+        {
+            if (_stopping) return;
+            _restarting = true;
+            IReadOnlyList<Protocol.Ipsec.TunnelRecord> carried = [];
+            try
+            {
+                carried = (await Unit.Ask<UnitHandedOver>(HandOverForRestart.Instance, TimeSpan.FromSeconds(10))).Tunnels;
+            }
+            catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+            {
+                Console.Error.WriteLine($"{Options.UnitName}: the unit did not hand over before its restart ({e.Message}); FGCP starts in hello, tunnels come from the others");
+            }
+            await System.Terminate();
+            Rejoin.Restarted();
+            var joinThrough = verdict.JoinThrough.Select(a => Address.Parse(a)).ToList();
+            (System, Unit) = _startSystem(_settings with { CarriedTunnels = carried }, joinThrough);
+            Incarnations++;
+            _restarting = false;
+        }
+        finally
+        {
+            _restarting = false;
+            _restartGate.Release();
+        }
+        Restarted?.Invoke(this, verdict);
     }
 
     /// <summary>`clusteractors.persistence.database` from the user's --hocon files (hocon/persistence-postgresql.conf sets it).</summary>
@@ -133,21 +222,27 @@ public sealed class UnitHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _stopping = true;
+        await _restartGate.WaitAsync();
         Admin.Dispose();
         Ike?.Dispose();
         await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
         await System.WhenTerminated;
         // The heartbeat sockets are the host's, not FGCP's (an FGCP restart must find them open): closed last.
         foreach (var l in Hbdevs.Values) l.Dispose();
+        _stopped.TrySetResult();
     }
 
     /// <summary>Abrupt stop, as a power cut: no leaving the cluster, no goodbye on the heartbeat.</summary>
     public async Task KillAsync()
     {
+        _stopping = true;
+        await _restartGate.WaitAsync();
         Admin.Dispose();
         Ike?.Dispose();
         foreach (var l in Hbdevs.Values) l.Dispose();
         await System.Terminate();
+        _stopped.TrySetResult();
     }
 }
 
