@@ -51,6 +51,8 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
     private readonly IActorRef? _unit;
     private readonly long _incarnation;
     private readonly FgcpPeerTable _table;
+    private readonly FgcpHandover? _handover;
+    private readonly bool _resumed;
     private readonly Dictionary<string, bool> _linkState = new();
 
     private ConfigDocument _config;
@@ -61,8 +63,9 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
 
     /// <param name="unit">Where roles and re-announcements go; the parent when null (a supervisor in between passes the unit).</param>
     /// <param name="clock">Time for the peer table; the system clock when null.</param>
+    /// <param name="uptime">HA uptime's start, host-owned so that a restarted FGCP actor keeps it (<see cref="HaUptime"/>).</param>
     public FgcpActor(string serial, ConfigDocument config, IReadOnlyDictionary<string, IHbdevLink> links, IActorRef history,
-        IActorRef configActor, IActorRef? unit = null, TimeProvider? clock = null)
+        IActorRef configActor, IActorRef? unit = null, TimeProvider? clock = null, HaUptime? uptime = null, FgcpHandover? handover = null)
     {
         _serial = serial;
         _links = links;
@@ -72,7 +75,14 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         _config = config;
         var time = clock ?? TimeProvider.System;
         _incarnation = time.GetUtcNow().ToUnixTimeMilliseconds();
-        _table = new FgcpPeerTable(serial, config.Ha, MonitorUp(), time, PeerCheckInterval) { SyncedChecksum = FgcpConfigSync.Checksum(config) };
+        _table = new FgcpPeerTable(serial, config.Ha, MonitorUp(), time, PeerCheckInterval, uptime) { SyncedChecksum = FgcpConfigSync.Checksum(config) };
+        _handover = handover;
+        if (handover?.Take() is { } parked)
+        {
+            // The unit's ActorSystem was restarted to rejoin Akka: FGCP carries on where it was (FgcpHandover).
+            (_table, _sequence, _incarnation, _resumed) = (parked.Table, parked.Sequence, parked.Incarnation, true);
+            _table.SyncedChecksum = FgcpConfigSync.Checksum(config);
+        }
 
         Receive<SendHeartbeat>(_ => Beat());
         Receive<CheckPeers>(_ => Apply(_table.Tick()));
@@ -88,11 +98,19 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         Receive<GetHaStatus>(_ => Sender.Tell(Snapshot()));
         Receive<FgcpConfigSynced>(OnConfigSynced);
         Receive<FgcpConfigChangeForwarded>(OnChangeForwarded);
+        Receive<ParkFgcp>(_ =>
+        {
+            Timers.CancelAll();
+            var last = Heartbeat();
+            _handover?.Park(_table, last.Sequence, _incarnation, last, Ha.Mode == HaMode.Standalone ? [] : _links.Values, Ha.HeartbeatInterval);
+            Sender.Tell(Done.Instance);
+            Become(() => ReceiveAny(_ => { })); // the table is the next ActorSystem's now
+        });
     }
 
     public static Props Props(string serial, ConfigDocument config, IReadOnlyDictionary<string, IHbdevLink> links, IActorRef history,
-        IActorRef configActor, IActorRef? unit = null, TimeProvider? clock = null) =>
-        Akka.Actor.Props.Create(() => new FgcpActor(serial, config, links, history, configActor, unit, clock));
+        IActorRef configActor, IActorRef? unit = null, TimeProvider? clock = null, HaUptime? uptime = null, FgcpHandover? handover = null) =>
+        Akka.Actor.Props.Create(() => new FgcpActor(serial, config, links, history, configActor, unit, clock, uptime, handover));
 
     /// <summary>
     /// <paramref name="fgcp"/> under <see cref="FgcpSupervisor"/>: if FGCP fails it is started again after
@@ -116,7 +134,12 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
             link.SetUp(IsUp(name));
             link.Start(hb => self.Tell(new HeartbeatHeard(hb, name)), (HeartbeatDrop drop) => self.Tell(new HeartbeatDropped(drop, name)));
         }
-        Apply(_table.Start());
+        if (!_resumed) Apply(_table.Start());
+        else if (_table.State == HaState.Work)
+        {
+            _log.Info("FGCP resumed after the unit's Akka restart: {0} stays {1} (primary {2})", _serial, _table.Role, _table.PrimarySerial);
+            Unit.Tell(new HaRoleChanged(_serial, _table.Role, _table.PrimarySerial));
+        }
         if (Ha.Mode == HaMode.Standalone) return;
         Timers.StartPeriodicTimer("hb", SendHeartbeat.Instance, TimeSpan.Zero, Ha.HeartbeatInterval);
         Timers.StartPeriodicTimer("check", CheckPeers.Instance, PeerCheckInterval);
@@ -127,12 +150,14 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
     private void Beat()
     {
         if (Ha.Mode == HaMode.Standalone) return;
-        var hb = new FgcpHeartbeat(
-            _serial, _config.Global.Hostname, Ha.GroupId, Ha.GroupName, _table.PasswordProof, Ha.Priority, Ha.Override,
-            (long)_table.Uptime.TotalMilliseconds, _table.MonitorUp, _table.State, _table.Role,
-            _table.State == HaState.Work ? _table.PrimarySerial : null, ++_sequence, _incarnation, _selfPath, _table.SyncedChecksum);
+        var hb = Heartbeat();
         foreach (var link in _links.Values) link.Send(hb);
     }
+
+    private FgcpHeartbeat Heartbeat() => new(
+        _serial, _config.Global.Hostname, Ha.GroupId, Ha.GroupName, _table.PasswordProof, Ha.Priority, Ha.Override,
+        (long)_table.Uptime.TotalMilliseconds, _table.MonitorUp, _table.State, _table.Role,
+        _table.State == HaState.Work ? _table.PrimarySerial : null, ++_sequence, _incarnation, _selfPath, _table.SyncedChecksum);
 
     /// <summary>The password never travels: peers compare an HMAC of the group identity keyed by it.</summary>
     public static byte[] PasswordProof(HaConfig ha) => FgcpPeerTable.ComputePasswordProof(ha);

@@ -61,7 +61,7 @@ public sealed class FgcpPeerTable
     private readonly RejectReports _reports;
     private HaConfig _ha;
     private int _monitorUp;
-    private long _uptimeStart;
+    private readonly HaUptime _uptime;
     private readonly long _helloSince;
     private readonly TimeSpan? _checkInterval;
     private long _lastTickAt;
@@ -71,14 +71,16 @@ public sealed class FgcpPeerTable
     /// its scheduled time means this unit itself did not run (frozen, hung, starved): no peer is judged lost on it (README,
     /// "a unit that stalls"). Null: every tick is taken at face value.
     /// </param>
-    public FgcpPeerTable(string serial, HaConfig ha, int monitorUp, TimeProvider clock, TimeSpan? checkInterval = null)
+    /// <param name="uptime">HA uptime's start, when the host keeps it across FGCP restarts (<see cref="HaUptime"/>); new otherwise.</param>
+    public FgcpPeerTable(string serial, HaConfig ha, int monitorUp, TimeProvider clock, TimeSpan? checkInterval = null, HaUptime? uptime = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(serial);
         _serial = serial;
         _ha = ha;
         _monitorUp = monitorUp;
         _clock = clock;
-        _uptimeStart = _helloSince = _lastTickAt = clock.GetTimestamp();
+        _helloSince = _lastTickAt = clock.GetTimestamp();
+        _uptime = uptime ?? new HaUptime(clock);
         _checkInterval = checkInterval;
         _reports = new RejectReports(clock);
         PrimarySerial = serial;
@@ -109,7 +111,7 @@ public sealed class FgcpPeerTable
     /// <summary>What this unit's heartbeats carry instead of the password (see README).</summary>
     public byte[] PasswordProof { get; private set; }
 
-    public TimeSpan Uptime => _clock.GetElapsedTime(_uptimeStart);
+    public TimeSpan Uptime => _clock.GetElapsedTime(_uptime.Start);
     public int MonitorUp => _monitorUp;
 
     /// <summary>A peer's HA uptime as of now, not as of its last heartbeat, so both sides compare the same figures.</summary>
@@ -246,7 +248,7 @@ public sealed class FgcpPeerTable
         PasswordProof = ComputePasswordProof(ha);
         if (monitorUp != monitorBefore)
         {
-            if (monitorUp < monitorBefore) _uptimeStart = _clock.GetTimestamp();
+            if (monitorUp < monitorBefore) _uptime.Reset();
             if (State == HaState.Work) Negotiate(output, "monitored interfaces changed");
         }
         var overrideMode = ha.Override || _peers.Values.Any(p => p.Last.Override);
@@ -257,7 +259,7 @@ public sealed class FgcpPeerTable
     /// <summary>`diagnose sys ha reset-uptime`.</summary>
     public FgcpOutput ResetUptime()
     {
-        _uptimeStart = _clock.GetTimestamp();
+        _uptime.Reset();
         return new FgcpOutput(["HA uptime reset by administrator"], []);
     }
 
@@ -293,7 +295,10 @@ public sealed class FgcpPeerTable
     private void EnterWork(Output output, HaRole role, string primary, IReadOnlyList<string> order, string? historyText)
     {
         var roleChanged = State != HaState.Work || role != Role;
-        for (var i = 0; i < OperatingOrder.Count; i++) _previousOperatingIndex[OperatingOrder[i]] = i;
+        // o_ha_prio is the index in the last order this unit worked in. In hello it has none ([itself] is a placeholder):
+        // a unit that joins shows its first index twice, as the document's DC2_VM1 after its reboot (1/1), not 1/0.
+        if (State == HaState.Work)
+            for (var i = 0; i < OperatingOrder.Count; i++) _previousOperatingIndex[OperatingOrder[i]] = i;
         OperatingOrder = order;
         PrimarySerial = primary;
         if (historyText is not null)

@@ -30,6 +30,14 @@ public sealed record GetTunnelList
 
 public sealed record TunnelList(IReadOnlyList<DialupTunnelState> Tunnels);
 
+/// <summary>Every record this phase1 holds, owned or standby (for the host's restart of the unit's ActorSystem).</summary>
+public sealed record GetTunnelRecords
+{
+    public static readonly GetTunnelRecords Instance = new();
+}
+
+public sealed record TunnelRecords(IReadOnlyList<TunnelRecord> Records);
+
 /// <summary>
 /// Published on the unit's event stream when a tunnel record becomes present on this unit, owned (IKE completed here)
 /// or as a synced copy; <see cref="Timestamp"/> is <see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>, for the SA
@@ -140,6 +148,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         Receive<UpdateSuccess>(_ => { });
         Receive<IUpdateFailure>(f => _log.Debug("tunnel sync not yet on every unit: {0}", f));
         Receive<GetTunnelList>(_ => ListTunnels().PipeTo(Sender));
+        Receive<GetTunnelRecords>(_ => Sender.Tell(new TunnelRecords(_records.Values.ToList())));
         // A unit that joins or restarts gets every tunnel at once from their owners, not at the next gossip round.
         Receive<ClusterEvent.MemberUp>(e => Arrived(e.Member));
         Receive<ClusterEvent.MemberWeaklyUp>(e => Arrived(e.Member));

@@ -10,6 +10,7 @@ using ClusterActors.Actors.DataPlane;
 using ClusterActors.Actors.Forwarding;
 using ClusterActors.Actors.Persistence;
 using ClusterActors.Protocol.Config;
+using ClusterActors.Protocol.Ipsec;
 
 namespace ClusterActors.Actors.Unit;
 
@@ -30,15 +31,43 @@ public sealed record UnitSettings(
 
     /// <summary>IKE flood protection of every dialup phase1 (COOKIE threshold, half-open limits, size caps); null: the defaults.</summary>
     public ClusterActors.Protocol.Ike.IkeAdmissionSettings? IkeAdmission { get; init; }
+
     /// <summary>
     /// The unit's own private data key (the host keeps it beside the journal): ENC under it is what the journal holds
     /// with `set private-data-encryption enable`. Null: the product key only (specs without a data folder).
     /// </summary>
     public PrivateDataKey? UnitKey { get; init; }
+
+    /// <summary>
+    /// HA uptime's start, kept by the host beside the hbdev sockets so that neither a restarted FGCP actor nor a unit
+    /// whose ActorSystem is started again restarts it from 0 (<see cref="Fgcp.HaUptime"/>). Null: the unit keeps one
+    /// for the life of its actor tree (still across FGCP restarts).
+    /// </summary>
+    public HaUptime? HaUptime { get; init; }
+
+    /// <summary>Where FGCP parks its state when the host restarts the ActorSystem, and the next one takes it (<see cref="FgcpHandover"/>).</summary>
+    public FgcpHandover? FgcpHandover { get; init; }
+
+    /// <summary>
+    /// Tunnel records the previous ActorSystem of this unit held (<see cref="HandOverForRestart"/>): applied by the new
+    /// phase1 actors as soon as they exist, so a tunnel this unit owned (one established while Akka was cut, which no
+    /// other unit has) survives the restart. Its own are held as a previous incarnation's and re-claimed by the primary
+    /// (<see cref="TunnelOwnership.Inherited"/>); <see cref="TunnelOwnership.Compare"/> settles any double claim.
+    /// </summary>
+    public IReadOnlyList<TunnelRecord> CarriedTunnels { get; init; } = [];
 }
 
 /// <summary>The unit has no running configuration yet (its config journal is being read).</summary>
 public sealed class UnitStartingException() : Exception("the unit is starting: its config journal is being read");
+
+/// <summary>The host is about to restart this unit's ActorSystem: the unit parks FGCP and answers <see cref="UnitHandedOver"/>.</summary>
+public sealed record HandOverForRestart
+{
+    public static readonly HandOverForRestart Instance = new();
+}
+
+/// <summary>Every tunnel record the unit's phase1 actors held, for the next ActorSystem (<see cref="UnitSettings.CarriedTunnels"/>).</summary>
+public sealed record UnitHandedOver(IReadOnlyList<TunnelRecord> Tunnels);
 
 /// <summary>An IKE request this unit starts (DPD) for the peer at <paramref name="To"/>; on UDP 4500 with the non-ESP
 /// marker when the tunnel's NAT-T is active.</summary>
@@ -90,11 +119,15 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
                 _ikeFront[p1.Name] = Context.ActorOf(IkeFrontActor.Props(_settings.Serial, _running, p1, _phase1[p1.Name], _settings.IkeAdmission),
                     "ike-" + p1.Name);
             }
+            foreach (var carried in _settings.CarriedTunnels)
+                if (_phase1.TryGetValue(carried.Phase1, out var phase1)) phase1.Tell(carried);
             if (_settings.Packets is not null)
                 _forwarding = Context.ActorOf(ForwardingActor.Props(_settings.Serial, _running, _settings.Packets, Self), "forwarding");
             // Under a backoff supervisor, on the host's sockets: a failure in FGCP never leaves the unit without heartbeats.
+            // The same HA uptime start for every FGCP actor the supervisor starts: a restart must not lose an election.
             _fgcp = Context.ActorOf(FgcpActor.Supervised(
-                FgcpActor.Props(_settings.Serial, _running, _settings.HbdevLinks(_running), _history, _config, unit: Self)), "fgcp");
+                FgcpActor.Props(_settings.Serial, _running, _settings.HbdevLinks(_running), _history, _config, unit: Self,
+                    uptime: _settings.HaUptime ?? new HaUptime(TimeProvider.System), handover: _settings.FgcpHandover)), "fgcp");
             _log.Info("unit {0} ({1}) up", _settings.Serial, _running.Global.Hostname);
             Become(Running);
             Stash.UnstashAll();
@@ -133,6 +166,15 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
             foreach (var f in _ikeFront.Values) f.Tell(changed);
         });
         Receive<SetLinkState>(link => _fgcp.Forward(link));
+        ReceiveAsync<HandOverForRestart>(async _ =>
+        {
+            var replyTo = Sender;
+            var records = new List<TunnelRecord>();
+            foreach (var phase1 in _phase1.Values)
+                records.AddRange((await phase1.Ask<TunnelRecords>(GetTunnelRecords.Instance, TimeSpan.FromSeconds(5))).Records);
+            await _fgcp.Ask<Akka.Done>(ParkFgcp.Instance, TimeSpan.FromSeconds(5));
+            replyTo.Tell(new UnitHandedOver(records));
+        });
         Receive<HaRoleChanged>(role =>
         {
             _fgsp.Tell(role);

@@ -32,7 +32,8 @@ public static class NodeRunner
             ctx.Cancel = true;
             stopped.TrySetResult();
         });
-        await Task.WhenAny(stopped.Task, host.System.WhenTerminated);
+        // Not the ActorSystem's end: the host starts a new one to rejoin Akka (Hosting/README.md, "Safety net (b)").
+        await Task.WhenAny(stopped.Task, host.WhenStopped);
         await host.DisposeAsync();
         return 0;
     }

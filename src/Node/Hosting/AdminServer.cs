@@ -39,14 +39,15 @@ public sealed record AdminServerLimits
 public sealed class AdminServer : IDisposable
 {
     private readonly TcpListener _listener;
-    private readonly IActorRef _unit;
+    /// <summary>The unit's current actor: a new one after the host restarts the ActorSystem to rejoin Akka.</summary>
+    private readonly Func<IActorRef> _unit;
     private readonly ILoggingAdapter _log;
     private readonly AdminServerLimits _limits;
     private readonly CancellationTokenSource _stop = new();
     private readonly AdminLogin _login;
     private int _sessions;
 
-    private AdminServer(TcpListener listener, IActorRef unit, ILoggingAdapter log, AdminServerLimits limits, TimeProvider time)
+    private AdminServer(TcpListener listener, Func<IActorRef> unit, ILoggingAdapter log, AdminServerLimits limits, TimeProvider time)
     {
         _listener = listener;
         _unit = unit;
@@ -69,6 +70,9 @@ public sealed class AdminServer : IDisposable
     private readonly Dictionary<AdminRefusal, long> _refusals = new();
 
     public static AdminServer Start(IPEndPoint endPoint, IActorRef unit, ILoggingAdapter? log = null, AdminServerLimits? limits = null,
+        TimeProvider? time = null) => Start(endPoint, () => unit, log, limits, time);
+
+    public static AdminServer Start(IPEndPoint endPoint, Func<IActorRef> unit, ILoggingAdapter? log = null, AdminServerLimits? limits = null,
         TimeProvider? time = null)
     {
         var listener = new TcpListener(endPoint);
@@ -185,7 +189,7 @@ public sealed class AdminServer : IDisposable
             CliResult result;
             try
             {
-                result = await _unit.Ask<CliResult>(new RunCli(request.Command), TimeSpan.FromSeconds(15));
+                result = await _unit().Ask<CliResult>(new RunCli(request.Command), TimeSpan.FromSeconds(15));
             }
             catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
             {
@@ -249,7 +253,7 @@ public sealed class AdminServer : IDisposable
         {
             try
             {
-                config = await _unit.Ask<ConfigDocument>(GetUnitConfig.Instance, TimeSpan.FromSeconds(5), _stop.Token);
+                config = await _unit().Ask<ConfigDocument>(GetUnitConfig.Instance, TimeSpan.FromSeconds(5), _stop.Token);
             }
             catch (Exception) when (DateTime.UtcNow < until && !_stop.IsCancellationRequested)
             {

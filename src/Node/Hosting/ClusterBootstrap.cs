@@ -21,6 +21,16 @@ public sealed class ClusterBootstrap : ReceiveActor, IWithTimers
         public static readonly Probe Instance = new();
     }
 
+    private sealed record RejoinCheck
+    {
+        public static readonly RejoinCheck Instance = new();
+    }
+
+    private sealed record SelfRemoved
+    {
+        public static readonly SelfRemoved Instance = new();
+    }
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Cluster _cluster = Cluster.Get(Context.System);
     private readonly IReadOnlyList<Address> _contacts;
@@ -37,23 +47,82 @@ public sealed class ClusterBootstrap : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public ClusterBootstrap(IReadOnlyList<Address> contacts, TimeSpan probeInterval, TimeSpan fallbackAfter)
+    private readonly AkkaRejoin? _rejoin;
+    private readonly Action<RejoinVerdict>? _restart;
+    private readonly HashSet<Address> _answeredSinceCheck = new();
+    private bool _restartAsked;
+
+    /// <param name="rejoin">The host's rejoin rule (kept across restarts); null: this unit never restarts to rejoin.</param>
+    /// <param name="restart">How the host restarts the ActorSystem when the rule says so (called once, from this actor).</param>
+    /// <param name="joinThrough">A restarted incarnation joins the cluster these members belong to, not the first seed.</param>
+    public ClusterBootstrap(IReadOnlyList<Address> contacts, TimeSpan probeInterval, TimeSpan fallbackAfter,
+        AkkaRejoin? rejoin = null, Action<RejoinVerdict>? restart = null, IReadOnlyList<Address>? joinThrough = null)
     {
         _contacts = contacts.Where(a => a != _cluster.SelfAddress).Distinct().ToList();
+        _rejoin = rejoin;
+        _restart = restart;
         // A unit that has decided to found answers as a member at once, so a unit that started just after it joins it
-        // instead of founding a second cluster (Akka clusters never merge).
-        Receive<ClusterBootstrapProbe>(_ => Sender.Tell(new ClusterBootstrapStatus(_cluster.SelfAddress.ToString(), IsMember || _founding)));
+        // instead of founding a second cluster (Akka clusters never merge). A member also says whom it sees, so that
+        // a member asking can tell two clusters apart (AkkaRejoin).
+        Receive<ClusterBootstrapProbe>(_ => Sender.Tell(new ClusterBootstrapStatus(_cluster.SelfAddress.ToString(), IsMember || _founding,
+            Unique(_cluster.SelfUniqueAddress), IsMember ? LiveMembers().ToList() : [])));
         Receive<ClusterBootstrapStatus>(OnStatus);
         Receive<Probe>(_ => ProbeRound());
+        Receive<RejoinCheck>(_ => CheckRejoin());
+        Receive<SelfRemoved>(_ =>
+        {
+            if (!_restartAsked) _rejoin?.SelfRemoved(_cluster.SelfMember.Status.ToString());
+        });
+        Receive<Akka.Remote.ThisActorSystemQuarantinedEvent>(q =>
+        {
+            if (!_restartAsked) _rejoin?.Quarantined(q.RemoteAddress.ToString(), Unique(_cluster.SelfUniqueAddress), LiveMembers().ToList());
+        });
         Receive<ClusterEvent.MemberUp>(_ => { });
         var seeds = contacts.Append(_cluster.SelfAddress).Distinct().OrderBy(a => a.ToString(), StringComparer.Ordinal).ToList();
         _firstSeed = seeds[0];
-        _cluster.JoinSeedNodes(seeds);
+        _cluster.JoinSeedNodes(joinThrough is { Count: > 0 } ? joinThrough.OrderBy(a => a.ToString(), StringComparer.Ordinal).ToList() : seeds);
         Timers.StartPeriodicTimer("probe", Probe.Instance, fallbackAfter, probeInterval);
+        if (_rejoin is not null)
+        {
+            var self = Self;
+            // Akka calls this once this unit's member is removed (downed, or the cluster extension shut down); with
+            // run-coordinated-shutdown-when-down off the ActorSystem lives on, and the host starts a new one.
+            _cluster.RegisterOnMemberRemoved(() => self.Tell(SelfRemoved.Instance));
+            Context.System.EventStream.Subscribe(Self, typeof(Akka.Remote.ThisActorSystemQuarantinedEvent));
+            Timers.StartPeriodicTimer("rejoin", RejoinCheck.Instance, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        }
     }
 
-    public static Props Props(IReadOnlyList<Address> contacts, TimeSpan probeInterval, TimeSpan fallbackAfter) =>
-        Akka.Actor.Props.Create(() => new ClusterBootstrap(contacts, probeInterval, fallbackAfter));
+    public static Props Props(IReadOnlyList<Address> contacts, TimeSpan probeInterval, TimeSpan fallbackAfter,
+        AkkaRejoin? rejoin = null, Action<RejoinVerdict>? restart = null, IReadOnlyList<Address>? joinThrough = null) =>
+        Akka.Actor.Props.Create(() => new ClusterBootstrap(contacts, probeInterval, fallbackAfter, rejoin, restart, joinThrough));
+
+    private IEnumerable<string> LiveMembers() => _cluster.State.Members
+        .Where(m => m.Status is MemberStatus.Joining or MemberStatus.WeaklyUp or MemberStatus.Up)
+        .Select(m => Unique(m.UniqueAddress));
+
+    /// <summary>A member's address and incarnation as the probe carries them: akka.tcp://fortigate@host:port#uid.</summary>
+    public static string Unique(UniqueAddress u) => $"{u.Address}#{u.Uid}";
+
+    /// <summary>
+    /// Once a second while a member: asks every contact whom it sees and hands the answers to the rejoin rule; a contact
+    /// that did not answer since the last check counts as silent (a cut path says nothing). Then carries out the rule.
+    /// </summary>
+    private void CheckRejoin()
+    {
+        if (_rejoin is null || _restartAsked) return;
+        if (_cluster.SelfMember.Status is MemberStatus.Up or MemberStatus.WeaklyUp)
+        {
+            foreach (var contact in _contacts.Where(c => !_answeredSinceCheck.Contains(c))) _rejoin.Silent(contact.ToString());
+            _answeredSinceCheck.Clear();
+            foreach (var contact in _contacts)
+                Context.ActorSelection(new RootActorPath(contact) / "user" / Name).Tell(new ClusterBootstrapProbe(_cluster.SelfAddress.ToString()));
+        }
+        if (_rejoin.Decide() is not { } verdict) return;
+        _restartAsked = true;
+        _log.Warning("restarting this unit's ActorSystem to rejoin the Akka cluster: {0}", verdict.Why);
+        _restart?.Invoke(verdict);
+    }
 
     private bool IsMember => _cluster.SelfMember.Status is MemberStatus.Up or MemberStatus.WeaklyUp or MemberStatus.Joining;
 
@@ -97,8 +166,23 @@ public sealed class ClusterBootstrap : ReceiveActor, IWithTimers
 
     private void OnStatus(ClusterBootstrapStatus status)
     {
-        var address = Address.Parse(status.Address);
+        Address address;
+        try
+        {
+            address = Address.Parse(status.Address);
+        }
+        catch (Exception e) when (e is UriFormatException or ArgumentException or FormatException)
+        {
+            _log.Warning("bootstrap answer with an unreadable address dropped: {0}", e.Message);
+            return;
+        }
         _answering.Add(address);
+        if (_rejoin is not null && _cluster.SelfMember.Status is MemberStatus.Up or MemberStatus.WeaklyUp)
+        {
+            _answeredSinceCheck.Add(address);
+            _rejoin.Heard(Unique(_cluster.SelfUniqueAddress), LiveMembers().ToList(),
+                new ContactView(address.ToString(), status.IsMember, status.UniqueAddress, status.LiveMembers));
+        }
         if (status.IsMember && !_joining && !IsMember)
         {
             _joining = true;

@@ -38,7 +38,11 @@ public sealed class IkeUdpListener : IDisposable
     public IPEndPoint EndPoint => (IPEndPoint)_udp.Client.LocalEndPoint!;
 
     /// <param name="localGateway">The address this socket stands for (the phase1's local-gw), whatever it is bound to.</param>
-    public static IkeUdpListener Start(IPEndPoint bind, IPAddress localGateway, IActorRef unit, IkeAdmissionSettings? limits = null)
+    public static IkeUdpListener Start(IPEndPoint bind, IPAddress localGateway, IActorRef unit, IkeAdmissionSettings? limits = null) =>
+        Start(bind, localGateway, () => unit, limits);
+
+    /// <param name="unit">The unit's current actor (a new one after the host restarts the ActorSystem).</param>
+    public static IkeUdpListener Start(IPEndPoint bind, IPAddress localGateway, Func<IActorRef> unit, IkeAdmissionSettings? limits = null)
     {
         UdpClient udp;
         try
@@ -54,7 +58,7 @@ public sealed class IkeUdpListener : IDisposable
         return listener;
     }
 
-    private async Task Loop(IPAddress localGateway, IActorRef unit)
+    private async Task Loop(IPAddress localGateway, Func<IActorRef> unit)
     {
         while (!_stop.IsCancellationRequested)
         {
@@ -83,12 +87,12 @@ public sealed class IkeUdpListener : IDisposable
         }
     }
 
-    private async Task Answer(UdpReceiveResult datagram, IPAddress localGateway, IActorRef unit)
+    private async Task Answer(UdpReceiveResult datagram, IPAddress localGateway, Func<IActorRef> unit)
     {
         try
         {
             var from = datagram.RemoteEndPoint;
-            var replies = await unit.Ask<IkeReplies>(new DeliverIke(localGateway, new IkeDatagram(from.Address, from.Port, datagram.Buffer)),
+            var replies = await unit().Ask<IkeReplies>(new DeliverIke(localGateway, new IkeDatagram(from.Address, from.Port, datagram.Buffer)),
                 TimeSpan.FromSeconds(10));
             foreach (var reply in replies.Datagrams) await _udp.SendAsync(reply, from, _stop.Token);
         }

@@ -5,7 +5,6 @@ using ClusterActors.Actors.DataPlane;
 using ClusterActors.Actors.Fgcp;
 using ClusterActors.Actors.Persistence;
 using ClusterActors.Actors.Unit;
-using ClusterActors.Actors.Unit;
 using ClusterActors.Protocol.Config;
 using Akka.Actor.Setup;
 
@@ -21,11 +20,35 @@ public sealed class UnitHost : IAsyncDisposable
     public const string SystemName = "fortigate";
 
     public required UnitOptions Options { get; init; }
-    public required ActorSystem System { get; init; }
-    public required IActorRef Unit { get; init; }
-    public required AdminServer Admin { get; init; }
+
+    /// <summary>The unit's current ActorSystem: a new one (a new Akka incarnation) after each <see cref="RestartAsync"/>.</summary>
+    public ActorSystem System { get; private set; } = null!;
+
+    /// <summary>The current ActorSystem's FortiGateUnit actor.</summary>
+    public IActorRef Unit { get; private set; } = ActorRefs.Nobody;
+
+    public AdminServer Admin { get; private set; } = null!;
     public required IReadOnlyDictionary<string, UdpHbdevLink> Hbdevs { get; init; }
-    public IkeUdpListener? Ike { get; init; }
+    public IkeUdpListener? Ike { get; private set; }
+
+    /// <summary>ActorSystems this unit has run: 1, plus one per restart to rejoin Akka.</summary>
+    public int Incarnations { get; private set; } = 1;
+
+    /// <summary>The host's rejoin rule, kept across restarts (<see cref="AkkaRejoin"/>).</summary>
+    public AkkaRejoin Rejoin { get; private init; } = null!;
+
+    /// <summary>Completes when the unit stops for good: disposed, killed, or its ActorSystem ended other than by a restart.</summary>
+    public Task WhenStopped => _stopped.Task;
+
+    /// <summary>Raised after each restart to rejoin Akka, with the rule's reason (the lab re-applies its Akka cuts).</summary>
+    public event Action<UnitHost, RejoinVerdict>? Restarted;
+
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly SemaphoreSlim _restartGate = new(1, 1);
+    private volatile bool _stopping;
+    private volatile bool _restarting;
+    private Func<UnitSettings, IReadOnlyList<Address>, (ActorSystem System, IActorRef Unit)> _startSystem = null!;
+    private UnitSettings _settings = null!;
 
     public Address Address => ((ExtendedActorSystem)System).Provider.DefaultAddress;
 
@@ -109,24 +132,6 @@ public sealed class UnitHost : IAsyncDisposable
             }
             await readiness.WaitAsync(say ?? (line => Console.Error.WriteLine($"{o.UnitName}: {line}")), cancel: cancel);
         }
-        Akka.Event.ILoggingAdapter? tlsLog = null;
-        var refusals = new PerSenderLog(TimeSpan.FromSeconds(60), TimeProvider.System);
-        var system = ActorSystem.Create(SystemName, Setup(o, BuildAkkaConfig(o, persistenceHocon, extraHocon), (peer, line) =>
-        {
-            // Once per refused peer host a minute: a scanner must not flood the log.
-            if (tlsLog is not null && refusals.ShouldLog(UnitIdentityAdapter.PeerHost(peer), out var suppressed))
-                Akka.Event.LoggingExtensions.Warning(tlsLog, suppressed > 0 ? $"{line} ({suppressed} more refused since the last line)" : line);
-        }));
-        tlsLog = Akka.Event.Logging.GetLogger(system, "akka-tls");
-        // This unit is who its own certificate says (records it wrote itself come back through Distributed Data).
-        if (!o.InsecureAkka)
-        {
-            var identities = UnitIdentities.Of(system);
-            identities.Bind(((ExtendedActorSystem)system).Provider.DefaultAddress, AkkaTls.IdentityOf(o.Tls!.Certificate)!);
-            foreach (var c in o.Contacts) identities.AllowDial(UnitIdentities.KeyOf(Address.Parse(c)));
-        }
-        if (o.InsecureAkka) Akka.Event.LoggingExtensions.Warning(tlsLog, "--insecure-akka: Akka remoting runs without TLS and without sender authorization");
-        TunnelTrace.StartIfConfigured(system); // opt-in (clusteractors.unit.trace-tunnels), for the SA-sync benchmark
         var links = new Dictionary<string, UdpHbdevLink>();
         try
         {
@@ -135,37 +140,121 @@ public sealed class UnitHost : IAsyncDisposable
         catch
         {
             foreach (var l in links.Values) l.Dispose();
-            await system.Terminate();
             throw;
         }
 
-        IkeUdpListener? ikeSocket = null;
+        var akkaConfig = BuildAkkaConfig(o, persistenceHocon, extraHocon);
+        var cluster = akkaConfig.GetConfig("clusteractors.cluster");
+        var host = new UnitHost
+        {
+            Options = o,
+            Hbdevs = links,
+            Rejoin = new AkkaRejoin(cluster.GetTimeSpan("rejoin-confirm-after"), cluster.GetTimeSpan("rejoin-min-interval"), TimeProvider.System)
+        };
         var unitKey = PrivateDataKeyFile.LoadOrCreate(o.DataDir);
-        var settings = new UnitSettings(o.Serial, o.Config, config =>
+        // Once per refused peer host a minute, across restarts: a scanner must not flood the log.
+        var refusals = new PerSenderLog(TimeSpan.FromSeconds(60), TimeProvider.System);
+        // Everything below lives as long as the host, across restarts of the ActorSystem: the heartbeat sockets, HA
+        // uptime, FGCP's handover, the packet I/O, the IKE socket and the admin endpoint.
+        host._settings = new UnitSettings(o.Serial, o.Config, config =>
             // FGCP heartbeats only on the interfaces `set hbdev` names and the lab has wired.
             config.Ha.HbDevs.Where(d => links.ContainsKey(d.Interface)).ToDictionary(d => d.Interface, d => (IHbdevLink)links[d.Interface]))
         {
-            IkeSend = ikeSend ?? ((to, datagram) => ikeSocket?.Send(to, datagram)),
+            IkeSend = ikeSend ?? ((to, datagram) => host.Ike?.Send(to, datagram)),
             Packets = packets,
             IkeAdmission = o.IkeAdmission,
-            UnitKey = unitKey
+            UnitKey = unitKey,
+            HaUptime = new HaUptime(TimeProvider.System),
+            FgcpHandover = new FgcpHandover()
         };
-        var unit = system.ActorOf(FortiGateUnit.Props(settings), FortiGateUnit.Name);
+        host._startSystem = (settings, joinThrough) =>
+        {
+            Akka.Event.ILoggingAdapter? tlsLog = null;
+            var system = ActorSystem.Create(SystemName, Setup(o, akkaConfig, (peer, line) =>
+            {
+                if (tlsLog is not null && refusals.ShouldLog(UnitIdentityAdapter.PeerHost(peer), out var suppressed))
+                    Akka.Event.LoggingExtensions.Warning(tlsLog, suppressed > 0 ? $"{line} ({suppressed} more refused since the last line)" : line);
+            }));
+            tlsLog = Akka.Event.Logging.GetLogger(system, "akka-tls");
+            // Contacts are written as akka.tcp://…; the scheme this unit's transports really use (akka.unitid.ssl.tcp with
+            // TLS, plus trttl in the lab) is the same for every unit, so it is taken from this unit's own address.
+            var self = ((ExtendedActorSystem)system).Provider.DefaultAddress;
+            var contacts = o.Contacts.Select(c => Address.Parse(c)).Select(a => new Address(self.Protocol, a.System, a.Host, a.Port)).ToList();
+            // This unit is who its own certificate says (records it wrote itself come back through Distributed Data).
+            if (!o.InsecureAkka)
+            {
+                var identities = UnitIdentities.Of(system);
+                identities.Bind(self, AkkaTls.IdentityOf(o.Tls!.Certificate)!);
+                foreach (var c in contacts) identities.AllowDial(UnitIdentities.KeyOf(c));
+                foreach (var j in joinThrough) identities.AllowDial(UnitIdentities.KeyOf(j));
+            }
+            else Akka.Event.LoggingExtensions.Warning(tlsLog, "--insecure-akka: Akka remoting runs without TLS and without sender authorization");
+            TunnelTrace.StartIfConfigured(system); // opt-in (clusteractors.unit.trace-tunnels), for the SA-sync benchmark
+            var unit = system.ActorOf(FortiGateUnit.Props(settings), FortiGateUnit.Name);
+            system.ActorOf(ClusterBootstrap.Props(contacts, cluster.GetTimeSpan("bootstrap-probe-interval"), cluster.GetTimeSpan("bootstrap-fallback-after"),
+                host.Rejoin, verdict => _ = Task.Run(() => host.RestartAsync(verdict)), joinThrough), ClusterBootstrap.Name);
+            system.ActorOf(ClusterJanitor.Props(cluster.GetTimeSpan("down-unreachable-blocking-change-after")), "cluster-janitor");
+            // A system that ends other than by a restart ends the unit (NodeRunner then exits).
+            system.WhenTerminated.ContinueWith(_ =>
+            {
+                if (!host._restarting) host._stopped.TrySetResult();
+            }, TaskScheduler.Default);
+            return (system, unit);
+        };
+        try
+        {
+            (host.System, host.Unit) = host._startSystem(host._settings, []);
+        }
+        catch
+        {
+            foreach (var l in links.Values) l.Dispose();
+            throw;
+        }
 
-        var cluster = system.Settings.Config.GetConfig("clusteractors.cluster");
-        // Contacts are written as akka.tcp://…; the scheme this unit's transports really use (akka.unitid.ssl.tcp with
-        // TLS, plus trttl in the lab) is the same for every unit, so it is taken from this unit's own address.
-        var self = ((ExtendedActorSystem)system).Provider.DefaultAddress;
-        var contacts = o.Contacts.Select(c => Address.Parse(c)).Select(a => new Address(self.Protocol, a.System, a.Host, a.Port)).ToList();
-        system.ActorOf(ClusterBootstrap.Props(contacts, cluster.GetTimeSpan("bootstrap-probe-interval"), cluster.GetTimeSpan("bootstrap-fallback-after")),
-            ClusterBootstrap.Name);
-        system.ActorOf(ClusterJanitor.Props(cluster.GetTimeSpan("down-unreachable-blocking-change-after")), "cluster-janitor");
-
-        var admin = AdminServer.Start(o.Admin, unit, system.Log);
+        host.Admin = AdminServer.Start(o.Admin, () => host.Unit, host.System.Log);
         var dialup = o.Config.Phase1.FirstOrDefault(p => p.Type == "dynamic");
         // With a packet I/O the forwarding plane answers IKE on the unit's addresses; a socket would answer twice.
-        ikeSocket = o.Ike is not null && dialup is not null && packets is null ? IkeUdpListener.Start(o.Ike, IPAddress.Parse(dialup.LocalGw), unit, o.IkeAdmission) : null;
-        return new UnitHost { Options = o, System = system, Unit = unit, Admin = admin, Hbdevs = links, Ike = ikeSocket };
+        host.Ike = o.Ike is not null && dialup is not null && packets is null ? IkeUdpListener.Start(o.Ike, IPAddress.Parse(dialup.LocalGw), () => host.Unit, o.IkeAdmission) : null;
+        return host;
+    }
+
+    /// <summary>
+    /// Starts this unit's ActorSystem again as a new Akka incarnation and joins through <paramref name="verdict"/>'s
+    /// members (src/Node/Hosting/README.md, "Safety net (b)"): the unit parks FGCP (role, peers, incarnation) and hands
+    /// over its tunnel records, the old system is terminated without leaving (it was removed already, or is in the
+    /// wrong cluster), and the new one starts on the same sockets, HA uptime and packet I/O with FGCP resumed and the
+    /// records carried. The config and HA history are in the journal, which the new system recovers.
+    /// </summary>
+    public async Task RestartAsync(RejoinVerdict verdict)
+    {
+        if (_stopping) return;
+        await _restartGate.WaitAsync();
+        try
+        {
+            if (_stopping) return;
+            _restarting = true;
+            IReadOnlyList<Protocol.Ipsec.TunnelRecord> carried = [];
+            try
+            {
+                carried = (await Unit.Ask<UnitHandedOver>(HandOverForRestart.Instance, TimeSpan.FromSeconds(10))).Tunnels;
+            }
+            catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+            {
+                Console.Error.WriteLine($"{Options.UnitName}: the unit did not hand over before its restart ({e.Message}); FGCP starts in hello, tunnels come from the others");
+            }
+            await System.Terminate();
+            Rejoin.Restarted();
+            var joinThrough = verdict.JoinThrough.Select(a => Address.Parse(a)).ToList();
+            (System, Unit) = _startSystem(_settings with { CarriedTunnels = carried }, joinThrough);
+            Incarnations++;
+            _restarting = false;
+        }
+        finally
+        {
+            _restarting = false;
+            _restartGate.Release();
+        }
+        Restarted?.Invoke(this, verdict);
     }
 
     /// <summary>`clusteractors.persistence.database` from the user's --hocon files (hocon/persistence-postgresql.conf sets it).</summary>
@@ -187,21 +276,27 @@ public sealed class UnitHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _stopping = true;
+        await _restartGate.WaitAsync();
         Admin.Dispose();
         Ike?.Dispose();
         await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
         await System.WhenTerminated;
         // The heartbeat sockets are the host's, not FGCP's (an FGCP restart must find them open): closed last.
         foreach (var l in Hbdevs.Values) l.Dispose();
+        _stopped.TrySetResult();
     }
 
     /// <summary>Abrupt stop, as a power cut: no leaving the cluster, no goodbye on the heartbeat.</summary>
     public async Task KillAsync()
     {
+        _stopping = true;
+        await _restartGate.WaitAsync();
         Admin.Dispose();
         Ike?.Dispose();
         foreach (var l in Hbdevs.Values) l.Dispose();
         await System.Terminate();
+        _stopped.TrySetResult();
     }
 }
 

@@ -44,4 +44,11 @@ public sealed record FgcpConfigChangeForwarded(string FromSerial, string Script)
 /// <summary>Answered by every unit so a starting unit can find the Akka cluster, or found it when nobody has.</summary>
 public sealed record ClusterBootstrapProbe(string FromAddress) : IWireMessage;
 
-public sealed record ClusterBootstrapStatus(string Address, bool IsMember) : IWireMessage;
+/// <summary>
+/// The answer: <paramref name="IsMember"/>, and (a member's) own unique address (address#uid) and the live members it
+/// sees, so that a unit that is itself a member can tell two clusters apart (src/Node/Hosting/README.md, "Safety net").
+/// </summary>
+public sealed record ClusterBootstrapStatus(string Address, bool IsMember, string UniqueAddress = "", IReadOnlyList<string>? Members = null) : IWireMessage
+{
+    public IReadOnlyList<string> LiveMembers => Members ?? [];
+}

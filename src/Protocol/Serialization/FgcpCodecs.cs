@@ -43,10 +43,12 @@ internal static partial class WireCatalog
         }, r => new FgcpConfigChangeForwarded(r.Str(), r.Str()));
 
         WireCodecs.Register<ClusterBootstrapProbe>("boot.probe.v1", (w, m) => w.Str(m.FromAddress), r => new ClusterBootstrapProbe(r.Str()));
-        WireCodecs.Register<ClusterBootstrapStatus>("boot.status.v1", (w, m) =>
+        WireCodecs.Register<ClusterBootstrapStatus>("boot.status.v2", (w, m) =>
         {
             w.Str(m.Address);
             w.Bool(m.IsMember);
-        }, r => new ClusterBootstrapStatus(r.Str(), r.Bool()));
+            w.Str(m.UniqueAddress);
+            w.List(m.LiveMembers.ToList(), (x, member) => x.Str(member));
+        }, r => new ClusterBootstrapStatus(r.Str(), r.Bool(), r.Str(), r.List(x => x.Str())));
     }
 }
