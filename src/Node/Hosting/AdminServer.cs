@@ -103,7 +103,9 @@ public sealed class AdminServer : IDisposable
             catch (ObjectDisposedException) { return; }
             if (Interlocked.Increment(ref _sessions) > _limits.MaxSessions)
             {
-                _ = RefuseAndClose(client, AdminRefusal.Busy, countedSession: true);
+                // Not a session: refused at once, and its drain is bounded by MaxDraining, not by the session cap.
+                Interlocked.Decrement(ref _sessions);
+                _ = RefuseAndClose(client, AdminRefusal.Busy);
                 continue;
             }
             _ = Serve(client);
@@ -115,7 +117,7 @@ public sealed class AdminServer : IDisposable
         lock (_refusals) _refusals[r] = _refusals.GetValueOrDefault(r) + 1;
     }
 
-    private async Task RefuseAndClose(Socket client, AdminRefusal reason, bool countedSession)
+    private async Task RefuseAndClose(Socket client, AdminRefusal reason)
     {
         try
         {
@@ -125,9 +127,13 @@ public sealed class AdminServer : IDisposable
         finally
         {
             client.Dispose();
-            if (countedSession) Interlocked.Decrement(ref _sessions);
         }
     }
+
+    /// <summary>Refusals whose client is still being drained; beyond <see cref="MaxDraining"/> a refused client is closed at once.</summary>
+    private int _draining;
+
+    private const int MaxDraining = 64;
 
     /// <summary>
     /// Sends the refusal, closes our side, then reads and drops whatever the client is still sending (a scratch buffer,
@@ -141,12 +147,21 @@ public sealed class AdminServer : IDisposable
             cts.CancelAfter(_limits.DrainTimeout);
             await client.SendAsync(AdminProtocol.RefusalAnswer(reason), SocketFlags.None, cts.Token);
             client.Shutdown(SocketShutdown.Send);
+            if (Interlocked.Increment(ref _draining) > MaxDraining)
+            {
+                Interlocked.Decrement(ref _draining);
+                return;
+            }
             var scratch = ArrayPool<byte>.Shared.Rent(4096);
             try
             {
                 while (await client.ReceiveAsync(scratch.AsMemory(0, 4096), SocketFlags.None, cts.Token) > 0) { }
             }
-            finally { ArrayPool<byte>.Shared.Return(scratch); }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(scratch);
+                Interlocked.Decrement(ref _draining);
+            }
         }
         catch (Exception) { /* the client went away or kept sending: closed either way */ }
     }
