@@ -278,11 +278,14 @@ public sealed class FgcpHeartbeatSecuritySpec
     public void A_unit_that_restarted_does_not_admit_a_dead_peer_from_replayed_heartbeats()
     {
         var (vm1, vm2, captured) = Formed();
+        // The attacker captures long enough to replay a fresh-looking stream (rising sequences) for longer than hello-holddown.
+        Run([vm1, vm2], TimeSpan.FromSeconds(8), tap: (serial, d) => { if (serial == Vm2) captured.Add(d); });
         vm2.Alive = false;
-        // VM1's FGCP restarts (a new table: no replay memory) while the attacker replays VM2's captured heartbeats.
+        // VM1's FGCP restarts (a new table: no replay memory) while the attacker replays VM2's captured heartbeats in order.
         var vm1b = NewUnit(Vm1, Ha(100));
         var next = new[] { 0 };
-        Run([vm1b], TimeSpan.FromSeconds(7), inject: () => Cycle(vm1b, captured, next));
+        Run([vm1b], TimeSpan.FromSeconds(6), inject: () => Cycle(vm1b, captured, next));
+        Assert.True(next[0] < captured.Count, "the replayed stream wrapped around: make the capture longer");
 
         Assert.Empty(vm1b.Table.Peers);
         Assert.Equal((HaState.Work, HaRole.Primary), (vm1b.Table.State, vm1b.Table.Role));
