@@ -1,5 +1,6 @@
 using Akka;
 using Akka.Actor;
+using Akka.Cluster;
 using Akka.Event;
 using ClusterActors.Actors.UnitConfig;
 using ClusterActors.Protocol.Config;
@@ -13,7 +14,8 @@ namespace ClusterActors.Actors.Fgcp;
 /// FGCP for one unit: sends heartbeats on its hbdev links and carries out what <see cref="FgcpPeerTable"/> decides
 /// (the peer table, when to renegotiate, the role; the election itself in <see cref="FgcpElection"/>): history lines,
 /// the role told to the unit, gratuitous ARPs again, and, as primary, the synced part of the configuration sent to
-/// its secondaries over Akka remoting. It decides nothing itself.
+/// its secondaries over Akka remoting, to the Akka member whose unit serial is the secondary's (never to an address a
+/// heartbeat names: <see cref="FgcpConfigSync.Destination"/>). It decides nothing itself.
 /// Akka cluster membership plays no part in who is primary: a crashed favoured node must not take the pair down.
 /// The hbdev links are not its own: the host creates them and disposes them, so a restart of this actor re-attaches
 /// to the same sockets and the unit keeps sending heartbeats (see <see cref="Supervised"/>).
@@ -30,9 +32,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         public static readonly CheckPeers Instance = new();
     }
 
-    private sealed record HeartbeatHeard(FgcpHeartbeat Heartbeat, string Interface);
-
-    private sealed record HeartbeatDropped(HeartbeatDrop Drop, string Interface);
+    private sealed record DatagramHeard(byte[] Datagram, string Interface);
 
     /// <summary>How often lost peers are looked for: fine-grained so detection is close to hb-interval x hb-lost-threshold.</summary>
     private static readonly TimeSpan PeerCheckInterval = TimeSpan.FromMilliseconds(25);
@@ -49,15 +49,15 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
     private readonly IActorRef _history;
     private readonly IActorRef _configActor;
     private readonly IActorRef? _unit;
-    private readonly long _incarnation;
     private readonly FgcpPeerTable _table;
     private readonly FgcpHandover? _handover;
     private readonly bool _resumed;
     private readonly Dictionary<string, bool> _linkState = new();
+    /// <summary>Serials for which no Akka member was found, logged once until one is found again.</summary>
+    private readonly HashSet<string> _unresolved = new(StringComparer.Ordinal);
 
     private ConfigDocument _config;
     private long _sequence;
-    private string _selfPath = "";
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -74,20 +74,19 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         _unit = unit;
         _config = config;
         var time = clock ?? TimeProvider.System;
-        _incarnation = time.GetUtcNow().ToUnixTimeMilliseconds();
         _table = new FgcpPeerTable(serial, config.Ha, MonitorUp(), time, PeerCheckInterval, uptime) { SyncedChecksum = FgcpConfigSync.Checksum(config) };
         _handover = handover;
         if (handover?.Take() is { } parked)
         {
-            // The unit's ActorSystem was restarted to rejoin Akka: FGCP carries on where it was (FgcpHandover).
-            (_table, _sequence, _incarnation, _resumed) = (parked.Table, parked.Sequence, parked.Incarnation, true);
+            // The unit's ActorSystem was restarted to rejoin Akka: FGCP carries on where it was (FgcpHandover), with the
+            // same incarnation (in the table) and sequence, so its peers' replay guards see one unbroken stream.
+            (_table, _sequence, _resumed) = (parked.Table, parked.Sequence, true);
             _table.SyncedChecksum = FgcpConfigSync.Checksum(config);
         }
 
         Receive<SendHeartbeat>(_ => Beat());
         Receive<CheckPeers>(_ => Apply(_table.Tick()));
-        Receive<HeartbeatHeard>(h => Apply(_table.Heard(h.Heartbeat, h.Interface)));
-        Receive<HeartbeatDropped>(d => Apply(_table.Dropped(d.Drop, d.Interface)));
+        Receive<DatagramHeard>(OnDatagram);
         Receive<UnitConfigChanged>(OnConfigChanged);
         Receive<SetLinkState>(OnLinkState);
         Receive<ResetHaUptime>(_ =>
@@ -102,7 +101,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         {
             Timers.CancelAll();
             var last = Heartbeat();
-            _handover?.Park(_table, last.Sequence, _incarnation, last, Ha.Mode == HaMode.Standalone ? [] : _links.Values, Ha.HeartbeatInterval);
+            _handover?.Park(_table, last.Sequence, last, Ha.Mode == HaMode.Standalone ? [] : _links.Values, Ha.HeartbeatInterval);
             Sender.Tell(Done.Instance);
             Become(() => ReceiveAny(_ => { })); // the table is the next ActorSystem's now
         });
@@ -127,12 +126,11 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         var self = Self;
-        // Peers reach this actor over Akka remoting at the address it advertises (config sync, forwarded changes).
-        _selfPath = Self.Path.ToStringWithAddress(((ExtendedActorSystem)Context.System).Provider.DefaultAddress);
         foreach (var (name, link) in _links)
         {
             link.SetUp(IsUp(name));
-            link.Start(hb => self.Tell(new HeartbeatHeard(hb, name)), (HeartbeatDrop drop) => self.Tell(new HeartbeatDropped(drop, name)));
+            // Opened here, not on the socket's thread: the keys follow the configuration, which this actor owns.
+            link.Start(datagram => self.Tell(new DatagramHeard(datagram, name)));
         }
         if (!_resumed) Apply(_table.Start());
         else if (_table.State == HaState.Work)
@@ -150,17 +148,27 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
     private void Beat()
     {
         if (Ha.Mode == HaMode.Standalone) return;
-        var hb = Heartbeat();
-        foreach (var link in _links.Values) link.Send(hb);
+        var datagram = _table.Seal(Heartbeat());
+        foreach (var link in _links.Values) link.Send(datagram);
+    }
+
+    private void OnDatagram(DatagramHeard heard)
+    {
+        var dropsBefore = _table.Drops.Values.Sum();
+        Apply(_table.Received(heard.Datagram, heard.Interface));
+        if (_table.Drops.Values.Sum() != dropsBefore && _links.TryGetValue(heard.Interface, out var link)) link.CountDropped();
     }
 
     private FgcpHeartbeat Heartbeat() => new(
         _serial, _config.Global.Hostname, Ha.GroupId, Ha.GroupName, _table.PasswordProof, Ha.Priority, Ha.Override,
         (long)_table.Uptime.TotalMilliseconds, _table.MonitorUp, _table.State, _table.Role,
-        _table.State == HaState.Work ? _table.PrimarySerial : null, ++_sequence, _incarnation, _selfPath, _table.SyncedChecksum);
+        _table.State == HaState.Work ? _table.PrimarySerial : null, ++_sequence, _table.Incarnation, _table.Hears, _table.SyncedChecksum);
 
     /// <summary>The password never travels: peers compare an HMAC of the group identity keyed by it.</summary>
     public static byte[] PasswordProof(HaConfig ha) => FgcpPeerTable.ComputePasswordProof(ha);
+
+    /// <summary>The Akka cluster role that names a unit's serial (`akka.cluster.roles`, set by the host).</summary>
+    public static string SerialRole(string serial) => FgcpConfigSync.SerialRole(serial);
 
     /// <summary>Carries out a decision: history lines first, then the effects in order.</summary>
     private void Apply(FgcpOutput output)
@@ -223,10 +231,11 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
             Timers.StartPeriodicTimer("hb", SendHeartbeat.Instance, TimeSpan.Zero, Ha.HeartbeatInterval);
 
         if (changed.SyncedPartChanged && changed.Script is not null && _table.Role == HaRole.Secondary && _table.State == HaState.Work
-            && changed.Source != FgcpConfigSync.SyncSource && _table.Peers.TryGetValue(_table.PrimarySerial, out var primary))
+            && changed.Source != FgcpConfigSync.SyncSource && _table.Peers.ContainsKey(_table.PrimarySerial)
+            && FgcpOf(_table.PrimarySerial) is { } primary)
         {
             // Typed on the secondary: the primary applies it too and syncs it to everyone, so the change is not overwritten.
-            Context.ActorSelection(primary.Last.ActorPath).Tell(new FgcpConfigChangeForwarded(_serial, changed.Script));
+            primary.Tell(new FgcpConfigChangeForwarded(_serial, changed.Script));
         }
 
         if (_table.Role == HaRole.Primary && _table.State == HaState.Work)
@@ -238,7 +247,31 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
 
     private void SyncConfigTo(FgcpHeartbeat secondary)
     {
-        Context.ActorSelection(secondary.ActorPath).Tell(new FgcpConfigSynced(_serial, _table.SyncedChecksum, _config.ToText()));
+        FgcpOf(secondary.Serial)?.Tell(new FgcpConfigSynced(_serial, _table.SyncedChecksum, _config.ToText()));
+    }
+
+    /// <summary>
+    /// The FGCP actor of the unit <paramref name="serial"/>: at the same path as this one, on the Akka cluster member whose
+    /// role names that serial (<see cref="FgcpConfigSync.Destination"/>). Nothing a heartbeat says chooses it. Null while no
+    /// single such member is up (the sync is retried with the next heartbeat that shows a different checksum).
+    /// </summary>
+    private ActorSelection? FgcpOf(string serial)
+    {
+        if (((ExtendedActorSystem)Context.System).Provider is not IClusterActorRefProvider)
+        {
+            if (_unresolved.Add(serial)) _log.Warning("no config sync with {0}: this unit is not in an Akka cluster", serial);
+            return null;
+        }
+        var state = Cluster.Get(Context.System).State;
+        var destination = FgcpConfigSync.Destination(serial,
+            state.Members.Select(m => new FgcpSyncCandidate(m.Address, m.Roles, m.Status, !state.Unreachable.Contains(m))));
+        if (destination.Address is null)
+        {
+            if (_unresolved.Add(serial)) _log.Warning("no config sync with {0} yet: {1}", serial, destination.Why);
+            return null;
+        }
+        _unresolved.Remove(serial);
+        return Context.ActorSelection(Self.Path.ToStringWithAddress(destination.Address));
     }
 
     private void OnConfigSynced(FgcpConfigSynced sync)

@@ -15,7 +15,7 @@ public sealed record ParkFgcp
 /// FGCP's state carried across a restart of the unit's ActorSystem (src/Node/Hosting/README.md, "Safety net (b)"). FGCP
 /// runs on its own heartbeats and never on Akka membership, so losing the Akka cluster must not cost the unit its role:
 /// the old FGCP actor parks its peer table (role, primary, peers, operating order, history counters), its heartbeat
-/// sequence and incarnation here, and the first FGCP actor of the new ActorSystem takes them and carries on, telling the
+/// sequence (the incarnation is in the table) here, and the first FGCP actor of the new ActorSystem takes them and carries on, telling the
 /// new unit tree its role at once. Meanwhile the host beats for it on the same links, so peers see the same incarnation
 /// without a gap (no member lost, no negotiation); the heartbeats the peers sent meanwhile went unread, and the resumed
 /// table's first peer check, run late, gives every peer a fresh hb-lost window (FgcpPeerTable's stall rule) instead of
@@ -31,7 +31,7 @@ public sealed class FgcpHandover
     private IReadOnlyList<IHbdevLink> _links = [];
     private Timer? _bridge;
 
-    public sealed record Parked(FgcpPeerTable Table, long Sequence, long Incarnation);
+    public sealed record Parked(FgcpPeerTable Table, long Sequence);
 
     /// <summary>Heartbeats the host sent for the parked FGCP while the ActorSystem restarted.</summary>
     public long Bridged { get; private set; }
@@ -41,11 +41,11 @@ public sealed class FgcpHandover
     /// <paramref name="interval"/> (<paramref name="last"/> with the next sequence number and the current uptime), so
     /// the peers never miss this unit, whatever the restart costs.
     /// </summary>
-    public void Park(FgcpPeerTable table, long sequence, long incarnation, FgcpHeartbeat last, IEnumerable<IHbdevLink> links, TimeSpan interval)
+    public void Park(FgcpPeerTable table, long sequence, FgcpHeartbeat last, IEnumerable<IHbdevLink> links, TimeSpan interval)
     {
         lock (_gate)
         {
-            _parked = new Parked(table, sequence, incarnation);
+            _parked = new Parked(table, sequence);
             _last = last;
             _links = links.ToList();
             _bridge?.Dispose();
@@ -60,7 +60,8 @@ public sealed class FgcpHandover
             if (_parked is null || _last is null) return;
             _parked = _parked with { Sequence = _parked.Sequence + 1 };
             var hb = _last with { Sequence = _parked.Sequence, HaUptimeMs = (long)_parked.Table.Uptime.TotalMilliseconds };
-            foreach (var link in _links) link.Send(hb);
+            var datagram = _parked.Table.Seal(hb); // sealed as FGCP would: the peers' replay guards see the next sequence
+            foreach (var link in _links) link.Send(datagram);
             Bridged++;
         }
     }

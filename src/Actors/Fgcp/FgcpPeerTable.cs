@@ -53,6 +53,15 @@ public sealed class FgcpPeerTable
     /// <summary>Senders remembered for the rate limit; beyond it further senders count toward the summary only.</summary>
     public const int MaxTrackedSenders = 1024;
 
+    /// <summary>
+    /// Senders whose newest (incarnation, sequence) is remembered against replays. Only heartbeats verified with the
+    /// cluster's key create an entry, so only the cluster's own members (at most 4 on FortiOS) ever have one; the bound
+    /// is a guard, reached only by a cluster misconfigured with many units sharing a password.
+    /// </summary>
+    public const int MaxReplayGuards = 64;
+
+    private static long s_lastIncarnation;
+
     private readonly string _serial;
     private readonly TimeProvider _clock;
     private readonly Dictionary<string, FgcpPeer> _peers = new(StringComparer.Ordinal);
@@ -65,6 +74,12 @@ public sealed class FgcpPeerTable
     private readonly long _helloSince;
     private readonly TimeSpan? _checkInterval;
     private long _lastTickAt;
+    private FgcpHeartbeatProtection _protection;
+    /// <summary>Per sender: the newest incarnation heard with the cluster's key, its highest sequence, and when. Outlives the
+    /// peer's loss, so a dead unit's captured heartbeats cannot bring it back (README, "Heartbeat security").</summary>
+    private readonly Dictionary<string, ReplayGuard> _guards = new(StringComparer.Ordinal);
+
+    private sealed record ReplayGuard(long Incarnation, long HighestSequence, long HeardAt);
 
     /// <param name="checkInterval">
     /// The schedule <see cref="Tick"/> runs on. When given, a tick that runs more than <see cref="StallTolerance"/> after
@@ -72,7 +87,9 @@ public sealed class FgcpPeerTable
     /// "a unit that stalls"). Null: every tick is taken at face value.
     /// </param>
     /// <param name="uptime">HA uptime's start, when the host keeps it across FGCP restarts (<see cref="HaUptime"/>); new otherwise.</param>
-    public FgcpPeerTable(string serial, HaConfig ha, int monitorUp, TimeProvider clock, TimeSpan? checkInterval = null, HaUptime? uptime = null)
+    /// <param name="incarnation">This unit's boot nonce in its heartbeats; by default a value above every earlier one in this process.</param>
+    public FgcpPeerTable(string serial, HaConfig ha, int monitorUp, TimeProvider clock, TimeSpan? checkInterval = null, HaUptime? uptime = null,
+        long? incarnation = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(serial);
         _serial = serial;
@@ -86,7 +103,54 @@ public sealed class FgcpPeerTable
         PrimarySerial = serial;
         OperatingOrder = [serial];
         PasswordProof = ComputePasswordProof(ha);
+        _protection = ProtectionOf(ha);
+        Incarnation = incarnation ?? NextIncarnation(clock);
     }
+
+    /// <summary>
+    /// A new incarnation: the Unix time in ms, and above any incarnation handed out before in this process (an FGCP
+    /// restart within the same millisecond still gets a newer one). Peers accept a sender's incarnation only when newer than
+    /// the newest they heard from it, so a wall clock stepped back across a restart delays that unit's rejoin (README).
+    /// </summary>
+    public static long NextIncarnation(TimeProvider clock)
+    {
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        while (true)
+        {
+            var last = Interlocked.Read(ref s_lastIncarnation);
+            var next = Math.Max(now, last + 1);
+            if (Interlocked.CompareExchange(ref s_lastIncarnation, next, last) == last) return next;
+        }
+    }
+
+    /// <summary>`set authentication` / `set encryption` with keys derived from the password and group.</summary>
+    public static FgcpHeartbeatProtection ProtectionOf(HaConfig ha) =>
+        new(ha.Authentication, ha.Encryption, FgcpHeartbeatKeys.Derive(ha.Password?.Clear, ha.GroupId, ha.GroupName));
+
+    /// <summary>This unit's boot nonce, carried in its heartbeats.</summary>
+    public long Incarnation { get; }
+
+    /// <summary>What this unit's heartbeats carry and what it requires of those it hears.</summary>
+    public FgcpHeartbeatProtection Protection => _protection;
+
+    /// <summary>
+    /// The peers this unit hears, for its heartbeats: members, and senders verified with the cluster's key within the
+    /// hb-lost window that wait to be admitted (they are admitted once they echo this unit's incarnation).
+    /// </summary>
+    public IReadOnlyList<HeardPeer> Hears
+    {
+        get
+        {
+            var heard = new Dictionary<string, long>(StringComparer.Ordinal);
+            foreach (var (serial, peer) in _peers) heard[serial] = peer.Last.Incarnation;
+            foreach (var (serial, guard) in _guards.Where(g => _clock.GetElapsedTime(g.Value.HeardAt) <= _ha.LostAfter))
+                heard[serial] = guard.Incarnation;
+            return heard.Take(FgcpHeartbeatValidation.MaxHeardPeers).Select(h => new HeardPeer(h.Key, h.Value)).ToList();
+        }
+    }
+
+    /// <summary>This unit's heartbeat as the datagram to send on its hbdevs, protected as configured.</summary>
+    public byte[] Seal(FgcpHeartbeat hb) => FgcpHeartbeatEnvelope.Seal(hb, _protection);
 
     /// <summary>How late a tick may run before it counts as this unit's own stall: half the hb-lost window.</summary>
     public TimeSpan StallTolerance => _ha.LostAfter / 2;
@@ -141,10 +205,44 @@ public sealed class FgcpPeerTable
         return new FgcpOutput(["hatalk started"], []);
     }
 
-    /// <summary>A heartbeat arrived on <paramref name="hbdev"/>. Invalid fields: dropped and counted, nothing else.</summary>
+    /// <summary>
+    /// A datagram arrived on <paramref name="hbdev"/>: accepted only on a `set hbdev` interface, opened with this cluster's
+    /// keys (HMAC and AES-GCM as configured, see <see cref="FgcpHeartbeatEnvelope"/>), every field validated, then as
+    /// <see cref="Heard"/>. A heartbeat verified with the key must also be newer than any heard from its sender (sequence
+    /// within an incarnation, incarnations only forward), and a new sender or incarnation joins only once it echoes this
+    /// unit's incarnation. Anything else: dropped and counted by cause, nothing more.
+    /// </summary>
+    public FgcpOutput Received(ReadOnlySpan<byte> datagram, string hbdev)
+    {
+        if (!IsHbdev(hbdev)) return Dropped(NotHbdevDrop(hbdev), hbdev);
+        var opened = FgcpHeartbeatEnvelope.Open(datagram, _protection);
+        if (opened.Drop is { } drop) return Dropped(drop, hbdev);
+        return Accept(opened.Heartbeat!, hbdev, opened.Keyed);
+    }
+
+    /// <summary>
+    /// A heartbeat record from an in-process link arrived on <paramref name="hbdev"/>. Invalid fields: dropped and counted,
+    /// nothing else. A record carries no HMAC, so with authentication or encryption enabled it is refused like a clear datagram.
+    /// </summary>
     public FgcpOutput Heard(FgcpHeartbeat hb, string hbdev)
     {
         if (FgcpHeartbeatValidation.Validate(hb) is { } invalid) return Dropped(invalid, hbdev);
+        if (!IsHbdev(hbdev)) return Dropped(NotHbdevDrop(hbdev), hbdev);
+        if (_protection.Authenticate)
+            return Dropped(new HeartbeatDrop(HeartbeatDropCause.AuthMissing, "heartbeat not authenticated and authentication is enabled"), hbdev);
+        if (_protection.Encrypt)
+            return Dropped(new HeartbeatDrop(HeartbeatDropCause.NotEncrypted, "heartbeat in clear and encryption is enabled"), hbdev);
+        return Accept(hb, hbdev, keyed: false);
+    }
+
+    private bool IsHbdev(string hbdev) => _ha.HbDevs.Any(d => string.Equals(d.Interface, hbdev, StringComparison.Ordinal));
+
+    private HeartbeatDrop NotHbdevDrop(string hbdev) =>
+        new(HeartbeatDropCause.NotHbdev, $"{hbdev} is not a heartbeat interface (set hbdev {string.Join(" ", _ha.HbDevs.Select(d => d.Interface))})");
+
+    /// <param name="keyed">Verified with the cluster's key (HMAC or AES-GCM tag): its sequence and incarnation are the sender's.</param>
+    private FgcpOutput Accept(FgcpHeartbeat hb, string hbdev, bool keyed)
+    {
         if (hb.Serial == _serial || _ha.Mode == HaMode.Standalone) return FgcpOutput.Nothing;
         var output = new Output();
         var now = _clock.GetTimestamp();
@@ -158,6 +256,24 @@ public sealed class FgcpPeerTable
                 output.History.Add($"heartbeat from '{hb.Serial}' on {hbdev} ignored: {mismatch.Detail}; no cluster is formed with it"
                                    + (more > 0 ? $" ({more} more since the last report)" : ""));
             return output.Done();
+        }
+
+        if (keyed)
+        {
+            if (Replay(hb, now) is { } replay)
+            {
+                // Verified with the key, so the serial is the sender's own: one line per sender and cause per interval.
+                Count(replay.Cause);
+                if (_reports.ShouldReport($"{hb.Serial}|{replay.Cause}", out var more))
+                    output.History.Add($"heartbeat from '{hb.Serial}' on {hbdev} dropped ({FgcpHeartbeatValidation.CounterName(replay.Cause)}): {replay.Detail}"
+                                       + (more > 0 ? $" ({more} more since the last report)" : ""));
+                return output.Done();
+            }
+            // A sender (or a new incarnation of it) becomes a member only once it proves it hears this unit's current
+            // incarnation: no heartbeat captured before this unit started can, so a replay cannot bring back a dead unit
+            // after this one restarted. Until then it is only listed in this unit's heartbeats (Hears), which is how it learns.
+            var member = _peers.TryGetValue(hb.Serial, out var current) && current.Last.Incarnation == hb.Incarnation;
+            if (!member && !hb.Hears.Contains(new HeardPeer(_serial, Incarnation))) return output.Done();
         }
 
         var isNew = !_peers.TryGetValue(hb.Serial, out var known) || known.Last.Incarnation != hb.Incarnation;
@@ -188,6 +304,32 @@ public sealed class FgcpPeerTable
         if (Role == HaRole.Primary && hb.SyncedConfigChecksum != SyncedChecksum && hb.State == HaState.Work)
             output.Effects.Add(new FgcpSyncConfigTo(hb));
         return output.Done();
+    }
+
+    /// <summary>
+    /// The replay rule for a heartbeat verified with the key: within an incarnation the sequence must rise; an older
+    /// incarnation than the newest heard from the sender is a replay from before it restarted; a newer one is a restart.
+    /// Records the heartbeat when it passes. Null: fresh.
+    /// </summary>
+    private HeartbeatDrop? Replay(FgcpHeartbeat hb, long now)
+    {
+        if (_guards.TryGetValue(hb.Serial, out var guard))
+        {
+            if (hb.Incarnation < guard.Incarnation)
+                return new(HeartbeatDropCause.StaleIncarnation,
+                    $"incarnation {hb.Incarnation} is older than {guard.Incarnation}, the newest heard from it (a replay from before it restarted)");
+            if (hb.Incarnation == guard.Incarnation && hb.Sequence <= guard.HighestSequence)
+                return new(HeartbeatDropCause.Replayed,
+                    $"sequence {hb.Sequence} is not above {guard.HighestSequence}, the highest heard from incarnation {hb.Incarnation} (replayed or reordered)");
+        }
+        else if (_guards.Count >= MaxReplayGuards)
+        {
+            // Forget the sender heard longest ago that is not a member (see MaxReplayGuards).
+            var oldest = _guards.Where(g => !_peers.ContainsKey(g.Key)).OrderBy(g => g.Value.HeardAt).Select(g => g.Key).FirstOrDefault();
+            if (oldest is not null) _guards.Remove(oldest);
+        }
+        _guards[hb.Serial] = new ReplayGuard(hb.Incarnation, hb.Sequence, now);
+        return null;
     }
 
     /// <summary>A datagram on <paramref name="hbdev"/> that is no valid heartbeat: counted by cause; a line at most once per cause and interval.</summary>
@@ -246,6 +388,7 @@ public sealed class FgcpPeerTable
         _ha = ha;
         _monitorUp = monitorUp;
         PasswordProof = ComputePasswordProof(ha);
+        _protection = ProtectionOf(ha);
         if (monitorUp != monitorBefore)
         {
             if (monitorUp < monitorBefore) _uptime.Reset();

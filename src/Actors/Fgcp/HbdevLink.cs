@@ -1,7 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using ClusterActors.Protocol.Fgcp;
-using ClusterActors.Protocol.Serialization;
 
 namespace ClusterActors.Actors.Fgcp;
 
@@ -19,17 +17,19 @@ public interface IHbdevLink : IDisposable
     void SetUp(bool up);
 
     /// <summary>
-    /// Hands what the link hears to FGCP. Called again each time the FGCP actor starts (after a restart): the new
-    /// callbacks replace the old ones, the socket lives on. The link belongs to whoever created it (the host), which
-    /// disposes it; the FGCP actor never does, so a restart cannot leave the unit without heartbeats.
+    /// Hands every datagram the link hears to FGCP, which opens it with the cluster's keys (the link holds none: keys
+    /// change with the configuration, the link does not). Called again each time the FGCP actor starts (after a restart):
+    /// the new callback replaces the old one, the socket lives on. The link belongs to whoever created it (the host),
+    /// which disposes it; the FGCP actor never does, so a restart cannot leave the unit without heartbeats.
     /// </summary>
-    void Start(Action<FgcpHeartbeat> onHeartbeat, Action<string> onMalformed);
+    void Start(Action<byte[]> onDatagram);
 
-    /// <summary>As <see cref="Start(Action{FgcpHeartbeat}, Action{string})"/>, with the drop's cause for links that decode datagrams.</summary>
-    void Start(Action<FgcpHeartbeat> onHeartbeat, Action<HeartbeatDrop> onDropped) =>
-        Start(onHeartbeat, why => onDropped(new HeartbeatDrop(HeartbeatDropCause.Corrupt, why)));
+    /// <summary>Sends one heartbeat datagram (sealed by FGCP) to the members of the heartbeat segment.</summary>
+    void Send(byte[] datagram);
 
-    void Send(FgcpHeartbeat heartbeat);
+    /// <summary>FGCP dropped a datagram this link delivered: counted in the hbdev's `dropped` figure.</summary>
+    void CountDropped();
+
     HbdevCounters Counters { get; }
 }
 
@@ -45,10 +45,8 @@ public sealed class UdpHbdevLink(string iface, IPEndPoint bind, IReadOnlyList<IP
     private readonly CancellationTokenSource _stop = new();
     private volatile bool _up = true;
     private int _receiving;
-    private volatile Receivers? _receivers;
+    private volatile Action<byte[]>? _onDatagram;
     private long _txPackets, _txBytes, _rxPackets, _rxBytes, _rxDropped;
-
-    private sealed record Receivers(Action<FgcpHeartbeat> OnHeartbeat, Action<HeartbeatDrop> OnDropped);
 
     public string Interface { get; } = iface;
     public bool IsUp => _up;
@@ -68,12 +66,11 @@ public sealed class UdpHbdevLink(string iface, IPEndPoint bind, IReadOnlyList<IP
 
     public void SetUp(bool up) => _up = up;
 
-    public void Start(Action<FgcpHeartbeat> onHeartbeat, Action<string> onMalformed) =>
-        Start(onHeartbeat, drop => onMalformed(drop.Detail));
+    public void CountDropped() => Interlocked.Increment(ref _rxDropped);
 
-    public void Start(Action<FgcpHeartbeat> onHeartbeat, Action<HeartbeatDrop> onDropped)
+    public void Start(Action<byte[]> onDatagram)
     {
-        _receivers = new Receivers(onHeartbeat, onDropped);
+        _onDatagram = onDatagram;
         // One receive loop for the life of the socket, whoever listens now.
         if (Interlocked.Exchange(ref _receiving, 1) == 0) _ = Task.Run(ReceiveLoop);
     }
@@ -94,14 +91,11 @@ public sealed class UdpHbdevLink(string iface, IPEndPoint bind, IReadOnlyList<IP
             if (!_up) continue; // a pulled cable hears nothing
             Interlocked.Increment(ref _rxPackets);
             Interlocked.Add(ref _rxBytes, datagram.Buffer.Length);
-            var (hb, drop) = FgcpHeartbeatValidation.Decode(datagram.Buffer);
-            if (drop is not null) Interlocked.Increment(ref _rxDropped);
-            var receivers = _receivers;
-            if (receivers is null) continue;
+            var onDatagram = _onDatagram;
+            if (onDatagram is null) continue;
             try
             {
-                if (hb is not null) receivers.OnHeartbeat(hb);
-                else receivers.OnDropped(drop!);
+                onDatagram(datagram.Buffer);
             }
             catch (Exception)
             {
@@ -110,10 +104,9 @@ public sealed class UdpHbdevLink(string iface, IPEndPoint bind, IReadOnlyList<IP
         }
     }
 
-    public void Send(FgcpHeartbeat heartbeat)
+    public void Send(byte[] datagram)
     {
         if (!_up) return;
-        var datagram = Encode(heartbeat);
         foreach (var peer in Peers)
         {
             try
@@ -125,15 +118,6 @@ public sealed class UdpHbdevLink(string iface, IPEndPoint bind, IReadOnlyList<IP
             catch (SocketException) { } // the peer's host is gone; FGCP notices through missing heartbeats
             catch (ObjectDisposedException) { return; }
         }
-    }
-
-    public static byte[] Encode(FgcpHeartbeat hb)
-    {
-        var body = WireCodecs.Encode(hb);
-        var datagram = new byte[FgcpHeartbeatValidation.Magic.Length + body.Length];
-        FgcpHeartbeatValidation.Magic.CopyTo(datagram);
-        body.CopyTo(datagram, FgcpHeartbeatValidation.Magic.Length);
-        return datagram;
     }
 
     public void Dispose()

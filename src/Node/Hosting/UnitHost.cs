@@ -65,6 +65,8 @@ public sealed class UnitHost : IAsyncDisposable
             akka.remote.dot-netty.tcp.hostname = "{{o.Akka.Address}}"
             akka.remote.dot-netty.tcp.public-hostname = "{{o.Akka.Address}}"
             akka.remote.dot-netty.tcp.port = {{o.Akka.Port}}
+            # FGCP sends config sync to the member whose role names the secondary's serial, never to an address from a heartbeat.
+            akka.cluster.roles = ["{{FgcpActor.SerialRole(o.Serial)}}"]
             """);
         if (extraHocon is not null) parts.Add(extraHocon);
         var config = ConfigurationFactory.ParseString(string.Join("\n", parts));

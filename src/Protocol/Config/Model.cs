@@ -49,7 +49,8 @@ public sealed record HaConfig(
     int GroupId, string GroupName, HaMode Mode, Secret? Password, IReadOnlyList<HbDev> HbDevs,
     bool SessionPickup, bool SessionPickupConnectionless, string UpgradeMode, bool Override, int Priority,
     IReadOnlyList<string> Monitor, int HbInterval, int HbLostThreshold, int HaUptimeDiffMargin, int HelloHolddown,
-    int Arps, int ArpsInterval, int FailoverHoldTime, string HbIntervalInMilliseconds = "100ms")
+    int Arps, int ArpsInterval, int FailoverHoldTime, string HbIntervalInMilliseconds = "100ms",
+    bool Authentication = false, bool Encryption = false)
 {
     /// <summary>hb-interval counts 100 ms units, or 10 ms units with `hb-interval-in-milliseconds 10ms`.</summary>
     public TimeSpan HeartbeatInterval => TimeSpan.FromMilliseconds(HbInterval * (HbIntervalInMilliseconds == "10ms" ? 10 : 100));
@@ -171,7 +172,8 @@ internal static class ModelBuilder
         return new HaConfig(v.Int("group-id"), v.Str("group-name"), mode, v.Secret("password"), hbdevs,
             v.On("session-pickup"), v.On("session-pickup-connectionless"), v.Str("upgrade-mode"), v.On("override"), v.Int("priority"),
             v.List("monitor"), v.Int("hb-interval"), v.Int("hb-lost-threshold"), v.Int("ha-uptime-diff-margin"), v.Int("hello-holddown"),
-            v.Int("arps"), v.Int("arps-interval"), v.Int("failover-hold-time"), v.Str("hb-interval-in-milliseconds"));
+            v.Int("arps"), v.Int("arps-interval"), v.Int("failover-hold-time"), v.Str("hb-interval-in-milliseconds"),
+            v.On("authentication"), v.On("encryption"));
     }
 
     public static StandaloneClusterConfig StandaloneCluster(Node root)

@@ -116,6 +116,10 @@ internal static class Schema
             new("mode", new EnumType(["standalone", "a-a", "a-p"]), D("standalone")),
             new("password", new SecretType(1, 128)),
             new("hbdev", new HbDevType()),
+            // FortiOS: heartbeat authentication and encryption are disabled by default (KB 192517, FortiOS 5.0-7.4 HA
+            // guides); keys are derived from `password` and the group (src/Actors/Fgcp/README.md, "Heartbeat security").
+            new("authentication", EnableDisable, Disable),
+            new("encryption", EnableDisable, Disable),
             new("session-pickup", EnableDisable, Disable),
             new("session-pickup-connectionless", EnableDisable, Disable),
             new("upgrade-mode", new EnumType(["simultaneous", "uninterruptible", "local-only", "secondary-only"]), D("uninterruptible")),

@@ -31,11 +31,28 @@ public enum HeartbeatDropCause
     BadPrimarySerial,
     BadSequence,
     BadIncarnation,
-    BadActorPath,
     BadChecksum,
     GroupIdMismatch,
     GroupNameMismatch,
     PasswordMismatch,
+    /// <summary>Starts with the FGCP magic but is not this envelope version.</summary>
+    BadVersion,
+    /// <summary>The list of peers the sender hears is too long or holds an invalid serial or incarnation.</summary>
+    BadPeerList,
+    /// <summary>`set authentication enable` here, and the heartbeat carries no HMAC.</summary>
+    AuthMissing,
+    /// <summary>The heartbeat's HMAC does not match: modified on the way, or keyed by another password or group.</summary>
+    AuthFailed,
+    /// <summary>`set encryption enable` here, and the heartbeat is in clear.</summary>
+    NotEncrypted,
+    /// <summary>The AES-GCM tag does not match: modified, or encrypted with another password or group.</summary>
+    DecryptFailed,
+    /// <summary>An authenticated heartbeat whose sequence is not above the highest heard from that incarnation: replayed or reordered.</summary>
+    Replayed,
+    /// <summary>An authenticated heartbeat of an incarnation older than the sender's newest one heard: a replay from before it restarted.</summary>
+    StaleIncarnation,
+    /// <summary>Heard on an interface that is not a `set hbdev` heartbeat interface.</summary>
+    NotHbdev,
 }
 
 /// <summary>A dropped heartbeat: the cause (counted) and a description that never echoes a string from the wire.</summary>
@@ -52,7 +69,7 @@ public static class FgcpHeartbeatValidation
     /// <summary>The first bytes of every heartbeat datagram.</summary>
     public static ReadOnlySpan<byte> Magic => "FGCP"u8;
 
-    public const string Manifest = "fgcp.hb.v1";
+    public const string Manifest = "fgcp.hb.v2";
 
     /// <summary>A real heartbeat is well under 1 KB (the longest field is the actor path); anything larger is not one.</summary>
     public const int MaxDatagramBytes = 2048;
@@ -75,30 +92,36 @@ public static class FgcpHeartbeatValidation
     /// <summary>Project choice: an HA uptime above ten years is not a unit's; it would also overflow the election's arithmetic.</summary>
     public static readonly TimeSpan MaxUptime = TimeSpan.FromDays(3650);
 
-    /// <summary>Project choice: an Akka actor path with the unit's address is far shorter.</summary>
-    public const int MaxActorPathLength = 512;
+    /// <summary>Project choice: FGCP clusters have at most 4 members (FortiOS); a heartbeat lists at most this many peers it hears.</summary>
+    public const int MaxHeardPeers = 16;
 
     /// <summary>The synced-configuration checksum: 32 lower-case hex digits (FgcpConfigSync).</summary>
     public const int ChecksumLength = 32;
 
-    /// <summary>Reads one datagram: the heartbeat when every field is valid, else why it was dropped. Never throws.</summary>
+    /// <summary>
+    /// Reads one datagram that is neither authenticated nor encrypted (<see cref="FgcpHeartbeatEnvelope.Open"/> reads
+    /// all): the heartbeat when every field is valid, else why it was dropped. Never throws.
+    /// </summary>
     public static (FgcpHeartbeat? Heartbeat, HeartbeatDrop? Drop) Decode(ReadOnlySpan<byte> datagram)
     {
-        if (datagram.Length > MaxDatagramBytes)
-            return (null, new HeartbeatDrop(HeartbeatDropCause.Oversize, $"datagram of {datagram.Length} bytes exceeds {MaxDatagramBytes}"));
-        if (datagram.Length < Magic.Length || !datagram[..Magic.Length].SequenceEqual(Magic))
-            return (null, new HeartbeatDrop(HeartbeatDropCause.NotFgcp, "not an FGCP heartbeat"));
+        var opened = FgcpHeartbeatEnvelope.Open(datagram, FgcpHeartbeatProtection.None);
+        return (opened.Heartbeat, opened.Drop);
+    }
+
+    /// <summary>The heartbeat body (after the envelope): decoded and validated, or why not. Never throws.</summary>
+    public static (FgcpHeartbeat? Heartbeat, HeartbeatDrop? Drop) DecodeBody(ReadOnlySpan<byte> body, int datagramLength)
+    {
         FgcpHeartbeat hb;
         try
         {
-            hb = (FgcpHeartbeat)WireCodecs.Decode(Manifest, datagram[Magic.Length..]);
+            hb = (FgcpHeartbeat)WireCodecs.Decode(Manifest, body);
         }
         catch (WireFormatException e)
         {
             var truncated = e.Message.StartsWith("truncated", StringComparison.Ordinal)
                             || e.Message.Contains(": truncated", StringComparison.Ordinal);
             return (null, new HeartbeatDrop(truncated ? HeartbeatDropCause.Truncated : HeartbeatDropCause.Corrupt,
-                truncated ? $"truncated datagram of {datagram.Length} bytes" : $"corrupt datagram of {datagram.Length} bytes"));
+                truncated ? $"truncated datagram of {datagramLength} bytes" : $"corrupt datagram of {datagramLength} bytes"));
         }
         var drop = Validate(hb);
         return drop is null ? (hb, null) : (null, drop);
@@ -135,9 +158,9 @@ public static class FgcpHeartbeatValidation
             return Drop(HeartbeatDropCause.BadSequence, $"sequence {hb.Sequence} is not positive");
         if (hb.Incarnation <= 0)
             return Drop(HeartbeatDropCause.BadIncarnation, $"incarnation {hb.Incarnation} is not positive");
-        if (hb.ActorPath is null || hb.ActorPath.Length > MaxActorPathLength || !hb.ActorPath.StartsWith("akka", StringComparison.Ordinal)
-            || !IsPrintableAscii(hb.ActorPath, allowSpace: false))
-            return Drop(HeartbeatDropCause.BadActorPath, $"actor path is not an Akka path of printable ASCII (at most {MaxActorPathLength})");
+        if (hb.Hears is null || hb.Hears.Count > MaxHeardPeers
+            || hb.Hears.Any(p => p is null || p.Serial is null || !FortiConfig.IsValidSerial(p.Serial) || p.Incarnation <= 0))
+            return Drop(HeartbeatDropCause.BadPeerList, $"list of peers heard is not at most {MaxHeardPeers} FortiGate serials with positive incarnations");
         if (hb.SyncedConfigChecksum is null || hb.SyncedConfigChecksum.Length != ChecksumLength
             || !hb.SyncedConfigChecksum.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f'))
             return Drop(HeartbeatDropCause.BadChecksum, $"config checksum is not {ChecksumLength} lower-case hex digits");
@@ -170,11 +193,19 @@ public static class FgcpHeartbeatValidation
         HeartbeatDropCause.BadPrimarySerial => "bad_primary_serial",
         HeartbeatDropCause.BadSequence => "bad_sequence",
         HeartbeatDropCause.BadIncarnation => "bad_incarnation",
-        HeartbeatDropCause.BadActorPath => "bad_actor_path",
         HeartbeatDropCause.BadChecksum => "bad_checksum",
         HeartbeatDropCause.GroupIdMismatch => "group_id_mismatch",
         HeartbeatDropCause.GroupNameMismatch => "group_name_mismatch",
         HeartbeatDropCause.PasswordMismatch => "password_mismatch",
+        HeartbeatDropCause.BadVersion => "bad_version",
+        HeartbeatDropCause.BadPeerList => "bad_peer_list",
+        HeartbeatDropCause.AuthMissing => "auth_missing",
+        HeartbeatDropCause.AuthFailed => "auth_failed",
+        HeartbeatDropCause.NotEncrypted => "not_encrypted",
+        HeartbeatDropCause.DecryptFailed => "decrypt_failed",
+        HeartbeatDropCause.Replayed => "replayed",
+        HeartbeatDropCause.StaleIncarnation => "stale_incarnation",
+        HeartbeatDropCause.NotHbdev => "not_hbdev",
         _ => "unknown",
     };
 }

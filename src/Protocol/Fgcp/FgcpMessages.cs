@@ -11,11 +11,17 @@ public enum HaRole : byte { Primary = 0, Secondary = 1 }
 /// </summary>
 public enum HaState : byte { Hello = 0, Work = 1 }
 
+/// <summary>A peer the sender of a heartbeat hears, as it last heard it: its serial and its incarnation (boot nonce).</summary>
+public sealed record HeardPeer(string Serial, long Incarnation);
+
 /// <summary>
 /// One FGCP heartbeat, sent every hb-interval on each hbdev. It carries what the peer needs to run the same
 /// election (priority, override, monitored interfaces, HA uptime), what identifies the cluster (group id and name
-/// in clear, the password only as an HMAC so a mismatch is detectable without revealing it), and where the
-/// sender's FGCP actor lives so that config sync can travel over Akka remoting.
+/// in clear, the password only as an HMAC so a mismatch is detectable without revealing it), a sequence number and
+/// the sender's incarnation (so an authenticated heartbeat cannot be replayed) and the peers the sender hears with
+/// their incarnations (<see cref="Hears"/>: a peer joins only once it echoes the receiver's current incarnation, which
+/// no heartbeat captured before the receiver started can). It names no address: config sync finds the peer in
+/// Akka cluster membership (src/Actors/Fgcp/README.md, "Heartbeat security").
 /// </summary>
 public sealed record FgcpHeartbeat(
     string Serial,
@@ -32,7 +38,7 @@ public sealed record FgcpHeartbeat(
     string? PrimarySerial,
     long Sequence,
     long Incarnation,
-    string ActorPath,
+    IReadOnlyList<HeardPeer> Hears,
     string SyncedConfigChecksum) : IWireMessage;
 
 /// <summary>The primary's synced configuration, sent to a secondary whose checksum differs (FGCP config sync).</summary>

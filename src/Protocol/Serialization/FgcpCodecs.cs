@@ -4,9 +4,13 @@ namespace ClusterActors.Protocol.Serialization;
 
 internal static partial class WireCatalog
 {
+    private static IReadOnlyList<HeardPeer> ReadHears(WireReader r) =>
+        r.List(pr => new HeardPeer(pr.Str(), pr.I64()));
+
     static partial void RegisterFgcp()
     {
-        WireCodecs.Register<FgcpHeartbeat>("fgcp.hb.v1", (w, m) =>
+        // v2: the sender's actor path is gone (nothing received may choose where config is sent), the peers it hears came.
+        WireCodecs.Register<FgcpHeartbeat>("fgcp.hb.v2", (w, m) =>
         {
             w.Str(m.Serial);
             w.Str(m.Hostname);
@@ -22,12 +26,18 @@ internal static partial class WireCatalog
             w.OptStr(m.PrimarySerial);
             w.I64(m.Sequence);
             w.I64(m.Incarnation);
-            w.Str(m.ActorPath);
+            w.List(m.Hears as IReadOnlyCollection<HeardPeer> ?? [.. m.Hears], (pw, p) =>
+            {
+                pw.Str(p.Serial);
+                pw.I64(p.Incarnation);
+            });
             w.Str(m.SyncedConfigChecksum);
         }, r => new FgcpHeartbeat(
             r.Str(), r.Str(), r.I32(), r.Str(), r.Bytes(), r.I32(), r.Bool(), r.I64(), r.I32(),
             // State and role are read as sent: FgcpHeartbeatValidation drops an undefined value with its own cause.
-            (HaState)r.U8(), (HaRole)r.U8(), r.OptStr(), r.I64(), r.I64(), r.Str(), r.Str()));
+            (HaState)r.U8(), (HaRole)r.U8(), r.OptStr(), r.I64(), r.I64(),
+            // A datagram is at most 2 KB, so a corrupt count ends in "truncated" after a few entries; a long list is bad_peer_list.
+            ReadHears(r), r.Str()));
 
         WireCodecs.Register<FgcpConfigSynced>("fgcp.sync.v1", (w, m) =>
         {

@@ -37,19 +37,22 @@ public sealed class FgcpHistoryFloodSpec() : TestKit("""
     /// <summary>An hbdev whose heartbeats the spec hands in itself.</summary>
     private sealed class HandFedLink : IHbdevLink
     {
-        public Action<FgcpHeartbeat>? Heard;
+        public Action<byte[]>? Heard;
         public string Interface => "port4";
         public bool IsUp => true;
         public void SetUp(bool up) { }
-        public void Start(Action<FgcpHeartbeat> onHeartbeat, Action<string> onMalformed) => Heard = onHeartbeat;
-        public void Send(FgcpHeartbeat heartbeat) { }
+        public void Start(Action<byte[]> onDatagram) => Heard = onDatagram;
+        public void Send(byte[] datagram) { }
+        public void CountDropped() { }
         public HbdevCounters Counters => new(0, 0, 0, 0, 0);
         public void Dispose() { }
     }
 
     private static FgcpHeartbeat Intruder(string serial, long sequence) => new(
         serial, "INTRUDER", 1, "DC2_VM12", FgcpActor.PasswordProof(Config("wrong").Ha), 255, true, 1, 0, HaState.Work, HaRole.Primary,
-        serial, sequence, 1, "akka.tcp://fortigate@127.0.0.1:1/user/fgcp", "0123456789abcdef0123456789abcdef");
+        serial, sequence, 1, [], "0123456789abcdef0123456789abcdef");
+
+    private static byte[] Datagram(FgcpHeartbeat hb) => FgcpHeartbeatEnvelope.Seal(hb, FgcpHeartbeatProtection.None);
 
     private IReadOnlyList<HaHistoryEntry> Read(IActorRef history) =>
         history.Ask<HaHistory>(ReadHaHistory.Instance, TimeSpan.FromSeconds(10)).Result.Entries;
@@ -66,7 +69,7 @@ public sealed class FgcpHistoryFloodSpec() : TestKit("""
         var fgcp = Sys.ActorOf(FgcpActor.Props(Vm1, Config("secret"), new Dictionary<string, IHbdevLink> { ["port4"] = link }, history,
             ActorRefs.Nobody, CreateTestProbe().Ref), "fgcp");
         AwaitCondition(() => link.Heard is not null, TimeSpan.FromSeconds(3));
-        for (var i = 0; i < 600; i++) link.Heard!(Intruder($"FGVM02TM22{i + 100:D6}", i + 1));
+        for (var i = 0; i < 600; i++) link.Heard!(Datagram(Intruder($"FGVM02TM22{i + 100:D6}", i + 1)));
         AwaitCondition(() => fgcp.Ask<HaStatusSnapshot>(GetHaStatus.Instance, TimeSpan.FromSeconds(3)).Result
             .HeartbeatDrops.GetValueOrDefault(HeartbeatDropCause.PasswordMismatch) == 600, TimeSpan.FromSeconds(10));
 
@@ -85,8 +88,8 @@ public sealed class FgcpHistoryFloodSpec() : TestKit("""
             ActorRefs.Nobody, CreateTestProbe().Ref), "fgcp");
         AwaitCondition(() => link.Heard is not null, TimeSpan.FromSeconds(3));
         const string forged = "FGVM02TM22000002\n<0> HA event\n    <2026-12-05 20:00:00> vcluster-1: FGVM02TM22000009 is selected as the primary";
-        link.Heard!(Intruder(forged, 1));
-        link.Heard!(Intruder(forged, 2) with { PasswordProof = FgcpActor.PasswordProof(Config("secret").Ha) });
+        link.Heard!(Datagram(Intruder(forged, 1)));
+        link.Heard!(Datagram(Intruder(forged, 2) with { PasswordProof = FgcpActor.PasswordProof(Config("secret").Ha) }));
         AwaitCondition(() => fgcp.Ask<HaStatusSnapshot>(GetHaStatus.Instance, TimeSpan.FromSeconds(3)).Result
             .HeartbeatDrops.GetValueOrDefault(HeartbeatDropCause.BadSerial) == 2, TimeSpan.FromSeconds(10));
 

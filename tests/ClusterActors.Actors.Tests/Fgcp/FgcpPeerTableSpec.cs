@@ -53,11 +53,11 @@ public sealed class FgcpPeerTableSpec
     private FgcpHeartbeat Hb(string serial = Vm2, int priority = 128, int monitorUp = 1, long uptimeMs = 0, HaState state = HaState.Hello,
         HaRole role = HaRole.Secondary, HaConfig? ha = null, long incarnation = 1) =>
         new(serial, "DC2_VM2", 1, "DC2_VM12", FgcpPeerTable.ComputePasswordProof(ha ?? Ha()), priority, false, uptimeMs, monitorUp,
-            state, role, state == HaState.Work ? serial : null, ++_sequence, incarnation, "akka.tcp://fortigate@127.0.0.1:1/user/fgcp", Checksum);
+            state, role, state == HaState.Work ? serial : null, ++_sequence, incarnation, [], Checksum);
 
     private static FgcpHeartbeat Of(FgcpPeerTable t) => new(
         t.Serial, "DC2_VM", 1, "DC2_VM12", t.PasswordProof, 128, false, (long)t.Uptime.TotalMilliseconds, t.MonitorUp, t.State, t.Role,
-        t.State == HaState.Work ? t.PrimarySerial : null, 1, 1, "akka.tcp://fortigate@127.0.0.1:1/user/fgcp", Checksum);
+        t.State == HaState.Work ? t.PrimarySerial : null, 1, 1, [], Checksum);
 
     [Fact]
     public void A_peer_heard_twice_forms_the_cluster_and_the_election_decides()
@@ -272,7 +272,7 @@ public sealed class FgcpPeerTableSpec
         { "primary serial malformed", h => h with { PrimarySerial = "FG\n" }, HeartbeatDropCause.BadPrimarySerial },
         { "sequence 0", h => h with { Sequence = 0 }, HeartbeatDropCause.BadSequence },
         { "incarnation -1", h => h with { Incarnation = -1 }, HeartbeatDropCause.BadIncarnation },
-        { "actor path with a newline", h => h with { ActorPath = "akka://x/\nforged" }, HeartbeatDropCause.BadActorPath },
+        { "peer heard with a newline", h => h with { Hears = [new HeardPeer("FG\nforged", 1)] }, HeartbeatDropCause.BadPeerList },
         { "checksum with a newline", h => h with { SyncedConfigChecksum = "0123456789abcdef0123456789abcde\n" }, HeartbeatDropCause.BadChecksum },
     };
 

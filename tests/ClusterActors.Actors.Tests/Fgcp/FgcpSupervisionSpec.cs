@@ -129,9 +129,9 @@ public sealed class FgcpSupervisionSpec() : TestKit("akka.loglevel = ERROR"), ID
         var fgcp = StartFgcp(TimeProvider.System);
         AwaitHeartbeats(3, TimeSpan.FromSeconds(3));
         var bad = new FgcpHeartbeat("FGVM02TM22000002", "DC2_VM2", 1, "DC2_VM12", FgcpActor.PasswordProof(Config.Ha), 256, false, 1000, 0,
-            HaState.Hello, HaRole.Secondary, null, 1, 1, "akka.tcp://fortigate@127.0.0.1:1/user/fgcp", "0123456789abcdef0123456789abcdef");
+            HaState.Hello, HaRole.Secondary, null, 1, 1, [], "0123456789abcdef0123456789abcdef");
         // Three in a row: before validation the second one formed the cluster and the election threw.
-        for (var i = 1; i <= 3; i++) _peer.Send(UdpHbdevLink.Encode(bad with { Sequence = i }), _link!.LocalEndPoint);
+        for (var i = 1; i <= 3; i++) _peer.Send(FgcpHeartbeatEnvelope.Seal(bad with { Sequence = i }, FgcpHeartbeatProtection.None), _link!.LocalEndPoint);
 
         AwaitCondition(() => fgcp.Ask<HaStatusSnapshot>(GetHaStatus.Instance, TimeSpan.FromSeconds(3)).Result
             .HeartbeatDrops.GetValueOrDefault(HeartbeatDropCause.BadPriority) == 3, TimeSpan.FromSeconds(5));

@@ -52,19 +52,21 @@ public sealed class SplitBrainHealAnnounceSpec() : TestKit("akka.loglevel = WARN
     private sealed class MemoryHbdevLink(HbSegment segment) : IHbdevLink
     {
         private volatile bool _up = true;
-        private Action<FgcpHeartbeat>? _heard;
+        private Action<byte[]>? _heard;
 
         public string Interface => "port4";
         public bool IsUp => _up;
         public void SetUp(bool up) => _up = up;
-        public void Start(Action<FgcpHeartbeat> onHeartbeat, Action<string> onMalformed) => _heard = onHeartbeat;
+        public void Start(Action<byte[]> onDatagram) => _heard = onDatagram;
 
-        public void Send(FgcpHeartbeat heartbeat)
+        public void Send(byte[] datagram)
         {
             if (!_up) return;
             foreach (var link in segment.Links)
-                if (link != this && link._up) link._heard?.Invoke(heartbeat);
+                if (link != this && link._up) link._heard?.Invoke(datagram);
         }
+
+        public void CountDropped() { }
 
         public HbdevCounters Counters => new(0, 0, 0, 0, 0);
         public void Dispose() { }

@@ -341,6 +341,8 @@ public class DocumentTests
             "    set mode a-p",
             "    set password ENC <x>",
             "    set hbdev \"port4\" 50",
+            "    set authentication disable",
+            "    set encryption disable",
             "    set session-pickup enable",
             "    set session-pickup-connectionless disable",
             "    set upgrade-mode simultaneous",

@@ -11,7 +11,7 @@ public sealed class FgcpHeartbeatValidationSpec
 {
     private static readonly FgcpHeartbeat Valid = new(
         "FGVM02TM22000002", "DC2_VM2", 1, "DC2_VM12", new byte[32], 128, false, 12_345, 2, HaState.Work, HaRole.Primary,
-        "FGVM02TM22000002", 7, 1_764_000_000_000, "akka.tcp://fortigate@10.1.0.2:4053/user/fortigate/fgcp/fgcp",
+        "FGVM02TM22000002", 7, 1_764_000_000_000, [new HeardPeer("FGVM02TM22000001", 1_764_000_000_001)],
         "0123456789abcdef0123456789abcdef");
 
     /// <summary>One row: a heartbeat with one field spoiled, and the cause it must be dropped for.</summary>
@@ -46,9 +46,9 @@ public sealed class FgcpHeartbeatValidationSpec
         { "sequence 0", Valid with { Sequence = 0 }, HeartbeatDropCause.BadSequence },
         { "sequence negative", Valid with { Sequence = -5 }, HeartbeatDropCause.BadSequence },
         { "incarnation 0", Valid with { Incarnation = 0 }, HeartbeatDropCause.BadIncarnation },
-        { "actor path not akka", Valid with { ActorPath = "http://evil/" }, HeartbeatDropCause.BadActorPath },
-        { "actor path with a newline", Valid with { ActorPath = "akka://fortigate/user\n" }, HeartbeatDropCause.BadActorPath },
-        { "actor path of 513 characters", Valid with { ActorPath = "akka://" + new string('p', 506) }, HeartbeatDropCause.BadActorPath },
+        { "peer heard with a newline in its serial", Valid with { Hears = [new HeardPeer("FGVM02TM2200\n<9>", 1)] }, HeartbeatDropCause.BadPeerList },
+        { "peer heard with incarnation 0", Valid with { Hears = [new HeardPeer("FGVM02TM22000001", 0)] }, HeartbeatDropCause.BadPeerList },
+        { "17 peers heard", Valid with { Hears = Enumerable.Range(0, 17).Select(i => new HeardPeer($"FGVM02TM220000{i:00}", 1)).ToList() }, HeartbeatDropCause.BadPeerList },
         { "checksum upper case", Valid with { SyncedConfigChecksum = "0123456789ABCDEF0123456789ABCDEF" }, HeartbeatDropCause.BadChecksum },
         { "checksum short", Valid with { SyncedConfigChecksum = "0123" }, HeartbeatDropCause.BadChecksum },
     };
@@ -105,7 +105,7 @@ public sealed class FgcpHeartbeatValidationSpec
         Assert.Equal(HeartbeatDropCause.Corrupt, FgcpHeartbeatValidation.Decode([.. Datagram(Valid), 0]).Drop!.Cause); // trailing byte
         // A length field of -1 where the serial's length is.
         var negativeLength = Datagram(Valid);
-        negativeLength.AsSpan(4, 4).Fill(0xff);
+        negativeLength.AsSpan(FgcpHeartbeatEnvelope.HeaderBytes, 4).Fill(0xff);
         Assert.Equal(HeartbeatDropCause.Corrupt, FgcpHeartbeatValidation.Decode(negativeLength).Drop!.Cause);
     }
 
@@ -133,5 +133,5 @@ public sealed class FgcpHeartbeatValidationSpec
         Assert.All(names, n => Assert.Matches("^[a-z_]+$", n));
     }
 
-    private static byte[] Datagram(FgcpHeartbeat hb) => [.. FgcpHeartbeatValidation.Magic, .. WireCodecs.Encode(hb)];
+    private static byte[] Datagram(FgcpHeartbeat hb) => FgcpHeartbeatEnvelope.Seal(hb, FgcpHeartbeatProtection.None);
 }
