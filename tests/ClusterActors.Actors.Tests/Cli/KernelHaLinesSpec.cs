@@ -37,12 +37,16 @@ public sealed class KernelHaLinesSpec() : TestKit("akka.loglevel = ERROR")
 
     private sealed class HandFedLink : IHbdevLink
     {
-        public volatile Action<FgcpHeartbeat>? Heard;
+        public volatile Action<byte[]>? Datagram;
+
+        /// <summary>One heartbeat as it arrives on the wire: a clear datagram (neither spec enables authentication).</summary>
+        public void Heard(FgcpHeartbeat heartbeat) => Datagram!(FgcpHeartbeatEnvelope.Seal(heartbeat, FgcpHeartbeatProtection.None));
         public string Interface => "port4";
         public bool IsUp => true;
         public void SetUp(bool up) { }
-        public void Start(Action<FgcpHeartbeat> onHeartbeat, Action<string> onMalformed) => Heard = onHeartbeat;
-        public void Send(FgcpHeartbeat heartbeat) { }
+        public void Start(Action<byte[]> onDatagram) => Datagram = onDatagram;
+        public void Send(byte[] datagram) { }
+        public void CountDropped() { }
         public HbdevCounters Counters => new(0, 0, 0, 0, 0);
         public void Dispose() { }
     }
@@ -60,12 +64,12 @@ public sealed class KernelHaLinesSpec() : TestKit("akka.loglevel = ERROR")
         var history = Sys.ActorOf(Props.Create(() => new HistoryLines(lines)));
         var fgcp = Sys.ActorOf(FgcpActor.Props(Vm1, Config, new Dictionary<string, IHbdevLink> { ["port4"] = link }, history,
             ActorRefs.Nobody, CreateTestProbe().Ref));
-        AwaitCondition(() => link.Heard is not null, TimeSpan.FromSeconds(5));
+        AwaitCondition(() => link.Datagram is not null, TimeSpan.FromSeconds(5));
 
         // DC2_VM2 works as primary with 400 s of HA uptime: DC2_VM1, just started, joins it as secondary.
         for (var sequence = 1; sequence <= 2; sequence++)
-            link.Heard!(new FgcpHeartbeat(Vm2, "DC2_VM2", 1, "DC2_VM12", FgcpActor.PasswordProof(Config.Ha), 100, false, 400_000, 0,
-                HaState.Work, HaRole.Primary, Vm2, sequence, 1, "akka.tcp://fortigate@127.0.0.1:1/user/fgcp", "0123456789abcdef0123456789abcdef"));
+            link.Heard(new FgcpHeartbeat(Vm2, "DC2_VM2", 1, "DC2_VM12", FgcpActor.PasswordProof(Config.Ha), 100, false, 400_000, 0,
+                HaState.Work, HaRole.Primary, Vm2, sequence, 1, [], "0123456789abcdef0123456789abcdef"));
         AwaitCondition(() => fgcp.Ask<HaStatusSnapshot>(GetHaStatus.Instance, TimeSpan.FromSeconds(3)).Result is { State: HaState.Work },
             TimeSpan.FromSeconds(5), "DC2_VM1 works");
 

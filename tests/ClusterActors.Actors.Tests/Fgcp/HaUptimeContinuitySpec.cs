@@ -49,12 +49,16 @@ public sealed class HaUptimeContinuitySpec() : TestKit("akka.loglevel = ERROR")
 
     private sealed class HandFedLink : IHbdevLink
     {
-        public volatile Action<FgcpHeartbeat>? Heard;
+        public volatile Action<byte[]>? Datagram;
+
+        /// <summary>One heartbeat as it arrives on the wire: a clear datagram (neither spec enables authentication).</summary>
+        public void Heard(FgcpHeartbeat heartbeat) => Datagram!(FgcpHeartbeatEnvelope.Seal(heartbeat, FgcpHeartbeatProtection.None));
         public string Interface => "port4";
         public bool IsUp => true;
         public void SetUp(bool up) { }
-        public void Start(Action<FgcpHeartbeat> onHeartbeat, Action<string> onMalformed) => Heard = onHeartbeat;
-        public void Send(FgcpHeartbeat heartbeat) { }
+        public void Start(Action<byte[]> onDatagram) => Datagram = onDatagram;
+        public void Send(byte[] datagram) { }
+        public void CountDropped() { }
         public HbdevCounters Counters => new(0, 0, 0, 0, 0);
         public void Dispose() { }
     }
@@ -91,8 +95,8 @@ public sealed class HaUptimeContinuitySpec() : TestKit("akka.loglevel = ERROR")
 
         // DC2_VM2 (priority 250, HA uptime 10 s) is heard twice: the cluster forms and uptime decides (110 s > margin 60 s).
         for (var sequence = 1; sequence <= 2; sequence++)
-            link.Heard!(new FgcpHeartbeat(Vm2, "DC2_VM2", 1, "DC2_VM12", FgcpActor.PasswordProof(Config.Ha), 250, false, 10_000, 0,
-                HaState.Hello, HaRole.Secondary, null, sequence, 1, "akka.tcp://fortigate@127.0.0.1:1/user/fgcp", "0123456789abcdef0123456789abcdef"));
+            link.Heard(new FgcpHeartbeat(Vm2, "DC2_VM2", 1, "DC2_VM12", FgcpActor.PasswordProof(Config.Ha), 250, false, 10_000, 0,
+                HaState.Hello, HaRole.Secondary, null, sequence, 1, [], "0123456789abcdef0123456789abcdef"));
         AwaitCondition(() => Status(fgcp) is { State: HaState.Work }, TimeSpan.FromSeconds(5), "the cluster forms with DC2_VM2");
         var elected = Status(fgcp);
         Assert.True(elected.Role == HaRole.Primary, $"DC2_VM1 should stay primary by uptime; history: {string.Join(" | ", lines)}");
