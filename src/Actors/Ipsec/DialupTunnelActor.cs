@@ -75,6 +75,13 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     /// <summary>The number after the highest this instance has sent on the current outbound SA (0: none yet). Whatever a
     /// record says, the instance never starts below it again: a number is sent once per SA (RFC 4303 §3.3.3).</summary>
     private ulong _sentNext;
+    /// <summary>
+    /// After a stall: the generation and the jumped next number the owner held. No CHILD SA rekey is asked until a record
+    /// with a newer generation or with the jump synced comes back: a rekey written on the pre-stall record loses to the
+    /// peer's takeover (generation + 1, old SA) that is still on its way, while the client has taken the new SA and
+    /// deleted the old one (chaos seed 1 run 21 of the 100-run session: a dead tunnel).
+    /// </summary>
+    private (long Generation, ulong Next)? _rekeyHeldAfterStall;
     private long _rekeyAskedAt = long.MinValue;
 
     /// <summary>How often an owner whose CHILD SA needs a rekey asks its phase1 again (which resends the request).</summary>
@@ -168,6 +175,8 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         }
         if (role == TunnelRole.SyncPrimary) _synced = (Math.Max(_synced.Out, TunnelOwnership.OwnerSequence(record)), Math.Max(_synced.In, record.ReplayHighest));
         if (rekeyed) _rekeyAskedAt = long.MinValue;
+        if (_rekeyHeldAfterStall is { } held && (rekeyed || record.Generation > held.Generation || record.NextOutboundSeq >= TunnelOwnership.InRecord(held.Next)))
+            _rekeyHeldAfterStall = null;
         RekeyIfDue(); // a new owner near the end of the sequence space rekeys at once, not at the next sync tick
     }
 
@@ -178,7 +187,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     /// </summary>
     private void RekeyIfDue()
     {
-        if (!MaySend || !TunnelOwnership.ChildRekeyDue(_out.NextSeq)) return;
+        if (!MaySend || !TunnelOwnership.ChildRekeyDue(_out.NextSeq) || _rekeyHeldAfterStall is not null) return;
         var now = System.Diagnostics.Stopwatch.GetTimestamp();
         if (_rekeyAskedAt != long.MinValue && System.Diagnostics.Stopwatch.GetElapsedTime(_rekeyAskedAt, now) < RekeyAskInterval) return;
         _rekeyAskedAt = now;
@@ -203,7 +212,8 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         _out = Outbound(_record, TunnelOwnership.AfterStall(Math.Max(from, _sentNext)));
         _log.Info("{0}: this unit stalled for at least {1:0} ms: outbound seqno moves from {2:x} to {3:x}, past a takeover its peers may have made",
             _record.Name, stalled.Waited.TotalMilliseconds, from, _out.NextSeq);
-        RekeyIfDue();
+        // The next sequence sync writes the jump; a takeover record, if one was made, arrives meanwhile. Rekey after either.
+        _rekeyHeldAfterStall = (_record.Generation, _out.NextSeq);
     }
 
     private bool MaySend => _role == TunnelRole.SyncPrimary || _claiming;

@@ -65,7 +65,7 @@ public sealed record ChaosSummary
         sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
 }
 
-/// <summary>The chaos drill's files: per run `chaos-R.md` and `.json`, per session `chaos-summary.md` and `.json`.</summary>
+/// <summary>The chaos drill's files: per run `chaos-R.md`, `.json` and `.svg`, per session `summary.md` and `.json` (the invocation's folder).</summary>
 public static class ChaosReport
 {
     /// <summary>The fault kinds this build's labs cannot inject yet (no IDrillLab method): listed in every summary.

@@ -167,6 +167,43 @@ public sealed class DialupTunnelEspSpec : TestKit
         Assert.True(fromGateway.TryOpen(EspOf(next), out _, out var reason), reason.ToString());
     }
 
+    /// <summary>
+    /// Chaos seed 1 run 21 of the 100-run session: the stall's jump took the resumed owner's numbers past 0xe0000000 and
+    /// it rekeyed the CHILD SA at once, on its pre-stall record (generation 1); the peer's takeover (generation 2, the old
+    /// SA) then won everywhere, while the client had taken the new SA and deleted the old one: the tunnel was dead.
+    /// </summary>
+    [Fact]
+    public void A_stalled_owner_asks_no_rekey_on_its_pre_stall_record_only_once_a_newer_record_comes_back()
+    {
+        var record = Keyed(TunnelOwnershipSpec.Record(owner: Self, group: 1, nextSeq: 0xc0000001));
+        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6));
+        tunnel.Tell(new UnitStalled(TimeSpan.FromSeconds(3)));
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 1)));
+        Assert.Equal(0xe0000001u, SeqOf(FishForMessage<TunnelEncrypted>(_ => true))); // due: ChildRekeyDue from 0xe0000000
+        // Past its sequence sync tick (every second), which asks for a due rekey.
+        foreach (var m in ReceiveWhile<object>(DialupTunnelActor.SequenceSyncInterval + TimeSpan.FromMilliseconds(400), m => m)) Assert.IsNotType<RekeyTunnelChild>(m);
+
+        // The peer's takeover reaches it (old SA, generation 2), then its own primary's claim (generation 3): now it rekeys.
+        var peers = TunnelOwnership.Claim(record, "FGVM02TM22000002", 1);
+        tunnel.Tell(new TunnelRecordChanged(peers));
+        tunnel.Tell(new TunnelRecordChanged(TunnelOwnership.Claim(peers, Self, 1)));
+        Assert.Equal(record.Key, FishForMessage<RekeyTunnelChild>(_ => true).Key);
+    }
+
+    [Fact]
+    public void A_stalled_owner_that_nobody_took_over_rekeys_once_its_jump_is_synced()
+    {
+        var record = Keyed(TunnelOwnershipSpec.Record(owner: Self, group: 1, nextSeq: 0xc0000001));
+        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6));
+        tunnel.Tell(new UnitStalled(TimeSpan.FromSeconds(1)));
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 1)));
+        // Its sequence sync (every second) carries the jump; the phase1 writes it and the record comes back.
+        var sync = FishForMessage<SyncTunnelSequence>(_ => true, TimeSpan.FromSeconds(3));
+        Assert.Equal(0xe0000002u, sync.NextOutboundSeq);
+        tunnel.Tell(new TunnelRecordChanged(record with { NextOutboundSeq = sync.NextOutboundSeq, SyncSeq = record.SyncSeq + 1 }));
+        Assert.Equal(record.Key, FishForMessage<RekeyTunnelChild>(_ => true).Key);
+    }
+
     [Fact]
     public async Task A_replayed_packet_is_dropped_and_counted_never_forwarded()
     {
