@@ -146,20 +146,27 @@ public sealed class FgcpClusterSpec(ITestOutputHelper output) : IAsyncLifetime
         Assert.True(await _lab.IsRole("DC2_VM1", HaRole.Primary));
     }
 
+    /// <summary>Heartbeats in clear: the receiver reads the sender's group and password proof and names the mismatch.</summary>
+    private const string InClear = "config system ha\nset authentication disable\nset encryption disable\nend\n";
+
     [Theory]
-    [InlineData("config system ha\nset password \"other-password\"\nend", "password mismatch")]
-    [InlineData("config system ha\nset group-name \"dc2_vm12\"\nend", "group-name mismatch (peer \"DC2_VM12\", local \"dc2_vm12\")")]
-    [InlineData("config system ha\nset group-id 3\nend", "group-id mismatch (peer 1, local 3)")]
-    public async Task A_mismatch_gives_no_cluster_and_each_unit_says_why(string vm1Change, string reason)
+    [InlineData(InClear + "config system ha\nset password \"other-password\"\nend", InClear, "password mismatch")]
+    [InlineData(InClear + "config system ha\nset group-name \"dc2_vm12\"\nend", InClear, "group-name mismatch (peer \"DC2_VM12\", local \"dc2_vm12\")")]
+    [InlineData(InClear + "config system ha\nset group-id 3\nend", InClear, "group-id mismatch (peer 1, local 3)")]
+    // The shipped units authenticate (and encrypt) their heartbeats with keys from the password and group, so another
+    // password fails the HMAC, checked first, and that is what the history says.
+    [InlineData("config system ha\nset password \"other-password\"\nend", null,
+        "hbdev port4: heartbeat dropped (auth_failed): authentication failed (HMAC mismatch): modified, or another password or group")]
+    public async Task A_mismatch_gives_no_cluster_and_each_unit_says_why(string vm1Change, string? vm2Change, string reason)
     {
-        await StartCluster1(vm1Extra: vm1Change);
+        await StartCluster1(vm1Extra: vm1Change, vm2Extra: vm2Change);
         // Alone, a unit waits hello-holddown (5 s here) before it works as primary.
         await LoopbackLab.Eventually(async () => await _lab.IsRole("DC2_VM1", HaRole.Primary) && await _lab.IsRole("DC2_VM2", HaRole.Primary),
             TimeSpan.FromSeconds(9), "both units primary alone");
         Assert.Single((await _lab.Status("DC2_VM1")).Members);
         Assert.Single((await _lab.Status("DC2_VM2")).Members);
         var history = await _lab.Units["DC2_VM1"].CliAsync("diagnose sys ha history read");
-        Assert.Contains(reason, history.Output);
+        Assert.True(history.Output.Contains(reason, StringComparison.Ordinal), $"expected \"{reason}\" in DC2_VM1's history:\n{history.Output}");
         Assert.Contains("is selected as the primary because it's the only member in the cluster", history.Output);
     }
 

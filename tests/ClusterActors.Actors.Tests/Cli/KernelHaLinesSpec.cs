@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using ClusterActors.Actors.Cli;
 using ClusterActors.Actors.Fgcp;
+using ClusterActors.Actors.Tests.Fgcp;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Fgcp;
 using ClusterActors.Protocol.History;
@@ -35,21 +36,6 @@ public sealed class KernelHaLinesSpec() : TestKit("akka.loglevel = ERROR")
         end
         """).Value!;
 
-    private sealed class HandFedLink : IHbdevLink
-    {
-        public volatile Action<byte[]>? Datagram;
-
-        /// <summary>One heartbeat as it arrives on the wire: a clear datagram (neither spec enables authentication).</summary>
-        public void Heard(FgcpHeartbeat heartbeat) => Datagram!(FgcpHeartbeatEnvelope.Seal(heartbeat, FgcpHeartbeatProtection.None));
-        public string Interface => "port4";
-        public bool IsUp => true;
-        public void SetUp(bool up) { }
-        public void Start(Action<byte[]> onDatagram) => Datagram = onDatagram;
-        public void Send(byte[] datagram) { }
-        public void CountDropped() { }
-        public HbdevCounters Counters => new(0, 0, 0, 0, 0);
-        public void Dispose() { }
-    }
 
     private sealed class HistoryLines : ReceiveActor
     {
@@ -59,7 +45,7 @@ public sealed class KernelHaLinesSpec() : TestKit("akka.loglevel = ERROR")
     [Fact]
     public void A_unit_that_joins_a_working_cluster_as_secondary_prints_the_documents_kernel_lines()
     {
-        var link = new HandFedLink();
+        var link = new HandFedHbdevLink();
         var lines = new ConcurrentQueue<string>();
         var history = Sys.ActorOf(Props.Create(() => new HistoryLines(lines)));
         var fgcp = Sys.ActorOf(FgcpActor.Props(Vm1, Config, new Dictionary<string, IHbdevLink> { ["port4"] = link }, history,

@@ -35,18 +35,6 @@ public sealed class FgcpHistoryFloodSpec() : TestKit("""
         """).Value!;
 
     /// <summary>An hbdev whose heartbeats the spec hands in itself.</summary>
-    private sealed class HandFedLink : IHbdevLink
-    {
-        public Action<byte[]>? Heard;
-        public string Interface => "port4";
-        public bool IsUp => true;
-        public void SetUp(bool up) { }
-        public void Start(Action<byte[]> onDatagram) => Heard = onDatagram;
-        public void Send(byte[] datagram) { }
-        public void CountDropped() { }
-        public HbdevCounters Counters => new(0, 0, 0, 0, 0);
-        public void Dispose() { }
-    }
 
     private static FgcpHeartbeat Intruder(string serial, long sequence) => new(
         serial, "INTRUDER", 1, "DC2_VM12", FgcpActor.PasswordProof(Config("wrong").Ha), 255, true, 1, 0, HaState.Work, HaRole.Primary,
@@ -65,11 +53,11 @@ public sealed class FgcpHistoryFloodSpec() : TestKit("""
         foreach (var line in earlier) history.Tell(new RecordHaEvent(line));
         Assert.Equal(100, Read(history).Count);
 
-        var link = new HandFedLink();
+        var link = new HandFedHbdevLink();
         var fgcp = Sys.ActorOf(FgcpActor.Props(Vm1, Config("secret"), new Dictionary<string, IHbdevLink> { ["port4"] = link }, history,
             ActorRefs.Nobody, CreateTestProbe().Ref), "fgcp");
-        AwaitCondition(() => link.Heard is not null, TimeSpan.FromSeconds(3));
-        for (var i = 0; i < 600; i++) link.Heard!(Datagram(Intruder($"FGVM02TM22{i + 100:D6}", i + 1)));
+        AwaitCondition(() => link.Datagram is not null, TimeSpan.FromSeconds(3));
+        for (var i = 0; i < 600; i++) link.Datagram!(Datagram(Intruder($"FGVM02TM22{i + 100:D6}", i + 1)));
         AwaitCondition(() => fgcp.Ask<HaStatusSnapshot>(GetHaStatus.Instance, TimeSpan.FromSeconds(3)).Result
             .HeartbeatDrops.GetValueOrDefault(HeartbeatDropCause.PasswordMismatch) == 600, TimeSpan.FromSeconds(10));
 
@@ -83,13 +71,13 @@ public sealed class FgcpHistoryFloodSpec() : TestKit("""
     public void A_newline_in_a_heartbeat_serial_cannot_forge_a_line_in_diagnose_sys_ha_history_read()
     {
         var history = Sys.ActorOf(HaHistoryJournal.Props(Vm1), "ha-history");
-        var link = new HandFedLink();
+        var link = new HandFedHbdevLink();
         var fgcp = Sys.ActorOf(FgcpActor.Props(Vm1, Config("secret"), new Dictionary<string, IHbdevLink> { ["port4"] = link }, history,
             ActorRefs.Nobody, CreateTestProbe().Ref), "fgcp");
-        AwaitCondition(() => link.Heard is not null, TimeSpan.FromSeconds(3));
+        AwaitCondition(() => link.Datagram is not null, TimeSpan.FromSeconds(3));
         const string forged = "FGVM02TM22000002\n<0> HA event\n    <2026-12-05 20:00:00> vcluster-1: FGVM02TM22000009 is selected as the primary";
-        link.Heard!(Datagram(Intruder(forged, 1)));
-        link.Heard!(Datagram(Intruder(forged, 2) with { PasswordProof = FgcpActor.PasswordProof(Config("secret").Ha) }));
+        link.Datagram!(Datagram(Intruder(forged, 1)));
+        link.Datagram!(Datagram(Intruder(forged, 2) with { PasswordProof = FgcpActor.PasswordProof(Config("secret").Ha) }));
         AwaitCondition(() => fgcp.Ask<HaStatusSnapshot>(GetHaStatus.Instance, TimeSpan.FromSeconds(3)).Result
             .HeartbeatDrops.GetValueOrDefault(HeartbeatDropCause.BadSerial) == 2, TimeSpan.FromSeconds(10));
 

@@ -47,21 +47,6 @@ public sealed class HaUptimeContinuitySpec() : TestKit("akka.loglevel = ERROR")
             Interlocked.Exchange(ref _armed, 0) == 1 ? throw new InvalidOperationException("injected fault") : base.GetTimestamp();
     }
 
-    private sealed class HandFedLink : IHbdevLink
-    {
-        public volatile Action<byte[]>? Datagram;
-
-        /// <summary>One heartbeat as it arrives on the wire: a clear datagram (neither spec enables authentication).</summary>
-        public void Heard(FgcpHeartbeat heartbeat) => Datagram!(FgcpHeartbeatEnvelope.Seal(heartbeat, FgcpHeartbeatProtection.None));
-        public string Interface => "port4";
-        public bool IsUp => true;
-        public void SetUp(bool up) { }
-        public void Start(Action<byte[]> onDatagram) => Datagram = onDatagram;
-        public void Send(byte[] datagram) { }
-        public void CountDropped() { }
-        public HbdevCounters Counters => new(0, 0, 0, 0, 0);
-        public void Dispose() { }
-    }
 
     private sealed class HistoryLines : ReceiveActor
     {
@@ -75,7 +60,7 @@ public sealed class HaUptimeContinuitySpec() : TestKit("akka.loglevel = ERROR")
     {
         var clock = new FaultyFakeClock(new DateTimeOffset(2026, 12, 5, 23, 0, 0, TimeSpan.Zero));
         var lines = new ConcurrentQueue<string>();
-        var link = new HandFedLink();
+        var link = new HandFedHbdevLink();
         var history = Sys.ActorOf(Props.Create(() => new HistoryLines(lines)));
         // As FortiGateUnit builds it: one HA uptime start for every FGCP actor the supervisor starts.
         var uptime = new HaUptime(clock);

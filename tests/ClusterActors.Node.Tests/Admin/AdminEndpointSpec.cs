@@ -231,7 +231,7 @@ public sealed class AdminEndpointSpec(Xunit.Abstractions.ITestOutputHelper outpu
             }
             catch (Exception) { }
         });
-        var text = await ReadAll(tcp, TimeSpan.FromSeconds(15));
+        var text = await ReadAll(stream, TimeSpan.FromSeconds(15));
         stop.Cancel();
         await trickle;
         Assert.StartsWith("refused timeout\n", text);
@@ -304,9 +304,10 @@ public sealed class AdminEndpointSpec(Xunit.Abstractions.ITestOutputHelper outpu
         // Malformed: a login line with a broken password field.
         using var tcp = new TcpClient();
         await tcp.ConnectAsync(s.EndPoint);
-        await tcp.GetStream().WriteAsync(Encoding.UTF8.GetBytes("login admin !!notbase64SECRETFRAG!!\nshow"));
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.UTF8.GetBytes("login admin !!notbase64SECRETFRAG!!\nshow"));
         tcp.Client.Shutdown(SocketShutdown.Send);
-        var text = await ReadAll(tcp, TimeSpan.FromSeconds(10));
+        var text = await ReadAll(stream, TimeSpan.FromSeconds(10));
         Assert.StartsWith("refused malformed\n", text);
         Assert.DoesNotContain("SECRETFRAG", text);
     }
@@ -354,7 +355,13 @@ public sealed class AdminEndpointSpec(Xunit.Abstractions.ITestOutputHelper outpu
         finally { File.Delete(file); }
     }
 
-    private static async Task<string> ReadAll(TcpClient tcp, TimeSpan within)
+    /// <summary>
+    /// Reads to the end on the stream the spec wrote to. Not `tcp.GetStream()` again: once our side is shut down and the
+    /// endpoint has answered and closed, TcpClient may count itself disconnected and refuse to hand out a stream.
+    /// </summary>
+    private static async Task<string> ReadAll(TcpClient tcp, TimeSpan within) => await ReadAll(tcp.GetStream(), within);
+
+    private static async Task<string> ReadAll(Stream stream, TimeSpan within)
     {
         using var cts = new CancellationTokenSource(within);
         var ms = new MemoryStream();
@@ -362,7 +369,7 @@ public sealed class AdminEndpointSpec(Xunit.Abstractions.ITestOutputHelper outpu
         int n;
         try
         {
-            while ((n = await tcp.GetStream().ReadAsync(buffer, cts.Token)) > 0) ms.Write(buffer, 0, n);
+            while ((n = await stream.ReadAsync(buffer, cts.Token)) > 0) ms.Write(buffer, 0, n);
         }
         catch (IOException) { }
         return Encoding.UTF8.GetString(ms.ToArray());
