@@ -119,39 +119,32 @@ internal sealed class PacketReceiver : IDisposable
     }
 
     /// <summary>tp_status of the PACKET_AUXDATA control message, 0 when there is none.</summary>
-    private uint AuxStatus(MsgHdr msg)
-    {
-        var offset = 0;
-        var controlLength = (int)msg.ControlLength;
-        while (offset + 16 <= controlLength)
-        {
-            var cmsgLength = (int)Marshal.ReadInt64(_control, offset);
-            var level = Marshal.ReadInt32(_control, offset + 8);
-            var type = Marshal.ReadInt32(_control, offset + 12);
-            if (cmsgLength < 16) break;
-            if (level == LinuxNet.SolPacket && type == PacketAuxData && cmsgLength >= 16 + 4)
-                return (uint)Marshal.ReadInt32(_control, offset + 16);
-            offset += (cmsgLength + 7) & ~7;
-        }
-        return 0;
-    }
+    private uint AuxStatus(MsgHdr msg) =>
+        ControlData(msg, LinuxNet.SolPacket, PacketAuxData, 4) is var at and >= 0 ? (uint)Marshal.ReadInt32(_control, at) : 0;
 
     /// <summary>The SCM_TIMESTAMPNS control message's time in Unix nanoseconds, 0 when there is none.</summary>
-    private long ArrivalTimestamp(MsgHdr msg)
+    private long ArrivalTimestamp(MsgHdr msg) =>
+        ControlData(msg, SolSocket, SoTimestampNs, 16) is var at and >= 0
+            ? Marshal.ReadInt64(_control, at) * 1_000_000_000L + Marshal.ReadInt64(_control, at + 8)
+            : 0;
+
+    /// <summary>
+    /// Where the data of the control message (<paramref name="level"/>, <paramref name="type"/>) with at least
+    /// <paramref name="minData"/> bytes starts in the control buffer (cmsghdr: 8-byte length, level, type), or -1.
+    /// </summary>
+    private int ControlData(MsgHdr msg, int level, int type, int minData)
     {
         var offset = 0;
         var controlLength = (int)msg.ControlLength;
         while (offset + 16 <= controlLength)
         {
             var cmsgLength = (int)Marshal.ReadInt64(_control, offset);
-            var level = Marshal.ReadInt32(_control, offset + 8);
-            var type = Marshal.ReadInt32(_control, offset + 12);
             if (cmsgLength < 16) break;
-            if (level == SolSocket && type == SoTimestampNs && cmsgLength >= 16 + 16)
-                return Marshal.ReadInt64(_control, offset + 16) * 1_000_000_000L + Marshal.ReadInt64(_control, offset + 24);
+            if (Marshal.ReadInt32(_control, offset + 8) == level && Marshal.ReadInt32(_control, offset + 12) == type && cmsgLength >= 16 + minData)
+                return offset + 16;
             offset += (cmsgLength + 7) & ~7;
         }
-        return 0;
+        return -1;
     }
 
     /// <summary>Now in Unix nanoseconds, the clock of <see cref="Receive(out byte, out bool, out long)"/>'s timestamp.</summary>
