@@ -38,9 +38,6 @@ public sealed class IkeUdpListener : IDisposable
     public IPEndPoint EndPoint => (IPEndPoint)_udp.Client.LocalEndPoint!;
 
     /// <param name="localGateway">The address this socket stands for (the phase1's local-gw), whatever it is bound to.</param>
-    public static IkeUdpListener Start(IPEndPoint bind, IPAddress localGateway, IActorRef unit, IkeAdmissionSettings? limits = null) =>
-        Start(bind, localGateway, () => unit, limits);
-
     /// <param name="unit">The unit's current actor (a new one after the host restarts the ActorSystem).</param>
     public static IkeUdpListener Start(IPEndPoint bind, IPAddress localGateway, Func<IActorRef> unit, IkeAdmissionSettings? limits = null)
     {
