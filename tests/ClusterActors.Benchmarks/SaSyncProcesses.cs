@@ -282,6 +282,8 @@ internal static class SaSyncProcesses
         var ike = Units.ToDictionary(u => u, _ => LoopbackLab.FreeUdpPort());
         var contacts = string.Join(", ", Units.Select(u => $"\"akka.tcp://{UnitHost.SystemName}@127.0.0.1:{akka[u]}\""));
         var result = new List<Unit>();
+        var certs = Path.Combine(root, "certs");
+        LabCertificateAuthority.Create().WriteTo(certs, Units.Select(u => (u, LoopbackLab.ScenarioConfig(u).SerialNumber!)));
         foreach (var name in Units)
         {
             // As the in-process mode: DC2_VM1 wins cluster 1's election by its shipped priority 200; hello-holddown 5 to be working sooner.
@@ -299,6 +301,7 @@ internal static class SaSyncProcesses
                   contacts = [{{contacts}}]
                   hbdev.port4 { bind = "127.0.0.1:{{hb[name]}}", peers = [{{string.Join(", ", peers)}}] }
                   trace-tunnels = "{{trace}}"
+                  certs = "{{certs}}"
                 }
                 # Per-tunnel INFO lines on four consoles would cost more than the sync being measured.
                 akka.loglevel = WARNING

@@ -170,7 +170,7 @@ public sealed class DialupTunnelSpec(ITestOutputHelper output) : IAsyncLifetime
         // A stale record (generation 0) that would make DC2_VM2 the owner, pushed over remoting as an owner pushes:
         // were it applied, DC2_VM2 would print role=sync-primary.
         var vm1 = _lab.Units["DC2_VM1"];
-        var phase1 = vm1.System.ActorSelection($"{UnitHost.AkkaAddress(_lab.Units["DC2_VM2"].Options.Akka)}/user/fortigate/phase1-vpn1");
+        var phase1 = vm1.System.ActorSelection($"{_lab.Units["DC2_VM2"].Address}/user/fortigate/phase1-vpn1");
         var record = TunnelRecordOf(vm1);
         phase1.Tell(record with { Generation = 0, SyncSeq = 99, OwnerSerial = "FGVM02TM22000002" });
 

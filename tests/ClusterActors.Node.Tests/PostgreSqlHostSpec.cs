@@ -21,7 +21,7 @@ public sealed class PostgreSqlHostSpec
         var config = FortiConfig.Parse($"#serialno={serial}\nconfig system global\n    set hostname \"PG_UNIT\"\nend\n").Value!;
         var options = new UnitOptions("PG_UNIT", config, serial, Directory.CreateTempSubdirectory("clusteractors-pg-").FullName,
             new IPEndPoint(IPAddress.Loopback, RealProcessFailoverSpec.FreeTcpPort()), new IPEndPoint(IPAddress.Loopback, 0), [], [],
-            [Hocon.PathOf("persistence-postgresql.conf")]);
+            [Hocon.PathOf("persistence-postgresql.conf")]) { Tls = LabCertificateAuthority.ForSpecs("PG_UNIT", serial) };
 
         var first = await UnitHost.StartAsync(options);
         Assert.Equal("PostgreSQL.15", first.System.Settings.Config.GetString("akka.persistence.journal.sql.provider-name"));

@@ -40,6 +40,9 @@ public sealed class RealProcessFailoverSpec(ITestOutputHelper output) : IDisposa
         var akka = units.ToDictionary(u => u, _ => FreeTcpPort());
         var admin = units.ToDictionary(u => u, _ => FreeTcpPort());
         var hb = units.ToDictionary(u => u, _ => FreeUdpPort());
+        // Akka's mutual TLS: a CA and a certificate per unit, as `clusteractors certs create` writes them.
+        var certs = Path.Combine(_dir, "certs");
+        LabCertificateAuthority.Create().WriteTo(certs, units.Select(u => (u, LoopbackLab.ScenarioConfig(u).SerialNumber!)));
         var result = new List<UnitProcess>();
         foreach (var unit in units)
         {
@@ -58,6 +61,7 @@ public sealed class RealProcessFailoverSpec(ITestOutputHelper output) : IDisposa
                   contacts = ["akka.tcp://fortigate@127.0.0.1:{{akka[other]}}"]
                   hbdev.port4 { bind = "127.0.0.1:{{hb[unit]}}", peers = ["127.0.0.1:{{hb[other]}}"] }
                   ike = "127.0.0.1:{{IkePorts[unit] = FreeUdpPort()}}"
+                  certs = "{{certs}}"
                 }
                 """);
             var p = new UnitProcess($"node --config \"{configFile}\" --hocon \"{wiring}\" --data \"{Path.Combine(_dir, unit)}\"",

@@ -5,6 +5,7 @@ using Akka.Event;
 using ClusterActors.Actors.UnitConfig;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Fgcp;
+using ClusterActors.Actors.Unit;
 using ClusterActors.Protocol.History;
 
 namespace ClusterActors.Actors.Fgcp;
@@ -41,6 +42,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
 
     public static readonly TimeSpan RestartMaxBackoff = TimeSpan.FromSeconds(5);
 
+    private readonly UnitIdentities _identities = UnitIdentities.Of(Context.System);
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _serial;
     private readonly IReadOnlyDictionary<string, IHbdevLink> _links;
@@ -274,7 +276,16 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
 
     private void OnConfigSynced(FgcpConfigSynced sync)
     {
-        if (_table.Role != HaRole.Secondary || sync.FromSerial != _table.PrimarySerial)
+        // Who sent it is what its TLS certificate proves, not the FromSerial it carries (SyncAuthorization).
+        var sender = _identities.Attribute(Sender, sync.FromSerial);
+        if (SyncAuthorization.ConfigSync(sender, _table.Role == HaRole.Secondary, _table.PrimarySerial) is { } why)
+        {
+            if (_identities.Refusals.Refused("config-sync", sender ?? Sender.Path.Address.ToString(), out var suppressed))
+                _log.Warning("config sync from {0} ({1}) dropped: {2}{3}", Sender.Path.Address, sender ?? "unauthenticated", why,
+                    suppressed > 0 ? $" ({suppressed} more from it since)" : "");
+            return;
+        }
+        if (sync.FromSerial != _table.PrimarySerial)
         {
             _log.Warning("ignored config sync from {0}: it is not this unit's primary ({1})", sync.FromSerial, _table.PrimarySerial);
             return;
@@ -285,7 +296,14 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
 
     private void OnChangeForwarded(FgcpConfigChangeForwarded forwarded)
     {
-        if (_table.Role != HaRole.Primary) return;
+        var sender = _identities.Attribute(Sender, forwarded.FromSerial);
+        if (SyncAuthorization.ForwardedChange(sender, _table.Role == HaRole.Primary, _table.Peers.Keys.ToList()) is { } why)
+        {
+            if (_identities.Refusals.Refused("forwarded-change", sender ?? Sender.Path.Address.ToString(), out var suppressed))
+                _log.Warning("config change forwarded by {0} ({1}) dropped: {2}{3}", Sender.Path.Address, sender ?? "unauthenticated", why,
+                    suppressed > 0 ? $" ({suppressed} more from it since)" : "");
+            return;
+        }
         _configActor.Tell(new ApplyConfigScript(forwarded.Script, $"ha-forward:{forwarded.FromSerial}"));
     }
 

@@ -75,6 +75,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly UnitIdentities _identities = UnitIdentities.Of(Context.System);
     private readonly Cluster _cluster = Cluster.Get(Context.System);
     private readonly IActorRef _replicator = DistributedData.Get(Context.System).Replicator;
     private readonly string _serial;
@@ -124,18 +125,19 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         });
         Receive<TunnelRecord>(r =>
         {
-            // pushed by an owner
+            // pushed by an owner: accepted only from the unit its TLS certificate proves it is (SyncAuthorization)
             if (Sender.Path.Address.HasGlobalScope) Context.Parent.Tell(new FgspSyncCounted(Sender.Path.Address.ToString(), Sent: false));
-            Apply(r);
+            var sender = _identities.Attribute(Sender, r.OwnerSerial);
+            if (Authorized(r, sender, Sender.Path.Address.ToString())) Apply(r);
         });
         Receive<HaRoleChanged>(OnRole);
         Receive<Changed>(c =>
         {
-            if (c.Key.Equals(_key)) foreach (var r in c.Get(_key).Entries.Values) Apply(r);
+            if (c.Key.Equals(_key)) ApplyReplicated(c.Get(_key));
         });
         Receive<GetSuccess>(g =>
         {
-            if (g.Key.Equals(_key)) foreach (var r in g.Get(_key).Entries.Values) Apply(r);
+            if (g.Key.Equals(_key)) ApplyReplicated(g.Get(_key));
         });
         Receive<NotFound>(_ => { });
         Receive<GetFailure>(g =>
@@ -459,6 +461,30 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         foreach (var address in _peers.Targets) Push(address, record);
         _replicator.Tell(Dsl.Update(_key, LWWDictionary<string, TunnelRecord>.Empty, WriteLocal.Instance,
             d => d.SetItem(_cluster, record.Key, record, (_, r) => TunnelOwnership.Clock(r))));
+    }
+
+    /// <summary>
+    /// Distributed Data's view: each entry is attributed to the member that wrote it (its register's UpdatedBy) and
+    /// checked as a push from that member would be. A record this unit wrote itself is its own.
+    /// </summary>
+    private void ApplyReplicated(LWWDictionary<string, TunnelRecord> replicated)
+    {
+        foreach (var (key, record, writer) in ReplicatedWriters.Entries(replicated))
+        {
+            var sender = writer == _cluster.SelfUniqueAddress ? _serial : _identities.Attribute(writer?.Address, record.OwnerSerial);
+            if (Authorized(record, sender, writer?.Address.ToString() ?? "distributed data")) Apply(record);
+        }
+    }
+
+    /// <summary>Drops (counted, logged once per sender a minute) a record its sender may not send.</summary>
+    private bool Authorized(TunnelRecord incoming, string? sender, string from)
+    {
+        var why = SyncAuthorization.TunnelRecord(incoming, _records.GetValueOrDefault(incoming.Key), sender);
+        if (why is null) return true;
+        if (_identities.Refusals.Refused("tunnel-record", sender ?? from, out var suppressed))
+            _log.Warning("{0}: tunnel record {1} from {2} ({3}) dropped: {4}{5}", _phase1.Name, incoming.Name, from, sender ?? "unauthenticated", why,
+                suppressed > 0 ? $" ({suppressed} more from it since)" : "");
+        return false;
     }
 
     /// <summary>Where the unit's forwarding plane finds this instance: its inbound SPI and the client's subnets.</summary>

@@ -18,6 +18,7 @@ public static class CommandLine
         root.Subcommands.Add(ScenarioCommand());
         root.Subcommands.Add(DrillCmd());
         root.Subcommands.Add(RouterCmd());
+        root.Subcommands.Add(CertsCmd());
         return root;
     }
 
@@ -32,12 +33,14 @@ public static class CommandLine
         var akka = new Option<string>("--akka") { Description = "Akka remoting endpoint HOST:PORT (bound and advertised)" };
         var serial = new Option<string>("--serial") { Description = "serial number, overriding the config's #serialno" };
         var contact = new Option<string[]>("--contact") { Description = "Akka address of another unit to find the cluster through", AllowMultipleArgumentsPerToken = true };
-        var cmd = new Command("node", "run one FortiGate unit") { config, scenario, unit, data, hocon, admin, akka, serial, contact };
+        var certs = new Option<string>("--certs") { Description = "folder with the lab CA (ca.crt) and this unit's UNIT.crt/UNIT.key for Akka's mutual TLS (`clusteractors certs create`)" };
+        var insecure = new Option<bool>("--insecure-akka") { Description = "development only: Akka remoting without TLS and without sender authorization" };
+        var cmd = new Command("node", "run one FortiGate unit") { config, scenario, unit, data, hocon, admin, akka, serial, contact, certs, insecure };
         cmd.SetAction(async (pr, ct) => await Guard(async () =>
         {
             var options = UnitOptionsResolver.Resolve(new UnitOptionsResolver.Request(
                 pr.GetValue(config), pr.GetValue(scenario), pr.GetValue(unit), pr.GetValue(data), pr.GetValue(admin), pr.GetValue(akka),
-                pr.GetValue(serial), pr.GetValue(hocon), pr.GetValue(contact)));
+                pr.GetValue(serial), pr.GetValue(hocon), pr.GetValue(contact), pr.GetValue(certs), pr.GetValue(insecure)));
             return await NodeRunner.RunAsync(options, ct);
         }));
         return cmd;
@@ -144,6 +147,28 @@ public static class CommandLine
         var show = new Command("show", "print the running router's route and next hops") { showStatus };
         show.SetAction(pr => RouterCommand.Show(pr.GetValue(showStatus), Console.Out, Console.Error));
         cmd.Subcommands.Add(show);
+        return cmd;
+    }
+
+    private static Command CertsCmd()
+    {
+        var output = new Option<string>("--out") { Description = "folder to write ca.crt and UNIT.crt / UNIT.key into", Required = true };
+        var units = new Option<string[]>("--units")
+        {
+            Description = "units to certify, NAME or NAME=SERIAL (comma or space separated); a NAME alone takes its serial from the seed scenario. Default: the seed scenario's four units",
+            AllowMultipleArgumentsPerToken = true
+        };
+        var create = new Command("create", "make a lab CA and one certificate per unit for Akka remoting's mutual TLS") { output, units };
+        create.SetAction(pr => Guard(() =>
+        {
+            var wanted = CertsCommand.ParseUnits(pr.GetValue(units) ?? []);
+            var dir = Path.GetFullPath(pr.GetValue(output)!);
+            LabCertificateAuthority.Create().WriteTo(dir, wanted);
+            Console.Out.WriteLine($"lab CA and {wanted.Count} unit certificate(s) in {dir}: {string.Join(", ", wanted.Select(u => $"{u.Unit} ({u.Serial})"))}");
+            return Task.FromResult(0);
+        }).GetAwaiter().GetResult());
+        var cmd = new Command("certs", "the lab's certificates for Akka remoting (mutual TLS between units)");
+        cmd.Subcommands.Add(create);
         return cmd;
     }
 

@@ -45,6 +45,18 @@ public sealed class LoopbackLab : IAsyncDisposable
 
     private readonly Dictionary<string, IPEndPoint> _akka = new();
 
+    /// <summary>
+    /// The lab's own CA, made for this lab only: every unit gets a certificate from it for Akka's mutual TLS, as the
+    /// docker lab's units get theirs from `clusteractors certs create`. A spec that plays an outsider uses another CA.
+    /// </summary>
+    public LabCertificateAuthority Certificates { get; } = LabCertificateAuthority.Create("ClusterActors loopback lab CA");
+
+    /// <summary>Plain TCP remoting and no sender authorization (`--insecure-akka`): only to measure what TLS costs.</summary>
+    public bool InsecureAkka { get; init; }
+
+    /// <summary>The options a unit was defined with (its certificate included), e.g. to start a look-alike of it.</summary>
+    public UnitOptions OptionsOf(string unit) => _options[unit];
+
     /// <summary>Blackholes (<paramref name="cut"/>) or restores the Akka path between two running units, both ways, on
     /// both units' throttlers; nothing else between them changes.</summary>
     public async Task SetAkkaPath(string unitA, string unitB, bool cut)
@@ -130,12 +142,18 @@ public sealed class LoopbackLab : IAsyncDisposable
         var akka = units.ToDictionary(u => u.Unit, _ => new IPEndPoint(IPAddress.Loopback, FreeTcpPort()));
         var hb = units.ToDictionary(u => u.Unit, _ => new IPEndPoint(IPAddress.Loopback, FreeUdpPort()));
         foreach (var (unit, endpoint) in akka) _akka[unit] = endpoint;
-        var contacts = akka.Values.Select(a => AkkaCuts ? UnitHost.AkkaAddress(a).Replace("akka.tcp://", "akka.trttl.tcp://") : UnitHost.AkkaAddress(a)).ToList();
+        // Written as akka.tcp://…: each unit puts in the scheme its transports really use (TLS, throttler).
+        var contacts = akka.Values.Select(UnitHost.AkkaAddress).ToList();
         foreach (var (unit, config) in units)
         {
             var peers = units.Where(o => o.Unit != unit && hbSegment(o.Unit) == hbSegment(unit)).Select(o => hb[o.Unit]).ToList();
             _options[unit] = new UnitOptions(unit, config, config.SerialNumber!, Path.Combine(_root, unit), akka[unit],
-                new IPEndPoint(IPAddress.Loopback, 0), [new HbdevWiring("port4", hb[unit], peers)], contacts, []) { IkeAdmission = IkeAdmission };
+                new IPEndPoint(IPAddress.Loopback, 0), [new HbdevWiring("port4", hb[unit], peers)], contacts, [])
+            {
+                Tls = InsecureAkka ? null : Certificates.For(unit, config.SerialNumber!),
+                InsecureAkka = InsecureAkka,
+                IkeAdmission = IkeAdmission
+            };
         }
     }
 

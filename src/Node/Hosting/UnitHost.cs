@@ -6,6 +6,7 @@ using ClusterActors.Actors.Fgcp;
 using ClusterActors.Actors.Persistence;
 using ClusterActors.Actors.Unit;
 using ClusterActors.Protocol.Config;
+using Akka.Actor.Setup;
 
 namespace ClusterActors.Node.Hosting;
 
@@ -68,7 +69,36 @@ public sealed class UnitHost : IAsyncDisposable
             akka.cluster.roles = ["{{FgcpActor.SerialRole(o.Serial)}}"]
             """);
         if (extraHocon is not null) parts.Add(extraHocon);
+        var config = ConfigurationFactory.ParseString(string.Join("\n", parts));
+        if (o.InsecureAkka) return config;
+        // TLS last, so that it wins; the identity adapter goes right above the driver, after any adapter asked for
+        // (the lab's throttler).
+        var adapters = config.GetStringList("akka.remote.dot-netty.tcp.applied-adapters", []).Where(a => a != UnitIdentityAdapter.Scheme).ToList();
+        parts.Add(AkkaTlsWiring.Hocon(adapters));
         return ConfigurationFactory.ParseString(string.Join("\n", parts));
+    }
+
+    /// <summary>Why this unit may not start its Akka side as configured; null when it may.</summary>
+    public static string? TlsRefusal(UnitOptions o)
+    {
+        if (o.InsecureAkka) return null;
+        if (o.Tls is null)
+            return $"{o.UnitName}: no certificate for Akka remoting: give --certs DIR (made by `clusteractors certs create --out DIR --units {o.UnitName}`), or --insecure-akka for development";
+        var named = AkkaTls.IdentityOf(o.Tls.Certificate);
+        if (named is null) return $"{o.UnitName}: its Akka certificate names no unit (CN and serialNumber)";
+        if (named.Serial != o.Serial) return $"{o.UnitName}: its Akka certificate is for {named.Name} ({named.Serial}), not serial {o.Serial}";
+        if (!o.Tls.Certificate.HasPrivateKey) return $"{o.UnitName}: its Akka certificate has no private key";
+        if (o.Tls.Verify(o.Tls.Certificate, out var why) is null) return $"{o.UnitName}: its Akka certificate is not accepted by its own CA: {why}";
+        return null;
+    }
+
+    /// <summary>The ActorSystem's setup: HOCON, and with TLS the certificate, its validator and the identity registry.</summary>
+    private static ActorSystemSetup Setup(UnitOptions o, Akka.Configuration.Config config, Action<string, string> refused)
+    {
+        var bootstrap = BootstrapSetup.Create().WithConfig(config);
+        if (o.InsecureAkka) return ActorSystemSetup.Create(bootstrap, new UnitIdentitiesSetup(new UnitIdentities(enforcing: false)));
+        var (ssl, identities) = AkkaTlsWiring.Setups(o.Tls!, new UnitIdentities(enforcing: true), refused);
+        return ActorSystemSetup.Create(bootstrap, ssl, identities);
     }
 
     /// <param name="ikeSend">Where IKE requests the unit starts itself (DPD) go; by default its IKE socket.</param>
@@ -79,6 +109,7 @@ public sealed class UnitHost : IAsyncDisposable
     public static async Task<UnitHost> StartAsync(UnitOptions o, string? persistenceHocon = null, string? extraHocon = null,
         Action<IPEndPoint, byte[]>? ikeSend = null, IPacketIo? packets = null, Action<string>? say = null, string? postgreSql = null, CancellationToken cancel = default)
     {
+        if (TlsRefusal(o) is { } refusal) throw new UsageException(refusal);
         Directory.CreateDirectory(o.DataDir);
         if (persistenceHocon is null)
         {
@@ -123,6 +154,8 @@ public sealed class UnitHost : IAsyncDisposable
             Rejoin = new AkkaRejoin(cluster.GetTimeSpan("rejoin-confirm-after"), cluster.GetTimeSpan("rejoin-min-interval"), TimeProvider.System)
         };
         var unitKey = PrivateDataKeyFile.LoadOrCreate(o.DataDir);
+        // Once per refused peer host a minute, across restarts: a scanner must not flood the log.
+        var refusals = new PerSenderLog(TimeSpan.FromSeconds(60), TimeProvider.System);
         // Everything below lives as long as the host, across restarts of the ActorSystem: the heartbeat sockets, HA
         // uptime, FGCP's handover, the packet I/O, the IKE socket and the admin endpoint.
         host._settings = new UnitSettings(o.Serial, o.Config, config =>
@@ -138,8 +171,26 @@ public sealed class UnitHost : IAsyncDisposable
         };
         host._startSystem = (settings, joinThrough) =>
         {
-            var system = ActorSystem.Create(SystemName, akkaConfig);
-            var contacts = o.Contacts.Select(c => Address.Parse(c)).ToList();
+            Akka.Event.ILoggingAdapter? tlsLog = null;
+            var system = ActorSystem.Create(SystemName, Setup(o, akkaConfig, (peer, line) =>
+            {
+                if (tlsLog is not null && refusals.ShouldLog(UnitIdentityAdapter.PeerHost(peer), out var suppressed))
+                    Akka.Event.LoggingExtensions.Warning(tlsLog, suppressed > 0 ? $"{line} ({suppressed} more refused since the last line)" : line);
+            }));
+            tlsLog = Akka.Event.Logging.GetLogger(system, "akka-tls");
+            // Contacts are written as akka.tcp://…; the scheme this unit's transports really use (akka.unitid.ssl.tcp with
+            // TLS, plus trttl in the lab) is the same for every unit, so it is taken from this unit's own address.
+            var self = ((ExtendedActorSystem)system).Provider.DefaultAddress;
+            var contacts = o.Contacts.Select(c => Address.Parse(c)).Select(a => new Address(self.Protocol, a.System, a.Host, a.Port)).ToList();
+            // This unit is who its own certificate says (records it wrote itself come back through Distributed Data).
+            if (!o.InsecureAkka)
+            {
+                var identities = UnitIdentities.Of(system);
+                identities.Bind(self, AkkaTls.IdentityOf(o.Tls!.Certificate)!);
+                foreach (var c in contacts) identities.AllowDial(UnitIdentities.KeyOf(c));
+                foreach (var j in joinThrough) identities.AllowDial(UnitIdentities.KeyOf(j));
+            }
+            else Akka.Event.LoggingExtensions.Warning(tlsLog, "--insecure-akka: Akka remoting runs without TLS and without sender authorization");
             TunnelTrace.StartIfConfigured(system); // opt-in (clusteractors.unit.trace-tunnels), for the SA-sync benchmark
             var unit = system.ActorOf(FortiGateUnit.Props(settings), FortiGateUnit.Name);
             system.ActorOf(ClusterBootstrap.Props(contacts, cluster.GetTimeSpan("bootstrap-probe-interval"), cluster.GetTimeSpan("bootstrap-fallback-after"),

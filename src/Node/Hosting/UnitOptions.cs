@@ -30,6 +30,14 @@ public sealed record UnitOptions(
 
     /// <summary>IKE flood protection of the dialup phase1 (src/Actors/Ipsec/README.md); null: the documented defaults.</summary>
     public ClusterActors.Protocol.Ike.IkeAdmissionSettings? IkeAdmission { get; init; }
+    /// <summary>
+    /// The lab CA and this unit's certificate for Akka remoting's mutual TLS. A unit without one does not start, unless
+    /// <see cref="InsecureAkka"/> (src/Node/Hosting/README.md, "Secured Akka").
+    /// </summary>
+    public AkkaTls? Tls { get; init; }
+
+    /// <summary>`--insecure-akka`: plain TCP remoting and no sender authorization, for development only.</summary>
+    public bool InsecureAkka { get; init; }
 }
 
 public static class Endpoints

@@ -20,7 +20,9 @@ public static class UnitOptionsResolver
         string? Akka = null,
         string? Serial = null,
         IReadOnlyList<string>? HoconFiles = null,
-        IReadOnlyList<string>? Contacts = null);
+        IReadOnlyList<string>? Contacts = null,
+        string? Certs = null,
+        bool InsecureAkka = false);
 
     public static UnitOptions Resolve(Request r)
     {
@@ -79,7 +81,15 @@ public static class UnitOptionsResolver
         var packets = wiring.GetString("packets", "none");
         if (packets is not ("none" or "kernel"))
             throw new UsageException($"clusteractors.unit.packets = {packets}: expected none or kernel");
-        return new UnitOptions(unitName, config, serial, dataDir, akka, admin, hbdevs, contacts.ToList(), hoconFiles) { Ike = ike, Packets = packets };
+        // Akka TLS: DIR/ca.crt, DIR/UNIT.crt, DIR/UNIT.key from --certs or clusteractors.unit.certs; none and no
+        // --insecure-akka: UnitHost refuses to start with one line saying what to give.
+        // A shipped scenario's units default to data/<scenario>/certs (`clusteractors certs create --out data/seed/certs`).
+        var certs = r.Certs ?? wiring.GetString("certs", null) ?? (r.Scenario is not null ? Path.Combine("data", r.Scenario, "certs") : null);
+        var tls = !r.InsecureAkka && certs is { Length: > 0 } ? AkkaTls.Load(Path.GetFullPath(certs), unitName) : null;
+        return new UnitOptions(unitName, config, serial, dataDir, akka, admin, hbdevs, contacts.ToList(), hoconFiles)
+        {
+            Ike = ike, Packets = packets, Tls = tls, InsecureAkka = r.InsecureAkka
+        };
     }
 }
 

@@ -115,6 +115,19 @@ profile_image() { # KIND IMAGE DIR WHAT
 profile_image postgres "$PG_IMAGE" src/Node/lab/postgres "Debian's postgresql"
 profile_image strongswan "$SWAN_IMAGE" src/Node/lab/strongswan "Debian's charon-systemd, strongswan-swanctl, libcharon-extra-plugins, ping"
 
+# 5. The lab's certificates for Akka remoting's mutual TLS (mounted into every unit by docker-compose.yml): made once,
+# kept across rebuilds so running units keep trusting each other; delete artifacts/lab-certs to make new ones.
+CERTS_DIR=artifacts/lab-certs
+if [ ! -f "$CERTS_DIR/ca.crt" ]; then
+    say "certs: clusteractors certs create --out $CERTS_DIR (lab CA + DC2_VM1..4)"
+    if [ -x "$PUBLISH_DIR/clusteractors" ]; then "$PUBLISH_DIR/clusteractors" certs create --out "$CERTS_DIR"
+    else dotnet run --project src/Node -c Release -- certs create --out "$CERTS_DIR"; fi
+    # The units read their key as whatever user the container runs them as: readable inside the lab only.
+    chmod 0644 "$CERTS_DIR"/*.key
+else
+    say "certs: $CERTS_DIR exists, kept"
+fi
+
 say "images ready in $(elapsed $started):"
 for image in "$BASE_IMAGE" "$APP_IMAGE" "$PG_IMAGE" "$SWAN_IMAGE"; do
     read -r id size < <(docker image inspect -f '{{.Id}} {{.Size}}' "$image")

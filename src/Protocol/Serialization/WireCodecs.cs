@@ -38,7 +38,25 @@ public static class WireCodecs
         return w.ToArray();
     }
 
+    private static long _dropped;
+
+    /// <summary>Inputs refused since the process started (corrupt, truncated, unknown kind): each is dropped, never applied.</summary>
+    public static long Dropped => Interlocked.Read(ref _dropped);
+
     public static object Decode(string manifest, ReadOnlySpan<byte> bytes)
+    {
+        try
+        {
+            return DecodeOrThrow(manifest, bytes);
+        }
+        catch (WireFormatException)
+        {
+            Interlocked.Increment(ref _dropped);
+            throw;
+        }
+    }
+
+    private static object DecodeOrThrow(string manifest, ReadOnlySpan<byte> bytes)
     {
         if (!TryGet(manifest, out var codec))
             throw new WireFormatException($"unknown wire manifest '{manifest}'");

@@ -44,7 +44,8 @@ public sealed class KernelUnitSpec(ITestOutputHelper output)
         var dataDir = Path.Combine(Path.GetTempPath(), "clusteractors-kernel-" + Guid.NewGuid().ToString("N")[..8]);
         var akka = new IPEndPoint(IPAddress.Loopback, LoopbackLab.FreeTcpPort());
         var options = new UnitOptions("DC2_VM1", config, config.SerialNumber!, dataDir, akka, new IPEndPoint(IPAddress.Loopback, 0),
-            [new HbdevWiring("port4", new IPEndPoint(IPAddress.Loopback, LoopbackLab.FreeUdpPort()), [])], [UnitHost.AkkaAddress(akka)], []);
+            [new HbdevWiring("port4", new IPEndPoint(IPAddress.Loopback, LoopbackLab.FreeUdpPort()), [])], [UnitHost.AkkaAddress(akka)], [])
+            { Tls = LabCertificateAuthority.ForSpecs("DC2_VM1", config.SerialNumber!) };
         var started = Stopwatch.StartNew();
         var host = await UnitHost.StartAsync(options, packets: unitIo);
         try

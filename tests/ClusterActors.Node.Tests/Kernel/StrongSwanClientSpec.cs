@@ -58,7 +58,8 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
         var dataDir = Path.Combine(work, "unit");
         var akka = new IPEndPoint(IPAddress.Loopback, LoopbackLab.FreeTcpPort());
         var options = new UnitOptions("DC2_VM1", config, config.SerialNumber!, dataDir, akka, new IPEndPoint(IPAddress.Loopback, 0),
-            [new HbdevWiring("port4", new IPEndPoint(IPAddress.Loopback, LoopbackLab.FreeUdpPort()), [])], [UnitHost.AkkaAddress(akka)], []);
+            [new HbdevWiring("port4", new IPEndPoint(IPAddress.Loopback, LoopbackLab.FreeUdpPort()), [])], [UnitHost.AkkaAddress(akka)], [])
+            { Tls = LabCertificateAuthority.ForSpecs("DC2_VM1", config.SerialNumber!) };
         var host = await UnitHost.StartAsync(options, packets: unitIo);
         Process? charon = null;
         try

@@ -230,7 +230,7 @@ public sealed class StorageFaultSpecs : IDisposable
         var serial = "FGVM02TM" + Random.Shared.NextInt64(10_000_000, 99_999_999);
         var config = FortiConfig.Parse($"#serialno={serial}\nconfig system global\n    set hostname \"STORE\"\nend\n").Value!;
         return new UnitOptions("STORE", config, serial, dataDir, new IPEndPoint(IPAddress.Loopback, LoopbackLab.FreeTcpPort()),
-            new IPEndPoint(IPAddress.Loopback, 0), [], [], hocon);
+            new IPEndPoint(IPAddress.Loopback, 0), [], [], hocon) { Tls = LabCertificateAuthority.ForSpecs("STORE", serial) };
     }
 
     private (string Config, string Wiring) NodeFiles()
@@ -238,11 +238,14 @@ public sealed class StorageFaultSpecs : IDisposable
         var config = Path.Combine(_dir, "unit.conf");
         File.Copy(Path.Combine(AppContext.BaseDirectory, "scenarios", "seed", "DC2_VM1.conf"), config);
         var wiring = Path.Combine(_dir, "unit.hocon");
+        var certs = Path.Combine(_dir, "certs");
+        LabCertificateAuthority.Create().WriteTo(certs, [("unit", LoopbackLab.ScenarioConfig("DC2_VM1").SerialNumber!)]);
         File.WriteAllText(wiring, $$"""
             clusteractors.unit {
               akka = "127.0.0.1:{{LoopbackLab.FreeTcpPort()}}"
               admin = "127.0.0.1:{{LoopbackLab.FreeTcpPort()}}"
               contacts = []
+              certs = "{{certs}}"
             }
             """);
         return (config, wiring);
