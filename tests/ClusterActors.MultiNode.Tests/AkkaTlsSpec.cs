@@ -74,6 +74,31 @@ public sealed class AkkaTlsSpec(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(UnitIdentities.KeyOf(vm2.Address), UnitIdentities.Of(vm1.System).AddressOf(vm2.Options.Serial));
     }
 
+    /// <summary>
+    /// The unit started second dials the first, which is already Up alone and never dials back: the only connection
+    /// between them is the second's outbound one. The second must still know the first by the certificate the first
+    /// proved as TLS server (Akka names that peer "ssl.tcp://…", without "akka."; read as a socket, it bound nothing,
+    /// and every record and config sync from the primary was refused as unauthenticated).
+    /// </summary>
+    [Fact]
+    public async Task A_unit_knows_the_unit_it_dialled_by_the_certificate_that_unit_proved()
+    {
+        _lab.Define(Cluster1.Select(u => (u, LoopbackLab.ScenarioConfig(u, Timers))).ToList());
+        await _lab.Start("DC2_VM1");
+        var vm1 = _lab.Units["DC2_VM1"];
+        await LoopbackLab.Eventually(async () => await _lab.IsRole("DC2_VM1", HaRole.Primary)
+                                                 && Akka.Cluster.Cluster.Get(vm1.System).SelfMember.Status == MemberStatus.Up,
+            TimeSpan.FromSeconds(30), "DC2_VM1 Up alone and FGCP primary");
+        await _lab.Start("DC2_VM2");
+        var vm2 = _lab.Units["DC2_VM2"];
+        await LoopbackLab.Eventually(() => Task.FromResult(_lab.AkkaMembersUp("DC2_VM2") == 2), TimeSpan.FromSeconds(30), "DC2_VM2 joined");
+        await LoopbackLab.Eventually(() => Task.FromResult(UnitIdentities.Of(vm2.System).SerialOf(vm1.Address) == vm1.Options.Serial),
+            TimeSpan.FromSeconds(5), "DC2_VM2 knows DC2_VM1 by its certificate");
+        // And so what DC2_VM1 syncs is applied: its tunnel reaches DC2_VM2 as standby.
+        await DialAndSync();
+        Assert.Equal(0, UnitIdentities.Of(vm2.System).Refusals.Count("tunnel-record"));
+    }
+
     /// <summary>Holds for the whole of <paramref name="during"/>: checked every 100 ms.</summary>
     private static async Task Throughout(Func<Task<bool>> condition, TimeSpan during, string what)
     {

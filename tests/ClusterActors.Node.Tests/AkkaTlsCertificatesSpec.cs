@@ -75,3 +75,45 @@ public sealed class AkkaTlsCertificatesSpec : IDisposable
         }, iter: 20_000);
     }
 }
+
+/// <summary>
+/// How the certificate validator reads the peer Akka.Remote 1.5.73 names: the strings below are the ones its DotNetty
+/// transport really passed in the multi-node host (outbound: the address dialled, without "akka."; inbound: the socket).
+/// </summary>
+public sealed class TlsPeerSpec
+{
+    [Theory]
+    [InlineData("ssl.tcp://fortigate@127.0.0.1:22545", "127.0.0.1:22545")]
+    [InlineData("akka.ssl.tcp://fortigate@127.0.0.1:22545", "127.0.0.1:22545")]
+    [InlineData("unitid.ssl.tcp://fortigate@dc2-vm1:2552", "dc2-vm1:2552")]
+    [InlineData("ssl.tcp://fortigate@[::1]:2552/user/x", "[::1]:2552")]
+    public void An_outbound_peer_is_the_address_dialled_keyed_as_an_Akka_address(string remotePeer, string hostPort)
+    {
+        Assert.Equal(new TlsPeer.Dialled(hostPort), TlsPeer.Of(remotePeer));
+        // The key the actors look a sender up by, for the same address as Akka writes it above the adapters.
+        Assert.Equal(hostPort, Actors.Unit.UnitIdentities.KeyOf(Akka.Actor.Address.Parse("akka.unitid." + remotePeer[remotePeer.IndexOf("ssl.tcp", StringComparison.Ordinal)..])));
+    }
+
+    [Theory]
+    [InlineData("[::ffff:127.0.0.1]:41882", "127.0.0.1:41882")]
+    [InlineData("127.0.0.1:41882", "127.0.0.1:41882")]
+    [InlineData("[::1]:41882", "::1:41882")]
+    public void An_inbound_peer_is_the_client_socket(string remotePeer, string key) =>
+        Assert.Equal(new TlsPeer.Socket(key), TlsPeer.Of(remotePeer));
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("unknown")]
+    [InlineData("ssl.tcp://fortigate@127.0.0.1")]
+    [InlineData("ssl.tcp://127.0.0.1:2552")]
+    [InlineData("ssl.tcp://fortigate@127.0.0.1:0")]
+    [InlineData("ssl.tcp://fortigate@127.0.0.1:70000")]
+    [InlineData("ssl.tcp://fortigate@::1:2552")]
+    [InlineData("://fortigate@127.0.0.1:2552")]
+    public void Anything_else_names_no_peer(string? remotePeer) => Assert.Null(TlsPeer.Of(remotePeer));
+
+    [Fact]
+    public void Never_throws_on_any_string() =>
+        CsCheck.Gen.String.Sample(s => { _ = TlsPeer.Of(s); _ = UnitIdentityAdapter.PeerHost(s); }, iter: 20_000);
+}

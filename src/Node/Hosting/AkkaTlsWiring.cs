@@ -46,12 +46,20 @@ public static class AkkaTlsWiring
                 return false;
             }
             // Outbound, Akka passes the address it dials; inbound, the client's socket (its Akka handshake comes later).
-            if (remotePeer.StartsWith("akka", StringComparison.Ordinal) && ActorPath.TryParseAddress(remotePeer, out var dialled))
+            switch (TlsPeer.Of(remotePeer))
             {
-                if (!identities.Bind(dialled, unit)) refused(remotePeer, $"Akka TLS: {remotePeer} answered as {unit.Name} ({unit.Serial}), but another unit holds that address: nothing from it is trusted");
+                case TlsPeer.Dialled d:
+                    if (!identities.Bind(d.HostPort, unit))
+                        refused(remotePeer, $"Akka TLS: {remotePeer} answered as {unit.Name} ({unit.Serial}), but another unit holds that address: nothing from it is trusted");
+                    return true;
+                case TlsPeer.Socket s:
+                    identities.SocketAuthenticated(s.Key, unit);
+                    return true;
+                default:
+                    // Neither: nothing could ever be attributed to this connection, so it is not worth having.
+                    refused(remotePeer, $"Akka TLS: refused {remotePeer}: Akka named the peer in a form this unit does not know");
+                    return false;
             }
-            else if (UnitIdentityAdapter.SocketKey(remotePeer) is { } socket) identities.SocketAuthenticated(socket, unit);
-            return true;
         };
         return (new DotNettySslSetup(tls.Certificate, false, true, validator), new UnitIdentitiesSetup(identities));
     }
@@ -121,18 +129,17 @@ public sealed class UnitIdentityAdapter : AbstractTransportAdapter, IAssociation
         _upstream?.ContinueWith(t => t.Result.Notify(wrapped), TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously);
     }
 
-    /// <summary>"ip:port" of a socket, IPv4-mapped addresses as IPv4; null when it is not an endpoint.</summary>
     /// <summary>The host part of what the TLS validator names a peer by (an Akka address or a socket endpoint).</summary>
-    public static string PeerHost(string remotePeer) =>
-        remotePeer.StartsWith("akka", StringComparison.Ordinal) && ActorPath.TryParseAddress(remotePeer, out var a) ? a.Host ?? remotePeer
-        : SocketKey(remotePeer) is { } s ? s[..s.LastIndexOf(':')] : remotePeer;
-
-    public static string? SocketKey(string endpoint) =>
-        IPEndPoint.TryParse(endpoint, out var ep) ? $"{(ep.Address.IsIPv4MappedToIPv6 ? ep.Address.MapToIPv4() : ep.Address)}:{ep.Port}" : null;
+    public static string PeerHost(string remotePeer) => TlsPeer.Of(remotePeer) switch
+    {
+        TlsPeer.Dialled d => d.HostPort[..d.HostPort.LastIndexOf(':')],
+        TlsPeer.Socket s => s.Key[..s.Key.LastIndexOf(':')],
+        _ => remotePeer
+    };
 
     private static string? SocketKey(Address socket) =>
         socket.Host is { } h && IPAddress.TryParse(h.Trim('[', ']'), out var ip) && socket.Port is { } p
-            ? $"{(ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip)}:{p}"
+            ? TlsPeer.SocketKeyOf(new IPEndPoint(ip, p))
             : null;
 
     /// <summary>Decides the first PDU of an inbound association: true to let the association go on.</summary>
@@ -205,6 +212,48 @@ public sealed class UnitIdentityAdapter : AbstractTransportAdapter, IAssociation
             _upstream?.Notify(ev);
         }
     }
+}
+
+/// <summary>
+/// What Akka.Remote 1.5.73's DotNetty transport names the peer by when it calls the certificate validator, read
+/// without trusting its form. Outbound (client side) it is the Akka address being dialled as the driver sees it: the
+/// adapters' and the "akka." prefixes are already stripped, e.g. <c>ssl.tcp://fortigate@127.0.0.1:2552</c>, which
+/// Akka's own Address.TryParse refuses (it wants "akka…"). Inbound (server side) it is the client's socket, e.g.
+/// <c>[::ffff:127.0.0.1]:41882</c>. Reading the outbound form as a socket lost every outbound binding, so a unit
+/// learned a peer only if that peer had also dialled it (src/Node/Hosting/README.md, "Secured Akka").
+/// </summary>
+public abstract record TlsPeer
+{
+    /// <summary>Outbound: the host:port dialled, written as <see cref="UnitIdentities.KeyOf"/> writes an Akka address.</summary>
+    public sealed record Dialled(string HostPort) : TlsPeer;
+
+    /// <summary>Inbound: the client's socket as ip:port, an IPv4-mapped address as IPv4.</summary>
+    public sealed record Socket(string Key) : TlsPeer;
+
+    private TlsPeer() { }
+
+    /// <summary>The peer named by <paramref name="remotePeer"/>; null when it is neither form.</summary>
+    public static TlsPeer? Of(string? remotePeer)
+    {
+        if (string.IsNullOrEmpty(remotePeer)) return null;
+        var scheme = remotePeer.IndexOf("://", StringComparison.Ordinal);
+        if (scheme < 0) return IPEndPoint.TryParse(remotePeer, out var ep) ? new Socket(SocketKeyOf(ep)) : null;
+        // protocol://system@host:port[/path]; the host may be a bracketed IPv6 literal.
+        var rest = remotePeer.AsSpan(scheme + 3);
+        var slash = rest.IndexOf('/');
+        if (slash >= 0) rest = rest[..slash];
+        var at = rest.LastIndexOf('@');
+        if (scheme == 0 || at <= 0) return null;
+        var hostPort = rest[(at + 1)..];
+        var colon = hostPort.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(hostPort[(colon + 1)..], System.Globalization.NumberStyles.None, null, out var port) || port is 0 or > 65535)
+            return null;
+        var host = hostPort[..colon];
+        if (host.Contains(':') && !(host[0] == '[' && host[^1] == ']')) return null;
+        return new Dialled($"{host}:{port}");
+    }
+
+    public static string SocketKeyOf(IPEndPoint ep) => $"{(ep.Address.IsIPv4MappedToIPv6 ? ep.Address.MapToIPv4() : ep.Address)}:{ep.Port}";
 }
 
 /// <summary>Reads the origin address out of Akka's Associate PDU (WireFormats.proto: AkkaProtocolMessage.instruction
