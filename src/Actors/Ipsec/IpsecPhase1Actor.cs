@@ -466,17 +466,31 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         new(r.Key, r.Phase1, r.Child.InboundSpi,
             r.RemoteSelectors.Select(s => (Ipv4Address.ToUInt32(s.StartAddress), Ipv4Address.ToUInt32(s.EndAddress))).ToList(), tunnel);
 
-    /// <summary>Applies a record seen locally or from another unit, keeping the winner by <see cref="TunnelOwnership.Compare"/>.</summary>
+    /// <summary>
+    /// Applies a record seen locally or from another unit: the owner by <see cref="TunnelOwnership.Compare"/>, the CHILD SA
+    /// the newest either carries (<see cref="TunnelOwnership.Merge"/>). A graft of the two is written like any record,
+    /// so every unit, and the owner that never saw the rekey, converges on it.
+    /// </summary>
     private void Apply(TunnelRecord incoming)
     {
         TunnelRecord? known = null;
         if (_records.TryGetValue(incoming.Key, out known))
         {
-            var order = TunnelOwnership.Compare(incoming, known);
-            if (order < 0)
-                _log.Warning($"{_phase1.Name}: stale sync for {known.Name} ignored: generation {incoming.Generation}/sync {incoming.SyncSeq} " +
-                             $"from {incoming.OwnerSerial} is older than generation {known.Generation}/sync {known.SyncSeq} from {known.OwnerSerial}");
-            if (order <= 0) return; // never applied: an equal record is one we already hold
+            var merged = TunnelOwnership.Merge(known, incoming);
+            if (ReferenceEquals(merged, known))
+            {
+                if (TunnelOwnership.Compare(incoming, known) < 0)
+                    _log.Warning($"{_phase1.Name}: stale sync for {known.Name} ignored: generation {incoming.Generation}/sync {incoming.SyncSeq} " +
+                                 $"from {incoming.OwnerSerial} is older than generation {known.Generation}/sync {known.SyncSeq} from {known.OwnerSerial}");
+                return; // never applied: an equal record is one we already hold
+            }
+            if (!ReferenceEquals(merged, incoming))
+            {
+                _log.Info("{0}: {1}: a CHILD SA rekey (proxyid serial {2}) crossed the claim of generation {3} by {4}: the owner takes the new CHILD SA",
+                    _phase1.Name, known.Name, merged.ProxyIdSerial, merged.Generation, merged.OwnerSerial);
+                Write(merged);
+                return;
+            }
             if (known.OwnerSerial == _serial && incoming.OwnerSerial != _serial)
             {
                 _log.Info("{0}: {1} is now owned by {2}; this unit holds it as standby", _phase1.Name, incoming.Name, incoming.OwnerSerial);
