@@ -83,6 +83,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     private IkeResponder _gateway;
     private readonly Dictionary<string, TunnelRecord> _records = new();
     private readonly Dictionary<string, IActorRef> _tunnels = new();
+    /// <summary>The index each live instance shows on this unit (<see cref="DialupInstanceNames"/>): names are per unit.</summary>
+    private readonly Dictionary<string, int> _localIndex = new();
     private readonly int _boundInterfaceIndex;
     private readonly IPAddress _localGateway;
     private readonly int _childLifetime;
@@ -347,8 +349,10 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
 
     private void Established(IkeSaEstablished est, IkeDatagram d)
     {
-        var index = _records.Values.Where(r => !r.Deleted).Select(r => r.Index).DefaultIfEmpty(0).Max() + 1;
-        var name = $"{_phase1.Name}_{index}";
+        // Named after the highest index this unit shows; a tunnel synced from another unit keeps its index only where it
+        // is free (an Akka cut lets both sides give one name to two tunnels).
+        var index = DialupInstanceNames.ForNewTunnel(_localIndex.Values);
+        var name = DialupInstanceNames.Name(_phase1.Name, index);
         var record = new TunnelRecord(TunnelRecord.KeyOf(_phase1.Name, est.Sa.SpiI, est.Sa.SpiR), _phase1.Name, name, index, _serial,
             _fgcpGroup, 1, 1, est.Sa, est.Child, 1, 1, 0, DateTimeOffset.UtcNow, _childLifetime, _localGateway, d.From, d.FromPort,
             est.Ts.Initiator, est.Ts.Responder, false).WithNatT(est.Sa, _phase1.Keepalive);
@@ -505,6 +509,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             {
                 Context.Stop(tunnel);
                 _tunnels.Remove(incoming.Key);
+                _localIndex.Remove(incoming.Key);
                 Context.Parent.Tell(new TunnelPathRemoved(incoming.Key));
             }
             else
@@ -518,7 +523,12 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             Context.System.EventStream.Publish(new TunnelPresent(_serial, incoming.Key, incoming.OwnerSerial == _serial, System.Diagnostics.Stopwatch.GetTimestamp()));
             // A previous incarnation's record: its counter is not known here, so the instance sends only from the jump.
             var inherited = TunnelOwnership.Inherited(incoming, _serial, _ownedHere.Contains(incoming.Key));
-            var created = _tunnels[incoming.Key] = Context.ActorOf(DialupTunnelActor.Props(_serial, incoming, _boundInterfaceIndex, inherited), Uri.EscapeDataString(incoming.Key));
+            var index = _localIndex[incoming.Key] = DialupInstanceNames.ForSynced(incoming.Index, _localIndex.Values);
+            if (index != incoming.Index)
+                _log.Info("{0}: {1} (owner {2}) is shown here as {3}: this unit already shows another tunnel under that name",
+                    _phase1.Name, incoming.Name, incoming.OwnerSerial, DialupInstanceNames.Name(_phase1.Name, index));
+            var created = _tunnels[incoming.Key] = Context.ActorOf(DialupTunnelActor.Props(_serial, incoming, _boundInterfaceIndex, inherited, index),
+                Uri.EscapeDataString(incoming.Key));
             Context.Parent.Tell(PathOf(incoming, created));
         }
         // A record that reaches the primary late (it restarted, or the sync arrived after its election) is still its cluster's.
