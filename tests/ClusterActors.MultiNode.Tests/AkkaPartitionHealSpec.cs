@@ -192,6 +192,56 @@ public sealed class AkkaPartitionHealSpec(ITestOutputHelper output) : IAsyncLife
     }
 
     /// <summary>
+    /// Dialup instance names across a cut (src/Actors/Ipsec/README.md, "Instance names"): each side names the tunnels
+    /// dialed on it `vpn1_2`, `vpn1_3` while it cannot see the other side's, so after the heal two tunnels came with
+    /// each name. Every unit must still show each tunnel under one name of its own, no name twice, the names it showed
+    /// before the heal unchanged, and exactly one owner per tunnel. Before the rule both copies showed as vpn1_2 on
+    /// every unit (`diagnose vpn tunnel list name vpn1_2` matched two tunnels).
+    /// </summary>
+    [Fact]
+    public async Task Tunnels_dialed_on_both_sides_of_a_cut_keep_distinct_names_and_one_owner_on_every_unit_after_the_heal()
+    {
+        await StartUnits(All);
+        string[] c1 = ["DC2_VM1", "DC2_VM2"], c2 = ["DC2_VM3", "DC2_VM4"];
+        var first = await _lab.Dial("DC2_VM1");
+        await LoopbackLab.Eventually(async () => await Converged(All, [first.Child.OutboundSpi]) is null, TimeSpan.FromSeconds(5), "vpn1_1 synced");
+
+        await CutBetween(c1, c2, cut: true);
+        await LoopbackLab.Eventually(() => Task.FromResult(!Cluster.Get(_lab.Units["DC2_VM1"].System).State.Unreachable.IsEmpty
+                                                           && !Cluster.Get(_lab.Units["DC2_VM3"].System).State.Unreachable.IsEmpty),
+            TimeSpan.FromSeconds(10), "each side sees the other unreachable");
+        // Two different clients (two IKE SAs) on each side of the cut.
+        var onC1 = new[] { await _lab.Dial("DC2_VM1"), await _lab.Dial("DC2_VM1") };
+        var onC2 = new[] { await _lab.Dial("DC2_VM3"), await _lab.Dial("DC2_VM3") };
+        var spis = new[] { first }.Concat(onC1).Concat(onC2).Select(t => t.Child.OutboundSpi).ToList();
+        // What each unit shows before the heal: its own side's three tunnels, named vpn1_1 … vpn1_3 on both sides.
+        var before = new Dictionary<string, Dictionary<uint, string>>();
+        await LoopbackLab.Eventually(async () =>
+        {
+            foreach (var u in All) before[u] = (await Tunnels(u)).ToDictionary(t => t.Sa.Dec.Spi, t => t.Name);
+            return All.All(u => before[u].Count == 3);
+        }, TimeSpan.FromSeconds(5), "each side's two new tunnels synced within the side");
+        foreach (var (unit, side) in new[] { ("DC2_VM2", onC1), ("DC2_VM4", onC2) })
+            Assert.Equal(["vpn1_2", "vpn1_3"], side.Select(t => before[unit][t.Child.OutboundSpi]).Order());
+
+        await CutBetween(c1, c2, cut: false);
+        await HealAndConverge(All, spis);
+        foreach (var u in All)
+        {
+            var tunnels = await Tunnels(u);
+            output.WriteLine($"{u}: {string.Join(", ", tunnels.Select(t => $"{t.Name}={t.Sa.Dec.Spi:x8}/{t.Role}"))}");
+            Assert.Equal(5, tunnels.Count);
+            Assert.Equal(tunnels.Count, tunnels.Select(t => t.Name).Distinct().Count());
+            Assert.All(tunnels, t => Assert.Equal($"vpn1_{t.Index}", t.Name));
+            foreach (var (spi, name) in before[u]) Assert.Equal(name, tunnels.Single(t => t.Sa.Dec.Spi == spi).Name);
+        }
+        // One owner per tunnel: the side it was dialed on.
+        foreach (var (owner, side) in new[] { ("DC2_VM1", onC1), ("DC2_VM3", onC2) })
+        foreach (var t in side)
+            Assert.Equal(TunnelRole.SyncPrimary, (await Tunnels(owner)).Single(x => x.Sa.Dec.Spi == t.Child.OutboundSpi).Role);
+    }
+
+    /// <summary>
     /// Why downing is not dropped altogether: a member that stays dead blocks Akka's convergence, and a restarted unit's
     /// old incarnation (marked Down by Akka when the new one tries to join) is removed only on convergence; until then
     /// the new incarnation cannot join at all. UnreachableDowning downs the dead member once it has been unreachable

@@ -65,6 +65,9 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _serial;
     private readonly int _boundInterfaceIndex;
+    /// <summary>The instance's index and name on this unit (names are per unit: <see cref="DialupInstanceNames"/>).</summary>
+    private readonly int _index;
+    private readonly string _name;
     private TunnelRecord _record;
     private TunnelRole _role;
     private bool _rgwyChanged;
@@ -92,9 +95,13 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     /// <param name="inherited">The record names this unit as owner but this incarnation did not write it
     /// (<see cref="TunnelOwnership.Inherited"/>): the previous incarnation's counter is lost, so this one sends from the
     /// synced next number + 2^28, never from the synced number itself.</param>
-    public DialupTunnelActor(string serial, TunnelRecord record, int boundInterfaceIndex, bool inherited = false)
+    /// <param name="localIndex">The index this unit shows the instance under (<see cref="DialupInstanceNames"/>); the
+    /// record's when not given.</param>
+    public DialupTunnelActor(string serial, TunnelRecord record, int boundInterfaceIndex, bool inherited = false, int? localIndex = null)
     {
         _serial = serial;
+        _index = localIndex ?? record.Index;
+        _name = DialupInstanceNames.Name(record.Phase1, _index);
         _boundInterfaceIndex = boundInterfaceIndex;
         _record = record;
         _role = RoleOf(record);
@@ -110,12 +117,12 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
             SyncSequence();
             RekeyIfDue();
         });
-        Receive<GetTunnelDrops>(_ => Sender.Tell(new TunnelDrops(_record.Name,
+        Receive<GetTunnelDrops>(_ => Sender.Tell(new TunnelDrops(_name,
             Enum.GetValues<EspDropReason>().Where(r => r != EspDropReason.None).ToDictionary(r => r, r => _in.DropCount(r)), _notOwner, _exhausted)));
     }
 
-    public static Props Props(string serial, TunnelRecord record, int boundInterfaceIndex, bool inherited = false) =>
-        Akka.Actor.Props.Create(() => new DialupTunnelActor(serial, record, boundInterfaceIndex, inherited));
+    public static Props Props(string serial, TunnelRecord record, int boundInterfaceIndex, bool inherited = false, int? localIndex = null) =>
+        Akka.Actor.Props.Create(() => new DialupTunnelActor(serial, record, boundInterfaceIndex, inherited, localIndex));
 
     protected override void PreStart() => Timers.StartPeriodicTimer("sync", SyncDue.Instance, SequenceSyncInterval);
 
@@ -191,7 +198,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         var now = System.Diagnostics.Stopwatch.GetTimestamp();
         if (_rekeyAskedAt != long.MinValue && System.Diagnostics.Stopwatch.GetElapsedTime(_rekeyAskedAt, now) < RekeyAskInterval) return;
         _rekeyAskedAt = now;
-        _log.Info("{0}: outbound seqno {1:x} is near the end of the 32-bit space: rekeying the CHILD SA", _record.Name, _out.NextSeq);
+        _log.Info("{0}: outbound seqno {1:x} is near the end of the 32-bit space: rekeying the CHILD SA", _name, _out.NextSeq);
         Context.Parent.Tell(new RekeyTunnelChild(_record.Key));
     }
 
@@ -211,7 +218,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         var from = _out.NextSeq;
         _out = Outbound(_record, TunnelOwnership.AfterStall(Math.Max(from, _sentNext)));
         _log.Info("{0}: this unit stalled for at least {1:0} ms: outbound seqno moves from {2:x} to {3:x}, past a takeover its peers may have made",
-            _record.Name, stalled.Waited.TotalMilliseconds, from, _out.NextSeq);
+            _name, stalled.Waited.TotalMilliseconds, from, _out.NextSeq);
         // The next sequence sync writes the jump; a takeover record, if one was made, arrives meanwhile. Rekey after either.
         _rekeyHeldAfterStall = (_record.Generation, _out.NextSeq);
     }
@@ -222,7 +229,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     {
         if (!_in.TryOpen(esp.Esp, out var decrypted, out var reason))
         {
-            _log.Debug("{0}: ESP seq dropped: {1}", _record.Name, reason);
+            _log.Debug("{0}: ESP seq dropped: {1}", _name, reason);
             return;
         }
         _rxp++;
@@ -231,7 +238,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         if (!MaySend)
         {
             _log.Info("{0}: valid ESP from {1} reached this unit, which holds the tunnel as standby: taking it over from {2}",
-                _record.Name, esp.From, _record.OwnerSerial);
+                _name, esp.From, _record.OwnerSerial);
             _claiming = true;
             _out = Outbound(_record, TunnelOwnership.TakeoverSequence(_record));
             Context.Parent.Tell(new ClaimTunnelByTraffic(_record.Key));
@@ -294,7 +301,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
             owner ? 1438 : 1280);
         var remote = r.RemoteSelectors.FirstOrDefault();
         var local = r.LocalSelectors.FirstOrDefault();
-        return new DialupTunnelState(r.Name, r.Phase1, r.Index, 4, r.LocalGateway, r.NattLocalPort,
+        return new DialupTunnelState(_name, r.Phase1, _index, 4, r.LocalGateway, r.NattLocalPort,
             r.RemoteGateway, r.RemotePort, owner ? 1500 : 0, _boundInterfaceIndex, _role, true, owner && _rgwyChanged, r.Phase1,
             Selector(local), Selector(remote), sa,
             new DpdState("on-idle", true, 60000, 3, 0, owner ? r.Ike.NextRequestId : 0),

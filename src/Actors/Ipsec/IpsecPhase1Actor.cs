@@ -84,6 +84,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     private IkeResponder _gateway;
     private readonly Dictionary<string, TunnelRecord> _records = new();
     private readonly Dictionary<string, IActorRef> _tunnels = new();
+    /// <summary>The index each live instance shows on this unit (<see cref="DialupInstanceNames"/>): names are per unit.</summary>
+    private readonly Dictionary<string, int> _localIndex = new();
     private readonly int _boundInterfaceIndex;
     private readonly IPAddress _localGateway;
     private readonly int _childLifetime;
@@ -349,8 +351,10 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
 
     private void Established(IkeSaEstablished est, IkeDatagram d)
     {
-        var index = _records.Values.Where(r => !r.Deleted).Select(r => r.Index).DefaultIfEmpty(0).Max() + 1;
-        var name = $"{_phase1.Name}_{index}";
+        // Named after the highest index this unit shows; a tunnel synced from another unit keeps its index only where it
+        // is free (an Akka cut lets both sides give one name to two tunnels).
+        var index = DialupInstanceNames.ForNewTunnel(_localIndex.Values);
+        var name = DialupInstanceNames.Name(_phase1.Name, index);
         var record = new TunnelRecord(TunnelRecord.KeyOf(_phase1.Name, est.Sa.SpiI, est.Sa.SpiR), _phase1.Name, name, index, _serial,
             _fgcpGroup, 1, 1, est.Sa, est.Child, 1, 1, 0, DateTimeOffset.UtcNow, _childLifetime, _localGateway, d.From, d.FromPort,
             est.Ts.Initiator, est.Ts.Responder, false).WithNatT(est.Sa, _phase1.Keepalive);
@@ -492,17 +496,31 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         new(r.Key, r.Phase1, r.Child.InboundSpi,
             r.RemoteSelectors.Select(s => (Ipv4Address.ToUInt32(s.StartAddress), Ipv4Address.ToUInt32(s.EndAddress))).ToList(), tunnel);
 
-    /// <summary>Applies a record seen locally or from another unit, keeping the winner by <see cref="TunnelOwnership.Compare"/>.</summary>
+    /// <summary>
+    /// Applies a record seen locally or from another unit: the owner by <see cref="TunnelOwnership.Compare"/>, the CHILD SA
+    /// the newest either carries (<see cref="TunnelOwnership.Merge"/>). A graft of the two is written like any record,
+    /// so every unit, and the owner that never saw the rekey, converges on it.
+    /// </summary>
     private void Apply(TunnelRecord incoming)
     {
         TunnelRecord? known = null;
         if (_records.TryGetValue(incoming.Key, out known))
         {
-            var order = TunnelOwnership.Compare(incoming, known);
-            if (order < 0)
-                _log.Warning($"{_phase1.Name}: stale sync for {known.Name} ignored: generation {incoming.Generation}/sync {incoming.SyncSeq} " +
-                             $"from {incoming.OwnerSerial} is older than generation {known.Generation}/sync {known.SyncSeq} from {known.OwnerSerial}");
-            if (order <= 0) return; // never applied: an equal record is one we already hold
+            var merged = TunnelOwnership.Merge(known, incoming);
+            if (ReferenceEquals(merged, known))
+            {
+                if (TunnelOwnership.Compare(incoming, known) < 0)
+                    _log.Warning($"{_phase1.Name}: stale sync for {known.Name} ignored: generation {incoming.Generation}/sync {incoming.SyncSeq} " +
+                                 $"from {incoming.OwnerSerial} is older than generation {known.Generation}/sync {known.SyncSeq} from {known.OwnerSerial}");
+                return; // never applied: an equal record is one we already hold
+            }
+            if (!ReferenceEquals(merged, incoming))
+            {
+                _log.Info("{0}: {1}: a CHILD SA rekey (proxyid serial {2}) crossed the claim of generation {3} by {4}: the owner takes the new CHILD SA",
+                    _phase1.Name, known.Name, merged.ProxyIdSerial, merged.Generation, merged.OwnerSerial);
+                Write(merged);
+                return;
+            }
             if (known.OwnerSerial == _serial && incoming.OwnerSerial != _serial)
             {
                 _log.Info("{0}: {1} is now owned by {2}; this unit holds it as standby", _phase1.Name, incoming.Name, incoming.OwnerSerial);
@@ -517,6 +535,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             {
                 Context.Stop(tunnel);
                 _tunnels.Remove(incoming.Key);
+                _localIndex.Remove(incoming.Key);
                 Context.Parent.Tell(new TunnelPathRemoved(incoming.Key));
             }
             else
@@ -530,7 +549,12 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             Context.System.EventStream.Publish(new TunnelPresent(_serial, incoming.Key, incoming.OwnerSerial == _serial, System.Diagnostics.Stopwatch.GetTimestamp()));
             // A previous incarnation's record: its counter is not known here, so the instance sends only from the jump.
             var inherited = TunnelOwnership.Inherited(incoming, _serial, _ownedHere.Contains(incoming.Key));
-            var created = _tunnels[incoming.Key] = Context.ActorOf(DialupTunnelActor.Props(_serial, incoming, _boundInterfaceIndex, inherited), Uri.EscapeDataString(incoming.Key));
+            var index = _localIndex[incoming.Key] = DialupInstanceNames.ForSynced(incoming.Index, _localIndex.Values);
+            if (index != incoming.Index)
+                _log.Info("{0}: {1} (owner {2}) is shown here as {3}: this unit already shows another tunnel under that name",
+                    _phase1.Name, incoming.Name, incoming.OwnerSerial, DialupInstanceNames.Name(_phase1.Name, index));
+            var created = _tunnels[incoming.Key] = Context.ActorOf(DialupTunnelActor.Props(_serial, incoming, _boundInterfaceIndex, inherited, index),
+                Uri.EscapeDataString(incoming.Key));
             Context.Parent.Tell(PathOf(incoming, created));
         }
         // A record that reaches the primary late (it restarted, or the sync arrived after its election) is still its cluster's.

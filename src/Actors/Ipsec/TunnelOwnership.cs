@@ -1,3 +1,4 @@
+using ClusterActors.Protocol.Ike.Exchanges;
 using ClusterActors.Protocol.Ipsec;
 
 namespace ClusterActors.Actors.Ipsec;
@@ -25,6 +26,61 @@ public static class TunnelOwnership
     }
 
     public static TunnelRecord Winner(TunnelRecord a, TunnelRecord b) => Compare(a, b) >= 0 ? a : b;
+
+    /// <summary>
+    /// The record a unit keeps when it holds <paramref name="known"/> and <paramref name="incoming"/> arrives (README,
+    /// "A rekey and a claim at once"). Ownership goes by <see cref="Compare"/> (generation, then sync sequence, then
+    /// serial; on a tie the record with the newer CHILD SA, else the one held). The CHILD SA goes by its own order, <see cref="TunnelRecord.ProxyIdSerial"/>
+    /// (+1 at every rekey, kept by a claim): when the record that loses ownership carries a newer CHILD SA than the winner,
+    /// a rekey (the owner's, or the client's, answered by the owner at generation g) crossed another unit's claim at
+    /// g + 1 written from the old SA. The client holds the new SA and the old one is being deleted, so the winner's
+    /// owner takes the new one (<see cref="Graft"/>). Returns <paramref name="known"/> itself when nothing changes,
+    /// <paramref name="incoming"/> itself when it simply wins, and a new record (which the unit writes, so every unit
+    /// converges on it) when the two were grafted.
+    /// </summary>
+    public static TunnelRecord Merge(TunnelRecord known, TunnelRecord incoming)
+    {
+        var order = Compare(incoming, known);
+        // A tie (a graft and the owner's own sync of the same sequence): the one with the newer CHILD SA, so no graft.
+        var winner = order > 0 || (order == 0 && CarriesNewerChild(incoming, known)) ? incoming : known;
+        var other = ReferenceEquals(winner, incoming) ? known : incoming;
+        return CarriesNewerChild(other, winner) ? Graft(winner, other) : winner;
+    }
+
+    /// <summary>Whether <paramref name="other"/> holds a later CHILD SA of the same tunnel than <paramref name="owner"/>.</summary>
+    public static bool CarriesNewerChild(TunnelRecord other, TunnelRecord owner) =>
+        !owner.Deleted && !other.Deleted && other.Key == owner.Key && other.ProxyIdSerial > owner.ProxyIdSerial;
+
+    /// <summary>
+    /// <paramref name="owner"/>'s ownership with <paramref name="rekeyed"/>'s CHILD SA: its SPIs, keys, proxyid serial and
+    /// inbound window, the IKE SA's message IDs as far as either got, and one sync on (so the graft outranks both records
+    /// on every unit). Whoever wrote the rekey may have sent on the new SA past what it synced (and a unit that held the
+    /// old SA in between forgot what it sent on the new one): the owner sends from the synced next number + 2^28, as at
+    /// any takeover, even when it wrote the rekey itself.
+    /// </summary>
+    public static TunnelRecord Graft(TunnelRecord owner, TunnelRecord rekeyed) => owner with
+    {
+        Child = rekeyed.Child,
+        ProxyIdSerial = rekeyed.ProxyIdSerial,
+        EstablishedAt = rekeyed.EstablishedAt,
+        ChildLifetimeSeconds = rekeyed.ChildLifetimeSeconds,
+        Ike = LaterIke(rekeyed.Ike, owner.Ike),
+        NextOutboundSeq = InRecord(TakeoverSequence(rekeyed)),
+        ReplayHighest = rekeyed.ReplayHighest,
+        SyncSeq = owner.SyncSeq + 1
+    };
+
+    /// <summary>
+    /// One IKE SA as two records saw it: <paramref name="rekeyed"/>'s (its CHILD SA list), with each direction's message
+    /// IDs from whichever got further, so the owner never reuses a request ID nor takes an answered request for new.
+    /// </summary>
+    private static IkeSaState LaterIke(IkeSaState rekeyed, IkeSaState other)
+    {
+        var ike = rekeyed.NextRequestId >= other.NextRequestId ? rekeyed : rekeyed with { NextRequestId = other.NextRequestId };
+        return other.ExpectedPeerRequestId > ike.ExpectedPeerRequestId
+            ? ike with { ExpectedPeerRequestId = other.ExpectedPeerRequestId, LastResponseId = other.LastResponseId, LastResponse = other.LastResponse, PeerPort = other.PeerPort }
+            : ike;
+    }
 
     /// <summary>
     /// The Distributed Data clock for a record: orders by generation, then sync sequence, so the replicated value is

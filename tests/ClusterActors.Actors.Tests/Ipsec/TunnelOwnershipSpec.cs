@@ -130,6 +130,77 @@ public sealed class TunnelOwnershipSpec
         Assert.Equal(winner, TunnelOwnership.Winner(b, a).OwnerSerial);
     }
 
+    private const string Vm1 = "FGVM02TM22000001", Vm2 = "FGVM02TM22000002", Vm3 = "FGVM02TM22000003";
+
+    /// <summary>
+    /// A record as a row writes it: owner, generation, sync sequence, the CHILD SA's proxyid serial (each serial its own
+    /// SPIs, +1 at every rekey), next outbound number, deleted.
+    /// </summary>
+    private static TunnelRecord Row(string owner, long generation, long syncSeq, int proxyId, uint nextSeq, bool deleted = false)
+    {
+        var r = Record(owner, owner == Vm3 ? 2 : 1, generation, syncSeq, nextSeq);
+        var child = r.Child with { InboundSpi = 0x37f42600u + (uint)proxyId, OutboundSpi = 0x10aa4d00u + (uint)proxyId };
+        return r with
+        {
+            ProxyIdSerial = proxyId, Child = child, Ike = r.Ike with { Children = [child], NextRequestId = (uint)(1 + proxyId) },
+            Deleted = deleted
+        };
+    }
+
+    /// <summary>
+    /// Held, arriving → kept: owner, generation, sync sequence, proxyid serial, next outbound number, and whether it is a
+    /// graft of the two (a new record the unit writes). Every row holds in both orders of arrival (owner and CHILD SA).
+    /// </summary>
+    public static TheoryData<TunnelRecord, TunnelRecord, string, long, long, int, uint, bool> Merges => new()
+    {
+        // The race (README, "A rekey and a claim at once"): DC2_VM1 rekeyed at generation 5 (new CHILD SA, proxyid 2, next 1)
+        // while DC2_VM2 claimed at 6 from the old SA. DC2_VM2 owns it, with the new SA, from the rekey's next number + 2^28.
+        { Row(Vm1, 5, 8, 2, 1), Row(Vm2, 6, 0, 1, 0x10000400), Vm2, 6, 1, 2, 0x10000001, true },
+        // ... also once the rekey's owner had synced sending on the new SA, and the claimer had synced its own sending.
+        { Row(Vm1, 5, 9, 2, 0x300), Row(Vm2, 6, 3, 1, 0x10000900), Vm2, 6, 4, 2, 0x10000300, true },
+        // ... and a client's rekey answered by an FGSP peer at 3 while DC2_VM3 claimed at 4.
+        { Row(Vm1, 3, 2, 5, 0x40), Row(Vm3, 4, 0, 4, 0x20000000), Vm3, 4, 1, 5, 0x10000040, true },
+        // Same generation, sync sequence and owner (a graft and the owner's own sync from the old SA): the newer SA, as is.
+        { Row(Vm2, 6, 1, 2, 0x10000001), Row(Vm2, 6, 1, 1, 0x10000500), Vm2, 6, 1, 2, 0x10000001, false },
+        // The rekey's owner re-claimed from the claim it held (old SA) after its rekey: its own rekey still comes back.
+        { Row(Vm1, 5, 8, 2, 1), Row(Vm1, 7, 0, 1, 0x20000400), Vm1, 7, 1, 2, 0x10000001, true },
+        // Nothing to graft: the newer generation already carries the newest SA (the claimer saw the rekey, or grafted)...
+        { Row(Vm1, 5, 8, 2, 1), Row(Vm2, 6, 0, 2, 0x10000001), Vm2, 6, 0, 2, 0x10000001, false },
+        // ... a stale sync of the old owner on the old SA...
+        { Row(Vm1, 5, 9, 1, 0x500), Row(Vm2, 6, 0, 1, 0x10000400), Vm2, 6, 0, 1, 0x10000400, false },
+        // ... the owner's own rekey after its claim, against the previous owner's record...
+        { Row(Vm2, 6, 2, 2, 1), Row(Vm1, 5, 9, 1, 0x500), Vm2, 6, 2, 2, 1, false },
+        // ... a plain double claim (the higher generation wins, SAs the same)...
+        { Row(Vm1, 5, 0, 1, 0x10000001), Row(Vm3, 4, 7, 1, 0x20000001), Vm1, 5, 0, 1, 0x10000001, false },
+        // ... and a deleted tunnel: deletion is not undone by an older rekey.
+        { Row(Vm1, 5, 8, 2, 1), Row(Vm2, 6, 1, 1, 0x10000400, deleted: true), Vm2, 6, 1, 1, 0x10000400, false },
+    };
+
+    [Theory]
+    [MemberData(nameof(Merges))]
+    public void A_rekey_that_crossed_a_claim_at_the_next_generation_leaves_the_claimer_owning_the_new_CHILD_SA(
+        TunnelRecord held, TunnelRecord arriving, string owner, long generation, long syncSeq, int proxyId, uint next, bool grafted)
+    {
+        foreach (var (known, incoming) in new[] { (held, arriving), (arriving, held) })
+        {
+            var kept = TunnelOwnership.Merge(known, incoming);
+            Assert.Equal((owner, generation, proxyId), (kept.OwnerSerial, kept.Generation, kept.ProxyIdSerial));
+            var newest = held.ProxyIdSerial >= arriving.ProxyIdSerial && !arriving.Deleted ? held : arriving;
+            if (!kept.Deleted) // the CHILD SA the client holds
+                Assert.Equal((newest.Child.InboundSpi, newest.Child.OutboundSpi), (kept.Child.InboundSpi, kept.Child.OutboundSpi));
+            Assert.Equal(grafted, !ReferenceEquals(kept, known) && !ReferenceEquals(kept, incoming));
+            Assert.Equal((syncSeq, next), (kept.SyncSeq, kept.NextOutboundSeq));
+            if (!grafted) continue;
+            Assert.Equal(newest.ReplayHighest, kept.ReplayHighest);
+            Assert.Same(newest.Child, kept.Ike.Children.Single());
+            Assert.Equal(Math.Max(held.Ike.NextRequestId, arriving.Ike.NextRequestId), kept.Ike.NextRequestId); // no request ID twice
+            // The graft outranks both, so every unit that gets it keeps it, and a second merge changes nothing.
+            Assert.True(TunnelOwnership.Compare(kept, held) > 0 && TunnelOwnership.Compare(kept, arriving) > 0);
+            Assert.Same(kept, TunnelOwnership.Merge(kept, held));
+            Assert.Same(kept, TunnelOwnership.Merge(kept, arriving));
+        }
+    }
+
     [Fact]
     public void The_replication_clock_orders_like_the_ownership_rule()
     {
