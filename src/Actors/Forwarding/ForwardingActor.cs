@@ -27,7 +27,20 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
 
     private sealed record CarrierChanged(string Interface, bool Up);
 
-    private sealed record IkeAnswered(IPAddress Local, IPAddress Peer, int PeerPort, int LocalPort, IkeReplies Replies);
+    /// <summary>An IKE datagram told to the unit and not answered yet: where its answer goes, and since when it waits.</summary>
+    private readonly record struct IkeWaiting(IPAddress Local, IPAddress Peer, int PeerPort, int LocalPort, long SentAt);
+
+    /// <summary>
+    /// IKE datagrams told to the unit and not yet answered, at most; beyond it the kernel path sheds (counted
+    /// "ike shed"), as the UDP socket does (IkeUdpListener.MaxInFlight): a flood faster than the gateway answers costs
+    /// neither memory without bound nor an Ask (a temporary actor and a timer) per datagram.
+    /// </summary>
+    public const int MaxIkeInFlight = 1024;
+
+    /// <summary>An answer that has not come after this long is given up (the peer retransmits) and its slot freed.</summary>
+    public static readonly TimeSpan DefaultIkeAnswerTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly TimeSpan _ikeAnswerTimeout;
 
     private sealed record SnifferDue(int Id);
 
@@ -51,9 +64,13 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
     private int _nextSniffer;
     private long _received, _forwarded, _espIn, _espOut, _tunnelIn, _tunnelOut;
     private readonly Dictionary<string, long> _drops = new();
+    private readonly Dictionary<long, IkeWaiting> _ikeWaiting = new();
+    private long _ikeTag;
+    private static readonly ClusterActors.Protocol.Ike.IkeAdmissionSettings IkeLimits = new();
 
-    public ForwardingActor(string serial, ConfigDocument config, IPacketIo io, IActorRef unit)
+    public ForwardingActor(string serial, ConfigDocument config, IPacketIo io, IActorRef unit, TimeSpan? ikeAnswerTimeout = null)
     {
+        _ikeAnswerTimeout = ikeAnswerTimeout ?? DefaultIkeAnswerTimeout;
         _serial = serial;
         _config = config;
         _io = io;
@@ -117,7 +134,7 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
             _espOut++;
             RouteOut(e.OuterPacket, null);
         });
-        Receive<IkeAnswered>(OnIkeAnswered);
+        Receive<IkeReplies>(OnIkeAnswered);
         Receive<SendIke>(OnSendIke);
         Receive<StartSniffer>(OnStartSniffer);
         Receive<SnifferDue>(d =>
@@ -126,11 +143,11 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
         });
         Receive<GetForwardingStatus>(_ => Sender.Tell(new ForwardingStatus(_serial, _answering,
             _ports.ToDictionary(p => p.Key, p => p.Value.IsUp), _received, _forwarded, _espIn, _espOut, _tunnelIn, _tunnelOut,
-            _drops.Values.Sum(), new Dictionary<string, long>(_drops))));
+            _drops.Values.Sum(), new Dictionary<string, long>(_drops)) { IkeInFlight = _ikeWaiting.Count }));
     }
 
-    public static Props Props(string serial, ConfigDocument config, IPacketIo io, IActorRef unit) =>
-        Akka.Actor.Props.Create(() => new ForwardingActor(serial, config, io, unit));
+    public static Props Props(string serial, ConfigDocument config, IPacketIo io, IActorRef unit, TimeSpan? ikeAnswerTimeout = null) =>
+        Akka.Actor.Props.Create(() => new ForwardingActor(serial, config, io, unit, ikeAnswerTimeout));
 
     protected override void PreStart()
     {
@@ -347,17 +364,47 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
 
     private void Ike(IPAddress local, IPAddress peer, int peerPort, int localPort, byte[] message)
     {
-        var self = Self;
-        _unit.Ask<IkeReplies>(new DeliverIke(local, new IkeDatagram(peer, peerPort, message, localPort)), TimeSpan.FromSeconds(10))
-            .PipeTo(self, success: r => new IkeAnswered(local, peer, peerPort, localPort, r),
-                failure: _ => new IkeAnswered(local, peer, peerPort, localPort, new IkeReplies([], "the gateway did not answer")));
+        // As at the UDP socket: a 60 KB Vendor ID or a thousand payloads are dropped on a header look, before the unit.
+        if (ClusterActors.Protocol.Ike.IkeAdmission.ScreenOnly(message, IkeLimits) is
+            ClusterActors.Protocol.Ike.IkeDropCause.Oversized or ClusterActors.Protocol.Ike.IkeDropCause.OversizedInit
+            or ClusterActors.Protocol.Ike.IkeDropCause.TooManyPayloads)
+        {
+            Drop("ike oversized");
+            return;
+        }
+        if (_ikeWaiting.Count >= MaxIkeInFlight)
+        {
+            ForgetUnansweredIke();
+            if (_ikeWaiting.Count >= MaxIkeInFlight)
+            {
+                Drop("ike shed");
+                return;
+            }
+        }
+        var tag = ++_ikeTag;
+        _ikeWaiting[tag] = new IkeWaiting(local, peer, peerPort, localPort, System.Diagnostics.Stopwatch.GetTimestamp());
+        // Told, not asked: the IKE front answers with IkeReplies carrying the tag (README, "IKE on the kernel path").
+        _unit.Tell(new DeliverIke(local, new IkeDatagram(peer, peerPort, message, localPort) { Tag = tag }), Self);
     }
 
-    private void OnIkeAnswered(IkeAnswered a)
+    /// <summary>Frees the slots of datagrams the gateway never answered (a restarted actor, a lost message).</summary>
+    private void ForgetUnansweredIke()
     {
-        if (a.Replies.Refused is not null && a.Replies.Datagrams.Count == 0)
-            _log.Info("IKE from {0}:{1} not answered: {2}", a.Peer, a.PeerPort, a.Replies.Refused);
-        foreach (var d in a.Replies.Datagrams) SendUdp(a.Local, a.Peer, a.LocalPort, a.PeerPort, d);
+        foreach (var (tag, w) in _ikeWaiting.ToList())
+        {
+            if (System.Diagnostics.Stopwatch.GetElapsedTime(w.SentAt) < _ikeAnswerTimeout) continue;
+            _ikeWaiting.Remove(tag);
+            Drop("ike not answered");
+        }
+    }
+
+    private void OnIkeAnswered(IkeReplies replies)
+    {
+        // An answer after its slot was given up has nowhere to go: the peer has retransmitted by then.
+        if (!_ikeWaiting.Remove(replies.Tag, out var a)) return;
+        if (replies.Refused is not null && replies.Datagrams.Count == 0)
+            _log.Info("IKE from {0}:{1} not answered: {2}", a.Peer, a.PeerPort, replies.Refused);
+        foreach (var d in replies.Datagrams) SendUdp(a.Local, a.Peer, a.LocalPort, a.PeerPort, d);
     }
 
     /// <summary>An IKE request the unit starts itself (DPD): from the dialup phase1's local gateway.</summary>

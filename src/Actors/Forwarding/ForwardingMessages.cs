@@ -51,7 +51,11 @@ public sealed record ForwardingStatus(
     long TunnelIn,
     long TunnelOut,
     long Dropped,
-    IReadOnlyDictionary<string, long> Drops);
+    IReadOnlyDictionary<string, long> Drops)
+{
+    /// <summary>IKE datagrams handed to the unit and not answered yet (at most ForwardingActor.MaxIkeInFlight).</summary>
+    public int IkeInFlight { get; init; }
+}
 
 /// <summary>Seen on the unit's event stream each time this unit forwards a packet of a tunnel (for drills' "who forwarded").</summary>
 public sealed record TunnelTrafficForwarded(string Serial, string Tunnel, SnifferDirection Direction);

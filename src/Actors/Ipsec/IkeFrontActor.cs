@@ -22,7 +22,42 @@ public sealed record GetIkeAdmissionStatus
     public static readonly GetIkeAdmissionStatus Instance = new();
 }
 
-public sealed record IkeAdmissionStatus(string Phase1, IkeAdmissionCounters Counters, bool CookiesRequired);
+public sealed record IkeAdmissionStatus(string Phase1, IkeAdmissionCounters Counters, bool CookiesRequired)
+{
+    /// <summary>IKE_SA_INITs whose DH is running or queued on the workers.</summary>
+    public int DhInFlight { get; init; }
+
+    /// <summary>DHs computed off the front since it started.</summary>
+    public long DhComputed { get; init; }
+}
+
+/// <summary>
+/// Where the IKE fronts' DHs run: the shared thread pool, at most <c>concurrency</c> at once (one per core by default,
+/// as FortiOS's <c>dh-multiprocess</c> spreads DH over worker processes), so DH work is parallel across cores and never
+/// on an actor's thread, and a burst cannot take every pool thread from the actors' dispatcher.
+/// </summary>
+public sealed class IkeDhWorkers
+{
+    public static readonly IkeDhWorkers Shared = new(TaskScheduler.Default, Environment.ProcessorCount);
+
+    private readonly TaskScheduler _scheduler;
+
+    /// <param name="pool">Where the work runs (a spec passes one it controls).</param>
+    public IkeDhWorkers(TaskScheduler pool, int concurrency)
+    {
+        _scheduler = new ConcurrentExclusiveSchedulerPair(pool, Math.Max(1, concurrency)).ConcurrentScheduler;
+        Concurrency = Math.Max(1, concurrency);
+    }
+
+    public int Concurrency { get; }
+
+    public Task<IkeInitWork> Run(IkeInitWork work) =>
+        Task.Factory.StartNew(() =>
+        {
+            work.Compute();
+            return work;
+        }, CancellationToken.None, TaskCreationOptions.DenyChildAttach, _scheduler);
+}
 
 /// <summary>
 /// The front of one dialup phase1's IKE: every datagram for it arrives here first. IKE_SA_INIT (admission: size caps,
@@ -38,26 +73,33 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
         public static readonly ExpireTick Instance = new();
     }
 
+    /// <summary>A DH came back from the workers; <paramref name="Responder"/> is the one that began it (a config change replaces it).</summary>
+    private sealed record DhDone(IkeInitWork Work, IkeDatagram Datagram, IActorRef ReplyTo, IkeResponder Responder, bool Failed);
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _serial;
     private readonly string _phase1Name;
     private readonly IActorRef _phase1;
     private readonly TimeProvider _time;
     private readonly IkeAdmission _admission;
+    private readonly IkeDhWorkers _workers;
     private IkeResponder _responder;
+    private long _dhComputed;
     private string _signature;
     private bool _isPrimary;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
     public IkeFrontActor(string serial, ConfigDocument config, Phase1Interface phase1, IActorRef phase1Actor, IkeAdmissionSettings? settings,
-        TimeProvider? time)
+        TimeProvider? time, IkeDhWorkers? workers = null)
     {
+        _workers = workers ?? IkeDhWorkers.Shared;
         _serial = serial;
         _phase1Name = phase1.Name;
         _phase1 = phase1Actor;
         _time = time ?? TimeProvider.System;
-        _admission = new IkeAdmission(settings ?? new IkeAdmissionSettings(), _time);
+        // `config system ike` / `set embryonic-limit` is the total; the other numbers are the unit's (README).
+        _admission = new IkeAdmission((settings ?? new IkeAdmissionSettings()) with { EmbryonicLimit = config.Ike.EmbryonicLimit }, _time);
         _responder = Responder(config, phase1);
         _signature = IpsecPhase1Actor.Signature(config, phase1.Name);
 
@@ -72,12 +114,16 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
             foreach (var spiR in _responder.ExpireHalfOpen())
                 Refusal(IkeDropCause.HalfOpenExpired, $"half-open IKE SA {spiR:x16} expired without IKE_AUTH");
         });
-        Receive<GetIkeAdmissionStatus>(_ => Sender.Tell(new IkeAdmissionStatus(_phase1Name, _admission.Counters, _admission.CookiesRequired)));
+        Receive<DhDone>(OnDhDone);
+        Receive<GetIkeAdmissionStatus>(_ => Sender.Tell(new IkeAdmissionStatus(_phase1Name, _admission.Counters, _admission.CookiesRequired)
+        {
+            DhInFlight = _responder.PendingInits, DhComputed = _dhComputed,
+        }));
     }
 
     public static Props Props(string serial, ConfigDocument config, Phase1Interface phase1, IActorRef phase1Actor,
-        IkeAdmissionSettings? settings = null, TimeProvider? time = null) =>
-        Akka.Actor.Props.Create(() => new IkeFrontActor(serial, config, phase1, phase1Actor, settings, time));
+        IkeAdmissionSettings? settings = null, TimeProvider? time = null, IkeDhWorkers? workers = null) =>
+        Akka.Actor.Props.Create(() => new IkeFrontActor(serial, config, phase1, phase1Actor, settings, time, workers));
 
     protected override void PreStart() => Timers.StartPeriodicTimer("expire", ExpireTick.Instance, TimeSpan.FromSeconds(1));
 
@@ -87,6 +133,8 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
     /// <summary>New attempts follow a changed phase1 at once; half-open SAs of the old settings are dropped with it.</summary>
     private void OnConfigChanged(UnitConfigChanged changed)
     {
+        if (changed.Config.Ike.EmbryonicLimit != _admission.Settings.EmbryonicLimit)
+            _admission.Reconfigure(_admission.Settings with { EmbryonicLimit = changed.Config.Ike.EmbryonicLimit });
         var phase1 = changed.Config.Phase1.FirstOrDefault(p => p.Name == _phase1Name);
         if (phase1 is null) return;
         var signature = IpsecPhase1Actor.Signature(changed.Config, phase1.Name);
@@ -101,7 +149,7 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
         if (!_isPrimary)
         {
             // Only the FGCP primary answers on the cluster's addresses; a secondary never sees this traffic on FortiOS.
-            Sender.Tell(new IkeReplies([], "not the FGCP primary"));
+            Sender.Tell(new IkeReplies([], "not the FGCP primary") { Tag = d.Tag });
             return;
         }
         if (!Here(d.Data))
@@ -111,13 +159,44 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
             {
                 Refusal(cause, $"{d.Data.Length} bytes from {d.From}:{d.FromPort}");
                 // No refusal text: the caller (ForwardingActor) would log every datagram of a flood; the lines are ours.
-                Sender.Tell(new IkeReplies([], null));
+                Sender.Tell(new IkeReplies([], null) { Tag = d.Tag });
                 return;
             }
             _phase1.Forward(d);
             return;
         }
-        var output = _responder.Handle(new IPEndPoint(d.From, d.FromPort), d.LocalPort, d.Data);
+        var output = _responder.Begin(new IPEndPoint(d.From, d.FromPort), d.LocalPort, d.Data, out var work);
+        if (work is not null)
+        {
+            // The DH goes to the workers: this actor goes on answering (cookies, drops, IKE_AUTH) meanwhile. The SA's
+            // next message cannot come before its answer, and a retransmission meanwhile is dropped by Begin, so the
+            // SA's order holds; the answer is sent from DhDone.
+            var replyTo = Sender;
+            var responder = _responder;
+            _workers.Run(work).PipeTo(Self, success: w => new DhDone(w, d, replyTo, responder, false),
+                failure: _ => new DhDone(work, d, replyTo, responder, true));
+            return;
+        }
+        Deliver(output, d, Sender);
+    }
+
+    private void OnDhDone(DhDone done)
+    {
+        if (done.Failed || !ReferenceEquals(done.Responder, _responder) || !_isPrimary)
+        {
+            // Config changed (its half-open SAs went with the old responder), role lost, or the DH threw: no answer,
+            // the client retransmits and starts afresh.
+            done.Responder.Forget(done.Work.SpiR);
+            done.ReplyTo.Tell(new IkeReplies([], null) { Tag = done.Datagram.Tag });
+            return;
+        }
+        _dhComputed++;
+        Deliver(_responder.Complete(done.Work), done.Datagram, done.ReplyTo);
+    }
+
+    /// <summary>The effects of one answered datagram: hand-overs, rate-limited refusal lines, and the replies to <paramref name="replyTo"/>.</summary>
+    private void Deliver(IkeOutput output, IkeDatagram d, IActorRef replyTo)
+    {
         string? refused = null;
         foreach (var e in output.Events)
         {
@@ -138,7 +217,7 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
                     break;
             }
         }
-        Sender.Tell(new IkeReplies(output.Replies, refused));
+        replyTo.Tell(new IkeReplies(output.Replies, refused) { Tag = d.Tag });
     }
 
     /// <summary>IKE_SA_INIT requests and messages of the half-open SAs held here; decided from the header alone.</summary>

@@ -18,10 +18,18 @@ namespace ClusterActors.Actors.Ipsec;
 
 /// <summary>An IKE datagram that reached this unit's phase1 (UDP/500 of its local gateway).</summary>
 /// <remarks><paramref name="LocalPort"/> is 500, or 4500 once NAT-T floated (the non-ESP marker already removed).</remarks>
-public sealed record IkeDatagram(IPAddress From, int FromPort, byte[] Data, int LocalPort = 500);
+public sealed record IkeDatagram(IPAddress From, int FromPort, byte[] Data, int LocalPort = 500)
+{
+    /// <summary>Chosen by whoever delivers it and copied into the <see cref="IkeReplies"/>: lets a told (not asked) sender match answers.</summary>
+    public long Tag { get; init; }
+}
 
 /// <summary>What the gateway sends back; <see cref="Refused"/> says why nothing was created, for the log and the client.</summary>
-public sealed record IkeReplies(IReadOnlyList<byte[]> Datagrams, string? Refused);
+public sealed record IkeReplies(IReadOnlyList<byte[]> Datagrams, string? Refused)
+{
+    /// <summary>The <see cref="IkeDatagram.Tag"/> of the datagram these answer.</summary>
+    public long Tag { get; init; }
+}
 
 public sealed record GetTunnelList
 {
@@ -298,7 +306,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         if (!_isPrimary)
         {
             // Only the FGCP primary answers on the cluster's addresses; a secondary never sees this traffic on FortiOS.
-            Sender.Tell(new IkeReplies([], "not the FGCP primary"));
+            Sender.Tell(new IkeReplies([], "not the FGCP primary") { Tag = d.Tag });
             return;
         }
         var output = _gateway.Handle(new IPEndPoint(d.From, d.FromPort), d.LocalPort, d.Data);
@@ -335,7 +343,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
                     break;
             }
         }
-        Sender.Tell(new IkeReplies(output.Replies, refused));
+        Sender.Tell(new IkeReplies(output.Replies, refused) { Tag = d.Tag });
     }
 
     /// <summary>

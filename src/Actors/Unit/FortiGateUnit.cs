@@ -206,7 +206,7 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
             // IKE_SA_INIT names no phase1: FortiOS picks the dialup phase1 listening on the local gateway it arrived at.
             var target = _running.Phase1.FirstOrDefault(p => p.Type == "dynamic" && p.LocalGw == d.LocalAddress.ToString())?.Name
                          ?? _phase1.Keys.FirstOrDefault();
-            if (target is null) Sender.Tell(new IkeReplies([], "no dialup phase1 on this unit"));
+            if (target is null) Sender.Tell(new IkeReplies([], "no dialup phase1 on this unit") { Tag = d.Datagram.Tag });
             else _ikeFront[target].Forward(d.Datagram);
         });
     }

@@ -43,6 +43,7 @@ public sealed class ConfigDocument
         Interfaces = ModelBuilder.Interfaces(root);
         Ha = ModelBuilder.Ha(root);
         StandaloneCluster = ModelBuilder.StandaloneCluster(root);
+        Ike = ModelBuilder.Ike(root);
         Phase1 = ModelBuilder.Phase1(root);
         Phase2 = ModelBuilder.Phase2(root);
         StaticRoutes = ModelBuilder.StaticRoutes(root);
@@ -78,6 +79,8 @@ public sealed class ConfigDocument
     public IReadOnlyList<SystemInterface> Interfaces { get; }
     public HaConfig Ha { get; }
     public StandaloneClusterConfig StandaloneCluster { get; }
+    /// <summary>`config system ike` (`embryonic-limit`).</summary>
+    public SystemIke Ike { get; }
     public IReadOnlyList<Phase1Interface> Phase1 { get; }
     public IReadOnlyList<Phase2Interface> Phase2 { get; }
     /// <summary>`config router static`, in entry order. FGCP-synced like the rest of the routing configuration.</summary>

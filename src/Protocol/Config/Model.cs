@@ -38,6 +38,10 @@ public sealed record AdminAccount(string Name, string? AccProfile, AdminPassword
     }
 }
 
+/// <summary>`config system ike`: IKE settings of the whole unit (only what this lab's IKE admission uses).</summary>
+/// <param name="EmbryonicLimit">Half-open IKE SAs the unit negotiates at once, in total; more IKE_SA_INIT are dropped.</param>
+public sealed record SystemIke(int EmbryonicLimit);
+
 public sealed record SystemInterface(
     string Name, string Ip, int PrefixLength, string Type, bool StatusUp, IReadOnlyList<string> AllowAccess,
     string Vdom, string Mode, string Role, string Alias, string Description, bool MtuOverride, int Mtu)
@@ -132,6 +136,12 @@ internal static class ModelBuilder
             AdminLockoutDuration = TimeSpan.FromSeconds(v.Int("admin-lockout-duration")),
             PrivateDataEncryption = v.On("private-data-encryption")
         };
+    }
+
+    public static SystemIke Ike(Node root)
+    {
+        var v = new View(Schema.Top(Schema.Ike), root.Section(Schema.Ike));
+        return new SystemIke(v.Int("embryonic-limit"));
     }
 
     public static IReadOnlyList<AdminAccount> Admins(Node root)

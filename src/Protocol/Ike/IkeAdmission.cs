@@ -7,8 +7,8 @@ namespace ClusterActors.Protocol.Ike;
 /// <summary>
 /// How much unauthenticated IKE work a dialup gateway takes on (README "Admission under flood"). FortiOS has only
 /// <c>config system ike</c> / <c>set embryonic-limit</c> ("maximum number of IPsec tunnels to negotiate
-/// simultaneously", 50–20000, default 5000 on the reference models); the rest are this lab's choices, the per-source
-/// and cookie numbers after strongSwan's <c>block_threshold = 5</c> and <c>cookie_threshold = 10</c>.
+/// simultaneously", 50–20000, default 1000 in the 7.0.0 guide; the unit's config drives it); the rest are this lab's
+/// choices, the per-source and cookie numbers after strongSwan's <c>block_threshold = 5</c> and <c>cookie_threshold = 10</c>.
 /// </summary>
 public sealed record IkeAdmissionSettings
 {
@@ -28,7 +28,7 @@ public sealed record IkeAdmissionSettings
     public int HalfOpenPerSource { get; init; } = 5;
 
     /// <summary>FortiOS <c>embryonic-limit</c>: half-open SAs in total; more are dropped.</summary>
-    public int EmbryonicLimit { get; init; } = 5000;
+    public int EmbryonicLimit { get; init; } = 1000;
 
     /// <summary>A half-open SA whose IKE_AUTH has not completed after this long is forgotten.</summary>
     public TimeSpan HalfOpenTimeout { get; init; } = TimeSpan.FromSeconds(30);
@@ -119,7 +119,13 @@ public sealed class IkeAdmission
         _rotatedAt = time.GetTimestamp();
     }
 
-    public IkeAdmissionSettings Settings { get; }
+    public IkeAdmissionSettings Settings { get; private set; }
+
+    /// <summary>
+    /// New limits from now on (a config change: <c>set embryonic-limit</c>). Half-open SAs already held stay until they
+    /// complete or expire; a lower limit only refuses new ones.
+    /// </summary>
+    public void Reconfigure(IkeAdmissionSettings settings) => Settings = settings;
 
     public int HalfOpen => _halfOpen.Count;
 

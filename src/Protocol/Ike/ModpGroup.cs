@@ -48,12 +48,18 @@ public sealed class ModpGroup
         return padded;
     }
 
-    public DhKeyPair NewKeyPair(IIkeRandom random)
+    public DhKeyPair NewKeyPair(IIkeRandom random) => new(this, NewPrivate(random));
+
+    /// <summary>
+    /// A private value only (cheap): the key pair's modular exponentiation can then run elsewhere (IkeResponder's
+    /// deferred IKE_SA_INIT) while the random source is drawn in the caller's order.
+    /// </summary>
+    public BigInteger NewPrivate(IIkeRandom random)
     {
         // 256 private bits: at least twice the strength either group offers (RFC 3526 §8).
         var x = new BigInteger(random.Bytes(32), isUnsigned: true, isBigEndian: true);
         if (x < 2) x += 2;
-        return new DhKeyPair(this, x);
+        return x;
     }
 
     /// <summary>

@@ -162,4 +162,114 @@ public sealed class IkeFrontSpec() : TestKit(ConfigurationFactory.ParseString(""
         Assert.True(status.Counters.HalfOpen <= new IkeAdmissionSettings().CookieThreshold, status.Counters.ToString());
         Assert.True(status.Counters[IkeDropCause.CookieRequired] >= 5000 - new IkeAdmissionSettings().CookieThreshold, status.Counters.ToString());
     }
+
+    /// <summary>Holds every task queued to it until <see cref="Release"/>: stands in for cores busy elsewhere.</summary>
+    private sealed class HeldPool : TaskScheduler
+    {
+        private readonly List<Task> _held = [];
+        private bool _released;
+
+        public int Queued
+        {
+            get { lock (_held) return _held.Count; }
+        }
+
+        public void Release()
+        {
+            List<Task> run;
+            lock (_held)
+            {
+                _released = true;
+                run = [.. _held];
+                _held.Clear();
+            }
+            foreach (var t in run) ThreadPool.QueueUserWorkItem(_ => TryExecuteTask(t));
+        }
+
+        protected override void QueueTask(Task task)
+        {
+            lock (_held)
+            {
+                if (!_released)
+                {
+                    _held.Add(task);
+                    return;
+                }
+            }
+            ThreadPool.QueueUserWorkItem(_ => TryExecuteTask(task));
+        }
+
+        protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued) => false;
+
+        protected override IEnumerable<Task> GetScheduledTasks()
+        {
+            lock (_held) return [.. _held];
+        }
+    }
+
+    [Fact]
+    public async Task The_DH_of_IKE_SA_INIT_runs_on_the_workers_several_at_once_while_the_front_goes_on_answering()
+    {
+        var config = FortiConfig.Parse(Config).Value!;
+        var p1 = Sys.ActorOf(IpsecPhase1Actor.Props(Serial, config, config.Phase1.Single()));
+        var pool = new HeldPool();
+        var front = Sys.ActorOf(IkeFrontActor.Props(Serial, config, config.Phase1.Single(), p1, new IkeAdmissionSettings { CookieThreshold = 1000 },
+            workers: new IkeDhWorkers(pool, concurrency: 2)));
+        var primary = new HaRoleChanged(Serial, HaRole.Primary, Serial);
+        p1.Tell(primary);
+        front.Tell(primary);
+
+        var clients = Enumerable.Range(0, 3).Select(_ => NewClient()).ToArray();
+        var sources = Enumerable.Range(1, 3).Select(i => IPAddress.Parse($"192.168.7.{i}")).ToArray();
+        var inits = clients.Select(c => c.Start()).ToArray();
+        var answers = inits.Select((init, i) => front.Ask<IkeReplies>(new IkeDatagram(sources[i], 500, init), TimeSpan.FromSeconds(10))).ToArray();
+
+        // Three DHs are out and none is answered yet, yet the front answers at once: the DH is not on its thread.
+        await AwaitConditionAsync(async () =>
+            (await front.Ask<IkeAdmissionStatus>(GetIkeAdmissionStatus.Instance, TimeSpan.FromSeconds(5))).DhInFlight == 3, TimeSpan.FromSeconds(5));
+        Assert.All(answers, a => Assert.False(a.IsCompleted));
+        // Two workers were started for three queued DHs: they run in parallel, up to the concurrency.
+        Assert.Equal(2, pool.Queued);
+        // A retransmission of an INIT whose DH is out costs no second DH (answered empty; the answer follows).
+        var again = await front.Ask<IkeReplies>(new IkeDatagram(sources[0], 500, inits[0]), TimeSpan.FromSeconds(5));
+        Assert.Empty(again.Datagrams);
+        Assert.Equal(3, (await front.Ask<IkeAdmissionStatus>(GetIkeAdmissionStatus.Instance, TimeSpan.FromSeconds(5))).Counters.HalfOpen);
+
+        pool.Release();
+        for (var i = 0; i < 3; i++)
+        {
+            var init = Assert.Single((await answers[i]).Datagrams);
+            var auth = Assert.Single(clients[i].Handle(init).Replies);
+            Assert.IsType<IkeSaEstablished>(Assert.Single(clients[i].Handle(Exchange(front, auth, sources[i])).Events));
+        }
+        var status = await front.Ask<IkeAdmissionStatus>(GetIkeAdmissionStatus.Instance, TimeSpan.FromSeconds(5));
+        Assert.Equal((0, 3L, 0), (status.DhInFlight, status.DhComputed, status.Counters.HalfOpen));
+    }
+
+    [Fact]
+    public async Task The_embryonic_limit_comes_from_config_system_ike_and_follows_a_change()
+    {
+        var config = FortiConfig.Parse(Config + "\nconfig system ike\n    set embryonic-limit 50\nend\n").Value!;
+        var p1 = Sys.ActorOf(IpsecPhase1Actor.Props(Serial, config, config.Phase1.Single()));
+        var front = Sys.ActorOf(IkeFrontActor.Props(Serial, config, config.Phase1.Single(), p1,
+            new IkeAdmissionSettings { CookieThreshold = 100_000, HalfOpenPerSource = 100_000 }));
+        front.Tell(new HaRoleChanged(Serial, HaRole.Primary, Serial));
+
+        async Task<int> Dial(int from, int count)
+        {
+            var answered = 0;
+            for (var i = from; i < from + count; i++)
+                if ((await front.Ask<IkeReplies>(new IkeDatagram(new IPAddress([198, 18, 0, (byte)i]), 500, NewClient().Start()), TimeSpan.FromSeconds(10))).Datagrams.Count > 0)
+                    answered++;
+            return answered;
+        }
+
+        Assert.Equal(50, await Dial(1, 60));
+        var status = await front.Ask<IkeAdmissionStatus>(GetIkeAdmissionStatus.Instance, TimeSpan.FromSeconds(5));
+        Assert.Equal(10, status.Counters[IkeDropCause.EmbryonicLimit]);
+
+        front.Tell(new UnitConfigChanged(config.Apply("config system ike\nset embryonic-limit 55\nend").Value!, null, true, "cli"));
+        Assert.Equal(5, await Dial(100, 10));
+        Assert.Equal(55, (await front.Ask<IkeAdmissionStatus>(GetIkeAdmissionStatus.Instance, TimeSpan.FromSeconds(5))).Counters.HalfOpen);
+    }
 }

@@ -96,6 +96,18 @@ public class DocumentTests
     }
 
     [Fact]
+    public void System_ike_embryonic_limit_is_parsed_with_its_range_and_default()
+    {
+        Assert.Equal(1000, ConfigDocument.Empty.Ike.EmbryonicLimit);
+        var doc = Parse(L("config system ike", "    set embryonic-limit 50", "end"));
+        Assert.Equal(50, doc.Ike.EmbryonicLimit);
+        Assert.Equal(20000, Apply(doc, L("config system ike", "set embryonic-limit 20000", "end")).Ike.EmbryonicLimit);
+        Assert.Contains("embryonic-limit 50", doc.ToText());
+        foreach (var bad in new[] { "49", "20001", "many" })
+            Assert.False(FortiConfig.Parse(L("config system ike", $"    set embryonic-limit {bad}", "end")).Ok, bad);
+    }
+
+    [Fact]
     public void Duplicate_setting_last_wins()
     {
         Assert.Equal(50, Parse(L("config system ha", "set priority 10", "set priority 50", "end")).Ha.Priority);

@@ -18,6 +18,9 @@ public sealed class IkeResponder
     private readonly Dictionary<ulong, IkeSession> _sas = [];
     /// <summary>Half-open SAs by where their IKE_SA_INIT came from and its SPIi, so a retransmission is found without a scan.</summary>
     private readonly Dictionary<(IPAddress, int, ulong), IkeSession> _halfOpenByInit = [];
+    /// <summary>Admitted IKE_SA_INITs whose DH is being computed elsewhere (<see cref="Begin"/>), by SPIr and by where they came from.</summary>
+    private readonly Dictionary<ulong, IkeInitWork> _pending = [];
+    private readonly Dictionary<(IPAddress, int, ulong), IkeInitWork> _pendingByInit = [];
     private readonly IkeAdmission? _admission;
 
     /// <param name="admission">Flood protection (COOKIE, half-open limits and expiry, size caps); null keeps none,
@@ -42,16 +45,19 @@ public sealed class IkeResponder
     public IReadOnlyList<IkeSaState> Sas => _sas.Values.Where(s => s.Established).Select(s => s.Export()).ToList();
 
     /// <summary>Half-open SAs (IKE_SA_INIT answered, IKE_AUTH not yet): only their count is interesting.</summary>
-    public int HalfOpenCount => _sas.Values.Count(s => !s.Established);
+    public int HalfOpenCount => _sas.Values.Count(s => !s.Established) + _pending.Count;
 
     /// <summary>
     /// SPIr of half-open SAs. There is no clock in here, so the owner expires them (e.g. after the IKE_AUTH
     /// retransmission budget) with <see cref="Forget"/>.
     /// </summary>
-    public IReadOnlyList<ulong> HalfOpenSpis => _sas.Values.Where(s => !s.Established).Select(s => s.SpiR).ToList();
+    public IReadOnlyList<ulong> HalfOpenSpis => _sas.Values.Where(s => !s.Established).Select(s => s.SpiR).Concat(_pending.Keys).ToList();
 
     /// <summary>Whether <paramref name="spiR"/> is one of our half-open SAs (IKE_SA_INIT answered, IKE_AUTH not yet).</summary>
-    public bool IsHalfOpen(ulong spiR) => _sas.TryGetValue(spiR, out var s) && !s.Established;
+    public bool IsHalfOpen(ulong spiR) => _sas.TryGetValue(spiR, out var s) && !s.Established || _pending.ContainsKey(spiR);
+
+    /// <summary>IKE_SA_INITs handed out by <see cref="Begin"/> and not yet <see cref="Complete"/>d or abandoned.</summary>
+    public int PendingInits => _pending.Count;
 
     public IkeSaState? Export(ulong spiR) => _sas.TryGetValue(spiR, out var s) && s.Established ? s.Export() : null;
 
@@ -73,6 +79,7 @@ public sealed class IkeResponder
 
     public bool Forget(ulong spiR)
     {
+        if (Abandon(spiR)) return true;
         if (!_sas.Remove(spiR, out var s)) return false;
         Unlist(s);
         return true;
@@ -84,6 +91,15 @@ public sealed class IkeResponder
         if (s.InitKey is { } key && _halfOpenByInit.TryGetValue(key, out var listed) && ReferenceEquals(listed, s))
             _halfOpenByInit.Remove(key);
         if (!s.Established) _admission?.Closed(s.SpiR);
+    }
+
+    /// <summary>Drops a pending IKE_SA_INIT: its <see cref="Complete"/> will answer nothing.</summary>
+    private bool Abandon(ulong spiR)
+    {
+        if (!_pending.Remove(spiR, out var work)) return false;
+        if (_pendingByInit.TryGetValue(work.InitKey, out var listed) && ReferenceEquals(listed, work)) _pendingByInit.Remove(work.InitKey);
+        _admission?.Closed(spiR);
+        return true;
     }
 
     private void RemoveHalfOpen(IkeSession s)
@@ -101,7 +117,10 @@ public sealed class IkeResponder
         if (_admission is null) return [];
         var expired = _admission.Expire();
         foreach (var spiR in expired)
-            if (_sas.TryGetValue(spiR, out var s) && !s.Established) RemoveHalfOpen(s);
+        {
+            if (_pending.ContainsKey(spiR)) Abandon(spiR);
+            else if (_sas.TryGetValue(spiR, out var s) && !s.Established) RemoveHalfOpen(s);
+        }
         return expired;
     }
 
@@ -127,6 +146,23 @@ public sealed class IkeResponder
     /// </summary>
     public IkeOutput Handle(IPEndPoint peer, int localPort, byte[] datagram)
     {
+        var output = Begin(peer, localPort, datagram, out var work);
+        if (work is null) return output;
+        work.Compute();
+        return Complete(work);
+    }
+
+    /// <summary>
+    /// <see cref="Handle(IPEndPoint, int, byte[])"/> without the DH: an admitted IKE_SA_INIT comes back as
+    /// <paramref name="work"/> (output empty), already counted as half-open and holding its SPIr. Run
+    /// <see cref="IkeInitWork.Compute"/> anywhere (it touches nothing of this responder; several may run at once), then
+    /// hand it to <see cref="Complete"/> on the owner's thread. Until then a retransmission of the same request is dropped
+    /// (the answer will follow), a different request from the same initiator SPI abandons it, and it expires, is
+    /// forgotten and counts like any half-open SA.
+    /// </summary>
+    public IkeOutput Begin(IPEndPoint peer, int localPort, byte[] datagram, out IkeInitWork? work)
+    {
+        work = null;
         if (_admission is { } admission)
         {
             ExpireHalfOpen();
@@ -142,7 +178,7 @@ public sealed class IkeResponder
                 return IkeOutput.Of(new IkeDropped($"{header.Exchange} for unknown IKE SA {header.SpiI:x16}/{header.SpiR:x16}"));
             var msg = IkeCodec.Decode(datagram);
             var h = msg.Header;
-            if (h.Exchange == ExchangeType.IkeSaInit && !h.IsResponse) return HandleInit(peer, localPort, datagram, msg);
+            if (h.Exchange == ExchangeType.IkeSaInit && !h.IsResponse) return HandleInit(peer, localPort, datagram, msg, out work);
             if (!_sas.TryGetValue(h.SpiR, out var s) || s.SpiI != h.SpiI)
                 return IkeOutput.Of(new IkeDropped($"{h.Exchange} for unknown IKE SA {h.SpiI:x16}/{h.SpiR:x16}"));
             var result = s.Receive(datagram, msg, (m, inner, _) => OnRequest(s, m, inner), (m, inner, ctx) => OnResponse(s, m, inner, ctx),
@@ -185,8 +221,9 @@ public sealed class IkeResponder
 
     // ---------------- IKE_SA_INIT ----------------
 
-    private IkeOutput HandleInit(IPEndPoint peer, int localPort, byte[] datagram, IkeMessage msg)
+    private IkeOutput HandleInit(IPEndPoint peer, int localPort, byte[] datagram, IkeMessage msg, out IkeInitWork? work)
     {
+        work = null;
         var h = msg.Header;
         if (h.SpiR != 0 || h.MessageId != 0 || !h.FromInitiator)
             return IkeOutput.Of(new IkeDropped("IKE_SA_INIT request with SPIr, message ID or initiator flag wrong"));
@@ -195,6 +232,12 @@ public sealed class IkeResponder
             if (earlier.InitRequest is { } req && req.AsSpan().SequenceEqual(datagram))
                 return IkeOutput.Reply(earlier.InitResponse!, new IkeRetransmitted(h.SpiI, earlier.SpiR, 0));
             RemoveHalfOpen(earlier); // the client started over; the old half-open SA can never complete
+        }
+        if (_pendingByInit.TryGetValue((peer.Address, peer.Port, h.SpiI), out var computing))
+        {
+            if (computing.InitRequest.AsSpan().SequenceEqual(datagram))
+                return IkeOutput.Of(new IkeDropped($"IKE_SA_INIT from {peer} retransmitted while its DH is computed; answered once"));
+            Abandon(computing.SpiR);
         }
         if (msg.Payloads.FirstOrDefault(p => p is UnknownPayload { Critical: true }) is { } critical)
             return InitError(h, NotifyType.UnsupportedCriticalPayload, [(byte)critical.Type], $"unsupported critical payload {(byte)critical.Type}", RefusalKind.Malformed);
@@ -229,10 +272,9 @@ public sealed class IkeResponder
             return InitError(h, NotifyType.InvalidSyntax, [], $"KE data of {ke.Data.Length} bytes is not a valid group {group.Id} value", RefusalKind.Malformed);
 
         ulong spiR;
-        do spiR = Negotiation.NewIkeSpi(_random); while (_sas.ContainsKey(spiR));
+        do spiR = Negotiation.NewIkeSpi(_random); while (_sas.ContainsKey(spiR) || _pending.ContainsKey(spiR));
         var nr = _random.Bytes(Settings.NonceLength);
-        var dh = group.NewKeyPair(_random);
-        var keys = IkeKeyDerivation.DeriveIkeKeys(suite, ni!.Data, nr, dh.SharedSecret(ke.Data), h.SpiI, spiR);
+        var x = group.NewPrivate(_random);
 
         // §2.23: NAT detection only when we do NAT-T and the initiator does too (it sent both notifies); then our
         // answer carries ours, computed with both SPIs. The request's hashes have SPIr zero, as its header.
@@ -244,19 +286,38 @@ public sealed class IkeResponder
             natT = detected | (Settings.NatTraversal == NatTraversal.Forced ? NatTStatus.Forced : NatTStatus.None);
             natD = NatDetection.Notifies(Settings.NatTraversal, h.SpiI, spiR, local, peer);
         }
-        var response = IkeCodec.Encode(
-            new IkeHeader(h.SpiI, spiR, PayloadType.None, IkeHeader.Ikev2, ExchangeType.IkeSaInit, IkeFlags.Response, 0),
-            [new SaPayload([Negotiation.IkeReply(offered, suite, group.Id)]), new KePayload((ushort)group.Id, dh.Public), new NoncePayload(nr), .. natD]);
-        var session = _sas[spiR] = new IkeSession
+        work = new IkeInitWork
         {
-            SpiI = h.SpiI, SpiR = spiR, IsInitiator = false, Suite = suite, DhGroup = group.Id, Ni = ni.Data, Nr = nr, Keys = keys,
-            PeerAddress = peer.Address, Random = _random, IkeLifetimeSeconds = Settings.IkeLifetimeSeconds, ChildLifetimeSeconds = Settings.ChildLifetimeSeconds,
-            NextRequestId = 0, ExpectedPeerRequestId = 1, InitRequest = datagram, InitResponse = response,
-            NatT = natT, PeerPort = peer.Port, LocalPort = localPort, InitKey = (peer.Address, peer.Port, h.SpiI),
+            Peer = peer, LocalPort = localPort, InitRequest = datagram, SpiI = h.SpiI, SpiR = spiR, Offered = offered, Suite = suite,
+            Group = group, PeerPublic = ke.Data, Private = x, Ni = ni!.Data, Nr = nr, NatT = natT, NatD = natD,
         };
-        _halfOpenByInit[(peer.Address, peer.Port, h.SpiI)] = session;
+        _pending[spiR] = work;
+        _pendingByInit[work.InitKey] = work;
         _admission?.Opened(spiR, peer.Address);
-        return IkeOutput.Reply(response);
+        return IkeOutput.Nothing;
+    }
+
+    /// <summary>
+    /// The answer to an IKE_SA_INIT from <see cref="Begin"/> once its <see cref="IkeInitWork.Compute"/> ran: the half-open
+    /// SA is created and the response returned. Nothing when it was abandoned meanwhile (expired, forgotten, superseded).
+    /// </summary>
+    public IkeOutput Complete(IkeInitWork work)
+    {
+        if (!_pending.TryGetValue(work.SpiR, out var listed) || !ReferenceEquals(listed, work))
+            return IkeOutput.Of(new IkeDropped($"IKE_SA_INIT from {work.Peer} abandoned while its DH was computed"));
+        if (work.Response is null || work.Keys is null)
+            throw new InvalidOperationException("IkeInitWork.Compute has not run");
+        _pending.Remove(work.SpiR);
+        _pendingByInit.Remove(work.InitKey);
+        var session = _sas[work.SpiR] = new IkeSession
+        {
+            SpiI = work.SpiI, SpiR = work.SpiR, IsInitiator = false, Suite = work.Suite, DhGroup = work.Group.Id, Ni = work.Ni, Nr = work.Nr,
+            Keys = work.Keys, PeerAddress = work.Peer.Address, Random = _random, IkeLifetimeSeconds = Settings.IkeLifetimeSeconds,
+            ChildLifetimeSeconds = Settings.ChildLifetimeSeconds, NextRequestId = 0, ExpectedPeerRequestId = 1, InitRequest = work.InitRequest,
+            InitResponse = work.Response, NatT = work.NatT, PeerPort = work.Peer.Port, LocalPort = work.LocalPort, InitKey = work.InitKey,
+        };
+        _halfOpenByInit[work.InitKey] = session;
+        return IkeOutput.Reply(work.Response);
     }
 
     /// <summary>N(COOKIE) as the only payload, SPIr zero: the answer that keeps no state (§2.6).</summary>
@@ -382,4 +443,46 @@ public sealed class IkeResponder
         IkeSession.PendingChildRekey rekey when m.Header.Exchange == ExchangeType.CreateChildSa => s.HandleChildRekeyResponse(inner, rekey, [s.ChildSuite]),
         _ => s.HandleInformationalResponse(inner, ctx) ?? IkeOutput.Of(new IkeDropped($"unexpected {m.Header.Exchange} response")),
     };
+}
+
+/// <summary>
+/// The costly part of answering one admitted IKE_SA_INIT (both modular exponentiations, SKEYSEED and the SK_* keys,
+/// the encoded response), cut out of <see cref="IkeResponder"/> so it can run on any thread: everything it reads was
+/// fixed by <see cref="IkeResponder.Begin"/> (SPIr, Nr and the private value drawn in the responder's order) and it writes
+/// only its own results. <see cref="IkeResponder.Complete"/> takes it back.
+/// </summary>
+public sealed class IkeInitWork
+{
+    internal IPEndPoint Peer { get; init; } = default!;
+    internal int LocalPort { get; init; } = default!;
+    internal byte[] InitRequest { get; init; } = default!;
+    internal ulong SpiI { get; init; } = default!;
+    public ulong SpiR { get; init; }
+    internal Proposal Offered { get; init; } = default!;
+    internal IkeSuite Suite { get; init; } = default!;
+    internal ModpGroup Group { get; init; } = default!;
+    internal byte[] PeerPublic { get; init; } = default!;
+    internal System.Numerics.BigInteger Private { get; init; } = default!;
+    internal byte[] Ni { get; init; } = default!;
+    internal byte[] Nr { get; init; } = default!;
+    internal NatTStatus NatT { get; init; } = default!;
+    internal IReadOnlyList<IkePayload> NatD { get; init; } = default!;
+    internal (IPAddress, int, ulong) InitKey => (Peer.Address, Peer.Port, SpiI);
+
+    internal IkeSaKeys? Keys { get; private set; }
+    internal byte[]? Response { get; private set; }
+
+    /// <summary>Whether <see cref="Compute"/> has run.</summary>
+    public bool Computed => Response is not null;
+
+    /// <summary>The DH, the key derivation and the response. Idempotent; safe on any thread, one call at a time per work.</summary>
+    public void Compute()
+    {
+        if (Response is not null) return;
+        var dh = new DhKeyPair(Group, Private);
+        Keys = IkeKeyDerivation.DeriveIkeKeys(Suite, Ni, Nr, dh.SharedSecret(PeerPublic), SpiI, SpiR);
+        Response = IkeCodec.Encode(
+            new IkeHeader(SpiI, SpiR, PayloadType.None, IkeHeader.Ikev2, ExchangeType.IkeSaInit, IkeFlags.Response, 0),
+            [new SaPayload([Negotiation.IkeReply(Offered, Suite, Group.Id)]), new KePayload((ushort)Group.Id, dh.Public), new NoncePayload(Nr), .. NatD]);
+    }
 }
