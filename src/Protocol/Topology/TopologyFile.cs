@@ -32,7 +32,9 @@ public static class TopologyFile
         var reader = new Reader(fileName, loadConfig);
         var topology = reader.Read(yaml);
         return reader.Errors.Count > 0 || topology is null
-            ? ConfigResult<LabTopology>.Failure(reader.Errors.Count > 0 ? reader.Errors : [new ConfigError(fileName, 1, 1, "", "empty topology")])
+            ? ConfigResult<LabTopology>.Failure(reader.Errors.Count > 0
+                ? reader.Errors.OrderBy(e => e.Line).ThenBy(e => e.Column).ToList()
+                : [new ConfigError(fileName, 1, 1, "", "empty topology")])
             : ConfigResult<LabTopology>.Success(topology);
     }
 
