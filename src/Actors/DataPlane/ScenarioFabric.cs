@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using ClusterActors.Protocol.Topology;
 
 namespace ClusterActors.Actors.DataPlane;
 
@@ -34,22 +35,37 @@ public sealed record ScenarioFabricOptions
     public bool UnitsAnswerOnOpen { get; init; } = true;
 }
 
-/// <summary>The built scenario: its fabric, the two routers and the Server. Disposing closes the routers' and the Server's ports.</summary>
+/// <summary>The built scenario: its fabric, the routers and the servers. Disposing closes the routers' and the servers' ports.</summary>
 public sealed class ScenarioLab(InMemoryFabric fabric, LabRouter dcRouter, LabRouter dcCore, EchoHost server) : IDisposable
 {
     public InMemoryFabric Fabric { get; } = fabric;
+
+    /// <summary>The router that places clients on the FGSP members (the topology's router with an ecmp route).</summary>
     public LabRouter DcRouter { get; } = dcRouter;
+
+    /// <summary>The router in front of the servers (the topology's router with a reverse-path route).</summary>
     public LabRouter DcCore { get; } = dcCore;
+
+    /// <summary>The first server.</summary>
     public EchoHost Server { get; } = server;
+
+    /// <summary>Every router by name (the seed's: dc-router and dc-core).</summary>
+    public IReadOnlyDictionary<string, LabRouter> Routers { get; init; } = new Dictionary<string, LabRouter>
+        { [dcRouter.Name] = dcRouter, [dcCore.Name] = dcCore };
+
+    /// <summary>Every server by name.</summary>
+    public IReadOnlyDictionary<string, EchoHost> Servers { get; init; } = new Dictionary<string, EchoHost> { [ScenarioFabric.ServerHost] = server };
+
+    /// <summary>The topology the lab was built from; null for the C# seed tables (<see cref="ScenarioFabric.Build(ScenarioFabricOptions?)"/>).</summary>
+    public LabTopology? Topology { get; init; }
 
     public void Deconstruct(out InMemoryFabric fabric, out LabRouter dcRouter, out LabRouter dcCore, out EchoHost server) =>
         (fabric, dcRouter, dcCore, server) = (Fabric, DcRouter, DcCore, Server);
 
     public void Dispose()
     {
-        Server.Dispose();
-        DcCore.Dispose();
-        DcRouter.Dispose();
+        foreach (var s in Servers.Values) s.Dispose();
+        foreach (var r in Routers.Values) r.Dispose();
     }
 }
 
@@ -187,6 +203,80 @@ public static class ScenarioFabric
             throw;
         }
     }
+
+    // ------------------------------------------------------------------------------------------------------------------
+    // From a topology file (src/Protocol/Topology): the same fabric for any lab.
+
+    /// <summary>The topology's segments: the declared ones, then the LANs of clients beyond the first of a `count: N` entry.</summary>
+    public static IReadOnlyList<ScenarioSegment> SegmentsOf(LabTopology topology) =>
+        topology.Segments.Select(s => new ScenarioSegment(s.Name, Prefix(s.Subnet), s.Description))
+            .Concat(topology.Clients.Where(c => topology.Segments.All(s => s.Name != c.LanSegment))
+                .Select(c => new ScenarioSegment(c.LanSegment, Prefix(c.Lan.Subnet), $"{c.Name}'s LAN")))
+            .ToArray();
+
+    /// <summary>Every cable of the topology, with its address (unit ports: from the units' configs).</summary>
+    public static IReadOnlyList<ScenarioWire> WiringOf(LabTopology topology) =>
+        topology.Wires.Select(w => new ScenarioWire(w.Host, w.Interface, w.Segment, Address(w.Address))).ToArray();
+
+    public static IReadOnlyList<ScenarioHostRoute> HostRoutesOf(LabTopology topology) =>
+        topology.HostRoutes.Select(r => new ScenarioHostRoute(r.Host, Prefix(r.Prefix), r.Via, r.Interface)).ToArray();
+
+    /// <summary>
+    /// Lays the topology's cables and starts its routers and servers, as <see cref="Build(ScenarioFabricOptions?)"/>
+    /// does for the C# seed tables. An ecmp route's probe is the file's, except `misses: above-fgcp`, which takes
+    /// <see cref="ScenarioFabricOptions.Probe"/> (the host computes it from the units' configs); its hash seed is the
+    /// file's. The topology needs a router with an ecmp route (clients reach the FGSP members through it), one with a
+    /// reverse-path route and a server.
+    /// </summary>
+    public static ScenarioLab Build(LabTopology topology, ScenarioFabricOptions? options = null)
+    {
+        options ??= new ScenarioFabricOptions();
+        var units = topology.UnitNames.ToHashSet();
+        var fabric = new InMemoryFabric();
+        foreach (var w in topology.Wires)
+            fabric.Cable(w.Host, w.Interface, w.Segment, answeringOnOpen: !units.Contains(w.Host) || options.UnitsAnswerOnOpen);
+
+        var routers = new Dictionary<string, LabRouter>();
+        var servers = new Dictionary<string, EchoHost>();
+        try
+        {
+            foreach (var r in topology.Routers)
+            {
+                var router = routers[r.Name] = new LabRouter(r.Name, fabric.Host(r.Name), options.Router);
+                foreach (var leg in r.Legs)
+                    router.AddLeg(leg.Name, [Address(leg.Address)]);
+                foreach (var route in r.Routes)
+                {
+                    var via = route.Via.Select(v => v.ToString()).ToArray();
+                    if (route.Kind == TopologyRouteKind.Ecmp)
+                        router.AddEcmpRoute(route.Destination.ToString(), via,
+                            route.ProbeMisses is { } misses ? new ProbeOptions(route.ProbeInterval, misses) : options.Probe, route.HashSeed);
+                    else
+                        router.AddReversePathRoute(route.Destination.ToString(), via);
+                }
+            }
+            foreach (var s in topology.Servers)
+                servers[s.Name] = new EchoHost(fabric.Host(s.Name), "eth0", Address(s.Address), s.Gateway);
+
+            var dcRouter = topology.Routers.FirstOrDefault(r => r.Routes.Any(x => x.Kind == TopologyRouteKind.Ecmp))
+                           ?? throw new ArgumentException($"topology {topology.Name} has no router with an ecmp route");
+            var dcCore = topology.Routers.FirstOrDefault(r => r.Routes.Any(x => x.Kind == TopologyRouteKind.ReversePath))
+                         ?? throw new ArgumentException($"topology {topology.Name} has no router with a reverse-path route");
+            var server = topology.Servers.FirstOrDefault() ?? throw new ArgumentException($"topology {topology.Name} has no server");
+            return new ScenarioLab(fabric, routers[dcRouter.Name], routers[dcCore.Name], servers[server.Name])
+                { Routers = routers, Servers = servers, Topology = topology };
+        }
+        catch
+        {
+            foreach (var s in servers.Values) s.Dispose();
+            foreach (var r in routers.Values) r.Dispose();
+            throw;
+        }
+    }
+
+    private static Ipv4Prefix Prefix(TopologyPrefix p) => new(Ipv4Address.ToUInt32(p.Network), p.Length);
+
+    private static InterfaceAddress Address(TopologyAddress a) => new(a.Address, a.PrefixLength);
 
     /// <summary>The wiring as a table, one cable a line, grouped by segment.</summary>
     public static string DescribeWiring()

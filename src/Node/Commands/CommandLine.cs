@@ -19,6 +19,7 @@ public static class CommandLine
         root.Subcommands.Add(DrillCmd());
         root.Subcommands.Add(RouterCmd());
         root.Subcommands.Add(CertsCmd());
+        root.Subcommands.Add(LabCmd());
         return root;
     }
 
@@ -128,6 +129,15 @@ public static class CommandLine
         return cmd;
     }
 
+    private static Command LabCmd()
+    {
+        var topology = new Option<string>("--topology") { Description = $"the lab's topology file, or a shipped name (default {LabCommand.DefaultTopology})", HelpName = "FILE" };
+        var format = new Option<string>("--format") { Description = "mermaid or dot (graphviz: dot -Tsvg)", DefaultValueFactory = _ => "mermaid", HelpName = "mermaid|dot" };
+        var graph = new Command("graph", "draw the lab: units in their FGCP clusters inside the FGSP peering (from their configs), segments, routers, clients, servers") { topology, format };
+        graph.Action = new UsageErrorsExit2(async (pr, ct) => await Guard(() => Task.FromResult(LabCommand.Graph(pr.GetValue(topology), pr.GetValue(format)!, Console.Out))));
+        return new Command("lab", "work with a lab's topology file") { graph };
+    }
+
     private static Command RouterCmd()
     {
         var route = new Option<string>("--route") { Description = "the prefix routed over the next hops, e.g. 192.168.202.35/32", Required = true };
@@ -202,14 +212,18 @@ public static class CommandLine
 
     private static Command ScenarioCommand()
     {
-        var name = new Argument<string>("name") { Description = "the scenario, e.g. seed" };
+        var name = new Argument<string>("name") { Description = "a shipped scenario, e.g. seed (default seed)", Arity = ArgumentArity.ZeroOrOne };
+        var topology = new Option<string>("--topology") { Description = "the lab's topology file (YAML: units, segments, heartbeat, routers, clients, servers), or a shipped name", HelpName = "FILE" };
         var embedded = new Option<bool>("--embedded") { Description = "run every unit as an ActorSystem in this process (required for now)" };
         var script = new Option<string>("--script") { Description = "script file, one step a line; - or none reads steps from stdin" };
         var fast = new Option<bool>("--fast-timers") { Description = "hello-holddown 5, hb-lost-threshold 6 on every unit: a lost peer detected in 1.2 s, a lone unit primary after 5 s" };
         var run = new Command("run", "start the scenario's units and run a script of CLI commands, kills, link changes and expectations")
-            { name, embedded, script, fast };
+            { name, topology, embedded, script, fast };
         run.SetAction(async (pr, ct) => await Guard(() => Scenario.ScenarioRunCommand.RunAsync(
-            new(pr.GetValue(name)!, pr.GetValue(embedded), pr.GetValue(script), pr.GetValue(fast)),
+            new(pr.GetValue(name) ?? Scenario.EmbeddedScenarioDriver.Scenario, pr.GetValue(embedded), pr.GetValue(script), pr.GetValue(fast),
+                pr.GetValue(name) is not null && pr.GetValue(topology) is not null
+                    ? throw new UsageException("give a scenario name or --topology FILE, not both")
+                    : pr.GetValue(topology)),
             new(Console.In, !Console.IsInputRedirected, Console.Out, Console.Error), ct)));
         return new Command("scenario", "run a shipped scenario") { run };
     }
@@ -231,13 +245,14 @@ public static class CommandLine
         var fast = new Option<bool>("--fast-timers") { Description = "hb-lost-threshold 6 on every unit: FGCP detects a lost peer in 1.2 s instead of 4 s" };
         var seed = new Option<long?>("--seed") { Description = "chaos: the seed the runs' faults derive from (run r's from (seed, r) alone); random and printed when not given" };
         var run = new Option<int?>("--run") { Description = "chaos: replay only this run of --seed" };
+        var topology = new Option<string>("--topology") { Description = "embedded: the lab's topology file instead of the shipped scenario's (it must have the drills' units, DC2_VM1..DC2_VM4)", HelpName = "FILE" };
         var cmd = new Command("drill", "run a failover drill with traffic and measure it: detection, role change, traffic gap, loss, SAs, roles; "
                                        + "writes a Markdown report, a JSON file and an SVG timeline per run; exit 1 when an expectation fails")
-            { words, mode, client, rate, runs, output, fast, seed, run };
+            { words, mode, client, rate, runs, output, fast, seed, run, topology };
         cmd.Action = new UsageErrorsExit2(async (pr, ct) => await Guard(() => Drills.DrillCommand.RunAsync(
             new(pr.GetValue(words)!, pr.GetValue(mode)!,
                 pr.GetValue(rate) ?? (pr.GetValue(client) == Drills.DrillCommand.StrongSwanClient ? Drills.DrillCommand.DefaultStrongSwanRate : Drills.DrillCommand.DefaultRate),
-                pr.GetValue(runs), pr.GetValue(output), pr.GetValue(fast), pr.GetValue(client)!, pr.GetValue(seed), pr.GetValue(run)),
+                pr.GetValue(runs), pr.GetValue(output), pr.GetValue(fast), pr.GetValue(client)!, pr.GetValue(seed), pr.GetValue(run), pr.GetValue(topology)),
             Console.Out, Console.Error, ct)));
         return cmd;
     }
@@ -266,6 +281,12 @@ public static class CommandLine
         }
         catch (UsageException e)
         {
+            Console.Error.WriteLine($"clusteractors: {e.Message}");
+            return 2;
+        }
+        catch (TopologyInvalidException e)
+        {
+            foreach (var error in e.Errors) Console.Error.WriteLine(error);
             Console.Error.WriteLine($"clusteractors: {e.Message}");
             return 2;
         }

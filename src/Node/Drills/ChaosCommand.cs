@@ -39,7 +39,8 @@ public static class ChaosCommand
         var startedAt = clock.GetUtcNow();
         var outDir = DrillCommand.InvocationFolder(request.Out ?? DrillCommand.DefaultOut, Name, startedAt);
         await stdout.WriteLineAsync($"reports in {outDir}");
-        var changes = DrillCommand.Changes(Definition, fastTimers: true);
+        var topology = labFactory is null ? DrillCommand.LabTopology(request, ClusterActors.Node.Scenario.EmbeddedScenarioDriver.Scenario) : null;
+        var changes = DrillCommand.Changes(Definition, fastTimers: true, units: topology?.UnitNames);
         await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
             $"== chaos, seed {seed}: {(request.Run is { } r ? $"run {r}" : $"{runs.Count} runs")} ({request.Mode}, {request.Rate} pps, fast timers); "
             + $"faults: {string.Join(", ", ChaosCatalog.All.Select(k => k.Name))}"));
@@ -47,7 +48,7 @@ public static class ChaosCommand
         var wall = Stopwatch.StartNew();
         var runner = new ChaosRunner(() => labFactory?.Invoke(Definition, changes) ?? (request.Mode == "docker"
             ? new DockerDrillLab(changes, stdout)
-            : new EmbeddedDrillLab(changes)), stdout);
+            : new EmbeddedDrillLab(changes, topology)), stdout);
         DrillTimers? timers = null;
         IReadOnlyList<ChaosRunResult> results;
         var done = new List<ChaosRunResult>();

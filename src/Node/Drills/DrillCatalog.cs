@@ -12,6 +12,9 @@ public static class DrillCatalog
 {
     public const string Vm1 = "DC2_VM1", Vm2 = "DC2_VM2", Vm3 = "DC2_VM3", Vm4 = "DC2_VM4";
 
+    /// <summary>The units the drills name: a topology a drill runs on must have them (until drills name roles).</summary>
+    public static readonly IReadOnlyList<string> Cast = [Vm1, Vm2, Vm3, Vm4];
+
     /// <summary>The cluster primaries the lab must come up with: the units the shipped configs give `priority 200`.</summary>
     public static readonly IReadOnlyList<string> Preferred = [Vm1, Vm3];
 

@@ -30,8 +30,25 @@ public static class DrillCommand
     /// <param name="Words">The positional words: DRILL, or SCENARIO DRILL.</param>
     /// <param name="Client"><see cref="FortiGateClient"/> or <see cref="StrongSwanClient"/> (docker mode only).</param>
     /// <param name="Seed">The chaos drill's seed (random when null); <paramref name="Run"/> replays that one run of it.</param>
+    /// <param name="Topology">A topology file instead of the shipped scenario's (embedded mode).</param>
     public sealed record Request(IReadOnlyList<string> Words, string Mode = "embedded", double Rate = DefaultRate, int Runs = 1, string? Out = null,
-        bool FastTimers = false, string Client = FortiGateClient, long? Seed = null, int? Run = null);
+        bool FastTimers = false, string Client = FortiGateClient, long? Seed = null, int? Run = null, string? Topology = null);
+
+    /// <summary>
+    /// The lab a drill runs on: the topology file given, or the shipped scenario's. Until the catalog names roles
+    /// (issue 12, item 3) its drills name the seed's units, so a topology must have them.
+    /// </summary>
+    public static ClusterActors.Protocol.Topology.LabTopology LabTopology(Request request, string scenario)
+    {
+        if (request.Topology is not null && request.Mode == "docker")
+            throw new UsageException("--topology runs embedded for now: the docker lab is the shipped seed's docker-compose.yml");
+        var topology = Scenarios.Topology(request.Topology ?? scenario);
+        var missing = DrillCatalog.Cast.Where(u => !topology.UnitNames.Contains(u)).ToList();
+        if (missing.Count > 0)
+            throw new UsageException($"the drills are written for the {EmbeddedScenarioDriver.Scenario} scenario's cast ({string.Join(", ", DrillCatalog.Cast)}); "
+                                     + $"topology {topology.Name} has no {string.Join(", ", missing)}");
+        return topology;
+    }
 
     /// <summary>A lab for a drill: the embedded one unless a test brings its own.</summary>
     public delegate IDrillLab LabFactory(DrillDefinition drill, IReadOnlyDictionary<string, string> changes);
@@ -41,7 +58,7 @@ public static class DrillCommand
         TimeProvider? clock = null)
     {
         if (request.Words.FirstOrDefault(w => w.StartsWith('-')) is { } option)
-            throw new UsageException($"unknown option '{option}' (options: --mode, --client, --rate, --runs, --out, --fast-timers, --seed, --run)");
+            throw new UsageException($"unknown option '{option}' (options: --mode, --client, --rate, --runs, --out, --fast-timers, --seed, --run, --topology)");
         var (scenario, drillName) = request.Words.Count switch
         {
             1 => (EmbeddedScenarioDriver.Scenario, request.Words[0]),
@@ -50,9 +67,14 @@ public static class DrillCommand
                                           + $"(drills: {string.Join(", ", DrillCatalog.Names)}, or all)"),
             _ => throw new UsageException($"one drill at a time: drill [SCENARIO] DRILL, not '{string.Join(" ", request.Words)}' (all runs every drill)"),
         };
-        Scenarios.Directory(scenario); // unknown scenario: a usage error naming the known ones
-        if (scenario != EmbeddedScenarioDriver.Scenario)
-            throw new UsageException($"the drills are written for the {EmbeddedScenarioDriver.Scenario} scenario's cast (DC2_VM1..DC2_VM4); '{scenario}' has none");
+        if (request.Topology is not null && request.Words.Count == 2)
+            throw new UsageException("give a scenario name or --topology FILE, not both");
+        if (request.Topology is null)
+        {
+            Scenarios.Directory(scenario); // unknown scenario: a usage error naming the known ones
+            if (scenario != EmbeddedScenarioDriver.Scenario)
+                throw new UsageException($"the drills are written for the {EmbeddedScenarioDriver.Scenario} scenario's cast (DC2_VM1..DC2_VM4); '{scenario}' has none");
+        }
         if (drillName == ChaosCommand.Name) return await ChaosCommand.RunAsync(request, stdout, stderr, ct, labFactory, clock);
         if (request.Seed is not null || request.Run is not null) throw new UsageException("--seed and --run are the chaos drill's options");
         var drills = DrillCatalog.Select(drillName);
@@ -62,6 +84,9 @@ public static class DrillCommand
             case "docker": break;
             default: throw new UsageException($"--mode is embedded or docker, not '{request.Mode}'");
         }
+        // A test's own lab factory brings its lab; otherwise every located error of the topology before anything starts.
+        var topology = labFactory is null ? LabTopology(request, scenario) : null;
+        if (topology is not null) scenario = topology.Name;
         switch (request.Client)
         {
             case FortiGateClient: break;
@@ -90,11 +115,11 @@ public static class DrillCommand
                 await stdout.WriteLineAsync($"== {drill.Name}, run {run} of {request.Runs}: {drill.Title} ({request.Mode}, "
                                             + (request.Client == StrongSwanClient ? "strongSwan client, " : "")
                                             + $"{request.Rate.ToString(CultureInfo.InvariantCulture)} pps{(request.FastTimers ? ", fast timers" : "")})");
-                var changes = Changes(drill, request.FastTimers, request.Client);
+                var changes = Changes(drill, request.FastTimers, request.Client, topology?.UnitNames);
                 DrillRunResult result;
                 await using (var lab = labFactory?.Invoke(drill, changes) ?? (request.Mode == "docker"
                                  ? new DockerDrillLab(changes, stdout, request.Client)
-                                 : (IDrillLab)new EmbeddedDrillLab(changes)))
+                                 : (IDrillLab)new EmbeddedDrillLab(changes, topology)))
                 {
                     result = await new DrillRunner(lab, stdout).RunAsync(drill, settings, run, Describe(changes), ct);
                     await stdout.WriteAsync("  lab down … ");
@@ -125,8 +150,9 @@ public static class DrillCommand
 
     /// <summary>The CLI lines applied to each unit's shipped config for <paramref name="drill"/> (and the client:
     /// strongSwan needs <see cref="NatTraversal"/> on every unit, the tunnel's standbys included).</summary>
-    public static IReadOnlyDictionary<string, string> Changes(DrillDefinition drill, bool fastTimers, string client = FortiGateClient) =>
-        Scenarios.Units(EmbeddedScenarioDriver.Scenario).ToDictionary(u => u, u =>
+    public static IReadOnlyDictionary<string, string> Changes(DrillDefinition drill, bool fastTimers, string client = FortiGateClient,
+        IReadOnlyList<string>? units = null) =>
+        (units ?? Scenarios.Units(EmbeddedScenarioDriver.Scenario)).ToDictionary(u => u, u =>
             (fastTimers ? EmbeddedScenarioDriver.FastTimers : DrillCatalog.HelloHolddown)
             + (drill.HaChange ?? "")
             + (client == StrongSwanClient ? NatTraversal : ""));

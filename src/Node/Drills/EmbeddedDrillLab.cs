@@ -12,11 +12,12 @@ using ClusterActors.Node.Scenario;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Fgcp;
 using ClusterActors.Protocol.Ipsec;
+using ClusterActors.Protocol.Topology;
 
 namespace ClusterActors.Node.Drills;
 
 /// <summary>
-/// The seed scenario's four units as ActorSystems in this process (<see cref="LoopbackLab"/>: real Akka remoting, real
+/// A topology's units (the seed's four by default) as ActorSystems in this process (<see cref="LoopbackLab"/>: real Akka remoting, real
 /// UDP heartbeats on loopback, SQLite under a temporary folder removed on dispose) on the in-memory packet fabric,
 /// with CLIENT1 and PC1 on it and the DC router probing both clusters.
 /// </summary>
@@ -26,6 +27,7 @@ public sealed class EmbeddedDrillLab : IDrillLab
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(1);
 
     private readonly LoopbackLab _lab;
+    private readonly LabTopology _topology;
     private readonly Dictionary<string, ConfigDocument> _configs;
     // The running units as this lab sees them: the timeline's sampler reads it while a fault starts or kills a unit,
     // so it is kept here under a lock rather than read from LoopbackLab's own dictionary.
@@ -36,16 +38,18 @@ public sealed class EmbeddedDrillLab : IDrillLab
     private EchoRun? _traffic;
 
     /// <param name="changes">Per unit, the CLI lines applied to its shipped config before it starts.</param>
-    public EmbeddedDrillLab(IReadOnlyDictionary<string, string> changes)
+    /// <param name="topology">The lab; null: the shipped seed's topology file.</param>
+    public EmbeddedDrillLab(IReadOnlyDictionary<string, string> changes, LabTopology? topology = null)
     {
-        Units = Scenarios.Units(EmbeddedScenarioDriver.Scenario);
-        _configs = Units.ToDictionary(u => u, u => LoopbackLab.ScenarioConfig(u, changes.GetValueOrDefault(u)));
+        _topology = topology ?? Scenarios.Topology(EmbeddedScenarioDriver.Scenario);
+        Units = _topology.UnitNames;
+        _configs = _topology.Units.ToDictionary(u => u.Name, u => LoopbackLab.WithChange(u.Config, changes.GetValueOrDefault(u.Name)));
         // Killing units makes remoting log every refused reconnect; what the drill prints is its progress.
         // AkkaCuts: remoting through the throttler, so a drill can cut the Akka path alone (CutAkkaAsync).
         _lab = new LoopbackLab { ExtraHocon = "akka.loglevel = OFF\nakka.stdout-loglevel = OFF", AkkaCuts = true };
-        _lab.Define(Units.Select(u => (u, _configs[u])).ToList());
+        _lab.Define(_topology, changes);
         var probe = EmbeddedScenarioDriver.RouterProbeAbove(_configs.Values);
-        _lab.UsePacketFabric(new ScenarioFabricOptions { Probe = probe });
+        _lab.UsePacketFabric(new ScenarioFabricOptions { Probe = probe }, _topology);
         Timers = DrillTimers.From(_configs[Units[0]], probe);
     }
 
@@ -205,7 +209,7 @@ public sealed class EmbeddedDrillLab : IDrillLab
     public Task Link(string unit, string port, bool up)
     {
         Host(unit);
-        if (!ScenarioFabric.Wiring.Any(w => w.Host == unit && w.Interface == port))
+        if (!_topology.Wires.Any(w => w.Host == unit && w.Interface == port))
             throw new ArgumentException($"{unit} has no {port} on the packet fabric");
         _lab.SetCable(unit, port, up);
         return Task.CompletedTask;
@@ -292,13 +296,13 @@ public sealed class EmbeddedDrillLab : IDrillLab
 
     public IReadOnlyList<NextHopView> RouterNextHops()
     {
-        var route = _lab.Net!.DcRouter.Routes.FirstOrDefault(r => r.Kind == RouteKind.Ecmp && r.Prefix.Contains(ScenarioFabric.Lb1.Address));
+        var route = _lab.Net!.DcRouter.Routes.FirstOrDefault(r => r.Kind == RouteKind.Ecmp);
         if (route is null) return [];
         return route.NextHops.Select(h => new NextHopView(h.Address.ToString(), UnitsBehind(h.Address.ToString()), h.Alive)).ToList();
     }
 
     private IReadOnlyList<string> UnitsBehind(string address) =>
-        ScenarioFabric.Wiring.Where(w => w.Address.Address.ToString() == address && Units.Contains(w.Host)).Select(w => w.Host).ToList();
+        _topology.Wires.Where(w => w.Address.Address.ToString() == address && Units.Contains(w.Host)).Select(w => w.Host).ToList();
 
     public ClientView Client()
     {

@@ -8,6 +8,7 @@ using ClusterActors.Actors.Unit;
 using ClusterActors.Protocol.Ike.Exchanges;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Fgcp;
+using ClusterActors.Protocol.Topology;
 using Akka.Actor;
 
 namespace ClusterActors.Node.Hosting;
@@ -133,11 +134,34 @@ public sealed class LoopbackLab : IAsyncDisposable
         return applied.Value!;
     }
 
+    /// <summary><paramref name="config"/> with the CLI lines of <paramref name="change"/> applied (none: as it is).</summary>
+    public static ConfigDocument WithChange(ConfigDocument config, string? change)
+    {
+        if (string.IsNullOrEmpty(change)) return config;
+        var applied = config.Apply(change, "lab");
+        if (!applied.Ok) throw new ConfigInvalidException(applied.Errors);
+        return applied.Value!;
+    }
+
+    /// <summary>
+    /// Declares the topology's units, each with its config and <paramref name="changes"/> (CLI lines per unit) applied,
+    /// their hbdev ports on the topology's heartbeat links; a unit on no heartbeat link hears nobody.
+    /// </summary>
+    public void Define(LabTopology topology, IReadOnlyDictionary<string, string>? changes = null)
+    {
+        HeartbeatLink? LinkOf(string unit) => topology.HeartbeatLinks.FirstOrDefault(h => h.Ports.Any(p => p.Host == unit));
+        Define(topology.Units.Select(u => (u.Name, WithChange(u.Config, changes?.GetValueOrDefault(u.Name)))).ToList(),
+            unit => LinkOf(unit)?.Name ?? "unit:" + unit,
+            unit => LinkOf(unit)?.Ports.First(p => p.Host == unit).Port ?? "port4");
+    }
+
     /// <summary>Declares the units and wires them: one heartbeat segment per FGCP group, every unit a contact of the others.</summary>
     /// <param name="hbSegment">Which heartbeat segment a unit's port4 is cabled to; by default one per FGCP group-id.
     /// A test of mismatched clusters cables them together anyway.</param>
-    public void Define(IReadOnlyList<(string Unit, ConfigDocument Config)> units, Func<string, string>? hbSegment = null)
+    /// <param name="hbdev">The unit's heartbeat port on that segment (default port4).</param>
+    public void Define(IReadOnlyList<(string Unit, ConfigDocument Config)> units, Func<string, string>? hbSegment = null, Func<string, string>? hbdev = null)
     {
+        hbdev ??= _ => "port4";
         hbSegment ??= unit => units.First(u => u.Unit == unit).Config.Ha.GroupId.ToString();
         var akka = units.ToDictionary(u => u.Unit, _ => new IPEndPoint(IPAddress.Loopback, FreeTcpPort()));
         var hb = units.ToDictionary(u => u.Unit, _ => new IPEndPoint(IPAddress.Loopback, FreeUdpPort()));
@@ -148,7 +172,7 @@ public sealed class LoopbackLab : IAsyncDisposable
         {
             var peers = units.Where(o => o.Unit != unit && hbSegment(o.Unit) == hbSegment(unit)).Select(o => hb[o.Unit]).ToList();
             _options[unit] = new UnitOptions(unit, config, config.SerialNumber!, Path.Combine(_root, unit), akka[unit],
-                new IPEndPoint(IPAddress.Loopback, 0), [new HbdevWiring("port4", hb[unit], peers)], contacts, [])
+                new IPEndPoint(IPAddress.Loopback, 0), [new HbdevWiring(hbdev(unit), hb[unit], peers)], contacts, [])
             {
                 Tls = InsecureAkka ? null : Certificates.For(unit, config.SerialNumber!),
                 InsecureAkka = InsecureAkka,
@@ -169,11 +193,15 @@ public sealed class LoopbackLab : IAsyncDisposable
     /// <summary>PC1 behind the client, with its echo traffic generator.</summary>
     public Pc1TrafficGenerator? Pc1 { get; private set; }
 
-    /// <summary>Lays the scenario's links; call before starting units. Units come up silent and answer once FGCP makes them primary.</summary>
-    public void UsePacketFabric(ScenarioFabricOptions? options = null)
+    /// <summary>
+    /// Lays the links: the <paramref name="topology"/>'s, or without one the C# seed tables (<see cref="ScenarioFabric"/>);
+    /// call before starting units. Units come up silent and answer once FGCP makes them primary.
+    /// </summary>
+    public void UsePacketFabric(ScenarioFabricOptions? options = null, LabTopology? topology = null)
     {
         if (_running.Count > 0) throw new InvalidOperationException("lay the packet fabric before starting units");
-        Net = ScenarioFabric.Build((options ?? new ScenarioFabricOptions()) with { UnitsAnswerOnOpen = false });
+        options = (options ?? new ScenarioFabricOptions()) with { UnitsAnswerOnOpen = false };
+        Net = topology is null ? ScenarioFabric.Build(options) : ScenarioFabric.Build(topology, options);
     }
 
     private ScenarioLab Fabric => Net ?? throw new InvalidOperationException("this lab has no packet fabric (UsePacketFabric)");
@@ -185,10 +213,20 @@ public sealed class LoopbackLab : IAsyncDisposable
     public async Task<DialupClientGateway> DialOverFabric(IkeInitiatorSettings? client = null, CancellationToken cancel = default)
     {
         var phase1 = _options.Values.First().Config.Phase1.First(p => p.Type == "dynamic");
-        Client1 ??= new DialupClientGateway(Fabric.Fabric.Host(ScenarioFabric.Client1Host),
-            new DialupClientSettings(client ?? DialupClient.ScenarioSettings(phase1.PskSecret!.Clear)));
+        // The topology's first client and its first PC, addressed as the file says; the seed tables' CLIENT1 and PC1 otherwise.
+        var cast = Fabric.Topology?.Clients.FirstOrDefault();
+        var settings = new DialupClientSettings(client ?? DialupClient.ScenarioSettings(phase1.PskSecret!.Clear));
+        if (cast is not null)
+            settings = settings with
+            {
+                WanInterface = cast.WanInterface, WanAddress = new InterfaceAddress(cast.Wan.Address, cast.Wan.PrefixLength), WanNextHop = cast.WanGateway,
+                LanInterface = cast.LanInterface, LanAddress = new InterfaceAddress(cast.Lan.Address, cast.Lan.PrefixLength),
+            };
+        Client1 ??= new DialupClientGateway(Fabric.Fabric.Host(cast?.Name ?? ScenarioFabric.Client1Host), settings);
         await Client1.DialAsync(cancel);
-        Pc1 ??= new Pc1TrafficGenerator(Fabric.Fabric.Host(ScenarioFabric.Pc1Host));
+        var pc = cast?.Pcs.FirstOrDefault();
+        Pc1 ??= new Pc1TrafficGenerator(Fabric.Fabric.Host(pc?.Name ?? ScenarioFabric.Pc1Host), pc is null ? null
+            : new Pc1Settings { Address = new InterfaceAddress(pc.Address.Address, pc.Address.PrefixLength), Gateway = cast!.Lan.Address });
         return Client1;
     }
 

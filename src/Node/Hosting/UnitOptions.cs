@@ -52,6 +52,13 @@ public static class Endpoints
     }
 }
 
+/// <summary>A topology file that does not validate: every located error is printed, exit code 2.</summary>
+public sealed class TopologyInvalidException(string file, IReadOnlyList<ConfigError> errors)
+    : Exception($"{file}: {errors.Count} error(s) in the topology; nothing started")
+{
+    public IReadOnlyList<ConfigError> Errors { get; } = errors;
+}
+
 /// <summary>A mistake in how the command was called: printed as one line, exit code 2.</summary>
 public sealed class UsageException(string message) : Exception(message);
 
@@ -83,6 +90,24 @@ public static class Scenarios
         var u = Wiring(scenario).GetConfig("units").GetConfig(unit)
                 ?? throw new UsageException($"scenario '{scenario}' has no unit '{unit}' (units: {string.Join(", ", Units(scenario))})");
         return Endpoints.Parse(u.GetString("ike"), $"{unit}.ike");
+    }
+
+    /// <summary>The file name of a shipped scenario's topology (src/Protocol/Topology/README.md).</summary>
+    public const string TopologyFileName = "topology.yml";
+
+    /// <summary>
+    /// A lab's topology: <paramref name="nameOrFile"/> is a topology file (a path that exists, or ends in .yml/.yaml),
+    /// or the name of a shipped scenario (its scenarios/NAME/topology.yml). A file that does not validate throws
+    /// <see cref="TopologyInvalidException"/> with every located error.
+    /// </summary>
+    public static ClusterActors.Protocol.Topology.LabTopology Topology(string nameOrFile)
+    {
+        var isFile = File.Exists(nameOrFile) || nameOrFile.EndsWith(".yml", StringComparison.OrdinalIgnoreCase)
+                     || nameOrFile.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || nameOrFile.Contains('/');
+        var path = isFile ? nameOrFile : Path.Combine(Directory(nameOrFile), TopologyFileName);
+        if (!File.Exists(path)) throw new UsageException($"{path}: no such topology file");
+        var result = ClusterActors.Protocol.Topology.TopologyFile.Load(path);
+        return result.Ok ? result.Value! : throw new TopologyInvalidException(path, result.Errors);
     }
 
     public static IPEndPoint AdminOf(string scenario, string unit)

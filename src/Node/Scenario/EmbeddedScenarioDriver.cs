@@ -8,12 +8,14 @@ using ClusterActors.Actors.Unit;
 using ClusterActors.Node.Hosting;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Fgcp;
+using ClusterActors.Protocol.Topology;
 
 namespace ClusterActors.Node.Scenario;
 
 /// <summary>
-/// The seed scenario's four units as ActorSystems in this process (<see cref="LoopbackLab"/>): real Akka remoting and
-/// real UDP heartbeats on loopback, SQLite under a temporary data folder removed on dispose.
+/// A topology's units (the seed's four by default) as ActorSystems in this process (<see cref="LoopbackLab"/>): real
+/// Akka remoting and real UDP heartbeats on loopback, SQLite under a temporary data folder removed on dispose, the
+/// links, routers and servers of the topology file on the in-memory fabric.
 /// </summary>
 public sealed class EmbeddedScenarioDriver : IScenarioDriver
 {
@@ -31,17 +33,22 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
     /// <param name="progress">Where StartAll reports each unit coming up and the clusters forming.</param>
     /// <param name="fastTimers">Apply <see cref="FastTimers"/> to every unit before it starts.</param>
     /// <param name="akkaLogLevel">Akka's own log level; it logs to stdout, so the transcript stays readable only when it is quiet.</param>
-    public EmbeddedScenarioDriver(TextWriter progress, bool fastTimers = false, string akkaLogLevel = "OFF")
+    /// <param name="topology">The lab; null: the shipped seed's topology file.</param>
+    public EmbeddedScenarioDriver(TextWriter progress, bool fastTimers = false, string akkaLogLevel = "OFF", LabTopology? topology = null)
     {
         _progress = progress;
-        Units = Scenarios.Units(Scenario);
-        _configs = Units.ToDictionary(u => u, u => LoopbackLab.ScenarioConfig(u, fastTimers ? FastTimers : null));
+        Topology = topology ?? Scenarios.Topology(Scenario);
+        Units = Topology.UnitNames;
+        _configs = Topology.Units.ToDictionary(u => u.Name, u => LoopbackLab.WithChange(u.Config, fastTimers ? FastTimers : null));
         _lab = new LoopbackLab { ExtraHocon = $"akka.loglevel = {akkaLogLevel}\nakka.stdout-loglevel = {akkaLogLevel}" };
-        // One heartbeat segment per FGCP group-id, as LoopbackLab cables them by default.
-        _lab.Define(Units.Select(u => (u, _configs[u])).ToList());
+        // The heartbeat links of the topology (the seed's: one per FGCP cluster).
+        _lab.Define(Topology, Units.ToDictionary(u => u, _ => fastTimers ? FastTimers : ""));
         RouterProbe = RouterProbeAbove(_configs.Values);
-        _lab.UsePacketFabric(new ScenarioFabricOptions { Probe = RouterProbe });
+        _lab.UsePacketFabric(new ScenarioFabricOptions { Probe = RouterProbe }, Topology);
     }
+
+    /// <summary>The lab this driver runs.</summary>
+    public LabTopology Topology { get; }
 
     /// <summary>
     /// How the DC router probes each cluster's port2 address: every 100 ms, declaring it dead after enough misses to
@@ -143,7 +150,7 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
     }
 
     private IEnumerable<string> UnitsOn(System.Net.IPAddress address) =>
-        ScenarioFabric.Wiring.Where(w => w.Address.Address.Equals(address) && Units.Contains(w.Host)).Select(w => w.Host);
+        Topology.Wires.Where(w => w.Address.Address.Equals(address) && Units.Contains(w.Host)).Select(w => w.Host);
 
     private EchoRun? _traffic;
     private Dictionary<string, ForwardingStatus> _trafficBaseline = new();
@@ -154,8 +161,10 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
         if (_traffic is { IsSending: true }) throw new InvalidOperationException("traffic is already running: traffic stop first");
         _trafficBaseline = await Forwarding();
         // Bounded like every load loop of the lab: it stops by itself after TrafficLimit.
-        _traffic = pc1.Start(new EchoRunOptions { RatePps = packetsPerSecond, PayloadBytes = payloadSize, Duration = TrafficLimit });
-        return $"PC1 {pc1.Settings.Address.Address} -> Server {ScenarioFabric.ServerAddress}: echo requests at {packetsPerSecond} pps, " +
+        var server = Topology.Servers.FirstOrDefault() ?? throw new InvalidOperationException($"topology {Topology.Name} has no server to ping");
+        _traffic = pc1.Start(new EchoRunOptions { Target = server.Address.Address, RatePps = packetsPerSecond, PayloadBytes = payloadSize, Duration = TrafficLimit });
+        var pcName = Topology.Clients.FirstOrDefault()?.Pcs.FirstOrDefault()?.Name ?? "PC1";
+        return $"{pcName} {pc1.Settings.Address.Address} -> {server.Name} {server.Address.Address}: echo requests at {packetsPerSecond} pps, " +
                $"{payloadSize} bytes of data (stops by itself after {ScenarioScript.FormatDuration(TrafficLimit)})";
     }
 
@@ -189,7 +198,7 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
         }
         if (lines.Count == 1) lines.Add("  no unit forwarded any of it");
         var client = _lab.Client1?.Counters;
-        if (client is not null) lines.Add($"  CLIENT1 anti-replay drops {client.AntiReplayDrops}, ICV failures {client.IcvFailures}");
+        if (client is not null) lines.Add($"  {Topology.Clients.FirstOrDefault()?.Name ?? "CLIENT1"} anti-replay drops {client.AntiReplayDrops}, ICV failures {client.IcvFailures}");
         return string.Join("\n", lines) + "\n";
     }
 
@@ -217,7 +226,7 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
 
     public async Task Start(string unit)
     {
-        if (!Units.Contains(unit)) throw new ArgumentException($"no unit {unit} in scenario {Scenario}");
+        if (!Units.Contains(unit)) throw new ArgumentException($"no unit {unit} in topology {Topology.Name}");
         if (_lab.Units.ContainsKey(unit)) throw new InvalidOperationException($"{unit} is already running");
         await _lab.Start(unit);
     }
@@ -231,14 +240,14 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
             var suggestion = ScenarioScript.Suggest(port, ports);
             throw new ArgumentException($"{unit} has no port {port}" + (suggestion is null ? $" (ports: {string.Join(", ", ports)})" : $"; did you mean '{suggestion}'?"));
         }
-        if (ScenarioFabric.Wiring.Any(w => w.Host == unit && w.Interface == port)) _lab.SetCable(unit, port, up);
+        if (Topology.Wires.Any(w => w.Host == unit && w.Interface == port)) _lab.SetCable(unit, port, up);
         else await host.Unit.Ask<Akka.Done>(new SetLinkState(port, up), TimeSpan.FromSeconds(5)); // port4: the heartbeat's own link
     }
 
     private UnitHost Running(string unit) =>
         _lab.Units.TryGetValue(unit, out var host)
             ? host
-            : throw new InvalidOperationException(Units.Contains(unit) ? $"{unit} is not running" : $"no unit {unit} in scenario {Scenario}");
+            : throw new InvalidOperationException(Units.Contains(unit) ? $"{unit} is not running" : $"no unit {unit} in topology {Topology.Name}");
 
     public async ValueTask DisposeAsync()
     {

@@ -3,27 +3,28 @@ using ClusterActors.Node.Hosting;
 namespace ClusterActors.Node.Scenario;
 
 /// <summary>
-/// `clusteractors scenario run NAME --embedded [--script FILE|-] [--fast-timers]`: starts the scenario's units and runs a
-/// script against them. A script file is parsed whole before anything starts; steps from stdin are read as they come
+/// `clusteractors scenario run [NAME] [--topology FILE] --embedded [--script FILE|-] [--fast-timers]`: starts the lab's
+/// units (a shipped scenario's topology, or a topology file) and runs a script against them. A script file is parsed whole before anything starts; steps from stdin are read as they come
 /// (interactively when stdin is a terminal: bad lines and failed steps are reported and the session goes on).
 /// </summary>
 public static class ScenarioRunCommand
 {
-    public sealed record Request(string Scenario, bool Embedded, string? Script, bool FastTimers);
+    /// <param name="Topology">A topology file, instead of the shipped scenario <paramref name="Scenario"/>'s.</param>
+    public sealed record Request(string Scenario, bool Embedded, string? Script, bool FastTimers, string? Topology = null);
 
     public sealed record Console(TextReader In, bool InIsTerminal, TextWriter Out, TextWriter Error);
 
     public static async Task<int> RunAsync(Request request, Console console, CancellationToken ct,
         Func<Request, IScenarioDriver>? driverFactory = null)
     {
-        Scenarios.Directory(request.Scenario); // unknown scenario: a usage error naming the known ones
+        if (request.Topology is null) Scenarios.Directory(request.Scenario); // unknown scenario: a usage error naming the known ones
         if (!request.Embedded)
             throw new UsageException("scenario run needs --embedded for now (all units in this process); the container lab comes later");
-        if (request.Scenario != EmbeddedScenarioDriver.Scenario && driverFactory is null)
-            throw new UsageException($"the embedded lab runs the {EmbeddedScenarioDriver.Scenario} scenario only");
+        // Every located error of the topology file before anything starts (TopologyInvalidException).
+        var topology = Scenarios.Topology(request.Topology ?? request.Scenario);
 
         var fromFile = request.Script is { } s && s != "-";
-        var script = new ScenarioScript(Scenarios.Units(request.Scenario), fromFile ? request.Script! : "stdin");
+        var script = new ScenarioScript(topology.UnitNames, fromFile ? request.Script! : "stdin");
         IReadOnlyList<ScenarioStep> steps = [];
         if (fromFile)
         {
@@ -38,7 +39,7 @@ public static class ScenarioRunCommand
             steps = parsed.Steps;
         }
 
-        await using var driver = driverFactory?.Invoke(request) ?? new EmbeddedScenarioDriver(console.Out, request.FastTimers);
+        await using var driver = driverFactory?.Invoke(request) ?? new EmbeddedScenarioDriver(console.Out, request.FastTimers, topology: topology);
         try
         {
             await driver.StartAll();

@@ -74,6 +74,64 @@ public sealed class EmbeddedScenarioSpec(ITestOutputHelper output) : IDisposable
         Assert.Equal((before.Dec, before.Enc), (after.Dec, after.Enc));
     }
 
+    /// <summary>
+    /// Issue 12: the embedded lab is built from the topology file. A hand-written file (the seed's units and configs,
+    /// but the client BRANCH1 at 192.168.8.10 on another WAN subnet, its PC LAPTOP at 10.10.1.50, the server App) runs
+    /// with no code change: the tunnel's remote is the file's WAN address, the traffic goes from the file's PC to the
+    /// file's server through the unit that owns the tunnel.
+    /// </summary>
+    [Fact]
+    public async Task A_hand_written_topology_file_lays_the_lab_its_client_pc_and_server_included()
+    {
+        foreach (var conf in Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "scenarios", "seed"), "*.conf"))
+            File.Copy(conf, Path.Combine(_dir, Path.GetFileName(conf)));
+        var seed = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "scenarios", "seed", "topology.yml"));
+        var topology = Path.Combine(_dir, "lab.yml");
+        await File.WriteAllTextAsync(topology, seed
+            .Replace("name: seed", "name: branch")
+            .Replace("subnet: 192.168.7.0/24", "subnet: 192.168.8.0/24")
+            .Replace("wan: { segment: wan, address: 192.168.7.1/24 }", "uplink: { segment: wan, address: 192.168.8.1/24 }")
+            .Replace("CLIENT1:", "BRANCH1:")
+            .Replace("address: 192.168.7.2/24, gateway: 192.168.7.1", "address: 192.168.8.10/24, gateway: 192.168.8.1")
+            .Replace("PC1: 10.10.1.2/24", "LAPTOP: 10.10.1.50/24")
+            .Replace("Server: {", "App: {"));
+        var script = Path.Combine(_dir, "traffic.txt");
+        await File.WriteAllTextAsync(script, """
+            dial
+            expect DC2_VM1> diagnose vpn tunnel list ~ role=sync-primary within 5s
+            DC2_VM1> diagnose vpn tunnel list
+            traffic start 200
+            wait 1s
+            traffic stop
+            router
+            """);
+        var stdout = new StringWriter { NewLine = "\n" };
+        var stderr = new StringWriter { NewLine = "\n" };
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var sw = Stopwatch.StartNew();
+        int exit;
+        try
+        {
+            exit = await ScenarioRunCommand.RunAsync(new ScenarioRunCommand.Request("seed", Embedded: true, script, FastTimers: true, Topology: topology),
+                new ScenarioRunCommand.Console(TextReader.Null, InIsTerminal: false, stdout, stderr), cts.Token);
+        }
+        finally
+        {
+            output.WriteLine($"{sw.Elapsed.TotalSeconds:0.0} s\n--- stdout:\n{stdout}\n--- stderr:\n{stderr}");
+        }
+
+        Assert.Equal(0, exit);
+        Assert.Equal("", stderr.ToString());
+        var transcript = stdout.ToString();
+        Assert.DoesNotContain("expect failed", transcript);
+        Assert.Matches(@"\ndial\nIKEv2 SA established with 192\.168\.202\.35 via 192\.168\.129\.254 \(DC2_VM1\+DC2_VM2\)", transcript);
+        Assert.Contains("192.168.202.35:0->192.168.8.10:0", transcript);
+        Assert.Contains("LAPTOP 10.10.1.50 -> App 10.10.101.2: echo requests at 200 pps", transcript);
+        Assert.Matches(@"DC2_VM1 forwarded [1-9]\d* from the tunnel, [1-9]\d* into it", transcript);
+        Assert.Contains("BRANCH1 anti-replay drops 0, ICV failures 0", transcript);
+        Assert.Contains("via 192.168.129.254 dev c1 alive", transcript);
+    }
+
     /// <summary>The role and SPIs of vpn1_1 in the command's output that follows <paramref name="step"/> in the transcript.</summary>
     private static (string Role, string Dec, string Enc) Tunnel(string transcript, string step)
     {

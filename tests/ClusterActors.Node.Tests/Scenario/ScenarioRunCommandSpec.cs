@@ -28,6 +28,20 @@ public sealed class ScenarioRunCommandSpec : IDisposable
             _ => { _driversCreated++; return _driver; });
 
     [Fact]
+    public async Task A_topology_file_with_errors_is_refused_with_every_located_error_before_anything_starts()
+    {
+        var topology = Path.Combine(_dir, "lab.yml");
+        System.IO.File.WriteAllText(topology, "units:\n  A: { config: missing.conf }\nsegmnts: {}\n");
+        var e = await Assert.ThrowsAsync<TopologyInvalidException>(() =>
+            ScenarioRunCommand.RunAsync(new ScenarioRunCommand.Request("seed", true, File("kill DC2_VM1\n"), false, Topology: topology),
+                new ScenarioRunCommand.Console(TextReader.Null, false, _out, _err), CancellationToken.None, _ => { _driversCreated++; return _driver; }));
+        Assert.Equal(0, _driversCreated);
+        Assert.Collection(e.Errors,
+            a => Assert.Equal((2, 16, "missing.conf"), (a.Line, a.Column, a.Token)),
+            b => Assert.Equal((3, 1, "segmnts", "segments"), (b.Line, b.Column, b.Token, b.DidYouMean)));
+    }
+
+    [Fact]
     public async Task A_script_file_runs_after_the_lab_has_started()
     {
         _driver.Answer("DC2_VM1", "get system status", new CliResult("Hostname: DC2_VM1\n", 0));
