@@ -55,8 +55,10 @@ public sealed class IkeInitiator
         _suites = settings.Proposals.Select(IkeSuite.Parse).ToList();
         _childSuites = (settings.ChildProposals ?? settings.Proposals).Select(IkeSuite.Parse).ToList();
         _psk = IkeKeyDerivation.PskBytes(settings.Psk);
-        if (settings.DhGroups.Count == 0 || settings.DhGroups.Any(g => !ModpGroup.IsSupported(g)))
-            throw new ArgumentException("DH groups must be a non-empty list of 2 and/or 14");
+        if (_suites.FirstOrDefault(s => !s.HasPrf) is { } noPrf)
+            throw new ArgumentException($"phase1 proposal '{noPrf.Name}' has no PRF (phase1 AEAD keywords end in -prfsha1|256|384|512)");
+        if (settings.DhGroups.Count == 0 || settings.DhGroups.Any(g => !DhGroup.IsSupported(g)))
+            throw new ArgumentException($"DH groups must be a non-empty list of {string.Join(", ", DhGroup.Supported)}");
     }
 
     public IkeInitiatorPhase Phase { get; private set; } = IkeInitiatorPhase.Idle;
@@ -101,10 +103,10 @@ public sealed class IkeInitiator
         if (Phase != IkeInitiatorPhase.Idle) throw new InvalidOperationException($"already {Phase}");
         _spiI = Negotiation.NewIkeSpi(_random);
         _ni = _random.Bytes(_settings.NonceLength);
-        return SendInit(ModpGroup.Find(_settings.DhGroups[0])!);
+        return SendInit(DhGroup.Find(_settings.DhGroups[0])!);
     }
 
-    private byte[] SendInit(ModpGroup group)
+    private byte[] SendInit(DhGroup group)
     {
         _dh = group.NewKeyPair(_random);
         return BuildInit();
@@ -207,7 +209,7 @@ public sealed class IkeInitiator
             if (want == KeGroup || !_settings.DhGroups.Contains(want))
                 return Failed($"gateway wants DH group {want}, which we did not offer", RefusalKind.InvalidKePayload);
             // §1.2: retry with the group the responder selected; same SPIi and nonce, fresh DH value.
-            return IkeOutput.Reply(SendInit(ModpGroup.Find(want)!), new IkeRetrying($"INVALID_KE_PAYLOAD: gateway selected group {want}", want));
+            return IkeOutput.Reply(SendInit(DhGroup.Find(want)!), new IkeRetrying($"INVALID_KE_PAYLOAD: gateway selected group {want}", want));
         }
         if (msg.Notifies.FirstOrDefault(n => n.NotifyType.IsError()) is { } error)
             return Failed($"gateway answered IKE_SA_INIT with {error.NotifyType}", KindOf(error.NotifyType));

@@ -55,6 +55,12 @@ public sealed record ChildSaKeys(uint InboundSpi, uint OutboundSpi, byte[] Inbou
 {
     /// <summary>ESP suite keyword, e.g. "aes128-sha1".</summary>
     public string Proposal { get; init; } = "aes128-sha1";
+
+    /// <summary>The keys this side decrypts with, with the proposal's algorithms.</summary>
+    public Esp.EspSaKeys InboundEsp() => new(InboundSpi, InboundEncKey, InboundAuthKey, IkeSuite.Parse(Proposal));
+
+    /// <summary>The keys this side encrypts with, with the proposal's algorithms.</summary>
+    public Esp.EspSaKeys OutboundEsp() => new(OutboundSpi, OutboundEncKey, OutboundAuthKey, IkeSuite.Parse(Proposal));
 }
 
 /// <summary>Negotiated selectors in RFC terms: Initiator = TSi (the client side), Responder = TSr.</summary>

@@ -30,8 +30,10 @@ public sealed class IkeResponder
         _suites = settings.Proposals.Select(IkeSuite.Parse).ToList();
         _childSuites = (settings.ChildProposals ?? settings.Proposals).Select(IkeSuite.Parse).ToList();
         _psk = IkeKeyDerivation.PskBytes(settings.Psk);
+        if (_suites.FirstOrDefault(s => !s.HasPrf) is { } noPrf)
+            throw new ArgumentException($"phase1 proposal '{noPrf.Name}' has no PRF (phase1 AEAD keywords end in -prfsha1|256|384|512)");
         foreach (var g in settings.DhGroups)
-            if (!ModpGroup.IsSupported(g)) throw new ArgumentException($"dhgrp {g} is not implemented (2, 14)");
+            if (!DhGroup.IsSupported(g)) throw new ArgumentException($"dhgrp {g} is not implemented ({string.Join(", ", DhGroup.Supported)})");
     }
 
     public IkeGatewaySettings Settings { get; }
@@ -224,7 +226,7 @@ public sealed class IkeResponder
             BinaryPrimitives.WriteUInt16BigEndian(want, (ushort)groups[0]);
             return InitError(h, NotifyType.InvalidKePayload, want, $"KE is group {ke.DhGroup}, selected group {groups[0]}", RefusalKind.InvalidKePayload);
         }
-        var group = ModpGroup.Find(ke.DhGroup)!;
+        var group = DhGroup.Find(ke.DhGroup)!;
         if (!group.IsValidPublic(ke.Data))
             return InitError(h, NotifyType.InvalidSyntax, [], $"KE data of {ke.Data.Length} bytes is not a valid group {group.Id} value", RefusalKind.Malformed);
 

@@ -20,13 +20,13 @@ internal static class Negotiation
             // A transform type we do not know makes the whole proposal unusable (§3.3.6).
             if (p.Transforms.Any(t => !IkeTypes.Contains(t.Type))) continue;
             var groups = p.Transforms.Where(t => t.Type == TransformType.DhGroup).Select(t => (int)t.Id)
-                .Where(g => allowedGroups.Contains(g) && ModpGroup.IsSupported(g)).Distinct().ToList();
+                .Where(g => allowedGroups.Contains(g) && DhGroup.IsSupported(g)).Distinct().ToList();
             if (groups.Count == 0) continue;
             foreach (var s in local)
             {
-                if (p.Transforms.Any(s.MatchesEncr)
+                if (s.HasPrf && p.Transforms.Any(s.MatchesEncr)
                     && p.Transforms.Any(t => t.Type == TransformType.Prf && t.Id == s.PrfId)
-                    && p.Transforms.Any(t => t.Type == TransformType.Integ && t.Id == s.IntegId))
+                    && s.MatchesInteg(p.Transforms))
                     return (p, s, groups);
             }
         }
@@ -46,7 +46,7 @@ internal static class Negotiation
             if (esn.Count > 0 && esn.All(t => t.Id != TransformIds.EsnNone)) continue;
             foreach (var s in local)
             {
-                if (p.Transforms.Any(s.MatchesEncr) && p.Transforms.Any(t => t.Type == TransformType.Integ && t.Id == s.IntegId))
+                if (p.Transforms.Any(s.MatchesEncr) && s.MatchesInteg(p.Transforms))
                     return (p, s);
             }
         }
@@ -64,8 +64,9 @@ internal static class Negotiation
     {
         if (reply.Proposals.Count != 1 || reply.Proposals[0].Protocol != protocol) return null;
         var p = reply.Proposals[0];
+        var integ = p.Transforms.Where(t => t.Type == TransformType.Integ).Select(t => t.Id).ToList();
         return offered.FirstOrDefault(s => p.Transforms.Count(t => t.Type == TransformType.Encr) == 1 && p.Transforms.Any(s.MatchesEncr)
-            && p.Transforms.Where(t => t.Type == TransformType.Integ).Select(t => t.Id).SequenceEqual([s.IntegId])
+            && (s.IsAead ? integ.Count == 0 || integ.SequenceEqual([TransformIds.AuthNone]) : integ.SequenceEqual([s.IntegId]))
             && (protocol != ProtocolId.Ike || p.Transforms.Where(t => t.Type == TransformType.Prf).Select(t => t.Id).SequenceEqual([s.PrfId])));
     }
 
