@@ -37,11 +37,11 @@ public class ProposalConfigTests
     }
 
     [Theory]
-    [InlineData("        set proposal aes128-sha256 aes128-md5", "", 5, 44, "aes128-md5", "proposal 'aes128-md5' is valid FortiOS but not emulated: integrity 'md5' is not implemented")]
+    [InlineData("        set proposal aes128-sha256 aes128-md5", "", 5, 36, "aes128-md5", "proposal 'aes128-md5' is valid FortiOS but not emulated: integrity 'md5' is not implemented")]
     [InlineData("        set proposal 3des-sha256", "", 5, 22, "3des-sha256", "cipher '3des' is not implemented")]
     [InlineData("        set proposal aes128-sha1\n        set dhgrp 19 20 31", "", 6, 25, "31", "dhgrp '31' is valid FortiOS but not emulated: DH group 31 is not implemented")]
     [InlineData("        set proposal aes128-sha1\n        set dhgrp 1", "", 6, 19, "1", "DH group 1 is not implemented")]
-    [InlineData("        set proposal aes128-sha1", "        set proposal aes128-sha1 null-sha256", 11, 42, "null-sha256", "cipher 'null' is not implemented")]
+    [InlineData("        set proposal aes128-sha1", "        set proposal aes128-sha1 null-sha256", 11, 34, "null-sha256", "cipher 'null' is not implemented")]
     [InlineData("        set proposal aes128-sha1", "        set proposal aria256-sha512", 11, 22, "aria256-sha512", "cipher 'aria256' is not implemented")]
     [InlineData("        set proposal aes128-sha1", "        set dhgrp 14 32", 11, 22, "32", "DH group 32 is not implemented")]
     public void A_value_FortiOS_accepts_but_the_emulator_cannot_run_is_a_located_error(string phase1, string phase2, int line, int column, string token, string fragment)
