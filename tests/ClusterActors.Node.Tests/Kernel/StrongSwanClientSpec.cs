@@ -41,17 +41,21 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
     /// </summary>
     [Theory]
     [InlineData("aes256-sha256", "14", "aes256-sha256", "aes256-sha256-modp2048", "aes256-sha256", "AES_CBC-256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048", "AES_CBC-256/HMAC_SHA2_256_128")]
-    [InlineData("aes128gcm-prfsha256", "19", "aes128gcm", "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "AES_GCM_16-128/PRF_HMAC_SHA2_256/ECP_256", "AES_GCM_16-128")]
+    [InlineData("aes128gcm-prfsha256", "19", "aes128gcm", "aes128gcm16-prfsha256-ecp256", "aes128gcm16-ecp256", "AES_GCM_16-128/PRF_HMAC_SHA2_256/ECP_256", "AES_GCM_16-128", "19")]
     [InlineData("aes256gcm-prfsha384", "20", "aes256gcm", "aes256gcm16-prfsha384-ecp384", "aes256gcm16", "AES_GCM_16-256/PRF_HMAC_SHA2_384/ECP_384", "AES_GCM_16-256")]
     [InlineData("chacha20poly1305-prfsha512", "21", "chacha20poly1305", "chacha20poly1305-prfsha512-ecp521", "chacha20poly1305", "CHACHA20_POLY1305/PRF_HMAC_SHA2_512/ECP_521", "CHACHA20_POLY1305")]
     [InlineData("aes192-sha512", "16", "aes128-sha384", "aes192-sha512-modp4096", "aes128-sha384", "AES_CBC-192/HMAC_SHA2_512_256/PRF_HMAC_SHA2_512/MODP_4096", "AES_CBC-128/HMAC_SHA2_384_192")]
     [InlineData("aes128-sha384 aes256-sha1", "5 15", "aes256-sha1", "aes256-sha1-modp3072", "aes256-sha1", "AES_CBC-256/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_3072", "AES_CBC-256/HMAC_SHA1_96")]
     public Task A_strongSwan_client_dials_in_with_each_proposal_family_and_pings_through_the_unit(
-        string phase1Proposal, string dhgrp, string phase2Proposal, string swanIke, string swanEsp, string ikeListed, string espListed) =>
-        DialInAndPing(new Proposals(phase1Proposal, dhgrp, phase2Proposal, swanIke, swanEsp, ikeListed, espListed));
+        string phase1Proposal, string dhgrp, string phase2Proposal, string swanIke, string swanEsp, string ikeListed, string espListed, string? pfsGroup = null) =>
+        DialInAndPing(new Proposals(phase1Proposal, dhgrp, phase2Proposal, swanIke, swanEsp, ikeListed, espListed, pfsGroup));
 
-    /// <summary>FortiOS keywords for the unit, charon's for the client, and how `swanctl --list-sas` names the outcome.</summary>
-    public sealed record Proposals(string Phase1, string DhGroups, string Phase2, string SwanIke, string SwanEsp, string IkeListed, string EspListed);
+    /// <summary>
+    /// FortiOS keywords for the unit, charon's for the client, and how `swanctl --list-sas` names the outcome.
+    /// <paramref name="PfsGroup"/>: phase2 dhgrp (pfs is FortiOS's default enable) with charon's esp_proposals naming the
+    /// same group, so charon's CHILD SA rekey runs a new DH.
+    /// </summary>
+    public sealed record Proposals(string Phase1, string DhGroups, string Phase2, string SwanIke, string SwanEsp, string IkeListed, string EspListed, string? PfsGroup);
 
     private async Task DialInAndPing(Proposals? proposals)
     {
@@ -78,7 +82,8 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
         var config = LoopbackLab.ScenarioConfig("DC2_VM1",
             "config system ha\nset hello-holddown 5\nend\nconfig vpn ipsec phase1-interface\nedit \"vpn1\"\nset nattraversal enable\n"
             + (proposals is null ? "" : $"set proposal {proposals.Phase1}\nset dhgrp {proposals.DhGroups}\n") + "next\nend"
-            + (proposals is null ? "" : $"\nconfig vpn ipsec phase2-interface\nedit \"vpn1\"\nset proposal {proposals.Phase2}\nnext\nend"));
+            + (proposals is null ? "" : $"\nconfig vpn ipsec phase2-interface\nedit \"vpn1\"\nset proposal {proposals.Phase2}\n"
+                + (proposals.PfsGroup is { } pfs ? $"set dhgrp {pfs}\n" : "") + "next\nend"));
         var dataDir = Path.Combine(work, "unit");
         var akka = new IPEndPoint(IPAddress.Loopback, LoopbackLab.FreeTcpPort());
         var options = new UnitOptions("DC2_VM1", config, config.SerialNumber!, dataDir, akka, new IPEndPoint(IPAddress.Loopback, 0),
@@ -133,6 +138,8 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
             Log(afterRekey.Output + sasAfterRekey);
             Assert.True(afterRekey.Ok, "ping after the CHILD SA rekey failed: " + afterRekey.Output + "\n" + CharonLog());
             if (proposals is not null) Assert.Contains(proposals.EspListed, sasAfterRekey);
+            // The rekeyed CHILD SA lists the PFS group it was made with.
+            if (proposals?.PfsGroup is not null) Assert.Contains(proposals.IkeListed.Split('/')[^1], sasAfterRekey.Split("lan:")[^1]);
 
             // And closes the IKE SA with a Delete the unit answers.
             var terminate = Swanctl(nsClient, vici, "--terminate", "--ike", "vpn1", "--timeout", "10");

@@ -370,3 +370,119 @@ public sealed class ProposalTests
         Assert.Equal(new byte[40], ok.Payload);
     }
 }
+
+/// <summary>
+/// phase2 <c>pfs enable</c> (FortiOS's default, with phase2 <c>dhgrp</c>): a CREATE_CHILD_SA rekey runs a new DH and
+/// KEYMAT = prf+(SK_d, g^ir | Ni | Nr) (RFC 7296 §1.3.1, §2.17), asked by either side.
+/// </summary>
+public sealed class PfsTests
+{
+    private static Run PfsHandshake(int[]? gatewayPfs, int[]? clientPfs, string esp = "aes256gcm") => Handshake(
+        GatewaySettings(14) with { Proposals = ["aes128-sha256"], ChildProposals = [esp], ChildDhGroups = gatewayPfs },
+        ClientSettings(14) with { Proposals = ["aes128-sha256"], ChildProposals = [esp], ChildDhGroups = clientPfs });
+
+    [Theory]
+    [InlineData(19, "aes256gcm")]
+    [InlineData(14, "aes128-sha1")]
+    [InlineData(21, "chacha20poly1305")]
+    public void A_client_rekey_with_PFS_runs_a_new_DH_and_the_keys_come_from_it(int group, string esp)
+    {
+        var run = PfsHandshake([group], [group], esp);
+        var request = run.Initiator.RekeyChild();
+        var sa = run.AtGateway.Sa;
+        var inner = IkeCodec.DecryptPayloads(request, IkeCodec.Decode(request), new SkKeys(IkeSuite.Parse("aes128-sha256"), sa.Keys.SkEi, sa.Keys.SkAi));
+        Assert.Equal(group, inner.OfType<KePayload>().Single().DhGroup);
+        Assert.Contains(inner.OfType<SaPayload>().Single().Proposals[0].Transforms, t => t.Type == TransformType.DhGroup && t.Id == group);
+
+        var r = run.Responder.Handle(Client, request);
+        var atGateway = Assert.IsType<ChildSaRekeyed>(Assert.Single(r.Events));
+        var atClient = Assert.IsType<ChildSaRekeyed>(Assert.Single(run.Initiator.Handle(Single(r)).Events));
+        Assert.Equal(group, atGateway.PfsGroup);
+        Assert.Equal(group, atClient.PfsGroup);
+        Assert.Equal(atGateway.New.InboundEncKey, atClient.New.OutboundEncKey);
+        Assert.Equal(atGateway.New.OutboundEncKey, atClient.New.InboundEncKey);
+
+        // Not the no-PFS KEYMAT of the same nonces: the new DH went in.
+        var answer = IkeCodec.DecryptPayloads(Single(r), IkeCodec.Decode(Single(r)), new SkKeys(IkeSuite.Parse("aes128-sha256"), sa.Keys.SkEr, sa.Keys.SkAr));
+        var noPfs = IkeKeyDerivation.DeriveChildKeys(IkeSuite.Parse("aes128-sha256"), IkeSuite.Parse(esp), sa.Keys.SkD,
+            inner.OfType<NoncePayload>().Single().Data, answer.OfType<NoncePayload>().Single().Data);
+        Assert.NotEqual(noPfs.EncrIToR, atGateway.New.InboundEncKey);
+
+        var packet = new byte[60];
+        var sealedPacket = new EspOutboundSa(atClient.New.OutboundEsp()).Seal(packet);
+        Assert.True(new EspInboundSa(atGateway.New.InboundEsp()).TryOpen(sealedPacket.Bytes, out _, out _));
+    }
+
+    [Fact]
+    public void The_gateways_own_rekey_offers_PFS_and_the_client_answers_it()
+    {
+        var run = PfsHandshake([20, 14], [20]);
+        var spiR = run.AtGateway.Sa.SpiR;
+        var answer = run.Initiator.Handle(run.Responder.RekeyChild(spiR));
+        var atClient = Assert.IsType<ChildSaRekeyed>(Assert.Single(answer.Events));
+        var atGateway = Assert.IsType<ChildSaRekeyed>(Assert.Single(run.Responder.Handle(Client, Single(answer)).Events));
+        Assert.True(atGateway.RekeyedHere);
+        Assert.Equal(20, atGateway.PfsGroup);
+        Assert.Equal(20, atClient.PfsGroup);
+        Assert.Equal(atGateway.New.OutboundEncKey, atClient.New.InboundEncKey);
+    }
+
+    [Fact]
+    public void A_KE_when_the_gateways_phase2_has_pfs_disabled_is_NO_PROPOSAL_CHOSEN()
+    {
+        var run = PfsHandshake(null, [14]);
+        var r = run.Responder.Handle(Client, run.Initiator.RekeyChild());
+        Assert.Equal(RefusalKind.NoProposalChosen, Assert.IsType<IkeRefused>(Assert.Single(r.Events)).Kind);
+        var refused = Assert.IsType<IkeRefused>(Assert.Single(run.Initiator.Handle(Single(r)).Events));
+        Assert.Equal(RefusalKind.NoProposalChosen, refused.Kind);
+        Assert.Single(run.Responder.Sas); // the IKE SA stays
+    }
+
+    [Fact]
+    public void A_KE_of_a_group_the_gateway_does_not_take_gets_INVALID_KE_PAYLOAD_with_its_group()
+    {
+        var run = PfsHandshake([14], [19, 14]);
+        var r = run.Responder.Handle(Client, run.Initiator.RekeyChild());
+        Assert.Equal(RefusalKind.InvalidKePayload, Assert.IsType<IkeRefused>(Assert.Single(r.Events)).Kind);
+        var sa = run.AtGateway.Sa;
+        var inner = IkeCodec.DecryptPayloads(Single(r), IkeCodec.Decode(Single(r)), new SkKeys(IkeSuite.Parse("aes128-sha256"), sa.Keys.SkEr, sa.Keys.SkAr));
+        var notify = Assert.Single(inner.OfType<NotifyPayload>());
+        Assert.Equal(NotifyType.InvalidKePayload, notify.NotifyType);
+        Assert.Equal(new byte[] { 0, 14 }, notify.Data);
+    }
+
+    [Fact]
+    public void A_rekey_without_KE_is_answered_without_PFS_even_when_the_gateway_has_it()
+    {
+        // Decision (README "PFS"): strongSwan's default esp_proposals carry no DH group; refusing its rekeys would
+        // drop every such tunnel at its first CHILD SA lifetime.
+        var run = PfsHandshake([14], null);
+        var r = run.Responder.Handle(Client, run.Initiator.RekeyChild());
+        Assert.Null(Assert.IsType<ChildSaRekeyed>(Assert.Single(r.Events)).PfsGroup);
+        Assert.Null(Assert.IsType<ChildSaRekeyed>(Assert.Single(run.Initiator.Handle(Single(r)).Events)).PfsGroup);
+    }
+
+    [Theory]
+    [InlineData(19)]
+    [InlineData(14)]
+    public void A_PFS_KE_that_is_no_group_value_is_INVALID_SYNTAX_and_the_IKE_SA_stays(int group)
+    {
+        var run = PfsHandshake([group], [group]);
+        var sa = run.AtGateway.Sa;
+        var suite = IkeSuite.Parse("aes256gcm");
+        byte[] bad = DhGroup.Find(group) is EcpGroup ? new byte[DhGroup.Find(group)!.PublicLength] : [.. new byte[255], 1];
+        var request = IkeCodec.EncodeProtected(
+            new IkeHeader(sa.SpiI, sa.SpiR, PayloadType.None, IkeHeader.Ikev2, ExchangeType.CreateChildSa, IkeFlags.Initiator, 2),
+            [
+                new SaPayload([new Proposal(1, ProtocolId.Esp, [1, 2, 3, 4], suite.EspTransformsWith([group]))]),
+                new NoncePayload(new byte[32]),
+                new KePayload((ushort)group, bad),
+                new TsPayload(false, [TrafficSelector.FromCidr("10.10.1.0/24")]),
+                new TsPayload(true, [TrafficSelector.Any]),
+            ],
+            new SkKeys(IkeSuite.Parse("aes128-sha256"), sa.Keys.SkEi, sa.Keys.SkAi), new SeededRandom(4));
+        var o = run.Responder.Handle(Client, request);
+        Assert.Equal(RefusalKind.Malformed, Assert.IsType<IkeRefused>(Assert.Single(o.Events)).Kind);
+        Assert.Single(run.Responder.Sas);
+    }
+}

@@ -57,7 +57,7 @@ public sealed class IkeInitiator
         _psk = IkeKeyDerivation.PskBytes(settings.Psk);
         if (_suites.FirstOrDefault(s => !s.HasPrf) is { } noPrf)
             throw new ArgumentException($"phase1 proposal '{noPrf.Name}' has no PRF (phase1 AEAD keywords end in -prfsha1|256|384|512)");
-        if (settings.DhGroups.Count == 0 || settings.DhGroups.Any(g => !DhGroup.IsSupported(g)))
+        if (settings.DhGroups.Count == 0 || settings.DhGroups.Concat(settings.ChildDhGroups ?? []).Any(g => !DhGroup.IsSupported(g)))
             throw new ArgumentException($"DH groups must be a non-empty list of {string.Join(", ", DhGroup.Supported)}");
     }
 
@@ -137,12 +137,12 @@ public sealed class IkeInitiator
         EstablishedSession().DeleteChild(_session!.Children.FirstOrDefault(c => c.InboundSpi == inboundSpi)
             ?? throw new ArgumentException($"no CHILD SA with inbound SPI {inboundSpi:x8}"));
 
-    /// <summary>CREATE_CHILD_SA rekeying the newest CHILD SA, without PFS (§1.3.3).</summary>
+    /// <summary>CREATE_CHILD_SA rekeying the newest CHILD SA (§1.3.3), with PFS when phase2 has it.</summary>
     public byte[] RekeyChild()
     {
         var s = EstablishedSession();
         var old = s.Children.LastOrDefault() ?? throw new InvalidOperationException("no CHILD SA to rekey");
-        return s.RekeyChild(old, _childSuites, _settings.NonceLength);
+        return s.RekeyChild(old, _childSuites, _settings.NonceLength, _settings.ChildDhGroups);
     }
 
     private List<Proposal> EspProposals(uint ourSpi) =>
@@ -268,7 +268,7 @@ public sealed class IkeInitiator
             ExchangeType.Informational when s.Established => s.HandleInformationalRequest(msg, inner),
             // The gateway rekeys a CHILD SA (FortiOS does before the sequence space runs out): same selectors as the SA has.
             // An additional CHILD SA it might ask for is declined with NO_ADDITIONAL_SAS.
-            ExchangeType.CreateChildSa when s.Established => s.AnswerCreateChild(msg, inner, _childSuites, (_, _) => s.Ts, _settings.NonceLength, rekeyOnly: true),
+            ExchangeType.CreateChildSa when s.Established => s.AnswerCreateChild(msg, inner, _childSuites, (_, _) => s.Ts, _settings.NonceLength, rekeyOnly: true, _settings.ChildDhGroups),
             _ => IkeOutput.Of(new IkeDropped($"{msg.Header.Exchange} request not expected in phase {Phase}")),
         };
     }

@@ -32,7 +32,7 @@ public sealed class IkeResponder
         _psk = IkeKeyDerivation.PskBytes(settings.Psk);
         if (_suites.FirstOrDefault(s => !s.HasPrf) is { } noPrf)
             throw new ArgumentException($"phase1 proposal '{noPrf.Name}' has no PRF (phase1 AEAD keywords end in -prfsha1|256|384|512)");
-        foreach (var g in settings.DhGroups)
+        foreach (var g in settings.DhGroups.Concat(settings.ChildDhGroups ?? []))
             if (!DhGroup.IsSupported(g)) throw new ArgumentException($"dhgrp {g} is not implemented ({string.Join(", ", DhGroup.Supported)})");
     }
 
@@ -319,7 +319,7 @@ public sealed class IkeResponder
         if (ts is null)
             return Refuse(NotifyType.TsUnacceptable, $"traffic selectors {string.Join(",", tsi.Selectors)} -> {string.Join(",", tsr.Selectors)} outside phase2 selectors", RefusalKind.TsUnacceptable);
 
-        var (offered, espSuite) = esp.Value;
+        var (offered, espSuite, _) = esp.Value;
         var ourSpi = Negotiation.NewEspSpi(_random);
         var km = IkeKeyDerivation.DeriveChildKeys(s.Suite, espSuite, s.Keys.SkD, s.Ni, s.Nr);
         var child = Negotiation.ChildFor(isExchangeInitiator: false, km, ourSpi, BinaryPrimitives.ReadUInt32BigEndian(offered.Spi), espSuite);
@@ -361,7 +361,7 @@ public sealed class IkeResponder
     /// the peer deletes it. Rekeying the IKE SA itself is not supported.
     /// </summary>
     private IkeOutput HandleCreateChild(IkeSession s, IkeMessage msg, IReadOnlyList<IkePayload> inner) =>
-        s.AnswerCreateChild(msg, inner, _childSuites, NarrowOrNull, Settings.NonceLength, rekeyOnly: false);
+        s.AnswerCreateChild(msg, inner, _childSuites, NarrowOrNull, Settings.NonceLength, rekeyOnly: false, Settings.ChildDhGroups);
 
     /// <summary>
     /// Our own CREATE_CHILD_SA rekeying the newest CHILD SA of an established IKE SA (FortiOS rekeys before the
@@ -373,7 +373,7 @@ public sealed class IkeResponder
     {
         var s = Established(spiR);
         var old = s.Children.LastOrDefault() ?? throw new InvalidOperationException($"IKE SA {spiR:x16} has no CHILD SA to rekey");
-        return s.RekeyChild(old, [s.ChildSuite], Settings.NonceLength);
+        return s.RekeyChild(old, [s.ChildSuite], Settings.NonceLength, Settings.ChildDhGroups);
     }
 
     /// <summary>INFORMATIONAL deleting one of our CHILD SAs (after our rekey, the old one).</summary>
