@@ -248,8 +248,8 @@ public sealed class DialupClientGateway : IDisposable
     private void Install(IkeSaEstablished est)
     {
         var c = est.Child;
-        var outbound = new EspOutboundSa(new EspSaKeys(c.OutboundSpi, c.OutboundEncKey, c.OutboundAuthKey));
-        var inbound = new EspInboundSa(new EspSaKeys(c.InboundSpi, c.InboundEncKey, c.InboundAuthKey), new ReplayWindow(_settings.ReplayWindowSize));
+        var outbound = new EspOutboundSa(c.OutboundEsp());
+        var inbound = new EspInboundSa(c.InboundEsp(), new ReplayWindow(_settings.ReplayWindowSize));
         lock (_out) _outSa = outbound;
         lock (_in) _inSa = inbound;
         _espPath = _settings.UdpEncapsulation || est.Sa.UdpEncapsulatedEsp
@@ -273,8 +273,8 @@ public sealed class DialupClientGateway : IDisposable
     private void InstallRekeyed(IkeSaEstablished est, ChildSaRekeyed rekeyed)
     {
         var c = rekeyed.New;
-        var inbound = new EspInboundSa(new EspSaKeys(c.InboundSpi, c.InboundEncKey, c.InboundAuthKey), new ReplayWindow(_settings.ReplayWindowSize));
-        var outbound = new EspOutboundSa(new EspSaKeys(c.OutboundSpi, c.OutboundEncKey, c.OutboundAuthKey));
+        var inbound = new EspInboundSa(c.InboundEsp(), new ReplayWindow(_settings.ReplayWindowSize));
+        var outbound = new EspOutboundSa(c.OutboundEsp());
         lock (_in)
         {
             var replaced = rekeyed.Old is { } old ? new[] { _inSa, _inOld }.FirstOrDefault(sa => sa?.Keys.Spi == old.InboundSpi) : _inSa;

@@ -60,8 +60,9 @@ public sealed record DialupClientSettings(IkeInitiatorSettings Ike)
     public IIkeRandom? Random { get; init; }
 
     /// <summary>The scenario's client: PSK, peer ID Nokia_Peer, aes128-sha1 with DH group 2, PC1's subnet 10.10.1.0/24 to anywhere.</summary>
+    // phase2 as CLIENT1.conf leaves it: FortiOS's default pfs enable, dhgrp 14 5.
     public static DialupClientSettings Scenario(string psk) => new(new IkeInitiatorSettings(psk, "Nokia_Peer", ["aes128-sha1"], [2],
-        [TrafficSelector.FromCidr("10.10.1.0/24")], [TrafficSelector.Any]));
+        [TrafficSelector.FromCidr("10.10.1.0/24")], [TrafficSelector.Any]) { ChildDhGroups = [14, 5] });
 }
 
 /// <summary>Where the client's tunnel is.</summary>

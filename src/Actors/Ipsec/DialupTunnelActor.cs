@@ -126,9 +126,9 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
 
     protected override void PreStart() => Timers.StartPeriodicTimer("sync", SyncDue.Instance, SequenceSyncInterval);
 
-    private static EspSaKeys InboundKeys(TunnelRecord r) => new(r.Child.InboundSpi, r.Child.InboundEncKey, r.Child.InboundAuthKey);
+    private static EspSaKeys InboundKeys(TunnelRecord r) => r.Child.InboundEsp();
 
-    private static EspSaKeys OutboundKeys(TunnelRecord r) => new(r.Child.OutboundSpi, r.Child.OutboundEncKey, r.Child.OutboundAuthKey);
+    private static EspSaKeys OutboundKeys(TunnelRecord r) => r.Child.OutboundEsp();
 
     /// <summary>
     /// The SAs as a unit holds them: the owner sends from the synced next number; a standby would send from the jumped

@@ -181,6 +181,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             phase1.Proposal, phase1.DhGroups, IPAddress.Parse(phase1.LocalGw), phase1.KeyLife, phase2?.KeyLifeSeconds ?? 43200)
         {
             ChildProposals = phase2?.Proposal,
+            // phase2 pfs (FortiOS default enable, dhgrp 14 5): a DH in every CREATE_CHILD_SA that asks for one, and in ours.
+            ChildDhGroups = phase2 is { Pfs: true } ? phase2.DhGroups : null,
             NatTraversal = NatDetection.ParseMode(phase1.NatTraversal)
         };
 

@@ -30,6 +30,7 @@ public static class ClientCommand
             [TrafficSelector.FromCidr($"{p2.DstSubnet}/{p2.DstPrefixLength}")])
         {
             ChildProposals = p2.Proposal,
+            ChildDhGroups = p2.Pfs ? p2.DhGroups : null,
             ChildLifetimeSeconds = p2.KeyLifeSeconds
         };
     }

@@ -12,8 +12,9 @@ namespace ClusterActors.Node.Hosting;
 public sealed class DialupClient(IkeInitiatorSettings settings, IPAddress gateway)
 {
     /// <summary>The scenario's client: PSK, peer ID Nokia_Peer, aes128-sha1 with DH group 2, PC1's subnet 10.10.1.0/24.</summary>
+    // phase2 as CLIENT1.conf leaves it: FortiOS's default pfs enable, dhgrp 14 5.
     public static IkeInitiatorSettings ScenarioSettings(string psk) => new(psk, "Nokia_Peer", ["aes128-sha1"], [2],
-        [TrafficSelector.FromCidr("10.10.1.0/24")], [TrafficSelector.Any]);
+        [TrafficSelector.FromCidr("10.10.1.0/24")], [TrafficSelector.Any]) { ChildDhGroups = [14, 5] };
 
     public IPAddress Gateway { get; } = gateway;
     public IkeSaEstablished? Established { get; private set; }

@@ -355,6 +355,10 @@ internal static class Validator
                     CheckRef(v, 0, phase1, "phase1-interface", "name of a 'config vpn ipsec phase1-interface' entry", errors);
                     break;
             }
+            if (key.NotEmulated is { } notEmulated)
+                for (var i = 0; i < v.Words.Count; i++)
+                    if (notEmulated(v.Words[i]) is { } why)
+                        errors.Add((i < v.ValueLocs.Count ? v.ValueLocs[i] : v.Where).Error($"{key.Name} '{v.Words[i]}' is valid FortiOS but not emulated: {why}", key.Emulated));
         }
         foreach (var child in def.Children)
         {

@@ -3,8 +3,10 @@ namespace ClusterActors.Protocol.Config;
 /// <summary>
 /// One setting. <see cref="Default"/> is in canonical words (null: no value until set).
 /// <see cref="PerUnit"/> marks what FGCP does not synchronise, so each cluster member keeps its own.
+/// <see cref="NotEmulated"/> says, for one canonical word FortiOS accepts, why this emulator cannot run it (null: it can).
 /// </summary>
-internal sealed record KeyDef(string Name, ValueType Type, string[]? Default = null, bool PerUnit = false, bool Required = false)
+internal sealed record KeyDef(string Name, ValueType Type, string[]? Default = null, bool PerUnit = false, bool Required = false,
+    Func<string, string?>? NotEmulated = null, string? Emulated = null)
 {
     public bool IsSecret => Type is SecretType or PasswordHashType;
 }
@@ -68,6 +70,17 @@ internal static class Schema
 
     // Numbers are values, not words: `set dhgrp 3` must not silently become 30/31/32.
     private static readonly MultiEnumType DhGroupType = new(DhGroups, allowPrefix: false);
+
+    // FortiOS keywords and groups the IKE/ESP code does not implement: refused by name at `config check`, not when a
+    // client dials (src/Protocol/Ike/README.md "Proposals").
+    private static string? ProposalNotEmulated(string word) => ClusterActors.Protocol.Ike.IkeSuite.Unsupported(word);
+
+    private static string? DhGroupNotEmulated(string word) =>
+        int.TryParse(word, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var g) && ClusterActors.Protocol.Ike.DhGroup.IsSupported(g)
+            ? null
+            : $"DH group {word} is not implemented";
+
+    private static readonly string EmulatedDhGroups = "dhgrp " + string.Join(" ", ClusterActors.Protocol.Ike.DhGroup.Supported);
 
     private static string? HostnameCheck(string s) =>
         s.Length == 0 || s.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') ? null : "hostname may only contain letters, digits, '-', '_' and '.'";
@@ -176,11 +189,11 @@ internal static class Schema
             new("keylife", new IntType(120, 172800), D("86400")),
             new("peertype", new EnumType(["any", "one", "dialup", "peer", "peergrp"]), D("peer")),
             new("net-device", EnableDisable, Disable),
-            new("proposal", new MultiEnumType(Phase1Proposals), Required: true),
+            new("proposal", new MultiEnumType(Phase1Proposals), Required: true, NotEmulated: ProposalNotEmulated, Emulated: ClusterActors.Protocol.Ike.IkeSuite.Emulated),
             new("add-route", EnableDisable, Enable),
             new("localid", new StringType(63)),
             new("dpd", new EnumType(["disable", "on-idle", "on-demand"]), D("on-demand")),
-            new("dhgrp", DhGroupType, D("14", "5")),
+            new("dhgrp", DhGroupType, D("14", "5"), NotEmulated: DhGroupNotEmulated, Emulated: EmulatedDhGroups),
             new("fgsp-sync", EnableDisable, Disable),
             new("nattraversal", new EnumType(["enable", "disable", "forced"]), D("enable")),
             // NAT-T keepalive frequency in seconds; only used while NAT-T is active on a tunnel.
@@ -199,9 +212,10 @@ internal static class Schema
         [
             new("phase1name", new Phase1RefType(), Required: true),
             new("proposal", new MultiEnumType(Phase2Proposals),
-                D("aes128-sha1", "aes256-sha1", "aes128-sha256", "aes256-sha256", "aes128gcm", "aes256gcm", "chacha20poly1305")),
+                D("aes128-sha1", "aes256-sha1", "aes128-sha256", "aes256-sha256", "aes128gcm", "aes256gcm", "chacha20poly1305"),
+                NotEmulated: ProposalNotEmulated, Emulated: ClusterActors.Protocol.Ike.IkeSuite.Emulated),
             new("pfs", EnableDisable, Enable),
-            new("dhgrp", DhGroupType, D("14", "5")),
+            new("dhgrp", DhGroupType, D("14", "5"), NotEmulated: DhGroupNotEmulated, Emulated: EmulatedDhGroups),
             new("replay", EnableDisable, Enable),
             new("keepalive", EnableDisable, Disable),
             new("auto-negotiate", EnableDisable, Disable),

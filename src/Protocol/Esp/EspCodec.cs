@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
+using ClusterActors.Protocol.Ike;
 
 namespace ClusterActors.Protocol.Esp;
 
@@ -10,11 +11,11 @@ public enum EspDropReason
     None = 0,
     /// <summary>Shorter than SPI|Seq|IV|one cipher block|ICV: nothing to authenticate.</summary>
     Truncated,
-    /// <summary>Long enough, but the ciphertext is not whole AES blocks, so it cannot be ESP from a correct peer.</summary>
+    /// <summary>Long enough, but the ciphertext is not whole AES blocks (4-octet words for an AEAD), so it cannot be ESP from a correct peer.</summary>
     Malformed,
     /// <summary>The SPI names no SA here (the caller's lookup failed, or the packet was handed to the wrong SA).</summary>
     UnknownSpi,
-    /// <summary>HMAC-SHA1-96 did not match: forged, corrupted or keyed with another SA's keys.</summary>
+    /// <summary>The ICV (truncated HMAC, or the AEAD tag) did not match: forged, corrupted or keyed with another SA's keys.</summary>
     BadIcv,
     /// <summary>Authentic, but the decrypted trailer is not RFC 4303 §2.4 padding (1, 2, 3, …) with a sane length.</summary>
     BadPadding,
@@ -30,12 +31,15 @@ public enum EspDropReason
 public sealed record EspDecrypted(uint Spi, uint Seq, byte NextHeader, byte[] Payload);
 
 /// <summary>
-/// RFC 4303 ESP for AES-128-CBC (RFC 3602) with HMAC-SHA1-96 (RFC 2404): the only suite the seed negotiates
-/// (`proposal aes128-sha1`). Stateless: replay protection and counters live in <see cref="EspInboundSa"/>.
+/// RFC 4303 ESP (tunnel mode, ESN off) for every phase2 suite the emulator runs. Stateless: replay protection and
+/// counters live in <see cref="EspInboundSa"/>.
 /// </summary>
 /// <remarks>
-/// Wire layout: SPI(4) | Seq(4) | IV(16) | AES-CBC(payload | pad 1..n | pad length | next header) | ICV(12),
-/// with ICV = HMAC-SHA1(authKey, SPI|Seq|IV|ciphertext)[0..12].
+/// AES-CBC (RFC 3602) with HMAC (RFC 2404, RFC 4868): SPI(4) | Seq(4) | IV(16) | CBC(payload | pad 1..n | pad length |
+/// next header) | ICV, ICV = HMAC(authKey, SPI|Seq|IV|ciphertext) truncated to 12 (SHA-1), 16, 24 or 32 octets.
+/// AES-GCM-16 (RFC 4106) and ChaCha20-Poly1305 (RFC 7634): SPI | Seq | IV(8) | ciphertext | ICV(16), nonce = salt | IV,
+/// associated data SPI | Seq, padding to a 4-octet boundary (RFC 4303 §2.4).
+/// The constants describe the seed's aes128-sha1.
 /// </remarks>
 public static class EspCodec
 {
@@ -49,10 +53,21 @@ public static class EspCodec
     /// <summary>IP protocol number 4: the next header of an inner IPv4 packet in tunnel mode (the seed's interface-mode tunnels).</summary>
     public const byte NextHeaderIpv4 = 4;
 
-    /// <summary>Seals with a fresh random IV, which CBC needs to be unpredictable (RFC 3602 §2.4).</summary>
+    /// <summary>The plaintext alignment: the cipher block for CBC, RFC 4303's 4 octets for the AEADs.</summary>
+    public static int AlignmentOf(IkeSuite suite) => suite.IsAead ? 4 : suite.CipherBlock;
+
+    /// <summary>Header, IV, the smallest aligned trailer and the ICV: nothing shorter can be authentic.</summary>
+    public static int MinimumLengthFor(IkeSuite suite) => HeaderLength + suite.IvLength + AlignmentOf(suite) + suite.IcvLength;
+
+    /// <summary>
+    /// Seals with a fresh random IV. CBC needs it unpredictable (RFC 3602 §2.4); GCM and ChaCha20 need it never
+    /// repeated under one key, and a random 8-octet IV keeps that even when two cluster members hold the same SA and
+    /// (in a split brain) send the same sequence numbers, which a sequence-number IV would not (README).
+    /// </summary>
     public static byte[] Encrypt(EspSaKeys sa, uint seq, ReadOnlySpan<byte> innerIpPacket, byte nextHeader = NextHeaderIpv4)
     {
-        Span<byte> iv = stackalloc byte[IvLength];
+        ArgumentNullException.ThrowIfNull(sa);
+        Span<byte> iv = stackalloc byte[sa.Suite.IvLength];
         RandomNumberGenerator.Fill(iv);
         return Encrypt(sa, seq, innerIpPacket, iv, nextHeader);
     }
@@ -61,16 +76,18 @@ public static class EspCodec
     public static byte[] Encrypt(EspSaKeys sa, uint seq, ReadOnlySpan<byte> innerIpPacket, ReadOnlySpan<byte> iv, byte nextHeader = NextHeaderIpv4)
     {
         ArgumentNullException.ThrowIfNull(sa);
-        if (iv.Length != IvLength)
-            throw new ArgumentException($"AES-CBC needs a {IvLength}-byte IV, got {iv.Length}.", nameof(iv));
+        var suite = sa.Suite;
+        int ivLength = suite.IvLength, icvLength = suite.IcvLength;
+        if (iv.Length != ivLength)
+            throw new ArgumentException($"{suite.Name} needs a {ivLength}-byte IV, got {iv.Length}.", nameof(iv));
 
-        int padLength = PadLengthFor(innerIpPacket.Length);
+        int padLength = PadLengthFor(innerIpPacket.Length, AlignmentOf(suite));
         int plainLength = innerIpPacket.Length + padLength + 2;
-        var packet = new byte[HeaderLength + IvLength + plainLength + IcvLength];
+        var packet = new byte[HeaderLength + ivLength + plainLength + icvLength];
 
         BinaryPrimitives.WriteUInt32BigEndian(packet.AsSpan(0, 4), sa.Spi);
         BinaryPrimitives.WriteUInt32BigEndian(packet.AsSpan(4, 4), seq);
-        iv.CopyTo(packet.AsSpan(HeaderLength, IvLength));
+        iv.CopyTo(packet.AsSpan(HeaderLength, ivLength));
 
         var plain = new byte[plainLength];
         innerIpPacket.CopyTo(plain);
@@ -80,15 +97,22 @@ public static class EspCodec
         plain[plainLength - 2] = (byte)padLength;
         plain[plainLength - 1] = nextHeader;
 
+        if (suite.IsAead)
+        {
+            // RFC 4106 §5: the associated data is SPI | Seq (32-bit sequence numbers).
+            suite.Seal(sa.EncKey, iv, plain, packet.AsSpan(0, HeaderLength), packet.AsSpan(HeaderLength + ivLength, plainLength + icvLength));
+            CryptographicOperations.ZeroMemory(plain);
+            return packet;
+        }
         using (var aes = Aes.Create())
         {
             aes.Key = sa.EncKey;
-            aes.EncryptCbc(plain, iv, packet.AsSpan(HeaderLength + IvLength, plainLength), PaddingMode.None);
+            aes.EncryptCbc(plain, iv, packet.AsSpan(HeaderLength + ivLength, plainLength), PaddingMode.None);
         }
         CryptographicOperations.ZeroMemory(plain);
 
-        int authenticated = packet.Length - IcvLength;
-        ComputeIcv(sa.AuthKey, packet.AsSpan(0, authenticated), packet.AsSpan(authenticated, IcvLength));
+        int authenticated = packet.Length - icvLength;
+        suite.Icv(sa.AuthKey, packet.AsSpan(0, authenticated)).CopyTo(packet.AsSpan(authenticated, icvLength));
         return packet;
     }
 
@@ -100,18 +124,15 @@ public static class EspCodec
     {
         ArgumentNullException.ThrowIfNull(sa);
         result = null;
-        if (!TryReadHeader(esp, out uint spi, out uint seq))
+        var suite = sa.Suite;
+        int ivLength = suite.IvLength, icvLength = suite.IcvLength;
+        if (!TryReadHeader(esp, out uint spi, out uint seq) || esp.Length < MinimumLengthFor(suite))
         {
             reason = EspDropReason.Truncated;
             return false;
         }
-        if (esp.Length < MinimumLength)
-        {
-            reason = EspDropReason.Truncated;
-            return false;
-        }
-        int cipherLength = esp.Length - HeaderLength - IvLength - IcvLength;
-        if (cipherLength % BlockSize != 0)
+        int cipherLength = esp.Length - HeaderLength - ivLength - icvLength;
+        if (cipherLength % AlignmentOf(suite) != 0)
         {
             reason = EspDropReason.Malformed;
             return false;
@@ -122,22 +143,30 @@ public static class EspCodec
             return false;
         }
 
-        // Integrity first (RFC 4303 §3.4.4): never feed unauthenticated bytes to the CBC decryptor,
-        // which would make padding checks a decryption oracle.
-        int authenticated = esp.Length - IcvLength;
-        Span<byte> expected = stackalloc byte[IcvLength];
-        ComputeIcv(sa.AuthKey, esp[..authenticated], expected);
-        if (!CryptographicOperations.FixedTimeEquals(expected, esp[authenticated..]))
-        {
-            reason = EspDropReason.BadIcv;
-            return false;
-        }
-
         var plain = new byte[cipherLength];
-        using (var aes = Aes.Create())
+        if (suite.IsAead)
         {
+            // The AEAD checks the tag before it releases any plaintext.
+            if (!suite.TryOpen(sa.EncKey, esp.Slice(HeaderLength, ivLength), esp[(HeaderLength + ivLength)..], esp[..HeaderLength], plain))
+            {
+                reason = EspDropReason.BadIcv;
+                return false;
+            }
+        }
+        else
+        {
+            // Integrity first (RFC 4303 §3.4.4): never feed unauthenticated bytes to the CBC decryptor,
+            // which would make padding checks a decryption oracle.
+            int authenticated = esp.Length - icvLength;
+            var expected = suite.Icv(sa.AuthKey, esp[..authenticated]);
+            if (!CryptographicOperations.FixedTimeEquals(expected, esp[authenticated..]))
+            {
+                reason = EspDropReason.BadIcv;
+                return false;
+            }
+            using var aes = Aes.Create();
             aes.Key = sa.EncKey;
-            aes.DecryptCbc(esp.Slice(HeaderLength + IvLength, cipherLength), esp.Slice(HeaderLength, IvLength), plain, PaddingMode.None);
+            aes.DecryptCbc(esp.Slice(HeaderLength + ivLength, cipherLength), esp.Slice(HeaderLength, ivLength), plain, PaddingMode.None);
         }
 
         int padLength = plain[cipherLength - 2];
@@ -170,20 +199,19 @@ public static class EspCodec
         return true;
     }
 
-    /// <summary>Length on the wire of the ESP packet that carries an inner packet of this length.</summary>
-    public static int SealedLength(int innerLength) =>
-        HeaderLength + IvLength + innerLength + PadLengthFor(innerLength) + 2 + IcvLength;
+    /// <summary>Length on the wire of the aes128-sha1 ESP packet that carries an inner packet of this length.</summary>
+    public static int SealedLength(int innerLength) => SealedLength(IkeSuite.Aes128Sha1, innerLength);
+
+    /// <summary>Length on the wire of the ESP packet of <paramref name="suite"/> that carries an inner packet of this length.</summary>
+    public static int SealedLength(IkeSuite suite, int innerLength) =>
+        HeaderLength + suite.IvLength + innerLength + PadLengthFor(innerLength, AlignmentOf(suite)) + 2 + suite.IcvLength;
 
     /// <summary>Smallest RFC 4303 padding that makes payload|pad|padlen|nh whole cipher blocks.</summary>
-    internal static int PadLengthFor(int payloadLength) => (BlockSize - (payloadLength + 2) % BlockSize) % BlockSize;
+    internal static int PadLengthFor(int payloadLength, int block = BlockSize) => (block - (payloadLength + 2) % block) % block;
 
-    /// <summary>HMAC-SHA1-96 (RFC 2404): the first 12 bytes of HMAC-SHA1.</summary>
-    internal static void ComputeIcv(ReadOnlySpan<byte> authKey, ReadOnlySpan<byte> data, Span<byte> icv)
-    {
-        Span<byte> full = stackalloc byte[HMACSHA1.HashSizeInBytes];
-        HMACSHA1.HashData(authKey, data, full);
-        full[..IcvLength].CopyTo(icv);
-    }
+    /// <summary>HMAC-SHA1-96 (RFC 2404): the first 12 bytes of HMAC-SHA1, the seed suite's ICV.</summary>
+    internal static void ComputeIcv(ReadOnlySpan<byte> authKey, ReadOnlySpan<byte> data, Span<byte> icv) =>
+        IkeSuite.Aes128Sha1.Icv(authKey, data).CopyTo(icv);
 
     private static bool PaddingIsMonotonic(ReadOnlySpan<byte> padding)
     {

@@ -140,7 +140,7 @@ public sealed class EspInboundSa
     public bool TryOpen(ReadOnlySpan<byte> esp, [NotNullWhen(true)] out EspDecrypted? result, out EspDropReason reason)
     {
         result = null;
-        if (!EspCodec.TryReadHeader(esp, out uint spi, out uint seq) || esp.Length < EspCodec.MinimumLength)
+        if (!EspCodec.TryReadHeader(esp, out uint spi, out uint seq) || esp.Length < EspCodec.MinimumLengthFor(Keys.Suite))
             return Drop(EspDropReason.Truncated, out reason);
         if (spi != Keys.Spi)
             return Drop(EspDropReason.UnknownSpi, out reason);

@@ -1,8 +1,11 @@
+using ClusterActors.Protocol.Ike;
+
 namespace ClusterActors.Protocol.Esp;
 
 /// <summary>
-/// Keys of one ESP SA as `diagnose vpn tunnel list` prints them for `proposal aes128-sha1`:
-/// `dec:`/`enc: spi=… esp=aes key=16 … ah=sha1 key=20 …`.
+/// Keys of one ESP SA as `diagnose vpn tunnel list` prints them, e.g. for `proposal aes128-sha1`:
+/// `dec:`/`enc: spi=… esp=aes key=16 … ah=sha1 key=20 …`. <see cref="Suite"/> is the phase2 keyword's algorithms
+/// (aes128-sha1 unless given); for an AEAD the encryption key ends with the 4-octet salt and there is no auth key.
 /// </summary>
 /// <remarks>
 /// Equality compares key bytes, not array references: two units holding a synced copy of one SA
@@ -13,15 +16,16 @@ public sealed record EspSaKeys
     public const int EncKeyLength = 16;
     public const int AuthKeyLength = 20;
 
-    public EspSaKeys(uint Spi, byte[] EncKey, byte[] AuthKey)
+    public EspSaKeys(uint Spi, byte[] EncKey, byte[] AuthKey, IkeSuite? Suite = null)
     {
         ArgumentNullException.ThrowIfNull(EncKey);
         ArgumentNullException.ThrowIfNull(AuthKey);
-        // Only AES-128 / HMAC-SHA1 exist here; a wrong length is a caller bug, not a packet to drop.
-        if (EncKey.Length != EncKeyLength)
-            throw new ArgumentException($"AES-128 needs a {EncKeyLength}-byte key, got {EncKey.Length}.", nameof(EncKey));
-        if (AuthKey.Length != AuthKeyLength)
-            throw new ArgumentException($"HMAC-SHA1 keys are {AuthKeyLength} bytes here, got {AuthKey.Length}.", nameof(AuthKey));
+        this.Suite = Suite ?? IkeSuite.Aes128Sha1;
+        // The keys come from our own key derivation; a wrong length is a caller bug, not a packet to drop.
+        if (EncKey.Length != this.Suite.EncrKeyBytes)
+            throw new ArgumentException($"{this.Suite.Name} needs a {this.Suite.EncrKeyBytes}-byte encryption key, got {EncKey.Length}.", nameof(EncKey));
+        if (AuthKey.Length != this.Suite.IntegKeyLength)
+            throw new ArgumentException($"{this.Suite.Name} needs a {this.Suite.IntegKeyLength}-byte auth key, got {AuthKey.Length}.", nameof(AuthKey));
         // SPI 0 is reserved (RFC 4303 §2.1) and, under UDP encapsulation, is the non-ESP marker (RFC 3948 §2.2).
         if (Spi == 0)
             throw new ArgumentOutOfRangeException(nameof(Spi), "SPI 0 is reserved.");
@@ -32,6 +36,8 @@ public sealed record EspSaKeys
     }
 
     public uint Spi { get; }
+    /// <summary>The phase2 proposal keyword's ESP algorithms.</summary>
+    public IkeSuite Suite { get; }
     public byte[] EncKey { get; }
     public byte[] AuthKey { get; }
 
@@ -42,10 +48,11 @@ public sealed record EspSaKeys
     public bool Equals(EspSaKeys? other) =>
         other is not null
         && Spi == other.Spi
+        && Suite.Name == other.Suite.Name
         && EncKey.AsSpan().SequenceEqual(other.EncKey)
         && AuthKey.AsSpan().SequenceEqual(other.AuthKey);
 
     public override int GetHashCode() => Spi.GetHashCode();
 
-    public override string ToString() => $"EspSaKeys {{ Spi = {Spi:x8} }}";
+    public override string ToString() => $"EspSaKeys {{ Spi = {Spi:x8}, {Suite.Name} }}";
 }

@@ -14,7 +14,6 @@ public sealed record SkKeys(IkeSuite Suite, byte[] EncKey, byte[] IntegKey);
 public static class IkeCodec
 {
     private const int GenericHeader = 4;
-    private const int AesBlock = 16;
 
     // ---------------- encoding ----------------
 
@@ -28,34 +27,43 @@ public static class IkeCodec
     }
 
     /// <summary>
-    /// Builds a message whose only payload is SK (§3.14): the inner payloads are CBC-encrypted with a random IV and the
-    /// ICV covers everything from the IKE header up to the ICV itself.
+    /// Builds a message whose only payload is SK (§3.14). CBC suites: the inner payloads are encrypted with a random
+    /// IV and the ICV covers everything from the IKE header up to the ICV itself. AEAD suites (RFC 5282 §5): an 8-octet
+    /// random IV, and the associated data is the IKE header and the SK payload's generic header.
     /// </summary>
     public static byte[] EncodeProtected(IkeHeader header, IReadOnlyList<IkePayload> inner, SkKeys keys, IIkeRandom random)
     {
+        var suite = keys.Suite;
         var plain = EncodeChain(inner, out var first);
-        // Pad so plaintext | padding | pad-length is a whole number of blocks; RFC lets padding be anything.
-        var padLen = (AesBlock - (plain.Length + 1) % AesBlock) % AesBlock;
+        // Pad so plaintext | padding | pad-length fills whole cipher blocks (none needed by the AEADs' counter modes);
+        // the RFC lets padding be anything.
+        var block = suite.CipherBlock;
+        var padLen = (block - (plain.Length + 1) % block) % block;
         var padded = new byte[plain.Length + padLen + 1];
         plain.CopyTo(padded, 0);
         padded[^1] = (byte)padLen;
-        var iv = random.Bytes(AesBlock);
-        byte[] cipher;
-        using (var aes = Aes.Create())
-        {
-            aes.Key = keys.EncKey;
-            cipher = aes.EncryptCbc(padded, iv, PaddingMode.None);
-        }
-        var icvLen = keys.Suite.IcvLength;
-        var skLen = GenericHeader + AesBlock + cipher.Length + icvLen;
+        var ivLen = suite.IvLength;
+        var iv = random.Bytes(ivLen);
+        var icvLen = suite.IcvLength;
+        var skLen = GenericHeader + ivLen + padded.Length + icvLen;
         var msg = new byte[IkeHeader.Size + skLen];
         WriteHeader(msg, header with { NextPayload = PayloadType.SK, Length = (uint)msg.Length });
         var o = IkeHeader.Size;
         msg[o] = (byte)first;
         BinaryPrimitives.WriteUInt16BigEndian(msg.AsSpan(o + 2), (ushort)skLen);
         iv.CopyTo(msg, o + 4);
-        cipher.CopyTo(msg, o + 4 + AesBlock);
-        var icv = keys.Suite.Icv(keys.IntegKey, msg.AsSpan(0, msg.Length - icvLen));
+        var cipherAt = o + 4 + ivLen;
+        if (suite.IsAead)
+        {
+            suite.Seal(keys.EncKey, iv, padded, msg.AsSpan(0, cipherAt - ivLen), msg.AsSpan(cipherAt, padded.Length + icvLen));
+            return msg;
+        }
+        using (var aes = Aes.Create())
+        {
+            aes.Key = keys.EncKey;
+            aes.EncryptCbc(padded, iv, msg.AsSpan(cipherAt, padded.Length), PaddingMode.None);
+        }
+        var icv = suite.Icv(keys.IntegKey, msg.AsSpan(0, msg.Length - icvLen));
         icv.CopyTo(msg, msg.Length - icvLen);
         return msg;
     }
@@ -221,25 +229,39 @@ public static class IkeCodec
     }
 
     /// <summary>
-    /// Verifies the ICV and decrypts the SK payload of <paramref name="datagram"/> (§3.14). The ICV is checked first so
-    /// nothing of a forged message is ever parsed.
+    /// Verifies the ICV and decrypts the SK payload of <paramref name="datagram"/> (§3.14, RFC 5282 §5). The ICV is
+    /// checked first (for an AEAD, together with decryption) so nothing of a forged message is ever parsed.
     /// </summary>
     public static IReadOnlyList<IkePayload> DecryptPayloads(byte[] datagram, IkeMessage message, SkKeys keys)
     {
         var sk = message.Payloads.Count > 0 ? message.Payloads[^1] as EncryptedPayload : null;
         if (sk is null) throw new IkeFormatException("message has no SK payload");
-        var icvLen = keys.Suite.IcvLength;
+        var suite = keys.Suite;
+        var icvLen = suite.IcvLength;
+        var ivLen = suite.IvLength;
+        var block = suite.CipherBlock;
         var body = sk.Body;
-        if (body.Length < AesBlock + AesBlock + icvLen || (body.Length - AesBlock - icvLen) % AesBlock != 0)
+        var cipherLen = body.Length - ivLen - icvLen;
+        // At least the pad length octet, and whole blocks for CBC.
+        if (cipherLen < Math.Max(block, 1) || cipherLen % block != 0)
             throw new IkeFormatException($"SK payload of {body.Length} bytes is not IV + whole blocks + ICV");
-        var expected = keys.Suite.Icv(keys.IntegKey, datagram.AsSpan(0, datagram.Length - icvLen));
-        if (!CryptographicOperations.FixedTimeEquals(expected, datagram.AsSpan(datagram.Length - icvLen)))
-            throw new IkeIntegrityException("SK payload integrity check failed");
         byte[] plain;
-        using (var aes = Aes.Create())
+        if (suite.IsAead)
         {
+            // SK is the last payload, so its body ends the datagram: everything before its IV is the associated data.
+            var ivAt = datagram.Length - body.Length;
+            plain = new byte[cipherLen];
+            if (!suite.TryOpen(keys.EncKey, body.AsSpan(0, ivLen), body.AsSpan(ivLen), datagram.AsSpan(0, ivAt), plain))
+                throw new IkeIntegrityException("SK payload integrity check failed");
+        }
+        else
+        {
+            var expected = suite.Icv(keys.IntegKey, datagram.AsSpan(0, datagram.Length - icvLen));
+            if (!CryptographicOperations.FixedTimeEquals(expected, datagram.AsSpan(datagram.Length - icvLen)))
+                throw new IkeIntegrityException("SK payload integrity check failed");
+            using var aes = Aes.Create();
             aes.Key = keys.EncKey;
-            plain = aes.DecryptCbc(body.AsSpan(AesBlock, body.Length - AesBlock - icvLen), body.AsSpan(0, AesBlock), PaddingMode.None);
+            plain = aes.DecryptCbc(body.AsSpan(ivLen, cipherLen), body.AsSpan(0, ivLen), PaddingMode.None);
         }
         var padLen = plain[^1];
         if (padLen + 1 > plain.Length) throw new IkeFormatException($"pad length {padLen} exceeds the decrypted {plain.Length} bytes");

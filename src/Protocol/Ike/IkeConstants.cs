@@ -64,10 +64,20 @@ public enum TransformType : byte
 public static class TransformIds
 {
     public const ushort EncrAesCbc = 12;
+    /// <summary>AES-GCM with a 16-octet ICV (RFC 4106 for ESP, RFC 5282 for IKE): FortiOS aes128gcm/aes256gcm, strongSwan aes128gcm16.</summary>
+    public const ushort EncrAesGcm16 = 20;
+    /// <summary>ChaCha20-Poly1305 (RFC 7634): no key length attribute, 256-bit key.</summary>
+    public const ushort EncrChaCha20Poly1305 = 28;
     public const ushort PrfHmacSha1 = 2;
     public const ushort PrfHmacSha2_256 = 5;
+    public const ushort PrfHmacSha2_384 = 6;
+    public const ushort PrfHmacSha2_512 = 7;
+    /// <summary>INTEG NONE: what an AEAD proposal may carry instead of omitting the integrity transform (RFC 5282 §8).</summary>
+    public const ushort AuthNone = 0;
     public const ushort AuthHmacSha1_96 = 2;
     public const ushort AuthHmacSha2_256_128 = 12;
+    public const ushort AuthHmacSha2_384_192 = 13;
+    public const ushort AuthHmacSha2_512_256 = 14;
     public const ushort EsnNone = 0;
     public const ushort EsnEnabled = 1;
     /// <summary>Transform attribute type 14 (Key Length, TV format), mandatory for AES.</summary>

@@ -29,11 +29,14 @@ public static class IkeKeyDerivation
         return new IkeSaKeys(Take(p), Take(a), Take(a), Take(e), Take(e), Take(p), Take(p));
     }
 
-    /// <summary>KEYMAT = prf+(SK_d, Ni | Nr) without PFS (§2.17), for both the IKE_AUTH child and a no-PFS rekey.</summary>
-    public static ChildKeyMaterial DeriveChildKeys(IkeSuite ikeSuite, IkeSuite espSuite, byte[] skD, byte[] ni, byte[] nr)
+    /// <summary>
+    /// KEYMAT = prf+(SK_d, Ni | Nr) without PFS (§2.17), for the IKE_AUTH child and a no-PFS rekey; with PFS
+    /// (<paramref name="pfsSecret"/> = the CREATE_CHILD_SA's new g^ir) prf+(SK_d, g^ir | Ni | Nr).
+    /// </summary>
+    public static ChildKeyMaterial DeriveChildKeys(IkeSuite ikeSuite, IkeSuite espSuite, byte[] skD, byte[] ni, byte[] nr, byte[]? pfsSecret = null)
     {
         int e = espSuite.EncrKeyBytes, a = espSuite.IntegKeyLength;
-        var km = ikeSuite.PrfPlus(skD, [.. ni, .. nr], 2 * (e + a));
+        var km = ikeSuite.PrfPlus(skD, [.. pfsSecret ?? [], .. ni, .. nr], 2 * (e + a));
         return new ChildKeyMaterial(km[..e], km[e..(e + a)], km[(e + a)..(2 * e + a)], km[(2 * e + a)..]);
     }
 

@@ -181,6 +181,8 @@ internal static partial class WireCatalog
         var isInitiator = r.Bool();
         var proposal = r.Str();
         var suite = Suite(proposal, "IKE");
+        // An IKE SA runs on a PRF: a phase2-only AEAD keyword (aes128gcm) cannot name one.
+        if (!suite.HasPrf) throw new WireFormatException($"corrupt IKE proposal '{proposal}': no PRF");
         var dhGroup = r.I32();
         if (dhGroup is < 1 or > ushort.MaxValue) throw new WireFormatException($"corrupt DH group {dhGroup}");
         var ni = Nonce(r.Bytes(), "Ni");

@@ -31,10 +31,36 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_strongSwan_client_dials_in_with_NAT_T_and_its_LAN_pings_the_Server_through_the_unit()
+    public Task A_strongSwan_client_dials_in_with_NAT_T_and_its_LAN_pings_the_Server_through_the_unit() =>
+        DialInAndPing(null);
+
+    /// <summary>
+    /// Issue 12 item 6: each family of proposals against strongSwan. The unit's vpn1 is configured with the FortiOS
+    /// keywords and group, charon with its own names for the same algorithms; the tunnel comes up with them (checked in
+    /// charon's own SA listing), pings pass, and a CHILD SA rekey keeps them.
+    /// </summary>
+    [Theory]
+    [InlineData("aes256-sha256", "14", "aes256-sha256", "aes256-sha256-modp2048", "aes256-sha256", "AES_CBC-256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048", "AES_CBC-256/HMAC_SHA2_256_128")]
+    [InlineData("aes128gcm-prfsha256", "19", "aes128gcm", "aes128gcm16-prfsha256-ecp256", "aes128gcm16-ecp256", "AES_GCM_16-128/PRF_HMAC_SHA2_256/ECP_256", "AES_GCM_16-128", "19")]
+    [InlineData("aes256gcm-prfsha384", "20", "aes256gcm", "aes256gcm16-prfsha384-ecp384", "aes256gcm16", "AES_GCM_16-256/PRF_HMAC_SHA2_384/ECP_384", "AES_GCM_16-256")]
+    [InlineData("chacha20poly1305-prfsha512", "21", "chacha20poly1305", "chacha20poly1305-prfsha512-ecp521", "chacha20poly1305", "CHACHA20_POLY1305/PRF_HMAC_SHA2_512/ECP_521", "CHACHA20_POLY1305")]
+    [InlineData("aes192-sha512", "16", "aes128-sha384", "aes192-sha512-modp4096", "aes128-sha384", "AES_CBC-192/HMAC_SHA2_512_256/PRF_HMAC_SHA2_512/MODP_4096", "AES_CBC-128/HMAC_SHA2_384_192")]
+    [InlineData("aes128-sha384 aes256-sha1", "5 15", "aes256-sha1", "aes256-sha1-modp3072", "aes256-sha1", "AES_CBC-256/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_3072", "AES_CBC-256/HMAC_SHA1_96")]
+    public Task A_strongSwan_client_dials_in_with_each_proposal_family_and_pings_through_the_unit(
+        string phase1Proposal, string dhgrp, string phase2Proposal, string swanIke, string swanEsp, string ikeListed, string espListed, string? pfsGroup = null) =>
+        DialInAndPing(new Proposals(phase1Proposal, dhgrp, phase2Proposal, swanIke, swanEsp, ikeListed, espListed, pfsGroup));
+
+    /// <summary>
+    /// FortiOS keywords for the unit, charon's for the client, and how `swanctl --list-sas` names the outcome.
+    /// <paramref name="PfsGroup"/>: phase2 dhgrp (pfs is FortiOS's default enable) with charon's esp_proposals naming the
+    /// same group, so charon's CHILD SA rekey runs a new DH.
+    /// </summary>
+    public sealed record Proposals(string Phase1, string DhGroups, string Phase2, string SwanIke, string SwanEsp, string IkeListed, string EspListed, string? PfsGroup);
+
+    private async Task DialInAndPing(Proposals? proposals)
     {
         RequiredTool.Check("ip", "sysctl", "ping", "nft", "swanctl", RequiredTool.Charon, RequiredTool.KernelLibipsec);
-        using var files = new CharonFiles();
+        using var files = new CharonFiles(proposals?.SwanIke, proposals?.SwanEsp);
         var (work, vici) = (files.Work, files.Vici);
 
         using var lab = new NetnsLab();
@@ -54,7 +80,10 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
         using var unitIo = new KernelPacketIo(new KernelPacketIoOptions { Namespace = nsUnit, AnsweringOnOpen = false, Log = Log });
         Log(unitIo.PrepareNamespace(["port2", "port3", "port5"]).ToString());
         var config = LoopbackLab.ScenarioConfig("DC2_VM1",
-            "config system ha\nset hello-holddown 5\nend\nconfig vpn ipsec phase1-interface\nedit \"vpn1\"\nset nattraversal enable\nnext\nend");
+            "config system ha\nset hello-holddown 5\nend\nconfig vpn ipsec phase1-interface\nedit \"vpn1\"\nset nattraversal enable\n"
+            + (proposals is null ? "" : $"set proposal {proposals.Phase1}\nset dhgrp {proposals.DhGroups}\n") + "next\nend"
+            + (proposals is null ? "" : $"\nconfig vpn ipsec phase2-interface\nedit \"vpn1\"\nset proposal {proposals.Phase2}\n"
+                + (proposals.PfsGroup is { } pfs ? $"set dhgrp {pfs}\n" : "") + "next\nend"));
         var dataDir = Path.Combine(work, "unit");
         var akka = new IPEndPoint(IPAddress.Loopback, LoopbackLab.FreeTcpPort());
         var options = new UnitOptions("DC2_VM1", config, config.SerialNumber!, dataDir, akka, new IPEndPoint(IPAddress.Loopback, 0),
@@ -84,6 +113,11 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
             Log(sas.Output);
             Assert.Contains("ESTABLISHED", sas.Output);
             Assert.Contains("INSTALLED", sas.Output);
+            if (proposals is not null)
+            {
+                Assert.Contains(proposals.IkeListed, sas.Output);
+                Assert.Contains(proposals.EspListed, sas.Output);
+            }
 
             var ping = Sh(nsClient, "ping -c 5 -i 0.2 -W 2 -I 10.10.1.1 10.10.101.2", check: false);
             Log(ping.Output);
@@ -101,8 +135,12 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
             Assert.True(rekey.Ok, rekey + "\n" + CharonLog());
             await Task.Delay(1000);
             var afterRekey = Sh(nsPc1, "ping -c 3 -i 0.2 -W 2 10.10.101.2", check: false);
-            Log(afterRekey.Output + Swanctl(nsClient, vici, "--list-sas").Output);
+            var sasAfterRekey = Swanctl(nsClient, vici, "--list-sas").Output;
+            Log(afterRekey.Output + sasAfterRekey);
             Assert.True(afterRekey.Ok, "ping after the CHILD SA rekey failed: " + afterRekey.Output + "\n" + CharonLog());
+            if (proposals is not null) Assert.Contains(proposals.EspListed, sasAfterRekey);
+            // The rekeyed CHILD SA lists the PFS group it was made with.
+            if (proposals?.PfsGroup is not null) Assert.Contains(proposals.IkeListed.Split('/')[^1], sasAfterRekey.Split("lan:")[^1]);
 
             // And closes the IKE SA with a Delete the unit answers.
             var terminate = Swanctl(nsClient, vici, "--terminate", "--ike", "vpn1", "--timeout", "10");
@@ -331,14 +369,19 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
 
         public string Vici => Path.Combine(Work, "charon.vici");
 
-        public CharonFiles()
+        /// <param name="ike">charon's IKE proposal instead of the lab's aes128-sha1-modp1024.</param>
+        /// <param name="esp">charon's ESP proposal instead of the lab's aes128-sha1.</param>
+        public CharonFiles(string? ike = null, string? esp = null)
         {
             var labDir = Path.Combine(RepoRoot(), "src", "Node", "lab", "strongswan");
             Directory.CreateDirectory(Work);
             try
             {
                 File.WriteAllText(Path.Combine(Work, "strongswan.conf"), File.ReadAllText(Path.Combine(labDir, "strongswan.conf")).Replace("@VICI@", Vici));
-                File.Copy(Path.Combine(labDir, "swanctl.conf"), Path.Combine(Work, "swanctl.conf"));
+                var swanctl = File.ReadAllText(Path.Combine(labDir, "swanctl.conf"));
+                if (ike is not null) swanctl = Replaced(swanctl, "proposals = aes128-sha1-modp1024", $"proposals = {ike}");
+                if (esp is not null) swanctl = Replaced(swanctl, "esp_proposals = aes128-sha1", $"esp_proposals = {esp}");
+                File.WriteAllText(Path.Combine(Work, "swanctl.conf"), swanctl);
             }
             catch
             {
@@ -351,6 +394,11 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
         {
             try { Directory.Delete(Work, true); } catch (IOException) { /* best effort */ }
         }
+
+        /// <summary>The lab file must still say what is replaced: a silent no-op would test the seed proposal instead.</summary>
+        private static string Replaced(string text, string what, string with) =>
+            text.Contains(what, StringComparison.Ordinal) ? text.Replace(what, with, StringComparison.Ordinal)
+                : throw new InvalidOperationException($"swanctl.conf no longer contains '{what}'");
     }
 
     private string CharonLog() => string.Join("\n", _charonLog);

@@ -242,7 +242,7 @@ public class IpsecCodecsSpec
 
     public static TheoryData<string> Implausible => new()
     {
-        "empty SK_d", "short SK_ei", "long SK_pr", "empty child key", "short child auth key", "unknown IKE proposal",
+        "empty SK_d", "short SK_ei", "long SK_pr", "empty child key", "short child auth key", "unknown IKE proposal", "phase2-only IKE proposal",
         "unknown child proposal", "unknown SA child proposal", "zero SPIi", "zero SPIr", "reserved ESP SPI", "short nonce",
         "long nonce", "last response id without bytes", "last response bytes without id", "tiny last response",
         "negative generation", "negative port", "port too large", "negative lifetime", "empty key", "dh group zero",
@@ -266,8 +266,9 @@ public class IpsecCodecsSpec
             "empty child key" => r with { Child = c with { OutboundEncKey = [] } },
             "short child auth key" => r with { Child = c with { InboundAuthKey = c.InboundAuthKey[..12] } },
             "unknown IKE proposal" => r with { Ike = sa with { Proposal = "3des-md5" } },
+            "phase2-only IKE proposal" => r with { Ike = sa with { Proposal = "aes128gcm" } },
             "unknown child proposal" => r with { Child = c with { Proposal = "" } },
-            "unknown SA child proposal" => r with { Ike = sa with { ChildProposal = "chacha20poly1305" } },
+            "unknown SA child proposal" => r with { Ike = sa with { ChildProposal = "aria128-sha256" } },
             "zero SPIi" => r with { Ike = sa with { SpiI = 0 } },
             "zero SPIr" => r with { Ike = sa with { SpiR = 0 } },
             "reserved ESP SPI" => r with { Child = c with { InboundSpi = 255 } },

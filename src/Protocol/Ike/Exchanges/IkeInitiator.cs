@@ -55,8 +55,10 @@ public sealed class IkeInitiator
         _suites = settings.Proposals.Select(IkeSuite.Parse).ToList();
         _childSuites = (settings.ChildProposals ?? settings.Proposals).Select(IkeSuite.Parse).ToList();
         _psk = IkeKeyDerivation.PskBytes(settings.Psk);
-        if (settings.DhGroups.Count == 0 || settings.DhGroups.Any(g => !ModpGroup.IsSupported(g)))
-            throw new ArgumentException("DH groups must be a non-empty list of 2 and/or 14");
+        if (_suites.FirstOrDefault(s => !s.HasPrf) is { } noPrf)
+            throw new ArgumentException($"phase1 proposal '{noPrf.Name}' has no PRF (phase1 AEAD keywords end in -prfsha1|256|384|512)");
+        if (settings.DhGroups.Count == 0 || settings.DhGroups.Concat(settings.ChildDhGroups ?? []).Any(g => !DhGroup.IsSupported(g)))
+            throw new ArgumentException($"DH groups must be a non-empty list of {string.Join(", ", DhGroup.Supported)}");
     }
 
     public IkeInitiatorPhase Phase { get; private set; } = IkeInitiatorPhase.Idle;
@@ -101,10 +103,10 @@ public sealed class IkeInitiator
         if (Phase != IkeInitiatorPhase.Idle) throw new InvalidOperationException($"already {Phase}");
         _spiI = Negotiation.NewIkeSpi(_random);
         _ni = _random.Bytes(_settings.NonceLength);
-        return SendInit(ModpGroup.Find(_settings.DhGroups[0])!);
+        return SendInit(DhGroup.Find(_settings.DhGroups[0])!);
     }
 
-    private byte[] SendInit(ModpGroup group)
+    private byte[] SendInit(DhGroup group)
     {
         _dh = group.NewKeyPair(_random);
         return BuildInit();
@@ -135,12 +137,12 @@ public sealed class IkeInitiator
         EstablishedSession().DeleteChild(_session!.Children.FirstOrDefault(c => c.InboundSpi == inboundSpi)
             ?? throw new ArgumentException($"no CHILD SA with inbound SPI {inboundSpi:x8}"));
 
-    /// <summary>CREATE_CHILD_SA rekeying the newest CHILD SA, without PFS (§1.3.3).</summary>
+    /// <summary>CREATE_CHILD_SA rekeying the newest CHILD SA (§1.3.3), with PFS when phase2 has it.</summary>
     public byte[] RekeyChild()
     {
         var s = EstablishedSession();
         var old = s.Children.LastOrDefault() ?? throw new InvalidOperationException("no CHILD SA to rekey");
-        return s.RekeyChild(old, _childSuites, _settings.NonceLength);
+        return s.RekeyChild(old, _childSuites, _settings.NonceLength, _settings.ChildDhGroups);
     }
 
     private List<Proposal> EspProposals(uint ourSpi) =>
@@ -207,7 +209,7 @@ public sealed class IkeInitiator
             if (want == KeGroup || !_settings.DhGroups.Contains(want))
                 return Failed($"gateway wants DH group {want}, which we did not offer", RefusalKind.InvalidKePayload);
             // §1.2: retry with the group the responder selected; same SPIi and nonce, fresh DH value.
-            return IkeOutput.Reply(SendInit(ModpGroup.Find(want)!), new IkeRetrying($"INVALID_KE_PAYLOAD: gateway selected group {want}", want));
+            return IkeOutput.Reply(SendInit(DhGroup.Find(want)!), new IkeRetrying($"INVALID_KE_PAYLOAD: gateway selected group {want}", want));
         }
         if (msg.Notifies.FirstOrDefault(n => n.NotifyType.IsError()) is { } error)
             return Failed($"gateway answered IKE_SA_INIT with {error.NotifyType}", KindOf(error.NotifyType));
@@ -266,7 +268,7 @@ public sealed class IkeInitiator
             ExchangeType.Informational when s.Established => s.HandleInformationalRequest(msg, inner),
             // The gateway rekeys a CHILD SA (FortiOS does before the sequence space runs out): same selectors as the SA has.
             // An additional CHILD SA it might ask for is declined with NO_ADDITIONAL_SAS.
-            ExchangeType.CreateChildSa when s.Established => s.AnswerCreateChild(msg, inner, _childSuites, (_, _) => s.Ts, _settings.NonceLength, rekeyOnly: true),
+            ExchangeType.CreateChildSa when s.Established => s.AnswerCreateChild(msg, inner, _childSuites, (_, _) => s.Ts, _settings.NonceLength, rekeyOnly: true, _settings.ChildDhGroups),
             _ => IkeOutput.Of(new IkeDropped($"{msg.Header.Exchange} request not expected in phase {Phase}")),
         };
     }

@@ -17,6 +17,11 @@ public sealed record IkeGatewaySettings(
 {
     /// <summary>phase2 <c>proposal</c>; null means the same keywords as phase1.</summary>
     public IReadOnlyList<string>? ChildProposals { get; init; }
+    /// <summary>
+    /// phase2 <c>pfs enable</c> with its <c>dhgrp</c>: the groups a CREATE_CHILD_SA may run a new DH in (ours offer the
+    /// first in KE). Null is <c>pfs disable</c>: no KE in CREATE_CHILD_SA, a peer's KE is refused.
+    /// </summary>
+    public IReadOnlyList<int>? ChildDhGroups { get; init; }
     /// <summary>phase2 <c>src-subnet</c>: what the gateway protects. FortiOS default 0.0.0.0/0.</summary>
     public TrafficSelector LocalSelector { get; init; } = TrafficSelector.Any;
     /// <summary>phase2 <c>dst-subnet</c>: what the client may claim. FortiOS default 0.0.0.0/0.</summary>
@@ -40,6 +45,8 @@ public sealed record IkeInitiatorSettings(
 {
     public IdType LocalIdType { get; init; } = IdType.Fqdn;
     public IReadOnlyList<string>? ChildProposals { get; init; }
+    /// <summary>phase2 <c>pfs enable</c> + <c>dhgrp</c>, as <see cref="IkeGatewaySettings.ChildDhGroups"/>; null is <c>pfs disable</c>.</summary>
+    public IReadOnlyList<int>? ChildDhGroups { get; init; }
     public int NonceLength { get; init; } = 32;
     public int IkeLifetimeSeconds { get; init; } = 86400;
     public int ChildLifetimeSeconds { get; init; } = 43200;
@@ -55,6 +62,12 @@ public sealed record ChildSaKeys(uint InboundSpi, uint OutboundSpi, byte[] Inbou
 {
     /// <summary>ESP suite keyword, e.g. "aes128-sha1".</summary>
     public string Proposal { get; init; } = "aes128-sha1";
+
+    /// <summary>The keys this side decrypts with, with the proposal's algorithms.</summary>
+    public Esp.EspSaKeys InboundEsp() => new(InboundSpi, InboundEncKey, InboundAuthKey, IkeSuite.Parse(Proposal));
+
+    /// <summary>The keys this side encrypts with, with the proposal's algorithms.</summary>
+    public Esp.EspSaKeys OutboundEsp() => new(OutboundSpi, OutboundEncKey, OutboundAuthKey, IkeSuite.Parse(Proposal));
 }
 
 /// <summary>Negotiated selectors in RFC terms: Initiator = TSi (the client side), Responder = TSr.</summary>
@@ -169,6 +182,9 @@ public sealed record ChildSaDeleted(IkeSaState Sa, ChildSaKeys Child) : IkeEvent
 /// <summary>A CREATE_CHILD_SA finished: <see cref="New"/> is installed next to <see cref="Old"/> until the old one is deleted.</summary>
 public sealed record ChildSaRekeyed(IkeSaState Sa, ChildSaKeys? Old, ChildSaKeys New, TrafficSelectors Ts) : IkeEvent
 {
+    /// <summary>The DH group of the exchange's PFS, or null when the new keys came from SK_d and the nonces alone.</summary>
+    public int? PfsGroup { get; init; }
+
     /// <summary>This side asked for the rekey (its request was answered): it deletes the old CHILD SA (§2.8).</summary>
     public bool RekeyedHere { get; init; }
 }

@@ -33,8 +33,10 @@ public sealed class IkeResponder
         _suites = settings.Proposals.Select(IkeSuite.Parse).ToList();
         _childSuites = (settings.ChildProposals ?? settings.Proposals).Select(IkeSuite.Parse).ToList();
         _psk = IkeKeyDerivation.PskBytes(settings.Psk);
-        foreach (var g in settings.DhGroups)
-            if (!ModpGroup.IsSupported(g)) throw new ArgumentException($"dhgrp {g} is not implemented (2, 14)");
+        if (_suites.FirstOrDefault(s => !s.HasPrf) is { } noPrf)
+            throw new ArgumentException($"phase1 proposal '{noPrf.Name}' has no PRF (phase1 AEAD keywords end in -prfsha1|256|384|512)");
+        foreach (var g in settings.DhGroups.Concat(settings.ChildDhGroups ?? []))
+            if (!DhGroup.IsSupported(g)) throw new ArgumentException($"dhgrp {g} is not implemented ({string.Join(", ", DhGroup.Supported)})");
     }
 
     public IkeGatewaySettings Settings { get; }
@@ -267,7 +269,7 @@ public sealed class IkeResponder
             BinaryPrimitives.WriteUInt16BigEndian(want, (ushort)groups[0]);
             return InitError(h, NotifyType.InvalidKePayload, want, $"KE is group {ke.DhGroup}, selected group {groups[0]}", RefusalKind.InvalidKePayload);
         }
-        var group = ModpGroup.Find(ke.DhGroup)!;
+        var group = DhGroup.Find(ke.DhGroup)!;
         if (!group.IsValidPublic(ke.Data))
             return InitError(h, NotifyType.InvalidSyntax, [], $"KE data of {ke.Data.Length} bytes is not a valid group {group.Id} value", RefusalKind.Malformed);
 
@@ -378,7 +380,7 @@ public sealed class IkeResponder
         if (ts is null)
             return Refuse(NotifyType.TsUnacceptable, $"traffic selectors {string.Join(",", tsi.Selectors)} -> {string.Join(",", tsr.Selectors)} outside phase2 selectors", RefusalKind.TsUnacceptable);
 
-        var (offered, espSuite) = esp.Value;
+        var (offered, espSuite, _) = esp.Value;
         var ourSpi = Negotiation.NewEspSpi(_random);
         var km = IkeKeyDerivation.DeriveChildKeys(s.Suite, espSuite, s.Keys.SkD, s.Ni, s.Nr);
         var child = Negotiation.ChildFor(isExchangeInitiator: false, km, ourSpi, BinaryPrimitives.ReadUInt32BigEndian(offered.Spi), espSuite);
@@ -420,7 +422,7 @@ public sealed class IkeResponder
     /// the peer deletes it. Rekeying the IKE SA itself is not supported.
     /// </summary>
     private IkeOutput HandleCreateChild(IkeSession s, IkeMessage msg, IReadOnlyList<IkePayload> inner) =>
-        s.AnswerCreateChild(msg, inner, _childSuites, NarrowOrNull, Settings.NonceLength, rekeyOnly: false);
+        s.AnswerCreateChild(msg, inner, _childSuites, NarrowOrNull, Settings.NonceLength, rekeyOnly: false, Settings.ChildDhGroups);
 
     /// <summary>
     /// Our own CREATE_CHILD_SA rekeying the newest CHILD SA of an established IKE SA (FortiOS rekeys before the
@@ -432,7 +434,7 @@ public sealed class IkeResponder
     {
         var s = Established(spiR);
         var old = s.Children.LastOrDefault() ?? throw new InvalidOperationException($"IKE SA {spiR:x16} has no CHILD SA to rekey");
-        return s.RekeyChild(old, [s.ChildSuite], Settings.NonceLength);
+        return s.RekeyChild(old, [s.ChildSuite], Settings.NonceLength, Settings.ChildDhGroups);
     }
 
     /// <summary>INFORMATIONAL deleting one of our CHILD SAs (after our rekey, the old one).</summary>
@@ -460,9 +462,9 @@ public sealed class IkeInitWork
     public ulong SpiR { get; init; }
     internal Proposal Offered { get; init; } = default!;
     internal IkeSuite Suite { get; init; } = default!;
-    internal ModpGroup Group { get; init; } = default!;
+    internal DhGroup Group { get; init; } = default!;
     internal byte[] PeerPublic { get; init; } = default!;
-    internal System.Numerics.BigInteger Private { get; init; } = default!;
+    internal byte[] Private { get; init; } = default!;
     internal byte[] Ni { get; init; } = default!;
     internal byte[] Nr { get; init; } = default!;
     internal NatTStatus NatT { get; init; } = default!;
@@ -479,7 +481,7 @@ public sealed class IkeInitWork
     public void Compute()
     {
         if (Response is not null) return;
-        var dh = new DhKeyPair(Group, Private);
+        var dh = Group.KeyPairFrom(Private);
         Keys = IkeKeyDerivation.DeriveIkeKeys(Suite, Ni, Nr, dh.SharedSecret(PeerPublic), SpiI, SpiR);
         Response = IkeCodec.Encode(
             new IkeHeader(SpiI, SpiR, PayloadType.None, IkeHeader.Ikev2, ExchangeType.IkeSaInit, IkeFlags.Response, 0),

@@ -175,26 +175,33 @@ internal sealed class IkeSession
         }
     }
 
-    /// <summary>Our CREATE_CHILD_SA rekey in flight: the SPI and nonce we chose, and the CHILD SA it replaces.</summary>
-    public sealed record PendingChildRekey(uint OurSpi, byte[] Ni, ChildSaKeys Old);
+    /// <summary>Our CREATE_CHILD_SA rekey in flight: the SPI and nonce we chose, our DH half with PFS, and the CHILD SA it replaces.</summary>
+    public sealed record PendingChildRekey(uint OurSpi, byte[] Ni, ChildSaKeys Old)
+    {
+        public DhKeyPair? Dh { get; init; }
+    }
 
     /// <summary>
-    /// CREATE_CHILD_SA rekeying <paramref name="old"/> without PFS (§1.3.3), whichever side of the IKE SA we are:
-    /// REKEY_SA names it by the SPI we receive on; same selectors (§2.8: a rekey SHOULD NOT change them).
+    /// CREATE_CHILD_SA rekeying <paramref name="old"/> (§1.3.3), whichever side of the IKE SA we are: REKEY_SA names it
+    /// by the SPI we receive on; same selectors (§2.8: a rekey SHOULD NOT change them). With <paramref name="pfsGroups"/>
+    /// (phase2 pfs enable) every proposal offers those groups and KE carries a new DH value of the first (§1.3.1).
     /// </summary>
-    public byte[] RekeyChild(ChildSaKeys old, IReadOnlyList<IkeSuite> suites, int nonceLength)
+    public byte[] RekeyChild(ChildSaKeys old, IReadOnlyList<IkeSuite> suites, int nonceLength, IReadOnlyList<int>? pfsGroups = null)
     {
         var ts = Ts ?? throw new InvalidOperationException("no traffic selectors: no CHILD SA was negotiated");
         var ourSpi = Negotiation.NewEspSpi(Random);
         var ni = Random.Bytes(nonceLength);
+        var dh = pfsGroups is [var first, ..] ? (ClusterActors.Protocol.Ike.DhGroup.Find(first) ?? throw new ArgumentException($"PFS group {first} is not implemented")).NewKeyPair(Random) : null;
         return Request(ExchangeType.CreateChildSa,
         [
             new NotifyPayload(ProtocolId.Esp, Negotiation.SpiBytes(old.InboundSpi), NotifyType.RekeySa, []),
-            new SaPayload(suites.Select((s, i) => new Proposal((byte)(i + 1), ProtocolId.Esp, Negotiation.SpiBytes(ourSpi), s.EspTransforms)).ToList()),
+            new SaPayload(suites.Select((s, i) => new Proposal((byte)(i + 1), ProtocolId.Esp, Negotiation.SpiBytes(ourSpi),
+                dh is null ? s.EspTransforms : s.EspTransformsWith(pfsGroups!))).ToList()),
             new NoncePayload(ni),
+            .. dh is null ? (IkePayload[])[] : [new KePayload((ushort)dh.Group.Id, dh.Public)],
             new TsPayload(false, InExchange(ts, peerAsks: false).Initiator),
             new TsPayload(true, InExchange(ts, peerAsks: false).Responder),
-        ], new PendingChildRekey(ourSpi, ni, old));
+        ], new PendingChildRekey(ourSpi, ni, old) { Dh = dh });
     }
 
     /// <summary>
@@ -218,22 +225,36 @@ internal sealed class IkeSession
         var espSuite = sa is null ? null : Negotiation.AcceptedSuite(sa, ProtocolId.Esp, offered);
         if (espSuite is null || sa!.Proposals[0].Spi.Length != 4 || !Negotiation.NonceOk(nr) || tsi is null || tsr is null)
             return IkeOutput.Of(new IkeRefused("CREATE_CHILD_SA response incomplete", RefusalKind.Malformed));
-        var km = IkeKeyDerivation.DeriveChildKeys(Suite, espSuite, Keys.SkD, rekey.Ni, nr!.Data);
+        // With PFS the answer must carry our group in its proposal and a valid KE of it; without, neither.
+        var chosenGroups = sa.Proposals[0].Transforms.Where(t => t.Type == TransformType.DhGroup && t.Id != 0).Select(t => (int)t.Id).ToList();
+        var ke = inner.OfType<KePayload>().FirstOrDefault();
+        byte[]? pfs = null;
+        if (rekey.Dh is { } dh)
+        {
+            if (!chosenGroups.SequenceEqual([dh.Group.Id]) || ke is null || ke.DhGroup != dh.Group.Id || !dh.Group.IsValidPublic(ke.Data))
+                return IkeOutput.Of(new IkeRefused($"CREATE_CHILD_SA response without a valid PFS KE of group {dh.Group.Id}", RefusalKind.Malformed));
+            pfs = dh.SharedSecret(ke.Data);
+        }
+        else if (chosenGroups.Count > 0 || ke is not null)
+            return IkeOutput.Of(new IkeRefused("CREATE_CHILD_SA response has a DH group we did not offer", RefusalKind.NoProposalChosen));
+        var km = IkeKeyDerivation.DeriveChildKeys(Suite, espSuite, Keys.SkD, rekey.Ni, nr!.Data, pfs);
         var child = Negotiation.ChildFor(isExchangeInitiator: true, km, rekey.OurSpi, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(sa.Proposals[0].Spi), espSuite);
         var ts = InExchange(new TrafficSelectors(tsi.Selectors, tsr.Selectors), peerAsks: false);
         Children.Add(child);
         Ts = ts;
-        return IkeOutput.Of(new ChildSaRekeyed(Export(), rekey.Old, child, ts) { RekeyedHere = true });
+        return IkeOutput.Of(new ChildSaRekeyed(Export(), rekey.Old, child, ts) { RekeyedHere = true, PfsGroup = rekey.Dh?.Group.Id });
     }
 
     /// <summary>
-    /// The peer's CREATE_CHILD_SA (§1.3.2 new CHILD SA, §1.3.3 rekey with REKEY_SA), without PFS: KEYMAT =
-    /// prf+(SK_d, Ni | Nr) with the new nonces. The old CHILD SA stays until one side deletes it.
+    /// The peer's CREATE_CHILD_SA (§1.3.2 new CHILD SA, §1.3.3 rekey with REKEY_SA): KEYMAT = prf+(SK_d, Ni | Nr) with
+    /// the new nonces, or with a KE and <paramref name="pfsGroups"/> allowing its group prf+(SK_d, g^ir | Ni | Nr).
+    /// A KE with PFS off is refused; a request without KE is answered without PFS even when it is on (README
+    /// "PFS"). The old CHILD SA stays until one side deletes it.
     /// <paramref name="selectors"/> narrows the asked selectors (given and returned in the IKE SA's terms: TSi the IKE
     /// initiator's side), null when they are unacceptable.
     /// </summary>
     public IkeOutput AnswerCreateChild(IkeMessage msg, IReadOnlyList<IkePayload> inner, IReadOnlyList<IkeSuite> childSuites,
-        Func<TsPayload, TsPayload, TrafficSelectors?> selectors, int nonceLength, bool rekeyOnly)
+        Func<TsPayload, TsPayload, TrafficSelectors?> selectors, int nonceLength, bool rekeyOnly, IReadOnlyList<int>? pfsGroups = null)
     {
         IkeOutput Refuse(NotifyType t, string reason, RefusalKind kind) =>
             IkeOutput.Reply(Respond(msg.Header, [new NotifyPayload(t, [])]), new IkeRefused(reason, kind));
@@ -246,8 +267,9 @@ internal sealed class IkeSession
             return Refuse(NotifyType.NoProposalChosen, "IKE SA rekey is not implemented", RefusalKind.NoProposalChosen);
         if (sa is null || tsi is null || tsr is null || !Negotiation.NonceOk(ni))
             return Refuse(NotifyType.InvalidSyntax, "CREATE_CHILD_SA without SA, Ni, TSi and TSr", RefusalKind.Malformed);
-        if (inner.OfType<KePayload>().Any())
-            return Refuse(NotifyType.NoProposalChosen, "PFS (KE in CREATE_CHILD_SA) is not supported", RefusalKind.NoProposalChosen);
+        var ke = inner.OfType<KePayload>().FirstOrDefault();
+        if (ke is not null && pfsGroups is null)
+            return Refuse(NotifyType.NoProposalChosen, "KE in CREATE_CHILD_SA but phase2 pfs is disabled", RefusalKind.NoProposalChosen);
         ChildSaKeys? old = null;
         if (inner.OfType<NotifyPayload>().FirstOrDefault(n => n.NotifyType == NotifyType.RekeySa) is { } rekey)
         {
@@ -258,28 +280,47 @@ internal sealed class IkeSession
         }
         else if (rekeyOnly)
             return Refuse(NotifyType.NoAdditionalSas, "CREATE_CHILD_SA for an additional CHILD SA declined", RefusalKind.Other);
-        var esp = Negotiation.ChooseEsp(sa, childSuites);
+        var esp = Negotiation.ChooseEsp(sa, childSuites, ke is null ? null : pfsGroups);
         if (esp is null) return Refuse(NotifyType.NoProposalChosen, "no ESP proposal matches", RefusalKind.NoProposalChosen);
+        DhKeyPair? dh = null;
+        byte[]? pfs = null;
+        if (esp.Value.Groups is { } groups)
+        {
+            if (!groups.Contains(ke!.DhGroup))
+            {
+                // §1.3.1: the initiator guessed a group we do not take; tell it which one (and keep no state).
+                var want = new byte[2];
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(want, (ushort)groups[0]);
+                return IkeOutput.Reply(Respond(msg.Header, [new NotifyPayload(NotifyType.InvalidKePayload, want)]),
+                    new IkeRefused($"PFS KE is group {ke.DhGroup}, selected group {groups[0]}", RefusalKind.InvalidKePayload));
+            }
+            var group = ClusterActors.Protocol.Ike.DhGroup.Find(ke.DhGroup)!;
+            if (!group.IsValidPublic(ke.Data))
+                return Refuse(NotifyType.InvalidSyntax, $"PFS KE data of {ke.Data.Length} bytes is not a valid group {group.Id} value", RefusalKind.Malformed);
+            dh = group.NewKeyPair(Random);
+            pfs = dh.SharedSecret(ke.Data);
+        }
         var asked = InExchange(new TrafficSelectors(tsi.Selectors, tsr.Selectors), peerAsks: true);
         var ts = selectors(new TsPayload(false, asked.Initiator), new TsPayload(true, asked.Responder));
         if (ts is null) return Refuse(NotifyType.TsUnacceptable, "traffic selectors outside phase2 selectors", RefusalKind.TsUnacceptable);
         var answered = InExchange(ts, peerAsks: true);
 
-        var (offered, espSuite) = esp.Value;
+        var (offered, espSuite, _) = esp.Value;
         var nr = Random.Bytes(nonceLength);
         var ourSpi = Negotiation.NewEspSpi(Random);
-        var km = IkeKeyDerivation.DeriveChildKeys(Suite, espSuite, Keys.SkD, ni!.Data, nr);
+        var km = IkeKeyDerivation.DeriveChildKeys(Suite, espSuite, Keys.SkD, ni!.Data, nr, pfs);
         var child = Negotiation.ChildFor(isExchangeInitiator: false, km, ourSpi, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(offered.Spi), espSuite);
         var reply = Respond(msg.Header,
         [
-            new SaPayload([Negotiation.EspReply(offered, espSuite, ourSpi)]),
+            new SaPayload([Negotiation.EspReply(offered, espSuite, ourSpi, dh?.Group.Id)]),
             new NoncePayload(nr),
+            .. dh is null ? (IkePayload[])[] : [new KePayload((ushort)dh.Group.Id, dh.Public)],
             new TsPayload(false, answered.Initiator),
             new TsPayload(true, answered.Responder),
         ]);
         Children.Add(child);
         Ts = ts;
-        return IkeOutput.Reply(reply, new ChildSaRekeyed(Export(), old, child, ts));
+        return IkeOutput.Reply(reply, new ChildSaRekeyed(Export(), old, child, ts) { PfsGroup = dh?.Group.Id });
     }
 
     private sealed record PendingDelete(ChildSaKeys? Child);

@@ -20,34 +20,47 @@ internal static class Negotiation
             // A transform type we do not know makes the whole proposal unusable (§3.3.6).
             if (p.Transforms.Any(t => !IkeTypes.Contains(t.Type))) continue;
             var groups = p.Transforms.Where(t => t.Type == TransformType.DhGroup).Select(t => (int)t.Id)
-                .Where(g => allowedGroups.Contains(g) && ModpGroup.IsSupported(g)).Distinct().ToList();
+                .Where(g => allowedGroups.Contains(g) && DhGroup.IsSupported(g)).Distinct().ToList();
             if (groups.Count == 0) continue;
             foreach (var s in local)
             {
-                if (p.Transforms.Any(s.MatchesEncr)
+                if (s.HasPrf && p.Transforms.Any(s.MatchesEncr)
                     && p.Transforms.Any(t => t.Type == TransformType.Prf && t.Id == s.PrfId)
-                    && p.Transforms.Any(t => t.Type == TransformType.Integ && t.Id == s.IntegId))
+                    && s.MatchesInteg(p.Transforms))
                     return (p, s, groups);
             }
         }
         return null;
     }
 
-    /// <summary>First offered ESP proposal we accept. Without PFS support a proposal insisting on a DH group is refused.</summary>
-    public static (Proposal Offered, IkeSuite Suite)? ChooseEsp(SaPayload sa, IReadOnlyList<IkeSuite> local)
+    /// <summary>
+    /// First offered ESP proposal we accept. Without <paramref name="pfsGroups"/> (IKE_AUTH, or no KE, or pfs disable)
+    /// a proposal insisting on a DH group is skipped; with them (a CREATE_CHILD_SA with KE) a proposal must offer one of
+    /// them, and <c>Groups</c> are the common ones in the proposal's order.
+    /// </summary>
+    public static (Proposal Offered, IkeSuite Suite, List<int>? Groups)? ChooseEsp(SaPayload sa, IReadOnlyList<IkeSuite> local, IReadOnlyList<int>? pfsGroups = null)
     {
         foreach (var p in sa.Proposals)
         {
             if (p.Protocol != ProtocolId.Esp || p.Spi.Length != 4) continue;
             if (p.Transforms.Any(t => !EspTypes.Contains(t.Type))) continue;
             var dh = p.Transforms.Where(t => t.Type == TransformType.DhGroup).ToList();
-            if (dh.Count > 0 && dh.All(t => t.Id != 0)) continue;
+            List<int>? groups = null;
+            if (pfsGroups is null)
+            {
+                if (dh.Count > 0 && dh.All(t => t.Id != 0)) continue;
+            }
+            else
+            {
+                groups = dh.Select(t => (int)t.Id).Where(g => g != 0 && pfsGroups.Contains(g) && DhGroup.IsSupported(g)).Distinct().ToList();
+                if (groups.Count == 0) continue;
+            }
             var esn = p.Transforms.Where(t => t.Type == TransformType.Esn).ToList();
             if (esn.Count > 0 && esn.All(t => t.Id != TransformIds.EsnNone)) continue;
             foreach (var s in local)
             {
-                if (p.Transforms.Any(s.MatchesEncr) && p.Transforms.Any(t => t.Type == TransformType.Integ && t.Id == s.IntegId))
-                    return (p, s);
+                if (p.Transforms.Any(s.MatchesEncr) && s.MatchesInteg(p.Transforms))
+                    return (p, s, groups);
             }
         }
         return null;
@@ -56,16 +69,17 @@ internal static class Negotiation
     public static Proposal IkeReply(Proposal offered, IkeSuite s, int group) =>
         new(offered.Number, ProtocolId.Ike, [], [.. s.IkeTransforms([group])]);
 
-    public static Proposal EspReply(Proposal offered, IkeSuite s, uint ourSpi) =>
-        new(offered.Number, ProtocolId.Esp, SpiBytes(ourSpi), s.EspTransforms);
+    public static Proposal EspReply(Proposal offered, IkeSuite s, uint ourSpi, int? pfsGroup = null) =>
+        new(offered.Number, ProtocolId.Esp, SpiBytes(ourSpi), pfsGroup is { } g ? s.EspTransformsWith([g]) : s.EspTransforms);
 
     /// <summary>Which of our suites the peer's single-proposal reply names, or null if it is not something we offered.</summary>
     public static IkeSuite? AcceptedSuite(SaPayload reply, ProtocolId protocol, IReadOnlyList<IkeSuite> offered)
     {
         if (reply.Proposals.Count != 1 || reply.Proposals[0].Protocol != protocol) return null;
         var p = reply.Proposals[0];
+        var integ = p.Transforms.Where(t => t.Type == TransformType.Integ).Select(t => t.Id).ToList();
         return offered.FirstOrDefault(s => p.Transforms.Count(t => t.Type == TransformType.Encr) == 1 && p.Transforms.Any(s.MatchesEncr)
-            && p.Transforms.Where(t => t.Type == TransformType.Integ).Select(t => t.Id).SequenceEqual([s.IntegId])
+            && (s.IsAead ? integ.Count == 0 || integ.SequenceEqual([TransformIds.AuthNone]) : integ.SequenceEqual([s.IntegId]))
             && (protocol != ProtocolId.Ike || p.Transforms.Where(t => t.Type == TransformType.Prf).Select(t => t.Id).SequenceEqual([s.PrfId])));
     }
 
