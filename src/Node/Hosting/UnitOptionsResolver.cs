@@ -20,7 +20,8 @@ public static class UnitOptionsResolver
         string? Akka = null,
         string? Serial = null,
         IReadOnlyList<string>? HoconFiles = null,
-        IReadOnlyList<string>? Contacts = null);
+        IReadOnlyList<string>? Contacts = null,
+        bool Lenient = false);
 
     public static UnitOptions Resolve(Request r)
     {
@@ -53,7 +54,8 @@ public static class UnitOptionsResolver
             unitName = Path.GetFileNameWithoutExtension(configFile);
         }
 
-        var parsed = FortiConfig.ParseFile(configFile);
+        // --lenient: a whole FortiOS backup; what the lab does not model is kept and reported once by the runner.
+        var parsed = FortiConfig.ParseFile(configFile, r.Lenient);
         if (!parsed.Ok) throw new ConfigInvalidException(parsed.Errors);
         var config = parsed.Value!;
         var serial = r.Serial ?? config.SerialNumber
