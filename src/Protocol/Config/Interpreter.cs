@@ -94,6 +94,14 @@ internal sealed class Interpreter(Node root, List<ConfigError> errors, PrivateDa
         }
     }
 
+    /// <summary>
+    /// FortiOS names of secret settings (password, passwd, psksecret, ppk-secret, sso-password, auth-pwd, passphrase,
+    /// private-key, key): a kept one must be typed as ENC (or an encrypted PEM), never in clear.
+    /// </summary>
+    public static bool LooksSecret(string name) =>
+        name is "key" or "private-key" || name.Contains("passw", StringComparison.Ordinal) || name.Contains("secret", StringComparison.Ordinal)
+        || name.Contains("pwd", StringComparison.Ordinal) || name.Contains("passphrase", StringComparison.Ordinal);
+
     /// <summary>Opens a block the schema does not model (lenient mode) in <paramref name="into"/>: `config A B C` keeps the name "A B C".</summary>
     private void OpenKept(KeptBlock into, Token head, List<Token> args)
     {
@@ -158,7 +166,15 @@ internal sealed class Interpreter(Node root, List<ConfigError> errors, PrivateDa
                 }
                 return;
         }
+        if (LooksSecret(name)) SecretLines.Add(args[0].Line);
         if (words.Count == 0) { errors.Add(args[0].Error("missing value", "set <name> <value>")); return; }
+        if (LooksSecret(name) && !(words[0].Text == "ENC" && words.Count == 2 || words[0].Text.StartsWith("-----BEGIN ENCRYPTED", StringComparison.Ordinal)))
+        {
+            // Kept text is shown back and journaled as typed: a secret we cannot encrypt for its section must come encrypted.
+            errors.Add(args[1].Error($"'{name}' is a secret this lab does not emulate; in clear it would be kept and journaled in clear",
+                "ENC <value> as a FortiOS backup writes it"));
+            return;
+        }
         if (verb == "append" && block.Setting(name) is { } old)
             old.Words = old.Words.Concat(words.Where(w => !old.Words.Any(o => o.Text == w.Text))).ToList();
         else block.Set(name, words);
