@@ -99,7 +99,8 @@ public sealed class UnitConfigActor : ReceiveActor, IWithUnboundedStash, IWithTi
             {
                 // The primary's full text, as it was synced: applied as sync applies it, keeping what FGCP never
                 // synchronises (hostname, ha priority/override), not as a script typed on this unit.
-                var synced = FortiConfig.Parse(change.Script, $"journaled ha-sync #{change.Sequence}", _unitKey);
+                // A lenient unit's primary sends what it keeps without emulating; read it the way this unit reads its own.
+                var synced = FortiConfig.Parse(change.Script, $"journaled ha-sync #{change.Sequence}", _unitKey, _config.Lenient);
                 if (synced.Ok) _config = _config.WithSyncedFrom(synced.Value!);
                 else _log.Error("journaled config sync #{0} no longer parses and is skipped: {1}", change.Sequence, string.Join("; ", synced.Errors));
                 continue;
@@ -132,7 +133,7 @@ public sealed class UnitConfigActor : ReceiveActor, IWithUnboundedStash, IWithTi
         });
         Receive<ApplySyncedConfig>(sync =>
         {
-            var parsed = FortiConfig.Parse(sync.ConfigText, $"ha-sync from {sync.FromSerial}");
+            var parsed = FortiConfig.Parse(sync.ConfigText, $"ha-sync from {sync.FromSerial}", lenient: _config.Lenient);
             if (!parsed.Ok)
             {
                 _log.Error("config sync from {0} rejected: {1}", sync.FromSerial, string.Join("; ", parsed.Errors));

@@ -36,12 +36,13 @@ public static class CommandLine
         var contact = new Option<string[]>("--contact") { Description = "Akka address of another unit to find the cluster through", AllowMultipleArgumentsPerToken = true };
         var certs = new Option<string>("--certs") { Description = "folder with the lab CA (ca.crt) and this unit's UNIT.crt/UNIT.key for Akka's mutual TLS (`clusteractors certs create`)" };
         var insecure = new Option<bool>("--insecure-akka") { Description = "development only: Akka remoting without TLS and without sender authorization" };
-        var cmd = new Command("node", "run one FortiGate unit") { config, scenario, unit, data, hocon, admin, akka, serial, contact, certs, insecure };
+        var lenient = new Option<bool>("--lenient") { Description = LenientDescription };
+        var cmd = new Command("node", "run one FortiGate unit") { config, scenario, unit, data, hocon, admin, akka, serial, contact, certs, insecure, lenient };
         cmd.SetAction(async (pr, ct) => await Guard(async () =>
         {
             var options = UnitOptionsResolver.Resolve(new UnitOptionsResolver.Request(
                 pr.GetValue(config), pr.GetValue(scenario), pr.GetValue(unit), pr.GetValue(data), pr.GetValue(admin), pr.GetValue(akka),
-                pr.GetValue(serial), pr.GetValue(hocon), pr.GetValue(contact), pr.GetValue(certs), pr.GetValue(insecure)));
+                pr.GetValue(serial), pr.GetValue(hocon), pr.GetValue(contact), pr.GetValue(certs), pr.GetValue(insecure), pr.GetValue(lenient)));
             return await NodeRunner.RunAsync(options, ct);
         }));
         return cmd;
@@ -184,10 +185,14 @@ public static class CommandLine
 
     private sealed record CliResultOrError(ClusterActors.Actors.Unit.CliResult? Result, string? Error);
 
+    private const string LenientDescription =
+        "accept a whole FortiOS backup: sections and settings the lab does not emulate are kept, shown back by show, and listed once";
+
     private static Command ConfigCommand()
     {
         var file = new Argument<string>("file") { Description = "FortiOS configuration file" };
-        var check = new Command("check", "validate a FortiOS configuration file") { file };
+        var lenient = new Option<bool>("--lenient") { Description = LenientDescription };
+        var check = new Command("check", "validate a FortiOS configuration file") { file, lenient };
         check.SetAction(pr =>
         {
             var path = pr.GetValue(file)!;
@@ -196,14 +201,18 @@ public static class CommandLine
                 Console.Error.WriteLine($"{path}: no such file");
                 return 2;
             }
-            var result = FortiConfig.ParseFile(path);
+            var isLenient = pr.GetValue(lenient);
+            var result = FortiConfig.ParseFile(path, isLenient);
             if (!result.Ok)
             {
                 foreach (var e in result.Errors) Console.Error.WriteLine(e);
                 Console.Error.WriteLine($"{path}: {result.Errors.Count} error(s); nothing applied");
+                if (!isLenient && result.Errors.Any(e => e.Message.StartsWith("unknown section", StringComparison.Ordinal) || e.Message.StartsWith("unknown setting", StringComparison.Ordinal)))
+                    Console.Error.WriteLine($"{path}: a whole FortiOS backup? --lenient keeps what this lab does not emulate");
                 return 1;
             }
             Console.Out.Write(result.Value!.Summary());
+            if (result.Value.NotEmulatedReport() is { } notEmulated) Console.Out.WriteLine(notEmulated);
             Console.Out.WriteLine($"{path}: OK");
             return 0;
         });

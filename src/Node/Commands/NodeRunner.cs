@@ -7,6 +7,8 @@ public static class NodeRunner
     /// <summary>Runs the unit until Ctrl+C / SIGTERM, then leaves the cluster cleanly.</summary>
     public static async Task<int> RunAsync(UnitOptions options, CancellationToken cancel)
     {
+        // Reported once, before the unit starts: the not-emulated paths of a --lenient config (none otherwise).
+        if (options.Config.NotEmulatedReport() is { } notEmulated) Console.Error.WriteLine($"{options.UnitName}: {notEmulated}");
         using var kernel = options.Packets == "kernel" ? KernelIo(options) : null;
         UnitHost host;
         try

@@ -76,6 +76,8 @@ public static class Scenarios
     public static IEnumerable<string> Known() =>
         System.IO.Directory.Exists(Path.Combine(AppContext.BaseDirectory, "scenarios"))
             ? System.IO.Directory.GetDirectories(Path.Combine(AppContext.BaseDirectory, "scenarios")).Select(d => Path.GetFileName(d)!)
+                // samples/ holds example configs (a FortiOS 7.4 backup), not a scenario.
+                .Where(d => d != "samples")
             : [];
 
     public static Akka.Configuration.Config Wiring(string scenario) =>

@@ -22,7 +22,8 @@ public static class UnitOptionsResolver
         IReadOnlyList<string>? HoconFiles = null,
         IReadOnlyList<string>? Contacts = null,
         string? Certs = null,
-        bool InsecureAkka = false);
+        bool InsecureAkka = false,
+        bool Lenient = false);
 
     public static UnitOptions Resolve(Request r)
     {
@@ -55,7 +56,8 @@ public static class UnitOptionsResolver
             unitName = Path.GetFileNameWithoutExtension(configFile);
         }
 
-        var parsed = FortiConfig.ParseFile(configFile);
+        // --lenient: a whole FortiOS backup; what the lab does not model is kept and reported once by the runner.
+        var parsed = FortiConfig.ParseFile(configFile, r.Lenient);
         if (!parsed.Ok) throw new ConfigInvalidException(parsed.Errors);
         var config = parsed.Value!;
         var serial = r.Serial ?? config.SerialNumber

@@ -7,10 +7,12 @@ public static class FortiConfig
 {
     /// <summary>Parses a whole config file on top of the VM defaults (ports 1-10 exist, everything else default).</summary>
     /// <param name="unitKey">The unit's private data key: ENC values under it are read as well as the product key's.</param>
-    public static ConfigResult<ConfigDocument> Parse(string text, string fileName = "<input>", PrivateDataKey? unitKey = null) =>
-        ConfigDocument.Run(ConfigDocument.Empty, text, fileName, readSerial: true, unitKey, out _);
+    /// <param name="lenient">A whole FortiOS backup: what the lab does not model is kept (shown back, listed in
+    /// <see cref="ConfigDocument.NotEmulated"/>) instead of refused; the document stays lenient for every later Apply.</param>
+    public static ConfigResult<ConfigDocument> Parse(string text, string fileName = "<input>", PrivateDataKey? unitKey = null, bool lenient = false) =>
+        ConfigDocument.Run(lenient ? ConfigDocument.EmptyLenient : ConfigDocument.Empty, text, fileName, readSerial: true, unitKey, out _);
 
-    public static ConfigResult<ConfigDocument> ParseFile(string path)
+    public static ConfigResult<ConfigDocument> ParseFile(string path, bool lenient = false)
     {
         string text;
         try { text = File.ReadAllText(path); }
@@ -18,7 +20,7 @@ public static class FortiConfig
         {
             return ConfigResult<ConfigDocument>.Failure([new ConfigError(path, 0, 0, path, $"cannot read file ({e.Message})")]);
         }
-        return Parse(text, path);
+        return Parse(text, path, lenient: lenient);
     }
 
     /// <summary>FortiGate serials are 16 characters, letters and digits, and start with the FG family prefix.</summary>
@@ -34,11 +36,14 @@ public sealed class ConfigDocument
 {
     private readonly Node _root;
 
-    private ConfigDocument(Node root, string? serialNumber)
+    private ConfigDocument(Node root, string? serialNumber, bool lenient = false, IReadOnlyList<string>? header = null)
     {
         Normalize(root);
         _root = root;
         SerialNumber = serialNumber;
+        Lenient = lenient;
+        Header = header ?? [];
+        NotEmulated = NotEmulatedPaths.Of(root);
         Global = ModelBuilder.Global(root);
         Interfaces = ModelBuilder.Interfaces(root);
         Ha = ModelBuilder.Ha(root);
@@ -50,14 +55,17 @@ public sealed class ConfigDocument
         Admins = ModelBuilder.Admins(root);
     }
 
-    public static ConfigDocument Empty { get; } = CreateEmpty();
+    public static ConfigDocument Empty { get; } = CreateEmpty(lenient: false);
 
-    private static ConfigDocument CreateEmpty()
+    /// <summary>The VM defaults, in lenient mode (what <c>FortiConfig.Parse(…, lenient: true)</c> starts from).</summary>
+    public static ConfigDocument EmptyLenient { get; } = CreateEmpty(lenient: true);
+
+    private static ConfigDocument CreateEmpty(bool lenient)
     {
         var root = new Node();
         var ports = root.Table(Schema.Interface);
         foreach (var p in Schema.VmPorts) ports.Entries.Add(new TableEntry(p, new Node()));
-        return new ConfigDocument(root, null);
+        return new ConfigDocument(root, null, lenient);
     }
 
     /// <summary>Every section exists after this, so readers never need to create (mutate) anything.</summary>
@@ -75,6 +83,26 @@ public sealed class ConfigDocument
     }
 
     public string? SerialNumber { get; }
+
+    /// <summary>
+    /// Read as a whole FortiOS backup (`--lenient`): what the schema does not model is kept, not refused, here and in every
+    /// document Apply makes from this one.
+    /// </summary>
+    public bool Lenient { get; }
+
+    /// <summary>The leading comment block of the file it was read from (a backup's `#config-version=…` lines), printed back first.</summary>
+    public IReadOnlyList<string> Header { get; }
+
+    /// <summary>
+    /// What this document keeps without emulating it, once per path in FortiOS words (`firewall policy`,
+    /// `system global set gui-theme`, `system interface config ipv6`); empty for every strict document.
+    /// </summary>
+    public IReadOnlyList<string> NotEmulated { get; }
+
+    /// <summary>The one report of <see cref="NotEmulated"/> for `config check` and a unit's start; null when there is nothing.</summary>
+    public string? NotEmulatedReport() => NotEmulated.Count == 0
+        ? null
+        : $"not emulated ({NotEmulated.Count} path(s), kept and shown back, no effect on the unit): {string.Join("; ", NotEmulated)}";
     public SystemGlobal Global { get; }
     public IReadOnlyList<SystemInterface> Interfaces { get; }
     public HaConfig Ha { get; }
@@ -106,22 +134,29 @@ public sealed class ConfigDocument
     public ConfigDocument WithSerialNumber(string serial)
     {
         if (!FortiConfig.IsValidSerial(serial)) throw new ArgumentException($"not a FortiGate serial number: '{serial}'", nameof(serial));
-        return new ConfigDocument(_root.Clone(), serial);
+        return new ConfigDocument(_root.Clone(), serial, Lenient, Header);
     }
 
     internal static ConfigResult<ConfigDocument> Run(ConfigDocument basis, string text, string file, bool readSerial, PrivateDataKey? unitKey,
         out ScriptSecrets secrets)
     {
         var errors = new List<ConfigError>();
-        var lex = Lexer.Lex(text, file, errors);
+        var lenient = basis.Lenient;
+        var lex = Lexer.Lex(text, file, errors, multiLineQuotes: lenient);
         var serial = basis.SerialNumber;
+        var header = basis.Header;
+        if (readSerial && lex.Header.Count > 0) header = lex.Header;
+        // A multi-VDOM backup nests every section under `config vdom`/`config global`: all of it would be kept and none
+        // emulated, a unit that runs nothing. Refused by name instead.
+        if (readSerial && lex.ConfigVersion is { } version && version.Text.Split(':').Contains("vdom=1"))
+            errors.Add(version.Error("multi-VDOM configuration is not emulated", "a backup with vdom=0 (no VDOMs)"));
         if (readSerial && lex.SerialNumber is { } s)
         {
             if (FortiConfig.IsValidSerial(s.Text)) serial = s.Text;
             else errors.Add(s.Error("invalid serial number", "16 upper-case letters and digits starting with FG, e.g. FGVM02TM22000001"));
         }
         var tree = basis._root.Clone();
-        var interpreter = new Interpreter(tree, errors, unitKey);
+        var interpreter = new Interpreter(tree, errors, unitKey, lenient);
         interpreter.Run(lex.Statements, lex.EndOfInput);
         secrets = new ScriptSecrets(text, interpreter.SecretsSet);
         // Cross-reference checks on a structurally broken input would mostly report echoes of the first error.
@@ -131,7 +166,7 @@ public sealed class ConfigDocument
             return ConfigResult<ConfigDocument>.Failure(errors
                 .Select(e => interpreter.SecretLines.Contains(e.Line) && e.File == file ? e with { Token = "********" } : e)
                 .OrderBy(e => e.Line).ThenBy(e => e.Column).ToList());
-        return ConfigResult<ConfigDocument>.Success(new ConfigDocument(tree, serial));
+        return ConfigResult<ConfigDocument>.Success(new ConfigDocument(tree, serial, lenient, header));
     }
 
     /// <summary>
@@ -151,7 +186,7 @@ public sealed class ConfigDocument
                 else theirs.Values.Remove(key.Name);
             }
         }
-        return new ConfigDocument(tree, SerialNumber);
+        return new ConfigDocument(tree, SerialNumber, Lenient, Header);
     }
 
     /// <summary>
@@ -171,6 +206,7 @@ public sealed class ConfigDocument
             full = true;
         }
         if (tokens.Count == 0) return Render(full, skipDefaultSections: !full, encKey);
+        if (ShowKept(tokens) is { } kept) return kept;
         var (def, consumed, error) = PathResolver.Resolve(Schema.Root.Children, tokens, tokens[0]);
         if (def is null) throw new ConfigPathException(error!);
         string? entry = null;
@@ -189,6 +225,36 @@ public sealed class ConfigDocument
         return sb.ToString();
     }
 
+    /// <summary>
+    /// `show firewall policy [ID]` of a section kept but not emulated: its words as typed in the file (whole words, no
+    /// abbreviation), then at most an entry id. Null when no kept section matches.
+    /// </summary>
+    private string? ShowKept(List<Token> tokens)
+    {
+        if (_root.Kept is not { } kept) return null;
+        for (var n = tokens.Count; n >= 1; n--)
+        {
+            var name = string.Join(' ', tokens.Take(n).Select(t => t.Text));
+            if (kept.FindConfig(name) is not { } section) continue;
+            if (n < tokens.Count - 1) throw new ConfigPathException(tokens[n + 1].Error("unexpected token after entry", "end of path"));
+            var sb = new StringBuilder();
+            if (n == tokens.Count)
+            {
+                KeptBlock.RenderConfig(sb, section, 0);
+                return sb.ToString();
+            }
+            var id = tokens[n];
+            if (section.Body.Entry(id.Text) is not { } entry)
+                throw new ConfigPathException(id.Error($"no such entry in 'config {name}'", null,
+                    Abbreviation.Suggest(id.Text, section.Body.Items.OfType<KeptEntry>().Select(e => e.Id.Text))));
+            var only = new KeptConfig(name, new KeptBlock());
+            only.Body.Items.Add(entry);
+            KeptBlock.RenderConfig(sb, only, 0);
+            return sb.ToString();
+        }
+        return null;
+    }
+
     /// <summary>The whole configuration as a file: serial header, then every section that differs from the defaults.</summary>
     /// <param name="encKey">Secrets as ENC under this key; the product key by default (what FGCP sync and checksums use).</param>
     public string ToText(PrivateDataKey? encKey = null) => Render(full: false, skipDefaultSections: true, encKey);
@@ -196,6 +262,7 @@ public sealed class ConfigDocument
     private string Render(bool full, bool skipDefaultSections, PrivateDataKey? encKey = null)
     {
         var sb = new StringBuilder();
+        foreach (var line in Header) sb.Append(line).Append('\n');
         if (SerialNumber is not null) sb.Append(Lexer.SerialHeader).Append(SerialNumber).Append('\n');
         foreach (var def in Schema.Root.Children)
         {
@@ -208,6 +275,8 @@ public sealed class ConfigDocument
             }
             Renderer.Section(sb, def, _root, 0, full, compact: skipDefaultSections, encKey: encKey);
         }
+        // Sections kept but not emulated follow the modelled ones, in the order they were first typed.
+        _root.Kept?.Render(sb, 0);
         return sb.ToString();
     }
 
@@ -216,6 +285,8 @@ public sealed class ConfigDocument
     {
         var sb = new StringBuilder();
         var ha = Ha;
+        if (Header.FirstOrDefault(h => h.StartsWith(Lexer.ConfigVersionHeader, StringComparison.Ordinal)) is { } version)
+            sb.Append($"config-version: {version[Lexer.ConfigVersionHeader.Length..]}\n");
         sb.Append($"hostname: {Global.Hostname}\n");
         sb.Append($"serial: {SerialNumber ?? "(none)"}\n");
         sb.Append($"ha: mode={ModeName(ha.Mode)} group-id={ha.GroupId} group-name=\"{ha.GroupName}\" priority={ha.Priority} override={OnOff(ha.Override)} password={(ha.Password is null ? "unset" : "set")}\n");

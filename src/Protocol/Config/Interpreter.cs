@@ -7,7 +7,9 @@ namespace ClusterActors.Protocol.Config;
 /// per statement and the walk keeps going so one run reports everything; the caller throws the copy away
 /// if there was any error, which is how nothing is ever half-applied.
 /// </summary>
-internal sealed class Interpreter(Node root, List<ConfigError> errors, PrivateDataKey? unitKey = null)
+/// <param name="lenient">Lenient mode (a whole FortiOS backup): section and setting names must be whole words, and what the
+/// schema does not model is kept in <see cref="Node.Kept"/> instead of being an error (src/Protocol/Config/README.md).</param>
+internal sealed class Interpreter(Node root, List<ConfigError> errors, PrivateDataKey? unitKey = null, bool lenient = false)
 {
     /// <summary>Lines holding a `set` of a secret or password setting, whether it parsed or not: errors there are masked.</summary>
     public HashSet<int> SecretLines { get; } = [];
@@ -17,11 +19,20 @@ internal sealed class Interpreter(Node root, List<ConfigError> errors, PrivateDa
 
     public static readonly string[] Keywords = ["config", "edit", "set", "unset", "append", "next", "end", "delete"];
 
+    /// <summary>
+    /// FortiOS's field commands for multi-option values (KB 197205, FortiOS 5.0+): `select` = set, `unselect` removes
+    /// options, `clear` = unset. Only whole words: an abbreviation resolves among <see cref="Keywords"/> alone, so
+    /// `se` stays `set` as it always was here.
+    /// </summary>
+    public static readonly string[] WholeWordKeywords = ["select", "unselect", "clear"];
+
     private abstract record Ctx(Token Opener);
     private sealed record NodeCtx(SectionDef Def, Node Node, Token Opener, bool IsEntry) : Ctx(Opener);
     private sealed record TableCtx(SectionDef Def, Table Table, Token Opener) : Ctx(Opener);
     /// <summary>Swallows the body of a block that failed to open, so one bad `config` line is one error, not twenty.</summary>
     private sealed record SkipCtx(Token Opener, bool IsEntry) : Ctx(Opener);
+    /// <summary>Lenient mode: inside a block the schema does not model, kept as typed (<see cref="KeptBlock"/>).</summary>
+    private sealed record KeptCtx(KeptBlock Block, string Name, Token Opener, bool IsEntry) : Ctx(Opener);
 
     private readonly Stack<Ctx> _stack = new([new NodeCtx(Schema.Root, root, new Token("", false, 0, 0, ""), false)]);
 
@@ -35,7 +46,8 @@ internal sealed class Interpreter(Node root, List<ConfigError> errors, PrivateDa
         {
             var ctx = _stack.Pop();
             if (ctx is NodeCtx { IsEntry: true } or SkipCtx { IsEntry: true }) continue;
-            var what = ctx is NodeCtx n ? $"'config {n.Def.Name}'" : ctx is TableCtx t ? $"'config {t.Def.Name}'" : "this 'config'";
+            if (ctx is KeptCtx { IsEntry: true }) continue;
+            var what = ctx is NodeCtx n ? $"'config {n.Def.Name}'" : ctx is TableCtx t ? $"'config {t.Def.Name}'" : ctx is KeptCtx k ? $"'config {k.Name}'" : "this 'config'";
             unclosed.Add(ctx.Opener.Error($"missing 'end' for {what} before end of input", "end"));
         }
         unclosed.Reverse();
@@ -46,7 +58,9 @@ internal sealed class Interpreter(Node root, List<ConfigError> errors, PrivateDa
     {
         var head = st.Head;
         var args = st.Tokens.Skip(1).ToList();
-        var m = head.Quoted ? new WordMatch(MatchKind.Unknown, null, [], Abbreviation.Suggest(head.Text, Keywords)) : Abbreviation.Resolve(head.Text, Keywords);
+        var m = head.Quoted ? new WordMatch(MatchKind.Unknown, null, [], Abbreviation.Suggest(head.Text, Keywords))
+            : WholeWordKeywords.Contains(head.Text) ? new WordMatch(MatchKind.Exact, head.Text, [head.Text], null)
+            : Abbreviation.Resolve(head.Text, Keywords);
         if (!m.Ok)
         {
             errors.Add(Abbreviation.ToError(m, head, "command", Keywords));
@@ -62,6 +76,11 @@ internal sealed class Interpreter(Node root, List<ConfigError> errors, PrivateDa
             errors.RemoveRange(before, errors.Count - before);
             return;
         }
+        if (_stack.Peek() is KeptCtx kept)
+        {
+            Kept(kept, m.Value!, head, args);
+            return;
+        }
         switch (m.Value)
         {
             case "config": Config(head, args); break;
@@ -69,8 +88,96 @@ internal sealed class Interpreter(Node root, List<ConfigError> errors, PrivateDa
             case "next": Next(head, args); break;
             case "end": End(head, args); break;
             case "delete": Delete(head, args); break;
+            case "select": Set("set", head, args); break;
+            case "clear": Set("unset", head, args); break;
             default: Set(m.Value!, head, args); break;
         }
+    }
+
+    /// <summary>
+    /// FortiOS names of secret settings (password, passwd, psksecret, ppk-secret, sso-password, auth-pwd, passphrase,
+    /// private-key, key): a kept one must be typed as ENC (or an encrypted PEM), never in clear.
+    /// </summary>
+    public static bool LooksSecret(string name) =>
+        name is "key" or "private-key" || name.Contains("passw", StringComparison.Ordinal) || name.Contains("secret", StringComparison.Ordinal)
+        || name.Contains("pwd", StringComparison.Ordinal) || name.Contains("passphrase", StringComparison.Ordinal);
+
+    /// <summary>Opens a block the schema does not model (lenient mode) in <paramref name="into"/>: `config A B C` keeps the name "A B C".</summary>
+    private void OpenKept(KeptBlock into, Token head, List<Token> args)
+    {
+        if (args.Count == 0) { errors.Add(head.Error("missing section name")); _stack.Push(new SkipCtx(head, false)); return; }
+        var name = string.Join(' ', args.Select(a => a.Text));
+        _stack.Push(new KeptCtx(into.Config(name).Body, name, head, false));
+    }
+
+    /// <summary>
+    /// A statement inside a kept block: the generic FortiOS grammar, with no schema. `edit 0` allocates the next free id when
+    /// every id is a number (an integer table, as far as can be told).
+    /// </summary>
+    private void Kept(KeptCtx ctx, string verb, Token head, List<Token> args)
+    {
+        var block = ctx.Block;
+        switch (verb)
+        {
+            case "config":
+                OpenKept(block, head, args);
+                return;
+            case "edit":
+                if (args.Count != 1) { errors.Add((args.Count == 0 ? head : args[1]).Error(args.Count == 0 ? "missing entry name" : "too many values", "edit <id>")); _stack.Push(new SkipCtx(head, true)); return; }
+                if (ctx.IsEntry)
+                {
+                    errors.Add(head.Error("missing 'next' before 'edit'", "next"));
+                    _stack.Pop();
+                    block = ((KeptCtx)_stack.Peek()).Block;
+                }
+                var id = RawWord.Of(args[0]);
+                var entries = block.Items.OfType<KeptEntry>().ToList();
+                if (id.Text == "0" && entries.All(e => IntType.IsInteger(e.Id.Text) && e.Id.Text[0] != '-'))
+                    id = new RawWord((entries.Select(e => long.Parse(e.Id.Text, CultureInfo.InvariantCulture)).DefaultIfEmpty(0).Max() + 1).ToString(CultureInfo.InvariantCulture), false);
+                _stack.Push(new KeptCtx(block.Edit(id).Body, ctx.Name, head, true));
+                return;
+            case "next":
+                Next(head, args);
+                return;
+            case "end":
+                End(head, args);
+                return;
+            case "delete":
+                if (args.Count != 1) { errors.Add((args.Count == 0 ? head : args[1]).Error(args.Count == 0 ? "missing entry name" : "too many values", "delete <id>")); return; }
+                if (block.Entry(args[0].Text) is not { } gone) { errors.Add(args[0].Error($"no such entry in 'config {ctx.Name}'")); return; }
+                block.Items.Remove(gone);
+                return;
+        }
+        if (args.Count == 0) { errors.Add(head.Error("missing setting name", "set <name> <value>")); return; }
+        var name = args[0].Text;
+        var words = args.Skip(1).Select(RawWord.Of).ToList();
+        switch (verb)
+        {
+            case "unset" or "clear":
+                if (words.Count > 0) { errors.Add(args[1].Error("unexpected value after unset", "end of statement")); return; }
+                block.Unset(name);
+                return;
+            case "unselect":
+                if (words.Count == 0) { errors.Add(args[0].Error("missing value", "the options to remove")); return; }
+                if (block.Setting(name) is { } s)
+                {
+                    s.Words = s.Words.Where(w => !words.Any(x => x.Text == w.Text)).ToList();
+                    if (s.Words.Count == 0) block.Unset(name);
+                }
+                return;
+        }
+        if (LooksSecret(name)) SecretLines.Add(args[0].Line);
+        if (words.Count == 0) { errors.Add(args[0].Error("missing value", "set <name> <value>")); return; }
+        if (LooksSecret(name) && !(words[0].Text == "ENC" && words.Count == 2 || words[0].Text.StartsWith("-----BEGIN ENCRYPTED", StringComparison.Ordinal)))
+        {
+            // Kept text is shown back and journaled as typed: a secret we cannot encrypt for its section must come encrypted.
+            errors.Add(args[1].Error($"'{name}' is a secret this lab does not emulate; in clear it would be kept and journaled in clear",
+                "ENC <value> as a FortiOS backup writes it"));
+            return;
+        }
+        if (verb == "append" && block.Setting(name) is { } old)
+            old.Words = old.Words.Concat(words.Where(w => !old.Words.Any(o => o.Text == w.Text))).ToList();
+        else block.Set(name, words);
     }
 
     private void NoArguments(List<Token> args)
@@ -93,6 +200,16 @@ internal sealed class Interpreter(Node root, List<ConfigError> errors, PrivateDa
         }
         var n = (NodeCtx)top;
         var children = n.Def.Children;
+        if (lenient)
+        {
+            // Whole words only: FortiOS wrote the backup with every name whole, and a prefix of a section we model may be
+            // the whole name of one we do not.
+            var exact = children.FirstOrDefault(c => c.Words.SequenceEqual(args.Select(a => a.Text)));
+            if (exact is null) { OpenKept(n.Node.KeptBlock(), head, args); return; }
+            if (exact.IsTable) _stack.Push(new TableCtx(exact, n.Node.Table(exact.Name), head));
+            else _stack.Push(new NodeCtx(exact, n.Node.Section(exact.Name), head, false));
+            return;
+        }
         if (children.Length == 0)
         {
             errors.Add((args.Count > 0 ? args[0] : head).Error($"'config {n.Def.Name}' has no sub-sections"));
@@ -179,7 +296,7 @@ internal sealed class Interpreter(Node root, List<ConfigError> errors, PrivateDa
     private void Next(Token head, List<Token> args)
     {
         NoArguments(args);
-        if (_stack.Peek() is NodeCtx { IsEntry: true } or SkipCtx { IsEntry: true }) { _stack.Pop(); return; }
+        if (_stack.Peek() is NodeCtx { IsEntry: true } or SkipCtx { IsEntry: true } or KeptCtx { IsEntry: true }) { _stack.Pop(); return; }
         errors.Add(head.Error("'next' outside edit", _stack.Peek() is SkipCtx || AtRoot ? null : "end"));
     }
 
@@ -189,8 +306,8 @@ internal sealed class Interpreter(Node root, List<ConfigError> errors, PrivateDa
         if (AtRoot) { errors.Add(head.Error("'end' without matching 'config'")); return; }
         var popped = _stack.Pop();
         // FortiOS lets `end` close an open entry and its table at once.
-        if (popped is NodeCtx { IsEntry: true }) _stack.Pop();
-        else if (popped is SkipCtx { IsEntry: true } && _stack.Peek() is TableCtx or SkipCtx) _stack.Pop();
+        if (popped is NodeCtx { IsEntry: true } or KeptCtx { IsEntry: true }) _stack.Pop();
+        else if (popped is SkipCtx { IsEntry: true } && _stack.Peek() is TableCtx or SkipCtx or KeptCtx) _stack.Pop();
     }
 
     private void Delete(Token head, List<Token> args)
@@ -223,6 +340,12 @@ internal sealed class Interpreter(Node root, List<ConfigError> errors, PrivateDa
         var names = n.Def.Keys.Select(k => k.Name).ToArray();
         if (args.Count == 0) { errors.Add(head.Error("missing setting name", "one of: " + string.Join(", ", names))); return; }
         var keyToken = args[0];
+        if (lenient && n.Def.Key(keyToken.Text) is null)
+        {
+            // Not modelled: kept as typed, in a kept block of this node, under the same generic grammar.
+            Kept(new KeptCtx(n.Node.KeptBlock(), n.Def.Name, head, false), verb, head, args);
+            return;
+        }
         var m = Abbreviation.Resolve(keyToken.Text, names);
         if (!m.Ok) { errors.Add(Abbreviation.ToError(m, keyToken, $"setting in 'config {n.Def.Name}'", names)); return; }
         var key = n.Def.Key(m.Value!)!;
@@ -232,14 +355,42 @@ internal sealed class Interpreter(Node root, List<ConfigError> errors, PrivateDa
         {
             if (values.Count > 0) { errors.Add(values[0].Error("unexpected value after unset", "end of statement")); return; }
             n.Node.Values.Remove(key.Name);
+            n.Node.Kept?.Unset(key.Name);
             return;
         }
         if (key.IsSecret) SecretLines.Add(keyToken.Line);
         if (values.Count == 0) { errors.Add(keyToken.Error("missing value", key.Type.Expected)); return; }
-        if (verb == "append" && !key.Type.IsList) { errors.Add(head.Error($"'append' needs a list setting; '{key.Name}' holds one value", "set")); return; }
+        if (verb is "append" or "unselect" && !key.Type.IsList) { errors.Add(head.Error($"'{verb}' needs a list setting; '{key.Name}' holds one value", "set")); return; }
+        if (verb == "unselect" && key.Type.Ref == RefKind.HbDevPairs) { errors.Add(head.Error("'unselect' of heartbeat devices is not supported", $"set {key.Name} <{key.Type.Expected}>")); return; }
 
+        var before = errors.Count;
         var parsed = key.Type is SecretType secretType ? secretType.Parse(keyToken, values, errors, unitKey) : key.Type.Parse(keyToken, values, errors);
+        if (parsed is null && lenient && key.IsSecret && verb == "set" && values[0].Text == "ENC")
+        {
+            // A backup's ENC is under another FortiGate's key (or FortiOS's own hash format): kept as typed and shown back,
+            // reported, and the unit runs as if it were unset (an admin without a readable password cannot log in).
+            errors.RemoveRange(before, errors.Count - before);
+            n.Node.Values.Remove(key.Name);
+            n.Node.KeptBlock().Set(key.Name, values.Select(RawWord.Of).ToList());
+            return;
+        }
         if (parsed is null) return;
+        n.Node.Kept?.Unset(key.Name);
+        if (verb == "unselect")
+        {
+            var current = n.Node.Values.TryGetValue(key.Name, out var had) ? had : null;
+            var currentWords = current?.Words ?? key.Default ?? [];
+            var kept = currentWords.Select((w, i) => (w, i)).Where(x => !parsed.Words.Contains(x.w)).ToList();
+            if (kept.Count == 0)
+            {
+                if (key.Default is { Length: > 0 }) { errors.Add(head.Error($"'unselect' would leave '{key.Name}' without a value", $"set {key.Name} <{key.Type.Expected}>")); return; }
+                n.Node.Values.Remove(key.Name);
+                return;
+            }
+            var oldLocs = current?.ValueLocs ?? currentWords.Select(_ => keyToken.Loc).ToList();
+            n.Node.Values[key.Name] = new StoredValue(kept.Select(x => x.w).ToArray(), null, keyToken.Loc, kept.Select(x => x.i < oldLocs.Count ? oldLocs[x.i] : keyToken.Loc).ToList());
+            return;
+        }
         // Secret tokens may be the clear text: never keep them as locations.
         List<Loc> locs = key.IsSecret ? [] : values.Select(v => v.Loc).ToList();
         var where = keyToken.Loc;

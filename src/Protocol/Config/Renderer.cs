@@ -52,6 +52,8 @@ internal static class Renderer
                 : node.Sections.TryGetValue(child.Name, out var s) && (full || !IsDefault(child, s));
             if (hasContent) Section(sb, child, node, level, full, encKey: encKey);
         }
+        // Lenient mode: what was typed here that the schema does not model, after what it does, in typed order.
+        node.Kept?.Render(sb, level);
     }
 
     private static string? Setting(KeyDef key, Node node, bool full, PrivateDataKey? encKey = null)
@@ -72,7 +74,8 @@ internal static class Renderer
 
     /// <summary>True when nothing in the node differs from the schema defaults (so `show`/ToText can omit it).</summary>
     public static bool IsDefault(SectionDef def, Node node) =>
-        def.Keys.All(k => Setting(k, node, full: false) is null)
+        node.Kept is null or { IsEmpty: true }
+        && def.Keys.All(k => Setting(k, node, full: false) is null)
         && def.Children.All(c => c.IsTable
             ? !node.Tables.TryGetValue(c.Name, out var t) || t.Entries.Count == 0
             : !node.Sections.TryGetValue(c.Name, out var s) || IsDefault(c, s));

@@ -19,9 +19,17 @@ internal sealed class Node
     /// <summary>The `edit` that created a table entry (null for the VM's built-in ports).</summary>
     public Loc? Where { get; init; }
 
+    /// <summary>
+    /// Lenient mode only: what was typed here that the schema does not model (settings, nested configs; at the root,
+    /// whole sections), kept in order for `show` and never read by the emulator. Null until something is kept.
+    /// </summary>
+    public KeptBlock? Kept { get; set; }
+
+    public KeptBlock KeptBlock() => Kept ??= new KeptBlock();
+
     public Node Clone()
     {
-        var n = new Node { Where = Where };
+        var n = new Node { Where = Where, Kept = Kept?.Clone() };
         foreach (var (k, v) in Values) n.Values[k] = v;
         foreach (var (k, v) in Sections) n.Sections[k] = v.Clone();
         foreach (var (k, v) in Tables) n.Tables[k] = v.Clone();
