@@ -420,6 +420,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         if (role.Serial != _serial) return;
         var wasPrimary = _isPrimary;
         _isPrimary = role.Role == HaRole.Primary;
+        if (_isPrimary != wasPrimary)
+            foreach (var tunnel in _tunnels.Values) tunnel.Tell(new TunnelClaimsAllowed(_isPrimary));
         if (!_isPrimary || wasPrimary) return;
         // FGCP failover: this unit now answers for its cluster, so it owns every tunnel its cluster owned.
         _claimedThisTerm.Clear();
@@ -446,6 +448,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         if (!_isPrimary)
         {
             _log.Warning("{0}: traffic for {1} reached an FGCP secondary; not claimed", _phase1.Name, r.Name);
+            Sender.Tell(new TunnelClaimRefused(key));
             return;
         }
         _log.Info("{0}: taking {1} over from {2}: its traffic now arrives at this unit", _phase1.Name, r.Name, r.OwnerSerial);
@@ -504,7 +507,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             Context.System.EventStream.Publish(new TunnelPresent(_serial, incoming.Key, incoming.OwnerSerial == _serial, System.Diagnostics.Stopwatch.GetTimestamp()));
             // A previous incarnation's record: its counter is not known here, so the instance sends only from the jump.
             var inherited = TunnelOwnership.Inherited(incoming, _serial, _ownedHere.Contains(incoming.Key));
-            var created = _tunnels[incoming.Key] = Context.ActorOf(DialupTunnelActor.Props(_serial, incoming, _boundInterfaceIndex, inherited), Uri.EscapeDataString(incoming.Key));
+            var created = _tunnels[incoming.Key] = Context.ActorOf(DialupTunnelActor.Props(_serial, incoming, _boundInterfaceIndex, inherited, claimsAllowed: _isPrimary), Uri.EscapeDataString(incoming.Key));
             Context.Parent.Tell(PathOf(incoming, created));
         }
         // A record that reaches the primary late (it restarted, or the sync arrived after its election) is still its cluster's.
