@@ -230,6 +230,7 @@ public sealed partial class DockerDrillLab : IDrillLab
             catch (IOException e) { throw new InvalidOperationException($"{unit}: cannot read its process status: {e.Message}"); }
             if (UnitPrivileges.Problem(status) is { } problem)
                 throw new InvalidOperationException($"{unit} does not run with the lab's least privilege: {problem}");
+            ContainerFaults.Warm(pid); // the first fault is stamped before its call: no JIT in it
         }
         var clusters = groups.Select(g => $"{string.Join("+", g)} (primary {g.First(primaries.Contains)})");
         return string.Create(CultureInfo.InvariantCulture,
