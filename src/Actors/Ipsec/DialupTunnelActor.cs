@@ -20,6 +20,16 @@ public sealed record GetTunnelState
 public sealed record ClaimTunnelByTraffic(string Key);
 
 /// <summary>
+/// From the phase1 to its instances: this unit became, or stopped being, its FGCP cluster's primary. Only a primary
+/// claims a tunnel by traffic (<see cref="IpsecPhase1Actor"/> refuses a secondary's claim), so a standby on a secondary
+/// neither claims nor encrypts for the ESP that reaches it.
+/// </summary>
+public sealed record TunnelClaimsAllowed(bool Allowed);
+
+/// <summary>The phase1 refused this instance's <see cref="ClaimTunnelByTraffic"/> (its unit is not its cluster's primary).</summary>
+public sealed record TunnelClaimRefused(string Key);
+
+/// <summary>
 /// The owner's CHILD SA is running out of sequence numbers (<see cref="TunnelOwnership.ChildRekeyDue"/>): its phase1
 /// asks the client for a CREATE_CHILD_SA rekey, or resends the request still unanswered.
 /// </summary>
@@ -72,6 +82,15 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     private TunnelRole _role;
     private bool _rgwyChanged;
     private bool _claiming;
+    /// <summary>
+    /// Whether this unit is its FGCP cluster's primary (<see cref="TunnelClaimsAllowed"/>). A secondary that claimed by
+    /// traffic sent from the takeover number (the owner's synced next + 2^28) although its phase1 refused the claim:
+    /// after a split brain or a stall healed, the former primary stepped down, ESP still reached it for a moment, and its
+    /// replies took CLIENT1's window 2^28 past the real owner's numbers, which the client then dropped as replays for
+    /// good (docker chaos seed 1 run 9: 10,826 anti-replay drops, PC1 never answered again).
+    /// </summary>
+    private bool _claimsAllowed;
+    private long _notClaimed;
     private EspInboundSa _in;
     private EspOutboundSa _out;
     private long _rxp, _txp, _rxb, _txb, _notOwner, _exhausted;
@@ -97,11 +116,14 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     /// synced next number + 2^28, never from the synced number itself.</param>
     /// <param name="localIndex">The index this unit shows the instance under (<see cref="DialupInstanceNames"/>); the
     /// record's when not given.</param>
-    public DialupTunnelActor(string serial, TunnelRecord record, int boundInterfaceIndex, bool inherited = false, int? localIndex = null)
+    /// <param name="claimsAllowed">This unit is its FGCP cluster's primary, so valid ESP on a standby claims the tunnel
+    /// (<see cref="TunnelClaimsAllowed"/> changes it later).</param>
+    public DialupTunnelActor(string serial, TunnelRecord record, int boundInterfaceIndex, bool inherited = false, int? localIndex = null, bool claimsAllowed = true)
     {
         _serial = serial;
         _index = localIndex ?? record.Index;
         _name = DialupInstanceNames.Name(record.Phase1, _index);
+        _claimsAllowed = claimsAllowed;
         _boundInterfaceIndex = boundInterfaceIndex;
         _record = record;
         _role = RoleOf(record);
@@ -112,6 +134,12 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         Receive<EspArrived>(OnEsp);
         Receive<EncryptForTunnel>(OnEncrypt);
         Receive<UnitStalled>(OnStalled);
+        Receive<TunnelClaimsAllowed>(a =>
+        {
+            _claimsAllowed = a.Allowed;
+            _notClaimed = 0;
+        });
+        Receive<TunnelClaimRefused>(_ => OnClaimRefused());
         Receive<SyncDue>(_ =>
         {
             SyncSequence();
@@ -121,8 +149,8 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
             Enum.GetValues<EspDropReason>().Where(r => r != EspDropReason.None).ToDictionary(r => r, r => _in.DropCount(r)), _notOwner, _exhausted)));
     }
 
-    public static Props Props(string serial, TunnelRecord record, int boundInterfaceIndex, bool inherited = false, int? localIndex = null) =>
-        Akka.Actor.Props.Create(() => new DialupTunnelActor(serial, record, boundInterfaceIndex, inherited, localIndex));
+    public static Props Props(string serial, TunnelRecord record, int boundInterfaceIndex, bool inherited = false, int? localIndex = null, bool claimsAllowed = true) =>
+        Akka.Actor.Props.Create(() => new DialupTunnelActor(serial, record, boundInterfaceIndex, inherited, localIndex, claimsAllowed));
 
     protected override void PreStart() => Timers.StartPeriodicTimer("sync", SyncDue.Instance, SequenceSyncInterval);
 
@@ -225,6 +253,19 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
 
     private bool MaySend => _role == TunnelRole.SyncPrimary || _claiming;
 
+    /// <summary>
+    /// The phase1 refused the claim (its unit stopped being primary before the instance was told): stop sending on it
+    /// and claim no more until the phase1 says the unit is primary again. What was sent stays counted in
+    /// <see cref="_sentNext"/>, so a later claim never starts below it.
+    /// </summary>
+    private void OnClaimRefused()
+    {
+        _claimsAllowed = false;
+        if (!_claiming) return;
+        _claiming = false;
+        _out = Outbound(_record, TunnelOwnership.TakeoverSequence(_record));
+    }
+
     private void OnEsp(EspArrived esp)
     {
         if (!_in.TryOpen(esp.Esp, out var decrypted, out var reason))
@@ -235,7 +276,15 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         _rxp++;
         _rxb += decrypted.Payload.Length;
         _lastRx = DateTimeOffset.UtcNow;
-        if (!MaySend)
+        if (!MaySend && !_claimsAllowed)
+        {
+            // Forwarded inward (it is valid and new), but not claimed and nothing encrypted: the owner's numbers stay
+            // the only ones the client sees. Logged once per run of such packets.
+            if (_notClaimed++ == 0)
+                _log.Warning("{0}: valid ESP from {1} reached this unit, which holds the tunnel as standby and is not its FGCP cluster's primary: not claimed",
+                    _record.Name, esp.From);
+        }
+        else if (!MaySend)
         {
             _log.Info("{0}: valid ESP from {1} reached this unit, which holds the tunnel as standby: taking it over from {2}",
                 _name, esp.From, _record.OwnerSerial);

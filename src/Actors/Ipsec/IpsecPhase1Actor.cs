@@ -436,6 +436,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         if (role.Serial != _serial) return;
         var wasPrimary = _isPrimary;
         _isPrimary = role.Role == HaRole.Primary;
+        if (_isPrimary != wasPrimary)
+            foreach (var tunnel in _tunnels.Values) tunnel.Tell(new TunnelClaimsAllowed(_isPrimary));
         if (!_isPrimary || wasPrimary) return;
         // FGCP failover: this unit now answers for its cluster, so it owns every tunnel its cluster owned.
         _claimedThisTerm.Clear();
@@ -462,6 +464,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         if (!_isPrimary)
         {
             _log.Warning("{0}: traffic for {1} reached an FGCP secondary; not claimed", _phase1.Name, r.Name);
+            Sender.Tell(new TunnelClaimRefused(key));
             return;
         }
         _log.Info("{0}: taking {1} over from {2}: its traffic now arrives at this unit", _phase1.Name, r.Name, r.OwnerSerial);
@@ -563,7 +566,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             if (index != incoming.Index)
                 _log.Info("{0}: {1} (owner {2}) is shown here as {3}: this unit already shows another tunnel under that name",
                     _phase1.Name, incoming.Name, incoming.OwnerSerial, DialupInstanceNames.Name(_phase1.Name, index));
-            var created = _tunnels[incoming.Key] = Context.ActorOf(DialupTunnelActor.Props(_serial, incoming, _boundInterfaceIndex, inherited, index),
+            var created = _tunnels[incoming.Key] = Context.ActorOf(DialupTunnelActor.Props(_serial, incoming, _boundInterfaceIndex, inherited, index, claimsAllowed: _isPrimary),
                 Uri.EscapeDataString(incoming.Key));
             Context.Parent.Tell(PathOf(incoming, created));
         }

@@ -204,7 +204,7 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
             timeline = new TimelineSampler(lab, clock);
             timeline.Start();
             await kind.Inject(lab, fault);
-            await Say($"fault: {kind.Describe(fault)}");
+            await Say($"fault: {kind.Describe(fault)} (the call returned after {Ms(clock):0} ms)");
             DatabaseChangeResult? changeWhileStopped = null;
             if (kind == ChaosCatalog.DatabaseStop)
             {

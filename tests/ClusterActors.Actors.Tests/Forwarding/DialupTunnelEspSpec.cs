@@ -21,7 +21,7 @@ public sealed class DialupTunnelEspSpec : TestKit
     private static readonly IPAddress Pc1 = IPAddress.Parse("10.10.1.2");
     private static readonly IPAddress Server = IPAddress.Parse("10.10.101.2");
 
-    private static TunnelRecord Keyed(TunnelRecord r)
+    internal static TunnelRecord Keyed(TunnelRecord r)
     {
         var child = r.Child with
         {
@@ -34,14 +34,14 @@ public sealed class DialupTunnelEspSpec : TestKit
     }
 
     /// <summary>The client's side of the CHILD SA: it sends to the gateway's inbound SPI and receives on the gateway's outbound.</summary>
-    private static (EspOutboundSa ToGateway, EspInboundSa FromGateway) Client(TunnelRecord r) =>
+    internal static (EspOutboundSa ToGateway, EspInboundSa FromGateway) Client(TunnelRecord r) =>
         (new EspOutboundSa(new EspSaKeys(r.Child.InboundSpi, r.Child.InboundEncKey, r.Child.InboundAuthKey)),
          new EspInboundSa(new EspSaKeys(r.Child.OutboundSpi, r.Child.OutboundEncKey, r.Child.OutboundAuthKey)));
 
-    private static byte[] Echo(IPAddress from, IPAddress to, ushort seq) =>
+    internal static byte[] Echo(IPAddress from, IPAddress to, ushort seq) =>
         IcmpEcho.Request(7, seq, new byte[56]).InIpv4(from, to).ToBytes();
 
-    private static EspArrived Arrived(EspSealed s) => new(s.Bytes, IPAddress.Parse("192.168.7.2"), 0, false);
+    internal static EspArrived Arrived(EspSealed s) => new(s.Bytes, IPAddress.Parse("192.168.7.2"), 0, false);
 
     [Fact]
     public async Task The_owner_decrypts_what_the_client_sends_and_encrypts_what_the_client_can_open()
@@ -88,7 +88,7 @@ public sealed class DialupTunnelEspSpec : TestKit
         Assert.Equal(0x4000u + TunnelOwnership.SequenceJump, seq); // never 0x4000: the client would drop it as a replay
     }
 
-    private static uint SeqOf(TunnelEncrypted outer)
+    internal static uint SeqOf(TunnelEncrypted outer)
     {
         Assert.True(Ipv4Packet.TryParse(outer.OuterPacket, out var esp, out _));
         Assert.True(EspCodec.TryReadHeader(esp.Payload, out _, out var seq));
@@ -252,6 +252,64 @@ public sealed class DialupTunnelEspSpec : TestKit
         var state = await tunnel.Ask<DialupTunnelState>(GetTunnelState.Instance);
         Assert.Equal(TunnelRole.SyncPrimary, state.Role);
         Assert.True(state.RemoteGatewayChanged);
+    }
+
+    /// <summary>
+    /// Docker chaos seed 1 run 9 (SIGSTOP of the owner DC2_VM1): on SIGCONT DC2_VM1 re-claimed vpn1_1 (generation 3) and
+    /// DC2_VM2 stepped down to secondary, but ESP still reached DC2_VM2 for a moment; it claimed by traffic (its phase1
+    /// refused: not primary) and meanwhile encrypted the replies from generation 3's next + 2^28, one jump above the
+    /// real owner. CLIENT1 took those, then dropped all of DC2_VM1's packets as replays (10,826) and PC1 got nothing back.
+    /// </summary>
+    [Fact]
+    public async Task A_standby_on_an_FGCP_secondary_forwards_valid_ESP_inward_but_neither_claims_nor_encrypts()
+    {
+        var record = Keyed(TunnelOwnershipSpec.Record(owner: "FGVM02TM22000001", group: 2, generation: 3, nextSeq: 0x20000120));
+        var (toGateway, _) = Client(record);
+        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6, claimsAllowed: false));
+
+        var request = Echo(Pc1, Server, 1);
+        tunnel.Tell(Arrived(toGateway.Seal(request)));
+        Assert.Equal(request, ExpectMsg<TunnelDecrypted>().InnerPacket); // no ClaimTunnelByTraffic before it
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 1)));
+        ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        Assert.Equal(1, (await tunnel.Ask<TunnelDrops>(GetTunnelDrops.Instance)).NotOwner);
+
+        // Primary again (its phase1 says so): the next valid ESP claims, and the reply goes out from the jump.
+        tunnel.Tell(new TunnelClaimsAllowed(true));
+        tunnel.Tell(Arrived(toGateway.Seal(Echo(Pc1, Server, 2))));
+        Assert.Equal(record.Key, ExpectMsg<ClaimTunnelByTraffic>().Key);
+        ExpectMsg<TunnelDecrypted>();
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 2)));
+        Assert.Equal(0x30000120u, SeqOf(ExpectMsg<TunnelEncrypted>()));
+    }
+
+    [Fact]
+    public void A_claim_the_phase1_refused_stops_the_sending_and_no_claim_follows_until_the_unit_is_primary_again()
+    {
+        var record = Keyed(TunnelOwnershipSpec.Record(owner: "FGVM02TM22000001", group: 2, nextSeq: 0x120));
+        var (toGateway, fromGateway) = Client(record);
+        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6));
+
+        tunnel.Tell(Arrived(toGateway.Seal(Echo(Pc1, Server, 1))));
+        ExpectMsg<ClaimTunnelByTraffic>();
+        ExpectMsg<TunnelDecrypted>();
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 1)));
+        var sent = SeqOf(ExpectMsg<TunnelEncrypted>()); // before the refusal came back (the race the phase1 closes)
+        Assert.Equal(0x10000120u, sent);
+
+        tunnel.Tell(new TunnelClaimRefused(record.Key));
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 2)));
+        tunnel.Tell(Arrived(toGateway.Seal(Echo(Pc1, Server, 2))));
+        ExpectMsg<TunnelDecrypted>();
+        ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // neither an encrypted reply nor a second claim
+
+        // Primary again: the claim starts past what was already sent on this SA, never a number twice.
+        tunnel.Tell(new TunnelClaimsAllowed(true));
+        tunnel.Tell(Arrived(toGateway.Seal(Echo(Pc1, Server, 3))));
+        ExpectMsg<ClaimTunnelByTraffic>();
+        ExpectMsg<TunnelDecrypted>();
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 3)));
+        Assert.Equal(sent + 1, SeqOf(ExpectMsg<TunnelEncrypted>()));
     }
 
     [Fact]

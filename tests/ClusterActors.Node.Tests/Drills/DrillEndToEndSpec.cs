@@ -43,7 +43,7 @@ public sealed class DrillEndToEndSpec(ITestOutputHelper output) : IDisposable
         Assert.Contains("  lab up … 4 units, FGCP clusters DC2_VM1+DC2_VM2 (primary DC2_VM1) and DC2_VM3+DC2_VM4 (primary DC2_VM3)", text);
         Assert.Contains("  tunnel up via DC2_VM1 ", text);
         Assert.Contains("  traffic 1000 pps steady through DC2_VM1\n", text);
-        Assert.Matches(@"  fault: kill DC2_VM1 at \d+\.\d{3} s\n", text);
+        Assert.Matches(@"  fault: kill DC2_VM1 at \d+\.\d{3} s \(the call returned after \d+ ms\)\n", text);
         Assert.Matches(@"  DC2_VM2 reports itself Primary after \d\.\d{3} s\n", text);
         Assert.Contains("  traffic steady again through DC2_VM2\n", text);
 

@@ -26,6 +26,7 @@ internal static class LinuxNet
     public const byte PacketOutgoing = 4;
 
     private const uint SiocGifFlags = 0x8913;
+    private const uint SiocSifFlags = 0x8914;
     private const uint SiocGifHwAddr = 0x8927;
     private const uint SiocGifIndex = 0x8933;
     private const uint SiocEthtool = 0x8946;
@@ -128,6 +129,18 @@ internal static class LinuxNet
         }
     }
 
+    /// <summary>Sets or clears IFF_UP on <paramref name="ifname"/> (what `ip link set IF up|down` does), in the namespace
+    /// <paramref name="socket"/> was created in.</summary>
+    public static void SetUp(Socket socket, string ifname, bool up)
+    {
+        var req = IfReq(ifname);
+        Ioctl(socket, SiocGifFlags, req, ifname);
+        var flags = BitConverter.ToInt16(req, IfNameSize);
+        flags = up ? (short)(flags | IffUp) : (short)(flags & ~IffUp);
+        BitConverter.TryWriteBytes(req.AsSpan(IfNameSize), flags);
+        Ioctl(socket, SiocSifFlags, req, ifname);
+    }
+
     private static void Ioctl(Socket socket, uint request, byte[] req, string ifname)
     {
         if (ioctl((int)socket.SafeHandle.DangerousGetHandle(), request, req) == 0) return;
@@ -150,7 +163,8 @@ internal static class LinuxNet
     /// Runs <paramref name="work"/> on a thread of its own that first enters network namespace <paramref name="ns"/>
     /// (a name under /run/netns, as `ip netns add` makes): sockets created there belong to that namespace for good,
     /// whatever thread uses them later. The thread ends with the work, so no pooled thread ever changes namespace.
-    /// Null <paramref name="ns"/> runs it here, in the process's own namespace.
+    /// Null <paramref name="ns"/> runs it here, in the process's own namespace. An absolute path names the namespace file
+    /// itself (`/proc/PID/ns/net`: the namespace a container's process runs in).
     /// </summary>
     public static T InNamespace<T>(string? ns, Func<T> work)
     {
@@ -177,7 +191,7 @@ internal static class LinuxNet
 
     private static void EnterNamespace(string ns)
     {
-        var path = "/run/netns/" + ns;
+        var path = ns.StartsWith('/') ? ns : "/run/netns/" + ns;
         var fd = open(path, 0x80000 /* O_RDONLY | O_CLOEXEC */);
         if (fd < 0)
             throw new InvalidOperationException($"cannot open {path} ({new Win32Exception(Marshal.GetLastPInvokeError()).Message}): no such network namespace?");
