@@ -130,13 +130,13 @@ public sealed class TunnelOwnershipSpec
         Assert.Equal(winner, TunnelOwnership.Winner(b, a).OwnerSerial);
     }
 
-    private const string Vm1 = "FGVM02TM22000001", Vm2 = "FGVM02TM22000002", Vm3 = "FGVM02TM22000003";
+    internal const string Vm1 = "FGVM02TM22000001", Vm2 = "FGVM02TM22000002", Vm3 = "FGVM02TM22000003";
 
     /// <summary>
     /// A record as a row writes it: owner, generation, sync sequence, the CHILD SA's proxyid serial (each serial its own
     /// SPIs, +1 at every rekey), next outbound number, deleted.
     /// </summary>
-    private static TunnelRecord Row(string owner, long generation, long syncSeq, int proxyId, uint nextSeq, bool deleted = false)
+    internal static TunnelRecord Row(string owner, long generation, long syncSeq, int proxyId, uint nextSeq, bool deleted = false)
     {
         var r = Record(owner, owner == Vm3 ? 2 : 1, generation, syncSeq, nextSeq);
         var child = r.Child with { InboundSpi = 0x37f42600u + (uint)proxyId, OutboundSpi = 0x10aa4d00u + (uint)proxyId };
