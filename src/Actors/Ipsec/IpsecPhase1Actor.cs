@@ -140,6 +140,9 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             var sender = _identities.Attribute(Sender, r.OwnerSerial);
             if (Authorized(r, sender, Sender.Path.Address.ToString())) Apply(r);
         });
+        // This unit's own records from its previous ActorSystem: not sync input, so not checked as if a peer sent them
+        // (a local sender proves nothing under SyncAuthorization, and they were dropped, losing what only this unit held).
+        Receive<CarriedTunnel>(c => Apply(c.Record));
         Receive<HaRoleChanged>(OnRole);
         Receive<Changed>(c =>
         {
@@ -580,3 +583,9 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         return new TunnelList(states.OrderBy(s => s.Index).ToList());
     }
 }
+
+/// <summary>
+/// A record the unit's phase1 held in its previous ActorSystem, handed to the new one by <c>FortiGateUnit</c> after a
+/// restart to rejoin Akka. Local only: not an IWireMessage, so the protocol serializer never carries it.
+/// </summary>
+public sealed record CarriedTunnel(TunnelRecord Record);

@@ -120,7 +120,7 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
                     "ike-" + p1.Name);
             }
             foreach (var carried in _settings.CarriedTunnels)
-                if (_phase1.TryGetValue(carried.Phase1, out var phase1)) phase1.Tell(carried);
+                if (_phase1.TryGetValue(carried.Phase1, out var phase1)) phase1.Tell(new CarriedTunnel(carried));
             if (_settings.Packets is not null)
                 _forwarding = Context.ActorOf(ForwardingActor.Props(_settings.Serial, _running, _settings.Packets, Self), "forwarding");
             // Under a backoff supervisor, on the host's sockets: a failure in FGCP never leaves the unit without heartbeats.
