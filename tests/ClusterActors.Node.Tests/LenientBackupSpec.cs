@@ -34,7 +34,7 @@ public sealed class LenientBackupSpec : IDisposable
         Assert.True(parsed.Ok, parsed.ToString());
         const string serial = "FGVM02TM22007401";
         return new UnitOptions("FGT-DC1-A", parsed.Value!.WithSerialNumber(serial), serial, Path.Combine(_dir, "data"),
-            new IPEndPoint(IPAddress.Loopback, LoopbackLab.FreeTcpPort()), new IPEndPoint(IPAddress.Loopback, 0), [], [], []);
+            new IPEndPoint(IPAddress.Loopback, LoopbackLab.FreeTcpPort()), new IPEndPoint(IPAddress.Loopback, 0), [], [], []) { Tls = LabCertificateAuthority.ForSpecs("FGT-DC1-A", serial) };
     }
 
     [Fact]

@@ -25,11 +25,20 @@ public static class SyncAuthorization
             return "record key does not match its IKE SA";
         if (known is null || known.OwnerSerial == incoming.OwnerSerial) return null;
         if (incoming.Deleted) return $"deletes a tunnel owned by {known.OwnerSerial}";
-        if (incoming.Generation <= known.Generation) return $"takes a tunnel owned by {known.OwnerSerial} without a higher generation";
-        if (incoming.Ike.SpiI != known.Ike.SpiI || incoming.Ike.SpiR != known.Ike.SpiR || incoming.Child.InboundSpi != known.Child.InboundSpi
-            || incoming.Child.OutboundSpi != known.Child.OutboundSpi)
+        if (incoming.Ike.SpiI != known.Ike.SpiI || incoming.Ike.SpiR != known.Ike.SpiR)
+            return $"takes a tunnel owned by {known.OwnerSerial} with another IKE SA";
+        var sameChild = incoming.Child.InboundSpi == known.Child.InboundSpi && incoming.Child.OutboundSpi == known.Child.OutboundSpi;
+        if (incoming.Generation > known.Generation)
+        {
+            // A claim keeps the CHILD SA, or carries an older one when it crossed a rekey this unit already holds
+            // (TunnelOwnership.Merge grafts the newer CHILD SA onto the claim); it never brings a newer one of its own.
+            if (sameChild || incoming.ProxyIdSerial < known.ProxyIdSerial) return null;
             return $"takes a tunnel owned by {known.OwnerSerial} with other SAs";
-        return null;
+        }
+        // A lower generation cannot take ownership (Merge keeps the known owner); it is input only as the previous
+        // owner's CHILD SA rekey that crossed the claim (a newer proxyid serial on the same IKE SA), which Merge grafts.
+        if (incoming.Generation < known.Generation && !sameChild && incoming.ProxyIdSerial > known.ProxyIdSerial) return null;
+        return $"takes a tunnel owned by {known.OwnerSerial} without a higher generation";
     }
 
     /// <summary>FGCP config sync: only to a secondary, from the current primary of its own FGCP cluster.</summary>

@@ -55,8 +55,10 @@ public sealed class RekeyClaimRaceSpec() : TestKit(ConfigurationFactory.ParseStr
     {
         var config = FortiConfig.Parse(Config).Value!;
         var phase1 = Sys.ActorOf(IpsecPhase1Actor.Props(Vm2, config, config.Phase1.Single()));
-        var rekey = Row(Vm1, 5, 8, 2, 1);
-        var claim = Row(Vm2, 6, 0, 1, 0x10000400);
+        // Keys as the SA's own (SyncAuthorization refuses a record whose key is not its IKE SA's).
+        static TunnelRecord Keyed(TunnelRecord r) => r with { Key = TunnelRecord.KeyOf(r.Phase1, r.Ike.SpiI, r.Ike.SpiR) };
+        var rekey = Keyed(Row(Vm1, 5, 8, 2, 1));
+        var claim = Keyed(Row(Vm2, 6, 0, 1, 0x10000400));
         foreach (var r in claimFirst ? new[] { claim, rekey } : [rekey, claim]) phase1.Tell(r);
 
         AwaitAssert(() =>

@@ -34,6 +34,37 @@ public sealed class SyncAuthorizationSpec
         Assert.Null(SyncAuthorization.TunnelRecord(TunnelOwnership.Claim(known, Vm3, 2), known, Vm3));
     }
 
+    [Fact]
+    public void A_claim_and_a_rekey_that_crossed_it_are_both_accepted_for_the_merge_to_graft()
+    {
+        // TunnelOwnership.Merge (src/Actors/Ipsec/README.md, "A rekey and a claim at once"): Vm1, the owner at
+        // generation 3, rekeyed the CHILD SA while Vm3 claimed at 4 from the old one. Whichever arrives first, the
+        // other must still reach Merge, or the units that saw the rekey first never learn of the claim (two owners) and
+        // those that saw the claim first keep the deleted CHILD SA (a dead tunnel).
+        var known = Owned(Vm1);
+        var rekey = known with { ProxyIdSerial = known.ProxyIdSerial + 1, Child = known.Child with { InboundSpi = 0x0c0ffee1, OutboundSpi = 0x0c0ffee2 }, SyncSeq = 9 };
+        var claim = TunnelOwnership.Claim(known, Vm3, 2);
+        Assert.Null(SyncAuthorization.TunnelRecord(claim, rekey, Vm3));
+        Assert.Null(SyncAuthorization.TunnelRecord(rekey, claim, Vm1));
+    }
+
+    [Theory]
+    [InlineData("claim bringing a newer CHILD SA")]
+    [InlineData("lower generation with an older CHILD SA")]
+    [InlineData("lower generation with another IKE SA")]
+    public void Neither_a_claim_nor_a_crossed_rekey_may_bring_what_the_rule_does_not_allow(string attack)
+    {
+        var known = Owned(Vm1);
+        var claim = TunnelOwnership.Claim(known, Vm3, 2);
+        var (record, against, sender) = attack switch
+        {
+            "claim bringing a newer CHILD SA" => (claim with { ProxyIdSerial = known.ProxyIdSerial + 1, Child = claim.Child with { OutboundSpi = 0xdeadbeef } }, known, Vm3),
+            "lower generation with an older CHILD SA" => (known with { ProxyIdSerial = known.ProxyIdSerial - 1, Child = known.Child with { OutboundSpi = 0xdeadbeef } }, claim, Vm1),
+            _ => (known with { ProxyIdSerial = known.ProxyIdSerial + 1, Ike = known.Ike with { SpiR = 0x99 }, Child = known.Child with { OutboundSpi = 0xdeadbeef } }, claim, Vm1),
+        };
+        Assert.NotNull(SyncAuthorization.TunnelRecord(record, against, sender));
+    }
+
     [Theory]
     [InlineData("forged owner")]
     [InlineData("claim and delete")]

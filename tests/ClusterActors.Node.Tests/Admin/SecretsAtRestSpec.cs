@@ -49,7 +49,7 @@ public sealed class SecretsAtRestSpec : IDisposable
         const string serial = "FGVM02TM22009901";
         var config = FortiConfig.Parse($"#serialno={serial}\nconfig system global\n    set hostname \"SECRETS\"\nend\n").Value!;
         return new UnitOptions("SECRETS", config, serial, Path.Combine(_dir, "data"), new IPEndPoint(IPAddress.Loopback, LoopbackLab.FreeTcpPort()),
-            new IPEndPoint(IPAddress.Loopback, 0), [], [], []);
+            new IPEndPoint(IPAddress.Loopback, 0), [], [], []) { Tls = LabCertificateAuthority.ForSpecs("SECRETS", serial) };
     }
 
     private static readonly TimeSpan FirstAfterStart = TimeSpan.FromSeconds(30);
