@@ -1,3 +1,4 @@
+using ClusterActors.Protocol.Ipsec;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.TestKit.Xunit2;
@@ -58,7 +59,9 @@ public sealed class SecondaryTrafficClaimSpec() : TestKit(ConfigurationFactory.P
     {
         var config = FortiConfig.Parse(Config).Value!;
         var phase1 = Sys.ActorOf(IpsecPhase1Actor.Props(Vm2, config, config.Phase1.Single()));
-        var first = DialupTunnelEspSpec.Keyed(TunnelOwnershipSpec.Record(owner: Vm1, group: 1, nextSeq: 0x120));
+        var record = DialupTunnelEspSpec.Keyed(TunnelOwnershipSpec.Record(owner: Vm1, group: 1, nextSeq: 0x120));
+        // Under its IKE SA's own key: SyncAuthorization refuses a record whose key is not its SA's.
+        var first = record with { Key = TunnelRecord.KeyOf(record.Phase1, record.Ike.SpiI, record.Ike.SpiR) };
         var (toGateway, _) = DialupTunnelEspSpec.Client(first);
 
         // DC2_VM1 frozen: DC2_VM2 primary claims its cluster's tunnel (generation 2).
