@@ -26,31 +26,7 @@ public sealed class IkeFrontSpec() : TestKit(ConfigurationFactory.ParseString(""
     private const string Serial = "FGVM02TM22000001";
     private static readonly IPAddress Client = IPAddress.Parse("192.168.7.2");
 
-    private const string Config = """
-        config system ha
-            set group-id 1
-        end
-        config vpn ipsec phase1-interface
-            edit "vpn1"
-                set type dynamic
-                set interface "port2"
-                set ike-version 2
-                set local-gw 192.168.202.35
-                set peertype one
-                set proposal aes128-sha1
-                set dhgrp 2
-                set nattraversal disable
-                set peerid "Nokia_Peer"
-                set psksecret "scenario-psk"
-            next
-        end
-        config vpn ipsec phase2-interface
-            edit "vpn1"
-                set phase1name "vpn1"
-                set proposal aes128-sha1
-            next
-        end
-        """;
+    private const string Config = Phase1SpecConfig.Dialup;
 
     private static IkeInitiator NewClient() =>
         new(new IkeInitiatorSettings("scenario-psk", "Nokia_Peer", ["aes128-sha1"], [2], [TrafficSelector.FromCidr("10.10.1.0/24")], [TrafficSelector.Any]),

@@ -28,31 +28,7 @@ public sealed class Phase1MessageIdSyncSpec() : TestKit(ConfigurationFactory.Par
     private const string Serial = "FGVM02TM22000001";
     private static readonly IPAddress Client = IPAddress.Parse("192.168.7.2");
 
-    private const string Config = """
-        config system ha
-            set group-id 1
-        end
-        config vpn ipsec phase1-interface
-            edit "vpn1"
-                set type dynamic
-                set interface "port2"
-                set ike-version 2
-                set local-gw 192.168.202.35
-                set peertype one
-                set proposal aes128-sha1
-                set dhgrp 2
-                set nattraversal disable
-                set peerid "Nokia_Peer"
-                set psksecret "scenario-psk"
-            next
-        end
-        config vpn ipsec phase2-interface
-            edit "vpn1"
-                set phase1name "vpn1"
-                set proposal aes128-sha1
-            next
-        end
-        """;
+    private const string Config = Phase1SpecConfig.Dialup;
 
     [Fact]
     public async Task After_a_rekey_and_the_old_CHILD_SA_Delete_a_sequence_sync_does_not_set_the_gateway_back_and_the_IKE_SA_Delete_is_answered()

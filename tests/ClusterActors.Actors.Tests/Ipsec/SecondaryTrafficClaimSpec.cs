@@ -28,31 +28,7 @@ public sealed class SecondaryTrafficClaimSpec() : TestKit(ConfigurationFactory.P
 {
     private const string Vm1 = "FGVM02TM22000001", Vm2 = "FGVM02TM22000002";
 
-    private const string Config = """
-        config system ha
-            set group-id 1
-        end
-        config vpn ipsec phase1-interface
-            edit "vpn1"
-                set type dynamic
-                set interface "port2"
-                set ike-version 2
-                set local-gw 192.168.202.35
-                set peertype one
-                set proposal aes128-sha1
-                set dhgrp 2
-                set nattraversal disable
-                set peerid "Nokia_Peer"
-                set psksecret "scenario-psk"
-            next
-        end
-        config vpn ipsec phase2-interface
-            edit "vpn1"
-                set phase1name "vpn1"
-                set proposal aes128-sha1
-            next
-        end
-        """;
+    private const string Config = Phase1SpecConfig.Dialup;
 
     [Fact]
     public async Task A_unit_that_stepped_down_to_secondary_neither_claims_nor_encrypts_for_the_ESP_that_still_reaches_it()
