@@ -568,6 +568,16 @@ public sealed partial class DockerDrillLab : IDrillLab
         catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or OperationCanceledException or AdminRefusedException) { return null; }
     }
 
+    /// <summary>From the unit's own log (<see cref="UnitLog"/>): `docker logs` from a second before <paramref name="since"/>.</summary>
+    public async Task<DateTimeOffset?> RoleChangedAt(string unit, bool primary, DateTimeOffset since)
+    {
+        Known(unit);
+        var from = (since.ToUnixTimeMilliseconds() - 1000) / 1000.0;
+        var (exit, text) = await Run("docker", ["logs", "--since", from.ToString("0.000", CultureInfo.InvariantCulture), Container(unit)],
+            TimeSpan.FromSeconds(30), check: false);
+        return exit == 0 ? UnitLog.FirstChange(text, primary, since) : null;
+    }
+
     public async Task<HaView?> Ha(string unit) =>
         await TryCli(unit, "diagnose sys ha status") is { ExitCode: 0 } r ? ParseHa(unit, r.Output) : null;
 

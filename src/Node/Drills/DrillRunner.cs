@@ -158,7 +158,9 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         await Say($"traffic {rate.ToString(CultureInfo.InvariantCulture)} pps steady through {before}");
 
         var forwardedBeforeFault = await lab.TunnelForwarded();
+        var primaryBefore = await PrimaryBefore(phase.Detection);
         var faultAt = Now;
+        var faultWall = DateTimeOffset.UtcNow;
         Event(faultAt, "fault", phase.Fault.Short);
         var faultClock = Stopwatch.StartNew();
         using var watching = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -185,10 +187,17 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         }
 
         var detection = await WaitUntil(() => Detected(phase.Detection), faultClock, TimeSpan.FromMilliseconds(detectionBound) + TimeSpan.FromSeconds(10), ct);
-        if (detection is { } d)
+        if (detection is { } polled)
         {
-            Event(faultAt + d, "detection", phase.Detection.Describe());
-            await Say($"{phase.Detection.Describe()} after {S(d)}");
+            // The unit's own stamp where the lab keeps one, the poll's otherwise: the bound is on the unit, and a poll's
+            // answer came back up to ~370 ms after the change in the container lab (CI, strongSwan fgcp-failover: Primary
+            // seen after 4,367 ms while PC1's traffic already flowed through DC2_VM2 4,203 ms after the kill).
+            var own = await OwnDetection(phase.Detection, primaryBefore, faultWall);
+            detection = own is { } o && o <= polled ? Math.Round(o, 1) : polled;
+            Event(faultAt + detection.Value, "detection", phase.Detection.Describe());
+            await Say(detection.Value < polled
+                ? $"{phase.Detection.Describe()} after {S(detection.Value)} (by its own log; the drill's poll saw it after {S(polled)})"
+                : $"{phase.Detection.Describe()} after {S(polled)}");
         }
         else await Say($"{phase.Detection.Describe()}: not seen within {S(detectionBound + 10_000)}");
 
@@ -280,6 +289,42 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
             await Task.Delay(PollInterval, ct);
         }
         return null;
+    }
+
+    /// <summary>For the detections a unit's own role change answers: which of their units were Primary before the fault.</summary>
+    private async Task<IReadOnlyDictionary<string, bool>> PrimaryBefore(DrillDetection detection)
+    {
+        var before = new Dictionary<string, bool>();
+        if (detection.Kind is DetectionKind.BecomesPrimary or DetectionKind.SplitBrain)
+            foreach (var unit in detection.Units)
+                before[unit] = await lab.Ha(unit) is { Working: true, Primary: true };
+        return before;
+    }
+
+    /// <summary>
+    /// The detection by the units' own clocks (<see cref="IDrillLab.RoleChangedAt"/>), in ms after the fault: a unit
+    /// becomes Primary; a split brain, the last of its units that was not Primary already becomes Primary; a returning
+    /// unit becomes Secondary. Null when the lab keeps no such record, or any unit needed has none.
+    /// </summary>
+    private async Task<double?> OwnDetection(DrillDetection detection, IReadOnlyDictionary<string, bool> primaryBefore, DateTimeOffset faultWall)
+    {
+        switch (detection.Kind)
+        {
+            case DetectionKind.BecomesPrimary:
+            case DetectionKind.SplitBrain:
+                double? latest = null;
+                foreach (var unit in detection.Units)
+                {
+                    if (primaryBefore.GetValueOrDefault(unit)) continue; // already Primary: the split needs only the others
+                    if (await lab.RoleChangedAt(unit, true, faultWall) is not { } at) return null;
+                    latest = Math.Max(latest ?? 0, (at - faultWall).TotalMilliseconds);
+                }
+                return latest;
+            case DetectionKind.RejoinsAsSecondary:
+                return await lab.RoleChangedAt(detection.Units[0], false, faultWall) is { } back ? (back - faultWall).TotalMilliseconds : null;
+            default:
+                return null;
+        }
     }
 
     private async Task<bool> Detected(DrillDetection detection)

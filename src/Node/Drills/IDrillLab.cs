@@ -91,6 +91,14 @@ public interface IDrillLab : IAsyncDisposable
     /// <summary>The unit's FGCP view; null when the unit is down or does not answer.</summary>
     Task<HaView?> Ha(string unit);
 
+    /// <summary>
+    /// When the unit itself became Primary (<paramref name="primary"/> true) or Secondary, by its own clock: the first
+    /// such change at or after <paramref name="since"/>; null when the lab keeps no such record or the unit logged none.
+    /// The container lab reads it from the unit's log, since a poll over the admin endpoint comes back hundreds of ms
+    /// after the change on two busy cores; the embedded lab reads roles straight from the actors and keeps none.
+    /// </summary>
+    Task<DateTimeOffset?> RoleChangedAt(string unit, bool primary, DateTimeOffset since) => Task.FromResult<DateTimeOffset?>(null);
+
     /// <summary>The unit's dialup tunnels (`diagnose vpn tunnel list`); null when the unit is down or does not answer.</summary>
     Task<IReadOnlyList<TunnelView>?> Tunnels(string unit);
 

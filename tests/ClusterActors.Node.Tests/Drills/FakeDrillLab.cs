@@ -130,7 +130,11 @@ internal sealed class FakeDrillLab : IDrillLab
             Count();
             _running.Remove(unit);
             _forwarded.Remove(unit);
-            if (_primaries.Remove(unit)) _primaries.Add(PartnerOf(unit));
+            if (_primaries.Remove(unit))
+            {
+                _primaries.Add(PartnerOf(unit));
+                _roleLog.Add((PartnerOf(unit), true, DateTimeOffset.UtcNow));
+            }
             if (_owner == unit) _owner = PartnerOf(unit);
         }
         return Task.CompletedTask;
@@ -267,15 +271,37 @@ internal sealed class FakeDrillLab : IDrillLab
         }
     }
 
-    public Task<HaView?> Ha(string unit)
+    /// <summary>How long each HA answer takes to come back, read at the ask: a poll over a busy admin endpoint.</summary>
+    public TimeSpan HaAnswerDelay { get; set; }
+
+    /// <summary>Whether the units log their role changes with their own clock (the container lab does; the embedded does not).</summary>
+    public bool KeepsRoleLog { get; set; }
+
+    private readonly List<(string Unit, bool Primary, DateTimeOffset At)> _roleLog = new();
+
+    public async Task<HaView?> Ha(string unit)
     {
+        HaView? view;
         lock (_gate)
         {
-            if (!_running.Contains(unit)) return Task.FromResult<HaView?>(null);
-            var primary = _primaries.Contains(unit) ? unit : PartnerOf(unit);
-            var members = _running.Contains(PartnerOf(unit)) ? 2 : 1;
-            return Task.FromResult<HaView?>(new HaView(unit, true, primary == unit, primary, members));
+            if (!_running.Contains(unit)) view = null;
+            else
+            {
+                var primary = _primaries.Contains(unit) ? unit : PartnerOf(unit);
+                var members = _running.Contains(PartnerOf(unit)) ? 2 : 1;
+                view = new HaView(unit, true, primary == unit, primary, members);
+            }
         }
+        if (HaAnswerDelay > TimeSpan.Zero) await Task.Delay(HaAnswerDelay);
+        return view;
+    }
+
+    public Task<DateTimeOffset?> RoleChangedAt(string unit, bool primary, DateTimeOffset since)
+    {
+        lock (_gate)
+            return Task.FromResult(KeepsRoleLog
+                ? _roleLog.Where(c => c.Unit == unit && c.Primary == primary && c.At >= since).Select(c => (DateTimeOffset?)c.At).FirstOrDefault()
+                : null);
     }
 
     public Task<IReadOnlyList<TunnelView>?> Tunnels(string unit)
