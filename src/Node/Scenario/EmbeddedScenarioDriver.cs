@@ -60,7 +60,7 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
     public static ProbeOptions RouterProbeAbove(IEnumerable<ConfigDocument> units)
     {
         var interval = TimeSpan.FromMilliseconds(100);
-        var fgcp = units.Max(c => c.Ha.HbInterval * 100 * c.Ha.HbLostThreshold);
+        var fgcp = units.Max(c => c.Ha.LostAfter.TotalMilliseconds); // hb-interval in its unit (hb-interval-in-milliseconds) × threshold
         return new ProbeOptions(interval, Math.Max(3, (int)Math.Ceiling((fgcp + 200) / interval.TotalMilliseconds)));
     }
 

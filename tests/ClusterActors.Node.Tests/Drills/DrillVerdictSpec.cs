@@ -44,6 +44,27 @@ public sealed class DrillVerdictSpec
         Assert.Equal(1500, timers.RouterDetectionMs);
     }
 
+    /// <summary>hb-interval counts 10 ms units with `hb-interval-in-milliseconds 10ms` (FortiOS 7.x): 2 × 5 = 100 ms, so
+    /// the router needs only its minimum of 3 misses; counted in 100 ms units it waited 12, ten times FGCP's detection.</summary>
+    [Fact]
+    public void The_router_probe_follows_hb_interval_in_its_unit_of_10_ms()
+    {
+        var unit = ClusterActors.Protocol.Config.FortiConfig.Parse("""
+            config system ha
+                set group-id 1
+                set group-name "DC2_VM12"
+                set mode a-p
+                set hbdev "port4" 50
+                set hb-interval 2
+                set hb-interval-in-milliseconds 10ms
+                set hb-lost-threshold 5
+            end
+            """).Value!;
+        Assert.Equal(TimeSpan.FromMilliseconds(100), unit.Ha.LostAfter);
+        var probe = ClusterActors.Node.Scenario.EmbeddedScenarioDriver.RouterProbeAbove([unit]);
+        Assert.Equal(3, probe.MissedProbes);
+    }
+
     [Fact]
     public void A_run_within_every_bound_passes()
     {
