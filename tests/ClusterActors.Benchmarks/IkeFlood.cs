@@ -76,7 +76,12 @@ internal static class IkeFlood
         var akka = new IPEndPoint(IPAddress.Loopback, LoopbackLab.FreeTcpPort());
         var ike = new IPEndPoint(IPAddress.Loopback, LoopbackLab.FreeUdpPort());
         var options = new UnitOptions("DC2_VM1", config, config.SerialNumber!, root, akka, new IPEndPoint(IPAddress.Loopback, 0),
-            [new HbdevWiring("port4", new IPEndPoint(IPAddress.Loopback, LoopbackLab.FreeUdpPort()), [])], [UnitHost.AkkaAddress(akka)], []) { Ike = ike };
+            [new HbdevWiring("port4", new IPEndPoint(IPAddress.Loopback, LoopbackLab.FreeUdpPort()), [])], [UnitHost.AkkaAddress(akka)], [])
+        {
+            Ike = ike,
+            // Akka remoting needs a lab certificate since it is TLS (a unit without one does not start), as LoopbackLab gives its units.
+            Tls = LabCertificateAuthority.ForSpecs("DC2_VM1", config.SerialNumber!),
+        };
         var host = await UnitHost.StartAsync(options, extraHocon: "akka.loglevel = ERROR\nakka.stdout-loglevel = OFF");
         try
         {
