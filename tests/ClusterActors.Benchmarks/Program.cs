@@ -16,9 +16,11 @@ using ClusterActors.Protocol.Fgcp;
 //     The scenario's drills (a) FGCP failover and (b) the DC router moving the client to cluster 2, as DataPlaneDrillSpec
 //     runs them: PC1's longest traffic gap and lost count per drill, at the seed's HA timers and at hb-interval 1 /
 //     hb-lost-threshold 3; --minutes stops starting new runs once used up (DrillGaps.cs).
-//   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- ike-flood [--rate 10000] [--dials 20] [--failovers 5]
-//     An honest client's dial time over UDP while IKE_SA_INIT arrive at --rate/s from spoofed 127.0.x.y sources, and
-//     cluster 1's FGCP failover (kill DC2_VM1) with and without that flood on DC2_VM2 (IkeFlood.cs).
+//   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- ike-flood [--rate 10000] [--dials 20] [--failovers 5] [--rounds 5]
+//     An honest client's dial time over UDP in --rounds alternating pairs of rounds without and with IKE_SA_INIT
+//     arriving at --rate/s from spoofed 127.0.x.y sources (--dials per condition, split over the rounds), and cluster
+//     1's FGCP failover (kill DC2_VM1) alternating without and with that flood on DC2_VM2; prints ratios, the INIT/s
+//     achieved and what was shed (IkeFlood.cs).
 var what = args.FirstOrDefault() ?? "fgcp-detection";
 var kills = args.SkipWhile(a => a != "--kills").Skip(1).Select(int.Parse).FirstOrDefault(20);
 
@@ -59,7 +61,9 @@ switch (what)
         var floodRate = args.SkipWhile(a => a != "--rate").Skip(1).Select(int.Parse).FirstOrDefault(10_000);
         var dials = args.SkipWhile(a => a != "--dials").Skip(1).Select(int.Parse).FirstOrDefault(20);
         var failovers = args.SkipWhile(a => a != "--failovers").Skip(1).Select(int.Parse).FirstOrDefault(5);
-        return await IkeFlood.Run(Math.Clamp(floodRate, 1, 100_000), Math.Clamp(dials, 1, 1000), Math.Clamp(failovers, 0, 50));
+        var floodRounds = args.SkipWhile(a => a != "--rounds").Skip(1).Select(int.Parse).FirstOrDefault(5);
+        return await IkeFlood.Run(Math.Clamp(floodRate, 1, 100_000), Math.Clamp(dials, 1, 1000), Math.Clamp(failovers, 0, 50),
+            Math.Clamp(floodRounds, 1, 100));
     default:
         Console.Error.WriteLine($"unknown benchmark '{what}' (known: fgcp-detection, sa-sync, esp-throughput, drill-gaps, ike-flood)");
         return 2;

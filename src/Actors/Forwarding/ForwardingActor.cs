@@ -27,20 +27,19 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
 
     private sealed record CarrierChanged(string Interface, bool Up);
 
-    /// <summary>An IKE datagram told to the unit and not answered yet: where its answer goes, and since when it waits.</summary>
-    private readonly record struct IkeWaiting(IPAddress Local, IPAddress Peer, int PeerPort, int LocalPort, long SentAt);
+    /// <summary>Where the answer to an IKE datagram told to the unit goes.</summary>
+    private readonly record struct IkeWaiting(IPAddress Local, IPAddress Peer, int PeerPort, int LocalPort);
 
     /// <summary>
     /// IKE datagrams told to the unit and not yet answered, at most; beyond it the kernel path sheds (counted
-    /// "ike shed"), as the UDP socket does (IkeUdpListener.MaxInFlight): a flood faster than the gateway answers costs
-    /// neither memory without bound nor an Ask (a temporary actor and a timer) per datagram.
+    /// "ike shed"), as the UDP socket does (IkeUdpListener, the same <see cref="IkeAnswerWindow{TWaiting}"/>): a flood
+    /// faster than the gateway answers costs neither memory without bound nor an Ask (a temporary actor and a timer) per
+    /// datagram.
     /// </summary>
-    public const int MaxIkeInFlight = 1024;
+    public const int MaxIkeInFlight = IkeAnswerWindow<int>.DefaultCapacity;
 
     /// <summary>An answer that has not come after this long is given up (the peer retransmits) and its slot freed.</summary>
-    public static readonly TimeSpan DefaultIkeAnswerTimeout = TimeSpan.FromSeconds(10);
-
-    private readonly TimeSpan _ikeAnswerTimeout;
+    public static readonly TimeSpan DefaultIkeAnswerTimeout = IkeAnswerWindow<int>.DefaultAnswerTimeout;
 
     private sealed record SnifferDue(int Id);
 
@@ -64,13 +63,12 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
     private int _nextSniffer;
     private long _received, _forwarded, _espIn, _espOut, _tunnelIn, _tunnelOut;
     private readonly Dictionary<string, long> _drops = new();
-    private readonly Dictionary<long, IkeWaiting> _ikeWaiting = new();
-    private long _ikeTag;
-    private static readonly ClusterActors.Protocol.Ike.IkeAdmissionSettings IkeLimits = new();
+    private readonly IkeAnswerWindow<IkeWaiting> _ike;
 
-    public ForwardingActor(string serial, ConfigDocument config, IPacketIo io, IActorRef unit, TimeSpan? ikeAnswerTimeout = null)
+    /// <param name="time">The clock of the IKE answer timeout (a spec passes a fake one).</param>
+    public ForwardingActor(string serial, ConfigDocument config, IPacketIo io, IActorRef unit, TimeSpan? ikeAnswerTimeout = null, TimeProvider? time = null)
     {
-        _ikeAnswerTimeout = ikeAnswerTimeout ?? DefaultIkeAnswerTimeout;
+        _ike = new IkeAnswerWindow<IkeWaiting>(time ?? TimeProvider.System, MaxIkeInFlight, ikeAnswerTimeout ?? DefaultIkeAnswerTimeout);
         _serial = serial;
         _config = config;
         _io = io;
@@ -141,13 +139,19 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
         {
             if (_sniffers.Remove(d.Id, out var s)) s.ReplyTo.Tell(new SnifferResult(s.Capture.Render(interrupted: true), true));
         });
-        Receive<GetForwardingStatus>(_ => Sender.Tell(new ForwardingStatus(_serial, _answering,
-            _ports.ToDictionary(p => p.Key, p => p.Value.IsUp), _received, _forwarded, _espIn, _espOut, _tunnelIn, _tunnelOut,
-            _drops.Values.Sum(), new Dictionary<string, long>(_drops)) { IkeInFlight = _ikeWaiting.Count }));
+        Receive<GetForwardingStatus>(_ =>
+        {
+            var drops = new Dictionary<string, long>(_drops);
+            foreach (var (why, n) in new[] { ("ike oversized", _ike.Oversized), ("ike shed", _ike.Shed), ("ike not answered", _ike.NotAnswered) })
+                if (n > 0) drops[why] = n;
+            Sender.Tell(new ForwardingStatus(_serial, _answering, _ports.ToDictionary(p => p.Key, p => p.Value.IsUp), _received, _forwarded,
+                _espIn, _espOut, _tunnelIn, _tunnelOut, drops.Values.Sum(), drops) { IkeInFlight = _ike.InFlight });
+        });
     }
 
-    public static Props Props(string serial, ConfigDocument config, IPacketIo io, IActorRef unit, TimeSpan? ikeAnswerTimeout = null) =>
-        Akka.Actor.Props.Create(() => new ForwardingActor(serial, config, io, unit, ikeAnswerTimeout));
+    public static Props Props(string serial, ConfigDocument config, IPacketIo io, IActorRef unit, TimeSpan? ikeAnswerTimeout = null,
+        TimeProvider? time = null) =>
+        Akka.Actor.Props.Create(() => new ForwardingActor(serial, config, io, unit, ikeAnswerTimeout, time));
 
     protected override void PreStart()
     {
@@ -364,44 +368,17 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
 
     private void Ike(IPAddress local, IPAddress peer, int peerPort, int localPort, byte[] message)
     {
-        // As at the UDP socket: a 60 KB Vendor ID or a thousand payloads are dropped on a header look, before the unit.
-        if (ClusterActors.Protocol.Ike.IkeAdmission.ScreenOnly(message, IkeLimits) is
-            ClusterActors.Protocol.Ike.IkeDropCause.Oversized or ClusterActors.Protocol.Ike.IkeDropCause.OversizedInit
-            or ClusterActors.Protocol.Ike.IkeDropCause.TooManyPayloads)
-        {
-            Drop("ike oversized");
-            return;
-        }
-        if (_ikeWaiting.Count >= MaxIkeInFlight)
-        {
-            ForgetUnansweredIke();
-            if (_ikeWaiting.Count >= MaxIkeInFlight)
-            {
-                Drop("ike shed");
-                return;
-            }
-        }
-        var tag = ++_ikeTag;
-        _ikeWaiting[tag] = new IkeWaiting(local, peer, peerPort, localPort, System.Diagnostics.Stopwatch.GetTimestamp());
+        // As at the UDP socket: a 60 KB Vendor ID or a thousand payloads are dropped on a header look, before the unit;
+        // beyond the window a flood is shed; slots the gateway never answered are freed after the answer timeout.
+        if (_ike.Offer(message, new IkeWaiting(local, peer, peerPort, localPort), out var tag) != IkeWindowVerdict.Admitted) return;
         // Told, not asked: the IKE front answers with IkeReplies carrying the tag (README, "IKE on the kernel path").
         _unit.Tell(new DeliverIke(local, new IkeDatagram(peer, peerPort, message, localPort) { Tag = tag }), Self);
-    }
-
-    /// <summary>Frees the slots of datagrams the gateway never answered (a restarted actor, a lost message).</summary>
-    private void ForgetUnansweredIke()
-    {
-        foreach (var (tag, w) in _ikeWaiting.ToList())
-        {
-            if (System.Diagnostics.Stopwatch.GetElapsedTime(w.SentAt) < _ikeAnswerTimeout) continue;
-            _ikeWaiting.Remove(tag);
-            Drop("ike not answered");
-        }
     }
 
     private void OnIkeAnswered(IkeReplies replies)
     {
         // An answer after its slot was given up has nowhere to go: the peer has retransmitted by then.
-        if (!_ikeWaiting.Remove(replies.Tag, out var a)) return;
+        if (!_ike.TryAnswer(replies.Tag, out var a)) return;
         if (replies.Refused is not null && replies.Datagrams.Count == 0)
             _log.Info("IKE from {0}:{1} not answered: {2}", a.Peer, a.PeerPort, replies.Refused);
         foreach (var d in replies.Datagrams) SendUdp(a.Local, a.Peer, a.LocalPort, a.PeerPort, d);

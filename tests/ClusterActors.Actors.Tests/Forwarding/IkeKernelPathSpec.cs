@@ -15,6 +15,7 @@ using ClusterActors.Protocol.Ike;
 using ClusterActors.Protocol.Ike.Exchanges;
 using ClusterActors.Protocol.Esp;
 using ClusterActors.Protocol.Packets;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ClusterActors.Actors.Tests.Forwarding;
 
@@ -102,7 +103,7 @@ public sealed class IkeKernelPathSpec() : TestKit(ConfigurationFactory.ParseStri
 
     private sealed record Rig(IActorRef Forwarding, IActorRef Unit, IActorRef Front, TestPort Client, ConcurrentQueue<byte[]> ToClient);
 
-    private Rig Start(TimeSpan? answerTimeout = null)
+    private Rig Start(TimeSpan? answerTimeout = null, TimeProvider? time = null)
     {
         var config = FortiConfig.Parse(Config).Value!;
         var phase1 = Sys.ActorOf(IpsecPhase1Actor.Props(Serial, config, config.Phase1.Single()));
@@ -110,7 +111,7 @@ public sealed class IkeKernelPathSpec() : TestKit(ConfigurationFactory.ParseStri
         var unit = Sys.ActorOf(Props.Create(() => new GatedUnit(front)));
         var wan = new TestLink("wan");
         var forwarding = Sys.ActorOf(ForwardingActor.Props(Serial, config, new TestHostIo("fgt", new Dictionary<string, TestLink> { ["port2"] = wan }),
-            unit, answerTimeout));
+            unit, answerTimeout, time));
         var primary = new HaRoleChanged(Serial, HaRole.Primary, Serial);
         foreach (var a in new[] { phase1, front, forwarding }) a.Tell(primary);
         var toClient = new ConcurrentQueue<byte[]>();
@@ -183,22 +184,34 @@ public sealed class IkeKernelPathSpec() : TestKit(ConfigurationFactory.ParseStri
     }
 
     [Fact]
-    public void Slots_of_datagrams_the_gateway_never_answers_are_freed_after_the_answer_timeout()
+    public void Slots_of_datagrams_the_gateway_never_answers_are_freed_exactly_at_the_answer_timeout_of_the_units_clock()
     {
-        var rig = Start(answerTimeout: TimeSpan.FromMilliseconds(300));
+        var time = new FakeTimeProvider();
+        var rig = Start(answerTimeout: TimeSpan.FromSeconds(10), time: time);
         var init = NewClient().Start();
         for (var i = 0; i <= ForwardingActor.MaxIkeInFlight; i++)
             Send(rig.Client, new IPAddress([198, 18, (byte)(i >> 8), (byte)i]), init);
         AwaitCondition(() => Status(rig.Forwarding).Received == ForwardingActor.MaxIkeInFlight + 1, TimeSpan.FromSeconds(10));
         Assert.Equal(1, Status(rig.Forwarding).Drops.GetValueOrDefault("ike shed"));
 
-        Thread.Sleep(400);
+        // One tick before the bound (no real time passes): every slot still waits, the next datagram is shed.
+        time.Advance(TimeSpan.FromSeconds(10) - TimeSpan.FromTicks(1));
         Send(rig.Client, ClientAddress, init);
         AwaitCondition(() => Status(rig.Forwarding).Received == ForwardingActor.MaxIkeInFlight + 2, TimeSpan.FromSeconds(10));
+        var before = Status(rig.Forwarding);
+        Assert.Equal(2, before.Drops.GetValueOrDefault("ike shed"));
+        Assert.Equal(0, before.Drops.GetValueOrDefault("ike not answered"));
+        Assert.Equal(ForwardingActor.MaxIkeInFlight, before.IkeInFlight);
+
+        // At the bound: all of them are given up and the next datagram is told to the unit.
+        time.Advance(TimeSpan.FromTicks(1));
+        Send(rig.Client, ClientAddress, init);
+        AwaitCondition(() => Status(rig.Forwarding).Received == ForwardingActor.MaxIkeInFlight + 3, TimeSpan.FromSeconds(10));
         var after = Status(rig.Forwarding);
         Assert.Equal(ForwardingActor.MaxIkeInFlight, after.Drops.GetValueOrDefault("ike not answered"));
-        Assert.Equal(1, after.Drops.GetValueOrDefault("ike shed"));
+        Assert.Equal(2, after.Drops.GetValueOrDefault("ike shed"));
         Assert.Equal(1, after.IkeInFlight);
+        Assert.Equal(ForwardingActor.MaxIkeInFlight + 1, rig.Unit.Ask<int>(new GatedUnit.Held(), TimeSpan.FromSeconds(5)).Result);
     }
 
     [Fact]
