@@ -194,8 +194,16 @@ public sealed class KernelPacketPort : IPacketPort
         set
         {
             if (_disposed) return;
-            var r = SystemCommand.Ip(_options.Namespace, "link", "set", "dev", LinuxName, value ? "up" : "down");
-            if (!r.Ok) _io.Report($"{Name}: {r}");
+            // SIOCSIFFLAGS on the port's own socket (its namespace's interface): what `ip link set dev IF up|down`
+            // does, without a child process on a unit's start or a `set status` change.
+            try
+            {
+                LinuxNet.SetUp(_arpSocket, LinuxName, value);
+            }
+            catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
+            {
+                _io.Report($"{Name}: setting {LinuxName} {(value ? "up" : "down")}: {e.Message}");
+            }
             Poll();
         }
     }
