@@ -284,13 +284,20 @@ public sealed class KernelPacketPort : IPacketPort
                 Interlocked.Increment(ref _unresolved);
                 return false;
             }
-            if (_neighbours.MayRequest(target, NeighbourTable.Ticks(_options.ResolveTimeout))) SendArpRequest(target);
+            var asked = _neighbours.MayRequest(target, NeighbourTable.Ticks(_options.ResolveTimeout));
+            if (asked) SendArpRequest(target);
+            var waitStarted = System.Diagnostics.Stopwatch.GetTimestamp();
             destination = _neighbours.WaitFor(target, _lifetime, _options.ResolveTimeout);
+            var waited = System.Diagnostics.Stopwatch.GetElapsedTime(waitStarted);
             if (destination is null)
             {
                 Interlocked.Increment(ref _unresolved);
+                // Once per hold-down (the next sends fail at once): the caller (a unit's forwarding actor) was blocked this long.
+                _io.Note(FormattableString.Invariant($"{Name}: {nextHop} did not answer ARP ({(asked ? "asked" : "already being asked")}): the sender waited {waited.TotalMilliseconds:0} ms; sends to it fail for {_options.UnresolvedHoldDown.TotalMilliseconds:0} ms"));
                 return false;
             }
+            if (waited >= SlowResolution)
+                _io.Note(FormattableString.Invariant($"{Name}: resolving {nextHop} kept the sender waiting {waited.TotalMilliseconds:0.0} ms"));
         }
         else if (age > _lifetime / 2 && _neighbours.MayRequest(target, NeighbourTable.Ticks(TimeSpan.FromSeconds(1))))
         {
@@ -407,6 +414,9 @@ public sealed class KernelPacketPort : IPacketPort
         if (cleanStale) _added.Clear();
         return changed;
     }
+
+    /// <summary>A resolution that kept its sender waiting this long is logged (the forwarding actor waits with it).</summary>
+    private static readonly TimeSpan SlowResolution = TimeSpan.FromMilliseconds(20);
 
     /// <summary>How long the kernel has to acknowledge an address change (it answers in microseconds; this only bounds a wedged socket).</summary>
     private static readonly TimeSpan NetlinkTimeout = TimeSpan.FromSeconds(2);
