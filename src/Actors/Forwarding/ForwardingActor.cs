@@ -101,7 +101,13 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
             var answering = r.Role == HaRole.Primary;
             if (answering == _answering) return;
             _answering = answering;
+            // Measured because it is on the failover path: the DC router's probes go unanswered until the new
+            // primary's ports hold the cluster's addresses and have announced them (gratuitous ARP).
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             foreach (var p in _ports.Values) p.Answering = answering;
+            _log.Info("{0} on {1}: ports {2} in {3:0.000} ms", answering ? "answering for the cluster's addresses" : "silent",
+                string.Join(", ", _ports.Keys), answering ? "took over (addresses, first gratuitous ARP)" : "released",
+                System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         });
         Receive<SendGratuitousArps>(g =>
         {

@@ -130,7 +130,18 @@ public sealed class KernelPlacementRouter : IDisposable
     {
         public IPAddress Address { get; } = address;
         public NextHopHealth Health { get; } = new(misses);
+
+        /// <summary>When the last probe answer came (router clock), or null before the first.</summary>
+        public TimeSpan? LastAnswer { get; set; }
     }
+
+    /// <summary>
+    /// A next hop that stays alive but leaves at least this many probes in a row unanswered gets a line when it answers
+    /// again: how long it was silent and how much of the dead margin that used. An FGCP failover inside a cluster is
+    /// such a silence (the old primary dead, the new one not yet answering for the address); the line is how close
+    /// the router came to withdrawing a cluster that was only failing over.
+    /// </summary>
+    public const int SilenceWorthLogging = 3;
 
     private readonly PlacementRoute _route;
     private readonly IReadOnlyList<PlacedFlow> _flows;
@@ -217,7 +228,19 @@ public sealed class KernelPlacementRouter : IDisposable
         catch (Exception) { answered = false; }
         if (!answered || _stop.IsCancellationRequested) return;
         bool changed;
-        lock (_gate) changed = Log(hop, hop.Health.Answered(seq, _clock.Elapsed));
+        lock (_gate)
+        {
+            var now = _clock.Elapsed;
+            var (missed, wasAlive, answeredBefore) = (hop.Health.ConsecutiveMissed, hop.Health.Alive, hop.Health.ProbesAnswered);
+            changed = Log(hop, hop.Health.Answered(seq, now));
+            if (hop.Health.ProbesAnswered > answeredBefore)
+            {
+                if (wasAlive && missed >= SilenceWorthLogging && hop.LastAnswer is { } last)
+                    _log(string.Create(CultureInfo.InvariantCulture,
+                        $"{now.TotalSeconds:0.000} {hop.Address} answers after {(now - last).TotalMilliseconds:0} ms without an answer ({missed} missed probes of the {hop.Health.MissedProbesToDead} that withdraw it)"));
+                hop.LastAnswer = now;
+            }
+        }
         if (changed) await Apply();
     }
 

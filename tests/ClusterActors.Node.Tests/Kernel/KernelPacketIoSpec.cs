@@ -241,7 +241,9 @@ public sealed class KernelPacketIoSpec(ITestOutputHelper output) : IDisposable
         var up = await Packets.Eventually(() => a.IsUp, TimeSpan.FromSeconds(2), "carrier back");
         output.WriteLine($"carrier loss seen after {down.TotalMilliseconds:0} ms, carrier back after {up.TotalMilliseconds:0} ms (polled every 100 ms)");
 
+        var children = SystemCommand.ProcessesStarted;
         a.AdminUp = false; // `set status down`
+        Assert.Equal(children, SystemCommand.ProcessesStarted); // an ioctl on the port's socket, no `ip` process
         Assert.False(a.AdminUp);
         Assert.False(a.IsUp);
         Assert.Contains("state DOWN", NetnsLab.Ip(nsA, "link", "show", "port3"));

@@ -119,6 +119,32 @@ public sealed class KernelPlacementRouterSpec
     }
 
     [Fact]
+    public async Task A_next_hop_silent_for_a_while_but_never_withdrawn_says_how_long_and_how_much_of_the_margin_it_used()
+    {
+        var batches = 0;
+        var c1Answers = true;
+        var log = new List<string>();
+        using var router = new KernelPlacementRouter(Route(misses: 20), line => { lock (log) log.Add(line); },
+            ip: _ => { Interlocked.Increment(ref batches); return Task.FromResult((0, "")); },
+            ping: (hop, _) => Task.FromResult(!hop.Equals(C1) || Volatile.Read(ref c1Answers)));
+        await router.StartAsync();
+        await Task.Delay(100);
+        Volatile.Write(ref c1Answers, false); // an FGCP failover: the old primary gone, the new one not answering yet
+        await Task.Delay(150);
+        Volatile.Write(ref c1Answers, true);
+        await Until(() => { lock (log) return log.Any(l => l.Contains("192.168.129.254 answers after")); }, "the silence logged");
+        await Task.Delay(100);
+        string line;
+        lock (log) line = Assert.Single(log, l => l.Contains(" answers after "));
+        var m = System.Text.RegularExpressions.Regex.Match(line, @"192\.168\.129\.254 answers after (\d+) ms without an answer \((\d+) missed probes of the 20 that withdraw it\)$");
+        Assert.True(m.Success, line);
+        Assert.InRange(int.Parse(m.Groups[1].Value), 140, 1000);
+        Assert.InRange(int.Parse(m.Groups[2].Value), KernelPlacementRouter.SilenceWorthLogging, 19);
+        Assert.Equal(3, Volatile.Read(ref batches)); // never withdrawn: no rewrite after the first placement
+        lock (log) Assert.DoesNotContain(log, l => l.Contains("dead after"));
+    }
+
+    [Fact]
     public async Task A_rewrite_the_kernel_refused_is_written_again_at_the_next_change()
     {
         var batches = new List<IReadOnlyList<string>>();

@@ -147,6 +147,9 @@ public sealed class KernelPacketIo : IPacketIo, IDisposable
         Options.Log?.Invoke("kernel-io: " + problem);
     }
 
+    /// <summary>A line for <see cref="KernelPacketIoOptions.Log"/> that is not a problem (a role change's measured takeover).</summary>
+    internal void Note(string line) => Options.Log?.Invoke("kernel-io: " + line);
+
     internal void Detach(KernelPacketPort port)
     {
         lock (_gate)

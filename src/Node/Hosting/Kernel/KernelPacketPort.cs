@@ -28,6 +28,19 @@ public sealed record KernelPortCounters(long Received, long Sent, long NoCarrier
 /// the interface while it answers (so the kernel answers ARP for them, and only then), carrier from the interface
 /// flags. See README.md beside this file.
 /// </summary>
+/// <summary>One role change of a kernel port, measured from the moment Answering was set.</summary>
+/// <param name="Answering">true: the port took its addresses over; false: it gave them up.</param>
+/// <param name="Changed">Addresses the kernel added (or removed); fewer than <paramref name="Addresses"/> when some were there (or absent) already.</param>
+/// <param name="AddressesTook">Until the kernel had acknowledged every address.</param>
+/// <param name="FirstGratuitousArpAfter">Until the first gratuitous ARP was sent; null when none went out (silent, or no carrier yet).</param>
+public sealed record KernelPortTakeover(bool Answering, int Changed, int Addresses, TimeSpan AddressesTook, TimeSpan? FirstGratuitousArpAfter)
+{
+    public override string ToString() => FormattableString.Invariant(
+        $"{(Answering ? "takeover" : "release")}: {Changed} of {Addresses} address(es) {(Answering ? "added" : "removed")} by netlink in {AddressesTook.TotalMilliseconds:0.000} ms")
+        + (FirstGratuitousArpAfter is { } g ? FormattableString.Invariant($", first gratuitous ARP sent {g.TotalMilliseconds:0.000} ms after the role change")
+            : Answering ? ", no gratuitous ARP yet (no carrier)" : "");
+}
+
 public sealed class KernelPacketPort : IPacketPort
 {
     private readonly KernelPacketIo _io;
@@ -35,6 +48,7 @@ public sealed class KernelPacketPort : IPacketPort
     private readonly PacketArrived _onPacket;
     private readonly Socket _ipSocket;
     private readonly Socket _arpSocket;
+    private readonly NetlinkRouteSocket _netlink;
     private readonly SocketAddress _broadcast;
     private readonly NeighbourTable _neighbours;
     private readonly InterfaceAddress[] _addresses;
@@ -55,9 +69,10 @@ public sealed class KernelPacketPort : IPacketPort
     private long _nextGarpAt;
     private long _received, _sent, _noCarrier, _unresolved, _sendErrors, _ignoredSilent, _malformed, _callbackErrors;
     private long _arpRequestsSent, _arpsSeen, _garpsSent, _garpsSeen, _checksumsCompleted, _staleQueued, _socketErrors;
+    private KernelPortTakeover? _lastTakeover;
 
     private KernelPacketPort(KernelPacketIo io, string name, string linuxName, int ifindex, PhysicalAddress mac,
-        IReadOnlyList<InterfaceAddress> addresses, PacketArrived onPacket, Socket ipSocket, Socket arpSocket)
+        IReadOnlyList<InterfaceAddress> addresses, PacketArrived onPacket, Socket ipSocket, Socket arpSocket, NetlinkRouteSocket netlink)
     {
         _io = io;
         _options = io.Options;
@@ -71,6 +86,7 @@ public sealed class KernelPacketPort : IPacketPort
         _onPacket = onPacket;
         _ipSocket = ipSocket;
         _arpSocket = arpSocket;
+        _netlink = netlink;
         _broadcast = LinkLayerAddress.Create(ifindex, LinuxNet.EthPArp, new PhysicalAddress([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]));
         _neighbours = new NeighbourTable(ifindex);
         _lifetime = NeighbourTable.Ticks(_options.NeighbourLifetime);
@@ -86,6 +102,7 @@ public sealed class KernelPacketPort : IPacketPort
     {
         var arp = LinuxNet.PacketSocket();
         Socket? ip = null;
+        NetlinkRouteSocket? netlink = null;
         try
         {
             var ifname = linuxName ?? FindInterface(io, arp, name, addresses);
@@ -102,10 +119,12 @@ public sealed class KernelPacketPort : IPacketPort
             {
                 // keep the default
             }
-            return new KernelPacketPort(io, name, ifname, ifindex, mac, addresses, onPacket, ip, arp);
+            netlink = NetlinkRouteSocket.Open(); // here, in the port's namespace: the addresses go on this namespace's interface
+            return new KernelPacketPort(io, name, ifname, ifindex, mac, addresses, onPacket, ip, arp, netlink);
         }
         catch
         {
+            netlink?.Dispose();
             ip?.Dispose();
             arp.Dispose();
             throw;
@@ -175,8 +194,16 @@ public sealed class KernelPacketPort : IPacketPort
         set
         {
             if (_disposed) return;
-            var r = SystemCommand.Ip(_options.Namespace, "link", "set", "dev", LinuxName, value ? "up" : "down");
-            if (!r.Ok) _io.Report($"{Name}: {r}");
+            // SIOCSIFFLAGS on the port's own socket (its namespace's interface): what `ip link set dev IF up|down`
+            // does, without a child process on a unit's start or a `set status` change.
+            try
+            {
+                LinuxNet.SetUp(_arpSocket, LinuxName, value);
+            }
+            catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
+            {
+                _io.Report($"{Name}: setting {LinuxName} {(value ? "up" : "down")}: {e.Message}");
+            }
             Poll();
         }
     }
@@ -186,14 +213,31 @@ public sealed class KernelPacketPort : IPacketPort
         get => _answering;
         set
         {
+            KernelPortTakeover takeover;
             lock (_stateGate)
             {
                 if (_disposed || value == _answering) return;
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
                 _answering = value;
-                ApplyAddresses(value, cleanStale: false);
+                var changed = ApplyAddresses(value, cleanStale: false);
+                var addressed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+                var garpsBefore = Interlocked.Read(ref _garpsSent);
                 if (value) ScheduleGratuitousArps();
                 else _garpsDue = 0;
+                TimeSpan? announced = Interlocked.Read(ref _garpsSent) > garpsBefore ? System.Diagnostics.Stopwatch.GetElapsedTime(started) : null;
+                takeover = new KernelPortTakeover(value, changed, _addresses.Length, addressed, announced);
+                _lastTakeover = takeover;
             }
+            _io.Note($"{Name}: {takeover}");
+        }
+    }
+
+    /// <summary>The last role change of this port (Answering set): how long its addresses and first gratuitous ARP took.</summary>
+    public KernelPortTakeover? LastTakeover
+    {
+        get
+        {
+            lock (_stateGate) return _lastTakeover;
         }
     }
 
@@ -240,13 +284,20 @@ public sealed class KernelPacketPort : IPacketPort
                 Interlocked.Increment(ref _unresolved);
                 return false;
             }
-            if (_neighbours.MayRequest(target, NeighbourTable.Ticks(_options.ResolveTimeout))) SendArpRequest(target);
+            var asked = _neighbours.MayRequest(target, NeighbourTable.Ticks(_options.ResolveTimeout));
+            if (asked) SendArpRequest(target);
+            var waitStarted = System.Diagnostics.Stopwatch.GetTimestamp();
             destination = _neighbours.WaitFor(target, _lifetime, _options.ResolveTimeout);
+            var waited = System.Diagnostics.Stopwatch.GetElapsedTime(waitStarted);
             if (destination is null)
             {
                 Interlocked.Increment(ref _unresolved);
+                // Once per hold-down (the next sends fail at once): the caller (a unit's forwarding actor) was blocked this long.
+                _io.Note(FormattableString.Invariant($"{Name}: {nextHop} did not answer ARP ({(asked ? "asked" : "already being asked")}): the sender waited {waited.TotalMilliseconds:0} ms; sends to it fail for {_options.UnresolvedHoldDown.TotalMilliseconds:0} ms"));
                 return false;
             }
+            if (waited >= SlowResolution)
+                _io.Note(FormattableString.Invariant($"{Name}: resolving {nextHop} kept the sender waiting {waited.TotalMilliseconds:0.0} ms"));
         }
         else if (age > _lifetime / 2 && _neighbours.MayRequest(target, NeighbourTable.Ticks(TimeSpan.FromSeconds(1))))
         {
@@ -332,32 +383,43 @@ public sealed class KernelPacketPort : IPacketPort
         }
     }
 
-    /// <summary>Adds (answering) or removes (silent) the port's addresses on the interface.</summary>
-    private void ApplyAddresses(bool present, bool cleanStale)
+    /// <summary>
+    /// Adds (answering) or removes (silent) the port's addresses on the interface: one rtnetlink datagram for all of
+    /// them, in this process (no `ip` child on the failover path). Returns how many the kernel changed.
+    /// </summary>
+    private int ApplyAddresses(bool present, bool cleanStale)
     {
-        foreach (var a in _addresses)
+        var changed = 0;
+        foreach (var r in _netlink.Change(present ? AddressChange.Add : AddressChange.Remove, IfIndex, _addresses, NetlinkTimeout))
         {
-            var r = SystemCommand.Ip(_options.Namespace, "addr", present ? "add" : "del", a.ToString(), "dev", LinuxName);
             if (r.Ok)
             {
-                if (present) _added.Add(a);
-                else _added.Remove(a);
+                changed++;
+                if (present) _added.Add(r.Address);
+                else _added.Remove(r.Address);
             }
-            else if (present && (r.Error.Contains("File exists") || r.Error.Contains("already assigned")))
+            else if (present && r.AlreadyPresent)
             {
                 // already there: configured by the lab itself, so it stays when the port is disposed
             }
-            else if (!present && (r.Error.Contains("Cannot assign requested address") || r.Error.Contains("Address not found")))
+            else if (!present && r.WasAbsent)
             {
-                _added.Remove(a); // not there
+                _added.Remove(r.Address); // not there
             }
             else
             {
-                _io.Report($"{Name}: {r}");
+                _io.Report($"{Name}: {(present ? "adding" : "removing")} {r} on {LinuxName}");
             }
         }
         if (cleanStale) _added.Clear();
+        return changed;
     }
+
+    /// <summary>A resolution that kept its sender waiting this long is logged (the forwarding actor waits with it).</summary>
+    private static readonly TimeSpan SlowResolution = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>How long the kernel has to acknowledge an address change (it answers in microseconds; this only bounds a wedged socket).</summary>
+    private static readonly TimeSpan NetlinkTimeout = TimeSpan.FromSeconds(2);
 
     private void ReceiveIp(PacketReceiver receiver)
     {
@@ -490,10 +552,10 @@ public sealed class KernelPacketPort : IPacketPort
             _disposed = true;
             _isUp = false;
             _garpsDue = 0;
-            foreach (var a in _added.ToArray())
-                SystemCommand.Ip(_options.Namespace, "addr", "del", a.ToString(), "dev", LinuxName);
+            if (_added.Count > 0) _netlink.Change(AddressChange.Remove, IfIndex, _added.ToArray(), NetlinkTimeout);
             _added.Clear();
         }
+        _netlink.Dispose();
         _ipSocket.Dispose();
         _arpSocket.Dispose();
         foreach (var t in new[] { _ipReceiver, _arpReceiver })

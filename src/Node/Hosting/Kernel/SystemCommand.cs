@@ -11,13 +11,18 @@ public sealed record CommandResult(string Command, int ExitCode, string Output, 
 }
 
 /// <summary>
-/// Runs iproute2 and nftables as child processes (iproute2 is in every image the lab uses; netlink by hand would be
-/// more code for a path that runs on role changes, not per packet). Binaries are looked up on PATH, then in
+/// Runs iproute2 and nftables as child processes, for what runs once (namespace preparation, finding an interface,
+/// `set status`), never on a role change: the cluster's addresses move by netlink in-process (<see cref="NetlinkRouteSocket"/>),
+/// since a forked `ip` per address delayed a new primary's takeover on a loaded machine. Binaries are looked up on PATH, then in
 /// /usr/sbin and /sbin, where Debian puts them and where a non-root PATH does not look.
 /// </summary>
 public static class SystemCommand
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    private static long _started;
+
+    /// <summary>Child processes started so far by this process (specs check that a role change starts none).</summary>
+    public static long ProcessesStarted => Interlocked.Read(ref _started);
 
     public static string? Find(string program)
     {
@@ -43,6 +48,7 @@ public static class SystemCommand
         };
         foreach (var a in args) psi.ArgumentList.Add(a);
         var text = program + " " + string.Join(' ', psi.ArgumentList);
+        Interlocked.Increment(ref _started);
         using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {text}");
         if (stdin is not null)
         {

@@ -1,0 +1,139 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using ClusterActors.Actors.DataPlane;
+using ClusterActors.Node.Hosting.Kernel;
+using Xunit.Abstractions;
+
+namespace ClusterActors.Node.Tests.Kernel;
+
+/// <summary>
+/// A new FGCP primary's takeover on real interfaces: its ports put the cluster's addresses on their interfaces and
+/// announce them the moment the role changes (what <c>ForwardingActor</c> does on <c>HaRoleChanged</c>: Answering on
+/// every port). The DC router declares a next hop dead after (misses + 1) probe intervals, a bound only 200–300 ms
+/// above FGCP's detection; a takeover that forked one `ip` per address answered the router's probes 256–481 ms late
+/// in the docker lab and the router withdrew a cluster that was only failing over. Here the takeover is netlink in
+/// this process, measured, and starts no child process.
+/// </summary>
+[Collection("kernel-io")]
+public sealed class KernelTakeoverSpec(ITestOutputHelper output) : IDisposable
+{
+    /// <summary>The DC router's probe interval: the takeover, from role change to the neighbour hearing it, fits in one.</summary>
+    private static readonly TimeSpan Bound = TimeSpan.FromMilliseconds(100);
+
+    private readonly NetnsLab _lab = new();
+    private readonly List<KernelPacketIo> _hosts = new();
+    private readonly ConcurrentQueue<string> _lines = new();
+
+    private KernelPacketIo Host(string ns, bool answeringOnOpen)
+    {
+        var io = new KernelPacketIo(new KernelPacketIoOptions { Namespace = ns, AnsweringOnOpen = answeringOnOpen, Log = Log });
+        _hosts.Add(io);
+        return io;
+    }
+
+    private void Log(string line)
+    {
+        _lines.Enqueue(line);
+        try { output.WriteLine(line); } catch (InvalidOperationException) { /* after the test */ }
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            foreach (var h in _hosts) h.Dispose();
+        }
+        finally
+        {
+            _lab.Dispose();
+        }
+    }
+
+    private static InterfaceAddress[] At(params string[] cidrs) => cidrs.Select(InterfaceAddress.Parse).ToArray();
+
+    [Fact]
+    public void A_role_change_puts_every_address_on_by_netlink_and_the_neighbour_hears_the_gratuitous_arp_within_a_probe_interval_with_no_child_process()
+    {
+        RequiredTool.Check("ip", "nft");
+        var (nsUnit, nsRouter) = (_lab.Namespace(), _lab.Namespace());
+        _lab.Cable(nsUnit, "port2", nsRouter, "leg2");
+        _lab.Cable(nsUnit, "port3", nsRouter, "leg3");
+        var unitIo = Host(nsUnit, answeringOnOpen: false);
+        unitIo.PrepareNamespace(["port2", "port3"]);
+        // port2 holds the cluster's address and a second one (a secondary address of the same subnet), port3 one.
+        var port2 = (KernelPacketPort)unitIo.Open("port2", At("10.77.20.254/24", "10.77.20.250/24"), new Inbox().Handler);
+        var port3 = (KernelPacketPort)unitIo.Open("port3", At("10.77.30.254/24"), new Inbox().Handler);
+        NetnsLab.Ip(nsUnit, "addr", "add", "10.77.20.2/24", "dev", "port2"); // the unit's own address: it stays throughout
+        var routerIo = Host(nsRouter, answeringOnOpen: true);
+        var leg2 = (KernelPacketPort)routerIo.Open("leg2", At("10.77.20.1/24"), new Inbox().Handler);
+        var leg3 = (KernelPacketPort)routerIo.Open("leg3", At("10.77.30.1/24"), new Inbox().Handler);
+        Assert.Equal(["10.77.20.2/24"], NetnsLab.Addresses(nsUnit, "port2"));
+        Assert.Empty(NetnsLab.Addresses(nsUnit, "port3"));
+
+        var children = SystemCommand.ProcessesStarted;
+        var (seen2, seen3) = (leg2.Counters.GratuitousArpsSeen, leg3.Counters.GratuitousArpsSeen);
+        var sw = Stopwatch.StartNew();
+        port2.Answering = true; // the role change, as ForwardingActor makes it: every port in turn
+        port3.Answering = true;
+        var setters = sw.Elapsed;
+        var childrenDuring = SystemCommand.ProcessesStarted - children;
+        TimeSpan? heard = null;
+        while (sw.Elapsed < TimeSpan.FromSeconds(2))
+        {
+            if (leg2.Counters.GratuitousArpsSeen >= seen2 + 2 && leg3.Counters.GratuitousArpsSeen >= seen3 + 1)
+            {
+                heard = sw.Elapsed;
+                break;
+            }
+            Thread.Sleep(1);
+        }
+        output.WriteLine($"role change: setters returned after {setters.TotalMilliseconds:0.000} ms; gratuitous ARPs for all three addresses heard by the router after "
+                         + $"{heard?.TotalMilliseconds.ToString("0.000") ?? "never"} ms; port2 {port2.LastTakeover}; port3 {port3.LastTakeover}");
+
+        Assert.Equal(0, childrenDuring); // no `ip` (nor anything else) forked on the failover path
+        Assert.NotNull(heard);
+        Assert.True(heard <= Bound, $"gratuitous ARPs heard {heard?.TotalMilliseconds:0} ms after the role change, bound {Bound.TotalMilliseconds:0} ms");
+        Assert.Equal(["10.77.20.2/24", "10.77.20.254/24", "10.77.20.250/24"], NetnsLab.Addresses(nsUnit, "port2"));
+        Assert.Equal(["10.77.30.254/24"], NetnsLab.Addresses(nsUnit, "port3"));
+        foreach (var a in new[] { "10.77.20.254", "10.77.20.250" })
+            Assert.Equal(port2.Mac, leg2.NeighbourMac(IPAddress.Parse(a)));
+        Assert.Equal(port3.Mac, leg3.NeighbourMac(IPAddress.Parse("10.77.30.254")));
+        // The takeover is a measured figure, logged per port.
+        Assert.Equal(new { Answering = true, Changed = 2, Addresses = 2 }, new { port2.LastTakeover!.Answering, port2.LastTakeover.Changed, port2.LastTakeover.Addresses });
+        Assert.NotNull(port2.LastTakeover.FirstGratuitousArpAfter);
+        Assert.True(port2.LastTakeover.AddressesTook <= port2.LastTakeover.FirstGratuitousArpAfter);
+        Assert.Contains(_lines, l => l.Contains("port2: takeover: 2 of 2 address(es) added by netlink in") && l.Contains("first gratuitous ARP sent"));
+        Assert.Empty(unitIo.Problems);
+
+        // Becoming secondary takes the cluster's addresses off, again without a child process; the unit's own stays.
+        children = SystemCommand.ProcessesStarted;
+        port2.Answering = false;
+        port3.Answering = false;
+        Assert.Equal(0, SystemCommand.ProcessesStarted - children);
+        Assert.Equal(["10.77.20.2/24"], NetnsLab.Addresses(nsUnit, "port2"));
+        Assert.Empty(NetnsLab.Addresses(nsUnit, "port3"));
+        Assert.Equal(new { Answering = false, Changed = 1 }, new { port3.LastTakeover!.Answering, port3.LastTakeover.Changed });
+        Assert.Empty(unitIo.Problems);
+    }
+
+    [Fact]
+    public void An_address_already_on_the_interface_is_taken_over_as_it_is_and_stays_when_the_port_goes()
+    {
+        RequiredTool.Check("ip", "nft");
+        var (nsUnit, nsPeer) = (_lab.Namespace(), _lab.Namespace());
+        _lab.Cable(nsUnit, "port2", nsPeer, "leg");
+        var unitIo = Host(nsUnit, answeringOnOpen: false);
+        var port = (KernelPacketPort)unitIo.Open("port2", At("10.77.21.254/24", "10.77.21.250/24"), new Inbox().Handler);
+        NetnsLab.Ip(nsUnit, "addr", "add", "10.77.21.254/24", "dev", "port2"); // configured by the lab itself (EEXIST to the port)
+
+        port.Answering = true;
+        Assert.Equal(1, port.LastTakeover!.Changed); // only the one it added
+        Assert.Empty(unitIo.Problems);               // EEXIST is "already there", not a failure
+        Assert.Equal(["10.77.21.254/24", "10.77.21.250/24"], NetnsLab.Addresses(nsUnit, "port2"));
+
+        port.Dispose(); // a killed unit: takes back what it added, leaves what the lab put there
+        Assert.Equal(["10.77.21.254/24"], NetnsLab.Addresses(nsUnit, "port2"));
+        Assert.Empty(unitIo.Problems);
+    }
+}
