@@ -153,9 +153,14 @@ public sealed class AkkaClusterMergeSpec(ITestOutputHelper output) : IAsyncLifet
         var sw = Stopwatch.StartNew();
         string? why = "not checked";
         uint[] tunnels = [shared.Child.OutboundSpi, onC1.Child.OutboundSpi, onC2.OutboundSpi];
+        var restartSeen = new Dictionary<string, long>();
         try
         {
-            await LoopbackLab.Eventually(async () => OneAkkaCluster() && (why = await Converged(tunnels)) is null, MergeBound,
+            await LoopbackLab.Eventually(async () =>
+            {
+                foreach (var u in All.Where(u => _lab.Units[u].Incarnations > 1)) restartSeen.TryAdd(u, sw.ElapsedMilliseconds);
+                return OneAkkaCluster() && (why = await Converged(tunnels)) is null;
+            }, MergeBound,
                 "one Akka cluster again and every tunnel one owner with its SAs everywhere");
         }
         catch (TimeoutException e)
@@ -168,7 +173,7 @@ public sealed class AkkaClusterMergeSpec(ITestOutputHelper output) : IAsyncLifet
 
         // Exactly one side restarted, each of its units once: the side whose lowest member address is the higher.
         var restarted = All.Where(u => _lab.Units[u].Incarnations > 1).ToList();
-        output.WriteLine($"restarted: {string.Join(",", restarted)}");
+        output.WriteLine($"restarted (ms after the heal, seen within the poll): {string.Join(", ", restartSeen.Select(r => $"{r.Key} {r.Value}"))}");
         Assert.True(restarted.SequenceEqual(C1) || restarted.SequenceEqual(C2), $"exactly one side restarted, not {string.Join(",", restarted)}");
         Assert.All(restarted, u => Assert.Equal(2, _lab.Units[u].Incarnations));
         var stayed = restarted.SequenceEqual(C1) ? C2 : C1;
