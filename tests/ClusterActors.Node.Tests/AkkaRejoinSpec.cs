@@ -142,4 +142,114 @@ public sealed class AkkaRejoinSpec
         rule.Quarantined(by, U(self), low.Contains(U(self)) ? low : high);
         Assert.Equal(restarts, rule.Decide() is not null);
     }
+
+    // ── Two clusters that downed each other (src/Node/Hosting/README.md): the answers come by signed datagram ──
+
+    private (RejoinVerdict? Verdict, int At) ProbeByDatagram(AkkaRejoin rule, string self, string[] mine, ContactView answer, int seconds)
+    {
+        for (var s = 0; s <= seconds; s++)
+        {
+            rule.Heard(self, mine, answer, ProbeChannel.Datagram);
+            if (rule.Decide() is { } v) return (v, s);
+            _time.Advance(TimeSpan.FromSeconds(1));
+        }
+        return (null, -1);
+    }
+
+    [Theory]
+    [InlineData(Vm3, Vm1, true)]  // {VM3, VM4} hears VM1 of {VM1, VM2}: VM3's side rejoins
+    [InlineData(Vm4, Vm2, true)]
+    [InlineData(Vm3, Vm2, true)]
+    [InlineData(Vm1, Vm3, false)] // {VM1, VM2} hears VM3: the lower side stays, however long
+    [InlineData(Vm2, Vm4, false)]
+    [InlineData(Vm1, Vm4, false)]
+    public void Two_clusters_that_downed_each_other_heard_by_datagram_only_the_higher_side_restarts_after_the_confirmation_time(string self, string contact, bool restarts)
+    {
+        var rule = new AkkaRejoin(Confirm, MinInterval, _time) { Contacts = [Vm1, Vm2, Vm3, Vm4] };
+        string[] low = [U(Vm1), U(Vm2)], high = [U(Vm3), U(Vm4)];
+        var mine = low.Contains(U(self)) ? low : high;
+        var theirs = low.Contains(U(contact)) ? low : high;
+        var (verdict, at) = ProbeByDatagram(rule, U(self), mine, Member(contact, theirs), 120);
+        Assert.Equal(restarts, verdict is not null);
+        if (verdict is null) return;
+        Assert.Equal(5, at);
+        Assert.Contains("two Akka clusters", verdict.Why);
+        Assert.Equal([Vm1, Vm2], verdict.JoinThrough);
+    }
+
+    [Fact]
+    public void Both_sides_fed_each_others_answers_never_restart_at_once()
+    {
+        // Each unit of each side hears every unit of the other side once a second for two minutes.
+        string[] low = [U(Vm1), U(Vm2)], high = [U(Vm3), U(Vm4)];
+        var rules = new[] { Vm1, Vm2, Vm3, Vm4 }.ToDictionary(u => u, _ => new AkkaRejoin(Confirm, MinInterval, _time) { Contacts = [Vm1, Vm2, Vm3, Vm4] });
+        var restartedAt = new Dictionary<string, int>();
+        for (var s = 0; s < 120; s++)
+        {
+            foreach (var (unit, rule) in rules.Where(r => !restartedAt.ContainsKey(r.Key)))
+            {
+                var mine = low.Contains(U(unit)) ? low : high;
+                var theirs = mine == low ? high : low;
+                foreach (var other in theirs) rule.Heard(U(unit), mine, Member(other[..other.IndexOf('#')], theirs), ProbeChannel.Datagram);
+                if (rule.Decide() is not null) restartedAt[unit] = s;
+            }
+            _time.Advance(TimeSpan.FromSeconds(1));
+        }
+        Assert.Equal([Vm3, Vm4], restartedAt.Keys.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void A_datagram_answer_from_a_member_of_this_units_cluster_is_no_evidence_either_way()
+    {
+        // Over Akka the same answer removes VM2 (A_unit_the_others_removed…); by datagram a member's answer is ignored:
+        // a plain cut must never restart anybody, and members are asked over Akka.
+        var rule = Rule();
+        Assert.Null(ProbeByDatagram(rule, U(Vm2), [U(Vm1), U(Vm2)], Member(Vm1, U(Vm1), U(Vm3), U(Vm4)), 60).Verdict);
+        // Nor does it clear what Akka's answers built up.
+        for (var s = 0; s < 3; s++)
+        {
+            rule.Heard(U(Vm2), [U(Vm1), U(Vm2)], Member(Vm1, U(Vm1), U(Vm3)));
+            _time.Advance(TimeSpan.FromSeconds(1));
+        }
+        rule.Heard(U(Vm2), [U(Vm1), U(Vm2)], Member(Vm1, U(Vm1), U(Vm2)), ProbeChannel.Datagram);
+        _time.Advance(TimeSpan.FromSeconds(2));
+        Assert.NotNull(rule.Decide());
+    }
+
+    [Fact]
+    public void Whom_to_join_is_narrowed_to_the_configured_contacts_never_an_address_only_an_answer_named()
+    {
+        const string stranger = "akka.tcp://fortigate@10.9.9.9:2552";
+        var rule = new AkkaRejoin(Confirm, MinInterval, _time) { Contacts = ["akka.tcp://fortigate@10.0.0.1:2552", "akka.tcp://fortigate@10.0.0.3:2552"] };
+        var (verdict, _) = ProbeByDatagram(rule, U(Vm3), [U(Vm3)], Member(Vm1, U(Vm1), U(stranger)), 30);
+        Assert.NotNull(verdict);
+        Assert.Equal([Vm1], verdict!.JoinThrough);
+    }
+
+    [Fact]
+    public void Restarts_that_lead_into_no_cluster_are_spaced_further_apart_until_a_contact_lists_this_unit()
+    {
+        var rule = new AkkaRejoin(Confirm, MinInterval, _time) { Contacts = [Vm1, Vm2, Vm3, Vm4] };
+        string[] high = [U(Vm3)];
+        var answer = Member(Vm1, U(Vm1), U(Vm2));
+        var gaps = new List<int>();
+        var last = 0;
+        var t = 0;
+        for (; t < 400 && gaps.Count < 5; t++)
+        {
+            rule.Heard(U(Vm3, rule.Restarts + 1), high.Select(_ => U(Vm3, rule.Restarts + 1)).ToArray(), answer, ProbeChannel.Datagram);
+            if (rule.Decide() is not null)
+            {
+                if (rule.Restarts > 0) gaps.Add(t - last);
+                last = t;
+                rule.Restarted();
+            }
+            _time.Advance(TimeSpan.FromSeconds(1));
+        }
+        // 15 s, then 30 s, then 60 s (the cap: MinInterval × MaxBackoff), never less.
+        Assert.Equal([15, 30, 60, 60, 60], gaps);
+        // The next incarnation gets in: a contact lists it, and the spacing is back to MinInterval.
+        rule.Heard(U(Vm3, 99), [U(Vm3, 99), U(Vm1)], Member(Vm1, U(Vm1), U(Vm3, 99)));
+        Assert.Equal(MinInterval, rule.Spacing);
+    }
 }

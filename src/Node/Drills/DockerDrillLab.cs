@@ -447,7 +447,8 @@ public sealed partial class DockerDrillLab : IDrillLab
     private const int AkkaPort = 2552;
 
     /// <summary>In each unit's namespace, an nft table that drops TCP to and from the other unit's FGSP-link address on the
-    /// Akka port (both the connection it opens and the one the other unit opens); heartbeats (port4, UDP) are untouched.</summary>
+    /// Akka port (both the connection it opens and the one the other unit opens), and the datagram cluster probe (UDP to
+    /// that port number, both ways: src/Node/Hosting/README.md); heartbeats (port4, UDP) are untouched.</summary>
     public Task CutAkkaAsync(string unitA, string unitB) => SetAkkaPath(unitA, unitB, cut: true);
 
     public Task HealAkkaAsync(string unitA, string unitB) => SetAkkaPath(unitA, unitB, cut: false);
@@ -455,8 +456,8 @@ public sealed partial class DockerDrillLab : IDrillLab
     /// <summary>The nft script that cuts (or restores) the Akka path to <paramref name="peerIp"/> in one unit's namespace:
     /// one line, so the chains are separated by `;` (nft rejects `} chain` on one line: seen in the first docker run).</summary>
     public static string AkkaCutScript(string table, string peerIp, bool cut) => cut
-        ? $"table inet {table} {{ chain in {{ type filter hook input priority -10; ip saddr {peerIp} tcp sport {AkkaPort} drop; ip saddr {peerIp} tcp dport {AkkaPort} drop; }}; " +
-          $"chain out {{ type filter hook output priority -10; ip daddr {peerIp} tcp dport {AkkaPort} drop; ip daddr {peerIp} tcp sport {AkkaPort} drop; }}; }}"
+        ? $"table inet {table} {{ chain in {{ type filter hook input priority -10; ip saddr {peerIp} tcp sport {AkkaPort} drop; ip saddr {peerIp} tcp dport {AkkaPort} drop; ip saddr {peerIp} udp dport {AkkaPort} drop; }}; " +
+          $"chain out {{ type filter hook output priority -10; ip daddr {peerIp} tcp dport {AkkaPort} drop; ip daddr {peerIp} tcp sport {AkkaPort} drop; ip daddr {peerIp} udp dport {AkkaPort} drop; }}; }}"
         : $"delete table inet {table}";
 
     private async Task SetAkkaPath(string unitA, string unitB, bool cut)

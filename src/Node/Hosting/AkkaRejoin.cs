@@ -6,6 +6,18 @@ namespace ClusterActors.Node.Hosting;
 /// </summary>
 public sealed record ContactView(string Address, bool IsMember, string UniqueAddress, IReadOnlyCollection<string> Members);
 
+/// <summary>
+/// How a contact's answer reached this unit: <see cref="Akka"/>, the bootstrap's question over Akka remoting (which
+/// classic remoting drops locally once either side has quarantined the other's incarnation), or <see cref="Datagram"/>,
+/// the same question signed with the lab certificates over the host's own UDP socket (<see cref="ClusterProbeSocket"/>),
+/// which a quarantine does not stop.
+/// </summary>
+public enum ProbeChannel
+{
+    Akka,
+    Datagram
+}
+
 /// <summary>The host restarts this unit's ActorSystem as a new incarnation and joins through <see cref="JoinThrough"/>
 /// (addresses, empty: every configured contact, as at start).</summary>
 public sealed record RejoinVerdict(string Why, IReadOnlyList<string> JoinThrough);
@@ -26,11 +38,29 @@ public sealed record RejoinVerdict(string Why, IReadOnlyList<string> JoinThrough
 /// </list>
 /// Evidence from probes must hold for <see cref="ConfirmAfter"/> (membership gossip takes a moment to reach everyone,
 /// a joining unit is briefly listed by one side only); any answer that lists this unit clears that contact. Restarts
-/// are at least <see cref="MinInterval"/> apart, so a rule that keeps firing cannot spin. One actor at a time uses it;
-/// the host keeps it across restarts.
+/// are at least <see cref="MinInterval"/> apart, and that spacing doubles with each restart after which no contact has
+/// yet listed this unit as a member (up to <see cref="MaxBackoff"/> times), so a rule that keeps firing cannot spin.
+/// One actor at a time uses it; the host keeps it across restarts.
+/// <para>
+/// Answers by <see cref="ProbeChannel.Datagram"/> count only for contacts that are not members of this unit's cluster:
+/// that is the case Akka remoting cannot carry (both sides downed and quarantined each other, README "Two clusters that
+/// downed each other"); a member's answers come over Akka as before, so a plain cut never restarts anybody. Whom a
+/// verdict joins comes from an answer (wire content), so it is narrowed to the configured contacts
+/// (<see cref="Contacts"/>): a unit never dials an address because a message named it.
+/// </para>
 /// </summary>
 public sealed class AkkaRejoin(TimeSpan confirmAfter, TimeSpan minInterval, TimeProvider time)
 {
+    /// <summary>The spacing between restarts grows at most to <see cref="MinInterval"/> × this.</summary>
+    public const int MaxBackoff = 4;
+
+    /// <summary>
+    /// The configured contacts (addresses, any scheme: compared by host:port). Empty: any address an answer names may be
+    /// joined (the table specs); the host always sets them.
+    /// </summary>
+    public IReadOnlyCollection<string> Contacts { get; init; } = [];
+
+    private int _streak;
     private readonly Dictionary<string, (DateTimeOffset Since, RejoinVerdict Verdict)> _evidence = new();
     private RejoinVerdict? _now;
     private DateTimeOffset? _lastRestart;
@@ -65,9 +95,18 @@ public sealed class AkkaRejoin(TimeSpan confirmAfter, TimeSpan minInterval, Time
     }
 
     /// <summary>A contact answered the probe. <paramref name="myMembers"/>: the live members this unit sees (unique addresses).</summary>
-    public void Heard(string self, IReadOnlyCollection<string> myMembers, ContactView contact)
+    public void Heard(string self, IReadOnlyCollection<string> myMembers, ContactView contact, ProbeChannel channel = ProbeChannel.Akka)
     {
+        // A member of this unit's cluster is asked over Akka; its datagram answer neither adds nor clears evidence.
+        if (channel == ProbeChannel.Datagram && myMembers.Any(m => HostPort(AddressOf(m)) == HostPort(contact.Address))) return;
+        // Listed by a contact's cluster: the last restart worked, the next one (if ever) is spaced as the first.
+        if (contact.IsMember && contact.Members.Contains(self)) _streak = 0;
         var verdict = Judge(self, myMembers, contact);
+        if (verdict is not null && Contacts.Count > 0)
+        {
+            var configured = Contacts.Select(HostPort).ToHashSet(StringComparer.Ordinal);
+            verdict = verdict with { JoinThrough = verdict.JoinThrough.Where(a => configured.Contains(HostPort(a))).ToList() };
+        }
         if (verdict is null) _evidence.Remove(contact.Address);
         else if (!_evidence.ContainsKey(contact.Address)) _evidence[contact.Address] = (time.GetUtcNow(), verdict);
     }
@@ -79,10 +118,17 @@ public sealed class AkkaRejoin(TimeSpan confirmAfter, TimeSpan minInterval, Time
     public RejoinVerdict? Decide()
     {
         var now = time.GetUtcNow();
-        if (_lastRestart is { } last && now - last < MinInterval) return null;
+        if (_lastRestart is { } last && now - last < Spacing) return null;
         if (_now is not null) return _now;
         return _evidence.Values.Where(e => now - e.Since >= ConfirmAfter).Select(e => e.Verdict).FirstOrDefault();
     }
+
+    /// <summary>
+    /// How long after the last restart the next may come: <see cref="MinInterval"/> after a restart that led into a
+    /// cluster (a contact listed this unit since), doubling for each restart in a row that did not, up to
+    /// <see cref="MaxBackoff"/> × <see cref="MinInterval"/>.
+    /// </summary>
+    public TimeSpan Spacing => MinInterval * Math.Min(MaxBackoff, 1 << Math.Max(0, Math.Min(_streak - 1, 8)));
 
     /// <summary>The host restarted the ActorSystem: everything seen so far was about the old incarnation.</summary>
     public void Restarted()
@@ -91,6 +137,16 @@ public sealed class AkkaRejoin(TimeSpan confirmAfter, TimeSpan minInterval, Time
         _evidence.Clear();
         _lastRestart = time.GetUtcNow();
         Restarts++;
+        _streak++;
+    }
+
+    /// <summary>host:port of an address (any scheme, with or without #uid): how contacts and answers are compared.</summary>
+    public static string HostPort(string address)
+    {
+        var at = address.LastIndexOf('@');
+        var rest = at < 0 ? address : address[(at + 1)..];
+        var hash = rest.IndexOf('#');
+        return hash < 0 ? rest : rest[..hash];
     }
 
     private static string AddressOf(string unique)

@@ -31,6 +31,9 @@ public sealed class ClusterBootstrap : ReceiveActor, IWithTimers
         public static readonly SelfRemoved Instance = new();
     }
 
+    /// <summary>A signed answer to this unit's datagram probe (<see cref="ClusterProbeSocket"/>), about contact <c>View.Address</c>.</summary>
+    private sealed record DatagramAnswer(ContactView View);
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Cluster _cluster = Cluster.Get(Context.System);
     private readonly IReadOnlyList<Address> _contacts;
@@ -51,16 +54,21 @@ public sealed class ClusterBootstrap : ReceiveActor, IWithTimers
     private readonly Action<RejoinVerdict>? _restart;
     private readonly HashSet<Address> _answeredSinceCheck = new();
     private bool _restartAsked;
+    private readonly ClusterProbeSocket? _probe;
 
     /// <param name="rejoin">The host's rejoin rule (kept across restarts); null: this unit never restarts to rejoin.</param>
     /// <param name="restart">How the host restarts the ActorSystem when the rule says so (called once, from this actor).</param>
     /// <param name="joinThrough">A restarted incarnation joins the cluster these members belong to, not the first seed.</param>
+    /// <param name="probe">The host's datagram probe (outlives this ActorSystem): asks contacts that are not members of
+    /// this unit's cluster, which Akka remoting may no longer reach (both sides quarantined each other); null: none.</param>
     public ClusterBootstrap(IReadOnlyList<Address> contacts, TimeSpan probeInterval, TimeSpan fallbackAfter,
-        AkkaRejoin? rejoin = null, Action<RejoinVerdict>? restart = null, IReadOnlyList<Address>? joinThrough = null)
+        AkkaRejoin? rejoin = null, Action<RejoinVerdict>? restart = null, IReadOnlyList<Address>? joinThrough = null,
+        ClusterProbeSocket? probe = null)
     {
         _contacts = contacts.Where(a => a != _cluster.SelfAddress).Distinct().ToList();
         _rejoin = rejoin;
         _restart = restart;
+        _probe = rejoin is null ? null : probe;
         // A unit that has decided to found answers as a member at once, so a unit that started just after it joins it
         // instead of founding a second cluster (Akka clusters never merge). A member also says whom it sees, so that
         // a member asking can tell two clusters apart (AkkaRejoin).
@@ -77,6 +85,7 @@ public sealed class ClusterBootstrap : ReceiveActor, IWithTimers
         {
             if (!_restartAsked) _rejoin?.Quarantined(q.RemoteAddress.ToString(), Unique(_cluster.SelfUniqueAddress), LiveMembers().ToList());
         });
+        Receive<DatagramAnswer>(OnDatagramAnswer);
         Receive<ClusterEvent.MemberUp>(_ => { });
         var seeds = contacts.Append(_cluster.SelfAddress).Distinct().OrderBy(a => a.ToString(), StringComparer.Ordinal).ToList();
         _firstSeed = seeds[0];
@@ -90,12 +99,16 @@ public sealed class ClusterBootstrap : ReceiveActor, IWithTimers
             _cluster.RegisterOnMemberRemoved(() => self.Tell(SelfRemoved.Instance));
             Context.System.EventStream.Subscribe(Self, typeof(Akka.Remote.ThisActorSystemQuarantinedEvent));
             Timers.StartPeriodicTimer("rejoin", RejoinCheck.Instance, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+            _probe?.Attach(view => self.Tell(new DatagramAnswer(view)));
         }
     }
 
+    protected override void PostStop() => _probe?.Attach(null);
+
     public static Props Props(IReadOnlyList<Address> contacts, TimeSpan probeInterval, TimeSpan fallbackAfter,
-        AkkaRejoin? rejoin = null, Action<RejoinVerdict>? restart = null, IReadOnlyList<Address>? joinThrough = null) =>
-        Akka.Actor.Props.Create(() => new ClusterBootstrap(contacts, probeInterval, fallbackAfter, rejoin, restart, joinThrough));
+        AkkaRejoin? rejoin = null, Action<RejoinVerdict>? restart = null, IReadOnlyList<Address>? joinThrough = null,
+        ClusterProbeSocket? probe = null) =>
+        Akka.Actor.Props.Create(() => new ClusterBootstrap(contacts, probeInterval, fallbackAfter, rejoin, restart, joinThrough, probe));
 
     private IEnumerable<string> LiveMembers() => _cluster.State.Members
         .Where(m => m.Status is MemberStatus.Joining or MemberStatus.WeaklyUp or MemberStatus.Up)
@@ -117,11 +130,28 @@ public sealed class ClusterBootstrap : ReceiveActor, IWithTimers
             _answeredSinceCheck.Clear();
             foreach (var contact in _contacts)
                 Context.ActorSelection(new RootActorPath(contact) / "user" / Name).Tell(new ClusterBootstrapProbe(_cluster.SelfAddress.ToString()));
+            // A contact outside this unit's cluster may have quarantined this incarnation (or this one it): Akka drops the
+            // question locally, so it is asked again over the host's signed datagram.
+            if (_probe is not null)
+            {
+                var members = _cluster.State.Members.Select(m => m.Address).ToHashSet();
+                foreach (var contact in _contacts.Where(c => !members.Contains(c)))
+                    _probe.Ask(_cluster.SelfAddress.ToString(), contact.ToString());
+            }
         }
         if (_rejoin.Decide() is not { } verdict) return;
         _restartAsked = true;
         _log.Warning("restarting this unit's ActorSystem to rejoin the Akka cluster: {0}", verdict.Why);
         _restart?.Invoke(verdict);
+    }
+
+    private void OnDatagramAnswer(DatagramAnswer answer)
+    {
+        if (_rejoin is null || _restartAsked || _cluster.SelfMember.Status is not (MemberStatus.Up or MemberStatus.WeaklyUp)) return;
+        var contact = _contacts.FirstOrDefault(c => c.ToString() == answer.View.Address);
+        if (contact is null) return; // the socket only delivers answers to what this actor asked
+        _answeredSinceCheck.Add(contact);
+        _rejoin.Heard(Unique(_cluster.SelfUniqueAddress), LiveMembers().ToList(), answer.View, ProbeChannel.Datagram);
     }
 
     private bool IsMember => _cluster.SelfMember.Status is MemberStatus.Up or MemberStatus.WeaklyUp or MemberStatus.Joining;

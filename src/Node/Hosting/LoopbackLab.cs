@@ -71,6 +71,8 @@ public sealed class LoopbackLab : IAsyncDisposable
             var provider = (Akka.Remote.RemoteActorRefProvider)((ExtendedActorSystem)host.System).Provider;
             await provider.Transport.ManagementCommand(new Akka.Remote.Transport.SetThrottle(target,
                 Akka.Remote.Transport.ThrottleTransportAdapter.Direction.Both, mode));
+            // The datagram cluster probe runs on the same link and port number: a cut of the path cuts it too.
+            host.Probe?.SetBlocked(_akka[to], cut);
         }
     }
 

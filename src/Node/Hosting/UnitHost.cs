@@ -31,6 +31,10 @@ public sealed class UnitHost : IAsyncDisposable
     public required IReadOnlyDictionary<string, UdpHbdevLink> Hbdevs { get; init; }
     public IkeUdpListener? Ike { get; private set; }
 
+    /// <summary>The out-of-band cluster probe (UDP on the Akka port number, signed with the unit's lab certificate); null
+    /// without TLS or when it cannot bind (README "Two clusters that downed each other").</summary>
+    public ClusterProbeSocket? Probe { get; private set; }
+
     /// <summary>ActorSystems this unit has run: 1, plus one per restart to rejoin Akka.</summary>
     public int Incarnations { get; private set; } = 1;
 
@@ -152,7 +156,16 @@ public sealed class UnitHost : IAsyncDisposable
             Options = o,
             Hbdevs = links,
             Rejoin = new AkkaRejoin(cluster.GetTimeSpan("rejoin-confirm-after"), cluster.GetTimeSpan("rejoin-min-interval"), TimeProvider.System)
+            {
+                Contacts = o.Contacts
+            }
         };
+        if (!o.InsecureAkka && o.Akka.Port != 0)
+        {
+            host.Probe = ClusterProbeSocket.Start(o.Akka, o.Tls!, host.ProbeSelf, TimeProvider.System, out var noProbe);
+            if (host.Probe is null)
+                Console.Error.WriteLine($"{o.UnitName}: no out-of-band cluster probe ({noProbe}): two Akka clusters that downed each other will not merge");
+        }
         var unitKey = PrivateDataKeyFile.LoadOrCreate(o.DataDir);
         // Once per refused peer host a minute, across restarts: a scanner must not flood the log.
         var refusals = new PerSenderLog(TimeSpan.FromSeconds(60), TimeProvider.System);
@@ -194,7 +207,7 @@ public sealed class UnitHost : IAsyncDisposable
             TunnelTrace.StartIfConfigured(system); // opt-in (clusteractors.unit.trace-tunnels), for the SA-sync benchmark
             var unit = system.ActorOf(FortiGateUnit.Props(settings), FortiGateUnit.Name);
             system.ActorOf(ClusterBootstrap.Props(contacts, cluster.GetTimeSpan("bootstrap-probe-interval"), cluster.GetTimeSpan("bootstrap-fallback-after"),
-                host.Rejoin, verdict => _ = Task.Run(() => host.RestartAsync(verdict)), joinThrough), ClusterBootstrap.Name);
+                host.Rejoin, verdict => _ = Task.Run(() => host.RestartAsync(verdict)), joinThrough, host.Probe), ClusterBootstrap.Name);
             system.ActorOf(ClusterJanitor.Props(cluster.GetTimeSpan("down-unreachable-blocking-change-after")), "cluster-janitor");
             // A system that ends other than by a restart ends the unit (NodeRunner then exits).
             system.WhenTerminated.ContinueWith(_ =>
@@ -210,6 +223,7 @@ public sealed class UnitHost : IAsyncDisposable
         catch
         {
             foreach (var l in links.Values) l.Dispose();
+            host.Probe?.Dispose();
             throw;
         }
 
@@ -259,6 +273,27 @@ public sealed class UnitHost : IAsyncDisposable
         Restarted?.Invoke(this, verdict);
     }
 
+    /// <summary>What the datagram probe answers about this unit: the current ActorSystem's membership; null while it restarts.</summary>
+    private ClusterProbeSelf? ProbeSelf()
+    {
+        var system = System;
+        if (_restarting || system is null || system.WhenTerminated.IsCompleted) return null;
+        try
+        {
+            var cluster = Akka.Cluster.Cluster.Get(system);
+            var member = cluster.SelfMember.Status is Akka.Cluster.MemberStatus.Up or Akka.Cluster.MemberStatus.WeaklyUp or Akka.Cluster.MemberStatus.Joining;
+            var live = member
+                ? cluster.State.Members.Where(m => m.Status is Akka.Cluster.MemberStatus.Joining or Akka.Cluster.MemberStatus.WeaklyUp or Akka.Cluster.MemberStatus.Up)
+                    .Select(m => ClusterBootstrap.Unique(m.UniqueAddress)).ToList()
+                : [];
+            return new ClusterProbeSelf(cluster.SelfAddress.ToString(), member, ClusterBootstrap.Unique(cluster.SelfUniqueAddress), live);
+        }
+        catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>`clusteractors.persistence.database` from the user's --hocon files (hocon/persistence-postgresql.conf sets it).</summary>
     private static string ChosenDatabase(UnitOptions o)
     {
@@ -282,6 +317,7 @@ public sealed class UnitHost : IAsyncDisposable
         await _restartGate.WaitAsync();
         Admin.Dispose();
         Ike?.Dispose();
+        Probe?.Dispose();
         await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
         await System.WhenTerminated;
         // The heartbeat sockets are the host's, not FGCP's (an FGCP restart must find them open): closed last.
@@ -296,6 +332,7 @@ public sealed class UnitHost : IAsyncDisposable
         await _restartGate.WaitAsync();
         Admin.Dispose();
         Ike?.Dispose();
+        Probe?.Dispose();
         foreach (var l in Hbdevs.Values) l.Dispose();
         await System.Terminate();
         _stopped.TrySetResult();
