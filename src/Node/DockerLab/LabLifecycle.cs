@@ -74,8 +74,9 @@ public sealed class DockerLabLifecycle
             LabCertificateAuthority.Create().WriteTo(certs, Plan.Topology.Units.Select(u => (u.Name, u.Serial)));
             // The units read their key as the container's lab user (uid 10001): readable inside the lab only, as
             // build-images.sh leaves artifacts/lab-certs.
-            foreach (var key in Directory.GetFiles(certs, "*.key"))
-                File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+            if (!OperatingSystem.IsWindows())
+                foreach (var key in Directory.GetFiles(certs, "*.key"))
+                    File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         }
     }
 

@@ -151,7 +151,7 @@ public sealed class ComposeFileSpec : IDisposable
     }
 
     [Fact]
-    public void The_three_member_compose_file_is_valid_for_docker_compose()
+    public async Task The_three_member_compose_file_is_valid_for_docker_compose()
     {
         var compose = RequiredTool.Path("docker-compose");
         var file = Path.Combine(_dir, "docker-compose.yml");
@@ -160,9 +160,9 @@ public sealed class ComposeFileSpec : IDisposable
         foreach (var a in new[] { "-f", file, "config", "-q" }) start.ArgumentList.Add(a);
         using var p = System.Diagnostics.Process.Start(start)!;
         var output = p.StandardOutput.ReadToEndAsync();
-        var errors = p.StandardError.ReadToEnd();
+        var errors = await p.StandardError.ReadToEndAsync();
         Assert.True(p.WaitForExit(60_000), "docker-compose config did not finish within 60 s");
-        Assert.True(p.ExitCode == 0, output.Result + errors);
+        Assert.True(p.ExitCode == 0, await output + errors);
     }
 
     [Fact]

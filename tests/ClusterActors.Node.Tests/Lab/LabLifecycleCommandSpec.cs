@@ -56,13 +56,14 @@ public sealed class LabLifecycleCommandSpec : IDisposable
     }
 
     [Fact]
-    public void Up_writes_the_lab_under_artifacts_labs_and_names_a_missing_docker_with_its_package()
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task Up_writes_the_lab_under_artifacts_labs_and_names_a_missing_docker_with_its_package()
     {
         var topology = ThreeMembers.Write(_dir);
         var root = Path.Combine(_dir, "root");
         var lab = new DockerLabLifecycle(topology, root, TextWriter.Null, locate: _ => null);
         Assert.Equal(Path.Combine(root, "artifacts", "labs", "three"), lab.Dir);
-        var e = Assert.Throws<LabToolMissingException>(() => lab.Up(CancellationToken.None).GetAwaiter().GetResult());
+        var e = await Assert.ThrowsAsync<LabToolMissingException>(() => lab.Up(CancellationToken.None));
         Assert.StartsWith("docker (Debian package docker.io) is not installed", e.Message);
         Assert.False(Directory.Exists(lab.Dir)); // nothing written before the tools are there
 
