@@ -24,6 +24,7 @@ public static class RequiredTool
         ["swanctl"] = "strongswan-swanctl",
         [Charon] = "charon-systemd",
         [KernelLibipsec] = "libcharon-extra-plugins",
+        ["docker-compose"] = "docker-compose",
     };
 
     /// <summary>strongSwan's charon as Debian 12 ships it in charon-systemd.</summary>

@@ -136,7 +136,25 @@ public static class CommandLine
         var format = new Option<string>("--format") { Description = "mermaid or dot (graphviz: dot -Tsvg)", DefaultValueFactory = _ => "mermaid", HelpName = "mermaid|dot" };
         var graph = new Command("graph", "draw the lab: units in their FGCP clusters inside the FGSP peering (from their configs), segments, routers, clients, servers") { topology, format };
         graph.Action = new UsageErrorsExit2(async (pr, ct) => await Guard(() => Task.FromResult(LabCommand.Graph(pr.GetValue(topology), pr.GetValue(format)!, Console.Out))));
-        return new Command("lab", "work with a lab's topology file") { graph };
+        var composeTopology = new Option<string>("--topology") { Description = $"the lab's topology file, or a shipped name (default {LabCommand.DefaultTopology})", HelpName = "FILE" };
+        var composeOut = new Option<string>("--out") { Description = "write the compose file here instead of stdout", HelpName = "FILE" };
+        var compose = new Command("compose", "the topology's container lab as a docker-compose file (the root docker-compose.yml is the seed's)") { composeTopology, composeOut };
+        compose.Action = new UsageErrorsExit2(async (pr, ct) => await Guard(() => Task.FromResult(LabCommand.Compose(pr.GetValue(composeTopology), pr.GetValue(composeOut), Console.Out))));
+        var lab = new Command("lab", "work with a lab's topology file: graph, compose, and its lifecycle (up, status, down)") { graph, compose };
+        foreach (var (action, description) in new[]
+                 {
+                     ("up", "start the lab: docker, the generated compose lab under artifacts/labs/NAME until `lab down`; embedded, in this process until quit, end of input or Ctrl-C"),
+                     ("down", "remove the docker lab: containers, networks, volumes"),
+                     ("status", "per unit: state, FGCP cluster and HA role, FGSP member, tunnels and their roles; every host's addresses per network"),
+                 })
+        {
+            var t = new Option<string>("--topology") { Description = $"the lab's topology file, or a shipped name (default {LabCommand.DefaultTopology})", HelpName = "FILE" };
+            var m = new Option<string>("--mode") { Description = "embedded (every unit in this process) or docker (one container per host)", DefaultValueFactory = _ => LabCommand.EmbeddedMode, HelpName = "embedded|docker" };
+            var c = new Command(action, description) { t, m };
+            c.Action = new UsageErrorsExit2(async (pr, ct) => await Guard(() => LabCommand.Lifecycle(action, pr.GetValue(t), pr.GetValue(m)!, Console.In, Console.Out, ct)));
+            lab.Subcommands.Add(c);
+        }
+        return lab;
     }
 
     private static Command RouterCmd()
@@ -296,6 +314,17 @@ public static class CommandLine
         catch (TopologyInvalidException e)
         {
             foreach (var error in e.Errors) Console.Error.WriteLine(error);
+            Console.Error.WriteLine($"clusteractors: {e.Message}");
+            return 2;
+        }
+        catch (DockerLab.LabToolMissingException e)
+        {
+            Console.Error.WriteLine($"clusteractors: {e.Message}");
+            return 1;
+        }
+        catch (DockerLab.DockerLabUnsupportedException e)
+        {
+            foreach (var problem in e.Problems) Console.Error.WriteLine($"{e.Message.Split(':')[0]}: {problem}");
             Console.Error.WriteLine($"clusteractors: {e.Message}");
             return 2;
         }
