@@ -19,7 +19,7 @@ public static class TunnelOwnership
 
     /// <summary>The FGCP cluster of a standalone unit's tunnels (<see cref="FgspSync.ClusterOf"/>): no cluster, so no
     /// other unit ever takes them over as its cluster's; FortiOS group-ids are never negative.</summary>
-    public const int NoFgcpCluster = -1;
+    public const int NoFgcpCluster = TunnelRecord.NoFgcpCluster;
 
     public static int Compare(TunnelRecord a, TunnelRecord b)
     {
