@@ -47,6 +47,6 @@ public sealed class LabGraphCommandSpec : IDisposable
         Assert.Equal((2, "clusteractors: --format is mermaid or dot, not 'svg'\n"), (exit, stderr));
         (exit, _, stderr) = CommandLineSpec.Run("lab graph --topology lab2");
         Assert.Equal(2, exit);
-        Assert.StartsWith("clusteractors: unknown scenario 'lab2' (known: seed)", stderr);
+        Assert.StartsWith("clusteractors: unknown scenario 'lab2' (known: fgsp-standalone, seed)", stderr);
     }
 }

@@ -88,7 +88,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     private readonly IActorRef _replicator = DistributedData.Get(Context.System).Replicator;
     private readonly string _serial;
     private Phase1Interface _phase1;
-    private readonly LWWDictionaryKey<string, TunnelRecord> _key;
+    private LWWDictionaryKey<string, TunnelRecord> _key;
     private IkeResponder _gateway;
     private readonly Dictionary<string, TunnelRecord> _records = new();
     private readonly Dictionary<string, IActorRef> _tunnels = new();
@@ -112,8 +112,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     {
         _serial = serial;
         _phase1 = phase1;
-        _fgcpGroup = config.Ha.GroupId;
-        _key = new LWWDictionaryKey<string, TunnelRecord>("ipsec-" + phase1.Name);
+        _fgcpGroup = FgspSync.ClusterOf(config.Ha);
+        _key = new LWWDictionaryKey<string, TunnelRecord>(FgspSync.DataKey(phase1.Name, phase1.FgspSync, _fgcpGroup, serial));
         var phase2 = config.Phase2.FirstOrDefault(p => p.Phase1Name == phase1.Name);
         _childLifetime = phase2?.KeyLifeSeconds ?? 43200;
         _localGateway = IPAddress.Parse(phase1.LocalGw);
@@ -195,9 +195,20 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     /// </summary>
     private void OnConfigChanged(UnitConfigChanged changed)
     {
-        _fgcpGroup = changed.Config.Ha.GroupId;
+        _fgcpGroup = FgspSync.ClusterOf(changed.Config.Ha);
         var phase1 = changed.Config.Phase1.FirstOrDefault(p => p.Name == _phase1.Name);
         if (phase1 is null) return;
+        var key = new LWWDictionaryKey<string, TunnelRecord>(FgspSync.DataKey(phase1.Name, phase1.FgspSync, _fgcpGroup, _serial));
+        if (!key.Equals(_key))
+        {
+            // fgsp-sync (or the unit's FGCP cluster) changed: replicate under the new scope from now on, this unit's own
+            // tunnels included, and read only what that scope's members write.
+            _replicator.Tell(Dsl.Unsubscribe(_key, Self));
+            _key = key;
+            _replicator.Tell(Dsl.Subscribe(_key, Self));
+            _phase1 = phase1;
+            foreach (var r in _records.Values.Where(r => r.OwnerSerial == _serial && !r.Deleted).ToList()) Write(r with { SyncSeq = r.SyncSeq + 1 });
+        }
         // Compared as FortiOS prints them: the records hold lists, which compare by reference.
         var signature = Signature(changed.Config, phase1.Name);
         if (signature == _signature) return;
@@ -296,6 +307,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     /// <summary>Every tunnel this incarnation owns; not a previous incarnation's records, which it has not re-claimed yet.</summary>
     private void PushOwned(Address to)
     {
+        if (!FgspSync.Pushes(_phase1.FgspSync)) return;
         foreach (var r in _records.Values.Where(r => r.OwnerSerial == _serial && _ownedHere.Contains(r.Key))) Push(to, r);
     }
 
@@ -478,7 +490,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     {
         if (record.OwnerSerial == _serial) _ownedHere.Add(record.Key);
         Apply(record);
-        foreach (var address in _peers.Targets) Push(address, record);
+        if (FgspSync.Pushes(_phase1.FgspSync))
+            foreach (var address in _peers.Targets) Push(address, record);
         _replicator.Tell(Dsl.Update(_key, LWWDictionary<string, TunnelRecord>.Empty, WriteLocal.Instance,
             d => d.SetItem(_cluster, record.Key, record, (_, r) => TunnelOwnership.Clock(r))));
     }
@@ -499,7 +512,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     /// <summary>Drops (counted, logged once per sender a minute) a record its sender may not send.</summary>
     private bool Authorized(TunnelRecord incoming, string? sender, string from)
     {
-        var why = SyncAuthorization.TunnelRecord(incoming, _records.GetValueOrDefault(incoming.Key), sender);
+        var why = FgspSync.Refuses(incoming, _phase1.FgspSync, _fgcpGroup, _serial)
+                  ?? SyncAuthorization.TunnelRecord(incoming, _records.GetValueOrDefault(incoming.Key), sender);
         if (why is null) return true;
         if (_identities.Refusals.Refused("tunnel-record", sender ?? from, out var suppressed))
             _log.Warning("{0}: tunnel record {1} from {2} ({3}) dropped: {4}{5}", _phase1.Name, incoming.Name, from, sender ?? "unauthenticated", why,

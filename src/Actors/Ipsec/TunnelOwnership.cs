@@ -17,6 +17,10 @@ public static class TunnelOwnership
     /// <summary>FortiOS's jump-ahead for a standby's outbound sequence number: 2^28 (the seed's seqno=10000001).</summary>
     public const uint SequenceJump = 1u << 28;
 
+    /// <summary>The FGCP cluster of a standalone unit's tunnels (<see cref="FgspSync.ClusterOf"/>): no cluster, so no
+    /// other unit ever takes them over as its cluster's; FortiOS group-ids are never negative.</summary>
+    public const int NoFgcpCluster = TunnelRecord.NoFgcpCluster;
+
     public static int Compare(TunnelRecord a, TunnelRecord b)
     {
         var c = a.Generation.CompareTo(b.Generation);
@@ -178,5 +182,5 @@ public static class TunnelOwnership
     /// tunnels owned by another FGSP cluster stay theirs.
     /// </summary>
     public static bool TakenOverOnFgcpFailover(TunnelRecord r, string newPrimarySerial, int fgcpGroup) =>
-        !r.Deleted && r.OwnerFgcpGroup == fgcpGroup && r.OwnerSerial != newPrimarySerial;
+        fgcpGroup != NoFgcpCluster && !r.Deleted && r.OwnerFgcpGroup == fgcpGroup && r.OwnerSerial != newPrimarySerial;
 }

@@ -272,7 +272,7 @@ public static class CommandLine
         var fast = new Option<bool>("--fast-timers") { Description = "hb-lost-threshold 6 on every unit: FGCP detects a lost peer in 1.2 s instead of 4 s" };
         var seed = new Option<long?>("--seed") { Description = "chaos: the seed the runs' faults derive from (run r's from (seed, r) alone); random and printed when not given" };
         var run = new Option<int?>("--run") { Description = "chaos: replay only this run of --seed" };
-        var topology = new Option<string>("--topology") { Description = "embedded: the lab's topology file instead of the shipped scenario's (it must have the drills' units, DC2_VM1..DC2_VM4)", HelpName = "FILE" };
+        var topology = new Option<string>("--topology") { Description = "embedded: the lab's topology file instead of a shipped scenario's; the drills name roles (owner, its FGCP peer, another FGSP member), a drill whose role the lab lacks is not applicable", HelpName = "FILE" };
         var cmd = new Command("drill", "run a failover drill with traffic and measure it: detection, role change, traffic gap, loss, SAs, roles; "
                                        + "writes a Markdown report, a JSON file and an SVG timeline per run; exit 1 when an expectation fails")
             { words, mode, client, rate, runs, output, fast, seed, run, topology };

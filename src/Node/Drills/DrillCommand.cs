@@ -35,19 +35,17 @@ public static class DrillCommand
         bool FastTimers = false, string Client = FortiGateClient, long? Seed = null, int? Run = null, string? Topology = null);
 
     /// <summary>
-    /// The lab a drill runs on: the topology file given, or the shipped scenario's. Until the catalog names roles
-    /// (issue 12, item 3) its drills name the seed's units, so a topology must have them.
+    /// The lab a drill runs on: the topology file given, or the shipped scenario's. The catalog names roles, bound to
+    /// the topology's units by <see cref="DrillCast.Resolve"/>, so any topology with a DC router, a client and FGSP
+    /// members runs; the container lab is the seed's docker-compose.yml only.
     /// </summary>
     public static ClusterActors.Protocol.Topology.LabTopology LabTopology(Request request, string scenario)
     {
         if (request.Topology is not null && request.Mode == "docker")
             throw new UsageException("--topology runs embedded for now: the docker lab is the shipped seed's docker-compose.yml");
-        var topology = Scenarios.Topology(request.Topology ?? scenario);
-        var missing = DrillCatalog.Cast.Where(u => !topology.UnitNames.Contains(u)).ToList();
-        if (missing.Count > 0)
-            throw new UsageException($"the drills are written for the {EmbeddedScenarioDriver.Scenario} scenario's cast ({string.Join(", ", DrillCatalog.Cast)}); "
-                                     + $"topology {topology.Name} has no {string.Join(", ", missing)}");
-        return topology;
+        if (request.Mode == "docker" && scenario != EmbeddedScenarioDriver.Scenario)
+            throw new UsageException($"--mode docker runs the {EmbeddedScenarioDriver.Scenario} lab (docker-compose.yml) only for now; run '{scenario}' embedded");
+        return Scenarios.Topology(request.Topology ?? scenario);
     }
 
     /// <summary>A lab for a drill: the embedded one unless a test brings its own.</summary>
@@ -70,23 +68,20 @@ public static class DrillCommand
         if (request.Topology is not null && request.Words.Count == 2)
             throw new UsageException("give a scenario name or --topology FILE, not both");
         if (request.Topology is null)
-        {
             Scenarios.Directory(scenario); // unknown scenario: a usage error naming the known ones
-            if (scenario != EmbeddedScenarioDriver.Scenario)
-                throw new UsageException($"the drills are written for the {EmbeddedScenarioDriver.Scenario} scenario's cast (DC2_VM1..DC2_VM4); '{scenario}' has none");
-        }
         if (drillName == ChaosCommand.Name) return await ChaosCommand.RunAsync(request, stdout, stderr, ct, labFactory, clock);
         if (request.Seed is not null || request.Run is not null) throw new UsageException("--seed and --run are the chaos drill's options");
-        var drills = DrillCatalog.Select(drillName);
+        var drills = DrillCatalog.SelectRoles(drillName);
         switch (request.Mode)
         {
             case "embedded": break;
             case "docker": break;
             default: throw new UsageException($"--mode is embedded or docker, not '{request.Mode}'");
         }
-        // A test's own lab factory brings its lab; otherwise every located error of the topology before anything starts.
-        var topology = labFactory is null ? LabTopology(request, scenario) : null;
-        if (topology is not null) scenario = topology.Name;
+        // Every located error of the topology before anything starts; the cast (who plays each role) from it, purely.
+        var topology = LabTopology(request, scenario);
+        scenario = topology.Name;
+        var cast = DrillCast.Resolve(topology);
         switch (request.Client)
         {
             case FortiGateClient: break;
@@ -108,14 +103,25 @@ public static class DrillCommand
         };
         var settings = new DrillSettings(scenario, request.Rate, request.FastTimers, GapBounded: request.Client == StrongSwanClient);
         var results = new List<DrillRunResult>();
-        foreach (var drill in drills)
+        var notApplicable = new List<DrillNotApplicable>();
+        foreach (var roleDrill in drills)
         {
+            if (roleDrill.NotApplicable(cast) is { } why)
+            {
+                // A role this lab does not have: reported, not failed, and no lab is started for it.
+                await stdout.WriteLineAsync($"== {roleDrill.Name}: not applicable to {scenario}: {why}");
+                notApplicable.Add(new DrillNotApplicable(roleDrill.Name, why));
+                summary = summary with { NotApplicable = notApplicable.ToList() };
+                WriteSummary(summary.With(results), outDir);
+                continue;
+            }
+            var drill = roleDrill.Bind(cast);
             for (var run = 1; run <= request.Runs; run++)
             {
                 await stdout.WriteLineAsync($"== {drill.Name}, run {run} of {request.Runs}: {drill.Title} ({request.Mode}, "
                                             + (request.Client == StrongSwanClient ? "strongSwan client, " : "")
                                             + $"{request.Rate.ToString(CultureInfo.InvariantCulture)} pps{(request.FastTimers ? ", fast timers" : "")})");
-                var changes = Changes(drill, request.FastTimers, request.Client, topology?.UnitNames);
+                var changes = Changes(drill, request.FastTimers, request.Client, topology.UnitNames);
                 DrillRunResult result;
                 await using (var lab = labFactory?.Invoke(drill, changes) ?? (request.Mode == "docker"
                                  ? new DockerDrillLab(changes, stdout, request.Client)

@@ -114,4 +114,17 @@ public sealed record DrillDefinition(
     IReadOnlyList<DrillSetupStep> Setup,
     IReadOnlyList<DrillPhase> Phases,
     IReadOnlyList<ExpectedRoles> ExpectedAfter,
-    IReadOnlyList<string> Notes);
+    IReadOnlyList<string> Notes)
+{
+    /// <summary>The primaries the lab must come up with (the cast's); null: the seed's <see cref="DrillCatalog.Preferred"/>.</summary>
+    public IReadOnlyList<string>? Primaries { get; init; }
+
+    /// <summary>The units that must hold the client's SAs before any fault (the cast's holders); null: every unit.</summary>
+    public IReadOnlyList<string>? Holders { get; init; }
+
+    /// <summary>Units polled from the dial to the end that must never list the tunnel (fgsp-sync disabled).</summary>
+    public IReadOnlyList<string> NeverHold { get; init; } = [];
+
+    /// <summary>Who played each role (<see cref="DrillCast.Entries"/>), for the reports.</summary>
+    public IReadOnlyList<CastEntry> Cast { get; init; } = [];
+}

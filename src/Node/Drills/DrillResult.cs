@@ -32,6 +32,12 @@ public sealed record DrillRunResult
     public string? DialedDecSpi { get; init; }
     public string? DialedEncSpi { get; init; }
 
+    /// <summary>Who played each of the drill's roles in this lab (owner, its FGCP peer, the other FGSP member, …).</summary>
+    public IReadOnlyList<CastEntry> Cast { get; init; } = [];
+
+    /// <summary>Units that must never have held the tunnel (fgsp-sync disabled), and when one was first seen holding it.</summary>
+    public IReadOnlyList<NeverHeldResult> NeverHeld { get; init; } = [];
+
     public IReadOnlyList<SetupResult> Setup { get; init; } = [];
     public IReadOnlyList<PhaseResult> Phases { get; init; } = [];
     public IReadOnlyList<RoleResult> Roles { get; init; } = [];
@@ -57,6 +63,10 @@ public sealed record DrillRunResult
     [JsonPropertyOrder(-1)]
     public string Verdict => Passed ? "pass" : "fail";
 }
+
+/// <summary>A unit polled for the tunnel from the dial to the end: <paramref name="HeldAtMs"/> the first sight of it (ms after
+/// the dial began), null when it never held it; <paramref name="Polls"/> how many answers were read.</summary>
+public sealed record NeverHeldResult(string Unit, double? HeldAtMs, int Polls);
 
 /// <summary>A fault applied before the traffic, to reach the drill's starting point.</summary>
 public sealed record SetupResult(string Fault, double AtMs, string ExpectedOwner, string? Owner, double? OwnerAfterMs);

@@ -54,18 +54,24 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         {
             Drill = drill.Name, Title = drill.Title, Summary = drill.Summary, Run = run, Scenario = settings.Scenario, Mode = lab.Mode,
             StartedAt = started, RatePps = settings.RatePps, FastTimers = settings.FastTimers, Timers = lab.Timers,
-            ConfigChanges = configChanges, ExpectedDialedVia = drill.InitialOwner, Notes = drill.Notes,
+            ConfigChanges = configChanges, ExpectedDialedVia = drill.InitialOwner, Notes = drill.Notes, Cast = drill.Cast,
         };
         var setups = new List<SetupResult>();
         var phases = new List<PhaseResult>();
         TimelineSampler? sampler = null;
         var trafficRunning = false;
+        using var neverHoldStop = new CancellationTokenSource();
+        var neverHold = drill.NeverHold.Select(u => new NeverHoldWatch(lab, u)).ToList();
+        var neverHoldTasks = new List<Task>();
         try
         {
+            if (drill.Cast.Count > 0) await Say("cast: " + string.Join(", ", drill.Cast.Select(e => $"{e.Role} {e.Unit}")));
             await progress.WriteAsync("  lab up … ");
             await progress.FlushAsync();
-            await progress.WriteLineAsync(await lab.Up(DrillCatalog.Preferred, ct));
+            await progress.WriteLineAsync(await lab.Up(drill.Primaries ?? DrillCatalog.Preferred, ct));
 
+            // From the dial on: a unit with fgsp-sync disabled must never list the tunnel, not even for a moment.
+            neverHoldTasks.AddRange(neverHold.Select(w => w.RunAsync(neverHoldStop.Token)));
             var dial = await lab.Dial(ct);
             result = result with
             {
@@ -79,7 +85,7 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
                 throw new DrillStepException($"the tunnel came up on {result.DialedVia ?? "no single unit"}, not {drill.InitialOwner}");
             // Every fault below is answered from the standby copies: a unit killed before its SAs reached the others
             // would leave nothing to take over, which is a drill started too early, not a failover that failed.
-            var synced = await WaitSynced(TimeSpan.FromSeconds(10), ct);
+            var synced = await WaitSynced(drill.Holders ?? lab.Units, TimeSpan.FromSeconds(10), ct);
             await Say($"vpn1_1 synced to every unit ({string.Join(", ", synced.Select(u => $"{u.Unit} {u.Role}"))})");
 
             _clock.Start();
@@ -127,7 +133,12 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         {
             if (trafficRunning)
                 try { await lab.TrafficStop(); } catch { /* the error above says what went wrong */ }
+            await neverHoldStop.CancelAsync();
+            await Task.WhenAll(neverHoldTasks);
         }
+        var neverHeld = neverHold.Select(w => w.Result).ToList();
+        foreach (var n in neverHeld)
+            await Say(n.HeldAtMs is { } heldAt ? $"{n.Unit} held vpn1_1 {S(heldAt)} after the dial" : $"{n.Unit} never held vpn1_1 ({n.Polls} polls)");
 
         var timeline = sampler is null ? Timeline.Empty : await sampler.StopAsync(lab.Units);
         ClientView? client = null;
@@ -136,7 +147,7 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         lock (_events) events = _events.OrderBy(e => e.AtMs).ToList();
         return result with
         {
-            Setup = setups, Phases = phases, Timeline = timeline, Events = events,
+            Setup = setups, Phases = phases, Timeline = timeline, Events = events, NeverHeld = neverHeld,
             AntiReplayDrops = client is null ? 0 : client.AntiReplayDrops, IcvFailures = client is null ? 0 : client.IcvFailures,
             DurationS = Math.Round(wall.Elapsed.TotalSeconds, 1),
         };
@@ -382,13 +393,13 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
 
     private async Task<bool> Owns(string unit) => await lab.Tunnels(unit) is { } tunnels && tunnels.Any(t => t.Role == "sync-primary");
 
-    /// <summary>Waits until every unit lists vpn1_1 (the owner sync-primary, the others their standby copy).</summary>
-    private async Task<IReadOnlyList<(string Unit, string Role)>> WaitSynced(TimeSpan within, CancellationToken ct)
+    /// <summary>Waits until every one of <paramref name="holders"/> lists vpn1_1 (the owner sync-primary, the others their standby copy).</summary>
+    private async Task<IReadOnlyList<(string Unit, string Role)>> WaitSynced(IReadOnlyList<string> holders, TimeSpan within, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
         while (true)
         {
-            var roles = await Task.WhenAll(lab.Units.Select(async unit =>
+            var roles = await Task.WhenAll(holders.Select(async unit =>
                 (Unit: unit, Role: (await lab.Tunnels(unit))?.FirstOrDefault()?.Role)));
             var missing = roles.Where(r => r.Role is null).Select(r => r.Unit).ToList();
             if (missing.Count == 0) return roles.Select(r => (r.Unit, r.Role!)).ToList();
@@ -544,6 +555,39 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         {
             var text = $"{string.Join("+", owners)} at {S(faultAt + since)}" + (until is { } u ? $" for {u - since:0} ms" : " until the end of the phase");
             lock (_doubles) _doubles.Add(text);
+        }
+    }
+}
+
+/// <summary>
+/// Polls one unit's tunnel list every 100 ms until stopped: the first answer that lists a tunnel is recorded (ms after
+/// the watch started, i.e. the dial). A unit that does not answer (down, busy) is not counted as a poll.
+/// </summary>
+internal sealed class NeverHoldWatch(IDrillLab lab, string unit)
+{
+    private readonly Stopwatch _since = Stopwatch.StartNew();
+    private double? _heldAt;
+    private int _polls;
+
+    public NeverHeldResult Result => new(unit, _heldAt, _polls);
+
+    public async Task RunAsync(CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                if (await lab.Tunnels(unit) is { } tunnels)
+                {
+                    _polls++;
+                    if (tunnels.Count > 0 && _heldAt is null) _heldAt = Math.Round(_since.Elapsed.TotalMilliseconds, 1);
+                }
+                await Task.Delay(100, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
         }
     }
 }

@@ -8,6 +8,9 @@ namespace ClusterActors.Node.Drills;
 public sealed record DrillSummaryRow(string Drill, string? Fault, int Runs, int Passed, double? GapMedianMs, double? GapMaxMs, double? LostMedian,
     double? LostMax, long? LossBound, double? DetectionMedianMs);
 
+/// <summary>A drill the lab has no role for (e.g. fgcp-failover where the owner has no FGCP peer): reported, not run, not failed.</summary>
+public sealed record DrillNotApplicable(string Drill, string Why);
+
 /// <summary>One run of the invocation: its verdict, what failed, and its report files (names inside the invocation's folder).</summary>
 public sealed record DrillSummaryRun(string Drill, int Run, string Verdict, IReadOnlyList<string> Failed, string Markdown, string Json, string Svg);
 
@@ -31,6 +34,9 @@ public sealed record DrillSummary
     public bool Complete { get; init; }
     public IReadOnlyList<DrillSummaryRun> Runs { get; init; } = [];
     public IReadOnlyList<DrillSummaryRow> Faults { get; init; } = [];
+
+    /// <summary>The drills of the invocation this lab has no role for, each with why; they count neither as passed nor failed.</summary>
+    public IReadOnlyList<DrillNotApplicable> NotApplicable { get; init; } = [];
 
     public int Passed => Runs.Count(r => r.Verdict == "pass");
 
@@ -87,6 +93,11 @@ public sealed record DrillSummary
         foreach (var r in Runs)
             sb.Append(c, $"| {r.Drill} | {r.Run} | {(r.Verdict == "pass" ? MarkdownReport.Pass : MarkdownReport.Fail)} {r.Verdict} | "
                          + $"{(r.Failed.Count == 0 ? "—" : Cell(string.Join("; ", r.Failed)))} | [{r.Markdown}]({r.Markdown}), [json]({r.Json}), [svg]({r.Svg}) |\n");
+        if (NotApplicable.Count > 0)
+        {
+            sb.Append("\n## Not applicable to this lab\n\n| drill | why |\n|---|---|\n");
+            foreach (var n in NotApplicable) sb.Append(c, $"| {n.Drill} | {Cell(n.Why)} |\n");
+        }
         sb.Append("\n## Per drill and fault\n\n| drill | fault | runs | passed | gap median | gap max | lost median | lost max | loss bound | detection median |\n");
         sb.Append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         foreach (var f in Faults)

@@ -62,6 +62,9 @@ public static class DrillVerdict
         foreach (var s in r.Setup)
             checks.Add(new($"setup: {s.Fault}", "vpn1_1 moved to", s.Owner is null ? "no single owner" : $"{s.Owner} after {Ms(s.OwnerAfterMs)}",
                 s.ExpectedOwner, s.Owner == s.ExpectedOwner));
+        foreach (var n in r.NeverHeld)
+            checks.Add(new("run", $"{n.Unit} never holds vpn1_1 (fgsp-sync disable)",
+                n.HeldAtMs is { } at ? $"held it {Ms(at)} after the dial" : $"never held it ({n.Polls} polls)", "never", n.HeldAtMs is null && n.Polls > 0));
         foreach (var p in r.Phases) Phase(p, checks);
         ClientCounter(checks, "anti-replay drops", r.AntiReplayDrops);
         ClientCounter(checks, "ICV failures", r.IcvFailures);

@@ -64,7 +64,9 @@ public sealed class EmbeddedDrillLab : IDrillLab
         var sw = Stopwatch.StartNew();
         foreach (var unit in Units) await Start(unit);
         var within = TimeSpan.FromSeconds(_configs.Values.Max(c => c.Ha.HelloHolddown) + 30);
-        var groups = Units.GroupBy(u => _configs[u].Ha.GroupId).Select(g => g.ToList()).ToList();
+        // FGCP clusters as the topology derives them; a standalone unit is a group of its own (every standalone unit has
+        // group-id 0 by default, so grouping by it would wait for them to form one cluster).
+        var groups = Units.GroupBy(u => _topology.ClusterOf(u)?.GroupName ?? "standalone:" + u).Select(g => g.ToList()).ToList();
         try
         {
             await LoopbackLab.Eventually(async () =>

@@ -18,8 +18,11 @@ public static class MarkdownReport
 
         sb.Append("## Setup\n\n");
         sb.Append(c, $"- Scenario `{r.Scenario}`, {LabText(r.Mode)}; started {r.StartedAt:yyyy-MM-dd HH:mm:ss} UTC, {r.DurationS.ToString("0.0", c)} s.\n");
-        sb.Append(c, $"- Cast: DC2_VM1 and DC2_VM3 have the shipped `priority 200` (the document's usr_priority=200), so they are their clusters' primaries; "
-                     + $"CLIENT1 dials lb1 192.168.202.35 and the DC router's flow hash picks cluster 1.\n");
+        if (r.Cast.Count == 0)
+            sb.Append(c, $"- Cast: DC2_VM1 and DC2_VM3 have the shipped `priority 200` (the document's usr_priority=200), so they are their clusters' primaries; "
+                         + $"CLIENT1 dials lb1 192.168.202.35 and the DC router's flow hash picks cluster 1.\n");
+        else
+            foreach (var role in r.Cast) sb.Append(c, $"- Cast: {role.Role} **{role.Unit}**: {role.Why}.\n");
         foreach (var change in r.ConfigChanges) sb.Append(c, $"- Config: {change}\n");
         var t = r.Timers;
         sb.Append(c, $"- HA timers: hb-interval {t.HbIntervalMs} ms × hb-lost-threshold {t.HbLostThreshold} = FGCP detection {t.FgcpDetectionMs:0} ms; ");

@@ -223,6 +223,9 @@ public sealed class LoopbackLab : IAsyncDisposable
             {
                 WanInterface = cast.WanInterface, WanAddress = new InterfaceAddress(cast.Wan.Address, cast.Wan.PrefixLength), WanNextHop = cast.WanGateway,
                 LanInterface = cast.LanInterface, LanAddress = new InterfaceAddress(cast.Lan.Address, cast.Lan.PrefixLength),
+                // The lab's lb1: the client config's remote-gw, else the units' dialup local-gw (a topology's lb1 need
+                // not be the seed's 192.168.202.35).
+                RemoteGateway = RemoteGatewayOf(cast.Config, phase1),
             };
         Client1 ??= new DialupClientGateway(Fabric.Fabric.Host(cast?.Name ?? ScenarioFabric.Client1Host), settings);
         await Client1.DialAsync(cancel);
@@ -231,6 +234,11 @@ public sealed class LoopbackLab : IAsyncDisposable
             : new Pc1Settings { Address = new InterfaceAddress(pc.Address.Address, pc.Address.PrefixLength), Gateway = cast!.Lan.Address });
         return Client1;
     }
+
+    private static IPAddress RemoteGatewayOf(ConfigDocument? client, Phase1Interface dialup) =>
+        client?.Phase1.FirstOrDefault(p => p.Type == "static") is { } p && IPAddress.TryParse(p.RemoteGw, out var gw) && !gw.Equals(IPAddress.Any)
+            ? gw
+            : IPAddress.Parse(dialup.LocalGw);
 
     /// <summary>Pulls (<paramref name="plugged"/> false) or plugs a cable of the fabric.</summary>
     public void SetCable(string host, string iface, bool plugged) => Fabric.Fabric.SetCable(host, iface, plugged);

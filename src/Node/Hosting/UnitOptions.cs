@@ -77,7 +77,7 @@ public static class Scenarios
         System.IO.Directory.Exists(Path.Combine(AppContext.BaseDirectory, "scenarios"))
             ? System.IO.Directory.GetDirectories(Path.Combine(AppContext.BaseDirectory, "scenarios")).Select(d => Path.GetFileName(d)!)
                 // samples/ holds example configs (a FortiOS 7.4 backup), not a scenario.
-                .Where(d => d != "samples")
+                .Where(d => d != "samples").Order(StringComparer.Ordinal)
             : [];
 
     public static Akka.Configuration.Config Wiring(string scenario) =>

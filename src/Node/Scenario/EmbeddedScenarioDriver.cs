@@ -60,7 +60,9 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
     public static ProbeOptions RouterProbeAbove(IEnumerable<ConfigDocument> units)
     {
         var interval = TimeSpan.FromMilliseconds(100);
-        var fgcp = units.Max(c => c.Ha.LostAfter.TotalMilliseconds); // hb-interval in its unit (hb-interval-in-milliseconds) × threshold
+        // Standalone units (no FGCP) have no failover to outlast: a lab of standalone FGSP members probes at the floor.
+        // hb-interval counts in its own unit (hb-interval-in-milliseconds): LostAfter is interval × threshold.
+        var fgcp = units.Where(c => c.Ha.Mode != HaMode.Standalone).Select(c => c.Ha.LostAfter.TotalMilliseconds).DefaultIfEmpty(0).Max();
         return new ProbeOptions(interval, Math.Max(3, (int)Math.Ceiling((fgcp + 200) / interval.TotalMilliseconds)));
     }
 
@@ -84,10 +86,13 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
             await _lab.Start(unit);
             await _progress.WriteLineAsync("up");
         }
-        foreach (var group in Units.GroupBy(u => _configs[u].Ha.GroupId))
+        // FGCP clusters as the topology derives them; a standalone unit (group-id 0 like every other by default) is its own.
+        foreach (var group in Units.GroupBy(u => Topology.ClusterOf(u)?.GroupId.ToString() ?? "standalone:" + u))
         {
             var members = group.ToList();
-            await _progress.WriteAsync($"waiting for FGCP cluster {string.Join("+", members)} (group-id {group.Key}) … ");
+            await _progress.WriteAsync(Topology.ClusterOf(members[0]) is { } cluster
+                ? $"waiting for FGCP cluster {string.Join("+", members)} (group-id {cluster.GroupId}) … "
+                : $"waiting for standalone {members[0]} … ");
             await _progress.FlushAsync();
             var sw = Stopwatch.StartNew();
             try

@@ -35,6 +35,10 @@ public sealed record TunnelRecord(
     IReadOnlyList<IkeSelector> LocalSelectors,
     bool Deleted) : IWireMessage
 {
+    /// <summary><see cref="OwnerFgcpGroup"/> of a standalone owner (FortiOS `mode standalone`): in no FGCP cluster. FortiOS
+    /// group-ids are never negative, so no cluster's id is this.</summary>
+    public const int NoFgcpCluster = -1;
+
     /// <summary>phase1 <c>keepalive</c> (NAT-T keepalive frequency): FortiOS default and range.</summary>
     public const int DefaultNattKeepaliveSeconds = 10, MinNattKeepaliveSeconds = 5, MaxNattKeepaliveSeconds = 900;
 

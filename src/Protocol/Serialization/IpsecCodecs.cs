@@ -89,7 +89,9 @@ internal static partial class WireCatalog
         var name = NonEmpty(r.Str(), "tunnel name");
         var index = NonNegative(r.I32(), "tunnel index");
         var ownerSerial = NonEmpty(r.Str(), "owner serial");
-        var ownerGroup = NonNegative(r.I32(), "owner FGCP group");
+        // A group-id, or NoFgcpCluster (-1) for a standalone owner; anything lower is corrupt.
+        var ownerGroup = r.I32();
+        if (ownerGroup < TunnelRecord.NoFgcpCluster) throw new WireFormatException($"corrupt owner FGCP group {ownerGroup}");
         var generation = NonNegative(r.I64(), "generation");
         var syncSeq = NonNegative(r.I64(), "sync sequence");
         var ike = ReadIkeSa(r, version);

@@ -1,11 +1,13 @@
 namespace ClusterActors.Actors.Tests.Ipsec;
 
-/// <summary>The one dialup phase1 the Ipsec and front specs run a phase1 actor on (vpn1 on port2, the scenario's PSK).</summary>
+/// <summary>The one dialup phase1 the Ipsec and front specs run a phase1 actor on (vpn1 on port2, the scenario's PSK), on a
+/// member of FGCP cluster 1 (`mode a-p`: a unit in mode standalone, the default, is nobody's FGCP peer, FgspSync.ClusterOf).</summary>
 internal static class Phase1SpecConfig
 {
     internal const string Dialup = """
         config system ha
             set group-id 1
+            set mode a-p
         end
         config vpn ipsec phase1-interface
             edit "vpn1"

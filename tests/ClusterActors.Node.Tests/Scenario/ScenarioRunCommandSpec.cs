@@ -87,7 +87,7 @@ public sealed class ScenarioRunCommandSpec : IDisposable
     [Fact]
     public async Task Usage_errors()
     {
-        Assert.Contains("unknown scenario 'nope' (known: seed)", (await Assert.ThrowsAsync<UsageException>(() => Run(null, scenario: "nope"))).Message);
+        Assert.Contains("unknown scenario 'nope' (known: fgsp-standalone, seed)", (await Assert.ThrowsAsync<UsageException>(() => Run(null, scenario: "nope"))).Message);
         Assert.Contains("needs --embedded", (await Assert.ThrowsAsync<UsageException>(() => Run(null, embedded: false))).Message);
         Assert.Contains("no such file", (await Assert.ThrowsAsync<UsageException>(() => Run(Path.Combine(_dir, "missing.txt")))).Message);
         Assert.Equal(0, _driversCreated);

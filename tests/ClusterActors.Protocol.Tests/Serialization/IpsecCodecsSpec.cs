@@ -146,6 +146,17 @@ public class IpsecCodecsSpec
         AssertRoundTrips(record);
     }
 
+    /// <summary>A standalone owner's record (Fortinet's four standalone FGSP peers) carries no FGCP cluster, -1: it crosses the
+    /// wire; anything below is corrupt.</summary>
+    [Fact]
+    public void A_standalone_owners_record_round_trips_and_a_group_below_minus_one_is_refused()
+    {
+        var standalone = FullRecord() with { OwnerFgcpGroup = TunnelRecord.NoFgcpCluster };
+        AssertRoundTrips(standalone);
+        Assert.Equal(TunnelRecord.NoFgcpCluster, Decode(Encode(standalone)).OwnerFgcpGroup);
+        Assert.Throws<WireFormatException>(() => RawDecode(Encode(standalone with { OwnerFgcpGroup = -2 })));
+    }
+
     [Theory]
     [InlineData("aes128-sha1", 2)]
     [InlineData("aes256-sha256", 14)]

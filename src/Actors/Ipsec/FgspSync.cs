@@ -1,0 +1,50 @@
+using ClusterActors.Protocol.Config;
+using ClusterActors.Protocol.Ipsec;
+
+namespace ClusterActors.Actors.Ipsec;
+
+/// <summary>
+/// `set fgsp-sync {enable | disable}` of a dialup phase1 and the FGCP cluster a unit answers for, as pure rules
+/// (README, "fgsp-sync and standalone units"). FortiOS syncs a phase1's IPsec SAs to the other FGSP members only when
+/// fgsp-sync is enabled on it ("synchronized to all other FGSP peers that have FGSP synchronization for IPsec
+/// enabled", the 7.4 guide); inside an FGCP cluster the SAs are FGCP's to sync whatever fgsp-sync says. Here a phase1
+/// with fgsp-sync disabled neither sends its tunnels' records to another FGSP member nor accepts theirs.
+/// </summary>
+public static class FgspSync
+{
+    /// <summary>
+    /// The FGCP cluster a unit's tunnels belong to: its `config system ha` group-id, or
+    /// <see cref="TunnelOwnership.NoFgcpCluster"/> for a standalone unit (mode standalone, FortiOS's default), which is
+    /// nobody's FGCP peer. Standalone units all carry group-id 0 by default: read as a cluster, every standalone FGSP
+    /// member that is its own primary would take every other member's tunnels as its cluster's.
+    /// </summary>
+    public static int ClusterOf(HaConfig ha) => ha.Mode == HaMode.Standalone ? TunnelOwnership.NoFgcpCluster : ha.GroupId;
+
+    /// <summary>
+    /// The Distributed Data key a phase1's records replicate under. With fgsp-sync enabled every FGSP member's phase1
+    /// of that name shares one key; disabled, the key is the FGCP cluster's own (its members share their config through
+    /// FGCP, so they agree on it), or the unit's own for a standalone unit, so no other member ever reads it.
+    /// </summary>
+    public static string DataKey(string phase1, bool fgspSync, int fgcpCluster, string serial) =>
+        fgspSync ? "ipsec-" + phase1
+        : fgcpCluster == TunnelOwnership.NoFgcpCluster ? $"ipsec-{phase1}@unit-{serial}"
+        : $"ipsec-{phase1}@fgcp-{fgcpCluster}";
+
+    /// <summary>
+    /// Whether the owner pushes a record straight to every other unit (the fast path beside Distributed Data). A push
+    /// goes to every Akka member and the sender cannot tell its FGCP peers from other FGSP members, so a phase1 with
+    /// fgsp-sync disabled does not push: its FGCP peer gets the records through the cluster's own key, at gossip pace.
+    /// </summary>
+    public static bool Pushes(bool fgspSync) => fgspSync;
+
+    /// <summary>
+    /// Why a phase1 refuses a record another unit synced to it, or null when it takes it: with fgsp-sync disabled only
+    /// its own records and those of its own FGCP cluster are taken; another FGSP member's are dropped (and counted).
+    /// </summary>
+    public static string? Refuses(TunnelRecord incoming, bool fgspSync, int fgcpCluster, string serial)
+    {
+        if (fgspSync || incoming.OwnerSerial == serial) return null;
+        if (fgcpCluster != TunnelOwnership.NoFgcpCluster && incoming.OwnerFgcpGroup == fgcpCluster) return null;
+        return $"fgsp-sync is disabled on phase1 {incoming.Phase1}: {incoming.OwnerSerial} is another FGSP member, not this unit's FGCP cluster";
+    }
+}
