@@ -60,9 +60,11 @@ public static class FgspSyncPolicy
         : FgspSendForm.Sealed;
 
     /// <summary>A plain tunnel record (pushed, or a Distributed Data entry by its writer).</summary>
+    /// <remarks>An unauthenticated sender passes here: <c>SyncAuthorization.TunnelRecord</c>, next, refuses it and counts it
+    /// as a refused tunnel record, as before FGSP encryption existed.</remarks>
     public static FgspSyncRefusal AcceptClear(FgspSyncSettings settings, string? sender, bool senderInOwnCluster)
     {
-        if (sender is null) return FgspSyncRefusal.NotAuthenticated;
+        if (sender is null) return FgspSyncRefusal.None;
         if (senderInOwnCluster || !settings.Encryption) return FgspSyncRefusal.None;
         return FgspSyncRefusal.NotSealed;
     }

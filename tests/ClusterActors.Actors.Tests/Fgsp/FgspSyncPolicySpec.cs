@@ -48,7 +48,9 @@ public sealed class FgspSyncPolicySpec
         Assert.Equal(FgspSyncRefusal.NotSealed, FgspSyncPolicy.AcceptClear(On, Vm3, senderInOwnCluster: false));
         Assert.Equal(FgspSyncRefusal.None, FgspSyncPolicy.AcceptClear(On, Vm3, senderInOwnCluster: true));
         Assert.Equal(FgspSyncRefusal.None, FgspSyncPolicy.AcceptClear(Off, Vm3, senderInOwnCluster: false));
-        Assert.Equal(FgspSyncRefusal.NotAuthenticated, FgspSyncPolicy.AcceptClear(Off, null, senderInOwnCluster: false));
+        // Left to SyncAuthorization.TunnelRecord, which refuses an unauthenticated sender (counted as tunnel-record).
+        Assert.Equal(FgspSyncRefusal.None, FgspSyncPolicy.AcceptClear(Off, null, senderInOwnCluster: false));
+        Assert.NotNull(ClusterActors.Actors.Unit.SyncAuthorization.TunnelRecord(Owned(Vm1), null, null));
     }
 
     [Fact]
