@@ -106,7 +106,10 @@ public static class FortiOsCli
             var peer = detected.FirstOrDefault(p => p.GroupMemberId == id);
             return new FgspDevBase(id, peer is null ? [] : VpnDiagnostics.FgcpVirtualMacs(peer.FgcpGroupId, PhysicalInterfaces));
         }).ToList();
-        return new FgspPeersStatus(s.StandaloneGroupId, s.GroupMemberId, lines, devBase);
+        return new FgspPeersStatus(s.StandaloneGroupId, s.GroupMemberId, lines, devBase)
+        {
+            SyncProtection = new FgspSyncProtection(s.Encryption, s.PskSecretSet, s.SyncRefusals),
+        };
     }
 
     /// <summary>How long a capture without a count runs before it is stopped as if by Ctrl-C (a FortiOS console runs until ^C).</summary>

@@ -25,7 +25,17 @@ public sealed record FgspPeersStatus(
     int GroupMemberId,
     IReadOnlyList<FgspPeerLine> Peers,
     IReadOnlyList<FgspDevBase> DevBase,
-    int? DetectedPeers = null);
+    int? DetectedPeers = null)
+{
+    /// <summary>Printed after the dev_base table when encryption is enable or FGSP sync was dropped (README, lab addition).</summary>
+    public FgspSyncProtection? SyncProtection { get; init; }
+}
+
+/// <summary>
+/// The lab's addition to `diagnose sys ha standalone-peers`: this unit's standalone-cluster encryption, whether a
+/// psksecret is set, and the FGSP sync records it dropped by cause (a settings mismatch with a peer shows here).
+/// </summary>
+public sealed record FgspSyncProtection(bool Encryption, bool PskSecretSet, IReadOnlyDictionary<string, long> DroppedByCause);
 
 /// <summary>One `peerN:` block: the peer's sync endpoint (UDP/708), its member id and the sync counters.</summary>
 public sealed record FgspPeerLine(
@@ -228,6 +238,14 @@ public static class VpnDiagnostics
             if (list is null) continue;
             for (var j = 0; j < list.Count; j++)
                 sb.Append(I, $"                phyindex={j}: mac={list[j]}, linkfail=1\n");
+        }
+        // Not in FortiOS's output (it has no such counters): printed only when there is something to say, so the
+        // default (encryption disable, nothing dropped) keeps the scenario document's layout exactly.
+        if (status.SyncProtection is { } sync && (sync.Encryption || sync.DroppedByCause.Values.Any(n => n > 0)))
+        {
+            sb.Append(I, $"FGSP sync: encryption={(sync.Encryption ? "enable" : "disable")}, psksecret={(sync.PskSecretSet ? "set" : "unset")}\n");
+            foreach (var (cause, n) in sync.DroppedByCause.Where(kv => kv.Value > 0).OrderBy(kv => kv.Key, StringComparer.Ordinal))
+                sb.Append(I, $"        dropped {cause}={n}\n");
         }
         return sb.ToString();
     }

@@ -137,6 +137,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         {
             _log.Info("FGCP resumed after the unit's Akka restart: {0} stays {1} (primary {2})", _serial, _table.Role, _table.PrimarySerial);
             Unit.Tell(new HaRoleChanged(_serial, _table.Role, _table.PrimarySerial));
+            TellMembers();
         }
         if (Ha.Mode == HaMode.Standalone) return;
         Timers.StartPeriodicTimer("hb", SendHeartbeat.Instance, TimeSpan.Zero, Ha.HeartbeatInterval);
@@ -198,6 +199,21 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
                     break;
             }
         }
+        TellMembers();
+    }
+
+    private IReadOnlyList<string> _toldMembers = [];
+
+    /// <summary>
+    /// The units of this FGCP cluster (heard on the hbdev link), told to the unit whenever the set changes: FGSP sync
+    /// protection does not apply inside the own cluster (<see cref="Fgsp.FgspSyncPolicy"/>), so the IPsec side must know it.
+    /// </summary>
+    private void TellMembers()
+    {
+        var members = _table.Peers.Keys.Order(StringComparer.Ordinal).ToList();
+        if (members.SequenceEqual(_toldMembers)) return;
+        _toldMembers = members;
+        Unit.Tell(new FgcpClusterMembers(members));
     }
 
     private int MonitorUp() => Ha.Monitor.Count(IsUp);
@@ -349,6 +365,9 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
 
 /// <summary>Sent to the unit whenever FGCP settles a role; FGSP and the IPsec side follow it.</summary>
 public sealed record HaRoleChanged(string Serial, HaRole Role, string PrimarySerial);
+
+/// <summary>The other units of this unit's FGCP cluster by serial (its FGCP peer table), sent when the set changes.</summary>
+public sealed record FgcpClusterMembers(IReadOnlyList<string> Serials);
 
 /// <summary>
 /// Sent to the unit (after its <see cref="HaRoleChanged"/>) when FGCP kept <paramref name="Serial"/> primary through a

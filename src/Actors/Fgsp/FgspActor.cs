@@ -27,6 +27,14 @@ public sealed record FgspStatus(
     /// <summary>The `session-type` counters of the peer line for a peer cluster (its FGCP group-id).</summary>
     public FgspSyncCounters SessionSyncWith(int fgcpGroup) =>
         SessionSyncByFgcpGroup.TryGetValue(fgcpGroup, out var c) ? c : FgspSyncCounters.Zero;
+
+    /// <summary>standalone-cluster <c>encryption</c>.</summary>
+    public bool Encryption { get; init; }
+
+    public bool PskSecretSet { get; init; }
+
+    /// <summary>FGSP sync records this unit dropped, by <see cref="FgspSyncPolicy.Cause"/>.</summary>
+    public IReadOnlyDictionary<string, long> SyncRefusals { get; init; } = new Dictionary<string, long>();
 }
 
 /// <summary>Sync messages exchanged with one FGSP peer cluster.</summary>
@@ -104,7 +112,14 @@ public sealed class FgspActor : ReceiveActor
             _syncByAddress[c.AkkaAddress] = c.Sent ? (sent + 1, received) : (sent, received + 1);
         });
         Receive<GetFgspStatus>(_ => Sender.Tell(new FgspStatus(_config.StandaloneCluster.StandaloneGroupId,
-            _config.StandaloneCluster.GroupMemberId, FgspPeering.OwnAddress(_config), _peers, SyncByPeerCluster(), _known, _live.ToList())));
+            _config.StandaloneCluster.GroupMemberId, FgspPeering.OwnAddress(_config), _peers, SyncByPeerCluster(), _known, _live.ToList())
+        {
+            Encryption = _config.StandaloneCluster.Encryption,
+            PskSecretSet = _config.StandaloneCluster.PskSecret?.Clear is { Length: > 0 },
+            SyncRefusals = Unit.UnitIdentities.Of(Context.System).Refusals.Counts
+                .Where(kv => kv.Key.StartsWith(FgspSyncPolicy.RefusalKindPrefix, StringComparison.Ordinal))
+                .ToDictionary(kv => kv.Key[FgspSyncPolicy.RefusalKindPrefix.Length..], kv => kv.Value),
+        }));
     }
 
     public static Props Props(string serial, ConfigDocument config) => Akka.Actor.Props.Create(() => new FgspActor(serial, config));

@@ -10,6 +10,7 @@ using ClusterActors.Actors.Forwarding;
 using ClusterActors.Actors.Unit;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Fgcp;
+using ClusterActors.Protocol.Fgsp;
 using ClusterActors.Protocol.Ike;
 using ClusterActors.Protocol.Ike.Exchanges;
 using ClusterActors.Protocol.Ipsec;
@@ -89,6 +90,14 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     private readonly string _serial;
     private Phase1Interface _phase1;
     private LWWDictionaryKey<string, TunnelRecord> _key;
+    /// <summary>Records written while standalone-cluster encryption is enable: sealed, so other clusters' units read them only with the psksecret.</summary>
+    private readonly LWWDictionaryKey<string, SealedTunnelRecord> _sealedKey;
+    private FgspSyncSettings _fgsp;
+    /// <summary>The other units of this unit's FGCP cluster (FGCP peer table): FGSP settings do not apply to them.</summary>
+    private IReadOnlyCollection<string> _ownCluster = [];
+    private string? _primarySerial;
+    /// <summary>Records this unit wrote to the clear dictionary: removed from it once they are written sealed.</summary>
+    private readonly HashSet<string> _writtenClear = new();
     private IkeResponder _gateway;
     private readonly Dictionary<string, TunnelRecord> _records = new();
     private readonly Dictionary<string, IActorRef> _tunnels = new();
@@ -114,6 +123,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         _phase1 = phase1;
         _fgcpGroup = FgspSync.ClusterOf(config.Ha);
         _key = new LWWDictionaryKey<string, TunnelRecord>(FgspSync.DataKey(phase1.Name, phase1.FgspSync, _fgcpGroup, serial));
+        _sealedKey = new LWWDictionaryKey<string, SealedTunnelRecord>("ipsec-sealed-" + phase1.Name);
+        _fgsp = FgspSyncSettings.From(config.StandaloneCluster);
         var phase2 = config.Phase2.FirstOrDefault(p => p.Phase1Name == phase1.Name);
         _childLifetime = phase2?.KeyLifeSeconds ?? 43200;
         _localGateway = IPAddress.Parse(phase1.LocalGw);
@@ -138,8 +149,19 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             // pushed by an owner: accepted only from the unit its TLS certificate proves it is (SyncAuthorization)
             if (Sender.Path.Address.HasGlobalScope) Context.Parent.Tell(new FgspSyncCounted(Sender.Path.Address.ToString(), Sent: false));
             var sender = _identities.Attribute(Sender, r.OwnerSerial);
-            if (Authorized(r, sender, Sender.Path.Address.ToString())) Apply(r);
+            var from = Sender.Path.Address.ToString();
+            if (FgspAccepted(FgspSyncPolicy.AcceptClear(_fgsp, sender, InOwnCluster(sender)), r.Name, sender, from) && Authorized(r, sender, from)) Apply(r);
         });
+        // From a unit of another FGCP cluster with standalone-cluster encryption enable (FgspSyncPolicy).
+        Receive<SealedTunnelRecord>(s =>
+        {
+            if (Sender.Path.Address.HasGlobalScope) Context.Parent.Tell(new FgspSyncCounted(Sender.Path.Address.ToString(), Sent: false));
+            var sender = _identities.Attribute(Sender, s.SenderSerial);
+            var from = Sender.Path.Address.ToString();
+            var r = FgspSyncPolicy.AcceptSealed(_fgsp, s, sender, InOwnCluster(sender), out var refusal);
+            if (FgspAccepted(refusal, s.Key, sender, from) && r is not null && Authorized(r, sender, from)) Apply(r);
+        });
+        Receive<FgcpClusterMembers>(m => _ownCluster = m.Serials);
         // This unit's own records from its previous ActorSystem: not sync input, so not checked as if a peer sent them
         // (a local sender proves nothing under SyncAuthorization, and they were dropped, losing what only this unit held).
         Receive<CarriedTunnel>(c => Apply(c.Record));
@@ -147,16 +169,19 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         Receive<Changed>(c =>
         {
             if (c.Key.Equals(_key)) ApplyReplicated(c.Get(_key));
+            else if (c.Key.Equals(_sealedKey)) ApplyReplicated(c.Get(_sealedKey));
         });
         Receive<GetSuccess>(g =>
         {
             if (g.Key.Equals(_key)) ApplyReplicated(g.Get(_key));
+            else if (g.Key.Equals(_sealedKey)) ApplyReplicated(g.Get(_sealedKey));
         });
         Receive<NotFound>(_ => { });
         Receive<GetFailure>(g =>
         {
             // Too few units answered in time: fall back to this unit's own replica.
             if (g.Key.Equals(_key)) _replicator.Tell(Dsl.Get(_key, ReadLocal.Instance));
+            else if (g.Key.Equals(_sealedKey)) _replicator.Tell(Dsl.Get(_sealedKey, ReadLocal.Instance));
         });
         Receive<UpdateSuccess>(_ => { });
         Receive<IUpdateFailure>(f => _log.Debug("tunnel sync not yet on every unit: {0}", f));
@@ -196,6 +221,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     private void OnConfigChanged(UnitConfigChanged changed)
     {
         _fgcpGroup = FgspSync.ClusterOf(changed.Config.Ha);
+        _fgsp = FgspSyncSettings.From(changed.Config.StandaloneCluster);
         var phase1 = changed.Config.Phase1.FirstOrDefault(p => p.Name == _phase1.Name);
         if (phase1 is null) return;
         var key = new LWWDictionaryKey<string, TunnelRecord>(FgspSync.DataKey(phase1.Name, phase1.FgspSync, _fgcpGroup, _serial));
@@ -232,6 +258,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         _replicator.Tell(Dsl.Subscribe(_key, Self));
+        _replicator.Tell(Dsl.Subscribe(_sealedKey, Self));
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent),
             typeof(ClusterEvent.IReachabilityEvent));
         if (_phase1.Dpd == "on-idle") Timers.StartPeriodicTimer("dpd", DpdTick.Instance, TimeSpan.FromMilliseconds(250));
@@ -313,9 +340,36 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
 
     private void Push(Address to, TunnelRecord record)
     {
+        // Inside the own FGCP cluster a record goes as it is (FGCP's sync); to another cluster's unit FGSP's settings apply.
+        var form = FgspSyncPolicy.SendForm(_fgsp, InOwnCluster(_identities.SerialOf(to)));
+        if (form == FgspSendForm.Withheld)
+        {
+            if (_withheldLog.ShouldLog(to.ToString(), out var suppressed))
+                _log.Warning("{0}: tunnel record {1} not sent to {2}: standalone-cluster encryption enable but no psksecret set{3}", _phase1.Name,
+                    record.Name, to, suppressed > 0 ? $" ({suppressed} more since)" : "");
+            return;
+        }
         if (!_selections.TryGetValue(to, out var peer)) _selections[to] = peer = Context.ActorSelection(Self.Path.ToStringWithAddress(to));
-        peer.Tell(record);
+        if (form == FgspSendForm.Sealed) peer.Tell(FgspSyncSeal.Seal(record, _serial, _fgsp.Key!));
+        else peer.Tell(record);
         Context.Parent.Tell(new FgspSyncCounted(to.ToString(), Sent: true));
+    }
+
+    private readonly PerSenderLog _withheldLog = new(TimeSpan.FromSeconds(60), TimeProvider.System);
+
+    /// <summary>This unit, its FGCP cluster's primary, or a unit its FGCP peer table holds.</summary>
+    private bool InOwnCluster(string? serial) =>
+        serial is not null && (serial == _serial || serial == _primarySerial || _ownCluster.Contains(serial));
+
+    /// <summary>Drops (counted by cause, logged once per sender a minute) FGSP sync input the standalone-cluster settings refuse.</summary>
+    private bool FgspAccepted(FgspSyncRefusal refusal, string what, string? sender, string from)
+    {
+        if (refusal == FgspSyncRefusal.None) return true;
+        if (_identities.Refusals.Refused(FgspSyncPolicy.RefusalKindPrefix + FgspSyncPolicy.Cause(refusal), sender ?? from, out var suppressed,
+                logKey: "fgsp-sync|" + (sender ?? from)))
+            _log.Warning("{0}: FGSP sync {1} from {2} ({3}) dropped: {4}{5}", _phase1.Name, what, from, sender ?? "unauthenticated",
+                FgspSyncPolicy.Explain(refusal), suppressed > 0 ? $" ({suppressed} more from it since)" : "");
+        return false;
     }
 
     private void OnIke(IkeDatagram d)
@@ -449,6 +503,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     private void OnRole(HaRoleChanged role)
     {
         if (role.Serial != _serial) return;
+        _primarySerial = role.PrimarySerial;
         var wasPrimary = _isPrimary;
         _isPrimary = role.Role == HaRole.Primary;
         if (_isPrimary != wasPrimary)
@@ -490,10 +545,27 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     {
         if (record.OwnerSerial == _serial) _ownedHere.Add(record.Key);
         Apply(record);
-        if (FgspSync.Pushes(_phase1.FgspSync))
+        var acrossClusters = FgspSync.Pushes(_phase1.FgspSync);
+        if (acrossClusters)
             foreach (var address in _peers.Targets) Push(address, record);
-        _replicator.Tell(Dsl.Update(_key, LWWDictionary<string, TunnelRecord>.Empty, WriteLocal.Instance,
-            d => d.SetItem(_cluster, record.Key, record, (_, r) => TunnelOwnership.Clock(r))));
+        // Distributed Data reaches every member, other clusters' units included: with encryption enable only sealed. With
+        // fgsp-sync disable the clear key is one only this unit's FGCP cluster reads (FgspSync.DataKey), and nothing is sealed.
+        switch (acrossClusters ? FgspSyncPolicy.SendForm(_fgsp, targetInOwnCluster: false) : FgspSendForm.Clear)
+        {
+            case FgspSendForm.Clear:
+                _writtenClear.Add(record.Key);
+                _replicator.Tell(Dsl.Update(_key, LWWDictionary<string, TunnelRecord>.Empty, WriteLocal.Instance,
+                    d => d.SetItem(_cluster, record.Key, record, (_, r) => TunnelOwnership.Clock(r))));
+                break;
+            case FgspSendForm.Sealed:
+                var sealedRecord = FgspSyncSeal.Seal(record, _serial, _fgsp.Key!);
+                _replicator.Tell(Dsl.Update(_sealedKey, LWWDictionary<string, SealedTunnelRecord>.Empty, WriteLocal.Instance,
+                    d => d.SetItem(_cluster, record.Key, sealedRecord, (_, s) => (s.Generation << 32) | Math.Min(s.SyncSeq, uint.MaxValue))));
+                // Encryption turned on at run time: the clear copy this unit wrote before must not stay readable.
+                if (_writtenClear.Remove(record.Key))
+                    _replicator.Tell(Dsl.Update(_key, LWWDictionary<string, TunnelRecord>.Empty, WriteLocal.Instance, d => d.Remove(_cluster, record.Key)));
+                break;
+        }
     }
 
     /// <summary>
@@ -505,7 +577,24 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         foreach (var (key, record, writer) in ReplicatedWriters.Entries(replicated))
         {
             var sender = writer == _cluster.SelfUniqueAddress ? _serial : _identities.Attribute(writer?.Address, record.OwnerSerial);
-            if (Authorized(record, sender, writer?.Address.ToString() ?? "distributed data")) Apply(record);
+            var from = writer?.Address.ToString() ?? "distributed data";
+            if (FgspAccepted(FgspSyncPolicy.AcceptClear(_fgsp, sender, InOwnCluster(sender)), record.Name, sender, from)
+                && Authorized(record, sender, from)) Apply(record);
+        }
+    }
+
+    /// <summary>Sealed entries: opened with this unit's key, their writer checked against the sender they name.</summary>
+    private void ApplyReplicated(LWWDictionary<string, SealedTunnelRecord> replicated)
+    {
+        foreach (var (key, sealedRecord, writer) in ReplicatedWriters.Entries(replicated))
+        {
+            var sender = writer == _cluster.SelfUniqueAddress ? _serial : _identities.Attribute(writer?.Address, sealedRecord.SenderSerial);
+            var from = writer?.Address.ToString() ?? "distributed data";
+            // An entry already applied is not opened again at every gossip round.
+            if (_records.TryGetValue(key, out var known) && known.Generation == sealedRecord.Generation && known.SyncSeq >= sealedRecord.SyncSeq
+                && sealedRecord.SenderSerial == known.OwnerSerial) continue;
+            var record = FgspSyncPolicy.AcceptSealed(_fgsp, sealedRecord, sender, InOwnCluster(sender), out var refusal);
+            if (FgspAccepted(refusal, key, sender, from) && record is not null && Authorized(record, sender, from)) Apply(record);
         }
     }
 

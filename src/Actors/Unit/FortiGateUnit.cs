@@ -182,6 +182,10 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
             foreach (var p in _phase1.Values) p.Tell(role);
             foreach (var f in _ikeFront.Values) f.Tell(role);
         });
+        Receive<FgcpClusterMembers>(members =>
+        {
+            foreach (var p in _phase1.Values) p.Tell(members);
+        });
         Receive<SendGratuitousArps>(garps => _forwarding.Tell(garps));
         Receive<RunCli>(cli =>
         {

@@ -68,10 +68,11 @@ public sealed class SyncRefusals(TimeProvider time)
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _counts = new();
 
     /// <summary>Counts the refusal; true when it should be logged (the sender's first, or its first in a minute).</summary>
-    public bool Refused(string kind, string sender, out long suppressed)
+    /// <param name="logKey">What "once a minute" is counted per; default kind and sender (FGSP sync: per sender, whatever the cause).</param>
+    public bool Refused(string kind, string sender, out long suppressed, string? logKey = null)
     {
         _counts.AddOrUpdate(kind, 1, (_, n) => n + 1);
-        return _log.ShouldLog($"{kind}|{sender}", out suppressed);
+        return _log.ShouldLog(logKey ?? $"{kind}|{sender}", out suppressed);
     }
 
     public long Count(string kind) => _counts.GetValueOrDefault(kind);

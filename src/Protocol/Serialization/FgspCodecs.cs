@@ -19,5 +19,17 @@ internal static partial class WireCatalog
             w.Str(m.AkkaAddress);
             w.I64(m.Incarnation);
         }, r => new FgspAnnouncement(r.Str(), r.Str(), r.I32(), r.I32(), r.I32(), r.Str(), r.Bool(), r.Str(), r.Str(), r.I64()));
+        // A tunnel record sealed under the standalone group's psksecret (FgspSyncSeal); opened only by FgspSyncSeal.Open.
+        WireCodecs.Register<SealedTunnelRecord>("fgsp.sealed-tunnel.v1", (w, m) =>
+        {
+            w.Str(m.Key);
+            w.Str(m.Phase1);
+            w.Str(m.SenderSerial);
+            w.I64(m.Generation);
+            w.I64(m.SyncSeq);
+            w.Bytes(m.Nonce);
+            w.Bytes(m.Ciphertext);
+            w.Bytes(m.Tag);
+        }, r => new SealedTunnelRecord(r.Str(), r.Str(), r.Str(), r.I64(), r.I64(), r.Bytes(), r.Bytes(), r.Bytes()));
     }
 }
