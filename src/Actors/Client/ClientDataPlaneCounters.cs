@@ -72,3 +72,12 @@ public sealed record ClientDataPlaneCounters
         + $"lan no-tunnel {LanNoTunnel} selector {LanOutsideSelector} inner {InnerDropped} ttl {TtlExceeded} send-fail {SendFailures} ignored {Ignored}; "
         + $"ike tx {IkeSent} rx {IkeReceived} retx {IkeRetransmits} dropped {IkeDropped} natt-keepalive {NatKeepalivesSent} child-rekeys {ChildSaRekeys}; seq in {InboundLastSeq:x8} out {OutboundNextSeq:x8}");
 }
+
+/// <summary>One ESP packet the client's anti-replay window refused (<see cref="DialupClientGateway.RecentAntiReplayDrops"/>).</summary>
+/// <param name="Reason"><see cref="EspDropReason.Replayed"/> (inside the window, already delivered) or <see cref="EspDropReason.TooOld"/> (left of it).</param>
+/// <param name="WindowHighest">The highest number the SA's window had accepted when this one arrived.</param>
+public sealed record AntiReplayDropTrace(DateTimeOffset At, uint Spi, uint Seq, EspDropReason Reason, uint WindowHighest)
+{
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"spi {Spi:x8} seq {Seq:x8} {(Reason == EspDropReason.TooOld ? "too old" : "replayed")} (window highest {WindowHighest:x8}, {(long)WindowHighest - Seq} behind)");
+}

@@ -27,6 +27,7 @@ public sealed class DialupClientGateway : IDisposable
     private readonly ITimer _retransmitTimer;
     private readonly ITimer _keepaliveTimer;
     private readonly Tally _tally = new();
+    private readonly Queue<AntiReplayDropTrace> _antiReplayTrace = new();
 
     private readonly object _ike = new();
     private IkeInitiator? _initiator;
@@ -93,6 +94,30 @@ public sealed class DialupClientGateway : IDisposable
     public IkeSaEstablished? Established
     {
         get { lock (_ike) return _state == ClientTunnelState.Up ? _established : null; }
+    }
+
+    /// <summary>
+    /// The last <see cref="AntiReplayTraceSize"/> anti-replay drops, oldest first: which SA and sequence number, why
+    /// (in the window and seen, or left of it) and the window's highest number then, so a drill that counts one can say
+    /// which frame it was (and, where the lab sees who sent it, which unit).
+    /// </summary>
+    public IReadOnlyList<AntiReplayDropTrace> RecentAntiReplayDrops
+    {
+        get { lock (_antiReplayTrace) return _antiReplayTrace.ToArray(); }
+    }
+
+    public const int AntiReplayTraceSize = 32;
+
+    private void TraceAntiReplayDrop(byte[] esp, EspDropReason reason)
+    {
+        if (!EspCodec.TryReadHeader(esp, out var spi, out var seq)) return;
+        uint highest;
+        lock (_in) highest = (_inOld is { } old && old.Keys.Spi == spi ? old : _inSa)?.Window.Highest ?? 0;
+        lock (_antiReplayTrace)
+        {
+            if (_antiReplayTrace.Count == AntiReplayTraceSize) _antiReplayTrace.Dequeue();
+            _antiReplayTrace.Enqueue(new AntiReplayDropTrace(DateTimeOffset.UtcNow, spi, seq, reason, highest));
+        }
     }
 
     /// <summary>Why the last dial failed or the tunnel went down, in plain words.</summary>
@@ -504,6 +529,7 @@ public sealed class DialupClientGateway : IDisposable
         if (!ok)
         {
             _tally.CountDrop(reason);
+            if (reason is EspDropReason.Replayed or EspDropReason.TooOld) TraceAntiReplayDrop(esp, reason);
             return;
         }
         if (onNewSa) UseNextOutbound(); // the gateway sends on the new CHILD SA: it holds it, so we send on it too

@@ -65,6 +65,8 @@ public sealed class FgcpPeerTable
     private readonly string _serial;
     private readonly TimeProvider _clock;
     private readonly Dictionary<string, FgcpPeer> _peers = new(StringComparer.Ordinal);
+    /// <summary>Gratuitous ARPs this primary owes once the peer (key) that still claims primary steps down or is lost; why.</summary>
+    private readonly Dictionary<string, string> _reannounceWhenDown = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _previousOperatingIndex = new(StringComparer.Ordinal);
     private readonly Dictionary<HeartbeatDropCause, long> _drops = new();
     private readonly RejectReports _reports;
@@ -278,11 +280,12 @@ public sealed class FgcpPeerTable
 
         var isNew = !_peers.TryGetValue(hb.Serial, out var known) || known.Last.Incarnation != hb.Incarnation;
         _peers[hb.Serial] = new FgcpPeer(hb, now, isNew ? 1 : known!.HeardCount + 1);
+        ReannounceIfPeerSteppedDown(output, hb.Serial, (hb.State, hb.Role));
 
         if (isNew)
         {
             output.History.Add($"new member '{hb.Serial}' joins the cluster");
-            if (State == HaState.Work) Negotiate(output, $"member {hb.Serial} joined", (hb.State, hb.Role));
+            if (State == HaState.Work) Negotiate(output, $"member {hb.Serial} joined", (hb.State, hb.Role), hb.Serial);
             return output.Done();
         }
 
@@ -295,7 +298,7 @@ public sealed class FgcpPeerTable
 
         var before = known!.Last;
         if (hb.State == HaState.Work && hb.Role == HaRole.Primary && Role == HaRole.Primary)
-            Negotiate(output, $"two primaries: {hb.Serial} also works as primary", (hb.State, hb.Role));
+            Negotiate(output, $"two primaries: {hb.Serial} also works as primary", (hb.State, hb.Role), hb.Serial);
         else if (before.MonitorUp != hb.MonitorUp)
             Negotiate(output, $"monitored interfaces of {hb.Serial} changed");
         else if ((hb.Override || _ha.Override) && before.Priority != hb.Priority)
@@ -371,6 +374,8 @@ public sealed class FgcpPeerTable
             output.History.Add($"member '{serial}' is lost: no heartbeat for {(long)lostAfter.TotalMilliseconds}ms (hb-interval {_ha.HbInterval} x hb-lost-threshold {_ha.HbLostThreshold})");
         }
         if (lost.Count > 0 && State == HaState.Work) Negotiate(output, "member lost");
+        // A peer that claimed primary and was lost before it was heard stepping down may have left the neighbours on its MAC.
+        foreach (var serial in lost) ReannounceIfPeerSteppedDown(output, serial, null);
         if (State == HaState.Hello && _clock.GetElapsedTime(_helloSince) >= TimeSpan.FromSeconds(_ha.HelloHolddown))
             Negotiate(output, "hello-holddown expired");
         return output.Done();
@@ -419,8 +424,27 @@ public sealed class FgcpPeerTable
 
     private void Count(HeartbeatDropCause cause) => _drops[cause] = _drops.GetValueOrDefault(cause) + 1;
 
+    /// <summary>
+    /// A deferred announcement (<see cref="FgcpReannounceDecision.WhenPeerStepsDown"/>) for <paramref name="serial"/>: due
+    /// once it is heard no longer claiming primary (<paramref name="peer"/>), or lost (null), while this unit is still the
+    /// working primary; dropped when this unit is no longer primary.
+    /// </summary>
+    private void ReannounceIfPeerSteppedDown(Output output, string serial, (HaState State, HaRole Role)? peer)
+    {
+        if (!_reannounceWhenDown.TryGetValue(serial, out var why)) return;
+        if (State != HaState.Work || Role != HaRole.Primary)
+        {
+            _reannounceWhenDown.Clear();
+            return;
+        }
+        if (!FgcpAnnouncement.DeferredDue(State, Role, peer)) return;
+        _reannounceWhenDown.Remove(serial);
+        output.Effects.Add(new FgcpReannounce(peer is null ? $"{why}; {serial} lost" : $"{why}; {serial} stepped down"));
+    }
+
     /// <param name="trigger">State and role heard from the peer whose heartbeat started this negotiation, if one did.</param>
-    private void Negotiate(Output output, string why, (HaState State, HaRole Role)? trigger = null)
+    /// <param name="triggerSerial">That peer's serial.</param>
+    private void Negotiate(Output output, string why, (HaState State, HaRole Role)? trigger = null, string? triggerSerial = null)
     {
         var (stateBefore, roleBefore) = (State, Role);
         var members = new List<FgcpCandidate> { new(_serial, _monitorUp, Uptime, _ha.Priority, _ha.Override) };
@@ -431,8 +455,16 @@ public sealed class FgcpPeerTable
         output.Effects.Add(new FgcpNegotiated(why, outcome.HistoryText));
         // Every negotiation is recorded, as FortiOS does, also when it confirms the current primary.
         EnterWork(output, role, outcome.PrimarySerial, outcome.OperatingOrder, outcome.HistoryText);
-        if (FgcpAnnouncement.ShouldReannounce(stateBefore, roleBefore, role, trigger))
-            output.Effects.Add(new FgcpReannounce(why));
+        if (role != HaRole.Primary) _reannounceWhenDown.Clear();
+        switch (FgcpAnnouncement.Decide(stateBefore, roleBefore, role, trigger))
+        {
+            case FgcpReannounceDecision.Now:
+                output.Effects.Add(new FgcpReannounce(why));
+                break;
+            case FgcpReannounceDecision.WhenPeerStepsDown when triggerSerial is not null:
+                _reannounceWhenDown[triggerSerial] = why;
+                break;
+        }
     }
 
     private void EnterWork(Output output, HaRole role, string primary, IReadOnlyList<string> order, string? historyText)

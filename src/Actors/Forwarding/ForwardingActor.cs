@@ -135,6 +135,14 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
         Receive<TunnelDecrypted>(d => FromTunnel(d.Interface, d.InnerPacket));
         Receive<TunnelEncrypted>(e =>
         {
+            if (!_answering)
+            {
+                // An FGCP secondary forwards nothing (README, "A unit that steps down sends no ESP"): ESP its instance
+                // encrypted for a frame that reached it while it was primary would reach the client after the new
+                // primary's first, higher-numbered frame, which already moved the client's window past it.
+                Drop("esp while not primary");
+                return;
+            }
             _espOut++;
             RouteOut(e.OuterPacket, null);
         });

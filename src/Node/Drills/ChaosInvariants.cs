@@ -31,6 +31,8 @@ public sealed record ChaosObservation
     /// <summary>CLIENT1's counters at the start and the end of the run; null where the client does not count them.</summary>
     public long? AntiReplayBefore { get; init; }
     public long? AntiReplayAfter { get; init; }
+    /// <summary>The anti-replay drops of this run as the client traced them (with their senders where the lab captures them).</summary>
+    public IReadOnlyList<string> AntiReplayTrace { get; init; } = [];
     public long? IcvBefore { get; init; }
     public long? IcvAfter { get; init; }
 
@@ -105,7 +107,7 @@ public static partial class ChaosInvariants
         var v = new List<ChaosViolation>();
         OwnersSettle(o, v);
         Flows(o, v);
-        Counter(AntiReplay, "CLIENT1 anti-replay drops", o.AntiReplayBefore, o.AntiReplayAfter, v);
+        Counter(AntiReplay, "CLIENT1 anti-replay drops", o.AntiReplayBefore, o.AntiReplayAfter, v, o.AntiReplayTrace);
         Counter(Icv, "CLIENT1 ICV failures", o.IcvBefore, o.IcvAfter, v);
         Sas(o, v);
         Histories(o, v);
@@ -195,9 +197,10 @@ public static partial class ChaosInvariants
             v.Add(new(TrafficFlows, F($"PC1's traffic flowed again {flows.Value:0} ms after the heal, later than {deadline:0} ms")));
     }
 
-    private static void Counter(string invariant, string what, long? before, long? after, List<ChaosViolation> v)
+    private static void Counter(string invariant, string what, long? before, long? after, List<ChaosViolation> v, IReadOnlyList<string>? trace = null)
     {
-        if (before is { } b && after is { } a && a != b) v.Add(new(invariant, F($"{what}: {a - b} during the run")));
+        if (before is { } b && after is { } a && a != b)
+            v.Add(new(invariant, F($"{what}: {a - b} during the run") + (trace is { Count: > 0 } ? ": " + string.Join("; ", trace) : "")));
     }
 
     /// <summary>What became of the run's SAs, as the report prints it.</summary>

@@ -259,6 +259,7 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
                 Fault = fault, FaultBoundMs = result.FaultBoundMs, HealAtMs = healAt, HealBoundMs = healBound, ObservedUntilMs = observedUntil,
                 Tunnels = tunnels.Keys.ToList(), Owners = owners, Traffic = sampler.Traffic,
                 AntiReplayBefore = client.AntiReplayDrops, AntiReplayAfter = clientAfter.AntiReplayDrops,
+                AntiReplayTrace = (clientAfter.AntiReplayTrace ?? []).Except(client.AntiReplayTrace ?? []).ToList(),
                 IcvBefore = client.IcvFailures, IcvAfter = clientAfter.IcvFailures,
                 SaReuseRequired = sampler.LeastAnswering > 0,
                 DecSpi = client.OutboundSpi, EncSpi = client.InboundSpi, OwnerDecSpi = dec, OwnerEncSpi = enc,

@@ -28,6 +28,8 @@ public sealed class EmbeddedDrillLab : IDrillLab
 
     private readonly LoopbackLab _lab;
     private readonly LabTopology _topology;
+    /// <summary>Which unit sent each ESP packet: names the sender of a frame CLIENT1 drops as a replay.</summary>
+    private readonly EspSenderTrace _espSenders;
     private readonly Dictionary<string, ConfigDocument> _configs;
     // The running units as this lab sees them: the timeline's sampler reads it while a fault starts or kills a unit,
     // so it is kept here under a lock rather than read from LoopbackLab's own dictionary.
@@ -50,6 +52,8 @@ public sealed class EmbeddedDrillLab : IDrillLab
         _lab.Define(_topology, changes);
         var probe = EmbeddedScenarioDriver.RouterProbeAbove(_configs.Values);
         _lab.UsePacketFabric(new ScenarioFabricOptions { Probe = probe }, _topology);
+        _espSenders = new EspSenderTrace(Units.ToList());
+        _lab.Net!.Fabric.Delivered += _espSenders.Observe;
         Timers = DrillTimers.From(_configs[Units[0]], probe);
     }
 
@@ -312,7 +316,7 @@ public sealed class EmbeddedDrillLab : IDrillLab
         var counters = client.Counters;
         var est = client.Established;
         return new ClientView(counters.AntiReplayDrops, counters.IcvFailures, est?.Child.InboundSpi ?? 0, est?.Child.OutboundSpi ?? 0, est is not null,
-            est is null ? null : (est.Sa.SpiI, est.Sa.SpiR), counters.ChildSaRekeys);
+            est is null ? null : (est.Sa.SpiI, est.Sa.SpiR), counters.ChildSaRekeys, _espSenders.Describe(client.RecentAntiReplayDrops));
     }
 
     private UnitHost Host(string unit)

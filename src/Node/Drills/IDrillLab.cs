@@ -129,5 +129,7 @@ public sealed record TrafficProgress(long Sent, long Answered);
 /// <param name="AntiReplayDrops">Null for a client that does not count them (strongSwan: charon exposes no replay counter).</param>
 /// <param name="IkeSpis">The client's IKE SA (initiator and responder SPIs): a new one means it dialed again. Null where not read.</param>
 /// <param name="ChildSaRekeys">CHILD SA rekeys the gateway asked for and the client answered, so far; null where not counted.</param>
+/// <param name="AntiReplayTrace">The client's last anti-replay drops, one line each (SPI, number, why, the window's highest
+/// and, where the lab captures it, which unit sent each); null where the client does not say.</param>
 public sealed record ClientView(long? AntiReplayDrops, long? IcvFailures, uint InboundSpi, uint OutboundSpi, bool Up,
-    (ulong SpiI, ulong SpiR)? IkeSpis = null, long? ChildSaRekeys = null);
+    (ulong SpiI, ulong SpiR)? IkeSpis = null, long? ChildSaRekeys = null, IReadOnlyList<string>? AntiReplayTrace = null);

@@ -204,13 +204,43 @@ public sealed class FgcpPeerTableSpec
         vm2.Tick();
         Assert.Equal((HaRole.Primary, HaRole.Primary), (vm1.Role, vm2.Role));
 
-        // Healed: VM2's heartbeat says it works as primary; VM1 rejoins it as a member working alone.
+        // Healed: VM2's heartbeat says it works as primary; VM1 rejoins it as a member working alone. VM2 still answers
+        // (it has not heard VM1 yet), so VM1 does not announce yet: the neighbours would move to it while VM2 still forwards.
         var heal1 = vm1.Heard(Of(vm2), "port4");
+        Assert.DoesNotContain(heal1.Effects, e => e is FgcpReannounce);
         var heal2 = vm2.Heard(Of(vm1), "port4");
         Assert.Equal((HaRole.Primary, HaRole.Secondary), (vm1.Role, vm2.Role));
-        Assert.Contains(heal1.Effects, e => e is FgcpReannounce);
         Assert.DoesNotContain(heal2.Effects, e => e is FgcpReannounce);
         Assert.Contains(heal2.History, l => l == $"unit {Vm2} changes state: primary -> secondary");
+        // VM2's next heartbeat says it stepped down: now VM1 announces, once.
+        var heal3 = vm1.Heard(Of(vm2), "port4");
+        Assert.Single(heal3.Effects, e => e is FgcpReannounce);
+        Assert.DoesNotContain(vm1.Heard(Of(vm2), "port4").Effects, e => e is FgcpReannounce);
+    }
+
+    [Fact]
+    public void Two_primaries_the_primary_that_stays_announces_once_the_other_steps_down_or_is_lost()
+    {
+        var vm1 = Table(Vm1, Ha(priority: 200));
+        var vm2 = Table(Vm2, Ha(priority: 100));
+        vm1.Heard(Of(vm2), "port4");
+        vm2.Heard(Of(vm1), "port4");
+        vm1.Heard(Of(vm2), "port4");
+        vm2.Heard(Of(vm1), "port4");
+        Assert.Equal((HaRole.Primary, HaRole.Secondary), (vm1.Role, vm2.Role));
+        // VM1 stalls: VM2 loses it and works as primary; VM1 resumes and reads VM2's heartbeats claiming primary.
+        _time.Advance(TimeSpan.FromMilliseconds(1001));
+        vm2.Tick();
+        Assert.Equal(HaRole.Primary, vm2.Role);
+        var twoPrimaries = vm1.Heard(Of(vm2), "port4");
+        Assert.Contains(twoPrimaries.Effects, e => e is FgcpNegotiated);
+        Assert.DoesNotContain(twoPrimaries.Effects, e => e is FgcpReannounce);
+        Assert.DoesNotContain(vm1.Heard(Of(vm2), "port4").Effects, e => e is FgcpReannounce); // still claims primary
+        // VM2 never steps down where VM1 hears it (the link broke again): VM1 announces when it loses VM2.
+        _time.Advance(TimeSpan.FromMilliseconds(1001));
+        var lost = vm1.Tick();
+        Assert.Single(lost.Effects, e => e is FgcpReannounce);
+        Assert.Equal(HaRole.Primary, vm1.Role);
     }
 
     [Fact]

@@ -43,7 +43,7 @@ public sealed class ChaosInvariantsSpec
             .Replace("<0> HA event", "<1> HA event").Replace("<1> HA event\n    <2026-12-05 20:00:00>", "<2> HA event\n    <2026-12-05 20:00:00>");
 
     /// <summary>DC2_VM1, the owner, killed at 0 and started at 3 s: DC2_VM2 owns vpn1_1 from 1.1 s; PC1 lost 1.0–1.1 s.</summary>
-    private static ChaosObservation Good() => new()
+    internal static ChaosObservation Good() => new()
     {
         Fault = new ChaosFault("kill", "DC2_VM1", null, 3000), FaultBoundMs = 1400, HealAtMs = 3000, HealBoundMs = 5600, ObservedUntilMs = 4600,
         Tunnels = [Vpn],
