@@ -13,6 +13,7 @@ using ClusterActors.Protocol.Fgcp;
 using ClusterActors.Protocol.Ike;
 using ClusterActors.Protocol.Ike.Exchanges;
 using ClusterActors.Protocol.Ipsec;
+using ClusterActors.Protocol.Packets;
 
 namespace ClusterActors.Actors.Ipsec;
 
