@@ -1,4 +1,5 @@
 using ClusterActors.Protocol.Config;
+using ClusterActors.Protocol.Ipsec;
 using Xunit;
 
 namespace ClusterActors.Protocol.Tests.Config;
@@ -82,6 +83,18 @@ public class ConfigWordsTests
         Check<Phase1Type>();
         Check<DpdMode>();
         Check<PeerType>();
+    }
+
+    [Fact]
+    public void Tunnel_roles_print_fortios_words_and_read_them_back()
+    {
+        Assert.Equal(["primary", "sync-primary", "standby"], Enum.GetValues<TunnelRole>().Select(TunnelRoles.Word));
+        foreach (var role in Enum.GetValues<TunnelRole>())
+        {
+            Assert.True(TunnelRoles.TryParse(TunnelRoles.Word(role), out var back));
+            Assert.Equal(role, back);
+        }
+        Assert.False(TunnelRoles.TryParse("owner", out _));
     }
 
     [Theory]
