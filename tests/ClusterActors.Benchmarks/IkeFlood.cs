@@ -9,6 +9,7 @@ using ClusterActors.Node.Hosting;
 using ClusterActors.Protocol.Fgcp;
 using ClusterActors.Protocol.Ike;
 using ClusterActors.Protocol.Ike.Exchanges;
+using ClusterActors.Protocol.Config;
 
 /// <summary>
 /// Issue 11 point 4: the IKE responder under an IKE_SA_INIT flood.
@@ -97,7 +98,7 @@ internal static class IkeFlood
                 if (primary.Elapsed > TimeSpan.FromSeconds(90)) throw new TimeoutException("the unit never became primary");
                 await Task.Delay(100);
             }
-            var psk = config.Phase1.First(p => p.Type == "dynamic").PskSecret!.Clear;
+            var psk = config.Phase1.First(p => p.Type == Phase1Type.Dynamic).PskSecret!.Clear;
             var perRound = Math.Max(1, (int)Math.Ceiling(dials / (double)rounds));
             Console.WriteLine($"(1) one unit, IKE on {ike}; {rounds} rounds each without (A) and with (B) the flood, alternating A B A B …, " +
                               $"{perRound} honest dials per round (a B round floods 1 s before its first dial and until its last):");

@@ -6,6 +6,7 @@ using System.Net;
 using System.Net.Sockets;
 using ClusterActors.Node.Hosting;
 using ClusterActors.Protocol.Ipsec;
+using ClusterActors.Protocol.Config;
 
 /// <summary>
 /// SA sync across four OS processes: the scenario's units run as `clusteractors node` processes (real Akka remoting,
@@ -70,8 +71,8 @@ internal static class SaSyncProcesses
             Console.WriteLine($"  FGCP elected: {owner.Name} is cluster 1's primary ({elected.TotalSeconds:0.0} s later); dialing its IKE socket {owner.Ike}");
 
             using var dialer = new UdpDialer(owner.Ike);
-            var psk = owner.Config.Phase1.First(p => p.Type == "dynamic").PskSecret!.Clear;
-            var localGw = IPAddress.Parse(owner.Config.Phase1.First(p => p.Type == "dynamic").LocalGw);
+            var psk = owner.Config.Phase1.First(p => p.Type == Phase1Type.Dynamic).PskSecret!.Clear;
+            var localGw = IPAddress.Parse(owner.Config.Phase1.First(p => p.Type == Phase1Type.Dynamic).LocalGw);
             var client = DialupClient.ScenarioSettings(psk);
 
             // Warm-up (JIT on both sides, the peers' first pushes); not counted.

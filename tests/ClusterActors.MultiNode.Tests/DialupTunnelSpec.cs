@@ -177,7 +177,7 @@ public sealed class DialupTunnelSpec(ITestOutputHelper output) : IAsyncLifetime
         // Bytes that do not decode as a tunnel record are refused by the serializer; nothing reaches the unit.
         var serialization = vm1.System.Serialization;
         var bytes = serialization.FindSerializerFor(record).ToBinary(record);
-        Assert.Throws<Protocol.Serialization.WireFormatException>(() => serialization.Deserialize(bytes[..(bytes.Length / 2)], Protocol.Serialization.ProtocolSerializer.Id, "ipsec.tunnel.v1"));
+        Assert.Throws<Protocol.Serialization.WireFormatException>(() => serialization.Deserialize(bytes[..(bytes.Length / 2)], ClusterActors.Actors.Serialization.ProtocolSerializer.Id, "ipsec.tunnel.v1"));
 
         await Task.Delay(500);
         var after = Parse((await _lab.Units["DC2_VM2"].CliAsync("diagnose vpn tunnel list")).Output);

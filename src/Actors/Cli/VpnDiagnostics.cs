@@ -150,13 +150,7 @@ public static class VpnDiagnostics
         return (InitialJiffies + uptimeJiffies) / Hz;
     }
 
-    public static string RoleName(TunnelRole role) => role switch
-    {
-        TunnelRole.Primary => "primary",
-        TunnelRole.SyncPrimary => "sync-primary",
-        TunnelRole.Standby => "standby",
-        _ => throw new ArgumentOutOfRangeException(nameof(role), role, null),
-    };
+    public static string RoleName(TunnelRole role) => TunnelRoles.Word(role);
 
     private static string Selector(TrafficSelector s) =>
         string.Create(CultureInfo.InvariantCulture, $"{s.Protocol}:{s.Start}-{s.End}:{s.Port}");

@@ -1,6 +1,7 @@
 using System.Net;
 using ClusterActors.Actors.DataPlane;
 using ClusterActors.Protocol.Ike;
+using ClusterActors.Protocol.Packets;
 
 namespace ClusterActors.Actors.Client;
 

@@ -22,7 +22,7 @@ public sealed class EchoHost : IDisposable
         Address = address;
         Gateway = gateway ?? throw new ArgumentNullException(nameof(gateway));
         _address = Ipv4Address.ToUInt32(address.Address);
-        _subnet = Ipv4Prefix.Of(address);
+        _subnet = address.Subnet;
         if (!_subnet.Contains(gateway))
             throw new ArgumentException($"Gateway {gateway} is not on {interfaceName}'s subnet {_subnet}.", nameof(gateway));
         Port = io.Open(interfaceName, [address], (_, bytes) => Receive(bytes));

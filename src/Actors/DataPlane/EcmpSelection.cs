@@ -1,4 +1,5 @@
 using System.Net;
+using ClusterActors.Protocol.Packets;
 
 namespace ClusterActors.Actors.DataPlane;
 

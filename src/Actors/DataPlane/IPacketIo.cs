@@ -1,4 +1,5 @@
 using System.Net;
+using ClusterActors.Protocol.Packets;
 
 namespace ClusterActors.Actors.DataPlane;
 
@@ -16,6 +17,9 @@ public sealed record InterfaceAddress(IPAddress Address, int PrefixLength)
         var slash = cidr.IndexOf('/');
         return slash < 0 ? new(IPAddress.Parse(cidr), 32) : new(IPAddress.Parse(cidr[..slash]), int.Parse(cidr[(slash + 1)..]));
     }
+
+    /// <summary>The connected subnet (192.168.129.254/24 → 192.168.129.0/24).</summary>
+    public Ipv4Prefix Subnet => Ipv4Prefix.Of(Address, PrefixLength);
 
     public override string ToString() => $"{Address}/{PrefixLength}";
 }

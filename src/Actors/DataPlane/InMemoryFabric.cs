@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
+using ClusterActors.Protocol.Packets;
 
 namespace ClusterActors.Actors.DataPlane;
 

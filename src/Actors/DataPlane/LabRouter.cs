@@ -137,7 +137,7 @@ public sealed class LabRouter : IDisposable
             _legs = [.. _legs, leg];
             _ownAddresses = [.. _ownAddresses, .. leg.Keys];
             foreach (var a in leg.Addresses)
-                AddRoute(new ConnectedRoute(Ipv4Prefix.Of(a), leg));
+                AddRoute(new ConnectedRoute(a.Subnet, leg));
             return port;
         }
     }
@@ -229,10 +229,10 @@ public sealed class LabRouter : IDisposable
         uint key = Ipv4Address.ToUInt32(ip);
         foreach (var leg in _legs)
             for (int i = 0; i < leg.Addresses.Length; i++)
-                if (Ipv4Prefix.Of(leg.Addresses[i]).Contains(key))
+                if (leg.Addresses[i].Subnet.Contains(key))
                     return new NextHop(ip, key, leg, leg.Keys[i], new NextHopHealth(probe is { Enabled: true } ? probe.MissedProbes : 1));
         throw new ArgumentException(
-            $"{Name}: next hop {address} of route {prefix} is on none of the legs' subnets ({string.Join(", ", _legs.SelectMany(l => l.Addresses).Select(a => Ipv4Prefix.Of(a)))}); add the leg first.");
+            $"{Name}: next hop {address} of route {prefix} is on none of the legs' subnets ({string.Join(", ", _legs.SelectMany(l => l.Addresses).Select(a => a.Subnet))}); add the leg first.");
     }
 
     private void AddRoute(Route route)

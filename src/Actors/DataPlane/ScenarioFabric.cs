@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using ClusterActors.Protocol.Topology;
+using ClusterActors.Protocol.Packets;
 
 namespace ClusterActors.Actors.DataPlane;
 

@@ -2,6 +2,7 @@ using ClusterActors.Actors.DataPlane;
 using System.Net;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Fgsp;
+using ClusterActors.Protocol.Packets;
 
 namespace ClusterActors.Actors.Fgsp;
 

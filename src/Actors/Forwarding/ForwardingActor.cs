@@ -401,7 +401,7 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
     /// <summary>An IKE request the unit starts itself (DPD): from the dialup phase1's local gateway.</summary>
     private void OnSendIke(SendIke send)
     {
-        var phase1 = _config.Phase1.FirstOrDefault(p => p.Type == "dynamic");
+        var phase1 = _config.Phase1.FirstOrDefault(p => p.Type == Phase1Type.Dynamic);
         if (phase1 is null || !IPAddress.TryParse(phase1.LocalGw, out var local)) return;
         SendUdp(local, send.To.Address, send.NatT ? UdpEncap.NatTPort : 500, send.To.Port, send.Datagram);
     }

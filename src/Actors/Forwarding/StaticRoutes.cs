@@ -1,6 +1,7 @@
 using ClusterActors.Actors.DataPlane;
 using System.Net;
 using ClusterActors.Protocol.Config;
+using ClusterActors.Protocol.Packets;
 
 namespace ClusterActors.Actors.Forwarding;
 

@@ -14,6 +14,7 @@ using ClusterActors.Protocol.Fgsp;
 using ClusterActors.Protocol.Ike;
 using ClusterActors.Protocol.Ike.Exchanges;
 using ClusterActors.Protocol.Ipsec;
+using ClusterActors.Protocol.Packets;
 
 namespace ClusterActors.Actors.Ipsec;
 
@@ -205,7 +206,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         GatewaySettings(phase1, config.Phase2.FirstOrDefault(p => p.Phase1Name == phase1.Name));
 
     private static IkeGatewaySettings GatewaySettings(Phase1Interface phase1, Phase2Interface? phase2) =>
-        new(phase1.PskSecret?.Clear ?? "", phase1.PeerType == "one" ? phase1.PeerId : null,
+        new(phase1.PskSecret?.Clear ?? "", phase1.PeerType == PeerType.One ? phase1.PeerId : null,
             phase1.Proposal, phase1.DhGroups, IPAddress.Parse(phase1.LocalGw), phase1.KeyLife, phase2?.KeyLifeSeconds ?? 43200)
         {
             ChildProposals = phase2?.Proposal,
@@ -242,7 +243,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         _phase1 = phase1;
         _gateway = Gateway(phase1, changed.Config.Phase2.FirstOrDefault(p => p.Phase1Name == phase1.Name));
         foreach (var r in _records.Values.Where(r => r.OwnerSerial == _serial && !r.Deleted)) _gateway.Resume(r.Ike);
-        if (_phase1.Dpd == "on-idle") Timers.StartPeriodicTimer("dpd", DpdTick.Instance, TimeSpan.FromMilliseconds(250));
+        if (_phase1.Dpd == DpdMode.OnIdle) Timers.StartPeriodicTimer("dpd", DpdTick.Instance, TimeSpan.FromMilliseconds(250));
         else Timers.Cancel("dpd");
     }
 
@@ -261,7 +262,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         _replicator.Tell(Dsl.Subscribe(_sealedKey, Self));
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent),
             typeof(ClusterEvent.IReachabilityEvent));
-        if (_phase1.Dpd == "on-idle") Timers.StartPeriodicTimer("dpd", DpdTick.Instance, TimeSpan.FromMilliseconds(250));
+        if (_phase1.Dpd == DpdMode.OnIdle) Timers.StartPeriodicTimer("dpd", DpdTick.Instance, TimeSpan.FromMilliseconds(250));
     }
 
     /// <summary>

@@ -113,7 +113,7 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
         {
             _running = ready.Config;
             _fgsp = Context.ActorOf(FgspActor.Props(_settings.Serial, _running), "fgsp");
-            foreach (var p1 in _running.Phase1.Where(p => p.Type == "dynamic"))
+            foreach (var p1 in _running.Phase1.Where(p => p.Type == Phase1Type.Dynamic))
             {
                 _phase1[p1.Name] = Context.ActorOf(IpsecPhase1Actor.Props(_settings.Serial, _running, p1), "phase1-" + p1.Name);
                 _ikeFront[p1.Name] = Context.ActorOf(IkeFrontActor.Props(_settings.Serial, _running, p1, _phase1[p1.Name], _settings.IkeAdmission),
@@ -208,7 +208,7 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
         Receive<DeliverIke>(d =>
         {
             // IKE_SA_INIT names no phase1: FortiOS picks the dialup phase1 listening on the local gateway it arrived at.
-            var target = _running.Phase1.FirstOrDefault(p => p.Type == "dynamic" && p.LocalGw == d.LocalAddress.ToString())?.Name
+            var target = _running.Phase1.FirstOrDefault(p => p.Type == Phase1Type.Dynamic && p.LocalGw == d.LocalAddress.ToString())?.Name
                          ?? _phase1.Keys.FirstOrDefault();
             if (target is null) Sender.Tell(new IkeReplies([], "no dialup phase1 on this unit") { Tag = d.Datagram.Tag });
             else _ikeFront[target].Forward(d.Datagram);

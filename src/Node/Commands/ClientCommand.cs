@@ -18,7 +18,7 @@ public static class ClientCommand
 
     public static IkeInitiatorSettings SettingsFrom(ConfigDocument config)
     {
-        var p1 = config.Phase1.FirstOrDefault(p => p.Type == "static")
+        var p1 = config.Phase1.FirstOrDefault(p => p.Type == Phase1Type.Static)
                  ?? throw new UsageException("the client config has no static phase1-interface to dial with");
         if (p1.IkeVersion != 2) throw new UsageException($"phase1 {p1.Name}: ike-version {p1.IkeVersion}; this client speaks IKEv2 only");
         var p2 = config.Phase2.FirstOrDefault(p => p.Phase1Name == p1.Name)
@@ -41,7 +41,7 @@ public static class ClientCommand
         if (!parsed.Ok) throw new ConfigInvalidException(parsed.Errors);
         var config = parsed.Value!;
         var settings = SettingsFrom(config);
-        var p1 = config.Phase1.First(p => p.Type == "static");
+        var p1 = config.Phase1.First(p => p.Type == Phase1Type.Static);
         using var udp = new UdpClient(r.Gateway.AddressFamily);
         udp.Connect(r.Gateway);
 
@@ -109,7 +109,7 @@ public static class ClientCommand
                                     $"selectors {string.Join(",", est.Ts.Initiator.Select(Describe))} <-> {string.Join(",", est.Ts.Responder.Select(Describe))}");
         if (r.Once) return 0;
 
-        await output.WriteLineAsync($"{p1.Name}: up; dpd {p1.Dpd} every {p1.DpdRetryInterval}s; Ctrl+C ends");
+        await output.WriteLineAsync($"{p1.Name}: up; dpd {ConfigWords.Word(p1.Dpd)} every {p1.DpdRetryInterval}s; Ctrl+C ends");
         var missed = 0;
         try
         {
@@ -117,7 +117,7 @@ public static class ClientCommand
             {
                 // No traffic flows yet (the data plane comes next), so an on-idle DPD is due every interval.
                 await Task.Delay(TimeSpan.FromSeconds(p1.DpdRetryInterval), cancel);
-                if (p1.Dpd == "disable") continue;
+                if (p1.Dpd == DpdMode.Disable) continue;
                 var confirmed = await Probe(client.Initiator!);
                 missed = confirmed ? 0 : missed + 1;
                 await output.WriteLineAsync(confirmed ? $"{p1.Name}: dpd: {p1.RemoteGw} answered" : $"{p1.Name}: dpd: no answer ({missed}/{p1.DpdRetryCount})");

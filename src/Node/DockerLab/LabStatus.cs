@@ -1,3 +1,4 @@
+using ClusterActors.Protocol.Ipsec;
 using System.Globalization;
 using System.Text;
 using ClusterActors.Node.Drills;
@@ -35,7 +36,7 @@ public static class LabStatus
                 cluster is null ? "standalone" : $"{cluster.GroupName} (group-id {cluster.GroupId})",
                 Role(u.Ha, cluster is not null),
                 member is null ? "-" : $"{member.Name} (member-id {member.MemberId})",
-                u.Tunnels is null ? "?" : u.Tunnels.Count == 0 ? "none" : string.Join(", ", u.Tunnels.Select(t => $"{t.Name} {t.Role}")),
+                u.Tunnels is null ? "?" : u.Tunnels.Count == 0 ? "none" : string.Join(", ", u.Tunnels.Select(t => $"{t.Name} {TunnelRoles.Word(t.Role)}")),
             ]);
         }
         Table(o, rows);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Serialization;
+using ClusterActors.Protocol.Ipsec;
 
 namespace ClusterActors.Node.Drills;
 
@@ -402,7 +403,7 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
         foreach (var t in list ?? [])
         {
             if (!owners.ContainsKey(t.Name)) owners[t.Name] = new List<string>();
-            if (t.Role == "sync-primary") ((List<string>)owners[t.Name]).Add(unit);
+            if (t.Role == TunnelRole.SyncPrimary) ((List<string>)owners[t.Name]).Add(unit);
         }
         return (owners, lists.Count(l => l.Tunnels is not null));
     }
@@ -411,7 +412,7 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
     {
         if (owners.Count != 1 || owners.Values.Single().Count != 1) return (null, null);
         var unit = owners.Values.Single()[0];
-        var t = (await lab.Tunnels(unit))?.FirstOrDefault(t => t.Role == "sync-primary");
+        var t = (await lab.Tunnels(unit))?.FirstOrDefault(t => t.Role == TunnelRole.SyncPrimary);
         return t is null ? (null, null) : (t.DecSpi, t.EncSpi);
     }
 

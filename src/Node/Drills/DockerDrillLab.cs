@@ -9,6 +9,7 @@ using ClusterActors.Actors.Unit;
 using ClusterActors.Node.Hosting;
 using ClusterActors.Node.Scenario;
 using ClusterActors.Protocol.Config;
+using ClusterActors.Protocol.Ipsec;
 
 namespace ClusterActors.Node.Drills;
 
@@ -623,7 +624,8 @@ public sealed partial class DockerDrillLab : IDrillLab
         foreach (var block in Regex.Split(text, @"(?m)^(?=name=)").Where(b => b.StartsWith("name=", StringComparison.Ordinal)))
         {
             var name = Regex.Match(block, @"^name=(\S+)").Groups[1].Value;
-            var role = Regex.Match(block, @"role=(\S+)").Groups[1].Value;
+            // A role word this reader does not know (output of another version) is no tunnel it can reason about: skipped.
+            if (!TunnelRoles.TryParse(Regex.Match(block, @"role=(\S+)").Groups[1].Value, out var role)) continue;
             uint Spi(string dir) => Regex.Match(block, $@"{dir}: spi=([0-9a-f]+)") is { Success: true } m ? uint.Parse(m.Groups[1].Value, NumberStyles.HexNumber) : 0;
             result.Add(new TunnelView(name, role, Spi("dec"), Spi("enc")));
         }

@@ -138,7 +138,7 @@ public sealed record DrillCast(
         return new DrillCast(owner, peer, other, noSync, refused, primaries, uplinks, holders, units, entries);
     }
 
-    private static Phase1Interface? Dialup(ConfigDocument config) => config.Phase1.FirstOrDefault(p => p.Type == "dynamic");
+    private static Phase1Interface? Dialup(ConfigDocument config) => config.Phase1.FirstOrDefault(p => p.Type == Phase1Type.Dynamic);
 
     private static string Elected(IReadOnlyList<string> members, Func<string, ConfigDocument> config) =>
         members.OrderByDescending(u => config(u).Ha.Priority).ThenByDescending(u => config(u).SerialNumber, StringComparer.Ordinal).First();

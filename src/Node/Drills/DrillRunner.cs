@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using ClusterActors.Protocol.Ipsec;
 
 namespace ClusterActors.Node.Drills;
 
@@ -391,7 +392,7 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         return answers.Where(a => a.Owns).Select(a => a.unit).ToList();
     }
 
-    private async Task<bool> Owns(string unit) => await lab.Tunnels(unit) is { } tunnels && tunnels.Any(t => t.Role == "sync-primary");
+    private async Task<bool> Owns(string unit) => await lab.Tunnels(unit) is { } tunnels && tunnels.Any(t => t.Role == TunnelRole.SyncPrimary);
 
     /// <summary>Waits until every one of <paramref name="holders"/> lists vpn1_1 (the owner sync-primary, the others their standby copy).</summary>
     private async Task<IReadOnlyList<(string Unit, string Role)>> WaitSynced(IReadOnlyList<string> holders, TimeSpan within, CancellationToken ct)
@@ -402,7 +403,7 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
             var roles = await Task.WhenAll(holders.Select(async unit =>
                 (Unit: unit, Role: (await lab.Tunnels(unit))?.FirstOrDefault()?.Role)));
             var missing = roles.Where(r => r.Role is null).Select(r => r.Unit).ToList();
-            if (missing.Count == 0) return roles.Select(r => (r.Unit, r.Role!)).ToList();
+            if (missing.Count == 0) return roles.Select(r => (r.Unit, TunnelRoles.Word(r.Role!.Value))).ToList();
             if (sw.Elapsed > within)
                 throw new DrillStepException($"vpn1_1 was not synced to {string.Join(", ", missing)} within {within.TotalSeconds:0} s");
             await Task.Delay(PollInterval, ct);
@@ -446,7 +447,7 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
     private async Task<(string Sa, string? Dec, string? Enc)> SaOf(IReadOnlyList<string> owners, DialInfo dial)
     {
         if (owners.Count != 1) return ("unknown", null, null);
-        var tunnel = (await lab.Tunnels(owners[0]))?.FirstOrDefault(t => t.Role == "sync-primary");
+        var tunnel = (await lab.Tunnels(owners[0]))?.FirstOrDefault(t => t.Role == TunnelRole.SyncPrimary);
         if (tunnel is null) return ("unknown", null, null);
         var client = lab.Client();
         var same = tunnel.DecSpi == dial.ClientOutboundSpi && tunnel.EncSpi == dial.ClientInboundSpi
@@ -466,7 +467,7 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
                 var ha = await lab.Ha(e.Unit);
                 var tunnels = await lab.Tunnels(e.Unit);
                 var haText = ha is null ? "down" : !ha.Working ? "Hello" : ha.Primary ? "Primary" : "Secondary";
-                var tunnelText = tunnels is null ? "down" : tunnels.Count == 0 ? "none" : tunnels[0].Role;
+                var tunnelText = tunnels is null ? "down" : tunnels.Count == 0 ? "none" : TunnelRoles.Word(tunnels[0].Role);
                 roles.Add(new RoleResult(e.Unit, e.Ha, haText, e.Tunnel, tunnelText));
             }
             if (roles.All(r => r.Ok) || sw.Elapsed > TimeSpan.FromSeconds(5)) return roles;

@@ -282,23 +282,16 @@ public sealed class EmbeddedDrillLab : IDrillLab
         if (host is null) return null;
         try
         {
-            var lists = await Task.WhenAll(_configs[unit].Phase1.Where(p => p.Type == "dynamic").Select(p =>
+            var lists = await Task.WhenAll(_configs[unit].Phase1.Where(p => p.Type == Phase1Type.Dynamic).Select(p =>
                 host.System.ActorSelection(host.Unit.Path / ("phase1-" + p.Name)).Ask<TunnelList>(GetTunnelList.Instance, AskTimeout)));
             return lists.SelectMany(l => l.Tunnels)
-                .Select(t => new TunnelView(t.Name, RoleText(t.Role), t.Sa.Dec.Spi, t.Sa.Enc.Spi)).ToList();
+                .Select(t => new TunnelView(t.Name, t.Role, t.Sa.Dec.Spi, t.Sa.Enc.Spi)).ToList();
         }
         catch (Exception e) when (e is AskTimeoutException or TaskCanceledException or ActorNotFoundException)
         {
             return null;
         }
     }
-
-    private static string RoleText(TunnelRole role) => role switch
-    {
-        TunnelRole.SyncPrimary => "sync-primary",
-        TunnelRole.Standby => "standby",
-        _ => "primary",
-    };
 
     public IReadOnlyList<NextHopView> RouterNextHops()
     {

@@ -1,4 +1,5 @@
 using ClusterActors.Actors.Unit;
+using ClusterActors.Protocol.Ipsec;
 
 namespace ClusterActors.Node.Drills;
 
@@ -113,7 +114,7 @@ public interface IDrillLab : IAsyncDisposable
 public sealed record HaView(string Unit, bool Working, bool Primary, string PrimaryHostname, int Members);
 
 /// <summary>One dialup instance on one unit: its role (`sync-primary`, `standby`) and its SPIs (dec: ours, enc: the client's).</summary>
-public sealed record TunnelView(string Name, string Role, uint DecSpi, uint EncSpi);
+public sealed record TunnelView(string Name, TunnelRole Role, uint DecSpi, uint EncSpi);
 
 /// <summary>An ECMP next hop of the DC router towards lb1, the units behind it, and whether the router counts it alive.</summary>
 public sealed record NextHopView(string Address, IReadOnlyList<string> Units, bool Alive);

@@ -214,7 +214,7 @@ public sealed class LoopbackLab : IAsyncDisposable
     /// </summary>
     public async Task<DialupClientGateway> DialOverFabric(IkeInitiatorSettings? client = null, CancellationToken cancel = default)
     {
-        var phase1 = _options.Values.First().Config.Phase1.First(p => p.Type == "dynamic");
+        var phase1 = _options.Values.First().Config.Phase1.First(p => p.Type == Phase1Type.Dynamic);
         // The topology's first client and its first PC, addressed as the file says; the seed tables' CLIENT1 and PC1 otherwise.
         var cast = Fabric.Topology?.Clients.FirstOrDefault();
         var settings = new DialupClientSettings(client ?? DialupClient.ScenarioSettings(phase1.PskSecret!.Clear));
@@ -236,7 +236,7 @@ public sealed class LoopbackLab : IAsyncDisposable
     }
 
     private static IPAddress RemoteGatewayOf(ConfigDocument? client, Phase1Interface dialup) =>
-        client?.Phase1.FirstOrDefault(p => p.Type == "static") is { } p && IPAddress.TryParse(p.RemoteGw, out var gw) && !gw.Equals(IPAddress.Any)
+        client?.Phase1.FirstOrDefault(p => p.Type == Phase1Type.Static) is { } p && IPAddress.TryParse(p.RemoteGw, out var gw) && !gw.Equals(IPAddress.Any)
             ? gw
             : IPAddress.Parse(dialup.LocalGw);
 
@@ -280,7 +280,7 @@ public sealed class LoopbackLab : IAsyncDisposable
     /// <summary>Dials in and returns the client, whose IKE SA can then rekey, check or delete through <see cref="Exchange"/>.</summary>
     public async Task<DialupClient> DialClient(string unit, IkeInitiatorSettings? client = null)
     {
-        var phase1 = _options[unit].Config.Phase1.First(p => p.Type == "dynamic");
+        var phase1 = _options[unit].Config.Phase1.First(p => p.Type == Phase1Type.Dynamic);
         var dialer = new DialupClient(client ?? DialupClient.ScenarioSettings(phase1.PskSecret!.Clear), IPAddress.Parse(phase1.LocalGw));
         await dialer.DialAsync(datagram => Exchange(unit, datagram));
         lock (_clients) _clients.Add(dialer);
@@ -309,7 +309,7 @@ public sealed class LoopbackLab : IAsyncDisposable
     /// <summary>One IKE datagram from the client to <paramref name="unit"/>'s local gateway, and its answers.</summary>
     public async Task<IReadOnlyList<byte[]>> Exchange(string unit, byte[] datagram)
     {
-        var gateway = IPAddress.Parse(_options[unit].Config.Phase1.First(p => p.Type == "dynamic").LocalGw);
+        var gateway = IPAddress.Parse(_options[unit].Config.Phase1.First(p => p.Type == Phase1Type.Dynamic).LocalGw);
         var replies = await _running[unit].Unit.Ask<IkeReplies>(new DeliverIke(gateway, new IkeDatagram(ClientAddress, 500, datagram)),
             TimeSpan.FromSeconds(10));
         if (replies.Refused is not null && replies.Datagrams.Count == 0) throw new DialFailedException(replies.Refused);

@@ -228,7 +228,7 @@ public sealed class UnitHost : IAsyncDisposable
         }
 
         host.Admin = AdminServer.Start(o.Admin, () => host.Unit, host.System.Log);
-        var dialup = o.Config.Phase1.FirstOrDefault(p => p.Type == "dynamic");
+        var dialup = o.Config.Phase1.FirstOrDefault(p => p.Type == Phase1Type.Dynamic);
         // With a packet I/O the forwarding plane answers IKE on the unit's addresses; a socket would answer twice.
         host.Ike = o.Ike is not null && dialup is not null && packets is null ? IkeUdpListener.Start(o.Ike, IPAddress.Parse(dialup.LocalGw), () => (host.System, host.Unit), o.IkeAdmission) : null;
         return host;

@@ -78,8 +78,8 @@ public sealed record StandaloneClusterConfig(
     IReadOnlyList<string> SessionSyncDev, bool Encryption, Secret? PskSecret);
 
 public sealed record Phase1Interface(
-    string Name, string Type, string Interface, int IkeVersion, string LocalGw, int KeyLife, string PeerType,
-    IReadOnlyList<string> Proposal, IReadOnlyList<int> DhGroups, string Dpd, bool FgspSync, string NatTraversal,
+    string Name, Phase1Type Type, string Interface, int IkeVersion, string LocalGw, int KeyLife, PeerType PeerType,
+    IReadOnlyList<string> Proposal, IReadOnlyList<int> DhGroups, DpdMode Dpd, bool FgspSync, string NatTraversal,
     string? PeerId, Secret? PskSecret, int DpdRetryInterval, int DpdRetryCount,
     bool NetDevice, bool AddRoute, string? LocalId, string AuthMethod, string RemoteGw, bool HaSyncEspSeqno,
     bool ModeCfg, string Comments, int Keepalive);
@@ -208,8 +208,8 @@ internal static class ModelBuilder
         return root.Table(Schema.Phase1).Entries.Select(e =>
         {
             var v = new View(def, e.Node);
-            return new Phase1Interface(e.Id, v.Str("type"), v.Str("interface"), v.Int("ike-version"), v.Str("local-gw"), v.Int("keylife"),
-                v.Str("peertype"), v.List("proposal"), v.Ints("dhgrp"), v.Str("dpd"), v.On("fgsp-sync"), v.Str("nattraversal"),
+            return new Phase1Interface(e.Id, ConfigWords.Parse<Phase1Type>(v.Str("type")), v.Str("interface"), v.Int("ike-version"), v.Str("local-gw"), v.Int("keylife"),
+                ConfigWords.Parse<PeerType>(v.Str("peertype")), v.List("proposal"), v.Ints("dhgrp"), ConfigWords.Parse<DpdMode>(v.Str("dpd")), v.On("fgsp-sync"), v.Str("nattraversal"),
                 v.OptStr("peerid"), v.Secret("psksecret"), v.Int("dpd-retryinterval"), v.Int("dpd-retrycount"),
                 v.On("net-device"), v.On("add-route"), v.OptStr("localid"), v.Str("authmethod"), v.Str("remote-gw"),
                 v.On("ha-sync-esp-seqno"), v.On("mode-cfg"), v.Str("comments"), v.Int("keepalive"));

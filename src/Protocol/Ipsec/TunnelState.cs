@@ -5,6 +5,30 @@ namespace ClusterActors.Protocol.Ipsec;
 /// <summary>The per-tunnel role FortiOS prints: `role=primary` (no FGSP sync), `sync-primary` (owner) or `standby`.</summary>
 public enum TunnelRole : byte { Primary = 0, SyncPrimary = 1, Standby = 2 }
 
+/// <summary>The words `diagnose vpn tunnel list` prints for <see cref="TunnelRole"/>: one table for the CLI and for readers of its output.</summary>
+public static class TunnelRoles
+{
+    public static string Word(TunnelRole role) => role switch
+    {
+        TunnelRole.Primary => "primary",
+        TunnelRole.SyncPrimary => "sync-primary",
+        TunnelRole.Standby => "standby",
+        _ => throw new ArgumentOutOfRangeException(nameof(role), role, null),
+    };
+
+    public static bool TryParse(string word, out TunnelRole role)
+    {
+        foreach (var r in Enum.GetValues<TunnelRole>())
+        {
+            if (Word(r) != word) continue;
+            role = r;
+            return true;
+        }
+        role = default;
+        return false;
+    }
+}
+
 /// <summary>A traffic selector as `diagnose vpn tunnel list` prints it: `proto:start-end:port` (0 = any).</summary>
 public sealed record TrafficSelector(byte Protocol, IPAddress Start, IPAddress End, ushort Port)
 {

@@ -1,14 +1,17 @@
 using System.Net;
 using ClusterActors.Protocol.Config;
+using ClusterActors.Protocol.Packets;
 
 namespace ClusterActors.Protocol.Topology;
 
 /// <summary>An IPv4 network, "192.168.7.0/24": host bits are zero (the parser refuses anything else).</summary>
 public sealed record TopologyPrefix(IPAddress Network, int Length)
 {
-    public uint Mask => Length == 0 ? 0u : uint.MaxValue << (32 - Length);
-    public uint NetworkValue => TopologyAddressMath.ToUInt32(Network);
-    public bool Contains(IPAddress address) => (TopologyAddressMath.ToUInt32(address) & Mask) == NetworkValue;
+    /// <summary>The same network as the data plane's prefix (one implementation of the address arithmetic).</summary>
+    public Ipv4Prefix Prefix => new(NetworkValue, Length);
+    public uint Mask => Ipv4Prefix.MaskOf(Length);
+    public uint NetworkValue => Ipv4Address.ToUInt32(Network);
+    public bool Contains(IPAddress address) => Prefix.Contains(address);
     public override string ToString() => $"{Network}/{Length}";
 }
 
@@ -19,8 +22,8 @@ public sealed record TopologyAddress(IPAddress Address, int PrefixLength)
     {
         get
         {
-            var mask = PrefixLength == 0 ? 0u : uint.MaxValue << (32 - PrefixLength);
-            return new TopologyPrefix(TopologyAddressMath.ToIPAddress(TopologyAddressMath.ToUInt32(Address) & mask), PrefixLength);
+            var subnet = Ipv4Prefix.Of(Address, PrefixLength);
+            return new TopologyPrefix(Ipv4Address.ToIPAddress(subnet.Network), PrefixLength);
         }
     }
 
@@ -194,15 +197,4 @@ public sealed class LabTopology
     }
 
     public IReadOnlyList<TopologyWire> InterfacesOf(string host) => Wires.Where(w => w.Host == host).ToArray();
-}
-
-internal static class TopologyAddressMath
-{
-    public static uint ToUInt32(IPAddress a)
-    {
-        var b = a.GetAddressBytes();
-        return (uint)b[0] << 24 | (uint)b[1] << 16 | (uint)b[2] << 8 | b[3];
-    }
-
-    public static IPAddress ToIPAddress(uint v) => new([(byte)(v >> 24), (byte)(v >> 16), (byte)(v >> 8), (byte)v]);
 }

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using ClusterActors.Protocol.Config;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
+using ClusterActors.Protocol.Packets;
 
 namespace ClusterActors.Protocol.Topology;
 
@@ -417,9 +418,9 @@ public static class TopologyFile
         }
 
         private static TopologyAddress Shift(TopologyAddress a, uint by) =>
-            new(TopologyAddressMath.ToIPAddress(TopologyAddressMath.ToUInt32(a.Address) + by), a.PrefixLength);
+            new(Ipv4Address.ToIPAddress(Ipv4Address.ToUInt32(a.Address) + by), a.PrefixLength);
 
-        private static IPAddress LastOf(TopologyPrefix p) => TopologyAddressMath.ToIPAddress(p.NetworkValue | ~p.Mask);
+        private static IPAddress LastOf(TopologyPrefix p) => Ipv4Address.ToIPAddress(p.NetworkValue | ~p.Mask);
 
         /// <summary>`{ segment: S, address: A.B.C.D/N [, gateway: G] }` on a declared segment. A missing gateway is the one router leg on the segment.</summary>
         private (string Segment, TopologyAddress Address, IPAddress? Gateway)? Attach(YamlNode node, string what, IReadOnlyList<string> keys,

@@ -1,5 +1,6 @@
 using System.Net;
 using ClusterActors.Actors.DataPlane;
+using ClusterActors.Protocol.Packets;
 
 namespace ClusterActors.Actors.Tests.DataPlane;
 

@@ -20,7 +20,7 @@ internal sealed class TestNode : IDisposable
     public TestNode(IPacketIo io, string iface, string address, string? gateway = null, string[]? extraLocal = null, bool answerEcho = true)
     {
         Address = InterfaceAddress.Parse(address);
-        _subnet = Ipv4Prefix.Of(Address);
+        _subnet = Address.Subnet;
         Gateway = gateway is null ? null : IPAddress.Parse(gateway);
         AnswerEcho = answerEcho;
         _local = [Ipv4Address.ToUInt32(Address.Address), .. (extraLocal ?? []).Select(Ipv4Address.Parse)];

@@ -2,6 +2,7 @@ using Akka.Configuration;
 using Akka.Serialization;
 using ClusterActors.Actors.Persistence;
 using ClusterActors.Protocol.History;
+using ClusterActors.Actors.Serialization;
 using ClusterActors.Protocol.Serialization;
 using Xunit;
 using Xunit.Abstractions;
@@ -136,7 +137,7 @@ public sealed class HistoryWireSpecs : Akka.TestKit.Xunit2.TestKit
             Assert.True(config.GetBoolean($"{plugin}.auto-initialize"));
             Assert.Equal("lab_schema", config.GetString($"{plugin}.default.schema-name"));
         }
-        Assert.StartsWith("ClusterActors.Protocol.Serialization.ProtocolSerializer,", config.GetString("akka.actor.serializers.clusteractors"));
+        Assert.StartsWith("ClusterActors.Actors.Serialization.ProtocolSerializer,", config.GetString("akka.actor.serializers.clusteractors"));
     }
 
     [Fact]

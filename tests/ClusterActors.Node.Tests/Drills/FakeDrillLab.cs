@@ -2,6 +2,7 @@ using System.Diagnostics;
 using ClusterActors.Actors.Client;
 using ClusterActors.Actors.Unit;
 using ClusterActors.Node.Drills;
+using ClusterActors.Protocol.Ipsec;
 
 namespace ClusterActors.Node.Tests.Drills;
 
@@ -309,9 +310,9 @@ internal sealed class FakeDrillLab : IDrillLab
         lock (_gate)
         {
             if (!_running.Contains(unit)) return Task.FromResult<IReadOnlyList<TunnelView>?>(null);
-            if (_owner == unit) return Task.FromResult<IReadOnlyList<TunnelView>?>([new TunnelView("vpn1_1", "sync-primary", 0xabcd, 0xdcba)]);
+            if (_owner == unit) return Task.FromResult<IReadOnlyList<TunnelView>?>([new TunnelView("vpn1_1", TunnelRole.SyncPrimary, 0xabcd, 0xdcba)]);
             var synced = _dialedAt is { } at && SyncedAfter is { } delay && _clock.Elapsed - at >= delay;
-            return Task.FromResult<IReadOnlyList<TunnelView>?>(synced ? [new TunnelView("vpn1_1", "standby", 0xabcd, 0xdcba)] : []);
+            return Task.FromResult<IReadOnlyList<TunnelView>?>(synced ? [new TunnelView("vpn1_1", TunnelRole.Standby, 0xabcd, 0xdcba)] : []);
         }
     }
 

@@ -1,3 +1,4 @@
+using ClusterActors.Protocol.Ipsec;
 using ClusterActors.Node.DockerLab;
 using ClusterActors.Node.Drills;
 using ClusterActors.Node.Hosting;
@@ -49,11 +50,11 @@ public sealed class LabStatusSpec
         var plan = DockerLabPlan.From(Seed);
         var ha = Formed();
         ha["DC2_VM4"] = null;
-        TunnelView Tunnel(string role) => new("vpn1_1", role, 0x1234, 0x5678);
+        TunnelView Tunnel(TunnelRole role) => new("vpn1_1", role, 0x1234, 0x5678);
         var units = new[]
         {
-            new UnitObservation("DC2_VM1", "running (dc2_vm1)", ha["DC2_VM1"], [Tunnel("sync-primary")]),
-            new UnitObservation("DC2_VM2", "running (dc2_vm2)", ha["DC2_VM2"], [Tunnel("standby")]),
+            new UnitObservation("DC2_VM1", "running (dc2_vm1)", ha["DC2_VM1"], [Tunnel(TunnelRole.SyncPrimary)]),
+            new UnitObservation("DC2_VM2", "running (dc2_vm2)", ha["DC2_VM2"], [Tunnel(TunnelRole.Standby)]),
             new UnitObservation("DC2_VM3", "running (dc2_vm3)", ha["DC2_VM3"], []),
             new UnitObservation("DC2_VM4", "exited (dc2_vm4)", null, null),
         };

@@ -1,6 +1,7 @@
 using ClusterActors.Node.Commands;
 using ClusterActors.Node.Drills;
 using ClusterActors.Node.Hosting;
+using ClusterActors.Protocol.Ipsec;
 
 namespace ClusterActors.Node.Tests.Router;
 
@@ -92,7 +93,17 @@ public sealed class RouterCommandSpec
                             + "stat: rxp=3418 txp=3418 rxb=287112 txb=287112\n"
                             + "  dec: spi=0ef94b9e esp=aes key=16 00\n  enc: spi=08bb4a16 esp=aes key=16 00\n";
         var t = Assert.Single(DockerDrillLab.ParseTunnels(text));
-        Assert.Equal(new TunnelView("vpn1_1", "sync-primary", 0x0ef94b9e, 0x08bb4a16), t);
+        Assert.Equal(new TunnelView("vpn1_1", TunnelRole.SyncPrimary, 0x0ef94b9e, 0x08bb4a16), t);
+    }
+
+    [Fact]
+    public void A_tunnel_with_a_role_word_the_reader_does_not_know_is_skipped_not_thrown_on()
+    {
+        const string text = "name=vpn1_1 ver=2 serial=4\nbound_if=6 role=sync-primary accept_traffic=1\n  dec: spi=0ef94b9e\n  enc: spi=08bb4a16\n"
+                            + "name=vpn1_2 ver=2 serial=5\nbound_if=6 role=co-owner accept_traffic=1\n  dec: spi=00000001\n  enc: spi=00000002\n"
+                            + "name=vpn1_3 ver=2 serial=6\nbound_if=6 role=standby accept_traffic=0\n  dec: spi=00000003\n  enc: spi=00000004\n";
+        Assert.Equal([new TunnelView("vpn1_1", TunnelRole.SyncPrimary, 0x0ef94b9e, 0x08bb4a16), new TunnelView("vpn1_3", TunnelRole.Standby, 3, 4)],
+            DockerDrillLab.ParseTunnels(text));
     }
 }
 

@@ -151,16 +151,16 @@ public class ScenarioConfigTests
     {
         var p = Assert.Single(Parse(Phase1).Phase1);
         Assert.Equal("vpn1", p.Name);
-        Assert.Equal("dynamic", p.Type);
+        Assert.Equal(Phase1Type.Dynamic, p.Type);
         Assert.Equal("port2", p.Interface);
         Assert.Equal(2, p.IkeVersion);
         Assert.Equal("192.168.202.35", p.LocalGw);
         Assert.Equal(90000, p.KeyLife);
-        Assert.Equal("one", p.PeerType);
+        Assert.Equal(PeerType.One, p.PeerType);
         Assert.False(p.NetDevice);
         Assert.Equal(["aes128-sha1"], p.Proposal);
         Assert.False(p.AddRoute);
-        Assert.Equal("on-idle", p.Dpd);
+        Assert.Equal(DpdMode.OnIdle, p.Dpd);
         Assert.Equal([2], p.DhGroups);
         Assert.True(p.FgspSync);
         Assert.Equal("disable", p.NatTraversal);

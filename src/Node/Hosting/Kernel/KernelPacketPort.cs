@@ -3,6 +3,7 @@ using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Text;
 using ClusterActors.Actors.DataPlane;
+using ClusterActors.Protocol.Packets;
 
 namespace ClusterActors.Node.Hosting.Kernel;
 

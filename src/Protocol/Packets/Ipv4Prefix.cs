@@ -2,10 +2,11 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 
-namespace ClusterActors.Actors.DataPlane;
+namespace ClusterActors.Protocol.Packets;
 
 /// <summary>
-/// IPv4 addresses as host-order integers for the packet fast paths (no <see cref="IPAddress"/> allocations per packet).
+/// IPv4 addresses as host-order integers for the packet fast paths (no <see cref="IPAddress"/> allocations per packet),
+/// and for the topology file's address arithmetic: one implementation for the data plane and the lab's description.
 /// </summary>
 public static class Ipv4Address
 {
@@ -55,12 +56,15 @@ public readonly record struct Ipv4Prefix
     public static Ipv4Prefix Parse(string cidr)
     {
         ArgumentNullException.ThrowIfNull(cidr);
-        var a = InterfaceAddress.Parse(cidr.Trim());
-        return new Ipv4Prefix(Ipv4Address.ToUInt32(a.Address), a.PrefixLength);
+        var text = cidr.Trim();
+        var slash = text.IndexOf('/');
+        return slash < 0
+            ? new Ipv4Prefix(Ipv4Address.Parse(text), 32)
+            : new Ipv4Prefix(Ipv4Address.Parse(text[..slash]), int.Parse(text[(slash + 1)..]));
     }
 
     /// <summary>The connected subnet of an interface address (192.168.129.254/24 → 192.168.129.0/24).</summary>
-    public static Ipv4Prefix Of(InterfaceAddress address) => new(Ipv4Address.ToUInt32(address.Address), address.PrefixLength);
+    public static Ipv4Prefix Of(IPAddress address, int prefixLength) => new(Ipv4Address.ToUInt32(address), prefixLength);
 
     public static uint MaskOf(int length) => length == 0 ? 0u : uint.MaxValue << (32 - length);
 
