@@ -183,6 +183,7 @@ public sealed class WireSerializationSpec(ITestOutputHelper output) : IAsyncLife
         [typeof(ConfigChangeJournaled)] = "cfgjrnl.change",
         [typeof(JournaledConfigSnapshot)] = "cfgjrnl.snap",
         [typeof(TunnelRecord)] = "ipsec.tunnel.v2",
+        [typeof(SealedTunnelRecord)] = "fgsp.sealed-tunnel.v1",
     };
 
     private static readonly DateTimeOffset At = new(2026, 12, 6, 5, 30, 0, 123, TimeSpan.FromHours(1));
@@ -204,6 +205,7 @@ public sealed class WireSerializationSpec(ITestOutputHelper output) : IAsyncLife
         new ConfigChangeJournaled(42, At, "cli", "config system ha\n    set priority 200\nend"),
         new JournaledConfigSnapshot([new ConfigChangeJournaled(1, At, "sync", "a")]),
         Tunnel(),
+        FgspSyncSeal.Seal(Tunnel(), "FGVM02TM22000001", FgspSyncSeal.Derive("fgsp-lab-secret", 1), Bytes(12, 15)),
     }.ToDictionary(m => m.GetType());
 
     private static TunnelRecord Tunnel()
