@@ -23,7 +23,7 @@ public sealed class LabLifecycleCommandSpec : IDisposable
         Assert.StartsWith("clusteractors: an embedded lab lives in its `lab up` process", stderr);
         (exit, _, stderr) = CommandLineSpec.Run("lab status --mode docker --topology lab2");
         Assert.Equal(2, exit);
-        Assert.StartsWith("clusteractors: unknown scenario 'lab2' (known: seed)", stderr);
+        Assert.StartsWith("clusteractors: unknown scenario 'lab2' (known: fgsp-standalone, seed)", stderr);
         (exit, _, stderr) = CommandLineSpec.Run("lab up --mode");
         Assert.Equal(2, exit);
         Assert.StartsWith("clusteractors: ", stderr);
