@@ -205,7 +205,7 @@ public sealed class WireSerializationSpec(ITestOutputHelper output) : IAsyncLife
         new ConfigChangeJournaled(42, At, "cli", "config system ha\n    set priority 200\nend"),
         new JournaledConfigSnapshot([new ConfigChangeJournaled(1, At, "sync", "a")]),
         Tunnel(),
-        FgspSyncSeal.Seal(Tunnel(), "FGVM02TM22000001", FgspSyncSeal.Derive("fgsp-lab-secret", 1), Bytes(12, 15)),
+        FgspSyncSeal.Seal(Tunnel(), "FGVM02TM22000001", FgspSyncKey.Derive("fgsp-lab-secret", 1), Bytes(12, 15)),
     }.ToDictionary(m => m.GetType());
 
     private static TunnelRecord Tunnel()
