@@ -1,3 +1,4 @@
+using ClusterActors.Actors.Tests.Ipsec;
 using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
@@ -30,32 +31,6 @@ public sealed class IkeUdpListenerSpec() : TestKit(ConfigurationFactory.ParseStr
 {
     private const string Serial = "FGVM02TM22000001";
     private static readonly IPAddress LocalGateway = IPAddress.Parse("192.168.202.35");
-
-    private const string Config = """
-        config system ha
-            set group-id 1
-        end
-        config vpn ipsec phase1-interface
-            edit "vpn1"
-                set type dynamic
-                set interface "port2"
-                set ike-version 2
-                set local-gw 192.168.202.35
-                set peertype one
-                set proposal aes128-sha1
-                set dhgrp 2
-                set nattraversal disable
-                set peerid "Nokia_Peer"
-                set psksecret "scenario-psk"
-            next
-        end
-        config vpn ipsec phase2-interface
-            edit "vpn1"
-                set phase1name "vpn1"
-                set proposal aes128-sha1
-            next
-        end
-        """;
 
     /// <summary>
     /// Stands in for FortiGateUnit's DeliverIke routing (to the phase1's IKE front, the sender kept), but holds every
@@ -103,7 +78,7 @@ public sealed class IkeUdpListenerSpec() : TestKit(ConfigurationFactory.ParseStr
 
     private Rig Start(TimeProvider? time = null)
     {
-        var config = FortiConfig.Parse(Config).Value!;
+        var config = FortiConfig.Parse(Phase1SpecConfig.Dialup).Value!;
         var phase1 = Sys.ActorOf(IpsecPhase1Actor.Props(Serial, config, config.Phase1.Single()));
         var front = Sys.ActorOf(IkeFrontActor.Props(Serial, config, config.Phase1.Single(), phase1));
         var unit = Sys.ActorOf(Props.Create(() => new GatedUnit(front)));
