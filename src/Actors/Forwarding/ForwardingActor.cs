@@ -57,8 +57,8 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
     private bool _answering;
     /// <summary>Within a stall's stale frames: the tunnels have been told once (<see cref="Stalled"/>).</summary>
     private bool _stalled;
-    private readonly Dictionary<uint, TunnelPathChanged> _bySpi = new();
-    private readonly Dictionary<string, TunnelPathChanged> _byKey = new();
+    /// <summary>The dialup instances by inbound SPI and by remote selector: per packet a lookup, never a scan.</summary>
+    private readonly TunnelPaths _paths = new();
     private readonly Dictionary<int, RunningSniffer> _sniffers = new();
     private int _nextSniffer;
     private long _received, _forwarded, _espIn, _espOut, _tunnelIn, _tunnelOut;
@@ -122,16 +122,8 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
             foreach (var i in c.Config.Interfaces)
                 if (_ports.TryGetValue(i.Name, out var port) && port.AdminUp != i.StatusUp) port.AdminUp = i.StatusUp;
         });
-        Receive<TunnelPathChanged>(t =>
-        {
-            if (_byKey.Remove(t.Key, out var old)) _bySpi.Remove(old.InboundSpi);
-            _byKey[t.Key] = t;
-            _bySpi[t.InboundSpi] = t;
-        });
-        Receive<TunnelPathRemoved>(t =>
-        {
-            if (_byKey.Remove(t.Key, out var old)) _bySpi.Remove(old.InboundSpi);
-        });
+        Receive<TunnelPathChanged>(t => _paths.Set(t));
+        Receive<TunnelPathRemoved>(t => _paths.Remove(t.Key));
         Receive<TunnelDecrypted>(d => FromTunnel(d.Interface, d.InnerPacket));
         Receive<TunnelEncrypted>(e =>
         {
@@ -211,7 +203,7 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
         if (_stalled) return;
         _stalled = true;
         _log.Warning("frames waited {0:0} ms in this unit's input: it stalled; they are dropped and its tunnels told", waited.TotalMilliseconds);
-        foreach (var t in _byKey.Values) t.Tunnel.Tell(new UnitStalled(waited));
+        foreach (var t in _paths.All) t.Tunnel.Tell(new UnitStalled(waited));
     }
 
     private void Drop(string why)
@@ -233,10 +225,8 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
             return;
         }
         Sniff(port.Name, SnifferDirection.In, packet);
-        var dst = Ipv4Address.ToUInt32(packet.Destination);
-        foreach (var t in _byKey.Values)
+        if (_paths.ByDestination(Ipv4Address.ToUInt32(packet.Destination)) is { } t)
         {
-            if (!t.Remote.Any(r => dst >= r.Start && dst <= r.End)) continue;
             // Traffic for a dialup client's subnet goes into its tunnel; the instance decides whether it may send.
             // Routing into the tunnel interface is a hop like any other: TTL checked and decremented (a strongSwan
             // client saw the Server's replies with TTL 64, i.e. the unit had not counted itself).
@@ -372,7 +362,7 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
             return;
         }
         var spi = BinaryPrimitives.ReadUInt32BigEndian(esp);
-        if (!_bySpi.TryGetValue(spi, out var tunnel))
+        if (_paths.BySpi(spi, from) is not { } tunnel)
         {
             Drop("esp unknown spi");
             return;

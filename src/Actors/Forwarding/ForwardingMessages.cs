@@ -5,7 +5,11 @@ using ClusterActors.Protocol.Packets;
 namespace ClusterActors.Actors.Forwarding;
 
 /// <summary>Where the data plane finds a dialup instance: ESP to <see cref="InboundSpi"/> and traffic to its remote selectors.</summary>
-public sealed record TunnelPathChanged(string Key, string Phase1, uint InboundSpi, IReadOnlyList<(uint Start, uint End)> Remote, IActorRef Tunnel);
+public sealed record TunnelPathChanged(string Key, string Phase1, uint InboundSpi, IReadOnlyList<(uint Start, uint End)> Remote, IActorRef Tunnel)
+{
+    /// <summary>The client's address: decides between two tunnels that share an inbound SPI (<see cref="TunnelPaths"/>).</summary>
+    public IPAddress? RemoteGateway { get; init; }
+}
 
 public sealed record TunnelPathRemoved(string Key);
 

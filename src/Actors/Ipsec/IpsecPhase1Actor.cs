@@ -101,6 +101,9 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     private readonly HashSet<string> _writtenClear = new();
     private IkeResponder _gateway;
     private readonly Dictionary<string, TunnelRecord> _records = new();
+    /// <summary>Each record's key by its IKE SPIs (SPIi, SPIr): an IKE datagram, a DPD answer, a rekey or a Delete finds its
+    /// tunnel with a lookup, not a scan of every record (issue 13). Records are kept (deleted ones too), so is this.</summary>
+    private readonly Dictionary<(ulong SpiI, ulong SpiR), string> _keyBySpis = new();
     private readonly Dictionary<string, IActorRef> _tunnels = new();
     /// <summary>The index each live instance shows on this unit (<see cref="DialupInstanceNames"/>): names are per unit.</summary>
     private readonly Dictionary<string, int> _localIndex = new();
@@ -304,14 +307,19 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     private void Heard(byte[] datagram)
     {
         if (datagram.Length < 16) return;
+        var spiI = System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(datagram.AsSpan(0, 8));
         var spiR = System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(datagram.AsSpan(8, 8));
-        var record = _records.Values.FirstOrDefault(r => r.Ike.SpiR == spiR && r.OwnerSerial == _serial);
-        if (record is null) return;
+        if (OwnedBySpis(spiI, spiR) is not { } record) return;
         var live = _liveness.TryGetValue(record.Key, out var l) ? l : _liveness[record.Key] = new Liveness(0);
         live.HeardAt = _clock.ElapsedMilliseconds;
         live.Probes = 0;
         live.ProbedAt = 0;
     }
+
+    /// <summary>The record of the IKE SA with these SPIs, if this unit owns it.</summary>
+    private TunnelRecord? OwnedBySpis(ulong spiI, ulong spiR) =>
+        _keyBySpis.TryGetValue((spiI, spiR), out var key) && _records.TryGetValue(key, out var r) && r.OwnerSerial == _serial
+        && r.Ike.SpiI == spiI && r.Ike.SpiR == spiR ? r : null;
 
     protected override void PostStop()
     {
@@ -444,7 +452,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
 
     private void Resync(IkeSaState sa)
     {
-        var record = _records.Values.FirstOrDefault(r => r.Ike.SpiR == sa.SpiR && r.OwnerSerial == _serial);
+        var record = OwnedBySpis(sa.SpiI, sa.SpiR);
         if (record is not null) Write(record with { Ike = sa, SyncSeq = record.SyncSeq + 1 });
     }
 
@@ -476,7 +484,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     /// </summary>
     private void Rekeyed(ChildSaRekeyed rekeyed)
     {
-        var record = _records.Values.FirstOrDefault(r => r.Ike.SpiR == rekeyed.Sa.SpiR && r.OwnerSerial == _serial);
+        var record = OwnedBySpis(rekeyed.Sa.SpiI, rekeyed.Sa.SpiR);
         if (record is null) return;
         _log.Info("{0}: {1} rekeyed: new CHILD SA in {2:x8} out {3:x8}", _phase1.Name, record.Name, rekeyed.New.InboundSpi, rekeyed.New.OutboundSpi);
         var ike = rekeyed.Sa;
@@ -495,7 +503,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     /// <summary>The client deleted its IKE SA: the instance goes on every unit.</summary>
     private void Deleted(IkeSaState sa)
     {
-        var record = _records.Values.FirstOrDefault(r => r.Ike.SpiR == sa.SpiR && r.OwnerSerial == _serial);
+        var record = OwnedBySpis(sa.SpiI, sa.SpiR);
         if (record is null) return;
         _log.Info("{0}: {1} deleted by the client", _phase1.Name, record.Name);
         Write(record with { Deleted = true, Ike = sa, SyncSeq = record.SyncSeq + 1 });
@@ -614,7 +622,10 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     /// <summary>Where the unit's forwarding plane finds this instance: its inbound SPI and the client's subnets.</summary>
     private static TunnelPathChanged PathOf(TunnelRecord r, IActorRef tunnel) =>
         new(r.Key, r.Phase1, r.Child.InboundSpi,
-            r.RemoteSelectors.Select(s => (Ipv4Address.ToUInt32(s.StartAddress), Ipv4Address.ToUInt32(s.EndAddress))).ToList(), tunnel);
+            r.RemoteSelectors.Select(s => (Ipv4Address.ToUInt32(s.StartAddress), Ipv4Address.ToUInt32(s.EndAddress))).ToList(), tunnel)
+        {
+            RemoteGateway = r.RemoteGateway
+        };
 
     /// <summary>
     /// Applies a record seen locally or from another unit: the owner by <see cref="TunnelOwnership.Compare"/>, the CHILD SA
@@ -648,6 +659,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             }
         }
         _records[incoming.Key] = incoming;
+        _keyBySpis[(incoming.Ike.SpiI, incoming.Ike.SpiR)] = incoming.Key;
         if (incoming.OwnerSerial == _serial) _gateway.Resume(incoming.Ike); // answer DPD with the synced message IDs
         if (_tunnels.TryGetValue(incoming.Key, out var tunnel))
         {
