@@ -38,6 +38,11 @@ public sealed class UnitHost : IAsyncDisposable
     /// <summary>ActorSystems this unit has run: 1, plus one per restart to rejoin Akka.</summary>
     public int Incarnations { get; private set; } = 1;
 
+    private int _refusedShutdowns;
+
+    /// <summary>How many times Akka asked to stop this unit after a failed outbound TLS handshake and the unit refused (<see cref="AkkaShutdownGuard"/>).</summary>
+    public int RefusedShutdowns => Volatile.Read(ref _refusedShutdowns);
+
     /// <summary>The host's rejoin rule, kept across restarts (<see cref="AkkaRejoin"/>).</summary>
     public AkkaRejoin Rejoin { get; private init; } = null!;
 
@@ -191,6 +196,11 @@ public sealed class UnitHost : IAsyncDisposable
                     Akka.Event.LoggingExtensions.Warning(tlsLog, suppressed > 0 ? $"{line} ({suppressed} more refused since the last line)" : line);
             }));
             tlsLog = Akka.Event.Logging.GetLogger(system, "akka-tls");
+            AkkaShutdownGuard.Install(system, () => host._stopping, why =>
+            {
+                Interlocked.Increment(ref host._refusedShutdowns);
+                Akka.Event.LoggingExtensions.Warning(tlsLog, $"Akka asked to stop this unit after a failed outbound TLS handshake ({why}); refused: the unit keeps running and the association is retried");
+            });
             // Contacts are written as akka.tcp://…; the scheme this unit's transports really use (akka.unitid.ssl.tcp with
             // TLS, plus trttl in the lab) is the same for every unit, so it is taken from this unit's own address.
             var self = ((ExtendedActorSystem)system).Provider.DefaultAddress;
@@ -318,7 +328,15 @@ public sealed class UnitHost : IAsyncDisposable
         Admin.Dispose();
         Ike?.Dispose();
         Probe?.Dispose();
-        await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        // CoordinatedShutdown runs once per ActorSystem: after a refused request (AkkaShutdownGuard) the host leaves the
+        // cluster and terminates the system itself.
+        if (AkkaShutdownGuard.Refused(System))
+        {
+            try { await Akka.Cluster.Cluster.Get(System).LeaveAsync().WaitAsync(TimeSpan.FromSeconds(5)); }
+            catch (TimeoutException) { }
+            await System.Terminate();
+        }
+        else await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
         await System.WhenTerminated;
         // The heartbeat sockets are the host's, not FGCP's (an FGCP restart must find them open): closed last.
         foreach (var l in Hbdevs.Values) l.Dispose();
