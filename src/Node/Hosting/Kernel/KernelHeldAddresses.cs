@@ -1,4 +1,4 @@
-using ClusterActors.Actors.DataPlane;
+using ClusterActors.Protocol.Packets;
 
 namespace ClusterActors.Node.Hosting.Kernel;
 
