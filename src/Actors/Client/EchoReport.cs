@@ -31,6 +31,21 @@ public sealed record EchoReport(
     /// <summary>Requests the interface refused (no carrier, no neighbour for the gateway); they are in Sent and, unanswered, in Lost.</summary>
     public long SendFailures { get; init; }
 
+    /// <summary>
+    /// The part of <see cref="Lost"/> sent while the longest gap lasted (from its start to its end): a failover's
+    /// share. Lost − LostInLongestGap was lost elsewhere in the run; <see cref="LossBursts"/> says when.
+    /// </summary>
+    public long LostInLongestGap { get; init; }
+
+    /// <summary>
+    /// Runs of consecutive lost requests, in time order: the <see cref="EchoStatistics.MaxLossBursts"/> largest when
+    /// there are more (<see cref="LossBurstCount"/> says how many there were in all).
+    /// </summary>
+    public IReadOnlyList<LossBurst> LossBursts { get; init; } = [];
+
+    /// <summary>How many runs of consecutive lost requests there were in all (≥ LossBursts.Count).</summary>
+    public long LossBurstCount { get; init; }
+
     public string Format()
     {
         var c = CultureInfo.InvariantCulture;
@@ -50,9 +65,19 @@ public sealed record EchoReport(
     private static string Ms(TimeSpan t) => t.TotalMilliseconds.ToString(t.TotalMilliseconds >= 10 ? "0" : "0.###", CultureInfo.InvariantCulture);
 }
 
+/// <summary>
+/// A run of consecutive lost requests: <paramref name="Count"/> of them, the first sent <paramref name="At"/> after
+/// the run's first request, the last <paramref name="Lasted"/> after that one; <paramref name="InLongestGap"/> when its
+/// requests were sent while the longest gap lasted.
+/// </summary>
+public sealed record LossBurst(TimeSpan At, long Count, TimeSpan Lasted, bool InLongestGap);
+
 /// <summary>The pure part of the echo report: loss, duplicates, RTTs and the longest gap from timestamps alone.</summary>
 public static class EchoStatistics
 {
+    /// <summary>The largest loss bursts a report lists (a run with scattered single losses would list thousands).</summary>
+    public const int MaxLossBursts = 20;
+
     /// <summary>
     /// Computes the report.
     /// <para>
@@ -64,6 +89,11 @@ public static class EchoStatistics
     /// reply to the end of sending; replies arriving after the last request (the ordinary tail, the grace period) do
     /// not shorten it. No reply at all gives the whole sending window at t_first; one request gives 0. On a tie the
     /// earliest gap wins.
+    /// </para>
+    /// <para>
+    /// Loss breakdown: a lost request belongs to the longest gap when it was sent between the gap's start and its end;
+    /// the requests sent in the reply time before the gap's start (at 1,000 pps and a sub-millisecond RTT, none or one)
+    /// count as elsewhere. Loss bursts are runs of consecutive unanswered requests (by order sent).
     /// </para>
     /// </summary>
     /// <param name="sentAt">Send time of each request, in the order sent (non-decreasing).</param>
@@ -112,10 +142,35 @@ public static class EchoStatistics
             previous = at;
         }
 
+        var gapEnd = gapAt + gap;
+        long lostInGap = 0;
+        var bursts = new List<LossBurst>();
+        for (int i = 0; i < firstReplyAt.Count; i++)
+        {
+            if (firstReplyAt[i] is not null)
+                continue;
+            int j = i; // the burst is i..j
+            while (j + 1 < firstReplyAt.Count && firstReplyAt[j + 1] is null)
+                j++;
+            for (int k = i; k <= j; k++)
+                if (sentAt[k] >= gapAt && sentAt[k] <= gapEnd)
+                    lostInGap++;
+            bursts.Add(new LossBurst(sentAt[i] - first, j - i + 1, sentAt[j] - sentAt[i], InLongestGap: sentAt[i] <= gapEnd && sentAt[j] >= gapAt));
+            i = j;
+        }
+        var listed = bursts.Count <= MaxLossBursts
+            ? bursts
+            : bursts.OrderByDescending(b => b.Count).ThenBy(b => b.At).Take(MaxLossBursts).OrderBy(b => b.At).ToList();
+
         return new EchoReport(sent, answered, sent - answered, duplicates, gap, gapAt - first, last - first,
             answered == 0 ? null : rttMin,
             answered == 0 ? null : TimeSpan.FromTicks(rttSumTicks / answered),
-            answered == 0 ? null : rttMax);
+            answered == 0 ? null : rttMax)
+        {
+            LostInLongestGap = lostInGap,
+            LossBursts = listed,
+            LossBurstCount = bursts.Count,
+        };
     }
 
     /// <summary>
