@@ -138,6 +138,20 @@ public sealed class EchoStatisticsSpec
     }
 
     [Fact]
+    public void A_burst_that_began_before_the_gap_because_the_last_reply_was_slow_belongs_to_the_gap_whole()
+    {
+        // The owner dies: request 399's reply still comes, 50 ms late; requests 400.. were lost from their start.
+        var (sent, replies) = Steady(1000, rtt: 0.2, lost: i => i is >= 400 and < 600);
+        replies[399] = Ms(450);
+
+        var r = EchoStatistics.Compute(sent, replies, 0);
+
+        Assert.Equal(Ms(450), r.LongestGapAt);
+        Assert.Equal((200L, 200L), (r.Lost, r.LostInLongestGap));
+        Assert.True(r.LossBursts.Single().InLongestGap);
+    }
+
+    [Fact]
     public void A_loss_at_the_end_of_sending_is_in_the_gap_that_runs_to_the_end_and_no_loss_gives_no_burst()
     {
         var (sent, replies) = Steady(100, rtt: 0.2, lost: i => i >= 90);

@@ -8,27 +8,34 @@ namespace ClusterActors.Node.Tests.Kernel;
 
 /// <summary>
 /// Which packets an answering port leaves to the kernel (<see cref="KernelHeldAddresses"/>), and the reading of the
-/// netlink address dump it is built from. Pure: no socket, no root. The docker lab's case: DC2_VM2's port5 holds the
-/// cluster's 172.31.2.254 while primary; the kernel holds the unit's own 172.31.2.12 (Akka/FGSP) and a management
-/// address; packets for the latter two are the kernel's, everything else the unit's.
+/// netlink address dump it is built from. Pure: no socket, no root. The docker lab's case: DC2_VM2's port5 (ifindex 5)
+/// holds the cluster's 172.31.2.254 while primary; the kernel holds the unit's own 172.31.2.12 (Akka/FGSP) on port5,
+/// a management address on mgmt and lb1's 192.168.202.35 on a dummy interface. Only packets for the per-unit address
+/// on the port's own interface are the kernel's; lb1's are the unit's (its forwarding plane answers IKE and ping there).
 /// </summary>
 public sealed class KernelHeldAddressesSpec
 {
     private static byte[] To(string destination) =>
         IcmpEcho.Request(1, 1, [1, 2, 3]).InIpv4(IPAddress.Parse("172.31.2.1"), IPAddress.Parse(destination), 1).ToBytes();
 
+    private const int Port5 = 5;
+
     private static readonly KernelHeldAddresses Dc2Vm2Port5 = new(
-        [Ipv4Address.Parse("127.0.0.1"), Ipv4Address.Parse("172.31.2.12"), Ipv4Address.Parse("10.88.0.12"), Ipv4Address.Parse("172.31.2.254")],
-        [Ipv4Address.Parse("172.31.2.254")]);
+        [
+            (1, Ipv4Address.Parse("127.0.0.1")), (Port5, Ipv4Address.Parse("172.31.2.12")), (Port5, Ipv4Address.Parse("172.31.2.254")),
+            (6, Ipv4Address.Parse("172.31.99.12")), (7, Ipv4Address.Parse("192.168.202.35")),
+        ],
+        Port5, [Ipv4Address.Parse("172.31.2.254")]);
 
     [Theory]
-    [InlineData("172.31.2.12", true)]   // the unit's per-unit address on the segment: the kernel's
-    [InlineData("10.88.0.12", true)]    // a management address on another interface (the kernel answers on any)
-    [InlineData("127.0.0.1", true)]
-    [InlineData("172.31.2.254", false)] // the cluster's address: the port's, even though the kernel holds it too while primary
-    [InlineData("10.10.1.10", false)]   // transit (behind the unit, or through a tunnel): the unit forwards it
-    [InlineData("172.31.2.13", false)]  // the peer unit's per-unit address: not this kernel's
-    public void A_packet_is_left_to_the_kernel_only_for_an_address_the_kernel_holds_and_the_port_does_not(string destination, bool leftToKernel) =>
+    [InlineData("172.31.2.12", true)]     // the unit's per-unit address on the port's segment: the kernel's
+    [InlineData("172.31.2.254", false)]   // the cluster's address: the port's, even though the kernel holds it too while primary
+    [InlineData("192.168.202.35", false)] // lb1 on a dummy interface: the unit answers it (IKE), the kernel does not
+    [InlineData("172.31.99.12", false)]   // held on another interface: not this port's to decide
+    [InlineData("127.0.0.1", false)]
+    [InlineData("10.10.1.10", false)]     // transit (behind the unit, or through a tunnel): the unit forwards it
+    [InlineData("172.31.2.13", false)]    // the peer unit's per-unit address: not this kernel's
+    public void A_packet_is_left_to_the_kernel_only_for_an_address_the_kernel_holds_on_the_ports_interface_and_the_port_does_not(string destination, bool leftToKernel) =>
         Assert.Equal(leftToKernel, Dc2Vm2Port5.IsLeftToKernel(To(destination)));
 
     [Fact]
@@ -36,7 +43,7 @@ public sealed class KernelHeldAddressesSpec
     {
         Assert.False(KernelHeldAddresses.None.IsLeftToKernel(To("172.31.2.12")));
         Assert.False(Dc2Vm2Port5.IsLeftToKernel(To("172.31.2.12").AsSpan(0, 19)));
-        Assert.Equal("10.88.0.12,127.0.0.1,172.31.2.12", Dc2Vm2Port5.ToString());
+        Assert.Equal("172.31.2.12", Dc2Vm2Port5.ToString());
     }
 
     private static byte[] NewAddr(uint sequence, int ifindex, string? local, string? address, byte family = 2)

@@ -19,7 +19,7 @@ namespace ClusterActors.Node.Hosting.Kernel;
 /// <param name="Malformed">Frames that were not a whole IPv4 packet.</param>
 /// <param name="CallbackErrors">Exceptions thrown by the packet callback (the receive thread keeps going).</param>
 /// <param name="ChecksumsCompleted">Received TCP/UDP packets whose checksum a sending Linux stack left to offload (veth), filled in here.</param>
-/// <param name="LeftToKernel">Packets for an address the kernel holds and the port does not (the unit's per-unit address): the kernel's, not delivered (see <see cref="KernelHeldAddresses"/>).</param>
+/// <param name="LeftToKernel">Packets for an address the kernel holds on the port's interface and the port does not (the unit's per-unit address): the kernel's, not delivered (see <see cref="KernelHeldAddresses"/>).</param>
 public sealed record KernelPortCounters(long Received, long Sent, long NoCarrier, long Unresolved, long SendErrors, long IgnoredSilent,
     long Malformed, long CallbackErrors, long ArpRequestsSent, long ArpsSeen, long GratuitousArpsSent, long GratuitousArpsSeen,
     long ChecksumsCompleted, long StaleQueued = 0, long SocketErrors = 0, long LeftToKernel = 0);
@@ -276,8 +276,8 @@ public sealed class KernelPacketPort : IPacketPort
     private static readonly TimeSpan KernelHeldRefresh = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// Re-reads every IPv4 address of the namespace (one netlink dump, in-process) and keeps those that are not the
-    /// port's: their packets are the kernel's. A dump that fails keeps the last snapshot and is reported.
+    /// Re-reads every IPv4 address of the namespace (one netlink dump, in-process) and keeps those on the port's
+    /// interface that are not the port's: their packets are the kernel's. A dump that fails keeps the last snapshot and is reported.
     /// </summary>
     private void RefreshKernelHeld()
     {
@@ -288,7 +288,7 @@ public sealed class KernelPacketPort : IPacketPort
             _io.Report($"{Name}: reading the namespace's addresses by netlink failed; packets for {_kernelHeld} stay with the kernel");
             return;
         }
-        var next = new KernelHeldAddresses(dump.Select(d => d.Address), _keys);
+        var next = new KernelHeldAddresses(dump, IfIndex, _keys);
         var before = _kernelHeld;
         _kernelHeld = next;
         if (before.ToString() != next.ToString())
