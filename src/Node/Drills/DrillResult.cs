@@ -112,7 +112,7 @@ public sealed record PhaseResult
     public double LongestGapMs { get; init; }
     /// <summary>When the longest gap began, on the timeline.</summary>
     public double LongestGapAtMs { get; init; }
-    /// <summary>The part of <see cref="Lost"/> sent while the longest gap lasted; the rest was lost elsewhere in the run.</summary>
+    /// <summary>The part of <see cref="Lost"/> in the loss bursts that overlap the longest gap; the rest was lost elsewhere in the run.</summary>
     public long LostInLongestGap { get; init; }
     /// <summary>Runs of consecutive lost requests on the timeline, in time order (the largest 20 when there were more).</summary>
     public IReadOnlyList<LossBurstResult> LossBursts { get; init; } = [];
