@@ -115,14 +115,7 @@ public sealed class KernelPacketPort : IPacketPort
             ip = LinuxNet.PacketSocket();
             LinuxNet.Bind(ip, ifindex, LinuxNet.EthPIp);
             LinuxNet.Bind(arp, ifindex, LinuxNet.EthPArp);
-            try
-            {
-                ip.ReceiveBufferSize = 1 << 20; // capped by net.core.rmem_max; a burst of ESP should not overflow the default
-            }
-            catch (SocketException)
-            {
-                // keep the default
-            }
+            SetReceiveBuffer(ip, io.Options.ReceiveBuffer);
             netlink = NetlinkRouteSocket.Open(); // here, in the port's namespace: the addresses go on this namespace's interface
             return new KernelPacketPort(io, name, ifname, ifindex, mac, addresses, onPacket, ip, arp, netlink);
         }
@@ -134,6 +127,37 @@ public sealed class KernelPacketPort : IPacketPort
             throw;
         }
     }
+
+    private const int SolSocket = 1, SoRcvBufForce = 33;
+
+    /// <summary>
+    /// Asks for <paramref name="bytes"/> of receive buffer whatever <c>net.core.rmem_max</c> says (SO_RCVBUFFORCE,
+    /// CAP_NET_ADMIN); without the capability, SO_RCVBUF, which the kernel caps at rmem_max. A burst of ESP, or a short
+    /// stall of the unit, must not overflow the default.
+    /// </summary>
+    internal static void SetReceiveBuffer(Socket socket, int bytes)
+    {
+        try
+        {
+            socket.SetRawSocketOption(SolSocket, SoRcvBufForce, BitConverter.GetBytes(bytes));
+            return;
+        }
+        catch (SocketException)
+        {
+            // no CAP_NET_ADMIN: the capped option below
+        }
+        try
+        {
+            socket.ReceiveBufferSize = bytes;
+        }
+        catch (SocketException)
+        {
+            // keep the default
+        }
+    }
+
+    /// <summary>The receive buffer the kernel gave the port's IP socket (SO_RCVBUF as read back: twice what was asked).</summary>
+    public int ReceiveBufferBytes => _ipSocket.ReceiveBufferSize;
 
     private static string FindInterface(KernelPacketIo io, Socket probe, string name, IReadOnlyList<InterfaceAddress> addresses)
     {
