@@ -7,6 +7,7 @@ using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Fgcp;
 using ClusterActors.Actors.Unit;
 using ClusterActors.Protocol.History;
+using ClusterActors.Actors.Telemetry;
 
 namespace ClusterActors.Actors.Fgcp;
 
@@ -43,6 +44,10 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
     public static readonly TimeSpan RestartMaxBackoff = TimeSpan.FromSeconds(5);
 
     private readonly UnitIdentities _identities = UnitIdentities.Of(Context.System);
+    /// <summary>The host's counters (heartbeat drops by cause); HA events go on the event stream (<see cref="IUnitTelemetryEvent"/>).</summary>
+    private readonly UnitCounters _counters = UnitCounters.Of(Context.System);
+    /// <summary>The table's drops by cause as last handed to <see cref="_counters"/>.</summary>
+    private readonly Dictionary<HeartbeatDropCause, long> _dropsCounted = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _serial;
     private readonly IReadOnlyDictionary<string, IHbdevLink> _links;
@@ -137,6 +142,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         {
             _log.Info("FGCP resumed after the unit's Akka restart: {0} stays {1} (primary {2})", _serial, _table.Role, _table.PrimarySerial);
             Unit.Tell(new HaRoleChanged(_serial, _table.Role, _table.PrimarySerial));
+            Publish(new HaRoleObserved(_serial, _table.State, _table.Role, _table.PrimarySerial));
             TellMembers();
         }
         if (Ha.Mode == HaMode.Standalone) return;
@@ -157,8 +163,18 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
     {
         var dropsBefore = _table.Drops.Values.Sum();
         Apply(_table.Received(heard.Datagram, heard.Interface));
-        if (_table.Drops.Values.Sum() != dropsBefore && _links.TryGetValue(heard.Interface, out var link)) link.CountDropped();
+        if (_table.Drops.Values.Sum() == dropsBefore) return;
+        if (_links.TryGetValue(heard.Interface, out var link)) link.CountDropped();
+        foreach (var (cause, count) in _table.Drops)
+        {
+            var counted = _dropsCounted.GetValueOrDefault(cause);
+            if (count <= counted) continue;
+            _counters.HeartbeatDropped(cause, count - counted);
+            _dropsCounted[cause] = count;
+        }
     }
+
+    private void Publish(IUnitTelemetryEvent e) => Context.System.EventStream.Publish(e);
 
     private FgcpHeartbeat Heartbeat() => new(
         _serial, _config.Global.Hostname, Ha.GroupId, Ha.GroupName, _table.PasswordProof, Ha.Priority, Ha.Override,
@@ -181,6 +197,10 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
             {
                 case FgcpNegotiated n:
                     _log.Info("FGCP negotiation ({0}): {1}", n.Why, n.Outcome);
+                    Publish(new HaElectionObserved(_serial, n.Why, _table.PrimarySerial));
+                    break;
+                case FgcpMemberLost lost:
+                    Publish(new HaMemberLostObserved(_serial, lost.Serial));
                     break;
                 case FgcpStateChanged c:
                     _log.Info("FGCP: {0} is now {1} (primary {2})", _serial, c.Role, c.PrimarySerial);
@@ -188,6 +208,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
                 case FgcpRoleSettled r:
                     // Told to the unit, which hands it to FGSP and IPsec: sent, not published, so none of them can miss the first role.
                     Unit.Tell(new HaRoleChanged(_serial, r.Role, r.PrimarySerial));
+                    Publish(new HaRoleObserved(_serial, _table.State, r.Role, r.PrimarySerial));
                     break;
                 case FgcpReannounce a:
                     // Still primary, but the peer may have taught the neighbours its own MAC for the cluster's addresses.
@@ -214,6 +235,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         if (members.SequenceEqual(_toldMembers)) return;
         _toldMembers = members;
         Unit.Tell(new FgcpClusterMembers(members));
+        Publish(new HaMembersObserved(_serial, members.Count));
     }
 
     private int MonitorUp() => Ha.Monitor.Count(IsUp);

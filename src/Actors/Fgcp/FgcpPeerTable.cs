@@ -20,6 +20,9 @@ public sealed record FgcpNegotiated(string Why, string Outcome) : FgcpEffect;
 /// <summary>This unit's state or role changed (for the log).</summary>
 public sealed record FgcpStateChanged(HaRole Role, string PrimarySerial) : FgcpEffect;
 
+/// <summary>A member was declared lost (no heartbeat for hb-interval × hb-lost-threshold): counted by the unit's metrics.</summary>
+public sealed record FgcpMemberLost(string Serial) : FgcpEffect;
+
 /// <summary>Stayed primary after a peer may have announced the cluster's addresses: gratuitous ARPs again (<see cref="FgcpAnnouncement"/>).</summary>
 public sealed record FgcpReannounce(string Why) : FgcpEffect;
 
@@ -372,6 +375,7 @@ public sealed class FgcpPeerTable
         {
             _peers.Remove(serial);
             output.History.Add($"member '{serial}' is lost: no heartbeat for {(long)lostAfter.TotalMilliseconds}ms (hb-interval {_ha.HbInterval} x hb-lost-threshold {_ha.HbLostThreshold})");
+            output.Effects.Add(new FgcpMemberLost(serial));
         }
         if (lost.Count > 0 && State == HaState.Work) Negotiate(output, "member lost");
         // A peer that claimed primary and was lost before it was heard stepping down may have left the neighbours on its MAC.

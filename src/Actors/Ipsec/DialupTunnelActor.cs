@@ -1,3 +1,4 @@
+using ClusterActors.Actors.Telemetry;
 using System.Net;
 using Akka.Actor;
 using Akka.Event;
@@ -271,6 +272,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         if (!_in.TryOpen(esp.Esp, out var decrypted, out var reason))
         {
             _log.Debug("{0}: ESP seq dropped: {1}", _name, reason);
+            UnitCounters.Of(Context.System).EspDropped(EspDropCause(reason));
             return;
         }
         _rxp++;
@@ -295,6 +297,12 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         }
         Sender.Tell(new TunnelDecrypted(_record.Phase1, decrypted.Payload));
     }
+
+    /// <summary>The metric label of an SA's drop reason: "sa " and its name in snake case (sa anti_replay, sa bad_icv …).</summary>
+    public static string EspDropCause(EspDropReason reason) => DropCauses.TryGetValue(reason, out var cause) ? cause : "sa other";
+
+    private static readonly IReadOnlyDictionary<EspDropReason, string> DropCauses = Enum.GetValues<EspDropReason>().ToDictionary(r => r,
+        r => "sa " + System.Text.RegularExpressions.Regex.Replace(r.ToString(), "(?<=[a-z0-9])([A-Z])", "_$1").ToLowerInvariant());
 
     private void OnEncrypt(EncryptForTunnel packet)
     {

@@ -1,3 +1,4 @@
+using ClusterActors.Actors.Telemetry;
 using System.Buffers.Binary;
 using System.Net;
 using Akka.Actor;
@@ -203,15 +204,18 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
             switch (e)
             {
                 case IkeSaEstablished est:
+                    UnitCounters.Of(Context.System).IkeNegotiation("established");
                     // Told before the client gets its answer: whatever it sends next is forwarded after this message.
                     _responder.Forget(est.Sa.SpiR);
                     _phase1.Tell(new IkeSaAdopted(est, d));
                     break;
                 case IkeRefused r:
                     refused = r.Reason;
+                    UnitCounters.Of(Context.System).IkeNegotiation("refused", r.Kind.ToString());
                     RefusalLine(r.Kind.ToString(), $"IKE from {d.From}:{d.FromPort} refused ({r.Kind}): {r.Reason}; no tunnel created");
                     break;
                 case IkeDropped { Cause: { } cause } dropped:
+                    UnitCounters.Of(Context.System).IkeNegotiation("dropped", cause.ToString());
                     // Counted and logged here, rate-limited; not passed on as a refusal the caller would log per datagram.
                     if (cause != IkeDropCause.CookieRequired) Refusal(cause, dropped.Reason);
                     break;

@@ -1,3 +1,4 @@
+using ClusterActors.Actors.Telemetry;
 using ClusterActors.Actors.DataPlane;
 using System.Net;
 using Akka.Actor;
@@ -648,6 +649,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             }
         }
         _records[incoming.Key] = incoming;
+        PublishRole(known, incoming);
         if (incoming.OwnerSerial == _serial) _gateway.Resume(incoming.Ike); // answer DPD with the synced message IDs
         if (_tunnels.TryGetValue(incoming.Key, out var tunnel))
         {
@@ -679,6 +681,22 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         }
         // A record that reaches the primary late (it restarted, or the sync arrived after its election) is still its cluster's.
         ClaimIfOurClusters(incoming);
+    }
+
+    /// <summary>
+    /// The instance's role here changed (present, owner changed, deleted): told to the unit's watchers
+    /// (<see cref="TunnelRoleObserved"/>). A first synced copy of a record as its owner wrote it at IKE_AUTH (generation 1,
+    /// sync 1) carries the sync lag: a later one would measure how old the tunnel is, not how late its sync was.
+    /// </summary>
+    private void PublishRole(TunnelRecord? known, TunnelRecord incoming)
+    {
+        TunnelRole? RoleOf(TunnelRecord? r) => r is null || r.Deleted ? null : r.OwnerSerial == _serial ? TunnelRole.SyncPrimary : TunnelRole.Standby;
+        var (before, now) = (RoleOf(known), RoleOf(incoming));
+        if (before == now) return;
+        TimeSpan? lag = before is null && now == TunnelRole.Standby && incoming is { Generation: 1, SyncSeq: 1 }
+            ? TimeSpan.FromTicks(Math.Max(0, (DateTimeOffset.UtcNow - incoming.EstablishedAt).Ticks))
+            : null;
+        Context.System.EventStream.Publish(new TunnelRoleObserved(_serial, _phase1.Name, incoming.Key, now, lag));
     }
 
     private async Task<TunnelList> ListTunnels()
