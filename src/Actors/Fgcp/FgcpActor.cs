@@ -66,6 +66,10 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
 
     private ConfigDocument _config;
     private long _sequence;
+    /// <summary>The heartbeat timer's punctuality (<see cref="HeartbeatTimerStats"/>): when it last ran, how late at most, per bucket.</summary>
+    private long _lastBeatAt, _beats;
+    private TimeSpan _maxBeatLate;
+    private readonly long[] _beatLate = new long[HeartbeatTimerStats.BucketEdgesMs.Count + 1];
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -169,6 +173,15 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
     private void Beat()
     {
         if (Ha.Mode == HaMode.Standalone) return;
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (_beats++ > 0)
+        {
+            // Measured on the machine's clock, not the table's: this is the timer's own punctuality.
+            var late = System.Diagnostics.Stopwatch.GetElapsedTime(_lastBeatAt, now) - Ha.HeartbeatInterval;
+            if (late > _maxBeatLate) _maxBeatLate = late;
+            _beatLate[HeartbeatTimerStats.Bucket(late)]++;
+        }
+        _lastBeatAt = now;
         // First the stall rule: after a freeze, whichever of this timer and the peer check runs first gives the peers a fresh window.
         if (_table.HeartbeatDue() is { History.Count: > 0 } stalled) Apply(stalled);
         var datagram = _table.Seal(Heartbeat());
@@ -382,6 +395,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
             _links.Select(l => (l.Key, l.Value.IsUp, l.Value.Counters)).ToList())
         {
             HeartbeatDrops = _table.Drops.ToDictionary(),
+            HeartbeatTimer = new HeartbeatTimerStats(_beats, _maxBeatLate, _beatLate.ToArray(), _table.Stalls),
         };
     }
 }
