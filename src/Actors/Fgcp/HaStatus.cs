@@ -48,10 +48,11 @@ public sealed record HaStatusSnapshot(
 /// </summary>
 public sealed record HeartbeatTimerStats(long Beats, TimeSpan MaxLate, IReadOnlyList<long> LateBuckets, long Stalls)
 {
-    public static readonly HeartbeatTimerStats None = new(0, TimeSpan.Zero, new long[BucketEdgesMs.Count + 1], 0);
-
-    /// <summary>Upper edges of the lateness buckets, in ms; the last bucket holds the rest.</summary>
+    /// <summary>Upper edges of the lateness buckets, in ms; the last bucket holds the rest. Declared before <see cref="None"/>,
+    /// which static initialization reads it for.</summary>
     public static readonly IReadOnlyList<int> BucketEdgesMs = [5, 10, 25, 50, 100];
+
+    public static readonly HeartbeatTimerStats None = new(0, TimeSpan.Zero, new long[BucketEdgesMs.Count + 1], 0);
 
     public static int Bucket(TimeSpan late)
     {

@@ -226,3 +226,24 @@ public sealed class FgcpPeerCheckScheduleSpec
         Assert.Null(t.CheckTimer());
     }
 }
+
+/// <summary>The heartbeat timer's punctuality in `HaStatusSnapshot` (read by the hb-soak benchmark).</summary>
+public sealed class HeartbeatTimerStatsSpec
+{
+    [Theory]
+    [InlineData(-3, 0)]
+    [InlineData(0, 0)]
+    [InlineData(5, 0)]
+    [InlineData(5.1, 1)]
+    [InlineData(25, 2)]
+    [InlineData(40, 3)]
+    [InlineData(100, 4)]
+    [InlineData(101, 5)]
+    public void Lateness_falls_in_its_bucket(double ms, int bucket) =>
+        Assert.Equal(bucket, HeartbeatTimerStats.Bucket(TimeSpan.FromMilliseconds(ms)));
+
+    /// <summary>Static initialization order: None reads BucketEdgesMs (declared after it, None threw TypeInitializationException).</summary>
+    [Fact]
+    public void A_unit_that_never_beat_has_an_empty_count_per_bucket() =>
+        Assert.Equal(new long[HeartbeatTimerStats.BucketEdgesMs.Count + 1], HeartbeatTimerStats.None.LateBuckets);
+}
