@@ -35,8 +35,16 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
 
     private sealed record DatagramHeard(byte[] Datagram, string Interface);
 
-    /// <summary>How often lost peers are looked for: fine-grained so detection is close to hb-interval x hb-lost-threshold.</summary>
-    private static readonly TimeSpan PeerCheckInterval = TimeSpan.FromMilliseconds(25);
+    /// <summary>The shortest delay the peer check's timer is started with (a check overdue at once still goes through the mailbox).</summary>
+    private static readonly TimeSpan MinCheckDelay = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>
+    /// The longest the peer check's timer sleeps: the table's due times come from its clock, the timer runs on Akka's
+    /// scheduler, and the two can part (a clock injected for a test and advanced by hand, a stepped clock); a check at
+    /// least once a second looks at the table's clock again. An idle unit at the VM defaults (4 s window) wakes for it
+    /// once a second at most, beside its 5 heartbeats a second.
+    /// </summary>
+    private static readonly TimeSpan MaxCheckDelay = TimeSpan.FromSeconds(1);
 
     /// <summary>Backoff of the supervisor that starts FGCP again after a failure (<see cref="Supervised"/>).</summary>
     public static readonly TimeSpan RestartMinBackoff = TimeSpan.FromMilliseconds(100);
@@ -63,6 +71,10 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
 
     private ConfigDocument _config;
     private long _sequence;
+    /// <summary>The heartbeat timer's punctuality (<see cref="HeartbeatTimerStats"/>): when it last ran, how late at most, per bucket.</summary>
+    private long _lastBeatAt, _beats;
+    private TimeSpan _maxBeatLate;
+    private readonly long[] _beatLate = new long[HeartbeatTimerStats.BucketEdgesMs.Count + 1];
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -79,7 +91,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         _unit = unit;
         _config = config;
         var time = clock ?? TimeProvider.System;
-        _table = new FgcpPeerTable(serial, config.Ha, MonitorUp(), time, PeerCheckInterval, uptime) { SyncedChecksum = FgcpConfigSync.Checksum(config) };
+        _table = new FgcpPeerTable(serial, config.Ha, MonitorUp(), time, checkInterval: null, uptime) { SyncedChecksum = FgcpConfigSync.Checksum(config) };
         _handover = handover;
         if (handover?.Take() is { } parked)
         {
@@ -147,7 +159,19 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         }
         if (Ha.Mode == HaMode.Standalone) return;
         Timers.StartPeriodicTimer("hb", SendHeartbeat.Instance, TimeSpan.Zero, Ha.HeartbeatInterval);
-        Timers.StartPeriodicTimer("check", CheckPeers.Instance, PeerCheckInterval);
+        // A resumed table may have had a check scheduled by the parked actor, whose timer is gone: start it again.
+        ScheduleCheck(timerLost: true);
+    }
+
+    /// <summary>
+    /// Starts the peer check's one-shot timer when the table says (<see cref="FgcpPeerTable.CheckTimer"/>): at the first
+    /// peer's hb-lost deadline, not on a fixed tick, so detection follows hb-interval × hb-lost-threshold at 10 ms
+    /// heartbeats and an idle unit is not woken 40 times a second. Restarting the keyed timer replaces the one running.
+    /// </summary>
+    private void ScheduleCheck(bool timerLost = false)
+    {
+        if (_table.CheckTimer(timerLost) is not { } delay) return;
+        Timers.StartSingleTimer("check", CheckPeers.Instance, delay < MinCheckDelay ? MinCheckDelay : delay > MaxCheckDelay ? MaxCheckDelay : delay);
     }
 
     // The links outlive this actor (they are the host's): nothing to dispose in PostStop.
@@ -155,6 +179,17 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
     private void Beat()
     {
         if (Ha.Mode == HaMode.Standalone) return;
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (_beats++ > 0)
+        {
+            // Measured on the machine's clock, not the table's: this is the timer's own punctuality.
+            var late = System.Diagnostics.Stopwatch.GetElapsedTime(_lastBeatAt, now) - Ha.HeartbeatInterval;
+            if (late > _maxBeatLate) _maxBeatLate = late;
+            _beatLate[HeartbeatTimerStats.Bucket(late)]++;
+        }
+        _lastBeatAt = now;
+        // First the stall rule: after a freeze, whichever of this timer and the peer check runs first gives the peers a fresh window.
+        if (_table.HeartbeatDue() is { History.Count: > 0 } stalled) Apply(stalled);
         var datagram = _table.Seal(Heartbeat());
         foreach (var link in _links.Values) link.Send(datagram);
     }
@@ -221,6 +256,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
             }
         }
         TellMembers();
+        ScheduleCheck();
     }
 
     private IReadOnlyList<string> _toldMembers = [];
@@ -381,6 +417,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
             _links.Select(l => (l.Key, l.Value.IsUp, l.Value.Counters)).ToList())
         {
             HeartbeatDrops = _table.Drops.ToDictionary(),
+            HeartbeatTimer = new HeartbeatTimerStats(_beats, _maxBeatLate, _beatLate.ToArray(), _table.Stalls),
         };
     }
 }

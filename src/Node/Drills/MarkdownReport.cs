@@ -27,7 +27,9 @@ public static class MarkdownReport
         var t = r.Timers;
         sb.Append(c, $"- HA timers: hb-interval {t.HbIntervalMs} ms × hb-lost-threshold {t.HbLostThreshold} = FGCP detection {t.FgcpDetectionMs:0} ms; ");
         sb.Append(c, $"hello-holddown {t.HelloHolddownSeconds} s; ha-uptime-diff-margin {t.HaUptimeDiffMarginSeconds} s");
-        sb.Append(r.FastTimers ? " (`--fast-timers`).\n" : " (the VM defaults the seed keeps, hello-holddown lowered).\n");
+        sb.Append(r.FastTimers ? " (`--fast-timers`).\n"
+            : t.HbIntervalMs < 100 ? " (`--hb-10ms`: hb-interval-in-milliseconds 10ms).\n"
+            : " (the VM defaults the seed keeps, hello-holddown lowered).\n");
         sb.Append(c, $"- DC router: probes each cluster's port2 address every {t.ProbeIntervalMs} ms, dead after {t.ProbeMisses} missed: ");
         sb.Append(c, $"router detection ({t.ProbeMisses} + 1) × {t.ProbeIntervalMs} ms = {t.RouterDetectionMs:0} ms.\n");
         sb.Append(r.Mode.Contains("strongSwan", StringComparison.Ordinal)
