@@ -58,6 +58,14 @@ public static class FortiOsCli
             var status = await Status(u);
             return Ok(HaDiagnostics.SystemStatus(config, status));
         }),
+        (["execute", "ha", "failover", "set"], (u, rest) => Failover(u, rest, set: true)),
+        (["execute", "ha", "failover", "unset"], (u, rest) => Failover(u, rest, set: false)),
+        (["execute", "ha", "failover", "status"], async (u, rest) =>
+        {
+            if (VclusterError(rest) is { } error) return Fail(error);
+            var flag = await u.Fgcp.Ask<ExeFailOverStatus>(GetExeFailOver.Instance, AskTimeout);
+            return Ok(HaDiagnostics.FailoverStatus(flag.Set));
+        }),
         (["diagnose", "sniffer", "packet"], Sniffer),
         (["show", "full-configuration"], (u, rest) => Show(u, rest, full: true)),
         (["show"], (u, rest) => Show(u, rest, full: false)),
@@ -137,6 +145,28 @@ public static class FortiOsCli
         var result = await u.Forwarding.Ask<SnifferResult>(new StartSniffer(iface, filter, verbosity, count, duration), duration + AskTimeout);
         return result.Ok ? Ok(result.Output) : Fail(result.Output);
     }
+
+    /// <summary>
+    /// `execute ha failover set|unset [vcluster]`. FortiOS asks "Do you want to continue? (y/n)"; a command given whole (this
+    /// CLI runs one command per connection) is its own confirmation, so the caution is printed with the answer y.
+    /// </summary>
+    private static async Task<CliResult> Failover(CliTargets u, string[] rest, bool set)
+    {
+        if (VclusterError(rest) is { } error) return Fail(error);
+        var status = await Status(u);
+        if (status.Ha.Mode == HaMode.Standalone) return Fail("HA is not enabled (mode standalone): there is no cluster to fail over");
+        var flag = await u.Fgcp.Ask<ExeFailOverStatus>(new SetExeFailOver(set), AskTimeout);
+        return Ok(HaDiagnostics.FailoverConfirmation(set) + HaDiagnostics.FailoverStatus(flag.Set));
+    }
+
+    /// <summary>The optional virtual cluster id of `execute ha failover`: this lab has one vcluster (1), as `get system ha status` says.</summary>
+    private static string? VclusterError(string[] rest) => rest switch
+    {
+        [] or ["1"] => null,
+        [var id] when int.TryParse(id, out _) => $"vcluster {id} does not exist (number of vcluster: 1)",
+        [var id] => $"invalid virtual cluster id '{id}'",
+        _ => $"command parse error before '{rest[1]}'",
+    };
 
     private static async Task<HaStatusSnapshot> Status(CliTargets u) => await u.Fgcp.Ask<HaStatusSnapshot>(GetHaStatus.Instance, AskTimeout);
 

@@ -85,6 +85,13 @@ public static class HaDiagnostics
         return sb.ToString();
     }
 
+    /// <summary>`execute ha failover status`: "failover status: set" (Fortinet KB 196696); "unset" otherwise (not shown by Fortinet: our choice).</summary>
+    public static string FailoverStatus(bool set) => $"failover status: {(set ? "set" : "unset")}\n";
+
+    /// <summary>FortiOS's caution before `execute ha failover set|unset`, answered y (Fortinet KB 196696, admin guide 6.4.5).</summary>
+    public static string FailoverConfirmation(bool set) =>
+        $"Caution: This command {(set ? "will" : "may")} trigger an HA failover.\nIt is intended for testing purposes.\nDo you want to continue? (y/n)y\n";
+
     public static string HistoryRead(IReadOnlyList<HaHistoryEntry> entries)
     {
         var sb = new StringBuilder();

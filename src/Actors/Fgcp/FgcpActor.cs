@@ -95,6 +95,14 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
             Sender.Tell(Done.Instance);
         });
         Receive<GetHaStatus>(_ => Sender.Tell(Snapshot()));
+        Receive<SetExeFailOver>(m =>
+        {
+            Apply(_table.SetExeFailOver(m.Set));
+            // The peers hear the flag in the next heartbeat: send it now rather than up to hb-interval later.
+            Beat();
+            Sender.Tell(new ExeFailOverStatus(_table.ExeFailOver));
+        });
+        Receive<GetExeFailOver>(_ => Sender.Tell(new ExeFailOverStatus(_table.ExeFailOver)));
         Receive<FgcpConfigSynced>(OnConfigSynced);
         Receive<FgcpConfigChangeForwarded>(OnChangeForwarded);
         Receive<ParkFgcp>(_ =>
@@ -163,7 +171,10 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
     private FgcpHeartbeat Heartbeat() => new(
         _serial, _config.Global.Hostname, Ha.GroupId, Ha.GroupName, _table.PasswordProof, Ha.Priority, Ha.Override,
         (long)_table.Uptime.TotalMilliseconds, _table.MonitorUp, _table.State, _table.Role,
-        _table.State == HaState.Work ? _table.PrimarySerial : null, ++_sequence, _table.Incarnation, _table.Hears, _table.SyncedChecksum);
+        _table.State == HaState.Work ? _table.PrimarySerial : null, ++_sequence, _table.Incarnation, _table.Hears, _table.SyncedChecksum)
+    {
+        ExeFailOver = _table.ExeFailOver,
+    };
 
     /// <summary>The password never travels: peers compare an HMAC of the group identity keyed by it.</summary>
     public static byte[] PasswordProof(HaConfig ha) => FgcpPeerTable.ComputePasswordProof(ha);
@@ -359,6 +370,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
             _links.Select(l => (l.Key, l.Value.IsUp, l.Value.Counters)).ToList())
         {
             HeartbeatDrops = _table.Drops.ToDictionary(),
+            ExeFailOver = _table.ExeFailOver,
         };
     }
 }

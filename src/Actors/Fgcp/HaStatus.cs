@@ -36,4 +36,7 @@ public sealed record HaStatusSnapshot(
 
     /// <summary>Heartbeats dropped since FGCP started, by cause (malformed fields and cluster mismatches); only causes seen.</summary>
     public IReadOnlyDictionary<HeartbeatDropCause, long> HeartbeatDrops { get; init; } = new Dictionary<HeartbeatDropCause, long>();
+
+    /// <summary>`execute ha failover set 1` is in force on this unit (EXE_FAIL_OVER).</summary>
+    public bool ExeFailOver { get; init; }
 }

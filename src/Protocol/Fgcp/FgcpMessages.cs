@@ -39,7 +39,15 @@ public sealed record FgcpHeartbeat(
     long Sequence,
     long Incarnation,
     IReadOnlyList<HeardPeer> Hears,
-    string SyncedConfigChecksum) : IWireMessage;
+    string SyncedConfigChecksum) : IWireMessage
+{
+    /// <summary>
+    /// FortiOS's EXE_FAIL_OVER flag: <c>execute ha failover set 1</c> is in force on the sender, so every member ranks it
+    /// below the members without it (src/Actors/Fgcp/README.md, "Forced failover"). Carried from layout v3 on; a v2
+    /// heartbeat (an older unit) reads as not set.
+    /// </summary>
+    public bool ExeFailOver { get; init; }
+}
 
 /// <summary>The primary's synced configuration, sent to a secondary whose checksum differs (FGCP config sync).</summary>
 public sealed record FgcpConfigSynced(string FromSerial, string Checksum, string SyncedConfig) : IWireMessage;
