@@ -39,6 +39,14 @@ public static class FortiOsCli
             var lists = await Task.WhenAll(u.Phase1.Select(p => p.Ask<TunnelList>(GetTunnelList.Instance, AskTimeout)));
             return Ok(VpnDiagnostics.TunnelList(lists.SelectMany(l => l.Tunnels).ToList(), DateTimeOffset.UtcNow));
         }),
+        (["diagnose", "vpn", "ike", "gateway", "list"], async (u, _) =>
+        {
+            var tunnels = await Tunnels(u);
+            var config = await u.Config.Ask<ConfigDocument>(GetUnitConfig.Instance, AskTimeout);
+            return Ok(VpnDiagnostics.IkeGatewayList(tunnels, DateTimeOffset.UtcNow,
+                parent => config.Phase1.FirstOrDefault(p => p.Name == parent)?.Interface ?? ""));
+        }),
+        (["get", "vpn", "ipsec", "tunnel", "summary"], async (u, _) => Ok(VpnDiagnostics.TunnelSummary(await Tunnels(u)))),
         (["diagnose", "sys", "ha", "standalone-peers"], async (u, _) =>
             Ok(VpnDiagnostics.StandalonePeers(StandalonePeers(u.Serial, await u.Fgsp.Ask<FgspStatus>(GetFgspStatus.Instance, AskTimeout))))),
         (["diagnose", "sys", "ha", "reset-uptime"], async (u, _) =>
@@ -66,6 +74,14 @@ public static class FortiOsCli
             var flag = await u.Fgcp.Ask<ExeFailOverStatus>(GetExeFailOver.Instance, AskTimeout);
             return Ok(HaDiagnostics.FailoverStatus(flag.Set));
         }),
+        (["diagnose", "sys", "ha", "checksum", "show"], async (u, _) =>
+        {
+            var status = await Status(u);
+            var config = await u.Config.Ask<ConfigDocument>(GetUnitConfig.Instance, AskTimeout);
+            // The config the unit holds now (the config actor's), not the figures of FGCP's last heartbeat.
+            return Ok(HaDiagnostics.ChecksumShow(status.Role == ClusterActors.Protocol.Fgcp.HaRole.Primary, HaChecksums.Of(config)));
+        }),
+        (["diagnose", "sys", "ha", "checksum", "cluster"], async (u, _) => Ok(HaDiagnostics.ChecksumCluster(await Status(u)))),
         (["diagnose", "sniffer", "packet"], Sniffer),
         (["show", "full-configuration"], (u, rest) => Show(u, rest, full: true)),
         (["show"], (u, rest) => Show(u, rest, full: false)),
@@ -167,6 +183,12 @@ public static class FortiOsCli
         [var id] => $"invalid virtual cluster id '{id}'",
         _ => $"command parse error before '{rest[1]}'",
     };
+
+    private static async Task<IReadOnlyList<ClusterActors.Protocol.Ipsec.DialupTunnelState>> Tunnels(CliTargets u)
+    {
+        var lists = await Task.WhenAll(u.Phase1.Select(p => p.Ask<TunnelList>(GetTunnelList.Instance, AskTimeout)));
+        return lists.SelectMany(l => l.Tunnels).ToList();
+    }
 
     private static async Task<HaStatusSnapshot> Status(CliTargets u) => await u.Fgcp.Ask<HaStatusSnapshot>(GetHaStatus.Instance, AskTimeout);
 

@@ -57,6 +57,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
     private readonly HashSet<string> _unresolved = new(StringComparer.Ordinal);
 
     private ConfigDocument _config;
+    private HaConfigChecksums _checksums;
     private long _sequence;
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -73,6 +74,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         _configActor = configActor;
         _unit = unit;
         _config = config;
+        _checksums = HaChecksums.Of(config);
         var time = clock ?? TimeProvider.System;
         _table = new FgcpPeerTable(serial, config.Ha, MonitorUp(), time, PeerCheckInterval, uptime) { SyncedChecksum = FgcpConfigSync.Checksum(config) };
         _handover = handover;
@@ -174,6 +176,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         _table.State == HaState.Work ? _table.PrimarySerial : null, ++_sequence, _table.Incarnation, _table.Hears, _table.SyncedChecksum)
     {
         ExeFailOver = _table.ExeFailOver,
+        ConfigChecksums = _checksums,
     };
 
     /// <summary>The password never travels: peers compare an HMAC of the group identity keyed by it.</summary>
@@ -252,6 +255,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         var before = Ha;
         var upBefore = _links.Keys.Concat(before.Monitor).Distinct().ToDictionary(n => n, IsUp);
         _config = changed.Config;
+        _checksums = HaChecksums.Of(_config);
         ApplyLinkChanges(n => upBefore.GetValueOrDefault(n, true));
         _table.SyncedChecksum = FgcpConfigSync.Checksum(_config);
         if (before.HbInterval != Ha.HbInterval && Ha.Mode != HaMode.Standalone)
@@ -371,6 +375,9 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         {
             HeartbeatDrops = _table.Drops.ToDictionary(),
             ExeFailOver = _table.ExeFailOver,
+            Checksums = _table.Peers.Select(p => (Serial: p.Key, Sums: p.Value.Last.ConfigChecksums))
+                .Append((Serial: _serial, Sums: (HaConfigChecksums?)_checksums))
+                .ToDictionary(p => p.Serial, p => p.Sums),
         };
     }
 }

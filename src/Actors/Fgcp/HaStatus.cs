@@ -39,4 +39,7 @@ public sealed record HaStatusSnapshot(
 
     /// <summary>`execute ha failover set 1` is in force on this unit (EXE_FAIL_OVER).</summary>
     public bool ExeFailOver { get; init; }
+
+    /// <summary>`diagnose sys ha checksum` figures by serial: this unit's own, and each peer's from its last heartbeat (null: it sends none).</summary>
+    public IReadOnlyDictionary<string, HaConfigChecksums?> Checksums { get; init; } = new Dictionary<string, HaConfigChecksums?>();
 }

@@ -168,8 +168,13 @@ public static class FgcpHeartbeatValidation
         if (hb.SyncedConfigChecksum is null || hb.SyncedConfigChecksum.Length != ChecksumLength
             || !hb.SyncedConfigChecksum.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f'))
             return Drop(HeartbeatDropCause.BadChecksum, $"config checksum is not {ChecksumLength} lower-case hex digits");
+        if (hb.ConfigChecksums is { } sums && !new[] { sums.Global, sums.Root, sums.All }.All(IsChecksum))
+            return Drop(HeartbeatDropCause.BadChecksum, $"section checksums (global, root, all) are not {ChecksumLength} lower-case hex digits each");
         return null;
     }
+
+    private static bool IsChecksum(string? s) =>
+        s is not null && s.Length == ChecksumLength && s.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f');
 
     /// <summary>The `set hostname` rule: letters, digits, '-', '_' and '.', at most 35 characters.</summary>
     public static bool IsHostname(string? s) =>

@@ -47,6 +47,12 @@ public sealed record FgcpHeartbeat(
     /// heartbeat (an older unit) reads as not set.
     /// </summary>
     public bool ExeFailOver { get; init; }
+
+    /// <summary>
+    /// The sender's <c>diagnose sys ha checksum</c> figures (global, root, all) of the configuration it holds, so any member
+    /// prints the whole cluster's (<c>checksum cluster</c>). From layout v3 on; null from a v2 sender.
+    /// </summary>
+    public HaConfigChecksums? ConfigChecksums { get; init; }
 }
 
 /// <summary>The primary's synced configuration, sent to a secondary whose checksum differs (FGCP config sync).</summary>
@@ -66,3 +72,9 @@ public sealed record ClusterBootstrapStatus(string Address, bool IsMember, strin
 {
     public IReadOnlyList<string> LiveMembers => Members ?? [];
 }
+
+/// <summary>
+/// <c>diagnose sys ha checksum</c>'s figures of one unit: global part, the root VDOM, all; 32 lower-case hex digits each
+/// (16 bytes). Carried in heartbeats (layout v3) so each member can print the cluster's (<c>checksum cluster</c>).
+/// </summary>
+public sealed record HaConfigChecksums(string Global, string Root, string All);

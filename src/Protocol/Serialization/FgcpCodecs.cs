@@ -43,13 +43,25 @@ internal static partial class WireCatalog
         // v2: the sender's actor path is gone (nothing received may choose where config is sent), the peers it hears came.
         // Still read (a unit of the previous version in the cluster): its heartbeats carry no EXE_FAIL_OVER flag.
         WireCodecs.Register<FgcpHeartbeat>(FgcpHeartbeatValidation.ManifestV2, WriteHeartbeatV2, ReadHeartbeatV2);
-        // v3: the EXE_FAIL_OVER flag (execute ha failover set 1) follows, so the peers elect without the flagged unit.
+        // v3: the EXE_FAIL_OVER flag (execute ha failover set 1) follows, so the peers elect without the flagged unit, then
+        // the sender's diagnose sys ha checksum figures (global, root, all), so each member prints the cluster's.
         // Registered last, so it is the layout written.
         WireCodecs.Register<FgcpHeartbeat>(FgcpHeartbeatValidation.Manifest, (w, m) =>
         {
             WriteHeartbeatV2(w, m);
             w.Bool(m.ExeFailOver);
-        }, r => ReadHeartbeatV2(r) with { ExeFailOver = r.Bool() });
+            w.Bool(m.ConfigChecksums is not null);
+            if (m.ConfigChecksums is { } sums)
+            {
+                w.Str(sums.Global);
+                w.Str(sums.Root);
+                w.Str(sums.All);
+            }
+        }, r => ReadHeartbeatV2(r) with
+        {
+            ExeFailOver = r.Bool(),
+            ConfigChecksums = r.Bool() ? new HaConfigChecksums(r.Str(), r.Str(), r.Str()) : null,
+        });
 
         WireCodecs.Register<FgcpConfigSynced>("fgcp.sync.v1", (w, m) =>
         {

@@ -120,6 +120,17 @@ public sealed class FgcpHeartbeatEnvelopeSpec
     }
 
     [Fact]
+    public void Section_checksums_travel_in_the_heartbeat_and_a_malformed_one_drops_it_as_bad_checksum()
+    {
+        var sums = new HaConfigChecksums("7e06790265a9eae3685873c233d016f1", "432cee2cf1b3b213ff37345e8611dcbf", "0b16f2e4e289eba1bf8f159be14e3bf2");
+        Assert.Equal(sums, FgcpHeartbeatEnvelope.Open(FgcpHeartbeatEnvelope.Seal(Hb with { ConfigChecksums = sums }, P(true, true)), P(true, true))
+            .Heartbeat!.ConfigChecksums);
+        foreach (var bad in new[] { sums with { Global = "XYZ" }, sums with { Root = "7E06790265A9EAE3685873C233D016F1" }, sums with { All = "" } })
+            Assert.Equal(HeartbeatDropCause.BadChecksum,
+                FgcpHeartbeatEnvelope.Open(FgcpHeartbeatEnvelope.Seal(Hb with { ConfigChecksums = bad }, P(false, false)), P(false, false)).Drop!.Cause);
+    }
+
+    [Fact]
     public void A_version_2_heartbeat_of_a_unit_without_the_flag_is_still_read_as_not_flagged()
     {
         // The previous layout, as a unit of the previous version sends it: envelope 2, body fgcp.hb.v2 (no flag byte).
