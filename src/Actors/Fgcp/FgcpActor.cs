@@ -70,6 +70,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
     private readonly HashSet<string> _unresolved = new(StringComparer.Ordinal);
 
     private ConfigDocument _config;
+    private HaConfigChecksums _checksums;
     private long _sequence;
     /// <summary>The heartbeat timer's punctuality (<see cref="HeartbeatTimerStats"/>): when it last ran, how late at most, per bucket.</summary>
     private long _lastBeatAt, _beats;
@@ -90,6 +91,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         _configActor = configActor;
         _unit = unit;
         _config = config;
+        _checksums = HaChecksums.Of(config);
         var time = clock ?? TimeProvider.System;
         _table = new FgcpPeerTable(serial, config.Ha, MonitorUp(), time, checkInterval: null, uptime) { SyncedChecksum = FgcpConfigSync.Checksum(config) };
         _handover = handover;
@@ -112,6 +114,14 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
             Sender.Tell(Done.Instance);
         });
         Receive<GetHaStatus>(_ => Sender.Tell(Snapshot()));
+        Receive<SetExeFailOver>(m =>
+        {
+            Apply(_table.SetExeFailOver(m.Set));
+            // The peers hear the flag in the next heartbeat: send it now rather than up to hb-interval later.
+            Beat();
+            Sender.Tell(new ExeFailOverStatus(_table.ExeFailOver));
+        });
+        Receive<GetExeFailOver>(_ => Sender.Tell(new ExeFailOverStatus(_table.ExeFailOver)));
         Receive<FgcpConfigSynced>(OnConfigSynced);
         Receive<FgcpConfigChangeForwarded>(OnChangeForwarded);
         Receive<ParkFgcp>(_ =>
@@ -214,7 +224,11 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
     private FgcpHeartbeat Heartbeat() => new(
         _serial, _config.Global.Hostname, Ha.GroupId, Ha.GroupName, _table.PasswordProof, Ha.Priority, Ha.Override,
         (long)_table.Uptime.TotalMilliseconds, _table.MonitorUp, _table.State, _table.Role,
-        _table.State == HaState.Work ? _table.PrimarySerial : null, ++_sequence, _table.Incarnation, _table.Hears, _table.SyncedChecksum);
+        _table.State == HaState.Work ? _table.PrimarySerial : null, ++_sequence, _table.Incarnation, _table.Hears, _table.SyncedChecksum)
+    {
+        ExeFailOver = _table.ExeFailOver,
+        ConfigChecksums = _checksums,
+    };
 
     /// <summary>The password never travels: peers compare an HMAC of the group identity keyed by it.</summary>
     public static byte[] PasswordProof(HaConfig ha) => FgcpPeerTable.ComputePasswordProof(ha);
@@ -299,6 +313,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         var before = Ha;
         var upBefore = _links.Keys.Concat(before.Monitor).Distinct().ToDictionary(n => n, IsUp);
         _config = changed.Config;
+        _checksums = HaChecksums.Of(_config);
         ApplyLinkChanges(n => upBefore.GetValueOrDefault(n, true));
         _table.SyncedChecksum = FgcpConfigSync.Checksum(_config);
         if (before.HbInterval != Ha.HbInterval && Ha.Mode != HaMode.Standalone)
@@ -418,6 +433,10 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         {
             HeartbeatDrops = _table.Drops.ToDictionary(),
             HeartbeatTimer = new HeartbeatTimerStats(_beats, _maxBeatLate, _beatLate.ToArray(), _table.Stalls),
+            ExeFailOver = _table.ExeFailOver,
+            Checksums = _table.Peers.Select(p => (Serial: p.Key, Sums: p.Value.Last.ConfigChecksums))
+                .Append((Serial: _serial, Sums: (HaConfigChecksums?)_checksums))
+                .ToDictionary(p => p.Serial, p => p.Sums),
         };
     }
 }

@@ -191,6 +191,13 @@ public sealed class FgcpPeerTable
     public TimeSpan Uptime => _clock.GetElapsedTime(_uptime.Start);
     public int MonitorUp => _monitorUp;
 
+    /// <summary>
+    /// FortiOS's EXE_FAIL_OVER flag on this unit (<c>execute ha failover set 1</c>), carried in its heartbeats: while set,
+    /// every member ranks this unit below those without it (<see cref="FgcpElection"/>). Kept only here, never persisted:
+    /// a unit that starts again starts without it, as FortiOS clears it on reboot (README, "Forced failover").
+    /// </summary>
+    public bool ExeFailOver { get; private set; }
+
     /// <summary>A peer's HA uptime as of now, not as of its last heartbeat, so both sides compare the same figures.</summary>
     public TimeSpan PeerUptime(FgcpPeer peer) => TimeSpan.FromMilliseconds(peer.Last.HaUptimeMs) + _clock.GetElapsedTime(peer.HeardAt);
 
@@ -310,6 +317,8 @@ public sealed class FgcpPeerTable
         var before = known!.Last;
         if (hb.State == HaState.Work && hb.Role == HaRole.Primary && Role == HaRole.Primary)
             Negotiate(output, $"two primaries: {hb.Serial} also works as primary", (hb.State, hb.Role), hb.Serial);
+        else if (before.ExeFailOver != hb.ExeFailOver)
+            Negotiate(output, $"EXE_FAIL_OVER flag of {hb.Serial} {(hb.ExeFailOver ? "set" : "cleared")}");
         else if (before.MonitorUp != hb.MonitorUp)
             Negotiate(output, $"monitored interfaces of {hb.Serial} changed");
         else if ((hb.Override || _ha.Override) && before.Priority != hb.Priority)
@@ -503,6 +512,24 @@ public sealed class FgcpPeerTable
         return output.Done();
     }
 
+    /// <summary>
+    /// <c>execute ha failover set 1</c> (<paramref name="set"/>) or <c>execute ha failover unset 1</c>: the flag changes and,
+    /// when this unit works in a cluster, the cluster renegotiates at once with it (FortiOS: set "will trigger an HA
+    /// failover"; unset lets "HA use normal criteria to decide the primary. May trigger a failover"). Setting what is
+    /// already set changes nothing. Peers renegotiate when they hear the flag change in this unit's heartbeat.
+    /// </summary>
+    public FgcpOutput SetExeFailOver(bool set)
+    {
+        if (set == ExeFailOver || _ha.Mode == HaMode.Standalone) return FgcpOutput.Nothing;
+        ExeFailOver = set;
+        var output = new Output();
+        output.History.Add(set
+            ? "EXE_FAIL_OVER flag set by administrator (execute ha failover set 1)"
+            : "EXE_FAIL_OVER flag cleared by administrator (execute ha failover unset 1)");
+        if (State == HaState.Work) Negotiate(output, set ? "failover flag set" : "failover flag unset");
+        return output.Done();
+    }
+
     /// <summary>`diagnose sys ha reset-uptime`.</summary>
     public FgcpOutput ResetUptime()
     {
@@ -546,9 +573,9 @@ public sealed class FgcpPeerTable
     private void Negotiate(Output output, string why, (HaState State, HaRole Role)? trigger = null, string? triggerSerial = null)
     {
         var (stateBefore, roleBefore) = (State, Role);
-        var members = new List<FgcpCandidate> { new(_serial, _monitorUp, Uptime, _ha.Priority, _ha.Override) };
+        var members = new List<FgcpCandidate> { new(_serial, _monitorUp, Uptime, _ha.Priority, _ha.Override, ExeFailOver) };
         foreach (var (serial, peer) in _peers)
-            members.Add(new FgcpCandidate(serial, peer.Last.MonitorUp, PeerUptime(peer), peer.Last.Priority, peer.Last.Override));
+            members.Add(new FgcpCandidate(serial, peer.Last.MonitorUp, PeerUptime(peer), peer.Last.Priority, peer.Last.Override, peer.Last.ExeFailOver));
         var outcome = FgcpElection.Elect(members, TimeSpan.FromSeconds(_ha.HaUptimeDiffMargin));
         var role = outcome.PrimarySerial == _serial ? HaRole.Primary : HaRole.Secondary;
         output.Effects.Add(new FgcpNegotiated(why, outcome.HistoryText));

@@ -37,6 +37,12 @@ public sealed record HaStatusSnapshot(
     /// <summary>Heartbeats dropped since FGCP started, by cause (malformed fields and cluster mismatches); only causes seen.</summary>
     public IReadOnlyDictionary<HeartbeatDropCause, long> HeartbeatDrops { get; init; } = new Dictionary<HeartbeatDropCause, long>();
 
+    /// <summary>`execute ha failover set 1` is in force on this unit (EXE_FAIL_OVER).</summary>
+    public bool ExeFailOver { get; init; }
+
+    /// <summary>`diagnose sys ha checksum` figures by serial: this unit's own, and each peer's from its last heartbeat (null: it sends none).</summary>
+    public IReadOnlyDictionary<string, HaConfigChecksums?> Checksums { get; init; } = new Dictionary<string, HaConfigChecksums?>();
+
     /// <summary>How punctually this unit's heartbeat timer ran and how often it judged itself stalled (benchmarks: hb-soak).</summary>
     public HeartbeatTimerStats HeartbeatTimer { get; init; } = HeartbeatTimerStats.None;
 }

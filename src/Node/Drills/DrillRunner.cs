@@ -291,6 +291,11 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
             case FaultKind.InterfaceDown: await lab.SetInterfaceStatus(fault.Unit, fault.Port!, up: false); break;
             case FaultKind.HeartbeatCut: await lab.SetHeartbeat(fault.Unit, up: false); break;
             case FaultKind.HeartbeatHeal: await lab.SetHeartbeat(fault.Unit, up: true); break;
+            case FaultKind.ForcedFailover:
+                var typed = await lab.Cli(fault.Unit, DrillFault.ForcedFailoverCommand);
+                if (typed.ExitCode != 0)
+                    throw new InvalidOperationException($"{fault.Unit}: '{DrillFault.ForcedFailoverCommand}' failed: {typed.Output.Trim()}");
+                break;
             default: throw new ArgumentOutOfRangeException(nameof(fault));
         }
     }
