@@ -21,6 +21,9 @@ using ClusterActors.Protocol.Fgcp;
 //     arriving at --rate/s from spoofed 127.0.x.y sources (--dials per condition, split over the rounds), and cluster
 //     1's FGCP failover (kill DC2_VM1) alternating without and with that flood on DC2_VM2; prints ratios, the INIT/s
 //     achieved and what was shed (IkeFlood.cs).
+//   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- footprint [--seconds 30] [--settle 20] [--env NAME=VALUE]... [--hocon TEXT]
+//     The seed lab's four units as `clusteractors node` OS processes left idle: per unit ms CPU per s, RSS, managed heap,
+//     wake-ups per s and the threads that used the CPU, from /proc (Footprint.cs).
 var what = args.FirstOrDefault() ?? "fgcp-detection";
 var kills = args.SkipWhile(a => a != "--kills").Skip(1).Select(int.Parse).FirstOrDefault(20);
 
@@ -64,8 +67,10 @@ switch (what)
         var floodRounds = args.SkipWhile(a => a != "--rounds").Skip(1).Select(int.Parse).FirstOrDefault(5);
         return await IkeFlood.Run(Math.Clamp(floodRate, 1, 100_000), Math.Clamp(dials, 1, 1000), Math.Clamp(failovers, 0, 50),
             Math.Clamp(floodRounds, 1, 100));
+    case "footprint":
+        return await Footprint.Main(args[1..]);
     default:
-        Console.Error.WriteLine($"unknown benchmark '{what}' (known: fgcp-detection, sa-sync, esp-throughput, drill-gaps, ike-flood)");
+        Console.Error.WriteLine($"unknown benchmark '{what}' (known: fgcp-detection, sa-sync, esp-throughput, drill-gaps, ike-flood, footprint)");
         return 2;
 }
 
