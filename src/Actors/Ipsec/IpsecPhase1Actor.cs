@@ -138,7 +138,11 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         Receive<IkeDatagram>(OnIke);
         Receive<IkeSaAdopted>(OnAdopted);
         Receive<UnitConfigChanged>(OnConfigChanged);
-        Receive<DpdTick>(_ => CheckIdleTunnels());
+        Receive<DpdTick>(_ =>
+        {
+            CheckIdleTunnels();
+            WatchIdleTunnels();
+        });
         Receive<ClaimTunnelByTraffic>(c => ClaimByTraffic(c.Key));
         Receive<RekeyTunnelChild>(c => RekeyChild(c.Key));
         Receive<SyncTunnelSequence>(c =>
@@ -244,8 +248,22 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         _phase1 = phase1;
         _gateway = Gateway(phase1, changed.Config.Phase2.FirstOrDefault(p => p.Phase1Name == phase1.Name));
         foreach (var r in _records.Values.Where(r => r.OwnerSerial == _serial && !r.Deleted)) _gateway.Resume(r.Ike);
-        if (_phase1.Dpd == DpdMode.OnIdle) Timers.StartPeriodicTimer("dpd", DpdTick.Instance, TimeSpan.FromMilliseconds(250));
-        else Timers.Cancel("dpd");
+        Timers.Cancel("dpd");
+        WatchIdleTunnels();
+    }
+
+    /// <summary>How often owned tunnels are looked at for DPD on-idle (a probe is due dpd-retryinterval after the peer fell silent).</summary>
+    private static readonly TimeSpan DpdCheckInterval = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// The DPD check runs only while this unit owns a live tunnel and the phase1 has DPD on-idle: a unit with no tunnels
+    /// of its own has nothing to probe and does not wake for it (src/Node/README.md, "Idle footprint").
+    /// </summary>
+    private void WatchIdleTunnels()
+    {
+        var due = _phase1.Dpd == DpdMode.OnIdle && _records.Values.Any(r => r.OwnerSerial == _serial && !r.Deleted);
+        if (!due) Timers.Cancel("dpd");
+        else if (!Timers.IsTimerActive("dpd")) Timers.StartPeriodicTimer("dpd", DpdTick.Instance, DpdCheckInterval);
     }
 
     private string _signature = "";
@@ -263,7 +281,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         _replicator.Tell(Dsl.Subscribe(_sealedKey, Self));
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent),
             typeof(ClusterEvent.IReachabilityEvent));
-        if (_phase1.Dpd == DpdMode.OnIdle) Timers.StartPeriodicTimer("dpd", DpdTick.Instance, TimeSpan.FromMilliseconds(250));
+        WatchIdleTunnels();
     }
 
     /// <summary>
@@ -650,6 +668,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         }
         _records[incoming.Key] = incoming;
         PublishRole(known, incoming);
+        if (incoming.OwnerSerial == _serial && !incoming.Deleted && _phase1.Dpd == DpdMode.OnIdle && !Timers.IsTimerActive("dpd"))
+            Timers.StartPeriodicTimer("dpd", DpdTick.Instance, DpdCheckInterval);
         if (incoming.OwnerSerial == _serial) _gateway.Resume(incoming.Ike); // answer DPD with the synced message IDs
         if (_tunnels.TryGetValue(incoming.Key, out var tunnel))
         {
