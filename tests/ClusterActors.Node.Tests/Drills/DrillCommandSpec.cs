@@ -36,9 +36,9 @@ public sealed class DrillCommandSpec
     }
 
     [Fact]
-    public void Every_drill_starts_from_the_cast_and_all_selects_the_five()
+    public void Every_drill_starts_from_the_cast_and_all_selects_the_six()
     {
-        Assert.Equal(["fgcp-failover", "fgsp-failover", "fgcp-failback", "heartbeat-cut", "full-scenario"], DrillCatalog.Select("all").Select(d => d.Name));
+        Assert.Equal(["fgcp-failover", "fgsp-failover", "fgcp-failback", "heartbeat-cut", "full-scenario", "forced-failover"], DrillCatalog.Select("all").Select(d => d.Name));
         foreach (var drill in DrillCatalog.All)
         {
             Assert.Equal("DC2_VM1", drill.InitialOwner);
