@@ -21,11 +21,20 @@ using ClusterActors.Protocol.Fgcp;
 //     arriving at --rate/s from spoofed 127.0.x.y sources (--dials per condition, split over the rounds), and cluster
 //     1's FGCP failover (kill DC2_VM1) alternating without and with that flood on DC2_VM2; prints ratios, the INIT/s
 //     achieved and what was shed (IkeFlood.cs).
+//   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- hb-soak [--minutes 5] [--pps 1000]
+//     False failovers at 10 ms heartbeats (issue 13 goal 6): the embedded seed idle for --minutes, then as long with
+//     PC1's traffic; role changes, elections, members lost, GC pauses, heartbeat timer lateness, thread-pool queue (HbSoak.cs).
+//   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- footprint [--seconds 30] [--settle 20] [--env NAME=VALUE]... [--hocon TEXT]
+//     The seed lab's four units as `clusteractors node` OS processes left idle: per unit ms CPU per s, RSS, managed heap,
+//     wake-ups per s and the threads that used the CPU, from /proc (Footprint.cs).
 var what = args.FirstOrDefault() ?? "fgcp-detection";
 var kills = args.SkipWhile(a => a != "--kills").Skip(1).Select(int.Parse).FirstOrDefault(20);
 
 switch (what)
 {
+    case "hb-soak":
+        // Parsed by System.CommandLine (HbSoak.Command): a usage error exits non-zero with the parser's message.
+        return await new System.CommandLine.RootCommand("ClusterActors benchmarks") { HbSoak.Command() }.Parse(args).InvokeAsync();
     case "fgcp-detection":
         Console.WriteLine($"FGCP failure detection: time from killing the primary to the secondary working as primary, {kills} kills per setting");
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}");
@@ -64,8 +73,10 @@ switch (what)
         var floodRounds = args.SkipWhile(a => a != "--rounds").Skip(1).Select(int.Parse).FirstOrDefault(5);
         return await IkeFlood.Run(Math.Clamp(floodRate, 1, 100_000), Math.Clamp(dials, 1, 1000), Math.Clamp(failovers, 0, 50),
             Math.Clamp(floodRounds, 1, 100));
+    case "footprint":
+        return await Footprint.Main(args[1..]);
     default:
-        Console.Error.WriteLine($"unknown benchmark '{what}' (known: fgcp-detection, sa-sync, esp-throughput, drill-gaps, ike-flood)");
+        Console.Error.WriteLine($"unknown benchmark '{what}' (known: fgcp-detection, sa-sync, esp-throughput, drill-gaps, ike-flood, hb-soak, footprint)");
         return 2;
 }
 

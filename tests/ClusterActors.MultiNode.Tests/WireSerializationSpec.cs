@@ -171,7 +171,7 @@ public sealed class WireSerializationSpec(ITestOutputHelper output) : IAsyncLife
     /// </summary>
     private static readonly Dictionary<Type, string> FrozenManifests = new()
     {
-        [typeof(FgcpHeartbeat)] = "fgcp.hb.v2",
+        [typeof(FgcpHeartbeat)] = "fgcp.hb.v3", // v2 (without the EXE_FAIL_OVER flag) stays readable: FgcpHeartbeatEnvelopeSpec
         [typeof(FgcpConfigSynced)] = "fgcp.sync.v1",
         [typeof(FgcpConfigChangeForwarded)] = "fgcp.fwd.v1",
         [typeof(ClusterBootstrapProbe)] = "boot.probe.v1",

@@ -39,6 +39,14 @@ public static class FortiOsCli
             var lists = await Task.WhenAll(u.Phase1.Select(p => p.Ask<TunnelList>(GetTunnelList.Instance, AskTimeout)));
             return Ok(VpnDiagnostics.TunnelList(lists.SelectMany(l => l.Tunnels).ToList(), DateTimeOffset.UtcNow));
         }),
+        (["diagnose", "vpn", "ike", "gateway", "list"], async (u, _) =>
+        {
+            var tunnels = await Tunnels(u);
+            var config = await u.Config.Ask<ConfigDocument>(GetUnitConfig.Instance, AskTimeout);
+            return Ok(VpnDiagnostics.IkeGatewayList(tunnels, DateTimeOffset.UtcNow,
+                parent => config.Phase1.FirstOrDefault(p => p.Name == parent)?.Interface ?? ""));
+        }),
+        (["get", "vpn", "ipsec", "tunnel", "summary"], async (u, _) => Ok(VpnDiagnostics.TunnelSummary(await Tunnels(u)))),
         (["diagnose", "sys", "ha", "standalone-peers"], async (u, _) =>
             Ok(VpnDiagnostics.StandalonePeers(StandalonePeers(u.Serial, await u.Fgsp.Ask<FgspStatus>(GetFgspStatus.Instance, AskTimeout))))),
         (["diagnose", "sys", "ha", "reset-uptime"], async (u, _) =>
@@ -58,6 +66,22 @@ public static class FortiOsCli
             var status = await Status(u);
             return Ok(HaDiagnostics.SystemStatus(config, status));
         }),
+        (["execute", "ha", "failover", "set"], (u, rest) => Failover(u, rest, set: true)),
+        (["execute", "ha", "failover", "unset"], (u, rest) => Failover(u, rest, set: false)),
+        (["execute", "ha", "failover", "status"], async (u, rest) =>
+        {
+            if (VclusterError(rest) is { } error) return Fail(error);
+            var flag = await u.Fgcp.Ask<ExeFailOverStatus>(GetExeFailOver.Instance, AskTimeout);
+            return Ok(HaDiagnostics.FailoverStatus(flag.Set));
+        }),
+        (["diagnose", "sys", "ha", "checksum", "show"], async (u, _) =>
+        {
+            var status = await Status(u);
+            var config = await u.Config.Ask<ConfigDocument>(GetUnitConfig.Instance, AskTimeout);
+            // The config the unit holds now (the config actor's), not the figures of FGCP's last heartbeat.
+            return Ok(HaDiagnostics.ChecksumShow(status.Role == ClusterActors.Protocol.Fgcp.HaRole.Primary, HaChecksums.Of(config)));
+        }),
+        (["diagnose", "sys", "ha", "checksum", "cluster"], async (u, _) => Ok(HaDiagnostics.ChecksumCluster(await Status(u)))),
         (["diagnose", "sniffer", "packet"], Sniffer),
         (["show", "full-configuration"], (u, rest) => Show(u, rest, full: true)),
         (["show"], (u, rest) => Show(u, rest, full: false)),
@@ -136,6 +160,34 @@ public static class FortiOsCli
         var duration = count is > 0 ? SnifferMaxDuration : SnifferDefaultDuration;
         var result = await u.Forwarding.Ask<SnifferResult>(new StartSniffer(iface, filter, verbosity, count, duration), duration + AskTimeout);
         return result.Ok ? Ok(result.Output) : Fail(result.Output);
+    }
+
+    /// <summary>
+    /// `execute ha failover set|unset [vcluster]`. FortiOS asks "Do you want to continue? (y/n)"; a command given whole (this
+    /// CLI runs one command per connection) is its own confirmation, so the caution is printed with the answer y.
+    /// </summary>
+    private static async Task<CliResult> Failover(CliTargets u, string[] rest, bool set)
+    {
+        if (VclusterError(rest) is { } error) return Fail(error);
+        var status = await Status(u);
+        if (status.Ha.Mode == HaMode.Standalone) return Fail("HA is not enabled (mode standalone): there is no cluster to fail over");
+        var flag = await u.Fgcp.Ask<ExeFailOverStatus>(new SetExeFailOver(set), AskTimeout);
+        return Ok(HaDiagnostics.FailoverConfirmation(set) + HaDiagnostics.FailoverStatus(flag.Set));
+    }
+
+    /// <summary>The optional virtual cluster id of `execute ha failover`: this lab has one vcluster (1), as `get system ha status` says.</summary>
+    private static string? VclusterError(string[] rest) => rest switch
+    {
+        [] or ["1"] => null,
+        [var id] when int.TryParse(id, out _) => $"vcluster {id} does not exist (number of vcluster: 1)",
+        [var id] => $"invalid virtual cluster id '{id}'",
+        _ => $"command parse error before '{rest[1]}'",
+    };
+
+    private static async Task<IReadOnlyList<ClusterActors.Protocol.Ipsec.DialupTunnelState>> Tunnels(CliTargets u)
+    {
+        var lists = await Task.WhenAll(u.Phase1.Select(p => p.Ask<TunnelList>(GetTunnelList.Instance, AskTimeout)));
+        return lists.SelectMany(l => l.Tunnels).ToList();
     }
 
     private static async Task<HaStatusSnapshot> Status(CliTargets u) => await u.Fgcp.Ask<HaStatusSnapshot>(GetHaStatus.Instance, AskTimeout);

@@ -85,6 +85,56 @@ public static class HaDiagnostics
         return sb.ToString();
     }
 
+    /// <summary>`execute ha failover status`: "failover status: set" (Fortinet KB 196696); "unset" otherwise (not shown by Fortinet: our choice).</summary>
+    public static string FailoverStatus(bool set) => $"failover status: {(set ? "set" : "unset")}\n";
+
+    /// <summary>FortiOS's caution before `execute ha failover set|unset`, answered y (Fortinet KB 196696, admin guide 6.4.5).</summary>
+    public static string FailoverConfirmation(bool set) =>
+        $"Caution: This command {(set ? "will" : "may")} trigger an HA failover.\nIt is intended for testing purposes.\nDo you want to continue? (y/n)y\n";
+
+    /// <summary>
+    /// `diagnose sys ha checksum show`: this unit's figures, FortiOS's layout (FortiGate 7000F 7.0 handbook "Viewing more
+    /// details about HA cluster synchronization"): the primary flags, then `debugzone` and `checksum`, each with global,
+    /// root and all as 16 bytes in hex. Both blocks print the same figures: a change is written at once here, so nothing
+    /// is ever pending (the debugzone/checksum difference of Fortinet KB 244456 does not occur).
+    /// </summary>
+    public static string ChecksumShow(bool primary, HaConfigChecksums sums)
+    {
+        var sb = new StringBuilder();
+        sb.Append($"is_manage_primary()={(primary ? 1 : 0)}, is_root_primary()={(primary ? 1 : 0)}\n");
+        foreach (var block in new[] { "debugzone", "checksum" })
+        {
+            sb.Append(block).Append('\n');
+            sb.Append($"global: {Bytes(sums.Global)}\n");
+            sb.Append($"root: {Bytes(sums.Root)}\n");
+            sb.Append($"all: {Bytes(sums.All)}\n");
+            sb.Append('\n');
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// `diagnose sys ha checksum cluster`: every member's block under a `================== SERIAL ==================` line, by
+    /// HA cluster index; a peer's figures are those its last heartbeat carried. A member that sends none (an older unit)
+    /// says so instead of figures.
+    /// </summary>
+    public static string ChecksumCluster(HaStatusSnapshot s)
+    {
+        var sb = new StringBuilder();
+        foreach (var m in s.Members.OrderBy(m => m.SerialIndex))
+        {
+            sb.Append($"================== {m.Serial} ==================\n");
+            sb.Append(s.Checksums.GetValueOrDefault(m.Serial) is { } sums
+                ? ChecksumShow(m.Role == HaRole.Primary, sums)
+                : "no checksums: its heartbeats carry none\n\n");
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>32 hex digits as FortiOS prints a checksum: 16 bytes separated by spaces, a space after the last.</summary>
+    private static string Bytes(string hex) =>
+        string.Concat(Enumerable.Range(0, hex.Length / 2).Select(i => hex.Substring(2 * i, 2) + " "));
+
     public static string HistoryRead(IReadOnlyList<HaHistoryEntry> entries)
     {
         var sb = new StringBuilder();

@@ -131,6 +131,73 @@ public static class VpnDiagnostics
         sb.Append(I, $"       ah={AuthName(d.AuthKey.Length)} key={d.AuthKey.Length} {Convert.ToHexStringLower(d.AuthKey)}\n");
     }
 
+    /// <summary>
+    /// `diagnose vpn ike gateway list`: one block per dialup instance with an IKE SA, FortiOS 7.x's layout as published
+    /// (Fortinet admin guides and field outputs: `vd:` … `IKE SA: created 1/1  established 1/1  time a/b/c ms`, then the SA's
+    /// `id/spi`, `direction`, `status`, `proposal`, `message-id sent/recv`, `lifetime/rekey`, `DPD sent/recv`). Pure: the
+    /// states and the time of printing in. Choices in README.md beside this file.
+    /// </summary>
+    /// <param name="interfaceOf">The phase1's `set interface`, by phase1 name (its ifindex is the state's bound_if).</param>
+    public static string IkeGatewayList(IReadOnlyList<DialupTunnelState> tunnels, DateTimeOffset now, Func<string, string> interfaceOf, int vdom = 0)
+    {
+        var I = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        foreach (var t in tunnels)
+        {
+            if (t.Ike is not { } ike) continue;
+            var (ifName, ifIndex) = (interfaceOf(t.Parent), t.BoundInterfaceIndex);
+            var age = (long)Math.Max(0, (now - ike.EstablishedAt).TotalSeconds);
+            sb.Append(I, $"vd: root/{vdom}\n");
+            sb.Append(I, $"name: {t.Name}\n");
+            sb.Append("version: 2\n");
+            sb.Append(I, $"interface: {ifName} {ifIndex}\n");
+            sb.Append(I, $"addr: {t.LocalGateway}:{ike.LocalPort} -> {t.RemoteGateway}:{ike.PeerPort}\n");
+            sb.Append(I, $"tun_id: {t.RemoteGateway}/{TunId6(t.Serial)}\n");
+            sb.Append("remote_location: 0.0.0.0\n");
+            sb.Append("network-id: 0\n");
+            sb.Append(I, $"created: {age}s ago\n");
+            sb.Append(I, $"peer-id: {ike.PeerId}\n");
+            sb.Append("peer-id-auth: no\n");
+            sb.Append("PPK: no\n");
+            sb.Append("IKE SA: created 1/1  established 1/1  time 0/0/0 ms\n");
+            sb.Append("IPsec SA: created 1/1  established 1/1  time 0/0/0 ms\n");
+            sb.Append('\n');
+            sb.Append(I, $"  id/spi: {t.Serial} {ike.SpiI:x16}/{ike.SpiR:x16}\n");
+            sb.Append(I, $"  direction: {(ike.IsInitiator ? "initiator" : "responder")}\n");
+            sb.Append(I, $"  status: established {age}-{age}s ago = 0ms\n");
+            sb.Append(I, $"  proposal: {ike.Proposal}\n");
+            sb.Append("  child: no\n");
+            sb.Append("  PPK: no\n");
+            sb.Append(I, $"  message-id sent/recv: {ike.NextRequestId}/{ike.ExpectedPeerRequestId}\n");
+            sb.Append(I, $"  lifetime/rekey: {ike.LifetimeSeconds}/{Math.Max(0, ike.LifetimeSeconds - age)}\n");
+            // Requests this side sent after IKE_AUTH are its DPD probes (a responder sends no others until a delete); the
+            // peer's after its IKE_SA_INIT (0) and IKE_AUTH (1) are its liveness checks we answered.
+            var dpdSent = ike.IsInitiator ? Math.Max(0, (long)ike.NextRequestId - 2) : ike.NextRequestId;
+            var dpdRecv = ike.IsInitiator ? ike.ExpectedPeerRequestId : Math.Max(0, (long)ike.ExpectedPeerRequestId - 2);
+            sb.Append(I, $"  DPD sent/recv: {dpdSent:x8}/{dpdRecv:x8}\n");
+            sb.Append(I, $"  peer-id: {ike.PeerId}\n");
+            sb.Append('\n');
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// `get vpn ipsec tunnel summary`: one line per instance, `'NAME' REMOTE:PORT  selectors(total,up): T/U  rx(pkt,err): P/E
+    /// tx(pkt,err): P/E` (FortiOS's layout as published). The port is 0 without NAT-T, as `diagnose vpn tunnel list` prints it;
+    /// a selector is up when its SA is installed (every unit that holds the instance has it installed, standbys too).
+    /// </summary>
+    public static string TunnelSummary(IReadOnlyList<DialupTunnelState> tunnels)
+    {
+        var I = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        foreach (var t in tunnels)
+        {
+            var port = t.Natt.Mode == "none" ? 0 : t.RemotePort;
+            sb.Append(I, $"'{t.Name}' {t.RemoteGateway}:{port}  selectors(total,up): 1/1  rx(pkt,err): {t.Stat.RxPackets}/{t.RxErrors}  tx(pkt,err): {t.Stat.TxPackets}/{t.TxErrors}\n");
+        }
+        return sb.ToString();
+    }
+
     /// <summary>`tun_id6`: the IPv4-compatible address ::10.0.0.0 + serial (serial 4 → ::10.0.0.4).</summary>
     public static string TunId6(int serial)
     {

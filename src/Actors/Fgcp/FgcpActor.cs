@@ -7,6 +7,7 @@ using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Fgcp;
 using ClusterActors.Actors.Unit;
 using ClusterActors.Protocol.History;
+using ClusterActors.Actors.Telemetry;
 
 namespace ClusterActors.Actors.Fgcp;
 
@@ -34,8 +35,16 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
 
     private sealed record DatagramHeard(byte[] Datagram, string Interface);
 
-    /// <summary>How often lost peers are looked for: fine-grained so detection is close to hb-interval x hb-lost-threshold.</summary>
-    private static readonly TimeSpan PeerCheckInterval = TimeSpan.FromMilliseconds(25);
+    /// <summary>The shortest delay the peer check's timer is started with (a check overdue at once still goes through the mailbox).</summary>
+    private static readonly TimeSpan MinCheckDelay = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>
+    /// The longest the peer check's timer sleeps: the table's due times come from its clock, the timer runs on Akka's
+    /// scheduler, and the two can part (a clock injected for a test and advanced by hand, a stepped clock); a check at
+    /// least once a second looks at the table's clock again. An idle unit at the VM defaults (4 s window) wakes for it
+    /// once a second at most, beside its 5 heartbeats a second.
+    /// </summary>
+    private static readonly TimeSpan MaxCheckDelay = TimeSpan.FromSeconds(1);
 
     /// <summary>Backoff of the supervisor that starts FGCP again after a failure (<see cref="Supervised"/>).</summary>
     public static readonly TimeSpan RestartMinBackoff = TimeSpan.FromMilliseconds(100);
@@ -43,6 +52,10 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
     public static readonly TimeSpan RestartMaxBackoff = TimeSpan.FromSeconds(5);
 
     private readonly UnitIdentities _identities = UnitIdentities.Of(Context.System);
+    /// <summary>The host's counters (heartbeat drops by cause); HA events go on the event stream (<see cref="IUnitTelemetryEvent"/>).</summary>
+    private readonly UnitCounters _counters = UnitCounters.Of(Context.System);
+    /// <summary>The table's drops by cause as last handed to <see cref="_counters"/>.</summary>
+    private readonly Dictionary<HeartbeatDropCause, long> _dropsCounted = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _serial;
     private readonly IReadOnlyDictionary<string, IHbdevLink> _links;
@@ -57,7 +70,12 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
     private readonly HashSet<string> _unresolved = new(StringComparer.Ordinal);
 
     private ConfigDocument _config;
+    private HaConfigChecksums _checksums;
     private long _sequence;
+    /// <summary>The heartbeat timer's punctuality (<see cref="HeartbeatTimerStats"/>): when it last ran, how late at most, per bucket.</summary>
+    private long _lastBeatAt, _beats;
+    private TimeSpan _maxBeatLate;
+    private readonly long[] _beatLate = new long[HeartbeatTimerStats.BucketEdgesMs.Count + 1];
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -73,8 +91,9 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         _configActor = configActor;
         _unit = unit;
         _config = config;
+        _checksums = HaChecksums.Of(config);
         var time = clock ?? TimeProvider.System;
-        _table = new FgcpPeerTable(serial, config.Ha, MonitorUp(), time, PeerCheckInterval, uptime) { SyncedChecksum = FgcpConfigSync.Checksum(config) };
+        _table = new FgcpPeerTable(serial, config.Ha, MonitorUp(), time, checkInterval: null, uptime) { SyncedChecksum = FgcpConfigSync.Checksum(config) };
         _handover = handover;
         if (handover?.Take() is { } parked)
         {
@@ -95,6 +114,14 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
             Sender.Tell(Done.Instance);
         });
         Receive<GetHaStatus>(_ => Sender.Tell(Snapshot()));
+        Receive<SetExeFailOver>(m =>
+        {
+            Apply(_table.SetExeFailOver(m.Set));
+            // The peers hear the flag in the next heartbeat: send it now rather than up to hb-interval later.
+            Beat();
+            Sender.Tell(new ExeFailOverStatus(_table.ExeFailOver));
+        });
+        Receive<GetExeFailOver>(_ => Sender.Tell(new ExeFailOverStatus(_table.ExeFailOver)));
         Receive<FgcpConfigSynced>(OnConfigSynced);
         Receive<FgcpConfigChangeForwarded>(OnChangeForwarded);
         Receive<ParkFgcp>(_ =>
@@ -137,11 +164,24 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         {
             _log.Info("FGCP resumed after the unit's Akka restart: {0} stays {1} (primary {2})", _serial, _table.Role, _table.PrimarySerial);
             Unit.Tell(new HaRoleChanged(_serial, _table.Role, _table.PrimarySerial));
+            Publish(new HaRoleObserved(_serial, _table.State, _table.Role, _table.PrimarySerial));
             TellMembers();
         }
         if (Ha.Mode == HaMode.Standalone) return;
         Timers.StartPeriodicTimer("hb", SendHeartbeat.Instance, TimeSpan.Zero, Ha.HeartbeatInterval);
-        Timers.StartPeriodicTimer("check", CheckPeers.Instance, PeerCheckInterval);
+        // A resumed table may have had a check scheduled by the parked actor, whose timer is gone: start it again.
+        ScheduleCheck(timerLost: true);
+    }
+
+    /// <summary>
+    /// Starts the peer check's one-shot timer when the table says (<see cref="FgcpPeerTable.CheckTimer"/>): at the first
+    /// peer's hb-lost deadline, not on a fixed tick, so detection follows hb-interval × hb-lost-threshold at 10 ms
+    /// heartbeats and an idle unit is not woken 40 times a second. Restarting the keyed timer replaces the one running.
+    /// </summary>
+    private void ScheduleCheck(bool timerLost = false)
+    {
+        if (_table.CheckTimer(timerLost) is not { } delay) return;
+        Timers.StartSingleTimer("check", CheckPeers.Instance, delay < MinCheckDelay ? MinCheckDelay : delay > MaxCheckDelay ? MaxCheckDelay : delay);
     }
 
     // The links outlive this actor (they are the host's): nothing to dispose in PostStop.
@@ -149,6 +189,17 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
     private void Beat()
     {
         if (Ha.Mode == HaMode.Standalone) return;
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (_beats++ > 0)
+        {
+            // Measured on the machine's clock, not the table's: this is the timer's own punctuality.
+            var late = System.Diagnostics.Stopwatch.GetElapsedTime(_lastBeatAt, now) - Ha.HeartbeatInterval;
+            if (late > _maxBeatLate) _maxBeatLate = late;
+            _beatLate[HeartbeatTimerStats.Bucket(late)]++;
+        }
+        _lastBeatAt = now;
+        // First the stall rule: after a freeze, whichever of this timer and the peer check runs first gives the peers a fresh window.
+        if (_table.HeartbeatDue() is { History.Count: > 0 } stalled) Apply(stalled);
         var datagram = _table.Seal(Heartbeat());
         foreach (var link in _links.Values) link.Send(datagram);
     }
@@ -157,13 +208,27 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
     {
         var dropsBefore = _table.Drops.Values.Sum();
         Apply(_table.Received(heard.Datagram, heard.Interface));
-        if (_table.Drops.Values.Sum() != dropsBefore && _links.TryGetValue(heard.Interface, out var link)) link.CountDropped();
+        if (_table.Drops.Values.Sum() == dropsBefore) return;
+        if (_links.TryGetValue(heard.Interface, out var link)) link.CountDropped();
+        foreach (var (cause, count) in _table.Drops)
+        {
+            var counted = _dropsCounted.GetValueOrDefault(cause);
+            if (count <= counted) continue;
+            _counters.HeartbeatDropped(cause, count - counted);
+            _dropsCounted[cause] = count;
+        }
     }
+
+    private void Publish(IUnitTelemetryEvent e) => Context.System.EventStream.Publish(e);
 
     private FgcpHeartbeat Heartbeat() => new(
         _serial, _config.Global.Hostname, Ha.GroupId, Ha.GroupName, _table.PasswordProof, Ha.Priority, Ha.Override,
         (long)_table.Uptime.TotalMilliseconds, _table.MonitorUp, _table.State, _table.Role,
-        _table.State == HaState.Work ? _table.PrimarySerial : null, ++_sequence, _table.Incarnation, _table.Hears, _table.SyncedChecksum);
+        _table.State == HaState.Work ? _table.PrimarySerial : null, ++_sequence, _table.Incarnation, _table.Hears, _table.SyncedChecksum)
+    {
+        ExeFailOver = _table.ExeFailOver,
+        ConfigChecksums = _checksums,
+    };
 
     /// <summary>The password never travels: peers compare an HMAC of the group identity keyed by it.</summary>
     public static byte[] PasswordProof(HaConfig ha) => FgcpPeerTable.ComputePasswordProof(ha);
@@ -181,6 +246,10 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
             {
                 case FgcpNegotiated n:
                     _log.Info("FGCP negotiation ({0}): {1}", n.Why, n.Outcome);
+                    Publish(new HaElectionObserved(_serial, n.Why, _table.PrimarySerial));
+                    break;
+                case FgcpMemberLost lost:
+                    Publish(new HaMemberLostObserved(_serial, lost.Serial));
                     break;
                 case FgcpStateChanged c:
                     _log.Info("FGCP: {0} is now {1} (primary {2})", _serial, c.Role, c.PrimarySerial);
@@ -188,6 +257,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
                 case FgcpRoleSettled r:
                     // Told to the unit, which hands it to FGSP and IPsec: sent, not published, so none of them can miss the first role.
                     Unit.Tell(new HaRoleChanged(_serial, r.Role, r.PrimarySerial));
+                    Publish(new HaRoleObserved(_serial, _table.State, r.Role, r.PrimarySerial));
                     break;
                 case FgcpReannounce a:
                     // Still primary, but the peer may have taught the neighbours its own MAC for the cluster's addresses.
@@ -200,6 +270,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
             }
         }
         TellMembers();
+        ScheduleCheck();
     }
 
     private IReadOnlyList<string> _toldMembers = [];
@@ -214,6 +285,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         if (members.SequenceEqual(_toldMembers)) return;
         _toldMembers = members;
         Unit.Tell(new FgcpClusterMembers(members));
+        Publish(new HaMembersObserved(_serial, members.Count));
     }
 
     private int MonitorUp() => Ha.Monitor.Count(IsUp);
@@ -241,6 +313,7 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
         var before = Ha;
         var upBefore = _links.Keys.Concat(before.Monitor).Distinct().ToDictionary(n => n, IsUp);
         _config = changed.Config;
+        _checksums = HaChecksums.Of(_config);
         ApplyLinkChanges(n => upBefore.GetValueOrDefault(n, true));
         _table.SyncedChecksum = FgcpConfigSync.Checksum(_config);
         if (before.HbInterval != Ha.HbInterval && Ha.Mode != HaMode.Standalone)
@@ -359,6 +432,11 @@ public sealed class FgcpActor : ReceiveActor, IWithTimers
             _links.Select(l => (l.Key, l.Value.IsUp, l.Value.Counters)).ToList())
         {
             HeartbeatDrops = _table.Drops.ToDictionary(),
+            HeartbeatTimer = new HeartbeatTimerStats(_beats, _maxBeatLate, _beatLate.ToArray(), _table.Stalls),
+            ExeFailOver = _table.ExeFailOver,
+            Checksums = _table.Peers.Select(p => (Serial: p.Key, Sums: p.Value.Last.ConfigChecksums))
+                .Append((Serial: _serial, Sums: (HaConfigChecksums?)_checksums))
+                .ToDictionary(p => p.Serial, p => p.Sums),
         };
     }
 }

@@ -18,3 +18,15 @@ public sealed record ResetHaUptime
 {
     public static readonly ResetHaUptime Instance = new();
 }
+
+/// <summary>`execute ha failover set 1` (<paramref name="Set"/> true) / `execute ha failover unset 1`; answered with <see cref="ExeFailOverStatus"/>.</summary>
+public sealed record SetExeFailOver(bool Set);
+
+/// <summary>`execute ha failover status`; answered with <see cref="ExeFailOverStatus"/>.</summary>
+public sealed record GetExeFailOver
+{
+    public static readonly GetExeFailOver Instance = new();
+}
+
+/// <summary>Whether the EXE_FAIL_OVER flag is set on this unit.</summary>
+public sealed record ExeFailOverStatus(bool Set);

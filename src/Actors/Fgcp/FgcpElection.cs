@@ -8,7 +8,11 @@ namespace ClusterActors.Actors.Fgcp;
 /// <param name="HaUptime">HA uptime; 0 after a reboot, a monitored-interface failure or <c>diagnose sys ha reset-uptime</c>.</param>
 /// <param name="Priority">Per-unit <c>priority</c>, 0–255 (FortiOS default 128).</param>
 /// <param name="Override">Per-unit <c>override enable</c>.</param>
-public sealed record FgcpCandidate(string Serial, int MonitorUp, TimeSpan HaUptime, int Priority, bool Override);
+/// <param name="ExeFailOver">
+/// <c>execute ha failover set 1</c> is in force on this unit (FortiOS's EXE_FAIL_OVER flag): it ranks below every member
+/// without the flag, whatever the other rules say. Not persisted: a restarted unit starts without it.
+/// </param>
+public sealed record FgcpCandidate(string Serial, int MonitorUp, TimeSpan HaUptime, int Priority, bool Override, bool ExeFailOver = false);
 
 /// <summary>The election rule that decided the primary against the runner-up.</summary>
 public enum ElectionReason
@@ -25,6 +29,11 @@ public enum ElectionReason
     SerialNumber,
     /// <summary>Higher <c>priority</c> with override enabled (priority is checked before uptime).</summary>
     OverridePriority,
+    /// <summary>
+    /// The runner-up has the EXE_FAIL_OVER flag (<c>execute ha failover set 1</c>) and the primary has not: the flag
+    /// outranks every other rule (reference §1, "Flags outrank everything").
+    /// </summary>
+    ExeFailOver,
 }
 
 /// <summary>Result of one FGCP election.</summary>
@@ -47,6 +56,10 @@ public sealed record ElectionOutcome(
 /// <para>
 /// Pairwise rules (reference §1):
 /// <list type="bullet">
+/// <item><b>EXE_FAIL_OVER first</b> (both modes): a member on which <c>execute ha failover set 1</c> is in force loses
+/// to every member without it; between two members that both have it, or both not, the rules below decide
+/// (<b>choice</b>: FortiOS's KB says setting the flag on the second member of a pair clears it on the first; we do not
+/// model that clearing, so both flagged compare as neither flagged).</item>
 /// <item><b>override disable</b> (default): (1) more monitored interfaces up → (2) larger HA uptime, only when the
 /// difference is strictly greater than <c>ha-uptime-diff-margin</c> (a gap equal to the margin is not decisive)
 /// → (3) higher priority → (4) higher serial number.</item>
@@ -158,6 +171,8 @@ public static class FgcpElection
     internal static (FgcpCandidate Winner, ElectionReason Reason) Compare(
         FgcpCandidate a, FgcpCandidate b, bool overrideMode, TimeSpan uptimeMargin)
     {
+        if (a.ExeFailOver != b.ExeFailOver)
+            return (a.ExeFailOver ? b : a, ElectionReason.ExeFailOver);
         if (a.MonitorUp != b.MonitorUp)
             return (a.MonitorUp > b.MonitorUp ? a : b, ElectionReason.MonitoredInterfaces);
 
@@ -192,13 +207,16 @@ public static class FgcpElection
         ElectionReason.Priority => $"{primary} is selected as the primary because its priority is larger than peer member {peer}.",
         ElectionReason.OverridePriority => $"{primary} is selected as the primary because its override priority is larger than peer member {peer}.",
         ElectionReason.SerialNumber => $"{primary} is selected as the primary because its serial number is larger than peer member {peer}.",
+        // FortiOS's own words (Fortinet KB 196696, admin guide 6.4.5 "Force HA failover"): said of the unit that became
+        // primary, although the flag is on its peer.
+        ElectionReason.ExeFailOver => $"{primary} is selected as the primary because it has EXE_FAIL_OVER flag set.",
         _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, null),
     };
 
     /// <summary>Margin-free total order of the active mode, best first; only used to seed the ranking.</summary>
     private static IEnumerable<FgcpCandidate> Seed(IReadOnlyList<FgcpCandidate> members, bool overrideMode)
     {
-        var byMonitor = members.OrderByDescending(m => m.MonitorUp);
+        var byMonitor = members.OrderBy(m => m.ExeFailOver).ThenByDescending(m => m.MonitorUp);
         var ordered = overrideMode
             ? byMonitor.ThenByDescending(m => m.Priority).ThenByDescending(m => m.HaUptime)
             : byMonitor.ThenByDescending(m => m.HaUptime).ThenByDescending(m => m.Priority);

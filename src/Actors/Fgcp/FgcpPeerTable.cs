@@ -20,6 +20,9 @@ public sealed record FgcpNegotiated(string Why, string Outcome) : FgcpEffect;
 /// <summary>This unit's state or role changed (for the log).</summary>
 public sealed record FgcpStateChanged(HaRole Role, string PrimarySerial) : FgcpEffect;
 
+/// <summary>A member was declared lost (no heartbeat for hb-interval × hb-lost-threshold): counted by the unit's metrics.</summary>
+public sealed record FgcpMemberLost(string Serial) : FgcpEffect;
+
 /// <summary>Stayed primary after a peer may have announced the cluster's addresses: gratuitous ARPs again (<see cref="FgcpAnnouncement"/>).</summary>
 public sealed record FgcpReannounce(string Why) : FgcpEffect;
 
@@ -76,6 +79,11 @@ public sealed class FgcpPeerTable
     private readonly long _helloSince;
     private readonly TimeSpan? _checkInterval;
     private long _lastTickAt;
+    /// <summary>When the check the owner's timer runs next is due (<see cref="CheckTimer"/>), as time since <see cref="_epoch"/>; null: none scheduled.</summary>
+    private TimeSpan? _checkDueAt;
+    private readonly long _epoch;
+    /// <summary>The owner schedules checks (<see cref="CheckTimer"/>) and beats every hb-interval (<see cref="HeartbeatDue"/>).</summary>
+    private bool _scheduled;
     private FgcpHeartbeatProtection _protection;
     /// <summary>Per sender: the newest incarnation heard with the cluster's key, its highest sequence, and when. Outlives the
     /// peer's loss, so a dead unit's captured heartbeats cannot bring it back (README, "Heartbeat security").</summary>
@@ -84,9 +92,12 @@ public sealed class FgcpPeerTable
     private sealed record ReplayGuard(long Incarnation, long HighestSequence, long HeardAt);
 
     /// <param name="checkInterval">
-    /// The schedule <see cref="Tick"/> runs on. When given, a tick that runs more than <see cref="StallTolerance"/> after
-    /// its scheduled time means this unit itself did not run (frozen, hung, starved): no peer is judged lost on it (README,
-    /// "a unit that stalls"). Null: every tick is taken at face value.
+    /// A fixed schedule <see cref="Tick"/> runs on, for an owner that ticks periodically. When given, a tick that runs more
+    /// than <see cref="StallTolerance"/> after its scheduled time means this unit itself did not run (frozen, hung,
+    /// starved): no peer is judged lost on it (README, "a unit that stalls"). Null: either the owner schedules each check
+    /// when <see cref="CheckTimer"/> says and tells the table its heartbeat timer (<see cref="HeartbeatDue"/>; FgcpActor),
+    /// and a gap of more than hb-interval + <see cref="StallTolerance"/> between the two is a stall; or ticks are taken at
+    /// face value (no owner schedule known).
     /// </param>
     /// <param name="uptime">HA uptime's start, when the host keeps it across FGCP restarts (<see cref="HaUptime"/>); new otherwise.</param>
     /// <param name="incarnation">This unit's boot nonce in its heartbeats; by default a value above every earlier one in this process.</param>
@@ -98,7 +109,7 @@ public sealed class FgcpPeerTable
         _ha = ha;
         _monitorUp = monitorUp;
         _clock = clock;
-        _helloSince = _lastTickAt = clock.GetTimestamp();
+        _helloSince = _lastTickAt = _epoch = clock.GetTimestamp();
         _uptime = uptime ?? new HaUptime(clock);
         _checkInterval = checkInterval;
         _reports = new RejectReports(clock);
@@ -157,7 +168,7 @@ public sealed class FgcpPeerTable
     /// <summary>How late a tick may run before it counts as this unit's own stall: half the hb-lost window.</summary>
     public TimeSpan StallTolerance => _ha.LostAfter / 2;
 
-    /// <summary>Ticks that ran so late that this unit judged itself stalled (see <see cref="Tick"/>).</summary>
+    /// <summary>Peer checks or heartbeat timers that ran so late that this unit judged itself stalled (see <see cref="Tick"/>, <see cref="HeartbeatDue"/>).</summary>
     public long Stalls { get; private set; }
 
     public string Serial => _serial;
@@ -179,6 +190,13 @@ public sealed class FgcpPeerTable
 
     public TimeSpan Uptime => _clock.GetElapsedTime(_uptime.Start);
     public int MonitorUp => _monitorUp;
+
+    /// <summary>
+    /// FortiOS's EXE_FAIL_OVER flag on this unit (<c>execute ha failover set 1</c>), carried in its heartbeats: while set,
+    /// every member ranks this unit below those without it (<see cref="FgcpElection"/>). Kept only here, never persisted:
+    /// a unit that starts again starts without it, as FortiOS clears it on reboot (README, "Forced failover").
+    /// </summary>
+    public bool ExeFailOver { get; private set; }
 
     /// <summary>A peer's HA uptime as of now, not as of its last heartbeat, so both sides compare the same figures.</summary>
     public TimeSpan PeerUptime(FgcpPeer peer) => TimeSpan.FromMilliseconds(peer.Last.HaUptimeMs) + _clock.GetElapsedTime(peer.HeardAt);
@@ -299,6 +317,8 @@ public sealed class FgcpPeerTable
         var before = known!.Last;
         if (hb.State == HaState.Work && hb.Role == HaRole.Primary && Role == HaRole.Primary)
             Negotiate(output, $"two primaries: {hb.Serial} also works as primary", (hb.State, hb.Role), hb.Serial);
+        else if (before.ExeFailOver != hb.ExeFailOver)
+            Negotiate(output, $"EXE_FAIL_OVER flag of {hb.Serial} {(hb.ExeFailOver ? "set" : "cleared")}");
         else if (before.MonitorUp != hb.MonitorUp)
             Negotiate(output, $"monitored interfaces of {hb.Serial} changed");
         else if ((hb.Override || _ha.Override) && before.Priority != hb.Priority)
@@ -354,16 +374,13 @@ public sealed class FgcpPeerTable
         _reports.Roll(output.History);
         if (_ha.Mode == HaMode.Standalone) return output.Done();
         var now = _clock.GetTimestamp();
-        var sinceLastTick = _clock.GetElapsedTime(_lastTickAt, now);
-        _lastTickAt = now;
-        if (_checkInterval is { } interval && sinceLastTick - interval > StallTolerance)
+        _checkDueAt = null; // the scheduled check ran: the owner asks CheckTimer for the next one
+        if (StalledFor(now) is { } late)
         {
             // This tick is overdue because this unit did not run, not because its peers were silent: the heartbeats
             // they sent meanwhile wait unread behind it. Judging them now would depose a live primary (the frozen
             // secondary's double claim). Every peer gets a fresh hb-lost window from now, judged by what arrives.
-            Stalls++;
-            foreach (var serial in _peers.Keys.ToList()) _peers[serial] = _peers[serial] with { HeardAt = now };
-            output.History.Add($"peer check ran {(long)(sinceLastTick - interval).TotalMilliseconds}ms late: this unit was stalled; its peers get a fresh hb-lost window of {(long)_ha.LostAfter.TotalMilliseconds}ms from now");
+            Stalled(now, output, $"peer check ran {(long)late.TotalMilliseconds}ms late");
             return output.Done();
         }
         var lostAfter = _ha.LostAfter;
@@ -372,6 +389,7 @@ public sealed class FgcpPeerTable
         {
             _peers.Remove(serial);
             output.History.Add($"member '{serial}' is lost: no heartbeat for {(long)lostAfter.TotalMilliseconds}ms (hb-interval {_ha.HbInterval} x hb-lost-threshold {_ha.HbLostThreshold})");
+            output.Effects.Add(new FgcpMemberLost(serial));
         }
         if (lost.Count > 0 && State == HaState.Work) Negotiate(output, "member lost");
         // A peer that claimed primary and was lost before it was heard stepping down may have left the neighbours on its MAC.
@@ -380,6 +398,96 @@ public sealed class FgcpPeerTable
             Negotiate(output, "hello-holddown expired");
         return output.Done();
     }
+
+    /// <summary>
+    /// The owner's heartbeat timer fired (every hb-interval; FgcpActor calls this before it seals and sends): the stall rule
+    /// looks at how long the unit did not run. The owner's timers (this one and the peer check) wake it at least every
+    /// hb-interval, so a longer gap than hb-interval + <see cref="StallTolerance"/> since the last of them means the unit
+    /// itself was frozen, hung or starved: its peers get a fresh hb-lost window, as in <see cref="Tick"/>. Whichever timer
+    /// runs first after the stall notices it, so the overdue peer check cannot judge the peers before the stall is seen.
+    /// </summary>
+    public FgcpOutput HeartbeatDue()
+    {
+        _scheduled = true;
+        if (_ha.Mode == HaMode.Standalone) return FgcpOutput.Nothing;
+        var now = _clock.GetTimestamp();
+        if (StalledFor(now) is not { } late) return FgcpOutput.Nothing;
+        var output = new Output();
+        Stalled(now, output, $"heartbeat timer ran {(long)late.TotalMilliseconds}ms late");
+        return output.Done();
+    }
+
+    /// <summary>
+    /// How much later than the owner's timers allow this run comes, when by more than <see cref="StallTolerance"/>; null
+    /// otherwise, or when the owner's schedule is not known. A periodic owner (<see cref="_checkInterval"/>) ticks every
+    /// interval; one that schedules its checks (<see cref="CheckTimer"/>, <see cref="HeartbeatDue"/>) beats every hb-interval.
+    /// Records this run as the owner's last.
+    /// </summary>
+    private TimeSpan? StalledFor(long now)
+    {
+        var gap = _clock.GetElapsedTime(_lastTickAt, now);
+        _lastTickAt = now;
+        TimeSpan? sleep = _checkInterval ?? (_scheduled ? _ha.HeartbeatInterval : null);
+        return sleep is { } allowed && gap - allowed > StallTolerance ? gap - allowed : null;
+    }
+
+    private void Stalled(long now, Output output, string what)
+    {
+        Stalls++;
+        foreach (var serial in _peers.Keys.ToList()) _peers[serial] = _peers[serial] with { HeardAt = now };
+        output.History.Add($"{what}: this unit was stalled; its peers get a fresh hb-lost window of {(long)_ha.LostAfter.TotalMilliseconds}ms from now");
+    }
+
+    /// <summary>
+    /// How long after its last heartbeat a silent peer's check runs: just past the hb-lost window, since a peer silent for
+    /// exactly hb-interval × hb-lost-threshold is not yet lost (<see cref="Tick"/>).
+    /// </summary>
+    public static readonly TimeSpan LossCheckMargin = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>
+    /// For an owner that runs <see cref="Tick"/> on a one-shot timer: the delay to (re)start that timer with, or null when
+    /// the check already scheduled stands (or nothing is due). The check follows the heartbeat, not a fixed tick: it is
+    /// due at the earliest moment anything can happen, the first peer's last heartbeat + hb-lost window
+    /// (+ <see cref="LossCheckMargin"/>), the end of hello-holddown, or the end of a rejected-heartbeat report interval
+    /// that left lines out. So a peer lost at 10 ms × 5 is judged 51 ms after its last heartbeat, not up to a tick later
+    /// (at a fixed 25 ms tick: up to 75 ms), and an idle unit at the VM defaults checks every ~4 s instead of 40 times a
+    /// second. A heartbeat moves its peer's deadline later and changes nothing here: the check runs at the old deadline,
+    /// finds the peer alive and is scheduled again. <paramref name="timerLost"/>: the owner's timer is not running (a new actor
+    /// on a parked table), so a check already scheduled is returned too, overdue at once if its time has passed.
+    /// </summary>
+    public TimeSpan? CheckTimer(bool timerLost = false)
+    {
+        _scheduled = true;
+        if (_ha.Mode == HaMode.Standalone) return null;
+        var now = Since(_clock.GetTimestamp());
+        var next = NextCheckDue();
+        if (_checkDueAt is { } scheduled && (next is null || next >= scheduled))
+            return timerLost ? Max(scheduled - now, TimeSpan.Zero) : null;
+        if (next is null) return null;
+        _checkDueAt = next;
+        return Max(next.Value - now, TimeSpan.Zero);
+
+        static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+    }
+
+    /// <summary>The earliest moment a <see cref="Tick"/> can change anything, as time since <see cref="_epoch"/>; null: never.</summary>
+    private TimeSpan? NextCheckDue()
+    {
+        TimeSpan? due = null;
+        var window = _ha.LostAfter + LossCheckMargin;
+        foreach (var peer in _peers.Values) Earliest(Since(peer.HeardAt) + window);
+        if (State == HaState.Hello) Earliest(Since(_helloSince) + TimeSpan.FromSeconds(_ha.HelloHolddown));
+        if (_reports.SummaryDueAt is { } summary) Earliest(Since(summary));
+        return due;
+
+        void Earliest(TimeSpan at)
+        {
+            if (due is null || at < due) due = at;
+        }
+    }
+
+    /// <summary>A timestamp of this table's clock as time since the table was made (timestamps of TimeProvider are opaque).</summary>
+    private TimeSpan Since(long timestamp) => _clock.GetElapsedTime(_epoch, timestamp);
 
     /// <summary>
     /// This unit's HA settings or monitored interfaces changed: a change in the monitored interfaces that are up
@@ -401,6 +509,24 @@ public sealed class FgcpPeerTable
         }
         var overrideMode = ha.Override || _peers.Values.Any(p => p.Last.Override);
         if (State == HaState.Work && overrideMode && before.Priority != ha.Priority) Negotiate(output, "priority changed");
+        return output.Done();
+    }
+
+    /// <summary>
+    /// <c>execute ha failover set 1</c> (<paramref name="set"/>) or <c>execute ha failover unset 1</c>: the flag changes and,
+    /// when this unit works in a cluster, the cluster renegotiates at once with it (FortiOS: set "will trigger an HA
+    /// failover"; unset lets "HA use normal criteria to decide the primary. May trigger a failover"). Setting what is
+    /// already set changes nothing. Peers renegotiate when they hear the flag change in this unit's heartbeat.
+    /// </summary>
+    public FgcpOutput SetExeFailOver(bool set)
+    {
+        if (set == ExeFailOver || _ha.Mode == HaMode.Standalone) return FgcpOutput.Nothing;
+        ExeFailOver = set;
+        var output = new Output();
+        output.History.Add(set
+            ? "EXE_FAIL_OVER flag set by administrator (execute ha failover set 1)"
+            : "EXE_FAIL_OVER flag cleared by administrator (execute ha failover unset 1)");
+        if (State == HaState.Work) Negotiate(output, set ? "failover flag set" : "failover flag unset");
         return output.Done();
     }
 
@@ -447,9 +573,9 @@ public sealed class FgcpPeerTable
     private void Negotiate(Output output, string why, (HaState State, HaRole Role)? trigger = null, string? triggerSerial = null)
     {
         var (stateBefore, roleBefore) = (State, Role);
-        var members = new List<FgcpCandidate> { new(_serial, _monitorUp, Uptime, _ha.Priority, _ha.Override) };
+        var members = new List<FgcpCandidate> { new(_serial, _monitorUp, Uptime, _ha.Priority, _ha.Override, ExeFailOver) };
         foreach (var (serial, peer) in _peers)
-            members.Add(new FgcpCandidate(serial, peer.Last.MonitorUp, PeerUptime(peer), peer.Last.Priority, peer.Last.Override));
+            members.Add(new FgcpCandidate(serial, peer.Last.MonitorUp, PeerUptime(peer), peer.Last.Priority, peer.Last.Override, peer.Last.ExeFailOver));
         var outcome = FgcpElection.Elect(members, TimeSpan.FromSeconds(_ha.HaUptimeDiffMargin));
         var role = outcome.PrimarySerial == _serial ? HaRole.Primary : HaRole.Secondary;
         output.Effects.Add(new FgcpNegotiated(why, outcome.HistoryText));
@@ -511,6 +637,11 @@ public sealed class FgcpPeerTable
         private long _windowStart = clock.GetTimestamp();
         private int _linesInWindow;
         private long _leftOut;
+
+        /// <summary>When the current interval ends with lines left out, so its summary line is due (a timestamp); null otherwise.</summary>
+        public long? SummaryDueAt => _leftOut > 0
+            ? _windowStart + (long)(RejectReportInterval.TotalSeconds * clock.TimestampFrequency)
+            : null;
 
         /// <summary>Starts a new interval when the last one is over, with a summary of what the last one left out.</summary>
         public void Roll(List<string> history)

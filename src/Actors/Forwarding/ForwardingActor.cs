@@ -10,6 +10,7 @@ using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Esp;
 using ClusterActors.Protocol.Fgcp;
 using ClusterActors.Protocol.Packets;
+using ClusterActors.Actors.Telemetry;
 
 namespace ClusterActors.Actors.Forwarding;
 
@@ -48,6 +49,8 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    /// <summary>The host's counters (ESP and drops, for Prometheus): they outlive this actor, its own figures do not.</summary>
+    private readonly UnitCounters _counters = UnitCounters.Of(Context.System);
     private readonly string _serial;
     private readonly IPacketIo _io;
     private readonly IActorRef _unit;
@@ -136,6 +139,7 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
                 return;
             }
             _espOut++;
+            _counters.EspSent(e.OuterPacket.Length);
             RouteOut(e.OuterPacket, null);
         });
         Receive<IkeReplies>(OnIkeAnswered);
@@ -209,6 +213,8 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
     private void Drop(string why)
     {
         _drops[why] = _drops.GetValueOrDefault(why) + 1;
+        _counters.ForwardingDropped(why);
+        if (why.Contains("esp", StringComparison.Ordinal)) _counters.EspDropped(why);
     }
 
     private void OnPacket(IPacketPort port, byte[] bytes)
@@ -356,6 +362,7 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
     private void Esp(byte[] esp, IPAddress from, int fromPort, bool encapsulated)
     {
         _espIn++;
+        _counters.EspReceived(esp.Length);
         if (esp.Length < 8)
         {
             Drop("malformed esp");

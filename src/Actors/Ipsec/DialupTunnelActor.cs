@@ -1,3 +1,4 @@
+using ClusterActors.Actors.Telemetry;
 using System.Net;
 using Akka.Actor;
 using Akka.Event;
@@ -271,6 +272,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         if (!_in.TryOpen(esp.Esp, out var decrypted, out var reason))
         {
             _log.Debug("{0}: ESP seq dropped: {1}", _name, reason);
+            UnitCounters.Of(Context.System).EspDropped(EspDropCause(reason));
             return;
         }
         _rxp++;
@@ -295,6 +297,12 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         }
         Sender.Tell(new TunnelDecrypted(_record.Phase1, decrypted.Payload));
     }
+
+    /// <summary>The metric label of an SA's drop reason: "sa " and its name in snake case (sa anti_replay, sa bad_icv …).</summary>
+    public static string EspDropCause(EspDropReason reason) => DropCauses.TryGetValue(reason, out var cause) ? cause : "sa other";
+
+    private static readonly IReadOnlyDictionary<EspDropReason, string> DropCauses = Enum.GetValues<EspDropReason>().ToDictionary(r => r,
+        r => "sa " + System.Text.RegularExpressions.Regex.Replace(r.ToString(), "(?<=[a-z0-9])([A-Z])", "_$1").ToLowerInvariant());
 
     private void OnEncrypt(EncryptForTunnel packet)
     {
@@ -354,7 +362,15 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
             r.RemoteGateway, r.RemotePort, owner ? 1500 : 0, _boundInterfaceIndex, _role, true, owner && _rgwyChanged, r.Phase1,
             Selector(local), Selector(remote), sa,
             new DpdState("on-idle", true, 60000, 3, 0, owner ? r.Ike.NextRequestId : 0),
-            r.NattLine, new TunnelCounters(_rxp, _txp, _rxb, _txb), _lastRx, _lastTx);
+            r.NattLine, new TunnelCounters(_rxp, _txp, _rxb, _txb), _lastRx, _lastTx)
+        {
+            // The IKE SA's establishment is not recorded apart: the initial CHILD SA is made in the same IKE_AUTH exchange, so
+            // the record's time is the IKE SA's until the CHILD SA is rekeyed (README "diagnose vpn ike gateway list").
+            Ike = new IkeGatewaySa(r.Ike.SpiI, r.Ike.SpiR, r.Ike.IsInitiator, r.Ike.Proposal, r.Ike.NextRequestId, r.Ike.ExpectedPeerRequestId,
+                r.Ike.IkeLifetimeSeconds, r.EstablishedAt, r.Ike.LocalPort, r.Ike.PeerPort, r.Ike.PeerId),
+            RxErrors = Enum.GetValues<EspDropReason>().Where(d => d != EspDropReason.None).Sum(d => (long)_in.DropCount(d)),
+            TxErrors = _notOwner + _exhausted,
+        };
     }
 
     private static IpsecSelector Selector(ClusterActors.Protocol.Ike.TrafficSelector? s) =>

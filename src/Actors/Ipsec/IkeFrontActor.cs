@@ -1,3 +1,4 @@
+using ClusterActors.Actors.Telemetry;
 using System.Buffers.Binary;
 using System.Net;
 using Akka.Actor;
@@ -113,6 +114,7 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
         {
             foreach (var spiR in _responder.ExpireHalfOpen())
                 Refusal(IkeDropCause.HalfOpenExpired, $"half-open IKE SA {spiR:x16} expired without IKE_AUTH");
+            WatchHalfOpen();
         });
         Receive<DhDone>(OnDhDone);
         Receive<GetIkeAdmissionStatus>(_ => Sender.Tell(new IkeAdmissionStatus(_phase1Name, _admission.Counters, _admission.CookiesRequired)
@@ -125,7 +127,16 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
         IkeAdmissionSettings? settings = null, TimeProvider? time = null, IkeDhWorkers? workers = null) =>
         Akka.Actor.Props.Create(() => new IkeFrontActor(serial, config, phase1, phase1Actor, settings, time, workers));
 
-    protected override void PreStart() => Timers.StartPeriodicTimer("expire", ExpireTick.Instance, TimeSpan.FromSeconds(1));
+    /// <summary>
+    /// Half-open SAs are looked at once a second for their timeout, but only while there are any: a front with none
+    /// (every idle unit) does not wake for it (src/Node/README.md, "Idle footprint").
+    /// </summary>
+    private void WatchHalfOpen()
+    {
+        var any = _admission.HalfOpen > 0 || _responder.PendingInits > 0;
+        if (!any) Timers.Cancel("expire");
+        else if (!Timers.IsTimerActive("expire")) Timers.StartPeriodicTimer("expire", ExpireTick.Instance, TimeSpan.FromSeconds(1));
+    }
 
     private IkeResponder Responder(ConfigDocument config, Phase1Interface phase1) =>
         new(IpsecPhase1Actor.GatewaySettings(config, phase1), admission: _admission);
@@ -166,6 +177,7 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
             return;
         }
         var output = _responder.Begin(new IPEndPoint(d.From, d.FromPort), d.LocalPort, d.Data, out var work);
+        WatchHalfOpen();
         if (work is not null)
         {
             // The DH goes to the workers: this actor goes on answering (cookies, drops, IKE_AUTH) meanwhile. The SA's
@@ -203,15 +215,18 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
             switch (e)
             {
                 case IkeSaEstablished est:
+                    UnitCounters.Of(Context.System).IkeNegotiation("established");
                     // Told before the client gets its answer: whatever it sends next is forwarded after this message.
                     _responder.Forget(est.Sa.SpiR);
                     _phase1.Tell(new IkeSaAdopted(est, d));
                     break;
                 case IkeRefused r:
                     refused = r.Reason;
+                    UnitCounters.Of(Context.System).IkeNegotiation("refused", r.Kind.ToString());
                     RefusalLine(r.Kind.ToString(), $"IKE from {d.From}:{d.FromPort} refused ({r.Kind}): {r.Reason}; no tunnel created");
                     break;
                 case IkeDropped { Cause: { } cause } dropped:
+                    UnitCounters.Of(Context.System).IkeNegotiation("dropped", cause.ToString());
                     // Counted and logged here, rate-limited; not passed on as a refusal the caller would log per datagram.
                     if (cause != IkeDropCause.CookieRequired) Refusal(cause, dropped.Reason);
                     break;

@@ -1,3 +1,4 @@
+using ClusterActors.Actors.Telemetry;
 using ClusterActors.Actors.DataPlane;
 using System.Net;
 using Akka.Actor;
@@ -140,7 +141,11 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         Receive<IkeDatagram>(OnIke);
         Receive<IkeSaAdopted>(OnAdopted);
         Receive<UnitConfigChanged>(OnConfigChanged);
-        Receive<DpdTick>(_ => CheckIdleTunnels());
+        Receive<DpdTick>(_ =>
+        {
+            CheckIdleTunnels();
+            WatchIdleTunnels();
+        });
         Receive<ClaimTunnelByTraffic>(c => ClaimByTraffic(c.Key));
         Receive<RekeyTunnelChild>(c => RekeyChild(c.Key));
         Receive<SyncTunnelSequence>(c =>
@@ -246,8 +251,22 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         _phase1 = phase1;
         _gateway = Gateway(phase1, changed.Config.Phase2.FirstOrDefault(p => p.Phase1Name == phase1.Name));
         foreach (var r in _records.Values.Where(r => r.OwnerSerial == _serial && !r.Deleted)) _gateway.Resume(r.Ike);
-        if (_phase1.Dpd == DpdMode.OnIdle) Timers.StartPeriodicTimer("dpd", DpdTick.Instance, TimeSpan.FromMilliseconds(250));
-        else Timers.Cancel("dpd");
+        Timers.Cancel("dpd");
+        WatchIdleTunnels();
+    }
+
+    /// <summary>How often owned tunnels are looked at for DPD on-idle (a probe is due dpd-retryinterval after the peer fell silent).</summary>
+    private static readonly TimeSpan DpdCheckInterval = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// The DPD check runs only while this unit owns a live tunnel and the phase1 has DPD on-idle: a unit with no tunnels
+    /// of its own has nothing to probe and does not wake for it (src/Node/README.md, "Idle footprint").
+    /// </summary>
+    private void WatchIdleTunnels()
+    {
+        var due = _phase1.Dpd == DpdMode.OnIdle && _records.Values.Any(r => r.OwnerSerial == _serial && !r.Deleted);
+        if (!due) Timers.Cancel("dpd");
+        else if (!Timers.IsTimerActive("dpd")) Timers.StartPeriodicTimer("dpd", DpdTick.Instance, DpdCheckInterval);
     }
 
     private string _signature = "";
@@ -265,7 +284,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         _replicator.Tell(Dsl.Subscribe(_sealedKey, Self));
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent),
             typeof(ClusterEvent.IReachabilityEvent));
-        if (_phase1.Dpd == DpdMode.OnIdle) Timers.StartPeriodicTimer("dpd", DpdTick.Instance, TimeSpan.FromMilliseconds(250));
+        WatchIdleTunnels();
     }
 
     /// <summary>
@@ -660,6 +679,9 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         }
         _records[incoming.Key] = incoming;
         _keyBySpis[(incoming.Ike.SpiI, incoming.Ike.SpiR)] = incoming.Key;
+        PublishRole(known, incoming);
+        if (incoming.OwnerSerial == _serial && !incoming.Deleted && _phase1.Dpd == DpdMode.OnIdle && !Timers.IsTimerActive("dpd"))
+            Timers.StartPeriodicTimer("dpd", DpdTick.Instance, DpdCheckInterval);
         if (incoming.OwnerSerial == _serial) _gateway.Resume(incoming.Ike); // answer DPD with the synced message IDs
         if (_tunnels.TryGetValue(incoming.Key, out var tunnel))
         {
@@ -691,6 +713,22 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         }
         // A record that reaches the primary late (it restarted, or the sync arrived after its election) is still its cluster's.
         ClaimIfOurClusters(incoming);
+    }
+
+    /// <summary>
+    /// The instance's role here changed (present, owner changed, deleted): told to the unit's watchers
+    /// (<see cref="TunnelRoleObserved"/>). A first synced copy of a record as its owner wrote it at IKE_AUTH (generation 1,
+    /// sync 1) carries the sync lag: a later one would measure how old the tunnel is, not how late its sync was.
+    /// </summary>
+    private void PublishRole(TunnelRecord? known, TunnelRecord incoming)
+    {
+        TunnelRole? RoleOf(TunnelRecord? r) => r is null || r.Deleted ? null : r.OwnerSerial == _serial ? TunnelRole.SyncPrimary : TunnelRole.Standby;
+        var (before, now) = (RoleOf(known), RoleOf(incoming));
+        if (before == now) return;
+        TimeSpan? lag = before is null && now == TunnelRole.Standby && incoming is { Generation: 1, SyncSeq: 1 }
+            ? TimeSpan.FromTicks(Math.Max(0, (DateTimeOffset.UtcNow - incoming.EstablishedAt).Ticks))
+            : null;
+        Context.System.EventStream.Publish(new TunnelRoleObserved(_serial, _phase1.Name, incoming.Key, now, lag));
     }
 
     private async Task<TunnelList> ListTunnels()

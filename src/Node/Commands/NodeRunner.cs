@@ -25,7 +25,8 @@ public static class NodeRunner
         {
             return 0; // Ctrl+C while waiting for the database
         }
-        Console.Out.WriteLine($"{options.Config.Global.Hostname} ({options.Serial}) up: admin {host.Admin.EndPoint}, akka {host.Address}, data {options.DataDir}");
+        Console.Out.WriteLine($"{options.Config.Global.Hostname} ({options.Serial}) up: admin {host.Admin.EndPoint}, akka {host.Address}, data {options.DataDir}"
+                              + (host.Metrics?.Endpoint is { } metrics ? $", metrics http://{metrics}/metrics" : ""));
         Console.Out.Flush();
         var stopped = new TaskCompletionSource();
         using var reg = cancel.Register(() => stopped.TrySetResult());

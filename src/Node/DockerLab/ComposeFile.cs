@@ -231,7 +231,7 @@ public static partial class ComposeFile
 
     /// <summary>
     /// A unit's wiring HOCON (src/Node/lab/units/UNIT.hocon): Akka bound and advertised on its own address on the FGSP
-    /// link (never a container name: Docker resolves that to the alphabetically first network), admin on mgmt only,
+    /// link (never a container name: Docker resolves that to the alphabetically first network), admin and metrics on mgmt only,
     /// every unit's Akka address as contacts, the heartbeats on their networks, IKE on the phase1's local-gw (lb1).
     /// </summary>
     public static string UnitHocon(DockerLabPlan plan, string unit)
@@ -242,6 +242,7 @@ public static partial class ComposeFile
         o.Append("clusteractors.unit {\n");
         o.Append(CultureInfo.InvariantCulture, $"  akka = \"{w.Akka}\"\n");
         o.Append(CultureInfo.InvariantCulture, $"  admin = \"{w.Admin}\"\n");
+        o.Append(CultureInfo.InvariantCulture, $"  metrics = \"{w.Metrics}\"\n");
         o.Append("  contacts = [\n");
         o.Append(string.Join(",\n", plan.Wiring.Select(x => $"    \"akka.tcp://fortigate@{x.Akka}\"")));
         o.Append("\n  ]\n");

@@ -36,7 +36,11 @@ public sealed record LabHost(string Service, string Hostname, LabHostKind Kind, 
 
 /// <summary>A unit's container wiring: its admin and Akka endpoints, its heartbeat sockets, its IKE socket and lb1.</summary>
 public sealed record LabUnitWiring(string Unit, IPEndPoint Admin, IPEndPoint Akka, IReadOnlyList<LabHeartbeat> Heartbeats, IPEndPoint? Ike,
-    TopologyAddress? Lb1);
+    TopologyAddress? Lb1)
+{
+    /// <summary>Its Prometheus metrics (http://ADDRESS:9100/metrics), on the management network only, beside the admin endpoint.</summary>
+    public IPEndPoint Metrics => new(Admin.Address, DockerLabPlan.MetricsPort);
+}
 
 /// <summary>An hbdev port's UDP socket and its peers' (the other members' on the same heartbeat network).</summary>
 public sealed record LabHeartbeat(string Port, IPEndPoint Bind, IReadOnlyList<IPEndPoint> Peers);
@@ -76,6 +80,8 @@ public sealed class DockerLabPlan
 {
     public const string ManagementNetwork = "mgmt";
     public const int AdminPort = 8022;
+    /// <summary>Each unit's Prometheus endpoint in the container lab: node_exporter's well-known port.</summary>
+    public const int MetricsPort = 9100;
     public const int AkkaPort = 2552;
     public const int HeartbeatPort = 7000;
     public const int ClientControlPort = 8023;

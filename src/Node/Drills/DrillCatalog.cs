@@ -65,6 +65,27 @@ public static class DrillCatalog
             []);
     });
 
+    /// <summary>
+    /// `execute ha failover set 1` on the owner, its cluster's primary (src/Actors/Fgcp/README.md, "Forced failover"):
+    /// nothing dies, the owner steps down at once and its peer takes the cluster and the tunnel. The loss bound is
+    /// fgcp-failover's (hb-interval × hb-lost-threshold + 200 ms): no heartbeat has to be missed here, so the gap is
+    /// expected well inside it.
+    /// </summary>
+    public static readonly RoleDrill ForcedFailoverRoles = new("forced-failover", "Forced failover: execute ha failover set 1 on the owner",
+        [DrillRole.OwnerPeer], c =>
+    {
+        string owner = c.Owner, peer = c.OwnerPeer!;
+        return Define(c, "forced-failover", "Forced failover: execute ha failover set 1 on the owner",
+            $"PC1's traffic goes through {owner}, its cluster's primary and vpn1_1's owner. `execute ha failover set 1` is typed "
+            + $"on {owner}: the EXE_FAIL_OVER flag outranks every election rule, {owner} becomes secondary and its FGCP peer {peer} "
+            + $"primary (\"{peer}'s serial is selected as the primary because it has EXE_FAIL_OVER flag set\"), takes the cluster's "
+            + $"addresses and claims the tunnels its cluster owned, with the same SAs. {owner} stays up, as secondary with a standby copy.",
+            null, [],
+            [new DrillPhase(DrillFault.ForcedFailover(owner), DrillDetection.BecomesPrimary(peer), peer, OwnerMoves: true, LossBoundKind.Fgcp, Settle)],
+            Afterwards(c, (owner, "Secondary", "standby"), (peer, "Primary", "sync-primary")),
+            [$"The flag stays set on {owner} after the drill (FortiOS clears it only with `execute ha failover unset 1` or a reboot)."]);
+    });
+
     public static readonly RoleDrill FgspFailoverRoles = new("fgsp-failover", "FGSP failover: the document's step 5, cluster 1 lost",
         [DrillRole.OwnerPeer, DrillRole.OtherMember], c =>
     {
@@ -190,7 +211,8 @@ public static class DrillCatalog
 
     /// <summary>Every drill, in the order `all` runs them.</summary>
     public static IReadOnlyList<RoleDrill> Drills { get; } =
-        [FgcpFailoverRoles, FgspFailoverRoles, FgcpFailbackRoles, HeartbeatCutRoles, FullScenarioRoles, FgspOwnerKilledRoles, FgspSyncDisabledRoles];
+        [FgcpFailoverRoles, FgspFailoverRoles, FgcpFailbackRoles, HeartbeatCutRoles, FullScenarioRoles, FgspOwnerKilledRoles, FgspSyncDisabledRoles,
+         ForcedFailoverRoles];
 
     /// <summary>The seed's cast: what <see cref="DrillCast.Resolve"/> gives for the shipped seed topology.</summary>
     public static DrillCast SeedCast => SeedCastLazy.Value;
@@ -202,6 +224,7 @@ public static class DrillCatalog
     public static DrillDefinition FgcpFailback => FgcpFailbackRoles.Bind(SeedCast);
     public static DrillDefinition HeartbeatCut => HeartbeatCutRoles.Bind(SeedCast);
     public static DrillDefinition FullScenario => FullScenarioRoles.Bind(SeedCast);
+    public static DrillDefinition ForcedFailover => ForcedFailoverRoles.Bind(SeedCast);
 
     /// <summary>The drills that apply to the seed, bound to its cast (the docker lab and the specs that name the seed's units).</summary>
     public static IReadOnlyList<DrillDefinition> All => Drills.Where(d => d.NotApplicable(SeedCast) is null).Select(d => d.Bind(SeedCast)).ToList();

@@ -5,7 +5,7 @@ using ClusterActors.Node.Scenario;
 namespace ClusterActors.Node.Drills;
 
 /// <summary>
-/// `clusteractors drill [SCENARIO] DRILL [--mode embedded|docker] [--client fortigate|strongswan] [--rate PPS] [--runs N] [--out DIR] [--fast-timers]`:
+/// `clusteractors drill [SCENARIO] DRILL [--mode embedded|docker] [--client fortigate|strongswan] [--rate PPS] [--runs N] [--out DIR] [--fast-timers|--hb-10ms]`:
 /// runs one drill (or `all`) N times on a fresh lab each. Each invocation writes into its own folder under `--out`,
 /// named by its start (UTC) and the drill (`drill-reports/2026-12-05T21-03-12Z-fgcp-failover/`), so no invocation
 /// overwrites another's reports: `DRILL-N.md`, `.json` and `.svg` per run and `summary.md` + `summary.json` over the
@@ -32,7 +32,7 @@ public static class DrillCommand
     /// <param name="Seed">The chaos drill's seed (random when null); <paramref name="Run"/> replays that one run of it.</param>
     /// <param name="Topology">A topology file instead of the shipped scenario's (embedded mode).</param>
     public sealed record Request(IReadOnlyList<string> Words, string Mode = "embedded", double Rate = DefaultRate, int Runs = 1, string? Out = null,
-        bool FastTimers = false, string Client = FortiGateClient, long? Seed = null, int? Run = null, string? Topology = null);
+        bool FastTimers = false, string Client = FortiGateClient, long? Seed = null, int? Run = null, string? Topology = null, bool Hb10Ms = false);
 
     /// <summary>
     /// The lab a drill runs on: the topology file given, or the shipped scenario's. The catalog names roles, bound to
@@ -56,7 +56,7 @@ public static class DrillCommand
         TimeProvider? clock = null)
     {
         if (request.Words.FirstOrDefault(w => w.StartsWith('-')) is { } option)
-            throw new UsageException($"unknown option '{option}' (options: --mode, --client, --rate, --runs, --out, --fast-timers, --seed, --run, --topology)");
+            throw new UsageException($"unknown option '{option}' (options: --mode, --client, --rate, --runs, --out, --fast-timers, --hb-10ms, --seed, --run, --topology)");
         var (scenario, drillName) = request.Words.Count switch
         {
             1 => (EmbeddedScenarioDriver.Scenario, request.Words[0]),
@@ -71,6 +71,7 @@ public static class DrillCommand
             Scenarios.Directory(scenario); // unknown scenario: a usage error naming the known ones
         if (drillName == ChaosCommand.Name) return await ChaosCommand.RunAsync(request, stdout, stderr, ct, labFactory, clock);
         if (request.Seed is not null || request.Run is not null) throw new UsageException("--seed and --run are the chaos drill's options");
+        if (request.FastTimers && request.Hb10Ms) throw new UsageException("--fast-timers or --hb-10ms, not both: each sets hb-lost-threshold");
         var drills = DrillCatalog.SelectRoles(drillName);
         switch (request.Mode)
         {
@@ -99,7 +100,7 @@ public static class DrillCommand
         var summary = new DrillSummary
         {
             Scenario = scenario, Drill = drillName, Mode = request.Mode, Client = request.Client, RatePps = request.Rate, FastTimers = request.FastTimers,
-            RunsEach = request.Runs, StartedAt = startedAt,
+            Hb10Ms = request.Hb10Ms, RunsEach = request.Runs, StartedAt = startedAt,
         };
         var settings = new DrillSettings(scenario, request.Rate, request.FastTimers, GapBounded: request.Client == StrongSwanClient);
         var results = new List<DrillRunResult>();
@@ -120,8 +121,8 @@ public static class DrillCommand
             {
                 await stdout.WriteLineAsync($"== {drill.Name}, run {run} of {request.Runs}: {drill.Title} ({request.Mode}, "
                                             + (request.Client == StrongSwanClient ? "strongSwan client, " : "")
-                                            + $"{request.Rate.ToString(CultureInfo.InvariantCulture)} pps{(request.FastTimers ? ", fast timers" : "")})");
-                var changes = Changes(drill, request.FastTimers, request.Client, topology.UnitNames);
+                                            + $"{request.Rate.ToString(CultureInfo.InvariantCulture)} pps{(request.FastTimers ? ", fast timers" : request.Hb10Ms ? ", 10 ms heartbeats" : "")})");
+                var changes = Changes(drill, request.FastTimers, request.Client, topology.UnitNames, request.Hb10Ms);
                 DrillRunResult result;
                 await using (var lab = labFactory?.Invoke(drill, changes) ?? (request.Mode == "docker"
                                  ? new DockerDrillLab(changes, stdout, request.Client)
@@ -155,11 +156,12 @@ public static class DrillCommand
     }
 
     /// <summary>The CLI lines applied to each unit's shipped config for <paramref name="drill"/> (and the client:
-    /// strongSwan needs <see cref="NatTraversal"/> on every unit, the tunnel's standbys included).</summary>
+    /// strongSwan needs <see cref="NatTraversal"/> on every unit, the tunnel's standbys included). <paramref name="hb10Ms"/>:
+    /// <see cref="EmbeddedScenarioDriver.Hb10Ms"/> instead of the shipped heartbeat.</summary>
     public static IReadOnlyDictionary<string, string> Changes(DrillDefinition drill, bool fastTimers, string client = FortiGateClient,
-        IReadOnlyList<string>? units = null) =>
+        IReadOnlyList<string>? units = null, bool hb10Ms = false) =>
         (units ?? Scenarios.Units(EmbeddedScenarioDriver.Scenario)).ToDictionary(u => u, u =>
-            (fastTimers ? EmbeddedScenarioDriver.FastTimers : DrillCatalog.HelloHolddown)
+            (fastTimers ? EmbeddedScenarioDriver.FastTimers : hb10Ms ? EmbeddedScenarioDriver.Hb10Ms : DrillCatalog.HelloHolddown)
             + (drill.HaChange ?? "")
             + (client == StrongSwanClient ? NatTraversal : ""));
 

@@ -1,6 +1,6 @@
 namespace ClusterActors.Node.Drills;
 
-public enum FaultKind { Kill, Start, InterfaceDown, HeartbeatCut, HeartbeatHeal }
+public enum FaultKind { Kill, Start, InterfaceDown, HeartbeatCut, HeartbeatHeal, ForcedFailover }
 
 /// <summary>One fault injected into the lab.</summary>
 public sealed record DrillFault(FaultKind Kind, string Unit, string? Port = null)
@@ -11,6 +11,12 @@ public sealed record DrillFault(FaultKind Kind, string Unit, string? Port = null
     public static DrillFault HeartbeatCut(string unit) => new(FaultKind.HeartbeatCut, unit, "port4");
     public static DrillFault HeartbeatHeal(string unit) => new(FaultKind.HeartbeatHeal, unit, "port4");
 
+    /// <summary>`execute ha failover set 1` typed on the unit's CLI (FortiOS's forced failover: EXE_FAIL_OVER).</summary>
+    public static DrillFault ForcedFailover(string unit) => new(FaultKind.ForcedFailover, unit);
+
+    /// <summary>The command the fault types, for <see cref="FaultKind.ForcedFailover"/>.</summary>
+    public const string ForcedFailoverCommand = "execute ha failover set 1";
+
     /// <summary>A few words: the progress lines, the timeline's markers, the summary table.</summary>
     public string Short => Kind switch
     {
@@ -19,6 +25,7 @@ public sealed record DrillFault(FaultKind Kind, string Unit, string? Port = null
         FaultKind.InterfaceDown => $"{Unit} {Port} down",
         FaultKind.HeartbeatCut => $"heartbeat cut at {Unit}",
         FaultKind.HeartbeatHeal => $"heartbeat healed at {Unit}",
+        FaultKind.ForcedFailover => $"{Unit}: {ForcedFailoverCommand}",
         _ => Kind.ToString(),
     };
 
@@ -30,6 +37,7 @@ public sealed record DrillFault(FaultKind Kind, string Unit, string? Port = null
         FaultKind.InterfaceDown => $"{Unit}: `config system interface` / `edit {Port}` / `set status down` (the IPsec uplink shut, as the document does)",
         FaultKind.HeartbeatCut => $"pull {Unit}'s heartbeat cable ({Port}, its hbdev): the cluster's two units no longer hear each other",
         FaultKind.HeartbeatHeal => $"plug {Unit}'s heartbeat cable ({Port}) back in",
+        FaultKind.ForcedFailover => $"`{ForcedFailoverCommand}` on {Unit}'s CLI (FortiOS's forced failover: the EXE_FAIL_OVER flag, the unit steps down)",
         _ => Kind.ToString(),
     };
 }

@@ -112,6 +112,12 @@ public sealed record PhaseResult
     public double LongestGapMs { get; init; }
     /// <summary>When the longest gap began, on the timeline.</summary>
     public double LongestGapAtMs { get; init; }
+    /// <summary>The part of <see cref="Lost"/> in the loss bursts that overlap the longest gap; the rest was lost elsewhere in the run.</summary>
+    public long LostInLongestGap { get; init; }
+    /// <summary>Runs of consecutive lost requests on the timeline, in time order (the largest 20 when there were more).</summary>
+    public IReadOnlyList<LossBurstResult> LossBursts { get; init; } = [];
+    /// <summary>How many runs of consecutive lost requests there were in all.</summary>
+    public long LossBurstCount { get; init; }
     public string? LossBoundKind { get; init; }
     public long? LossBound { get; init; }
     /// <summary>The longest gap allowed (the loss bound's window, <see cref="DrillBounds.WindowMs"/>); null when the gap is only reported.</summary>
@@ -122,6 +128,10 @@ public sealed record PhaseResult
     public string? OwnerDecSpi { get; init; }
     public string? OwnerEncSpi { get; init; }
 }
+
+/// <summary>A run of <paramref name="Count"/> consecutive lost requests, the first sent at <paramref name="AtMs"/> on the timeline,
+/// the last <paramref name="LastedMs"/> later; <paramref name="InLongestGap"/> when sent while the longest gap lasted.</summary>
+public sealed record LossBurstResult(double AtMs, long Count, double LastedMs, bool InLongestGap);
 
 public sealed record RoleResult(string Unit, string ExpectedHa, string ActualHa, string ExpectedTunnel, string ActualTunnel)
 {

@@ -244,7 +244,8 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         var (sa, dec, enc) = await SaOf(ownersAfter, dial);
         var lossBound = DrillBounds.Loss(phase.LossBound, timers, rate);
         await Say($"traffic: sent {report.Sent}, lost {report.Lost}" + (lossBound is { } lb ? $" (bound {lb})" : "")
-                  + $", longest gap {report.LongestGap.TotalMilliseconds:0} ms; SAs {sa}");
+                  + $", longest gap {report.LongestGap.TotalMilliseconds:0} ms ({report.LostInLongestGap} lost in it, {report.Lost - report.LostInLongestGap} elsewhere"
+                  + $" in {report.LossBursts.Count(b => !b.InLongestGap)} burst(s)); SAs {sa}");
         return new PhaseResult
         {
             Index = index, Fault = phase.Fault.Short, FaultDescription = phase.Fault.Describe(), FaultAtMs = faultAt,
@@ -257,6 +258,9 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
             TrafficStartMs = trafficAt, Sent = report.Sent, Answered = report.Answered, Lost = report.Lost,
             LongestGapMs = Math.Round(report.LongestGap.TotalMilliseconds, 1),
             LongestGapAtMs = Math.Round(trafficAt + report.LongestGapAt.TotalMilliseconds, 1),
+            LostInLongestGap = report.LostInLongestGap, LossBurstCount = report.LossBurstCount,
+            LossBursts = report.LossBursts.Select(b => new LossBurstResult(Math.Round(trafficAt + b.At.TotalMilliseconds, 1), b.Count,
+                Math.Round(b.Lasted.TotalMilliseconds, 1), b.InLongestGap)).ToList(),
             LossBoundKind = phase.LossBound.ToString().ToLowerInvariant(), LossBound = lossBound,
             GapBoundMs = gapBounded ? DrillBounds.WindowMs(phase.LossBound, timers) : null,
             Sa = sa, OwnerDecSpi = dec, OwnerEncSpi = enc,
@@ -287,6 +291,11 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
             case FaultKind.InterfaceDown: await lab.SetInterfaceStatus(fault.Unit, fault.Port!, up: false); break;
             case FaultKind.HeartbeatCut: await lab.SetHeartbeat(fault.Unit, up: false); break;
             case FaultKind.HeartbeatHeal: await lab.SetHeartbeat(fault.Unit, up: true); break;
+            case FaultKind.ForcedFailover:
+                var typed = await lab.Cli(fault.Unit, DrillFault.ForcedFailoverCommand);
+                if (typed.ExitCode != 0)
+                    throw new InvalidOperationException($"{fault.Unit}: '{DrillFault.ForcedFailoverCommand}' failed: {typed.Output.Trim()}");
+                break;
             default: throw new ArgumentOutOfRangeException(nameof(fault));
         }
     }

@@ -28,6 +28,10 @@ public sealed record DrillSummary
     public required string Client { get; init; }
     public required double RatePps { get; init; }
     public required bool FastTimers { get; init; }
+
+    /// <summary>`--hb-10ms`; left out of the JSON when false, so summaries without it read as before.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Hb10Ms { get; init; }
     public required int RunsEach { get; init; }
     public required DateTimeOffset StartedAt { get; init; }
     public DateTimeOffset? FinishedAt { get; init; }
@@ -86,7 +90,7 @@ public sealed record DrillSummary
         var sb = new StringBuilder();
         sb.Append(c, $"# Drill {Drill} on {Scenario}: {(Complete ? Verdict.ToUpperInvariant() : "INCOMPLETE")}, {Passed} of {Runs.Count} runs passed\n\n");
         sb.Append(c, $"- `clusteractors drill {Scenario} {Drill} --mode {Mode}` with the {Client} client at {RatePps.ToString(c)} pps, "
-                     + $"{RunsEach} run(s) each{(FastTimers ? ", `--fast-timers`" : "")}.\n");
+                     + $"{RunsEach} run(s) each{(FastTimers ? ", `--fast-timers`" : Hb10Ms ? ", `--hb-10ms`" : "")}.\n");
         sb.Append(c, $"- Started {StartedAt:yyyy-MM-dd HH:mm:ss} UTC");
         sb.Append(FinishedAt is { } end ? string.Create(c, $", ended {end:yyyy-MM-dd HH:mm:ss} UTC.\n") : ", not ended (interrupted, or still running).\n");
         sb.Append("\n## Runs\n\n| drill | run | verdict | what failed | report |\n|---|---:|---|---|---|\n");

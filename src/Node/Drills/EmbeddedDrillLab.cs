@@ -59,6 +59,9 @@ public sealed class EmbeddedDrillLab : IDrillLab
 
     public string Mode => "embedded";
 
+    /// <summary>The lab underneath, for benchmarks that read the units directly (hb-soak: FGCP status).</summary>
+    public LoopbackLab Loopback => _lab;
+
     public IReadOnlyList<string> Units { get; }
 
     public DrillTimers Timers { get; }

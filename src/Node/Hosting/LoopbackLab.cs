@@ -29,6 +29,12 @@ public sealed class LoopbackLab : IAsyncDisposable
     /// <summary>HOCON appended to every unit's configuration, e.g. to quiet Akka's logging in a benchmark.</summary>
     public string? ExtraHocon { get; init; }
 
+    /// <summary>Every unit serves its Prometheus metrics on a loopback port of its own (<see cref="MetricsOf"/>).</summary>
+    public bool Metrics { get; init; }
+
+    /// <summary>Where <paramref name="unit"/> serves http://…/metrics; null when the lab was built without <see cref="Metrics"/>.</summary>
+    public IPEndPoint? MetricsOf(string unit) => _options[unit].Metrics;
+
     /// <summary>IKE flood protection of every unit's dialup phase1; null: the defaults (src/Actors/Ipsec/README.md).</summary>
     public ClusterActors.Protocol.Ike.IkeAdmissionSettings? IkeAdmission { get; init; }
 
@@ -177,6 +183,7 @@ public sealed class LoopbackLab : IAsyncDisposable
                 new IPEndPoint(IPAddress.Loopback, 0), [new HbdevWiring(hbdev(unit), hb[unit], peers)], contacts, [])
             {
                 Tls = InsecureAkka ? null : Certificates.For(unit, config.SerialNumber!),
+                Metrics = Metrics ? new IPEndPoint(IPAddress.Loopback, FreeTcpPort()) : null,
                 InsecureAkka = InsecureAkka,
                 IkeAdmission = IkeAdmission
             };

@@ -14,8 +14,10 @@ namespace ClusterActors.Node.Hosting;
 /// <see cref="System.Diagnostics.Stopwatch.GetTimestamp"/> at that moment, which on Linux is CLOCK_MONOTONIC and so
 /// comparable between processes on one machine. It also writes <c># member-up AKKA-ADDRESS</c> for every Akka member
 /// this unit sees Up (itself included), so the benchmark knows when all units are in one cluster, and about once a
-/// second <c># gc-heap BYTES GEN2-COUNT</c>: the managed heap size as of the unit's last GC and how many full GCs ran.
-/// Buffered; flushed every 200 ms and when the ActorSystem stops. Absent or empty key: nothing is started.
+/// <c># gc-heap BYTES GEN2-COUNT GEN0-COUNT GEN1-COUNT</c> after GCs: the managed heap size as of the unit's last GC and
+/// how many GCs of each generation ran. Buffered; flushed 200 ms after the first line written since the last flush, and
+/// when the ActorSystem stops: nothing runs while nothing happens (a trace on a periodic timer would itself be the idle
+/// cost the footprint benchmark measures). Absent or empty key: nothing is started.
 /// </summary>
 public static class TunnelTrace
 {
@@ -32,25 +34,33 @@ public static class TunnelTrace
 
 internal sealed class TraceWriter : ReceiveActor, IWithTimers
 {
+    private static readonly TimeSpan FlushDelay = TimeSpan.FromMilliseconds(200);
+
     private readonly string _path;
+    private readonly GcWatch.Switch _gcWatch = new();
     private StreamWriter? _writer;
-    private long _flushes;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
     public TraceWriter(string path)
     {
         _path = path;
-        Receive<TunnelPresent>(p => _writer!.Write(string.Create(CultureInfo.InvariantCulture,
+        Receive<TunnelPresent>(p => Write(string.Create(CultureInfo.InvariantCulture,
             $"{p.Serial} {p.Key} {(p.Owned ? "true" : "false")} {p.Timestamp}\n")));
-        Receive<ClusterEvent.MemberUp>(e => _writer!.Write($"# member-up {e.Member.Address}\n"));
+        Receive<ClusterEvent.MemberUp>(e => Write($"# member-up {e.Member.Address}\n"));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
-        Receive<Flush>(_ =>
-        {
-            if (++_flushes % 5 == 0) // about once a second: the managed heap as of the last GC, and how many full GCs ran
-                _writer!.Write(string.Create(CultureInfo.InvariantCulture, $"# gc-heap {GC.GetGCMemoryInfo().HeapSizeBytes} {GC.CollectionCount(2)}\n"));
-            _writer!.Flush();
-        });
+        Receive<GcHappened>(_ => Write(HeapLine()));
+        Receive<Flush>(_ => _writer!.Flush());
+    }
+
+    /// <summary>The managed heap as of the last GC, and how many GCs of each generation ran.</summary>
+    private static string HeapLine() => string.Create(CultureInfo.InvariantCulture,
+        $"# gc-heap {GC.GetGCMemoryInfo().HeapSizeBytes} {GC.CollectionCount(2)} {GC.CollectionCount(0)} {GC.CollectionCount(1)}\n");
+
+    private void Write(string line)
+    {
+        _writer!.Write(line);
+        if (!Timers.IsTimerActive("flush")) Timers.StartSingleTimer("flush", Flush.Instance, FlushDelay);
     }
 
     protected override void PreStart()
@@ -58,11 +68,13 @@ internal sealed class TraceWriter : ReceiveActor, IWithTimers
         _writer = new StreamWriter(new FileStream(_path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite, 1 << 16)) { AutoFlush = false };
         Context.System.EventStream.Subscribe(Self, typeof(TunnelPresent));
         Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.MemberUp));
-        Timers.StartPeriodicTimer("flush", Flush.Instance, TimeSpan.FromMilliseconds(200));
+        Write(HeapLine());
+        GcWatch.Start(Self, _gcWatch);
     }
 
     protected override void PostStop()
     {
+        _gcWatch.Off = true;
         Context.System.EventStream.Unsubscribe(Self);
         Cluster.Get(Context.System).Unsubscribe(Self);
         _writer?.Dispose(); // flushes what is buffered
@@ -71,5 +83,36 @@ internal sealed class TraceWriter : ReceiveActor, IWithTimers
     private sealed class Flush
     {
         public static readonly Flush Instance = new();
+    }
+
+    internal sealed class GcHappened
+    {
+        public static readonly GcHappened Instance = new();
+    }
+
+    /// <summary>
+    /// An unreferenced object whose finalizer runs after the GC that found it, tells the writer and leaves a new one for
+    /// the next GC: a heap line after every GC, with no timer.
+    /// </summary>
+    private sealed class GcWatch
+    {
+        public sealed class Switch
+        {
+            public volatile bool Off;
+        }
+
+        private readonly IActorRef _writer;
+        private readonly Switch _switch;
+
+        private GcWatch(IActorRef writer, Switch @switch) => (_writer, _switch) = (writer, @switch);
+
+        public static void Start(IActorRef writer, Switch @switch) => _ = new GcWatch(writer, @switch);
+
+        ~GcWatch()
+        {
+            if (_switch.Off || Environment.HasShutdownStarted) return;
+            _writer.Tell(GcHappened.Instance);
+            Start(_writer, _switch);
+        }
     }
 }

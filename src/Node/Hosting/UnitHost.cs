@@ -7,6 +7,8 @@ using ClusterActors.Actors.Persistence;
 using ClusterActors.Actors.Unit;
 using ClusterActors.Protocol.Config;
 using Akka.Actor.Setup;
+using ClusterActors.Actors.Telemetry;
+using ClusterActors.Node.Hosting.Metrics;
 
 namespace ClusterActors.Node.Hosting;
 
@@ -28,6 +30,12 @@ public sealed class UnitHost : IAsyncDisposable
     public IActorRef Unit { get; private set; } = ActorRefs.Nobody;
 
     public AdminServer Admin { get; private set; } = null!;
+
+    /// <summary>The unit's Prometheus metrics, served on <see cref="UnitOptions.Metrics"/>; null when it has no metrics endpoint.</summary>
+    public UnitMetrics? Metrics { get; private init; }
+
+    /// <summary>The unit's packet and drop counters (<see cref="UnitCounters"/>), host-owned so they run on across restarts.</summary>
+    public UnitCounters Counters { get; private init; } = new();
     public required IReadOnlyDictionary<string, UdpHbdevLink> Hbdevs { get; init; }
     public IkeUdpListener? Ike { get; private set; }
 
@@ -37,6 +45,11 @@ public sealed class UnitHost : IAsyncDisposable
 
     /// <summary>ActorSystems this unit has run: 1, plus one per restart to rejoin Akka.</summary>
     public int Incarnations { get; private set; } = 1;
+
+    private int _refusedShutdowns;
+
+    /// <summary>How many times Akka asked to stop this unit after a failed outbound TLS handshake and the unit refused (<see cref="AkkaShutdownGuard"/>).</summary>
+    public int RefusedShutdowns => Volatile.Read(ref _refusedShutdowns);
 
     /// <summary>The host's rejoin rule, kept across restarts (<see cref="AkkaRejoin"/>).</summary>
     public AkkaRejoin Rejoin { get; private init; } = null!;
@@ -97,12 +110,13 @@ public sealed class UnitHost : IAsyncDisposable
     }
 
     /// <summary>The ActorSystem's setup: HOCON, and with TLS the certificate, its validator and the identity registry.</summary>
-    private static ActorSystemSetup Setup(UnitOptions o, Akka.Configuration.Config config, Action<string, string> refused)
+    private static ActorSystemSetup Setup(UnitOptions o, Akka.Configuration.Config config, Action<string, string> refused, UnitCounters counters)
     {
         var bootstrap = BootstrapSetup.Create().WithConfig(config);
-        if (o.InsecureAkka) return ActorSystemSetup.Create(bootstrap, new UnitIdentitiesSetup(new UnitIdentities(enforcing: false)));
+        var counted = new UnitCountersSetup(counters);
+        if (o.InsecureAkka) return ActorSystemSetup.Create(bootstrap, new UnitIdentitiesSetup(new UnitIdentities(enforcing: false)), counted);
         var (ssl, identities) = AkkaTlsWiring.Setups(o.Tls!, new UnitIdentities(enforcing: true), refused);
-        return ActorSystemSetup.Create(bootstrap, ssl, identities);
+        return ActorSystemSetup.Create(bootstrap, ssl, identities, counted);
     }
 
     /// <param name="ikeSend">Where IKE requests the unit starts itself (DPD) go; by default its IKE socket.</param>
@@ -138,6 +152,7 @@ public sealed class UnitHost : IAsyncDisposable
             }
             await readiness.WaitAsync(say ?? (line => Console.Error.WriteLine($"{o.UnitName}: {line}")), cancel: cancel);
         }
+        var host0Counters = new UnitCounters();
         var links = new Dictionary<string, UdpHbdevLink>();
         try
         {
@@ -149,10 +164,28 @@ public sealed class UnitHost : IAsyncDisposable
             throw;
         }
 
+        // The metrics listener is the host's, like the sockets: no restart of an actor or of the ActorSystem takes it down.
+        UnitMetrics? unitMetrics = null;
+        if (o.Metrics is { } metricsAt)
+        {
+            unitMetrics = new UnitMetrics(o.UnitName, o.Serial, host0Counters, () => links.Select(l => (l.Key, l.Value.Counters)).ToList());
+            try
+            {
+                unitMetrics.Serve(metricsAt);
+            }
+            catch
+            {
+                foreach (var l in links.Values) l.Dispose();
+                throw;
+            }
+        }
+
         var akkaConfig = BuildAkkaConfig(o, persistenceHocon, extraHocon);
         var cluster = akkaConfig.GetConfig("clusteractors.cluster");
         var host = new UnitHost
         {
+            Counters = host0Counters,
+            Metrics = unitMetrics,
             Options = o,
             Hbdevs = links,
             Rejoin = new AkkaRejoin(cluster.GetTimeSpan("rejoin-confirm-after"), cluster.GetTimeSpan("rejoin-min-interval"), TimeProvider.System)
@@ -189,8 +222,15 @@ public sealed class UnitHost : IAsyncDisposable
             {
                 if (tlsLog is not null && refusals.ShouldLog(UnitIdentityAdapter.PeerHost(peer), out var suppressed))
                     Akka.Event.LoggingExtensions.Warning(tlsLog, suppressed > 0 ? $"{line} ({suppressed} more refused since the last line)" : line);
-            }));
+            }, host.Counters));
+            // Subscribed before the unit's actors exist, so the metrics see FGCP's first role.
+            host.Metrics?.SubscribeTo(system);
             tlsLog = Akka.Event.Logging.GetLogger(system, "akka-tls");
+            AkkaShutdownGuard.Install(system, () => host._stopping, why =>
+            {
+                Interlocked.Increment(ref host._refusedShutdowns);
+                Akka.Event.LoggingExtensions.Warning(tlsLog, $"Akka asked to stop this unit after a failed outbound TLS handshake ({why}); refused: the unit keeps running and the association is retried");
+            });
             // Contacts are written as akka.tcp://…; the scheme this unit's transports really use (akka.unitid.ssl.tcp with
             // TLS, plus trttl in the lab) is the same for every unit, so it is taken from this unit's own address.
             var self = ((ExtendedActorSystem)system).Provider.DefaultAddress;
@@ -224,6 +264,7 @@ public sealed class UnitHost : IAsyncDisposable
         {
             foreach (var l in links.Values) l.Dispose();
             host.Probe?.Dispose();
+            host.Metrics?.Dispose();
             throw;
         }
 
@@ -261,6 +302,7 @@ public sealed class UnitHost : IAsyncDisposable
             await System.Terminate();
             Rejoin.Restarted();
             var joinThrough = verdict.JoinThrough.Select(a => Address.Parse(a)).ToList();
+            Metrics?.NewIncarnation(Incarnations + 1);
             (System, Unit) = _startSystem(_settings with { CarriedTunnels = carried }, joinThrough);
             Incarnations++;
             _restarting = false;
@@ -318,7 +360,16 @@ public sealed class UnitHost : IAsyncDisposable
         Admin.Dispose();
         Ike?.Dispose();
         Probe?.Dispose();
-        await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        Metrics?.Dispose();
+        // CoordinatedShutdown runs once per ActorSystem: after a refused request (AkkaShutdownGuard) the host leaves the
+        // cluster and terminates the system itself.
+        if (AkkaShutdownGuard.Refused(System))
+        {
+            try { await Akka.Cluster.Cluster.Get(System).LeaveAsync().WaitAsync(TimeSpan.FromSeconds(5)); }
+            catch (TimeoutException) { }
+            await System.Terminate();
+        }
+        else await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
         await System.WhenTerminated;
         // The heartbeat sockets are the host's, not FGCP's (an FGCP restart must find them open): closed last.
         foreach (var l in Hbdevs.Values) l.Dispose();
@@ -333,6 +384,7 @@ public sealed class UnitHost : IAsyncDisposable
         Admin.Dispose();
         Ike?.Dispose();
         Probe?.Dispose();
+        Metrics?.Dispose(); // a power cut: nothing answers on the unit's addresses any more
         foreach (var l in Hbdevs.Values) l.Dispose();
         await System.Terminate();
         _stopped.TrySetResult();

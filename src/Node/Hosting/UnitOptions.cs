@@ -19,6 +19,12 @@ public sealed record UnitOptions(
     IReadOnlyList<string> Contacts,
     IReadOnlyList<string> HoconFiles)
 {
+    /// <summary>
+    /// Where the unit serves its Prometheus metrics (`clusteractors.unit.metrics = "HOST:PORT"`, http://HOST:PORT/metrics;
+    /// src/Node/Hosting/Metrics/README.md); none when null.
+    /// </summary>
+    public IPEndPoint? Metrics { get; init; }
+
     /// <summary>Where the unit's IKE socket is bound (UDP/500 of its local gateway in the lab; a loopback port here); none when null.</summary>
     public IPEndPoint? Ike { get; init; }
 

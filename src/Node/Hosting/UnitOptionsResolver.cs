@@ -6,7 +6,7 @@ namespace ClusterActors.Node.Hosting;
 
 /// <summary>
 /// Turns what the user typed into <see cref="UnitOptions"/>: either a config file plus the unit's wiring in HOCON
-/// (`clusteractors.unit { akka, admin, contacts, hbdev.portN { bind, peers } }`), or a shipped scenario's unit.
+/// (`clusteractors.unit { akka, admin, metrics, contacts, hbdev.portN { bind, peers } }`), or a shipped scenario's unit.
 /// Command-line values win over HOCON.
 /// </summary>
 public static class UnitOptionsResolver
@@ -80,6 +80,7 @@ public static class UnitOptionsResolver
             : wiring.GetStringList("contacts")?.ToList() ?? [];
         var dataDir = Path.GetFullPath(r.DataDir ?? Path.Combine("data", r.Scenario ?? "units", unitName));
         var ike = wiring.GetString("ike", null) is { } ikeText ? Endpoints.Parse(ikeText, "ike endpoint") : null;
+        var metrics = wiring.GetString("metrics", null) is { Length: > 0 } metricsText ? Endpoints.Parse(metricsText, "clusteractors.unit.metrics") : null;
         var packets = wiring.GetString("packets", "none");
         if (packets is not ("none" or "kernel"))
             throw new UsageException($"clusteractors.unit.packets = {packets}: expected none or kernel");
@@ -90,7 +91,7 @@ public static class UnitOptionsResolver
         var tls = !r.InsecureAkka && certs is { Length: > 0 } ? AkkaTls.Load(Path.GetFullPath(certs), unitName) : null;
         return new UnitOptions(unitName, config, serial, dataDir, akka, admin, hbdevs, contacts.ToList(), hoconFiles)
         {
-            Ike = ike, Packets = packets, Tls = tls, InsecureAkka = r.InsecureAkka
+            Ike = ike, Metrics = metrics, Packets = packets, Tls = tls, InsecureAkka = r.InsecureAkka
         };
     }
 }

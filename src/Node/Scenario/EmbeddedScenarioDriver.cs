@@ -26,6 +26,10 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
     /// it 1.2 s and 5 s.</summary>
     public const string FastTimers = "config system ha\n    set hb-lost-threshold 6\n    set hello-holddown 5\nend\n";
 
+    /// <summary>`--hb-10ms`: FortiOS 7.x's 10 ms heartbeats (issue 13 goal 6): hb-interval counts 10 ms units, 1 × 5 = a lost
+    /// peer detected after 50 ms; hello-holddown 5 as the drills always set it.</summary>
+    public const string Hb10Ms = "config system ha\n    set hb-interval-in-milliseconds 10ms\n    set hb-interval 1\n    set hb-lost-threshold 5\n    set hello-holddown 5\nend\n";
+
     private readonly LoopbackLab _lab;
     private readonly Dictionary<string, ConfigDocument> _configs;
     private readonly TextWriter _progress;

@@ -62,16 +62,20 @@ public sealed record FgcpOpened(FgcpHeartbeat? Heartbeat, HeartbeatDrop? Drop, b
 /// <summary>
 /// The heartbeat datagram (version 2):
 /// <code>
-/// "FGCP" | version 2 | flags (0x01 authenticated, 0x02 encrypted) | [nonce 12 | ciphertext | GCM tag 16] or body | [HMAC-SHA256 32]
+/// "FGCP" | version 3 (2 still read) | flags (0x01 authenticated, 0x02 encrypted) | [nonce 12 | ciphertext | GCM tag 16] or body | [HMAC-SHA256 32]
 /// </code>
-/// The body is the <c>fgcp.hb.v2</c> heartbeat. With encryption the body is AES-256-GCM under a fresh random 96-bit nonce,
+/// The body is the <c>fgcp.hb.v3</c> heartbeat (<c>fgcp.hb.v2</c> in a version 2 datagram). With encryption the body is AES-256-GCM under a fresh random 96-bit nonce,
 /// with the 6 header bytes as associated data. With authentication an HMAC-SHA256 covers every byte before it (header,
 /// nonce, ciphertext and tag, or the clear body), so no byte can change unnoticed. Pure and thread-safe; never throws on
 /// what it reads.
 /// </summary>
 public static class FgcpHeartbeatEnvelope
 {
-    public const byte Version = 2;
+    /// <summary>Written: the body is <see cref="FgcpHeartbeatValidation.Manifest"/> (v3, with the EXE_FAIL_OVER flag).</summary>
+    public const byte Version = 3;
+
+    /// <summary>Still read: the body is <see cref="FgcpHeartbeatValidation.ManifestV2"/> (a unit of the previous version).</summary>
+    public const byte PreviousVersion = 2;
     public const byte FlagAuthenticated = 0x01;
     public const byte FlagEncrypted = 0x02;
     public const int HeaderBytes = 6;
@@ -120,8 +124,8 @@ public static class FgcpHeartbeatEnvelope
             return FgcpOpened.Dropped(HeartbeatDropCause.NotFgcp, "not an FGCP heartbeat");
         if (datagram.Length < HeaderBytes)
             return FgcpOpened.Dropped(HeartbeatDropCause.Truncated, $"truncated datagram of {datagram.Length} bytes");
-        if (datagram[4] != Version)
-            return FgcpOpened.Dropped(HeartbeatDropCause.BadVersion, $"heartbeat version {datagram[4]}, not {Version}");
+        if (datagram[4] != Version && datagram[4] != PreviousVersion)
+            return FgcpOpened.Dropped(HeartbeatDropCause.BadVersion, $"heartbeat version {datagram[4]}, not {Version} or {PreviousVersion}");
         var flags = datagram[5];
         if ((flags & ~(FlagAuthenticated | FlagEncrypted)) != 0)
             return FgcpOpened.Dropped(HeartbeatDropCause.Corrupt, $"corrupt datagram of {datagram.Length} bytes (unknown flags)");
@@ -164,7 +168,8 @@ public static class FgcpHeartbeatEnvelope
             return FgcpOpened.Dropped(HeartbeatDropCause.NotEncrypted, "heartbeat in clear and encryption is enabled");
         else body = payload.ToArray();
 
-        var (hb, drop) = FgcpHeartbeatValidation.DecodeBody(body, datagram.Length);
+        var (hb, drop) = FgcpHeartbeatValidation.DecodeBody(body, datagram.Length,
+            datagram[4] == Version ? FgcpHeartbeatValidation.Manifest : FgcpHeartbeatValidation.ManifestV2);
         return drop is not null ? new FgcpOpened(null, drop, authenticated, encrypted) : new FgcpOpened(hb, null, authenticated, encrypted);
     }
 }

@@ -69,7 +69,11 @@ public static class FgcpHeartbeatValidation
     /// <summary>The first bytes of every heartbeat datagram.</summary>
     public static ReadOnlySpan<byte> Magic => "FGCP"u8;
 
-    public const string Manifest = "fgcp.hb.v2";
+    /// <summary>The heartbeat layout written (envelope version 3): v2 and the EXE_FAIL_OVER flag.</summary>
+    public const string Manifest = "fgcp.hb.v3";
+
+    /// <summary>The previous layout (envelope version 2), still read: without the flag.</summary>
+    public const string ManifestV2 = "fgcp.hb.v2";
 
     /// <summary>A real heartbeat is well under 1 KB (the longest field is the actor path); anything larger is not one.</summary>
     public const int MaxDatagramBytes = 2048;
@@ -109,12 +113,12 @@ public static class FgcpHeartbeatValidation
     }
 
     /// <summary>The heartbeat body (after the envelope): decoded and validated, or why not. Never throws.</summary>
-    public static (FgcpHeartbeat? Heartbeat, HeartbeatDrop? Drop) DecodeBody(ReadOnlySpan<byte> body, int datagramLength)
+    public static (FgcpHeartbeat? Heartbeat, HeartbeatDrop? Drop) DecodeBody(ReadOnlySpan<byte> body, int datagramLength, string manifest = Manifest)
     {
         FgcpHeartbeat hb;
         try
         {
-            hb = (FgcpHeartbeat)WireCodecs.Decode(Manifest, body);
+            hb = (FgcpHeartbeat)WireCodecs.Decode(manifest, body);
         }
         catch (WireFormatException e)
         {
@@ -164,8 +168,13 @@ public static class FgcpHeartbeatValidation
         if (hb.SyncedConfigChecksum is null || hb.SyncedConfigChecksum.Length != ChecksumLength
             || !hb.SyncedConfigChecksum.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f'))
             return Drop(HeartbeatDropCause.BadChecksum, $"config checksum is not {ChecksumLength} lower-case hex digits");
+        if (hb.ConfigChecksums is { } sums && !new[] { sums.Global, sums.Root, sums.All }.All(IsChecksum))
+            return Drop(HeartbeatDropCause.BadChecksum, $"section checksums (global, root, all) are not {ChecksumLength} lower-case hex digits each");
         return null;
     }
+
+    private static bool IsChecksum(string? s) =>
+        s is not null && s.Length == ChecksumLength && s.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f');
 
     /// <summary>The `set hostname` rule: letters, digits, '-', '_' and '.', at most 35 characters.</summary>
     public static bool IsHostname(string? s) =>

@@ -39,7 +39,21 @@ public sealed record FgcpHeartbeat(
     long Sequence,
     long Incarnation,
     IReadOnlyList<HeardPeer> Hears,
-    string SyncedConfigChecksum) : IWireMessage;
+    string SyncedConfigChecksum) : IWireMessage
+{
+    /// <summary>
+    /// FortiOS's EXE_FAIL_OVER flag: <c>execute ha failover set 1</c> is in force on the sender, so every member ranks it
+    /// below the members without it (src/Actors/Fgcp/README.md, "Forced failover"). Carried from layout v3 on; a v2
+    /// heartbeat (an older unit) reads as not set.
+    /// </summary>
+    public bool ExeFailOver { get; init; }
+
+    /// <summary>
+    /// The sender's <c>diagnose sys ha checksum</c> figures (global, root, all) of the configuration it holds, so any member
+    /// prints the whole cluster's (<c>checksum cluster</c>). From layout v3 on; null from a v2 sender.
+    /// </summary>
+    public HaConfigChecksums? ConfigChecksums { get; init; }
+}
 
 /// <summary>The primary's synced configuration, sent to a secondary whose checksum differs (FGCP config sync).</summary>
 public sealed record FgcpConfigSynced(string FromSerial, string Checksum, string SyncedConfig) : IWireMessage;
@@ -58,3 +72,9 @@ public sealed record ClusterBootstrapStatus(string Address, bool IsMember, strin
 {
     public IReadOnlyList<string> LiveMembers => Members ?? [];
 }
+
+/// <summary>
+/// <c>diagnose sys ha checksum</c>'s figures of one unit: global part, the root VDOM, all; 32 lower-case hex digits each
+/// (16 bytes). Carried in heartbeats (layout v3) so each member can print the cluster's (<c>checksum cluster</c>).
+/// </summary>
+public sealed record HaConfigChecksums(string Global, string Root, string All);

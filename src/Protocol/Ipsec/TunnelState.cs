@@ -83,4 +83,24 @@ public sealed record DialupTunnelState(
     NattState Natt,
     TunnelCounters Stat,
     DateTimeOffset? LastRx,
-    DateTimeOffset? LastTx);
+    DateTimeOffset? LastTx)
+{
+    /// <summary>The IKE SA this instance runs on, for `diagnose vpn ike gateway list`; null where none is known.</summary>
+    public IkeGatewaySa? Ike { get; init; }
+
+    /// <summary>ESP received and dropped (ICV, replay, …): `get vpn ipsec tunnel summary`'s rx err.</summary>
+    public long RxErrors { get; init; }
+
+    /// <summary>Packets this instance could not encrypt (not the owner, sequence numbers used up): its tx err.</summary>
+    public long TxErrors { get; init; }
+}
+
+/// <summary>
+/// What `diagnose vpn ike gateway list` prints about the IKE SA of a dialup instance, from the unit's copy of it (the
+/// owner's own, a standby's synced one).
+/// </summary>
+/// <param name="NextRequestId">Message ID of the next request this side sends (so, requests sent: IKEv2 starts at 0).</param>
+/// <param name="ExpectedPeerRequestId">Message ID the peer's next request must carry (so, requests received).</param>
+/// <param name="EstablishedAt">When the IKE SA was established: its first CHILD SA comes in the same IKE_AUTH exchange.</param>
+public sealed record IkeGatewaySa(ulong SpiI, ulong SpiR, bool IsInitiator, string Proposal, uint NextRequestId, uint ExpectedPeerRequestId,
+    int LifetimeSeconds, DateTimeOffset EstablishedAt, int LocalPort, int PeerPort, string PeerId);

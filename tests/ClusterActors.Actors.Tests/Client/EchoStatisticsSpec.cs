@@ -121,6 +121,67 @@ public sealed class EchoStatisticsSpec
     }
 
     [Fact]
+    public void Losses_are_split_between_the_longest_gap_and_the_bursts_elsewhere()
+    {
+        // The docker lab's fgcp-failover: one long outage (the failover) and short stalls elsewhere in the run.
+        var (sent, replies) = Steady(1000, rtt: 0.2, lost: i => i is >= 400 and < 600 or >= 100 and < 105 or 800);
+
+        var r = EchoStatistics.Compute(sent, replies, 0);
+
+        Assert.Equal(206, r.Lost);
+        Assert.Equal(Ms(399.2), r.LongestGapAt);
+        Assert.Equal(200, r.LostInLongestGap);
+        Assert.Equal(3, r.LossBurstCount);
+        Assert.Equal(
+            [new LossBurst(Ms(100), 5, Ms(4), false), new LossBurst(Ms(400), 200, Ms(199), true), new LossBurst(Ms(800), 1, TimeSpan.Zero, false)],
+            r.LossBursts);
+    }
+
+    [Fact]
+    public void A_burst_that_began_before_the_gap_because_the_last_reply_was_slow_belongs_to_the_gap_whole()
+    {
+        // The owner dies: request 399's reply still comes, 50 ms late; requests 400.. were lost from their start.
+        var (sent, replies) = Steady(1000, rtt: 0.2, lost: i => i is >= 400 and < 600);
+        replies[399] = Ms(450);
+
+        var r = EchoStatistics.Compute(sent, replies, 0);
+
+        Assert.Equal(Ms(450), r.LongestGapAt);
+        Assert.Equal((200L, 200L), (r.Lost, r.LostInLongestGap));
+        Assert.True(r.LossBursts.Single().InLongestGap);
+    }
+
+    [Fact]
+    public void A_loss_at_the_end_of_sending_is_in_the_gap_that_runs_to_the_end_and_no_loss_gives_no_burst()
+    {
+        var (sent, replies) = Steady(100, rtt: 0.2, lost: i => i >= 90);
+        var r = EchoStatistics.Compute(sent, replies, 0);
+        Assert.Equal((10, 10L, 1L), (r.Lost, r.LostInLongestGap, r.LossBurstCount));
+        Assert.True(r.LossBursts.Single().InLongestGap);
+
+        var (sent2, replies2) = Steady(100, rtt: 0.2);
+        var clean = EchoStatistics.Compute(sent2, replies2, 0);
+        Assert.Equal((0L, 0L), (clean.LostInLongestGap, clean.LossBurstCount));
+        Assert.Empty(clean.LossBursts);
+    }
+
+    [Fact]
+    public void Scattered_losses_list_only_the_largest_bursts_in_time_order_and_count_them_all()
+    {
+        // 50 single losses (every 10th request up to 500), then bursts of 2..6 at 600, 700, … 1000.
+        var big = new[] { (600, 2), (700, 3), (800, 4), (900, 5), (1000, 6) };
+        var (sent, replies) = Steady(1200, rtt: 0.2, lost: i => i < 500 && i % 10 == 5 || big.Any(b => i >= b.Item1 && i < b.Item1 + b.Item2));
+
+        var r = EchoStatistics.Compute(sent, replies, 0);
+
+        Assert.Equal(55, r.LossBurstCount);
+        Assert.Equal(EchoStatistics.MaxLossBursts, r.LossBursts.Count);
+        Assert.Equal(r.LossBursts.OrderBy(b => b.At), r.LossBursts);
+        Assert.Equal(big.Select(b => (long)b.Item2), r.LossBursts.Where(b => b.Count > 1).Select(b => b.Count));
+        Assert.Equal(Ms(5), r.LossBursts[0].At); // the earliest singles fill the rest
+    }
+
+    [Fact]
     public void One_request_has_no_gap()
     {
         var r = EchoStatistics.Compute([Ms(3)], [null], 0);

@@ -15,8 +15,8 @@ public class FgcpElectionSpec
 
     private static readonly TimeSpan DefaultMargin = TimeSpan.FromSeconds(300);
 
-    private static FgcpCandidate M(string serial, int monitorUp = 0, int uptimeSec = 0, int priority = 128, bool ovr = false) =>
-        new(serial, monitorUp, TimeSpan.FromSeconds(uptimeSec), priority, ovr);
+    private static FgcpCandidate M(string serial, int monitorUp = 0, int uptimeSec = 0, int priority = 128, bool ovr = false, bool failover = false) =>
+        new(serial, monitorUp, TimeSpan.FromSeconds(uptimeSec), priority, ovr, failover);
 
     /// <summary>One row of the election table.</summary>
     public sealed record ElectionCase(
@@ -111,6 +111,27 @@ public class FgcpElectionSpec
         new("mixed, 3 members: one override member switches the whole cluster to priority first",
             [M(S1, uptimeSec: 3_600, priority: 100), M(S2, uptimeSec: 3_600, priority: 150), M(S3, uptimeSec: 0, priority: 200, ovr: true)],
             DefaultMargin, S3, ElectionReason.OverridePriority, [S3, S2, S1]),
+
+        // ---- execute ha failover set 1 (EXE_FAIL_OVER): outranks every other rule ---------------------
+        Case("failover: flag on the primary by uptime -> peer is primary", S2, ElectionReason.ExeFailOver,
+            M(S1, uptimeSec: 3_600, priority: 200, failover: true), M(S2, uptimeSec: 0, priority: 100)),
+        Case("failover: flag outranks more monitored interfaces up", S2, ElectionReason.ExeFailOver,
+            M(S1, monitorUp: 2, failover: true), M(S2, monitorUp: 0)),
+        Case("failover: flag outranks override priority", S1, ElectionReason.ExeFailOver,
+            M(S1, priority: 10, ovr: true), M(S2, priority: 250, ovr: true, failover: true)),
+        Case("failover: flag outranks the higher serial", S1, ElectionReason.ExeFailOver,
+            M(S1), M(S2, failover: true)),
+        Case("failover: flagged unit alone is still primary (the only member)", S1, ElectionReason.OnlyMember,
+            M(S1, failover: true)),
+        Case("failover: both flagged -> the usual rules decide (uptime)", S1, ElectionReason.Uptime,
+            M(S1, uptimeSec: 1_000, failover: true), M(S2, uptimeSec: 0, failover: true)),
+        Case("failover unset: the usual rules again, priority within the margin fails back", S1, ElectionReason.Priority,
+            M(S1, uptimeSec: 100, priority: 200), M(S2, uptimeSec: 120, priority: 100)),
+        Case("failover unset: uptime beyond the margin keeps the new primary", S2, ElectionReason.Uptime,
+            M(S1, uptimeSec: 100, priority: 200), M(S2, uptimeSec: 1_000, priority: 100)),
+        new("3, failover: flagged unit ranks last, the others by the usual rules",
+            [M(S1, uptimeSec: 3_600, priority: 250, failover: true), M(S2, priority: 200), M(S3, priority: 100)],
+            DefaultMargin, S2, ElectionReason.Priority, [S2, S3, S1]),
 
         // ---- three members ---------------------------------------------------------------------------
         new("3, disable: survivors within margin use priority, rebooted unit last",
@@ -232,6 +253,8 @@ public class FgcpElectionSpec
         { ElectionReason.Priority, $"{S2} is selected as the primary because its priority is larger than peer member {S1}." },
         { ElectionReason.OverridePriority, $"{S2} is selected as the primary because its override priority is larger than peer member {S1}." },
         { ElectionReason.SerialNumber, $"{S2} is selected as the primary because its serial number is larger than peer member {S1}." },
+        // Fortinet KB 196696 / admin guide 6.4.5 684039, word for word.
+        { ElectionReason.ExeFailOver, $"{S2} is selected as the primary because it has EXE_FAIL_OVER flag set." },
     };
 
     [Theory]
@@ -247,6 +270,7 @@ public class FgcpElectionSpec
             ElectionReason.Priority => [M(S1, priority: 100), M(S2, priority: 200)],
             ElectionReason.OverridePriority => [M(S1, priority: 100, ovr: true), M(S2, priority: 200, ovr: true)],
             ElectionReason.SerialNumber => [M(S1), M(S2)],
+            ElectionReason.ExeFailOver => [M(S1, uptimeSec: 600, failover: true), M(S2)],
             _ => throw new ArgumentOutOfRangeException(nameof(reason)),
         };
 

@@ -182,6 +182,8 @@ public sealed class FgcpPeerTableSpec
         Assert.Equal((HaRole.Primary, Vm1), (t.Role, t.PrimarySerial));
         Assert.Contains(new FgcpRoleSettled(HaRole.Primary, Vm1), output.Effects);
         Assert.DoesNotContain(output.Effects, e => e is FgcpReannounce); // a lost member announced nothing
+        // Counted by the unit's metrics (fortigate_ha_members_lost_total): once, for the member lost.
+        Assert.Equal([new FgcpMemberLost(Vm2)], output.Effects.OfType<FgcpMemberLost>());
     }
 
     [Fact]

@@ -248,4 +248,33 @@ public sealed class IkeFrontSpec() : TestKit(ConfigurationFactory.ParseString(""
         Assert.Equal(5, await Dial(100, 10));
         Assert.Equal(55, (await front.Ask<IkeAdmissionStatus>(GetIkeAdmissionStatus.Instance, TimeSpan.FromSeconds(5))).Counters.HalfOpen);
     }
+
+    /// <summary>
+    /// The expiry check runs only while half-open SAs exist (an idle front does not wake for it): it must start again with
+    /// each new half-open SA after it stopped, or a later embryonic SA would hold its slot for ever.
+    /// </summary>
+    [Fact]
+    public async Task Half_open_SAs_expire_and_the_check_starts_again_for_the_next_one()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var config = FortiConfig.Parse(Config).Value!;
+        var p1 = Sys.ActorOf(IpsecPhase1Actor.Props(Serial, config, config.Phase1.Single()));
+        var settings = new IkeAdmissionSettings { CookieThreshold = 100_000 };
+        var front = Sys.ActorOf(IkeFrontActor.Props(Serial, config, config.Phase1.Single(), p1, settings, time));
+        front.Tell(new HaRoleChanged(Serial, HaRole.Primary, Serial));
+
+        async Task<IkeAdmissionCounters> Counters() => (await front.Ask<IkeAdmissionStatus>(GetIkeAdmissionStatus.Instance, TimeSpan.FromSeconds(5))).Counters;
+
+        for (var round = 1; round <= 2; round++)
+        {
+            Assert.Single((await front.Ask<IkeReplies>(new IkeDatagram(Client, 500, NewClient().Start()), TimeSpan.FromSeconds(10))).Datagrams);
+            Assert.Equal(1, (await Counters()).HalfOpen);
+            time.Advance(settings.HalfOpenTimeout + TimeSpan.FromSeconds(1));
+            var expected = round;
+            await AwaitConditionAsync(async () => (await Counters()) is { HalfOpen: 0 } c && c[IkeDropCause.HalfOpenExpired] == expected,
+                TimeSpan.FromSeconds(5));
+            // Nothing half-open: the check has stopped; the next round's INIT must start it again.
+            await Task.Delay(1500);
+        }
+    }
 }

@@ -36,9 +36,9 @@ public sealed class DrillCommandSpec
     }
 
     [Fact]
-    public void Every_drill_starts_from_the_cast_and_all_selects_the_five()
+    public void Every_drill_starts_from_the_cast_and_all_selects_the_six()
     {
-        Assert.Equal(["fgcp-failover", "fgsp-failover", "fgcp-failback", "heartbeat-cut", "full-scenario"], DrillCatalog.Select("all").Select(d => d.Name));
+        Assert.Equal(["fgcp-failover", "fgsp-failover", "fgcp-failback", "heartbeat-cut", "full-scenario", "forced-failover"], DrillCatalog.Select("all").Select(d => d.Name));
         foreach (var drill in DrillCatalog.All)
         {
             Assert.Equal("DC2_VM1", drill.InitialOwner);
@@ -71,5 +71,28 @@ public sealed class DrillCommandSpec
         }
         Assert.Equal(["DC2_VM1", "DC2_VM3"], DrillCatalog.Preferred);
         Assert.Contains("DC2_VM1, DC2_VM2, DC2_VM3, DC2_VM4: `config system ha` / `set ha-uptime-diff-margin 1`", DrillCommand.Describe(fast));
+    }
+
+    /// <summary>`--hb-10ms` (issue 13 goal 6): FortiOS 7.x's 10 ms heartbeats on every unit, so the drill's bounds follow 50 ms.</summary>
+    [Fact]
+    public void Hb_10ms_gives_every_unit_10_ms_heartbeats_lost_after_50_ms_and_excludes_fast_timers()
+    {
+        var changes = DrillCommand.Changes(DrillCatalog.FgcpFailover, fastTimers: false, hb10Ms: true);
+        foreach (var (unit, change) in changes)
+        {
+            var config = LoopbackLab.ScenarioConfig(unit, change);
+            Assert.Equal((TimeSpan.FromMilliseconds(10), 5, TimeSpan.FromMilliseconds(50), 5),
+                (config.Ha.HeartbeatInterval, config.Ha.HbLostThreshold, config.Ha.LostAfter, config.Ha.HelloHolddown));
+            var timers = DrillTimers.From(config, ClusterActors.Node.Scenario.EmbeddedScenarioDriver.RouterProbeAbove([config]));
+            Assert.Equal(250, DrillBounds.DetectionMs(DetectionKind.BecomesPrimary, timers)); // 10 ms × 5 + the 200 ms slack
+        }
+        Assert.Contains("DC2_VM1, DC2_VM2, DC2_VM3, DC2_VM4: `config system ha` / `set hb-interval-in-milliseconds 10ms`", DrillCommand.Describe(changes));
+    }
+
+    [Fact]
+    public async Task Fast_timers_and_hb_10ms_together_are_a_usage_error()
+    {
+        var e = await Assert.ThrowsAsync<UsageException>(() => Run(new DrillCommand.Request(["fgcp-failover"], FastTimers: true, Hb10Ms: true)));
+        Assert.Contains("--fast-timers or --hb-10ms, not both", e.Message);
     }
 }

@@ -119,6 +119,27 @@ public sealed class DrillReportSpec
     }
 
     [Fact]
+    public void The_markdown_splits_a_phases_loss_between_the_longest_gap_and_the_bursts_elsewhere()
+    {
+        var phase = DrillSamples.Phase() with
+        {
+            Lost = 1_310, LostInLongestGap = 1_180, LossBurstCount = 4,
+            LossBursts = [new(1_005, 1_180, 1_179, true), new(2_400, 101, 100, false), new(3_600, 1, 0, false), new(3_700, 28, 27, false)],
+        };
+        var md = MarkdownReport.Render(DrillSamples.Passing() with { Phases = [phase] });
+        Assert.Contains("Phase 1 loss: 1310 lost, 1180 while the longest gap lasted, 130 elsewhere in 3 burst(s): 101 from 2.400 s (100 ms), 28 from 3.700 s (27 ms), 1 from 3.600 s (0 ms).", md);
+
+        using var doc = JsonDocument.Parse(JsonReport.Render(DrillSamples.Passing() with { Phases = [phase] }));
+        var p = doc.RootElement.GetProperty("phases")[0];
+        Assert.Equal(1_180, p.GetProperty("lost_in_longest_gap").GetInt64());
+        Assert.Equal(4, p.GetProperty("loss_burst_count").GetInt64());
+        Assert.Equal(["at_ms", "count", "lasted_ms", "in_longest_gap"], p.GetProperty("loss_bursts")[1].EnumerateObject().Select(x => x.Name));
+
+        var onlyGap = MarkdownReport.Render(DrillSamples.Passing() with { Phases = [DrillSamples.Phase() with { LostInLongestGap = 1_200 }] });
+        Assert.Contains("Phase 1 loss: 1200 lost, 1200 while the longest gap lasted, 0 elsewhere.", onlyGap);
+    }
+
+    [Fact]
     public void The_markdown_marks_a_wrong_role_and_lists_what_failed()
     {
         var r = DrillSamples.Passing();

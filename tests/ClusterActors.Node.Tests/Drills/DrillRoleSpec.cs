@@ -30,7 +30,7 @@ public sealed class DrillRoleSpec : IDisposable
         Assert.Equal(DrillCatalog.Preferred, cast.Primaries);
         Assert.Equal(["DC2_VM1", "DC2_VM2", "DC2_VM3", "DC2_VM4"], cast.Holders);
         Assert.Equal("port2", cast.Uplink("DC2_VM2"));
-        Assert.Equal(["fgcp-failover", "fgsp-failover", "fgcp-failback", "heartbeat-cut", "full-scenario"], Applicable(cast));
+        Assert.Equal(["fgcp-failover", "fgsp-failover", "fgcp-failback", "heartbeat-cut", "full-scenario", "forced-failover"], Applicable(cast));
         Assert.Contains("DC2_VM1 has an FGCP peer DC2_VM2", DrillCatalog.FgspOwnerKilledRoles.NotApplicable(cast));
         Assert.Contains("fgsp-sync disable", DrillCatalog.FgspSyncDisabledRoles.NotApplicable(cast));
 
@@ -44,6 +44,11 @@ public sealed class DrillRoleSpec : IDisposable
         Assert.Equal(["heartbeat cut at DC2_VM2", "heartbeat healed at DC2_VM2"], cut.Phases.Select(p => p.Fault.Short));
         Assert.Equal(["DC2_VM1", "DC2_VM2"], cut.Phases[0].Detection.Units);
         Assert.Contains(fgsp.Cast, e => e is { Role: "other FGSP member", Unit: "DC2_VM3" });
+        var forced = DrillCatalog.ForcedFailoverRoles.Bind(cast);
+        Assert.Equal(("DC2_VM1: execute ha failover set 1", DetectionKind.BecomesPrimary, "DC2_VM2"),
+            (forced.Phases.Single().Fault.Short, forced.Phases.Single().Detection.Kind, forced.Phases.Single().ExpectedOwner));
+        Assert.Equal([new("DC2_VM1", "Secondary", "standby"), new("DC2_VM2", "Primary", "sync-primary"), new("DC2_VM3", "Primary", "standby"),
+            new ExpectedRoles("DC2_VM4", "Secondary", "standby")], forced.ExpectedAfter);
     }
 
     [Fact]
@@ -55,6 +60,7 @@ public sealed class DrillRoleSpec : IDisposable
         Assert.Equal(["DC1_VM1", "DC1_VM2", "DC1_VM3"], cast.Holders);
         Assert.Equal(["fgsp-owner-killed", "fgsp-sync-disabled"], Applicable(cast));
         Assert.Equal("the owner DC1_VM1 has no FGCP peer (it is a standalone unit)", DrillCatalog.FgcpFailoverRoles.NotApplicable(cast));
+        Assert.Equal("the owner DC1_VM1 has no FGCP peer (it is a standalone unit)", DrillCatalog.ForcedFailoverRoles.NotApplicable(cast));
         var killed = DrillCatalog.FgspOwnerKilledRoles.Bind(cast);
         Assert.Equal(("kill DC1_VM1", DetectionKind.RouterWithdraws, "DC1_VM3"),
             (killed.Phases.Single().Fault.Short, killed.Phases.Single().Detection.Kind, killed.Phases.Single().ExpectedOwner));

@@ -416,4 +416,21 @@ public sealed class KernelPacketIoSpec(ITestOutputHelper output) : IDisposable
         Assert.Equal("checksum-me\n", System.Text.Encoding.ASCII.GetString(datagram.Payload));
         Assert.Equal(1, port.Counters.ChecksumsCompleted);
     }
+
+    [Fact]
+    public void A_ports_receive_buffer_is_what_it_asked_for_even_above_the_hosts_rmem_max()
+    {
+        RequiredTool.Check("ip");
+        var ns = _lab.Namespace();
+        _lab.Cable(ns, "port3", _lab.Namespace(), "eth0");
+        // rmem_max is the host's and cannot be lowered from a namespace: ask for twice it instead, which SO_RCVBUF would cap.
+        var rmemMax = int.Parse(File.ReadAllText("/proc/sys/net/core/rmem_max").Trim());
+        var asked = Math.Min(2 * rmemMax, 256 << 20);
+        var io = new KernelPacketIo(new KernelPacketIoOptions { Namespace = ns, ReceiveBuffer = asked, Log = Log });
+        _hosts.Add(io);
+        var port = (KernelPacketPort)io.Open("port3", At("10.77.6.2/24"), (_, _) => { });
+        output.WriteLine($"rmem_max {rmemMax}, asked {asked}, got {port.ReceiveBufferBytes}");
+        // The kernel doubles what it grants (bookkeeping); capped, it would be 2 x rmem_max = asked.
+        Assert.True(port.ReceiveBufferBytes >= 2 * asked, $"receive buffer {port.ReceiveBufferBytes} B, asked {asked} B: capped at rmem_max {rmemMax}");
+    }
 }

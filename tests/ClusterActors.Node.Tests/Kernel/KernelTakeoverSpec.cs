@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using ClusterActors.Actors.DataPlane;
 using ClusterActors.Node.Hosting.Kernel;
+using ClusterActors.Protocol.Packets;
 using Xunit.Abstractions;
 
 namespace ClusterActors.Node.Tests.Kernel;
@@ -134,6 +135,77 @@ public sealed class KernelTakeoverSpec(ITestOutputHelper output) : IDisposable
 
         port.Dispose(); // a killed unit: takes back what it added, leaves what the lab put there
         Assert.Equal(["10.77.21.254/24"], NetnsLab.Addresses(nsUnit, "port2"));
+        Assert.Empty(unitIo.Problems);
+    }
+
+    /// <summary>
+    /// The docker lab's 100 ms after a takeover: once port5 answered, frames for the unit's own per-unit address on
+    /// that segment (held by the kernel for Akka/FGSP) reached the unit too; its forwarding plane sent them back out of
+    /// port5, asked ARP for its own address and blocked ~100 ms. Here the unit's handler forwards every packet for the
+    /// connected subnet out of the port, as the forwarding actor does. lb1's address sits on a dummy interface of the
+    /// same namespace (the lab's lab-net does the same) and stays the unit's: the unit answers IKE there, the kernel does not.
+    /// </summary>
+    [Fact]
+    public void On_an_answering_port_a_packet_for_the_units_own_per_unit_address_is_left_to_the_kernel_and_forwarding_stays_responsive()
+    {
+        RequiredTool.Check("ip", "nft");
+        var (nsUnit, nsPeer) = (_lab.Namespace(), _lab.Namespace());
+        _lab.Cable(nsUnit, "port5", nsPeer, "leg");
+        NetnsLab.Ip(nsUnit, "addr", "add", "10.77.25.12/24", "dev", "port5"); // the unit's own (Akka/FGSP) address: the kernel's
+        try
+        {
+            NetnsLab.Ip(nsUnit, "link", "add", "lb1", "type", "dummy");
+        }
+        catch (InvalidOperationException)
+        {
+            NetnsLab.Ip(nsUnit, "link", "add", "lb1", "type", "ifb"); // no dummy module: lab-net's fallback
+        }
+        NetnsLab.Ip(nsUnit, "addr", "add", "10.77.26.35/32", "dev", "lb1"); // lb1: the unit's, on another interface
+        NetnsLab.Ip(nsUnit, "link", "set", "lb1", "up");
+        var unitIo = Host(nsUnit, answeringOnOpen: false);
+        var delivered = new ConcurrentQueue<(string Destination, TimeSpan Handled)>();
+        var connected = Ipv4Prefix.Parse("10.77.25.0/24");
+        KernelPacketPort? port5 = null;
+        port5 = (KernelPacketPort)unitIo.Open("port5", At("10.77.25.254/24"), (from, bytes) =>
+        {
+            // The forwarding plane: a packet for the connected subnet goes out of the same port to its destination.
+            var sw = Stopwatch.StartNew();
+            Assert.True(Ipv4Packet.TryParse(bytes, out var p, out _));
+            if (connected.Contains(p.Destination) && !p.Destination.Equals(IPAddress.Parse("10.77.25.254"))) port5!.Send(p.Destination, bytes);
+            delivered.Enqueue((p.Destination.ToString(), sw.Elapsed));
+        });
+        var peerIo = Host(nsPeer, answeringOnOpen: true);
+        var peerInbox = new Inbox();
+        var leg = (KernelPacketPort)peerIo.Open("leg", At("10.77.25.1/24"), peerInbox.Handler);
+        port5.Answering = true; // the takeover
+        Assert.Equal("10.77.25.12", port5.KernelHeld.ToString());
+        var arpsBefore = port5.Counters.ArpRequestsSent;
+
+        // A frame for the unit's own address arrives on the answering port, then one for lb1, then one for the cluster's address.
+        var sw = Stopwatch.StartNew();
+        Assert.True(leg.Send(IPAddress.Parse("10.77.25.12"), Packets.EchoRequest("10.77.25.1", "10.77.25.12", 1)));
+        Assert.True(leg.Send(IPAddress.Parse("10.77.25.254"), Packets.EchoRequest("10.77.25.1", "10.77.26.35", 2)));
+        Assert.True(leg.Send(IPAddress.Parse("10.77.25.254"), Packets.EchoRequest("10.77.25.1", "10.77.25.254", 3)));
+        TimeSpan? clusterDelivered = null;
+        while (sw.Elapsed < TimeSpan.FromSeconds(2) && clusterDelivered is null)
+        {
+            if (delivered.Any(d => d.Destination == "10.77.25.254")) clusterDelivered = sw.Elapsed;
+            else Thread.Sleep(1);
+        }
+        // The kernel answers its own address's echo (left to it, not lost).
+        var kernelReply = peerInbox.Next(TimeSpan.FromSeconds(2), p => p.Source.Equals(IPAddress.Parse("10.77.25.12")));
+        output.WriteLine($"delivered to the unit: {string.Join("; ", delivered.Select(d => $"{d.Destination} handled in {d.Handled.TotalMilliseconds:0.0} ms"))}; "
+                         + $"the cluster's packet after {clusterDelivered?.TotalMilliseconds.ToString("0.0") ?? "never"} ms; port5 {port5.Counters}");
+
+        Assert.DoesNotContain(delivered, d => d.Destination == "10.77.25.12"); // never the unit's
+        Assert.Contains(delivered, d => d.Destination == "10.77.26.35");       // lb1's is the unit's
+        Assert.Equal(1, port5.Counters.LeftToKernel);
+        Assert.Equal(arpsBefore, port5.Counters.ArpRequestsSent);             // no ARP for its own address
+        Assert.Null(port5.NeighbourMac(IPAddress.Parse("10.77.25.12")));
+        Assert.NotNull(clusterDelivered);
+        Assert.True(clusterDelivered < TimeSpan.FromMilliseconds(50),
+            $"the cluster's packet reached the unit {clusterDelivered?.TotalMilliseconds:0} ms after it was sent (the forwarding plane waited on ARP)");
+        Assert.NotNull(kernelReply);
         Assert.Empty(unitIo.Problems);
     }
 }

@@ -96,7 +96,7 @@ public sealed class ComposeFileSpec : IDisposable
             var shipped = Akka.Configuration.ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(Root, "src/Node/lab/units", unit + ".hocon")))
                 .GetConfig("clusteractors.unit");
             var generated = Akka.Configuration.ConfigurationFactory.ParseString(ComposeFile.UnitHocon(plan, unit)).GetConfig("clusteractors.unit");
-            foreach (var key in new[] { "akka", "admin", "ike", "packets", "certs", "hbdev.port4.bind" })
+            foreach (var key in new[] { "akka", "admin", "metrics", "ike", "packets", "certs", "hbdev.port4.bind" })
                 Assert.True(shipped.GetString(key) == generated.GetString(key), $"{unit} {key}: shipped {shipped.GetString(key)}, generated {generated.GetString(key)}");
             Assert.Equal(shipped.GetStringList("contacts"), generated.GetStringList("contacts"));
             Assert.Equal(shipped.GetStringList("hbdev.port4.peers"), generated.GetStringList("hbdev.port4.peers"));

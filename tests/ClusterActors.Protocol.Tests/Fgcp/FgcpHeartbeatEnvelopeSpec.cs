@@ -108,6 +108,47 @@ public sealed class FgcpHeartbeatEnvelopeSpec
         Assert.Equal(32, FgcpHeartbeatKeys.Derive(null, 0, "").Authentication.Length);
     }
 
+    [Theory]
+    [MemberData(nameof(Settings))]
+    public void The_EXE_FAIL_OVER_flag_travels_in_the_heartbeat(bool auth, bool enc)
+    {
+        var flagged = Hb with { ExeFailOver = true };
+        var sealedHb = FgcpHeartbeatEnvelope.Seal(flagged, P(auth, enc));
+        Assert.Equal(FgcpHeartbeatEnvelope.Version, sealedHb[4]);
+        Assert.True(FgcpHeartbeatEnvelope.Open(sealedHb, P(auth, enc)).Heartbeat!.ExeFailOver);
+        Assert.False(FgcpHeartbeatEnvelope.Open(FgcpHeartbeatEnvelope.Seal(Hb, P(auth, enc)), P(auth, enc)).Heartbeat!.ExeFailOver);
+    }
+
+    [Fact]
+    public void Section_checksums_travel_in_the_heartbeat_and_a_malformed_one_drops_it_as_bad_checksum()
+    {
+        var sums = new HaConfigChecksums("7e06790265a9eae3685873c233d016f1", "432cee2cf1b3b213ff37345e8611dcbf", "0b16f2e4e289eba1bf8f159be14e3bf2");
+        Assert.Equal(sums, FgcpHeartbeatEnvelope.Open(FgcpHeartbeatEnvelope.Seal(Hb with { ConfigChecksums = sums }, P(true, true)), P(true, true))
+            .Heartbeat!.ConfigChecksums);
+        foreach (var bad in new[] { sums with { Global = "XYZ" }, sums with { Root = "7E06790265A9EAE3685873C233D016F1" }, sums with { All = "" } })
+            Assert.Equal(HeartbeatDropCause.BadChecksum,
+                FgcpHeartbeatEnvelope.Open(FgcpHeartbeatEnvelope.Seal(Hb with { ConfigChecksums = bad }, P(false, false)), P(false, false)).Drop!.Cause);
+    }
+
+    [Fact]
+    public void A_version_2_heartbeat_of_a_unit_without_the_flag_is_still_read_as_not_flagged()
+    {
+        // The previous layout, as a unit of the previous version sends it: envelope 2, body fgcp.hb.v2 (no flag byte).
+        var body = ClusterActors.Protocol.Serialization.WireCodecs.TryGet(FgcpHeartbeatValidation.ManifestV2, out var v2) ? v2 : null;
+        Assert.NotNull(body);
+        var w = new ClusterActors.Protocol.Serialization.WireWriter();
+        body!.Write(w, Hb);
+        byte[] datagram = [.. "FGCP"u8, FgcpHeartbeatEnvelope.PreviousVersion, 0, .. w.ToArray()];
+        var opened = FgcpHeartbeatEnvelope.Open(datagram, P(false, false));
+        Assert.Null(opened.Drop);
+        Assert.Equal(Hb.Serial, opened.Heartbeat!.Serial);
+        Assert.False(opened.Heartbeat.ExeFailOver);
+        // A v3 body behind a v2 header has a byte too many: corrupt, not misread.
+        byte[] mixed = [.. FgcpHeartbeatEnvelope.Seal(Hb with { ExeFailOver = true }, P(false, false))];
+        mixed[4] = FgcpHeartbeatEnvelope.PreviousVersion;
+        Assert.NotNull(FgcpHeartbeatEnvelope.Open(mixed, P(false, false)).Drop);
+    }
+
     [Fact]
     public void Another_version_and_unknown_flags_are_dropped_with_their_cause()
     {

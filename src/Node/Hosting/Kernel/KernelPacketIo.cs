@@ -32,6 +32,14 @@ public sealed record KernelPacketIoOptions
     /// <summary>A neighbour not heard from (any ARP packet from it) for this long is asked again; used while being asked.</summary>
     public TimeSpan NeighbourLifetime { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// The receive buffer each port's IP socket asks for. Taken with SO_RCVBUFFORCE (the unit has CAP_NET_ADMIN in its
+    /// container) so that the host's <c>net.core.rmem_max</c> does not decide it: at Linux's default (208 KiB) a port got
+    /// ~416 KB where this machine's 4 MiB gave 2 MB, and a unit stall that only delays frames here could drop them on
+    /// another machine. Without the capability, SO_RCVBUF (capped by rmem_max).
+    /// </summary>
+    public int ReceiveBuffer { get; init; } = 1 << 20;
+
     /// <summary>How often carrier is read (interface flags).</summary>
     public TimeSpan CarrierPollInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 

@@ -19,9 +19,10 @@ namespace ClusterActors.Node.Hosting.Kernel;
 /// <param name="Malformed">Frames that were not a whole IPv4 packet.</param>
 /// <param name="CallbackErrors">Exceptions thrown by the packet callback (the receive thread keeps going).</param>
 /// <param name="ChecksumsCompleted">Received TCP/UDP packets whose checksum a sending Linux stack left to offload (veth), filled in here.</param>
+/// <param name="LeftToKernel">Packets for an address the kernel holds on the port's interface and the port does not (the unit's per-unit address): the kernel's, not delivered (see <see cref="KernelHeldAddresses"/>).</param>
 public sealed record KernelPortCounters(long Received, long Sent, long NoCarrier, long Unresolved, long SendErrors, long IgnoredSilent,
     long Malformed, long CallbackErrors, long ArpRequestsSent, long ArpsSeen, long GratuitousArpsSent, long GratuitousArpsSeen,
-    long ChecksumsCompleted, long StaleQueued = 0, long SocketErrors = 0);
+    long ChecksumsCompleted, long StaleQueued = 0, long SocketErrors = 0, long LeftToKernel = 0);
 
 /// <summary>
 /// One Linux interface as an <see cref="IPacketPort"/>: whole IPv4 packets in and out through AF_PACKET datagram
@@ -71,6 +72,8 @@ public sealed class KernelPacketPort : IPacketPort
     private long _received, _sent, _noCarrier, _unresolved, _sendErrors, _ignoredSilent, _malformed, _callbackErrors;
     private long _arpRequestsSent, _arpsSeen, _garpsSent, _garpsSeen, _checksumsCompleted, _staleQueued, _socketErrors;
     private KernelPortTakeover? _lastTakeover;
+    private volatile KernelHeldAddresses _kernelHeld = KernelHeldAddresses.None;
+    private long _leftToKernel, _nextKernelHeldRefresh;
 
     private KernelPacketPort(KernelPacketIo io, string name, string linuxName, int ifindex, PhysicalAddress mac,
         IReadOnlyList<InterfaceAddress> addresses, PacketArrived onPacket, Socket ipSocket, Socket arpSocket, NetlinkRouteSocket netlink)
@@ -112,14 +115,7 @@ public sealed class KernelPacketPort : IPacketPort
             ip = LinuxNet.PacketSocket();
             LinuxNet.Bind(ip, ifindex, LinuxNet.EthPIp);
             LinuxNet.Bind(arp, ifindex, LinuxNet.EthPArp);
-            try
-            {
-                ip.ReceiveBufferSize = 1 << 20; // capped by net.core.rmem_max; a burst of ESP should not overflow the default
-            }
-            catch (SocketException)
-            {
-                // keep the default
-            }
+            SetReceiveBuffer(ip, io.Options.ReceiveBuffer);
             netlink = NetlinkRouteSocket.Open(); // here, in the port's namespace: the addresses go on this namespace's interface
             return new KernelPacketPort(io, name, ifname, ifindex, mac, addresses, onPacket, ip, arp, netlink);
         }
@@ -131,6 +127,37 @@ public sealed class KernelPacketPort : IPacketPort
             throw;
         }
     }
+
+    private const int SolSocket = 1, SoRcvBufForce = 33;
+
+    /// <summary>
+    /// Asks for <paramref name="bytes"/> of receive buffer whatever <c>net.core.rmem_max</c> says (SO_RCVBUFFORCE,
+    /// CAP_NET_ADMIN); without the capability, SO_RCVBUF, which the kernel caps at rmem_max. A burst of ESP, or a short
+    /// stall of the unit, must not overflow the default.
+    /// </summary>
+    internal static void SetReceiveBuffer(Socket socket, int bytes)
+    {
+        try
+        {
+            socket.SetRawSocketOption(SolSocket, SoRcvBufForce, BitConverter.GetBytes(bytes));
+            return;
+        }
+        catch (SocketException)
+        {
+            // no CAP_NET_ADMIN: the capped option below
+        }
+        try
+        {
+            socket.ReceiveBufferSize = bytes;
+        }
+        catch (SocketException)
+        {
+            // keep the default
+        }
+    }
+
+    /// <summary>The receive buffer the kernel gave the port's IP socket (SO_RCVBUF as read back: twice what was asked).</summary>
+    public int ReceiveBufferBytes => _ipSocket.ReceiveBufferSize;
 
     private static string FindInterface(KernelPacketIo io, Socket probe, string name, IReadOnlyList<InterfaceAddress> addresses)
     {
@@ -163,6 +190,7 @@ public sealed class KernelPacketPort : IPacketPort
                 _answering = answering;
                 ApplyAddresses(answering, cleanStale: !answering);
                 if (answering) ScheduleGratuitousArps();
+                RefreshKernelHeld();
             }
         }
         catch
@@ -226,6 +254,7 @@ public sealed class KernelPacketPort : IPacketPort
                 if (value) ScheduleGratuitousArps();
                 else _garpsDue = 0;
                 TimeSpan? announced = Interlocked.Read(ref _garpsSent) > garpsBefore ? System.Diagnostics.Stopwatch.GetElapsedTime(started) : null;
+                RefreshKernelHeld(); // after the announcement: the kernel's own addresses did not change, only ours
                 takeover = new KernelPortTakeover(value, changed, _addresses.Length, addressed, announced);
                 _lastTakeover = takeover;
             }
@@ -262,7 +291,33 @@ public sealed class KernelPacketPort : IPacketPort
         Interlocked.Read(ref _unresolved), Interlocked.Read(ref _sendErrors), Interlocked.Read(ref _ignoredSilent), Interlocked.Read(ref _malformed),
         Interlocked.Read(ref _callbackErrors), Interlocked.Read(ref _arpRequestsSent), Interlocked.Read(ref _arpsSeen), Interlocked.Read(ref _garpsSent),
         Interlocked.Read(ref _garpsSeen), Volatile.Read(ref _checksumsCompleted), Interlocked.Read(ref _staleQueued),
-        Interlocked.Read(ref _socketErrors));
+        Interlocked.Read(ref _socketErrors), Interlocked.Read(ref _leftToKernel));
+
+    /// <summary>The addresses whose packets this port leaves to the kernel (last snapshot of the namespace's addresses).</summary>
+    public KernelHeldAddresses KernelHeld => _kernelHeld;
+
+    /// <summary>How often the port re-reads the namespace's addresses (an operator or Docker may add one at run time).</summary>
+    private static readonly TimeSpan KernelHeldRefresh = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Re-reads every IPv4 address of the namespace (one netlink dump, in-process) and keeps those on the port's
+    /// interface that are not the port's: their packets are the kernel's. A dump that fails keeps the last snapshot and is reported.
+    /// </summary>
+    private void RefreshKernelHeld()
+    {
+        _nextKernelHeldRefresh = NeighbourTable.Now + NeighbourTable.Ticks(KernelHeldRefresh);
+        var dump = _netlink.Addresses(NetlinkTimeout);
+        if (dump is null)
+        {
+            _io.Report($"{Name}: reading the namespace's addresses by netlink failed; packets for {_kernelHeld} stay with the kernel");
+            return;
+        }
+        var next = new KernelHeldAddresses(dump, IfIndex, _keys);
+        var before = _kernelHeld;
+        _kernelHeld = next;
+        if (before.ToString() != next.ToString())
+            _io.Note($"{Name}: packets for {next} are left to the kernel (its own addresses, not the port's)");
+    }
 
     /// <summary>The MAC this port last learned for <paramref name="address"/> (from any ARP packet on the link), or null.</summary>
     public PhysicalAddress? NeighbourMac(IPAddress address) => _neighbours.MacOf(Ipv4Address.ToUInt32(address));
@@ -336,6 +391,9 @@ public sealed class KernelPacketPort : IPacketPort
                     CarrierChanged?.Invoke(this, up);
             }
             SendDueGratuitousArps();
+            if (NeighbourTable.Now >= _nextKernelHeldRefresh)
+                lock (_stateGate)
+                    if (!_disposed) RefreshKernelHeld();
         }
     }
 
@@ -460,6 +518,13 @@ public sealed class KernelPacketPort : IPacketPort
                 Interlocked.Increment(ref _malformed);
                 continue;
             }
+            if (_kernelHeld.IsLeftToKernel(packet))
+            {
+                // The kernel got its copy of this frame (AF_PACKET only taps): it is for the unit's own per-unit
+                // address, not the cluster's; forwarded, it went back out of this port with an ARP for ourselves.
+                Interlocked.Increment(ref _leftToKernel);
+                continue;
+            }
             if (_options.StaleAfter is { } staleAfter && arrivedNs != 0
                 && PacketReceiver.NowUnixNs() - arrivedNs > staleAfter.Ticks * 100)
             {
@@ -534,7 +599,7 @@ public sealed class KernelPacketPort : IPacketPort
         sb.Append($"{Name} ({LinuxName} ifindex {IfIndex} {FormatMac(Mac)}) {string.Join(",", _addresses.Select(a => a.ToString()))} ")
           .Append(!IsUp ? AdminUp ? "down (no carrier)" : "down (admin)" : Answering ? "up answering" : "up silent").Append('\n')
           .Append($"    rx {c.Received} tx {c.Sent}, dropped: no carrier {c.NoCarrier}, unresolved {c.Unresolved}, send errors {c.SendErrors}, ")
-          .Append($"silent {c.IgnoredSilent}, stale {c.StaleQueued}, malformed {c.Malformed}; arp: requests {c.ArpRequestsSent}, seen {c.ArpsSeen}, ")
+          .Append($"silent {c.IgnoredSilent}, left to kernel {c.LeftToKernel}, stale {c.StaleQueued}, malformed {c.Malformed}; arp: requests {c.ArpRequestsSent}, seen {c.ArpsSeen}, ")
           .Append($"garp sent {c.GratuitousArpsSent}, garp seen {c.GratuitousArpsSeen}; checksums completed {c.ChecksumsCompleted}\n");
         foreach (var (ip, mac, age) in _neighbours.Snapshot())
             sb.Append($"    neighbour {Ipv4Address.ToIPAddress(ip)} at {FormatMac(mac)} ({age.TotalSeconds:0.0} s)\n");

@@ -98,6 +98,71 @@ public static class NetlinkAddressMessages
         return buffer;
     }
 
+    public const ushort RtmGetAddr = 22;
+    public const ushort NlmFDump = 0x300; // NLM_F_ROOT | NLM_F_MATCH
+
+    /// <summary>
+    /// The request `ip -4 addr show` sends: RTM_GETADDR with NLM_F_DUMP for AF_INET, every interface of the namespace.
+    /// The kernel answers with RTM_NEWADDR messages over one or more datagrams, then NLMSG_DONE.
+    /// </summary>
+    public static byte[] EncodeDump(uint sequence)
+    {
+        var m = new byte[HeaderSize + IfAddrMsgSize];
+        BinaryPrimitives.WriteUInt32LittleEndian(m, (uint)m.Length);
+        BinaryPrimitives.WriteUInt16LittleEndian(m.AsSpan(4), RtmGetAddr);
+        BinaryPrimitives.WriteUInt16LittleEndian(m.AsSpan(6), NlmFRequest | NlmFDump);
+        BinaryPrimitives.WriteUInt32LittleEndian(m.AsSpan(8), sequence);
+        m[16] = AfInet;
+        return m;
+    }
+
+    /// <summary>
+    /// Reads one datagram of a dump's answer: the IPv4 address (IFA_LOCAL, else IFA_ADDRESS; network order as a
+    /// host uint via <see cref="Ipv4Address"/>) and interface index of each RTM_NEWADDR with sequence
+    /// <paramref name="sequence"/>; <paramref name="done"/> once NLMSG_DONE (or an NLMSG_ERROR) for it is read.
+    /// Other messages, other families, and anything truncated are skipped, never thrown on.
+    /// </summary>
+    public static IReadOnlyList<(int IfIndex, uint Address)> ReadDump(ReadOnlySpan<byte> datagram, uint sequence, out bool done)
+    {
+        done = false;
+        var found = new List<(int, uint)>();
+        var offset = 0;
+        while (datagram.Length - offset >= HeaderSize)
+        {
+            var m = datagram[offset..];
+            var length = BinaryPrimitives.ReadUInt32LittleEndian(m);
+            if (length < HeaderSize || length > m.Length) break;
+            var type = BinaryPrimitives.ReadUInt16LittleEndian(m[4..]);
+            var seq = BinaryPrimitives.ReadUInt32LittleEndian(m[8..]);
+            if (seq == sequence)
+            {
+                if (type is NlmsgDone or NlmsgError) done = true;
+                else if (type == RtmNewAddr && length >= HeaderSize + IfAddrMsgSize && m[HeaderSize] == AfInet)
+                {
+                    var ifindex = BinaryPrimitives.ReadInt32LittleEndian(m[(HeaderSize + 4)..]);
+                    uint? local = null, address = null;
+                    var a = HeaderSize + IfAddrMsgSize;
+                    while ((int)length - a >= 4)
+                    {
+                        var alen = BinaryPrimitives.ReadUInt16LittleEndian(m[a..]);
+                        var atype = BinaryPrimitives.ReadUInt16LittleEndian(m[(a + 2)..]);
+                        if (alen < 4 || alen > (int)length - a) break;
+                        if (alen == AttributeSize)
+                        {
+                            var value = BinaryPrimitives.ReadUInt32BigEndian(m.Slice(a + 4, 4));
+                            if (atype == IfaLocal) local = value;
+                            else if (atype == IfaAddress) address = value;
+                        }
+                        a += (alen + 3) & ~3;
+                    }
+                    if ((local ?? address) is { } held) found.Add((ifindex, held));
+                }
+            }
+            offset += (int)((length + 3) & ~3u); // NLMSG_ALIGN
+        }
+        return found;
+    }
+
     private static void WriteAddressAttribute(Span<byte> at, ushort type, IPAddress address)
     {
         BinaryPrimitives.WriteUInt16LittleEndian(at, AttributeSize);
@@ -232,6 +297,37 @@ internal sealed class NetlinkRouteSocket : IDisposable
             }
         }
         return results;
+    }
+
+    /// <summary>
+    /// Every IPv4 address the kernel holds in this socket's namespace (all interfaces, as `ip -4 addr show`), or null
+    /// when the dump did not complete within <paramref name="timeout"/>. Never throws on what the kernel answers.
+    /// </summary>
+    public IReadOnlyList<(int IfIndex, uint Address)>? Addresses(TimeSpan timeout)
+    {
+        lock (_gate)
+        {
+            if (_fd < 0) return null;
+            var sequence = _sequence++;
+            var request = NetlinkAddressMessages.EncodeDump(sequence);
+            if (send(_fd, request, (nuint)request.Length, 0) != request.Length) return null;
+            var all = new List<(int, uint)>();
+            var buffer = new byte[32768];
+            var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+            while (true)
+            {
+                var left = deadline - Environment.TickCount64;
+                if (left <= 0) return null;
+                var p = new PollFd { Fd = _fd, Events = PollIn };
+                var ready = poll(ref p, 1, (int)left);
+                if (ready < 0 && Marshal.GetLastPInvokeError() == 4) continue; // EINTR
+                if (ready <= 0) return null;
+                var n = recv(_fd, buffer, (nuint)buffer.Length, 0);
+                if (n <= 0) return null;
+                all.AddRange(NetlinkAddressMessages.ReadDump(buffer.AsSpan(0, (int)n), sequence, out var done));
+                if (done) return all;
+            }
+        }
     }
 
     public void Dispose()
