@@ -44,7 +44,7 @@ internal static class EspThroughput
     }
 
     /// <summary>An IPv4 + ICMP echo of exactly <paramref name="totalLength"/> bytes.</summary>
-    private static byte[] Echo(IPAddress from, IPAddress to, int totalLength, bool reply = false)
+    internal static byte[] Echo(IPAddress from, IPAddress to, int totalLength, bool reply = false)
     {
         var data = new byte[totalLength - Ipv4Packet.MinHeaderLength - IcmpEcho.HeaderLength];
         Random.Shared.NextBytes(data);
@@ -54,7 +54,7 @@ internal static class EspThroughput
         return bytes;
     }
 
-    private static EspSaKeys RandomKeys() =>
+    internal static EspSaKeys RandomKeys() =>
         new((uint)Random.Shared.Next(0x100, int.MaxValue), RandomNumberGenerator.GetBytes(EspSaKeys.EncKeyLength), RandomNumberGenerator.GetBytes(EspSaKeys.AuthKeyLength));
 
     private static string Figure(double pps, int size) => $"{pps,9:#,0} pps, {pps * size * 8 / 1e6,7:0.0} Mbit/s of inner packets";
