@@ -64,16 +64,19 @@ public static class EspCodec
     /// repeated under one key, and a random 8-octet IV keeps that even when two cluster members hold the same SA and
     /// (in a split brain) send the same sequence numbers, which a sequence-number IV would not (README).
     /// </summary>
-    public static byte[] Encrypt(EspSaKeys sa, uint seq, ReadOnlySpan<byte> innerIpPacket, byte nextHeader = NextHeaderIpv4)
+    public static byte[] Encrypt(EspSaKeys sa, uint seq, ReadOnlySpan<byte> innerIpPacket, byte nextHeader = NextHeaderIpv4, EspCipher? cipher = null)
     {
         ArgumentNullException.ThrowIfNull(sa);
         Span<byte> iv = stackalloc byte[sa.Suite.IvLength];
         RandomNumberGenerator.Fill(iv);
-        return Encrypt(sa, seq, innerIpPacket, iv, nextHeader);
+        return Encrypt(sa, seq, innerIpPacket, iv, nextHeader, cipher);
     }
 
     /// <summary>Seals with the given IV; only tests and known-answer vectors should choose it.</summary>
-    public static byte[] Encrypt(EspSaKeys sa, uint seq, ReadOnlySpan<byte> innerIpPacket, ReadOnlySpan<byte> iv, byte nextHeader = NextHeaderIpv4)
+    /// <remarks><paramref name="cipher"/>: the SA's keyed cipher (<see cref="EspCipher.For"/>), made for <paramref name="sa"/>'s
+    /// keys; null keys a cipher for this packet alone.</remarks>
+    public static byte[] Encrypt(EspSaKeys sa, uint seq, ReadOnlySpan<byte> innerIpPacket, ReadOnlySpan<byte> iv, byte nextHeader = NextHeaderIpv4,
+        EspCipher? cipher = null)
     {
         ArgumentNullException.ThrowIfNull(sa);
         var suite = sa.Suite;
@@ -104,6 +107,16 @@ public static class EspCodec
             CryptographicOperations.ZeroMemory(plain);
             return packet;
         }
+        int authenticated = packet.Length - icvLength;
+        if (cipher is not null)
+        {
+            cipher.EncryptCbc(plain, iv, packet.AsSpan(HeaderLength + ivLength, plainLength));
+            CryptographicOperations.ZeroMemory(plain);
+            Span<byte> mac = stackalloc byte[64];
+            cipher.Mac(packet.AsSpan(0, authenticated), mac);
+            mac[..icvLength].CopyTo(packet.AsSpan(authenticated, icvLength));
+            return packet;
+        }
         using (var aes = Aes.Create())
         {
             aes.Key = sa.EncKey;
@@ -111,7 +124,6 @@ public static class EspCodec
         }
         CryptographicOperations.ZeroMemory(plain);
 
-        int authenticated = packet.Length - icvLength;
         suite.Icv(sa.AuthKey, packet.AsSpan(0, authenticated)).CopyTo(packet.AsSpan(authenticated, icvLength));
         return packet;
     }
@@ -120,7 +132,9 @@ public static class EspCodec
     /// Authenticates then decrypts. Never throws on packet content: every malformed input is a drop with a reason.
     /// Does no replay check (that needs per-SA state): see <see cref="EspInboundSa"/>.
     /// </summary>
-    public static bool TryDecrypt(EspSaKeys sa, ReadOnlySpan<byte> esp, [NotNullWhen(true)] out EspDecrypted? result, out EspDropReason reason)
+    /// <remarks><paramref name="cipher"/>: as for <see cref="Encrypt(EspSaKeys, uint, ReadOnlySpan{byte}, ReadOnlySpan{byte}, byte, EspCipher?)"/>.</remarks>
+    public static bool TryDecrypt(EspSaKeys sa, ReadOnlySpan<byte> esp, [NotNullWhen(true)] out EspDecrypted? result, out EspDropReason reason,
+        EspCipher? cipher = null)
     {
         ArgumentNullException.ThrowIfNull(sa);
         result = null;
@@ -158,15 +172,21 @@ public static class EspCodec
             // Integrity first (RFC 4303 §3.4.4): never feed unauthenticated bytes to the CBC decryptor,
             // which would make padding checks a decryption oracle.
             int authenticated = esp.Length - icvLength;
-            var expected = suite.Icv(sa.AuthKey, esp[..authenticated]);
+            Span<byte> mac = stackalloc byte[64];
+            ReadOnlySpan<byte> expected = cipher is not null ? mac[..cipher.Mac(esp[..authenticated], mac)][..icvLength] : suite.Icv(sa.AuthKey, esp[..authenticated]);
             if (!CryptographicOperations.FixedTimeEquals(expected, esp[authenticated..]))
             {
                 reason = EspDropReason.BadIcv;
                 return false;
             }
-            using var aes = Aes.Create();
-            aes.Key = sa.EncKey;
-            aes.DecryptCbc(esp.Slice(HeaderLength + ivLength, cipherLength), esp.Slice(HeaderLength, ivLength), plain, PaddingMode.None);
+            if (cipher is not null)
+                cipher.DecryptCbc(esp.Slice(HeaderLength + ivLength, cipherLength), esp.Slice(HeaderLength, ivLength), plain);
+            else
+            {
+                using var aes = Aes.Create();
+                aes.Key = sa.EncKey;
+                aes.DecryptCbc(esp.Slice(HeaderLength + ivLength, cipherLength), esp.Slice(HeaderLength, ivLength), plain, PaddingMode.None);
+            }
         }
 
         int padLength = plain[cipherLength - 2];

@@ -38,7 +38,11 @@ public sealed class EspOutboundSa
             throw new ArgumentOutOfRangeException(nameof(nextSeq), "ESP sequence numbers run from 1 to 2^32 - 1 (2^32: exhausted).");
         Keys = keys;
         NextSeq = nextSeq;
+        _cipher = EspCipher.For(keys);
     }
+
+    /// <summary>The SA's keyed cipher and HMAC, made once (not thread-safe: the SA has one owner).</summary>
+    private readonly EspCipher? _cipher;
 
     public EspSaKeys Keys { get; }
 
@@ -54,14 +58,14 @@ public sealed class EspOutboundSa
     public EspSealed Seal(ReadOnlySpan<byte> innerPacket, byte nextHeader = EspCodec.NextHeaderIpv4)
     {
         uint seq = Take();
-        return Record(EspCodec.Encrypt(Keys, seq, innerPacket, nextHeader), seq, innerPacket.Length);
+        return Record(EspCodec.Encrypt(Keys, seq, innerPacket, nextHeader, _cipher), seq, innerPacket.Length);
     }
 
     /// <summary>As <see cref="Seal(ReadOnlySpan{byte}, byte)"/> with a chosen IV: for reproducible tests only.</summary>
     public EspSealed Seal(ReadOnlySpan<byte> innerPacket, ReadOnlySpan<byte> iv, byte nextHeader = EspCodec.NextHeaderIpv4)
     {
         uint seq = Take();
-        return Record(EspCodec.Encrypt(Keys, seq, innerPacket, iv, nextHeader), seq, innerPacket.Length);
+        return Record(EspCodec.Encrypt(Keys, seq, innerPacket, iv, nextHeader, _cipher), seq, innerPacket.Length);
     }
 
     /// <summary>
@@ -106,7 +110,11 @@ public sealed class EspInboundSa
         ArgumentNullException.ThrowIfNull(keys);
         Keys = keys;
         Window = window ?? new ReplayWindow();
+        _cipher = EspCipher.For(keys);
     }
+
+    /// <summary>The SA's keyed cipher and HMAC, made once (not thread-safe: the SA has one owner).</summary>
+    private readonly EspCipher? _cipher;
 
     public EspSaKeys Keys { get; }
 
@@ -149,7 +157,7 @@ public sealed class EspInboundSa
         if (early != ReplayCheck.Ok)
             return Drop(ToDropReason(early), out reason);
 
-        if (!EspCodec.TryDecrypt(Keys, esp, out result, out var why))
+        if (!EspCodec.TryDecrypt(Keys, esp, out result, out var why, _cipher))
             return Drop(why, out reason);
 
         Window.Accept(seq);
