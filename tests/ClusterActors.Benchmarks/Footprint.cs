@@ -223,74 +223,8 @@ internal static class Footprint
     }
 
     /// <summary>One `clusteractors node` process this benchmark started; only it is ever stopped, by its pid.</summary>
-    private sealed class Unit(string name, IPEndPoint admin, string trace, string args)
+    private sealed class Unit(string name, IPEndPoint admin, string trace, string args) : UnitProcess(name, admin, args)
     {
-        private Process? _process;
-        private StreamWriter? _log;
-        private string? _logPath;
-
-        public string Name => name;
-        public int Pid => _process!.Id;
-        public bool Exited => _process is { HasExited: true };
-        public int ExitCode => _process!.ExitCode;
-
-        /// <summary>The Node build output is copied beside the benchmark (project reference), hocon/ and scenarios/ included.</summary>
-        private static string Executable => Path.Combine(AppContext.BaseDirectory, "clusteractors.dll");
-
-        public void Start(string root, IReadOnlyList<(string Name, string Value)> environment)
-        {
-            _logPath = Path.Combine(root, name + ".log");
-            _log = new StreamWriter(_logPath) { AutoFlush = true };
-            var psi = new ProcessStartInfo("dotnet", $"\"{Executable}\" {args}")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-                WorkingDirectory = root
-            };
-            foreach (var (k, v) in environment) psi.Environment[k] = v;
-            _process = Process.Start(psi)!;
-            _process.OutputDataReceived += (_, e) => Log(e.Data);
-            _process.ErrorDataReceived += (_, e) => Log(e.Data);
-            _process.BeginOutputReadLine();
-            _process.BeginErrorReadLine();
-        }
-
-        private void Log(string? line)
-        {
-            if (line is null) return;
-            lock (this)
-            {
-                try { _log?.WriteLine(line); } catch (ObjectDisposedException) { }
-            }
-        }
-
-        public string LogTail()
-        {
-            try
-            {
-                lock (this) _log?.Flush();
-                return string.Join('\n', File.ReadAllLines(_logPath!).TakeLast(30));
-            }
-            catch (Exception e) when (e is IOException or ArgumentNullException)
-            {
-                return "(no log)";
-            }
-        }
-
-        public async Task<string?> Cli(string command)
-        {
-            try
-            {
-                var r = await AdminClient.RunAsync(admin, command, TimeSpan.FromSeconds(3));
-                return r.ExitCode == 0 ? r.Output : null;
-            }
-            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or AdminRefusedException)
-            {
-                return null;
-            }
-        }
-
         private string[] TraceLines()
         {
             try
@@ -312,25 +246,6 @@ internal static class Footprint
             var p = line.Split(' ');
             int At(int i) => p.Length > i ? int.Parse(p[i], CultureInfo.InvariantCulture) : -1;
             return (long.Parse(p[2], CultureInfo.InvariantCulture), At(4), At(5), At(3));
-        }
-
-        /// <summary>SIGKILL of this process only (its pid); the data folder goes with the benchmark's temp folder.</summary>
-        public void Stop()
-        {
-            try
-            {
-                if (_process is { HasExited: false } p)
-                {
-                    p.Kill(entireProcessTree: false);
-                    p.WaitForExit(5000);
-                }
-            }
-            catch (InvalidOperationException) { /* never started or already gone */ }
-            lock (this)
-            {
-                _log?.Dispose();
-                _log = null;
-            }
         }
     }
 }
