@@ -171,56 +171,12 @@ internal static class Footprint
     }
 
     /// <summary>Both members of an FGCP pair see two members in state work and name the same primary.</summary>
-    private static async Task<bool> Elected(Unit a, Unit b)
-    {
-        string? Of(string? status)
-        {
-            if (status is null || !status.Contains("state=work")) return null;
-            var members = status.Split('\n').Where(l => l.Contains("serialno_prio=")).ToList();
-            if (members.Count != 2) return null;
-            return members.FirstOrDefault(l => l.Contains(":      Primary,"))?[..16];
-        }
-        var pa = Of(await a.Cli("diagnose sys ha status"));
-        var pb = Of(await b.Cli("diagnose sys ha status"));
-        return pa is not null && pa == pb;
-    }
+    private static async Task<bool> Elected(Unit a, Unit b) => await ProcessLab.AgreedPrimary(a, b) is not null;
 
-    private static List<Unit> Define(string root, string extraHocon)
-    {
-        var akka = Units.ToDictionary(u => u, _ => LoopbackLab.FreeTcpPort());
-        var admin = Units.ToDictionary(u => u, _ => LoopbackLab.FreeTcpPort());
-        var hb = Units.ToDictionary(u => u, _ => LoopbackLab.FreeUdpPort());
-        var ike = Units.ToDictionary(u => u, _ => LoopbackLab.FreeUdpPort());
-        var contacts = string.Join(", ", Units.Select(u => $"\"akka.tcp://{UnitHost.SystemName}@127.0.0.1:{akka[u]}\""));
-        var certs = Path.Combine(root, "certs");
-        LabCertificateAuthority.Create().WriteTo(certs, Units.Select(u => (u, LoopbackLab.ScenarioConfig(u).SerialNumber!)));
-        var result = new List<Unit>();
-        foreach (var name in Units)
-        {
-            // The shipped config as it is: its HA timers are what an idle unit runs.
-            var config = LoopbackLab.ScenarioConfig(name);
-            var configFile = Path.Combine(root, name + ".conf");
-            File.WriteAllText(configFile, config.ToText());
-            var peers = Units.Where(o => o != name && LoopbackLab.ScenarioConfig(o).Ha.GroupId == config.Ha.GroupId).Select(o => $"\"127.0.0.1:{hb[o]}\"");
-            var trace = Path.Combine(root, name + ".trace");
-            var wiring = Path.Combine(root, name + ".hocon");
-            File.WriteAllText(wiring, $$"""
-                clusteractors.unit {
-                  akka = "127.0.0.1:{{akka[name]}}"
-                  admin = "127.0.0.1:{{admin[name]}}"
-                  ike = "127.0.0.1:{{ike[name]}}"
-                  contacts = [{{contacts}}]
-                  hbdev.port4 { bind = "127.0.0.1:{{hb[name]}}", peers = [{{string.Join(", ", peers)}}] }
-                  trace-tunnels = "{{trace}}"
-                  certs = "{{certs}}"
-                }
-                {{extraHocon}}
-                """);
-            result.Add(new Unit(name, new IPEndPoint(IPAddress.Loopback, admin[name]), trace,
-                $"node --config \"{configFile}\" --hocon \"{wiring}\" --data \"{Path.Combine(root, name)}\""));
-        }
-        return result;
-    }
+    // The shipped configs as they are: their HA timers are what an idle unit runs.
+    private static List<Unit> Define(string root, string extraHocon) =>
+        ProcessLab.Write(root, Units, name => LoopbackLab.ScenarioConfig(name), extraHocon)
+            .Select(l => new Unit(l.Name, l.Admin, l.Trace, l.Args)).ToList();
 
     /// <summary>One `clusteractors node` process this benchmark started; only it is ever stopped, by its pid.</summary>
     private sealed class Unit(string name, IPEndPoint admin, string trace, string args) : UnitProcess(name, admin, args)

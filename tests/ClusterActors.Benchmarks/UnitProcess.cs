@@ -101,3 +101,68 @@ internal class UnitProcess(string name, IPEndPoint admin, string args)
         }
     }
 }
+
+/// <summary>Where one unit of a process lab lives: its files under the run's folder, its loopback endpoints, its command line.</summary>
+internal sealed record UnitProcessLayout(string Name, ClusterActors.Protocol.Config.ConfigDocument Config, IPEndPoint Admin, IPEndPoint Ike,
+    string Trace, string Args);
+
+/// <summary>The process benchmarks' lab: seed units as `clusteractors node` processes on loopback (sa-sync, footprint).</summary>
+internal static class ProcessLab
+{
+    /// <summary>
+    /// Writes each unit's config, its wiring (free loopback ports for Akka, admin, IKE and the port4 heartbeat, the
+    /// pair's heartbeat peers by HA group, the opt-in trace) and a lab CA's certificates under <paramref name="root"/>.
+    /// </summary>
+    public static IReadOnlyList<UnitProcessLayout> Write(string root, IReadOnlyList<string> units,
+        Func<string, ClusterActors.Protocol.Config.ConfigDocument> configOf, string extraHocon)
+    {
+        var akka = units.ToDictionary(u => u, _ => LoopbackLab.FreeTcpPort());
+        var admin = units.ToDictionary(u => u, _ => LoopbackLab.FreeTcpPort());
+        var hb = units.ToDictionary(u => u, _ => LoopbackLab.FreeUdpPort());
+        var ike = units.ToDictionary(u => u, _ => LoopbackLab.FreeUdpPort());
+        var configs = units.ToDictionary(u => u, configOf);
+        var contacts = string.Join(", ", units.Select(u => $"\"akka.tcp://{UnitHost.SystemName}@127.0.0.1:{akka[u]}\""));
+        var certs = Path.Combine(root, "certs");
+        LabCertificateAuthority.Create().WriteTo(certs, units.Select(u => (u, configs[u].SerialNumber!)));
+        var result = new List<UnitProcessLayout>();
+        foreach (var name in units)
+        {
+            var config = configs[name];
+            var configFile = Path.Combine(root, name + ".conf");
+            File.WriteAllText(configFile, config.ToText());
+            var peers = units.Where(o => o != name && configs[o].Ha.GroupId == config.Ha.GroupId).Select(o => $"\"127.0.0.1:{hb[o]}\"");
+            var trace = Path.Combine(root, name + ".trace");
+            var wiring = Path.Combine(root, name + ".hocon");
+            File.WriteAllText(wiring, $$"""
+                clusteractors.unit {
+                  akka = "127.0.0.1:{{akka[name]}}"
+                  admin = "127.0.0.1:{{admin[name]}}"
+                  ike = "127.0.0.1:{{ike[name]}}"
+                  contacts = [{{contacts}}]
+                  hbdev.port4 { bind = "127.0.0.1:{{hb[name]}}", peers = [{{string.Join(", ", peers)}}] }
+                  trace-tunnels = "{{trace}}"
+                  certs = "{{certs}}"
+                }
+                {{extraHocon}}
+                """);
+            result.Add(new UnitProcessLayout(name, config, new IPEndPoint(IPAddress.Loopback, admin[name]), new IPEndPoint(IPAddress.Loopback, ike[name]),
+                trace, $"node --config \"{configFile}\" --hocon \"{wiring}\" --data \"{Path.Combine(root, name)}\""));
+        }
+        return result;
+    }
+
+    /// <summary>The serial both members of an FGCP pair name as their primary, once both see two members in state work; else null.</summary>
+    public static async Task<string?> AgreedPrimary(UnitProcess a, UnitProcess b)
+    {
+        static string? Of(string? status)
+        {
+            if (status is null || !status.Contains("state=work")) return null;
+            var members = status.Split('\n').Where(l => l.Contains("serialno_prio=")).ToList();
+            if (members.Count != 2) return null;
+            return members.FirstOrDefault(l => l.Contains(":      Primary,"))?[..16];
+        }
+        var pa = Of(await a.Cli("diagnose sys ha status"));
+        var pb = Of(await b.Cli("diagnose sys ha status"));
+        return pa is not null && pa == pb ? pa : null;
+    }
+}
