@@ -157,18 +157,8 @@ internal static class Footprint
         }
     }
 
-    private static async Task<TimeSpan> Until(Func<Task<bool>> condition, TimeSpan within, string what, List<Unit> units, CancellationToken ct)
-    {
-        var sw = Stopwatch.StartNew();
-        while (sw.Elapsed < within)
-        {
-            if (await condition()) return sw.Elapsed;
-            if (units.FirstOrDefault(u => u.Exited) is { } dead)
-                throw new TimeoutException($"{dead.Name} exited (code {dead.ExitCode}) while waiting for {what}");
-            await Task.Delay(200, ct);
-        }
-        throw new TimeoutException($"not within {within.TotalSeconds:0} s: {what}");
-    }
+    private static Task<TimeSpan> Until(Func<Task<bool>> condition, TimeSpan within, string what, List<Unit> units, CancellationToken ct) =>
+        ProcessLab.Until(condition, within, what, units, TimeSpan.FromMilliseconds(200), ct);
 
     /// <summary>Both members of an FGCP pair see two members in state work and name the same primary.</summary>
     private static async Task<bool> Elected(Unit a, Unit b) => await ProcessLab.AgreedPrimary(a, b) is not null;

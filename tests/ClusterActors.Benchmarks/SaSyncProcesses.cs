@@ -246,18 +246,8 @@ internal static class SaSyncProcesses
         foreach (var u in units) u.Stop();
     }
 
-    private static async Task<TimeSpan> Until(Func<Task<bool>> condition, TimeSpan within, string what, List<Unit> units, CancellationToken ct)
-    {
-        var sw = Stopwatch.StartNew();
-        while (sw.Elapsed < within)
-        {
-            if (await condition()) return sw.Elapsed;
-            if (units.FirstOrDefault(u => u.Exited) is { } dead)
-                throw new TimeoutException($"{dead.Name} exited (code {dead.ExitCode}) while waiting for {what}");
-            await Task.Delay(100, ct);
-        }
-        throw new TimeoutException($"not within {within.TotalSeconds:0} s: {what}");
-    }
+    private static Task<TimeSpan> Until(Func<Task<bool>> condition, TimeSpan within, string what, List<Unit> units, CancellationToken ct) =>
+        ProcessLab.Until(condition, within, what, units, TimeSpan.FromMilliseconds(100), ct);
 
     /// <summary>The unit both members of an FGCP pair name as their primary, once both see two members in state work.</summary>
     private static async Task<Unit?> Primary(Unit a, Unit b)

@@ -151,6 +151,22 @@ internal static class ProcessLab
         return result;
     }
 
+    /// <summary>Polls <paramref name="condition"/> every <paramref name="poll"/> until it holds; fails at once, naming the unit,
+    /// when one of <paramref name="units"/> exited meanwhile, and after <paramref name="within"/>.</summary>
+    public static async Task<TimeSpan> Until(Func<Task<bool>> condition, TimeSpan within, string what, IEnumerable<UnitProcess> units,
+        TimeSpan poll, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < within)
+        {
+            if (await condition()) return sw.Elapsed;
+            if (units.FirstOrDefault(u => u.Exited) is { } dead)
+                throw new TimeoutException($"{dead.Name} exited (code {dead.ExitCode}) while waiting for {what}");
+            await Task.Delay(poll, ct);
+        }
+        throw new TimeoutException($"not within {within.TotalSeconds:0} s: {what}");
+    }
+
     /// <summary>The serial both members of an FGCP pair name as their primary, once both see two members in state work; else null.</summary>
     public static async Task<string?> AgreedPrimary(UnitProcess a, UnitProcess b)
     {
