@@ -102,9 +102,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     private readonly HashSet<string> _writtenClear = new();
     private IkeResponder _gateway;
     private readonly Dictionary<string, TunnelRecord> _records = new();
-    /// <summary>Each record's key by its IKE SPIs (SPIi, SPIr): an IKE datagram, a DPD answer, a rekey or a Delete finds its
-    /// tunnel with a lookup, not a scan of every record (issue 13). Records are kept (deleted ones too), so is this.</summary>
-    private readonly Dictionary<(ulong SpiI, ulong SpiR), string> _keyBySpis = new();
+    /// <summary>The live records by their IKE SPIs: per IKE datagram a lookup, not a scan; deleted SAs leave it.</summary>
+    private readonly IkeSaIndex _keyBySpis = new();
     private readonly Dictionary<string, IActorRef> _tunnels = new();
     /// <summary>The index each live instance shows on this unit (<see cref="DialupInstanceNames"/>): names are per unit.</summary>
     private readonly Dictionary<string, int> _localIndex = new();
@@ -337,8 +336,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
 
     /// <summary>The record of the IKE SA with these SPIs, if this unit owns it.</summary>
     private TunnelRecord? OwnedBySpis(ulong spiI, ulong spiR) =>
-        _keyBySpis.TryGetValue((spiI, spiR), out var key) && _records.TryGetValue(key, out var r) && r.OwnerSerial == _serial
-        && r.Ike.SpiI == spiI && r.Ike.SpiR == spiR ? r : null;
+        _keyBySpis.KeyOf(spiI, spiR) is { } key && _records.TryGetValue(key, out var r) && r.OwnerSerial == _serial
+        && !r.Deleted && r.Ike.SpiI == spiI && r.Ike.SpiR == spiR ? r : null;
 
     protected override void PostStop()
     {
@@ -678,11 +677,19 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             }
         }
         _records[incoming.Key] = incoming;
-        _keyBySpis[(incoming.Ike.SpiI, incoming.Ike.SpiR)] = incoming.Key;
+        _keyBySpis.Applied(known, incoming);
         PublishRole(known, incoming);
         if (incoming.OwnerSerial == _serial && !incoming.Deleted && _phase1.Dpd == DpdMode.OnIdle && !Timers.IsTimerActive("dpd"))
             Timers.StartPeriodicTimer("dpd", DpdTick.Instance, DpdCheckInterval);
-        if (incoming.OwnerSerial == _serial) _gateway.Resume(incoming.Ike); // answer DPD with the synced message IDs
+        if (incoming.Deleted)
+        {
+            // Deleted by the client or flushed by DPD, on whichever unit: the gateway answers it no more (it was resumed from
+            // the deleted record before, so a flushed peer's next DPD was answered and the gateway held every SA that
+            // ever existed), and nothing is left of its liveness.
+            _gateway.Forget(incoming.Ike.SpiR);
+            _liveness.Remove(incoming.Key);
+        }
+        else if (incoming.OwnerSerial == _serial) _gateway.Resume(incoming.Ike); // answer DPD with the synced message IDs
         if (_tunnels.TryGetValue(incoming.Key, out var tunnel))
         {
             if (incoming.Deleted)
