@@ -27,9 +27,10 @@ using ClusterActors.Protocol.Fgcp;
 //   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- footprint [--seconds 30] [--settle 20] [--env NAME=VALUE]... [--hocon TEXT]
 //     The seed lab's four units as `clusteractors node` OS processes left idle: per unit ms CPU per s, RSS, managed heap,
 //     wake-ups per s and the threads that used the CPU, from /proc (Footprint.cs).
-//   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- tunnel-lookup [--seconds 0.5]
+//   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- tunnel-lookup [--seconds 0.5] [--esp-only]
 //     Per-packet tunnel lookup by inbound SPI and by destination at 10, 1,000 and 10,000 tunnels, ForwardingActor's old
-//     dictionary/scan against TunnelPaths, in ns per lookup; and ESP bytes allocated per packet (TunnelLookup.cs).
+//     dictionary/scan against TunnelPaths, in ns per lookup; and ESP bytes allocated per packet for each phase2 suite
+//     (--esp-only: only those) (TunnelLookup.cs).
 var what = args.FirstOrDefault() ?? "fgcp-detection";
 var kills = args.SkipWhile(a => a != "--kills").Skip(1).Select(int.Parse).FirstOrDefault(20);
 
@@ -78,7 +79,7 @@ switch (what)
             Math.Clamp(floodRounds, 1, 100));
     case "tunnel-lookup":
         var perFigure = args.SkipWhile(a => a != "--seconds").Skip(1).Select(double.Parse).FirstOrDefault(0.5);
-        return TunnelLookup.Run(Math.Clamp(perFigure, 0.05, 60));
+        return TunnelLookup.Run(Math.Clamp(perFigure, 0.05, 60), args.Contains("--esp-only"));
     case "footprint":
         return await Footprint.Main(args[1..]);
     default:

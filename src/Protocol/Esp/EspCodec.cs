@@ -91,30 +91,33 @@ public static class EspCodec
         BinaryPrimitives.WriteUInt32BigEndian(packet.AsSpan(0, 4), sa.Spi);
         BinaryPrimitives.WriteUInt32BigEndian(packet.AsSpan(4, 4), seq);
         iv.CopyTo(packet.AsSpan(HeaderLength, ivLength));
+        int authenticated = packet.Length - icvLength;
+
+        if (cipher is not null)
+        {
+            // The SA's cipher encrypts in place: the plaintext is laid out where its ciphertext goes, so the packet is the
+            // only allocation (the plaintext never sits in a buffer of its own that would need zeroing).
+            var body = packet.AsSpan(HeaderLength + ivLength, plainLength);
+            Plaintext(innerIpPacket, padLength, nextHeader, body);
+            if (suite.IsAead)
+            {
+                cipher.Seal(iv, body, packet.AsSpan(0, HeaderLength), packet.AsSpan(HeaderLength + ivLength, plainLength + icvLength));
+                return packet;
+            }
+            cipher.EncryptCbc(body, iv, body);
+            Span<byte> mac = stackalloc byte[64];
+            cipher.Mac(packet.AsSpan(0, authenticated), mac);
+            mac[..icvLength].CopyTo(packet.AsSpan(authenticated, icvLength));
+            return packet;
+        }
 
         var plain = new byte[plainLength];
-        innerIpPacket.CopyTo(plain);
-        // RFC 4303 §2.4: the default padding is the monotonic series 1, 2, 3, … so the receiver can check it.
-        for (int i = 0; i < padLength; i++)
-            plain[innerIpPacket.Length + i] = (byte)(i + 1);
-        plain[plainLength - 2] = (byte)padLength;
-        plain[plainLength - 1] = nextHeader;
-
+        Plaintext(innerIpPacket, padLength, nextHeader, plain);
         if (suite.IsAead)
         {
             // RFC 4106 §5: the associated data is SPI | Seq (32-bit sequence numbers).
             suite.Seal(sa.EncKey, iv, plain, packet.AsSpan(0, HeaderLength), packet.AsSpan(HeaderLength + ivLength, plainLength + icvLength));
             CryptographicOperations.ZeroMemory(plain);
-            return packet;
-        }
-        int authenticated = packet.Length - icvLength;
-        if (cipher is not null)
-        {
-            cipher.EncryptCbc(plain, iv, packet.AsSpan(HeaderLength + ivLength, plainLength));
-            CryptographicOperations.ZeroMemory(plain);
-            Span<byte> mac = stackalloc byte[64];
-            cipher.Mac(packet.AsSpan(0, authenticated), mac);
-            mac[..icvLength].CopyTo(packet.AsSpan(authenticated, icvLength));
             return packet;
         }
         using (var aes = Aes.Create())
@@ -126,6 +129,17 @@ public static class EspCodec
 
         suite.Icv(sa.AuthKey, packet.AsSpan(0, authenticated)).CopyTo(packet.AsSpan(authenticated, icvLength));
         return packet;
+    }
+
+    /// <summary>The inner packet, then RFC 4303 §2.4's default padding (the monotonic series 1, 2, 3, …, so the receiver
+    /// can check it), the pad length and the next header.</summary>
+    private static void Plaintext(ReadOnlySpan<byte> inner, int padLength, byte nextHeader, Span<byte> plain)
+    {
+        inner.CopyTo(plain);
+        for (int i = 0; i < padLength; i++)
+            plain[inner.Length + i] = (byte)(i + 1);
+        plain[^2] = (byte)padLength;
+        plain[^1] = nextHeader;
     }
 
     /// <summary>
@@ -157,11 +171,15 @@ public static class EspCodec
             return false;
         }
 
-        var plain = new byte[cipherLength];
+        // With the SA's cipher, its scratch buffer: the payload copied out of it is the packet's only allocation.
+        Span<byte> plain = cipher is not null ? cipher.Scratch(cipherLength) : new byte[cipherLength];
         if (suite.IsAead)
         {
             // The AEAD checks the tag before it releases any plaintext.
-            if (!suite.TryOpen(sa.EncKey, esp.Slice(HeaderLength, ivLength), esp[(HeaderLength + ivLength)..], esp[..HeaderLength], plain))
+            var iv = esp.Slice(HeaderLength, ivLength);
+            var sealedPart = esp[(HeaderLength + ivLength)..];
+            if (cipher is not null ? !cipher.TryOpen(iv, sealedPart, esp[..HeaderLength], plain)
+                : !suite.TryOpen(sa.EncKey, iv, sealedPart, esp[..HeaderLength], plain))
             {
                 reason = EspDropReason.BadIcv;
                 return false;
@@ -192,14 +210,14 @@ public static class EspCodec
         int padLength = plain[cipherLength - 2];
         byte nextHeader = plain[cipherLength - 1];
         int payloadLength = cipherLength - 2 - padLength;
-        if (payloadLength < 0 || !PaddingIsMonotonic(plain.AsSpan(payloadLength, padLength)))
+        if (payloadLength < 0 || !PaddingIsMonotonic(plain.Slice(payloadLength, padLength)))
         {
             CryptographicOperations.ZeroMemory(plain);
             reason = EspDropReason.BadPadding;
             return false;
         }
 
-        result = new EspDecrypted(spi, seq, nextHeader, plain.AsSpan(0, payloadLength).ToArray());
+        result = new EspDecrypted(spi, seq, nextHeader, plain[..payloadLength].ToArray());
         CryptographicOperations.ZeroMemory(plain);
         reason = EspDropReason.None;
         return true;

@@ -9,8 +9,22 @@ public sealed record EspCounters(ulong Packets, ulong Bytes, ulong WireBytes)
 {
     public static readonly EspCounters Zero = new(0, 0, 0);
 
-    internal EspCounters Add(int innerBytes, int wireBytes) =>
-        new(Packets + 1, Bytes + (ulong)innerBytes, WireBytes + (ulong)wireBytes);
+}
+
+/// <summary>The running counters behind <see cref="EspCounters"/>: added to per packet without an allocation, read into a
+/// record only when someone asks (the tunnel list, the drills).</summary>
+internal struct EspCounting
+{
+    private ulong _packets, _bytes, _wireBytes;
+
+    public void Add(int innerBytes, int wireBytes)
+    {
+        _packets++;
+        _bytes += (ulong)innerBytes;
+        _wireBytes += (ulong)wireBytes;
+    }
+
+    public readonly EspCounters Read() => _packets == 0 ? EspCounters.Zero : new(_packets, _bytes, _wireBytes);
 }
 
 /// <summary>One sealed outbound packet and the sequence number it used.</summary>
@@ -42,7 +56,7 @@ public sealed class EspOutboundSa
     }
 
     /// <summary>The SA's keyed cipher and HMAC, made once (not thread-safe: the SA has one owner).</summary>
-    private readonly EspCipher? _cipher;
+    private readonly EspCipher _cipher;
 
     public EspSaKeys Keys { get; }
 
@@ -51,7 +65,9 @@ public sealed class EspOutboundSa
 
     public bool IsExhausted => NextSeq >= Exhausted;
 
-    public EspCounters Counters { get; private set; } = EspCounters.Zero;
+    private EspCounting _counters;
+
+    public EspCounters Counters => _counters.Read();
 
     /// <summary>Encrypts with a random IV and consumes one sequence number.</summary>
     /// <exception cref="InvalidOperationException">The sequence space is used up: ESN is off, so the counter must not wrap (RFC 4303 §3.3.3).</exception>
@@ -91,7 +107,7 @@ public sealed class EspOutboundSa
 
     private EspSealed Record(byte[] bytes, uint seq, int innerLength)
     {
-        Counters = Counters.Add(innerLength, bytes.Length);
+        _counters.Add(innerLength, bytes.Length);
         return new EspSealed(bytes, seq);
     }
 }
@@ -114,14 +130,16 @@ public sealed class EspInboundSa
     }
 
     /// <summary>The SA's keyed cipher and HMAC, made once (not thread-safe: the SA has one owner).</summary>
-    private readonly EspCipher? _cipher;
+    private readonly EspCipher _cipher;
 
     public EspSaKeys Keys { get; }
 
     public ReplayWindow Window { get; }
 
+    private EspCounting _counters;
+
     /// <summary>Delivered packets only, as FortiOS counts `dec:pkts/bytes`.</summary>
-    public EspCounters Counters { get; private set; } = EspCounters.Zero;
+    public EspCounters Counters => _counters.Read();
 
     public ulong DropCount(EspDropReason reason) =>
         reason == EspDropReason.None || (int)reason < 0 || (int)reason >= _drops.Length ? 0 : _drops[(int)reason];
@@ -162,7 +180,7 @@ public sealed class EspInboundSa
 
         Window.Accept(seq);
         reason = EspDropReason.None;
-        Counters = Counters.Add(result.Payload.Length, esp.Length);
+        _counters.Add(result.Payload.Length, esp.Length);
         return true;
     }
 
