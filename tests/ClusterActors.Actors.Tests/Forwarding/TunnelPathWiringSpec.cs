@@ -126,7 +126,7 @@ public sealed class TunnelPathWiringSpec : TestKit
     [Fact]
     public void Traffic_goes_into_the_narrowest_instance_and_never_into_one_that_is_gone()
     {
-        var (forwarding, _, server) = Lab();
+        var (forwarding, wan, server) = Lab();
         TestProbe wide = CreateTestProbe(), narrow = CreateTestProbe();
         // A client that claims everything (0.0.0.0/0) dialed before PC1's client.
         forwarding.Tell(Path("vpn1/wide", 0x1000, Client1, "0.0.0.0/0", wide));
@@ -146,6 +146,10 @@ public sealed class TunnelPathWiringSpec : TestKit
         forwarding.Tell(new TunnelPathRemoved("vpn1/wide"));
         ToPc(server, "10.10.1.2");
         AwaitCondition(() => Drops(forwarding, "no route") == 1);
+        Esp(wan, Client1, 0x1000, 1);
+        Esp(wan, Client2, 0x2000, 1);
+        AwaitCondition(() => Drops(forwarding, "esp unknown spi") == 2);
         wide.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        narrow.ExpectNoMsg(TimeSpan.FromMilliseconds(10));
     }
 }
