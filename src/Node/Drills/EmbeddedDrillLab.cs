@@ -124,28 +124,16 @@ public sealed class EmbeddedDrillLab : IDrillLab
 
     private void RememberSas(DialupClientGateway client)
     {
-        if (client.Established is not { } est) return;
-        var wan = client.Settings.WanAddress.Address;
-        var gateway = client.Settings.RemoteGateway;
         lock (_gate)
-        {
-            _clientSas[est.Child.OutboundSpi] = new EspSaOnWire(wan, gateway, est.Child.OutboundEsp());
-            _clientSas[est.Child.InboundSpi] = new EspSaOnWire(gateway, wan, est.Child.InboundEsp());
-        }
+            foreach (var sa in SegmentPcaps.ClientSas(client))
+                _clientSas[sa.Keys.Spi] = sa;
     }
 
     public DrillPackets? SavePackets(string directory, string stem)
     {
         if (_lab.Client1 is { } client) RememberSas(client);
-        var files = new List<SegmentPcap>();
-        foreach (var counts in _capture.Counts())
-        {
-            if (_capture.Encode(counts.Segment) is not { } pcap) continue;
-            var file = Path.Combine(directory, $"{stem}-{counts.Segment}.pcapng");
-            File.WriteAllBytes(file, pcap);
-            files.Add(new SegmentPcap(counts.Segment, file, counts.Kept, counts.NotKept));
-        }
-        var wan = _lab.Client1 is { } c ? _lab.Net!.Fabric.Wiring.FirstOrDefault(w => $"{w.Host} {w.Interface}" == c.Wan.ToString())?.Segment : null;
+        var files = SegmentPcaps.Write(_capture, directory, stem);
+        var wan = SegmentPcaps.ClientSegment(_lab.Net!.Fabric, _lab.Client1);
         lock (_gate) return new DrillPackets(files, wan, _clientSas.Values.ToList());
     }
 
