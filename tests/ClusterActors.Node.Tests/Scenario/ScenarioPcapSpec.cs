@@ -31,6 +31,8 @@ public sealed class ScenarioPcapSpec(ITestOutputHelper output) : IDisposable
             wait 1s
             DC2_VM1> diagnose sniffer packet port2 'host 192.168.7.2' 6 2
             DC2_VM1> diagnose sniffer packet any 'icmp' 5 4 --pcap {sniffed}
+            DC2_VM1> diagnose sniffer packet any 'icmp' 4 1 --pcap
+            DC2_VM1> diagnose sniffer packet any 'icmp' 4 1 --pcap {Path.Combine(_dir, "no-such-folder", "x.pcapng")}
             traffic stop
             pcap save {segments}
             """);
@@ -59,6 +61,11 @@ public sealed class ScenarioPcapSpec(ITestOutputHelper output) : IDisposable
         var rows = Tshark(["-r", sniffed, "-T", "fields", "-e", "frame.interface_name", "-e", "icmp.type"]);
         Assert.Equal(4, rows.Count);
         Assert.All(rows, r => Assert.Matches(@"^FGVM\w+ (vpn1\w*|port3)$", r[0]));
+
+        // A bad --pcap is refused with a reason, the capture's text still printed when only the write failed.
+        Assert.Contains("--pcap needs a file name\n", transcript);
+        Assert.Matches(@"1 packets received by filter\n0 packets dropped by kernel\ncannot write [^\n]*no-such-folder/x\.pcapng: ", transcript);
+        Assert.False(File.Exists(Path.Combine(_dir, "no-such-folder", "x.pcapng")));
 
         // pcap save: one file per segment, and the printed command decrypts CLIENT1's segment.
         Assert.True(File.Exists(Path.Combine(segments, "wan.pcapng")));
