@@ -142,9 +142,20 @@ public static class FortiOsCli
     /// <summary>The longest a capture with a count waits for its packets.</summary>
     public static readonly TimeSpan SnifferMaxDuration = TimeSpan.FromSeconds(5);
 
-    /// <summary>`diagnose sniffer packet &lt;interface&gt; &lt;'filter'&gt; &lt;verbose&gt; &lt;count&gt;` (FortiOS's argument order).</summary>
+    /// <summary>
+    /// `diagnose sniffer packet &lt;interface&gt; &lt;'filter'&gt; &lt;verbose&gt; &lt;count&gt; [--pcap FILE]` (FortiOS's argument order;
+    /// `--pcap` is the lab's: it also writes the capture as pcapng to FILE on the host running the unit).
+    /// </summary>
     private static async Task<CliResult> Sniffer(CliTargets u, string[] rest)
     {
+        string? pcapFile = null;
+        var pcapAt = Array.IndexOf(rest, "--pcap");
+        if (pcapAt >= 0)
+        {
+            if (pcapAt + 1 >= rest.Length || rest[pcapAt + 1].Length == 0) return Fail("--pcap needs a file name");
+            pcapFile = rest[pcapAt + 1];
+            rest = [.. rest[..pcapAt], .. rest[(pcapAt + 2)..]];
+        }
         if (rest.Length < 1) return Fail("command incomplete: diagnose sniffer packet <interface> <'filter'> <verbose> <count>");
         var iface = rest[0];
         var filter = rest.Length > 1 ? rest[1] : "none";
@@ -158,8 +169,19 @@ public static class FortiOsCli
         }
         if (u.Forwarding.IsNobody()) return Fail("this unit has no packet interfaces (it runs without the lab's data plane)");
         var duration = count is > 0 ? SnifferMaxDuration : SnifferDefaultDuration;
-        var result = await u.Forwarding.Ask<SnifferResult>(new StartSniffer(iface, filter, verbosity, count, duration), duration + AskTimeout);
-        return result.Ok ? Ok(result.Output) : Fail(result.Output);
+        var result = await u.Forwarding.Ask<SnifferResult>(new StartSniffer(iface, filter, verbosity, count, duration, pcapFile is not null), duration + AskTimeout);
+        if (!result.Ok) return Fail(result.Output);
+        if (pcapFile is null) return Ok(result.Output);
+        if (result.Pcap is null) return Fail(result.Output + $"the capture could not be written as pcapng");
+        try
+        {
+            await File.WriteAllBytesAsync(pcapFile, result.Pcap);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            return Fail(result.Output + $"cannot write {pcapFile}: {e.Message}");
+        }
+        return Ok(result.Output + $"pcapng written to {Path.GetFullPath(pcapFile)}\n");
     }
 
     /// <summary>

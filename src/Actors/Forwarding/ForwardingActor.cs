@@ -147,7 +147,7 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
         Receive<StartSniffer>(OnStartSniffer);
         Receive<SnifferDue>(d =>
         {
-            if (_sniffers.Remove(d.Id, out var s)) s.ReplyTo.Tell(new SnifferResult(s.Capture.Render(interrupted: true), true));
+            if (_sniffers.Remove(d.Id, out var s)) s.ReplyTo.Tell(SnifferDone(s.Capture, interrupted: true));
         });
         Receive<GetForwardingStatus>(_ =>
         {
@@ -191,7 +191,7 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
     protected override void PostStop()
     {
         foreach (var p in _ports.Values) p.Dispose();
-        foreach (var s in _sniffers.Values) s.ReplyTo.Tell(new SnifferResult(s.Capture.Render(interrupted: true), true));
+        foreach (var s in _sniffers.Values) s.ReplyTo.Tell(SnifferDone(s.Capture, interrupted: true));
     }
 
     private UnitRoutes BuildRoutes(ConfigDocument config) => UnitRoutes.From(config, StaticRoutes.Of(config));
@@ -419,13 +419,27 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
             if (!s.Capture.Offer(iface, direction, packet) || !s.Capture.Done) continue;
             _sniffers.Remove(id);
             Timers.Cancel(id);
-            s.ReplyTo.Tell(new SnifferResult(s.Capture.Render(interrupted: false), true));
+            s.ReplyTo.Tell(SnifferDone(s.Capture, interrupted: false));
         }
+    }
+
+    private SnifferResult SnifferDone(SnifferCapture capture, bool interrupted) =>
+        new(capture.Render(interrupted), true, capture.Pcap(_serial));
+
+    /// <summary>
+    /// The unit's MAC on <paramref name="iface"/> for a verbosity 3/6 dump: the FGCP virtual MAC 00:09:0f:09:&lt;group-id&gt;:&lt;index&gt;
+    /// of portN (index N-1); null for a tunnel or any other interface, and for a group id past the documented 0-255.
+    /// </summary>
+    private byte[]? OwnMac(string iface)
+    {
+        if (!iface.StartsWith("port", StringComparison.Ordinal) || !int.TryParse(iface.AsSpan(4), out var n) || n is < 1 or > 256) return null;
+        var group = _config.Ha.GroupId;
+        return group is < 0 or > 255 ? null : [0x00, 0x09, 0x0f, 0x09, (byte)group, (byte)(n - 1)];
     }
 
     private void OnStartSniffer(StartSniffer start)
     {
-        var capture = SnifferCapture.Create(start.Interface, start.Filter, start.Verbosity, start.Count, out var error);
+        var capture = SnifferCapture.Create(start.Interface, start.Filter, start.Verbosity, start.Count, out var error, start.Pcap, OwnMac);
         if (capture is null)
         {
             Sender.Tell(new SnifferResult(error!, false));

@@ -34,9 +34,11 @@ public sealed record UnitStalled(TimeSpan Waited);
 public sealed record TunnelEncrypted(byte[] OuterPacket);
 
 /// <summary>`diagnose sniffer packet IFACE FILTER VERBOSITY [COUNT]`; runs until the count or <see cref="Duration"/>.</summary>
-public sealed record StartSniffer(string Interface, string Filter, int Verbosity, int? Count, TimeSpan Duration);
+/// <param name="Pcap">Also return the packets as pcapng (the lab's `--pcap FILE`).</param>
+public sealed record StartSniffer(string Interface, string Filter, int Verbosity, int? Count, TimeSpan Duration, bool Pcap = false);
 
-public sealed record SnifferResult(string Output, bool Ok);
+/// <param name="Pcap">The capture as pcapng when it was asked for (at most <see cref="SnifferCapture.MaxPcapPackets"/> packets).</param>
+public sealed record SnifferResult(string Output, bool Ok, byte[]? Pcap = null);
 
 public sealed record GetForwardingStatus
 {

@@ -8,8 +8,10 @@ namespace ClusterActors.Actors.Forwarding;
 
 /// <summary>
 /// One `diagnose sniffer packet INTERFACE 'FILTER' VERBOSITY [COUNT]` capture. FortiOS prints each packet live and, when
-/// the count is reached or the user presses Ctrl-C, the kernel's summary. Verbosity 1-3 print the header summary
-/// only, 4-6 add the interface and direction (the scenario's level 4; the hex dumps of 5/6 are not emulated).
+/// the count is reached or the user presses Ctrl-C, the kernel's summary. Verbosity as FortiOS's help gives it
+/// (<see cref="SnifferLine.TryRender"/>): 1 header, 2 + IP hex, 3 + Ethernet hex, 4-6 the same with interface and
+/// direction. The lab's fabric has no link layer, so the Ethernet header of 3/6 is built (<see cref="LinkLayer"/>).
+/// With <see cref="WantsPcap"/> the packets are also kept, at most <see cref="MaxPcapPackets"/>, for <see cref="Pcap"/>.
 /// The filter is a small tcpdump subset: `none`, protocol names (icmp, udp, tcp, esp) and `host A.B.C.D`, joined by `and`.
 /// </summary>
 public sealed class SnifferCapture
@@ -22,8 +24,21 @@ public sealed class SnifferCapture
     private readonly IPAddress? _host;
     private readonly int _verbosity;
 
-    private SnifferCapture(string iface, string filterText, byte? protocol, IPAddress? host, int verbosity, int? count)
+    /// <summary>The most packets one capture keeps for its pcap (beyond it they are printed, counted, not kept): a bound on memory.</summary>
+    public const int MaxPcapPackets = 10_000;
+
+    private static readonly byte[] NoMac = new byte[SnifferEthernet.MacLength];
+    // What FortiOS prints as the destination of an inbound frame captured on `any` (published captures; see Protocol/Packets/README.md).
+    private static readonly byte[] AnyInboundMac = [0, 0, 0, 0, 0, 1];
+
+    private readonly DateTimeOffset _startedAt = DateTimeOffset.UtcNow;
+    private readonly List<(TimeSpan At, string Interface, SnifferDirection Direction, byte[] Ipv4)>? _kept;
+    private readonly Func<string, byte[]?>? _ownMac;
+
+    private SnifferCapture(string iface, string filterText, byte? protocol, IPAddress? host, int verbosity, int? count, bool pcap, Func<string, byte[]?>? ownMac)
     {
+        _kept = pcap ? new() : null;
+        _ownMac = ownMac;
         _interface = iface;
         _filterText = filterText;
         _protocol = protocol;
@@ -38,8 +53,16 @@ public sealed class SnifferCapture
 
     public bool Done => Count is { } c && Captured >= c;
 
+    public bool WantsPcap => _kept is not null;
+
+    /// <summary>Packets matched but not kept for the pcap because <see cref="MaxPcapPackets"/> were already.</summary>
+    public int NotKept { get; private set; }
+
     /// <summary>Parses the command's arguments after `diagnose sniffer packet`; null and an error when FortiOS would refuse them.</summary>
-    public static SnifferCapture? Create(string iface, string filter, int verbosity, int? count, out string? error)
+    /// <param name="pcap">Keep the packets for <see cref="Pcap"/> (the lab's `--pcap FILE`).</param>
+    /// <param name="ownMac">The unit's MAC on an interface (its FGCP virtual MAC), null where it has none (a tunnel): verbosity 3/6.</param>
+    public static SnifferCapture? Create(string iface, string filter, int verbosity, int? count, out string? error, bool pcap = false,
+        Func<string, byte[]?>? ownMac = null)
     {
         error = null;
         if (verbosity is < 1 or > 6)
@@ -75,7 +98,7 @@ public sealed class SnifferCapture
                     return null;
             }
         }
-        return new SnifferCapture(iface, filter.Trim('\'', '"'), protocol, host, verbosity, count == 0 ? null : count);
+        return new SnifferCapture(iface, filter.Trim('\'', '"'), protocol, host, verbosity, count == 0 ? null : count, pcap, ownMac);
     }
 
     /// <summary>The banner FortiOS prints before the first packet.</summary>
@@ -91,11 +114,41 @@ public sealed class SnifferCapture
     {
         if (Done || !Matches(iface, packet)) return false;
         Captured++;
-        var line = _verbosity >= 4
-            ? SnifferLine.Format(_clock.Elapsed, iface, direction, packet)
-            : string.Create(CultureInfo.InvariantCulture, $"{_clock.Elapsed.TotalSeconds:0.000000} {SnifferLine.Describe(packet)}");
-        _lines.Append(line).Append('\n');
+        var at = _clock.Elapsed;
+        var bytes = packet.ToBytes();
+        var frame = new SnifferFrame(at, iface, direction, bytes, LinkLayer(_interface == "any", direction, _ownMac?.Invoke(iface)));
+        // The packet came parsed from our own port, so it renders; were it not, say so rather than lose the line.
+        _lines.Append(SnifferLine.TryRender(_verbosity, frame, out var text, out var error)
+            ? text : string.Create(CultureInfo.InvariantCulture, $"{at.TotalSeconds:0.000000} {iface} [{error}]\n"));
+        if (_kept is not null)
+        {
+            if (_kept.Count < MaxPcapPackets) _kept.Add((at, iface, direction, bytes));
+            else NotKept++;
+        }
         return true;
+    }
+
+    /// <summary>
+    /// The Ethernet header a 3/6 dump shows, null for an interface without one. The fabric has no ARP, so the far side's
+    /// MAC is unknown and printed as zeros; the unit's own is its virtual MAC. On `any`, FortiOS replaces the destination
+    /// of an inbound frame by 00:00:00:00:00:01 (published captures), and so does this.
+    /// </summary>
+    public static SnifferEthernet? LinkLayer(bool any, SnifferDirection direction, byte[]? ownMac)
+    {
+        if (ownMac is not { Length: SnifferEthernet.MacLength }) return null;
+        return direction == SnifferDirection.In
+            ? new SnifferEthernet(any ? AnyInboundMac : ownMac, NoMac)
+            : new SnifferEthernet(NoMac, ownMac);
+    }
+
+    /// <summary>The kept packets as pcapng (one interface block per interface seen, raw IPv4); null when no pcap was asked.</summary>
+    public byte[]? Pcap(string unit)
+    {
+        if (_kept is null) return null;
+        var names = _kept.Select(k => k.Interface).Distinct().ToList();
+        var packets = _kept.Select(k => new PcapNgPacket(names.IndexOf(k.Interface), _startedAt + k.At, k.Ipv4, k.Direction == SnifferDirection.In));
+        return PcapNg.TryEncode("clusteractors diagnose sniffer packet", names.Select(n => new PcapNgInterface($"{unit} {n}")).ToList(), packets, out var file, out _)
+            ? file : null;
     }
 
     /// <summary>The capture as printed: banner, lines and the kernel's summary (after `^C` when it was interrupted).</summary>

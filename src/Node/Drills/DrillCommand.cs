@@ -129,6 +129,7 @@ public static class DrillCommand
                                  : (IDrillLab)new EmbeddedDrillLab(changes, topology)))
                 {
                     result = await new DrillRunner(lab, stdout).RunAsync(drill, settings, run, Describe(changes), ct);
+                    result = WithPackets(result, lab.SavePackets(outDir, Stem(result)));
                     await stdout.WriteAsync("  lab down … ");
                     await stdout.FlushAsync();
                 }
@@ -218,6 +219,15 @@ public static class DrillCommand
         File.WriteAllText(json, summary.ToJson());
         File.WriteAllText(md, summary.ToMarkdown());
         return [md, json];
+    }
+
+    /// <summary>The run's captures and the tshark command that decrypts its ESP (the capture of CLIENT1's segment).</summary>
+    public static DrillRunResult WithPackets(DrillRunResult result, DrillPackets? packets)
+    {
+        if (packets is null || packets.Files.Count == 0) return result;
+        var esp = packets.Files.FirstOrDefault(f => f.Segment == packets.EspSegment) ?? packets.Files[0];
+        var command = ClusterActors.Protocol.Esp.WiresharkEspSa.Command(esp.File, packets.Sas, out var why);
+        return result with { Pcaps = packets.Files, TsharkCommand = command ?? $"(no tshark command: {why})" };
     }
 
     /// <summary>The run's file names without extension: `DRILL-N`.</summary>

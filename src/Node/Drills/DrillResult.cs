@@ -48,6 +48,14 @@ public sealed record DrillRunResult
     public long? IcvFailures { get; init; }
 
     public Timeline Timeline { get; init; } = Timeline.Empty;
+
+    /// <summary>One pcapng per segment saved next to the report (embedded lab; none from the container lab yet).</summary>
+    public IReadOnlyList<SegmentPcap> Pcaps { get; init; } = [];
+
+    /// <summary>The tshark command that decrypts the run's ESP in the segment CLIENT1's ESP crosses, with the run's keys;
+    /// the same options decrypt every other segment's file. Null when nothing was captured; a reason instead when the
+    /// suite is one Wireshark cannot decrypt.</summary>
+    public string? TsharkCommand { get; init; }
     public IReadOnlyList<TimelineEvent> Events { get; init; } = [];
     public IReadOnlyList<string> Notes { get; init; } = [];
 

@@ -11,6 +11,7 @@ using ClusterActors.Node.Hosting;
 using ClusterActors.Node.Scenario;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Fgcp;
+using ClusterActors.Protocol.Esp;
 using ClusterActors.Protocol.Ipsec;
 using ClusterActors.Protocol.Topology;
 
@@ -38,6 +39,10 @@ public sealed class EmbeddedDrillLab : IDrillLab
     private readonly HashSet<string> _frozen = new();
     private readonly object _gate = new();
     private EchoRun? _traffic;
+    /// <summary>Every segment's packets, bounded (<see cref="FabricCapture"/>), saved next to the report.</summary>
+    private readonly FabricCapture _capture;
+    /// <summary>The CHILD SAs CLIENT1 held (the dial's, and a rekeyed one seen when saving), by SPI.</summary>
+    private readonly Dictionary<uint, EspSaOnWire> _clientSas = new();
 
     /// <param name="changes">Per unit, the CLI lines applied to its shipped config before it starts.</param>
     /// <param name="topology">The lab; null: the shipped seed's topology file.</param>
@@ -54,6 +59,7 @@ public sealed class EmbeddedDrillLab : IDrillLab
         _lab.UsePacketFabric(new ScenarioFabricOptions { Probe = probe }, _topology);
         _espSenders = new EspSenderTrace(Units.ToList());
         _lab.Net!.Fabric.Delivered += _espSenders.Observe;
+        _capture = new FabricCapture(_lab.Net.Fabric);
         Timers = DrillTimers.From(_configs[Units[0]], probe);
     }
 
@@ -110,9 +116,25 @@ public sealed class EmbeddedDrillLab : IDrillLab
         timeout.CancelAfter(TimeSpan.FromSeconds(30));
         var client = await _lab.DialOverFabric(cancel: timeout.Token);
         var est = client.Established ?? throw new InvalidOperationException($"CLIENT1 did not dial: {client.LastError}");
+        RememberSas(client);
         var route = _lab.Net!.DcRouter.Resolve(client.Settings.WanAddress.Address, client.Settings.RemoteGateway);
         var via = route?.NextHop.ToString();
         return new DialInfo(est.Child.InboundSpi, est.Child.OutboundSpi, via, via is null ? [] : UnitsBehind(via));
+    }
+
+    private void RememberSas(DialupClientGateway client)
+    {
+        lock (_gate)
+            foreach (var sa in SegmentPcaps.ClientSas(client))
+                _clientSas[sa.Keys.Spi] = sa;
+    }
+
+    public DrillPackets? SavePackets(string directory, string stem)
+    {
+        if (_lab.Client1 is { } client) RememberSas(client);
+        var files = SegmentPcaps.Write(_capture, directory, stem);
+        var wan = SegmentPcaps.ClientSegment(_lab.Net!.Fabric, _lab.Client1);
+        lock (_gate) return new DrillPackets(files, wan, _clientSas.Values.ToList());
     }
 
     public void TrafficStart(double packetsPerSecond)
@@ -337,6 +359,7 @@ public sealed class EmbeddedDrillLab : IDrillLab
     public async ValueTask DisposeAsync()
     {
         _traffic?.Stop();
+        _capture.Dispose();
         lock (_gate)
         {
             foreach (var dbLock in _dbLocks.Values) dbLock.Dispose();

@@ -108,7 +108,20 @@ public interface IDrillLab : IAsyncDisposable
 
     /// <summary>CLIENT1's counters.</summary>
     ClientView Client();
+
+    /// <summary>
+    /// Writes one pcapng per segment the lab captured into <paramref name="directory"/> as `STEM-SEGMENT.pcapng` and
+    /// returns them with the ESP SAs the client used; null where the lab captures nothing (the container lab, for now).
+    /// </summary>
+    DrillPackets? SavePackets(string directory, string stem) => null;
 }
+
+/// <summary>One segment's capture as saved next to the report.</summary>
+/// <param name="NotKept">Packets past the capture's bound (<see cref="ClusterActors.Actors.DataPlane.FabricCapture"/>): counted, not saved.</param>
+public sealed record SegmentPcap(string Segment, string File, long Packets, long NotKept);
+
+/// <summary>A run's captures, the segment CLIENT1's ESP crosses, and the SAs that decrypt it.</summary>
+public sealed record DrillPackets(IReadOnlyList<SegmentPcap> Files, string? EspSegment, IReadOnlyList<ClusterActors.Protocol.Esp.EspSaOnWire> Sas);
 
 /// <summary>One unit's FGCP state: `get system ha status` in a value.</summary>
 public sealed record HaView(string Unit, bool Working, bool Primary, string PrimaryHostname, int Members);

@@ -79,6 +79,15 @@ public static class MarkdownReport
             sb.Append('\n');
         }
         if (svgFile is not null) sb.Append(c, $"Timeline (packets per 100 ms through each unit): [{svgFile}]({svgFile})\n\n");
+        if (r.Pcaps.Count > 0)
+        {
+            sb.Append("## Packets\n\nOne pcapng per segment (raw IPv4, one interface per sending port):\n\n");
+            foreach (var p in r.Pcaps)
+                sb.Append(c, $"- `{Path.GetFileName(p.File)}`: {p.Segment}, {p.Packets} packets{(p.NotKept > 0 ? $" ({p.NotKept} more past the capture's bound, not saved)" : "")}\n");
+            if (r.TsharkCommand is not null)
+                sb.Append("\nDecrypt the tunnel's ESP with this run's keys (the same options work on every file):\n\n```\n").Append(r.TsharkCommand).Append("\n```\n");
+            sb.Append('\n');
+        }
 
         sb.Append("## Verdict\n\n");
         var failed = checks.Where(x => x.Ok == false).ToList();

@@ -33,6 +33,7 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
     private readonly LoopbackLab _lab;
     private readonly Dictionary<string, ConfigDocument> _configs;
     private readonly TextWriter _progress;
+    private FabricCapture? _capture;
 
     /// <param name="progress">Where StartAll reports each unit coming up and the clusters forming.</param>
     /// <param name="fastTimers">Apply <see cref="FastTimers"/> to every unit before it starts.</param>
@@ -258,9 +259,26 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
             ? host
             : throw new InvalidOperationException(Units.Contains(unit) ? $"{unit} is not running" : $"no unit {unit} in topology {Topology.Name}");
 
+    public Task<string> PcapStart()
+    {
+        var fabric = _lab.Net?.Fabric ?? throw new InvalidOperationException("the lab has no packet fabric");
+        _capture?.Dispose();
+        _capture = new FabricCapture(fabric);
+        return Task.FromResult($"capturing every segment (at most {_capture.MaxPacketsPerSegment} packets or {_capture.MaxBytesPerSegment / (1024 * 1024)} MiB each)");
+    }
+
+    public Task<string> PcapSave(string directory)
+    {
+        if (_capture is null) return Task.FromResult("no capture: 'pcap start' first");
+        var files = ClusterActors.Node.Drills.SegmentPcaps.Write(_capture, directory, prefix: null);
+        var sas = ClusterActors.Node.Drills.SegmentPcaps.ClientSas(_lab.Client1);
+        return Task.FromResult(ClusterActors.Node.Drills.SegmentPcaps.Describe(files, ClusterActors.Node.Drills.SegmentPcaps.ClientSegment(_lab.Net!.Fabric, _lab.Client1), sas).TrimEnd('\n'));
+    }
+
     public async ValueTask DisposeAsync()
     {
         _traffic?.Stop();
+        _capture?.Dispose();
         await _lab.DisposeAsync();
     }
 }

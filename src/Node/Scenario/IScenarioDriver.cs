@@ -41,4 +41,10 @@ public interface IScenarioDriver : IAsyncDisposable
 
     /// <summary>The DC router's routes: each ECMP next hop, alive or dead, and its probe counters.</summary>
     Task<string> Router();
+
+    /// <summary>Starts capturing every segment of the lab (a capture already running starts over); returns what to print.</summary>
+    Task<string> PcapStart();
+
+    /// <summary>Writes one pcapng per captured segment into <paramref name="directory"/>; returns the files and the tshark command.</summary>
+    Task<string> PcapSave(string directory);
 }

@@ -111,6 +111,12 @@ public sealed class ScenarioRunner(IScenarioDriver driver, TextWriter output)
                 case RouterStep:
                     await WriteOutput(await driver.Router());
                     return true;
+                case PcapStartStep:
+                    await WriteOutput(await driver.PcapStart());
+                    return true;
+                case PcapSaveStep save:
+                    await WriteOutput(await driver.PcapSave(save.Directory));
+                    return true;
                 default:
                     throw new NotSupportedException($"no runner for {step.GetType().Name}");
             }
@@ -192,6 +198,7 @@ public sealed class ScenarioRunner(IScenarioDriver driver, TextWriter output)
         ExpectStep => "expect",
         TrafficStartStep or TrafficStopStep or TrafficReportStep => "traffic",
         RouterStep => "router",
+        PcapStartStep or PcapSaveStep => "pcap",
         _ => "step"
     };
 }

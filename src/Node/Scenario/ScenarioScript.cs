@@ -44,6 +44,12 @@ public sealed record TrafficReportStep : ScenarioStep;
 /// <summary>`router`: the DC router's ECMP next hops and their probe state.</summary>
 public sealed record RouterStep : ScenarioStep;
 
+/// <summary>`pcap start`: capture every segment of the lab's fabric from now on (bounded, <see cref="ClusterActors.Actors.DataPlane.FabricCapture"/>).</summary>
+public sealed record PcapStartStep : ScenarioStep;
+
+/// <summary>`pcap save DIR`: one pcapng per segment into DIR, and the tshark command that decrypts the tunnel's ESP.</summary>
+public sealed record PcapSaveStep(string Directory) : ScenarioStep;
+
 /// <summary>`wait 500ms`.</summary>
 public sealed record WaitStep(TimeSpan Duration) : ScenarioStep;
 
@@ -82,6 +88,7 @@ public readonly record struct ParsedLine(ScenarioStep? Step, ScriptError? Error)
 /// wait DURATION                                    e.g. 500ms, 3s, 1.5s, 2m
 /// traffic start PPS [SIZE] | traffic stop | traffic report   PC1's echo traffic to the Server
 /// router                                           the DC router's next hops and their state
+/// pcap start | pcap save DIR                       capture every fabric segment | write one pcapng per segment to DIR
 /// expect UNIT> COMMAND ~ REGEX [within DURATION]   default within 3s
 /// # comment                                        whole-line comments only: a command or regex may contain '#'
 /// </code>
@@ -89,10 +96,10 @@ public readonly record struct ParsedLine(ScenarioStep? Step, ScriptError? Error)
 /// </summary>
 public sealed partial class ScenarioScript(IReadOnlyList<string> units, string source = "script")
 {
-    public static readonly IReadOnlyList<string> Keywords = ["dial", "kill", "start", "link", "wait", "expect", "traffic", "router"];
+    public static readonly IReadOnlyList<string> Keywords = ["dial", "kill", "start", "link", "wait", "expect", "traffic", "router", "pcap"];
 
     private const string StepForms = "'UNIT> COMMAND', 'dial', 'kill UNIT', 'start UNIT', 'link UNIT PORT down|up', 'wait DURATION', " +
-                                     "'traffic start PPS [SIZE]', 'traffic stop', 'traffic report', 'router' or 'expect UNIT> COMMAND ~ REGEX [within DURATION]'";
+                                     "'traffic start PPS [SIZE]', 'traffic stop', 'traffic report', 'router', 'pcap start', 'pcap save DIR' or 'expect UNIT> COMMAND ~ REGEX [within DURATION]'";
 
     public IReadOnlyList<string> Units { get; } = units;
     public string Source { get; } = source;
@@ -183,6 +190,8 @@ public sealed partial class ScenarioScript(IReadOnlyList<string> units, string s
             case "router":
                 ExpectEnd(c, body, words, 1);
                 return new RouterStep();
+            case "pcap":
+                return ParsePcap(c, body, words);
             default:
                 throw c.Error(0, first, "unknown step", StepForms,
                     Suggest(first, Keywords) ?? (Suggest(first, Units) is { } u ? u + ">" : null));
@@ -190,6 +199,24 @@ public sealed partial class ScenarioScript(IReadOnlyList<string> units, string s
     }
 
     private static readonly string[] TrafficActions = ["start", "stop", "report"];
+    private static readonly string[] PcapActions = ["start", "save"];
+
+    private static ScenarioStep ParsePcap(Cursor c, string body, string[] words)
+    {
+        if (words.Length < 2) throw c.Error(body.Length, "", "missing pcap action", "start or save DIR");
+        switch (words[1])
+        {
+            case "start":
+                ExpectEnd(c, body, words, 2);
+                return new PcapStartStep();
+            case "save":
+                if (words.Length < 3) throw c.Error(body.Length, "", "missing directory", "a directory for the pcapng files");
+                ExpectEnd(c, body, words, 3);
+                return new PcapSaveStep(words[2]);
+            default:
+                throw c.Error(IndexOfWord(body, 1), words[1], "unknown pcap action", "start or save DIR", Suggest(words[1], PcapActions));
+        }
+    }
 
     private static ScenarioStep ParseTraffic(Cursor c, string body, string[] words)
     {

@@ -94,6 +94,18 @@ internal sealed class FakeScenarioDriver : IScenarioDriver
         return Task.FromResult("sent 10, answered 10, lost 0");
     }
 
+    public Task<string> PcapStart()
+    {
+        Calls.Add("pcap start");
+        return Task.FromResult("capturing");
+    }
+
+    public Task<string> PcapSave(string directory)
+    {
+        Calls.Add($"pcap save {directory}");
+        return Task.FromResult($"saved to {directory}");
+    }
+
     public Task<string> Router()
     {
         Calls.Add("router");

@@ -246,3 +246,48 @@ public sealed class ScenarioTrafficStepSpec
             output.ToString().Replace("\r\n", "\n"));
     }
 }
+
+/// <summary>The packet-capture steps: `pcap start` and `pcap save DIR`.</summary>
+public sealed class ScenarioPcapStepSpec
+{
+    private readonly ScenarioScript _script = new(["DC2_VM1", "DC2_VM2", "DC2_VM3", "DC2_VM4"], "s.txt");
+
+    [Fact]
+    public void Pcap_start_and_save()
+    {
+        Assert.IsType<PcapStartStep>(_script.ParseLine("pcap start", 1).Step);
+        Assert.Equal(new PcapSaveStep("/tmp/run-1") { Text = "pcap save /tmp/run-1", Line = 2 }, _script.ParseLine("pcap save /tmp/run-1", 2).Step);
+    }
+
+    [Theory]
+    [InlineData("pcap", 5, "missing pcap action", "")]
+    [InlineData("pcap begin", 6, "unknown pcap action", "begin")]
+    [InlineData("pcap save", 10, "missing directory", "")]
+    [InlineData("pcap save a b", 13, "unexpected word", "b")]
+    [InlineData("pcap start now", 12, "unexpected word", "now")]
+    public void Bad_pcap_steps_are_located(string line, int column, string message, string token)
+    {
+        var error = _script.ParseLine(line, 4).Error;
+        Assert.NotNull(error);
+        Assert.Equal((4, column, message, token), (error!.Line, error.Column, error.Message, error.Token));
+    }
+
+    [Fact]
+    public void A_mistyped_pcap_action_or_keyword_gets_a_did_you_mean()
+    {
+        Assert.Equal("save", _script.ParseLine("pcap svae x", 1).Error!.DidYouMean);
+        Assert.Equal("pcap", _script.ParseLine("pcpa start", 1).Error!.DidYouMean);
+    }
+
+    [Fact]
+    public async Task The_runner_hands_each_pcap_step_to_the_lab_and_prints_its_answer()
+    {
+        var driver = new FakeScenarioDriver();
+        var output = new StringWriter();
+        var (steps, errors) = _script.Parse("pcap start\npcap save out\n");
+        Assert.Empty(errors);
+        Assert.Equal(ScenarioRunner.Passed, await new ScenarioRunner(driver, output).RunAsync(steps));
+        Assert.Equal(["pcap start", "pcap save out"], driver.Calls);
+        Assert.Equal("pcap start\ncapturing\npcap save out\nsaved to out\n", output.ToString().Replace("\r\n", "\n"));
+    }
+}
