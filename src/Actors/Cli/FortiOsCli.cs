@@ -87,6 +87,12 @@ public static class FortiOsCli
         (["show"], (u, rest) => Show(u, rest, full: false)),
     ];
 
+    /// <summary>
+    /// The words of every command in the table (besides `config`, which opens the schema): what an interactive session
+    /// offers at `?` and completes with Tab (src/Node/Commands/CliSession.cs).
+    /// </summary>
+    public static IReadOnlyList<IReadOnlyList<string>> CommandWords { get; } = Commands.Select(c => (IReadOnlyList<string>)c.Words).ToList();
+
     public static async Task<CliResult> Run(string command, CliTargets unit)
     {
         try
