@@ -25,6 +25,7 @@ public static class RequiredTool
         [Charon] = "charon-systemd",
         [KernelLibipsec] = "libcharon-extra-plugins",
         ["docker-compose"] = "docker-compose",
+        ["tmux"] = "tmux",
     };
 
     /// <summary>strongSwan's charon as Debian 12 ships it in charon-systemd.</summary>

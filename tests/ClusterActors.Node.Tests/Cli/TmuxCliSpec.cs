@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using ClusterActors.Node.Hosting;
+using Xunit.Abstractions;
+
+namespace ClusterActors.Node.Tests.Cli;
+
+/// <summary>
+/// Issue 14's acceptance for the interactive CLI, typed into a real terminal: a `clusteractors node` process for DC2_VM1
+/// and DC2_VM2 on loopback, `clusteractors cli --node …` in a detached tmux session (Debian's tmux, on a private server
+/// socket), keys sent with send-keys and the screen read with capture-pane.
+/// </summary>
+[Collection("real-processes")]
+public sealed class TmuxCliSpec(ITestOutputHelper output) : IDisposable
+{
+    private readonly RealProcessFailoverSpec _lab = new(output);
+    private readonly string _socket = "clusteractors-cli-" + Guid.NewGuid().ToString("N")[..8];
+
+    public void Dispose()
+    {
+        try { Tmux("kill-server"); } catch { /* no server was started */ }
+        _lab.Dispose();
+    }
+
+    private string Tmux(params string[] args)
+    {
+        var psi = new ProcessStartInfo(RequiredTool.Path("tmux")) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add("-L");
+        psi.ArgumentList.Add(_socket);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var text = p.StandardOutput.ReadToEnd();
+        var err = p.StandardError.ReadToEnd();
+        if (!p.WaitForExit(10_000)) throw new TimeoutException($"tmux {string.Join(' ', args)}");
+        if (p.ExitCode != 0) throw new InvalidOperationException($"tmux {string.Join(' ', args)}: exit {p.ExitCode}: {err}");
+        return text;
+    }
+
+    /// <summary>Types <paramref name="text"/> literally (-l: tmux would read "end" as the End key), then the key named <paramref name="key"/>.</summary>
+    private void Type(string text, string? key)
+    {
+        Tmux("send-keys", "-t", "cli", "-l", text);
+        if (key is not null) Tmux("send-keys", "-t", "cli", key);
+    }
+
+    private string Screen() => Tmux("capture-pane", "-p", "-t", "cli", "-S", "-200");
+
+    /// <summary>The screen once <paramref name="done"/> holds for it; fails with the screen after the time.</summary>
+    private async Task<string> Until(Func<string, bool> done, string what, int seconds = 20)
+    {
+        var sw = Stopwatch.StartNew();
+        var screen = "";
+        while (sw.Elapsed < TimeSpan.FromSeconds(seconds))
+        {
+            screen = Screen();
+            if (done(screen)) return screen;
+            await Task.Delay(100);
+        }
+        Assert.Fail($"not within {seconds} s: {what}; the screen:\n{screen}");
+        return screen;
+    }
+
+    private static string LastLine(string screen) => screen.TrimEnd('\n', ' ').Split('\n')[^1];
+
+    [Fact]
+    public async Task An_operator_types_into_the_console_of_DC2_VM1()
+    {
+        RequiredTool.Check("tmux");
+        var (vm1, vm2) = _lab.Define("config system ha\nset hello-holddown 5\nend");
+        vm1.Start();
+        vm2.Start();
+        var sw = Stopwatch.StartNew();
+        while ((await vm1.TryCli("get system status", 2000))?.ExitCode != 0)
+        {
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(60), "DC2_VM1's admin endpoint did not answer within 60 s");
+            await Task.Delay(200);
+        }
+
+        var cli = $"CLUSTERACTORS_PASSWORD='{AdminCredentials.LabPassword}' dotnet '{UnitProcess.Executable}' cli --node 127.0.0.1:{vm1.Admin.Port}";
+        Tmux("new-session", "-d", "-s", "cli", "-x", "160", "-y", "60", cli);
+        await Until(s => LastLine(s) == "DC2_VM1 #", "the prompt DC2_VM1 #");
+
+        Type("get system ha status", "Enter");
+        var screen = await Until(s => s.Contains("number of vcluster: 1") && LastLine(s) == "DC2_VM1 #", "get system ha status, then the prompt");
+        Assert.Contains("DC2_VM1 # get system ha status", screen);
+        Assert.Contains("HA Health Status", screen);
+
+        Type("config system ha", "Enter");
+        await Until(s => LastLine(s) == "DC2_VM1 (ha) #", "the sub-mode prompt DC2_VM1 (ha) #");
+
+        Type("set prio", "Tab");
+        await Until(s => LastLine(s) == "DC2_VM1 (ha) # set priority", "Tab completing set prio to set priority");
+        Type("201", "Enter");
+        await Until(s => LastLine(s) == "DC2_VM1 (ha) #", "the prompt after set priority 201");
+
+        Type("?", null);
+        screen = await Until(s => s.Contains("End and discard last config.") && LastLine(s) == "DC2_VM1 (ha) #", "? listing the sub-mode's commands");
+        Assert.Matches(@"(?m)^set +Modify value\.$", screen);
+        Assert.Matches(@"(?m)^end +End and save last config\.$", screen);
+
+        Type("end", "Enter");
+        await Until(s => LastLine(s) == "DC2_VM1 #", "back to DC2_VM1 # after end");
+        // The block typed in the session reached the unit, as a one-shot config command does.
+        var shown = await vm1.TryCli("show system ha", 5000);
+        Assert.NotNull(shown);
+        Assert.Contains("set priority 201", shown!.Output);
+
+        Type("exit", "Enter");
+        var until = Stopwatch.StartNew();
+        while (SessionAlive())
+        {
+            Assert.True(until.Elapsed < TimeSpan.FromSeconds(10), "exit did not end the cli within 10 s:\n" + Screen());
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>The tmux session runs (the server exits with its last session, and then answers nothing).</summary>
+    private bool SessionAlive()
+    {
+        try { return Tmux("list-sessions", "-F", "#{session_name}").Split('\n').Contains("cli"); }
+        catch (InvalidOperationException) { return false; }
+    }
+}
