@@ -75,7 +75,7 @@ public sealed class TmuxCliSpec(ITestOutputHelper output) : IDisposable
             await Task.Delay(200);
         }
 
-        var cli = $"CLUSTERACTORS_PASSWORD='{AdminCredentials.LabPassword}' dotnet '{UnitProcess.Executable}' cli --node 127.0.0.1:{vm1.Admin.Port}";
+        var cli = $"CLUSTERACTORS_PASSWORD='{AdminCredentials.LabPassword}' dotnet '{UnitProcess.Executable}' cli --node 127.0.0.1:{vm1.Admin.Port} --member DC2_VM2=127.0.0.1:{vm2.Admin.Port}";
         Tmux("new-session", "-d", "-s", "cli", "-x", "160", "-y", "60", cli);
         await Until(s => LastLine(s) == "DC2_VM1 #", "the prompt DC2_VM1 #");
 
@@ -103,6 +103,15 @@ public sealed class TmuxCliSpec(ITestOutputHelper output) : IDisposable
         var shown = await vm1.TryCli("show system ha", 5000);
         Assert.NotNull(shown);
         Assert.Contains("set priority 201", shown!.Output);
+
+        // execute ha manage: the session continues on the member with that HA cluster index (its prompt), by its hostname.
+        var status = (await vm1.TryCli("get system ha status", 5000))!.Output;
+        var vm2Index = System.Text.RegularExpressions.Regex.Match(status, @"DC2_VM2 +, \S+, HA cluster index = (\d)").Groups[1].Value;
+        Assert.NotEqual("", vm2Index);
+        Type($"execute ha manage {vm2Index} admin", "Enter");
+        await Until(s => LastLine(s) == "DC2_VM2 #", "execute ha manage landing on DC2_VM2's prompt");
+        Type("get system status", "Enter");
+        screen = await Until(s => s.Contains("Hostname: DC2_VM2") && LastLine(s) == "DC2_VM2 #", "get system status answered by DC2_VM2");
 
         Type("exit", "Enter");
         var until = Stopwatch.StartNew();
