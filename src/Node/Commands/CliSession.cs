@@ -74,6 +74,7 @@ public sealed class CliSession(string hostname)
         ("unset", "Set to default value."),
         ("append", "Append values to a multi-value setting."),
         ("config", "Configure object."),
+        ("show", "Show configuration."),
         ("abort", "End and discard last config."),
         ("end", "End and save last config."),
     ];
@@ -84,6 +85,7 @@ public sealed class CliSession(string hostname)
     [
         ("edit", "Add new entry or edit existing entry."),
         ("delete", "Delete table entry."),
+        ("show", "Show configuration."),
         ("abort", "End and discard last config."),
         ("end", "End and save last config."),
     ];
@@ -156,6 +158,8 @@ public sealed class CliSession(string hostname)
                 var script = string.Join('\n', _script);
                 _script.Clear();
                 return new CliRunOnUnit(script);
+            case "show":
+                return Show(words);
             case "next":
                 if (words.Length > 1) return new CliPrint(Fail($"command parse error before '{words[1]}'"));
                 _levels.Pop();
@@ -190,6 +194,21 @@ public sealed class CliSession(string hostname)
                 return new CliPrint("");
             }
         }
+    }
+
+    /// <summary>
+    /// `show [full-configuration]` in a block: the unit's saved configuration of the block's top section, or of the entry
+    /// being edited in a top-level table (what the unit's `show` can address); lines typed since `config` are not sent yet,
+    /// so they are not in it.
+    /// </summary>
+    private CliStep Show(string[] words)
+    {
+        var full = words.Length == 2 && words[1].Length >= 2 && "full-configuration".StartsWith(words[1], StringComparison.Ordinal);
+        if (words.Length > 2 || words.Length == 2 && !full) return new CliPrint(Fail($"command parse error before '{words[^1]}'"));
+        var levels = _levels.Reverse().ToList();
+        var top = levels[0].Path[0];
+        var entry = levels.Count > 1 && levels[1].IsEntry && levels[1].Path.Count == 1 ? $" {levels[1].PromptWord}" : "";
+        return new CliRunOnUnit($"show {(full ? "full-configuration " : "")}{top}{entry}");
     }
 
     private void Open(IReadOnlyList<string> path, bool isEntry)

@@ -54,6 +54,13 @@ public sealed class CliSessionSpec
     [InlineData("execute ha manage 1", "P:command incomplete: execute ha manage <cluster-index> <admin-user>\nCommand fail. Return code -61\n")]
     [InlineData("execute ha failover set 1", "R:execute ha failover set 1")]
     [InlineData("   ", "P:")]
+    [InlineData("config system ha|show", "R:show system ha")]
+    [InlineData("config system ha|sh full", "R:show full-configuration system ha")]
+    [InlineData("config vpn ipsec phase1-interface|edit vpn1|show", "R:show vpn ipsec phase1-interface vpn1")]
+    [InlineData("config vpn ipsec phase1-interface|show", "R:show vpn ipsec phase1-interface")]
+    [InlineData("config system standalone-cluster|config cluster-peer|edit 1|show", "R:show system standalone-cluster")]
+    [InlineData("config system ha|show x", "P:command parse error before 'x'\nCommand fail. Return code -61\n")]
+    [InlineData("config system ha|show|set priority 3|end", "R:config system ha\nset priority 3\nend")]
     public void Step_of_the_last_line(string lines, string expected)
     {
         var s = new CliSession("DC2_VM1");
