@@ -122,6 +122,58 @@ public sealed class TmuxCliSpec(ITestOutputHelper output) : IDisposable
         }
     }
 
+    /// <summary>
+    /// Ctrl-C while a command runs stops waiting for it and gives the prompt back; the session lives on. The unit is a
+    /// stand-in admin endpoint that answers `get system status` (the prompt's hostname) and never answers anything else.
+    /// </summary>
+    [Fact]
+    public async Task Ctrl_C_stops_a_running_command_and_the_session_goes_on()
+    {
+        RequiredTool.Check("tmux");
+        using var stop = new CancellationTokenSource();
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var held = new List<System.Net.Sockets.TcpClient>();
+        _ = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var client = await listener.AcceptTcpClientAsync(stop.Token);
+                var stream = client.GetStream();
+                var request = new MemoryStream();
+                await stream.CopyToAsync(request, stop.Token);
+                var text = System.Text.Encoding.UTF8.GetString(request.ToArray());
+                if (text.EndsWith("get system status", StringComparison.Ordinal))
+                {
+                    await stream.WriteAsync("exit 0\nHostname: STANDIN\n"u8.ToArray(), stop.Token);
+                    client.Dispose();
+                }
+                else lock (held) held.Add(client); // never answered: a command that runs until stopped
+            }
+        });
+        try
+        {
+            var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+            Tmux("new-session", "-d", "-s", "cli", "-x", "160", "-y", "40",
+                $"CLUSTERACTORS_PASSWORD=x dotnet '{UnitProcess.Executable}' cli --node 127.0.0.1:{port} --timeout 300");
+            await Until(s => LastLine(s) == "STANDIN #", "the prompt STANDIN #");
+            Type("diagnose sniffer packet any", "Enter");
+            await Until(s => s.Contains("STANDIN # diagnose sniffer packet any") && LastLine(s) != "STANDIN #", "the command running");
+            await Task.Delay(500);
+            Assert.Equal("STANDIN # diagnose sniffer packet any", LastLine(Screen()));
+            Tmux("send-keys", "-t", "cli", "C-c");
+            var screen = await Until(s => LastLine(s) == "STANDIN #", "the prompt back after Ctrl-C");
+            Assert.Contains("(stopped)", screen);
+            Assert.True(SessionAlive(), "Ctrl-C ended the cli instead of the command");
+        }
+        finally
+        {
+            stop.Cancel();
+            listener.Stop();
+            lock (held) foreach (var c in held) c.Dispose();
+        }
+    }
+
     /// <summary>The tmux session runs (the server exits with its last session, and then answers nothing).</summary>
     private bool SessionAlive()
     {
