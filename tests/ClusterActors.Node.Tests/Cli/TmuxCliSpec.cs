@@ -51,7 +51,14 @@ public sealed class TmuxCliSpec(ITestOutputHelper output) : IDisposable
         var screen = "";
         while (sw.Elapsed < TimeSpan.FromSeconds(seconds))
         {
-            screen = Screen();
+            try
+            {
+                screen = Screen();
+            }
+            catch (InvalidOperationException)
+            {
+                Assert.Fail($"the cli's tmux session ended before: {what}; the last screen:\n{screen}");
+            }
             if (done(screen)) return screen;
             await Task.Delay(100);
         }
