@@ -13,18 +13,20 @@ namespace ClusterActors.Node.Tests.Cli;
 public sealed class TmuxCliSpec(ITestOutputHelper output) : IDisposable
 {
     private readonly RealProcessFailoverSpec _lab = new(output);
-    private readonly string _socket = "clusteractors-cli-" + Guid.NewGuid().ToString("N")[..8];
+    /// <summary>A private tmux server's socket (-S), removed at the end: tmux leaves it behind when its last session ends.</summary>
+    private readonly string _socket = Path.Combine(Path.GetTempPath(), "clusteractors-cli-" + Guid.NewGuid().ToString("N")[..8] + ".tmux");
 
     public void Dispose()
     {
-        try { Tmux("kill-server"); } catch { /* no server was started */ }
+        try { Tmux("kill-server"); } catch { /* no server was started, or it ended with its last session */ }
+        try { File.Delete(_socket); } catch { /* best effort */ }
         _lab.Dispose();
     }
 
     private string Tmux(params string[] args)
     {
         var psi = new ProcessStartInfo(RequiredTool.Path("tmux")) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add("-L");
+        psi.ArgumentList.Add("-S");
         psi.ArgumentList.Add(_socket);
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
