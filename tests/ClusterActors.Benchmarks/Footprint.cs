@@ -157,140 +157,20 @@ internal static class Footprint
         }
     }
 
-    private static async Task<TimeSpan> Until(Func<Task<bool>> condition, TimeSpan within, string what, List<Unit> units, CancellationToken ct)
-    {
-        var sw = Stopwatch.StartNew();
-        while (sw.Elapsed < within)
-        {
-            if (await condition()) return sw.Elapsed;
-            if (units.FirstOrDefault(u => u.Exited) is { } dead)
-                throw new TimeoutException($"{dead.Name} exited (code {dead.ExitCode}) while waiting for {what}");
-            await Task.Delay(200, ct);
-        }
-        throw new TimeoutException($"not within {within.TotalSeconds:0} s: {what}");
-    }
+    private static Task<TimeSpan> Until(Func<Task<bool>> condition, TimeSpan within, string what, List<Unit> units, CancellationToken ct) =>
+        ProcessLab.Until(condition, within, what, units, TimeSpan.FromMilliseconds(200), ct);
 
     /// <summary>Both members of an FGCP pair see two members in state work and name the same primary.</summary>
-    private static async Task<bool> Elected(Unit a, Unit b)
-    {
-        string? Of(string? status)
-        {
-            if (status is null || !status.Contains("state=work")) return null;
-            var members = status.Split('\n').Where(l => l.Contains("serialno_prio=")).ToList();
-            if (members.Count != 2) return null;
-            return members.FirstOrDefault(l => l.Contains(":      Primary,"))?[..16];
-        }
-        var pa = Of(await a.Cli("diagnose sys ha status"));
-        var pb = Of(await b.Cli("diagnose sys ha status"));
-        return pa is not null && pa == pb;
-    }
+    private static async Task<bool> Elected(Unit a, Unit b) => await ProcessLab.AgreedPrimary(a, b) is not null;
 
-    private static List<Unit> Define(string root, string extraHocon)
-    {
-        var akka = Units.ToDictionary(u => u, _ => LoopbackLab.FreeTcpPort());
-        var admin = Units.ToDictionary(u => u, _ => LoopbackLab.FreeTcpPort());
-        var hb = Units.ToDictionary(u => u, _ => LoopbackLab.FreeUdpPort());
-        var ike = Units.ToDictionary(u => u, _ => LoopbackLab.FreeUdpPort());
-        var contacts = string.Join(", ", Units.Select(u => $"\"akka.tcp://{UnitHost.SystemName}@127.0.0.1:{akka[u]}\""));
-        var certs = Path.Combine(root, "certs");
-        LabCertificateAuthority.Create().WriteTo(certs, Units.Select(u => (u, LoopbackLab.ScenarioConfig(u).SerialNumber!)));
-        var result = new List<Unit>();
-        foreach (var name in Units)
-        {
-            // The shipped config as it is: its HA timers are what an idle unit runs.
-            var config = LoopbackLab.ScenarioConfig(name);
-            var configFile = Path.Combine(root, name + ".conf");
-            File.WriteAllText(configFile, config.ToText());
-            var peers = Units.Where(o => o != name && LoopbackLab.ScenarioConfig(o).Ha.GroupId == config.Ha.GroupId).Select(o => $"\"127.0.0.1:{hb[o]}\"");
-            var trace = Path.Combine(root, name + ".trace");
-            var wiring = Path.Combine(root, name + ".hocon");
-            File.WriteAllText(wiring, $$"""
-                clusteractors.unit {
-                  akka = "127.0.0.1:{{akka[name]}}"
-                  admin = "127.0.0.1:{{admin[name]}}"
-                  ike = "127.0.0.1:{{ike[name]}}"
-                  contacts = [{{contacts}}]
-                  hbdev.port4 { bind = "127.0.0.1:{{hb[name]}}", peers = [{{string.Join(", ", peers)}}] }
-                  trace-tunnels = "{{trace}}"
-                  certs = "{{certs}}"
-                }
-                {{extraHocon}}
-                """);
-            result.Add(new Unit(name, new IPEndPoint(IPAddress.Loopback, admin[name]), trace,
-                $"node --config \"{configFile}\" --hocon \"{wiring}\" --data \"{Path.Combine(root, name)}\""));
-        }
-        return result;
-    }
+    // The shipped configs as they are: their HA timers are what an idle unit runs.
+    private static List<Unit> Define(string root, string extraHocon) =>
+        ProcessLab.Write(root, Units, name => LoopbackLab.ScenarioConfig(name), extraHocon)
+            .Select(l => new Unit(l.Name, l.Admin, l.Trace, l.Args)).ToList();
 
     /// <summary>One `clusteractors node` process this benchmark started; only it is ever stopped, by its pid.</summary>
-    private sealed class Unit(string name, IPEndPoint admin, string trace, string args)
+    private sealed class Unit(string name, IPEndPoint admin, string trace, string args) : UnitProcess(name, admin, args)
     {
-        private Process? _process;
-        private StreamWriter? _log;
-        private string? _logPath;
-
-        public string Name => name;
-        public int Pid => _process!.Id;
-        public bool Exited => _process is { HasExited: true };
-        public int ExitCode => _process!.ExitCode;
-
-        /// <summary>The Node build output is copied beside the benchmark (project reference), hocon/ and scenarios/ included.</summary>
-        private static string Executable => Path.Combine(AppContext.BaseDirectory, "clusteractors.dll");
-
-        public void Start(string root, IReadOnlyList<(string Name, string Value)> environment)
-        {
-            _logPath = Path.Combine(root, name + ".log");
-            _log = new StreamWriter(_logPath) { AutoFlush = true };
-            var psi = new ProcessStartInfo("dotnet", $"\"{Executable}\" {args}")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-                WorkingDirectory = root
-            };
-            foreach (var (k, v) in environment) psi.Environment[k] = v;
-            _process = Process.Start(psi)!;
-            _process.OutputDataReceived += (_, e) => Log(e.Data);
-            _process.ErrorDataReceived += (_, e) => Log(e.Data);
-            _process.BeginOutputReadLine();
-            _process.BeginErrorReadLine();
-        }
-
-        private void Log(string? line)
-        {
-            if (line is null) return;
-            lock (this)
-            {
-                try { _log?.WriteLine(line); } catch (ObjectDisposedException) { }
-            }
-        }
-
-        public string LogTail()
-        {
-            try
-            {
-                lock (this) _log?.Flush();
-                return string.Join('\n', File.ReadAllLines(_logPath!).TakeLast(30));
-            }
-            catch (Exception e) when (e is IOException or ArgumentNullException)
-            {
-                return "(no log)";
-            }
-        }
-
-        public async Task<string?> Cli(string command)
-        {
-            try
-            {
-                var r = await AdminClient.RunAsync(admin, command, TimeSpan.FromSeconds(3));
-                return r.ExitCode == 0 ? r.Output : null;
-            }
-            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or AdminRefusedException)
-            {
-                return null;
-            }
-        }
-
         private string[] TraceLines()
         {
             try
@@ -312,25 +192,6 @@ internal static class Footprint
             var p = line.Split(' ');
             int At(int i) => p.Length > i ? int.Parse(p[i], CultureInfo.InvariantCulture) : -1;
             return (long.Parse(p[2], CultureInfo.InvariantCulture), At(4), At(5), At(3));
-        }
-
-        /// <summary>SIGKILL of this process only (its pid); the data folder goes with the benchmark's temp folder.</summary>
-        public void Stop()
-        {
-            try
-            {
-                if (_process is { HasExited: false } p)
-                {
-                    p.Kill(entireProcessTree: false);
-                    p.WaitForExit(5000);
-                }
-            }
-            catch (InvalidOperationException) { /* never started or already gone */ }
-            lock (this)
-            {
-                _log?.Dispose();
-                _log = null;
-            }
         }
     }
 }

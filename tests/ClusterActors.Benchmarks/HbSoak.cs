@@ -34,7 +34,8 @@ internal static class HbSoak
         return cmd;
     }
 
-    private sealed record UnitFigures(long HaIdChanges, long Elections, long Lost, long Stalls, long Beats, IReadOnlyList<long> LateBuckets, TimeSpan MaxLate);
+    private sealed record UnitFigures(long HaIdChanges, long Elections, long Lost, long Stalls, long Beats, IReadOnlyList<long> LateBuckets, TimeSpan MaxLate,
+        IReadOnlyList<string> ElectionLines);
 
     private sealed record Snapshot(IReadOnlyDictionary<string, UnitFigures> Units, TimeSpan GcPause, int Gen0, int Gen1, int Gen2, TimeSpan Cpu, DateTime At);
 
@@ -118,12 +119,14 @@ internal static class HbSoak
         var events = 0L;
         foreach (var (unit, t) in to.Units.OrderBy(u => u.Key, StringComparer.Ordinal))
         {
-            var f = from.Units.GetValueOrDefault(unit) ?? t with { HaIdChanges = 0, Elections = 0, Lost = 0, Stalls = 0, Beats = 0, LateBuckets = new long[t.LateBuckets.Count] };
+            var f = from.Units.GetValueOrDefault(unit) ?? t with { HaIdChanges = 0, Elections = 0, Lost = 0, Stalls = 0, Beats = 0, LateBuckets = new long[t.LateBuckets.Count], ElectionLines = [] };
             var b = t.LateBuckets.Select((v, i) => v - f.LateBuckets[i]).ToList();
             var changes = t.HaIdChanges - f.HaIdChanges;
             var elections = t.Elections - f.Elections;
             var lost = t.Lost - f.Lost;
             events += changes + elections + lost;
+            // What counted, so that an election can be told from the formation's lines journaled late.
+            foreach (var line in t.ElectionLines.Skip(f.ElectionLines.Count)) Console.WriteLine($"    {unit}: {line.Trim()}");
             Console.WriteLine(($"  {unit,-8}  {changes,13}  {elections,9}  {lost,4}  {t.Stalls - f.Stalls,6}  {t.Beats - f.Beats,7}  {b[0],8}  {b[1],4}  {b[2],4}  {b[3],4}  {b[4],5}  {b[5],4}"));
         }
         Console.WriteLine(($"  max heartbeat lateness since the lab started: {MaxLate(to):0.0} ms"));
@@ -146,7 +149,8 @@ internal static class HbSoak
             units[unit] = new UnitFigures(s.HaIdChanges,
                 history.Count(l => l.Contains("is selected as the primary", StringComparison.Ordinal)),
                 history.Count(l => l.Contains("is lost: no heartbeat", StringComparison.Ordinal)),
-                s.HeartbeatTimer.Stalls, s.HeartbeatTimer.Beats, s.HeartbeatTimer.LateBuckets, s.HeartbeatTimer.MaxLate);
+                s.HeartbeatTimer.Stalls, s.HeartbeatTimer.Beats, s.HeartbeatTimer.LateBuckets, s.HeartbeatTimer.MaxLate,
+                history.Where(l => l.Contains("is selected as the primary", StringComparison.Ordinal) || l.Contains("is lost", StringComparison.Ordinal)).ToList());
         }
         return new Snapshot(units, GC.GetTotalPauseDuration(), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2),
             Process.GetCurrentProcess().TotalProcessorTime, DateTime.UtcNow);

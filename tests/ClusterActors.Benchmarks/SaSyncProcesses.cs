@@ -246,176 +246,36 @@ internal static class SaSyncProcesses
         foreach (var u in units) u.Stop();
     }
 
-    private static async Task<TimeSpan> Until(Func<Task<bool>> condition, TimeSpan within, string what, List<Unit> units, CancellationToken ct)
-    {
-        var sw = Stopwatch.StartNew();
-        while (sw.Elapsed < within)
-        {
-            if (await condition()) return sw.Elapsed;
-            if (units.FirstOrDefault(u => u.Exited) is { } dead)
-                throw new TimeoutException($"{dead.Name} exited (code {dead.ExitCode}) while waiting for {what}");
-            await Task.Delay(100, ct);
-        }
-        throw new TimeoutException($"not within {within.TotalSeconds:0} s: {what}");
-    }
+    private static Task<TimeSpan> Until(Func<Task<bool>> condition, TimeSpan within, string what, List<Unit> units, CancellationToken ct) =>
+        ProcessLab.Until(condition, within, what, units, TimeSpan.FromMilliseconds(100), ct);
 
     /// <summary>The unit both members of an FGCP pair name as their primary, once both see two members in state work.</summary>
     private static async Task<Unit?> Primary(Unit a, Unit b)
     {
-        string? Of(string? status)
-        {
-            if (status is null || !status.Contains("state=work")) return null;
-            var members = status.Split('\n').Where(l => l.Contains("serialno_prio=")).ToList();
-            if (members.Count != 2) return null;
-            return members.FirstOrDefault(l => l.Contains(":      Primary,"))?[..16];
-        }
-        var pa = Of(await a.Cli("diagnose sys ha status"));
-        var pb = Of(await b.Cli("diagnose sys ha status"));
-        if (pa is null || pa != pb) return null;
-        return pa == a.Serial ? a : pa == b.Serial ? b : null;
+        var primary = await ProcessLab.AgreedPrimary(a, b);
+        return primary == a.Serial ? a : primary == b.Serial ? b : null;
     }
 
-    private static List<Unit> Define(string root)
-    {
-        var akka = Units.ToDictionary(u => u, _ => LoopbackLab.FreeTcpPort());
-        var admin = Units.ToDictionary(u => u, _ => LoopbackLab.FreeTcpPort());
-        var hb = Units.ToDictionary(u => u, _ => LoopbackLab.FreeUdpPort());
-        var ike = Units.ToDictionary(u => u, _ => LoopbackLab.FreeUdpPort());
-        var contacts = string.Join(", ", Units.Select(u => $"\"akka.tcp://{UnitHost.SystemName}@127.0.0.1:{akka[u]}\""));
-        var result = new List<Unit>();
-        var certs = Path.Combine(root, "certs");
-        LabCertificateAuthority.Create().WriteTo(certs, Units.Select(u => (u, LoopbackLab.ScenarioConfig(u).SerialNumber!)));
-        foreach (var name in Units)
-        {
-            // As the in-process mode: DC2_VM1 wins cluster 1's election by its shipped priority 200; hello-holddown 5 to be working sooner.
-            var config = LoopbackLab.ScenarioConfig(name, "config system ha\nset hb-lost-threshold 6\nset hello-holddown 5\nend");
-            var configFile = Path.Combine(root, name + ".conf");
-            File.WriteAllText(configFile, config.ToText());
-            var peers = Units.Where(o => o != name && LoopbackLab.ScenarioConfig(o).Ha.GroupId == config.Ha.GroupId).Select(o => $"\"127.0.0.1:{hb[o]}\"");
-            var trace = Path.Combine(root, name + ".trace");
-            var wiring = Path.Combine(root, name + ".hocon");
-            File.WriteAllText(wiring, $$"""
-                clusteractors.unit {
-                  akka = "127.0.0.1:{{akka[name]}}"
-                  admin = "127.0.0.1:{{admin[name]}}"
-                  ike = "127.0.0.1:{{ike[name]}}"
-                  contacts = [{{contacts}}]
-                  hbdev.port4 { bind = "127.0.0.1:{{hb[name]}}", peers = [{{string.Join(", ", peers)}}] }
-                  trace-tunnels = "{{trace}}"
-                  certs = "{{certs}}"
-                }
-                # Per-tunnel INFO lines on four consoles would cost more than the sync being measured.
-                akka.loglevel = WARNING
-                akka.stdout-loglevel = WARNING
-                """);
-            result.Add(new Unit(name, config, new IPEndPoint(IPAddress.Loopback, admin[name]), new IPEndPoint(IPAddress.Loopback, ike[name]), trace,
-                $"node --config \"{configFile}\" --hocon \"{wiring}\" --data \"{Path.Combine(root, name)}\""));
-        }
-        return result;
-    }
+    // As the in-process mode: DC2_VM1 wins cluster 1's election by its shipped priority 200; hello-holddown 5 to be working
+    // sooner. Per-tunnel INFO lines on four consoles would cost more than the sync being measured.
+    private static List<Unit> Define(string root) =>
+        ProcessLab.Write(root, Units, name => LoopbackLab.ScenarioConfig(name, "config system ha\nset hb-lost-threshold 6\nset hello-holddown 5\nend"),
+                "akka.loglevel = WARNING\nakka.stdout-loglevel = WARNING")
+            .Select(l => new Unit(l.Name, l.Config, l.Admin, l.Ike, l.Trace, l.Args)).ToList();
 
     /// <summary>One `clusteractors node` process this benchmark started; only it is ever stopped, by its pid.</summary>
     private sealed class Unit(string name, ClusterActors.Protocol.Config.ConfigDocument config, IPEndPoint admin, IPEndPoint ike, string trace, string args)
+        : UnitProcess(name, admin, args)
     {
-        private Process? _process;
-        private StreamWriter? _log;
-        private string? _logPath;
-
-        public string Name => name;
         public ClusterActors.Protocol.Config.ConfigDocument Config => config;
         public string Serial => config.SerialNumber!;
         public IPEndPoint Ike => ike;
         public string TracePath => trace;
-        public int Pid => _process!.Id;
-        public bool Exited => _process is { HasExited: true };
-        public int ExitCode => _process!.ExitCode;
-
-        /// <summary>The Node build output is copied beside the benchmark (project reference), hocon/ and scenarios/ included.</summary>
-        private static string Executable => Path.Combine(AppContext.BaseDirectory, "clusteractors.dll");
-
-        public void Start(string root)
-        {
-            _logPath = Path.Combine(root, name + ".log");
-            _log = new StreamWriter(_logPath) { AutoFlush = true };
-            var psi = new ProcessStartInfo("dotnet", $"\"{Executable}\" {args}")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-                WorkingDirectory = root
-            };
-            _process = Process.Start(psi)!;
-            _process.OutputDataReceived += (_, e) => Log(e.Data);
-            _process.ErrorDataReceived += (_, e) => Log(e.Data);
-            _process.BeginOutputReadLine();
-            _process.BeginErrorReadLine();
-        }
-
-        private void Log(string? line)
-        {
-            if (line is null) return;
-            lock (this)
-            {
-                try { _log?.WriteLine(line); } catch (ObjectDisposedException) { }
-            }
-        }
-
-        public string LogTail()
-        {
-            try
-            {
-                lock (this) _log?.Flush();
-                var lines = File.ReadAllLines(_logPath!);
-                return string.Join('\n', lines.TakeLast(30));
-            }
-            catch (Exception e) when (e is IOException or ArgumentNullException)
-            {
-                return "(no log)";
-            }
-        }
-
-        public async Task<string?> Cli(string command)
-        {
-            try
-            {
-                var r = await AdminClient.RunAsync(admin, command, TimeSpan.FromSeconds(3));
-                return r.ExitCode == 0 ? r.Output : null;
-            }
-            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or AdminRefusedException)
-            {
-                return null;
-            }
-        }
-
-        public TimeSpan Cpu()
-        {
-            _process!.Refresh();
-            return _process.TotalProcessorTime;
-        }
 
         public long RssKiB()
         {
             var line = File.ReadLines($"/proc/{Pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
             return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
-        }
-
-        /// <summary>SIGKILL of this process only (its pid); the data folder goes with the benchmark's temp folder.</summary>
-        public void Stop()
-        {
-            try
-            {
-                if (_process is { HasExited: false } p)
-                {
-                    p.Kill(entireProcessTree: false);
-                    p.WaitForExit(5000);
-                }
-            }
-            catch (InvalidOperationException) { /* never started or already gone */ }
-            lock (this)
-            {
-                _log?.Dispose();
-                _log = null;
-            }
         }
     }
 

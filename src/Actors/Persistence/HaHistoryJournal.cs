@@ -41,7 +41,7 @@ public sealed class HaHistoryJournal : SnapshottingJournal
 
         Command<RecordHaEvent>(cmd =>
         {
-            var evt = new HaEventRecorded(new HaHistoryEntry(_clock.GetUtcNow(), cmd.Text));
+            var evt = new HaEventRecorded(new HaHistoryEntry(cmd.At ?? _clock.GetUtcNow(), cmd.Text));
             Persist(evt, e =>
             {
                 Append(e.Entry);

@@ -11,7 +11,11 @@ public sealed record JournalRecovered
 }
 
 /// <summary>A journal tells its supervisor why it is about to stop (replay or write failed): the supervisor logs it, rate-limited.</summary>
-public sealed record JournalFailed(Exception Cause, string During);
+public sealed record JournalFailed(Exception Cause, string During)
+{
+    /// <summary>The HA history line whose write failed: the supervisor keeps it and writes it again, first.</summary>
+    public RecordHaEvent? Unwritten { get; init; }
+}
 
 /// <summary>
 /// Keeps one of the unit's journals alive across database outages. Akka.Persistence stops a persistent actor whose
@@ -37,7 +41,9 @@ public sealed class JournalSupervisor : ReceiveActor, IWithTimers
     private readonly string _what;
     private readonly StorageBackoff _backoff;
     private readonly RateLimitedLog _failureLog;
-    private readonly Queue<(object Message, IActorRef Sender)> _buffered = new();
+    private readonly TimeProvider _clock;
+    private readonly List<(object Message, IActorRef Sender)> _buffered = new();
+    private int _rescued;
     private readonly Queue<(object Message, IActorRef Sender)> _pending = new();
     private IActorRef? _journal;
     private int _failures;
@@ -52,11 +58,16 @@ public sealed class JournalSupervisor : ReceiveActor, IWithTimers
         _journalProps = journalProps;
         _what = what;
         _backoff = backoff ?? StorageBackoff.Default;
-        _failureLog = new RateLimitedLog(TimeSpan.FromSeconds(30), clock ?? TimeProvider.System);
+        _clock = clock ?? TimeProvider.System;
+        _failureLog = new RateLimitedLog(TimeSpan.FromSeconds(30), _clock);
 
         Receive<JournalRecovered>(_ => Sender.Equals(_journal), _ => OnRecovered());
         Receive<JournalFailed>(f => Sender.Equals(_journal), f =>
         {
+            // The journal stops right after telling this: from now on nothing is forwarded to it (a request would
+            // reach a stopping actor and be lost); requests wait in _pending and are refused when it has stopped.
+            _up = false;
+            if (f.Unwritten is { } line) Rescue(line, ActorRefs.NoSender);
             var fault = StorageFault.Classify(f.Cause);
             _lastFault = $"{fault.Kind}: {fault.Why}";
             if (_failureLog.Allow(out var suppressed))
@@ -76,6 +87,7 @@ public sealed class JournalSupervisor : ReceiveActor, IWithTimers
             if (_up) _journal!.Forward(e);
             else Buffer(e);
         });
+        Receive<DeadLetter>(d => IsOneOfOurJournals(d.Recipient), OnLostToStoppedJournal);
         ReceiveAny(Request);
     }
 
@@ -92,7 +104,15 @@ public sealed class JournalSupervisor : ReceiveActor, IWithTimers
         public static readonly Stable Instance = new();
     }
 
-    protected override void PreStart() => StartJournal();
+    protected override void PreStart()
+    {
+        // A request forwarded before the journal failed can still sit in its mailbox or in Akka.Persistence's stash
+        // while it persists; when it stops, those become dead letters. Watching them is how none is lost silently.
+        Context.System.EventStream.Subscribe(Self, typeof(DeadLetter));
+        StartJournal();
+    }
+
+    protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self, typeof(DeadLetter));
 
     /// <summary>
     /// Should this supervisor itself restart (it does not throw by design), its old journal is being stopped with it:
@@ -103,6 +123,40 @@ public sealed class JournalSupervisor : ReceiveActor, IWithTimers
 
     /// <summary>Journal exceptions in a command handler restart it in place, as Akka's default; a failed replay or write stops it, handled above.</summary>
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(Directive.Restart));
+
+    /// <summary>
+    /// A message that reached one of this supervisor's journals after it had stopped (journals are always named
+    /// "journal"; the current one, while up, never has dead letters).
+    /// </summary>
+    private bool IsOneOfOurJournals(IActorRef recipient) =>
+        recipient.Path.Parent.Equals(Self.Path) && recipient.Path.Name == "journal";
+
+    /// <summary>
+    /// A request is refused to its caller. An HA history line is kept like one recorded during the outage, ahead of
+    /// those: it reached this supervisor before the journal failed, so it is older than any line buffered since.
+    /// </summary>
+    private void OnLostToStoppedJournal(DeadLetter d)
+    {
+        switch (d.Message)
+        {
+            case RecordHaEvent e when _up:
+                _journal!.Tell(e, d.Sender);
+                break;
+            case RecordHaEvent e:
+                Rescue(e, d.Sender);
+                break;
+            case IJournalRequest:
+                Refuse(d.Message, d.Sender);
+                break;
+        }
+    }
+
+    /// <summary>A line forwarded before the journal failed: older than every line buffered since, so it goes ahead of them.</summary>
+    private void Rescue(RecordHaEvent e, IActorRef sender)
+    {
+        _buffered.Insert(Math.Min(_rescued++, _buffered.Count), (e, sender));
+        TrimBuffer();
+    }
 
     private void StartJournal()
     {
@@ -119,7 +173,9 @@ public sealed class JournalSupervisor : ReceiveActor, IWithTimers
         // The backoff starts again from its minimum only once the journal has stayed up: a disk that is still full lets
         // the journal replay, then fails its next write, and that cycle must keep backing off and stay quiet.
         Timers.StartSingleTimer(Stable.Instance, Stable.Instance, _backoff.Max);
-        while (_buffered.TryDequeue(out var b)) _journal!.Tell(b.Message, b.Sender);
+        foreach (var b in _buffered) _journal!.Tell(b.Message, b.Sender);
+        _buffered.Clear();
+        _rescued = 0;
         while (_pending.TryDequeue(out var p)) _journal!.Tell(p.Message, p.Sender);
     }
 
@@ -136,12 +192,18 @@ public sealed class JournalSupervisor : ReceiveActor, IWithTimers
 
     private void Buffer(RecordHaEvent e)
     {
-        _buffered.Enqueue((e, Sender));
-        while (_buffered.Count > MaxBuffered)
-        {
-            _buffered.Dequeue();
-            _dropped++;
-        }
+        _buffered.Add((e.At is null ? e with { At = _clock.GetUtcNow() } : e, Sender));
+        TrimBuffer();
+    }
+
+    /// <summary>The oldest lines drop off first, counted.</summary>
+    private void TrimBuffer()
+    {
+        var excess = _buffered.Count - MaxBuffered;
+        if (excess <= 0) return;
+        _buffered.RemoveRange(0, excess);
+        _rescued = Math.Max(0, _rescued - excess);
+        _dropped += excess;
     }
 
     private void Request(object message)

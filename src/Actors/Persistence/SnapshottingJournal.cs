@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence;
+using ClusterActors.Protocol.History;
 
 namespace ClusterActors.Actors.Persistence;
 
@@ -45,8 +46,13 @@ public abstract class SnapshottingJournal : ReceivePersistentActor
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
         _log.Debug("{0} write #{1} failed for {2}: {3}", What, sequenceNr, PersistenceId, cause.Message);
+        // The supervisor first, then the caller: once the caller hears of the failure, the supervisor already
+        // forwards nothing more to this stopping journal.
+        Context.Parent.Tell(new JournalFailed(cause, "write")
+        {
+            Unwritten = @event is HaEventRecorded lost ? RecordHaEvent.Unwritten(lost.Entry) : null,
+        });
         RefuseAwaitingWrite(cause);
-        Context.Parent.Tell(new JournalFailed(cause, "write"));
     }
 
     /// <summary>The journal refused this one event (it stays up): the waiting caller is refused.</summary>

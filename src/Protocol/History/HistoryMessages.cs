@@ -30,7 +30,22 @@ public sealed record RecordHaEvent
 {
     public RecordHaEvent(string text) => Text = HaHistoryText.Escape(text);
 
+    private RecordHaEvent(HaHistoryEntry entry)
+    {
+        Text = entry.Text;
+        At = entry.At;
+    }
+
     public string Text { get; }
+
+    /// <summary>
+    /// When it happened, if already known: a line kept while the journal was down is written with the time it was
+    /// recorded, not the time the database came back. Null: the journal stamps it as it writes it.
+    /// </summary>
+    public DateTimeOffset? At { get; init; }
+
+    /// <summary>A line the journal could not write, to be written again as it was (its text is already escaped).</summary>
+    public static RecordHaEvent Unwritten(HaHistoryEntry entry) => new(entry);
 }
 
 /// <summary>What an HA history line may hold: one line of printable text of bounded length.</summary>
@@ -64,7 +79,13 @@ public static class HaHistoryText
         c is '\u2028' or '\u2029' || c is >= '\u202a' and <= '\u202e' || c is >= '\u2066' and <= '\u2069';
 }
 
-public sealed record ReadHaHistory
+/// <summary>
+/// A request to a unit's journal that is answered once: if it cannot be, the caller is refused
+/// (a journal that stops with it unanswered must not leave its caller waiting for a timeout).
+/// </summary>
+public interface IJournalRequest;
+
+public sealed record ReadHaHistory : IJournalRequest
 {
     public static readonly ReadHaHistory Instance = new();
 }
@@ -73,11 +94,11 @@ public sealed record ReadHaHistory
 public sealed record HaHistory(IReadOnlyList<HaHistoryEntry> Entries);
 
 /// <summary>Journal a runtime config change; answered with <see cref="ConfigChangeAccepted"/> once it is durable.</summary>
-public sealed record JournalConfigChange(string Source, string Script);
+public sealed record JournalConfigChange(string Source, string Script) : IJournalRequest;
 
 public sealed record ConfigChangeAccepted(long Sequence);
 
-public sealed record ReadJournaledConfig
+public sealed record ReadJournaledConfig : IJournalRequest
 {
     public static readonly ReadJournaledConfig Instance = new();
 }
