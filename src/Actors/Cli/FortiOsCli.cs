@@ -276,8 +276,30 @@ public static class FortiOsCli
         }
     }
 
+    /// <summary>
+    /// `get` / `show [full-configuration]` as the last line of an unclosed config script: what an interactive session
+    /// sends when the operator types them inside a block. The block as it would be with the lines typed so far; nothing
+    /// is saved (<see cref="ConfigBlockView"/>). Null when the last line is not one of them.
+    /// </summary>
+    private static ConfigBlockVerb? BlockViewVerb(string lastLine)
+    {
+        var w = Words(lastLine);
+        if (w.Length == 1 && w[0].Length >= 1 && "get".StartsWith(w[0], StringComparison.Ordinal)) return ConfigBlockVerb.Get;
+        if (w.Length is < 1 or > 2 || w[0].Length < 2 || !"show".StartsWith(w[0], StringComparison.Ordinal)) return null;
+        if (w.Length == 1) return ConfigBlockVerb.Show;
+        return w[1].Length >= 2 && "full-configuration".StartsWith(w[1], StringComparison.Ordinal) ? ConfigBlockVerb.ShowFull : null;
+    }
+
     private static async Task<CliResult> ApplyConfig(CliTargets u, string script)
     {
+        var lines = script.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (lines.Length > 1 && BlockViewVerb(lines[^1]) is { } verb)
+        {
+            var config = await u.Config.Ask<ConfigDocument>(GetUnitConfig.Instance, AskTimeout);
+            var view = ConfigBlockView.Of(config, string.Join('\n', lines[..^1]), verb, u.UnitKey);
+            return view.Ok ? Ok(view.Value!) : Fail(string.Join("\n", view.Errors.Select(e => e.ToString())));
+        }
+
         var applied = await u.Config.Ask<ConfigApplied>(new ApplyConfigScript(script + "\n", "cli"), AskTimeout);
         return applied.Ok
             ? Ok("")

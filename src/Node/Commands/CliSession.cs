@@ -34,6 +34,9 @@ public sealed class CliSession(string hostname)
     private readonly List<string> _script = [];
     private readonly List<string> _history = [];
 
+    /// <summary>How many lines of <see cref="_script"/> FortiOS would already have saved: through the last `next` that closed an entry of the outermost table.</summary>
+    private int _savedThrough;
+
     /// <summary>The hostname the prompt shows; changes when the session moves to another member.</summary>
     public string Hostname { get; private set; } = hostname;
 
@@ -55,6 +58,7 @@ public sealed class CliSession(string hostname)
         Hostname = hostname;
         _levels.Clear();
         _script.Clear();
+        _savedThrough = 0;
     }
 
     // FortiOS's top-level words and their help lines, in the order FortiOS lists them.
@@ -74,6 +78,7 @@ public sealed class CliSession(string hostname)
         ("unset", "Set to default value."),
         ("append", "Append values to a multi-value setting."),
         ("config", "Configure object."),
+        ("get", "Get dynamic and system information."),
         ("show", "Show configuration."),
         ("abort", "End and discard last config."),
         ("end", "End and save last config."),
@@ -85,6 +90,7 @@ public sealed class CliSession(string hostname)
     [
         ("edit", "Add new entry or edit existing entry."),
         ("delete", "Delete table entry."),
+        ("get", "Get dynamic and system information."),
         ("show", "Show configuration."),
         ("abort", "End and discard last config."),
         ("end", "End and save last config."),
@@ -145,10 +151,17 @@ public sealed class CliSession(string hostname)
             case null:
                 return new CliPrint(Fail($"command parse error before '{words[0]}'"));
             case "abort":
-                // Everything typed since the outermost `config` is dropped: nothing of it was sent (see the README's choice).
+            {
+                if (words.Length > 1) return new CliPrint(Fail($"command parse error before '{words[1]}'"));
+                // FortiOS saves each entry of the outermost table at its `next`; abort discards only what came after.
+                // Nothing was sent yet here, so the saved entries go now, the rest is dropped (README's choice).
+                var saved = _script.Take(_savedThrough).Append("end").ToList();
+                var any = _savedThrough > 0;
                 _levels.Clear();
                 _script.Clear();
-                return new CliPrint("");
+                _savedThrough = 0;
+                return any ? new CliRunOnUnit(string.Join('\n', saved)) : new CliPrint("");
+            }
             case "end":
                 if (words.Length > 1) return new CliPrint(Fail($"command parse error before '{words[1]}'"));
                 // `end` in an entry closes the entry and its table at once, as FortiOS (and the config parser) do.
@@ -157,13 +170,15 @@ public sealed class CliSession(string hostname)
                 if (_levels.Count > 0) return new CliPrint("");
                 var script = string.Join('\n', _script);
                 _script.Clear();
+                _savedThrough = 0;
                 return new CliRunOnUnit(script);
-            case "show":
-                return Show(words);
+            case "show" or "get":
+                return View(verb, words);
             case "next":
                 if (words.Length > 1) return new CliPrint(Fail($"command parse error before '{words[1]}'"));
                 _levels.Pop();
                 _script.Add("next");
+                if (_levels.Count == 1) _savedThrough = _script.Count;
                 return new CliPrint("");
             case "edit":
                 if (words.Length != 2) return new CliPrint(Fail(words.Length == 1 ? "command incomplete: edit <name>" : $"command parse error before '{words[2]}'"));
@@ -197,18 +212,25 @@ public sealed class CliSession(string hostname)
     }
 
     /// <summary>
-    /// `show [full-configuration]` in a block: the unit's saved configuration of the block's top section, or of the entry
-    /// being edited in a top-level table (what the unit's `show` can address); lines typed since `config` are not sent yet,
-    /// so they are not in it.
+    /// `get` / `show [full-configuration]` in a block: the block as it would be with the lines typed so far. The unit gets
+    /// the open script with the verb as its last line and answers from a copy of its configuration, saving nothing
+    /// (ConfigBlockView in src/Protocol/Config); the line is not added to the script.
     /// </summary>
-    private CliStep Show(string[] words)
+    private CliStep View(string verb, string[] words)
     {
-        var full = words.Length == 2 && words[1].Length >= 2 && "full-configuration".StartsWith(words[1], StringComparison.Ordinal);
-        if (words.Length > 2 || words.Length == 2 && !full) return new CliPrint(Fail($"command parse error before '{words[^1]}'"));
-        var levels = _levels.Reverse().ToList();
-        var top = levels[0].Path[0];
-        var entry = levels.Count > 1 && levels[1].IsEntry && levels[1].Path.Count == 1 ? $" {levels[1].PromptWord}" : "";
-        return new CliRunOnUnit($"show {(full ? "full-configuration " : "")}{top}{entry}");
+        string line;
+        if (verb == "get")
+        {
+            if (words.Length > 1) return new CliPrint(Fail($"command parse error before '{words[1]}'"));
+            line = "get";
+        }
+        else
+        {
+            var full = words.Length == 2 && words[1].Length >= 2 && "full-configuration".StartsWith(words[1], StringComparison.Ordinal);
+            if (words.Length > 2 || words.Length == 2 && !full) return new CliPrint(Fail($"command parse error before '{words[^1]}'"));
+            line = full ? "show full-configuration" : "show";
+        }
+        return new CliRunOnUnit(string.Join('\n', _script.Append(line)));
     }
 
     private void Open(IReadOnlyList<string> path, bool isEntry)

@@ -54,13 +54,25 @@ public sealed class CliSessionSpec
     [InlineData("execute ha manage 1", "P:command incomplete: execute ha manage <cluster-index> <admin-user>\nCommand fail. Return code -61\n")]
     [InlineData("execute ha failover set 1", "R:execute ha failover set 1")]
     [InlineData("   ", "P:")]
-    [InlineData("config system ha|show", "R:show system ha")]
-    [InlineData("config system ha|sh full", "R:show full-configuration system ha")]
-    [InlineData("config vpn ipsec phase1-interface|edit vpn1|show", "R:show vpn ipsec phase1-interface vpn1")]
-    [InlineData("config vpn ipsec phase1-interface|show", "R:show vpn ipsec phase1-interface")]
-    [InlineData("config system standalone-cluster|config cluster-peer|edit 1|show", "R:show system standalone-cluster")]
+    [InlineData("config system ha|show", "R:config system ha\nshow")]
+    [InlineData("config system ha|set priority 9|sh full", "R:config system ha\nset priority 9\nshow full-configuration")]
+    [InlineData("config vpn ipsec phase1-interface|edit vpn1|show", "R:config vpn ipsec phase1-interface\nedit vpn1\nshow")]
+    [InlineData("config vpn ipsec phase1-interface|show", "R:config vpn ipsec phase1-interface\nshow")]
+    [InlineData("config system standalone-cluster|config cluster-peer|edit 1|show", "R:config system standalone-cluster\nconfig cluster-peer\nedit 1\nshow")]
     [InlineData("config system ha|show x", "P:command parse error before 'x'\nCommand fail. Return code -61\n")]
     [InlineData("config system ha|show|set priority 3|end", "R:config system ha\nset priority 3\nend")]
+    [InlineData("config system ha|set priority 9|get", "R:config system ha\nset priority 9\nget")]
+    [InlineData("config vpn ipsec phase1-interface|g", "R:config vpn ipsec phase1-interface\nget")]
+    [InlineData("config system ha|get priority", "P:command parse error before 'priority'\nCommand fail. Return code -61\n")]
+    [InlineData("config system ha|get|set priority 3|end", "R:config system ha\nset priority 3\nend")]
+    // abort: FortiOS saved each entry of the outermost table at its `next`; only what came after is discarded.
+    [InlineData("config vpn ipsec phase1-interface|edit vpn1|set keylife 3600|next|edit vpn2|set keylife 999|abort",
+        "R:config vpn ipsec phase1-interface\nedit vpn1\nset keylife 3600\nnext\nend")]
+    [InlineData("config vpn ipsec phase1-interface|edit vpn1|set keylife 3600|abort", "P:")]
+    [InlineData("config system standalone-cluster|config cluster-peer|edit 1|next|abort", "P:")]
+    [InlineData("config system ha|set priority 3|abort", "P:")]
+    [InlineData("config system ha|abort now", "P:command parse error before 'now'\nCommand fail. Return code -61\n")]
+    [InlineData("config vpn ipsec phase1-interface|edit vpn1|next|abort|config system ha|set priority 4|end", "R:config system ha\nset priority 4\nend")]
     public void Step_of_the_last_line(string lines, string expected)
     {
         var s = new CliSession("DC2_VM1");
@@ -114,12 +126,12 @@ public sealed class CliSessionSpec
     [InlineData("", "get system ha status ", "<Enter>", "ha")]
     [InlineData("", "config ", "system,vpn,router", "set")]
     [InlineData("", "execute ha ", "failover,manage", "set")]
-    [InlineData("config system ha", "", "set,unset,config,abort,end", "next,edit,exit")]
+    [InlineData("config system ha", "", "set,unset,config,get,show,abort,end", "next,edit,exit")]
     [InlineData("config system ha", "set ", "priority,override,hb-interval,mode", "keylife")]
     [InlineData("config system ha", "set p", "priority,password", "override")]
     [InlineData("config system ha", "set mode ", "standalone,a-a,a-p", "priority")]
     [InlineData("config system ha", "set priority ", "<priority>", "a-p")]
-    [InlineData("config vpn ipsec phase1-interface", "", "edit,delete,abort,end", "set,next")]
+    [InlineData("config vpn ipsec phase1-interface", "", "edit,delete,get,show,abort,end", "set,next")]
     [InlineData("config vpn ipsec phase1-interface|edit vpn1", "", "set,unset,next,end,abort", "edit")]
     public void Question_mark_lists(string before, string partial, string present, string absent)
     {
