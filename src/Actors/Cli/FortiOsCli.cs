@@ -17,6 +17,9 @@ public sealed record CliTargets(string Serial, IActorRef Config, IActorRef Fgcp,
 {
     /// <summary>The unit's private data key: `show` prints ENC under it when private-data-encryption is enabled.</summary>
     public PrivateDataKey? UnitKey { get; init; }
+
+    /// <summary>The unit's IKE debug keeper (<see cref="IkeDebugActor"/>); Nobody where none runs.</summary>
+    public IActorRef IkeDebug { get; init; } = ActorRefs.Nobody;
 }
 
 /// <summary>
@@ -83,6 +86,7 @@ public static class FortiOsCli
         }),
         (["diagnose", "sys", "ha", "checksum", "cluster"], async (u, _) => Ok(HaDiagnostics.ChecksumCluster(await Status(u)))),
         (["diagnose", "sniffer", "packet"], Sniffer),
+        (["diagnose", "debug", "application", "ike", "read"], ReadIkeDebug),
         (["show", "full-configuration"], (u, rest) => Show(u, rest, full: true)),
         (["show"], (u, rest) => Show(u, rest, full: false)),
     ];
@@ -140,6 +144,29 @@ public static class FortiOsCli
         {
             SyncProtection = new FgspSyncProtection(s.Encryption, s.PskSecretSet, s.SyncRefusals),
         };
+    }
+
+    /// <summary>
+    /// The interactive console's poll for `diagnose debug application ike` (not a FortiOS command: FortiOS prints debug
+    /// lines on the session that enabled them; this lab's admin endpoint answers one request per connection, so the
+    /// console asks). `read CURSOR [name NAME] [dst-addr4 ADDRESS]`: first line `cursor NEXT MISSED`, then the lines.
+    /// </summary>
+    private static async Task<CliResult> ReadIkeDebug(CliTargets u, string[] rest)
+    {
+        if (rest.Length < 1 || !long.TryParse(rest[0], out var cursor)) return Fail("command incomplete: diagnose debug application ike read <cursor>");
+        string? name = null;
+        System.Net.IPAddress? dst = null;
+        for (var i = 1; i < rest.Length; i += 2)
+        {
+            if (i + 1 >= rest.Length) return Fail($"command incomplete after '{rest[i]}'");
+            if (rest[i] == "name") name = rest[i + 1];
+            else if (rest[i] == "dst-addr4" && System.Net.IPAddress.TryParse(rest[i + 1], out var a)
+                     && a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork) dst = a;
+            else return Fail($"command parse error before '{rest[i]}'");
+        }
+        if (u.IkeDebug.IsNobody()) return Fail("this unit keeps no IKE debug events");
+        var lines = await u.IkeDebug.Ask<IkeDebugLines>(new ReadIkeDebug(cursor, new IkeDebugFilter(name, dst)), AskTimeout);
+        return Ok($"cursor {lines.Next} {lines.Missed}\n" + string.Concat(lines.Lines.Select(l => l + "\n")));
     }
 
     /// <summary>How long a capture without a count runs before it is stopped as if by Ctrl-C (a FortiOS console runs until ^C).</summary>

@@ -1,4 +1,7 @@
+using System.Net;
+using System.Net.Sockets;
 using ClusterActors.Actors.Cli;
+using ClusterActors.Actors.Ipsec;
 using ClusterActors.Protocol.Config;
 
 namespace ClusterActors.Node.Commands;
@@ -45,6 +48,18 @@ public sealed class CliSession(string hostname)
 
     /// <summary>Lines entered, oldest first (blank lines are not kept, nor a line equal to the one before).</summary>
     public IReadOnlyList<string> History => _history;
+
+    /// <summary>`diagnose debug application ike LEVEL`: 0 (the default) prints nothing.</summary>
+    public int IkeDebugLevel { get; private set; }
+
+    /// <summary>`diagnose debug enable` / `disable`: whether this session prints the debug output at all.</summary>
+    public bool DebugEnabled { get; private set; }
+
+    /// <summary>`diagnose vpn ike log-filter`: which IKE events this session prints.</summary>
+    public IkeDebugFilter IkeFilter { get; private set; } = IkeDebugFilter.None;
+
+    /// <summary>IKE debug lines are printed on this session now (the front polls the unit for them).</summary>
+    public bool IkeDebugOn => DebugEnabled && IkeDebugLevel != 0;
 
     /// <summary>Inside `config`: lines typed are collected, not run.</summary>
     public bool InConfig => _levels.Count > 0;
@@ -128,9 +143,68 @@ public sealed class CliSession(string hostname)
             return new CliPrint("");
         }
         if (first == "execute" && ManageArguments(words) is { } manage) return manage;
+        if (first == "diagnose" && DebugSetting(words) is { } debug) return debug;
         // Everything else is the unit's own command table: it matches abbreviations and answers errors as FortiOS.
         return new CliRunOnUnit(text);
     }
+
+    /// <summary>
+    /// The session's debug settings, kept here and never sent (FortiOS keeps them per CLI session): `diagnose debug
+    /// application ike LEVEL`, `diagnose debug enable|disable|reset`, `diagnose vpn ike log-filter dst-addr4 A|name N|clear`.
+    /// Null for any other `diagnose`, which is the unit's.
+    /// </summary>
+    private CliStep? DebugSetting(string[] words)
+    {
+        if (words.Length < 3) return null;
+        var second = Resolve(words[1], DiagnoseWords(1).Append("debug"));
+        if (second == "debug")
+        {
+            var third = Resolve(words[2], ["application", "enable", "disable", "reset"]);
+            switch (third)
+            {
+                case "enable" or "disable" or "reset" when words.Length > 3:
+                    return new CliPrint(Fail($"command parse error before '{words[3]}'"));
+                case "enable" or "disable":
+                    DebugEnabled = third == "enable";
+                    return new CliPrint("");
+                case "reset":
+                    // FortiOS's reset puts every debug level back to its default; enable/disable is left as it was.
+                    IkeDebugLevel = 0;
+                    return new CliPrint("");
+                case "application" when words.Length >= 4 && Resolve(words[3], ["ike"]) == "ike":
+                    if (words.Length == 5 && words[4] == "read") return null;
+                    if (words.Length != 5) return new CliPrint(Fail("command incomplete: diagnose debug application ike <level>"));
+                    if (!int.TryParse(words[4], out var level)) return new CliPrint(Fail($"invalid debug level '{words[4]}'"));
+                    IkeDebugLevel = level;
+                    return new CliPrint("");
+                default:
+                    return null;
+            }
+        }
+        if (second != "vpn" || words.Length < 4 || Resolve(words[2], ["ike", "tunnel"]) != "ike"
+            || Resolve(words[3], DiagnoseWords(3).Append("log-filter")) != "log-filter") return null;
+        var what = words.Length > 4 ? Resolve(words[4], ["dst-addr4", "name", "clear"]) : null;
+        switch (what)
+        {
+            case "clear" when words.Length == 5:
+                IkeFilter = IkeDebugFilter.None;
+                return new CliPrint("");
+            case "name" when words.Length == 6:
+                IkeFilter = IkeFilter with { Name = words[5] };
+                return new CliPrint("");
+            case "dst-addr4" when words.Length == 6:
+                if (!IPAddress.TryParse(words[5], out var a) || a.AddressFamily != AddressFamily.InterNetwork)
+                    return new CliPrint(Fail($"invalid IPv4 address '{words[5]}'"));
+                IkeFilter = IkeFilter with { DstAddr4 = a };
+                return new CliPrint("");
+            default:
+                return new CliPrint(Fail("command incomplete: diagnose vpn ike log-filter dst-addr4 <ip> | name <phase1> | clear"));
+        }
+    }
+
+    /// <summary>The words at <paramref name="position"/> of the unit's `diagnose` commands (so abbreviations stay as ambiguous as the unit's table makes them).</summary>
+    private static IEnumerable<string> DiagnoseWords(int position) =>
+        FortiOsCli.CommandWords.Where(c => c[0] == "diagnose" && c.Count > position).Select(c => c[position]);
 
     /// <summary>`execute ha manage INDEX USER` (abbreviated as the table allows); any other `execute` is the unit's.</summary>
     private static CliStep? ManageArguments(string[] words)
@@ -316,7 +390,12 @@ public sealed class CliSession(string hostname)
     /// <summary>The next word of a command in the unit's table (<see cref="FortiOsCli.CommandWords"/>) after <paramref name="verb"/> and <paramref name="typed"/>.</summary>
     private static IReadOnlyList<(string Word, string Help)> TableWords(string verb, string[] typed)
     {
-        IReadOnlyList<string>[] extra = [["exit"], ["execute", "ha", "manage"]];
+        IReadOnlyList<string>[] extra =
+        [
+            ["exit"], ["execute", "ha", "manage"], ["diagnose", "debug", "enable"], ["diagnose", "debug", "disable"], ["diagnose", "debug", "reset"],
+            ["diagnose", "debug", "application", "ike"], ["diagnose", "vpn", "ike", "log-filter", "dst-addr4"],
+            ["diagnose", "vpn", "ike", "log-filter", "name"], ["diagnose", "vpn", "ike", "log-filter", "clear"],
+        ];
         var commands = FortiOsCli.CommandWords.Concat(extra).Where(c => c[0] == verb).ToList();
         for (var i = 0; i < typed.Length; i++)
         {

@@ -16,6 +16,16 @@ public sealed class InteractiveCli(IPEndPoint endpoint, AdminCredentials? creden
     private IPEndPoint _endpoint = endpoint;
     private AdminCredentials? _credentials = credentials;
 
+    /// <summary>Console output is written under this lock: debug lines arrive while the operator types.</summary>
+    private readonly object _console = new();
+
+    /// <summary>The line being typed and the prompt before it, redrawn after debug lines printed over them.</summary>
+    private readonly StringBuilder _line = new();
+    private string _prompt = "";
+
+    /// <summary>How often the console asks the unit for IKE debug lines while `diagnose debug application ike` is on.</summary>
+    public static readonly TimeSpan DebugPollInterval = TimeSpan.FromMilliseconds(500);
+
     /// <summary>The hostname the unit reports (`get system status`): the prompt's name. Null when the unit cannot be reached.</summary>
     public static async Task<string?> HostnameOf(IPEndPoint endpoint, AdminCredentials? credentials, TimeSpan timeout)
     {
@@ -50,6 +60,8 @@ public sealed class InteractiveCli(IPEndPoint endpoint, AdminCredentials? creden
             running?.Cancel();
         };
         Console.CancelKeyPress += onCancel;
+        using var stopDebug = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        var debug = Task.Run(() => PollIkeDebug(session, stopDebug.Token));
         try
         {
             while (!cancel.IsCancellationRequested)
@@ -62,13 +74,13 @@ public sealed class InteractiveCli(IPEndPoint endpoint, AdminCredentials? creden
                     case CliExit:
                         return 0;
                     case CliPrint p:
-                        Console.Out.Write(p.Text);
+                        Write(p.Text);
                         break;
                     case CliRunOnUnit run:
                         running = CancellationTokenSource.CreateLinkedTokenSource(cancel);
                         try
                         {
-                            Console.Out.Write(await Run(run.Command, running.Token));
+                            Write(await Run(run.Command, running.Token));
                         }
                         finally
                         {
@@ -77,7 +89,7 @@ public sealed class InteractiveCli(IPEndPoint endpoint, AdminCredentials? creden
                         }
                         break;
                     case CliManage manage:
-                        Console.Out.Write(await Manage(session, manage));
+                        Write(await Manage(session, manage));
                         break;
                 }
             }
@@ -86,7 +98,72 @@ public sealed class InteractiveCli(IPEndPoint endpoint, AdminCredentials? creden
         finally
         {
             Console.CancelKeyPress -= onCancel;
+            stopDebug.Cancel();
+            try
+            {
+                await debug;
+            }
+            catch (OperationCanceledException)
+            {
+            }
         }
+    }
+
+    /// <summary>
+    /// While the session has IKE debug on, asks the unit for the lines since the last ask (`diagnose debug application
+    /// ike read`) and prints them above the line being typed. Bounded on both sides: the unit keeps a ring and gives at
+    /// most a few hundred events an ask; what the console missed is said in one line.
+    /// </summary>
+    private async Task PollIkeDebug(CliSession session, CancellationToken cancel)
+    {
+        long cursor = -1;
+        IPEndPoint? from = null;
+        while (!cancel.IsCancellationRequested)
+        {
+            await Task.Delay(DebugPollInterval, cancel);
+            if (!session.IkeDebugOn || !Equals(from, _endpoint))
+            {
+                cursor = -1;
+                from = _endpoint;
+                if (!session.IkeDebugOn) continue;
+            }
+            var f = session.IkeFilter;
+            var command = $"diagnose debug application ike read {cursor}" + (f.Name is null ? "" : $" name {f.Name}") + (f.DstAddr4 is null ? "" : $" dst-addr4 {f.DstAddr4}");
+            string output;
+            try
+            {
+                var r = await AdminClient.RunAsync(_endpoint, command, timeout, _credentials);
+                if (r.ExitCode != 0) continue;
+                output = r.Output;
+            }
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or AdminRefusedException)
+            {
+                continue;
+            }
+            var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            var head = lines.Length > 0 ? lines[0].Split(' ') : [];
+            if (head.Length != 3 || head[0] != "cursor" || !long.TryParse(head[1], out var next) || !long.TryParse(head[2], out var missed)) continue;
+            cursor = next;
+            var text = new StringBuilder();
+            if (missed > 0) text.Append($"({missed} IKE debug events were not printed: the console fell behind)\n");
+            foreach (var l in lines.Skip(1)) text.Append(l).Append('\n');
+            if (text.Length > 0) PrintAbove(text.ToString());
+        }
+    }
+
+    /// <summary>Prints <paramref name="text"/> on its own lines, then the prompt and the line being typed again.</summary>
+    private void PrintAbove(string text)
+    {
+        lock (_console)
+        {
+            Console.Out.Write("\r\u001b[K" + text + _prompt + _line);
+            Console.Out.Flush();
+        }
+    }
+
+    private void Write(string text)
+    {
+        lock (_console) Console.Out.Write(text);
     }
 
     private async Task<string> Run(string command, CancellationToken cancel)
@@ -144,54 +221,69 @@ public sealed class InteractiveCli(IPEndPoint endpoint, AdminCredentials? creden
     }
 
     /// <summary>One line from the keyboard with the session's prompt, `?` help, Tab and history; null at end of input (Ctrl-D on an empty line).</summary>
-    private static string? ReadLine(CliSession session)
+    private string? ReadLine(CliSession session)
     {
-        var line = new StringBuilder();
+        var line = _line;
+        lock (_console)
+        {
+            line.Clear();
+            _prompt = session.Prompt;
+            Console.Out.Write(_prompt);
+        }
         var historyAt = session.History.Count;
-        Console.Out.Write(session.Prompt);
         while (true)
         {
             var key = Console.ReadKey(intercept: true);
-            switch (key.Key)
+            lock (_console)
             {
-                case ConsoleKey.Enter:
+                switch (key.Key)
+                {
+                    case ConsoleKey.Enter:
+                        Console.Out.WriteLine();
+                        var entered = line.ToString();
+                        line.Clear();
+                        _prompt = "";
+                        return entered;
+                    case ConsoleKey.Backspace:
+                        if (line.Length > 0)
+                        {
+                            line.Length--;
+                            Console.Out.Write("\b \b");
+                        }
+                        continue;
+                    case ConsoleKey.Tab:
+                        Replace(line, session.Complete(line.ToString()));
+                        continue;
+                    case ConsoleKey.UpArrow or ConsoleKey.DownArrow:
+                        historyAt = Math.Clamp(historyAt + (key.Key == ConsoleKey.UpArrow ? -1 : 1), 0, session.History.Count);
+                        Replace(line, historyAt < session.History.Count ? session.History[historyAt] : "");
+                        continue;
+                }
+                if (key.Modifiers.HasFlag(ConsoleModifiers.Control) && key.Key == ConsoleKey.D && line.Length == 0)
+                {
+                    _prompt = "";
+                    return null;
+                }
+                if (key.Modifiers.HasFlag(ConsoleModifiers.Control) && key.Key == ConsoleKey.C)
+                {
                     Console.Out.WriteLine();
-                    return line.ToString();
-                case ConsoleKey.Backspace:
-                    if (line.Length > 0)
-                    {
-                        line.Length--;
-                        Console.Out.Write("\b \b");
-                    }
+                    line.Clear();
+                    Console.Out.Write(session.Prompt);
                     continue;
-                case ConsoleKey.Tab:
-                    Replace(line, session.Complete(line.ToString()));
+                }
+                if (key.KeyChar == '?')
+                {
+                    // FortiOS answers `?` at once and gives the line back as it was.
+                    Console.Out.WriteLine();
+                    Console.Out.Write(session.Help(line.ToString()));
+                    Console.Out.Write(session.Prompt + line);
                     continue;
-                case ConsoleKey.UpArrow or ConsoleKey.DownArrow:
-                    historyAt = Math.Clamp(historyAt + (key.Key == ConsoleKey.UpArrow ? -1 : 1), 0, session.History.Count);
-                    Replace(line, historyAt < session.History.Count ? session.History[historyAt] : "");
-                    continue;
-            }
-            if (key.Modifiers.HasFlag(ConsoleModifiers.Control) && key.Key == ConsoleKey.D && line.Length == 0) return null;
-            if (key.Modifiers.HasFlag(ConsoleModifiers.Control) && key.Key == ConsoleKey.C)
-            {
-                Console.Out.WriteLine();
-                line.Clear();
-                Console.Out.Write(session.Prompt);
-                continue;
-            }
-            if (key.KeyChar == '?')
-            {
-                // FortiOS answers `?` at once and gives the line back as it was.
-                Console.Out.WriteLine();
-                Console.Out.Write(session.Help(line.ToString()));
-                Console.Out.Write(session.Prompt + line);
-                continue;
-            }
-            if (key.KeyChar >= ' ' && key.KeyChar != '\x7f')
-            {
-                line.Append(key.KeyChar);
-                Console.Out.Write(key.KeyChar);
+                }
+                if (key.KeyChar >= ' ' && key.KeyChar != '\x7f')
+                {
+                    line.Append(key.KeyChar);
+                    Console.Out.Write(key.KeyChar);
+                }
             }
         }
     }
