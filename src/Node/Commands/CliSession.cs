@@ -172,7 +172,7 @@ public sealed class CliSession(string hostname)
                     IkeDebugLevel = 0;
                     return new CliPrint("");
                 case "application" when words.Length >= 4 && Resolve(words[3], ["ike"]) == "ike":
-                    if (words.Length == 5 && words[4] == "read") return null;
+                    if (words.Length >= 5 && words[4] == "read") return null;
                     if (words.Length != 5) return new CliPrint(Fail("command incomplete: diagnose debug application ike <level>"));
                     if (!int.TryParse(words[4], out var level)) return new CliPrint(Fail($"invalid debug level '{words[4]}'"));
                     IkeDebugLevel = level;

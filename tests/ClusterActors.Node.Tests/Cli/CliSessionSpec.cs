@@ -179,4 +179,44 @@ public sealed class CliSessionSpec
         s.Enter("config system ha");
         Assert.Equal(new CliRunOnUnit("config system ha\nend"), s.Enter("end"));
     }
+
+    /// <summary>
+    /// The session's debug settings (kept here, never sent): lines typed → whether IKE debug lines print, the filter, and
+    /// the step of the last line (P: printed text, R: run on the unit).
+    /// </summary>
+    [Theory]
+    [InlineData("diagnose debug application ike -1|diagnose debug enable", true, "", "P:")]
+    [InlineData("diag deb app ike -1|diag deb en", true, "", "P:")]
+    [InlineData("diagnose debug enable|diagnose debug application ike -1", true, "", "P:")]
+    [InlineData("diagnose debug application ike -1", false, "", "P:")]
+    [InlineData("diagnose debug enable", false, "", "P:")]
+    [InlineData("diagnose debug application ike -1|diagnose debug enable|diagnose debug disable", false, "", "P:")]
+    [InlineData("diagnose debug application ike -1|diagnose debug enable|diagnose debug reset", false, "", "P:")]
+    [InlineData("diagnose debug application ike -1|diagnose debug enable|diagnose debug application ike 0", false, "", "P:")]
+    [InlineData("diagnose debug application ike", false, "", "P:command incomplete: diagnose debug application ike <level>\nCommand fail. Return code -61\n")]
+    [InlineData("diagnose debug application ike x", false, "", "P:invalid debug level 'x'\nCommand fail. Return code -61\n")]
+    [InlineData("diagnose debug enable now", false, "", "P:command parse error before 'now'\nCommand fail. Return code -61\n")]
+    [InlineData("diagnose vpn ike log-filter name vpn1", false, "name=vpn1", "P:")]
+    [InlineData("diag vpn ike log-f dst-addr4 192.168.7.2", false, "dst=192.168.7.2", "P:")]
+    [InlineData("diagnose vpn ike log-filter name vpn1|diagnose vpn ike log-filter dst-addr4 192.168.7.2", false, "name=vpn1 dst=192.168.7.2", "P:")]
+    [InlineData("diagnose vpn ike log-filter name vpn1|diagnose vpn ike log-filter clear", false, "", "P:")]
+    [InlineData("diagnose vpn ike log-filter dst-addr4 ::1", false, "", "P:invalid IPv4 address '::1'\nCommand fail. Return code -61\n")]
+    [InlineData("diagnose vpn ike log-filter", false, "", "P:command incomplete: diagnose vpn ike log-filter dst-addr4 <ip> | name <phase1> | clear\nCommand fail. Return code -61\n")]
+    [InlineData("diagnose vpn ike gateway list", false, "", "R:diagnose vpn ike gateway list")]
+    [InlineData("diagnose debug application ike read 0", false, "", "R:diagnose debug application ike read 0")]
+    public void Debug_settings_of_the_session(string lines, bool ikeDebugOn, string filter, string lastStep)
+    {
+        var s = new CliSession("DC2_VM1");
+        CliStep step = new CliPrint("");
+        foreach (var line in lines.Split('|')) step = s.Enter(line);
+        Assert.Equal(ikeDebugOn, s.IkeDebugOn);
+        var f = s.IkeFilter;
+        Assert.Equal(filter, string.Join(' ', new[] { f.Name is null ? null : $"name={f.Name}", f.DstAddr4 is null ? null : $"dst={f.DstAddr4}" }.OfType<string>()));
+        Assert.Equal(lastStep, step switch
+        {
+            CliRunOnUnit r => "R:" + r.Command,
+            CliPrint p => "P:" + p.Text,
+            _ => "?",
+        });
+    }
 }
