@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ClusterActors.Node.Commands;
 using ClusterActors.Node.Hosting;
 using Xunit.Abstractions;
 
@@ -129,6 +130,53 @@ public sealed class TmuxCliSpec(ITestOutputHelper output) : IDisposable
             Assert.True(until.Elapsed < TimeSpan.FromSeconds(10), "exit did not end the cli within 10 s:\n" + Screen());
             await Task.Delay(100);
         }
+    }
+
+    /// <summary>
+    /// `diagnose debug application ike -1` + `diagnose debug enable` in DC2_VM1's console, then `clusteractors client`
+    /// dials DC2_VM1 over real UDP: the negotiation prints in the console as FortiOS's `ike 0:…` lines, under the
+    /// session's log-filter; after `diagnose debug disable` a second dial prints nothing.
+    /// </summary>
+    [Fact]
+    public async Task IKE_debug_lines_of_a_dial_print_in_the_console_while_debug_is_enabled()
+    {
+        RequiredTool.Check("tmux");
+        var (vm1, vm2) = _lab.Define("config system ha\nset hello-holddown 5\nend");
+        vm1.Start();
+        vm2.Start();
+        var sw = Stopwatch.StartNew();
+        while ((await vm1.TryCli("diagnose sys ha status", 1000))?.Output.Contains("FGVM02TM22000002:    Secondary") != true)
+        {
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(60), "cluster 1 did not form with DC2_VM1 primary within 60 s");
+            await Task.Delay(200);
+        }
+        var cli = $"CLUSTERACTORS_PASSWORD='{AdminCredentials.LabPassword}' dotnet '{UnitProcess.Executable}' cli --node 127.0.0.1:{vm1.Admin.Port}";
+        Tmux("new-session", "-d", "-s", "cli", "-x", "200", "-y", "60", cli);
+        await Until(s => LastLine(s) == "DC2_VM1 #", "the prompt DC2_VM1 #");
+        foreach (var line in new[] { "diagnose vpn ike log-filter dst-addr4 127.0.0.1", "diagnose debug application ike -1", "diagnose debug enable" })
+        {
+            Type(line, "Enter");
+            await Until(s => s.Contains("DC2_VM1 # " + line) && LastLine(s) == "DC2_VM1 #", line);
+        }
+        // The console starts reading at its next poll; the dial comes after that.
+        await Task.Delay(InteractiveCli.DebugPollInterval * 3);
+
+        var client = Path.Combine(AppContext.BaseDirectory, "scenarios", "seed", "CLIENT1.conf");
+        var (exit, stdout, stderr) = CommandLineSpec.Run($"client --config \"{client}\" --gateway 127.0.0.1:{_lab.IkePorts["DC2_VM1"]} --once");
+        Assert.True(exit == 0, stdout + stderr);
+        var screen = await Until(s => s.Contains("ike 0:vpn1: established IKE SA") && s.Contains("AUTH_RESPONSE"), "the dial's IKE debug lines");
+        Assert.Matches(@"(?m)^ike 0: IKEv2 exchange=SA_INIT id=[0-9a-f]{16}/0{16}:00000000 len=\d+$", screen);
+        Assert.Matches(@"(?m)^ike 0:vpn1: sent IKE msg \(SA_INIT_RESPONSE\): [\d.]+:\d+->127\.0\.0\.1:\d+, len=\d+, vrf=0, id=", screen);
+        Assert.Matches(@"(?m)^ike 0: IKEv2 exchange=AUTH id=[0-9a-f]{16}/[0-9a-f]{16}:00000001 len=\d+$", screen);
+        Assert.Equal("DC2_VM1 #", LastLine(screen));
+
+        Type("diagnose debug disable", "Enter");
+        await Until(s => LastLine(s) == "DC2_VM1 #" && s.Contains("DC2_VM1 # diagnose debug disable"), "debug disabled");
+        var before = System.Text.RegularExpressions.Regex.Count(Screen(), "established IKE SA");
+        (exit, stdout, stderr) = CommandLineSpec.Run($"client --config \"{client}\" --gateway 127.0.0.1:{_lab.IkePorts["DC2_VM1"]} --once");
+        Assert.True(exit == 0, stdout + stderr);
+        await Task.Delay(InteractiveCli.DebugPollInterval * 4);
+        Assert.Equal(before, System.Text.RegularExpressions.Regex.Count(Screen(), "established IKE SA"));
     }
 
     /// <summary>
