@@ -102,6 +102,14 @@ public sealed class TmuxCliSpec(ITestOutputHelper output) : IDisposable
         Type("201", "Enter");
         await Until(s => LastLine(s) == "DC2_VM1 (ha) #", "the prompt after set priority 201");
 
+        // show and get in the block: the block with the line just typed, though nothing is saved before `end`.
+        Type("show", "Enter");
+        await Until(s => s.Contains("DC2_VM1 (ha) # show") && s.Contains("    set priority 201") && LastLine(s) == "DC2_VM1 (ha) #",
+            "show in the block printing the typed priority");
+        Type("get", "Enter");
+        await Until(s => s.Contains("priority            : 201") && LastLine(s) == "DC2_VM1 (ha) #", "get in the block printing priority : 201");
+        Assert.DoesNotContain("set priority 201", (await vm1.TryCli("show system ha", 5000))!.Output);
+
         Type("?", null);
         screen = await Until(s => s.Contains("End and discard last config.") && LastLine(s) == "DC2_VM1 (ha) #", "? listing the sub-mode's commands");
         Assert.Matches(@"(?m)^set +Modify value\.$", screen);
@@ -127,7 +135,8 @@ public sealed class TmuxCliSpec(ITestOutputHelper output) : IDisposable
         var until = Stopwatch.StartNew();
         while (SessionAlive())
         {
-            Assert.True(until.Elapsed < TimeSpan.FromSeconds(10), "exit did not end the cli within 10 s:\n" + Screen());
+            // The screen only when failing: read on every turn it raced the session's end ("no current target").
+            if (until.Elapsed > TimeSpan.FromSeconds(10)) Assert.Fail("exit did not end the cli within 10 s:\n" + Screen());
             await Task.Delay(100);
         }
     }
