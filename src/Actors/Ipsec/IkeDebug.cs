@@ -143,6 +143,13 @@ public sealed class IkeDebugRing(int capacity)
     }
 }
 
+/// <summary>
+/// Published by <see cref="IkeDebugActor"/> when a console starts or stops reading (and again every
+/// <see cref="IkeDebugActor.IdleAfter"/> while one reads, for fronts started since): the IKE fronts build debug events
+/// only while <paramref name="Listening"/>, so an IKE flood with no console costs nothing more.
+/// </summary>
+public sealed record IkeDebugListening(string Serial, bool Listening);
+
 /// <summary>A console's poll: the IKE debug lines from <paramref name="Cursor"/> on (-1: none yet, start from now).</summary>
 public sealed record ReadIkeDebug(long Cursor, IkeDebugFilter Filter);
 
@@ -150,8 +157,8 @@ public sealed record IkeDebugLines(IReadOnlyList<string> Lines, long Next, long 
 
 /// <summary>
 /// Keeps the unit's IKE debug events for consoles that run `diagnose debug application ike`. It listens on the event
-/// stream only while a console reads (a read in the last <see cref="IdleAfter"/>); otherwise it holds nothing and an IKE
-/// event costs one event-stream publish with no subscriber.
+/// stream only while a console reads (a read in the last <see cref="IdleAfter"/>) and tells the fronts so
+/// (<see cref="IkeDebugListening"/>); otherwise it holds nothing and the fronts build no events.
 /// </summary>
 public sealed class IkeDebugActor : ReceiveActor, IWithTimers
 {
@@ -185,8 +192,14 @@ public sealed class IkeDebugActor : ReceiveActor, IWithTimers
         Receive<ReadIkeDebug>(OnRead);
         Receive<IdleCheck>(_ =>
         {
-            if (_ring is null || _time.GetUtcNow() - _lastRead < IdleAfter) return;
+            if (_ring is null) return;
+            if (_time.GetUtcNow() - _lastRead < IdleAfter)
+            {
+                Context.System.EventStream.Publish(new IkeDebugListening(_serial, true));
+                return;
+            }
             Context.System.EventStream.Unsubscribe(Self, typeof(IkeDebugObserved));
+            Context.System.EventStream.Publish(new IkeDebugListening(_serial, false));
             _ring = null;
             Timers.Cancel("idle");
         });
@@ -201,6 +214,7 @@ public sealed class IkeDebugActor : ReceiveActor, IWithTimers
         {
             _ring = new IkeDebugRing(RingCapacity);
             Context.System.EventStream.Subscribe(Self, typeof(IkeDebugObserved));
+            Context.System.EventStream.Publish(new IkeDebugListening(_serial, true));
             Timers.StartPeriodicTimer("idle", IdleCheck.Instance, IdleAfter);
         }
         // A first read (or one from before the ring was restarted) starts from now.
@@ -213,5 +227,9 @@ public sealed class IkeDebugActor : ReceiveActor, IWithTimers
         Sender.Tell(new IkeDebugLines(lines, next, missed));
     }
 
-    protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
+    protected override void PostStop()
+    {
+        Context.System.EventStream.Unsubscribe(Self);
+        if (_ring is not null) Context.System.EventStream.Publish(new IkeDebugListening(_serial, false));
+    }
 }

@@ -90,6 +90,9 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
     private bool _isPrimary;
     private string? _localAddress;
 
+    /// <summary>A console reads IKE debug on this unit (<see cref="IkeDebugListening"/>): only then are debug events built.</summary>
+    private bool _debugListening;
+
     public ITimerScheduler Timers { get; set; } = null!;
 
     public IkeFrontActor(string serial, ConfigDocument config, Phase1Interface phase1, IActorRef phase1Actor, IkeAdmissionSettings? settings,
@@ -112,6 +115,10 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
             if (r.Serial == _serial) _isPrimary = r.Role == HaRole.Primary;
         });
         Receive<UnitConfigChanged>(OnConfigChanged);
+        Receive<IkeDebugListening>(l =>
+        {
+            if (l.Serial == _serial) _debugListening = l.Listening;
+        });
         Receive<ExpireTick>(_ =>
         {
             foreach (var spiR in _responder.ExpireHalfOpen())
@@ -162,16 +169,23 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
         config.Interfaces.FirstOrDefault(i => i.Name == phase1.Interface)?.Ip is { Length: > 0 } ip && ip != "0.0.0.0" ? ip : null;
 
     /// <summary>
-    /// An event for `diagnose debug application ike` consoles (<see cref="IkeDebugActor"/>): one event-stream publish, which
-    /// costs a lookup and nothing more while no console reads.
+    /// An event for `diagnose debug application ike` consoles (<see cref="IkeDebugActor"/>), built and published only
+    /// while one reads.
     /// </summary>
-    private void Debug(IkeDebugKind kind, IkeDatagram d, byte[]? message = null, string? detail = null) =>
+    private void Debug(IkeDebugKind kind, IkeDatagram d, byte[]? message = null, string? detail = null)
+    {
+        if (!_debugListening) return;
         Context.System.EventStream.Publish(new IkeDebugObserved(_serial, _phase1Name, kind, d.From, d.FromPort, d.LocalPort, _time.GetUtcNow())
         {
             Header = message is null ? null : IkeDebugHeader.Of(message),
             Detail = detail,
             LocalAddress = _localAddress,
         });
+    }
+
+    protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(IkeDebugListening));
+
+    protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
 
     private void OnIke(IkeDatagram d)
     {

@@ -102,6 +102,8 @@ public sealed class IkeDebugSpec() : TestKit(ConfigurationFactory.ParseString(""
         var primary = new HaRoleChanged(Serial, HaRole.Primary, Serial);
         p1.Tell(primary);
         front.Tell(primary);
+        // Started (and so subscribed to IkeDebugListening) before a console's first read arms the debug keeper.
+        front.Ask<IkeAdmissionStatus>(GetIkeAdmissionStatus.Instance, TimeSpan.FromSeconds(5)).Wait();
         return (front, Sys.ActorOf(IkeDebugActor.Props(Serial)));
     }
 
@@ -130,6 +132,18 @@ public sealed class IkeDebugSpec() : TestKit(ConfigurationFactory.ParseString(""
 
         // A filter on another peer's address prints none of it.
         Assert.Empty(Read(debug, cursor, new IkeDebugFilter(DstAddr4: IPAddress.Parse("10.9.9.9"))).Lines);
+    }
+
+    [Fact]
+    public void With_no_console_reading_the_front_builds_no_debug_events()
+    {
+        var (front, _) = Start();
+        var probe = CreateTestProbe();
+        Sys.EventStream.Subscribe(probe.Ref, typeof(IkeDebugObserved));
+        var client = NewClient();
+        var auth = Assert.Single(client.Handle(Exchange(front, client.Start())).Replies);
+        Assert.IsType<IkeSaEstablished>(Assert.Single(client.Handle(Exchange(front, auth)).Events));
+        probe.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
     }
 
     [Fact]
