@@ -75,6 +75,25 @@ public sealed class CommandLineSpec : IDisposable
     }
 
     [Fact]
+    public void Cli_without_a_command_and_stdin_not_a_terminal_still_wants_a_command()
+    {
+        // The interactive console opens only at a terminal; piped input keeps the one-shot contract (a command is required).
+        var psi = new ProcessStartInfo("dotnet", $"\"{UnitProcess.Executable}\" cli --node 127.0.0.1:{RealProcessFailoverSpec.FreeTcpPort()}")
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            WorkingDirectory = AppContext.BaseDirectory
+        };
+        using var p = Process.Start(psi)!;
+        p.StandardInput.Close();
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(60_000), "cli without a command did not finish");
+        Assert.NotEqual(0, p.ExitCode);
+        Assert.Contains("Required argument missing for command: 'cli'", stderr.Result);
+        Assert.DoesNotContain(" # ", stdout.Result);
+    }
+
+    [Fact]
     public void Unknown_scenario_unit_is_a_usage_error()
     {
         var (exit, _, stderr) = Run("node --scenario seed --unit DC2_VM9");

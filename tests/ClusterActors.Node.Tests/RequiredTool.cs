@@ -26,6 +26,7 @@ public static class RequiredTool
         [KernelLibipsec] = "libcharon-extra-plugins",
         ["docker-compose"] = "docker-compose",
         ["tshark"] = "tshark",
+        ["tmux"] = "tmux",
     };
 
     /// <summary>strongSwan's charon as Debian 12 ships it in charon-systemd.</summary>

@@ -17,6 +17,9 @@ public sealed record CliTargets(string Serial, IActorRef Config, IActorRef Fgcp,
 {
     /// <summary>The unit's private data key: `show` prints ENC under it when private-data-encryption is enabled.</summary>
     public PrivateDataKey? UnitKey { get; init; }
+
+    /// <summary>The unit's IKE debug keeper (<see cref="IkeDebugActor"/>); Nobody where none runs.</summary>
+    public IActorRef IkeDebug { get; init; } = ActorRefs.Nobody;
 }
 
 /// <summary>
@@ -83,9 +86,16 @@ public static class FortiOsCli
         }),
         (["diagnose", "sys", "ha", "checksum", "cluster"], async (u, _) => Ok(HaDiagnostics.ChecksumCluster(await Status(u)))),
         (["diagnose", "sniffer", "packet"], Sniffer),
+        (["diagnose", "debug", "application", "ike", "read"], ReadIkeDebug),
         (["show", "full-configuration"], (u, rest) => Show(u, rest, full: true)),
         (["show"], (u, rest) => Show(u, rest, full: false)),
     ];
+
+    /// <summary>
+    /// The words of every command in the table (besides `config`, which opens the schema): what an interactive session
+    /// offers at `?` and completes with Tab (src/Node/Commands/CliSession.cs).
+    /// </summary>
+    public static IReadOnlyList<IReadOnlyList<string>> CommandWords { get; } = Commands.Select(c => (IReadOnlyList<string>)c.Words).ToList();
 
     public static async Task<CliResult> Run(string command, CliTargets unit)
     {
@@ -134,6 +144,29 @@ public static class FortiOsCli
         {
             SyncProtection = new FgspSyncProtection(s.Encryption, s.PskSecretSet, s.SyncRefusals),
         };
+    }
+
+    /// <summary>
+    /// The interactive console's poll for `diagnose debug application ike` (not a FortiOS command: FortiOS prints debug
+    /// lines on the session that enabled them; this lab's admin endpoint answers one request per connection, so the
+    /// console asks). `read CURSOR [name NAME] [dst-addr4 ADDRESS]`: first line `cursor NEXT MISSED`, then the lines.
+    /// </summary>
+    private static async Task<CliResult> ReadIkeDebug(CliTargets u, string[] rest)
+    {
+        if (rest.Length < 1 || !long.TryParse(rest[0], out var cursor)) return Fail("command incomplete: diagnose debug application ike read <cursor>");
+        string? name = null;
+        System.Net.IPAddress? dst = null;
+        for (var i = 1; i < rest.Length; i += 2)
+        {
+            if (i + 1 >= rest.Length) return Fail($"command incomplete after '{rest[i]}'");
+            if (rest[i] == "name") name = rest[i + 1];
+            else if (rest[i] == "dst-addr4" && System.Net.IPAddress.TryParse(rest[i + 1], out var a)
+                     && a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork) dst = a;
+            else return Fail($"command parse error before '{rest[i]}'");
+        }
+        if (u.IkeDebug.IsNobody()) return Fail("this unit keeps no IKE debug events");
+        var lines = await u.IkeDebug.Ask<IkeDebugLines>(new ReadIkeDebug(cursor, new IkeDebugFilter(name, dst)), AskTimeout);
+        return Ok($"cursor {lines.Next} {lines.Missed}\n" + string.Concat(lines.Lines.Select(l => l + "\n")));
     }
 
     /// <summary>How long a capture without a count runs before it is stopped as if by Ctrl-C (a FortiOS console runs until ^C).</summary>
@@ -292,8 +325,30 @@ public static class FortiOsCli
         }
     }
 
+    /// <summary>
+    /// `get` / `show [full-configuration]` as the last line of an unclosed config script: what an interactive session
+    /// sends when the operator types them inside a block. The block as it would be with the lines typed so far; nothing
+    /// is saved (<see cref="ConfigBlockView"/>). Null when the last line is not one of them.
+    /// </summary>
+    private static ConfigBlockVerb? BlockViewVerb(string lastLine)
+    {
+        var w = Words(lastLine);
+        if (w.Length == 1 && w[0].Length >= 1 && "get".StartsWith(w[0], StringComparison.Ordinal)) return ConfigBlockVerb.Get;
+        if (w.Length is < 1 or > 2 || w[0].Length < 2 || !"show".StartsWith(w[0], StringComparison.Ordinal)) return null;
+        if (w.Length == 1) return ConfigBlockVerb.Show;
+        return w[1].Length >= 2 && "full-configuration".StartsWith(w[1], StringComparison.Ordinal) ? ConfigBlockVerb.ShowFull : null;
+    }
+
     private static async Task<CliResult> ApplyConfig(CliTargets u, string script)
     {
+        var lines = script.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (lines.Length > 1 && BlockViewVerb(lines[^1]) is { } verb)
+        {
+            var config = await u.Config.Ask<ConfigDocument>(GetUnitConfig.Instance, AskTimeout);
+            var view = ConfigBlockView.Of(config, string.Join('\n', lines[..^1]), verb, u.UnitKey);
+            return view.Ok ? Ok(view.Value!) : Fail(string.Join("\n", view.Errors.Select(e => e.ToString())));
+        }
+
         var applied = await u.Config.Ask<ConfigApplied>(new ApplyConfigScript(script + "\n", "cli"), AskTimeout);
         return applied.Ok
             ? Ok("")

@@ -88,6 +88,10 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
     private long _dhComputed;
     private string _signature;
     private bool _isPrimary;
+    private string? _localAddress;
+
+    /// <summary>A console reads IKE debug on this unit (<see cref="IkeDebugListening"/>): only then are debug events built.</summary>
+    private bool _debugListening;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -103,6 +107,7 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
         _admission = new IkeAdmission((settings ?? new IkeAdmissionSettings()) with { EmbryonicLimit = config.Ike.EmbryonicLimit }, _time);
         _responder = Responder(config, phase1);
         _signature = IpsecPhase1Actor.Signature(config, phase1.Name);
+        _localAddress = LocalAddress(config, phase1);
 
         Receive<IkeDatagram>(OnIke);
         Receive<HaRoleChanged>(r =>
@@ -110,6 +115,10 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
             if (r.Serial == _serial) _isPrimary = r.Role == HaRole.Primary;
         });
         Receive<UnitConfigChanged>(OnConfigChanged);
+        Receive<IkeDebugListening>(l =>
+        {
+            if (l.Serial == _serial) _debugListening = l.Listening;
+        });
         Receive<ExpireTick>(_ =>
         {
             foreach (var spiR in _responder.ExpireHalfOpen())
@@ -148,12 +157,35 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
             _admission.Reconfigure(_admission.Settings with { EmbryonicLimit = changed.Config.Ike.EmbryonicLimit });
         var phase1 = changed.Config.Phase1.FirstOrDefault(p => p.Name == _phase1Name);
         if (phase1 is null) return;
+        _localAddress = LocalAddress(changed.Config, phase1);
         var signature = IpsecPhase1Actor.Signature(changed.Config, phase1.Name);
         if (signature == _signature) return;
         _signature = signature;
         foreach (var spiR in _responder.HalfOpenSpis) _responder.Forget(spiR);
         _responder = Responder(changed.Config, phase1);
     }
+
+    private static string? LocalAddress(ConfigDocument config, Phase1Interface phase1) =>
+        config.Interfaces.FirstOrDefault(i => i.Name == phase1.Interface)?.Ip is { Length: > 0 } ip && ip != "0.0.0.0" ? ip : null;
+
+    /// <summary>
+    /// An event for `diagnose debug application ike` consoles (<see cref="IkeDebugActor"/>), built and published only
+    /// while one reads.
+    /// </summary>
+    private void Debug(IkeDebugKind kind, IkeDatagram d, byte[]? message = null, string? detail = null)
+    {
+        if (!_debugListening) return;
+        Context.System.EventStream.Publish(new IkeDebugObserved(_serial, _phase1Name, kind, d.From, d.FromPort, d.LocalPort, _time.GetUtcNow())
+        {
+            Header = message is null ? null : IkeDebugHeader.Of(message),
+            Detail = detail,
+            LocalAddress = _localAddress,
+        });
+    }
+
+    protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(IkeDebugListening));
+
+    protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
 
     private void OnIke(IkeDatagram d)
     {
@@ -163,6 +195,7 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
             Sender.Tell(new IkeReplies([], "not the FGCP primary") { Tag = d.Tag });
             return;
         }
+        Debug(IkeDebugKind.Received, d, d.Data);
         if (!Here(d.Data))
         {
             // An established SA's traffic: the phase1 actor's, once it passed the size caps.
@@ -216,22 +249,26 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
             {
                 case IkeSaEstablished est:
                     UnitCounters.Of(Context.System).IkeNegotiation("established");
+                    Debug(IkeDebugKind.Established, d, detail: $"{est.Sa.SpiI:x16}/{est.Sa.SpiR:x16}");
                     // Told before the client gets its answer: whatever it sends next is forwarded after this message.
                     _responder.Forget(est.Sa.SpiR);
                     _phase1.Tell(new IkeSaAdopted(est, d));
                     break;
                 case IkeRefused r:
                     refused = r.Reason;
+                    Debug(IkeDebugKind.Refused, d, detail: r.Reason);
                     UnitCounters.Of(Context.System).IkeNegotiation("refused", r.Kind.ToString());
                     RefusalLine(r.Kind.ToString(), $"IKE from {d.From}:{d.FromPort} refused ({r.Kind}): {r.Reason}; no tunnel created");
                     break;
                 case IkeDropped { Cause: { } cause } dropped:
                     UnitCounters.Of(Context.System).IkeNegotiation("dropped", cause.ToString());
+                    Debug(IkeDebugKind.Dropped, d, detail: $"{cause}: {dropped.Reason}");
                     // Counted and logged here, rate-limited; not passed on as a refusal the caller would log per datagram.
                     if (cause != IkeDropCause.CookieRequired) Refusal(cause, dropped.Reason);
                     break;
             }
         }
+        foreach (var reply in output.Replies) Debug(IkeDebugKind.Sent, d, reply);
         replyTo.Tell(new IkeReplies(output.Replies, refused) { Tag = d.Tag });
     }
 

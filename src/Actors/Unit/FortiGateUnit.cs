@@ -92,6 +92,7 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly UnitSettings _settings;
     private IActorRef _history = ActorRefs.Nobody;
+    private IActorRef _ikeDebug = ActorRefs.Nobody;
     private IActorRef _config = ActorRefs.Nobody;
     private IActorRef _fgcp = ActorRefs.Nobody;
     private IActorRef _fgsp = ActorRefs.Nobody;
@@ -150,6 +151,7 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
     {
         // Supervised: a database outage stops a persistent actor; its supervisor restarts it with backoff (Persistence/README.md).
         _history = Context.ActorOf(HaHistoryJournal.Supervised(_settings.Serial), "ha-history");
+        _ikeDebug = Context.ActorOf(IkeDebugActor.Props(_settings.Serial), "ike-debug");
         var journal = Context.ActorOf(ConfigJournal.Supervised(_settings.Serial), "config-journal");
         _config = Context.ActorOf(UnitConfigActor.Props(_settings.FileConfig, journal, unitKey: _settings.UnitKey), "config");
     }
@@ -189,7 +191,10 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
         Receive<SendGratuitousArps>(garps => _forwarding.Tell(garps));
         Receive<RunCli>(cli =>
         {
-            var units = new CliTargets(_settings.Serial, _config, _fgcp, _history, _fgsp, _phase1.Values.ToList(), _forwarding) { UnitKey = _settings.UnitKey };
+            var units = new CliTargets(_settings.Serial, _config, _fgcp, _history, _fgsp, _phase1.Values.ToList(), _forwarding)
+            {
+                UnitKey = _settings.UnitKey, IkeDebug = _ikeDebug,
+            };
             FortiOsCli.Run(cli.Command, units).PipeTo(Sender);
         });
         Receive<GetUnitConfig>(q => _config.Forward(q));

@@ -59,8 +59,15 @@ public static class CommandLine
         var timeout = new Option<int>("--timeout") { Description = "seconds to wait for the answer", DefaultValueFactory = _ => 15 };
         var user = new Option<string>("--user") { Description = "the administrator to log in as (config system admin)", DefaultValueFactory = _ => "admin" };
         var passwordFile = new Option<string>("--password-file") { Description = $"read the password from the first line of FILE (otherwise ${PasswordVariable}, otherwise a prompt at a terminal)" };
-        var words = new Argument<string[]>("command") { Description = "the FortiOS command, e.g. diagnose sys ha status", Arity = ArgumentArity.OneOrMore };
-        var cmd = new Command("cli", "run one FortiOS CLI command on a running unit, logged in as an administrator") { node, scenario, unit, timeout, user, passwordFile, words };
+        var member = new Option<string[]>("--member") { Description = "HOSTNAME=HOST:PORT: another cluster member's admin endpoint, for `execute ha manage` in the interactive session (a --scenario knows its own)", AllowMultipleArgumentsPerToken = true };
+        // Zero words at a terminal opens the interactive console; without a terminal a command stays required, as before.
+        var words = new Argument<string[]>("command") { Description = "the FortiOS command, e.g. diagnose sys ha status; none at a terminal opens an interactive session", Arity = ArgumentArity.ZeroOrMore };
+        var cmd = new Command("cli", "run one FortiOS CLI command on a running unit, logged in as an administrator; with no command at a terminal, a FortiOS console session") { node, scenario, unit, timeout, user, passwordFile, member, words };
+        cmd.Validators.Add(r =>
+        {
+            if (r.GetValue(words) is not { Length: > 0 } && Console.IsInputRedirected)
+                r.AddError("Required argument missing for command: 'cli'.");
+        });
         cmd.SetAction(async (pr, ct) => await Guard(async () =>
         {
             var endpoint = pr.GetValue(node) is { } n
@@ -69,6 +76,24 @@ public static class CommandLine
                     ? Scenarios.AdminOf(s, u)
                     : throw new UsageException("give --node HOST:PORT, or --scenario NAME --unit UNIT");
             var command = string.Join(' ', pr.GetValue(words)!);
+            if (command.Length == 0)
+            {
+                var typed = AdminPassword.Read(pr.GetValue(passwordFile), Environment.GetEnvironmentVariable(PasswordVariable), canPrompt: true, Console.Error);
+                var scenarioName = pr.GetValue(scenario);
+                // `execute ha manage` hops to a member by its hostname: a scenario knows every member's admin endpoint.
+                var members = new Dictionary<string, System.Net.IPEndPoint>();
+                foreach (var m in pr.GetValue(member) ?? [])
+                {
+                    var eq = m.IndexOf('=');
+                    if (eq <= 0) throw new UsageException($"--member {m}: give HOSTNAME=HOST:PORT");
+                    members[m[..eq]] = Endpoints.Parse(m[(eq + 1)..], "--member");
+                }
+                Func<string, System.Net.IPEndPoint?> adminOf = hostname =>
+                    members.TryGetValue(hostname, out var at) ? at
+                    : scenarioName is not null && Scenarios.Units(scenarioName).Contains(hostname) ? Scenarios.AdminOf(scenarioName, hostname) : null;
+                return await new InteractiveCli(endpoint, typed is null ? null : new AdminCredentials(pr.GetValue(user)!, typed),
+                    TimeSpan.FromSeconds(pr.GetValue(timeout)), adminOf).RunAsync(ct);
+            }
             // The password is read before a script on stdin, so a prompt never competes with it for the terminal.
             var password = AdminPassword.Read(pr.GetValue(passwordFile), Environment.GetEnvironmentVariable(PasswordVariable),
                 canPrompt: command != "-" && !Console.IsInputRedirected, Console.Error);

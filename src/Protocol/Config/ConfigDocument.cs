@@ -36,6 +36,9 @@ public sealed class ConfigDocument
 {
     private readonly Node _root;
 
+    /// <summary>The tree, for readers inside this assembly (<see cref="ConfigBlockView"/>); never mutated.</summary>
+    internal Node Root => _root;
+
     private ConfigDocument(Node root, string? serialNumber, bool lenient = false, IReadOnlyList<string>? header = null)
     {
         Normalize(root);

@@ -56,7 +56,7 @@ internal static class Renderer
         node.Kept?.Render(sb, level);
     }
 
-    private static string? Setting(KeyDef key, Node node, bool full, PrivateDataKey? encKey = null)
+    public static string? Setting(KeyDef key, Node node, bool full, PrivateDataKey? encKey = null)
     {
         if (node.Values.TryGetValue(key.Name, out var v))
         {
