@@ -124,6 +124,33 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
         }
         await _progress.WriteLineAsync("up");
         await _progress.FlushAsync();
+        await WaitForRouterNextHops();
+    }
+
+    /// <summary>
+    /// The lab is up once the DC router's probes reach every next hop: until an FGCP primary holds its cluster's port2
+    /// address, the router's probes to it go unanswered and it takes that next hop out of the ECMP route (as a real
+    /// router would). A `dial` right after the start must not depend on how fast this machine brought the units up:
+    /// with one next hop still dead the client's flow went to the other cluster (seen under load, embedded topology
+    /// spec). The docker lab waits for the same ("router next hops alive").
+    /// </summary>
+    private async Task WaitForRouterNextHops()
+    {
+        var router = _lab.Net!.DcRouter;
+        var hops = router.Routes.Where(r => r.Kind == RouteKind.Ecmp).SelectMany(r => r.NextHops).ToArray();
+        if (hops.Length == 0 || !RouterProbe.Enabled) return;
+        await _progress.WriteAsync($"waiting for the DC router's next hops {string.Join(", ", hops.Select(h => h.Address))} … ");
+        await _progress.FlushAsync();
+        var sw = Stopwatch.StartNew();
+        static bool Answering(NextHopStatus h) => h.Alive && h.ConsecutiveMissed == 0 && h.ProbesSent > h.ProbesMissed;
+        while (!router.Routes.Where(r => r.Kind == RouteKind.Ecmp).SelectMany(r => r.NextHops).All(Answering))
+        {
+            if (sw.Elapsed > FormationTimeout)
+                throw new TimeoutException($"the DC router's next hops did not all answer its probes within {FormationTimeout.TotalSeconds:0} s:\n{router.Describe()}");
+            await Task.Delay(20);
+        }
+        await _progress.WriteLineAsync("alive");
+        await _progress.FlushAsync();
     }
 
     private async Task<bool> Formed(IReadOnlyList<string> members)
