@@ -27,6 +27,8 @@ using ClusterActors.Protocol.Fgcp;
 //   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- footprint [--seconds 30] [--settle 20] [--env NAME=VALUE]... [--hocon TEXT]
 //     The seed lab's four units as `clusteractors node` OS processes left idle: per unit ms CPU per s, RSS, managed heap,
 //     wake-ups per s and the threads that used the CPU, from /proc (Footprint.cs).
+//   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- dd-signing [--seconds 3]
+//     ECDSA P-256 sign and verify per tunnel record of signed Distributed Data entries, one thread, and the entry's size (DdSigning.cs).
 var what = args.FirstOrDefault() ?? "fgcp-detection";
 var kills = args.SkipWhile(a => a != "--kills").Skip(1).Select(int.Parse).FirstOrDefault(20);
 
@@ -75,8 +77,10 @@ switch (what)
             Math.Clamp(floodRounds, 1, 100));
     case "footprint":
         return await Footprint.Main(args[1..]);
+    case "dd-signing":
+        return DdSigning.Run(Math.Clamp(args.SkipWhile(a => a != "--seconds").Skip(1).Select(double.Parse).FirstOrDefault(3), 0.5, 60));
     default:
-        Console.Error.WriteLine($"unknown benchmark '{what}' (known: fgcp-detection, sa-sync, esp-throughput, drill-gaps, ike-flood, hb-soak, footprint)");
+        Console.Error.WriteLine($"unknown benchmark '{what}' (known: fgcp-detection, sa-sync, esp-throughput, drill-gaps, ike-flood, hb-soak, footprint, dd-signing)");
         return 2;
 }
 

@@ -69,13 +69,13 @@ public sealed class TunnelRecordSigner
 public sealed class LabCertificateTrust(X509Certificate2 ca)
 {
     public const int MaxCached = 1024;
-    private readonly ConcurrentDictionary<string, (string? Serial, string Why, ECParameters? PublicKey)> _verdicts = new();
+    private readonly ConcurrentDictionary<string, (string? Serial, string Why, ECDsa? PublicKey)> _verdicts = new();
 
     public X509Certificate2 Ca { get; } = ca;
 
     /// <summary>
-    /// The serial the certificate (DER) names when it is a lab unit's, with its public key (the caller disposes it);
-    /// null and why not otherwise. Never throws.
+    /// The serial the certificate (DER) names when it is a lab unit's, with its public key (shared and cached: used
+    /// under a lock on it, never disposed by the caller); null and why not otherwise. Never throws.
     /// </summary>
     public string? SerialOf(byte[] der, out string why, out ECDsa? key)
     {
@@ -88,14 +88,12 @@ public sealed class LabCertificateTrust(X509Certificate2 ca)
             _verdicts[id] = verdict;
         }
         why = verdict.Why;
-        if (verdict.Serial is null || verdict.PublicKey is not { } q) return null;
-        // A new instance per call from the cached parameters: ECDsa instances are not documented as thread-safe, and
-        // every phase1 actor verifies on its own thread.
-        key = ECDsa.Create(q);
+        if (verdict.Serial is null || verdict.PublicKey is null) return null;
+        key = verdict.PublicKey;
         return verdict.Serial;
     }
 
-    private (string? Serial, string Why, ECParameters? PublicKey) Judge(byte[] der)
+    private (string? Serial, string Why, ECDsa? PublicKey) Judge(byte[] der)
     {
         X509Certificate2 cert;
         try
@@ -113,8 +111,9 @@ public sealed class LabCertificateTrust(X509Certificate2 ca)
             if (serial is not { Length: > 0 }) return (null, "its subject names no unit serial", null);
             try
             {
-                using var key = cert.GetECDsaPublicKey();
-                return key is null ? (null, "its key is not ECDSA", null) : (serial, "", key.ExportParameters(false));
+                // Imported once per certificate: importing a key costs about as much as a verify.
+                var key = cert.GetECDsaPublicKey();
+                return key is null ? (null, "its key is not ECDSA", null) : (serial, "", key);
             }
             catch (CryptographicException e)
             {
@@ -224,7 +223,6 @@ public static class TunnelRecordSignature
             why = "certificate " + whyNot;
             return null;
         }
-        using (key)
         {
             if (serial != entry.SignerSerial)
             {
@@ -235,8 +233,10 @@ public static class TunnelRecordSignature
             bool valid;
             try
             {
-                valid = key!.VerifyData(SignedBytes(entry.SignerSerial, entry.PayloadManifest, entry.Payload), entry.Signature,
-                    HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+                var data = SignedBytes(entry.SignerSerial, entry.PayloadManifest, entry.Payload);
+                // One key instance per certificate, shared by every phase1 actor: ECDsa instances are not documented as
+                // thread-safe, so one verify at a time per key (uncontended in practice: a few actors per unit).
+                lock (key!) valid = key.VerifyData(data, entry.Signature, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
             }
             catch (CryptographicException)
             {
