@@ -111,6 +111,13 @@ public sealed class ForgedReplicaSpec(ITestOutputHelper output) : IAsyncLifetime
             output.WriteLine($"refused on every unit as {kind}: {what}");
         }
 
+        // Shown to the operator with FGSP's refusals (a lab addition, printed only once something was dropped).
+        var peers = (await vm2.CliAsync("diagnose sys ha standalone-peers")).Output;
+        output.WriteLine(peers);
+        Assert.Matches(@"dropped dd-signature:unsigned=\d+", peers);
+        Assert.Matches(@"dropped dd-signature:signer-mismatch=\d+", peers);
+        Assert.Matches(@"dropped dd-signature:bad-signature=\d+", peers);
+
         // The owner's own update still reaches every unit (pushed; its Distributed Data entry stays masked by the forged
         // entry's higher clock until a higher one, README "what remains").
         vm1.System.ActorSelection("/user/fortigate/phase1-vpn1").Tell(new SyncTunnelSequence(genuine.Key, 0x4242, 0x4000, genuine.Child.OutboundSpi));

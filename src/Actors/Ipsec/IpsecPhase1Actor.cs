@@ -637,7 +637,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     {
         // The serial an unverified entry names is only a label for the log: one line per name a minute, bounded (PerSenderLog).
         var claimed = entry.SignerSerial ?? "?";
-        if (_identities.Refusals.Refused("dd-signature " + opened.Cause, claimed, out var suppressed, logKey: "dd-signature|" + claimed))
+        if (_identities.Refusals.Refused(SignedReplicas.RefusalKindPrefix + opened.Cause, claimed, out var suppressed, logKey: "dd-signature|" + claimed))
             _log.Warning("{0}: Distributed Data entry {1} (naming {2} as signer) dropped: {3}: {4}{5}", _phase1.Name, key, claimed, opened.Cause, opened.Why,
                 suppressed > 0 ? $" ({suppressed} more naming it since)" : "");
     }

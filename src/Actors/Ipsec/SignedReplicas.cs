@@ -23,6 +23,9 @@ public sealed record OpenedReplica(object? Payload, string? Writer, string? Caus
 /// </summary>
 public sealed class SignedReplicas(bool enforcing, LabCertificateTrust? trust, TunnelRecordSigner? signer)
 {
+    /// <summary>Refusals are counted as this prefix + cause (<c>UnitIdentities.Refusals</c>).</summary>
+    public const string RefusalKindPrefix = "dd-signature ";
+
     public static readonly string ClearManifest = ManifestOf(typeof(TunnelRecord));
     public static readonly string SealedManifest = ManifestOf(typeof(SealedTunnelRecord));
 
