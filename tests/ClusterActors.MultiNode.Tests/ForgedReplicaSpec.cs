@@ -121,11 +121,36 @@ public sealed class ForgedReplicaSpec(ITestOutputHelper output) : IAsyncLifetime
         // The owner's own update still reaches every unit (pushed; its Distributed Data entry stays masked by the forged
         // entry's higher clock until a higher one, README "what remains").
         vm1.System.ActorSelection("/user/fortigate/phase1-vpn1").Tell(new SyncTunnelSequence(genuine.Key, 0x4242, 0x4000, genuine.Child.OutboundSpi));
+        // Read back as the owner wrote it; the owner's instance may sync its own counter right after (it never goes below
+        // what it sent), so what every unit must reach is this sync sequence or a later one of the same owner.
+        TunnelRecord? update = null;
+        await LoopbackLab.Eventually(async () => (update = (await Applied("DC2_VM1")).Single()).SyncSeq > genuine.SyncSeq, TimeSpan.FromSeconds(5),
+            "the owner wrote its update");
         await LoopbackLab.Eventually(async () =>
         {
             foreach (var u in Units)
-                if ((await Applied(u)).Single() is not { NextOutboundSeq: 0x4242, Deleted: false } r || r.OwnerSerial != genuine.OwnerSerial) return false;
+                if ((await Applied(u)).Single() is not { Deleted: false } r || r.OwnerSerial != genuine.OwnerSerial || r.SyncSeq < update!.SyncSeq) return false;
             return true;
-        }, TimeSpan.FromSeconds(10), "the owner's sequence sync applied on every unit");
+        }, TimeSpan.FromSeconds(10), "the owner's update applied on every unit");
+
+        // Another CRDT under the key (any lab unit can write one; what reaches the phase1 is the Replicator's Changed):
+        // ignored, not cast: a cast throws, and the phase1 restarts (its instances stopped and made again).
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<Akka.Event.Error>();
+        var probe = vm2.System.ActorOf(Props.Create(() => new ErrorProbe(errors)));
+        vm2.System.EventStream.Subscribe(probe, typeof(Akka.Event.Error));
+        var phase1OnVm2 = vm2.System.ActorSelection("/user/fortigate/phase1-vpn1");
+        phase1OnVm2.Tell(new Changed(Replicas.ClearKey, GCounter.Empty));
+        phase1OnVm2.Tell(new Changed(new LWWDictionaryKey<string, TunnelRecord>(Replicas.ClearKey.Id), LWWDictionary<string, TunnelRecord>.Empty));
+        await Task.Delay(1000);
+        var held = (await Applied("DC2_VM2")).SingleOrDefault();
+        Assert.True(held is { Deleted: false } && held.OwnerSerial == genuine.OwnerSerial && held.SyncSeq >= update!.SyncSeq,
+            $"DC2_VM2 still holds vpn1_1 as it was: {(held is null ? "nothing" : $"owner {held.OwnerSerial}, sync {held.SyncSeq}")}");
+        Assert.Equal("standby", await RoleOn("DC2_VM2"));
+        Assert.DoesNotContain(errors, e => e.LogSource.Contains("phase1-vpn1")); // no exception, so no restart
+    }
+
+    private sealed class ErrorProbe : ReceiveActor
+    {
+        public ErrorProbe(System.Collections.Concurrent.ConcurrentQueue<Akka.Event.Error> seen) => Receive<Akka.Event.Error>(seen.Enqueue);
     }
 }
