@@ -31,6 +31,8 @@ using ClusterActors.Protocol.Fgcp;
 //     Per-packet tunnel lookup by inbound SPI and by destination at 10, 1,000 and 10,000 tunnels, ForwardingActor's old
 //     dictionary/scan against TunnelPaths, in ns per lookup; and ESP bytes allocated per packet for each phase2 suite
 //     (--esp-only: only those) (TunnelLookup.cs).
+//   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- dd-signing [--seconds 3]
+//     ECDSA P-256 sign and verify per tunnel record of signed Distributed Data entries, one thread, and the entry's size (DdSigning.cs).
 var what = args.FirstOrDefault() ?? "fgcp-detection";
 var kills = args.SkipWhile(a => a != "--kills").Skip(1).Select(int.Parse).FirstOrDefault(20);
 
@@ -82,8 +84,10 @@ switch (what)
         return TunnelLookup.Run(Math.Clamp(perFigure, 0.05, 60), args.Contains("--esp-only"));
     case "footprint":
         return await Footprint.Main(args[1..]);
+    case "dd-signing":
+        return DdSigning.Run(Math.Clamp(args.SkipWhile(a => a != "--seconds").Skip(1).Select(double.Parse).FirstOrDefault(3), 0.5, 60));
     default:
-        Console.Error.WriteLine($"unknown benchmark '{what}' (known: fgcp-detection, sa-sync, esp-throughput, drill-gaps, ike-flood, hb-soak, footprint, tunnel-lookup)");
+        Console.Error.WriteLine($"unknown benchmark '{what}' (known: fgcp-detection, sa-sync, esp-throughput, drill-gaps, ike-flood, hb-soak, footprint, tunnel-lookup, dd-signing)");
         return 2;
 }
 

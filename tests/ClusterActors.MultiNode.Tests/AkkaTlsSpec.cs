@@ -62,14 +62,7 @@ public sealed class AkkaTlsSpec(ITestOutputHelper output) : IAsyncLifetime
     private async Task<string> TunnelList(string unit) => (await _lab.Units[unit].CliAsync("diagnose vpn tunnel list")).Output;
 
     /// <summary>The record as <paramref name="unit"/> holds it in Distributed Data.</summary>
-    private static TunnelRecord RecordOn(UnitHost host)
-    {
-        var replicator = Akka.DistributedData.DistributedData.Get(host.System).Replicator;
-        var key = new Akka.DistributedData.LWWDictionaryKey<string, TunnelRecord>("ipsec-vpn1");
-        var response = replicator.Ask<Akka.DistributedData.GetSuccess>(Akka.DistributedData.Dsl.Get(key, Akka.DistributedData.ReadLocal.Instance),
-            TimeSpan.FromSeconds(5)).GetAwaiter().GetResult();
-        return response.Get(key).Entries.Values.Single();
-    }
+    private static TunnelRecord RecordOn(UnitHost host) => Replicas.Single(host);
 
     private ActorSelection Phase1Of(ActorSystem from, string unit) =>
         from.ActorSelection($"{_lab.Units[unit].Address}/user/fortigate/phase1-vpn1");
@@ -217,13 +210,14 @@ public sealed class AkkaTlsSpec(ITestOutputHelper output) : IAsyncLifetime
             Phase1Of(vm3.System, "DC2_VM1").Tell(a, vm3.Unit);
             Phase1Of(vm3.System, "DC2_VM2").Tell(a, vm3.Unit);
         }
-        // Through Distributed Data too: DC2_VM3 writes the owner's record deleted into its replica; gossip carries it.
+        // Through Distributed Data too: DC2_VM3 writes the owner's record deleted into its replica, signed with its own
+        // lab key (what any lab unit can do); gossip carries it.
         var replicator = Akka.DistributedData.DistributedData.Get(vm3.System).Replicator;
-        var key = new Akka.DistributedData.LWWDictionaryKey<string, TunnelRecord>("ipsec-vpn1");
         var deleted = record with { Deleted = true, Generation = record.Generation + 7 };
-        replicator.Tell(Akka.DistributedData.Dsl.Update(key, Akka.DistributedData.LWWDictionary<string, TunnelRecord>.Empty,
+        var signed = Protocol.Ipsec.TunnelRecordSignature.Wrap(deleted, UnitIdentities.Of(vm3.System).RecordSigner, vm3Serial);
+        replicator.Tell(Akka.DistributedData.Dsl.Update(Replicas.ClearKey, Akka.DistributedData.LWWDictionary<string, SignedTunnelRecord>.Empty,
             Akka.DistributedData.WriteLocal.Instance,
-            d => d.SetItem(Akka.Cluster.Cluster.Get(vm3.System), record.Key, deleted, (_, r) => ClusterActors.Actors.Ipsec.TunnelOwnership.Clock(r))));
+            d => d.SetItem(Akka.Cluster.Cluster.Get(vm3.System), record.Key, signed, (_, _) => ClusterActors.Actors.Ipsec.TunnelOwnership.Clock(deleted))));
 
         await Throughout(async () => Role(await TunnelList("DC2_VM1")) == "sync-primary" && Role(await TunnelList("DC2_VM2")) == "standby",
             TimeSpan.FromSeconds(5), "vpn1_1 still owned by DC2_VM1 and held as standby by DC2_VM2");

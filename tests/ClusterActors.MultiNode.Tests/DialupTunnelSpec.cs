@@ -185,14 +185,7 @@ public sealed class DialupTunnelSpec(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(0, (await _lab.Units["DC2_VM2"].CliAsync("diagnose sys ha status")).ExitCode);
     }
 
-    private static ClusterActors.Protocol.Ipsec.TunnelRecord TunnelRecordOf(UnitHost host)
-    {
-        var replicator = Akka.DistributedData.DistributedData.Get(host.System).Replicator;
-        var key = new Akka.DistributedData.LWWDictionaryKey<string, ClusterActors.Protocol.Ipsec.TunnelRecord>("ipsec-vpn1");
-        var response = replicator.Ask<Akka.DistributedData.GetSuccess>(Akka.DistributedData.Dsl.Get(key, Akka.DistributedData.ReadLocal.Instance),
-            TimeSpan.FromSeconds(5)).GetAwaiter().GetResult();
-        return response.Get(key).Entries.Values.Single();
-    }
+    private static ClusterActors.Protocol.Ipsec.TunnelRecord TunnelRecordOf(UnitHost host) => Replicas.Single(host);
 
     [Fact]
     public async Task DPD_on_idle_keeps_an_answering_client_and_flushes_a_dead_one_on_every_unit()

@@ -43,19 +43,9 @@ public sealed class FgspEncryptionSpec(ITestOutputHelper output) : IAsyncLifetim
     private async Task<string> Cli(string unit, string command) => (await _lab.Units[unit].CliAsync(command)).Output;
 
     /// <summary>The clear Distributed Data dictionary of tunnel records as this unit's replica holds it.</summary>
-    private static async Task<IReadOnlyCollection<TunnelRecord>> ClearReplica(UnitHost host)
-    {
-        var key = new LWWDictionaryKey<string, TunnelRecord>("ipsec-vpn1");
-        var response = await DistributedData.Get(host.System).Replicator.Ask(Dsl.Get(key, ReadLocal.Instance), TimeSpan.FromSeconds(5));
-        return response is GetSuccess success ? success.Get(key).Entries.Values.ToList() : [];
-    }
+    private static Task<IReadOnlyCollection<TunnelRecord>> ClearReplica(UnitHost host) => Replicas.Clear(host);
 
-    private static async Task<IReadOnlyCollection<ClusterActors.Protocol.Fgsp.SealedTunnelRecord>> SealedReplica(UnitHost host)
-    {
-        var key = new LWWDictionaryKey<string, ClusterActors.Protocol.Fgsp.SealedTunnelRecord>("ipsec-sealed-vpn1");
-        var response = await DistributedData.Get(host.System).Replicator.Ask(Dsl.Get(key, ReadLocal.Instance), TimeSpan.FromSeconds(5));
-        return response is GetSuccess success ? success.Get(key).Entries.Values.ToList() : [];
-    }
+    private static Task<IReadOnlyCollection<ClusterActors.Protocol.Fgsp.SealedTunnelRecord>> SealedReplica(UnitHost host) => Replicas.Sealed(host);
 
     [Fact]
     public async Task With_the_same_psksecret_the_tunnel_reaches_the_peer_cluster_sealed()

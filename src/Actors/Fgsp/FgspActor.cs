@@ -116,9 +116,14 @@ public sealed class FgspActor : ReceiveActor
         {
             Encryption = _config.StandaloneCluster.Encryption,
             PskSecretSet = _config.StandaloneCluster.PskSecret?.Clear is { Length: > 0 },
+            // FGSP's refusals by cause, and the Distributed Data entries of SA sync dropped for their signature
+            // (Ipsec/README.md "Signed Distributed Data entries"), shown as "dd-signature:CAUSE".
             SyncRefusals = Unit.UnitIdentities.Of(Context.System).Refusals.Counts
-                .Where(kv => kv.Key.StartsWith(FgspSyncPolicy.RefusalKindPrefix, StringComparison.Ordinal))
-                .ToDictionary(kv => kv.Key[FgspSyncPolicy.RefusalKindPrefix.Length..], kv => kv.Value),
+                .Where(kv => kv.Key.StartsWith(FgspSyncPolicy.RefusalKindPrefix, StringComparison.Ordinal)
+                             || kv.Key.StartsWith(Ipsec.SignedReplicas.RefusalKindPrefix, StringComparison.Ordinal))
+                .ToDictionary(kv => kv.Key.StartsWith(FgspSyncPolicy.RefusalKindPrefix, StringComparison.Ordinal)
+                    ? kv.Key[FgspSyncPolicy.RefusalKindPrefix.Length..]
+                    : "dd-signature:" + kv.Key[Ipsec.SignedReplicas.RefusalKindPrefix.Length..], kv => kv.Value),
         }));
     }
 

@@ -91,9 +91,11 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     private readonly IActorRef _replicator = DistributedData.Get(Context.System).Replicator;
     private readonly string _serial;
     private Phase1Interface _phase1;
-    private LWWDictionaryKey<string, TunnelRecord> _key;
+    private LWWDictionaryKey<string, SignedTunnelRecord> _key;
     /// <summary>Records written while standalone-cluster encryption is enable: sealed, so other clusters' units read them only with the psksecret.</summary>
-    private readonly LWWDictionaryKey<string, SealedTunnelRecord> _sealedKey;
+    private readonly LWWDictionaryKey<string, SignedTunnelRecord> _sealedKey;
+    /// <summary>Every entry this unit writes is signed with its lab key, and an entry's writer is the unit that signed it.</summary>
+    private readonly SignedReplicas _replicas;
     private FgspSyncSettings _fgsp;
     /// <summary>The other units of this unit's FGCP cluster (FGCP peer table): FGSP settings do not apply to them.</summary>
     private IReadOnlyCollection<string> _ownCluster = [];
@@ -126,8 +128,9 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         _serial = serial;
         _phase1 = phase1;
         _fgcpGroup = FgspSync.ClusterOf(config.Ha);
-        _key = new LWWDictionaryKey<string, TunnelRecord>(FgspSync.DataKey(phase1.Name, phase1.FgspSync, _fgcpGroup, serial));
-        _sealedKey = new LWWDictionaryKey<string, SealedTunnelRecord>("ipsec-sealed-" + phase1.Name);
+        _key = new LWWDictionaryKey<string, SignedTunnelRecord>(FgspSync.DataKey(phase1.Name, phase1.FgspSync, _fgcpGroup, serial));
+        _sealedKey = new LWWDictionaryKey<string, SignedTunnelRecord>("ipsec-sealed-" + phase1.Name);
+        _replicas = new SignedReplicas(_identities.Enforcing, _identities.LabTrust, _identities.RecordSigner);
         _fgsp = FgspSyncSettings.From(config.StandaloneCluster);
         var phase2 = config.Phase2.FirstOrDefault(p => p.Phase1Name == phase1.Name);
         _childLifetime = phase2?.KeyLifeSeconds ?? 43200;
@@ -174,16 +177,9 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         // (a local sender proves nothing under SyncAuthorization, and they were dropped, losing what only this unit held).
         Receive<CarriedTunnel>(c => Apply(c.Record));
         Receive<HaRoleChanged>(OnRole);
-        Receive<Changed>(c =>
-        {
-            if (c.Key.Equals(_key)) ApplyReplicated(c.Get(_key));
-            else if (c.Key.Equals(_sealedKey)) ApplyReplicated(c.Get(_sealedKey));
-        });
-        Receive<GetSuccess>(g =>
-        {
-            if (g.Key.Equals(_key)) ApplyReplicated(g.Get(_key));
-            else if (g.Key.Equals(_sealedKey)) ApplyReplicated(g.Get(_sealedKey));
-        });
+        // Matched by type, not cast: any lab unit can write another CRDT under the same key, and a cast would restart us.
+        Receive<Changed>(c => ApplyReplicated(c.Key, c.Data));
+        Receive<GetSuccess>(g => ApplyReplicated(g.Key, g.Data));
         Receive<NotFound>(_ => { });
         Receive<GetFailure>(g =>
         {
@@ -232,7 +228,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         _fgsp = FgspSyncSettings.From(changed.Config.StandaloneCluster);
         var phase1 = changed.Config.Phase1.FirstOrDefault(p => p.Name == _phase1.Name);
         if (phase1 is null) return;
-        var key = new LWWDictionaryKey<string, TunnelRecord>(FgspSync.DataKey(phase1.Name, phase1.FgspSync, _fgcpGroup, _serial));
+        var key = new LWWDictionaryKey<string, SignedTunnelRecord>(FgspSync.DataKey(phase1.Name, phase1.FgspSync, _fgcpGroup, _serial));
         if (!key.Equals(_key))
         {
             // fgsp-sync (or the unit's FGCP cluster) changed: replicate under the new scope from now on, this unit's own
@@ -581,48 +577,76 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         {
             case FgspSendForm.Clear:
                 _writtenClear.Add(record.Key);
-                _replicator.Tell(Dsl.Update(_key, LWWDictionary<string, TunnelRecord>.Empty, WriteLocal.Instance,
-                    d => d.SetItem(_cluster, record.Key, record, (_, r) => TunnelOwnership.Clock(r))));
+                var clock = TunnelOwnership.Clock(record);
+                var signedRecord = _replicas.Wrap(record);
+                _replicator.Tell(Dsl.Update(_key, LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance,
+                    d => d.SetItem(_cluster, record.Key, signedRecord, (_, _) => clock)));
                 break;
             case FgspSendForm.Sealed:
                 var sealedRecord = FgspSyncSeal.Seal(record, _serial, _fgsp.Key!);
-                _replicator.Tell(Dsl.Update(_sealedKey, LWWDictionary<string, SealedTunnelRecord>.Empty, WriteLocal.Instance,
-                    d => d.SetItem(_cluster, record.Key, sealedRecord, (_, s) => (s.Generation << 32) | Math.Min(s.SyncSeq, uint.MaxValue))));
+                var sealedClock = (sealedRecord.Generation << 32) | Math.Min(sealedRecord.SyncSeq, uint.MaxValue);
+                // Signed outside the seal (README "Signed Distributed Data entries"): who wrote it is checked before opening.
+                var signedSealed = _replicas.Wrap(sealedRecord);
+                _replicator.Tell(Dsl.Update(_sealedKey, LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance,
+                    d => d.SetItem(_cluster, record.Key, signedSealed, (_, _) => sealedClock)));
                 // Encryption turned on at run time: the clear copy this unit wrote before must not stay readable.
                 if (_writtenClear.Remove(record.Key))
-                    _replicator.Tell(Dsl.Update(_key, LWWDictionary<string, TunnelRecord>.Empty, WriteLocal.Instance, d => d.Remove(_cluster, record.Key)));
+                    _replicator.Tell(Dsl.Update(_key, LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance, d => d.Remove(_cluster, record.Key)));
                 break;
         }
     }
 
-    /// <summary>
-    /// Distributed Data's view: each entry is attributed to the member that wrote it (its register's UpdatedBy) and
-    /// checked as a push from that member would be. A record this unit wrote itself is its own.
-    /// </summary>
-    private void ApplyReplicated(LWWDictionary<string, TunnelRecord> replicated)
+    private void ApplyReplicated(IKey key, object? data)
     {
-        foreach (var (key, record, writer) in ReplicatedWriters.Entries(replicated))
+        if (data is not LWWDictionary<string, SignedTunnelRecord> replicated) return;
+        if (key.Equals(_key)) ApplyReplicated(replicated, SignedReplicas.ClearManifest);
+        else if (key.Equals(_sealedKey)) ApplyReplicated(replicated, SignedReplicas.SealedManifest);
+    }
+
+    /// <summary>
+    /// Distributed Data's view: each entry is attributed to the lab unit whose key signed it (<see cref="SignedReplicas"/>),
+    /// never to its register's UpdatedBy, which any lab-certificate holder can set to any member, this unit included; then
+    /// checked as a push from that unit would be. An unsigned or badly signed entry is dropped and counted once
+    /// (<c>dd-signature CAUSE</c>), logged once per claimed signer a minute.
+    /// </summary>
+    private void ApplyReplicated(LWWDictionary<string, SignedTunnelRecord> replicated, string manifest)
+    {
+        var entries = replicated.Entries;
+        _replicas.Retain(manifest, entries.Keys.ToList());
+        foreach (var (key, entry) in entries)
         {
-            var sender = writer == _cluster.SelfUniqueAddress ? _serial : _identities.Attribute(writer?.Address, record.OwnerSerial);
-            var from = writer?.Address.ToString() ?? "distributed data";
-            if (FgspAccepted(FgspSyncPolicy.AcceptClear(_fgsp, sender, InOwnCluster(sender)), record.Name, sender, from)
-                && Authorized(record, sender, from)) Apply(record);
+            var opened = _replicas.Open(key, entry, manifest, out var fresh);
+            if (!opened.Accepted)
+            {
+                if (fresh) RefusedReplica(key, entry, opened);
+                continue;
+            }
+            var sender = opened.Writer;
+            var from = $"distributed data, signed by {sender}";
+            switch (opened.Payload)
+            {
+                case TunnelRecord record:
+                    if (FgspAccepted(FgspSyncPolicy.AcceptClear(_fgsp, sender, InOwnCluster(sender)), record.Name, sender, from)
+                        && Authorized(record, sender, from)) Apply(record);
+                    break;
+                case SealedTunnelRecord sealedRecord:
+                    // An entry already applied is not opened again at every gossip round.
+                    if (_records.TryGetValue(key, out var known) && known.Generation == sealedRecord.Generation && known.SyncSeq >= sealedRecord.SyncSeq
+                        && sealedRecord.SenderSerial == known.OwnerSerial) continue;
+                    var opened2 = FgspSyncPolicy.AcceptSealed(_fgsp, sealedRecord, sender, InOwnCluster(sender), out var refusal);
+                    if (FgspAccepted(refusal, key, sender, from) && opened2 is not null && Authorized(opened2, sender, from)) Apply(opened2);
+                    break;
+            }
         }
     }
 
-    /// <summary>Sealed entries: opened with this unit's key, their writer checked against the sender they name.</summary>
-    private void ApplyReplicated(LWWDictionary<string, SealedTunnelRecord> replicated)
+    private void RefusedReplica(string key, SignedTunnelRecord entry, OpenedReplica opened)
     {
-        foreach (var (key, sealedRecord, writer) in ReplicatedWriters.Entries(replicated))
-        {
-            var sender = writer == _cluster.SelfUniqueAddress ? _serial : _identities.Attribute(writer?.Address, sealedRecord.SenderSerial);
-            var from = writer?.Address.ToString() ?? "distributed data";
-            // An entry already applied is not opened again at every gossip round.
-            if (_records.TryGetValue(key, out var known) && known.Generation == sealedRecord.Generation && known.SyncSeq >= sealedRecord.SyncSeq
-                && sealedRecord.SenderSerial == known.OwnerSerial) continue;
-            var record = FgspSyncPolicy.AcceptSealed(_fgsp, sealedRecord, sender, InOwnCluster(sender), out var refusal);
-            if (FgspAccepted(refusal, key, sender, from) && record is not null && Authorized(record, sender, from)) Apply(record);
-        }
+        // The serial an unverified entry names is only a label for the log: one line per name a minute, bounded (PerSenderLog).
+        var claimed = entry.SignerSerial ?? "?";
+        if (_identities.Refusals.Refused(SignedReplicas.RefusalKindPrefix + opened.Cause, claimed, out var suppressed, logKey: "dd-signature|" + claimed))
+            _log.Warning("{0}: Distributed Data entry {1} (naming {2} as signer) dropped: {3}: {4}{5}", _phase1.Name, key, claimed, opened.Cause, opened.Why,
+                suppressed > 0 ? $" ({suppressed} more naming it since)" : "");
     }
 
     /// <summary>Drops (counted, logged once per sender a minute) a record its sender may not send.</summary>

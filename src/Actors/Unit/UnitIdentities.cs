@@ -39,6 +39,14 @@ public sealed class UnitIdentities
 
     public UnitIdentities(bool enforcing) => Enforcing = enforcing;
 
+    /// <summary>This unit's lab certificate and key, which sign its Distributed Data entries of SA sync; null with
+    /// <c>--insecure-akka</c> (entries are then written unsigned).</summary>
+    public Protocol.Ipsec.TunnelRecordSigner? RecordSigner { get; init; }
+
+    /// <summary>The lab CA the signers of replicated entries must chain to (the CA Akka's TLS trusts); null with
+    /// <c>--insecure-akka</c>. Enforcing without it, no replicated entry is accepted (fails closed).</summary>
+    public Protocol.Ipsec.LabCertificateTrust? LabTrust { get; init; }
+
     /// <summary>Sync input this unit dropped because its sender may not send it (<see cref="SyncAuthorization"/>).</summary>
     public SyncRefusals Refusals { get; } = new(TimeProvider.System);
 
@@ -103,8 +111,10 @@ public sealed class UnitIdentities
     public string? Attribute(IActorRef? sender, string? claimed) =>
         !Enforcing ? claimed : sender is null ? null : SerialOf(sender.Path.Address);
 
-    /// <summary>The writer of a Distributed Data entry (its <c>UpdatedBy</c>), as an authenticated serial.</summary>
-    public string? Attribute(Address? writer, string? claimed) => !Enforcing ? claimed : SerialOf(writer);
+    /// <summary>Whoever sent from <paramref name="address"/>, as an authenticated serial. Not for Distributed Data
+    /// entries: their writer is the lab unit that signed them (<see cref="Ipsec.SignedReplicas"/>).</summary>
+    public string? Attribute(Address? address, string? claimed) => !Enforcing ? claimed : SerialOf(address);
+
 }
 
 /// <summary>Carries the host's <see cref="UnitIdentities"/> into the ActorSystem (Akka's ActorSystemSetup).</summary>

@@ -134,35 +134,8 @@ public sealed record AkkaTls(X509Certificate2 Ca, X509Certificate2 Certificate)
             why = "no certificate";
             return null;
         }
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(Ca);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck; // the lab CA publishes no CRL
-        chain.ChainPolicy.ApplicationPolicy.Add(new Oid("1.3.6.1.5.5.7.3.2"));
-        chain.ChainPolicy.ApplicationPolicy.Add(new Oid("1.3.6.1.5.5.7.3.1"));
-        bool built;
-        try
-        {
-            built = chain.Build(peer);
-        }
-        catch (CryptographicException e)
-        {
-            // A certificate that parses but that OpenSSL cannot verify (e.g. one flipped bit in its extensions, found by
-            // ClusterProbeDatagramSpec): refused, never thrown, it comes from the wire.
-            why = "unverifiable: " + e.Message;
-            return null;
-        }
-        if (!built)
-        {
-            why = "not issued by the lab CA: " + string.Join(", ", chain.ChainStatus.Select(s => s.Status));
-            return null;
-        }
-        var root = chain.ChainElements[^1].Certificate;
-        if (!root.RawData.AsSpan().SequenceEqual(Ca.RawData))
-        {
-            why = "chains to another root";
-            return null;
-        }
+        // One rule for "a lab unit's certificate", shared with the verifier of signed Distributed Data entries.
+        if (!Protocol.Ipsec.LabCertificateTrust.Check(Ca, peer, out why)) return null;
         var unit = IdentityOf(peer);
         why = unit is null ? "its subject names no unit (CN and serialNumber)" : "";
         return unit;

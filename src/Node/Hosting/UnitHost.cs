@@ -115,7 +115,13 @@ public sealed class UnitHost : IAsyncDisposable
         var bootstrap = BootstrapSetup.Create().WithConfig(config);
         var counted = new UnitCountersSetup(counters);
         if (o.InsecureAkka) return ActorSystemSetup.Create(bootstrap, new UnitIdentitiesSetup(new UnitIdentities(enforcing: false)), counted);
-        var (ssl, identities) = AkkaTlsWiring.Setups(o.Tls!, new UnitIdentities(enforcing: true), refused);
+        // The same certificate signs this unit's Distributed Data entries, verified against the same CA (issue 11).
+        var registry = new UnitIdentities(enforcing: true)
+        {
+            RecordSigner = new Protocol.Ipsec.TunnelRecordSigner(o.Tls!.Certificate),
+            LabTrust = new Protocol.Ipsec.LabCertificateTrust(o.Tls.Ca)
+        };
+        var (ssl, identities) = AkkaTlsWiring.Setups(o.Tls, registry, refused);
         return ActorSystemSetup.Create(bootstrap, ssl, identities, counted);
     }
 

@@ -39,6 +39,16 @@ internal static partial class WireCatalog
     {
         WireCodecs.Register<TunnelRecord>(TunnelRecordManifestV1, WriteTunnelV1, r => ReadTunnel(r, 1));
         WireCodecs.Register<TunnelRecord>(TunnelRecordManifest, (w, t) => WriteTunnel(w, t, 2), r => ReadTunnel(r, 2));
+        // A Distributed Data entry of SA sync signed by its writer (TunnelRecordSignature); its payload is decoded only
+        // once the signature verified.
+        WireCodecs.Register<SignedTunnelRecord>("ipsec.signed-tunnel.v1", (w, m) =>
+        {
+            w.Str(m.SignerSerial);
+            w.Str(m.PayloadManifest);
+            w.Bytes(m.Payload);
+            w.Bytes(m.SignerCertificate);
+            w.Bytes(m.Signature);
+        }, r => new SignedTunnelRecord(r.Str(), r.Str(), r.Bytes(), r.Bytes(), r.Bytes()));
     }
 
     /// <summary>v1 has no NAT-T fields: a record that needs them would come back different, so it is refused.</summary>
