@@ -37,24 +37,11 @@ public sealed class EmbeddedScenarioSpec(ITestOutputHelper output) : IDisposable
             expect DC2_VM2> diagnose vpn tunnel list ~ role=sync-primary within 5s
             DC2_VM2> diagnose vpn tunnel list
             """);
-        var stdout = new StringWriter { NewLine = "\n" };
-        var stderr = new StringWriter { NewLine = "\n" };
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(40));
-        var sw = Stopwatch.StartNew();
-        int exit;
-        try
-        {
-            exit = await ScenarioRunCommand.RunAsync(new ScenarioRunCommand.Request("seed", Embedded: true, script, FastTimers: true),
-                new ScenarioRunCommand.Console(TextReader.Null, InIsTerminal: false, stdout, stderr), cts.Token);
-        }
-        finally
-        {
-            output.WriteLine($"{sw.Elapsed.TotalSeconds:0.0} s\n--- stdout:\n{stdout}\n--- stderr:\n{stderr}");
-        }
+        var (exit, stdout, stderr) = await EmbeddedScript.RunAsync(script, TimeSpan.FromSeconds(40), output);
 
         Assert.Equal(0, exit);
-        Assert.Equal("", stderr.ToString());
-        var transcript = stdout.ToString();
+        Assert.Equal("", stderr);
+        var transcript = stdout;
         Assert.Contains("starting DC2_VM1 … up\n", transcript);
         Assert.Contains("waiting for FGCP cluster DC2_VM1+DC2_VM2 (group-id 1) … formed, primary DC2_VM1\n", transcript);
         Assert.Contains("waiting for FGCP cluster DC2_VM3+DC2_VM4 (group-id 2) … formed, primary DC2_VM3\n", transcript);
@@ -105,24 +92,11 @@ public sealed class EmbeddedScenarioSpec(ITestOutputHelper output) : IDisposable
             traffic stop
             router
             """);
-        var stdout = new StringWriter { NewLine = "\n" };
-        var stderr = new StringWriter { NewLine = "\n" };
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var sw = Stopwatch.StartNew();
-        int exit;
-        try
-        {
-            exit = await ScenarioRunCommand.RunAsync(new ScenarioRunCommand.Request("seed", Embedded: true, script, FastTimers: true, Topology: topology),
-                new ScenarioRunCommand.Console(TextReader.Null, InIsTerminal: false, stdout, stderr), cts.Token);
-        }
-        finally
-        {
-            output.WriteLine($"{sw.Elapsed.TotalSeconds:0.0} s\n--- stdout:\n{stdout}\n--- stderr:\n{stderr}");
-        }
+        var (exit, stdout, stderr) = await EmbeddedScript.RunAsync(script, TimeSpan.FromSeconds(60), output, topology);
 
         Assert.Equal(0, exit);
-        Assert.Equal("", stderr.ToString());
-        var transcript = stdout.ToString();
+        Assert.Equal("", stderr);
+        var transcript = stdout;
         Assert.DoesNotContain("expect failed", transcript);
         Assert.Matches(@"\ndial\nIKEv2 SA established with 192\.168\.202\.35 via 192\.168\.129\.254 \(DC2_VM1\+DC2_VM2\)", transcript);
         Assert.Contains("192.168.202.35:0->192.168.8.10:0", transcript);
@@ -153,22 +127,10 @@ public sealed class ShippedDrillsScriptSpec(ITestOutputHelper output)
     public async Task The_shipped_drills_script_passes_and_reports_traffic_through_each_owner_in_turn()
     {
         var script = Path.Combine(AppContext.BaseDirectory, "scenarios", "seed", "drills.script");
-        var stdout = new StringWriter { NewLine = "\n" };
-        var stderr = new StringWriter { NewLine = "\n" };
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        int exit;
-        try
-        {
-            exit = await ScenarioRunCommand.RunAsync(new ScenarioRunCommand.Request("seed", Embedded: true, script, FastTimers: true),
-                new ScenarioRunCommand.Console(TextReader.Null, InIsTerminal: false, stdout, stderr), cts.Token);
-        }
-        finally
-        {
-            output.WriteLine($"--- stdout:\n{stdout}\n--- stderr:\n{stderr}");
-        }
+        var (exit, stdout, stderr) = await EmbeddedScript.RunAsync(script, TimeSpan.FromSeconds(90), output);
 
         Assert.Equal(0, exit);
-        var transcript = stdout.ToString();
+        var transcript = stdout;
         Assert.DoesNotContain("failed", transcript);
         // Each drill's traffic goes through the unit the document says: first the owner, then its FGCP secondary,
         // then the other FGSP cluster's primary; the client never saw a replayed or forged packet.

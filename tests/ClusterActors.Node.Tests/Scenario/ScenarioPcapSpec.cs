@@ -36,22 +36,9 @@ public sealed class ScenarioPcapSpec(ITestOutputHelper output) : IDisposable
             traffic stop
             pcap save {segments}
             """);
-        var stdout = new StringWriter { NewLine = "\n" };
-        var stderr = new StringWriter { NewLine = "\n" };
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var sw = Stopwatch.StartNew();
-        int exit;
-        try
-        {
-            exit = await ScenarioRunCommand.RunAsync(new ScenarioRunCommand.Request("seed", Embedded: true, script, FastTimers: true),
-                new ScenarioRunCommand.Console(TextReader.Null, InIsTerminal: false, stdout, stderr), cts.Token);
-        }
-        finally
-        {
-            output.WriteLine($"{sw.Elapsed.TotalSeconds:0.0} s\n--- stdout:\n{stdout}\n--- stderr:\n{stderr}");
-        }
+        var (exit, stdout, stderr) = await EmbeddedScript.RunAsync(script, TimeSpan.FromSeconds(60), output);
         Assert.Equal(0, exit);
-        var transcript = stdout.ToString();
+        var transcript = stdout;
 
         // Verbosity 6 on port2: an inbound frame to DC2_VM1's virtual MAC (group-id 1, port2 → index 1), the far side unknown.
         Assert.Matches(@"\d+\.\d{6} port2 in 192\.168\.7\.2 -> 192\.168\.202\.35: [^\n]+\n0x0000\t 0009 0f09 0101 0000 0000 0000 0800 4500\t", transcript);
