@@ -84,6 +84,18 @@ public static partial class DpdFlushDrill
         public bool Passed => Violations.Count == 0;
     }
 
+    /// <summary>`clusteractors drill fgsp-standalone fgsp-dpd-flush`: embedded only, one run, its own timers (no --rate, --runs, --fast-timers).</summary>
+    public static async Task<int> RunCommand(DrillCommand.Request request, LabTopology topology, TextWriter stdout, CancellationToken ct)
+    {
+        if (request.Mode != "embedded") throw new Hosting.UsageException($"{Name} runs embedded only for now");
+        if (request.Runs != 1 || request.FastTimers || request.Hb10Ms || request.Client != DrillCommand.FortiGateClient)
+            throw new Hosting.UsageException($"{Name} takes no --runs, --fast-timers, --hb-10ms or --client: it sets its own DPD timer");
+        if (DrillCast.Resolve(topology).NoSyncMember is null)
+            throw new Hosting.UsageException($"{Name} is not applicable to {topology.Name}: no FGSP member has `set fgsp-sync disable` on the dialup phase1");
+        var result = await RunEmbedded(topology, stdout, ct);
+        return result.Passed ? 0 : 1;
+    }
+
     /// <summary>Runs the drill embedded on <paramref name="topology"/> (the shipped fgsp-standalone by default).</summary>
     public static async Task<Result> RunEmbedded(LabTopology topology, TextWriter progress, CancellationToken ct)
     {

@@ -26,6 +26,14 @@ public sealed class DpdFlushDrillSpec(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task On_the_seed_the_drill_is_not_applicable_no_member_has_fgsp_sync_disabled()
+    {
+        var e = await Assert.ThrowsAsync<UsageException>(() => DrillCommand.RunAsync(new DrillCommand.Request(["seed", DpdFlushDrill.Name]),
+            TextWriter.Null, TextWriter.Null, CancellationToken.None));
+        Assert.Contains("not applicable to seed", e.Message);
+    }
+
+    [Fact]
     public async Task Fgsp_dpd_flush_DC1_VM4_flushes_the_lost_clients_tunnel_within_the_DPD_bound_and_the_client_redials()
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(150));
