@@ -152,11 +152,7 @@ public sealed class JournalSupervisor : ReceiveActor, IWithTimers
     }
 
     /// <summary>A line forwarded before the journal failed: older than every line buffered since, so it goes ahead of them.</summary>
-    private void Rescue(RecordHaEvent e, IActorRef sender)
-    {
-        _buffered.Insert(Math.Min(_rescued++, _buffered.Count), (e, sender));
-        TrimBuffer();
-    }
+    private void Rescue(RecordHaEvent e, IActorRef sender) => Keep(Math.Min(_rescued++, _buffered.Count), e, sender);
 
     private void StartJournal()
     {
@@ -190,15 +186,15 @@ public sealed class JournalSupervisor : ReceiveActor, IWithTimers
         Timers.StartSingleTimer(Restart.Instance, Restart.Instance, delay);
     }
 
-    private void Buffer(RecordHaEvent e)
-    {
-        _buffered.Add((e.At is null ? e with { At = _clock.GetUtcNow() } : e, Sender));
-        TrimBuffer();
-    }
+    private void Buffer(RecordHaEvent e) => Keep(_buffered.Count, e, Sender);
 
-    /// <summary>The oldest lines drop off first, counted.</summary>
-    private void TrimBuffer()
+    /// <summary>
+    /// Keeps a line at <paramref name="index"/> of the buffer, stamped with the time it was kept unless it has one (it is
+    /// written later with that time, not the time the database came back); the oldest lines drop off first, counted.
+    /// </summary>
+    private void Keep(int index, RecordHaEvent e, IActorRef sender)
     {
+        _buffered.Insert(index, (e.At is null ? e with { At = _clock.GetUtcNow() } : e, sender));
         var excess = _buffered.Count - MaxBuffered;
         if (excess <= 0) return;
         _buffered.RemoveRange(0, excess);

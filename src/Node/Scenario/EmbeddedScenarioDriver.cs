@@ -137,13 +137,14 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
     private async Task WaitForRouterNextHops()
     {
         var router = _lab.Net!.DcRouter;
-        var hops = router.Routes.Where(r => r.Kind == RouteKind.Ecmp).SelectMany(r => r.NextHops).ToArray();
+        NextHopStatus[] EcmpHops() => router.Routes.Where(r => r.Kind == RouteKind.Ecmp).SelectMany(r => r.NextHops).ToArray();
+        var hops = EcmpHops();
         if (hops.Length == 0 || !RouterProbe.Enabled) return;
         await _progress.WriteAsync($"waiting for the DC router's next hops {string.Join(", ", hops.Select(h => h.Address))} … ");
         await _progress.FlushAsync();
         var sw = Stopwatch.StartNew();
         static bool Answering(NextHopStatus h) => h.Alive && h.ConsecutiveMissed == 0 && h.ProbesSent > h.ProbesMissed;
-        while (!router.Routes.Where(r => r.Kind == RouteKind.Ecmp).SelectMany(r => r.NextHops).All(Answering))
+        while (!EcmpHops().All(Answering))
         {
             if (sw.Elapsed > FormationTimeout)
                 throw new TimeoutException($"the DC router's next hops did not all answer its probes within {FormationTimeout.TotalSeconds:0} s:\n{router.Describe()}");
