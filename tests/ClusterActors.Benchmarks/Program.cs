@@ -84,10 +84,17 @@ switch (what)
         return TunnelLookup.Run(Math.Clamp(perFigure, 0.05, 60), args.Contains("--esp-only"));
     case "footprint":
         return await Footprint.Main(args[1..]);
+    case "ike-vs-strongswan":
+        return await IkeVsStrongSwan.Run(Math.Clamp(args.SkipWhile(a => a != "--tunnels").Skip(1).Select(int.Parse).FirstOrDefault(200), 1, 5000),
+            Math.Clamp(args.SkipWhile(a => a != "--rounds").Skip(1).Select(int.Parse).FirstOrDefault(3), 1, 20),
+            Math.Clamp(args.SkipWhile(a => a != "--concurrency").Skip(1).Select(int.Parse).FirstOrDefault(2), 1, 256));
+    case "esp-vs-strongswan":
+        return await EspVsStrongSwan.Run(Math.Clamp(args.SkipWhile(a => a != "--seconds").Skip(1).Select(double.Parse).FirstOrDefault(3), 1, 60),
+            Math.Clamp(args.SkipWhile(a => a != "--rounds").Skip(1).Select(int.Parse).FirstOrDefault(3), 1, 20));
     case "dd-signing":
         return DdSigning.Run(Math.Clamp(args.SkipWhile(a => a != "--seconds").Skip(1).Select(double.Parse).FirstOrDefault(3), 0.5, 60));
     default:
-        Console.Error.WriteLine($"unknown benchmark '{what}' (known: fgcp-detection, sa-sync, esp-throughput, drill-gaps, ike-flood, hb-soak, footprint, tunnel-lookup, dd-signing)");
+        Console.Error.WriteLine($"unknown benchmark '{what}' (known: fgcp-detection, sa-sync, esp-throughput, drill-gaps, ike-flood, hb-soak, footprint, tunnel-lookup, dd-signing, ike-vs-strongswan, esp-vs-strongswan)");
         return 2;
 }
 
