@@ -192,6 +192,9 @@ internal sealed class VsssLab : IDisposable
                 stderr {
                   path = stderr
                   default = 0
+                  cfg = {{(Environment.GetEnvironmentVariable("VSSS_DEBUG") is null ? 0 : 2)}}
+                  knl = {{(Environment.GetEnvironmentVariable("VSSS_DEBUG") is null ? 0 : 2)}}
+                  chd = {{(Environment.GetEnvironmentVariable("VSSS_DEBUG") is null ? 0 : 2)}}
                   time_format = %H:%M:%S
                 }
               }
@@ -243,7 +246,7 @@ internal sealed class Daemon
     {
         if (line is null) return;
         _lines.Enqueue(line);
-        while (_lines.Count > 60) _lines.TryDequeue(out _);
+        while (_lines.Count > 400) _lines.TryDequeue(out _);
     }
 
     public string Tail() => $"---- {Name} (pid {Pid}{(Exited ? $", exited {_process.ExitCode}" : "")}) ----\n" + string.Join('\n', _lines);
