@@ -114,7 +114,8 @@ internal static class EspVsStrongSwan
         }
         """;
 
-    private sealed record Measurement(Side Side, int Round, int Size, bool Up, long Sent, long Delivered, double Seconds, double ResponderCpuMs, double ClientCpuMs)
+    private sealed record Measurement(Side Side, int Round, int Size, bool Up, long Sent, long Delivered, double Seconds, double ResponderCpuMs, double ClientCpuMs,
+        double DrainSeconds)
     {
         public double Pps => Delivered / Seconds;
         public double Mbits => Pps * Size * 8 / 1e6;
@@ -169,7 +170,7 @@ internal static class EspVsStrongSwan
                         results.Add(m);
                         Console.WriteLine($"  round {round} {(side == Side.Ours ? "ours  " : "theirs")} {m.Key}: {m.Pps,8:#,0} pps {m.Mbits,7:0.0} Mbit/s delivered " +
                                           $"({m.Sent / m.Seconds:#,0} pps sent, {100.0 * (m.Sent - m.Delivered) / Math.Max(1, m.Sent):0}% lost), " +
-                                          $"responder CPU {m.ResponderUsPerPacket,6:0.0} µs/packet, client charon {m.ClientUsPerPacket,6:0.0} µs/packet [{Machine.Line()}]");
+                                          $"responder CPU {m.ResponderUsPerPacket,6:0.0} µs/packet, client charon {m.ClientUsPerPacket,6:0.0} µs/packet, last datagram {m.DrainSeconds:0.0} s after the sender stopped [{Machine.Line()}]");
                         if (responder.Exited) throw new InvalidOperationException($"{side} responder exited\n{responder.Tail()}");
                     }
             }
@@ -206,16 +207,18 @@ internal static class EspVsStrongSwan
         receiver.ReceiveTimeout = 100;
         var payload = new byte[size - 28]; // IPv4 20 + UDP 8: the inner packet is `size` bytes
         var destination = new IPEndPoint(to, Port);
-        long sent = 0, delivered = 0;
-        var stop = false;
+        long sent = 0, delivered = 0, lastArrival = Stopwatch.GetTimestamp();
+        bool stop = false, stopReceiving = false;
         var receiving = new Thread(() =>
         {
             var buffer = new byte[2048];
-            while (!Volatile.Read(ref stop))
+            while (!Volatile.Read(ref stopReceiving))
             {
                 try
                 {
-                    if (receiver.Receive(buffer) == payload.Length) Interlocked.Increment(ref delivered);
+                    var n = receiver.Receive(buffer);
+                    Interlocked.Exchange(ref lastArrival, Stopwatch.GetTimestamp());
+                    if (n == payload.Length) Interlocked.Increment(ref delivered);
                 }
                 catch (SocketException) { /* timeout: look at the flag */ }
             }
@@ -244,9 +247,15 @@ internal static class EspVsStrongSwan
         var elapsed = sw.Elapsed.TotalSeconds;
         Volatile.Write(ref stop, true);
         sending.Join();
+        // What is still queued in the chain (sockets, TUN, the responder's own queues) arrives before the next measurement
+        // starts, or its datagrams would not be counted there: wait for 0.5 s without arrival, at most 20 s. How long that
+        // took after the sender stopped is printed: a responder that buffers instead of dropping shows it here.
+        var drain = Stopwatch.StartNew();
+        while (drain.Elapsed < TimeSpan.FromSeconds(20) && Stopwatch.GetElapsedTime(Interlocked.Read(ref lastArrival)) < TimeSpan.FromMilliseconds(500))
+            Thread.Sleep(50);
+        var drained = Math.Max(0, drain.Elapsed.TotalSeconds - 0.5);
+        Volatile.Write(ref stopReceiving, true);
         receiving.Join();
-        // What is still queued in the chain drains before the next measurement.
-        Thread.Sleep(200);
-        return new Measurement(side, round, size, up, s1 - s0, d1 - d0, elapsed, (r1 - r0).TotalMilliseconds, (c1 - c0).TotalMilliseconds);
+        return new Measurement(side, round, size, up, s1 - s0, d1 - d0, elapsed, (r1 - r0).TotalMilliseconds, (c1 - c0).TotalMilliseconds, drained);
     }
 }

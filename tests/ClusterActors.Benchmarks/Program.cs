@@ -44,8 +44,9 @@ using ClusterActors.Protocol.Fgcp;
 //     ESP through one tunnel (aes256-sha256 in UDP 4500) from PC1 to the Server and back, DC2_VM1's userspace data plane against
 //     charon's kernel-libipsec (this kernel has no ESP in xfrm), the same charon client on both, UDP of 100 and 1,400 B inner
 //     packets sent unpaced; pps and Mbit/s delivered, responder CPU per packet, medians and ours/theirs (EspVsStrongSwan.cs).
-//     Measured 2026-12-06 (load 18-39): responder CPU per packet ours/theirs 0.99 (100 B decrypt), 0.93 (100 B encrypt),
-//     2.17 (1,400 B decrypt), 1.30 (1,400 B encrypt); at 1,400 B ours delivered nothing in 2 of 3 rounds (README.md here).
+//     Measured 2026-12-06 (load 8-19, 3 s x 3 rounds, 134 s): responder CPU per packet ours/theirs 15.0/15.2 µs (0.99) at 100 B
+//     decrypting, 40.7/33.3 (1.22) encrypting, 41.6/18.0 (2.31) at 1,400 B decrypting, 102.4/52.3 (1.96) encrypting; delivered
+//     1,400 B 122.3 vs 127.4 Mbit/s (0.96) and 94.2 vs 112.8 Mbit/s (0.84) (README.md here).
 var what = args.FirstOrDefault() ?? "fgcp-detection";
 var kills = args.SkipWhile(a => a != "--kills").Skip(1).Select(int.Parse).FirstOrDefault(20);
 
