@@ -13,10 +13,15 @@ namespace ClusterActors.Node.Hosting;
 /// per idle unit (src/Node/README.md, "Idle footprint"). Here each scheduled item is one <see cref="Timer"/> armed for its
 /// own due time, so an idle unit wakes only when something is due; and the resolution is the OS timer's (~1 ms on
 /// Linux) instead of the wheel's 10 ms ticks.
-/// Semantics kept from the wheel: a repeated item runs again `interval` after the previous run started to be handled
-/// (fixed delay, as the wheel reschedules at now + interval); a cancelled item never runs again; an item that throws is
-/// logged and not run again; once disposed (the ActorSystem terminating) nothing new can be scheduled and every item
-/// still pending runs once, so an Ask's timeout still completes its task.
+/// Semantics kept from the wheel: a repeated item keeps its rate: its next deadline is the previous deadline +
+/// `interval`, so a late run does not push every later one back (after a pause longer than the interval it runs once at
+/// once and goes on from there, no burst of catch-up runs). Deadlines are in Environment.TickCount64, the clock .NET's
+/// timer queue counts in, which on Linux is the coarse monotonic clock (4 ms steps here): each run may be up to a step
+/// late, but the error no longer accumulates. Re-armed for "interval from now", 10 ms FGCP heartbeats came out every
+/// ~12 ms (4,950 a minute instead of 6,000, `hb-soak`); deadlines on the high-resolution clock instead made timers fire
+/// "early" against it and doubled the timer thread's wake-ups. A cancelled item never runs again; an item that throws
+/// is logged and not run again; once disposed (the ActorSystem terminating) nothing new can be scheduled and every
+/// item still pending runs once, so an Ask's timeout still completes its task.
 /// </summary>
 public sealed class TimerQueueScheduler : SchedulerBase, IDateTimeOffsetNowTimeProvider, IDisposable
 {
@@ -101,7 +106,7 @@ public sealed class TimerQueueScheduler : SchedulerBase, IDateTimeOffsetNowTimeP
         private readonly TimeSpan _interval;
         private readonly Timer _timer;
         private CancellationTokenRegistration _registration;
-        private long _deadline; // Environment.TickCount64 ms
+        private long _deadline; // Environment.TickCount64 ms: the clock the timer queue itself counts in
         private int _state;
 
         public Item(TimerQueueScheduler owner, IRunnable work, ICancelable? cancelable, TimeSpan interval)
@@ -119,15 +124,18 @@ public sealed class TimerQueueScheduler : SchedulerBase, IDateTimeOffsetNowTimeP
         {
             if (_cancelable is not null)
                 _registration = _cancelable.Token.Register(static s => ((Item)s!).Stop(), this);
-            ArmFor(delay);
+            var now = Environment.TickCount64;
+            Volatile.Write(ref _deadline, now + (long)Math.Ceiling(delay.TotalMilliseconds));
+            ArmUntilDeadline(now);
         }
 
-        private void ArmFor(TimeSpan delay)
+        /// <summary>Arms the timer for what is left until the deadline (at once when it has passed).</summary>
+        private void ArmUntilDeadline(long now)
         {
-            Volatile.Write(ref _deadline, Environment.TickCount64 + (long)Math.Ceiling(delay.TotalMilliseconds));
+            var left = TimeSpan.FromMilliseconds(Math.Max(0, Volatile.Read(ref _deadline) - now));
             try
             {
-                _timer.Change(delay < MaxTimerDue ? delay : MaxTimerDue, Timeout.InfiniteTimeSpan);
+                _timer.Change(left < MaxTimerDue ? left : MaxTimerDue, Timeout.InfiniteTimeSpan);
             }
             catch (ObjectDisposedException)
             {
@@ -137,22 +145,13 @@ public sealed class TimerQueueScheduler : SchedulerBase, IDateTimeOffsetNowTimeP
 
         private void Fire()
         {
-            var left = Volatile.Read(ref _deadline) - Environment.TickCount64;
-            if (left > 0 && Volatile.Read(ref _state) == Armed)
+            var now = Environment.TickCount64;
+            // A deadline beyond one Timer's reach: wait for the rest. (On the timer queue's own clock a timer never
+            // fires before its due time, so this does not cost a second wake-up per item.)
+            if (Volatile.Read(ref _deadline) > now && Volatile.Read(ref _state) == Armed)
             {
-                // A deadline beyond one Timer's reach, or a timer that fired a little early: wait for the rest.
-                if (left > 1)
-                {
-                    try
-                    {
-                        _timer.Change(TimeSpan.FromMilliseconds(Math.Min(left, (long)MaxTimerDue.TotalMilliseconds)), Timeout.InfiniteTimeSpan);
-                    }
-                    catch (ObjectDisposedException)
-                    {
-                        // stopped meanwhile
-                    }
-                    return;
-                }
+                ArmUntilDeadline(now);
+                return;
             }
             if (Interlocked.CompareExchange(ref _state, Running, Armed) != Armed) return;
             if (_cancelable is { IsCancellationRequested: true } || _owner._stopped)
@@ -172,7 +171,12 @@ public sealed class TimerQueueScheduler : SchedulerBase, IDateTimeOffsetNowTimeP
             }
             if (_interval > TimeSpan.Zero && Interlocked.CompareExchange(ref _state, Armed, Running) == Running)
             {
-                ArmFor(_interval);
+                // Fixed rate: the next deadline follows this one, not the moment this run ended; past already (a pause
+                // longer than the interval), the next run is now and the rate goes on from there.
+                now = Environment.TickCount64;
+                var next = Volatile.Read(ref _deadline) + (long)Math.Ceiling(_interval.TotalMilliseconds);
+                Volatile.Write(ref _deadline, next > now ? next : now);
+                ArmUntilDeadline(now);
                 return;
             }
             Stop();
