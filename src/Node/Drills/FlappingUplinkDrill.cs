@@ -12,6 +12,11 @@ namespace ClusterActors.Node.Drills;
 /// period), so a run replays. Checked by code: one owner per tunnel at every poll (every 100 ms), the traffic flowing
 /// again after the last flap, zero anti-replay drops at the client. What the DC router and the tunnel did in each flap
 /// is printed (who owned the tunnel at the end of each down and each up).
+/// <para>"One owner at every poll" is the chaos drill's invariant (<see cref="ChaosInvariants.OwnersSettle"/>): a move
+/// of the tunnel is a claim by the new owner followed by the old one's demotion over SA sync, so for a moment after each
+/// link change two units may hold it; a poll that sees two owners within the DC router's detection bound + 500 ms
+/// (<see cref="ChaosInvariants.OwnerAllowanceMs"/>) of the last change is counted and printed as a transient, any
+/// other one fails the run.</para>
 /// </summary>
 public static class FlappingUplinkDrill
 {
@@ -27,7 +32,9 @@ public static class FlappingUplinkDrill
 
     public sealed record Flap(int Index, TimeSpan Down, TimeSpan Up, string OwnerAfterDown, string OwnerAfterUp);
 
-    public sealed record Result(long Seed, string Owner, string Uplink, IReadOnlyList<Flap> Flaps, int Polls, int TwoOwnerPolls,
+    /// <param name="TwoOwnerPolls">Polls that saw two owners outside the allowance after a change (each a violation).</param>
+    /// <param name="Transients">Polls that saw two owners within the allowance after a change, with when and who.</param>
+    public sealed record Result(long Seed, string Owner, string Uplink, IReadOnlyList<Flap> Flaps, int Polls, int TwoOwnerPolls, IReadOnlyList<string> Transients,
         double? FlowingAfterMs, long AntiReplayDrops, long Sent, long Answered, double LongestGapMs, IReadOnlyList<string> Violations,
         IReadOnlyList<string> Lines)
     {
@@ -77,7 +84,11 @@ public static class FlappingUplinkDrill
         lab.TrafficStart(options.RatePps);
 
         int polls = 0, twoOwners = 0;
+        var transients = new List<string>();
         var ownersNow = "";
+        var allowance = TimeSpan.FromMilliseconds(timers.RouterDetectionMs + ChaosInvariants.OwnerAllowanceMs);
+        var sinceChange = Stopwatch.StartNew();
+        var lastChange = "the start";
         async Task PollOnce()
         {
             var owners = new Dictionary<string, List<string>>();
@@ -89,8 +100,13 @@ public static class FlappingUplinkDrill
             ownersNow = owners.Count == 0 ? "none" : string.Join("; ", owners.Select(o => $"{o.Key}: {string.Join("+", o.Value)}"));
             if (owners.Values.Any(l => l.Count > 1))
             {
-                twoOwners++;
-                violations.Add($"two owners at poll {polls}: {ownersNow}");
+                var at = string.Create(CultureInfo.InvariantCulture, $"{sinceChange.Elapsed.TotalMilliseconds:0} ms after {lastChange}: {ownersNow}");
+                if (sinceChange.Elapsed <= allowance) transients.Add(at);
+                else
+                {
+                    twoOwners++;
+                    violations.Add($"two owners at poll {polls}, {at} (allowance {allowance.TotalMilliseconds:0} ms)");
+                }
             }
         }
 
@@ -112,9 +128,11 @@ public static class FlappingUplinkDrill
         {
             var up = period - downs[i];
             await lab.Link(owner, uplink, up: false);
+            (lastChange, sinceChange) = ($"flap {i + 1} down", Stopwatch.StartNew());
             await PollFor(downs[i]);
             var afterDown = ownersNow;
             await lab.Link(owner, uplink, up: true);
+            (lastChange, sinceChange) = ($"flap {i + 1} up", Stopwatch.StartNew());
             await PollFor(up);
             var afterUp = ownersNow;
             flaps.Add(new Flap(i + 1, downs[i], up, afterDown, afterUp));
@@ -139,10 +157,12 @@ public static class FlappingUplinkDrill
         if (drops != 0) violations.Add($"{drops} anti-replay drops at the client");
         await Say(string.Create(CultureInfo.InvariantCulture,
             $"  after the last flap: traffic {(flowingAfter is { } f ? $"flowing (checked {f:0} ms after)" : "not flowing")}; PC1 sent {report.Sent}, answered {report.Answered}, "
-            + $"longest gap {report.LongestGap.TotalMilliseconds:0} ms; {polls} polls, two owners at {twoOwners}; anti-replay drops {drops}"));
-        await Say(violations.Count == 0 ? $"  PASS (one owner per tunnel at every poll, traffic flowing after the last flap, 0 anti-replay drops), seed {options.Seed}"
+            + $"longest gap {report.LongestGap.TotalMilliseconds:0} ms; {polls} polls, two owners at {twoOwners} outside and {transients.Count} within "
+            + $"{allowance.TotalMilliseconds:0} ms of a change; anti-replay drops {drops}"));
+        foreach (var t in transients) await Say("  transient double claim " + t);
+        await Say(violations.Count == 0 ? $"  PASS (one owner per tunnel at every poll outside the allowance after a change, traffic flowing after the last flap, 0 anti-replay drops), seed {options.Seed}"
             : "  FAIL: " + string.Join("; ", violations.Distinct().Take(5)) + (violations.Count > 5 ? $" (+{violations.Count - 5} more)" : ""));
-        return new Result(options.Seed, owner, uplink, flaps, polls, twoOwners, flowingAfter, drops, report.Sent, report.Answered,
+        return new Result(options.Seed, owner, uplink, flaps, polls, twoOwners, transients, flowingAfter, drops, report.Sent, report.Answered,
             report.LongestGap.TotalMilliseconds, violations.Distinct().ToList(), lines);
     }
 }

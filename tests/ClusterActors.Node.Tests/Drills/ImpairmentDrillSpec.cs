@@ -57,8 +57,9 @@ public sealed class ImpairmentDrillSpec(ITestOutputHelper output)
         Assert.Equal(0, result.Steps[0].OwnerLost + result.Steps[0].PeerLost);
         Assert.True(result.Steps[0].OwnerSent > 0);
         Assert.Equal(result.Steps[1].OwnerSent, result.Steps[1].OwnerLost); // 100 %: every heartbeat of the step dropped, counted as loss
-        // Not before hb-lost-threshold x hb-interval without a heartbeat (1.2 s with the fast timers).
-        Assert.InRange(result.FalseFailoverAfterMs!.Value, result.LostAfterMs, result.LostAfterMs + 2000);
+        // Not before hb-lost-threshold x hb-interval without a heartbeat (1.2 s with the fast timers), counted from the last
+        // heartbeat heard, which left up to one hb-interval before the step began.
+        Assert.InRange(result.FalseFailoverAfterMs!.Value, result.LostAfterMs - result.HbIntervalMs, result.LostAfterMs + 2000);
         Assert.NotNull(result.HealedAfterMs);
     }
 
