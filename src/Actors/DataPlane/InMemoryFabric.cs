@@ -9,9 +9,13 @@ namespace ClusterActors.Actors.DataPlane;
 /// <param name="Delivered">Packets handed to a receiving port.</param>
 /// <param name="NoAnswer">Sends that found no up, answering port holding the next hop (an unanswered ARP).</param>
 /// <param name="NoCarrier">Sends from a port without carrier (cable pulled, admin down, disposed).</param>
-public sealed record LinkCounters(string Segment, long Delivered, long NoAnswer, long NoCarrier)
+/// <param name="ImpairedLoss">Dropped by an impairment's random loss on a port of this link (<see cref="InMemoryFabric.Impair"/>).</param>
+/// <param name="ImpairedLimit">Dropped because an impaired port's queue was full (netem's limit).</param>
+/// <param name="ImpairedFlushed">Still queued on an impaired port when its impairment was replaced or cleared.</param>
+public sealed record LinkCounters(string Segment, long Delivered, long NoAnswer, long NoCarrier,
+    long ImpairedLoss = 0, long ImpairedLimit = 0, long ImpairedFlushed = 0)
 {
-    public long Dropped => NoAnswer + NoCarrier;
+    public long Dropped => NoAnswer + NoCarrier + ImpairedLoss + ImpairedLimit + ImpairedFlushed;
 }
 
 /// <summary>
@@ -19,7 +23,11 @@ public sealed record LinkCounters(string Segment, long Delivered, long NoAnswer,
 /// cable announced its addresses (gratuitous ARP: started answering, regained carrier while answering, or re-announced).
 /// </summary>
 public sealed record CableState(string Host, string Interface, string Segment, bool Plugged, bool Open, bool AdminUp, bool IsUp,
-    bool Answering, IReadOnlyList<InterfaceAddress> Addresses, long Announcements = 0);
+    bool Answering, IReadOnlyList<InterfaceAddress> Addresses, long Announcements = 0)
+{
+    /// <summary>The port's egress impairment and what it dropped (null: never impaired).</summary>
+    public ImpairmentCounters? Impairment { get; init; }
+}
 
 /// <summary>Observes every delivery, on the sender's thread, before the receiver's callback runs (a packet capture).</summary>
 public delegate void FabricTap(string segment, IPacketPort from, IPacketPort to, byte[] ipv4Packet);
@@ -42,6 +50,10 @@ public sealed class InMemoryFabric
     private readonly ConcurrentDictionary<string, FabricHost> _hosts = new(StringComparer.Ordinal);
     /// <summary>Logical clock of announcements (an interface starting to answer, or gaining carrier while answering).</summary>
     private long _announceClock;
+    /// <summary>When impaired packets leave (<see cref="Impair"/>); the system clock unless a spec steps one.</summary>
+    private readonly TimeProvider _time;
+
+    public InMemoryFabric(TimeProvider? time = null) => _time = time ?? TimeProvider.System;
 
     /// <summary>Observes every delivery (optional; costs one null check per packet when unused).</summary>
     public event FabricTap? Delivered;
@@ -97,6 +109,37 @@ public sealed class InMemoryFabric
             port.RaiseCarrierChanged(after);
     }
 
+    /// <summary>
+    /// `impair HOST IFACE …`: netem on the egress of that interface (<see cref="NetemModel"/>): what it sends is lost,
+    /// duplicated, delayed or rate-limited as <paramref name="spec"/> says, drawing from <paramref name="random"/> (give
+    /// a seeded one, <see cref="NetemModel.RandomFor"/>, so that a run replays). Null or <see cref="ImpairmentSpec.None"/>
+    /// clears it. Replacing or clearing purges what is still queued (counted as flushed), as `tc qdisc replace|del`
+    /// does. Like the cable's plug state, the impairment belongs to the cable: a port opened again later keeps it.
+    /// </summary>
+    public void Impair(string host, string iface, ImpairmentSpec? spec, Random? random = null)
+    {
+        lock (_gate)
+        {
+            var entry = Entry(host, iface);
+            if (entry.Egress is { } old)
+            {
+                // Safe under the gate: the egress's own lock is never held while it calls into the fabric.
+                old.Dispose();
+                entry.Retire(old);
+            }
+            entry.Egress = spec is null || spec == ImpairmentSpec.None
+                ? null
+                : new ImpairedEgress<InFlight>(spec, random ?? NetemModel.RandomFor(0, host, iface), _time, Release);
+        }
+    }
+
+    /// <summary>The impairment on that cable and its counters (cleared ones included), or null if it never had one.</summary>
+    public ImpairmentCounters? Impairment(string host, string iface)
+    {
+        lock (_gate)
+            return Entry(host, iface).ImpairmentCounters;
+    }
+
     public bool IsPlugged(string host, string iface)
     {
         lock (_gate)
@@ -131,13 +174,22 @@ public sealed class InMemoryFabric
 
     public LinkCounters Counters(string segment)
     {
-        Link link;
         lock (_gate)
         {
-            if (!_links.TryGetValue(segment, out link!))
+            if (!_links.TryGetValue(segment, out var link))
                 throw new ArgumentException($"No segment '{segment}' in this fabric (segments: {string.Join(", ", _links.Keys)}).", nameof(segment));
+            return Snapshot(link);
         }
-        return link.Snapshot();
+    }
+
+    /// <summary>The link's counters with its ports' impairment drops. Under <see cref="_gate"/>.</summary>
+    private LinkCounters Snapshot(Link link)
+    {
+        long loss = 0, limit = 0, flushed = 0;
+        foreach (var e in _cableOrder)
+            if (e.Link == link && e.ImpairmentCounters is { } c)
+                (loss, limit, flushed) = (loss + c.Lost, limit + c.OverLimit, flushed + c.Flushed);
+        return link.Snapshot() with { ImpairedLoss = loss, ImpairedLimit = limit, ImpairedFlushed = flushed };
     }
 
     /// <summary>Every link with its ports, their state and the link's counters, as plain text.</summary>
@@ -148,9 +200,12 @@ public sealed class InMemoryFabric
         {
             foreach (var link in _links.Values)
             {
-                var c = link.Snapshot();
+                var c = Snapshot(link);
                 sb.Append("segment ").Append(link.Name)
-                  .Append($"  delivered {c.Delivered}, no answer {c.NoAnswer}, no carrier {c.NoCarrier}").Append('\n');
+                  .Append($"  delivered {c.Delivered}, no answer {c.NoAnswer}, no carrier {c.NoCarrier}");
+                if (c.ImpairedLoss + c.ImpairedLimit + c.ImpairedFlushed > 0)
+                    sb.Append($", impaired loss {c.ImpairedLoss}, limit {c.ImpairedLimit}, flushed {c.ImpairedFlushed}");
+                sb.Append('\n');
                 foreach (var entry in _cableOrder.Where(e => e.Link == link))
                 {
                     var s = StateOf(entry);
@@ -161,6 +216,8 @@ public sealed class InMemoryFabric
                         : s.Answering ? "up answering" : "up silent";
                     sb.Append($"    {s.Host} {s.Interface}".PadRight(24)).Append(' ').Append(addresses.PadRight(20)).Append(' ')
                       .Append(state).Append('\n');
+                    if (s.Impairment is { } imp)
+                        sb.Append("      egress ").Append(entry.Egress is null ? "(cleared) " : "").Append(imp).Append('\n');
                 }
             }
         }
@@ -289,10 +346,39 @@ public sealed class InMemoryFabric
             Interlocked.Increment(ref link.NoAnswer);
             return false;
         }
+        if (from.Entry.Egress is { } egress)
+        {
+            // Impaired: netem decides; what leaves later leaves a copy (the sender may reuse its buffer by then). The
+            // sender is told true either way, as a socket is by a qdisc that drops.
+            egress.Send(new InFlight(from, best, packet.ToArray()), packet.Length);
+            return true;
+        }
         Interlocked.Increment(ref link.DeliveredCount);
         Delivered?.Invoke(link.Name, from, best, packet);
         best.OnPacket(best, packet);
         return true;
+    }
+
+    /// <summary>A packet an impaired egress let through, now (its receiver was resolved when it was sent, as the
+    /// frame's destination MAC was before it entered the qdisc).</summary>
+    private readonly record struct InFlight(FabricPort From, FabricPort To, byte[] Packet);
+
+    private void Release(InFlight f)
+    {
+        var link = f.From.Entry.Link;
+        if (!f.From.IsUp)
+        {
+            Interlocked.Increment(ref link.NoCarrier); // the sender lost carrier meanwhile: the queue goes with the link
+            return;
+        }
+        if (!f.To.IsUp)
+        {
+            Interlocked.Increment(ref link.NoAnswer); // the receiver went away meanwhile
+            return;
+        }
+        Interlocked.Increment(ref link.DeliveredCount);
+        Delivered?.Invoke(link.Name, f.From, f.To, f.Packet);
+        f.To.OnPacket(f.To, f.Packet);
     }
 
     private CableEntry Entry(string host, string iface)
@@ -306,7 +392,7 @@ public sealed class InMemoryFabric
     {
         var p = e.Port;
         return new CableState(e.Host, e.Interface, e.Link.Name, e.Plugged, p is not null, p?.AdminUpUnsafe ?? true, p?.IsUpUnsafe ?? false,
-            p is null ? e.AnsweringOnOpen : p.AnsweringUnsafe, p?.Addresses ?? [], e.Announcements);
+            p is null ? e.AnsweringOnOpen : p.AnsweringUnsafe, p?.Addresses ?? [], e.Announcements) { Impairment = e.ImpairmentCounters };
     }
 
     // ------------------------------------------------------------------------------------------------------------------
@@ -334,6 +420,37 @@ public sealed class InMemoryFabric
         public FabricPort? Port;
         /// <summary>Announcements by any port opened on this cable (under the gate).</summary>
         public long Announcements;
+        /// <summary>The egress impairment (read without the gate by senders, replaced under it).</summary>
+        public volatile ImpairedEgress<InFlight>? Egress;
+        /// <summary>The counters of impairments replaced or cleared, summed (under the gate).</summary>
+        private ImpairmentCounters? _retired;
+
+        /// <summary>Folds a replaced impairment's counters (after its queue was flushed) into the cable's.</summary>
+        public void Retire(ImpairedEgress<InFlight> old)
+        {
+            var c = old.Counters;
+            _retired = _retired is null ? c : c with
+            {
+                Offered = c.Offered + _retired.Offered, Lost = c.Lost + _retired.Lost, OverLimit = c.OverLimit + _retired.OverLimit,
+                Flushed = c.Flushed + _retired.Flushed, Duplicated = c.Duplicated + _retired.Duplicated,
+            };
+        }
+
+        /// <summary>The live impairment's counters plus the retired ones', under the live spec (or the last one).</summary>
+        public ImpairmentCounters? ImpairmentCounters
+        {
+            get
+            {
+                var live = Egress?.Counters;
+                if (live is null) return _retired;
+                if (_retired is null) return live;
+                return live with
+                {
+                    Offered = live.Offered + _retired.Offered, Lost = live.Lost + _retired.Lost, OverLimit = live.OverLimit + _retired.OverLimit,
+                    Flushed = live.Flushed + _retired.Flushed, Duplicated = live.Duplicated + _retired.Duplicated,
+                };
+            }
+        }
     }
 
     private sealed class FabricHost(InMemoryFabric fabric, string name) : IPacketIo

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using ClusterActors.Actors.DataPlane;
 
 namespace ClusterActors.Actors.Fgcp;
 
@@ -104,24 +105,72 @@ public sealed class UdpHbdevLink(string iface, IPEndPoint bind, IReadOnlyList<IP
         }
     }
 
+    private volatile ImpairedEgress<(byte[] Datagram, IPEndPoint Peer)>? _egress;
+    private readonly object _impairGate = new();
+    private ImpairmentCounters? _retired;
+
+    /// <summary>
+    /// `impair UNIT port4 …` on this hbdev: netem on its egress (<see cref="NetemModel"/>), each datagram to each peer a
+    /// packet of its own, as on the wire. Null or <see cref="ImpairmentSpec.None"/> clears it (what is queued is
+    /// purged). The impairment lives with this link, that is with the unit's process: a restarted unit starts clean.
+    /// </summary>
+    public void Impair(ImpairmentSpec? spec, Random random, TimeProvider? time = null)
+    {
+        lock (_impairGate)
+        {
+            if (_egress is { } old)
+            {
+                old.Dispose();
+                _retired = Sum(_retired, old.Counters);
+            }
+            _egress = spec is null || spec == ImpairmentSpec.None
+                ? null
+                : new ImpairedEgress<(byte[], IPEndPoint)>(spec, random, time ?? TimeProvider.System, d => SendNow(d.Item1, d.Item2));
+        }
+    }
+
+    /// <summary>The egress impairment's counters (cleared ones included), or null if the link was never impaired.</summary>
+    public ImpairmentCounters? Impairment
+    {
+        get
+        {
+            lock (_impairGate)
+                return _egress is { } live ? Sum(_retired, live.Counters) : _retired;
+        }
+    }
+
+    private static ImpairmentCounters Sum(ImpairmentCounters? a, ImpairmentCounters b) => a is null ? b : b with
+    {
+        Offered = a.Offered + b.Offered, Lost = a.Lost + b.Lost, OverLimit = a.OverLimit + b.OverLimit, Flushed = a.Flushed + b.Flushed,
+        Duplicated = a.Duplicated + b.Duplicated,
+    };
+
     public void Send(byte[] datagram)
     {
         if (!_up) return;
         foreach (var peer in Peers)
         {
-            try
-            {
-                _udp.Send(datagram, datagram.Length, peer);
-                Interlocked.Increment(ref _txPackets);
-                Interlocked.Add(ref _txBytes, datagram.Length);
-            }
-            catch (SocketException) { } // the peer's host is gone; FGCP notices through missing heartbeats
-            catch (ObjectDisposedException) { return; }
+            if (_egress is { } egress) egress.Send((datagram, peer), datagram.Length);
+            else SendNow(datagram, peer);
         }
+    }
+
+    private void SendNow(byte[] datagram, IPEndPoint peer)
+    {
+        if (!_up) return; // the cable was pulled while the datagram waited in the impairment's queue
+        try
+        {
+            _udp.Send(datagram, datagram.Length, peer);
+            Interlocked.Increment(ref _txPackets);
+            Interlocked.Add(ref _txBytes, datagram.Length);
+        }
+        catch (SocketException) { } // the peer's host is gone; FGCP notices through missing heartbeats
+        catch (ObjectDisposedException) { }
     }
 
     public void Dispose()
     {
+        _egress?.Dispose();
         _stop.Cancel();
         _udp.Dispose();
     }

@@ -269,13 +269,14 @@ public static class CommandLine
         var embedded = new Option<bool>("--embedded") { Description = "run every unit as an ActorSystem in this process (required for now)" };
         var script = new Option<string>("--script") { Description = "script file, one step a line; - or none reads steps from stdin" };
         var fast = new Option<bool>("--fast-timers") { Description = "hello-holddown 5, hb-lost-threshold 6 on every unit: a lost peer detected in 1.2 s, a lone unit primary after 5 s" };
-        var run = new Command("run", "start the scenario's units and run a script of CLI commands, kills, link changes and expectations")
-            { name, topology, embedded, script, fast };
+        var seed = new Option<long>("--seed") { Description = "the seed `impair` steps draw losses, duplicates and jitter from (default 1): the same seed replays them", DefaultValueFactory = _ => 1 };
+        var run = new Command("run", "start the scenario's units and run a script of CLI commands, kills, link changes, impairments and expectations")
+            { name, topology, embedded, script, fast, seed };
         run.SetAction(async (pr, ct) => await Guard(() => Scenario.ScenarioRunCommand.RunAsync(
             new(pr.GetValue(name) ?? Scenario.EmbeddedScenarioDriver.Scenario, pr.GetValue(embedded), pr.GetValue(script), pr.GetValue(fast),
                 pr.GetValue(name) is not null && pr.GetValue(topology) is not null
                     ? throw new UsageException("give a scenario name or --topology FILE, not both")
-                    : pr.GetValue(topology)),
+                    : pr.GetValue(topology), pr.GetValue(seed)),
             new(Console.In, !Console.IsInputRedirected, Console.Out, Console.Error), ct)));
         return new Command("scenario", "run a shipped scenario") { run };
     }
@@ -286,7 +287,8 @@ public static class CommandLine
         var words = new Argument<string[]>("drill")
         {
             Description = "[SCENARIO] DRILL: the scenario (default seed) and the drill: "
-                          + string.Join(", ", Drills.DrillCatalog.Names) + ", or all; or chaos (random faults, --seed/--run)",
+                          + string.Join(", ", Drills.DrillCatalog.Names) + ", or all; or chaos (random faults, --seed/--run); or, alone: "
+                          + string.Join(", ", Drills.DrillCatalog.OwnRunners.Select(d => d.Name)),
             Arity = ArgumentArity.ZeroOrMore,
         };
         var mode = new Option<string>("--mode") { Description = "embedded (every unit in this process) or docker (the container lab of docker-compose.yml, from the checkout; images by .ci/docker-setup)", DefaultValueFactory = _ => "embedded", HelpName = "embedded|docker" };
@@ -296,7 +298,7 @@ public static class CommandLine
         var output = new Option<string>("--out") { Description = $"folder for DRILL-N.md, .json and .svg (default {Drills.DrillCommand.DefaultOut}/)" };
         var fast = new Option<bool>("--fast-timers") { Description = "hb-lost-threshold 6 on every unit: FGCP detects a lost peer in 1.2 s instead of 4 s" };
         var hb10 = new Option<bool>("--hb-10ms") { Description = "10 ms heartbeats on every unit (hb-interval-in-milliseconds 10ms, hb-interval 1, hb-lost-threshold 5): FGCP detects a lost peer in 50 ms" };
-        var seed = new Option<long?>("--seed") { Description = "chaos: the seed the runs' faults derive from (run r's from (seed, r) alone); random and printed when not given" };
+        var seed = new Option<long?>("--seed") { Description = "chaos: the seed the runs' faults derive from (run r's from (seed, r) alone); heartbeat-loss, flapping-uplink: the seed of their losses and flap times; random and printed when not given" };
         var run = new Option<int?>("--run") { Description = "chaos: replay only this run of --seed" };
         var topology = new Option<string>("--topology") { Description = "embedded: the lab's topology file instead of a shipped scenario's; the drills name roles (owner, its FGCP peer, another FGSP member), a drill whose role the lab lacks is not applicable", HelpName = "FILE" };
         var cmd = new Command("drill", "run a failover drill with traffic and measure it: detection, role change, traffic gap, loss, SAs, roles; "

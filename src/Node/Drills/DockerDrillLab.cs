@@ -1,3 +1,4 @@
+using ClusterActors.Actors.DataPlane;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -439,6 +440,32 @@ public sealed partial class DockerDrillLab : IDrillLab
     {
         var result = await Cli(unit, $"config system interface\n    edit {port}\n        set status {(up ? "up" : "down")}\n    next\nend");
         if (result.ExitCode != 0) throw new InvalidOperationException($"{unit} refused `set status` on {port}: {result.Output.Trim()}");
+    }
+
+    /// <summary>
+    /// The `impair UNIT PORT …` step in the container lab: the arguments of `nsenter` that run
+    /// `tc qdisc replace dev PORT root netem …` (or `tc qdisc del dev PORT root` to clear) in the unit's network
+    /// namespace, from this host, as <see cref="Link"/> and the Akka cut do (no `docker exec` round trip).
+    /// </summary>
+    public static IReadOnlyList<string> NetemCommand(int pid, string port, ImpairmentSpec? spec) =>
+        ["-t", pid.ToString(CultureInfo.InvariantCulture), "-n", "tc", .. spec is null ? ImpairmentSpec.TcClearArguments(port) : spec.TcArguments(port)];
+
+    /// <summary>
+    /// netem on the unit's <paramref name="port"/> (its egress). The kernel draws netem's randomness, not the lab's seed:
+    /// a container run does not replay an embedded one packet for packet. Clearing a port that has no netem is not an
+    /// error (tc refuses to delete the default root qdisc; nothing was impaired).
+    /// </summary>
+    public async Task Impair(string unit, string port, ImpairmentSpec? spec)
+    {
+        Known(unit);
+        int pid;
+        lock (_gate) pid = _pids.GetValueOrDefault(unit);
+        if (pid == 0) pid = await Pid(unit);
+        var (exit, output) = pid > 0
+            ? await Run("nsenter", NetemCommand(pid, port, spec).ToArray(), TimeSpan.FromSeconds(30), check: false)
+            : await Run("docker", ["exec", Container(unit), "tc", .. spec is null ? ImpairmentSpec.TcClearArguments(port) : spec.TcArguments(port)],
+                TimeSpan.FromSeconds(30), check: false);
+        if (exit != 0 && spec is not null) throw new InvalidOperationException($"tc in {Container(unit)} refused netem on {port}: {output.Trim()}");
     }
 
     public Task SetHeartbeat(string unit, bool up) =>

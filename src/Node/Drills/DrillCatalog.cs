@@ -214,6 +214,17 @@ public static class DrillCatalog
         [FgcpFailoverRoles, FgspFailoverRoles, FgcpFailbackRoles, HeartbeatCutRoles, FullScenarioRoles, FgspOwnerKilledRoles, FgspSyncDisabledRoles,
          ForcedFailoverRoles];
 
+    /// <summary>
+    /// The drills that run on their own, embedded, one run each, outside `all` and the report machinery (each prints its
+    /// own measurement): the guide's DPD variant and issue 14's impairment drills. `drill [SCENARIO] NAME` runs one.
+    /// </summary>
+    public static IReadOnlyList<(string Name, string Title)> OwnRunners { get; } =
+    [
+        (DpdFlushDrill.Name, "FGSP DPD: the lost client's tunnel flushed by its fgsp-sync disabled owner"),
+        (HeartbeatLossDrill.Name, "rising loss on the FGCP heartbeat link: the loss of the first false failover (--seed)"),
+        (FlappingUplinkDrill.Name, "the owner's uplink flaps N times: one owner per tunnel, traffic back, no anti-replay drops (--seed)"),
+    ];
+
     /// <summary>The seed's cast: what <see cref="DrillCast.Resolve"/> gives for the shipped seed topology.</summary>
     public static DrillCast SeedCast => SeedCastLazy.Value;
 

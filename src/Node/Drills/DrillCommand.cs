@@ -71,6 +71,8 @@ public static class DrillCommand
             Scenarios.Directory(scenario); // unknown scenario: a usage error naming the known ones
         if (drillName == ChaosCommand.Name) return await ChaosCommand.RunAsync(request, stdout, stderr, ct, labFactory, clock);
         if (drillName == DpdFlushDrill.Name) return await DpdFlushDrill.RunCommand(request, LabTopology(request, scenario), stdout, ct);
+        if (drillName == HeartbeatLossDrill.Name) return await HeartbeatLossDrill.RunCommand(request, LabTopology(request, scenario), stdout, ct);
+        if (drillName == FlappingUplinkDrill.Name) return await FlappingUplinkDrill.RunCommand(request, LabTopology(request, scenario), stdout, ct);
         if (request.Seed is not null || request.Run is not null) throw new UsageException("--seed and --run are the chaos drill's options");
         if (request.FastTimers && request.Hb10Ms) throw new UsageException("--fast-timers or --hb-10ms, not both: each sets hb-lost-threshold");
         var drills = DrillCatalog.SelectRoles(drillName);

@@ -282,6 +282,15 @@ public sealed class EmbeddedScenarioDriver : IScenarioDriver
         else await host.Unit.Ask<Akka.Done>(new SetLinkState(port, up), TimeSpan.FromSeconds(5)); // port4: the heartbeat's own link
     }
 
+    /// <summary>The seed impairments draw from (`scenario run --seed`): the same seed, the same losses, in every run.</summary>
+    public long Seed { get; init; } = 1;
+
+    public Task<string> Impair(string unit, string port, ImpairmentSpec? spec)
+    {
+        if (!Units.Contains(unit)) throw new ArgumentException($"no unit {unit} in topology {Topology.Name}");
+        return Task.FromResult(LabImpairment.Apply(_lab, Topology, unit, port, spec, Seed));
+    }
+
     private UnitHost Running(string unit) =>
         _lab.Units.TryGetValue(unit, out var host)
             ? host

@@ -30,6 +30,12 @@ public interface IScenarioDriver : IAsyncDisposable
     /// <summary>Pulls (<paramref name="up"/> false) or plugs a unit's cable on one port.</summary>
     Task Link(string unit, string port, bool up);
 
+    /// <summary>
+    /// netem on the egress of a unit's port (<paramref name="spec"/> null: cleared), drawing from the lab's seed; returns
+    /// what to print: the impairment, the container lab's equivalent `tc` command, and on clear what it dropped by cause.
+    /// </summary>
+    Task<string> Impair(string unit, string port, ClusterActors.Actors.DataPlane.ImpairmentSpec? spec);
+
     /// <summary>PC1 starts echo requests to the Server; returns what to print.</summary>
     Task<string> TrafficStart(int packetsPerSecond, int payloadSize);
 

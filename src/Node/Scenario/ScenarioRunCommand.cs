@@ -3,14 +3,15 @@ using ClusterActors.Node.Hosting;
 namespace ClusterActors.Node.Scenario;
 
 /// <summary>
-/// `clusteractors scenario run [NAME] [--topology FILE] --embedded [--script FILE|-] [--fast-timers]`: starts the lab's
+/// `clusteractors scenario run [NAME] [--topology FILE] --embedded [--script FILE|-] [--fast-timers] [--seed N]`: starts the lab's
 /// units (a shipped scenario's topology, or a topology file) and runs a script against them. A script file is parsed whole before anything starts; steps from stdin are read as they come
 /// (interactively when stdin is a terminal: bad lines and failed steps are reported and the session goes on).
 /// </summary>
 public static class ScenarioRunCommand
 {
     /// <param name="Topology">A topology file, instead of the shipped scenario <paramref name="Scenario"/>'s.</param>
-    public sealed record Request(string Scenario, bool Embedded, string? Script, bool FastTimers, string? Topology = null);
+    /// <param name="Seed">What `impair` steps draw their losses, duplicates and jitter from (printed with each).</param>
+    public sealed record Request(string Scenario, bool Embedded, string? Script, bool FastTimers, string? Topology = null, long Seed = 1);
 
     public sealed record Console(TextReader In, bool InIsTerminal, TextWriter Out, TextWriter Error);
 
@@ -39,7 +40,7 @@ public static class ScenarioRunCommand
             steps = parsed.Steps;
         }
 
-        await using var driver = driverFactory?.Invoke(request) ?? new EmbeddedScenarioDriver(console.Out, request.FastTimers, topology: topology);
+        await using var driver = driverFactory?.Invoke(request) ?? new EmbeddedScenarioDriver(console.Out, request.FastTimers, topology: topology) { Seed = request.Seed };
         try
         {
             await driver.StartAll();
@@ -56,7 +57,7 @@ public static class ScenarioRunCommand
         {
             if (fromFile) return await runner.RunAsync(steps, ct);
             if (interactive)
-                await console.Out.WriteLineAsync("steps: UNIT> COMMAND | dial | kill UNIT | start UNIT | link UNIT PORT down|up | wait 500ms | "
+                await console.Out.WriteLineAsync("steps: UNIT> COMMAND | dial | kill UNIT | start UNIT | link UNIT PORT down|up | impair UNIT PORT loss 5%|clear | wait 500ms | "
                                                  + "expect UNIT> COMMAND ~ REGEX [within 3s]; units: " + string.Join(", ", driver.Units) + "; Ctrl-D ends");
             return await runner.RunLinesAsync(console.In, script, interactive, console.Error, ct);
         }

@@ -94,6 +94,9 @@ public sealed class ScenarioRunner(IScenarioDriver driver, TextWriter output)
                     await driver.Link(link.Unit, link.Port, link.Up);
                     await output.WriteLineAsync($"{link.Unit} {link.Port} {(link.Up ? "up" : "down")}");
                     return true;
+                case ImpairStep impair:
+                    await WriteOutput(await driver.Impair(impair.Unit, impair.Port, impair.Spec));
+                    return true;
                 case WaitStep wait:
                     await Task.Delay(wait.Duration, ct);
                     return true;
@@ -194,6 +197,7 @@ public sealed class ScenarioRunner(IScenarioDriver driver, TextWriter output)
         KillStep => "kill",
         StartStep => "start",
         LinkStep => "link",
+        ImpairStep => "impair",
         WaitStep => "wait",
         ExpectStep => "expect",
         TrafficStartStep or TrafficStopStep or TrafficReportStep => "traffic",

@@ -27,6 +27,12 @@ public sealed record StartStep(string Unit) : ScenarioStep;
 /// <summary>`link UNIT PORT down|up`: pull or plug a unit's cable.</summary>
 public sealed record LinkStep(string Unit, string Port, bool Up) : ScenarioStep;
 
+/// <summary>
+/// `impair UNIT PORT [delay 50ms] [jitter 10ms] [loss 5%] [duplicate 1%] [rate 10mbit]` (netem on the port's egress) or
+/// `impair UNIT PORT clear` (<see cref="Spec"/> null).
+/// </summary>
+public sealed record ImpairStep(string Unit, string Port, ClusterActors.Actors.DataPlane.ImpairmentSpec? Spec) : ScenarioStep;
+
 /// <summary>`traffic start PPS [SIZE]`: PC1 starts echo requests to the Server at PPS with SIZE bytes of ICMP data.</summary>
 public sealed record TrafficStartStep(int PacketsPerSecond, int PayloadSize) : ScenarioStep
 {
@@ -85,6 +91,8 @@ public readonly record struct ParsedLine(ScenarioStep? Step, ScriptError? Error)
 /// dial                                             the client dials in
 /// kill UNIT | start UNIT                           abrupt stop | restart on the same data
 /// link UNIT PORT down|up                           pull or plug a cable
+/// impair UNIT PORT [delay T] [jitter T] [loss N%] [duplicate N%] [rate R] | impair UNIT PORT clear
+///                                                  netem on the port's egress (e.g. delay 50ms jitter 10ms loss 5% rate 10mbit)
 /// wait DURATION                                    e.g. 500ms, 3s, 1.5s, 2m
 /// traffic start PPS [SIZE] | traffic stop | traffic report   PC1's echo traffic to the Server
 /// router                                           the DC router's next hops and their state
@@ -96,9 +104,10 @@ public readonly record struct ParsedLine(ScenarioStep? Step, ScriptError? Error)
 /// </summary>
 public sealed partial class ScenarioScript(IReadOnlyList<string> units, string source = "script")
 {
-    public static readonly IReadOnlyList<string> Keywords = ["dial", "kill", "start", "link", "wait", "expect", "traffic", "router", "pcap"];
+    public static readonly IReadOnlyList<string> Keywords = ["dial", "kill", "start", "link", "impair", "wait", "expect", "traffic", "router", "pcap"];
 
-    private const string StepForms = "'UNIT> COMMAND', 'dial', 'kill UNIT', 'start UNIT', 'link UNIT PORT down|up', 'wait DURATION', " +
+    private const string StepForms = "'UNIT> COMMAND', 'dial', 'kill UNIT', 'start UNIT', 'link UNIT PORT down|up', " +
+                                     "'impair UNIT PORT [delay T] [jitter T] [loss N%] [duplicate N%] [rate R]|clear', 'wait DURATION', " +
                                      "'traffic start PPS [SIZE]', 'traffic stop', 'traffic report', 'router', 'pcap start', 'pcap save DIR' or 'expect UNIT> COMMAND ~ REGEX [within DURATION]'";
 
     public IReadOnlyList<string> Units { get; } = units;
@@ -175,6 +184,29 @@ public sealed partial class ScenarioScript(IReadOnlyList<string> units, string s
                 };
                 ExpectEnd(c, body, words, 4);
                 return new LinkStep(unit, port, up);
+            }
+            case "impair":
+            {
+                var unit = Unit(c, body, words, 1);
+                if (words.Length < 3) throw c.Error(body.Length, "", "missing port", "a port name, e.g. port4");
+                var port = words[2];
+                if (!PortRegex().IsMatch(port)) throw c.Error(IndexOfWord(body, 2), port, "bad port name", "a port name, e.g. port4");
+                if (words.Length > 3 && words[3] == "clear")
+                {
+                    ExpectEnd(c, body, words, 4);
+                    return new ImpairStep(unit, port, null);
+                }
+                var knobs = words.Skip(3).ToArray();
+                if (!ClusterActors.Actors.DataPlane.ImpairmentSpec.TryParse(knobs, out var spec, out var bad, out var message, out var expected))
+                {
+                    var token = bad < knobs.Length ? knobs[bad] : "";
+                    var column = bad < knobs.Length ? IndexOfWord(body, 3 + bad) : body.Length;
+                    var suggestion = bad < knobs.Length && message == "unknown impairment"
+                        ? Suggest(token, ClusterActors.Actors.DataPlane.ImpairmentSpec.Keywords.Append("clear"))
+                        : null;
+                    throw c.Error(column, token, message, expected, suggestion);
+                }
+                return new ImpairStep(unit, port, spec);
             }
             case "wait":
             {

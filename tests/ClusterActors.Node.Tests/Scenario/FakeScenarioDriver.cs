@@ -76,6 +76,12 @@ internal sealed class FakeScenarioDriver : IScenarioDriver
         return Task.CompletedTask;
     }
 
+    public Task<string> Impair(string unit, string port, ClusterActors.Actors.DataPlane.ImpairmentSpec? spec)
+    {
+        Calls.Add($"impair {unit} {port} {spec?.ToString() ?? "clear"}");
+        return Task.FromResult($"{unit} {port} impaired");
+    }
+
     public Task<string> TrafficStart(int packetsPerSecond, int payloadSize)
     {
         Calls.Add($"traffic start {packetsPerSecond} {payloadSize}");

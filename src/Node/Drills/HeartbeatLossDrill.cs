@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using System.Globalization;
+using ClusterActors.Actors.DataPlane;
+using ClusterActors.Node.Scenario;
+using ClusterActors.Protocol.Ipsec;
+using ClusterActors.Protocol.Topology;
+
+namespace ClusterActors.Node.Drills;
+
+/// <summary>
+/// Issue 14 item 5: rising loss on the owner's FGCP heartbeat link (netem on the hbdev of both units of its cluster, so
+/// the link loses each way). Each step holds one loss for a bounded time while both units are polled; the drill reports
+/// the loss at which the first false failover appears — a role change in the cluster while both units are alive — and
+/// sets it against hb-lost-threshold × hb-interval: a unit declares its peer lost only after that long without one
+/// heartbeat, i.e. after hb-lost-threshold heartbeats lost in a row. Then the impairment is cleared and the cluster
+/// must heal to one primary and the tunnel to one owner. The fabric's and the hbdevs' counters say what was dropped.
+/// </summary>
+public static class HeartbeatLossDrill
+{
+    public const string Name = "heartbeat-loss";
+
+    /// <summary>The ramp: 0 %, 10 %, … 90 % (the brief's), each step held for <see cref="Options.Hold"/>.</summary>
+    public static readonly IReadOnlyList<double> DefaultSteps = [0, 10, 20, 30, 40, 50, 60, 70, 80, 90];
+
+    public static readonly TimeSpan PollEvery = TimeSpan.FromMilliseconds(100);
+
+    /// <param name="Seed">What netem's draws come from (each unit's hbdev its own stream, <see cref="NetemModel.RandomFor"/>).</param>
+    /// <param name="Hold">How long each step lasts; null: 3 × hb-lost-threshold × hb-interval (at least 5 s).</param>
+    /// <param name="FastTimers">hb-lost-threshold 6 (<see cref="EmbeddedScenarioDriver.FastTimers"/>) instead of the shipped 20.</param>
+    /// <param name="Impair">Whether the ramp is applied at all (false: the drill's control run, the same polls with no loss).</param>
+    public sealed record Options(long Seed, IReadOnlyList<double>? Steps = null, TimeSpan? Hold = null, bool FastTimers = false, bool Impair = true);
+
+    /// <summary>One step of the ramp as measured: heartbeats each end offered and lost, and what the polls saw.</summary>
+    public sealed record Step(double LossPercent, TimeSpan Held, long OwnerSent, long OwnerLost, long PeerSent, long PeerLost, int Polls,
+        int TwoPrimaryPolls, int TwoOwnerPolls);
+
+    public sealed record Result(long Seed, string Owner, string Peer, string Hbdev, int HbIntervalMs, int HbLostThreshold,
+        double? FalseFailoverAtLoss, double? FalseFailoverAfterMs, string? FalseFailoverSeen, IReadOnlyList<Step> Steps,
+        double? HealedAfterMs, IReadOnlyList<string> Violations, IReadOnlyList<string> Lines)
+    {
+        public bool Passed => Violations.Count == 0;
+        public double LostAfterMs => (double)HbIntervalMs * HbLostThreshold;
+    }
+
+    /// <summary>
+    /// The chance that one heartbeat stream at <paramref name="lossPercent"/> has <paramref name="threshold"/> losses in a
+    /// row within <paramref name="heartbeats"/> heartbeats (exact, by the run-length recurrence): what a false failover
+    /// needs in one direction. Printed beside the measurement so the figure can be read against the timers.
+    /// </summary>
+    public static double ChanceOfLostRun(double lossPercent, int threshold, int heartbeats)
+    {
+        var p = lossPercent / 100;
+        // state[k]: probability of being k losses into a run, no run of `threshold` yet.
+        var state = new double[threshold];
+        state[0] = 1;
+        double done = 0;
+        for (var i = 0; i < heartbeats; i++)
+        {
+            var next = new double[threshold];
+            for (var k = 0; k < threshold; k++)
+            {
+                next[0] += state[k] * (1 - p);
+                if (k + 1 == threshold) done += state[k] * p;
+                else next[k + 1] += state[k] * p;
+            }
+            state = next;
+        }
+        return done;
+    }
+
+    /// <summary>`clusteractors drill [seed] heartbeat-loss [--seed N] [--fast-timers]`: embedded only, one run.</summary>
+    public static async Task<int> RunCommand(DrillCommand.Request request, LabTopology topology, TextWriter stdout, CancellationToken ct)
+    {
+        if (request.Mode != "embedded") throw new Hosting.UsageException($"{Name} runs embedded only for now");
+        if (request.Runs != 1 || request.Hb10Ms || request.Run is not null || request.Client != DrillCommand.FortiGateClient)
+            throw new Hosting.UsageException($"{Name} takes --seed and --fast-timers only: one run, the ramp is its own");
+        if (DrillCast.Resolve(topology).OwnerPeer is null)
+            throw new Hosting.UsageException($"{Name} is not applicable to {topology.Name}: the tunnel's owner has no FGCP peer");
+        var seed = request.Seed ?? Random.Shared.NextInt64(1, 1_000_000);
+        var result = await RunEmbedded(topology, new Options(seed, FastTimers: request.FastTimers), stdout, ct);
+        return result.Passed ? 0 : 1;
+    }
+
+    public static async Task<Result> RunEmbedded(LabTopology topology, Options options, TextWriter progress, CancellationToken ct)
+    {
+        var cast = DrillCast.Resolve(topology);
+        var owner = cast.Owner;
+        var peer = cast.OwnerPeer ?? throw new ArgumentException($"{topology.Name}: the owner {owner} has no FGCP peer");
+        var change = options.FastTimers ? EmbeddedScenarioDriver.FastTimers : DrillCatalog.HelloHolddown;
+        await using var lab = new EmbeddedDrillLab(topology.UnitNames.ToDictionary(u => u, _ => change), topology);
+        var hbdev = topology.Unit(owner).Config.Ha.HbDevs.FirstOrDefault()?.Interface ?? "port4";
+        var timers = lab.Timers;
+        var hold = options.Hold ?? TimeSpan.FromMilliseconds(Math.Max(5000, 3 * timers.FgcpDetectionMs));
+        var steps = options.Steps ?? DefaultSteps;
+        var lines = new List<string>();
+        var violations = new List<string>();
+        async Task Say(string line) { lines.Add(line); await progress.WriteLineAsync(line); }
+        string F(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
+
+        await Say($"{Name}: seed {options.Seed}; owner {owner}, FGCP peer {peer}, heartbeat link {hbdev} (netem loss on both ends' egress); "
+                  + $"hb-interval {timers.HbIntervalMs} ms x hb-lost-threshold {timers.HbLostThreshold} = peer lost after {F(timers.FgcpDetectionMs)} ms "
+                  + $"without a heartbeat; steps {string.Join(",", steps.Select(F))}% held {F(hold.TotalSeconds)} s each"
+                  + (options.Impair ? "" : " (control run: no impairment applied)"));
+        await Say("  lab: " + await lab.Up(cast.Primaries, ct));
+        var dial = await lab.Dial(ct);
+        await Say($"  dialed: client SPIs in {dial.ClientInboundSpi:x8} out {dial.ClientOutboundSpi:x8} via {dial.NextHop}");
+
+        var pair = new[] { owner, peer };
+        // One poll: both units' HA view and every unit's tunnels. Counts, per poll, primaries in the cluster and owners per tunnel.
+        async Task<(int Primaries, bool BothAlive, string? Swapped, int MaxOwners, string Owners)> Poll()
+        {
+            var views = new Dictionary<string, HaView?>();
+            foreach (var u in pair) views[u] = await lab.Ha(u);
+            var primaries = views.Count(v => v.Value is { Working: true, Primary: true });
+            var bothAlive = views.Values.All(v => v is not null);
+            string? swapped = null;
+            if (bothAlive && views[peer]!.Primary) swapped = $"{peer} Primary";
+            else if (bothAlive && views[owner] is { Working: true, Primary: false }) swapped = $"{owner} Secondary";
+            var owners = new Dictionary<string, List<string>>();
+            foreach (var u in lab.Units)
+            foreach (var t in await lab.Tunnels(u) ?? [])
+                if (t.Role != TunnelRole.Standby)
+                    (owners.TryGetValue(t.Name, out var l) ? l : owners[t.Name] = new List<string>()).Add(u);
+            var max = owners.Count == 0 ? 0 : owners.Values.Max(l => l.Count);
+            return (primaries, bothAlive, swapped, max, string.Join("; ", owners.Select(o => $"{o.Key}: {string.Join("+", o.Value)}")));
+        }
+
+        var hbOf = (string u) => lab.Loopback.Units[u].Hbdevs[hbdev];
+        var measured = new List<Step>();
+        double? failoverLoss = null, failoverAfter = null;
+        string? failoverSeen = null;
+        foreach (var loss in steps)
+        {
+            var spec = ImpairmentSpec.Loss(loss);
+            if (options.Impair)
+                foreach (var u in pair)
+                    // The same seed each step: unit u's k-th heartbeat of a step draws the same number at every loss, so
+                    // what is lost at 20 % is also lost at 30 % (the ramp only adds losses).
+                    hbOf(u).Impair(loss == 0 ? null : spec, NetemModel.RandomFor(options.Seed, u, hbdev));
+            var before = pair.ToDictionary(u => u, u => (hbOf(u).Impairment?.Offered ?? 0, hbOf(u).Impairment?.Lost ?? 0, hbOf(u).Counters.TxPackets));
+            int polls = 0, twoPrimaries = 0, twoOwners = 0;
+            var sw = Stopwatch.StartNew();
+            while (sw.Elapsed < hold)
+            {
+                ct.ThrowIfCancellationRequested();
+                var p = await Poll();
+                polls++;
+                if (p.Primaries > 1) twoPrimaries++;
+                if (p.MaxOwners > 1) twoOwners++;
+                if (p.Swapped is not null && failoverLoss is null)
+                {
+                    (failoverLoss, failoverAfter, failoverSeen) = (loss, sw.Elapsed.TotalMilliseconds, $"{p.Swapped} with both units alive; tunnels {p.Owners}");
+                    break;
+                }
+                await Task.Delay(PollEvery, ct);
+            }
+            var held = sw.Elapsed;
+            var counts = pair.ToDictionary(u => u, u =>
+            {
+                var (offered0, lost0, tx0) = before[u];
+                var imp = hbOf(u).Impairment;
+                // With no impairment, every heartbeat sent is on the wire: TxPackets counts them.
+                return options.Impair && loss > 0 && imp is not null ? (imp.Offered - offered0, imp.Lost - lost0) : (hbOf(u).Counters.TxPackets - tx0, 0L);
+            });
+            var step = new Step(loss, held, counts[owner].Item1, counts[owner].Item2, counts[peer].Item1, counts[peer].Item2, polls, twoPrimaries, twoOwners);
+            measured.Add(step);
+            var beats = (int)(held.TotalMilliseconds / timers.HbIntervalMs);
+            await Say(string.Create(CultureInfo.InvariantCulture,
+                $"  loss {F(loss),3}% for {held.TotalSeconds:0.0} s: {owner} sent {step.OwnerSent} lost {step.OwnerLost}, {peer} sent {step.PeerSent} lost {step.PeerLost}; "
+                + $"{polls} polls, two primaries at {twoPrimaries}, two owners at {twoOwners}; "
+                + $"chance of {timers.HbLostThreshold} in a row in {beats} heartbeats one way: {ChanceOfLostRun(options.Impair ? loss : 0, timers.HbLostThreshold, beats):0.####}"));
+            if (failoverLoss is not null)
+            {
+                await Say(string.Create(CultureInfo.InvariantCulture,
+                    $"  FALSE FAILOVER at loss {F(loss)}% after {failoverAfter:0} ms of the step: {failoverSeen}"));
+                break;
+            }
+            // Before any false failover the cluster must never show two primaries, nor the tunnel two owners.
+            if (twoPrimaries > 0) violations.Add($"two primaries at {twoPrimaries} polls at loss {F(loss)}% with no false failover reported");
+            if (twoOwners > 0) violations.Add($"two owners of a tunnel at {twoOwners} polls at loss {F(loss)}%");
+        }
+
+        // Heal: the impairment cleared, one primary again and one owner of the tunnel.
+        foreach (var u in pair) hbOf(u).Impair(null, new Random(0));
+        double? healed = null;
+        var healWithin = TimeSpan.FromMilliseconds(2 * timers.FgcpDetectionMs + 5000);
+        var heal = Stopwatch.StartNew();
+        (int Primaries, bool BothAlive, string? Swapped, int MaxOwners, string Owners) last = default;
+        while (heal.Elapsed < healWithin)
+        {
+            last = await Poll();
+            if (last.Primaries == 1 && last.MaxOwners == 1 && last.BothAlive) { healed = heal.Elapsed.TotalMilliseconds; break; }
+            await Task.Delay(PollEvery, ct);
+        }
+        if (healed is null)
+            violations.Add($"not healed {healWithin.TotalSeconds:0.0} s after the impairment was cleared: {last.Primaries} primaries, tunnels {last.Owners}");
+        else
+            await Say(string.Create(CultureInfo.InvariantCulture, $"  cleared -> one primary and one owner after {healed:0} ms (tunnels {last.Owners})"));
+        await Say("  hbdev counters: " + string.Join("; ", pair.Select(u => $"{u} {hbdev} {hbOf(u).Impairment?.ToString() ?? "never impaired"}")));
+        await Say(failoverLoss is { } at
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"  result: first false failover at {F(at)}% loss (hb-lost-threshold {timers.HbLostThreshold} x hb-interval {timers.HbIntervalMs} ms = {F(timers.FgcpDetectionMs)} ms), seed {options.Seed}")
+            : $"  result: no false failover up to {F(steps[^1])}% loss (hb-lost-threshold {timers.HbLostThreshold} x hb-interval {timers.HbIntervalMs} ms), seed {options.Seed}");
+        await Say(violations.Count == 0 ? "  PASS (at most one primary and one owner per tunnel at every poll before it, healed after)"
+            : "  FAIL: " + string.Join("; ", violations.Distinct()));
+        return new Result(options.Seed, owner, peer, hbdev, timers.HbIntervalMs, timers.HbLostThreshold, failoverLoss, failoverAfter, failoverSeen,
+            measured, healed, violations.Distinct().ToList(), lines);
+    }
+}
