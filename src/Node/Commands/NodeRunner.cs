@@ -5,7 +5,8 @@ namespace ClusterActors.Node.Commands;
 public static class NodeRunner
 {
     /// <summary>Runs the unit until Ctrl+C / SIGTERM, then leaves the cluster cleanly.</summary>
-    public static async Task<int> RunAsync(UnitOptions options, CancellationToken cancel)
+    /// <param name="extraHocon">HOCON over the unit's own (json logs: Akka's logger into Serilog).</param>
+    public static async Task<int> RunAsync(UnitOptions options, CancellationToken cancel, string? extraHocon = null)
     {
         // Reported once, before the unit starts: the not-emulated paths of a --lenient config (none otherwise).
         if (options.Config.NotEmulatedReport() is { } notEmulated) Console.Error.WriteLine($"{options.UnitName}: {notEmulated}");
@@ -13,7 +14,7 @@ public static class NodeRunner
         UnitHost host;
         try
         {
-            host = await UnitHost.StartAsync(options, packets: kernel, cancel: cancel);
+            host = await UnitHost.StartAsync(options, extraHocon: extraHocon, packets: kernel, cancel: cancel);
         }
         catch (Actors.Persistence.StorageUnusableException e)
         {
