@@ -61,8 +61,24 @@ public sealed class JsonUnitLogs : IDisposable
         return logs;
     }
 
-    /// <summary>For specs: the same pipeline onto a writer of theirs.</summary>
-    internal static Logger Pipeline(TextWriter to, string hostname, string serial) => new Serilog.LoggerConfiguration()
+    /// <summary>Akka's side only, onto a writer: for specs of <see cref="SerilogAkkaLogger"/> in a process that keeps its console.</summary>
+    public static IDisposable CaptureAkka(TextWriter to, string hostname, string serial)
+    {
+        var logger = Pipeline(to, hostname, serial);
+        Akka = logger;
+        return new Released(() =>
+        {
+            Akka = null;
+            logger.Dispose();
+        });
+    }
+
+    private sealed class Released(Action release) : IDisposable
+    {
+        public void Dispose() => release();
+    }
+
+    private static Logger Pipeline(TextWriter to, string hostname, string serial) => new Serilog.LoggerConfiguration()
         .MinimumLevel.Verbose() // Akka's own akka.loglevel filters before; the host's lines are all kept
         .Enrich.WithProperty("Hostname", hostname)
         .Enrich.WithProperty("Serial", serial)
