@@ -59,7 +59,9 @@ public sealed class JsonLogsProcessSpec(ITestOutputHelper output) : IDisposable
 
         var sw = Stopwatch.StartNew();
         while (sw.Elapsed < TimeSpan.FromSeconds(60) && !_unit.Log.Contains("\"HaRole\":\"Primary\"")) await Task.Delay(100);
-        Assert.True(_unit.Log.Contains("\"HaRole\":\"Primary\""), "no HA event saying Primary within 60 s");
+        // The log's tail in the message: a start that went wrong says why right where the failure is read.
+        Assert.True(_unit.Log.Contains("\"HaRole\":\"Primary\""),
+            $"no HA event saying Primary within 60 s; last lines:\n{string.Join("\n", _unit.Log.Split('\n').TakeLast(15))}");
         _unit.Kill9();
 
         var lines = _unit.Log.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0).ToList();
