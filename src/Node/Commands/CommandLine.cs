@@ -48,7 +48,7 @@ public static class CommandLine
                 pr.GetValue(serial), pr.GetValue(hocon), pr.GetValue(contact), pr.GetValue(certs), pr.GetValue(insecure), pr.GetValue(lenient)));
             if (format == Hosting.Logs.UnitLogFormat.Text) return await NodeRunner.RunAsync(options, ct);
             using var logs = Hosting.Logs.JsonUnitLogs.Install(options.Config.Global.Hostname, options.Serial);
-            return await NodeRunner.RunAsync(options, ct, extraHocon: Hosting.Logs.JsonUnitLogs.AkkaHocon);
+            return await NodeRunner.RunAsync(options, ct, extraHocon: Hosting.Logs.JsonUnitLogs.AkkaHocon, systemBuilt: Hosting.Logs.JsonUnitLogs.SubscribeHaEvents);
         }));
         return cmd;
     }

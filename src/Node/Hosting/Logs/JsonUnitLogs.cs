@@ -1,9 +1,6 @@
 using System.Text;
 using Akka.Actor;
-using Akka.Dispatch;
-using InitializeLogger = Akka.Event.InitializeLogger;
-using LoggerInitialized = Akka.Event.LoggerInitialized;
-using ILoggerMessageQueueSemantics = Akka.Event.ILoggerMessageQueueSemantics;
+using MinimalLogger = Akka.Event.MinimalLogger;
 using LogEvent = Serilog.Events.LogEvent;
 using ClusterActors.Actors.Telemetry;
 using Serilog.Core;
@@ -23,9 +20,15 @@ namespace ClusterActors.Node.Hosting.Logs;
 public sealed class JsonUnitLogs : IDisposable
 {
     /// <summary>Akka's logging into Serilog, and no text from Akka's standard-out logger before it is up.</summary>
+    /// <remarks>
+    /// Akka's standard-out logger is ours (<see cref="SerilogAkkaLogger"/>), and it is the only logger (a minimal
+    /// logger named in akka.loggers keeps it, as hocon/cluster.conf keeps Akka's own for text), at akka.loglevel.
+    /// The HA events: <see cref="SubscribeHaEvents"/>, once the ActorSystem is built and before the unit's actors exist.
+    /// </remarks>
     public const string AkkaHocon = """
+        akka.stdout-logger-class = "ClusterActors.Node.Hosting.Logs.SerilogAkkaLogger, clusteractors"
         akka.loggers = ["ClusterActors.Node.Hosting.Logs.SerilogAkkaLogger, clusteractors"]
-        akka.stdout-loglevel = OFF
+        akka.stdout-loglevel = ${akka.loglevel}
         """;
 
     private readonly TextWriter _out;
@@ -51,6 +54,20 @@ public sealed class JsonUnitLogs : IDisposable
     /// <summary>Where <see cref="SerilogAkkaLogger"/> writes (stdout, where Akka's standard-out logger wrote).</summary>
     internal static Serilog.ILogger? Akka { get; private set; }
     private Logger ErrLogger { get; }
+
+    /// <summary>
+    /// Subscribes the system's <see cref="SerilogAkkaLogger"/> to the HA events: called by the host right after
+    /// ActorSystem.Create (UnitHost's systemBuilt, on every incarnation), before any actor of the unit exists, so that
+    /// FGCP's first role is a line whatever the timing (the metrics are subscribed at the same point for the same reason).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The system was not built with <see cref="AkkaHocon"/>: Akka's own
+    /// standard-out logger would print the events as text.</exception>
+    public static void SubscribeHaEvents(ActorSystem system)
+    {
+        if (system.Settings.StdoutLogger is not SerilogAkkaLogger logger)
+            throw new InvalidOperationException($"the ActorSystem's standard-out logger is {system.Settings.StdoutLogger.GetType().Name}, not {nameof(SerilogAkkaLogger)}: build it with {nameof(JsonUnitLogs)}.{nameof(AkkaHocon)}");
+        system.EventStream.Subscribe(logger, typeof(IUnitTelemetryEvent));
+    }
 
     /// <summary>Replaces the console's writers until disposed. One unit per process: hostname and serial are the process's.</summary>
     public static JsonUnitLogs Install(string hostname, string serial)
@@ -152,33 +169,56 @@ public sealed class JsonUnitLogs : IDisposable
 }
 
 /// <summary>
-/// Akka's logger (akka.loggers) writing into the unit's Serilog pipeline: level, rendered message, log source (the
-/// actor path or the extension), log class and the cause. It also turns the HA events of the event stream (the ones
-/// `diagnose sys ha history` and the metrics are made from) into lines a pipeline selects by EventKind=ha.
+/// Akka's logger in JSON (akka.stdout-logger-class and akka.loggers): level, rendered message, log source (the actor
+/// path or the extension), log class and the cause, into the unit's Serilog pipeline; and the HA events of the event
+/// stream (the ones `diagnose sys ha history` and the metrics are made from) as lines a pipeline selects by
+/// EventKind=ha. A <see cref="MinimalLogger"/>, as Akka's StandardOutLogger that the text format uses: it writes on
+/// the thread that publishes, and it is subscribed while the ActorSystem is built (Akka's log events) and right after
+/// (the HA events, <see cref="JsonUnitLogs.SubscribeHaEvents"/>), before any actor of the unit exists.
+/// Not a logger actor: Akka subscribes a logger actor only once it answered InitializeLogger, and does not wait for
+/// that longer than logger-startup-timeout, so what was published before (FGCP's first role, Akka's first lines) was
+/// lost without a trace (README.md here, "The missing Primary").
 /// </summary>
-public sealed class SerilogAkkaLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMessageQueueSemantics>
+public sealed class SerilogAkkaLogger : MinimalLogger
 {
-    public SerilogAkkaLogger()
+    protected override void Log(object message)
     {
-        Receive<InitializeLogger>(_ =>
+        switch (message)
         {
-            Context.System.EventStream.Subscribe(Self, typeof(IUnitTelemetryEvent));
-            Sender.Tell(new LoggerInitialized());
-        });
-        Receive<Akka.Event.LogEvent>(e => Write(Level(e.LogLevel()), e.Timestamp, e.Cause, e.Message?.ToString() ?? "",
-            [new LogEventProperty("LogSource", new ScalarValue(e.LogSource)), ..
-            // Akka's placeholder class for string sources says nothing: left out.
-            e.LogClass is { } c && c != typeof(Akka.Event.DummyClassForStringSources)
-                ? new[] { new LogEventProperty("LogClass", new ScalarValue(c.FullName)) }
-                : []]));
-        Receive<IUnitTelemetryEvent>(e =>
+            case Akka.Event.LogEvent e:
+                // Akka's log filters (LogFilterSetup), as its StandardOutLogger applies them.
+                if (!Filter.ShouldTryKeepMessage(e, out _)) return;
+                Write(Level(e.LogLevel()), e.Timestamp, e.Cause, Rendered(e),
+                    [new LogEventProperty("LogSource", new ScalarValue(e.LogSource)), ..
+                    // Akka's placeholder class for string sources says nothing: left out.
+                    e.LogClass is { } c && c != typeof(Akka.Event.DummyClassForStringSources)
+                        ? new[] { new LogEventProperty("LogClass", new ScalarValue(c.FullName)) }
+                        : []]);
+                break;
+            case HaRoleObserved or HaElectionObserved or HaMembersObserved or HaMemberLostObserved:
+                // The record's fields as properties (Serial, Role, PrimarySerial, Why, ...): no secret is in an HA event.
+                var fields = message.GetType().GetProperties().Select(p => new LogEventProperty("Ha" + p.Name, new ScalarValue(p.GetValue(message)?.ToString())));
+                Write(LogEventLevel.Information, DateTime.UtcNow, null, message.ToString() ?? "",
+                    [new LogEventProperty("EventKind", new ScalarValue("ha")), new LogEventProperty("HaEvent", new ScalarValue(message.GetType().Name)), .. fields]);
+                break;
+            // Other telemetry (tunnel roles, ...) is for the metrics; nothing else is sent to a logger.
+        }
+    }
+
+    /// <summary>
+    /// The message as Akka renders it; a format string that does not match its arguments is a line all the same (the
+    /// format and the arguments, as Akka's StandardOutLogger prints them), never an exception on the logging thread.
+    /// </summary>
+    private static string Rendered(Akka.Event.LogEvent e)
+    {
+        try
         {
-            if (e is not (HaRoleObserved or HaElectionObserved or HaMembersObserved or HaMemberLostObserved)) return;
-            // The record's fields as properties (Serial, Role, PrimarySerial, Why, ...): no secret is in an HA event.
-            var fields = e.GetType().GetProperties().Select(p => new LogEventProperty("Ha" + p.Name, new ScalarValue(p.GetValue(e)?.ToString())));
-            Write(LogEventLevel.Information, DateTime.UtcNow, null, e.ToString() ?? "",
-                [new LogEventProperty("EventKind", new ScalarValue("ha")), new LogEventProperty("HaEvent", new ScalarValue(e.GetType().Name)), .. fields]);
-        });
+            return e.Message?.ToString() ?? "";
+        }
+        catch (FormatException)
+        {
+            return e.Message is Akka.Event.LogMessage m ? $"{m.Format} (arguments: {m.Unformatted()})" : "";
+        }
     }
 
     private static void Write(LogEventLevel level, DateTime timestamp, Exception? cause, string message, IEnumerable<LogEventProperty> more)
