@@ -38,6 +38,35 @@ public sealed class SerilogAkkaLoggerSpec
         Assert.Equal("FGVM02TM22000001", e.GetProperty("Serial").GetString());
     }
 
+    /// <summary>
+    /// A log call whose format does not match its arguments (Akka formats on the logging thread, here in our logger):
+    /// a line with the format and the arguments, not an exception that loses it (Akka's StandardOutLogger does the same).
+    /// </summary>
+    [Fact]
+    public void A_log_message_whose_format_does_not_match_its_arguments_is_still_one_line()
+    {
+        var lines = new StringWriter();
+        using var capture = JsonUnitLogs.CaptureAkka(TextWriter.Synchronized(lines), "DC2_VM1", "FGVM02TM22000001");
+        using var system = ActorSystem.Create("badformat", ConfigurationFactory.ParseString(JsonUnitLogs.AkkaHocon + "\nakka.loglevel = INFO"));
+        Logging.GetLogger(system, "spec").Warning("peer {0} sent {1}", "FGVM02TM22000002");
+
+        // A minimal logger writes on the thread that logs: the line is there when the call returns.
+        var line = Assert.Single(lines.ToString().Split('\n'), l => l.Contains("peer {0} sent {1}"));
+        var e = JsonDocument.Parse(line).RootElement;
+        Assert.Equal("Warning", e.GetProperty("@l").GetString());
+        Assert.Contains("FGVM02TM22000002", e.GetProperty("@m").GetString());
+        Assert.Equal("spec", e.GetProperty("LogSource").GetString());
+    }
+
+    /// <summary>HA events subscribed on a system that was not built for JSON would be printed by Akka's own logger as text: refused.</summary>
+    [Fact]
+    public void Subscribing_the_ha_events_of_a_system_without_the_json_logger_is_refused()
+    {
+        using var system = ActorSystem.Create("text", ConfigurationFactory.ParseString("akka.loglevel = INFO"));
+        var refused = Assert.Throws<InvalidOperationException>(() => JsonUnitLogs.SubscribeHaEvents(system));
+        Assert.Contains(nameof(JsonUnitLogs.AkkaHocon), refused.Message);
+    }
+
     /// <summary>An Akka logger actor that takes 2 s to answer InitializeLogger, and says when it answered.</summary>
     public sealed class SlowToStartLogger : ReceiveActor
     {
