@@ -37,13 +37,18 @@ public static class CommandLine
         var certs = new Option<string>("--certs") { Description = "folder with the lab CA (ca.crt) and this unit's UNIT.crt/UNIT.key for Akka's mutual TLS (`clusteractors certs create`)" };
         var insecure = new Option<bool>("--insecure-akka") { Description = "development only: Akka remoting without TLS and without sender authorization" };
         var lenient = new Option<bool>("--lenient") { Description = LenientDescription };
-        var cmd = new Command("node", "run one FortiGate unit") { config, scenario, unit, data, hocon, admin, akka, serial, contact, certs, insecure, lenient };
+        var logFormat = new Option<string>("--log-format") { Description = $"text (default) or json: one compact JSON (CLEF) object a line (default from ${Hosting.Logs.UnitLogFormats.Variable})", HelpName = "text|json" };
+        var cmd = new Command("node", "run one FortiGate unit") { config, scenario, unit, data, hocon, admin, akka, serial, contact, certs, insecure, lenient, logFormat };
         cmd.SetAction(async (pr, ct) => await Guard(async () =>
         {
+            // Chosen first: a bad value is refused before anything is read or started.
+            var format = Hosting.Logs.UnitLogFormats.Choose(pr.GetValue(logFormat), Environment.GetEnvironmentVariable(Hosting.Logs.UnitLogFormats.Variable));
             var options = UnitOptionsResolver.Resolve(new UnitOptionsResolver.Request(
                 pr.GetValue(config), pr.GetValue(scenario), pr.GetValue(unit), pr.GetValue(data), pr.GetValue(admin), pr.GetValue(akka),
                 pr.GetValue(serial), pr.GetValue(hocon), pr.GetValue(contact), pr.GetValue(certs), pr.GetValue(insecure), pr.GetValue(lenient)));
-            return await NodeRunner.RunAsync(options, ct);
+            if (format == Hosting.Logs.UnitLogFormat.Text) return await NodeRunner.RunAsync(options, ct);
+            using var logs = Hosting.Logs.JsonUnitLogs.Install(options.Config.Global.Hostname, options.Serial);
+            return await NodeRunner.RunAsync(options, ct, extraHocon: Hosting.Logs.JsonUnitLogs.AkkaHocon, systemBuilt: Hosting.Logs.JsonUnitLogs.SubscribeHaEvents);
         }));
         return cmd;
     }

@@ -129,9 +129,12 @@ public sealed class UnitHost : IAsyncDisposable
     /// <param name="packets">The unit's interfaces as packet I/O (the lab's fabric); none: no forwarding plane.</param>
     /// <param name="postgreSql">The Npgsql connection string when PostgreSQL is chosen; default CLUSTERACTORS_PG.</param>
     /// <param name="say">Where the wait for the database is reported (one line per attempt, backing off); default stderr.</param>
+    /// <param name="systemBuilt">Called with each ActorSystem of the unit right after it is built, before the unit's
+    /// actors exist (json logs: the HA events to the logger, so that FGCP's first role is not published before).</param>
     /// <exception cref="StorageUnusableException">The database is corrupt or refuses us: the unit is not started.</exception>
     public static async Task<UnitHost> StartAsync(UnitOptions o, string? persistenceHocon = null, string? extraHocon = null,
-        Action<IPEndPoint, byte[]>? ikeSend = null, IPacketIo? packets = null, Action<string>? say = null, string? postgreSql = null, CancellationToken cancel = default)
+        Action<IPEndPoint, byte[]>? ikeSend = null, IPacketIo? packets = null, Action<string>? say = null, string? postgreSql = null, CancellationToken cancel = default,
+        Action<ActorSystem>? systemBuilt = null)
     {
         if (TlsRefusal(o) is { } refusal) throw new UsageException(refusal);
         Directory.CreateDirectory(o.DataDir);
@@ -231,6 +234,7 @@ public sealed class UnitHost : IAsyncDisposable
             }, host.Counters));
             // Subscribed before the unit's actors exist, so the metrics see FGCP's first role.
             host.Metrics?.SubscribeTo(system);
+            systemBuilt?.Invoke(system);
             tlsLog = Akka.Event.Logging.GetLogger(system, "akka-tls");
             AkkaShutdownGuard.Install(system, () => host._stopping, why =>
             {
