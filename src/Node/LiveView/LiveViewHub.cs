@@ -262,7 +262,8 @@ public sealed class LiveViewHub : IAsyncDisposable
 
     // ------------------------------------------------------------------------------------------------------------------
 
-    private void Publish(string kind, string? unit, string text) => Publish(new LiveEvent(0, _time.GetUtcNow(), kind, unit, text));
+    /// <summary>Adds an event to the list every page shows (kinds: <see cref="LiveEvent.Kind"/>).</summary>
+    public void Publish(string kind, string? unit, string text) => Publish(new LiveEvent(0, _time.GetUtcNow(), kind, unit, text));
 
     private void Publish(LiveEvent e)
     {

@@ -20,9 +20,10 @@ public static class TopologySvg
     public static string Dot(LabTopology topology) =>
         TopologyGraph.Render(topology, GraphFormat.Dot, topology.UnitNames.ToDictionary(u => u, _ => RolePlaceholder));
 
-    public static string Render(LabTopology topology)
+    /// <param name="find">Where a program is (<see cref="SystemCommand.Find"/>; specs give their own).</param>
+    public static string Render(LabTopology topology, Func<string, string?>? find = null)
     {
-        if (SystemCommand.Find(Tool) is null)
+        if ((find ?? SystemCommand.Find)(Tool) is null)
             throw new MissingSystemToolException($"{Tool} (Debian package {Package}) is not installed: lab view lays the topology out with graphviz");
         var result = SystemCommand.Run(Tool, ["-Tsvg"], Dot(topology));
         if (!result.Ok) throw new InvalidOperationException($"graphviz could not lay the topology out: {result}");

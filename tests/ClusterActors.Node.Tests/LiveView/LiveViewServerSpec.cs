@@ -64,3 +64,40 @@ public sealed class LiveViewServerSpec : IAsyncLifetime
         Assert.Empty(_hub.History);
     }
 }
+
+/// <summary>The hub's event list and its pages' queues, without a lab.</summary>
+public sealed class LiveViewHubSpec
+{
+    private static List<string> Drain(LiveViewHub.Subscription page)
+    {
+        var frames = new List<string>();
+        while (page.Frames.TryRead(out var frame)) frames.Add(frame);
+        return frames;
+    }
+
+    [Fact]
+    public async Task A_page_that_does_not_read_loses_its_oldest_frames_and_a_reconnecting_page_gets_only_what_it_missed()
+    {
+        await using var hub = new LiveViewHub(Scenarios.Topology("seed"));
+        using var slow = hub.Subscribe(null);
+        for (var i = 1; i <= 1_200; i++) hub.Publish("lab", null, $"line {i}"); // never waits on the page
+        var frames = Drain(slow);
+        Assert.Equal(LiveViewHub.FramesQueued, frames.Count);
+        Assert.StartsWith("id: 201\n", frames[0]);
+        Assert.StartsWith("id: 1200\n", frames[^1]);
+        Assert.Equal(LiveViewHub.HistoryKept, hub.History.Count);
+        Assert.Equal(701, hub.History[0].Seq);
+
+        using var back = hub.Subscribe(1_190);
+        Assert.Equal(Enumerable.Range(1_191, 10).Select(n => $"id: {n}\n"), Drain(back).Select(f => f[..(f.IndexOf('\n') + 1)]));
+        using var fresh = hub.Subscribe(null);
+        Assert.Equal(LiveViewHub.HistoryKept, Drain(fresh).Count);
+    }
+
+    [Fact]
+    public void Without_graphviz_the_view_says_in_one_line_which_package_to_install()
+    {
+        var e = Assert.Throws<MissingSystemToolException>(() => TopologySvg.Render(Scenarios.Topology("seed"), _ => null));
+        Assert.Equal("dot (Debian package graphviz) is not installed: lab view lays the topology out with graphviz", e.Message);
+    }
+}
