@@ -44,10 +44,10 @@ public static class LiveViewPage
   header { background: #1f2d3d; color: #fff; padding: 8px 16px; display: flex; gap: 24px; align-items: baseline; }
   header h1 { font-size: 16px; margin: 0; }
   header .state { font-weight: bold; }
-  main { display: grid; grid-template-columns: minmax(0, 3fr) minmax(380px, 2fr); gap: 12px; padding: 12px; }
+  main { display: grid; grid-template-columns: minmax(0, 5fr) minmax(420px, 6fr); gap: 12px; padding: 12px; }
   section { background: #fff; border: 1px solid #d5dae1; border-radius: 4px; padding: 8px 10px; margin-bottom: 12px; }
   h2 { font-size: 13px; margin: 0 0 6px 0; text-transform: uppercase; letter-spacing: .04em; color: #4a5868; }
-  #topology svg { width: 100%; height: auto; max-height: 78vh; }
+  #topology svg { width: 100%; height: auto; max-height: 88vh; }
   table { border-collapse: collapse; width: 100%; }
   th, td { text-align: left; padding: 2px 6px; border-bottom: 1px solid #eef0f3; white-space: nowrap; }
   td.num { text-align: right; font-variant-numeric: tabular-nums; }
