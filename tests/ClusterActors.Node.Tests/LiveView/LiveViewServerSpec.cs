@@ -101,3 +101,33 @@ public sealed class LiveViewHubSpec
         Assert.Equal("dot (Debian package graphviz) is not installed: lab view lays the topology out with graphviz", e.Message);
     }
 }
+
+/// <summary>`lab view`'s own errors, before any lab starts: one line, exit 2.</summary>
+public sealed class LiveViewCommandSpec
+{
+    [Theory]
+    [InlineData("lab view --listen nope", "clusteractors: --listen: 'nope' is not HOST:PORT with a numeric IP address")]
+    [InlineData("lab view --listen 127.0.0.1:70000", "clusteractors: --listen: '127.0.0.1:70000' is not HOST:PORT with a numeric IP address")]
+    [InlineData("lab view --rate 0", "clusteractors: --rate is packets per second, from 1 to 20000")]
+    public void A_bad_option_is_a_usage_error(string args, string line)
+    {
+        var (exit, stdout, stderr) = CommandLineSpec.Run(args);
+        Assert.Equal(2, exit);
+        Assert.Equal("", stdout);
+        Assert.Equal(line, stderr.TrimEnd('\n'));
+    }
+
+    [Fact]
+    public void A_port_already_taken_is_one_line_and_no_lab_is_started()
+    {
+        RequiredTool.Check("dot");
+        using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var at = $"127.0.0.1:{((IPEndPoint)taken.LocalEndpoint).Port}";
+        var (exit, stdout, stderr) = CommandLineSpec.Run($"lab view --listen {at}");
+        Assert.Equal(2, exit);
+        Assert.Equal("", stdout);
+        Assert.StartsWith($"clusteractors: cannot listen on {at}: ", stderr);
+        Assert.Single(stderr.TrimEnd('\n').Split('\n'));
+    }
+}
