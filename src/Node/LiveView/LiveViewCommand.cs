@@ -5,7 +5,7 @@ namespace ClusterActors.Node.LiveView;
 
 /// <summary>
 /// `clusteractors lab view [--topology FILE|NAME] [--listen 127.0.0.1:8080] [--rate PPS] [--out DIR]`: the topology's
-/// embedded lab in this process, and one web page that shows it live (src/Node/LiveView/README.md). Runs until Ctrl-C.
+/// embedded lab in this process, and one web page that shows it live (src/Node/LiveView/README.md). Runs until Ctrl-C or SIGTERM.
 /// </summary>
 public static class LiveViewCommand
 {
@@ -44,16 +44,16 @@ public static class LiveViewCommand
         await using (server)
         {
             hub.Start();
-            await stdout.WriteLineAsync($"lab view of {topology.Name}: {server.Address} (Ctrl-C stops the view and its lab)");
+            await stdout.WriteLineAsync($"lab view of {topology.Name}: {server.Address} (Ctrl-C or SIGTERM stops the view and its lab)");
             await stdout.FlushAsync();
-            try
+            var stop = new TaskCompletionSource();
+            using var ctrlC = ct.Register(() => stop.TrySetResult());
+            using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx =>
             {
-                await Task.Delay(Timeout.Infinite, ct);
-            }
-            catch (OperationCanceledException)
-            {
-                // Ctrl-C
-            }
+                ctx.Cancel = true; // stop the lab first, then exit 0
+                stop.TrySetResult();
+            });
+            await stop.Task;
         }
         await stdout.WriteLineAsync("lab view stopped");
         return 0;

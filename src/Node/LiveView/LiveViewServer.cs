@@ -35,6 +35,9 @@ public sealed class LiveViewServer : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k => k.Listen(listen));
+        // The command owns Ctrl-C and SIGTERM (LiveViewCommand): the host's ConsoleLifetime would take both for itself and,
+        // with no app.Run() waiting on it, swallow them, leaving the view running.
+        builder.Services.AddSingleton<IHostLifetime, CommandOwnsSignals>();
         // A stream open in a browser must not hold the view's stop for the host's default 30 s.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2));
         var app = builder.Build();
@@ -83,6 +86,12 @@ public sealed class LiveViewServer : IAsyncDisposable
                 _ => Results.Text(why, statusCode: StatusCodes.Status404NotFound),
             };
         });
+    }
+
+    private sealed class CommandOwnsSignals : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     /// <summary>The sequence number a reconnecting page had (Last-Event-ID, or ?after=); null when absent or not a number.</summary>

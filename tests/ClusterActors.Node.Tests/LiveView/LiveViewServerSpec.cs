@@ -131,3 +131,42 @@ public sealed class LiveViewCommandSpec
         Assert.Single(stderr.TrimEnd('\n').Split('\n'));
     }
 }
+
+/// <summary>`lab view` as a process: SIGTERM stops the page and the lab (Kestrel's host must not swallow the signal).</summary>
+public sealed class LiveViewProcessSpec
+{
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int sig);
+
+    [Fact]
+    public async Task Sigterm_stops_the_view_and_its_lab_with_exit_0()
+    {
+        RequiredTool.Check("dot");
+        int port;
+        using (var free = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
+        {
+            free.Start();
+            port = ((IPEndPoint)free.LocalEndpoint).Port;
+        }
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet", $"\"{UnitProcess.Executable}\" lab view --listen 127.0.0.1:{port} --out {Path.GetTempPath()}")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = AppContext.BaseDirectory,
+        };
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        try
+        {
+            var first = await p.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal($"lab view of seed: http://127.0.0.1:{port}/ (Ctrl-C or SIGTERM stops the view and its lab)", first);
+            using (var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) })
+                Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"http://127.0.0.1:{port}/")).StatusCode);
+            Assert.Equal(0, kill(p.Id, 15)); // SIGTERM, as docker stop and timeout send
+            await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(0, p.ExitCode);
+            Assert.Equal("lab view stopped", (await p.StandardOutput.ReadToEndAsync()).Trim());
+        }
+        finally
+        {
+            if (!p.HasExited) p.Kill(entireProcessTree: true);
+        }
+    }
+}
