@@ -27,6 +27,8 @@ public static class RequiredTool
         ["docker-compose"] = "docker-compose",
         ["tshark"] = "tshark",
         ["tmux"] = "tmux",
+        ["dot"] = "graphviz",
+        ["chromium"] = "chromium",
     };
 
     /// <summary>strongSwan's charon as Debian 12 ships it in charon-systemd.</summary>

@@ -170,7 +170,17 @@ public static class CommandLine
         var composeOut = new Option<string>("--out") { Description = "write the compose file here instead of stdout", HelpName = "FILE" };
         var compose = new Command("compose", "the topology's container lab as a docker-compose file (the root docker-compose.yml is the seed's)") { composeTopology, composeOut };
         compose.Action = new UsageErrorsExit2(async (pr, ct) => await Guard(() => Task.FromResult(LabCommand.Compose(pr.GetValue(composeTopology), pr.GetValue(composeOut), Console.Out))));
-        var lab = new Command("lab", "work with a lab's topology file: graph, compose, and its lifecycle (up, status, down)") { graph, compose };
+        var viewTopology = new Option<string>("--topology") { Description = $"the lab's topology file, or a shipped name (default {LabCommand.DefaultTopology})", HelpName = "FILE" };
+        var viewListen = new Option<string>("--listen") { Description = $"serve the page here (default {LiveView.LiveViewCommand.DefaultListen}: loopback only)", HelpName = "HOST:PORT" };
+        var viewRate = new Option<double?>("--rate") { Description = "PC1's echo requests a second between drills (default 100)", HelpName = "PPS" };
+        var viewOut = new Option<string>("--out") { Description = $"each drill's reports go here, as `drill --out` (default {Drills.DrillCommand.DefaultOut})", HelpName = "DIR" };
+        var view = new Command("view", "the embedded lab live in one web page: topology, HA and tunnel roles, the DC router's next hops, packets a second, events, a button per drill")
+            { viewTopology, viewListen, viewRate, viewOut };
+        view.Action = new UsageErrorsExit2(async (pr, ct) => await Guard(() => LiveView.LiveViewCommand.RunAsync(
+            new LiveView.LiveViewCommand.Request(pr.GetValue(viewTopology), pr.GetValue(viewListen) ?? LiveView.LiveViewCommand.DefaultListen,
+                pr.GetValue(viewRate) ?? 100, pr.GetValue(viewOut) ?? Drills.DrillCommand.DefaultOut),
+            Console.Out, Console.Error, ct)));
+        var lab = new Command("lab", "work with a lab's topology file: graph, compose, view, and its lifecycle (up, status, down)") { graph, compose, view };
         foreach (var (action, description) in new[]
                  {
                      ("up", "start the lab: docker, the generated compose lab under artifacts/labs/NAME until `lab down`; embedded, in this process until quit, end of input or Ctrl-C"),
