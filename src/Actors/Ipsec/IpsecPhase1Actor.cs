@@ -530,14 +530,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         var wasPrimary = _isPrimary;
         _isPrimary = role.Role == HaRole.Primary;
         if (_isPrimary != wasPrimary)
-        {
             foreach (var tunnel in _tunnels.Values) tunnel.Tell(new TunnelClaimsAllowed(_isPrimary));
-            // Inside an FGCP cluster the tunnels this unit's records name it owner of follow its FGCP role at once
-            // (TunnelOwnership.ShownRole): their watchers see them go standby, or sync-primary again.
-            if (_fgcpGroup != TunnelOwnership.NoFgcpCluster)
-                foreach (var r in _records.Values.Where(r => !r.Deleted && r.OwnerSerial == _serial))
-                    Context.System.EventStream.Publish(new TunnelRoleObserved(_serial, _phase1.Name, r.Key, ShownRole(r)));
-        }
         if (!_isPrimary || wasPrimary) return;
         // FGCP failover: this unit now answers for its cluster, so it owns every tunnel its cluster owned.
         _claimedThisTerm.Clear();
@@ -745,8 +738,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             if (index != incoming.Index)
                 _log.Info("{0}: {1} (owner {2}) is shown here as {3}: this unit already shows another tunnel under that name",
                     _phase1.Name, incoming.Name, incoming.OwnerSerial, DialupInstanceNames.Name(_phase1.Name, index));
-            var created = _tunnels[incoming.Key] = Context.ActorOf(DialupTunnelActor.Props(_serial, incoming, _boundInterfaceIndex, inherited, index, claimsAllowed: _isPrimary,
-                    inFgcpCluster: _fgcpGroup != TunnelOwnership.NoFgcpCluster),
+            var created = _tunnels[incoming.Key] = Context.ActorOf(DialupTunnelActor.Props(_serial, incoming, _boundInterfaceIndex, inherited, index, claimsAllowed: _isPrimary),
                 Uri.EscapeDataString(incoming.Key));
             Context.Parent.Tell(PathOf(incoming, created));
         }
@@ -761,7 +753,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     /// </summary>
     private void PublishRole(TunnelRecord? known, TunnelRecord incoming)
     {
-        TunnelRole? RoleOf(TunnelRecord? r) => r is null || r.Deleted ? null : ShownRole(r);
+        TunnelRole? RoleOf(TunnelRecord? r) => r is null || r.Deleted ? null : r.OwnerSerial == _serial ? TunnelRole.SyncPrimary : TunnelRole.Standby;
         var (before, now) = (RoleOf(known), RoleOf(incoming));
         if (before == now) return;
         TimeSpan? lag = before is null && now == TunnelRole.Standby && incoming is { Generation: 1, SyncSeq: 1 }
@@ -769,8 +761,6 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             : null;
         Context.System.EventStream.Publish(new TunnelRoleObserved(_serial, _phase1.Name, incoming.Key, now, lag));
     }
-
-    private TunnelRole ShownRole(TunnelRecord r) => TunnelOwnership.ShownRole(r, _serial, _fgcpGroup != TunnelOwnership.NoFgcpCluster, _isPrimary);
 
     private async Task<TunnelList> ListTunnels()
     {
