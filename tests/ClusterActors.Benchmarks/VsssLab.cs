@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using ClusterActors.Node.Hosting;
 using ClusterActors.Node.Hosting.Kernel;
 
@@ -122,29 +121,9 @@ internal sealed class VsssLab : IDisposable
         return s;
     });
 
-    public static T InNamespace<T>(string ns, Func<T> work)
-    {
-        T result = default!;
-        Exception? error = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                using var f = File.OpenHandle("/run/netns/" + ns);
-                if (setns((int)f.DangerousGetHandle(), 0x40000000 /* CLONE_NEWNET */) != 0)
-                    throw new InvalidOperationException($"setns {ns}: errno {Marshal.GetLastPInvokeError()}");
-                result = work();
-            }
-            catch (Exception e) { error = e; }
-        });
-        thread.Start();
-        thread.Join();
-        if (error is not null) throw new InvalidOperationException("in namespace " + ns, error);
-        return result;
-    }
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int setns(int fd, int nstype);
+    /// <summary>The node's own namespace entry (<c>LinuxNet.InNamespace</c>: a thread of its own enters the namespace
+    /// and ends with the work), not a copy of it.</summary>
+    public static T InNamespace<T>(string ns, Func<T> work) => LinuxNet.InNamespace(ns, work);
 
     public void Dispose()
     {
