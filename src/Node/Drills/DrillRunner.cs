@@ -207,8 +207,9 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
             var own = await OwnDetection(phase.Detection, primaryBefore, faultWall);
             detection = own is { } o && o <= polled ? Math.Round(o, 1) : polled;
             Event(faultAt + detection.Value, "detection", phase.Detection.Describe());
+            var whose = phase.Detection.Kind == DetectionKind.RouterWithdraws ? "by the router's own clock" : "by its own log";
             await Say(detection.Value < polled
-                ? $"{phase.Detection.Describe()} after {S(detection.Value)} (by its own log; the drill's poll saw it after {S(polled)})"
+                ? $"{phase.Detection.Describe()} after {S(detection.Value)} ({whose}; the drill's poll saw it after {S(polled)})"
                 : $"{phase.Detection.Describe()} after {S(polled)}");
         }
         else await Say($"{phase.Detection.Describe()}: not seen within {S(detectionBound + 10_000)}");
@@ -343,6 +344,13 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
                 return latest;
             case DetectionKind.RejoinsAsSecondary:
                 return await lab.RoleChangedAt(detection.Units[0], false, faultWall) is { } back ? (back - faultWall).TotalMilliseconds : null;
+            case DetectionKind.RouterWithdraws:
+                // CI (stop 19), the embedded three-member lab: the poll saw EDGE_1's next hop dead 1,784 ms after the kill
+                // against 1,700; the router's own stamp is the withdrawal, the poll only when it was read.
+                return lab.RouterNextHops().FirstOrDefault(h => h.Units.Contains(detection.Units[0])) is { Alive: false, WithdrawnAt: { } gone }
+                       && gone >= faultWall
+                    ? (gone - faultWall).TotalMilliseconds
+                    : null;
             default:
                 return null;
         }

@@ -320,9 +320,14 @@ public sealed class EmbeddedDrillLab : IDrillLab
 
     public IReadOnlyList<NextHopView> RouterNextHops()
     {
-        var route = _lab.Net!.DcRouter.Routes.FirstOrDefault(r => r.Kind == RouteKind.Ecmp);
+        var router = _lab.Net!.DcRouter;
+        var route = router.Routes.FirstOrDefault(r => r.Kind == RouteKind.Ecmp);
         if (route is null) return [];
-        return route.NextHops.Select(h => new NextHopView(h.Address.ToString(), UnitsBehind(h.Address.ToString()), h.Alive)).ToList();
+        // The router stamps a withdrawal on its own clock (time since it started); read against its clock now, that is
+        // a wall time the drill can set beside the fault's.
+        var (wall, elapsed) = (DateTimeOffset.UtcNow, router.Elapsed);
+        return route.NextHops.Select(h => new NextHopView(h.Address.ToString(), UnitsBehind(h.Address.ToString()), h.Alive,
+            !h.Alive && h.DownSince is { } since ? wall - (elapsed - since) : null)).ToList();
     }
 
     private IReadOnlyList<string> UnitsBehind(string address) =>

@@ -130,7 +130,9 @@ public sealed record HaView(string Unit, bool Working, bool Primary, string Prim
 public sealed record TunnelView(string Name, TunnelRole Role, uint DecSpi, uint EncSpi);
 
 /// <summary>An ECMP next hop of the DC router towards lb1, the units behind it, and whether the router counts it alive.</summary>
-public sealed record NextHopView(string Address, IReadOnlyList<string> Units, bool Alive);
+/// <param name="WithdrawnAt">While dead: when the router itself withdrew it, by its own clock; null where the lab's
+/// router keeps no such stamp (the container lab's reads only "alive"/"dead").</param>
+public sealed record NextHopView(string Address, IReadOnlyList<string> Units, bool Alive, DateTimeOffset? WithdrawnAt = null);
 
 /// <summary>What the client dialed: the tunnel's CHILD SA as the client sees it and the next hop the router chose.</summary>
 /// <param name="ClientInboundSpi">The client's inbound SPI: the gateway's `enc: spi`.</param>

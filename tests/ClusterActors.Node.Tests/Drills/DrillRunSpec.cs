@@ -64,6 +64,30 @@ public sealed class DrillRunSpec(ITestOutputHelper output) : IDisposable
         Assert.Equal(DrillCommand.Passed, exit);
     }
 
+    /// <summary>
+    /// CI (stop 19), the embedded lab: the drill's poll saw EDGE_1's next hop dead 1,784 ms after the kill against a
+    /// bound of 1,700 ms. The bound is on the router, so its own stamp of the withdrawal is the detection.
+    /// </summary>
+    [Fact]
+    public async Task Router_detection_is_the_routers_own_stamp_when_the_lab_keeps_one_not_a_slow_reads()
+    {
+        var (exit, text, _) = await Run(new DrillCommand.Request(["seed", "fgsp-failover"]), lab =>
+        {
+            lab.RouterSeenAfter = TimeSpan.FromMilliseconds(1800); // beyond the fast timers' router bound by itself
+            lab.KeepsRouterStamp = true;
+        });
+        Assert.Matches(@"  the DC router withdraws DC2_VM2's next hop after 0\.\d{3} s \(by the router's own clock; the drill's poll saw it after [1-9]\.\d{3} s\)\n", text);
+        Assert.Equal(DrillCommand.Passed, exit);
+    }
+
+    [Fact]
+    public async Task Without_the_routers_stamp_a_late_read_of_its_next_hops_fails_the_detection()
+    {
+        var (exit, text, _) = await Run(new DrillCommand.Request(["seed", "fgsp-failover"]), lab => lab.RouterSeenAfter = TimeSpan.FromMilliseconds(1800));
+        Assert.Equal(DrillCommand.Failed, exit);
+        Assert.Matches(@"fgsp-failover run 1: FAIL \(1: DC2_VM2 port2 down: detection: the DC router withdraws DC2_VM2's next hop: \d+ ms, expected ≤ \d+ ms\)", text);
+    }
+
     [Fact]
     public async Task Without_a_units_own_record_the_polls_time_is_the_detection_and_a_late_one_fails()
     {

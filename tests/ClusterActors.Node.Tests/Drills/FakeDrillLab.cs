@@ -21,6 +21,7 @@ internal sealed class FakeDrillLab : IDrillLab
     private readonly object _gate = new();
     private string? _owner;
     private bool _cluster1Routed = true;
+    private DateTimeOffset? _cluster1WithdrawnAt;
     private double _rate;
     private TimeSpan? _trafficFrom;
     private TimeSpan _lastCount;
@@ -173,6 +174,7 @@ internal sealed class FakeDrillLab : IDrillLab
             Calls.Add($"{unit} {port} {(up ? "up" : "down")}");
             Count();
             _cluster1Routed = up;
+            _cluster1WithdrawnAt = up ? null : DateTimeOffset.UtcNow;
             if (!up) _owner = "DC2_VM3";
         }
         return Task.CompletedTask;
@@ -278,6 +280,12 @@ internal sealed class FakeDrillLab : IDrillLab
     /// <summary>Whether the units log their role changes with their own clock (the container lab does; the embedded does not).</summary>
     public bool KeepsRoleLog { get; set; }
 
+    /// <summary>How long after the router withdraws cluster 1 a read of its next hops shows it dead.</summary>
+    public TimeSpan RouterSeenAfter { get; set; }
+
+    /// <summary>Whether the router stamps its withdrawals with its own clock (the embedded lab's does).</summary>
+    public bool KeepsRouterStamp { get; set; }
+
     private readonly List<(string Unit, bool Primary, DateTimeOffset At)> _roleLog = new();
 
     public async Task<HaView?> Ha(string unit)
@@ -319,7 +327,12 @@ internal sealed class FakeDrillLab : IDrillLab
     public IReadOnlyList<NextHopView> RouterNextHops()
     {
         lock (_gate)
-            return [new("192.168.129.254", ["DC2_VM1", "DC2_VM2"], _cluster1Routed), new("192.168.130.254", ["DC2_VM3", "DC2_VM4"], true)];
+        {
+            // A slow reader (a poll of the router's table on two busy cores) sees the withdrawal only RouterSeenAfter later.
+            var seen = _cluster1Routed || _cluster1WithdrawnAt is { } at && DateTimeOffset.UtcNow - at < RouterSeenAfter;
+            return [new("192.168.129.254", ["DC2_VM1", "DC2_VM2"], seen, seen || !KeepsRouterStamp ? null : _cluster1WithdrawnAt),
+                new("192.168.130.254", ["DC2_VM3", "DC2_VM4"], true)];
+        }
     }
 
     public ClientView Client() => new(AntiReplayDrops, 0, 0xdcba, 0xabcd, true);
