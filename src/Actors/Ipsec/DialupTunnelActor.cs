@@ -91,6 +91,15 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     /// good (docker chaos seed 1 run 9: 10,826 anti-replay drops, PC1 never answered again).
     /// </summary>
     private bool _claimsAllowed;
+    /// <summary>This unit is a member of an FGCP cluster (not a standalone unit): only its primary owns tunnels
+    /// (<see cref="TunnelOwnership.ShownRole"/>).</summary>
+    private readonly bool _inFgcpCluster;
+    /// <summary>This instance owned the tunnel and then its unit stopped being primary: if it owns it again, it sends
+    /// from past a claim made meanwhile (<see cref="OnClaimsAllowed"/>).</summary>
+    private bool _steppedDown;
+    /// <summary>The record names this unit owner but this incarnation did not write it (the constructor's
+    /// <c>inherited</c>), until a record of a new generation or a new CHILD SA replaces it.</summary>
+    private bool _inherited;
     private long _notClaimed;
     private EspInboundSa _in;
     private EspOutboundSa _out;
@@ -119,12 +128,17 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     /// record's when not given.</param>
     /// <param name="claimsAllowed">This unit is its FGCP cluster's primary, so valid ESP on a standby claims the tunnel
     /// (<see cref="TunnelClaimsAllowed"/> changes it later).</param>
-    public DialupTunnelActor(string serial, TunnelRecord record, int boundInterfaceIndex, bool inherited = false, int? localIndex = null, bool claimsAllowed = true)
+    /// <param name="inFgcpCluster">The unit is in an FGCP cluster: while it is not the primary it holds even the tunnels
+    /// its records name it owner of as standby (<see cref="TunnelOwnership.ShownRole"/>).</param>
+    public DialupTunnelActor(string serial, TunnelRecord record, int boundInterfaceIndex, bool inherited = false, int? localIndex = null, bool claimsAllowed = true,
+        bool inFgcpCluster = false)
     {
         _serial = serial;
         _index = localIndex ?? record.Index;
         _name = DialupInstanceNames.Name(record.Phase1, _index);
         _claimsAllowed = claimsAllowed;
+        _inFgcpCluster = inFgcpCluster;
+        _inherited = inherited;
         _boundInterfaceIndex = boundInterfaceIndex;
         _record = record;
         _role = RoleOf(record);
@@ -135,11 +149,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         Receive<EspArrived>(OnEsp);
         Receive<EncryptForTunnel>(OnEncrypt);
         Receive<UnitStalled>(OnStalled);
-        Receive<TunnelClaimsAllowed>(a =>
-        {
-            _claimsAllowed = a.Allowed;
-            _notClaimed = 0;
-        });
+        Receive<TunnelClaimsAllowed>(OnClaimsAllowed);
         Receive<TunnelClaimRefused>(_ => OnClaimRefused());
         Receive<SyncDue>(_ =>
         {
@@ -150,8 +160,9 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
             Enum.GetValues<EspDropReason>().Where(r => r != EspDropReason.None).ToDictionary(r => r, r => _in.DropCount(r)), _notOwner, _exhausted)));
     }
 
-    public static Props Props(string serial, TunnelRecord record, int boundInterfaceIndex, bool inherited = false, int? localIndex = null, bool claimsAllowed = true) =>
-        Akka.Actor.Props.Create(() => new DialupTunnelActor(serial, record, boundInterfaceIndex, inherited, localIndex, claimsAllowed));
+    public static Props Props(string serial, TunnelRecord record, int boundInterfaceIndex, bool inherited = false, int? localIndex = null, bool claimsAllowed = true,
+        bool inFgcpCluster = false) =>
+        Akka.Actor.Props.Create(() => new DialupTunnelActor(serial, record, boundInterfaceIndex, inherited, localIndex, claimsAllowed, inFgcpCluster));
 
     protected override void PreStart() => Timers.StartPeriodicTimer("sync", SyncDue.Instance, SequenceSyncInterval);
 
@@ -187,6 +198,8 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         if (role == TunnelRole.SyncPrimary && _role == TunnelRole.Standby && record.Generation > 1) _rgwyChanged = true;
         var rekeyed = record.Child.InboundSpi != _record.Child.InboundSpi || record.Child.OutboundSpi != _record.Child.OutboundSpi;
         var previous = _role;
+        if (rekeyed || record.Generation != _record.Generation) _inherited = false;
+        if (role == TunnelRole.Standby && record.OwnerSerial != _serial) _steppedDown = false; // another unit's now: a claim, not a return
         _record = record;
         _role = role;
         if (rekeyed)
@@ -253,6 +266,44 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     }
 
     private bool MaySend => _role == TunnelRole.SyncPrimary || _claiming;
+
+    /// <summary>
+    /// The unit became, or stopped being, its FGCP cluster's primary. Inside an FGCP cluster that moves the tunnels its
+    /// records name it owner of (<see cref="TunnelOwnership.ShownRole"/>):
+    /// - stepping down, the instance holds the tunnel as standby at once and sends nothing more on it, without waiting for
+    ///   the new primary's claim to come over Akka; what it sent stays counted in <see cref="_sentNext"/>;
+    /// - made primary again before any newer claim reached it, the instance owns the tunnel again, and sends from two
+    ///   jumps past its own numbers (<see cref="TunnelOwnership.AfterStall"/>), as after a stall: while it was not
+    ///   primary another unit may have claimed the tunnel from the synced number + 2^28 and sent from there, and that
+    ///   claim may still be on its way. The next sequence sync writes the jump, and no rekey is asked before it.
+    /// </summary>
+    private void OnClaimsAllowed(TunnelClaimsAllowed allowed)
+    {
+        _claimsAllowed = allowed.Allowed;
+        _notClaimed = 0;
+        var role = RoleOf(_record);
+        if (role == _role) return;
+        _role = role;
+        if (role == TunnelRole.Standby)
+        {
+            _claiming = false;
+            _steppedDown = true;
+            _log.Info("{0}: this unit is no longer its FGCP cluster's primary: the tunnel is held as standby until the new primary's claim arrives", _name);
+            return;
+        }
+        if (!_steppedDown)
+        {
+            // Never owned in this instance's life (made while its unit was not yet primary): it sends as if made now.
+            _out = Outbound(_record, _inherited ? TunnelOwnership.TakeoverSequence(_record) : TunnelOwnership.OwnerSequence(_record));
+            return;
+        }
+        _steppedDown = false;
+        var from = Math.Max(_out.NextSeq, _sentNext);
+        _out = Outbound(_record, TunnelOwnership.AfterStall(from));
+        _rekeyHeldAfterStall = (_record.Generation, _out.NextSeq);
+        _log.Info("{0}: this unit is its FGCP cluster's primary again and no newer claim reached it: it owns the tunnel again, outbound seqno moves from {1:x} to {2:x}",
+            _name, from, _out.NextSeq);
+    }
 
     /// <summary>
     /// The phase1 refused the claim (its unit stopped being primary before the instance was told): stop sending on it
@@ -341,7 +392,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         Context.Parent.Tell(new SyncTunnelSequence(_record.Key, TunnelOwnership.InRecord(now.Out), now.In, _out.Keys.Spi));
     }
 
-    private TunnelRole RoleOf(TunnelRecord r) => r.OwnerSerial == _serial ? TunnelRole.SyncPrimary : TunnelRole.Standby;
+    private TunnelRole RoleOf(TunnelRecord r) => TunnelOwnership.ShownRole(r, _serial, _inFgcpCluster, _claimsAllowed);
 
     private DialupTunnelState State()
     {

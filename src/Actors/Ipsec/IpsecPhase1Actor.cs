@@ -530,7 +530,14 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         var wasPrimary = _isPrimary;
         _isPrimary = role.Role == HaRole.Primary;
         if (_isPrimary != wasPrimary)
+        {
             foreach (var tunnel in _tunnels.Values) tunnel.Tell(new TunnelClaimsAllowed(_isPrimary));
+            // Inside an FGCP cluster the tunnels this unit's records name it owner of follow its FGCP role at once
+            // (TunnelOwnership.ShownRole): their watchers see them go standby, or sync-primary again.
+            if (_fgcpGroup != TunnelOwnership.NoFgcpCluster)
+                foreach (var r in _records.Values.Where(r => !r.Deleted && r.OwnerSerial == _serial))
+                    Context.System.EventStream.Publish(new TunnelRoleObserved(_serial, _phase1.Name, r.Key, ShownRole(r)));
+        }
         if (!_isPrimary || wasPrimary) return;
         // FGCP failover: this unit now answers for its cluster, so it owns every tunnel its cluster owned.
         _claimedThisTerm.Clear();
@@ -738,7 +745,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             if (index != incoming.Index)
                 _log.Info("{0}: {1} (owner {2}) is shown here as {3}: this unit already shows another tunnel under that name",
                     _phase1.Name, incoming.Name, incoming.OwnerSerial, DialupInstanceNames.Name(_phase1.Name, index));
-            var created = _tunnels[incoming.Key] = Context.ActorOf(DialupTunnelActor.Props(_serial, incoming, _boundInterfaceIndex, inherited, index, claimsAllowed: _isPrimary),
+            var created = _tunnels[incoming.Key] = Context.ActorOf(DialupTunnelActor.Props(_serial, incoming, _boundInterfaceIndex, inherited, index, claimsAllowed: _isPrimary,
+                    inFgcpCluster: _fgcpGroup != TunnelOwnership.NoFgcpCluster),
                 Uri.EscapeDataString(incoming.Key));
             Context.Parent.Tell(PathOf(incoming, created));
         }
@@ -753,7 +761,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     /// </summary>
     private void PublishRole(TunnelRecord? known, TunnelRecord incoming)
     {
-        TunnelRole? RoleOf(TunnelRecord? r) => r is null || r.Deleted ? null : r.OwnerSerial == _serial ? TunnelRole.SyncPrimary : TunnelRole.Standby;
+        TunnelRole? RoleOf(TunnelRecord? r) => r is null || r.Deleted ? null : ShownRole(r);
         var (before, now) = (RoleOf(known), RoleOf(incoming));
         if (before == now) return;
         TimeSpan? lag = before is null && now == TunnelRole.Standby && incoming is { Generation: 1, SyncSeq: 1 }
@@ -761,6 +769,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             : null;
         Context.System.EventStream.Publish(new TunnelRoleObserved(_serial, _phase1.Name, incoming.Key, now, lag));
     }
+
+    private TunnelRole ShownRole(TunnelRecord r) => TunnelOwnership.ShownRole(r, _serial, _fgcpGroup != TunnelOwnership.NoFgcpCluster, _isPrimary);
 
     private async Task<TunnelList> ListTunnels()
     {

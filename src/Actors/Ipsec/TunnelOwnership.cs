@@ -170,6 +170,19 @@ public static class TunnelOwnership
         !r.Deleted && r.OwnerSerial == serial && !writtenByThisIncarnation;
 
     /// <summary>
+    /// The role a unit shows and acts in for a tunnel (README, "A primary that steps down"): the record's owner is
+    /// sync-primary, everyone else standby — except that inside an FGCP cluster only the primary owns anything. A unit
+    /// that FGCP made secondary (its peer came back with a higher priority, `execute ha failover set`, a healed split
+    /// brain) knows it from the heartbeat at once, while the record that moves its tunnels to the new primary travels
+    /// over Akka and may take seconds (chaos seed 6 run 14: the re-elected DC2_VM1 joined Akka 2.3 s after DC2_VM2
+    /// stepped down, and DC2_VM2 listed vpn1_1 as sync-primary beside it). FGCP never waits on Akka, so neither does
+    /// this: the secondary holds its own tunnels as standby, sends nothing on them, and is their owner again only if it
+    /// becomes primary before a newer claim reaches it. A standalone unit (no FGCP cluster) owns what its records say.
+    /// </summary>
+    public static TunnelRole ShownRole(TunnelRecord r, string serial, bool inFgcpCluster, bool isFgcpPrimary) =>
+        r.OwnerSerial == serial && (isFgcpPrimary || !inFgcpCluster) ? TunnelRole.SyncPrimary : TunnelRole.Standby;
+
+    /// <summary>
     /// What a unit that is (or just became) its FGCP cluster's primary claims: every tunnel of its cluster another unit
     /// owns (<see cref="TakenOverOnFgcpFailover"/>), and every one its previous incarnation owned (<see cref="Inherited"/>).
     /// </summary>

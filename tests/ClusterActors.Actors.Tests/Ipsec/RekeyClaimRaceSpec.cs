@@ -1,7 +1,9 @@
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.TestKit.Xunit2;
+using ClusterActors.Actors.Fgcp;
 using ClusterActors.Actors.Ipsec;
+using ClusterActors.Protocol.Fgcp;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Ipsec;
 using static ClusterActors.Actors.Tests.Ipsec.TunnelOwnershipSpec;
@@ -36,6 +38,9 @@ public sealed class RekeyClaimRaceSpec() : TestKit(ConfigurationFactory.ParseStr
         var rekey = Keyed(Row(Vm1, 5, 8, 2, 1));
         var claim = Keyed(Row(Vm2, 6, 0, 1, 0x10000400));
         foreach (var r in claimFirst ? new[] { claim, rekey } : [rekey, claim]) phase1.Tell(r);
+        // DC2_VM2 made the claim, so it is its FGCP cluster's primary: inside a cluster only the primary owns a tunnel
+        // (TunnelOwnership.ShownRole). Told after both records, so it claims nothing itself.
+        phase1.Tell(new HaRoleChanged(Vm2, HaRole.Primary, Vm2));
 
         AwaitAssert(() =>
         {
