@@ -72,6 +72,17 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         public static readonly DpdTick Instance = new();
     }
 
+    private sealed record HandoverTick
+    {
+        public static readonly HandoverTick Instance = new();
+    }
+
+    /// <summary>How often, and how many times, a unit that stepped down re-sends the tunnels it still owns to the new
+    /// primary (<see cref="TunnelOwnership.HandOverTo"/>): as often as an owner syncs its sequence, for as long as a
+    /// restarted unit was seen to take to rejoin Akka (chaos seed 1 run 46: 3 s, up to 6 s on a loaded machine).</summary>
+    private static readonly TimeSpan HandoverInterval = DialupTunnelActor.SequenceSyncInterval;
+    private const int HandoverRounds = 10;
+
     /// <summary>Per owned tunnel: when the peer was last heard and the DPD probes sent since (FortiOS `dpd: … count`).</summary>
     private sealed class Liveness(long heardAt)
     {
@@ -117,6 +128,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     /// <summary>Tunnels claimed since this unit last became FGCP primary: each is claimed at most once per term, so two
     /// units that both believe they are primary (split brain) cannot outbid each other forever.</summary>
     private readonly HashSet<string> _claimedThisTerm = new();
+    /// <summary>The new primary this unit hands its tunnels over to since it stepped down, and the rounds left.</summary>
+    private (string Primary, int RoundsLeft)? _handover;
     private readonly SyncPeers _peers = new();
     private readonly Dictionary<Address, ActorSelection> _selections = new();
     /// <summary>Tunnels this incarnation has written a record of as their owner: any other record naming this unit as
@@ -177,6 +190,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         // (a local sender proves nothing under SyncAuthorization, and they were dropped, losing what only this unit held).
         Receive<CarriedTunnel>(c => Apply(c.Record));
         Receive<HaRoleChanged>(OnRole);
+        Receive<HandoverTick>(_ => HandOver());
         // Matched by type, not cast: any lab unit can write another CRDT under the same key, and a cast would restart us.
         Receive<Changed>(c => ApplyReplicated(c.Key, c.Data));
         Receive<GetSuccess>(g => ApplyReplicated(g.Key, g.Data));
@@ -538,12 +552,39 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
                 foreach (var r in _records.Values.Where(r => !r.Deleted && r.OwnerSerial == _serial))
                     Context.System.EventStream.Publish(new TunnelRoleObserved(_serial, _phase1.Name, r.Key, ShownRole(r)));
         }
+        if (TunnelOwnership.HandOverTo(wasPrimary, _isPrimary, _fgcpGroup, role.PrimarySerial, _serial) is { } primary)
+        {
+            _handover = (primary, HandoverRounds);
+            HandOver();
+            Timers.StartPeriodicTimer("handover", HandoverTick.Instance, HandoverInterval);
+        }
         if (!_isPrimary || wasPrimary) return;
         // FGCP failover: this unit now answers for its cluster, so it owns every tunnel its cluster owned.
         _claimedThisTerm.Clear();
         foreach (var r in _records.Values.ToList()) ClaimIfOurClusters(r);
         // A push this unit missed is still in the other units' replicas: read them all, claims follow in Apply.
         _replicator.Tell(Dsl.Get(_key, new ReadMajority(TimeSpan.FromSeconds(2))));
+    }
+
+    /// <summary>
+    /// One round of the hand-over (<see cref="TunnelOwnership.HandOverTo"/>): every live record that still names this
+    /// unit owner goes to the new primary, at the address its lab certificate was proved on (authenticated membership,
+    /// never an address a heartbeat named). Ends when no record names this unit any more (the claim arrived), when it is
+    /// primary again, or after <see cref="HandoverRounds"/>.
+    /// </summary>
+    private void HandOver()
+    {
+        var owned = _records.Values.Where(r => !r.Deleted && r.OwnerSerial == _serial).ToList();
+        if (_isPrimary || _handover is not { } h || h.RoundsLeft <= 0 || owned.Count == 0)
+        {
+            _handover = null;
+            Timers.Cancel("handover");
+            return;
+        }
+        _handover = h with { RoundsLeft = h.RoundsLeft - 1 };
+        if (_identities.AddressOf(h.Primary) is not { } hostPort || !Address.TryParse($"{_cluster.SelfAddress.Protocol}://{_cluster.SelfAddress.System}@{hostPort}", out var to))
+            return; // not yet authenticated anywhere: the next round, or its Akka join, carries the records
+        foreach (var r in owned) Push(to, r);
     }
 
     private void ClaimIfOurClusters(TunnelRecord r)

@@ -24,6 +24,9 @@ namespace ClusterActors.Node.Drills;
 /// </summary>
 public sealed class EmbeddedDrillLab : IDrillLab
 {
+    /// <summary>Akka's log level for the lab's units (OFF unless set): DEBUG, INFO, WARNING or ERROR.</summary>
+    public const string LabLogLevelVariable = "CLUSTERACTORS_LAB_LOGLEVEL";
+
     /// <summary>Short: an ask in flight to a unit that is being killed never gets an answer, and a poll must not stall on it.</summary>
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(1);
 
@@ -53,7 +56,10 @@ public sealed class EmbeddedDrillLab : IDrillLab
         _configs = _topology.Units.ToDictionary(u => u.Name, u => LoopbackLab.WithChange(u.Config, changes.GetValueOrDefault(u.Name)));
         // Killing units makes remoting log every refused reconnect; what the drill prints is its progress.
         // AkkaCuts: remoting through the throttler, so a drill can cut the Akka path alone (CutAkkaAsync).
-        _lab = new LoopbackLab { ExtraHocon = "akka.loglevel = OFF\nakka.stdout-loglevel = OFF", AkkaCuts = true };
+        // The units' own logs stay off (they would bury the drill's lines); CLUSTERACTORS_LAB_LOGLEVEL=INFO prints them, to
+        // read why a replayed chaos run failed (Drills README, "Replaying a run with the units' logs").
+        var level = Environment.GetEnvironmentVariable(LabLogLevelVariable) is { Length: > 0 } l ? l : "OFF";
+        _lab = new LoopbackLab { ExtraHocon = $"akka.loglevel = {level}\nakka.stdout-loglevel = {level}", AkkaCuts = true };
         _lab.Define(_topology, changes);
         var probe = EmbeddedScenarioDriver.RouterProbeAbove(_configs.Values);
         _lab.UsePacketFabric(new ScenarioFabricOptions { Probe = probe }, _topology);
