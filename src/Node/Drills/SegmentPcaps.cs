@@ -1,4 +1,5 @@
-using ClusterActors.Actors.Client;
+using ClusterActors.Node.LabHarness.Fabric;
+using ClusterActors.Node.LabHarness.Client;
 using ClusterActors.Actors.DataPlane;
 using ClusterActors.Protocol.Esp;
 

@@ -1,5 +1,6 @@
 using System.Net;
 using ClusterActors.Actors.DataPlane;
+using ClusterActors.Node.LabHarness.Fabric;
 using ClusterActors.Node.Router;
 
 namespace ClusterActors.Node.Tests.Router;
