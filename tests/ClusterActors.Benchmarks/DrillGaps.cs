@@ -3,7 +3,6 @@ using System.Globalization;
 using Akka.Actor;
 using ClusterActors.Node.LabHarness.Fabric;
 using ClusterActors.Node.LabHarness.Client;
-using ClusterActors.Actors.DataPlane;
 using ClusterActors.Actors.Forwarding;
 using ClusterActors.Node.Hosting;
 using ClusterActors.Node.Scenario;

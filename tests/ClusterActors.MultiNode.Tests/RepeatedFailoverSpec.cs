@@ -3,7 +3,6 @@ using System.Text.RegularExpressions;
 using Akka.Actor;
 using ClusterActors.Node.LabHarness.Fabric;
 using ClusterActors.Node.LabHarness.Client;
-using ClusterActors.Actors.DataPlane;
 using ClusterActors.Actors.Ipsec;
 using ClusterActors.Node.Hosting;
 using ClusterActors.Protocol.Fgcp;

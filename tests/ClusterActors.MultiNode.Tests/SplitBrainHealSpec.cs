@@ -1,5 +1,4 @@
 using Akka.Actor;
-using ClusterActors.Actors.DataPlane;
 using ClusterActors.Node.LabHarness.Fabric;
 using ClusterActors.Actors.Fgcp;
 using ClusterActors.Node.Hosting;

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using ClusterActors.Actors.DataPlane;
 using ClusterActors.Node.LabHarness.Fabric;
 using ClusterActors.Node.Hosting;
 using ClusterActors.Node.Router;

@@ -1,5 +1,4 @@
 using System.Globalization;
-using ClusterActors.Actors.DataPlane;
 using ClusterActors.Node.LabHarness.Fabric;
 
 namespace ClusterActors.Node.Drills;

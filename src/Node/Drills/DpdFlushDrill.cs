@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
-using ClusterActors.Actors.DataPlane;
 using ClusterActors.Node.LabHarness.Fabric;
 using ClusterActors.Protocol.Ipsec;
 using ClusterActors.Protocol.Config;

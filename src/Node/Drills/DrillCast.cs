@@ -1,5 +1,4 @@
 using System.Net;
-using ClusterActors.Actors.DataPlane;
 using ClusterActors.Node.LabHarness.Fabric;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Topology;

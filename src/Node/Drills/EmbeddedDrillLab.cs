@@ -2,7 +2,6 @@ using System.Diagnostics;
 using Akka.Actor;
 using ClusterActors.Node.LabHarness.Fabric;
 using ClusterActors.Node.LabHarness.Client;
-using ClusterActors.Actors.DataPlane;
 using ClusterActors.Actors.Fgcp;
 using ClusterActors.Actors.Forwarding;
 using ClusterActors.Actors.Ipsec;

@@ -1,6 +1,5 @@
 using ClusterActors.Node.LabHarness.Fabric;
 using ClusterActors.Node.LabHarness.Client;
-using ClusterActors.Actors.DataPlane;
 using ClusterActors.Protocol.Esp;
 
 namespace ClusterActors.Node.Drills;

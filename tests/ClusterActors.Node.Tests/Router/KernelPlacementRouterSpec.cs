@@ -1,5 +1,4 @@
 using System.Net;
-using ClusterActors.Actors.DataPlane;
 using ClusterActors.Node.LabHarness.Fabric;
 using ClusterActors.Node.Router;
 
