@@ -61,7 +61,7 @@ internal static class HbSoak
         var idlePool = sampler.TakeAndReset();
 
         Console.WriteLine("traffic phase");
-        var echoes = new List<ClusterActors.Actors.Client.EchoReport>();
+        var echoes = new List<ClusterActors.Node.LabHarness.Client.EchoReport>();
         var trafficEnd = await Soak(lab, idleEnd, phase, traffic: true, pps, sampler, ct, echoes);
         var trafficPool = sampler.TakeAndReset();
 
@@ -73,7 +73,7 @@ internal static class HbSoak
 
     /// <summary>One phase: a line a minute; with traffic, PC1's echo runs of at most 5 minutes each (a run is bounded at 10).</summary>
     private static async Task<Snapshot> Soak(EmbeddedDrillLab lab, Snapshot from, TimeSpan phase, bool traffic, double pps, PoolSampler sampler,
-        CancellationToken ct, List<ClusterActors.Actors.Client.EchoReport>? echoes = null)
+        CancellationToken ct, List<ClusterActors.Node.LabHarness.Client.EchoReport>? echoes = null)
     {
         var sw = Stopwatch.StartNew();
         var runStarted = TimeSpan.Zero;
@@ -111,7 +111,7 @@ internal static class HbSoak
 
     private static double MaxLate(Snapshot s) => s.Units.Values.Max(u => u.MaxLate.TotalMilliseconds);
 
-    private static int Report(string name, Snapshot from, Snapshot to, PoolFigures pool, IReadOnlyList<ClusterActors.Actors.Client.EchoReport> echoes)
+    private static int Report(string name, Snapshot from, Snapshot to, PoolFigures pool, IReadOnlyList<ClusterActors.Node.LabHarness.Client.EchoReport> echoes)
     {
         var wall = to.At - from.At;
         Console.WriteLine(($"== {name}: {wall.TotalMinutes:0.0} min"));

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Akka.Actor;
-using ClusterActors.Actors.Client;
+using ClusterActors.Node.LabHarness.Fabric;
+using ClusterActors.Node.LabHarness.Client;
 using ClusterActors.Actors.DataPlane;
 using ClusterActors.Actors.Forwarding;
 using ClusterActors.Actors.Ipsec;

@@ -125,7 +125,7 @@ public sealed class IkeFloodFailoverSpec(ITestOutputHelper output) : IAsyncLifet
             TimeSpan.FromSeconds(30), "cluster 1 formed");
 
         var client = await lab.DialOverFabric();
-        var report = await lab.Pc1!.RunAsync(new ClusterActors.Actors.Client.EchoRunOptions { RatePps = 200, Duration = TimeSpan.FromSeconds(1) });
+        var report = await lab.Pc1!.RunAsync(new ClusterActors.Node.LabHarness.Client.EchoRunOptions { RatePps = 200, Duration = TimeSpan.FromSeconds(1) });
         output.WriteLine(report.Format());
         Assert.True(report.Lost <= 2, report.Format());
         var status = await lab.Units["DC2_VM1"].System.ActorSelection("/user/fortigate/ike-vpn1")

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Akka.Actor;
-using ClusterActors.Actors.Client;
-using ClusterActors.Actors.DataPlane;
+using ClusterActors.Node.LabHarness.Fabric;
+using ClusterActors.Node.LabHarness.Client;
 using ClusterActors.Actors.Ipsec;
 using ClusterActors.Node.Hosting;
 using ClusterActors.Protocol.Fgcp;

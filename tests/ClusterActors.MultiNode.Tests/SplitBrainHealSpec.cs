@@ -1,5 +1,5 @@
 using Akka.Actor;
-using ClusterActors.Actors.DataPlane;
+using ClusterActors.Node.LabHarness.Fabric;
 using ClusterActors.Actors.Fgcp;
 using ClusterActors.Node.Hosting;
 using ClusterActors.Node.Scenario;

@@ -229,7 +229,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             ChildProposals = phase2?.Proposal,
             // phase2 pfs (FortiOS default enable, dhgrp 14 5): a DH in every CREATE_CHILD_SA that asks for one, and in ours.
             ChildDhGroups = phase2 is { Pfs: true } ? phase2.DhGroups : null,
-            NatTraversal = NatDetection.ParseMode(phase1.NatTraversal)
+            NatTraversal = phase1.NatTraversal
         };
 
     /// <summary>

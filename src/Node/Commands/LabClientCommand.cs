@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
-using ClusterActors.Actors.Client;
+using ClusterActors.Node.LabHarness.Client;
 using ClusterActors.Node.Hosting;
 using ClusterActors.Node.Hosting.Kernel;
 using ClusterActors.Protocol.Config;

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Net;
-using ClusterActors.Actors.DataPlane;
+using ClusterActors.Node.LabHarness.Fabric;
 using ClusterActors.Node.Hosting;
 using ClusterActors.Node.Router;
 

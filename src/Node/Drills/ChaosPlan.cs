@@ -1,5 +1,5 @@
 using System.Globalization;
-using ClusterActors.Actors.DataPlane;
+using ClusterActors.Node.LabHarness.Fabric;
 
 namespace ClusterActors.Node.Drills;
 

@@ -1,11 +1,11 @@
 using ClusterActors.Actors.DataPlane;
+using ClusterActors.Node.LabHarness.Client;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using ClusterActors.Actors.Client;
 using ClusterActors.Actors.Unit;
 using ClusterActors.Node.Hosting;
 using ClusterActors.Node.Scenario;

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
-using ClusterActors.Actors.DataPlane;
+using ClusterActors.Node.LabHarness.Fabric;
 using ClusterActors.Protocol.Ipsec;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Topology;

@@ -1,5 +1,5 @@
 using ClusterActors.Protocol.Config;
-using ClusterActors.Actors.DataPlane;
+using ClusterActors.Node.LabHarness.Fabric;
 
 namespace ClusterActors.Node.Drills;
 

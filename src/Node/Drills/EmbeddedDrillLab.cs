@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Akka.Actor;
-using ClusterActors.Actors.Client;
-using ClusterActors.Actors.DataPlane;
+using ClusterActors.Node.LabHarness.Fabric;
+using ClusterActors.Node.LabHarness.Client;
 using ClusterActors.Actors.Fgcp;
 using ClusterActors.Actors.Forwarding;
 using ClusterActors.Actors.Ipsec;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using ClusterActors.Actors.Client;
+using ClusterActors.Node.LabHarness.Client;
 using ClusterActors.Actors.DataPlane;
 using ClusterActors.Protocol.Esp;
 using ClusterActors.Protocol.Packets;

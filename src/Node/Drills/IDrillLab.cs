@@ -35,7 +35,7 @@ public interface IDrillLab : IAsyncDisposable
     TrafficProgress TrafficProgress();
 
     /// <summary>Stops PC1's run and waits for its report (late replies included).</summary>
-    Task<ClusterActors.Actors.Client.EchoReport> TrafficStop();
+    Task<ClusterActors.Node.LabHarness.Client.EchoReport> TrafficStop();
 
     /// <summary>Per running unit, how many packets it has forwarded out of the tunnel so far (ForwardingStatus.TunnelIn);
     /// a unit that is down or does not answer in time is left out.</summary>
@@ -117,7 +117,7 @@ public interface IDrillLab : IAsyncDisposable
 }
 
 /// <summary>One segment's capture as saved next to the report.</summary>
-/// <param name="NotKept">Packets past the capture's bound (<see cref="ClusterActors.Actors.DataPlane.FabricCapture"/>): counted, not saved.</param>
+/// <param name="NotKept">Packets past the capture's bound (<see cref="ClusterActors.Node.LabHarness.Fabric.FabricCapture"/>): counted, not saved.</param>
 public sealed record SegmentPcap(string Segment, string File, long Packets, long NotKept);
 
 /// <summary>A run's captures, the segment CLIENT1's ESP crosses, and the SAs that decrypt it.</summary>

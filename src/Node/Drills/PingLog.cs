@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using ClusterActors.Actors.Client;
+using ClusterActors.Node.LabHarness.Client;
 
 namespace ClusterActors.Node.Drills;
 

@@ -1,5 +1,5 @@
-using ClusterActors.Actors.Client;
-using ClusterActors.Actors.DataPlane;
+using ClusterActors.Node.LabHarness.Fabric;
+using ClusterActors.Node.LabHarness.Client;
 using ClusterActors.Protocol.Esp;
 
 namespace ClusterActors.Node.Drills;

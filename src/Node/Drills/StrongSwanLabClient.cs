@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
-using ClusterActors.Actors.Client;
+using ClusterActors.Node.LabHarness.Client;
 
 namespace ClusterActors.Node.Drills;
 

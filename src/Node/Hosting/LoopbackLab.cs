@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
-using ClusterActors.Actors.Client;
+using ClusterActors.Node.LabHarness.Fabric;
+using ClusterActors.Node.LabHarness.Client;
 using ClusterActors.Actors.DataPlane;
 using ClusterActors.Actors.Fgcp;
 using ClusterActors.Actors.Ipsec;

@@ -26,7 +26,7 @@ public sealed class ObservedDrillLab(IDrillLab inner, Action<string, string?, st
     public Task<DialInfo> Dial(CancellationToken ct) => inner.Dial(ct);
     public void TrafficStart(double packetsPerSecond) => inner.TrafficStart(packetsPerSecond);
     public TrafficProgress TrafficProgress() => inner.TrafficProgress();
-    public Task<ClusterActors.Actors.Client.EchoReport> TrafficStop() => inner.TrafficStop();
+    public Task<ClusterActors.Node.LabHarness.Client.EchoReport> TrafficStop() => inner.TrafficStop();
     public Task<IReadOnlyDictionary<string, long>> TunnelForwarded() => inner.TunnelForwarded();
     public Task Kill(string unit) => Say(unit, $"kill -9 {unit}", () => inner.Kill(unit));
     public Task Start(string unit) => Say(unit, $"start {unit}", () => inner.Start(unit));

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.NetworkInformation;
 using System.Text;
-using ClusterActors.Actors.DataPlane;
+using ClusterActors.Node.LabHarness.Fabric;
 using ClusterActors.Protocol.Packets;
 
 namespace ClusterActors.Node.Router;

@@ -50,7 +50,7 @@ public sealed record TrafficReportStep : ScenarioStep;
 /// <summary>`router`: the DC router's ECMP next hops and their probe state.</summary>
 public sealed record RouterStep : ScenarioStep;
 
-/// <summary>`pcap start`: capture every segment of the lab's fabric from now on (bounded, <see cref="ClusterActors.Actors.DataPlane.FabricCapture"/>).</summary>
+/// <summary>`pcap start`: capture every segment of the lab's fabric from now on (bounded, <see cref="ClusterActors.Node.LabHarness.Fabric.FabricCapture"/>).</summary>
 public sealed record PcapStartStep : ScenarioStep;
 
 /// <summary>`pcap save DIR`: one pcapng per segment into DIR, and the tshark command that decrypts the tunnel's ESP.</summary>

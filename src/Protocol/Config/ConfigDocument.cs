@@ -301,7 +301,7 @@ public sealed class ConfigDocument
         var fgsp = StandaloneCluster;
         sb.Append($"fgsp: standalone-group-id={fgsp.StandaloneGroupId} group-member-id={fgsp.GroupMemberId} peers={(fgsp.Peers.Count == 0 ? "(none)" : string.Join(", ", fgsp.Peers.Select(p => $"{p.Id}:{p.PeerIp}")))}\n");
         foreach (var p in Phase1)
-            sb.Append($"phase1 {p.Name}: type={p.Type} interface={p.Interface} ike-version={p.IkeVersion} local-gw={p.LocalGw} fgsp-sync={OnOff(p.FgspSync)} nattraversal={p.NatTraversal} psksecret={(p.PskSecret is null ? "unset" : "set")}\n");
+            sb.Append($"phase1 {p.Name}: type={p.Type} interface={p.Interface} ike-version={p.IkeVersion} local-gw={p.LocalGw} fgsp-sync={OnOff(p.FgspSync)} nattraversal={ConfigWords.Word(p.NatTraversal)} psksecret={(p.PskSecret is null ? "unset" : "set")}\n");
         foreach (var p in Phase2)
             sb.Append($"phase2 {p.Name}: phase1name={p.Phase1Name} keylifeseconds={p.KeyLifeSeconds}\n");
         foreach (var r in StaticRoutes)

@@ -1,3 +1,5 @@
+using ClusterActors.Protocol.Ike;
+
 namespace ClusterActors.Protocol.Config;
 
 /// <summary>`set type` of `config vpn ipsec phase1-interface`: a static peer, a dialup server, or a peer found by DNS.</summary>
@@ -21,6 +23,8 @@ public static class ConfigWords
         [typeof(Phase1Type)] = [(Phase1Type.Static, "static"), (Phase1Type.Dynamic, "dynamic"), (Phase1Type.Ddns, "ddns")],
         [typeof(DpdMode)] = [(DpdMode.Disable, "disable"), (DpdMode.OnIdle, "on-idle"), (DpdMode.OnDemand, "on-demand")],
         [typeof(PeerType)] = [(PeerType.Any, "any"), (PeerType.One, "one"), (PeerType.Dialup, "dialup"), (PeerType.Peer, "peer"), (PeerType.Peergrp, "peergrp")],
+        // `set nattraversal`: the enum is the IKE side's (src/Protocol/Ike/NatDetection.cs), which acts on it.
+        [typeof(NatTraversal)] = [(NatTraversal.Enable, "enable"), (NatTraversal.Disable, "disable"), (NatTraversal.Forced, "forced")],
     };
 
     private static (object Value, string Word)[] Table<T>() where T : struct, Enum => Tables[typeof(T)];

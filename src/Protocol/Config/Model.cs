@@ -1,3 +1,5 @@
+using ClusterActors.Protocol.Ike;
+
 namespace ClusterActors.Protocol.Config;
 
 // Typed, read-only views of the tree, built with defaults filled in. Names follow the FortiOS settings
@@ -79,7 +81,7 @@ public sealed record StandaloneClusterConfig(
 
 public sealed record Phase1Interface(
     string Name, Phase1Type Type, string Interface, int IkeVersion, string LocalGw, int KeyLife, PeerType PeerType,
-    IReadOnlyList<string> Proposal, IReadOnlyList<int> DhGroups, DpdMode Dpd, bool FgspSync, string NatTraversal,
+    IReadOnlyList<string> Proposal, IReadOnlyList<int> DhGroups, DpdMode Dpd, bool FgspSync, NatTraversal NatTraversal,
     string? PeerId, Secret? PskSecret, int DpdRetryInterval, int DpdRetryCount,
     bool NetDevice, bool AddRoute, string? LocalId, string AuthMethod, string RemoteGw, bool HaSyncEspSeqno,
     bool ModeCfg, string Comments, int Keepalive);
@@ -209,7 +211,7 @@ internal static class ModelBuilder
         {
             var v = new View(def, e.Node);
             return new Phase1Interface(e.Id, ConfigWords.Parse<Phase1Type>(v.Str("type")), v.Str("interface"), v.Int("ike-version"), v.Str("local-gw"), v.Int("keylife"),
-                ConfigWords.Parse<PeerType>(v.Str("peertype")), v.List("proposal"), v.Ints("dhgrp"), ConfigWords.Parse<DpdMode>(v.Str("dpd")), v.On("fgsp-sync"), v.Str("nattraversal"),
+                ConfigWords.Parse<PeerType>(v.Str("peertype")), v.List("proposal"), v.Ints("dhgrp"), ConfigWords.Parse<DpdMode>(v.Str("dpd")), v.On("fgsp-sync"), ConfigWords.Parse<NatTraversal>(v.Str("nattraversal")),
                 v.OptStr("peerid"), v.Secret("psksecret"), v.Int("dpd-retryinterval"), v.Int("dpd-retrycount"),
                 v.On("net-device"), v.On("add-route"), v.OptStr("localid"), v.Str("authmethod"), v.Str("remote-gw"),
                 v.On("ha-sync-esp-seqno"), v.On("mode-cfg"), v.Str("comments"), v.Int("keepalive"));

@@ -1,3 +1,5 @@
+using ClusterActors.Protocol.Ike;
+
 namespace ClusterActors.Protocol.Config;
 
 /// <summary>
@@ -195,7 +197,7 @@ internal static class Schema
             new("dpd", new EnumType(ConfigWords.Of<DpdMode>()), D("on-demand")),
             new("dhgrp", DhGroupType, D("14", "5"), NotEmulated: DhGroupNotEmulated, Emulated: EmulatedDhGroups),
             new("fgsp-sync", EnableDisable, Disable),
-            new("nattraversal", new EnumType(["enable", "disable", "forced"]), D("enable")),
+            new("nattraversal", new EnumType(ConfigWords.Of<NatTraversal>()), D("enable")),
             // NAT-T keepalive frequency in seconds; only used while NAT-T is active on a tunnel.
             new("keepalive", new IntType(5, 900), D("10")),
             new("remote-gw", new IpType(), D("0.0.0.0")),

@@ -85,14 +85,12 @@ public static class NatDetection
     public static NotifyPayload ForcedSource(ulong spiI, ulong spiR) =>
         new(NotifyType.NatDetectionSourceIp, Hash(spiI, spiR, IPAddress.Any, 0));
 
-    /// <summary>Maps the FortiOS word (<c>enable</c>, <c>disable</c>, <c>forced</c>) to <see cref="NatTraversal"/>.</summary>
-    public static NatTraversal ParseMode(string word) => word switch
-    {
-        "enable" => NatTraversal.Enable,
-        "disable" => NatTraversal.Disable,
-        "forced" => NatTraversal.Forced,
-        _ => throw new ArgumentException($"nattraversal '{word}' is not enable, disable or forced", nameof(word)),
-    };
+    /// <summary>Maps the FortiOS word (<c>enable</c>, <c>disable</c>, <c>forced</c>) to <see cref="NatTraversal"/>, by
+    /// ConfigWords' one table (the config model already holds the enum; this is for callers that have a word).</summary>
+    public static NatTraversal ParseMode(string word) =>
+        Config.ConfigWords.TryParse<NatTraversal>(word, out var mode)
+            ? mode
+            : throw new ArgumentException($"nattraversal '{word}' is not enable, disable or forced", nameof(word));
 
     /// <summary>
     /// The two notifies this side adds to its IKE_SA_INIT message, or none with <see cref="NatTraversal.Disable"/>.

@@ -1,14 +1,12 @@
-using System.Collections.Concurrent;
-using System.Net;
 using ClusterActors.Actors.DataPlane;
-using ClusterActors.Protocol.Packets;
 using Microsoft.Extensions.Time.Testing;
 
 namespace ClusterActors.Actors.Tests.DataPlane;
 
 /// <summary>
 /// Issue 14 item 5: the impairment model (netem's knobs) as a pure decision with a seeded Random and a FakeTimeProvider,
-/// no actor system; then the in-memory fabric carrying its decisions out.
+/// no actor system. The lab's in-memory fabric carrying its decisions out is specified next to the fabric
+/// (tests/ClusterActors.Node.Tests/LabHarness/Fabric/NetemOnFabricSpec.cs).
 /// </summary>
 public class NetemModelSpec
 {
@@ -192,60 +190,5 @@ public class NetemModelSpec
         clock.Advance(TimeSpan.FromSeconds(1));
         Assert.Equal([1, 2], released);
         Assert.Equal(1, egress.Counters.Flushed);
-    }
-
-    // ------------------------------------------------------------------------------------------------------------------
-    // The fabric carrying it out
-
-    private static readonly IPAddress B = IPAddress.Parse("10.0.0.2");
-    private static readonly byte[] Packet = IcmpEcho.Request(7, 1, [9, 9]).InIpv4(IPAddress.Parse("10.0.0.1"), B).ToBytes();
-
-    private static (InMemoryFabric Fabric, IPacketPort A, ConcurrentQueue<byte[]> AtB) Lan(FakeTimeProvider clock)
-    {
-        var f = new InMemoryFabric(clock);
-        f.Cable("hostA", "eth0", "lan");
-        f.Cable("hostB", "eth0", "lan");
-        var got = new ConcurrentQueue<byte[]>();
-        var a = f.Host("hostA").Open("eth0", [InterfaceAddress.Parse("10.0.0.1/24")], (_, _) => { });
-        f.Host("hostB").Open("eth0", [InterfaceAddress.Parse("10.0.0.2/24")], (_, bytes) => got.Enqueue(bytes));
-        return (f, a, got);
-    }
-
-    [Fact]
-    public void An_impaired_port_loses_what_netem_loses_counted_by_cause_on_its_link_and_clear_restores_delivery()
-    {
-        var clock = new FakeTimeProvider(T0);
-        var (f, a, atB) = Lan(clock);
-        f.Impair("hostA", "eth0", ImpairmentSpec.Loss(100), NetemModel.RandomFor(42, "hostA", "eth0"));
-        for (var i = 0; i < 5; i++) a.Send(B, Packet);
-        Assert.Empty(atB);
-        Assert.Equal(new LinkCounters("lan", 0, 0, 0, ImpairedLoss: 5), f.Counters("lan"));
-        Assert.Contains("impaired loss 5", f.Describe());
-        Assert.Contains("egress netem loss 100%: offered 5, dropped loss 5", f.Describe());
-
-        f.Impair("hostA", "eth0", null);
-        a.Send(B, Packet);
-        Assert.Single(atB);
-        Assert.Equal(5, f.Counters("lan").ImpairedLoss); // the cleared impairment's drops stay counted
-        Assert.Equal(5, f.Impairment("hostA", "eth0")!.Lost);
-    }
-
-    [Fact]
-    public void An_impaired_port_delays_by_the_injected_clock_and_what_was_in_flight_when_the_sender_lost_carrier_is_lost()
-    {
-        var clock = new FakeTimeProvider(T0);
-        var (f, a, atB) = Lan(clock);
-        f.Impair("hostA", "eth0", Parse("delay 20ms"), new Random(1));
-        Assert.True(a.Send(B, Packet));
-        Assert.Empty(atB);
-        clock.Advance(TimeSpan.FromMilliseconds(20));
-        Assert.Equal(Packet, Assert.Single(atB)); // a copy with the same bytes
-        Assert.Equal(1, f.Counters("lan").Delivered);
-
-        a.Send(B, Packet);
-        f.SetCable("hostA", "eth0", false);
-        clock.Advance(TimeSpan.FromMilliseconds(20));
-        Assert.Single(atB);
-        Assert.Equal(1, f.Counters("lan").NoCarrier);
     }
 }

@@ -69,7 +69,7 @@ public sealed class DrillEndToEndSpec(ITestOutputHelper output) : IDisposable
         foreach (var p in pcaps)
         {
             Assert.True(File.Exists(p.GetProperty("file").GetString()), p.ToString());
-            Assert.InRange(p.GetProperty("packets").GetInt64(), 1, ClusterActors.Actors.DataPlane.FabricCapture.DefaultMaxPacketsPerSegment);
+            Assert.InRange(p.GetProperty("packets").GetInt64(), 1, ClusterActors.Node.LabHarness.Fabric.FabricCapture.DefaultMaxPacketsPerSegment);
         }
         var command = root.GetProperty("tshark_command").GetString()!;
         Assert.StartsWith($"tshark -r '{Path.Combine(reports, "fgcp-failover-1-wan.pcapng")}' -o 'esp.enable_encryption_decode:TRUE'", command);

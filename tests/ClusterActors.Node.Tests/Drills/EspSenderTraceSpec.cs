@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
-using ClusterActors.Actors.Client;
+using ClusterActors.Node.LabHarness.Fabric;
+using ClusterActors.Node.LabHarness.Client;
 using ClusterActors.Actors.DataPlane;
 using ClusterActors.Node.Drills;
 using ClusterActors.Protocol.Esp;

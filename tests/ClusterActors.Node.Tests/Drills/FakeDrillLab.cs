@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using ClusterActors.Actors.Client;
+using ClusterActors.Node.LabHarness.Client;
 using ClusterActors.Actors.Unit;
 using ClusterActors.Node.Drills;
 using ClusterActors.Protocol.Ipsec;

@@ -1,5 +1,6 @@
 using ClusterActors.Node.Drills;
 using ClusterActors.Node.Hosting;
+using ClusterActors.Protocol.Ike;
 
 namespace ClusterActors.Node.Tests.Drills;
 
@@ -139,8 +140,8 @@ public sealed class StrongSwanDrillSpec
         Assert.All(changes.Values, c => Assert.Contains("set nattraversal enable", c));
         Assert.DoesNotContain(DrillCommand.Changes(drill, fastTimers: false).Values, c => c.Contains("nattraversal", StringComparison.Ordinal));
         var unit = LoopbackLab.ScenarioConfig("DC2_VM2", changes["DC2_VM2"]);
-        Assert.Equal("enable", Assert.Single(unit.Phase1).NatTraversal);
-        Assert.Equal("disable", Assert.Single(LoopbackLab.ScenarioConfig("DC2_VM2").Phase1).NatTraversal);
+        Assert.Equal(NatTraversal.Enable, Assert.Single(unit.Phase1).NatTraversal);
+        Assert.Equal(NatTraversal.Disable, Assert.Single(LoopbackLab.ScenarioConfig("DC2_VM2").Phase1).NatTraversal);
     }
 
     [Fact]

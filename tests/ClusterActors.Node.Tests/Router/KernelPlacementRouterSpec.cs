@@ -1,5 +1,5 @@
 using System.Net;
-using ClusterActors.Actors.DataPlane;
+using ClusterActors.Node.LabHarness.Fabric;
 using ClusterActors.Node.Router;
 
 namespace ClusterActors.Node.Tests.Router;

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
-using ClusterActors.Actors.DataPlane;
+using ClusterActors.Node.LabHarness.Fabric;
 using ClusterActors.Node.Hosting.Kernel;
 using ClusterActors.Node.Router;
 using ClusterActors.Node.Tests.Kernel;

@@ -1,4 +1,5 @@
 using ClusterActors.Protocol.Config;
+using ClusterActors.Protocol.Ike;
 using ClusterActors.Protocol.Ipsec;
 using Xunit;
 
@@ -29,6 +30,9 @@ public class ConfigWordsTests
         { "peertype", "dialup", PeerType.Dialup },
         { "peertype", "peer", PeerType.Peer },
         { "peertype", "peergrp", PeerType.Peergrp },
+        { "nattraversal", "enable", NatTraversal.Enable },
+        { "nattraversal", "disable", NatTraversal.Disable },
+        { "nattraversal", "forced", NatTraversal.Forced },
     };
 
     private static Enum ValueOf(Phase1Interface p, string key) => key switch
@@ -36,6 +40,7 @@ public class ConfigWordsTests
         "type" => p.Type,
         "dpd" => p.Dpd,
         "peertype" => p.PeerType,
+        "nattraversal" => p.NatTraversal,
         _ => throw new ArgumentOutOfRangeException(nameof(key))
     };
 
@@ -44,6 +49,7 @@ public class ConfigWordsTests
         "type" => ConfigWords.Word(p.Type),
         "dpd" => ConfigWords.Word(p.Dpd),
         "peertype" => ConfigWords.Word(p.PeerType),
+        "nattraversal" => ConfigWords.Word(p.NatTraversal),
         _ => throw new ArgumentOutOfRangeException(nameof(key))
     };
 
@@ -83,6 +89,7 @@ public class ConfigWordsTests
         Check<Phase1Type>();
         Check<DpdMode>();
         Check<PeerType>();
+        Check<NatTraversal>();
     }
 
     [Fact]
@@ -101,6 +108,7 @@ public class ConfigWordsTests
     [InlineData("type", "dialin", "static, dynamic, ddns")]
     [InlineData("dpd", "sometimes", "disable, on-idle, on-demand")]
     [InlineData("peertype", "none", "any, one, dialup, peer, peergrp")]
+    [InlineData("nattraversal", "on", "enable, disable, forced")]
     public void An_unknown_word_is_a_located_error_naming_the_words_fortios_accepts(string key, string word, string accepted)
     {
         var text = Phase1($"{key} {word}");

@@ -1,4 +1,5 @@
 using ClusterActors.Protocol.Config;
+using ClusterActors.Protocol.Ike;
 using Xunit;
 
 namespace ClusterActors.Protocol.Tests.Config;
@@ -226,7 +227,7 @@ public class RouterStaticTests
     public void Phase1_nat_traversal_defaults_to_enable_with_a_10_second_keepalive()
     {
         var p = Parse(Phase1()).Phase1.Single();
-        Assert.Equal("enable", p.NatTraversal);
+        Assert.Equal(NatTraversal.Enable, p.NatTraversal);
         Assert.Equal(10, p.Keepalive);
         Assert.DoesNotContain("keepalive", Parse(Phase1()).Show("vpn ipsec phase1-interface", false));
         Assert.Contains("set keepalive 10", Parse(Phase1()).Show("vpn ipsec phase1-interface", true));
@@ -244,10 +245,10 @@ public class RouterStaticTests
     {
         var doc = Parse(Phase1(line));
         var p = doc.Phase1.Single();
-        Assert.Equal(mode, p.NatTraversal);
+        Assert.Equal(mode, ConfigWords.Word(p.NatTraversal));
         Assert.Equal(keepalive, p.Keepalive);
         var again = Parse(doc.ToText()).Phase1.Single();
-        Assert.Equal((mode, keepalive), (again.NatTraversal, again.Keepalive));
+        Assert.Equal((mode, keepalive), (ConfigWords.Word(again.NatTraversal), again.Keepalive));
     }
 
     [Fact]

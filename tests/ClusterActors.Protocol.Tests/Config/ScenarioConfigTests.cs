@@ -1,4 +1,5 @@
 using ClusterActors.Protocol.Config;
+using ClusterActors.Protocol.Ike;
 using Xunit;
 
 namespace ClusterActors.Protocol.Tests.Config;
@@ -163,7 +164,7 @@ public class ScenarioConfigTests
         Assert.Equal(DpdMode.OnIdle, p.Dpd);
         Assert.Equal([2], p.DhGroups);
         Assert.True(p.FgspSync);
-        Assert.Equal("disable", p.NatTraversal);
+        Assert.Equal(NatTraversal.Disable, p.NatTraversal);
         Assert.Equal("Nokia_Peer", p.PeerId);
         Assert.Equal("********", p.PskSecret!.Clear);
         Assert.Equal(60, p.DpdRetryInterval);
