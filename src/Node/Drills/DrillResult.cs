@@ -62,6 +62,22 @@ public sealed record DrillRunResult
     /// <summary>Why the run stopped early (a step that could not be carried out, a timeout); null when it ran to the end.</summary>
     public string? Error { get; init; }
 
+    /// <summary>
+    /// The checks a drill with its own runner makes of its own measurement (heartbeat-loss, flapping-uplink,
+    /// fgsp-dpd-flush: <see cref="DrillCatalog.OwnRunners"/>), pure functions of its result; part of <see cref="Checks"/>
+    /// (and so of the JSON's `checks[]` and the verdict), not written twice.
+    /// </summary>
+    [JsonIgnore]
+    public IReadOnlyList<DrillCheck> OwnChecks { get; init; } = [];
+
+    /// <summary>The progress lines such a drill printed, in order (its per-step figures); empty for the scripted drills.</summary>
+    public IReadOnlyList<string> Log { get; init; } = [];
+
+    /// <summary>False for a drill that sends no traffic through the tunnel (heartbeat-loss, fgsp-dpd-flush): it has no
+    /// timeline to draw, so no SVG is written or linked.</summary>
+    [JsonIgnore]
+    public bool HasTimeline { get; init; } = true;
+
     public IReadOnlyList<DrillCheck> Checks => DrillVerdict.Checks(this);
 
     [JsonIgnore]
@@ -161,4 +177,8 @@ public sealed record Timeline(double IntervalMs, IReadOnlyList<string> Units, IR
 }
 
 /// <summary>One line of the verdict: what was measured against what was expected; <see cref="Ok"/> null for a value only reported.</summary>
-public sealed record DrillCheck(string Phase, string What, string Measured, string Expected, bool? Ok);
+public sealed record DrillCheck(string Phase, string What, string Measured, string Expected, bool? Ok)
+{
+    /// <summary>One line for a failed check: `PHASE: WHAT: MEASURED, expected EXPECTED` (the FAIL line, the summary's "what failed").</summary>
+    public string Failure => $"{Phase}: {What}: {Measured}, expected {Expected}";
+}
