@@ -70,8 +70,9 @@ public sealed record DrillRunResult
     [JsonIgnore]
     public IReadOnlyList<DrillCheck> OwnChecks { get; init; } = [];
 
-    /// <summary>The progress lines such a drill printed, in order (its per-step figures); empty for the scripted drills.</summary>
-    public IReadOnlyList<string> Log { get; init; } = [];
+    /// <summary>The progress lines such a drill printed, in order (its per-step figures); null, and left out of the JSON, for the scripted drills.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? Log { get; init; }
 
     /// <summary>False for a drill that sends no traffic through the tunnel (heartbeat-loss, fgsp-dpd-flush): it has no
     /// timeline to draw, so no SVG is written or linked.</summary>
@@ -180,5 +181,6 @@ public sealed record Timeline(double IntervalMs, IReadOnlyList<string> Units, IR
 public sealed record DrillCheck(string Phase, string What, string Measured, string Expected, bool? Ok)
 {
     /// <summary>One line for a failed check: `PHASE: WHAT: MEASURED, expected EXPECTED` (the FAIL line, the summary's "what failed").</summary>
+    [JsonIgnore]
     public string Failure => $"{Phase}: {What}: {Measured}, expected {Expected}";
 }

@@ -49,7 +49,7 @@ public static class MarkdownReport
         var ownFaults = r.Setup.Count + r.Phases.Count == 0 ? r.Events.Where(e => e.Kind == "fault").ToList() : [];
         foreach (var (e, i) in ownFaults.Select((e, i) => (e, i + 1))) sb.Append(c, $"| {i} | {Sec(e.AtMs)} | {Cell(e.Text)} |\n");
         if (r.Setup.Count + r.Phases.Count + ownFaults.Count == 0)
-            sb.Append(r.Log.Count > 0 ? "| — | — | as the drill's log below says |\n" : "| — | — | none injected |\n");
+            sb.Append(r.Log is { Count: > 0 } ? "| — | — | as the drill's log below says |\n" : "| — | — | none injected |\n");
         sb.Append("\nTimes are seconds since the tunnel came up (the timeline's zero); measured delays are after the fault.\n\n");
 
         sb.Append("## Measured\n\n| phase | what | measured | expected | |\n|---|---|---:|---|:-:|\n");
@@ -80,7 +80,7 @@ public static class MarkdownReport
             if (r.Roles.Count == 0) sb.Append("| — | | | | not reached | |\n");
             sb.Append('\n');
         }
-        if (r.Log.Count > 0)
+        if (r.Log is { Count: > 0 })
         {
             sb.Append("## Log\n\nThe drill's progress as it printed it:\n\n```\n");
             foreach (var line in r.Log) sb.Append(line).Append('\n');
