@@ -119,7 +119,7 @@ public static partial class DpdFlushDrill
         public IReadOnlyList<DrillCheck> Checks => DpdFlushDrill.Checks(this);
         public DrillRunResult Report => DpdFlushDrill.Report(this);
         public bool Passed => Report.Passed;
-        public IReadOnlyList<string> Violations => Report.Checks.Where(c => c.Ok == false).Select(c => c.Failure).ToList();
+        public IReadOnlyList<string> Violations => Report.Failures;
     }
 
     /// <summary>The drill's own expectations of <paramref name="r"/>, each measured value against its bound.</summary>

@@ -175,10 +175,9 @@ public static class DrillCommand
         results.Add(result);
         foreach (var path in Write(result, outDir)) await stdout.WriteLineAsync($"  wrote {path}");
         WriteSummary(summary.With(results), outDir);
-        var failed = result.Checks.Where(x => x.Ok == false).ToList();
-        await stdout.WriteLineAsync(failed.Count == 0
+        await stdout.WriteLineAsync(result.Passed
             ? $"  {result.Drill} run {result.Run}: PASS"
-            : $"  {result.Drill} run {result.Run}: FAIL ({string.Join("; ", failed.Select(f => f.Failure))})");
+            : $"  {result.Drill} run {result.Run}: FAIL ({string.Join("; ", result.Failures)})");
         await stdout.FlushAsync();
     }
 

@@ -84,6 +84,10 @@ public sealed record DrillRunResult
     [JsonIgnore]
     public bool Passed => Checks.All(c => c.Ok != false);
 
+    /// <summary>Each failed check as one line (<see cref="DrillCheck.Failure"/>): the FAIL line, the summary's "what failed".</summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> Failures => Checks.Where(c => c.Ok == false).Select(c => c.Failure).ToList();
+
     /// <summary>"pass" when every expectation held, else "fail".</summary>
     [JsonPropertyOrder(-1)]
     public string Verdict => Passed ? "pass" : "fail";

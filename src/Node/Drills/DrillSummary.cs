@@ -62,7 +62,7 @@ public sealed record DrillSummary
         {
             var stem = DrillCommand.Stem(r);
             return new DrillSummaryRun(r.Drill, r.Run, r.Verdict,
-                r.Checks.Where(x => x.Ok == false).Select(f => f.Failure).ToList(),
+                r.Failures,
                 stem + ".md", stem + ".json", r.HasTimeline ? stem + ".svg" : null);
         }).ToList(),
         Faults = Rows(results),

@@ -77,7 +77,7 @@ public static class FlappingUplinkDrill
         public IReadOnlyList<DrillCheck> Checks => FlappingUplinkDrill.Checks(this);
         public DrillRunResult Report => FlappingUplinkDrill.Report(this);
         public bool Passed => Report.Passed;
-        public IReadOnlyList<string> Violations => Report.Checks.Where(c => c.Ok == false).Select(c => c.Failure).ToList();
+        public IReadOnlyList<string> Violations => Report.Failures;
     }
 
     /// <summary>The drill's own expectations of <paramref name="r"/>: one owner per tunnel at every poll outside the allowance

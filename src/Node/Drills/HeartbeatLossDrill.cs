@@ -73,7 +73,7 @@ public static class HeartbeatLossDrill
         public IReadOnlyList<DrillCheck> Checks => HeartbeatLossDrill.Checks(this);
         public DrillRunResult Report => HeartbeatLossDrill.Report(this);
         public bool Passed => Report.Passed;
-        public IReadOnlyList<string> Violations => Report.Checks.Where(c => c.Ok == false).Select(c => c.Failure).ToList();
+        public IReadOnlyList<string> Violations => Report.Failures;
     }
 
     /// <summary>
