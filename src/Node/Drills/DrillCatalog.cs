@@ -215,7 +215,7 @@ public static class DrillCatalog
          ForcedFailoverRoles];
 
     /// <summary>
-    /// The drills with their own runner, outside `all` (src/Node/Drills/README.md, "Not in all": each takes 30–50 s
+    /// The drills with their own runner, outside `all` (src/Node/Drills/README.md, "Not in all": each takes 26–50 s
     /// embedded with the fast timers, more than `all`'s scripted drills together): the guide's DPD variant and issue 14's
     /// impairment drills. `drill [SCENARIO] NAME` runs one, one run, and writes the same report folder as the others.
     /// </summary>
