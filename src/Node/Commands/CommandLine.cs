@@ -302,7 +302,8 @@ public static class CommandLine
         var words = new Argument<string[]>("drill")
         {
             Description = "[SCENARIO] DRILL: the scenario (default seed) and the drill: "
-                          + string.Join(", ", Drills.DrillCatalog.Names) + ", or all; or chaos (random faults, --seed/--run); or, alone: "
+                          + string.Join(", ", Drills.DrillCatalog.Names) + ", or all; or chaos (random faults, --seed/--run); or, not in all (26-50 s each, "
+                          + "run alone, e.g. drill seed heartbeat-loss --fast-timers, drill fgsp-standalone fgsp-dpd-flush): "
                           + string.Join(", ", Drills.DrillCatalog.OwnRunners.Select(d => d.Name)),
             Arity = ArgumentArity.ZeroOrMore,
         };

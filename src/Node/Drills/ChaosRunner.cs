@@ -394,8 +394,12 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
             $"{tunnel}: {string.Join("+", owners)} at {S(since)}" + (until is { } u ? string.Create(CultureInfo.InvariantCulture, $" for {u - since:0} ms") : " to the end");
     }
 
+    /// <summary>The one unit owning the lab's one tunnel now (what the drills with their own runner report the dial came up on); null otherwise.</summary>
+    internal static async Task<string?> SingleOwner(IDrillLab lab) =>
+        (await OwnersNow(lab)).Owners.Values.ToList() is [[var unit]] ? unit : null;
+
     /// <summary>Each tunnel's owners now (units listing it sync-primary), and how many units answered.</summary>
-    private static async Task<(Dictionary<string, IReadOnlyList<string>> Owners, int Answering)> OwnersNow(IDrillLab lab)
+    internal static async Task<(Dictionary<string, IReadOnlyList<string>> Owners, int Answering)> OwnersNow(IDrillLab lab)
     {
         var lists = await Task.WhenAll(lab.Units.Select(async u => (Unit: u, Tunnels: await lab.Tunnels(u))));
         var owners = new Dictionary<string, IReadOnlyList<string>>();

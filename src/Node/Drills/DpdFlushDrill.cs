@@ -77,23 +77,107 @@ public static partial class DpdFlushDrill
     public static double BoundMs(int retryIntervalSeconds, int retryCount) =>
         (retryCount + 1) * (retryIntervalSeconds * 1000.0 + DpdCheckMs) + DrillBounds.SlackMs;
 
-    /// <summary>What the run measured and the invariants it checked; <see cref="Violations"/> empty means it passed.</summary>
-    public sealed record Result(string Owner, ulong Seed, uint SpiBefore, uint SpiAfter, double LossToFlushMs, double BoundMs,
-        int RetryIntervalSeconds, int RetryCount, long AntiReplayDrops, IReadOnlyList<string> Violations, IReadOnlyList<string> Lines)
+    /// <summary>What the run measured; <see cref="Checks"/> holds it to the drill's expectations, purely, and
+    /// <see cref="Report"/> is the run's report in the scripted drills' shape.</summary>
+    public sealed record Result
     {
-        public bool Passed => Violations.Count == 0;
+        public required string Scenario { get; init; }
+        public required string Owner { get; init; }
+        public required string Tunnel { get; init; }
+        public required string Client { get; init; }
+        public required ulong Seed { get; init; }
+        public required uint SpiBefore { get; init; }
+        public uint EncSpiBefore { get; init; }
+        /// <summary>The redialed tunnel's `dec` SPI on the owner; 0 when the owner does not own one.</summary>
+        public required uint SpiAfter { get; init; }
+        /// <summary>Whether the client's own inbound SPI changed with the redial (a new CHILD SA, not the old one kept).</summary>
+        public required bool ClientSpiChanged { get; init; }
+        /// <summary>From the client's loss to the first poll without the tunnel on the owner; NaN when it was never flushed.</summary>
+        public required double LossToFlushMs { get; init; }
+        public required double BoundMs { get; init; }
+        /// <summary>How long the drill waited for the flush before giving up.</summary>
+        public required double FlushLimitMs { get; init; }
+        public required int RetryIntervalSeconds { get; init; }
+        public required int RetryCount { get; init; }
+        /// <summary>Every unit's tunnel list read this many times (every 50 ms), the invariants checked on each.</summary>
+        public required int Polls { get; init; }
+        /// <summary>Polls that saw more than one unit own the tunnel ("poll 12: DC1_VM1+DC1_VM4").</summary>
+        public required IReadOnlyList<string> TwoOwners { get; init; }
+        /// <summary>Polls that saw a unit other than the owner list any tunnel ("poll 3: DC1_VM1 lists vpn1_1").</summary>
+        public required IReadOnlyList<string> OtherHolders { get; init; }
+        /// <summary>Units still listing the tunnel right after the flush was seen.</summary>
+        public required IReadOnlyList<string> ListedAfterFlush { get; init; }
+        public required long AntiReplayDrops { get; init; }
+        public long? IcvFailures { get; init; }
+        public required DrillTimers Timers { get; init; }
+        public required IReadOnlyList<CastEntry> Cast { get; init; }
+        public required DateTimeOffset StartedAt { get; init; }
+        public required double DurationS { get; init; }
+        public string? DialNextHop { get; init; }
+        public required IReadOnlyList<string> Lines { get; init; }
+
+        public IReadOnlyList<DrillCheck> Checks => DpdFlushDrill.Checks(this);
+        public DrillRunResult Report => DpdFlushDrill.Report(this);
+        public bool Passed => Report.Passed;
+        public IReadOnlyList<string> Violations => Report.Failures;
     }
 
-    /// <summary>`clusteractors drill fgsp-standalone fgsp-dpd-flush`: embedded only, one run, its own timers (no --rate, --runs, --fast-timers).</summary>
-    public static async Task<int> RunCommand(DrillCommand.Request request, LabTopology topology, TextWriter stdout, CancellationToken ct)
+    /// <summary>The drill's own expectations of <paramref name="r"/>, each measured value against its bound.</summary>
+    public static IReadOnlyList<DrillCheck> Checks(Result r)
+    {
+        var flushed = !double.IsNaN(r.LossToFlushMs);
+        var checks = new List<DrillCheck>
+        {
+            new("flush", $"{r.Owner} flushes {r.Tunnel} after {r.Client} is lost (DPD)",
+                flushed ? DrillVerdict.Ms(r.LossToFlushMs) : $"still listed {DrillVerdict.Ms(r.FlushLimitMs)} after",
+                string.Create(CultureInfo.InvariantCulture, $"≤ {DrillVerdict.Ms(r.BoundMs)} ((dpd-retrycount {r.RetryCount} + 1) × (dpd-retryinterval {r.RetryIntervalSeconds} s + {DpdCheckMs:0} ms check) + {DrillBounds.SlackMs:0} ms)"),
+                flushed && r.LossToFlushMs <= r.BoundMs),
+        };
+        if (flushed)
+            checks.Add(new("flush", $"units listing {r.Tunnel} once {r.Owner} flushed it", Units(r.ListedAfterFlush), "none", r.ListedAfterFlush.Count == 0));
+        checks.Add(new("run", $"units but {r.Owner} listing a tunnel (fgsp-sync disabled: only it holds the SAs)",
+            r.OtherHolders.Count == 0 ? $"none in {r.Polls} polls" : First(r.OtherHolders), "never", r.OtherHolders.Count == 0 && r.Polls > 0));
+        checks.Add(new("run", $"owners of {r.Tunnel} at once", r.TwoOwners.Count == 0 ? $"at most one in {r.Polls} polls" : First(r.TwoOwners),
+            "at most one", r.TwoOwners.Count == 0));
+        var redialed = r.SpiAfter != 0 && r.SpiAfter != r.SpiBefore && r.ClientSpiChanged;
+        checks.Add(new("redial", $"{r.Client} back, its DPD unanswered, dials again",
+            r.SpiAfter == 0 ? $"no tunnel owned by {r.Owner}" : $"{r.Owner} dec {r.SpiAfter:x8} (was {r.SpiBefore:x8}){(r.ClientSpiChanged ? "" : ", the client's SPI unchanged")}",
+            $"a new tunnel (new SPIs) on {r.Owner}", redialed));
+        return checks;
+
+        static string Units(IReadOnlyList<string> units) => units.Count == 0 ? "none" : string.Join(", ", units);
+        static string First(IReadOnlyList<string> seen) => seen[0] + (seen.Count > 1 ? $" (+{seen.Count - 1} more)" : "");
+    }
+
+    public const string Title = "FGSP DPD: the lost client's tunnel flushed by its fgsp-sync disabled owner";
+
+    /// <summary>The run as a report in the scripted drills' shape (<see cref="DrillCommand.Write"/>): no PC1 traffic, so no timeline.</summary>
+    public static DrillRunResult Report(Result r) => new()
+    {
+        Drill = Name, Title = Title, Run = 1, Scenario = r.Scenario, Mode = "embedded", StartedAt = r.StartedAt, DurationS = r.DurationS,
+        Summary = $"Fortinet's \"Allow IPsec DPD in FGSP members to support failovers\": {r.Owner} has `set fgsp-sync disable`, so it alone holds "
+                  + $"{r.Client}'s tunnel {r.Tunnel} (the DC router's hash seed {r.Seed} places {r.Client} on it). {r.Client}'s WAN cable is pulled: "
+                  + $"{r.Owner}'s DPD probes go unanswered and it flushes the tunnel; no other unit ever lists it. {r.Client} comes back, finds its own "
+                  + "DPD unanswered and dials a new tunnel (new SPIs) on the same owner.",
+        RatePps = 0, FastTimers = false, Timers = r.Timers, Cast = r.Cast, HasTimeline = false,
+        ConfigChanges = [$"{r.Owner}: `config vpn ipsec phase1-interface` / `set dpd-retryinterval {r.RetryIntervalSeconds}` (drill timer; dpd-retrycount {r.RetryCount} as configured)",
+            $"DC router: `hash-seed: {r.Seed}` (the smallest seed placing {r.Client} on {r.Owner})"],
+        ExpectedDialedVia = r.Owner, DialedVia = r.Owner, DialNextHop = r.DialNextHop,
+        DialedDecSpi = r.SpiBefore.ToString("x8", CultureInfo.InvariantCulture), DialedEncSpi = r.EncSpiBefore.ToString("x8", CultureInfo.InvariantCulture),
+        AntiReplayDrops = r.AntiReplayDrops, IcvFailures = r.IcvFailures, OwnChecks = Checks(r), Log = r.Lines,
+    };
+
+    /// <summary>`clusteractors drill fgsp-standalone fgsp-dpd-flush`: embedded only, one run, its own timers (no --rate, --runs, --fast-timers);
+    /// the report folder as the scripted drills' (<see cref="DrillCommand.RunOwn"/>).</summary>
+    public static async Task<int> RunCommand(DrillCommand.Request request, LabTopology topology, TextWriter stdout, CancellationToken ct, TimeProvider? clock = null)
     {
         if (request.Mode != "embedded") throw new Hosting.UsageException($"{Name} runs embedded only for now");
         if (request.Runs != 1 || request.FastTimers || request.Hb10Ms || request.Client != DrillCommand.FortiGateClient)
             throw new Hosting.UsageException($"{Name} takes no --runs, --fast-timers, --hb-10ms or --client: it sets its own DPD timer");
-        if (DrillCast.Resolve(topology).NoSyncMember is null)
-            throw new Hosting.UsageException($"{Name} is not applicable to {topology.Name}: no FGSP member has `set fgsp-sync disable` on the dialup phase1");
-        var result = await RunEmbedded(topology, stdout, ct);
-        return result.Passed ? 0 : 1;
+        if (DrillCatalog.Own(Name).NotApplicable(DrillCast.Resolve(topology)) is { } why)
+            throw new Hosting.UsageException($"{Name} is not applicable to {topology.Name}: {why}");
+        return await DrillCommand.RunOwn(request, topology.Name, Name, 0, null, stdout,
+            async () => (await RunEmbedded(topology, stdout, ct)).Report, clock);
     }
 
     /// <summary>Runs the drill embedded on <paramref name="topology"/> (the shipped fgsp-standalone by default).</summary>
@@ -104,7 +188,8 @@ public static partial class DpdFlushDrill
         var phase1 = placed.Topology.Unit(owner).Config.Phase1.First(p => p.Type == Phase1Type.Dynamic);
         await using var lab = new EmbeddedDrillLab(new Dictionary<string, string> { [owner] = FastDpd(phase1.Name) }, placed.Topology);
         var lines = new List<string>();
-        var violations = new List<string>();
+        var startedAt = DateTimeOffset.UtcNow;
+        var wall = Stopwatch.StartNew();
         async Task Say(string line) { lines.Add(line); await progress.WriteLineAsync(line); }
         var cast = DrillCast.Resolve(placed.Topology);
         var retryCount = phase1.DpdRetryCount;
@@ -116,14 +201,17 @@ public static partial class DpdFlushDrill
         await Say($"  dialed: client SPIs in {dial.ClientInboundSpi:x8} out {dial.ClientOutboundSpi:x8} via {dial.NextHop}");
 
         // Every unit's `diagnose vpn tunnel list`, the invariants checked on each look.
+        var polls = 0;
+        List<string> twoOwners = new(), otherHolders = new();
         async Task<Dictionary<string, IReadOnlyList<TunnelView>>> Lists()
         {
             var all = new Dictionary<string, IReadOnlyList<TunnelView>>();
             foreach (var u in lab.Units) all[u] = await lab.Tunnels(u) ?? [];
+            polls++;
             var owners = all.Where(kv => kv.Value.Any(t => t.Role != TunnelRole.Standby)).Select(kv => kv.Key).ToList();
-            if (owners.Count > 1) violations.Add($"more than one owner: {string.Join(", ", owners)}");
+            if (owners.Count > 1) twoOwners.Add($"poll {polls}: {string.Join("+", owners)}");
             foreach (var (u, list) in all.Where(kv => kv.Key != owner && kv.Value.Count > 0))
-                violations.Add($"{u} holds {string.Join(", ", list.Select(t => t.Name))} (only {owner} may: fgsp-sync disabled)");
+                otherHolders.Add($"poll {polls}: {u} lists {string.Join(", ", list.Select(t => t.Name))}");
             return all;
         }
 
@@ -144,17 +232,16 @@ public static partial class DpdFlushDrill
             if (now[owner].All(t => t.Name != tunnel.Name)) { flushedAt = sw.Elapsed.TotalMilliseconds; break; }
             await Task.Delay(50, ct);
         }
+        var listedAfter = new List<string>();
         if (flushedAt is null)
-            violations.Add($"{owner} still lists {tunnel.Name} {limit.TotalSeconds:0.0} s after {client.Name} was lost (no DPD flush)");
+            await Say($"  {owner} still lists {tunnel.Name} {limit.TotalSeconds:0.0} s after {client.Name} was lost (no DPD flush)");
         else
         {
             await Say(string.Create(CultureInfo.InvariantCulture,
                 $"  {client.Name} lost ({client.WanInterface} pulled) -> {owner} flushed {tunnel.Name} after {flushedAt:0} ms "
                 + $"(bound (dpd-retrycount {retryCount} + 1) x (dpd-retryinterval {FastRetryIntervalSeconds} s + {DpdCheckMs:0} ms check) + {DrillBounds.SlackMs:0} ms = {bound:0} ms)"));
-            if (flushedAt > bound) violations.Add($"flush after {flushedAt:0} ms, above the DPD bound {bound:0} ms");
             var after = await Lists();
-            foreach (var (u, list) in after.Where(kv => kv.Value.Any(t => t.Name == tunnel.Name)))
-                violations.Add($"{u} still lists {tunnel.Name} after the flush");
+            listedAfter.AddRange(after.Where(kv => kv.Value.Any(t => t.Name == tunnel.Name)).Select(kv => kv.Key));
         }
 
         // The client comes back: its own DPD finds the gateway no longer knows the IKE SA, it takes the tunnel down and dials again.
@@ -165,15 +252,20 @@ public static partial class DpdFlushDrill
         var again = await lab.Dial(ct);
         var redialed = await Lists();
         var newTunnel = redialed[owner].FirstOrDefault(t => t.Role != TunnelRole.Standby);
-        if (newTunnel is null) violations.Add($"{owner} does not own the redialed tunnel");
-        else if (newTunnel.DecSpi == tunnel.DecSpi || again.ClientInboundSpi == dial.ClientInboundSpi)
-            violations.Add($"the redial kept the SPIs {tunnel.DecSpi:x8} (no new tunnel)");
-        else
-            await Say($"  redialed: {owner} {newTunnel.Name} {TunnelRoles.Word(newTunnel.Role)} dec {newTunnel.DecSpi:x8} enc {newTunnel.EncSpi:x8} (new SPIs)");
-        var drops = lab.Client().AntiReplayDrops ?? 0;
-        if (drops != 0) violations.Add($"{drops} anti-replay drops at {client.Name}");
-        await Say(violations.Count == 0 ? $"  PASS ({drops} anti-replay drops, one owner throughout)" : "  FAIL: " + string.Join("; ", violations.Distinct()));
-        return new Result(owner, placed.Seed, tunnel.DecSpi, newTunnel?.DecSpi ?? 0, flushedAt ?? double.NaN, bound, FastRetryIntervalSeconds, retryCount,
-            drops, violations.Distinct().ToList(), lines);
+        if (newTunnel is not null)
+            await Say($"  redialed: {owner} {newTunnel.Name} {TunnelRoles.Word(newTunnel.Role)} dec {newTunnel.DecSpi:x8} enc {newTunnel.EncSpi:x8}");
+        var clientView = lab.Client();
+        var result = new Result
+        {
+            Scenario = topology.Name, Owner = owner, Tunnel = tunnel.Name, Client = client.Name, Seed = placed.Seed,
+            SpiBefore = tunnel.DecSpi, EncSpiBefore = tunnel.EncSpi, SpiAfter = newTunnel?.DecSpi ?? 0,
+            ClientSpiChanged = again.ClientInboundSpi != dial.ClientInboundSpi, LossToFlushMs = flushedAt ?? double.NaN, BoundMs = bound,
+            FlushLimitMs = limit.TotalMilliseconds, RetryIntervalSeconds = FastRetryIntervalSeconds, RetryCount = retryCount, Polls = polls,
+            TwoOwners = twoOwners, OtherHolders = otherHolders, ListedAfterFlush = listedAfter,
+            AntiReplayDrops = clientView.AntiReplayDrops ?? 0, IcvFailures = clientView.IcvFailures, Timers = lab.Timers, Cast = cast.Entries,
+            StartedAt = startedAt, DurationS = Math.Round(wall.Elapsed.TotalSeconds, 1), DialNextHop = dial.NextHop, Lines = lines,
+        };
+        await Say(result.Passed ? $"  PASS ({result.AntiReplayDrops} anti-replay drops, one owner throughout)" : "  FAIL: " + string.Join("; ", result.Violations));
+        return result with { Lines = lines.ToList() };
     }
 }

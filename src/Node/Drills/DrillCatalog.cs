@@ -215,15 +215,31 @@ public static class DrillCatalog
          ForcedFailoverRoles];
 
     /// <summary>
-    /// The drills that run on their own, embedded, one run each, outside `all` and the report machinery (each prints its
-    /// own measurement): the guide's DPD variant and issue 14's impairment drills. `drill [SCENARIO] NAME` runs one.
+    /// The drills with their own runner, outside `all` (src/Node/Drills/README.md, "Not in all": each takes 26–50 s
+    /// embedded with the fast timers, more than `all`'s scripted drills together): the guide's DPD variant and issue 14's
+    /// impairment drills. `drill [SCENARIO] NAME` runs one, one run, and writes the same report folder as the others.
     /// </summary>
-    public static IReadOnlyList<(string Name, string Title)> OwnRunners { get; } =
+    public static IReadOnlyList<OwnRunner> OwnRunners { get; } =
     [
-        (DpdFlushDrill.Name, "FGSP DPD: the lost client's tunnel flushed by its fgsp-sync disabled owner"),
-        (HeartbeatLossDrill.Name, "rising loss on the FGCP heartbeat link: the loss of the first false failover (--seed)"),
-        (FlappingUplinkDrill.Name, "the owner's uplink flaps N times: one owner per tunnel, traffic back, no anti-replay drops (--seed)"),
+        new(DpdFlushDrill.Name, "FGSP DPD: the lost client's tunnel flushed by its fgsp-sync disabled owner", TakesFastTimers: false,
+            c => c.NoSyncMember is null ? "no FGSP member has `set fgsp-sync disable` on the dialup phase1" : null),
+        new(HeartbeatLossDrill.Name, "rising loss on the FGCP heartbeat link: the loss of the first false failover (--seed)", TakesFastTimers: true,
+            c => c.OwnerPeer is null ? "the tunnel's owner has no FGCP peer" : null),
+        new(FlappingUplinkDrill.Name, "the owner's uplink flaps N times: one owner per tunnel, traffic back, no anti-replay drops (--seed)", TakesFastTimers: true,
+            _ => null),
     ];
+
+    /// <summary>The own runner named <paramref name="name"/>.</summary>
+    public static OwnRunner Own(string name) => OwnRunners.First(r => r.Name == name);
+
+    /// <summary>
+    /// What `all` prints it leaves out: the own runners this lab has roles for, each as the command that runs it
+    /// (`clusteractors drill seed heartbeat-loss --fast-timers`); <paramref name="lab"/> is the scenario's name or
+    /// `--topology FILE`, <paramref name="fastTimers"/> whether `all` was asked with them.
+    /// </summary>
+    public static IReadOnlyList<string> NotInAll(DrillCast cast, string lab, bool fastTimers) =>
+        OwnRunners.Where(r => r.NotApplicable(cast) is null)
+            .Select(r => $"clusteractors drill {lab} {r.Name}{(fastTimers && r.TakesFastTimers ? " --fast-timers" : "")}").ToList();
 
     /// <summary>The seed's cast: what <see cref="DrillCast.Resolve"/> gives for the shipped seed topology.</summary>
     public static DrillCast SeedCast => SeedCastLazy.Value;
@@ -257,3 +273,7 @@ public static class DrillCatalog
     public static IReadOnlyList<DrillDefinition> Select(string name) =>
         SelectRoles(name).Where(d => d.NotApplicable(SeedCast) is null).Select(d => d.Bind(SeedCast)).ToList();
 }
+
+/// <summary>A drill with its own runner: its name, a line for `drill --help`, whether it takes `--fast-timers`, and why a lab
+/// has no role for it (null: applicable).</summary>
+public sealed record OwnRunner(string Name, string Title, bool TakesFastTimers, Func<DrillCast, string?> NotApplicable);

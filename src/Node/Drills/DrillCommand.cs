@@ -70,9 +70,10 @@ public static class DrillCommand
         if (request.Topology is null)
             Scenarios.Directory(scenario); // unknown scenario: a usage error naming the known ones
         if (drillName == ChaosCommand.Name) return await ChaosCommand.RunAsync(request, stdout, stderr, ct, labFactory, clock);
-        if (drillName == DpdFlushDrill.Name) return await DpdFlushDrill.RunCommand(request, LabTopology(request, scenario), stdout, ct);
-        if (drillName == HeartbeatLossDrill.Name) return await HeartbeatLossDrill.RunCommand(request, LabTopology(request, scenario), stdout, ct);
-        if (drillName == FlappingUplinkDrill.Name) return await FlappingUplinkDrill.RunCommand(request, LabTopology(request, scenario), stdout, ct);
+        if (drillName == DpdFlushDrill.Name) return await DpdFlushDrill.RunCommand(request, LabTopology(request, scenario), stdout, ct, clock);
+        if (drillName == HeartbeatLossDrill.Name) return await HeartbeatLossDrill.RunCommand(request, LabTopology(request, scenario), stdout, ct, clock);
+        if (drillName == FlappingUplinkDrill.Name)
+            return await FlappingUplinkDrill.RunCommand(request, LabTopology(request, scenario), stdout, ct, labFactory, clock);
         if (request.Seed is not null || request.Run is not null) throw new UsageException("--seed and --run are the chaos drill's options");
         if (request.FastTimers && request.Hb10Ms) throw new UsageException("--fast-timers or --hb-10ms, not both: each sets hb-lost-threshold");
         var drills = DrillCatalog.SelectRoles(drillName);
@@ -97,14 +98,17 @@ public static class DrillCommand
         if (request.Runs is < 1 or > 100) throw new UsageException("--runs is from 1 to 100");
 
         clock ??= TimeProvider.System;
-        var startedAt = clock.GetUtcNow();
-        var outDir = InvocationFolder(request.Out ?? DefaultOut, drillName, startedAt);
-        await stdout.WriteLineAsync($"reports in {outDir}");
-        var summary = new DrillSummary
+        var (outDir, summary) = await Begin(request, scenario, drillName, request.Rate, null, stdout, clock);
+        if (drillName == "all")
         {
-            Scenario = scenario, Drill = drillName, Mode = request.Mode, Client = request.Client, RatePps = request.Rate, FastTimers = request.FastTimers,
-            Hb10Ms = request.Hb10Ms, RunsEach = request.Runs, StartedAt = startedAt,
-        };
+            // The drills `all` leaves out (README "Not in all"): named with the command that runs each, once, up front.
+            summary = summary with
+            {
+                NotInAll = DrillCatalog.NotInAll(cast, request.Topology is null ? scenario : $"--topology {request.Topology}", request.FastTimers),
+            };
+            if (summary.NotInAll.Count > 0)
+                await stdout.WriteLineAsync($"not in all (too long for it, each runs alone): {string.Join("; ", summary.NotInAll)}");
+        }
         var settings = new DrillSettings(scenario, request.Rate, request.FastTimers, GapBounded: request.Client == StrongSwanClient);
         var results = new List<DrillRunResult>();
         var notApplicable = new List<DrillNotApplicable>();
@@ -137,14 +141,7 @@ public static class DrillCommand
                     await stdout.FlushAsync();
                 }
                 await stdout.WriteLineAsync("done");
-                results.Add(result);
-                foreach (var path in Write(result, outDir)) await stdout.WriteLineAsync($"  wrote {path}");
-                WriteSummary(summary.With(results), outDir);
-                var failed = result.Checks.Where(x => x.Ok == false).ToList();
-                await stdout.WriteLineAsync(failed.Count == 0
-                    ? $"  {drill.Name} run {run}: PASS"
-                    : $"  {drill.Name} run {run}: FAIL ({string.Join("; ", failed.Select(f => $"{f.Phase}: {f.What}: {f.Measured}, expected {f.Expected}"))})");
-                await stdout.FlushAsync();
+                await Report(result, summary, results, outDir, stdout);
                 if (ct.IsCancellationRequested)
                 {
                     await stderr.WriteLineAsync("clusteractors: drill interrupted");
@@ -152,11 +149,62 @@ public static class DrillCommand
                 }
             }
         }
+        return await End(summary, results, outDir, stdout, clock);
+    }
+
+    /// <summary>Claims the invocation's folder, says where the reports go and writes the summary of no run yet (verdict
+    /// "none", incomplete), so a run that dies leaves a summary that says so.</summary>
+    private static async Task<(string OutDir, DrillSummary Summary)> Begin(Request request, string scenario, string drillName, double ratePps, long? seed,
+        TextWriter stdout, TimeProvider clock)
+    {
+        var startedAt = clock.GetUtcNow();
+        var outDir = InvocationFolder(request.Out ?? DefaultOut, drillName, startedAt);
+        await stdout.WriteLineAsync($"reports in {outDir}");
+        var summary = new DrillSummary
+        {
+            Scenario = scenario, Drill = drillName, Mode = request.Mode, Client = request.Client, RatePps = ratePps, FastTimers = request.FastTimers,
+            Hb10Ms = request.Hb10Ms, RunsEach = request.Runs, StartedAt = startedAt, Seed = seed,
+        };
+        WriteSummary(summary, outDir);
+        return (outDir, summary);
+    }
+
+    /// <summary>One finished run: its files (`wrote …`), the summary so far, and its PASS or FAIL line with what failed.</summary>
+    private static async Task Report(DrillRunResult result, DrillSummary summary, List<DrillRunResult> results, string outDir, TextWriter stdout)
+    {
+        results.Add(result);
+        foreach (var path in Write(result, outDir)) await stdout.WriteLineAsync($"  wrote {path}");
+        WriteSummary(summary.With(results), outDir);
+        await stdout.WriteLineAsync(result.Passed
+            ? $"  {result.Drill} run {result.Run}: PASS"
+            : $"  {result.Drill} run {result.Run}: FAIL ({string.Join("; ", result.Failures)})");
+        await stdout.FlushAsync();
+    }
+
+    /// <summary>The invocation's end: the table over several runs, the complete summary, the folder again; the exit code.</summary>
+    private static async Task<int> End(DrillSummary summary, IReadOnlyList<DrillRunResult> results, string outDir, TextWriter stdout, TimeProvider clock)
+    {
         if (results.Count > 1) await stdout.WriteAsync(Summary(results));
         foreach (var path in WriteSummary(summary.With(results) with { FinishedAt = clock.GetUtcNow(), Complete = true }, outDir))
             await stdout.WriteLineAsync($"wrote {path}");
         await stdout.WriteLineAsync($"reports in {outDir}");
         return results.All(r => r.Passed) ? Passed : Failed;
+    }
+
+    /// <summary>
+    /// A drill with its own runner (<see cref="DrillCatalog.OwnRunners"/>: heartbeat-loss, flapping-uplink,
+    /// fgsp-dpd-flush) as an invocation of one run, in the same shape as the scripted drills': its own folder under
+    /// --out, `DRILL-1.md`/`.json` (and `.svg` when it sampled PC1's traffic), `summary.md`/`.json`, the `wrote …` and
+    /// `reports in …` lines, exit 0 on PASS and 1 on FAIL. <paramref name="run"/> runs the drill and returns its report.
+    /// </summary>
+    public static async Task<int> RunOwn(Request request, string scenario, string drillName, double ratePps, long? seed, TextWriter stdout,
+        Func<Task<DrillRunResult>> run, TimeProvider? clock = null)
+    {
+        clock ??= TimeProvider.System;
+        var (outDir, summary) = await Begin(request, scenario, drillName, ratePps, seed, stdout, clock);
+        var results = new List<DrillRunResult>();
+        await Report(await run(), summary, results, outDir, stdout);
+        return await End(summary, results, outDir, stdout, clock);
     }
 
     /// <summary>The CLI lines applied to each unit's shipped config for <paramref name="drill"/> (and the client:
@@ -236,15 +284,21 @@ public static class DrillCommand
     /// <summary>The run's file names without extension: `DRILL-N`.</summary>
     public static string Stem(DrillRunResult result) => $"{result.Drill}-{result.Run}";
 
-    /// <summary>Writes the three files of a run; returns their paths.</summary>
+    /// <summary>Writes the files of a run (Markdown, JSON, and the SVG when it has a timeline); returns their paths.</summary>
     public static IReadOnlyList<string> Write(DrillRunResult result, string outDir)
     {
         var stem = Stem(result);
         var md = Path.Combine(outDir, stem + ".md");
         var json = Path.Combine(outDir, stem + ".json");
+        File.WriteAllText(json, JsonReport.Render(result));
+        if (!result.HasTimeline)
+        {
+            // No traffic was sampled (heartbeat-loss, fgsp-dpd-flush): no timeline to draw.
+            File.WriteAllText(md, MarkdownReport.Render(result));
+            return [md, json];
+        }
         var svg = Path.Combine(outDir, stem + ".svg");
         File.WriteAllText(svg, SvgTimeline.Render(result));
-        File.WriteAllText(json, JsonReport.Render(result));
         File.WriteAllText(md, MarkdownReport.Render(result, stem + ".svg"));
         return [md, json, svg];
     }

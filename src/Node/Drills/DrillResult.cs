@@ -62,10 +62,31 @@ public sealed record DrillRunResult
     /// <summary>Why the run stopped early (a step that could not be carried out, a timeout); null when it ran to the end.</summary>
     public string? Error { get; init; }
 
+    /// <summary>
+    /// The checks a drill with its own runner makes of its own measurement (heartbeat-loss, flapping-uplink,
+    /// fgsp-dpd-flush: <see cref="DrillCatalog.OwnRunners"/>), pure functions of its result; part of <see cref="Checks"/>
+    /// (and so of the JSON's `checks[]` and the verdict), not written twice.
+    /// </summary>
+    [JsonIgnore]
+    public IReadOnlyList<DrillCheck> OwnChecks { get; init; } = [];
+
+    /// <summary>The progress lines such a drill printed, in order (its per-step figures); null, and left out of the JSON, for the scripted drills.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? Log { get; init; }
+
+    /// <summary>False for a drill that sends no traffic through the tunnel (heartbeat-loss, fgsp-dpd-flush): it has no
+    /// timeline to draw, so no SVG is written or linked.</summary>
+    [JsonIgnore]
+    public bool HasTimeline { get; init; } = true;
+
     public IReadOnlyList<DrillCheck> Checks => DrillVerdict.Checks(this);
 
     [JsonIgnore]
     public bool Passed => Checks.All(c => c.Ok != false);
+
+    /// <summary>Each failed check as one line (<see cref="DrillCheck.Failure"/>): the FAIL line, the summary's "what failed".</summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> Failures => Checks.Where(c => c.Ok == false).Select(c => c.Failure).ToList();
 
     /// <summary>"pass" when every expectation held, else "fail".</summary>
     [JsonPropertyOrder(-1)]
@@ -161,4 +182,9 @@ public sealed record Timeline(double IntervalMs, IReadOnlyList<string> Units, IR
 }
 
 /// <summary>One line of the verdict: what was measured against what was expected; <see cref="Ok"/> null for a value only reported.</summary>
-public sealed record DrillCheck(string Phase, string What, string Measured, string Expected, bool? Ok);
+public sealed record DrillCheck(string Phase, string What, string Measured, string Expected, bool? Ok)
+{
+    /// <summary>One line for a failed check: `PHASE: WHAT: MEASURED, expected EXPECTED` (the FAIL line, the summary's "what failed").</summary>
+    [JsonIgnore]
+    public string Failure => $"{Phase}: {What}: {Measured}, expected {Expected}";
+}

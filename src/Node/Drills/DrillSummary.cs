@@ -11,8 +11,9 @@ public sealed record DrillSummaryRow(string Drill, string? Fault, int Runs, int 
 /// <summary>A drill the lab has no role for (e.g. fgcp-failover where the owner has no FGCP peer): reported, not run, not failed.</summary>
 public sealed record DrillNotApplicable(string Drill, string Why);
 
-/// <summary>One run of the invocation: its verdict, what failed, and its report files (names inside the invocation's folder).</summary>
-public sealed record DrillSummaryRun(string Drill, int Run, string Verdict, IReadOnlyList<string> Failed, string Markdown, string Json, string Svg);
+/// <summary>One run of the invocation: its verdict, what failed, and its report files (names inside the invocation's folder);
+/// <paramref name="Svg"/> null for a run without a traffic timeline (heartbeat-loss, fgsp-dpd-flush).</summary>
+public sealed record DrillSummaryRun(string Drill, int Run, string Verdict, IReadOnlyList<string> Failed, string Markdown, string Json, string? Svg);
 
 /// <summary>
 /// What one `clusteractors drill` invocation did, written as `summary.md` and `summary.json` into its own folder beside
@@ -33,6 +34,13 @@ public sealed record DrillSummary
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
     public bool Hb10Ms { get; init; }
     public required int RunsEach { get; init; }
+
+    /// <summary>The seed of a drill that draws from one (heartbeat-loss, flapping-uplink): `--seed` replays it. Left out when none.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public long? Seed { get; init; }
+
+    /// <summary>For `all`: the drills this lab has roles for that `all` leaves out (too long for it), each with the command that runs it.</summary>
+    public IReadOnlyList<string> NotInAll { get; init; } = [];
     public required DateTimeOffset StartedAt { get; init; }
     public DateTimeOffset? FinishedAt { get; init; }
     public bool Complete { get; init; }
@@ -54,8 +62,8 @@ public sealed record DrillSummary
         {
             var stem = DrillCommand.Stem(r);
             return new DrillSummaryRun(r.Drill, r.Run, r.Verdict,
-                r.Checks.Where(x => x.Ok == false).Select(f => $"{f.Phase}: {f.What}: {f.Measured}, expected {f.Expected}").ToList(),
-                stem + ".md", stem + ".json", stem + ".svg");
+                r.Failures,
+                stem + ".md", stem + ".json", r.HasTimeline ? stem + ".svg" : null);
         }).ToList(),
         Faults = Rows(results),
     };
@@ -90,17 +98,22 @@ public sealed record DrillSummary
         var sb = new StringBuilder();
         sb.Append(c, $"# Drill {Drill} on {Scenario}: {(Complete ? Verdict.ToUpperInvariant() : "INCOMPLETE")}, {Passed} of {Runs.Count} runs passed\n\n");
         sb.Append(c, $"- `clusteractors drill {Scenario} {Drill} --mode {Mode}` with the {Client} client at {RatePps.ToString(c)} pps, "
-                     + $"{RunsEach} run(s) each{(FastTimers ? ", `--fast-timers`" : Hb10Ms ? ", `--hb-10ms`" : "")}.\n");
+                     + $"{RunsEach} run(s) each{(FastTimers ? ", `--fast-timers`" : Hb10Ms ? ", `--hb-10ms`" : "")}{(Seed is { } seed ? $", `--seed {seed}`" : "")}.\n");
         sb.Append(c, $"- Started {StartedAt:yyyy-MM-dd HH:mm:ss} UTC");
         sb.Append(FinishedAt is { } end ? string.Create(c, $", ended {end:yyyy-MM-dd HH:mm:ss} UTC.\n") : ", not ended (interrupted, or still running).\n");
         sb.Append("\n## Runs\n\n| drill | run | verdict | what failed | report |\n|---|---:|---|---|---|\n");
         foreach (var r in Runs)
             sb.Append(c, $"| {r.Drill} | {r.Run} | {(r.Verdict == "pass" ? MarkdownReport.Pass : MarkdownReport.Fail)} {r.Verdict} | "
-                         + $"{(r.Failed.Count == 0 ? "—" : Cell(string.Join("; ", r.Failed)))} | [{r.Markdown}]({r.Markdown}), [json]({r.Json}), [svg]({r.Svg}) |\n");
+                         + $"{(r.Failed.Count == 0 ? "—" : Cell(string.Join("; ", r.Failed)))} | [{r.Markdown}]({r.Markdown}), [json]({r.Json}){(r.Svg is null ? "" : $", [svg]({r.Svg})")} |\n");
         if (NotApplicable.Count > 0)
         {
             sb.Append("\n## Not applicable to this lab\n\n| drill | why |\n|---|---|\n");
             foreach (var n in NotApplicable) sb.Append(c, $"| {n.Drill} | {Cell(n.Why)} |\n");
+        }
+        if (NotInAll.Count > 0)
+        {
+            sb.Append("\n## Not run by all (each runs alone)\n\n");
+            foreach (var n in NotInAll) sb.Append(c, $"- `{n}`\n");
         }
         sb.Append("\n## Per drill and fault\n\n| drill | fault | runs | passed | gap median | gap max | lost median | lost max | loss bound | detection median |\n");
         sb.Append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");

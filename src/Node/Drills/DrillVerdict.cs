@@ -66,6 +66,7 @@ public static class DrillVerdict
             checks.Add(new("run", $"{n.Unit} never holds vpn1_1 (fgsp-sync disable)",
                 n.HeldAtMs is { } at ? $"held it {Ms(at)} after the dial" : $"never held it ({n.Polls} polls)", "never", n.HeldAtMs is null && n.Polls > 0));
         foreach (var p in r.Phases) Phase(p, checks);
+        checks.AddRange(r.OwnChecks);
         ClientCounter(checks, "anti-replay drops", r.AntiReplayDrops);
         ClientCounter(checks, "ICV failures", r.IcvFailures);
         foreach (var role in r.Roles)

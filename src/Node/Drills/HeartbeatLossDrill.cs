@@ -31,16 +31,104 @@ public static class HeartbeatLossDrill
     public sealed record Options(long Seed, IReadOnlyList<double>? Steps = null, TimeSpan? Hold = null, bool FastTimers = false, bool Impair = true);
 
     /// <summary>One step of the ramp as measured: heartbeats each end offered and lost, and what the polls saw.</summary>
+    /// <param name="ChanceOfRun">The exact chance of hb-lost-threshold heartbeats lost in a row one way in the step's heartbeats (<see cref="ChanceOfLostRun"/>).</param>
     public sealed record Step(double LossPercent, TimeSpan Held, long OwnerSent, long OwnerLost, long PeerSent, long PeerLost, int Polls,
-        int TwoPrimaryPolls, int TwoOwnerPolls);
+        int TwoPrimaryPolls, int TwoOwnerPolls, double ChanceOfRun = double.NaN);
 
-    public sealed record Result(long Seed, string Owner, string Peer, string Hbdev, int HbIntervalMs, int HbLostThreshold,
-        double? FalseFailoverAtLoss, double? FalseFailoverAfterMs, string? FalseFailoverSeen, IReadOnlyList<Step> Steps,
-        double? HealedAfterMs, IReadOnlyList<string> Violations, IReadOnlyList<string> Lines)
+    /// <summary>What the run measured; <see cref="Checks"/> holds it to the drill's expectations, purely, and
+    /// <see cref="Report"/> is the run's report in the scripted drills' shape.</summary>
+    public sealed record Result
     {
-        public bool Passed => Violations.Count == 0;
+        public required string Scenario { get; init; }
+        public required long Seed { get; init; }
+        public required string Owner { get; init; }
+        public required string Peer { get; init; }
+        public required string Hbdev { get; init; }
+        public required int HbIntervalMs { get; init; }
+        public required int HbLostThreshold { get; init; }
+        public double? FalseFailoverAtLoss { get; init; }
+        public double? FalseFailoverAfterMs { get; init; }
+        public string? FalseFailoverSeen { get; init; }
+        /// <summary>The ramp as run: it stops at the step of the first false failover.</summary>
+        public required IReadOnlyList<Step> Steps { get; init; }
+        public double? HealedAfterMs { get; init; }
+        /// <summary>How long the drill waits for the heal: 2 × the FGCP detection + 5 s.</summary>
+        public required double HealWithinMs { get; init; }
+        /// <summary>What the last poll saw when the heal did not come.</summary>
+        public string? NotHealed { get; init; }
+        public required bool FastTimers { get; init; }
+        public required bool Impair { get; init; }
+        public required TimeSpan Hold { get; init; }
+        public required DrillTimers Timers { get; init; }
+        public required IReadOnlyList<CastEntry> Cast { get; init; }
+        public required DateTimeOffset StartedAt { get; init; }
+        public required double DurationS { get; init; }
+        public string? DialedVia { get; init; }
+        public string? DialNextHop { get; init; }
+        public long? AntiReplayDrops { get; init; }
+        public long? IcvFailures { get; init; }
+        public required IReadOnlyList<string> Lines { get; init; }
+
         public double LostAfterMs => (double)HbIntervalMs * HbLostThreshold;
+        public IReadOnlyList<DrillCheck> Checks => HeartbeatLossDrill.Checks(this);
+        public DrillRunResult Report => HeartbeatLossDrill.Report(this);
+        public bool Passed => Report.Passed;
+        public IReadOnlyList<string> Violations => Report.Failures;
     }
+
+    /// <summary>
+    /// The drill's own expectations of <paramref name="r"/>: per step before the false failover, no poll with two
+    /// primaries or two owners of a tunnel (at the false failover's own step they are the finding: reported, not judged);
+    /// the heal within its bound. The loss of the first false failover and the heartbeats lost per step are reported.
+    /// </summary>
+    public static IReadOnlyList<DrillCheck> Checks(Result r)
+    {
+        var checks = new List<DrillCheck>();
+        for (var i = 0; i < r.Steps.Count; i++)
+        {
+            var s = r.Steps[i];
+            var phase = $"loss {F(s.LossPercent)}%";
+            var falseFailoverStep = r.FalseFailoverAtLoss is not null && i == r.Steps.Count - 1;
+            checks.Add(new(phase, $"heartbeats lost ({r.Owner} / {r.Peer}, {r.Hbdev} netem)",
+                string.Create(CultureInfo.InvariantCulture,
+                    $"{s.OwnerLost} of {s.OwnerSent} / {s.PeerLost} of {s.PeerSent} in {s.Held.TotalSeconds:0.0} s; chance of {r.HbLostThreshold} in a row one way {s.ChanceOfRun:0.####}"),
+                "measured", null));
+            var ok = s.TwoPrimaryPolls == 0 && s.TwoOwnerPolls == 0;
+            checks.Add(new(phase, "polls with two primaries / two owners of a tunnel", $"{s.TwoPrimaryPolls} / {s.TwoOwnerPolls} of {s.Polls}",
+                falseFailoverStep ? "measured (the false failover's split brain)" : "0 / 0", falseFailoverStep ? null : ok));
+        }
+        checks.Add(new("result", "first false failover (a role change in the cluster while both units answer)",
+            r.FalseFailoverAtLoss is { } at
+                ? string.Create(CultureInfo.InvariantCulture, $"at {F(at)}% loss, {r.FalseFailoverAfterMs:0} ms into the step: {r.FalseFailoverSeen}")
+                : $"none up to {(r.Steps.Count == 0 ? "—" : F(r.Steps[^1].LossPercent) + "%")} loss",
+            string.Create(CultureInfo.InvariantCulture, $"reported against hb-lost-threshold {r.HbLostThreshold} × hb-interval {r.HbIntervalMs} ms = {r.LostAfterMs:0} ms"),
+            null));
+        checks.Add(new("heal", "one primary and one owner per tunnel after the impairment is cleared",
+            r.HealedAfterMs is { } healed ? DrillVerdict.Ms(healed) : $"not healed: {r.NotHealed ?? "—"}", $"≤ {DrillVerdict.Ms(r.HealWithinMs)}",
+            r.HealedAfterMs is not null));
+        return checks;
+    }
+
+    private static string F(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
+
+    public const string Title = "Heartbeat loss: rising loss on the FGCP heartbeat link until the first false failover";
+
+    /// <summary>The run as a report in the scripted drills' shape (<see cref="DrillCommand.Write"/>): no PC1 traffic, so no timeline.</summary>
+    public static DrillRunResult Report(Result r) => new()
+    {
+        Drill = Name, Title = Title, Run = 1, Scenario = r.Scenario, Mode = "embedded", StartedAt = r.StartedAt, DurationS = r.DurationS,
+        Summary = string.Create(CultureInfo.InvariantCulture,
+            $"netem loss on the egress of both ends of {r.Owner}'s FGCP heartbeat link ({r.Hbdev} on {r.Owner} and {r.Peer}), rising "
+            + $"{string.Join(", ", r.Steps.Select(s => F(s.LossPercent)))} % (the ramp stops at the first false failover), each step held "
+            + $"{r.Hold.TotalSeconds:0.#} s while both units and every unit's tunnels are polled every {PollEvery.TotalMilliseconds:0} ms. A unit declares its "
+            + $"peer lost after hb-lost-threshold {r.HbLostThreshold} × hb-interval {r.HbIntervalMs} ms without a heartbeat; the loss of the first false "
+            + $"failover is reported against that. Then the impairment is cleared and the cluster must heal to one primary and one owner per tunnel."
+            + $"{(r.Impair ? "" : " Control run: the ramp's polls with no impairment applied.")}"),
+        RatePps = 0, FastTimers = r.FastTimers, Timers = r.Timers, Cast = r.Cast, HasTimeline = false,
+        ConfigChanges = [$"{r.Owner}, {r.Peer}: netem loss on {r.Hbdev}'s egress, seed {r.Seed} (`--seed {r.Seed}` replays the same losses)"],
+        ExpectedDialedVia = r.Owner, DialedVia = r.DialedVia, DialNextHop = r.DialNextHop,
+        AntiReplayDrops = r.AntiReplayDrops, IcvFailures = r.IcvFailures, OwnChecks = Checks(r), Log = r.Lines,
+    };
 
     /// <summary>
     /// The chance that one heartbeat stream at <paramref name="lossPercent"/> has <paramref name="threshold"/> losses in a
@@ -68,17 +156,19 @@ public static class HeartbeatLossDrill
         return done;
     }
 
-    /// <summary>`clusteractors drill [seed] heartbeat-loss [--seed N] [--fast-timers]`: embedded only, one run.</summary>
-    public static async Task<int> RunCommand(DrillCommand.Request request, LabTopology topology, TextWriter stdout, CancellationToken ct)
+    /// <summary>`clusteractors drill [seed] heartbeat-loss [--seed N] [--fast-timers]`: embedded only, one run, the report folder as the
+    /// scripted drills' (<see cref="DrillCommand.RunOwn"/>). <paramref name="options"/>: a test's own ramp instead of the default one.</summary>
+    public static async Task<int> RunCommand(DrillCommand.Request request, LabTopology topology, TextWriter stdout, CancellationToken ct,
+        TimeProvider? clock = null, Options? options = null)
     {
         if (request.Mode != "embedded") throw new Hosting.UsageException($"{Name} runs embedded only for now");
         if (request.Runs != 1 || request.Hb10Ms || request.Run is not null || request.Client != DrillCommand.FortiGateClient)
             throw new Hosting.UsageException($"{Name} takes --seed and --fast-timers only: one run, the ramp is its own");
-        if (DrillCast.Resolve(topology).OwnerPeer is null)
-            throw new Hosting.UsageException($"{Name} is not applicable to {topology.Name}: the tunnel's owner has no FGCP peer");
-        var seed = request.Seed ?? Random.Shared.NextInt64(1, 1_000_000);
-        var result = await RunEmbedded(topology, new Options(seed, FastTimers: request.FastTimers), stdout, ct);
-        return result.Passed ? 0 : 1;
+        if (DrillCatalog.Own(Name).NotApplicable(DrillCast.Resolve(topology)) is { } why)
+            throw new Hosting.UsageException($"{Name} is not applicable to {topology.Name}: {why}");
+        options ??= new Options(request.Seed ?? Random.Shared.NextInt64(1, 1_000_000), FastTimers: request.FastTimers);
+        return await DrillCommand.RunOwn(request, topology.Name, Name, 0, options.Seed, stdout,
+            async () => (await RunEmbedded(topology, options, stdout, ct)).Report, clock);
     }
 
     public static async Task<Result> RunEmbedded(LabTopology topology, Options options, TextWriter progress, CancellationToken ct)
@@ -93,9 +183,9 @@ public static class HeartbeatLossDrill
         var hold = options.Hold ?? TimeSpan.FromMilliseconds(Math.Max(5000, 3 * timers.FgcpDetectionMs));
         var steps = options.Steps ?? DefaultSteps;
         var lines = new List<string>();
-        var violations = new List<string>();
+        var startedAt = DateTimeOffset.UtcNow;
+        var wall = Stopwatch.StartNew();
         async Task Say(string line) { lines.Add(line); await progress.WriteLineAsync(line); }
-        string F(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
 
         await Say($"{Name}: seed {options.Seed}; owner {owner}, FGCP peer {peer}, heartbeat link {hbdev} (netem loss on both ends' egress); "
                   + $"hb-interval {timers.HbIntervalMs} ms x hb-lost-threshold {timers.HbLostThreshold} = peer lost after {F(timers.FgcpDetectionMs)} ms "
@@ -103,6 +193,7 @@ public static class HeartbeatLossDrill
                   + (options.Impair ? "" : " (control run: no impairment applied)"));
         await Say("  lab: " + await lab.Up(cast.Primaries, ct));
         var dial = await lab.Dial(ct);
+        var dialedVia = await ChaosRunner.SingleOwner(lab);
         await Say($"  dialed: client SPIs in {dial.ClientInboundSpi:x8} out {dial.ClientOutboundSpi:x8} via {dial.NextHop}");
 
         var pair = new[] { owner, peer };
@@ -162,22 +253,21 @@ public static class HeartbeatLossDrill
                 // With no impairment, every heartbeat sent is on the wire: TxPackets counts them.
                 return options.Impair && loss > 0 && imp is not null ? (imp.Offered - offered0, imp.Lost - lost0) : (hbOf(u).Counters.TxPackets - tx0, 0L);
             });
-            var step = new Step(loss, held, counts[owner].Item1, counts[owner].Item2, counts[peer].Item1, counts[peer].Item2, polls, twoPrimaries, twoOwners);
-            measured.Add(step);
             var beats = (int)(held.TotalMilliseconds / timers.HbIntervalMs);
+            var step = new Step(loss, held, counts[owner].Item1, counts[owner].Item2, counts[peer].Item1, counts[peer].Item2, polls, twoPrimaries, twoOwners,
+                ChanceOfLostRun(options.Impair ? loss : 0, timers.HbLostThreshold, beats));
+            measured.Add(step);
             await Say(string.Create(CultureInfo.InvariantCulture,
                 $"  loss {F(loss),3}% for {held.TotalSeconds:0.0} s: {owner} sent {step.OwnerSent} lost {step.OwnerLost}, {peer} sent {step.PeerSent} lost {step.PeerLost}; "
                 + $"{polls} polls, two primaries at {twoPrimaries}, two owners at {twoOwners}; "
-                + $"chance of {timers.HbLostThreshold} in a row in {beats} heartbeats one way: {ChanceOfLostRun(options.Impair ? loss : 0, timers.HbLostThreshold, beats):0.####}"));
+                + $"chance of {timers.HbLostThreshold} in a row in {beats} heartbeats one way: {step.ChanceOfRun:0.####}"));
             if (failoverLoss is not null)
             {
                 await Say(string.Create(CultureInfo.InvariantCulture,
                     $"  FALSE FAILOVER at loss {F(loss)}% after {failoverAfter:0} ms of the step: {failoverSeen}"));
                 break;
             }
-            // Before any false failover the cluster must never show two primaries, nor the tunnel two owners.
-            if (twoPrimaries > 0) violations.Add($"two primaries at {twoPrimaries} polls at loss {F(loss)}% with no false failover reported");
-            if (twoOwners > 0) violations.Add($"two owners of a tunnel at {twoOwners} polls at loss {F(loss)}%");
+            // Before any false failover the cluster must never show two primaries, nor the tunnel two owners: Checks holds each step to it.
         }
 
         // Heal: the impairment cleared, one primary again and one owner of the tunnel.
@@ -193,7 +283,7 @@ public static class HeartbeatLossDrill
             await Task.Delay(PollEvery, ct);
         }
         if (healed is null)
-            violations.Add($"not healed {healWithin.TotalSeconds:0.0} s after the impairment was cleared: {last.Primaries} primaries, tunnels {last.Owners}");
+            await Say($"  not healed {healWithin.TotalSeconds:0.0} s after the impairment was cleared: {last.Primaries} primaries, tunnels {last.Owners}");
         else
             await Say(string.Create(CultureInfo.InvariantCulture, $"  cleared -> one primary and one owner after {healed:0} ms (tunnels {last.Owners})"));
         await Say("  hbdev counters: " + string.Join("; ", pair.Select(u => $"{u} {hbdev} {hbOf(u).Impairment?.ToString() ?? "never impaired"}")));
@@ -201,9 +291,19 @@ public static class HeartbeatLossDrill
             ? string.Create(CultureInfo.InvariantCulture,
                 $"  result: first false failover at {F(at)}% loss (hb-lost-threshold {timers.HbLostThreshold} x hb-interval {timers.HbIntervalMs} ms = {F(timers.FgcpDetectionMs)} ms), seed {options.Seed}")
             : $"  result: no false failover up to {F(steps[^1])}% loss (hb-lost-threshold {timers.HbLostThreshold} x hb-interval {timers.HbIntervalMs} ms), seed {options.Seed}");
-        await Say(violations.Count == 0 ? "  PASS (at most one primary and one owner per tunnel at every poll before it, healed after)"
-            : "  FAIL: " + string.Join("; ", violations.Distinct()));
-        return new Result(options.Seed, owner, peer, hbdev, timers.HbIntervalMs, timers.HbLostThreshold, failoverLoss, failoverAfter, failoverSeen,
-            measured, healed, violations.Distinct().ToList(), lines);
+        var client = lab.Client();
+        var result = new Result
+        {
+            Scenario = topology.Name, Seed = options.Seed, Owner = owner, Peer = peer, Hbdev = hbdev, HbIntervalMs = timers.HbIntervalMs,
+            HbLostThreshold = timers.HbLostThreshold, FalseFailoverAtLoss = failoverLoss, FalseFailoverAfterMs = failoverAfter,
+            FalseFailoverSeen = failoverSeen, Steps = measured, HealedAfterMs = healed, HealWithinMs = healWithin.TotalMilliseconds,
+            NotHealed = healed is null ? $"{last.Primaries} primaries, tunnels {last.Owners}" : null, FastTimers = options.FastTimers,
+            Impair = options.Impair, Hold = hold, Timers = timers, Cast = cast.Entries, StartedAt = startedAt,
+            DurationS = Math.Round(wall.Elapsed.TotalSeconds, 1), DialedVia = dialedVia, DialNextHop = dial.NextHop,
+            AntiReplayDrops = client.AntiReplayDrops, IcvFailures = client.IcvFailures, Lines = lines,
+        };
+        await Say(result.Passed ? "  PASS (at most one primary and one owner per tunnel at every poll before it, healed after)"
+            : "  FAIL: " + string.Join("; ", result.Violations));
+        return result with { Lines = lines.ToList() };
     }
 }

@@ -32,7 +32,9 @@ public static class MarkdownReport
             : " (the VM defaults the seed keeps, hello-holddown lowered).\n");
         sb.Append(c, $"- DC router: probes each cluster's port2 address every {t.ProbeIntervalMs} ms, dead after {t.ProbeMisses} missed: ");
         sb.Append(c, $"router detection ({t.ProbeMisses} + 1) × {t.ProbeIntervalMs} ms = {t.RouterDetectionMs:0} ms.\n");
-        sb.Append(r.Mode.Contains("strongSwan", StringComparison.Ordinal)
+        sb.Append(r.RatePps == 0
+            ? "- Traffic: none through the tunnel (the drill watches the units' roles and tunnel lists, not PC1's echoes).\n"
+            : r.Mode.Contains("strongSwan", StringComparison.Ordinal)
             ? string.Create(c, $"- Traffic: strongSwan's LAN side 10.10.1.1 → Server 10.10.101.2, `ping -D -O -i {(1 / r.RatePps).ToString("0.######", c)}` ({r.RatePps.ToString(c)} pps nominal) through charon's ipsec0 and the tunnel, one ping run per fault; strongSwan counts no anti-replay drops or ICV failures (the report says so, not 0).\n")
             : string.Create(c, $"- Traffic: PC1 10.10.1.2 → Server 10.10.101.2, ICMP echo at {r.RatePps.ToString(c)} pps through the tunnel, one echo run per fault.\n"));
         sb.Append(c, $"- Tunnel: vpn1_1 came up on {r.DialedVia ?? "no single unit"} (expected {r.ExpectedDialedVia})");
@@ -43,7 +45,11 @@ public static class MarkdownReport
         sb.Append("## Faults\n\n| # | at | fault |\n|---|---:|---|\n");
         foreach (var s in r.Setup) sb.Append(c, $"| setup | {Sec(s.AtMs)} | {Cell(s.Fault)}, before the traffic: vpn1_1 then on {s.Owner ?? "no single unit"} |\n");
         foreach (var p in r.Phases) sb.Append(c, $"| {p.Index} | {Sec(p.FaultAtMs)} | {Cell(p.FaultDescription)} |\n");
-        if (r.Setup.Count + r.Phases.Count == 0) sb.Append("| — | — | none injected |\n");
+        // A drill with its own runner has no scripted phases: its faults are on the timeline (the flaps), or in its log.
+        var ownFaults = r.Setup.Count + r.Phases.Count == 0 ? r.Events.Where(e => e.Kind == "fault").ToList() : [];
+        foreach (var (e, i) in ownFaults.Select((e, i) => (e, i + 1))) sb.Append(c, $"| {i} | {Sec(e.AtMs)} | {Cell(e.Text)} |\n");
+        if (r.Setup.Count + r.Phases.Count + ownFaults.Count == 0)
+            sb.Append(r.Log is { Count: > 0 } ? "| — | — | as the drill's log below says |\n" : "| — | — | none injected |\n");
         sb.Append("\nTimes are seconds since the tunnel came up (the timeline's zero); measured delays are after the fault.\n\n");
 
         sb.Append("## Measured\n\n| phase | what | measured | expected | |\n|---|---|---:|---|:-:|\n");
@@ -66,11 +72,20 @@ public static class MarkdownReport
         }
         if (r.Phases.Count > 0) sb.Append('\n');
 
-        sb.Append("## Roles afterwards\n\n| unit | HA expected | HA actual | tunnel expected | tunnel actual | |\n|---|---|---|---|---|:-:|\n");
-        foreach (var role in r.Roles)
-            sb.Append(c, $"| {role.Unit} | {role.ExpectedHa} | {role.ActualHa} | {role.ExpectedTunnel} | {role.ActualTunnel} | {Mark(role.Ok)} |\n");
-        if (r.Roles.Count == 0) sb.Append("| — | | | | not reached | |\n");
-        sb.Append('\n');
+        if (r.Roles.Count > 0 || r.OwnChecks.Count == 0)
+        {
+            sb.Append("## Roles afterwards\n\n| unit | HA expected | HA actual | tunnel expected | tunnel actual | |\n|---|---|---|---|---|:-:|\n");
+            foreach (var role in r.Roles)
+                sb.Append(c, $"| {role.Unit} | {role.ExpectedHa} | {role.ActualHa} | {role.ExpectedTunnel} | {role.ActualTunnel} | {Mark(role.Ok)} |\n");
+            if (r.Roles.Count == 0) sb.Append("| — | | | | not reached | |\n");
+            sb.Append('\n');
+        }
+        if (r.Log is { Count: > 0 })
+        {
+            sb.Append("## Log\n\nThe drill's progress as it printed it:\n\n```\n");
+            foreach (var line in r.Log) sb.Append(line).Append('\n');
+            sb.Append("```\n\n");
+        }
 
         if (r.Notes.Count > 0)
         {

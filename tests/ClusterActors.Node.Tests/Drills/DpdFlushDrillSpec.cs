@@ -53,5 +53,22 @@ public sealed class DpdFlushDrillSpec(ITestOutputHelper output)
         Assert.NotEqual(result.SpiBefore, result.SpiAfter);
         Assert.NotEqual(0u, result.SpiAfter);
         Assert.Equal(0, result.AntiReplayDrops);
+
+        // The run's report folder, as `drill fgsp-standalone fgsp-dpd-flush` writes it: md + json + summary, no timeline.
+        var outRoot = Directory.CreateTempSubdirectory("clusteractors-dpd-report-").FullName;
+        try
+        {
+            var (exit, files, run) = await OwnRunnerReportSpec.Written(result.Report, outRoot);
+            Assert.Equal(DrillCommand.Passed, exit);
+            Assert.Equal(["fgsp-dpd-flush-1.json", "fgsp-dpd-flush-1.md", "summary.json", "summary.md"], files);
+            Assert.Equal("pass", run.GetProperty("verdict").GetString());
+            Assert.Equal("DC1_VM4", run.GetProperty("dialed_via").GetString());
+            Assert.Contains(run.GetProperty("checks").EnumerateArray(), c => c.GetProperty("phase").GetString() == "flush" && c.GetProperty("ok").GetBoolean());
+            Assert.Contains(run.GetProperty("checks").EnumerateArray(), c => c.GetProperty("phase").GetString() == "redial" && c.GetProperty("ok").GetBoolean());
+        }
+        finally
+        {
+            Directory.Delete(outRoot, true);
+        }
     }
 }

@@ -61,6 +61,28 @@ public sealed class ImpairmentDrillSpec(ITestOutputHelper output)
         // heartbeat heard, which left up to one hb-interval before the step began.
         Assert.InRange(result.FalseFailoverAfterMs!.Value, result.LostAfterMs - result.HbIntervalMs, result.LostAfterMs + 2000);
         Assert.NotNull(result.HealedAfterMs);
+
+        // The run's report folder, as `drill seed heartbeat-loss` writes it: md + json + summary, no timeline (no traffic).
+        var (exit, files, run) = await InFolder(result.Report);
+        Assert.Equal(0, exit);
+        Assert.Equal(["heartbeat-loss-1.json", "heartbeat-loss-1.md", "summary.json", "summary.md"], files);
+        Assert.Equal("pass", run.GetProperty("verdict").GetString());
+        Assert.Contains(run.GetProperty("checks").EnumerateArray(), c => c.GetProperty("phase").GetString() == "result"
+                                                                        && c.GetProperty("measured").GetString()!.StartsWith("at 100% loss"));
+        Assert.Contains(run.GetProperty("checks").EnumerateArray(), c => c.GetProperty("phase").GetString() == "heal" && c.GetProperty("ok").GetBoolean());
+    }
+
+    private static async Task<(int Exit, IReadOnlyList<string> Files, System.Text.Json.JsonElement Run)> InFolder(DrillRunResult report)
+    {
+        var outRoot = Directory.CreateTempSubdirectory("clusteractors-impairment-report-").FullName;
+        try
+        {
+            return await OwnRunnerReportSpec.Written(report, outRoot);
+        }
+        finally
+        {
+            Directory.Delete(outRoot, true);
+        }
     }
 
     [Fact]
@@ -91,5 +113,13 @@ public sealed class ImpairmentDrillSpec(ITestOutputHelper output)
         Assert.NotNull(result.FlowingAfterMs);
         Assert.Equal(0, result.AntiReplayDrops);
         Assert.True(result.Passed, string.Join("; ", result.Violations));
+
+        // The run's report folder, as `drill seed flapping-uplink` writes it: md + json + svg (PC1's timeline) + summary.
+        var (exit, files, run) = await InFolder(result.Report);
+        Assert.Equal(0, exit);
+        Assert.Equal(["flapping-uplink-1.json", "flapping-uplink-1.md", "flapping-uplink-1.svg", "summary.json", "summary.md"], files);
+        Assert.Equal("pass", run.GetProperty("verdict").GetString());
+        Assert.True(run.GetProperty("timeline").GetProperty("forwarded").GetProperty("DC2_VM3").EnumerateArray().Sum(v => v.GetInt64()) > 0,
+            "DC2_VM3 forwarded PC1's traffic while the uplink was down");
     }
 }
