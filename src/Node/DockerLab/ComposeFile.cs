@@ -115,21 +115,20 @@ public static partial class ComposeFile
 
         foreach (var c in plan.Clients)
         {
-            L($"  # {c.Host.TopologyName} with {t.Clients.First(x => x.Name == c.Host.TopologyName).Pcs[0].Name} behind it in a network namespace, driven over {c.Control} (mgmt only):");
+            L($"  # {c.Host.TopologyName} with {t.Clients.First(x => x.Name == c.Host.TopologyName).Pcs[0].Name} behind it on a veth pair in its container, driven over {c.Control} (mgmt only),");
+            L("  # hardened as a unit (no SYS_ADMIN: no namespace is made or entered; src/Node/lab/scripts/client-run):");
             L($"  #   docker exec {c.Host.Service} clusteractors cli --node {c.Control} dial");
             L($"  {c.Host.Service}:");
+            L("    <<: *unit-hardening");
             L($"    image: {DockerLabPlan.Image}");
             L($"    container_name: {c.Host.Service}");
             L($"    hostname: {c.Host.Hostname}");
             L("    command: [\"client-run\"]");
-            L("    cap_drop: [ALL]");
-            L("    cap_add: [NET_ADMIN, NET_RAW, SYS_ADMIN]");
-            L("    security_opt: [\"no-new-privileges:true\"]");
-            L("    read_only: true");
-            L("    tmpfs: [\"/tmp:size=64m,mode=1777\", \"/run:size=8m,mode=0755\"]");
             L("    stop_grace_period: 2s");
             L("    sysctls:");
             UnitSysctls(L, "      ");
+            foreach (var (key, value) in Commands.LabClientCommand.Pc1LinkSysctls)
+                L($"      {key.Replace('/', '.')}: {Q(value)}");
             L("    environment:");
             L($"      LAB_IFACES: {Q(c.Host.Interfaces(plan.Networks))}");
             L($"      LAB_CLIENT_SERVE: {Q(c.Control.ToString())}");
