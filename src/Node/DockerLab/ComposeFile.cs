@@ -80,11 +80,12 @@ public static partial class ComposeFile
             L($"    container_name: {r.Host.Service}");
             L($"    hostname: {r.Host.Hostname}");
             L("    command: [\"router-run\"]");
+            // router-run (root) sets up and renices; the router itself runs as the lab user (lab-user), its status on /run.
             L("    cap_drop: [ALL]");
-            L("    cap_add: [NET_ADMIN, NET_RAW, SYS_NICE]");
+            L("    cap_add: [NET_ADMIN, NET_RAW, SYS_NICE, SETUID, SETGID, SETPCAP]");
             L("    security_opt: [\"no-new-privileges:true\"]");
             L("    read_only: true");
-            L("    tmpfs: [\"/tmp:size=16m,mode=1777\", \"/run:size=8m,mode=0755\"]");
+            L("    tmpfs: [\"/tmp:size=16m,mode=1777\", \"/run:size=8m,mode=0755,uid=10001,gid=10001\"]");
             L("    stop_grace_period: 2s");
             L("    sysctls:");
             L("      net.ipv4.ip_forward: \"1\"");
@@ -142,7 +143,7 @@ public static partial class ComposeFile
 
         foreach (var s in plan.Servers)
         {
-            L($"  # {s.Host.TopologyName}: the kernel answers ping.");
+            L($"  # {s.Host.TopologyName}: the kernel answers ping (root with NET_ADMIN, NET_RAW for lab-net; then only a sleep runs).");
             L($"  {s.Host.Service}:");
             L($"    image: {DockerLabPlan.Image}");
             L($"    container_name: {s.Host.Service}");

@@ -143,6 +143,20 @@ public sealed class UnitHardeningSpec
             Assert.Equal(value, ((YamlScalarNode)sysctls[key.Replace('/', '.')]).Value);
     }
 
+    [Fact]
+    public void The_dc_router_runs_as_the_lab_user_once_set_up_and_can_write_its_status()
+    {
+        // router-run (root) sets the DC core's rules and the niceness, then the router drops to uid 10001 with the two;
+        // its status file (/run/clusteractors-router.status) needs a /run the lab user may write.
+        var router = Map(Map(Compose(), "services"), "dc_router");
+        Assert.Equal(["NET_ADMIN", "NET_RAW", "SETGID", "SETPCAP", "SETUID", "SYS_NICE"], Strings(Get(router, "cap_add")).Order());
+        Assert.Contains(Strings(Get(router, "tmpfs")), t => t.StartsWith("/run:", StringComparison.Ordinal) && t.Contains(",uid=10001,gid=10001", StringComparison.Ordinal));
+        Assert.Equal("/run/clusteractors-router.status", ClusterActors.Node.Commands.RouterCommand.DefaultStatus);
+        var routerRun = File.ReadAllText(Path.Combine(Root, "src/Node/lab/scripts/router-run"));
+        Assert.Matches(@"(?m)^exec ""\$\{nice\[@\]\}"" lab-user clusteractors router ", routerRun);
+        Assert.DoesNotMatch(@"(?m)^\s*exec (""\$\{nice\[@\]\}"" )?(clusteractors|idle)\b", routerRun);
+    }
+
     /// <summary>Capabilities no service of the lab may be given: SYS_ADMIN (mount, namespaces, setns: next to root), and ALL.</summary>
     private static readonly string[] Forbidden = ["SYS_ADMIN", "CAP_SYS_ADMIN", "ALL"];
 
