@@ -169,7 +169,11 @@ public static partial class ComposeFile
             L("    hostname: strongswan");
             L("    profiles: [\"strongswan\"]");
             L("    command: [\"swan-run\"]");
-            L("    cap_add: [NET_ADMIN, NET_RAW]");
+            L("    cap_drop: [ALL]");
+            L("    cap_add: [NET_ADMIN, NET_RAW, NET_BIND_SERVICE]");
+            L("    security_opt: [\"no-new-privileges:true\"]");
+            L("    read_only: true");
+            L("    tmpfs: [\"/tmp:size=16m,mode=1777\", \"/run:size=8m,mode=0755\"]");
             L("    devices: [\"/dev/net/tun:/dev/net/tun\"]");
             L("    stop_grace_period: 2s");
             L("    sysctls:");
@@ -192,6 +196,10 @@ public static partial class ComposeFile
             L("    container_name: clusteractors_postgres");
             L("    hostname: postgres");
             L("    profiles: [\"postgres\"]");
+            L("    cap_drop: [ALL]");
+            L("    security_opt: [\"no-new-privileges:true\"]");
+            L("    read_only: true");
+            L("    tmpfs: [\"/run/postgresql:size=8m,uid=100,gid=102\", \"/tmp:size=16m,mode=1777\"]");
             L("    volumes: [\"pg-data:/var/lib/postgresql\"]");
             L("    networks:");
             L($"      {p.Network}: {{ipv4_address: {p.Address}}}");
