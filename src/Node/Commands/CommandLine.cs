@@ -138,16 +138,16 @@ public static class CommandLine
         var unit = new Option<string>("--unit") { Description = "the scenario's unit (e.g. DC2_VM1)" };
         var once = new Option<bool>("--once") { Description = "exit once the tunnel is up" };
         var timeout = new Option<int>("--timeout") { Description = "seconds to wait for each IKE exchange", DefaultValueFactory = _ => 8 };
-        var kernel = new Option<bool>("--kernel") { Description = "container lab: CLIENT1 on this host's port1/port2 and PC1 in a network namespace (kernel packet I/O), driven over --serve" };
+        var kernel = new Option<bool>("--kernel") { Description = "container lab: CLIENT1 on this host's port1/port2 and PC1 on --pc1-interface, port2's veth peer (kernel packet I/O), driven over --serve" };
         var serve = new Option<string>("--serve") { Description = "with --kernel: control endpoint HOST:PORT (dial, traffic start PPS, traffic progress, traffic stop, counters, show)" };
-        var pc1Netns = new Option<string>("--pc1-netns") { Description = "with --kernel: PC1's network namespace (its eth0 is 10.10.1.2)", DefaultValueFactory = _ => "pc1" };
-        var cmd = new Command("client", "dial in as the scenario's FortiGate IPsec Client 1 (IKEv2 over UDP)") { config, gateway, scenario, unit, once, timeout, kernel, serve, pc1Netns };
+        var pc1Iface = new Option<string>("--pc1-interface") { Description = "with --kernel: PC1's interface, the other end of port2's veth pair in this namespace (10.10.1.2)", DefaultValueFactory = _ => "pc1" };
+        var cmd = new Command("client", "dial in as the scenario's FortiGate IPsec Client 1 (IKEv2 over UDP)") { config, gateway, scenario, unit, once, timeout, kernel, serve, pc1Iface };
         cmd.SetAction(async (pr, ct) => await Guard(async () =>
         {
             if (pr.GetValue(kernel))
             {
                 var at = pr.GetValue(serve) is { } sv ? Endpoints.Parse(sv, "--serve") : throw new UsageException("--kernel needs --serve HOST:PORT");
-                return await LabClientCommand.RunAsync(new LabClientCommand.Request(pr.GetValue(config)!, at, pr.GetValue(pc1Netns)!), Console.Out, ct);
+                return await LabClientCommand.RunAsync(new LabClientCommand.Request(pr.GetValue(config)!, at, pr.GetValue(pc1Iface)!), Console.Out, ct);
             }
             var endpoint = pr.GetValue(gateway) is { } g
                 ? Endpoints.Parse(g, "--gateway")

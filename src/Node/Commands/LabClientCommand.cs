@@ -13,8 +13,9 @@ namespace ClusterActors.Node.Commands;
 /// <summary>
 /// `clusteractors client --kernel --serve HOST:PORT --config CLIENT1.conf`: the container lab's CLIENT1 and PC1 in
 /// one process. CLIENT1 is a <see cref="DialupClientGateway"/> on the container's own interfaces (port1 on the WAN,
-/// port2 towards PC1), PC1 a <see cref="Pc1TrafficGenerator"/> in the network namespace <c>--pc1-netns</c> (its eth0
-/// is the other end of port2). Both are driven over TCP with the admin endpoint's framing (<see cref="AdminServer"/>:
+/// port2 towards PC1), PC1 a <see cref="Pc1TrafficGenerator"/> on the interface <c>--pc1-interface</c> (default pc1), the
+/// other end of a veth pair with port2 in the same network namespace: no namespace is made or entered, so the container
+/// needs no CAP_SYS_ADMIN (src/Node/lab/README.md, "Least privilege"). Both are driven over TCP with the admin endpoint's framing (<see cref="AdminServer"/>:
 /// one command per connection, answer "exit N" then the output), so `clusteractors cli --node` talks to it too:
 ///   dial                 dials (again) and prints "in SPI out SPI"
 ///   traffic start PPS    PC1 starts echo requests to the Server
@@ -25,7 +26,32 @@ namespace ClusterActors.Node.Commands;
 /// </summary>
 public static class LabClientCommand
 {
-    public sealed record Request(string ConfigFile, IPEndPoint Serve, string Pc1Namespace);
+    public sealed record Request(string ConfigFile, IPEndPoint Serve, string Pc1Interface);
+
+    /// <summary>
+    /// What the namespace's kernel needs when PC1's interface and port2 are the two ends of one veth pair in it: both ends
+    /// hold local addresses (10.10.1.1, 10.10.1.2), the ports resolve each other with ARP, and Linux answers an ARP
+    /// request whose sender is one of its own addresses only with accept_local (else a martian source) and no strict
+    /// reverse-path filter (the sender's route is the other interface). In Docker /proc/sys is read-only: compose sets
+    /// them (`sysctls:`, ComposeFile). Pc1BesideClientSpec shows the ARP failing without them.
+    /// </summary>
+    public static readonly IReadOnlyList<(string Key, string Value)> Pc1LinkSysctls =
+    [
+        ("net/ipv4/conf/all/accept_local", "1"),
+        ("net/ipv4/conf/all/rp_filter", "0"),
+        ("net/ipv4/conf/default/rp_filter", "0"),
+    ];
+
+    /// <summary>
+    /// The <see cref="Pc1LinkSysctls"/> that <paramref name="read"/> (a key under /proc/sys → its value, null when
+    /// missing) shows otherwise, one line each naming the compose setting; empty when all are right.
+    /// </summary>
+    public static IReadOnlyList<string> Pc1LinkProblems(Func<string, string?> read) =>
+        Pc1LinkSysctls
+            .Select(s => (s.Key, s.Value, Now: read(s.Key)?.Trim()))
+            .Where(s => s.Now != s.Value)
+            .Select(s => $"{s.Key.Replace('/', '.')} is {s.Now ?? "missing"}, PC1 beside port2 needs {s.Value} (compose sysctls: {s.Key.Replace('/', '.')}: \"{s.Value}\")")
+            .ToList();
 
     private sealed class State(DialupClientGateway client, Pc1TrafficGenerator pc1, KernelPacketIo clientIo, KernelPacketIo pc1Io)
     {
@@ -50,18 +76,23 @@ public static class LabClientCommand
                 output.Flush();
             }
         }
+        // PC1's link is inside this namespace: without these its ARP is never answered (a clear refusal instead of a lab
+        // where PC1's traffic never flows). /proc/sys/net follows the process's namespace.
+        var problems = Pc1LinkProblems(key => File.Exists("/proc/sys/" + key) ? File.ReadAllText("/proc/sys/" + key) : null);
+        if (problems.Count > 0) throw new UsageException("PC1 on " + r.Pc1Interface + " beside port2: " + string.Join("; ", problems));
         using var clientIo = new KernelPacketIo(new KernelPacketIoOptions { AnsweringOnOpen = true, Log = Log });
-        // The client's kernel must leave ESP, IKE and ping on its addresses to CLIENT1 (no ICMP unreachable for ESP).
-        Log(clientIo.PrepareNamespace(["port1", "port2"]).ToString());
-        using var pc1Io = new KernelPacketIo(new KernelPacketIoOptions { Namespace = r.Pc1Namespace, AnsweringOnOpen = true, Log = Log });
+        // The client's kernel must leave ESP, IKE and ping on its addresses to CLIENT1 (no ICMP unreachable for ESP), and
+        // PC1's pings to PC1 (the process answers them).
+        Log(clientIo.PrepareNamespace(["port1", "port2", r.Pc1Interface]).ToString());
+        using var pc1Io = new KernelPacketIo(new KernelPacketIoOptions { AnsweringOnOpen = true, Log = Log });
         using var client = new DialupClientGateway(clientIo, new DialupClientSettings(ike));
-        using var pc1 = new Pc1TrafficGenerator(pc1Io);
+        using var pc1 = new Pc1TrafficGenerator(pc1Io, new Pc1Settings { Interface = r.Pc1Interface });
         var state = new State(client, pc1, clientIo, pc1Io);
 
         var listener = new TcpListener(r.Serve);
         try { listener.Start(); }
         catch (SocketException e) { throw new UsageException($"--serve {r.Serve}: {e.Message}"); }
-        Log($"CLIENT1 {client.Settings.WanAddress} (lan {client.Settings.LanAddress}), PC1 in namespace {r.Pc1Namespace}; control on {r.Serve}");
+        Log($"CLIENT1 {client.Settings.WanAddress} (lan {client.Settings.LanAddress}), PC1 on {r.Pc1Interface}; control on {r.Serve}");
 
         var stopped = new TaskCompletionSource();
         using var reg = cancel.Register(() => stopped.TrySetResult());

@@ -80,11 +80,12 @@ public static partial class ComposeFile
             L($"    container_name: {r.Host.Service}");
             L($"    hostname: {r.Host.Hostname}");
             L("    command: [\"router-run\"]");
+            // router-run (root) sets up and renices; the router itself runs as the lab user (lab-user), its status on /run.
             L("    cap_drop: [ALL]");
-            L("    cap_add: [NET_ADMIN, NET_RAW, SYS_NICE]");
+            L("    cap_add: [NET_ADMIN, NET_RAW, SYS_NICE, SETUID, SETGID, SETPCAP]");
             L("    security_opt: [\"no-new-privileges:true\"]");
             L("    read_only: true");
-            L("    tmpfs: [\"/tmp:size=16m,mode=1777\", \"/run:size=8m,mode=0755\"]");
+            L("    tmpfs: [\"/tmp:size=16m,mode=1777\", \"/run:size=8m,mode=0755,uid=10001,gid=10001\"]");
             L("    stop_grace_period: 2s");
             L("    sysctls:");
             L("      net.ipv4.ip_forward: \"1\"");
@@ -115,21 +116,20 @@ public static partial class ComposeFile
 
         foreach (var c in plan.Clients)
         {
-            L($"  # {c.Host.TopologyName} with {t.Clients.First(x => x.Name == c.Host.TopologyName).Pcs[0].Name} behind it in a network namespace, driven over {c.Control} (mgmt only):");
+            L($"  # {c.Host.TopologyName} with {t.Clients.First(x => x.Name == c.Host.TopologyName).Pcs[0].Name} behind it on a veth pair in its container, driven over {c.Control} (mgmt only),");
+            L("  # hardened as a unit (no SYS_ADMIN: no namespace is made or entered; src/Node/lab/scripts/client-run):");
             L($"  #   docker exec {c.Host.Service} clusteractors cli --node {c.Control} dial");
             L($"  {c.Host.Service}:");
+            L("    <<: *unit-hardening");
             L($"    image: {DockerLabPlan.Image}");
             L($"    container_name: {c.Host.Service}");
             L($"    hostname: {c.Host.Hostname}");
             L("    command: [\"client-run\"]");
-            L("    cap_drop: [ALL]");
-            L("    cap_add: [NET_ADMIN, NET_RAW, SYS_ADMIN]");
-            L("    security_opt: [\"no-new-privileges:true\"]");
-            L("    read_only: true");
-            L("    tmpfs: [\"/tmp:size=64m,mode=1777\", \"/run:size=8m,mode=0755\"]");
             L("    stop_grace_period: 2s");
             L("    sysctls:");
             UnitSysctls(L, "      ");
+            foreach (var (key, value) in Commands.LabClientCommand.Pc1LinkSysctls)
+                L($"      {key.Replace('/', '.')}: {Q(value)}");
             L("    environment:");
             L($"      LAB_IFACES: {Q(c.Host.Interfaces(plan.Networks))}");
             L($"      LAB_CLIENT_SERVE: {Q(c.Control.ToString())}");
@@ -143,7 +143,7 @@ public static partial class ComposeFile
 
         foreach (var s in plan.Servers)
         {
-            L($"  # {s.Host.TopologyName}: the kernel answers ping.");
+            L($"  # {s.Host.TopologyName}: the kernel answers ping (root with NET_ADMIN, NET_RAW for lab-net; then only a sleep runs).");
             L($"  {s.Host.Service}:");
             L($"    image: {DockerLabPlan.Image}");
             L($"    container_name: {s.Host.Service}");
@@ -169,7 +169,11 @@ public static partial class ComposeFile
             L("    hostname: strongswan");
             L("    profiles: [\"strongswan\"]");
             L("    command: [\"swan-run\"]");
-            L("    cap_add: [NET_ADMIN, NET_RAW]");
+            L("    cap_drop: [ALL]");
+            L("    cap_add: [NET_ADMIN, NET_RAW, NET_BIND_SERVICE]");
+            L("    security_opt: [\"no-new-privileges:true\"]");
+            L("    read_only: true");
+            L("    tmpfs: [\"/tmp:size=16m,mode=1777\", \"/run:size=8m,mode=0755\"]");
             L("    devices: [\"/dev/net/tun:/dev/net/tun\"]");
             L("    stop_grace_period: 2s");
             L("    sysctls:");
@@ -192,6 +196,10 @@ public static partial class ComposeFile
             L("    container_name: clusteractors_postgres");
             L("    hostname: postgres");
             L("    profiles: [\"postgres\"]");
+            L("    cap_drop: [ALL]");
+            L("    security_opt: [\"no-new-privileges:true\"]");
+            L("    read_only: true");
+            L("    tmpfs: [\"/run/postgresql:size=8m,uid=100,gid=102\", \"/tmp:size=16m,mode=1777\"]");
             L("    volumes: [\"pg-data:/var/lib/postgresql\"]");
             L("    networks:");
             L($"      {p.Network}: {{ipv4_address: {p.Address}}}");

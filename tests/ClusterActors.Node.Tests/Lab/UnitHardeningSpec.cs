@@ -118,12 +118,95 @@ public sealed class UnitHardeningSpec
         var client = Map(Map(compose, "services"), "client");
         var serve = IPEndPoint.Parse(((YamlScalarNode)Map(client, "environment")["LAB_CLIENT_SERVE"]).Value!);
         Assert.True(InSubnet(serve.Address, MgmtSubnet(compose)), $"client control {serve} is not on the management network");
-        Assert.True(Strings(Get(client, "cap_drop")).SequenceEqual(["ALL"]), "client: cap_drop must be [ALL]");
-        Assert.Equal(["NET_ADMIN", "NET_RAW", "SYS_ADMIN"], Strings(Get(client, "cap_add")).Order());
-        Assert.Contains("no-new-privileges:true", Strings(Get(client, "security_opt")));
-        Assert.True(Get(client, "devices") is null, "client: maps a device");
         // The script's own default, when the variable is missing, is loopback: never every address.
         Assert.Contains("${LAB_CLIENT_SERVE:-127.0.0.1:8023}", File.ReadAllText(Path.Combine(Root, "src/Node/lab/scripts/client-run")));
+    }
+
+    [Fact]
+    public void The_client_is_hardened_as_a_unit_without_SYS_ADMIN_and_runs_as_the_lab_user()
+    {
+        // PC1 is the veth peer of port2 in the client's own namespace: no namespace made or entered, so nothing needs
+        // SYS_ADMIN; the client process drops to uid 10001 with the two capabilities, as a unit does.
+        var client = Map(Map(Compose(), "services"), "client");
+        Assert.True(Strings(Get(client, "cap_drop")).SequenceEqual(["ALL"]), "client: cap_drop must be [ALL]");
+        Assert.Equal(UnitContainerCaps, Strings(Get(client, "cap_add")).Order());
+        Assert.Contains("no-new-privileges:true", Strings(Get(client, "security_opt")));
+        Assert.True(Get(client, "read_only") is YamlScalarNode { Value: "true" }, "client: read_only must be true");
+        Assert.True(Get(client, "devices") is null, "client: maps a device");
+        Assert.True(Get(client, "user") is null, "client: `user:` would leave the client without ambient capabilities (lab-user drops)");
+        var clientRun = File.ReadAllText(Path.Combine(Root, "src/Node/lab/scripts/client-run"));
+        Assert.Matches(@"(?m)^exec lab-user clusteractors client --kernel ", clientRun);
+        Assert.DoesNotMatch(@"(?m)^[^#]*\bip (-n|netns)\b", clientRun);
+        // The kernel answers ARP between port2 and PC1's interface, both its own addresses, only with these.
+        var sysctls = Map(client, "sysctls");
+        foreach (var (key, value) in ClusterActors.Node.Commands.LabClientCommand.Pc1LinkSysctls)
+            Assert.Equal(value, ((YamlScalarNode)sysctls[key.Replace('/', '.')]).Value);
+    }
+
+    [Fact]
+    public void The_dc_router_runs_as_the_lab_user_once_set_up_and_can_write_its_status()
+    {
+        // router-run (root) sets the DC core's rules and the niceness, then the router drops to uid 10001 with the two;
+        // its status file (/run/clusteractors-router.status) needs a /run the lab user may write.
+        var router = Map(Map(Compose(), "services"), "dc_router");
+        Assert.Equal(["NET_ADMIN", "NET_RAW", "SETGID", "SETPCAP", "SETUID", "SYS_NICE"], Strings(Get(router, "cap_add")).Order());
+        Assert.Contains(Strings(Get(router, "tmpfs")), t => t.StartsWith("/run:", StringComparison.Ordinal) && t.Contains(",uid=10001,gid=10001", StringComparison.Ordinal));
+        Assert.Equal("/run/clusteractors-router.status", ClusterActors.Node.Commands.RouterCommand.DefaultStatus);
+        var routerRun = File.ReadAllText(Path.Combine(Root, "src/Node/lab/scripts/router-run"));
+        Assert.Matches(@"(?m)^exec ""\$\{nice\[@\]\}"" lab-user clusteractors router ", routerRun);
+        Assert.DoesNotMatch(@"(?m)^\s*exec (""\$\{nice\[@\]\}"" )?(clusteractors|idle)\b", routerRun);
+    }
+
+    /// <summary>Capabilities no service of the lab may be given: SYS_ADMIN (mount, namespaces, setns: next to root), and ALL.</summary>
+    private static readonly string[] Forbidden = ["SYS_ADMIN", "CAP_SYS_ADMIN", "ALL"];
+
+    /// <summary>The root file, and the generated files of the seed and of a three-member topology.</summary>
+    private static IEnumerable<(string What, YamlMappingNode Compose)> EveryComposeFile()
+    {
+        yield return ("docker-compose.yml", Compose());
+        var dir = Directory.CreateTempSubdirectory("clusteractors-hardening-").FullName;
+        try
+        {
+            var seed = ClusterActors.Node.Hosting.Scenarios.Topology(Path.Combine(Root, "src/Node/scenarios/seed/topology.yml"));
+            foreach (var (what, topology) in new[] { ("generated seed", seed), ("generated three-member", ThreeMembers.Write(dir)) })
+            {
+                var yaml = ClusterActors.Node.DockerLab.ComposeFile.Render(ClusterActors.Node.DockerLab.DockerLabPlan.From(topology),
+                    ClusterActors.Node.DockerLab.ComposePaths.RepoRoot);
+                var stream = new YamlStream();
+                stream.Load(new MergingParser(new Parser(new StringReader(yaml))));
+                yield return (what, (YamlMappingNode)stream.Documents[0].RootNode);
+            }
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void No_service_of_any_compose_file_has_SYS_ADMIN_or_privileged_and_every_lab_container_is_hardened()
+    {
+        var checkedServices = 0;
+        foreach (var (what, compose) in EveryComposeFile())
+        {
+            foreach (var (key, value) in Map(compose, "services").Children)
+            {
+                var name = $"{what}: {((YamlScalarNode)key).Value}";
+                var svc = (YamlMappingNode)value;
+                checkedServices++;
+                var added = Strings(Get(svc, "cap_add")).Select(c => c.ToUpperInvariant()).ToList();
+                Assert.True(!added.Intersect(Forbidden).Any(), $"{name} adds {string.Join(", ", added.Intersect(Forbidden))}");
+                Assert.True(Get(svc, "privileged") is null or YamlScalarNode { Value: "false" }, $"{name}: privileged");
+                foreach (var opt in Strings(Get(svc, "security_opt")))
+                    Assert.False(opt.Contains("unconfined", StringComparison.Ordinal), $"{name}: security_opt {opt}");
+                // Every container: all capabilities dropped but what it adds, no new privileges, a read-only root; a device
+                // only for the strongSwan client (kernel-libipsec's TUN: these kernels have no ESP).
+                Assert.True(Strings(Get(svc, "cap_drop")).SequenceEqual(["ALL"]), $"{name}: cap_drop must be [ALL]");
+                Assert.True(Strings(Get(svc, "security_opt")).Contains("no-new-privileges:true"), $"{name}: no-new-privileges");
+                Assert.True(Get(svc, "read_only") is YamlScalarNode { Value: "true" }, $"{name}: read_only must be true");
+                var devices = Strings(Get(svc, "devices"));
+                Assert.True(devices.Count == 0 || ((YamlScalarNode)key).Value == "strongswan" && devices.SequenceEqual(["/dev/net/tun:/dev/net/tun"]),
+                    $"{name}: maps {string.Join(", ", devices)}");
+            }
+        }
+        Assert.True(checkedServices >= 3 * 7, $"only {checkedServices} services read");
     }
 
     private const string Hardened = "Name:\tclusteractors\nUmask:\t0022\nState:\tS (sleeping)\nUid:\t10001\t10001\t10001\t10001\n"
