@@ -1,5 +1,5 @@
 using System.Net;
-using ClusterActors.Actors.Client;
+using ClusterActors.Node.LabHarness.Client;
 using ClusterActors.Actors.DataPlane;
 using ClusterActors.Node.Commands;
 using ClusterActors.Node.Hosting.Kernel;
