@@ -121,6 +121,11 @@ public sealed class DockerLabLifecycle
             await _out.WriteLineAsync($"lab {Plan.Topology.Name} did not form within {within.TotalSeconds:0} s: {missing}");
             return 1;
         }
+        if (LabStatus.NotRunning(await OtherStates()) is { } stopped)
+        {
+            await _out.WriteLineAsync($"lab {Plan.Topology.Name}: its units formed but not every container runs: {stopped}");
+            return 1;
+        }
         await _out.WriteLineAsync($"lab {Plan.Topology.Name} up in {LabStatus.Seconds(sw.Elapsed)}; `clusteractors lab down --topology {Plan.Topology.Name} --mode docker` removes it");
         return 0;
     }
@@ -139,7 +144,8 @@ public sealed class DockerLabLifecycle
         return exit == 0 ? 0 : 1;
     }
 
-    public async Task<string> Status(CancellationToken ct)
+    /// <summary>Each container's state (`docker inspect`: running, exited, …; absent when there is none).</summary>
+    private async Task<Dictionary<string, string>> States()
     {
         var docker = Tool("docker");
         var states = new Dictionary<string, string>();
@@ -148,6 +154,18 @@ public sealed class DockerLabLifecycle
             var (exit, text) = await DockerDrillLab.Run(docker, ["inspect", "-f", "{{.State.Status}}", h.Service], TimeSpan.FromSeconds(30), check: false);
             lock (states) states[h.Service] = exit == 0 ? text.Trim() : "absent";
         }));
+        return states;
+    }
+
+    private async Task<IReadOnlyList<(string Host, string State)>> OtherStates()
+    {
+        var states = await States();
+        return Plan.Hosts.Where(h => h.Kind != LabHostKind.Unit).Select(h => (h.Service, states[h.Service])).ToList();
+    }
+
+    public async Task<string> Status(CancellationToken ct)
+    {
+        var states = await States();
         var ha = await AskHa();
         var units = new List<UnitObservation>();
         foreach (var u in Plan.Units)
