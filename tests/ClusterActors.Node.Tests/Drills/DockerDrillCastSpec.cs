@@ -116,4 +116,13 @@ public sealed class DockerDrillCastSpec
             () => DockerDrillLab.Preflight(CancellationToken.None, name => name == "docker" ? "/usr/bin/docker" : null));
         Assert.StartsWith("docker-compose (Debian package docker-compose) is not installed", e.Message);
     }
+
+    [Fact]
+    public async Task The_strongswan_client_is_the_seed_container_labs_only()
+    {
+        var e = await Assert.ThrowsAsync<UsageException>(() => DrillCommand.RunAsync(
+            new DrillCommand.Request(["fgsp-standalone", "all"], Mode: "docker", Client: DrillCommand.StrongSwanClient), TextWriter.Null, TextWriter.Null,
+            CancellationToken.None));
+        Assert.Equal("--client strongswan runs in the seed's container lab only, not fgsp-standalone", e.Message);
+    }
 }
