@@ -174,7 +174,7 @@ public sealed class FgspActor : ReceiveActor
     private void Redetect()
     {
         var before = _peers;
-        _peers = FgspPeering.Detect(_config.StandaloneCluster, _config.Ha.GroupId, _known, _live);
+        _peers = FgspPeering.Detect(_config.StandaloneCluster, _config.Ha.Mode == HaMode.Standalone ? null : _config.Ha.GroupId, _known, _live, _serial);
         foreach (var (old, now) in before.Zip(_peers))
             if (old.Unit?.Serial != now.Unit?.Serial)
                 _log.Info("FGSP peer {0} ({1}) is now {2}", now.PeerId, now.PeerIp, now.Unit is null ? "not detected" : $"{now.Unit.Hostname} ({now.Unit.Serial})");

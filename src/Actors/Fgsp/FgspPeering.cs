@@ -12,15 +12,22 @@ public sealed record FgspDetectedPeer(int PeerId, string PeerIp, FgspAnnouncemen
 /// <summary>
 /// Pure FGSP peer detection: a configured `peerip` is answered by the FGCP primary of another cluster that holds
 /// that address on its FGSP link, in the same standalone group, on a unit that is alive in the Akka cluster.
-/// When that cluster fails over its new primary takes the address, so the peer follows it.
+/// When that cluster fails over its new primary takes the address, so the peer follows it. A standalone unit (HA mode
+/// standalone, <paramref name="ownFgcpGroup"/> null in <see cref="Detect"/>) is a cluster of its own: every other unit
+/// may be its peer, as Fortinet's "FGSP per-tunnel failover for IPsec" peers four standalone FortiGates. Comparing
+/// group-ids there would leave them none: they all carry the default group-id 0.
 /// </summary>
 public static class FgspPeering
 {
+    /// <param name="ownFgcpGroup">This unit's FGCP group-id, or null when it is standalone (in no FGCP cluster).</param>
+    /// <param name="ownSerial">This unit's serial: a standalone unit is never its own peer.</param>
     public static IReadOnlyList<FgspDetectedPeer> Detect(
-        StandaloneClusterConfig config, int ownFgcpGroup, IEnumerable<FgspAnnouncement> announcements, ISet<string> liveAkkaAddresses)
+        StandaloneClusterConfig config, int? ownFgcpGroup, IEnumerable<FgspAnnouncement> announcements, ISet<string> liveAkkaAddresses,
+        string? ownSerial = null)
     {
         var candidates = announcements
-            .Where(a => a.StandaloneGroupId == config.StandaloneGroupId && a.IsFgcpPrimary && a.FgcpGroupId != ownFgcpGroup
+            .Where(a => a.StandaloneGroupId == config.StandaloneGroupId && a.IsFgcpPrimary
+                        && (ownFgcpGroup is { } group ? a.FgcpGroupId != group : a.Serial != ownSerial)
                         && liveAkkaAddresses.Contains(a.AkkaAddress))
             .ToList();
         return config.Peers

@@ -307,7 +307,7 @@ public static class CommandLine
                           + string.Join(", ", Drills.DrillCatalog.OwnRunners.Select(d => d.Name)),
             Arity = ArgumentArity.ZeroOrMore,
         };
-        var mode = new Option<string>("--mode") { Description = "embedded (every unit in this process) or docker (the container lab of docker-compose.yml, from the checkout; images by .ci/docker-setup)", DefaultValueFactory = _ => "embedded", HelpName = "embedded|docker" };
+        var mode = new Option<string>("--mode") { Description = "embedded (every unit in this process) or docker (the topology's container lab, from the checkout: the seed's docker-compose.yml, another topology's generated as `lab up` does; images by .ci/docker-setup)", DefaultValueFactory = _ => "embedded", HelpName = "embedded|docker" };
         var rate = new Option<double?>("--rate") { Description = "PC1's echo requests per second through the tunnel (default 1000; 100 with --client strongswan, ping -i 0.01)" };
         var client = new Option<string>("--client") { Description = "with --mode docker: fortigate (our CLIENT1 and PC1) or strongswan (a real strongSwan, compose profile strongswan, pinging from its LAN side)", DefaultValueFactory = _ => Drills.DrillCommand.FortiGateClient, HelpName = "fortigate|strongswan" };
         var runs = new Option<int>("--runs") { Description = "runs of each drill, each on a fresh lab", DefaultValueFactory = _ => 1 };
@@ -316,7 +316,7 @@ public static class CommandLine
         var hb10 = new Option<bool>("--hb-10ms") { Description = "10 ms heartbeats on every unit (hb-interval-in-milliseconds 10ms, hb-interval 1, hb-lost-threshold 5): FGCP detects a lost peer in 50 ms" };
         var seed = new Option<long?>("--seed") { Description = "chaos: the seed the runs' faults derive from (run r's from (seed, r) alone); heartbeat-loss, flapping-uplink: the seed of their losses and flap times; random and printed when not given" };
         var run = new Option<int?>("--run") { Description = "chaos: replay only this run of --seed" };
-        var topology = new Option<string>("--topology") { Description = "embedded: the lab's topology file instead of a shipped scenario's; the drills name roles (owner, its FGCP peer, another FGSP member), a drill whose role the lab lacks is not applicable", HelpName = "FILE" };
+        var topology = new Option<string>("--topology") { Description = "the lab's topology file instead of a shipped scenario's (embedded, or --mode docker: its generated container lab); the drills name roles (owner, its FGCP peer, another FGSP member), a drill whose role the lab lacks is not applicable", HelpName = "FILE" };
         var cmd = new Command("drill", "run a failover drill with traffic and measure it: detection, role change, traffic gap, loss, SAs, roles; "
                                        + "writes a Markdown report, a JSON file and an SVG timeline per run; exit 1 when an expectation fails")
             { words, mode, client, rate, runs, output, fast, hb10, seed, run, topology };

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using ClusterActors.Actors.DataPlane;
 using ClusterActors.Node.LabHarness.Client;
 using ClusterActors.Node.Hosting;
 using ClusterActors.Node.Hosting.Kernel;
@@ -63,11 +64,34 @@ public static class LabClientCommand
         public readonly SemaphoreSlim Gate = new(1, 1);
     }
 
+    /// <summary>
+    /// The container client as its FortiOS config states it: the static phase1's remote-gw (the lab's lb1: the seed's
+    /// 192.168.202.35, fgsp-standalone's 192.168.202.31), its interface's address as the WAN, port2's as the LAN, and the
+    /// default route's gateway as the WAN next hop. What the config leaves out keeps the seed's CLIENT1 default
+    /// (<see cref="DialupClientSettings"/>); for the seed's CLIENT1.conf every value is that default (LabClientSettingsSpec).
+    /// </summary>
+    public static DialupClientSettings SettingsFrom(ConfigDocument config)
+    {
+        var settings = new DialupClientSettings(ClientCommand.SettingsFrom(config));
+        var p1 = config.Phase1.First(p => p.Type == Phase1Type.Static);
+        if (IPAddress.TryParse(p1.RemoteGw, out var gw) && !gw.Equals(IPAddress.Any)) settings = settings with { RemoteGateway = gw };
+        InterfaceAddress? AddressOf(string port) =>
+            config.Interfaces.FirstOrDefault(i => i.Name == port) is { } i && IPAddress.TryParse(i.Ip, out var ip) && !ip.Equals(IPAddress.Any)
+                ? new InterfaceAddress(ip, i.PrefixLength) : null;
+        if (p1.Interface.Length > 0) settings = settings with { WanInterface = p1.Interface };
+        if (AddressOf(settings.WanInterface) is { } wan) settings = settings with { WanAddress = wan };
+        if (AddressOf(settings.LanInterface) is { } lan) settings = settings with { LanAddress = lan };
+        if (config.StaticRoutes.FirstOrDefault(r => r.Enabled && r.IsDefault && r.Device == settings.WanInterface) is { } route
+            && IPAddress.TryParse(route.Gateway, out var next) && !next.Equals(IPAddress.Any))
+            settings = settings with { WanNextHop = next };
+        return settings;
+    }
+
     public static async Task<int> RunAsync(Request r, TextWriter output, CancellationToken cancel)
     {
         var parsed = FortiConfig.ParseFile(r.ConfigFile);
         if (!parsed.Ok) throw new ConfigInvalidException(parsed.Errors);
-        var ike = ClientCommand.SettingsFrom(parsed.Value!);
+        var settings = SettingsFrom(parsed.Value!);
         void Log(string line)
         {
             lock (output)
@@ -85,7 +109,7 @@ public static class LabClientCommand
         // PC1's pings to PC1 (the process answers them).
         Log(clientIo.PrepareNamespace(["port1", "port2", r.Pc1Interface]).ToString());
         using var pc1Io = new KernelPacketIo(new KernelPacketIoOptions { AnsweringOnOpen = true, Log = Log });
-        using var client = new DialupClientGateway(clientIo, new DialupClientSettings(ike));
+        using var client = new DialupClientGateway(clientIo, settings);
         using var pc1 = new Pc1TrafficGenerator(pc1Io, new Pc1Settings { Interface = r.Pc1Interface });
         var state = new State(client, pc1, clientIo, pc1Io);
 

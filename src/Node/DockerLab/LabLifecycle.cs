@@ -46,8 +46,12 @@ public sealed class DockerLabLifecycle
 
     private static readonly Dictionary<string, string> Packages = new() { ["docker"] = "docker.io", ["docker-compose"] = "docker-compose" };
 
-    private string Tool(string name) =>
-        _locate(name) ?? throw new LabToolMissingException($"{name} (Debian package {Packages[name]}) is not installed: --mode docker runs the lab in containers (.ci/docker-setup installs it)");
+    private string Tool(string name) => Require(name, _locate);
+
+    /// <summary>Where <paramref name="name"/> (docker or docker-compose) is; else <see cref="LabToolMissingException"/>, one line
+    /// naming it and its Debian package.</summary>
+    public static string Require(string name, Func<string, string?>? locate = null) =>
+        (locate ?? Locate)(name) ?? throw new LabToolMissingException($"{name} (Debian package {Packages[name]}) is not installed: --mode docker runs the lab in containers (.ci/docker-setup installs it)");
 
     /// <summary>First <paramref name="name"/> on PATH, or null.</summary>
     public static string? Locate(string name) =>
@@ -68,16 +72,22 @@ public sealed class DockerLabLifecycle
             File.WriteAllText(Path.Combine(units, unit.Name + ".conf"), unit.Config.ToText());
             File.WriteAllText(Path.Combine(units, unit.Name + ".hocon"), ComposeFile.UnitHocon(Plan, unit.Name));
         }
-        var certs = Path.Combine(Dir, "certs");
-        if (!File.Exists(Path.Combine(certs, LabCertificateAuthority.CaFile)))
-        {
-            LabCertificateAuthority.Create().WriteTo(certs, Plan.Topology.Units.Select(u => (u.Name, u.Serial)));
-            // The units read their key as the container's lab user (uid 10001): readable inside the lab only, as
-            // build-images.sh leaves artifacts/lab-certs.
-            if (!OperatingSystem.IsWindows())
-                foreach (var key in Directory.GetFiles(certs, "*.key"))
-                    File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
-        }
+        WriteCertificates(Path.Combine(Dir, "certs"), Plan.Topology);
+    }
+
+    /// <summary>
+    /// The lab CA and a certificate per unit of <paramref name="topology"/> (its serial) in <paramref name="certs"/>, kept
+    /// when there (running units keep trusting each other). Also the docker drill lab's, for a topology that is not the seed.
+    /// </summary>
+    public static void WriteCertificates(string certs, LabTopology topology)
+    {
+        if (File.Exists(Path.Combine(certs, LabCertificateAuthority.CaFile))) return;
+        LabCertificateAuthority.Create().WriteTo(certs, topology.Units.Select(u => (u.Name, u.Serial)));
+        // The units read their key as the container's lab user (uid 10001): readable inside the lab only, as
+        // build-images.sh leaves artifacts/lab-certs.
+        if (!OperatingSystem.IsWindows())
+            foreach (var key in Directory.GetFiles(certs, "*.key"))
+                File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
     }
 
     private string[] Compose(params string[] args) => ["-p", Project, "-f", ComposeFilePath, .. args];
@@ -111,6 +121,11 @@ public sealed class DockerLabLifecycle
             await _out.WriteLineAsync($"lab {Plan.Topology.Name} did not form within {within.TotalSeconds:0} s: {missing}");
             return 1;
         }
+        if (LabStatus.NotRunning(await OtherStates()) is { } stopped)
+        {
+            await _out.WriteLineAsync($"lab {Plan.Topology.Name}: its units formed but not every container runs: {stopped}");
+            return 1;
+        }
         await _out.WriteLineAsync($"lab {Plan.Topology.Name} up in {LabStatus.Seconds(sw.Elapsed)}; `clusteractors lab down --topology {Plan.Topology.Name} --mode docker` removes it");
         return 0;
     }
@@ -129,7 +144,8 @@ public sealed class DockerLabLifecycle
         return exit == 0 ? 0 : 1;
     }
 
-    public async Task<string> Status(CancellationToken ct)
+    /// <summary>Each container's state (`docker inspect`: running, exited, …; absent when there is none).</summary>
+    private async Task<Dictionary<string, string>> States()
     {
         var docker = Tool("docker");
         var states = new Dictionary<string, string>();
@@ -138,6 +154,18 @@ public sealed class DockerLabLifecycle
             var (exit, text) = await DockerDrillLab.Run(docker, ["inspect", "-f", "{{.State.Status}}", h.Service], TimeSpan.FromSeconds(30), check: false);
             lock (states) states[h.Service] = exit == 0 ? text.Trim() : "absent";
         }));
+        return states;
+    }
+
+    private async Task<IReadOnlyList<(string Host, string State)>> OtherStates()
+    {
+        var states = await States();
+        return Plan.Hosts.Where(h => h.Kind != LabHostKind.Unit).Select(h => (h.Service, states[h.Service])).ToList();
+    }
+
+    public async Task<string> Status(CancellationToken ct)
+    {
+        var states = await States();
         var ha = await AskHa();
         var units = new List<UnitObservation>();
         foreach (var u in Plan.Units)

@@ -82,6 +82,18 @@ public static class LabStatus
         return missing.Count == 0 ? null : string.Join("; ", missing);
     }
 
+    /// <summary>
+    /// The lab's other containers (router, clients, servers) that are not running, as `lab up` reports them; null when all
+    /// run. A router or client whose command failed exits at once while the units form: `lab up` printed "up" with
+    /// `dc_router exited` in its table (seen with an image built from other sources, whose router-run the lab's
+    /// capabilities refused).
+    /// </summary>
+    public static string? NotRunning(IReadOnlyList<(string Host, string State)> others)
+    {
+        var stopped = others.Where(o => o.State != "running").Select(o => $"{o.Host} {o.State} (docker logs {o.Host})").ToList();
+        return stopped.Count == 0 ? null : string.Join("; ", stopped);
+    }
+
     /// <summary>The docker lab's addresses: each container's on each network, and a unit's config addresses (a cluster's,
     /// the FGCP primary's to hold) and lb1 beside its own.</summary>
     public static IReadOnlyList<AddressRow> Addresses(DockerLabPlan plan, IReadOnlyDictionary<string, HaView?>? ha = null)

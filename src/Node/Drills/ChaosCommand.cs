@@ -47,7 +47,7 @@ public static class ChaosCommand
 
         var wall = Stopwatch.StartNew();
         var runner = new ChaosRunner(() => labFactory?.Invoke(Definition, changes) ?? (request.Mode == "docker"
-            ? new DockerDrillLab(changes, stdout)
+            ? new DockerDrillLab(changes, stdout, topology: topology)
             : new EmbeddedDrillLab(changes, topology)), stdout);
         DrillTimers? timers = null;
         IReadOnlyList<ChaosRunResult> results;

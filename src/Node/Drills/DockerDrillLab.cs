@@ -1,5 +1,6 @@
 using ClusterActors.Actors.DataPlane;
 using ClusterActors.Node.LabHarness.Client;
+using ClusterActors.Node.LabHarness.Fabric;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -7,21 +8,27 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using ClusterActors.Actors.Unit;
+using ClusterActors.Node.DockerLab;
 using ClusterActors.Node.Hosting;
 using ClusterActors.Node.Scenario;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Ipsec;
+using ClusterActors.Protocol.Topology;
 
 namespace ClusterActors.Node.Drills;
 
 /// <summary>
-/// The container lab (docker-compose.yml at the repo root) as a drill lab: one container per unit on kernel packet
-/// I/O, dc_router (`clusteractors router` + the DC core's reverse path), the client container (CLIENT1 and PC1 behind
-/// a TCP control endpoint) and the Server. The drill's config changes go into a copy of src/Node/lab/units mounted
-/// instead of the shipped one (a compose override). Units are reached from this host on their admin endpoints
-/// (172.31.99.1N:8022, the management network), the client on 172.31.99.2:8023; faults are `docker kill`, `docker start` and
-/// `ip link` in the unit's container; the router's next hops are followed in its log (`docker logs -f`).
-/// With the strongSwan client (<see cref="StrongSwanLabClient"/>, compose profile `strongswan`) the `strongswan`
+/// A topology's container lab as a drill lab: one container per unit on kernel packet I/O, dc_router (`clusteractors
+/// router` + the DC core's reverse path), the client container (CLIENT1 and PC1 behind a TCP control endpoint) and the
+/// Server. Who and where each of them is comes from the topology (<see cref="DockerDrillCast"/>, read from the same
+/// <see cref="DockerLabPlan"/> the generated compose file and `lab up` are laid from). The seed runs the repository's
+/// docker-compose.yml (the generated seed lab) with src/Node/lab/units; any other topology runs its generated compose
+/// file, units' wiring HOCON and lab certificates, written into the drill's own folder. Either way the drill's config
+/// changes go into a copy of the units' configs mounted instead (a compose override). Units are reached from this host
+/// on their admin endpoints (the management network, 172.31.99.1N:8022), the client on its control endpoint
+/// (172.31.99.2:8023); faults are signals, `docker start` and links set in the unit's network namespace; the router's
+/// next hops are read from its status file.
+/// With the strongSwan client (<see cref="StrongSwanLabClient"/>, compose profile `strongswan`, seed only) the `strongswan`
 /// container runs instead of `client`: it dials with swanctl and its traffic is ping from its LAN side.
 /// </summary>
 public sealed partial class DockerDrillLab : IDrillLab
@@ -34,14 +41,12 @@ public sealed partial class DockerDrillLab : IDrillLab
     public const int ContainerSlackMs = 100;
 
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(1);
-    /// <summary>The client's control endpoint, on the management network (docker-compose.yml: never the WAN).</summary>
-    private static readonly IPEndPoint ClientControl = new(IPAddress.Parse("172.31.99.2"), 8023);
-    private static readonly IReadOnlyDictionary<string, string[]> HopUnits = new Dictionary<string, string[]>
-    {
-        ["192.168.129.254"] = ["DC2_VM1", "DC2_VM2"],
-        ["192.168.130.254"] = ["DC2_VM3", "DC2_VM4"],
-    };
 
+    /// <summary>Where everything of this topology's lab is (containers, endpoints, the router's next hops and units).</summary>
+    private readonly DockerDrillCast _cast;
+    /// <summary>The shipped seed: the root docker-compose.yml and src/Node/lab/units, as before the topology's lab was generated.</summary>
+    private readonly bool _seed;
+    private readonly string _composeFile;
     private readonly string _root;
     private readonly string _work;
     private readonly Dictionary<string, ConfigDocument> _configs;
@@ -61,24 +66,39 @@ public sealed partial class DockerDrillLab : IDrillLab
     /// <param name="changes">CLI lines applied to each unit's shipped config.</param>
     /// <param name="log">Where the strongSwan client's lines go (its SAs, ping's totals, charon's exchanges).</param>
     /// <param name="client"><see cref="DrillCommand.FortiGateClient"/> (CLIENT1 and PC1 in `client`) or
-    /// <see cref="DrillCommand.StrongSwanClient"/> (the `strongswan` container). Either dials from its own WAN
+    /// <see cref="DrillCommand.StrongSwanClient"/> (the `strongswan` container, seed only). Either dials from its own WAN
     /// address and dc_router places it by the embedded router's rule: no client is steered.</param>
-    public DockerDrillLab(IReadOnlyDictionary<string, string> changes, TextWriter? log = null, string client = DrillCommand.FortiGateClient)
+    /// <param name="topology">The lab; null: the shipped seed.</param>
+    public DockerDrillLab(IReadOnlyDictionary<string, string> changes, TextWriter? log = null, string client = DrillCommand.FortiGateClient,
+        LabTopology? topology = null)
     {
         _log = log ?? TextWriter.Null;
-        if (client == DrillCommand.StrongSwanClient) _swan = new StrongSwanLabClient(_log);
         _root = FindRoot();
-        Units = Scenarios.Units(EmbeddedScenarioDriver.Scenario);
+        topology ??= Scenarios.Topology(EmbeddedScenarioDriver.Scenario);
+        _seed = IsShippedSeed(topology);
+        if (client == DrillCommand.StrongSwanClient)
+        {
+            if (!_seed) throw new UsageException($"--client strongswan runs the seed's container lab only, not {topology.Name}");
+            _swan = new StrongSwanLabClient(_log);
+        }
+        var plan = DockerLabPlan.From(topology);
+        _cast = DockerDrillCast.From(plan);
+        Units = _cast.Units;
         _work = Path.Combine(Path.GetTempPath(), "clusteractors-drill-" + Guid.NewGuid().ToString("n")[..8]);
         var units = Path.Combine(_work, "units");
         Directory.CreateDirectory(units);
         _configs = new();
         foreach (var unit in Units)
         {
-            var shipped = Path.Combine(_root, "src/Node/lab/units", unit + ".conf");
-            var parsed = FortiConfig.ParseFile(shipped);
-            if (!parsed.Ok) throw new ConfigInvalidException(parsed.Errors);
-            var config = parsed.Value!;
+            ConfigDocument config;
+            if (_seed)
+            {
+                var shipped = Path.Combine(_root, "src/Node/lab/units", unit + ".conf");
+                var parsed = FortiConfig.ParseFile(shipped);
+                if (!parsed.Ok) throw new ConfigInvalidException(parsed.Errors);
+                config = parsed.Value!;
+            }
+            else config = topology.Unit(unit).Config;
             if (changes.GetValueOrDefault(unit) is { Length: > 0 } change)
             {
                 var applied = config.Apply(change, "drill");
@@ -87,19 +107,62 @@ public sealed partial class DockerDrillLab : IDrillLab
             }
             _configs[unit] = config;
             File.WriteAllText(Path.Combine(units, unit + ".conf"), config.ToText());
-            File.Copy(Path.Combine(_root, "src/Node/lab/units", unit + ".hocon"), Path.Combine(units, unit + ".hocon"));
+            if (_seed) File.Copy(Path.Combine(_root, "src/Node/lab/units", unit + ".hocon"), Path.Combine(units, unit + ".hocon"));
+            else File.WriteAllText(Path.Combine(units, unit + ".hocon"), ComposeFile.UnitHocon(plan, unit));
+        }
+        if (_seed) _composeFile = Path.Combine(_root, "docker-compose.yml");
+        else
+        {
+            // The topology's generated lab (what `lab up` runs), its bind mounts in this drill's folder; the units'
+            // volumes point at the same copy the override names.
+            var certs = Path.Combine(_work, "certs");
+            DockerLabLifecycle.WriteCertificates(certs, topology);
+            var topologyDir = Path.GetDirectoryName(Path.GetFullPath(topology.File))!;
+            _composeFile = Path.Combine(_work, "docker-compose.yml");
+            File.WriteAllText(_composeFile, ComposeFile.Render(plan, new ComposePaths(units, certs, topologyDir, Path.Combine(_root, "src/Node/lab/strongswan"))));
         }
         var probe = EmbeddedScenarioDriver.RouterProbeAbove(_configs.Values);
         Timers = DrillTimers.From(_configs[Units[0]], probe) with { ExtraSlackMs = ContainerSlackMs };
+        File.WriteAllText(Path.Combine(_work, "docker-compose.drill.yml"), Override(_cast, units, probe));
+    }
+
+    /// <summary>
+    /// The drill's compose override: each unit's configs from <paramref name="units"/> (the drill's changed copy) and
+    /// the router probing as the drill's configs need (<see cref="EmbeddedScenarioDriver.RouterProbeAbove"/>).
+    /// </summary>
+    public static string Override(DockerDrillCast cast, string units, ProbeOptions probe)
+    {
         var o = new StringBuilder("version: \"2.4\"\nservices:\n");
-        foreach (var unit in Units)
+        foreach (var unit in cast.Units)
         {
-            var svc = unit.ToLowerInvariant();
+            var svc = cast.Container(unit);
             o.Append(CultureInfo.InvariantCulture, $"  {svc}:\n    volumes: [\"{units}:/etc/clusteractors:ro\", \"{svc}-data:/var/lib/clusteractors\"]\n");
         }
-        o.Append(CultureInfo.InvariantCulture, $"  dc_router:\n    environment:\n      LAB_PROBE_MISSES: \"{probe.MissedProbes}\"\n      LAB_PROBE_INTERVAL: \"{(int)probe.Interval.TotalMilliseconds}ms\"\n");
-        File.WriteAllText(Path.Combine(_work, "docker-compose.drill.yml"), o.ToString());
+        o.Append(CultureInfo.InvariantCulture, $"  {cast.RouterContainer}:\n    environment:\n      LAB_PROBE_MISSES: \"{probe.MissedProbes}\"\n      LAB_PROBE_INTERVAL: \"{(int)probe.Interval.TotalMilliseconds}ms\"\n");
+        return o.ToString();
     }
+
+    /// <summary>
+    /// What every docker drill needs before it starts, each missing one in one line (<see cref="LabToolMissingException"/>):
+    /// docker and docker-compose (with their Debian packages), an engine that answers, the lab's image.
+    /// </summary>
+    public static async Task Preflight(CancellationToken ct, Func<string, string?>? locate = null)
+    {
+        var docker = DockerLabLifecycle.Require("docker", locate);
+        DockerLabLifecycle.Require("docker-compose", locate);
+        ct.ThrowIfCancellationRequested();
+        var (info, infoText) = await Run(docker, ["info", "-f", "{{.ServerVersion}}"], TimeSpan.FromSeconds(30), check: false);
+        if (info != 0)
+            throw new LabToolMissingException($"the Docker engine does not answer ({infoText.Trim().Split('\n')[0]}): .ci/docker-setup starts it");
+        var (image, _) = await Run(docker, ["image", "inspect", DockerLabPlan.Image], TimeSpan.FromSeconds(30), check: false);
+        if (image != 0)
+            throw new LabToolMissingException($"the image {DockerLabPlan.Image} is missing: build it with .ci/docker-setup (or src/Node/lab/build-images.sh)");
+    }
+
+    /// <summary>The shipped seed's topology file (not a file of the same name elsewhere): its lab is the root docker-compose.yml.</summary>
+    public static bool IsShippedSeed(LabTopology topology) =>
+        topology.Name == EmbeddedScenarioDriver.Scenario
+        && Path.GetFullPath(topology.File) == Path.GetFullPath(Path.Combine(Scenarios.Directory(EmbeddedScenarioDriver.Scenario), Scenarios.TopologyFileName));
 
     public string Mode => _swan is null ? "docker" : "docker (strongSwan client)";
 
@@ -124,13 +187,20 @@ public sealed partial class DockerDrillLab : IDrillLab
                                  + "(docker-compose.yml, src/Node/lab) or set CLUSTERACTORS_LAB_ROOT");
     }
 
-    private static IPEndPoint Admin(string unit) =>
-        new(IPAddress.Parse("172.31.99.1" + unit[^1]), 8022); // DC2_VM1 → 172.31.99.11, the management network (src/Node/lab/units/*.hocon)
+    /// <summary>The unit's admin endpoint on the management network (seed: DC2_VM1 → 172.31.99.11:8022, src/Node/lab/units/*.hocon).</summary>
+    private IPEndPoint Admin(string unit) => _cast.Admin[unit];
 
-    private static string Container(string unit) => unit.ToLowerInvariant();
+    private string Container(string unit) => _cast.Container(unit);
 
     private string[] Compose(params string[] args) =>
-        ["-p", Project, "-f", Path.Combine(_root, "docker-compose.yml"), "-f", Path.Combine(_work, "docker-compose.drill.yml"), .. args];
+        ["-p", Project, "-f", _composeFile, "-f", Path.Combine(_work, "docker-compose.drill.yml"), .. args];
+
+    /// <summary>`down` of this project: another topology's lab left under it (containers of services this file does not
+    /// name) goes too; the seed's call is unchanged.</summary>
+    private string[] ComposeDown() => _seed ? Compose("down", "-t", "1", "-v") : Compose("down", "-t", "1", "-v", "--remove-orphans");
+
+    /// <summary>host-bridges.sh's arguments: the seed's default bridges, or this topology's.</summary>
+    private string[] Bridges(string action) => _seed ? [action] : [action, .. _cast.Bridges];
 
     /// <summary>Runs a program to its end; throws with its output when it fails and <paramref name="check"/>.</summary>
     internal static async Task<(int Exit, string Output)> Run(string file, IEnumerable<string> args, TimeSpan timeout, bool check = true,
@@ -170,7 +240,7 @@ public sealed partial class DockerDrillLab : IDrillLab
     {
         var sw = Stopwatch.StartNew();
         // A previous drill's lab (or one left behind) would hold the containers' names and the bridges.
-        await Run("docker-compose", Compose("down", "-t", "1", "-v"), TimeSpan.FromSeconds(120), check: false, _root, WithSwanProfile);
+        await Run("docker-compose", ComposeDown(), TimeSpan.FromSeconds(120), check: false, _root, WithSwanProfile);
         // The preferred units (priority 200 in the shipped configs) start first and the others once those run. With
         // the default ha-uptime-diff-margin (300 s) the order would not matter, priority decides; but fgcp-failback
         // sets the margin to 1 s, where the unit that started earlier wins on uptime (override disabled: uptime before
@@ -178,7 +248,7 @@ public sealed partial class DockerDrillLab : IDrillLab
         // The strongSwan client runs instead of ours (both dial from PC1's subnet).
         var others = Units.Where(u => !primaries.Contains(u)).Select(Container).ToList();
         var first = Units.Where(primaries.Contains).Select(Container)
-            .Concat(["dc_router", "server", _swan is null ? "client" : StrongSwanLabClient.Container]).ToList();
+            .Concat(_cast.Companions.Select(c => c == _cast.ClientContainer && _swan is not null ? StrongSwanLabClient.Container : c)).ToList();
         var env = _swan is null ? null : WithSwanProfile;
         // The containers together must weigh as much on the CPU as their processes would on the host, or a busy
         // machine starves the whole lab at once (src/Node/lab/host-cpu-weight.sh); idempotent, also done by .ci/docker-setup.
@@ -191,10 +261,12 @@ public sealed partial class DockerDrillLab : IDrillLab
                 throw new TimeoutException($"{unit} did not answer within 60 s of its start");
         await Task.Delay(TimeSpan.FromSeconds(1), ct);
         await Run("docker-compose", Compose(["up", "-d", .. others]), TimeSpan.FromSeconds(180), workDir: _root, env: env);
-        await Run(Path.Combine(_root, "src/Node/lab/host-bridges.sh"), ["add"], TimeSpan.FromSeconds(30));
+        await Run(Path.Combine(_root, "src/Node/lab/host-bridges.sh"), Bridges("add"), TimeSpan.FromSeconds(30));
         await FollowRouter();
         var within = TimeSpan.FromSeconds(_configs.Values.Max(c => c.Ha.HelloHolddown) + 60);
-        var groups = Units.GroupBy(u => _configs[u].Ha.GroupId).Select(g => g.ToList()).ToList();
+        // FGCP clusters as the topology derives them; a standalone unit is a group of its own (standalone units all have
+        // group-id 0, so grouping by it would wait for them to form one cluster).
+        var groups = _cast.Clusters;
         var formed = false;
         while (sw.Elapsed < within && !formed)
         {
@@ -209,7 +281,7 @@ public sealed partial class DockerDrillLab : IDrillLab
             if (formed)
                 foreach (var unit in Units)
                     if (!await FgspPeers(unit)) formed = false;
-            if (formed && RouterNextHops() is var hops && (hops.Count != HopUnits.Count || hops.Any(h => !h.Alive))) formed = false;
+            if (formed && RouterNextHops() is var hops && (hops.Count != _cast.HopUnits.Count || hops.Any(h => !h.Alive))) formed = false;
             if (!formed) await Task.Delay(250, ct);
         }
         if (!formed)
@@ -255,7 +327,7 @@ public sealed partial class DockerDrillLab : IDrillLab
     /// </summary>
     private async Task FollowRouter()
     {
-        var (_, text) = await Run("docker", ["inspect", "-f", "{{.State.Pid}}", "dc_router"], TimeSpan.FromSeconds(30));
+        var (_, text) = await Run("docker", ["inspect", "-f", "{{.State.Pid}}", _cast.RouterContainer], TimeSpan.FromSeconds(30));
         _routerStatus = $"/proc/{text.Trim()}/root{Commands.RouterCommand.DefaultStatus}";
     }
 
@@ -280,26 +352,24 @@ public sealed partial class DockerDrillLab : IDrillLab
             var answer = await Control("dial", TimeSpan.FromSeconds(40));
             var w = answer.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             if (w is not ["in", var i, "out", var o]) throw new InvalidOperationException($"CLIENT1 did not dial: {answer.Trim()}");
-            (inSpi, outSpi, source) = (uint.Parse(i, CultureInfo.InvariantCulture), uint.Parse(o, CultureInfo.InvariantCulture), ClientWanAddress);
+            (inSpi, outSpi, source) = (uint.Parse(i, CultureInfo.InvariantCulture), uint.Parse(o, CultureInfo.InvariantCulture), _cast.ClientWanAddress);
         }
         // The router's placement of this client's flow, as the kernel holds it (its per-flow policy route).
-        var (_, route) = await Run("docker", ["exec", "dc_router", "ip", "route", "get", "192.168.202.35", "from", source, "iif", "wan"],
+        var (_, route) = await Run("docker", ["exec", _cast.RouterContainer, "ip", "route", "get", _cast.EcmpDestination, "from", source, "iif", _cast.RouterClientLeg],
             TimeSpan.FromSeconds(10), check: false);
         var via = Regex.Match(route, @"via (\S+)") is { Success: true } m ? m.Groups[1].Value : null;
-        return new DialInfo(inSpi, outSpi, via, via is not null && HopUnits.TryGetValue(via, out var units) ? units : []);
+        return new DialInfo(inSpi, outSpi, via, via is not null && _cast.HopUnits.TryGetValue(via, out var units) ? units : []);
     }
 
-    /// <summary>CLIENT1's port1 in the `client` container (compose).</summary>
-    public const string ClientWanAddress = "192.168.7.2";
-
     /// <summary>One command on the client container's control endpoint; throws with its message when it fails.</summary>
-    private static async Task<string> Control(string command, TimeSpan timeout)
+    private async Task<string> Control(string command, TimeSpan timeout)
     {
         CliResult r;
-        try { r = await AdminClient.RunAsync(ClientControl, command, timeout, credentials: null); }
+        var control = _cast.ClientControl;
+        try { r = await AdminClient.RunAsync(control, command, timeout, credentials: null); }
         catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or OperationCanceledException)
         {
-            throw new InvalidOperationException($"the client container does not answer on {ClientControl}: {e.Message}");
+            throw new InvalidOperationException($"the client container does not answer on {control}: {e.Message}");
         }
         if (r.ExitCode != 0) throw new InvalidOperationException($"client `{command}`: {r.Output.Trim()}");
         return r.Output;
@@ -404,7 +474,7 @@ public sealed partial class DockerDrillLab : IDrillLab
     }
 
     /// <summary>The host PID of the unit container's PID 1 (the unit); 0 when it is not running.</summary>
-    private static async Task<int> Pid(string unit)
+    private async Task<int> Pid(string unit)
     {
         var (_, text) = await Run("docker", ["inspect", "-f", "{{.State.Pid}}", Container(unit)], TimeSpan.FromSeconds(30), check: false);
         return int.TryParse(text.Trim(), out var pid) ? pid : 0;
@@ -546,8 +616,8 @@ public sealed partial class DockerDrillLab : IDrillLab
         return Task.CompletedTask;
     }
 
-    /// <summary>DC2_VMn's address on the FGSP link (docker-compose.yml: 172.31.2.1n), where its Akka remoting binds.</summary>
-    private static string FgspLinkAddress(string unit) => "172.31.2.1" + unit[^1];
+    /// <summary>The unit's address on the FGSP link (seed: DC2_VMn's 172.31.2.1n), where its Akka remoting binds.</summary>
+    private string FgspLinkAddress(string unit) => _cast.AkkaAddress[unit];
     /// <summary>
     /// SIGSTOP or SIGCONT to the container's PID 1 (the unit) from this host's PID namespace, where SIGSTOP reaches even a
     /// PID 1 (what `docker kill -s STOP|CONT` has the daemon do, without the CLI and the daemon in between: through them
@@ -665,8 +735,8 @@ public sealed partial class DockerDrillLab : IDrillLab
         string text;
         try { text = File.ReadAllText(_routerStatus); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return []; }
-        return ParseRouterStatus(text).Where(h => HopUnits.ContainsKey(h.Address))
-            .Select(h => new NextHopView(h.Address, HopUnits[h.Address], h.Alive)).ToList();
+        return ParseRouterStatus(text).Where(h => _cast.HopUnits.ContainsKey(h.Address))
+            .Select(h => new NextHopView(h.Address, _cast.HopUnits[h.Address], h.Alive)).ToList();
     }
 
     public ClientView Client()
@@ -677,7 +747,7 @@ public sealed partial class DockerDrillLab : IDrillLab
 
     private void Known(string unit)
     {
-        if (!Units.Contains(unit)) throw new ArgumentException($"no unit {unit} in the scenario");
+        if (!Units.Contains(unit)) throw new ArgumentException($"no unit {unit} in the topology {_cast.Topology}");
     }
 
     public async ValueTask DisposeAsync()
@@ -695,8 +765,8 @@ public sealed partial class DockerDrillLab : IDrillLab
         {
             if (Environment.GetEnvironmentVariable("CLUSTERACTORS_DRILL_KEEP") != "1")
             {
-                await Run("docker-compose", Compose("down", "-t", "1", "-v"), TimeSpan.FromSeconds(120), check: false, _root, WithSwanProfile);
-                await Run(Path.Combine(_root, "src/Node/lab/host-bridges.sh"), ["remove"], TimeSpan.FromSeconds(30), check: false);
+                await Run("docker-compose", ComposeDown(), TimeSpan.FromSeconds(120), check: false, _root, WithSwanProfile);
+                await Run(Path.Combine(_root, "src/Node/lab/host-bridges.sh"), Bridges("remove"), TimeSpan.FromSeconds(30), check: false);
             }
         }
         try { Directory.Delete(_work, recursive: true); } catch (IOException) { }

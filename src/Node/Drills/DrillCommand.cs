@@ -30,23 +30,18 @@ public static class DrillCommand
     /// <param name="Words">The positional words: DRILL, or SCENARIO DRILL.</param>
     /// <param name="Client"><see cref="FortiGateClient"/> or <see cref="StrongSwanClient"/> (docker mode only).</param>
     /// <param name="Seed">The chaos drill's seed (random when null); <paramref name="Run"/> replays that one run of it.</param>
-    /// <param name="Topology">A topology file instead of the shipped scenario's (embedded mode).</param>
+    /// <param name="Topology">A topology file instead of the shipped scenario's.</param>
     public sealed record Request(IReadOnlyList<string> Words, string Mode = "embedded", double Rate = DefaultRate, int Runs = 1, string? Out = null,
         bool FastTimers = false, string Client = FortiGateClient, long? Seed = null, int? Run = null, string? Topology = null, bool Hb10Ms = false);
 
     /// <summary>
     /// The lab a drill runs on: the topology file given, or the shipped scenario's. The catalog names roles, bound to
     /// the topology's units by <see cref="DrillCast.Resolve"/>, so any topology with a DC router, a client and FGSP
-    /// members runs; the container lab is the seed's docker-compose.yml only.
+    /// members runs, embedded or in its container lab (the seed's is the root docker-compose.yml, any other topology's
+    /// is generated, as `lab up` does).
     /// </summary>
-    public static ClusterActors.Protocol.Topology.LabTopology LabTopology(Request request, string scenario)
-    {
-        if (request.Topology is not null && request.Mode == "docker")
-            throw new UsageException("--topology runs embedded for now: the docker lab is the shipped seed's docker-compose.yml");
-        if (request.Mode == "docker" && scenario != EmbeddedScenarioDriver.Scenario)
-            throw new UsageException($"--mode docker runs the {EmbeddedScenarioDriver.Scenario} lab (docker-compose.yml) only for now; run '{scenario}' embedded");
-        return Scenarios.Topology(request.Topology ?? scenario);
-    }
+    public static ClusterActors.Protocol.Topology.LabTopology LabTopology(Request request, string scenario) =>
+        Scenarios.Topology(request.Topology ?? scenario);
 
     /// <summary>A lab for a drill: the embedded one unless a test brings its own.</summary>
     public delegate IDrillLab LabFactory(DrillDefinition drill, IReadOnlyDictionary<string, string> changes);
@@ -90,12 +85,21 @@ public static class DrillCommand
         switch (request.Client)
         {
             case FortiGateClient: break;
+            case StrongSwanClient when request.Mode == "docker" && !DockerDrillLab.IsShippedSeed(topology):
+                throw new UsageException($"--client strongswan runs in the seed's container lab only, not {scenario}");
             case StrongSwanClient when request.Mode == "docker": break;
             case StrongSwanClient: throw new UsageException("--client strongswan runs in the container lab only: add --mode docker");
             default: throw new UsageException($"--client is {FortiGateClient} or {StrongSwanClient}, not '{request.Client}'");
         }
         if (!(request.Rate is > 0 and <= 20_000)) throw new UsageException("--rate is packets per second, from 1 to 20000");
         if (request.Runs is < 1 or > 100) throw new UsageException("--runs is from 1 to 100");
+        if (request.Mode == "docker" && labFactory is null)
+        {
+            // Every reason the container lab cannot be laid (one line each, exit 2), and a missing docker, engine or
+            // image in one line (exit 1), before any report folder is made.
+            DockerDrillCast.From(topology);
+            await DockerDrillLab.Preflight(ct);
+        }
 
         clock ??= TimeProvider.System;
         var (outDir, summary) = await Begin(request, scenario, drillName, request.Rate, null, stdout, clock);
@@ -132,7 +136,7 @@ public static class DrillCommand
                 var changes = Changes(drill, request.FastTimers, request.Client, topology.UnitNames, request.Hb10Ms);
                 DrillRunResult result;
                 await using (var lab = labFactory?.Invoke(drill, changes) ?? (request.Mode == "docker"
-                                 ? new DockerDrillLab(changes, stdout, request.Client)
+                                 ? new DockerDrillLab(changes, stdout, request.Client, topology)
                                  : (IDrillLab)new EmbeddedDrillLab(changes, topology)))
                 {
                     result = await new DrillRunner(lab, stdout).RunAsync(drill, settings, run, Describe(changes), ct);

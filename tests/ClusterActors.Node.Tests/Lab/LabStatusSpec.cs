@@ -79,4 +79,12 @@ public sealed class LabStatusSpec
         var vm1 = lines.Select((l, i) => (l, i)).Where(x => x.l.StartsWith("dc2_vm1 ", StringComparison.Ordinal)).Select(x => x.i).ToList();
         Assert.Equal(Enumerable.Range(vm1[0], vm1.Count), vm1);
     }
+
+    [Fact]
+    public void Lab_up_names_every_container_that_does_not_run()
+    {
+        Assert.Null(LabStatus.NotRunning([("dc_router", "running"), ("client", "running"), ("server", "running")]));
+        Assert.Equal("dc_router exited (docker logs dc_router); client absent (docker logs client)",
+            LabStatus.NotRunning([("dc_router", "exited"), ("client", "absent"), ("server", "running")]));
+    }
 }
