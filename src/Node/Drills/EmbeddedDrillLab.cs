@@ -336,6 +336,8 @@ public sealed class EmbeddedDrillLab : IDrillLab
             !h.Alive && h.DownSince is { } since ? wall - (elapsed - since) : null)).ToList();
     }
 
+    public TimeSpan? RouterProbesLate() => _lab.Net!.DcRouter.ProbeRoundsLate;
+
     private IReadOnlyList<string> UnitsBehind(string address) =>
         _topology.Wires.Where(w => w.Address.Address.ToString() == address && Units.Contains(w.Host)).Select(w => w.Host).ToList();
 

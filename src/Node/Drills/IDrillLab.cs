@@ -106,6 +106,10 @@ public interface IDrillLab : IAsyncDisposable
     /// <summary>The DC router's ECMP next hops towards lb1.</summary>
     IReadOnlyList<NextHopView> RouterNextHops();
 
+    /// <summary>How late the lab router's probe rounds ran against their schedule, summed since it started; null where
+    /// the lab's router does not say (the container lab's).</summary>
+    TimeSpan? RouterProbesLate() => null;
+
     /// <summary>CLIENT1's counters.</summary>
     ClientView Client();
 

@@ -80,6 +80,27 @@ public sealed class DrillRunSpec(ITestOutputHelper output) : IDisposable
         Assert.Equal(DrillCommand.Passed, exit);
     }
 
+    /// <summary>
+    /// CI trial of stop 20, the embedded three-member lab under the full suite's load: the router's own stamp of EDGE_1's
+    /// withdrawal came 1,824 ms after the kill against (14 + 1) × 100 + 200 ms: its probe thread ran late. The rounds'
+    /// lateness is the lab's, measured by the router; it is added to the bound and said, and without it the run fails.
+    /// </summary>
+    [Theory]
+    [InlineData(300, true)]
+    [InlineData(0, false)]
+    public async Task The_routers_late_probe_rounds_since_the_fault_are_added_to_its_detection_bound(int lateMs, bool passes)
+    {
+        var (exit, text, _) = await Run(new DrillCommand.Request(["seed", "fgsp-failover"]), lab =>
+        {
+            lab.KeepsRouterStamp = true;
+            lab.RouterWithdrawsAfter = TimeSpan.FromMilliseconds(1850); // beyond the fast timers' router bound of 1,700 ms
+            lab.RouterLate = TimeSpan.FromMilliseconds(lateMs);
+        });
+        Assert.Equal(passes ? DrillCommand.Passed : DrillCommand.Failed, exit);
+        if (passes) Assert.Contains("  the lab router's probe rounds ran 300 ms late in all since the fault: its detection bound is 2000 ms\n", text);
+        else Assert.DoesNotContain("probe rounds ran", text);
+    }
+
     [Fact]
     public async Task Without_the_routers_stamp_a_late_read_of_its_next_hops_fails_the_detection()
     {

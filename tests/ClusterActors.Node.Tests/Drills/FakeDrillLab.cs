@@ -174,7 +174,7 @@ internal sealed class FakeDrillLab : IDrillLab
             Calls.Add($"{unit} {port} {(up ? "up" : "down")}");
             Count();
             _cluster1Routed = up;
-            _cluster1WithdrawnAt = up ? null : DateTimeOffset.UtcNow;
+            _cluster1WithdrawnAt = up ? null : DateTimeOffset.UtcNow + RouterWithdrawsAfter;
             if (!up) _owner = "DC2_VM3";
         }
         return Task.CompletedTask;
@@ -286,6 +286,19 @@ internal sealed class FakeDrillLab : IDrillLab
     /// <summary>Whether the router stamps its withdrawals with its own clock (the embedded lab's does).</summary>
     public bool KeepsRouterStamp { get; set; }
 
+    /// <summary>How long after the fault the router withdraws cluster 1 (its probe rounds ran late meanwhile).</summary>
+    public TimeSpan RouterWithdrawsAfter { get; set; }
+
+    /// <summary>How late the router's probe rounds ran in all once cluster 1's uplink is down (none before); null: the
+    /// lab's router does not say.</summary>
+    public TimeSpan? RouterLate { get; set; }
+
+    public TimeSpan? RouterProbesLate()
+    {
+        if (RouterLate is not { } late) return null;
+        lock (_gate) return _cluster1WithdrawnAt is null ? TimeSpan.Zero : late;
+    }
+
     private readonly List<(string Unit, bool Primary, DateTimeOffset At)> _roleLog = new();
 
     public async Task<HaView?> Ha(string unit)
@@ -330,6 +343,7 @@ internal sealed class FakeDrillLab : IDrillLab
         {
             // A slow reader (a poll of the router's table on two busy cores) sees the withdrawal only RouterSeenAfter later.
             var seen = _cluster1Routed || _cluster1WithdrawnAt is { } at && DateTimeOffset.UtcNow - at < RouterSeenAfter;
+            if (_cluster1WithdrawnAt is { } stamp && DateTimeOffset.UtcNow < stamp) seen = true; // not withdrawn yet
             return [new("192.168.129.254", ["DC2_VM1", "DC2_VM2"], seen, seen || !KeepsRouterStamp ? null : _cluster1WithdrawnAt),
                 new("192.168.130.254", ["DC2_VM3", "DC2_VM4"], true)];
         }

@@ -92,6 +92,8 @@ public sealed class LabRouter : IDisposable
     /// <summary>The probe thread (system clock only); it waits on <see cref="_probeWake"/> between rounds.</summary>
     private Thread? _prober;
     private readonly object _probeWake = new();
+    /// <summary>How late the probe rounds started against their schedule, summed (Stopwatch ticks).</summary>
+    private long _probeLateTicks;
 
     private long _received, _forwarded, _local, _echoReplies, _noRoute, _ttl, _unreachable, _malformed;
 
@@ -110,6 +112,14 @@ public sealed class LabRouter : IDisposable
 
     /// <summary>Time since the router was created, on its clock.</summary>
     public TimeSpan Elapsed => _time.GetElapsedTime(_started);
+
+    /// <summary>
+    /// How late the probe rounds started against their schedule, summed since the router started: on a loaded machine
+    /// the probe thread is not run on time, and each late round delays a withdrawal by as much (CI, stop 20's trial: a
+    /// kill's withdrawal 1,824 ms after it by the router's own stamp, against (14 + 1) × 100 ms + 200). The drills add
+    /// what accrued between the fault and the withdrawal to the router's detection bound, and print it.
+    /// </summary>
+    public TimeSpan ProbeRoundsLate => TimeSpan.FromSeconds((double)Interlocked.Read(ref _probeLateTicks) / Stopwatch.Frequency);
 
     public RouterCounters Counters => new(
         Interlocked.Read(ref _received), Interlocked.Read(ref _forwarded), Interlocked.Read(ref _local), Interlocked.Read(ref _echoReplies),
@@ -403,6 +413,7 @@ public sealed class LabRouter : IDisposable
                 long interval = (long)(e.Probe.Interval.TotalSeconds * Stopwatch.Frequency);
                 if (!due.TryGetValue(e, out var next) || next <= now)
                 {
+                    if (next != 0) Interlocked.Add(ref _probeLateTicks, now - next);
                     ProbeRound(e);
                     next = (next == 0 ? now : next) + interval;
                     now = Stopwatch.GetTimestamp();
