@@ -555,8 +555,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         if (TunnelOwnership.HandOverTo(wasPrimary, _isPrimary, _fgcpGroup, role.PrimarySerial, _serial) is { } primary)
         {
             _handover = (primary, HandoverRounds);
-            HandOver();
             Timers.StartPeriodicTimer("handover", HandoverTick.Instance, HandoverInterval);
+            HandOver(); // the first round at once; it cancels the timer when there is nothing to hand over
         }
         if (!_isPrimary || wasPrimary) return;
         // FGCP failover: this unit now answers for its cluster, so it owns every tunnel its cluster owned.
