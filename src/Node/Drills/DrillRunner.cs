@@ -202,9 +202,6 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         var detection = await WaitUntil(() => Detected(phase.Detection), faultClock, TimeSpan.FromMilliseconds(detectionBound) + TimeSpan.FromSeconds(10), ct);
         if (detection is { } polled)
         {
-            // The unit's own stamp where the lab keeps one, the poll's otherwise: the bound is on the unit, and a poll's
-            // answer came back up to ~370 ms after the change in the container lab (CI, strongSwan fgcp-failover: Primary
-            // seen after 4,367 ms while PC1's traffic already flowed through DC2_VM2 4,203 ms after the kill).
             // The router's detection is (misses + 1) probe intervals by its own schedule: rounds its thread started late on
             // a loaded machine are the lab's, not the router's rule, so they are measured, added and said (LabRouter.ProbeRoundsLate).
             if (phase.Detection.Kind == DetectionKind.RouterWithdraws && routerLateAtFault is { } lateBefore && lab.RouterProbesLate() is { } lateNow
@@ -214,6 +211,9 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
                 detectionBound += late;
                 await Say($"the lab router's probe rounds ran {late:0} ms late in all since the fault: its detection bound is {detectionBound:0} ms");
             }
+            // The unit's own stamp where the lab keeps one, the poll's otherwise: the bound is on the unit, and a poll's
+            // answer came back up to ~370 ms after the change in the container lab (CI, strongSwan fgcp-failover: Primary
+            // seen after 4,367 ms while PC1's traffic already flowed through DC2_VM2 4,203 ms after the kill).
             var own = await OwnDetection(phase.Detection, primaryBefore, faultWall);
             detection = own is { } o && o <= polled ? Math.Round(o, 1) : polled;
             Event(faultAt + detection.Value, "detection", phase.Detection.Describe());

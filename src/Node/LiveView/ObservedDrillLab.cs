@@ -53,6 +53,7 @@ public sealed class ObservedDrillLab(IDrillLab inner, Action<string, string?, st
     public Task<DateTimeOffset?> RoleChangedAt(string unit, bool primary, DateTimeOffset since) => inner.RoleChangedAt(unit, primary, since);
     public Task<IReadOnlyList<TunnelView>?> Tunnels(string unit) => inner.Tunnels(unit);
     public IReadOnlyList<NextHopView> RouterNextHops() => inner.RouterNextHops();
+    public TimeSpan? RouterProbesLate() => inner.RouterProbesLate();
     public ClientView Client() => inner.Client();
     public DrillPackets? SavePackets(string directory, string stem) => inner.SavePackets(directory, stem);
     public ValueTask DisposeAsync() => inner.DisposeAsync();
