@@ -548,8 +548,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             foreach (var tunnel in _tunnels.Values) tunnel.Tell(new TunnelClaimsAllowed(_isPrimary));
             // Inside an FGCP cluster the tunnels this unit's records name it owner of follow its FGCP role at once
             // (TunnelOwnership.ShownRole): their watchers see them go standby, or sync-primary again.
-            if (_fgcpGroup != TunnelOwnership.NoFgcpCluster)
-                foreach (var r in _records.Values.Where(r => !r.Deleted && r.OwnerSerial == _serial))
+            if (InFgcpCluster)
+                foreach (var r in NamingThisUnitOwner())
                     Context.System.EventStream.Publish(new TunnelRoleObserved(_serial, _phase1.Name, r.Key, ShownRole(r)));
         }
         if (TunnelOwnership.HandOverTo(wasPrimary, _isPrimary, _fgcpGroup, role.PrimarySerial, _serial) is { } primary)
@@ -574,7 +574,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     /// </summary>
     private void HandOver()
     {
-        var owned = _records.Values.Where(r => !r.Deleted && r.OwnerSerial == _serial).ToList();
+        var owned = NamingThisUnitOwner().ToList();
         if (_isPrimary || _handover is not { } h || h.RoundsLeft <= 0 || owned.Count == 0)
         {
             _handover = null;
@@ -787,7 +787,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
                 _log.Info("{0}: {1} (owner {2}) is shown here as {3}: this unit already shows another tunnel under that name",
                     _phase1.Name, incoming.Name, incoming.OwnerSerial, DialupInstanceNames.Name(_phase1.Name, index));
             var created = _tunnels[incoming.Key] = Context.ActorOf(DialupTunnelActor.Props(_serial, incoming, _boundInterfaceIndex, inherited, index, claimsAllowed: _isPrimary,
-                    inFgcpCluster: _fgcpGroup != TunnelOwnership.NoFgcpCluster),
+                    inFgcpCluster: InFgcpCluster),
                 Uri.EscapeDataString(incoming.Key));
             Context.Parent.Tell(PathOf(incoming, created));
         }
@@ -811,7 +811,13 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         Context.System.EventStream.Publish(new TunnelRoleObserved(_serial, _phase1.Name, incoming.Key, now, lag));
     }
 
-    private TunnelRole ShownRole(TunnelRecord r) => TunnelOwnership.ShownRole(r, _serial, _fgcpGroup != TunnelOwnership.NoFgcpCluster, _isPrimary);
+    private TunnelRole ShownRole(TunnelRecord r) => TunnelOwnership.ShownRole(r, _serial, InFgcpCluster, _isPrimary);
+
+    /// <summary>This unit is a member of an FGCP cluster, not a standalone FGSP member.</summary>
+    private bool InFgcpCluster => _fgcpGroup != TunnelOwnership.NoFgcpCluster;
+
+    /// <summary>The live records that name this unit owner (this incarnation's or a previous one's).</summary>
+    private IEnumerable<TunnelRecord> NamingThisUnitOwner() => _records.Values.Where(r => !r.Deleted && r.OwnerSerial == _serial);
 
     private async Task<TunnelList> ListTunnels()
     {
