@@ -95,6 +95,9 @@ public static partial class DpdFlushDrill
         /// <summary>From the client's loss to the first poll without the tunnel on the owner; NaN when it was never flushed.</summary>
         public required double LossToFlushMs { get; init; }
         public required double BoundMs { get; init; }
+        /// <summary>How late the owner's timers ran, summed from the loss to the poll that saw the flush (<see cref="UnitTimerLag"/>):
+        /// added to <see cref="BoundMs"/>, since every DPD wait ends on one of them.</summary>
+        public double TimersLateMs { get; init; }
         /// <summary>How long the drill waited for the flush before giving up.</summary>
         public required double FlushLimitMs { get; init; }
         public required int RetryIntervalSeconds { get; init; }
@@ -130,8 +133,9 @@ public static partial class DpdFlushDrill
         {
             new("flush", $"{r.Owner} flushes {r.Tunnel} after {r.Client} is lost (DPD)",
                 flushed ? DrillVerdict.Ms(r.LossToFlushMs) : $"still listed {DrillVerdict.Ms(r.FlushLimitMs)} after",
-                string.Create(CultureInfo.InvariantCulture, $"≤ {DrillVerdict.Ms(r.BoundMs)} ((dpd-retrycount {r.RetryCount} + 1) × (dpd-retryinterval {r.RetryIntervalSeconds} s + {DpdCheckMs:0} ms check) + {DrillBounds.SlackMs:0} ms)"),
-                flushed && r.LossToFlushMs <= r.BoundMs),
+                string.Create(CultureInfo.InvariantCulture, $"≤ {DrillVerdict.Ms(r.BoundMs + r.TimersLateMs)} ((dpd-retrycount {r.RetryCount} + 1) × (dpd-retryinterval {r.RetryIntervalSeconds} s + {DpdCheckMs:0} ms check) + {DrillBounds.SlackMs:0} ms")
+                + (r.TimersLateMs > 0 ? string.Create(CultureInfo.InvariantCulture, $" + {r.TimersLateMs:0} ms {r.Owner}'s timers ran late)") : ")"),
+                flushed && r.LossToFlushMs <= r.BoundMs + r.TimersLateMs),
         };
         if (flushed)
             checks.Add(new("flush", $"units listing {r.Tunnel} once {r.Owner} flushed it", Units(r.ListedAfterFlush), "none", r.ListedAfterFlush.Count == 0));
@@ -203,10 +207,17 @@ public static partial class DpdFlushDrill
         // Every unit's `diagnose vpn tunnel list`, the invariants checked on each look.
         var polls = 0;
         List<string> twoOwners = new(), otherHolders = new();
+        var sw = new Stopwatch();
+        var ownerReadAt = TimeSpan.Zero;
+        UnitTimerLag? lag = null;
+        var lateAtOwnerRead = 0.0;
         async Task<Dictionary<string, IReadOnlyList<TunnelView>>> Lists()
         {
-            var all = new Dictionary<string, IReadOnlyList<TunnelView>>();
-            foreach (var u in lab.Units) all[u] = await lab.Tunnels(u) ?? [];
+            // The owner first, its answer timed: the flush happened before that answer, whatever the other units take.
+            var all = new Dictionary<string, IReadOnlyList<TunnelView>> { [owner] = await lab.Tunnels(owner) ?? [] };
+            ownerReadAt = sw.Elapsed;
+            lateAtOwnerRead = lag?.Late.TotalMilliseconds ?? 0;
+            foreach (var u in lab.Units.Where(u => u != owner)) all[u] = await lab.Tunnels(u) ?? [];
             polls++;
             var owners = all.Where(kv => kv.Value.Any(t => t.Role != TunnelRole.Standby)).Select(kv => kv.Key).ToList();
             if (owners.Count > 1) twoOwners.Add($"poll {polls}: {string.Join("+", owners)}");
@@ -222,14 +233,18 @@ public static partial class DpdFlushDrill
 
         // The client is lost: its WAN cable pulled. Nothing of it reaches the DC any more.
         var client = placed.Topology.Clients[0];
-        var sw = Stopwatch.StartNew();
+        using var watch = lab.WatchTimers(owner);
+        lag = watch;
+        sw.Start();
         lab.Loopback.SetCable(client.Name, client.WanInterface, false);
         double? flushedAt = null;
+        var lateMs = 0.0;
         var limit = TimeSpan.FromMilliseconds(bound * 2 + 2000);
         while (sw.Elapsed < limit)
         {
             var now = await Lists();
-            if (now[owner].All(t => t.Name != tunnel.Name)) { flushedAt = sw.Elapsed.TotalMilliseconds; break; }
+            lateMs = lateAtOwnerRead;
+            if (now[owner].All(t => t.Name != tunnel.Name)) { flushedAt = ownerReadAt.TotalMilliseconds; break; }
             await Task.Delay(50, ct);
         }
         var listedAfter = new List<string>();
@@ -240,6 +255,8 @@ public static partial class DpdFlushDrill
             await Say(string.Create(CultureInfo.InvariantCulture,
                 $"  {client.Name} lost ({client.WanInterface} pulled) -> {owner} flushed {tunnel.Name} after {flushedAt:0} ms "
                 + $"(bound (dpd-retrycount {retryCount} + 1) x (dpd-retryinterval {FastRetryIntervalSeconds} s + {DpdCheckMs:0} ms check) + {DrillBounds.SlackMs:0} ms = {bound:0} ms)"));
+            await Say(string.Create(CultureInfo.InvariantCulture,
+                $"  {owner}'s timers ran {lateMs:0} ms late in all since the loss (a loaded machine's, measured on its own scheduler): its DPD bound is {bound + lateMs:0} ms"));
             var after = await Lists();
             listedAfter.AddRange(after.Where(kv => kv.Value.Any(t => t.Name == tunnel.Name)).Select(kv => kv.Key));
         }
@@ -260,6 +277,7 @@ public static partial class DpdFlushDrill
             Scenario = topology.Name, Owner = owner, Tunnel = tunnel.Name, Client = client.Name, Seed = placed.Seed,
             SpiBefore = tunnel.DecSpi, EncSpiBefore = tunnel.EncSpi, SpiAfter = newTunnel?.DecSpi ?? 0,
             ClientSpiChanged = again.ClientInboundSpi != dial.ClientInboundSpi, LossToFlushMs = flushedAt ?? double.NaN, BoundMs = bound,
+            TimersLateMs = lateMs,
             FlushLimitMs = limit.TotalMilliseconds, RetryIntervalSeconds = FastRetryIntervalSeconds, RetryCount = retryCount, Polls = polls,
             TwoOwners = twoOwners, OtherHolders = otherHolders, ListedAfterFlush = listedAfter,
             AntiReplayDrops = clientView.AntiReplayDrops ?? 0, IcvFailures = clientView.IcvFailures, Timers = lab.Timers, Cast = cast.Entries,

@@ -338,6 +338,9 @@ public sealed class EmbeddedDrillLab : IDrillLab
 
     public TimeSpan? RouterProbesLate() => _lab.Net!.DcRouter.ProbeRoundsLate;
 
+    /// <summary>Starts measuring how late <paramref name="unit"/>'s timers run (<see cref="UnitTimerLag"/>), until disposed.</summary>
+    public UnitTimerLag WatchTimers(string unit) => UnitTimerLag.Watch(_lab.Units[unit].System);
+
     private IReadOnlyList<string> UnitsBehind(string address) =>
         _topology.Wires.Where(w => w.Address.Address.ToString() == address && Units.Contains(w.Host)).Select(w => w.Host).ToList();
 
