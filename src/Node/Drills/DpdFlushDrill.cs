@@ -209,14 +209,14 @@ public static partial class DpdFlushDrill
         List<string> twoOwners = new(), otherHolders = new();
         var sw = new Stopwatch();
         var ownerReadAt = TimeSpan.Zero;
-        UnitTimerLag? lag = null;
+        TimeSpan? lateAtLoss = null;
         var lateAtOwnerRead = 0.0;
         async Task<Dictionary<string, IReadOnlyList<TunnelView>>> Lists()
         {
             // The owner first, its answer timed: the flush happened before that answer, whatever the other units take.
             var all = new Dictionary<string, IReadOnlyList<TunnelView>> { [owner] = await lab.Tunnels(owner) ?? [] };
             ownerReadAt = sw.Elapsed;
-            lateAtOwnerRead = lag?.Late.TotalMilliseconds ?? 0;
+            lateAtOwnerRead = lateAtLoss is { } l0 && lab.UnitTimersLate(owner) is { } l1 ? (l1 - l0).TotalMilliseconds : 0;
             foreach (var u in lab.Units.Where(u => u != owner)) all[u] = await lab.Tunnels(u) ?? [];
             polls++;
             var owners = all.Where(kv => kv.Value.Any(t => t.Role != TunnelRole.Standby)).Select(kv => kv.Key).ToList();
@@ -233,8 +233,7 @@ public static partial class DpdFlushDrill
 
         // The client is lost: its WAN cable pulled. Nothing of it reaches the DC any more.
         var client = placed.Topology.Clients[0];
-        using var watch = lab.WatchTimers(owner);
-        lag = watch;
+        lateAtLoss = lab.UnitTimersLate(owner);
         sw.Start();
         lab.Loopback.SetCable(client.Name, client.WanInterface, false);
         double? flushedAt = null;

@@ -172,6 +172,12 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         var forwardedBeforeFault = await lab.TunnelForwarded();
         var primaryBefore = await PrimaryBefore(phase.Detection);
         var routerLateAtFault = lab.RouterProbesLate();
+        // The units that detect by their own timers, the fault's own unit apart (a frozen unit's timers are late by the
+        // freeze itself, a killed one's end): how late each ran until the fault.
+        var timersLateAtFault = phase.Detection.Kind == DetectionKind.RouterWithdraws
+            ? new Dictionary<string, TimeSpan>()
+            : phase.Detection.Units.Where(u => u != phase.Fault.Unit)
+                .Select(u => (Unit: u, Late: lab.UnitTimersLate(u))).Where(x => x.Late is not null).ToDictionary(x => x.Unit, x => x.Late!.Value);
         var faultAt = Now;
         var faultWall = DateTimeOffset.UtcNow;
         Event(faultAt, "fault", phase.Fault.Short);
@@ -210,6 +216,17 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
                 var late = Math.Round((lateNow - lateBefore).TotalMilliseconds);
                 detectionBound += late;
                 await Say($"the lab router's probe rounds ran {late:0} ms late in all since the fault: its detection bound is {detectionBound:0} ms");
+            }
+            // Likewise a detection by a unit's own timers (hb-lost-threshold × hb-interval on its clock): the lateness of
+            // the detecting units' timers since the fault, the most of any of them, measured on their own schedulers
+            // (UnitTimerLag) by a lab that can; the rule is unchanged.
+            var unitLate = timersLateAtFault
+                .Select(kv => (kv.Key, Late: lab.UnitTimersLate(kv.Key) is { } now ? Math.Round((now - kv.Value).TotalMilliseconds) : 0))
+                .Where(x => x.Late >= 1).OrderByDescending(x => x.Late).FirstOrDefault();
+            if (unitLate.Key is { } lateUnit)
+            {
+                detectionBound += unitLate.Late;
+                await Say($"{lateUnit}'s timers ran {unitLate.Late:0} ms late in all since the fault: its detection bound is {detectionBound:0} ms");
             }
             // The unit's own stamp where the lab keeps one, the poll's otherwise: the bound is on the unit, and a poll's
             // answer came back up to ~370 ms after the change in the container lab (CI, strongSwan fgcp-failover: Primary

@@ -40,6 +40,8 @@ public sealed class EmbeddedDrillLab : IDrillLab
     private readonly Dictionary<string, UnitHost> _hosts = new();
     // Frozen units (SIGSTOP): still running, but nothing of theirs is asked until they resume.
     private readonly HashSet<string> _frozen = new();
+    // Per running unit, how late its timers run (UnitTimerLag): from its start to its kill, one meter an incarnation.
+    private readonly Dictionary<string, UnitTimerLag> _timerLag = new();
     private readonly object _gate = new();
     private EchoRun? _traffic;
     /// <summary>Every segment's packets, bounded (<see cref="FabricCapture"/>), saved next to the report.</summary>
@@ -185,6 +187,7 @@ public sealed class EmbeddedDrillLab : IDrillLab
         {
             _hosts.Remove(unit);
             frozen = _frozen.Remove(unit);
+            if (_timerLag.Remove(unit, out var lag)) lag.Dispose();
         }
         // SIGKILL ends a stopped process too; the ActorSystem must run to terminate.
         if (frozen) ((ExtendedActorSystem)_lab.Units[unit].System).Provider.RootGuardian.Resume();
@@ -240,7 +243,11 @@ public sealed class EmbeddedDrillLab : IDrillLab
         lock (_gate)
             if (_hosts.ContainsKey(unit)) throw new InvalidOperationException($"{unit} is already running");
         var host = await _lab.Start(unit);
-        lock (_gate) _hosts[unit] = host;
+        lock (_gate)
+        {
+            _hosts[unit] = host;
+            _timerLag[unit] = UnitTimerLag.Watch(host.System);
+        }
     }
 
     public Task Link(string unit, string port, bool up)
@@ -338,8 +345,10 @@ public sealed class EmbeddedDrillLab : IDrillLab
 
     public TimeSpan? RouterProbesLate() => _lab.Net!.DcRouter.ProbeRoundsLate;
 
-    /// <summary>Starts measuring how late <paramref name="unit"/>'s timers run (<see cref="UnitTimerLag"/>), until disposed.</summary>
-    public UnitTimerLag WatchTimers(string unit) => UnitTimerLag.Watch(_lab.Units[unit].System);
+    public TimeSpan? UnitTimersLate(string unit)
+    {
+        lock (_gate) return _timerLag.GetValueOrDefault(unit)?.Late;
+    }
 
     private IReadOnlyList<string> UnitsBehind(string address) =>
         _topology.Wires.Where(w => w.Address.Address.ToString() == address && Units.Contains(w.Host)).Select(w => w.Host).ToList();
@@ -388,7 +397,11 @@ public sealed class EmbeddedDrillLab : IDrillLab
             _frozen.Clear();
         }
         foreach (var unit in frozen) ((ExtendedActorSystem)_lab.Units[unit].System).Provider.RootGuardian.Resume();
-        lock (_gate) _hosts.Clear();
+        lock (_gate)
+        {
+            _hosts.Clear();
+            _timerLag.Clear(); // their systems end with the lab
+        }
         await _lab.DisposeAsync();
     }
 }

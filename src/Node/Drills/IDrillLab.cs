@@ -110,6 +110,10 @@ public interface IDrillLab : IAsyncDisposable
     /// the lab's router does not say (the container lab's).</summary>
     TimeSpan? RouterProbesLate() => null;
 
+    /// <summary>How late the unit's own timers ran against their schedule, summed since this incarnation of it started
+    /// (<see cref="UnitTimerLag"/>); null when it is down, or where the lab cannot measure it (the container lab's).</summary>
+    TimeSpan? UnitTimersLate(string unit) => null;
+
     /// <summary>CLIENT1's counters.</summary>
     ClientView Client();
 

@@ -34,9 +34,14 @@ public sealed class UnitTimerLag : IDisposable
     /// <summary>The summed lateness of the timer's ticks since <see cref="Watch"/>.</summary>
     public TimeSpan Late => TimeSpan.FromSeconds((double)Interlocked.Read(ref _lateTicks) / Stopwatch.Frequency);
 
-    /// <summary>One tick's share: how far its gap from the previous one went beyond <paramref name="period"/>; a tick
-    /// that comes early (a burst after a stall) adds nothing, so one stall is counted once.</summary>
-    public static long LateBy(long gapTicks, TimeSpan period) => Math.Max(0, gapTicks - (long)(period.TotalSeconds * Stopwatch.Frequency));
+    /// <summary>Akka's scheduler fires on its own ticks (akka.scheduler.tick-duration, 10 ms): a tick that late is the
+    /// scheduler's grain, not a stall, and summed over seconds it would add tens of ms that delayed nothing.</summary>
+    public static readonly TimeSpan SchedulerGrain = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>One tick's share: how far its gap from the previous one went beyond <paramref name="period"/> and the
+    /// scheduler's grain; a tick that comes early (a burst after a stall) adds nothing, so one stall is counted once.</summary>
+    public static long LateBy(long gapTicks, TimeSpan period) =>
+        Math.Max(0, gapTicks - (long)((period + SchedulerGrain).TotalSeconds * Stopwatch.Frequency));
 
     public void Dispose()
     {

@@ -54,6 +54,8 @@ public sealed class ObservedDrillLab(IDrillLab inner, Action<string, string?, st
     public Task<IReadOnlyList<TunnelView>?> Tunnels(string unit) => inner.Tunnels(unit);
     public IReadOnlyList<NextHopView> RouterNextHops() => inner.RouterNextHops();
     public TimeSpan? RouterProbesLate() => inner.RouterProbesLate();
+
+    public TimeSpan? UnitTimersLate(string unit) => inner.UnitTimersLate(unit);
     public ClientView Client() => inner.Client();
     public DrillPackets? SavePackets(string directory, string stem) => inner.SavePackets(directory, stem);
     public ValueTask DisposeAsync() => inner.DisposeAsync();

@@ -101,6 +101,26 @@ public sealed class DrillRunSpec(ITestOutputHelper output) : IDisposable
         else Assert.DoesNotContain("probe rounds ran", text);
     }
 
+    /// <summary>
+    /// Stop 20's CI: a DPD flush 885 ms beyond its bound while the same drill alone keeps well inside it. A unit's
+    /// detection runs on its own timers; the detecting unit's measured lateness since the fault (never the fault's own
+    /// unit's) is added to the bound and said, and without it a late detection fails.
+    /// </summary>
+    [Theory]
+    [InlineData(600, true)]
+    [InlineData(0, false)]
+    public async Task The_detecting_units_late_timers_since_the_fault_are_added_to_its_detection_bound(int lateMs, bool passes)
+    {
+        var (exit, text, _) = await Run(new DrillCommand.Request(["fgcp-failover"]), lab =>
+        {
+            lab.HaAnswerDelay = TimeSpan.FromMilliseconds(1600); // the poll's Primary comes beyond the 1,400 ms bound
+            lab.UnitLate = TimeSpan.FromMilliseconds(lateMs);
+        });
+        Assert.Equal(passes ? DrillCommand.Passed : DrillCommand.Failed, exit);
+        if (passes) Assert.Contains("  DC2_VM2's timers ran 600 ms late in all since the fault: its detection bound is 2000 ms\n", text);
+        else Assert.DoesNotContain("timers ran", text);
+    }
+
     [Fact]
     public async Task Without_the_routers_stamp_a_late_read_of_its_next_hops_fails_the_detection()
     {

@@ -128,6 +128,7 @@ internal sealed class FakeDrillLab : IDrillLab
         lock (_gate)
         {
             Calls.Add($"kill {unit}");
+            _killedOne = true;
             AntiReplayDrops += AntiReplayDropsPerFault;
             Count();
             _running.Remove(unit);
@@ -292,6 +293,17 @@ internal sealed class FakeDrillLab : IDrillLab
     /// <summary>How late the router's probe rounds ran in all once cluster 1's uplink is down (none before); null: the
     /// lab's router does not say.</summary>
     public TimeSpan? RouterLate { get; set; }
+
+    /// <summary>How late every running unit's timers ran in all once a unit was killed (none before); null: the lab does not say.</summary>
+    public TimeSpan? UnitLate { get; set; }
+
+    private bool _killedOne;
+
+    public TimeSpan? UnitTimersLate(string unit)
+    {
+        if (UnitLate is not { } late) return null;
+        lock (_gate) return !_running.Contains(unit) ? null : _killedOne ? late : TimeSpan.Zero;
+    }
 
     public TimeSpan? RouterProbesLate()
     {
