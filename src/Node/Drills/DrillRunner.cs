@@ -168,6 +168,8 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         var before = await WaitSteady(TimeSpan.FromSeconds(15), SteadyWindowsBeforeFault, ct)
                      ?? throw new DrillStepException($"PC1's traffic did not reach steady state before the fault ({phase.Fault.Short})");
         await Say($"traffic {rate.ToString(CultureInfo.InvariantCulture)} pps steady through {before}");
+        // Requests lost before this one was sent, in an outage already over, are not the fault's (EchoReport.LostBefore).
+        var firstSteadyRequest = lab.TrafficProgress().Sent;
 
         var forwardedBeforeFault = await lab.TunnelForwarded();
         var primaryBefore = await PrimaryBefore(phase.Detection);
@@ -206,6 +208,7 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         }
 
         var detection = await WaitUntil(() => Detected(phase.Detection), faultClock, TimeSpan.FromMilliseconds(detectionBound) + TimeSpan.FromSeconds(10), ct);
+        var lateMs = 0.0; // the lab's lateness added to the detection bound: the outage, and so the loss bound, grows by it
         if (detection is { } polled)
         {
             // The router's detection is (misses + 1) probe intervals by its own schedule: rounds its thread started late on
@@ -215,6 +218,7 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
             {
                 var late = Math.Round((lateNow - lateBefore).TotalMilliseconds);
                 detectionBound += late;
+                lateMs += late;
                 await Say($"the lab router's probe rounds ran {late:0} ms late in all since the fault: its detection bound is {detectionBound:0} ms");
             }
             // Likewise a detection by a unit's own timers (hb-lost-threshold × hb-interval on its clock): the lateness of
@@ -226,6 +230,7 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
             if (unitLate.Key is { } lateUnit)
             {
                 detectionBound += unitLate.Late;
+                lateMs += unitLate.Late;
                 await Say($"{lateUnit}'s timers ran {unitLate.Late:0} ms late in all since the fault: its detection bound is {detectionBound:0} ms");
             }
             // The unit's own stamp where the lab keeps one, the poll's otherwise: the bound is on the unit, and a poll's
@@ -270,8 +275,11 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         var forwarded = lab.Units.ToDictionary(u => u, u => ForwardedDuring(u, forwardedAtStart, forwardedBeforeFault, forwardedAtEnd));
 
         var (sa, dec, enc) = await SaOf(ownersAfter, dial);
-        var lossBound = DrillBounds.Loss(phase.LossBound, timers, rate);
-        await Say($"traffic: sent {report.Sent}, lost {report.Lost}" + (lossBound is { } lb ? $" (bound {lb})" : "")
+        var lossBound = DrillBounds.Loss(phase.LossBound, timers, rate, lateMs);
+        var lostBeforeSteady = report.LostBefore(firstSteadyRequest);
+        await Say($"traffic: sent {report.Sent}, lost {report.Lost}"
+                  + (lostBeforeSteady > 0 ? $" ({lostBeforeSteady} before the traffic was steady, not the fault's)" : "")
+                  + (lossBound is { } lb ? $" (bound {lb}{(lateMs > 0 ? $" with the {lateMs:0} ms the lab ran late" : "")})" : "")
                   + $", longest gap {report.LongestGap.TotalMilliseconds:0} ms ({report.LostInLongestGap} lost in it, {report.Lost - report.LostInLongestGap} elsewhere"
                   + $" in {report.LossBursts.Count(b => !b.InLongestGap)} burst(s)); SAs {sa}");
         return new PhaseResult
@@ -289,7 +297,8 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
             LostInLongestGap = report.LostInLongestGap, LossBurstCount = report.LossBurstCount,
             LossBursts = report.LossBursts.Select(b => new LossBurstResult(Math.Round(trafficAt + b.At.TotalMilliseconds, 1), b.Count,
                 Math.Round(b.Lasted.TotalMilliseconds, 1), b.InLongestGap)).ToList(),
-            LossBoundKind = phase.LossBound.ToString().ToLowerInvariant(), LossBound = lossBound,
+            LossBoundKind = phase.LossBound.ToString().ToLowerInvariant(), LossBound = lossBound, LossBoundLateMs = lateMs,
+            LostBeforeSteady = lostBeforeSteady,
             GapBoundMs = gapBounded ? DrillBounds.WindowMs(phase.LossBound, timers) : null,
             Sa = sa, OwnerDecSpi = dec, OwnerEncSpi = enc,
         };

@@ -23,8 +23,9 @@ public static class DrillBounds
     };
 
     /// <summary>The most packets the phase may lose at <paramref name="ratePps"/>; null for a phase without a loss bound.</summary>
-    public static long? Loss(LossBoundKind kind, DrillTimers t, double ratePps) =>
-        WindowMs(kind, t) is { } ms ? Packets(ms, ratePps) : null;
+    /// <param name="lateMs">How late the lab ran during the detection (added to its bound): the window grows by it.</param>
+    public static long? Loss(LossBoundKind kind, DrillTimers t, double ratePps, double lateMs = 0) =>
+        WindowMs(kind, t) is { } ms ? Packets(ms + lateMs, ratePps) : null;
 
     /// <summary>How long the phase's traffic may go unanswered: FGCP detection (hb-interval × hb-lost-threshold), or the
     /// router's, or nothing, plus the lab's slack; null for a phase without a bound.</summary>
@@ -109,8 +110,9 @@ public static class DrillVerdict
             checks.Add(new(name, "traffic steady again", resumed, "measured", null));
         checks.Add(new(name, "traffic gap (PC1's longest without a reply)", Ms(p.LongestGapMs),
             p.GapBoundMs is { } g ? $"≤ {Ms(g)}" : "measured", p.GapBoundMs is { } gb ? p.LongestGapMs <= gb : null));
-        checks.Add(new(name, "packets lost", $"{Count(p.Lost)} of {Count(p.Sent)}",
-            p.LossBound is { } b ? $"≤ {Count(b)}" : "measured", p.LossBound is { } bound ? p.Lost <= bound : null));
+        checks.Add(new(name, "packets lost", $"{Count(p.Lost)} of {Count(p.Sent)}"
+                                             + (p.LostBeforeSteady > 0 ? $" ({Count(p.LostBeforeSteady)} before the traffic was steady, not the fault's)" : ""),
+            p.LossBound is { } b ? $"≤ {Count(b)}" : "measured", p.LossBound is { } bound ? p.Lost - p.LostBeforeSteady <= bound : null));
         checks.Add(new(name, "SAs", p.Sa, "reused", p.Sa == "reused"));
     }
 

@@ -62,13 +62,17 @@ public static class MarkdownReport
                 sb.Append(c, $"Phase {p.Index}: the started unit ran again (its HA answered) {up:0} ms after the start; the detection bound is that "
                              + $"plus hello-holddown {r.Timers.HelloHolddownSeconds} s, which counts from when HA starts.  \n");
             if (p.LossBound is not null)
-                sb.Append(c, $"Phase {p.Index} loss bound: {DrillBounds.LossFormula(Enum.Parse<LossBoundKind>(p.LossBoundKind!, true), r.Timers, r.RatePps)} = {p.LossBound}.  \n");
+                sb.Append(c, $"Phase {p.Index} loss bound: {DrillBounds.LossFormula(Enum.Parse<LossBoundKind>(p.LossBoundKind!, true), r.Timers, r.RatePps)}")
+                    .Append(p.LossBoundLateMs > 0 ? string.Create(c, $", the window {p.LossBoundLateMs:0} ms longer for the lab running late") : "")
+                    .Append(c, $" = {p.LossBound}.  \n");
             var fwd = string.Join(", ", p.Forwarded.Where(kv => kv.Value > 0).Select(kv => $"{kv.Key} {kv.Value}"));
             sb.Append(c, $"Phase {p.Index} traffic: sent {p.Sent}, answered {p.Answered}, longest gap {p.LongestGapMs:0} ms from {Sec(p.LongestGapAtMs)}; ");
             sb.Append(c, $"forwarded from the tunnel: {(fwd.Length == 0 ? "nothing" : fwd)}");
             if (p.OwnerDecSpi is not null) sb.Append(c, $"; owner's SAs dec `{p.OwnerDecSpi}` enc `{p.OwnerEncSpi}`");
             sb.Append(".  \n");
             if (p.Lost > 0) sb.Append(LossText(p)).Append("  \n");
+            if (p.LostBeforeSteady > 0)
+                sb.Append(c, $"Phase {p.Index}: {p.LostBeforeSteady} of them lost before the traffic was steady, ahead of the fault, in outages already over: not held against the bound.  \n");
         }
         if (r.Phases.Count > 0) sb.Append('\n');
 

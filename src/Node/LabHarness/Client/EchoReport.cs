@@ -46,6 +46,17 @@ public sealed record EchoReport(
     /// <summary>How many runs of consecutive lost requests there were in all (≥ LossBursts.Count).</summary>
     public long LossBurstCount { get; init; }
 
+    /// <summary>Every run of consecutive lost requests as request numbers (first, last; 0 is the run's first request), in
+    /// order: what <see cref="LostBefore"/> counts from.</summary>
+    public IReadOnlyList<(long First, long Last)> LostRuns { get; init; } = [];
+
+    /// <summary>
+    /// The lost requests of runs that ended, with a request answered after them, before request <paramref name="request"/>
+    /// was sent: an outage over and done with by then. A drill counts them apart when <paramref name="request"/> is the
+    /// first sent once the traffic was steady, before its fault: they are not the fault's.
+    /// </summary>
+    public long LostBefore(long request) => LostRuns.Where(r => r.Last + 1 < request).Sum(r => r.Last - r.First + 1);
+
     public string Format()
     {
         var c = CultureInfo.InvariantCulture;
@@ -145,6 +156,7 @@ public static class EchoStatistics
 
         var gapEnd = gapAt + gap;
         var bursts = new List<LossBurst>();
+        var runs = new List<(long, long)>();
         for (int i = 0; i < firstReplyAt.Count; i++)
         {
             if (firstReplyAt[i] is not null)
@@ -153,6 +165,7 @@ public static class EchoStatistics
             while (j + 1 < firstReplyAt.Count && firstReplyAt[j + 1] is null)
                 j++;
             bursts.Add(new LossBurst(sentAt[i] - first, j - i + 1, sentAt[j] - sentAt[i], InLongestGap: sentAt[i] <= gapEnd && sentAt[j] >= gapAt));
+            runs.Add((i, j));
             i = j;
         }
         var lostInGap = bursts.Where(b => b.InLongestGap).Sum(b => b.Count);
@@ -168,6 +181,7 @@ public static class EchoStatistics
             LostInLongestGap = lostInGap,
             LossBursts = listed,
             LossBurstCount = bursts.Count,
+            LostRuns = runs,
         };
     }
 

@@ -16,6 +16,22 @@ public sealed class EchoStatisticsSpec
     }
 
     [Fact]
+    public void Lost_before_a_request_counts_only_outages_over_before_it_was_sent()
+    {
+        // Lost: 3..5 (answered 6 after), 10..11 (answered 12), 20..24 (the last request still lost: no end).
+        var (sent, replies) = Steady(25, rtt: 0.5, lost: i => i is >= 3 and <= 5 or 10 or 11 or >= 20);
+
+        var r = EchoStatistics.Compute(sent, replies, 0);
+
+        Assert.Equal([(3L, 5L), (10L, 11L), (20L, 24L)], r.LostRuns);
+        Assert.Equal(0, r.LostBefore(6)); // 6 answered the first outage, but was not yet sent before request 6
+        Assert.Equal(3, r.LostBefore(7));
+        Assert.Equal(3, r.LostBefore(12));
+        Assert.Equal(5, r.LostBefore(13));
+        Assert.Equal(5, r.LostBefore(25)); // an outage not over by the end is never "before"
+    }
+
+    [Fact]
     public void No_requests_give_an_empty_report()
     {
         var r = EchoStatistics.Compute([], [], 0);
