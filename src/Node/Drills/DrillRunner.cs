@@ -281,7 +281,9 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
                   + (lostBeforeSteady > 0 ? $" ({lostBeforeSteady} before the traffic was steady, not the fault's)" : "")
                   + (lossBound is { } lb ? $" (bound {lb}{(lateMs > 0 ? $" with the {lateMs:0} ms the lab ran late" : "")})" : "")
                   + $", longest gap {report.LongestGap.TotalMilliseconds:0} ms ({report.LostInLongestGap} lost in it, {report.Lost - report.LostInLongestGap} elsewhere"
-                  + $" in {report.LossBursts.Count(b => !b.InLongestGap)} burst(s)); SAs {sa}");
+                  + $" in {report.LossBursts.Count(b => !b.InLongestGap)} burst(s)); SAs {sa}"
+                  + (report.SenderStalled >= TimeSpan.FromMilliseconds(1)
+                      ? $"; PC1's sender was starved {report.SenderStalled.TotalMilliseconds:0} ms in all (its schedule moved later, no catch-up burst)" : ""));
         return new PhaseResult
         {
             Index = index, Fault = phase.Fault.Short, FaultDescription = phase.Fault.Describe(), FaultAtMs = faultAt,

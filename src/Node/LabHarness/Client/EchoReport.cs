@@ -28,6 +28,10 @@ public sealed record EchoReport(
     /// <summary>Echo replies with our identifier that match no request we sent (or a sequence not sent yet).</summary>
     public long Unmatched { get; init; }
 
+    /// <summary>How far the sender's schedule moved later because its thread was starved beyond a catch-up
+    /// (EchoRun.Pace): the requests of that time were never sent, rather than sent in one burst.</summary>
+    public TimeSpan SenderStalled { get; init; }
+
     /// <summary>Requests the interface refused (no carrier, no neighbour for the gateway); they are in Sent and, unanswered, in Lost.</summary>
     public long SendFailures { get; init; }
 
@@ -68,6 +72,8 @@ public sealed record EchoReport(
             text += string.Create(c, $", unmatched {Unmatched}");
         if (SendFailures > 0)
             text += string.Create(c, $", send failures {SendFailures}");
+        if (SenderStalled > TimeSpan.Zero)
+            text += string.Create(c, $", sender stalled {Ms(SenderStalled)} ms");
         return text;
     }
 

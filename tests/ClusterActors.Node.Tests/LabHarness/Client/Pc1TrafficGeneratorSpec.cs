@@ -62,6 +62,24 @@ public sealed class Pc1TrafficGeneratorSpec
         return (lan, gateway, pc1);
     }
 
+    /// <summary>A late tick catches up at most MaxCatchUp; a stall moves the schedule instead of bursting its backlog.</summary>
+    [Fact]
+    public void A_late_tick_catches_up_a_few_ms_and_a_stall_moves_the_schedule_instead_of_bursting()
+    {
+        // 1000 pps, 100 requests of catch-up. On time: request 500 is due at 0.5 s.
+        Assert.Equal((501L, TimeSpan.Zero), EchoRun.Pace(TimeSpan.FromMilliseconds(500), 1000, 500, long.MaxValue, 100));
+        // 80 ms late: caught up.
+        Assert.Equal((581L, TimeSpan.Zero), EchoRun.Pace(TimeSpan.FromMilliseconds(580), 1000, 500, long.MaxValue, 100));
+        // 900 ms stalled: 100 go out, the other 801 requests' time is given up (801 ms later on the schedule).
+        var (due, shift) = EchoRun.Pace(TimeSpan.FromMilliseconds(1400), 1000, 500, long.MaxValue, 100);
+        Assert.Equal(600, due);
+        Assert.Equal(801, shift.TotalMilliseconds, 3);
+        // On the moved schedule the next tick is on time: nothing more is due at once.
+        Assert.Equal((601L, TimeSpan.Zero), EchoRun.Pace(TimeSpan.FromMilliseconds(1401) - shift, 1000, 600, long.MaxValue, 100));
+        // The total caps it, as before.
+        Assert.Equal((505L, TimeSpan.Zero), EchoRun.Pace(TimeSpan.FromMilliseconds(1400), 1000, 500, 505, 100));
+    }
+
     [Fact]
     public async Task A_run_sends_real_echo_requests_to_the_Server_via_the_gateway_and_stops_by_count()
     {
