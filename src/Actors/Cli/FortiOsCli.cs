@@ -133,7 +133,7 @@ public static class FortiOsCli
         var detected = s.Peers.Where(p => p.Unit is not null).Select(p => p.Unit!).ToList();
         var lines = detected.Select(p => new FgspPeerLine(0, System.Net.IPAddress.Parse(p.FgspAddress), 708, p.GroupMemberId,
             // packet-type counts packets forwarded to the peer (asymmetric routing); this lab never forwards between peers.
-            s.SessionSyncWith(p.FgcpGroupId).Sent, s.SessionSyncWith(p.FgcpGroupId).Received, 0, 0)).ToList();
+            s.SessionSyncWith(p.GroupMemberId).Sent, s.SessionSyncWith(p.GroupMemberId).Received, 0, 0)).ToList();
         var devBase = Enumerable.Range(0, 16).Select(id =>
         {
             if (id == s.GroupMemberId) return new FgspDevBase(id, VpnDiagnostics.PseudoPhysicalMacs(serial, PhysicalInterfaces));

@@ -20,13 +20,13 @@ public sealed record FgspStatus(
     int GroupMemberId,
     string? OwnAddress,
     IReadOnlyList<FgspDetectedPeer> Peers,
-    IReadOnlyDictionary<int, FgspSyncCounters> SessionSyncByFgcpGroup,
+    IReadOnlyDictionary<int, FgspSyncCounters> SessionSyncByMember,
     IReadOnlyList<FgspAnnouncement> KnownUnits,
     IReadOnlyCollection<string> LiveMembers)
 {
-    /// <summary>The `session-type` counters of the peer line for a peer cluster (its FGCP group-id).</summary>
-    public FgspSyncCounters SessionSyncWith(int fgcpGroup) =>
-        SessionSyncByFgcpGroup.TryGetValue(fgcpGroup, out var c) ? c : FgspSyncCounters.Zero;
+    /// <summary>The `session-type` counters of the peer line for a peer member (its group-member-id).</summary>
+    public FgspSyncCounters SessionSyncWith(int groupMemberId) =>
+        SessionSyncByMember.TryGetValue(groupMemberId, out var c) ? c : FgspSyncCounters.Zero;
 
     /// <summary>standalone-cluster <c>encryption</c>.</summary>
     public bool Encryption { get; init; }
@@ -112,7 +112,7 @@ public sealed class FgspActor : ReceiveActor
             _syncByAddress[c.AkkaAddress] = c.Sent ? (sent + 1, received) : (sent, received + 1);
         });
         Receive<GetFgspStatus>(_ => Sender.Tell(new FgspStatus(_config.StandaloneCluster.StandaloneGroupId,
-            _config.StandaloneCluster.GroupMemberId, FgspPeering.OwnAddress(_config), _peers, SyncByPeerCluster(), _known, _live.ToList())
+            _config.StandaloneCluster.GroupMemberId, FgspPeering.OwnAddress(_config), _peers, SyncByPeerMember(), _known, _live.ToList())
         {
             Encryption = _config.StandaloneCluster.Encryption,
             PskSecretSet = _config.StandaloneCluster.PskSecret?.Clear is { Length: > 0 },
@@ -168,8 +168,8 @@ public sealed class FgspActor : ReceiveActor
     }
 
     /// <summary>Per FGCP group of another cluster: the counters of every unit of that cluster this unit synced with.</summary>
-    private IReadOnlyDictionary<int, FgspSyncCounters> SyncByPeerCluster() =>
-        FgspPeering.SyncByPeerCluster(_config.Ha.GroupId, _known, _syncByAddress);
+    private IReadOnlyDictionary<int, FgspSyncCounters> SyncByPeerMember() =>
+        FgspPeering.SyncByPeerMember(_config.StandaloneCluster.GroupMemberId, _known, _syncByAddress);
 
     private void Redetect()
     {

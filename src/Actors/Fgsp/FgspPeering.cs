@@ -38,23 +38,26 @@ public static class FgspPeering
     }
 
     /// <summary>
-    /// Sums per-unit sync counters (keyed by Akka address) into one pair per other FGCP cluster, as the peer line of
-    /// `diagnose sys ha standalone-peers` shows them. Units not (yet) announced, and units of the own cluster, are not counted.
+    /// Sums per-unit sync counters (keyed by Akka address) into one pair per other FGSP member, as the peer line of
+    /// `diagnose sys ha standalone-peers` shows them. A member is its group-member-id: an FGCP cluster's units share one
+    /// (the seed's DC2_VM1 and DC2_VM2 are both 1), a standalone unit has its own. Grouping by FGCP group-id, as before,
+    /// left standalone peers nothing: they all carry the default group-id 0, the own one included, so every peer line of
+    /// Fortinet's four standalone units read 0. Units not (yet) announced, and units of the own member, are not counted.
     /// </summary>
-    public static IReadOnlyDictionary<int, FgspSyncCounters> SyncByPeerCluster(
-        int ownFgcpGroup, IEnumerable<FgspAnnouncement> announcements, IReadOnlyDictionary<string, (long Sent, long Received)> byAddress)
+    public static IReadOnlyDictionary<int, FgspSyncCounters> SyncByPeerMember(
+        int ownGroupMemberId, IEnumerable<FgspAnnouncement> announcements, IReadOnlyDictionary<string, (long Sent, long Received)> byAddress)
     {
         var result = new Dictionary<int, FgspSyncCounters>();
-        foreach (var group in announcements.Where(a => a.FgcpGroupId != ownFgcpGroup).GroupBy(a => a.FgcpGroupId))
+        foreach (var member in announcements.Where(a => a.GroupMemberId != ownGroupMemberId).GroupBy(a => a.GroupMemberId))
         {
             long sent = 0, received = 0;
-            foreach (var address in group.Select(a => a.AkkaAddress).Distinct())
+            foreach (var address in member.Select(a => a.AkkaAddress).Distinct())
                 if (byAddress.TryGetValue(address, out var c))
                 {
                     sent += c.Sent;
                     received += c.Received;
                 }
-            result[group.Key] = new FgspSyncCounters(sent, received);
+            result[member.Key] = new FgspSyncCounters(sent, received);
         }
         return result;
     }

@@ -141,13 +141,14 @@ public static class CommandLine
         var kernel = new Option<bool>("--kernel") { Description = "container lab: CLIENT1 on this host's port1/port2 and PC1 on --pc1-interface, port2's veth peer (kernel packet I/O), driven over --serve" };
         var serve = new Option<string>("--serve") { Description = "with --kernel: control endpoint HOST:PORT (dial, traffic start PPS, traffic progress, traffic stop, counters, show)" };
         var pc1Iface = new Option<string>("--pc1-interface") { Description = "with --kernel: PC1's interface, the other end of port2's veth pair in this namespace (10.10.1.2)", DefaultValueFactory = _ => "pc1" };
-        var cmd = new Command("client", "dial in as the scenario's FortiGate IPsec Client 1 (IKEv2 over UDP)") { config, gateway, scenario, unit, once, timeout, kernel, serve, pc1Iface };
+        var pc1Address = new Option<string>("--pc1-address") { Description = "with --kernel: PC1's address/prefix in port2's subnet (default 10.10.1.2/24; the container lab passes the topology's)", HelpName = "A.B.C.D/NN" };
+        var cmd = new Command("client", "dial in as the scenario's FortiGate IPsec Client 1 (IKEv2 over UDP)") { config, gateway, scenario, unit, once, timeout, kernel, serve, pc1Iface, pc1Address };
         cmd.SetAction(async (pr, ct) => await Guard(async () =>
         {
             if (pr.GetValue(kernel))
             {
                 var at = pr.GetValue(serve) is { } sv ? Endpoints.Parse(sv, "--serve") : throw new UsageException("--kernel needs --serve HOST:PORT");
-                return await LabClientCommand.RunAsync(new LabClientCommand.Request(pr.GetValue(config)!, at, pr.GetValue(pc1Iface)!), Console.Out, ct);
+                return await LabClientCommand.RunAsync(new LabClientCommand.Request(pr.GetValue(config)!, at, pr.GetValue(pc1Iface)!, pr.GetValue(pc1Address)), Console.Out, ct);
             }
             var endpoint = pr.GetValue(gateway) is { } g
                 ? Endpoints.Parse(g, "--gateway")
@@ -310,6 +311,8 @@ public static class CommandLine
         var mode = new Option<string>("--mode") { Description = "embedded (every unit in this process) or docker (the topology's container lab, from the checkout: the seed's docker-compose.yml, another topology's generated as `lab up` does; images by .ci/docker-setup)", DefaultValueFactory = _ => "embedded", HelpName = "embedded|docker" };
         var rate = new Option<double?>("--rate") { Description = "PC1's echo requests per second through the tunnel (default 1000; 100 with --client strongswan, ping -i 0.01)" };
         var client = new Option<string>("--client") { Description = "with --mode docker: fortigate (our CLIENT1 and PC1) or strongswan (a real strongSwan, compose profile strongswan, pinging from its LAN side)", DefaultValueFactory = _ => Drills.DrillCommand.FortiGateClient, HelpName = "fortigate|strongswan" };
+        var suite = new Option<string>("--suite") { Description = "with --client strongswan: the proposal family strongSwan dials with and every unit's vpn1 is given ("
+                                                                 + string.Join(", ", Drills.StrongSwanSuite.Known.Select(s => s.Name)) + "; default the seed's aes128-sha1-modp1024)", HelpName = "NAME" };
         var runs = new Option<int>("--runs") { Description = "runs of each drill, each on a fresh lab", DefaultValueFactory = _ => 1 };
         var output = new Option<string>("--out") { Description = $"folder for DRILL-N.md, .json and .svg (default {Drills.DrillCommand.DefaultOut}/)" };
         var fast = new Option<bool>("--fast-timers") { Description = "hb-lost-threshold 6 on every unit: FGCP detects a lost peer in 1.2 s instead of 4 s" };
@@ -319,12 +322,12 @@ public static class CommandLine
         var topology = new Option<string>("--topology") { Description = "the lab's topology file instead of a shipped scenario's (embedded, or --mode docker: its generated container lab); the drills name roles (owner, its FGCP peer, another FGSP member), a drill whose role the lab lacks is not applicable", HelpName = "FILE" };
         var cmd = new Command("drill", "run a failover drill with traffic and measure it: detection, role change, traffic gap, loss, SAs, roles; "
                                        + "writes a Markdown report, a JSON file and an SVG timeline per run; exit 1 when an expectation fails")
-            { words, mode, client, rate, runs, output, fast, hb10, seed, run, topology };
+            { words, mode, client, suite, rate, runs, output, fast, hb10, seed, run, topology };
         cmd.Action = new UsageErrorsExit2(async (pr, ct) => await Guard(() => Drills.DrillCommand.RunAsync(
             new(pr.GetValue(words)!, pr.GetValue(mode)!,
                 pr.GetValue(rate) ?? (pr.GetValue(client) == Drills.DrillCommand.StrongSwanClient ? Drills.DrillCommand.DefaultStrongSwanRate : Drills.DrillCommand.DefaultRate),
                 pr.GetValue(runs), pr.GetValue(output), pr.GetValue(fast), pr.GetValue(client)!, pr.GetValue(seed), pr.GetValue(run), pr.GetValue(topology),
-                pr.GetValue(hb10)),
+                pr.GetValue(hb10), pr.GetValue(suite)),
             Console.Out, Console.Error, ct)));
         return cmd;
     }

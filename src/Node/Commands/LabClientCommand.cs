@@ -27,7 +27,33 @@ namespace ClusterActors.Node.Commands;
 /// </summary>
 public static class LabClientCommand
 {
-    public sealed record Request(string ConfigFile, IPEndPoint Serve, string Pc1Interface);
+    /// <param name="Pc1Address">PC1's address (`--pc1-address`, the topology's LAB_PC1); null: the seed's 10.10.1.2/24.</param>
+    public sealed record Request(string ConfigFile, IPEndPoint Serve, string Pc1Interface, string? Pc1Address = null);
+
+    /// <summary>
+    /// PC1 as the lab gives it: its address from <see cref="Request.Pc1Address"/> (the generated compose passes the
+    /// topology's, LAB_PC1; before, the container's PC1 kept the seed's 10.10.1.2 whatever the topology said) and the
+    /// client's LAN address as its gateway. A PC1 outside port2's subnet could never reach its gateway: refused.
+    /// </summary>
+    public static Pc1Settings Pc1From(Request r, DialupClientSettings client)
+    {
+        var pc1 = new Pc1Settings { Interface = r.Pc1Interface, Gateway = client.LanAddress.Address };
+        if (r.Pc1Address is null) return pc1;
+        InterfaceAddress address;
+        try
+        {
+            address = InterfaceAddress.Parse(r.Pc1Address);
+        }
+        catch (Exception e) when (e is FormatException or OverflowException)
+        {
+            throw new UsageException($"--pc1-address '{r.Pc1Address}' is not an address/prefix (e.g. 10.10.1.2/24)");
+        }
+        if (address.Address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork || address.PrefixLength is < 1 or > 32)
+            throw new UsageException($"--pc1-address '{r.Pc1Address}' is not an IPv4 address/prefix (e.g. 10.10.1.2/24)");
+        if (!client.LanAddress.Subnet.Contains(address.Address) || address.Address.Equals(client.LanAddress.Address))
+            throw new UsageException($"--pc1-address {address} is not a host of port2's subnet {client.LanAddress.Subnet} beside port2's {client.LanAddress.Address}");
+        return pc1 with { Address = address };
+    }
 
     /// <summary>
     /// What the namespace's kernel needs when PC1's interface and port2 are the two ends of one veth pair in it: both ends
@@ -92,6 +118,7 @@ public static class LabClientCommand
         var parsed = FortiConfig.ParseFile(r.ConfigFile);
         if (!parsed.Ok) throw new ConfigInvalidException(parsed.Errors);
         var settings = SettingsFrom(parsed.Value!);
+        var pc1Settings = Pc1From(r, settings);
         void Log(string line)
         {
             lock (output)
@@ -110,13 +137,13 @@ public static class LabClientCommand
         Log(clientIo.PrepareNamespace(["port1", "port2", r.Pc1Interface]).ToString());
         using var pc1Io = new KernelPacketIo(new KernelPacketIoOptions { AnsweringOnOpen = true, Log = Log });
         using var client = new DialupClientGateway(clientIo, settings);
-        using var pc1 = new Pc1TrafficGenerator(pc1Io, new Pc1Settings { Interface = r.Pc1Interface });
+        using var pc1 = new Pc1TrafficGenerator(pc1Io, pc1Settings);
         var state = new State(client, pc1, clientIo, pc1Io);
 
         var listener = new TcpListener(r.Serve);
         try { listener.Start(); }
         catch (SocketException e) { throw new UsageException($"--serve {r.Serve}: {e.Message}"); }
-        Log($"CLIENT1 {client.Settings.WanAddress} (lan {client.Settings.LanAddress}), PC1 on {r.Pc1Interface}; control on {r.Serve}");
+        Log($"CLIENT1 {client.Settings.WanAddress} (lan {client.Settings.LanAddress}), PC1 {pc1Settings.Address} on {r.Pc1Interface}; control on {r.Serve}");
 
         var stopped = new TaskCompletionSource();
         using var reg = cancel.Register(() => stopped.TrySetResult());

@@ -69,8 +69,9 @@ public sealed partial class DockerDrillLab : IDrillLab
     /// <see cref="DrillCommand.StrongSwanClient"/> (the `strongswan` container, seed only). Either dials from its own WAN
     /// address and dc_router places it by the embedded router's rule: no client is steered.</param>
     /// <param name="topology">The lab; null: the shipped seed.</param>
+    /// <param name="suite">strongSwan's proposals (the units' vpn1 gets the same through <paramref name="changes"/>); null: the seed's.</param>
     public DockerDrillLab(IReadOnlyDictionary<string, string> changes, TextWriter? log = null, string client = DrillCommand.FortiGateClient,
-        LabTopology? topology = null)
+        LabTopology? topology = null, StrongSwanSuite? suite = null)
     {
         _log = log ?? TextWriter.Null;
         _root = FindRoot();
@@ -79,7 +80,7 @@ public sealed partial class DockerDrillLab : IDrillLab
         if (client == DrillCommand.StrongSwanClient)
         {
             if (!_seed) throw new UsageException($"--client strongswan runs the seed's container lab only, not {topology.Name}");
-            _swan = new StrongSwanLabClient(_log);
+            _swan = new StrongSwanLabClient(_log, suite);
         }
         var plan = DockerLabPlan.From(topology);
         _cast = DockerDrillCast.From(plan);

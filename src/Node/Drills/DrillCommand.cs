@@ -32,7 +32,8 @@ public static class DrillCommand
     /// <param name="Seed">The chaos drill's seed (random when null); <paramref name="Run"/> replays that one run of it.</param>
     /// <param name="Topology">A topology file instead of the shipped scenario's.</param>
     public sealed record Request(IReadOnlyList<string> Words, string Mode = "embedded", double Rate = DefaultRate, int Runs = 1, string? Out = null,
-        bool FastTimers = false, string Client = FortiGateClient, long? Seed = null, int? Run = null, string? Topology = null, bool Hb10Ms = false);
+        bool FastTimers = false, string Client = FortiGateClient, long? Seed = null, int? Run = null, string? Topology = null, bool Hb10Ms = false,
+        string? Suite = null);
 
     /// <summary>
     /// The lab a drill runs on: the topology file given, or the shipped scenario's. The catalog names roles, bound to
@@ -51,7 +52,7 @@ public static class DrillCommand
         TimeProvider? clock = null)
     {
         if (request.Words.FirstOrDefault(w => w.StartsWith('-')) is { } option)
-            throw new UsageException($"unknown option '{option}' (options: --mode, --client, --rate, --runs, --out, --fast-timers, --hb-10ms, --seed, --run, --topology)");
+            throw new UsageException($"unknown option '{option}' (options: --mode, --client, --suite, --rate, --runs, --out, --fast-timers, --hb-10ms, --seed, --run, --topology)");
         var (scenario, drillName) = request.Words.Count switch
         {
             1 => (EmbeddedScenarioDriver.Scenario, request.Words[0]),
@@ -91,6 +92,9 @@ public static class DrillCommand
             case StrongSwanClient: throw new UsageException("--client strongswan runs in the container lab only: add --mode docker");
             default: throw new UsageException($"--client is {FortiGateClient} or {StrongSwanClient}, not '{request.Client}'");
         }
+        var suite = request.Suite is null ? null
+            : request.Client == StrongSwanClient ? StrongSwanSuite.Named(request.Suite)
+            : throw new UsageException("--suite is strongSwan's proposal family: add --client strongswan --mode docker");
         if (!(request.Rate is > 0 and <= 20_000)) throw new UsageException("--rate is packets per second, from 1 to 20000");
         if (request.Runs is < 1 or > 100) throw new UsageException("--runs is from 1 to 100");
         if (request.Mode == "docker" && labFactory is null)
@@ -131,12 +135,12 @@ public static class DrillCommand
             for (var run = 1; run <= request.Runs; run++)
             {
                 await stdout.WriteLineAsync($"== {drill.Name}, run {run} of {request.Runs}: {drill.Title} ({request.Mode}, "
-                                            + (request.Client == StrongSwanClient ? "strongSwan client, " : "")
+                                            + (request.Client == StrongSwanClient ? $"strongSwan client{(suite is null ? "" : " " + suite.Name)}, " : "")
                                             + $"{request.Rate.ToString(CultureInfo.InvariantCulture)} pps{(request.FastTimers ? ", fast timers" : request.Hb10Ms ? ", 10 ms heartbeats" : "")})");
-                var changes = Changes(drill, request.FastTimers, request.Client, topology.UnitNames, request.Hb10Ms);
+                var changes = Changes(drill, request.FastTimers, request.Client, topology.UnitNames, request.Hb10Ms, suite);
                 DrillRunResult result;
                 await using (var lab = labFactory?.Invoke(drill, changes) ?? (request.Mode == "docker"
-                                 ? new DockerDrillLab(changes, stdout, request.Client, topology)
+                                 ? new DockerDrillLab(changes, stdout, request.Client, topology, suite)
                                  : (IDrillLab)new EmbeddedDrillLab(changes, topology)))
                 {
                     result = await new DrillRunner(lab, stdout).RunAsync(drill, settings, run, Describe(changes), ct);
@@ -215,11 +219,12 @@ public static class DrillCommand
     /// strongSwan needs <see cref="NatTraversal"/> on every unit, the tunnel's standbys included). <paramref name="hb10Ms"/>:
     /// <see cref="EmbeddedScenarioDriver.Hb10Ms"/> instead of the shipped heartbeat.</summary>
     public static IReadOnlyDictionary<string, string> Changes(DrillDefinition drill, bool fastTimers, string client = FortiGateClient,
-        IReadOnlyList<string>? units = null, bool hb10Ms = false) =>
+        IReadOnlyList<string>? units = null, bool hb10Ms = false, StrongSwanSuite? suite = null) =>
         (units ?? Scenarios.Units(EmbeddedScenarioDriver.Scenario)).ToDictionary(u => u, u =>
             (fastTimers ? EmbeddedScenarioDriver.FastTimers : hb10Ms ? EmbeddedScenarioDriver.Hb10Ms : DrillCatalog.HelloHolddown)
             + (drill.HaChange ?? "")
-            + (client == StrongSwanClient ? NatTraversal : ""));
+            + (client == StrongSwanClient ? NatTraversal : "")
+            + (suite?.UnitChange ?? ""));
 
     /// <summary>One line per distinct `set` and the units it went to: `DC2_VM1, DC2_VM2, DC2_VM3, DC2_VM4: config system ha / set hello-holddown 5`.</summary>
     public static IReadOnlyList<string> Describe(IReadOnlyDictionary<string, string> changes)

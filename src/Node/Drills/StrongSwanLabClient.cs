@@ -11,7 +11,8 @@ namespace ClusterActors.Node.Drills;
 /// traffic is `ping -D -O -i 1/RATE -I 10.10.1.1 10.10.101.2` from its LAN side through charon's ipsec0, read line by
 /// line (<see cref="PingLog"/>), and the client's SAs are `swanctl --list-sas`. Everything goes through `docker exec`.
 /// </summary>
-public sealed partial class StrongSwanLabClient(TextWriter log)
+/// <param name="suite">The proposals to dial with (<see cref="StrongSwanSuite"/>); null: swanctl.conf's own, the seed's aes128-sha1-modp1024.</param>
+public sealed partial class StrongSwanLabClient(TextWriter log, StrongSwanSuite? suite = null)
 {
     public const string Container = "strongswan";
 
@@ -31,15 +32,19 @@ public sealed partial class StrongSwanLabClient(TextWriter log)
     /// <summary>The container's WAN address (compose): it dials from it, and dc_router places its flow by the same rule as CLIENT1's.</summary>
     public const string WanAddress = "192.168.7.3";
 
-    /// <summary>Dials vpn1 from <see cref="WanAddress"/> and returns the CHILD SA's SPIs.</summary>
+    /// <summary>Dials vpn1 from <see cref="WanAddress"/> (with the suite's proposals, checked in charon's listing) and
+    /// returns the CHILD SA's SPIs.</summary>
     public async Task<SwanSas> Dial(CancellationToken ct)
     {
-        var (exit, output) = await Exec(Container, ["swan-dial", WanAddress], TimeSpan.FromSeconds(60), check: false);
+        string[] dial = suite is null ? ["swan-dial", WanAddress] : ["swan-dial", WanAddress, suite.SwanIke, suite.SwanEsp];
+        var (exit, output) = await Exec(Container, dial, TimeSpan.FromSeconds(60), check: false);
         var sas = ParseListSas(output);
         if (exit != 0 || sas is not { Up: true })
             throw new InvalidOperationException($"strongSwan did not establish vpn1 (swan-dial exit {exit}): {Tail(output, 12)}");
+        if (suite?.Mismatch(output) is { } mismatch)
+            throw new InvalidOperationException($"strongSwan established vpn1 but not with {suite.Name}: {mismatch}: {Tail(output, 12)}");
         _dialed = sas;
-        await Say($"strongSwan dials from {WanAddress}: {sas}");
+        await Say($"strongSwan dials from {WanAddress}: {sas}" + (suite is null ? "" : $"; IKE {suite.IkeListed}, ESP {suite.EspListed}"));
         return sas;
     }
 

@@ -133,6 +133,52 @@ public sealed class StrongSwanDrillSpec
     }
 
     [Fact]
+    public async Task A_suite_needs_the_strongswan_client_and_a_known_name()
+    {
+        static Task<int> Run(DrillCommand.Request r) => DrillCommand.RunAsync(r, TextWriter.Null, TextWriter.Null, CancellationToken.None,
+            (_, _) => throw new InvalidOperationException("no lab expected"));
+        var ours = await Assert.ThrowsAsync<UsageException>(() => Run(new(["fgcp-failover"], Mode: "docker", Suite: "aes256-sha256-modp2048")));
+        Assert.Contains("add --client strongswan", ours.Message);
+        var unknown = await Assert.ThrowsAsync<UsageException>(() =>
+            Run(new(["fgcp-failover"], Mode: "docker", Client: DrillCommand.StrongSwanClient, Suite: "3des-md5-modp768")));
+        Assert.Contains("unknown --suite '3des-md5-modp768' (known: aes256-sha256-modp2048, aes128gcm16-prfsha256-ecp256;", unknown.Message);
+    }
+
+    /// <summary>Each suite's lines give every unit's vpn1 the FortiOS names of charon's algorithms, and the config takes them
+    /// (it refuses a proposal the emulator cannot run).</summary>
+    [Theory]
+    [InlineData("aes256-sha256-modp2048", "aes256-sha256", 14, "aes256-sha256")]
+    [InlineData("aes128gcm16-prfsha256-ecp256", "aes128gcm-prfsha256", 19, "aes128gcm")]
+    public void A_suite_gives_every_units_vpn1_the_same_algorithms(string name, string phase1, int group, string phase2)
+    {
+        var suite = StrongSwanSuite.Named(name);
+        var changes = DrillCommand.Changes(DrillCatalog.Select("fgcp-failover")[0], fastTimers: false, DrillCommand.StrongSwanClient, suite: suite);
+        Assert.Equal(Scenarios.Units("seed"), changes.Keys.Order(StringComparer.Ordinal));
+        foreach (var (unit, change) in changes)
+        {
+            var config = LoopbackLab.ScenarioConfig(unit, change);
+            var vpn1 = Assert.Single(config.Phase1);
+            Assert.Equal(phase1, string.Join(" ", vpn1.Proposal));
+            Assert.Equal([group], vpn1.DhGroups);
+            Assert.Equal(phase2, string.Join(" ", Assert.Single(config.Phase2).Proposal)); // ScenarioConfig refuses what IKE cannot run
+        }
+    }
+
+    [Fact]
+    public void A_dial_that_fell_back_to_other_algorithms_is_named()
+    {
+        var gcm = StrongSwanSuite.Named("aes128gcm16-prfsha256-ecp256");
+        const string listed = """
+            vpn1: #1, ESTABLISHED, IKEv2, 9951779a4b077062_i* 5edabde24023998f_r
+              AES_GCM_16-128/PRF_HMAC_SHA2_256/ECP_256
+              lan: #1, reqid 1, INSTALLED, TUNNEL-in-UDP, ESP:AES_GCM_16-128
+            """;
+        Assert.Null(gcm.Mismatch(listed));
+        Assert.Equal("the IKE SA is not AES_GCM_16-128/PRF_HMAC_SHA2_256/ECP_256", gcm.Mismatch(ListSas));
+        Assert.Equal("the CHILD SA is not AES_GCM_16-128", gcm.Mismatch(listed.Replace("ESP:AES_GCM_16-128", "ESP:AES_CBC-128/HMAC_SHA1_96")));
+    }
+
+    [Fact]
     public void Strongswan_drills_enable_nat_traversal_on_every_unit()
     {
         var drill = DrillCatalog.Select("fgcp-failover")[0];

@@ -27,6 +27,34 @@ public sealed class LabClientSettingsSpec
         Assert.Equal(IPAddress.Parse("192.168.202.35"), settings.RemoteGateway);
     }
 
+    /// <summary>The topology's PC1 (LAB_PC1 → --pc1-address) is the one PC1 uses; before, it stayed the seed's 10.10.1.2.</summary>
+    [Fact]
+    public void Pc1_takes_the_address_it_is_given_with_port2_as_its_gateway()
+    {
+        var settings = LabClientCommand.SettingsFrom(Client("seed"));
+        var r = new LabClientCommand.Request("CLIENT1.conf", new IPEndPoint(IPAddress.Loopback, 8023), "pc1", "10.10.1.77/24");
+
+        var pc1 = LabClientCommand.Pc1From(r, settings);
+
+        Assert.Equal(InterfaceAddress.Parse("10.10.1.77/24"), pc1.Address);
+        Assert.Equal(IPAddress.Parse("10.10.1.1"), pc1.Gateway);
+        Assert.Equal("pc1", pc1.Interface);
+        Assert.Equal(InterfaceAddress.Parse("10.10.1.2/24"), LabClientCommand.Pc1From(r with { Pc1Address = null }, settings).Address);
+    }
+
+    [Theory]
+    [InlineData("10.10.2.5/24", "not a host of port2's subnet 10.10.1.0/24")]
+    [InlineData("10.10.1.1/24", "not a host of port2's subnet")]
+    [InlineData("10.10.1.300/24", "is not an address/prefix")]
+    [InlineData("pc-one", "is not an address/prefix")]
+    [InlineData("fe80::1/64", "is not an IPv4 address/prefix")]
+    public void A_pc1_address_port2_could_not_reach_is_refused_by_name(string given, string why)
+    {
+        var r = new LabClientCommand.Request("CLIENT1.conf", new IPEndPoint(IPAddress.Loopback, 8023), "pc1", given);
+        var e = Assert.Throws<UsageException>(() => LabClientCommand.Pc1From(r, LabClientCommand.SettingsFrom(Client("seed"))));
+        Assert.Contains(why, e.Message);
+    }
+
     [Fact]
     public void The_fgsp_standalone_client_dials_its_own_lb1()
     {
