@@ -678,6 +678,14 @@ public sealed partial class DockerDrillLab : IDrillLab
         return exit == 0 ? UnitLog.FirstChange(text, primary, since) : null;
     }
 
+    public async Task<DateTimeOffset?> RouterWithdrewAt(string address, DateTimeOffset since)
+    {
+        var from = (since.ToUnixTimeMilliseconds() - 1000) / 1000.0;
+        var (exit, text) = await Run("docker", ["logs", "--timestamps", "--since", from.ToString("0.000", CultureInfo.InvariantCulture), _cast.RouterContainer],
+            TimeSpan.FromSeconds(30), check: false);
+        return exit == 0 ? RouterLog.FirstWithdrawal(text, address, since) : null;
+    }
+
     public async Task<HaView?> Ha(string unit) =>
         await TryCli(unit, "diagnose sys ha status") is { ExitCode: 0 } r ? ParseHa(unit, r.Output) : null;
 

@@ -385,10 +385,11 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
             case DetectionKind.RouterWithdraws:
                 // CI (stop 19), the embedded three-member lab: the poll saw EDGE_1's next hop dead 1,784 ms after the kill
                 // against 1,700; the router's own stamp is the withdrawal, the poll only when it was read.
-                return lab.RouterNextHops().FirstOrDefault(h => h.Units.Contains(detection.Units[0])) is { Alive: false, WithdrawnAt: { } gone }
-                       && gone >= faultWall
-                    ? (gone - faultWall).TotalMilliseconds
-                    : null;
+                // The container lab's router stamps it in its log (stop 21's trial: the poll saw it after 980 ms against
+                // 700 while PC1's traffic already flowed through the other member after 352 ms).
+                if (lab.RouterNextHops().FirstOrDefault(h => h.Units.Contains(detection.Units[0])) is not { Alive: false } hop) return null;
+                var withdrawn = hop.WithdrawnAt ?? await lab.RouterWithdrewAt(hop.Address, faultWall);
+                return withdrawn is { } gone && gone >= faultWall ? (gone - faultWall).TotalMilliseconds : null;
             default:
                 return null;
         }

@@ -110,6 +110,11 @@ public interface IDrillLab : IAsyncDisposable
     /// the lab's router does not say (the container lab's).</summary>
     TimeSpan? RouterProbesLate() => null;
 
+    /// <summary>When the DC router itself withdrew the next hop <paramref name="address"/>, by its own clock, at or after
+    /// <paramref name="since"/>; null where the lab keeps no such record (the embedded lab's is <see cref="NextHopView.WithdrawnAt"/>).
+    /// The container lab reads it from the router's log (<see cref="RouterLog"/>).</summary>
+    Task<DateTimeOffset?> RouterWithdrewAt(string address, DateTimeOffset since) => Task.FromResult<DateTimeOffset?>(null);
+
     /// <summary>How late the unit's own timers ran against their schedule, summed since this incarnation of it started
     /// (<see cref="UnitTimerLag"/>); null when it is down, or where the lab cannot measure it (the container lab's).</summary>
     TimeSpan? UnitTimersLate(string unit) => null;

@@ -55,6 +55,8 @@ public sealed class ObservedDrillLab(IDrillLab inner, Action<string, string?, st
     public IReadOnlyList<NextHopView> RouterNextHops() => inner.RouterNextHops();
     public TimeSpan? RouterProbesLate() => inner.RouterProbesLate();
 
+    public Task<DateTimeOffset?> RouterWithdrewAt(string address, DateTimeOffset since) => inner.RouterWithdrewAt(address, since);
+
     public TimeSpan? UnitTimersLate(string unit) => inner.UnitTimersLate(unit);
     public ClientView Client() => inner.Client();
     public DrillPackets? SavePackets(string directory, string stem) => inner.SavePackets(directory, stem);

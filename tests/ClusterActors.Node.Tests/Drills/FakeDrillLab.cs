@@ -349,6 +349,16 @@ internal sealed class FakeDrillLab : IDrillLab
         }
     }
 
+    /// <summary>Whether the router logs its withdrawals with its own clock (the container lab's does, RouterLog).</summary>
+    public bool KeepsRouterLog { get; set; }
+
+    public Task<DateTimeOffset?> RouterWithdrewAt(string address, DateTimeOffset since)
+    {
+        lock (_gate)
+            return Task.FromResult(KeepsRouterLog && address == "192.168.129.254" && _cluster1WithdrawnAt is { } at && at >= since && DateTimeOffset.UtcNow >= at
+                ? at : (DateTimeOffset?)null);
+    }
+
     public IReadOnlyList<NextHopView> RouterNextHops()
     {
         lock (_gate)
