@@ -15,7 +15,9 @@ namespace ClusterActors.Actors.Ipsec;
 /// An IKE SA that completed IKE_AUTH at the <see cref="IkeFrontActor"/>: the phase1 actor takes it over (resumes it
 /// in its gateway, creates the tunnel, syncs it). <paramref name="Datagram"/> is the IKE_AUTH it came with.
 /// </summary>
-public sealed record IkeSaAdopted(IkeSaEstablished Established, IkeDatagram Datagram);
+/// <param name="Reply">The IKE_AUTH response: the phase1 actor answers <paramref name="ReplyTo"/> with it once the tunnel
+/// exists (<see cref="RelayIkeReplies"/>), not this actor before.</param>
+public sealed record IkeSaAdopted(IkeSaEstablished Established, IkeDatagram Datagram, IkeReplies? Reply = null, IActorRef? ReplyTo = null);
 
 /// <summary>Asks the front for its admission counters.</summary>
 public sealed record GetIkeAdmissionStatus
@@ -243,6 +245,7 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
     private void Deliver(IkeOutput output, IkeDatagram d, IActorRef replyTo)
     {
         string? refused = null;
+        IkeSaEstablished? established = null;
         foreach (var e in output.Events)
         {
             switch (e)
@@ -250,9 +253,8 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
                 case IkeSaEstablished est:
                     UnitCounters.Of(Context.System).IkeNegotiation("established");
                     Debug(IkeDebugKind.Established, d, detail: $"{est.Sa.SpiI:x16}/{est.Sa.SpiR:x16}");
-                    // Told before the client gets its answer: whatever it sends next is forwarded after this message.
                     _responder.Forget(est.Sa.SpiR);
-                    _phase1.Tell(new IkeSaAdopted(est, d));
+                    established = est;
                     break;
                 case IkeRefused r:
                     refused = r.Reason;
@@ -269,7 +271,18 @@ public sealed class IkeFrontActor : ReceiveActor, IWithTimers
             }
         }
         foreach (var reply in output.Replies) Debug(IkeDebugKind.Sent, d, reply);
-        replyTo.Tell(new IkeReplies(output.Replies, refused) { Tag = d.Tag });
+        var replies = new IkeReplies(output.Replies, refused) { Tag = d.Tag };
+        if (established is null)
+        {
+            replyTo.Tell(replies);
+            return;
+        }
+        // The IKE_AUTH response goes with the hand-over: the phase1 actor answers once the tunnel exists and its path is
+        // on its way to the forwarding plane ahead of the answer, as a responder installs its CHILD SA before it answers.
+        // Answered from here, the client had its SA while the unit had none yet: on a loaded machine 159 of PC1's first
+        // 200 echoes were lost as of no known SPI (IkeFloodFailoverSpec, stop 21's trial). Told before any later message
+        // of the client reaches the phase1 actor: this actor forwards those after it.
+        _phase1.Tell(new IkeSaAdopted(established, d, replies, replyTo));
     }
 
     /// <summary>IKE_SA_INIT requests and messages of the half-open SAs held here; decided from the header alone.</summary>

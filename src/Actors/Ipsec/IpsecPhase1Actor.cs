@@ -28,6 +28,13 @@ public sealed record IkeDatagram(IPAddress From, int FromPort, byte[] Data, int 
 }
 
 /// <summary>What the gateway sends back; <see cref="Refused"/> says why nothing was created, for the log and the client.</summary>
+/// <summary>
+/// An IKE_AUTH answer the unit actor passes on to <paramref name="ReplyTo"/> (the forwarding plane) after the new tunnel's
+/// path, which the phase1 actor told it just before: both go from the unit actor to the forwarding actor, in that order,
+/// so the client's first ESP after its IKE_AUTH finds its SA.
+/// </summary>
+public sealed record RelayIkeReplies(IActorRef ReplyTo, IkeReplies Replies);
+
 public sealed record IkeReplies(IReadOnlyList<byte[]> Datagrams, string? Refused)
 {
     /// <summary>The <see cref="IkeDatagram.Tag"/> of the datagram these answer.</summary>
@@ -136,8 +143,9 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     /// owner is its previous incarnation's (<see cref="TunnelOwnership.Inherited"/>).</summary>
     private readonly HashSet<string> _ownedHere = new();
 
-    public IpsecPhase1Actor(string serial, ConfigDocument config, Phase1Interface phase1)
+    public IpsecPhase1Actor(string serial, ConfigDocument config, Phase1Interface phase1, bool relayViaParent = false)
     {
+        _relayViaParent = relayViaParent;
         _serial = serial;
         _phase1 = phase1;
         _fgcpGroup = FgspSync.ClusterOf(config.Ha);
@@ -284,8 +292,19 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         config.Show($"vpn ipsec phase1-interface \"{phase1}\"", true) +
         string.Concat(config.Phase2.Where(p => p.Phase1Name == phase1).Select(p => config.Show($"vpn ipsec phase2-interface \"{p.Name}\"", true)));
 
-    public static Props Props(string serial, ConfigDocument config, Phase1Interface phase1) =>
-        Akka.Actor.Props.Create(() => new IpsecPhase1Actor(serial, config, phase1));
+    /// <param name="relayViaParent">The unit actor's phase1s: a new tunnel's IKE_AUTH answer goes through the parent after
+    /// the tunnel's path (<see cref="RelayIkeReplies"/>). A phase1 actor on its own (specs) answers directly.</param>
+    public static Props Props(string serial, ConfigDocument config, Phase1Interface phase1, bool relayViaParent = false) =>
+        Akka.Actor.Props.Create(() => new IpsecPhase1Actor(serial, config, phase1, relayViaParent));
+
+    private readonly bool _relayViaParent;
+
+    /// <summary>A new tunnel's IKE_AUTH answer, after its path (see <see cref="Props"/>).</summary>
+    private void AnswerEstablished(IActorRef replyTo, IkeReplies replies)
+    {
+        if (_relayViaParent) Context.Parent.Tell(new RelayIkeReplies(replyTo, replies));
+        else replyTo.Tell(replies);
+    }
 
     protected override void PreStart()
     {
@@ -451,7 +470,9 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
                     break;
             }
         }
-        Sender.Tell(new IkeReplies(output.Replies, refused) { Tag = d.Tag });
+        var replies = new IkeReplies(output.Replies, refused) { Tag = d.Tag };
+        if (output.Events.Any(e => e is IkeSaEstablished)) AnswerEstablished(Sender, replies);
+        else Sender.Tell(replies);
     }
 
     /// <summary>
@@ -463,6 +484,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         _gateway.Resume(adopted.Established.Sa);
         Established(adopted.Established, adopted.Datagram);
         Heard(adopted.Datagram.Data);
+        if (adopted is { Reply: { } reply, ReplyTo: { } replyTo }) AnswerEstablished(replyTo, reply);
     }
 
     private void Established(IkeSaEstablished est, IkeDatagram d)

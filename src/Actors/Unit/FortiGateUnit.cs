@@ -116,7 +116,7 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
             _fgsp = Context.ActorOf(FgspActor.Props(_settings.Serial, _running), "fgsp");
             foreach (var p1 in _running.Phase1.Where(p => p.Type == Phase1Type.Dynamic))
             {
-                _phase1[p1.Name] = Context.ActorOf(IpsecPhase1Actor.Props(_settings.Serial, _running, p1), "phase1-" + p1.Name);
+                _phase1[p1.Name] = Context.ActorOf(IpsecPhase1Actor.Props(_settings.Serial, _running, p1, relayViaParent: true), "phase1-" + p1.Name);
                 _ikeFront[p1.Name] = Context.ActorOf(IkeFrontActor.Props(_settings.Serial, _running, p1, _phase1[p1.Name], _settings.IkeAdmission),
                     "ike-" + p1.Name);
             }
@@ -207,6 +207,8 @@ public sealed class FortiGateUnit : ReceiveActor, IWithUnboundedStash
             else _settings.IkeSend?.Invoke(send.To, send.Datagram);
         });
         Receive<TunnelPathChanged>(t => _forwarding.Tell(t));
+        // After a new tunnel's path, and from this actor too: the forwarding plane gets the two in that order.
+        Receive<RelayIkeReplies>(r => r.ReplyTo.Tell(r.Replies));
         Receive<TunnelPathRemoved>(t => _forwarding.Tell(t));
         Receive<GetForwardingStatus>(q => _forwarding.Forward(q));
         Receive<StartSniffer>(q => _forwarding.Forward(q));

@@ -68,6 +68,46 @@ public sealed class IkeFrontSpec() : TestKit(ConfigurationFactory.ParseString(""
         Assert.Equal(0, status.Counters.HalfOpen);
     }
 
+    /// <summary>
+    /// Stop 21's trial: the front answered IKE_AUTH itself, so the client had its SA while the unit's forwarding plane had
+    /// no path yet, and on a loaded machine PC1's first 0.9 s of ESP was dropped. The answer now comes from the phase1
+    /// actor through its parent (the unit actor) after the new tunnel's path: the parent sees them in that order.
+    /// </summary>
+    [Fact]
+    public void The_IKE_AUTH_answer_leaves_through_the_parent_after_the_new_tunnels_path()
+    {
+        var config = FortiConfig.Parse(Config).Value!;
+        var seen = CreateTestProbe();
+        var parent = Sys.ActorOf(Akka.Actor.Props.Create(() => new RelayingParent(config, seen)));
+        var p1 = parent.Ask<IActorRef>("phase1", TimeSpan.FromSeconds(5)).Result;
+        var (front, _) = Start(new IkeAdmissionSettings(), p1);
+        var client = NewClient();
+        var auth = Assert.Single(client.Handle(Exchange(front, client.Start())).Replies);
+
+        var answered = front.Ask<IkeReplies>(new IkeDatagram(Client, 500, auth), TimeSpan.FromSeconds(5));
+
+        seen.FishForMessage(m => m is ClusterActors.Actors.Forwarding.TunnelPathChanged, TimeSpan.FromSeconds(5));
+        var relay = seen.FishForMessage<RelayIkeReplies>(_ => true, TimeSpan.FromSeconds(5));
+        Assert.IsType<IkeSaEstablished>(Assert.Single(client.Handle(Assert.Single(relay.Replies.Datagrams)).Events));
+        Assert.Same(relay.Replies, answered.Result);
+    }
+
+    /// <summary>The unit actor's part: creates the phase1 with relayViaParent, passes relays on, shows what it receives.</summary>
+    private sealed class RelayingParent : ReceiveActor
+    {
+        public RelayingParent(ClusterActors.Protocol.Config.ConfigDocument config, Akka.TestKit.TestProbe seen)
+        {
+            var p1 = Context.ActorOf(IpsecPhase1Actor.Props(Serial, config, config.Phase1.Single(), relayViaParent: true));
+            Receive<string>(_ => Sender.Tell(p1));
+            Receive<RelayIkeReplies>(r =>
+            {
+                seen.Ref.Tell(r);
+                r.ReplyTo.Tell(r.Replies);
+            });
+            ReceiveAny(m => seen.Ref.Tell(m));
+        }
+    }
+
     [Fact]
     public void A_secondary_answers_nothing()
     {
