@@ -27,7 +27,6 @@ public sealed record IkeDatagram(IPAddress From, int FromPort, byte[] Data, int 
     public long Tag { get; init; }
 }
 
-/// <summary>What the gateway sends back; <see cref="Refused"/> says why nothing was created, for the log and the client.</summary>
 /// <summary>
 /// An IKE_AUTH answer the unit actor passes on to <paramref name="ReplyTo"/> (the forwarding plane) after the new tunnel's
 /// path, which the phase1 actor told it just before: both go from the unit actor to the forwarding actor, in that order,
@@ -35,6 +34,7 @@ public sealed record IkeDatagram(IPAddress From, int FromPort, byte[] Data, int 
 /// </summary>
 public sealed record RelayIkeReplies(IActorRef ReplyTo, IkeReplies Replies);
 
+/// <summary>What the gateway sends back; <see cref="Refused"/> says why nothing was created, for the log and the client.</summary>
 public sealed record IkeReplies(IReadOnlyList<byte[]> Datagrams, string? Refused)
 {
     /// <summary>The <see cref="IkeDatagram.Tag"/> of the datagram these answer.</summary>
@@ -142,6 +142,9 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     /// <summary>Tunnels this incarnation has written a record of as their owner: any other record naming this unit as
     /// owner is its previous incarnation's (<see cref="TunnelOwnership.Inherited"/>).</summary>
     private readonly HashSet<string> _ownedHere = new();
+
+    /// <summary>Whether a new tunnel's IKE_AUTH answer goes through the parent (<see cref="Props"/>).</summary>
+    private readonly bool _relayViaParent;
 
     public IpsecPhase1Actor(string serial, ConfigDocument config, Phase1Interface phase1, bool relayViaParent = false)
     {
@@ -296,8 +299,6 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     /// the tunnel's path (<see cref="RelayIkeReplies"/>). A phase1 actor on its own (specs) answers directly.</param>
     public static Props Props(string serial, ConfigDocument config, Phase1Interface phase1, bool relayViaParent = false) =>
         Akka.Actor.Props.Create(() => new IpsecPhase1Actor(serial, config, phase1, relayViaParent));
-
-    private readonly bool _relayViaParent;
 
     /// <summary>A new tunnel's IKE_AUTH answer, after its path (see <see cref="Props"/>).</summary>
     private void AnswerEstablished(IActorRef replyTo, IkeReplies replies)
