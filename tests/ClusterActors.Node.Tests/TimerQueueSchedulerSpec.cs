@@ -63,6 +63,42 @@ public sealed class TimerQueueSchedulerSpec() : TestKit(ConfigurationFactory.Par
     }
 
     [Fact]
+    public void Many_items_due_close_together_run_one_after_another_in_due_order()
+    {
+        // The same rule where it broke: with one .NET timer per item, the timer queue handed every item due in one of
+        // its scans to the thread pool at once, and a busy pool ran them in any order (CI saw 200 ms arrive before
+        // 100 ms). 1,000 items at 40 deadlines 5 ms apart, scheduled shuffled: each is recorded with the deadline the
+        // scheduler gave it (Environment.TickCount64 + delay, read before and after the call; the few that straddle a
+        // clock step are left out of the check), and the runs must come in deadline order, never two at once.
+        var random = new Random(7);
+        var delays = Enumerable.Range(0, 1000).Select(i => 100 + 5 * (i % 40)).OrderBy(_ => random.Next()).ToArray();
+        var deadlines = new long?[delays.Length];
+        var ran = new ConcurrentQueue<int>();
+        var running = 0;
+        var overlapped = 0;
+        for (var i = 0; i < delays.Length; i++)
+        {
+            var n = i;
+            var before = Environment.TickCount64;
+            Sys.Scheduler.Advanced.ScheduleOnce(TimeSpan.FromMilliseconds(delays[i]), () =>
+            {
+                if (Interlocked.Increment(ref running) > 1) Interlocked.Increment(ref overlapped);
+                ran.Enqueue(n);
+                Thread.SpinWait(200);
+                Interlocked.Decrement(ref running);
+            });
+            if (Environment.TickCount64 == before) deadlines[i] = before + delays[i];
+        }
+        AwaitCondition(() => ran.Count == delays.Length, TimeSpan.FromSeconds(10));
+        var order = ran.Where(n => deadlines[n] is not null).Select(n => deadlines[n]!.Value).ToList();
+        Assert.True(order.Count > 500, $"only {order.Count} items had a known deadline");
+        var inversions = order.Zip(order.Skip(1)).Count(p => p.Item2 < p.Item1);
+        Assert.Equal(0, inversions);
+        Assert.Equal(0, Volatile.Read(ref overlapped));
+        AwaitCondition(() => Scheduler.Pending == 0, TimeSpan.FromSeconds(3));
+    }
+
+    [Fact]
     public void A_periodic_item_cancelled_from_its_own_run_does_not_run_again()
     {
         var runs = 0;
