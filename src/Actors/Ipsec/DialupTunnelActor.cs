@@ -130,9 +130,11 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     /// (<see cref="TunnelClaimsAllowed"/> changes it later).</param>
     /// <param name="inFgcpCluster">The unit is in an FGCP cluster: while it is not the primary it holds even the tunnels
     /// its records name it owner of as standby (<see cref="TunnelOwnership.ShownRole"/>).</param>
+    /// <param name="dpd">The phase1's DPD as the tunnel list prints it (<see cref="DpdState.Configured"/>); null: the seed's.</param>
     public DialupTunnelActor(string serial, TunnelRecord record, int boundInterfaceIndex, bool inherited = false, int? localIndex = null, bool claimsAllowed = true,
-        bool inFgcpCluster = false)
+        bool inFgcpCluster = false, DpdState? dpd = null)
     {
+        _dpd = dpd ?? DpdState.Seed;
         _serial = serial;
         _index = localIndex ?? record.Index;
         _name = DialupInstanceNames.Name(record.Phase1, _index);
@@ -161,8 +163,10 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     }
 
     public static Props Props(string serial, TunnelRecord record, int boundInterfaceIndex, bool inherited = false, int? localIndex = null, bool claimsAllowed = true,
-        bool inFgcpCluster = false) =>
-        Akka.Actor.Props.Create(() => new DialupTunnelActor(serial, record, boundInterfaceIndex, inherited, localIndex, claimsAllowed, inFgcpCluster));
+        bool inFgcpCluster = false, DpdState? dpd = null) =>
+        Akka.Actor.Props.Create(() => new DialupTunnelActor(serial, record, boundInterfaceIndex, inherited, localIndex, claimsAllowed, inFgcpCluster, dpd));
+
+    private readonly DpdState _dpd;
 
     protected override void PreStart() => Timers.StartPeriodicTimer("sync", SyncDue.Instance, SequenceSyncInterval);
 
@@ -412,7 +416,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         return new DialupTunnelState(_name, r.Phase1, _index, 4, r.LocalGateway, r.NattLocalPort,
             r.RemoteGateway, r.RemotePort, owner ? 1500 : 0, _boundInterfaceIndex, _role, true, owner && _rgwyChanged, r.Phase1,
             Selector(local), Selector(remote), sa,
-            new DpdState("on-idle", true, 60000, 3, 0, owner ? r.Ike.NextRequestId : 0),
+            _dpd with { Seqno = owner && _dpd.On ? r.Ike.NextRequestId : 0 },
             r.NattLine, new TunnelCounters(_rxp, _txp, _rxb, _txb), _lastRx, _lastTx)
         {
             // The IKE SA's establishment is not recorded apart: the initial CHILD SA is made in the same IKE_AUTH exchange, so

@@ -810,7 +810,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
                 _log.Info("{0}: {1} (owner {2}) is shown here as {3}: this unit already shows another tunnel under that name",
                     _phase1.Name, incoming.Name, incoming.OwnerSerial, DialupInstanceNames.Name(_phase1.Name, index));
             var created = _tunnels[incoming.Key] = Context.ActorOf(DialupTunnelActor.Props(_serial, incoming, _boundInterfaceIndex, inherited, index, claimsAllowed: _isPrimary,
-                    inFgcpCluster: InFgcpCluster),
+                    inFgcpCluster: InFgcpCluster, dpd: DpdState.Configured(_phase1.Dpd, _phase1.DpdRetryInterval, _phase1.DpdRetryCount)),
                 Uri.EscapeDataString(incoming.Key));
             Context.Parent.Tell(PathOf(incoming, created));
         }

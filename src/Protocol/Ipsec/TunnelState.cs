@@ -50,7 +50,26 @@ public sealed record ChildSaState(
     int LifetimeSeconds,
     int Mtu);
 
-public sealed record DpdState(string Mode, bool On, int IdleMs, int Retry, int Count, uint Seqno);
+/// <summary>`dpd:` line of `diagnose vpn tunnel list`.</summary>
+public sealed record DpdState(string Mode, bool On, int IdleMs, int Retry, int Count, uint Seqno)
+{
+    /// <summary>
+    /// The line's configured part from the phase1: `idle` is dpd-retryinterval in ms and `retry` dpd-retrycount (the
+    /// seed's `set dpd-retryinterval 60` prints idle=60000ms; Fortinet's KB 267783 prints idle=20000ms retry=3, the
+    /// defaults, for a tunnel with DPD disabled). Mode: `off` with on=0 for `set dpd disable` (KB 267783), `on-idle`
+    /// with on=1 (the seed's reference); `on-demand` with on=1 is our choice, the config word as on-idle's is
+    /// (src/Actors/Ipsec/README.md, "DPD on the tunnel list").
+    /// </summary>
+    public static DpdState Configured(ClusterActors.Protocol.Config.DpdMode mode, int retryIntervalSeconds, int retryCount) => mode switch
+    {
+        ClusterActors.Protocol.Config.DpdMode.Disable => new("off", false, retryIntervalSeconds * 1000, retryCount, 0, 0),
+        ClusterActors.Protocol.Config.DpdMode.OnIdle => new("on-idle", true, retryIntervalSeconds * 1000, retryCount, 0, 0),
+        _ => new("on-demand", true, retryIntervalSeconds * 1000, retryCount, 0, 0),
+    };
+
+    /// <summary>The seed's vpn1 (`set dpd on-idle`, `set dpd-retryinterval 60`, retrycount 3 by default).</summary>
+    public static readonly DpdState Seed = Configured(ClusterActors.Protocol.Config.DpdMode.OnIdle, 60, 3);
+}
 
 /// <summary>`natt:` line; Mode "none" when NAT-T is off (the scenario), "keepalive" / "silent" otherwise.</summary>
 public sealed record NattState(string Mode, int Draft, int Interval, int RemotePort);
