@@ -136,7 +136,7 @@ internal sealed class FakeDrillLab : IDrillLab
             if (_primaries.Remove(unit))
             {
                 _primaries.Add(PartnerOf(unit));
-                _roleLog.Add((PartnerOf(unit), true, DateTimeOffset.UtcNow));
+                _roleLog.Add((PartnerOf(unit), true, DateTimeOffset.UtcNow + RoleLoggedAfter));
             }
             if (_owner == unit) _owner = PartnerOf(unit);
         }
@@ -280,6 +280,10 @@ internal sealed class FakeDrillLab : IDrillLab
 
     /// <summary>Whether the units log their role changes with their own clock (the container lab does; the embedded does not).</summary>
     public bool KeepsRoleLog { get; set; }
+
+    /// <summary>With <see cref="KeepsRoleLog"/>: how long after the kill the surviving unit's log stamps it Primary (its
+    /// own detection time, whatever the load on the machine running the spec).</summary>
+    public TimeSpan RoleLoggedAfter { get; set; }
 
     /// <summary>How long after the router withdraws cluster 1 a read of its next hops shows it dead.</summary>
     public TimeSpan RouterSeenAfter { get; set; }
