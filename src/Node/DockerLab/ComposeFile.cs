@@ -206,6 +206,26 @@ public static partial class ComposeFile
             L();
         }
 
+        {
+            var (network, address) = plan.Prometheus;
+            L("  # Profile `observability`: Prometheus scraping every unit's metrics each second, with recording rules for failover");
+            L("  # time (src/Node/Hosting/Metrics/README.md, \"The observability profile\"); its API on mgmt, port 9090.");
+            L("  prometheus:");
+            L($"    image: {DockerLabPlan.PrometheusImage}");
+            L("    container_name: clusteractors_prometheus");
+            L("    hostname: prometheus");
+            L("    profiles: [\"observability\"]");
+            L("    cap_drop: [ALL]");
+            L("    security_opt: [\"no-new-privileges:true\"]");
+            L("    read_only: true");
+            L("    tmpfs: [\"/tmp:size=256m,mode=1777\"]");
+            L("    environment:");
+            L($"      LAB_SCRAPE: {Q(plan.PrometheusScrape)}");
+            L("    networks:");
+            L($"      {network}: {{ipv4_address: {address}}}");
+            L();
+        }
+
         L("networks:");
         foreach (var n in plan.Networks)
         {

@@ -102,6 +102,19 @@ public sealed class DockerLabPlan
     /// <summary>The `strongswan` profile's client, on the first client's WAN after the clients' addresses.</summary>
     public (string Network, IPAddress Address)? StrongSwan { get; init; }
 
+    /// <summary>The `observability` profile's Prometheus: on mgmt, .240 (clear of the clients' .2… and the units' .11…),
+    /// where every unit's metrics endpoint is.</summary>
+    public required (string Network, IPAddress Address) Prometheus { get; init; }
+
+    /// <summary>The `observability` profile's Prometheus image (src/Node/lab/prometheus).</summary>
+    public const string PrometheusImage = "clusteractors-prometheus:latest";
+    public const int PrometheusPort = 9090;
+
+    /// <summary>What Prometheus scrapes (its LAB_SCRAPE): every unit as `UNIT=CLUSTER=HOST:PORT`, CLUSTER the unit's FGCP
+    /// group name (a standalone unit its own name), the label the recording rules group by.</summary>
+    public string PrometheusScrape => string.Join(' ', Wiring.Select(w =>
+        $"{w.Unit}={Topology.ClusterOf(w.Unit)?.GroupName ?? w.Unit}={w.Metrics}"));
+
     public IEnumerable<LabHost> Hosts =>
         Units.Concat(Router is null ? [] : [Router.Host]).Concat(Clients.Select(c => c.Host)).Concat(Servers.Select(s => s.Host));
 
@@ -232,7 +245,7 @@ public sealed class DockerLabPlan
         var plan = new DockerLabPlan
         {
             Topology = topology, Networks = networks, Units = units, Wiring = wiring, Router = router, Clients = clients, Servers = servers,
-            Postgres = postgres, StrongSwan = swan,
+            Postgres = postgres, StrongSwan = swan, Prometheus = (ManagementNetwork, Offset(ManagementSubnet, 240)),
         };
         CheckAddresses(plan, problems);
         if (problems.Count > 0) throw new DockerLabUnsupportedException(topology.Name, problems);
@@ -290,6 +303,7 @@ public sealed class DockerLabPlan
             foreach (var a in h.Attachments) extra.Add((a.Network, a.Address, h.Service));
         if (plan.Postgres is { } pg) extra.Add((pg.Network, pg.Address, "postgres"));
         if (plan.StrongSwan is { } sw) extra.Add((sw.Network, sw.Address, "strongswan"));
+        extra.Add((plan.Prometheus.Network, plan.Prometheus.Address, "prometheus"));
         // The topology's own addresses on a network (a cluster's .254 the primary adds) are taken too.
         foreach (var w in plan.Topology.Wires)
             if (plan.Networks.FirstOrDefault(n => n.Kind == LabNetworkKind.Segment && n.Source == w.Segment) is { } net && plan.Topology.Units.Any(u => u.Name == w.Host))

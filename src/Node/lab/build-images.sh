@@ -6,8 +6,10 @@
 #   clusteractors-postgres:latest  src/Node/lab/postgres/Dockerfile: the base plus Debian's postgresql
 #   clusteractors-strongswan:latest  src/Node/lab/strongswan/Dockerfile: the base plus Debian's strongSwan (charon-systemd,
 #                                  swanctl, kernel-libipsec) and ping, for the compose profile `strongswan`
+#   clusteractors-prometheus:latest  src/Node/lab/prometheus/Dockerfile: the base plus Debian's prometheus, for the
+#                                  compose profile `observability`
 # Idempotent: an image that exists is skipped; clusteractors:latest is rebuilt when the sources it is made from
-# changed (a hash of them is its label org.clusteractors.source). --force rebuilds all four.
+# changed (a hash of them is its label org.clusteractors.source), a profile's image when its folder's files did. --force rebuilds all five.
 # Needs docker (a running engine), mmdebstrap and the .NET SDK; Debian packages come from MIRROR and SECURITY_MIRROR
 # (defaults: Debian's own), as apt-get on this machine gets them.
 set -euo pipefail
@@ -17,6 +19,7 @@ BASE_IMAGE=${BASE_IMAGE:-clusteractors-base:bookworm}
 APP_IMAGE=${APP_IMAGE:-clusteractors:latest}
 PG_IMAGE=${PG_IMAGE:-clusteractors-postgres:latest}
 SWAN_IMAGE=${SWAN_IMAGE:-clusteractors-strongswan:latest}
+PROM_IMAGE=${PROM_IMAGE:-clusteractors-prometheus:latest}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 PUBLISH_DIR=artifacts/docker/publish
@@ -27,7 +30,7 @@ force=0
 for arg in "$@"; do
     case "$arg" in
         --force) force=1 ;;
-        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "build-images: unknown argument '$arg' (only --force)" >&2; exit 2 ;;
     esac
 done
@@ -42,7 +45,7 @@ elapsed() { echo "$(( SECONDS - $1 )) s"; }
 source_hash() {
     if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
         { git ls-files -z -co --exclude-standard -- src hocon Directory.Build.props Directory.Packages.props Dockerfile .dockerignore \
-                ':!src/Node/lab/units' ':!src/Node/lab/strongswan' ':!*.md' \
+                ':!src/Node/lab/units' ':!src/Node/lab/strongswan' ':!src/Node/lab/prometheus' ':!*.md' \
             | sort -z | xargs -0 sha256sum 2>/dev/null || true; } | sha256sum | cut -c1-16
     else
         echo "unknown-$(date +%s)"   # not a git checkout: always rebuild
@@ -102,18 +105,23 @@ fi
 # 3 and 4. The profiles' images, each the base plus Debian packages from its own Dockerfile: PostgreSQL for `postgres`,
 # strongSwan for `strongswan` (packages only; its scripts and conf files are mounted from src/Node/lab/strongswan).
 profile_image() { # KIND IMAGE DIR WHAT
-    if [ "$force" = 1 ] || ! have_image "$2"; then
+    local hash current
+    hash=$(cd "$3" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+    current=$(docker image inspect -f '{{index .Config.Labels "org.clusteractors.source"}}' "$2" 2>/dev/null || true)
+    if [ "$force" = 1 ] || [ "$current" != "$hash" ]; then
         say "$1 $2: $BASE_IMAGE + $4"
         local t=$SECONDS
-        docker build -q --build-arg "BASE=$BASE_IMAGE" --label "org.clusteractors.image=$1" \
+        docker build -q --build-arg "BASE=$BASE_IMAGE" --label "org.clusteractors.image=$1" --label "org.clusteractors.source=$hash" \
             -t "$2" "$3" 2>&1 | { grep -v -i -E "legacy builder is deprecated|BuildKit is currently disabled|^ *environment-variable\.$|^$" || true; } | sed 's/^/   /'
+        docker image prune -f --filter "label=org.clusteractors.image=$1" >/dev/null
         say "$1 $2: built in $(elapsed $t)"
     else
-        say "$1 $2: exists, skipped"
+        say "$1 $2: exists and is up to date (source $hash), skipped"
     fi
 }
 profile_image postgres "$PG_IMAGE" src/Node/lab/postgres "Debian's postgresql"
 profile_image strongswan "$SWAN_IMAGE" src/Node/lab/strongswan "Debian's charon-systemd, strongswan-swanctl, libcharon-extra-plugins, ping"
+profile_image prometheus "$PROM_IMAGE" src/Node/lab/prometheus "Debian's prometheus"
 
 # 5. The lab's certificates for Akka remoting's mutual TLS (mounted into every unit by docker-compose.yml): made once,
 # kept across rebuilds so running units keep trusting each other; delete artifacts/lab-certs to make new ones.
@@ -129,7 +137,7 @@ else
 fi
 
 say "images ready in $(elapsed $started):"
-for image in "$BASE_IMAGE" "$APP_IMAGE" "$PG_IMAGE" "$SWAN_IMAGE"; do
+for image in "$BASE_IMAGE" "$APP_IMAGE" "$PG_IMAGE" "$SWAN_IMAGE" "$PROM_IMAGE"; do
     read -r id size < <(docker image inspect -f '{{.Id}} {{.Size}}' "$image")
     printf '   %-30s %s %5d MB\n' "$image" "${id:7:12}" "$(( size / 1000000 ))"
 done
