@@ -125,7 +125,11 @@ public sealed class StrongSwanClientSpec(ITestOutputHelper output)
             var ping = Sh(nsClient, "ping -c 5 -i 0.2 -W 2 -w 5 -I 10.10.1.1 10.10.101.2", check: false);
             Log(ping.Output);
             Assert.True(ping.Ok, "ping from the client's LAN to the Server through the tunnel failed: " + ping + "\n" + ping.Output + "\n" + CharonLog());
-            Assert.Contains("5 received", ping.Output);
+            // With -w, -c 5 is "until 5 replies": ping sends on while replies are late and stops at the fifth, so
+            // requests still in flight then count as lost ("8 transmitted, 6 received" when the unit paused 646 ms under
+            // the full suite, CI trial of stop 22). At least five replies is the rule.
+            var received = System.Text.RegularExpressions.Regex.Match(ping.Output, @"(\d+) received");
+            Assert.True(received.Success && int.Parse(received.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= 5, "fewer than 5 replies: " + ping.Output);
             Assert.Contains("ttl=63", ping.Output); // the Server's 64, one routed hop through the unit
             var fromPc1 = Sh(nsPc1, "ping -c 5 -i 0.2 -W 2 -w 5 10.10.101.2", check: false);
             Log(fromPc1.Output);
