@@ -14,6 +14,7 @@ namespace ClusterActors.Node.Tests.Drills;
 /// trait lets a run select it (`--filter Lab=docker`) or leave it out (`--filter Lab!=docker`) where another lab runs.
 /// </summary>
 [Trait("Lab", "docker")]
+[Collection(DockerLabCollection.Name)]
 public sealed class DockerFgspStandaloneDrillSpec(ITestOutputHelper output) : IDisposable
 {
     private readonly string _out = Directory.CreateTempSubdirectory("clusteractors-docker-drill-").FullName;

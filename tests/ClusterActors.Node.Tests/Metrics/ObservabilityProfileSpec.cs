@@ -16,6 +16,7 @@ namespace ClusterActors.Node.Tests.Metrics;
 /// bridges): trait Lab=docker, as the docker drills.
 /// </summary>
 [Trait("Lab", "docker")]
+[Collection(DockerLabCollection.Name)]
 public sealed class ObservabilityProfileSpec(ITestOutputHelper output)
 {
     private const string Project = "clusteractors-observability";
