@@ -56,11 +56,21 @@ public sealed class AkkaPartitionHealSpec(ITestOutputHelper output) : IAsyncLife
 
     private async Task<int> FgcpMembers(string unit) => (await _lab.Status(unit)).Members.Count;
 
-    private static bool OneAkkaCluster(LoopbackLab lab, IReadOnlyList<string> units) => units.All(u =>
+    private static bool OneAkkaCluster(LoopbackLab lab, IReadOnlyList<string> units) => AkkaViews(lab, units) is null;
+
+    /// <summary>Null when every unit sees all of them Up and none unreachable; else each unit's view, for the failure
+    /// message (stop 22's CI trial timed out here with nothing said of which unit saw what).</summary>
+    private static string? AkkaViews(LoopbackLab lab, IReadOnlyList<string> units)
     {
-        var state = Cluster.Get(lab.Units[u].System).State;
-        return state.Unreachable.Count == 0 && state.Members.Count(m => m.Status == MemberStatus.Up) == units.Count;
-    });
+        var views = units.Select(u =>
+        {
+            var state = Cluster.Get(lab.Units[u].System).State;
+            var ok = state.Unreachable.Count == 0 && state.Members.Count(m => m.Status == MemberStatus.Up) == units.Count;
+            return (Ok: ok, Text: $"{u}: {string.Join(" ", state.Members.Select(m => $"{m.Address.Port}={m.Status}"))}"
+                                  + (state.Unreachable.Count == 0 ? "" : $" unreachable {string.Join(" ", state.Unreachable.Select(m => m.Address.Port))}"));
+        }).ToList();
+        return views.All(v => v.Ok) ? null : "Akka: " + string.Join("; ", views.Select(v => v.Text));
+    }
 
     /// <summary>
     /// Every tunnel (by its SPI pair) has exactly one owner across <paramref name="units"/>, and every other unit holds it
@@ -108,7 +118,7 @@ public sealed class AkkaPartitionHealSpec(ITestOutputHelper output) : IAsyncLife
     {
         var sw = Stopwatch.StartNew();
         string? why = "not checked";
-        await LoopbackLab.Eventually(async () => OneAkkaCluster(_lab, units) && (why = await Converged(units, tunnels)) is null,
+        await LoopbackLab.Eventually(async () => (why = AkkaViews(_lab, units)) is null && (why = await Converged(units, tunnels)) is null,
             HealBound, "one Akka cluster again and every tunnel converged").ContinueWith(t =>
         {
             if (t.IsFaulted) throw new Xunit.Sdk.XunitException($"{t.Exception!.InnerException!.Message}; last: {why}");

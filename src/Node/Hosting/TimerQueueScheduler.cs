@@ -7,16 +7,17 @@ using Akka.Event;
 namespace ClusterActors.Node.Hosting;
 
 /// <summary>
-/// Akka's scheduler (`akka.scheduler.implementation`, hocon/cluster.conf) on one .NET <see cref="Timer"/> armed for the
-/// earliest deadline instead of Akka's <see cref="HashedWheelTimerScheduler"/>. The wheel wakes every `tick-duration`
-/// (10 ms) whether anything is due or not: 100 wake-ups a second per unit, each a timer fire and a thread-pool hand-off,
-/// measured at about 15 ms CPU per second per idle unit (src/Node/README.md, "Idle footprint"). Here an idle unit wakes
-/// only when something is due, and the resolution is the OS timer's (~1 ms on Linux) instead of the wheel's 10 ms ticks.
+/// Akka's scheduler (`akka.scheduler.implementation`, hocon/cluster.conf) on one thread of its own that sleeps until the
+/// earliest deadline, instead of Akka's <see cref="HashedWheelTimerScheduler"/>. The wheel wakes every `tick-duration`
+/// (10 ms) whether anything is due or not: 100 wake-ups a second per unit, measured at about 15 ms CPU per second per
+/// idle unit (src/Node/README.md, "Idle footprint"). Here an idle unit wakes only when something is due, and the
+/// resolution is the OS's timed wait (~1 ms on Linux) instead of the wheel's 10 ms ticks.
 /// Items wait in one queue ordered by (deadline, order scheduled). Each wake-up takes every item due and runs them in
-/// that order, one after the other, on the waking thread, as the wheel runs a tick's bucket: two timers of one actor
-/// (FGCP's heartbeat and its loss check) arrive in due order however late the thread pool runs the wake-up. (The first
-/// version armed one .NET timer per item: a late pool ran their callbacks out of order, and a spec caught 200 ms
-/// delivered before 100 ms.) Inserting and cancelling are O(log n), so a hub's thousands of timers cost no scan.
+/// that order, one after the other, as the wheel runs a tick's bucket: two timers of one actor (FGCP's heartbeat and
+/// its loss check) arrive in due order. The thread is the scheduler's own, as the wheel's is, so a starved thread pool
+/// delays the actors that receive the ticks but not the ticks. (The first version armed one .NET timer per item, whose
+/// callbacks run on the pool: a late pool ran them out of order, and a spec caught 200 ms delivered before 100 ms.)
+/// Inserting and cancelling are O(log n), so a hub's thousands of timers cost no scan.
 /// Semantics kept from the wheel: a repeated item keeps its rate: its next deadline is the previous deadline +
 /// `interval`, so a late run does not push every later one back (after a pause longer than the interval it runs once at
 /// once and goes on from there, no burst of catch-up runs). Deadlines are in Environment.TickCount64, the clock .NET's
@@ -29,21 +30,17 @@ namespace ClusterActors.Node.Hosting;
 /// </summary>
 public sealed class TimerQueueScheduler : SchedulerBase, IDateTimeOffsetNowTimeProvider, IDisposable
 {
-    /// <summary>The longest due time a <see cref="Timer"/> takes; a later deadline is reached in steps.</summary>
-    private static readonly long MaxTimerDueMs = uint.MaxValue - 1;
-
     private readonly ConcurrentDictionary<Item, byte> _pending = new();
     private readonly object _gate = new();
     private readonly SortedSet<Item> _queue = new(DueOrder.Instance); // under _gate
-    private readonly Timer _timer;
-    private long _armedFor = long.MaxValue; // under _gate: the deadline _timer is set for
-    private long _nextSeq;                  // under _gate
-    private bool _running;                  // under _gate: a wake-up is running due items; it re-arms when done
+    private readonly Thread _thread;
+    private long _nextSeq; // under _gate
     private volatile bool _stopped;
 
     public TimerQueueScheduler(Config scheduler, ILoggingAdapter log) : base(scheduler, log)
     {
-        _timer = new Timer(static s => ((TimerQueueScheduler)s!).Wake(), this, Timeout.Infinite, Timeout.Infinite);
+        _thread = new Thread(Loop) { IsBackground = true, Name = "clusteractors-scheduler" };
+        _thread.Start();
     }
 
     /// <summary>Items armed and not yet done or cancelled (for specs: a cancelled timer leaves nothing behind).</summary>
@@ -87,7 +84,7 @@ public sealed class TimerQueueScheduler : SchedulerBase, IDateTimeOffsetNowTimeP
         item.WatchCancellation();
     }
 
-    /// <summary>Queues the item for its deadline; the timer is moved earlier when this is now the first one due.</summary>
+    /// <summary>Queues the item for its deadline; the thread is woken when this is now the first one due.</summary>
     private void Enqueue(Item item, long deadline)
     {
         lock (_gate)
@@ -96,93 +93,60 @@ public sealed class TimerQueueScheduler : SchedulerBase, IDateTimeOffsetNowTimeP
             item.Deadline = deadline;
             item.Seq = _nextSeq++;
             _queue.Add(item);
-            if (!_running && deadline < _armedFor) ArmTimer(Environment.TickCount64);
+            if (ReferenceEquals(_queue.Min, item)) Monitor.Pulse(_gate);
         }
     }
 
-    /// <summary>Takes a cancelled item out of the queue; the timer follows when it was the first one due.</summary>
+    /// <summary>Takes a cancelled item out of the queue (the thread, if it waited for it, finds nothing due and waits on).</summary>
     private void Dequeue(Item item)
     {
-        lock (_gate)
-        {
-            if (!_queue.Remove(item)) return;
-            if (!_running && item.Deadline == _armedFor) ArmTimer(Environment.TickCount64);
-        }
-    }
-
-    /// <summary>Under _gate: sets the one timer for the queue's first deadline (none when the queue is empty).</summary>
-    private void ArmTimer(long now)
-    {
-        if (_stopped) return;
-        try
-        {
-            if (_queue.Count == 0)
-            {
-                _armedFor = long.MaxValue;
-                _timer.Change(Timeout.Infinite, Timeout.Infinite);
-                return;
-            }
-            var first = _queue.Min!.Deadline;
-            _armedFor = first;
-            _timer.Change(Math.Min(Math.Max(0, first - now), MaxTimerDueMs), Timeout.Infinite);
-        }
-        catch (ObjectDisposedException)
-        {
-            // disposed meanwhile
-        }
+        lock (_gate) _queue.Remove(item);
     }
 
     /// <summary>
-    /// The timer's callback: every item due, in due order, on this thread; periodic items queued again for their next
-    /// deadline; then the timer armed for what is left. A wake-up while another runs (the timer moved meanwhile) leaves
-    /// the work to that one, which re-arms from the queue as it is when it ends.
+    /// The scheduler's thread: sleeps until the first deadline (or an earlier item's arrival), takes every item due in
+    /// due order and runs them one after the other outside the lock; periodic items queue themselves again for their
+    /// next deadline as they run.
     /// </summary>
-    private void Wake()
+    private void Loop()
     {
-        List<Item> due;
-        lock (_gate)
-        {
-            if (_running || _stopped) return;
-            _armedFor = long.MaxValue;
-            var now = Environment.TickCount64;
-            due = [];
-            while (_queue.Count > 0 && _queue.Min!.Deadline <= now)
-            {
-                var first = _queue.Min;
-                _queue.Remove(first);
-                due.Add(first);
-            }
-            if (due.Count == 0)
-            {
-                // early, or a deadline beyond one Timer's reach: wait for the rest
-                ArmTimer(now);
-                return;
-            }
-            _running = true;
-        }
-        try
-        {
-            foreach (var item in due) item.Run();
-        }
-        finally
+        var due = new List<Item>();
+        while (true)
         {
             lock (_gate)
             {
-                _running = false;
-                ArmTimer(Environment.TickCount64);
+                while (true)
+                {
+                    if (_stopped) return;
+                    var now = Environment.TickCount64;
+                    if (_queue.Count > 0 && _queue.Min!.Deadline <= now) break;
+                    var wait = _queue.Count == 0 ? Timeout.Infinite : (int)Math.Min(_queue.Min!.Deadline - now, int.MaxValue);
+                    Monitor.Wait(_gate, wait);
+                }
+                var until = Environment.TickCount64;
+                while (_queue.Count > 0 && _queue.Min!.Deadline <= until)
+                {
+                    var first = _queue.Min;
+                    _queue.Remove(first);
+                    due.Add(first);
+                }
             }
+            foreach (var item in due) item.Run();
+            due.Clear();
         }
     }
 
-    /// <summary>Stops the timer; what was still pending runs once (as Akka's wheel does on shutdown).</summary>
+    /// <summary>Stops the thread; what was still pending runs once (as Akka's wheel does on shutdown).</summary>
     public void Dispose()
     {
         if (_stopped) return;
-        _stopped = true;
         lock (_gate)
         {
-            _timer.Dispose();
+            _stopped = true;
+            Monitor.Pulse(_gate);
         }
+        // The ActorSystem may be terminated from a scheduled action, on this very thread: it ends after that action.
+        if (Thread.CurrentThread != _thread) _thread.Join(TimeSpan.FromSeconds(5));
         foreach (var item in _pending.Keys.ToList())
         {
             if (!item.Stop()) continue;
