@@ -66,6 +66,7 @@ public static partial class ComposeFile
             if (wiring.Lb1 is { } lb1) L($"      LAB_LB1: {Q(lb1.ToString())}");
             L("      LAB_PROFILES: ${COMPOSE_PROFILES:-}");
             L($"      LAB_ADMIN: {Q(wiring.Admin.ToString())}");
+            if (plan.ManageMembers(host.TopologyName) is { Length: > 0 } members) L($"      LAB_MEMBERS: {Q(members)}");
             if (plan.Postgres is { } pg) L($"      LAB_PG_HOST: {Q(pg.Address.ToString())}");
             L($"    volumes: [{Q(paths.Units + ":/etc/clusteractors:ro")}, {Q(paths.Certs + ":/etc/clusteractors-certs:ro")}, {Q(host.Service + "-data:/var/lib/clusteractors")}]");
             Networks(L, host);

@@ -106,6 +106,16 @@ public sealed class DockerLabPlan
     /// where every unit's metrics endpoint is.</summary>
     public required (string Network, IPAddress Address) Prometheus { get; init; }
 
+    /// <summary>
+    /// Where `execute ha manage` goes from <paramref name="unit"/>'s console (`docker exec -it UNIT cli`): every other
+    /// member of its FGCP cluster as `HOSTNAME=ADMIN` (the hostname FortiOS's HA table names it by, from its config; the
+    /// admin endpoint on mgmt), the `cli` script's `--member` options. Empty for a standalone unit.
+    /// </summary>
+    public string ManageMembers(string unit) => Topology.ClusterOf(unit) is { } cluster
+        ? string.Join(' ', cluster.Members.Where(m => m != unit)
+            .Select(m => $"{Topology.Unit(m).Config.Global.Hostname}={Wiring.First(w => w.Unit == m).Admin}"))
+        : "";
+
     /// <summary>The `observability` profile's Prometheus image (src/Node/lab/prometheus).</summary>
     public const string PrometheusImage = "clusteractors-prometheus:latest";
     public const int PrometheusPort = 9090;

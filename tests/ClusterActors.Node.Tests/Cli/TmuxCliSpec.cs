@@ -14,62 +14,20 @@ namespace ClusterActors.Node.Tests.Cli;
 public sealed class TmuxCliSpec(ITestOutputHelper output) : IDisposable
 {
     private readonly RealProcessFailoverSpec _lab = new(output);
-    /// <summary>A private tmux server's socket (-S), removed at the end: tmux leaves it behind when its last session ends.</summary>
-    private readonly string _socket = Path.Combine(Path.GetTempPath(), "clusteractors-cli-" + Guid.NewGuid().ToString("N")[..8] + ".tmux");
+    private readonly TmuxSession _tmux = new();
 
     public void Dispose()
     {
-        try { Tmux("kill-server"); } catch { /* no server was started, or it ended with its last session */ }
-        try { File.Delete(_socket); } catch { /* best effort */ }
+        _tmux.Dispose();
         _lab.Dispose();
     }
 
-    private string Tmux(params string[] args)
-    {
-        var psi = new ProcessStartInfo(RequiredTool.Path("tmux")) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add("-S");
-        psi.ArgumentList.Add(_socket);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var text = p.StandardOutput.ReadToEnd();
-        var err = p.StandardError.ReadToEnd();
-        if (!p.WaitForExit(10_000)) throw new TimeoutException($"tmux {string.Join(' ', args)}");
-        if (p.ExitCode != 0) throw new InvalidOperationException($"tmux {string.Join(' ', args)}: exit {p.ExitCode}: {err}");
-        return text;
-    }
-
-    /// <summary>Types <paramref name="text"/> literally (-l: tmux would read "end" as the End key), then the key named <paramref name="key"/>.</summary>
-    private void Type(string text, string? key)
-    {
-        Tmux("send-keys", "-t", "cli", "-l", text);
-        if (key is not null) Tmux("send-keys", "-t", "cli", key);
-    }
-
-    private string Screen() => Tmux("capture-pane", "-p", "-t", "cli", "-S", "-200");
-
-    /// <summary>The screen once <paramref name="done"/> holds for it; fails with the screen after the time.</summary>
-    private async Task<string> Until(Func<string, bool> done, string what, int seconds = 20)
-    {
-        var sw = Stopwatch.StartNew();
-        var screen = "";
-        while (sw.Elapsed < TimeSpan.FromSeconds(seconds))
-        {
-            try
-            {
-                screen = Screen();
-            }
-            catch (InvalidOperationException)
-            {
-                Assert.Fail($"the cli's tmux session ended before: {what}; the last screen:\n{screen}");
-            }
-            if (done(screen)) return screen;
-            await Task.Delay(100);
-        }
-        Assert.Fail($"not within {seconds} s: {what}; the screen:\n{screen}");
-        return screen;
-    }
-
-    private static string LastLine(string screen) => screen.TrimEnd('\n', ' ').Split('\n')[^1];
+    private string Tmux(params string[] args) => _tmux.Tmux(args);
+    private void Type(string text, string? key) => _tmux.Type(text, key);
+    private string Screen() => _tmux.Screen();
+    private Task<string> Until(Func<string, bool> done, string what, int seconds = 20) => _tmux.Until(done, what, seconds);
+    private static string LastLine(string screen) => TmuxSession.LastLine(screen);
+    private bool SessionAlive() => _tmux.Alive();
 
     [Fact]
     public async Task An_operator_types_into_the_console_of_DC2_VM1()
@@ -238,12 +196,5 @@ public sealed class TmuxCliSpec(ITestOutputHelper output) : IDisposable
             listener.Stop();
             lock (held) foreach (var c in held) c.Dispose();
         }
-    }
-
-    /// <summary>The tmux session runs (the server exits with its last session, and then answers nothing).</summary>
-    private bool SessionAlive()
-    {
-        try { return Tmux("list-sessions", "-F", "#{session_name}").Split('\n').Contains("cli"); }
-        catch (InvalidOperationException) { return false; }
     }
 }
