@@ -129,22 +129,31 @@ public static class FlappingUplinkDrill
         return Enumerable.Range(0, flaps).Select(_ => TimeSpan.FromMilliseconds(Math.Round(period.TotalMilliseconds * (0.4 + 0.2 * random.NextDouble())))).ToList();
     }
 
-    /// <summary>`clusteractors drill [seed] flapping-uplink [--seed N] [--fast-timers] [--rate PPS]`: embedded only, one run, the
-    /// report folder as the scripted drills' (<see cref="DrillCommand.RunOwn"/>). <paramref name="labFactory"/>: a test's lab;
-    /// <paramref name="options"/>: a test's flaps instead of the request's.</summary>
+    /// <summary>`clusteractors drill [seed] flapping-uplink [--seed N] [--fast-timers] [--rate PPS] [--mode embedded|docker]`:
+    /// one run, the report folder as the scripted drills' (<see cref="DrillCommand.RunOwn"/>). In the container lab the
+    /// flaps pull the owner's uplink inside its container (`ip link set port2 down|up` in its namespace) and the DC
+    /// router is the lab router container. <paramref name="labFactory"/>: a test's lab; <paramref name="options"/>: a
+    /// test's flaps instead of the request's.</summary>
     public static async Task<int> RunCommand(DrillCommand.Request request, LabTopology topology, TextWriter stdout, CancellationToken ct,
         DrillCommand.LabFactory? labFactory = null, TimeProvider? clock = null, Options? options = null)
     {
-        if (request.Mode != "embedded") throw new Hosting.UsageException($"{Name} runs embedded only for now");
+        if (request.Mode is not ("embedded" or "docker")) throw new Hosting.UsageException($"--mode is embedded or docker, not '{request.Mode}'");
         if (request.Runs != 1 || request.Hb10Ms || request.Run is not null || request.Client != DrillCommand.FortiGateClient)
-            throw new Hosting.UsageException($"{Name} takes --seed, --fast-timers and --rate only: one run");
+            throw new Hosting.UsageException($"{Name} takes --seed, --fast-timers, --rate and --mode only: one run");
+        if (request.Mode == "docker" && labFactory is null)
+        {
+            DockerDrillCast.From(topology);
+            await DockerDrillLab.Preflight(ct);
+        }
         options ??= new Options(request.Seed ?? Random.Shared.NextInt64(1, 1_000_000), FastTimers: request.FastTimers,
             RatePps: request.Rate == DrillCommand.DefaultRate ? 200 : request.Rate);
         var cast = DrillCast.Resolve(topology);
         var changes = Changes(topology, options.FastTimers);
         return await DrillCommand.RunOwn(request, topology.Name, Name, options.RatePps, options.Seed, stdout, async () =>
         {
-            await using var lab = labFactory?.Invoke(Definition(cast), changes) ?? new EmbeddedDrillLab(changes, topology);
+            await using var lab = labFactory?.Invoke(Definition(cast), changes) ?? (request.Mode == "docker"
+                ? new DockerDrillLab(changes, stdout, DrillCommand.FortiGateClient, topology, null)
+                : new EmbeddedDrillLab(changes, topology));
             return (await Run(lab, cast, topology.Name, options, stdout, ct)).Report;
         }, clock);
     }
