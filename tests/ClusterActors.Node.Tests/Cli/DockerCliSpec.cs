@@ -25,11 +25,7 @@ public sealed class DockerCliSpec(ITestOutputHelper output) : IDisposable
     public async Task The_console_of_a_container_unit_hops_to_its_FGCP_peer()
     {
         RequiredTool.Check("tmux");
-        var compose = DockerLabLifecycle.Require("docker-compose");
-        var docker = DockerLabLifecycle.Require("docker");
-        var root = DockerDrillLab.FindRoot();
-        var (buildExit, buildOutput) = await DockerDrillLab.Run(Path.Combine(root, "src/Node/lab/build-images.sh"), [], TimeSpan.FromMinutes(15), check: false, root);
-        Assert.True(buildExit == 0, $"src/Node/lab/build-images.sh failed ({buildExit}): {buildOutput.Trim()}");
+        var (docker, compose, root) = await DockerLabSpecs.Prepare();
         string[] File(params string[] args) => ["-p", Project, "-f", Path.Combine(root, "docker-compose.yml"), .. args];
         await DockerDrillLab.Run(compose, File("down", "-t", "1", "-v"), TimeSpan.FromMinutes(2), check: false, root);
         try

@@ -24,11 +24,7 @@ public sealed class DockerFgspStandaloneDrillSpec(ITestOutputHelper output) : ID
     [Fact]
     public async Task Fgsp_standalone_all_passes_in_the_container_lab()
     {
-        DockerLabLifecycle.Require("docker");
-        DockerLabLifecycle.Require("docker-compose");
-        var root = DockerDrillLab.FindRoot();
-        var (buildExit, buildOutput) = await RunScript(Path.Combine(root, "src/Node/lab/build-images.sh"), root, TimeSpan.FromMinutes(15));
-        Assert.True(buildExit == 0, $"src/Node/lab/build-images.sh failed ({buildExit}): {buildOutput.Trim()}");
+        await DockerLabSpecs.Prepare();
 
         var stdout = new StringWriter { NewLine = "\n" };
         var exit = await DrillCommand.RunAsync(new DrillCommand.Request(["fgsp-standalone", "all"], Mode: "docker", Out: _out), stdout, stdout,
@@ -44,21 +40,5 @@ public sealed class DockerFgspStandaloneDrillSpec(ITestOutputHelper output) : ID
         Assert.Contains("tunnel up via DC1_VM1 (router next hop 192.168.125.254 DC1_VM1;", text);
         Assert.Contains("DC1_VM3 sync-primary for vpn1_1 after", text);
         Assert.Contains("DC1_VM4 never held vpn1_1", text);
-    }
-
-    private static async Task<(int Exit, string Output)> RunScript(string file, string workDir, TimeSpan timeout)
-    {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workDir };
-        using var p = Process.Start(start)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout);
-        try { await p.WaitForExitAsync(cts.Token); }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} did not finish within {timeout.TotalMinutes:0} min");
-        }
-        return (p.ExitCode, await stdout + await stderr);
     }
 }

@@ -27,11 +27,7 @@ public sealed class ObservabilityProfileSpec(ITestOutputHelper output)
     [Fact]
     public async Task Prometheus_scrapes_every_unit_and_its_rules_measure_a_failover()
     {
-        var compose = DockerLabLifecycle.Require("docker-compose");
-        DockerLabLifecycle.Require("docker");
-        var root = DockerDrillLab.FindRoot();
-        var (buildExit, buildOutput) = await DockerDrillLab.Run(Path.Combine(root, "src/Node/lab/build-images.sh"), [], TimeSpan.FromMinutes(15), check: false, root);
-        Assert.True(buildExit == 0, $"src/Node/lab/build-images.sh failed ({buildExit}): {buildOutput.Trim()}");
+        var (_, compose, root) = await DockerLabSpecs.Prepare();
 
         string[] File(params string[] args) => ["-p", Project, "-f", Path.Combine(root, "docker-compose.yml"), .. args];
         // A lab left behind by a run that died (same container names) goes first.
