@@ -145,7 +145,7 @@ public interface IDrillLab : IAsyncDisposable
 }
 
 /// <summary>One segment's capture as saved next to the report.</summary>
-/// <param name="NotKept">Packets past the capture's bound (<see cref="ClusterActors.Node.LabHarness.Fabric.FabricCapture"/>): counted, not saved.</param>
+/// <param name="NotKept">Packets between the first and the most recent kept, past the capture's bound (<see cref="ClusterActors.Node.LabHarness.Fabric.FabricCapture"/>): counted, not saved.</param>
 public sealed record SegmentPcap(string Segment, string File, long Packets, long NotKept);
 
 /// <summary>A run's captures, the segment CLIENT1's ESP crosses, and the SAs that decrypt it.</summary>

@@ -123,7 +123,7 @@ public static class MarkdownReport
         {
             sb.Append("## Packets\n\nOne pcapng per segment (raw IPv4, one interface per sending port):\n\n");
             foreach (var p in r.Pcaps)
-                sb.Append(c, $"- `{Path.GetFileName(p.File)}`: {p.Segment}, {p.Packets} packets{(p.NotKept > 0 ? $" ({p.NotKept} more past the capture's bound, not saved)" : "")}\n");
+                sb.Append(c, $"- `{Path.GetFileName(p.File)}`: {p.Segment}, {p.Packets} packets{(p.NotKept > 0 ? $" ({p.NotKept} more between the first and the most recent, past the capture's bound, not saved)" : "")}\n");
             if (r.TsharkCommand is not null)
                 sb.Append("\nDecrypt the tunnel's ESP with this run's keys (the same options work on every file):\n\n```\n").Append(r.TsharkCommand).Append("\n```\n");
             sb.Append('\n');

@@ -43,7 +43,7 @@ public static class SegmentPcaps
     {
         var sb = new System.Text.StringBuilder();
         foreach (var f in files)
-            sb.Append($"wrote {f.File} ({f.Packets} packets{(f.NotKept > 0 ? $", {f.NotKept} more past the capture's bound not saved" : "")})\n");
+            sb.Append($"wrote {f.File} ({f.Packets} packets{(f.NotKept > 0 ? $", {f.NotKept} more between the first and the most recent not saved: the capture's bound" : "")})\n");
         if (files.Count == 0) sb.Append("no packets captured\n");
         else if (sas.Count == 0) sb.Append("no tunnel: no ESP keys to print\n");
         else

@@ -34,7 +34,7 @@ public sealed class DrillPacketsReportSpec
         var md = MarkdownReport.Render(result);
         Assert.Contains("## Packets\n", md);
         Assert.Contains("- `fgcp-failover-1-c1-port2.pcapng`: c1-port2, 5318 packets\n", md);
-        Assert.Contains("- `fgcp-failover-1-wan.pcapng`: wan, 20000 packets (1234 more past the capture's bound, not saved)\n", md);
+        Assert.Contains("- `fgcp-failover-1-wan.pcapng`: wan, 20000 packets (1234 more between the first and the most recent, past the capture's bound, not saved)\n", md);
         Assert.Contains("```\n" + result.TsharkCommand + "\n```\n", md);
 
         using var json = JsonDocument.Parse(JsonReport.Render(result));

@@ -26,8 +26,10 @@ public sealed class FabricCaptureSpec
     private static byte[] Echo(ushort seq) => IcmpEcho.Request(1, seq, new byte[8]).InIpv4(IPAddress.Parse("10.0.0.1"), B).ToBytes();
 
     [Fact]
-    public void Each_delivery_is_kept_with_its_time_and_ports_until_the_segments_bound_then_only_counted()
+    public void Each_delivery_is_kept_with_its_time_and_ports_the_first_ones_and_the_most_recent_within_the_segments_bound()
     {
+        // Bound 3: the head keeps the first (a quarter, at least one), the ring the two most recent; 2 and 3 fall out
+        // between them and are counted. A run's failover comes last: the ring keeps it however long the run was.
         var (fabric, a) = Lan();
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 6, 11, 0, 0, TimeSpan.Zero));
         using var capture = new FabricCapture(fabric, time, maxPacketsPerSegment: 3);
@@ -41,8 +43,11 @@ public sealed class FabricCaptureSpec
         var file = capture.Encode("lan")!;
         var epbs = Blocks(file).Where(b => b.Type == PcapNg.EnhancedPacketType).ToList();
         Assert.Equal(3, epbs.Count);
-        var micros = ((long)BinaryPrimitives.ReadUInt32LittleEndian(epbs[2].Body.AsSpan(4)) << 32) | BinaryPrimitives.ReadUInt32LittleEndian(epbs[2].Body.AsSpan(8));
-        Assert.Equal(new DateTimeOffset(2026, 12, 6, 11, 0, 0, 2, TimeSpan.Zero).ToUnixTimeMilliseconds() * 1000, micros);
+        long Micros(int i) => ((long)BinaryPrimitives.ReadUInt32LittleEndian(epbs[i].Body.AsSpan(4)) << 32) | BinaryPrimitives.ReadUInt32LittleEndian(epbs[i].Body.AsSpan(8));
+        var start = new DateTimeOffset(2026, 12, 6, 11, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds() * 1000;
+        Assert.Equal([start, start + 3_000, start + 4_000], [Micros(0), Micros(1), Micros(2)]); // packets 1, 4 and 5
+        Assert.True(epbs[1].Body.AsSpan().IndexOf("2 packets before this one not kept"u8) >= 0, "the first packet after the gap says so");
+        Assert.True(epbs[2].Body.AsSpan().IndexOf("not kept"u8) < 0);
         Assert.True(Blocks(file).Single(b => b.Type == PcapNg.InterfaceDescriptionType).Body.AsSpan().IndexOf("hostA eth0"u8) >= 0);
         Assert.Null(capture.Encode("nowhere"));
     }
