@@ -60,6 +60,9 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
     private bool _answering;
     /// <summary>Within a stall's stale frames: the tunnels have been told once (<see cref="Stalled"/>).</summary>
     private bool _stalled;
+
+    /// <summary>While a frame from the wire is handled: when it arrived (Stopwatch timestamp), for what it hands on.</summary>
+    private long _arrivedAt;
     /// <summary>The dialup instances by inbound SPI and by remote selector: per packet a lookup, never a scan.</summary>
     private readonly TunnelPaths _paths = new();
     private readonly Dictionary<int, RunningSniffer> _sniffers = new();
@@ -89,7 +92,9 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
                 return;
             }
             _stalled = false;
+            _arrivedAt = p.ArrivedAt;
             OnPacket(p.Port, p.Bytes);
+            _arrivedAt = 0;
         });
         Receive<CarrierChanged>(c =>
         {
@@ -244,7 +249,8 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
             var routed = packet with { Ttl = (byte)(packet.Ttl - 1) };
             Sniff(t.Phase1, SnifferDirection.Out, routed);
             _tunnelOut++;
-            t.Tunnel.Tell(new EncryptForTunnel(routed.ToBytes()));
+            t.Tunnel.Tell(new EncryptForTunnel(routed.ToBytes(), _arrivedAt,
+                _config.Ha.Mode == HaMode.Standalone ? TimeSpan.Zero : StalledInput.Tolerance(_config.Ha)));
             return;
         }
         Forward(packet, port.Name);

@@ -20,7 +20,11 @@ public sealed record EspArrived(byte[] Esp, IPAddress From, int FromPort, bool U
 public sealed record TunnelDecrypted(string Interface, byte[] InnerPacket);
 
 /// <summary>A packet routed into the tunnel: the tunnel encrypts it if this unit may send on it.</summary>
-public sealed record EncryptForTunnel(byte[] InnerPacket);
+/// <param name="ArrivedAt">When the frame it came from reached the unit (Stopwatch timestamp; 0: not known).</param>
+/// <param name="StaleAfter">How long that frame may have waited (<see cref="StalledInput.Tolerance"/>); zero: no check.
+/// A packet handed to the tunnel just before the unit stalled waits in the tunnel's mailbox, ahead of the
+/// <see cref="UnitStalled"/> the forwarding plane sends once the unit runs again: the tunnel checks it itself.</param>
+public sealed record EncryptForTunnel(byte[] InnerPacket, long ArrivedAt = 0, TimeSpan StaleAfter = default);
 
 /// <summary>
 /// The forwarding plane found frames that waited through a stall of this unit (<see cref="StalledInput"/>): sent once

@@ -258,8 +258,14 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     /// outbound numbers two jumps on (<see cref="TunnelOwnership.AfterStall"/>) before it encrypts again, as its peers
     /// may have taken the tunnel over and sent from one jump on meanwhile. A standby sends nothing and has nothing to move.
     /// </summary>
+    /// <summary>Packets to encrypt that waited through a stall (dropped), and whether the last one did (the jump is made
+    /// once per stall, whether the forwarding plane's <see cref="UnitStalled"/> or such a packet told of it first).</summary>
+    private long _staleEncrypts;
+    private bool _staleSeen;
+
     private void OnStalled(UnitStalled stalled)
     {
+        if (_staleSeen) return; // this stall's jump is made already: a stale packet came first
         if (!MaySend) return;
         var from = _out.NextSeq;
         _out = Outbound(_record, TunnelOwnership.AfterStall(Math.Max(from, _sentNext)));
@@ -361,6 +367,19 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
 
     private void OnEncrypt(EncryptForTunnel packet)
     {
+        // A packet handed over just before the unit stalled, encrypted after it: it waited through the stall ahead of the
+        // forwarding plane's UnitStalled (chaos seed 1 run 39: five such frames sent from the pre-stall numbers, below
+        // what the peer's takeover had sent, and CLIENT1 dropped them as replays). Dropped, and the stall's jump made
+        // here, once per stall.
+        if (packet.ArrivedAt != 0 && packet.StaleAfter > TimeSpan.Zero
+            && System.Diagnostics.Stopwatch.GetElapsedTime(packet.ArrivedAt) is var waited && waited > packet.StaleAfter)
+        {
+            _staleEncrypts++;
+            if (!_staleSeen) OnStalled(new UnitStalled(waited));
+            _staleSeen = true;
+            return;
+        }
+        _staleSeen = false;
         if (!MaySend)
         {
             _notOwner++;
@@ -424,7 +443,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
             Ike = new IkeGatewaySa(r.Ike.SpiI, r.Ike.SpiR, r.Ike.IsInitiator, r.Ike.Proposal, r.Ike.NextRequestId, r.Ike.ExpectedPeerRequestId,
                 r.Ike.IkeLifetimeSeconds, r.EstablishedAt, r.Ike.LocalPort, r.Ike.PeerPort, r.Ike.PeerId),
             RxErrors = Enum.GetValues<EspDropReason>().Where(d => d != EspDropReason.None).Sum(d => (long)_in.DropCount(d)),
-            TxErrors = _notOwner + _exhausted,
+            TxErrors = _notOwner + _exhausted + _staleEncrypts,
         };
     }
 

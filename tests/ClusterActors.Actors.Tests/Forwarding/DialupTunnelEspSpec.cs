@@ -120,6 +120,27 @@ public sealed class DialupTunnelEspSpec : TestKit
     }
 
     [Fact]
+    public void Packets_handed_over_before_a_stall_and_encrypted_after_it_are_dropped_and_move_the_numbers_once()
+    {
+        // Chaos seed 1 run 39 (SIGSTOP of DC2_VM1, 3.8 s, fast timers): five replies handed to the tunnel just before the
+        // stall sat in its mailbox ahead of the forwarding plane's UnitStalled and went out after SIGCONT from the
+        // pre-stall numbers, below the peer's takeover: CLIENT1 dropped all five as too old.
+        var record = Keyed(TunnelOwnershipSpec.Record(owner: Self, group: 2, nextSeq: 0x1e0));
+        var (_, fromGateway) = Client(record);
+        for (var seq = TunnelOwnership.SequenceJump + 1; seq < TunnelOwnership.SequenceJump + 4600; seq++) fromGateway.Window.Accept(seq);
+        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6));
+
+        var beforeTheStall = System.Diagnostics.Stopwatch.GetTimestamp() - System.Diagnostics.Stopwatch.Frequency * 3; // 3 s ago
+        for (ushort i = 1; i <= 5; i++) tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, i), beforeTheStall, TimeSpan.FromMilliseconds(600)));
+        tunnel.Tell(new UnitStalled(TimeSpan.FromSeconds(3))); // the forwarding plane's, behind them: no second jump
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 6), System.Diagnostics.Stopwatch.GetTimestamp(), TimeSpan.FromMilliseconds(600)));
+        var outer = FishForMessage<TunnelEncrypted>(_ => true);
+        Assert.Equal(0x1e0u + 2 * TunnelOwnership.SequenceJump, SeqOf(outer));
+        Assert.True(fromGateway.TryOpen(EspOf(outer), out _, out var why), why.ToString());
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
     public void A_standby_that_stalled_has_nothing_to_move_and_still_takes_over_from_one_jump()
     {
         var record = Keyed(TunnelOwnershipSpec.Record(owner: "FGVM02TM22000001", group: 1, nextSeq: 0x120));
