@@ -249,8 +249,7 @@ public sealed class ForwardingActor : ReceiveActor, IWithTimers
             var routed = packet with { Ttl = (byte)(packet.Ttl - 1) };
             Sniff(t.Phase1, SnifferDirection.Out, routed);
             _tunnelOut++;
-            t.Tunnel.Tell(new EncryptForTunnel(routed.ToBytes(), _arrivedAt,
-                _config.Ha.Mode == HaMode.Standalone ? TimeSpan.Zero : StalledInput.Tolerance(_config.Ha)));
+            t.Tunnel.Tell(new EncryptForTunnel(routed.ToBytes(), _arrivedAt, StalledInput.StaleAfter(_config.Ha)));
             return;
         }
         Forward(packet, port.Name);

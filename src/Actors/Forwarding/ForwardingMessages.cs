@@ -21,7 +21,7 @@ public sealed record TunnelDecrypted(string Interface, byte[] InnerPacket);
 
 /// <summary>A packet routed into the tunnel: the tunnel encrypts it if this unit may send on it.</summary>
 /// <param name="ArrivedAt">When the frame it came from reached the unit (Stopwatch timestamp; 0: not known).</param>
-/// <param name="StaleAfter">How long that frame may have waited (<see cref="StalledInput.Tolerance"/>); zero: no check.
+/// <param name="StaleAfter">How long that frame may have waited (<see cref="StalledInput.StaleAfter"/>); zero: no check.
 /// A packet handed to the tunnel just before the unit stalled waits in the tunnel's mailbox, ahead of the
 /// <see cref="UnitStalled"/> the forwarding plane sends once the unit runs again: the tunnel checks it itself.</param>
 public sealed record EncryptForTunnel(byte[] InnerPacket, long ArrivedAt = 0, TimeSpan StaleAfter = default);

@@ -15,6 +15,13 @@ public static class StalledInput
     /// <summary>How long a frame may wait in the unit's input: half the hb-lost window (the FGCP stall tolerance).</summary>
     public static TimeSpan Tolerance(HaConfig ha) => ha.LostAfter / 2;
 
-    /// <summary>True when the frame waited longer than <see cref="Tolerance"/>; a standalone unit has no peer to fail over to.</summary>
-    public static bool IsStale(TimeSpan waited, HaConfig ha) => ha.Mode != HaMode.Standalone && waited > Tolerance(ha);
+    /// <summary>How long a frame may wait before it is stale: <see cref="Tolerance"/>, or zero (never stale) for a
+    /// standalone unit, which has no peer to fail over to.</summary>
+    public static TimeSpan StaleAfter(HaConfig ha) => ha.Mode == HaMode.Standalone ? TimeSpan.Zero : Tolerance(ha);
+
+    /// <summary>True when the frame waited longer than <see cref="StaleAfter"/>.</summary>
+    public static bool IsStale(TimeSpan waited, HaConfig ha) => IsStale(waited, StaleAfter(ha));
+
+    /// <summary>True when <paramref name="staleAfter"/> is set (not zero) and the frame waited longer.</summary>
+    public static bool IsStale(TimeSpan waited, TimeSpan staleAfter) => staleAfter > TimeSpan.Zero && waited > staleAfter;
 }

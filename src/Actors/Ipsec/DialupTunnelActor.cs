@@ -253,16 +253,16 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     /// of a takeover): never a number twice.</summary>
     private EspOutboundSa Outbound(TunnelRecord r, ulong from) => new(OutboundKeys(r), Math.Max(from, _sentNext));
 
-    /// <summary>
-    /// This unit did not run for a while (<see cref="UnitStalled"/>): an owner (or a unit claiming by traffic) moves its
-    /// outbound numbers two jumps on (<see cref="TunnelOwnership.AfterStall"/>) before it encrypts again, as its peers
-    /// may have taken the tunnel over and sent from one jump on meanwhile. A standby sends nothing and has nothing to move.
-    /// </summary>
     /// <summary>Packets to encrypt that waited through a stall (dropped), and whether the last one did (the jump is made
     /// once per stall, whether the forwarding plane's <see cref="UnitStalled"/> or such a packet told of it first).</summary>
     private long _staleEncrypts;
     private bool _staleSeen;
 
+    /// <summary>
+    /// This unit did not run for a while (<see cref="UnitStalled"/>): an owner (or a unit claiming by traffic) moves its
+    /// outbound numbers two jumps on (<see cref="TunnelOwnership.AfterStall"/>) before it encrypts again, as its peers
+    /// may have taken the tunnel over and sent from one jump on meanwhile. A standby sends nothing and has nothing to move.
+    /// </summary>
     private void OnStalled(UnitStalled stalled)
     {
         if (_staleSeen) return; // this stall's jump is made already: a stale packet came first
@@ -371,8 +371,8 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         // forwarding plane's UnitStalled (chaos seed 1 run 39: five such frames sent from the pre-stall numbers, below
         // what the peer's takeover had sent, and CLIENT1 dropped them as replays). Dropped, and the stall's jump made
         // here, once per stall.
-        if (packet.ArrivedAt != 0 && packet.StaleAfter > TimeSpan.Zero
-            && System.Diagnostics.Stopwatch.GetElapsedTime(packet.ArrivedAt) is var waited && waited > packet.StaleAfter)
+        if (packet.ArrivedAt != 0 && System.Diagnostics.Stopwatch.GetElapsedTime(packet.ArrivedAt) is var waited
+            && StalledInput.IsStale(waited, packet.StaleAfter))
         {
             _staleEncrypts++;
             if (!_staleSeen) OnStalled(new UnitStalled(waited));
