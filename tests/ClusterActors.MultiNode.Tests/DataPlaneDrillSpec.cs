@@ -123,6 +123,7 @@ public sealed class DataPlaneDrillSpec(ITestOutputHelper output) : IAsyncLifetim
         var a = await runA.Completion;
         output.WriteLine($"drill (a): {a.Format()}");
         var vm2 = await TunnelList("DC2_VM2");
+        output.WriteLine($"DC2_VM2 # diagnose vpn tunnel list\n{vm2}");
         Assert.Contains("role=sync-primary", vm2);
         // Live counters of the unit that forwards now: packets both ways, the SA's own counters, the window's edge,
         // and the outbound sequence running on from the jumped number (the 2^28 bit set).
@@ -153,6 +154,7 @@ public sealed class DataPlaneDrillSpec(ITestOutputHelper output) : IAsyncLifetim
         output.WriteLine($"drill (b): {b.Format()}");
         output.WriteLine(_lab.Net!.DcRouter.Describe());
         var vm3 = await TunnelList("DC2_VM3");
+        output.WriteLine($"DC2_VM3 # diagnose vpn tunnel list\n{vm3}");
         output.WriteLine(vm3);
         Assert.Contains("role=sync-primary", vm3);
         Assert.Equal(spis, (Field(vm3, @"enc: spi=(\w+)"), Field(vm3, @"dec: spi=(\w+)")));
