@@ -14,8 +14,10 @@ public static class SyncAuthorization
     /// <summary>
     /// A tunnel record (SA sync push, or a Distributed Data entry by the member that wrote it): only from the unit the
     /// record names as owner. Where it changes the owner of a record this unit holds, it must be a claim by
-    /// <see cref="Ipsec.TunnelOwnership.Claim"/>'s rule: the claimer names itself, raises the generation, keeps the same
-    /// IKE and CHILD SAs, and does not delete (only an owner deletes its tunnel). The key must be the SA's own.
+    /// <see cref="Ipsec.TunnelOwnership.Claim"/>'s rule: the claimer names itself, raises the generation (or holds the
+    /// same one: a claim that crossed another from the same record, which <see cref="Ipsec.TunnelOwnership.Compare"/>
+    /// settles), keeps the same IKE and CHILD SAs, and does not delete (only an owner deletes its tunnel). The key must be
+    /// the SA's own.
     /// </summary>
     public static string? TunnelRecord(TunnelRecord incoming, TunnelRecord? known, string? sender)
     {
@@ -32,6 +34,18 @@ public static class SyncAuthorization
         {
             // A claim keeps the CHILD SA, or carries an older one when it crossed a rekey this unit already holds
             // (TunnelOwnership.Merge grafts the newer CHILD SA onto the claim); it never brings a newer one of its own.
+            if (sameChild || incoming.ProxyIdSerial < known.ProxyIdSerial) return null;
+            return $"takes a tunnel owned by {known.OwnerSerial} with other SAs";
+        }
+        // Two claims from one record, each made before its claimer learnt of the other: an FGSP failover right after an
+        // FGCP one (DC2_VM2 claims DC2_VM1's tunnels as the new primary while DC2_VM3, which the router now sends the
+        // clients to, claims them by traffic from DC2_VM1's record; the many-clients census found four tunnels listed as
+        // sync-primary on both 20 s later). Refused, each side kept its own claim for good. Accepted under a claim's
+        // own terms, TunnelOwnership.Compare keeps the same one of the two on every unit; the other claimer steps down,
+        // and claims again (one generation on) if the client's traffic still reaches it. No unit may do more this way
+        // than a claim one generation higher already lets it.
+        if (incoming.Generation == known.Generation)
+        {
             if (sameChild || incoming.ProxyIdSerial < known.ProxyIdSerial) return null;
             return $"takes a tunnel owned by {known.OwnerSerial} with other SAs";
         }

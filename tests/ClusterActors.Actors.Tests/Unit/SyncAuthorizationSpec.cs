@@ -68,8 +68,9 @@ public sealed class SyncAuthorizationSpec
     [Theory]
     [InlineData("forged owner")]
     [InlineData("claim and delete")]
-    [InlineData("claim without a higher generation")]
+    [InlineData("claim of a lower generation")]
     [InlineData("claim with other SAs")]
+    [InlineData("crossed claim with other SAs")]
     [InlineData("unauthenticated")]
     [InlineData("key of another SA")]
     public void A_unit_cannot_overwrite_or_delete_a_tunnel_it_does_not_own(string attack)
@@ -80,12 +81,45 @@ public sealed class SyncAuthorizationSpec
         {
             "forged owner" => (known with { Deleted = true, Generation = 99 }, Vm3),
             "claim and delete" => (claim with { Deleted = true }, Vm3),
-            "claim without a higher generation" => (claim with { Generation = known.Generation }, Vm3),
+            "claim of a lower generation" => (claim with { Generation = known.Generation - 1 }, Vm3),
+            "crossed claim with other SAs" => (claim with { Generation = known.Generation, Child = claim.Child with { OutboundSpi = 0xdeadbeef } }, Vm3),
             "claim with other SAs" => (claim with { Child = claim.Child with { OutboundSpi = 0xdeadbeef } }, Vm3),
             "unauthenticated" => (known with { SyncSeq = 9 }, null),
             _ => (known with { Key = "vpn1/0000000000000009/0000000000000002", Deleted = true }, Vm1),
         };
         Assert.NotNull(SyncAuthorization.TunnelRecord(record, known, sender));
+    }
+
+    /// <summary>
+    /// Two claims from one record crossed: DC2_VM2 claimed vpn1_1 from DC2_VM1's record as its cluster's new primary,
+    /// DC2_VM3 claimed it by traffic from the same record before DC2_VM2's claim reached it. Both carry the same
+    /// generation. Every unit (the two claimers and a third that holds the tunnel as standby), whichever record it held
+    /// and in whichever order the others arrive, ends with the same one: one owner. Before, each claimer refused the
+    /// other's ("without a higher generation") and both listed the tunnel as sync-primary for good.
+    /// </summary>
+    [Theory]
+    [InlineData(0, 4)] // DC2_VM3's claim has synced more: it wins everywhere
+    [InlineData(6, 2)] // DC2_VM2's has: DC2_VM3 steps down (and claims again on the client's next packet)
+    [InlineData(3, 3)] // as many syncs: the higher serial, DC2_VM3
+    public void Claims_that_crossed_from_one_record_settle_on_the_same_owner_on_every_unit(long vm2Syncs, long vm3Syncs)
+    {
+        var base1 = Owned(Vm1);
+        var byVm2 = TunnelOwnership.Claim(base1, Vm2, 1) with { SyncSeq = vm2Syncs };
+        var byVm3 = TunnelOwnership.Claim(base1, Vm3, 2) with { SyncSeq = vm3Syncs };
+        var winner = TunnelOwnership.Winner(byVm2, byVm3);
+
+        // A unit applies what its sender may send (SyncAuthorization), then keeps the merge (IpsecPhase1Actor.Apply).
+        static TunnelRecord Receive(TunnelRecord held, TunnelRecord incoming) =>
+            SyncAuthorization.TunnelRecord(incoming, held, incoming.OwnerSerial) is null ? TunnelOwnership.Merge(held, incoming) : held;
+
+        Assert.Equal(winner, Receive(byVm2, byVm3)); // at DC2_VM2
+        Assert.Equal(winner, Receive(byVm3, byVm2)); // at DC2_VM3
+        Assert.Equal(winner, Receive(Receive(base1, byVm2), byVm3)); // at DC2_VM4, either order
+        Assert.Equal(winner, Receive(Receive(base1, byVm3), byVm2));
+        // The loser's next claim (traffic still reaching it) is one generation on, and wins everywhere.
+        var loser = winner == byVm2 ? byVm3 : byVm2;
+        var again = TunnelOwnership.Claim(winner, loser.OwnerSerial, loser.OwnerFgcpGroup);
+        Assert.Equal(again, Receive(winner, again));
     }
 
     [Fact]
