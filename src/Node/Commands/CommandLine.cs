@@ -320,14 +320,15 @@ public static class CommandLine
         var seed = new Option<long?>("--seed") { Description = "chaos: the seed the runs' faults derive from (run r's from (seed, r) alone); heartbeat-loss, flapping-uplink: the seed of their losses and flap times; random and printed when not given" };
         var run = new Option<int?>("--run") { Description = "chaos: replay only this run of --seed" };
         var topology = new Option<string>("--topology") { Description = "the lab's topology file instead of a shipped scenario's (embedded, or --mode docker: its generated container lab); the drills name roles (owner, its FGCP peer, another FGSP member), a drill whose role the lab lacks is not applicable", HelpName = "FILE" };
+        var clients = new Option<int?>("--clients") { Description = "dial this many clients (the topology's first client entry as `count: N`: CLIENT1, CLIENT1-2, … each on its own WAN address and LAN, placed by the DC router's flow hash); every tunnel is counted per owner before the faults and after each phase (embedded)", HelpName = "N" };
         var cmd = new Command("drill", "run a failover drill with traffic and measure it: detection, role change, traffic gap, loss, SAs, roles; "
                                        + "writes a Markdown report, a JSON file and an SVG timeline per run; exit 1 when an expectation fails")
-            { words, mode, client, suite, rate, runs, output, fast, hb10, seed, run, topology };
+            { words, mode, client, suite, rate, runs, output, fast, hb10, seed, run, topology, clients };
         cmd.Action = new UsageErrorsExit2(async (pr, ct) => await Guard(() => Drills.DrillCommand.RunAsync(
             new(pr.GetValue(words)!, pr.GetValue(mode)!,
                 pr.GetValue(rate) ?? (pr.GetValue(client) == Drills.DrillCommand.StrongSwanClient ? Drills.DrillCommand.DefaultStrongSwanRate : Drills.DrillCommand.DefaultRate),
                 pr.GetValue(runs), pr.GetValue(output), pr.GetValue(fast), pr.GetValue(client)!, pr.GetValue(seed), pr.GetValue(run), pr.GetValue(topology),
-                pr.GetValue(hb10), pr.GetValue(suite)),
+                pr.GetValue(hb10), pr.GetValue(suite), pr.GetValue(clients)),
             Console.Out, Console.Error, ct)));
         return cmd;
     }

@@ -122,7 +122,7 @@ public sealed record DrillCast(
         else if (other is not null && !Syncs(other))
             refused = $"the DC router's next choice {other} has fgsp-sync disabled: it holds no copy of the tunnel to take over";
         var noSync = units.FirstOrDefault(u => !ownerCluster.Contains(u) && Dialup(Config(u)) is not null && !Syncs(u));
-        var holders = units.Where(u => ownerCluster.Contains(u) || (Syncs(owner) && Syncs(u))).ToList();
+        var holders = HoldersOf(topology, owner, Config);
 
         var entries = new List<CastEntry>
         {
@@ -136,6 +136,15 @@ public sealed record DrillCast(
         if (noSync is not null) entries.Add(new("fgsp-sync disabled member", noSync, "its dialup phase1 has `set fgsp-sync disable`"));
         entries.Add(new("owner's uplink", $"{owner} {uplinks.GetValueOrDefault(owner, "?")}", "its port on the DC router's next hop"));
         return new DrillCast(owner, peer, other, noSync, refused, primaries, uplinks, holders, units, entries);
+    }
+
+    /// <summary>The units that hold a copy of a tunnel <paramref name="owner"/> owns: its FGCP cluster, and every unit
+    /// whose dialup phase1 has fgsp-sync enabled when the owner's has too.</summary>
+    public static IReadOnlyList<string> HoldersOf(LabTopology topology, string owner, Func<string, ConfigDocument> config)
+    {
+        var ownerCluster = topology.ClusterOf(owner)?.Members ?? [owner];
+        bool Syncs(string unit) => Dialup(config(unit))?.FgspSync ?? false;
+        return topology.UnitNames.Where(u => ownerCluster.Contains(u) || (Syncs(owner) && Syncs(u))).ToList();
     }
 
     private static Phase1Interface? Dialup(ConfigDocument config) => config.Phase1.FirstOrDefault(p => p.Type == Phase1Type.Dynamic);

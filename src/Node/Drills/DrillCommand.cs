@@ -31,9 +31,11 @@ public static class DrillCommand
     /// <param name="Client"><see cref="FortiGateClient"/> or <see cref="StrongSwanClient"/> (docker mode only).</param>
     /// <param name="Seed">The chaos drill's seed (random when null); <paramref name="Run"/> replays that one run of it.</param>
     /// <param name="Topology">A topology file instead of the shipped scenario's.</param>
+    /// <param name="Clients">The topology's first client entry dialed this many times (`count: N`): every tunnel counted
+    /// per owner before the faults and after each phase; null: the file's count.</param>
     public sealed record Request(IReadOnlyList<string> Words, string Mode = "embedded", double Rate = DefaultRate, int Runs = 1, string? Out = null,
         bool FastTimers = false, string Client = FortiGateClient, long? Seed = null, int? Run = null, string? Topology = null, bool Hb10Ms = false,
-        string? Suite = null);
+        string? Suite = null, int? Clients = null);
 
     /// <summary>
     /// The lab a drill runs on: the topology file given, or the shipped scenario's. The catalog names roles, bound to
@@ -42,7 +44,7 @@ public static class DrillCommand
     /// is generated, as `lab up` does).
     /// </summary>
     public static ClusterActors.Protocol.Topology.LabTopology LabTopology(Request request, string scenario) =>
-        Scenarios.Topology(request.Topology ?? scenario);
+        Scenarios.Topology(request.Topology ?? scenario, request.Clients);
 
     /// <summary>A lab for a drill: the embedded one unless a test brings its own.</summary>
     public delegate IDrillLab LabFactory(DrillDefinition drill, IReadOnlyDictionary<string, string> changes);
@@ -52,7 +54,7 @@ public static class DrillCommand
         TimeProvider? clock = null)
     {
         if (request.Words.FirstOrDefault(w => w.StartsWith('-')) is { } option)
-            throw new UsageException($"unknown option '{option}' (options: --mode, --client, --suite, --rate, --runs, --out, --fast-timers, --hb-10ms, --seed, --run, --topology)");
+            throw new UsageException($"unknown option '{option}' (options: --mode, --client, --suite, --rate, --runs, --out, --fast-timers, --hb-10ms, --seed, --run, --topology, --clients)");
         var (scenario, drillName) = request.Words.Count switch
         {
             1 => (EmbeddedScenarioDriver.Scenario, request.Words[0]),
@@ -65,6 +67,15 @@ public static class DrillCommand
             throw new UsageException("give a scenario name or --topology FILE, not both");
         if (request.Topology is null)
             Scenarios.Directory(scenario); // unknown scenario: a usage error naming the known ones
+        if (request.Clients is { } n)
+        {
+            if (n is < 1 or > ClusterActors.Protocol.Topology.TopologyFile.MaxClientCount)
+                throw new UsageException($"--clients is from 1 to {ClusterActors.Protocol.Topology.TopologyFile.MaxClientCount}, not {n}");
+            if (drillName == ChaosCommand.Name || DrillCatalog.OwnRunners.Any(d => d.Name == drillName))
+                throw new UsageException($"--clients is for the catalog's drills ({string.Join(", ", DrillCatalog.Names)}, all), not {drillName}");
+            if (request.Mode == "docker")
+                throw new UsageException("--clients dials our FortiGate clients in the embedded lab; the container lab dials one client (drop --mode docker)");
+        }
         if (drillName == ChaosCommand.Name) return await ChaosCommand.RunAsync(request, stdout, stderr, ct, labFactory, clock);
         if (drillName == DpdFlushDrill.Name) return await DpdFlushDrill.RunCommand(request, LabTopology(request, scenario), stdout, ct, clock);
         if (drillName == HeartbeatLossDrill.Name) return await HeartbeatLossDrill.RunCommand(request, LabTopology(request, scenario), stdout, ct, clock);

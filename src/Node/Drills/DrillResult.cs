@@ -40,6 +40,17 @@ public sealed record DrillRunResult
 
     public IReadOnlyList<SetupResult> Setup { get; init; } = [];
     public IReadOnlyList<PhaseResult> Phases { get; init; } = [];
+
+    /// <summary>With other clients dialed (`--clients N`): every client, as the DC router placed it, at the dial.</summary>
+    public IReadOnlyList<ClientDial> Clients { get; init; } = [];
+
+    /// <summary>With other clients dialed: every client's tunnel counted per owner before the first fault and after each
+    /// phase (<see cref="TunnelCensus"/>); empty with CLIENT1 alone.</summary>
+    public IReadOnlyList<TunnelCensus> Censuses { get; init; } = [];
+
+    /// <summary>With other clients dialed: their PCs' light echo runs (<see cref="EmbeddedDrillLab.OtherClientsPps"/> each),
+    /// summed over the run; reported, not judged (the census is).</summary>
+    public TrafficProgress? OthersTraffic { get; init; }
     public IReadOnlyList<RoleResult> Roles { get; init; } = [];
 
     /// <summary>CLIENT1's anti-replay drops (replayed + too old) over the whole run: legitimate traffic must never hit them.</summary>

@@ -59,6 +59,8 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         };
         var setups = new List<SetupResult>();
         var phases = new List<PhaseResult>();
+        var censuses = new List<TunnelCensus>();
+        IReadOnlyList<ClientDial> clients = [];
         TimelineSampler? sampler = null;
         var trafficRunning = false;
         using var neverHoldStop = new CancellationTokenSource();
@@ -89,6 +91,17 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
             var synced = await WaitSynced(drill.Holders ?? lab.Units, TimeSpan.FromSeconds(10), ct);
             await Say($"vpn1_1 synced to every unit ({string.Join(", ", synced.Select(u => $"{u.Unit} {u.Role}"))})");
 
+            // Many clients (`--clients N`): the others dial after CLIENT1, and every tunnel is counted per owner before the
+            // faults and after each phase; the drill's own measurements stay CLIENT1's.
+            clients = await lab.DialOthers(ct);
+            if (clients.Count > 1)
+            {
+                await Say($"{clients.Count} clients dialed; the DC router placed them: "
+                          + string.Join(", ", clients.GroupBy(c => c.NextHop ?? "no next hop")
+                              .Select(g => $"{g.Count()} via {g.Key} ({string.Join("+", g.First().NextHopUnits)})")));
+                censuses.Add(await SettledCensus("before the faults", ct));
+            }
+
             _clock.Start();
             sampler = new TimelineSampler(lab, _clock);
             sampler.Start();
@@ -116,6 +129,7 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
                 var phase = await RunPhase(i + 1, drill.Phases[i], settings.RatePps, settings.GapBounded, dial, ct);
                 trafficRunning = false;
                 phases.Add(phase);
+                if (clients.Count > 1) censuses.Add(await SettledCensus($"after phase {i + 1} ({drill.Phases[i].Fault.Short})", ct));
             }
 
             var roles = await FinalRoles(drill.ExpectedAfter, ct);
@@ -149,9 +163,34 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         return result with
         {
             Setup = setups, Phases = phases, Timeline = timeline, Events = events, NeverHeld = neverHeld,
+            Clients = clients, Censuses = censuses, OthersTraffic = clients.Count > 1 ? lab.OthersTraffic() : null,
             AntiReplayDrops = client is null ? 0 : client.AntiReplayDrops, IcvFailures = client is null ? 0 : client.IcvFailures,
             DurationS = Math.Round(wall.Elapsed.TotalSeconds, 1),
         };
+    }
+
+    /// <summary>How long the census may take to hold after a phase: the router's withdrawal and FGCP's failover are over
+    /// by then (the phase waited for CLIENT1's traffic to flow again); what is left is each other client's next packet
+    /// reaching its new owner and the sync of its claim.</summary>
+    private static readonly TimeSpan CensusWithin = TimeSpan.FromSeconds(20);
+
+    /// <summary>Takes the census until it holds or <see cref="CensusWithin"/> has passed, and says the last one.</summary>
+    private async Task<TunnelCensus> SettledCensus(string label, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        TunnelCensus? census;
+        while (true)
+        {
+            census = await lab.Census(label) ?? throw new DrillStepException("the lab dialed other clients but takes no census");
+            if (census.Holds || sw.Elapsed >= CensusWithin) break;
+            await Task.Delay(200, ct);
+        }
+        census = census with { SettledMs = Math.Round(sw.Elapsed.TotalMilliseconds, 1) };
+        await Say(census.Holds
+            ? $"tunnels per owner {label}: {census.Counts} ({census.Clients} clients; each owned once, by the router's rule, on all its holders with the owner's SPIs; after {S(census.SettledMs.Value)})"
+            : $"tunnels per owner {label}: {census.Counts}; {census.Violations.Count} of {census.Clients} wrong after {S(census.SettledMs.Value)}: "
+              + string.Join("; ", census.Violations.Take(5)) + (census.Violations.Count > 5 ? $"; {census.Violations.Count - 5} more" : ""));
+        return census;
     }
 
     private async Task<PhaseResult> RunPhase(int index, DrillPhase phase, double rate, bool gapBounded, DialInfo dial, CancellationToken ct)

@@ -67,6 +67,11 @@ public static class DrillVerdict
             checks.Add(new("run", $"{n.Unit} never holds vpn1_1 (fgsp-sync disable)",
                 n.HeldAtMs is { } at ? $"held it {Ms(at)} after the dial" : $"never held it ({n.Polls} polls)", "never", n.HeldAtMs is null && n.Polls > 0));
         foreach (var p in r.Phases) Phase(p, checks);
+        foreach (var census in r.Censuses)
+            checks.Add(new($"clients: {census.Label}", $"{census.Clients} tunnels: one owner each, by the router's rule, on all their holders",
+                census.Holds ? $"per owner {census.Counts}" : $"{census.Violations.Count} wrong: {string.Join("; ", census.Violations.Take(3))}"
+                                                             + (census.Violations.Count > 3 ? $"; {census.Violations.Count - 3} more" : ""),
+                "every tunnel", census.Holds));
         checks.AddRange(r.OwnChecks);
         ClientCounter(checks, "anti-replay drops", r.AntiReplayDrops);
         ClientCounter(checks, "ICV failures", r.IcvFailures);

@@ -48,6 +48,14 @@ public sealed class EmbeddedDrillLab : IDrillLab
     private readonly FabricCapture _capture;
     /// <summary>The CHILD SAs CLIENT1 held (the dial's, and a rekeyed one seen when saving), by SPI.</summary>
     private readonly Dictionary<uint, EspSaOnWire> _clientSas = new();
+    /// <summary>The other clients (<see cref="DialOthers"/>), their PCs and their echo runs; disposed with the lab.</summary>
+    private readonly List<(TopologyClient Cast, DialupClientGateway Client, Pc1TrafficGenerator Pc, EchoRun Run)> _others = new();
+    /// <summary>CLIENT1's WAN address once other clients are dialed: <see cref="Tunnels"/> lists its tunnels only.</summary>
+    private volatile string? _firstClient;
+
+    /// <summary>Each other client's PC pings the Server this often: light, but a tunnel the router moves to another FGSP
+    /// member is taken over there within a tenth of a second of its first packet (takeover is by traffic).</summary>
+    public const double OtherClientsPps = 10;
 
     /// <param name="changes">Per unit, the CLI lines applied to its shipped config before it starts.</param>
     /// <param name="topology">The lab; null: the shipped seed's topology file.</param>
@@ -314,7 +322,11 @@ public sealed class EmbeddedDrillLab : IDrillLab
         }
     }
 
-    public async Task<IReadOnlyList<TunnelView>?> Tunnels(string unit)
+    public async Task<IReadOnlyList<TunnelView>?> Tunnels(string unit) =>
+        _firstClient is { } first && await AllTunnels(unit) is { } all ? all.Where(t => t.Remote == first).ToList() : await AllTunnels(unit);
+
+    /// <summary>Every dialup tunnel the unit lists, whichever client's.</summary>
+    private async Task<IReadOnlyList<TunnelView>?> AllTunnels(string unit)
     {
         var host = Answering(unit);
         if (host is null) return null;
@@ -323,12 +335,79 @@ public sealed class EmbeddedDrillLab : IDrillLab
             var lists = await Task.WhenAll(_configs[unit].Phase1.Where(p => p.Type == Phase1Type.Dynamic).Select(p =>
                 host.System.ActorSelection(host.Unit.Path / ("phase1-" + p.Name)).Ask<TunnelList>(GetTunnelList.Instance, AskTimeout)));
             return lists.SelectMany(l => l.Tunnels)
-                .Select(t => new TunnelView(t.Name, t.Role, t.Sa.Dec.Spi, t.Sa.Enc.Spi)).ToList();
+                .Select(t => new TunnelView(t.Name, t.Role, t.Sa.Dec.Spi, t.Sa.Enc.Spi, t.RemoteGateway.ToString())).ToList();
         }
         catch (Exception e) when (e is AskTimeoutException or TaskCanceledException or ActorNotFoundException)
         {
             return null;
         }
+    }
+
+    public async Task<IReadOnlyList<ClientDial>> DialOthers(CancellationToken ct)
+    {
+        var first = _lab.Client1 ?? throw new InvalidOperationException("CLIENT1 has not dialed");
+        var others = _topology.Clients.Skip(1).ToList();
+        if (others.Count == 0) return [];
+        if (others.FirstOrDefault(c => c.Kind != ClientKind.FortiGate) is { } swan)
+            throw new InvalidOperationException($"{swan.Name} is a strongSwan client: the embedded lab dials FortiGate clients only");
+        // From now on Tunnels() lists CLIENT1's alone, so the drill's own watchers never see another client's tunnel.
+        _firstClient = first.Settings.WanAddress.Address.ToString();
+        var dials = new List<ClientDial> { DialOf(_topology.Clients[0].Name, first.Settings.WanAddress.Address) };
+        var server = _topology.Servers.FirstOrDefault()?.Address.Address ?? new EchoRunOptions().Target;
+        // One after the other, as clients of a hub come up: each IKE_SA_INIT costs its owner a DH.
+        foreach (var cast in others)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(TimeSpan.FromSeconds(30));
+            var (client, pc) = await _lab.DialOtherOverFabric(cast, timeout.Token);
+            if (client.Established is null)
+            {
+                var why = client.LastError;
+                pc.Dispose();
+                client.Dispose();
+                throw new InvalidOperationException($"{cast.Name} did not dial: {why}");
+            }
+            var run = pc.Start(new EchoRunOptions { Target = server, RatePps = OtherClientsPps, Duration = TimeSpan.FromMinutes(10), Grace = TimeSpan.FromMilliseconds(500) });
+            lock (_gate) _others.Add((cast, client, pc, run));
+            dials.Add(DialOf(cast.Name, cast.Wan.Address));
+        }
+        return dials;
+    }
+
+    private ClientDial DialOf(string name, System.Net.IPAddress wan)
+    {
+        var via = _lab.Net!.DcRouter.Resolve(wan, _lab.Client1!.Settings.RemoteGateway)?.NextHop.ToString();
+        return new ClientDial(name, wan.ToString(), via, via is null ? [] : UnitsBehind(via));
+    }
+
+    public TrafficProgress OthersTraffic()
+    {
+        lock (_gate) return new(_others.Sum(o => o.Run.Sent), _others.Sum(o => o.Run.Answered));
+    }
+
+    /// <summary>
+    /// Every client's tunnel over the units that answer, against the router's rule as the DC router applies it now: the
+    /// next hop it resolves for the client's flow to lb1, the unit behind it that FGCP made primary, and that owner's
+    /// holders (<see cref="DrillCast.HoldersOf"/>) among the running units.
+    /// </summary>
+    public async Task<TunnelCensus?> Census(string label)
+    {
+        var first = _firstClient;
+        if (first is null) return null;
+        List<CensusClient> clients;
+        lock (_gate)
+            clients = [new CensusClient(_topology.Clients[0].Name, first), .. _others.Select(o => new CensusClient(o.Cast.Name, o.Cast.Wan.Address.ToString()))];
+        var lists = await Task.WhenAll(Units.Select(async u => (Unit: u, List: await AllTunnels(u))));
+        var tunnels = lists.Where(l => l.List is not null).ToDictionary(l => l.Unit, l => l.List!);
+        var ha = await Task.WhenAll(Units.Select(async u => (Unit: u, View: await Ha(u))));
+        var primaries = ha.Where(h => h.View is { Working: true, Primary: true }).Select(h => h.Unit).ToHashSet();
+        var lb1 = _lab.Client1!.Settings.RemoteGateway;
+        return TunnelCensus.Take(label, clients, Units, tunnels, c =>
+        {
+            var via = _lab.Net!.DcRouter.Resolve(System.Net.IPAddress.Parse(c.Address), lb1)?.NextHop.ToString();
+            var owner = via is null ? null : UnitsBehind(via).FirstOrDefault(primaries.Contains);
+            return new CensusExpectation(owner, owner is null ? [] : DrillCast.HoldersOf(_topology, owner, u => _configs[u]));
+        });
     }
 
     public IReadOnlyList<NextHopView> RouterNextHops()
@@ -384,6 +463,16 @@ public sealed class EmbeddedDrillLab : IDrillLab
     public async ValueTask DisposeAsync()
     {
         _traffic?.Stop();
+        lock (_gate)
+        {
+            foreach (var o in _others)
+            {
+                o.Run.Stop();
+                o.Pc.Dispose();
+                o.Client.Dispose();
+            }
+            _others.Clear();
+        }
         _capture.Dispose();
         lock (_gate)
         {

@@ -100,8 +100,23 @@ public interface IDrillLab : IAsyncDisposable
     /// </summary>
     Task<DateTimeOffset?> RoleChangedAt(string unit, bool primary, DateTimeOffset since) => Task.FromResult<DateTimeOffset?>(null);
 
-    /// <summary>The unit's dialup tunnels (`diagnose vpn tunnel list`); null when the unit is down or does not answer.</summary>
+    /// <summary>The unit's dialup tunnels of CLIENT1, the drill's client (`diagnose vpn tunnel list`); null when the unit
+    /// is down or does not answer. With other clients dialed (<see cref="DialOthers"/>) their tunnels are left out here.</summary>
     Task<IReadOnlyList<TunnelView>?> Tunnels(string unit);
+
+    /// <summary>
+    /// Many clients (issue 12): dials every other client of the topology (`count: N`, `drill --clients N`) after CLIENT1,
+    /// each PC behind them sending a light echo run to the Server until the lab ends (traffic is what moves a tunnel to
+    /// another FGSP member), and returns them all, CLIENT1 first. Empty where the lab dials CLIENT1 only.
+    /// </summary>
+    Task<IReadOnlyList<ClientDial>> DialOthers(CancellationToken ct) => Task.FromResult<IReadOnlyList<ClientDial>>([]);
+
+    /// <summary>Every client's tunnels counted over the running units against the router's rule (<see cref="TunnelCensus"/>);
+    /// null where the lab dialed no other client.</summary>
+    Task<TunnelCensus?> Census(string label) => Task.FromResult<TunnelCensus?>(null);
+
+    /// <summary>The other clients' echo runs so far, summed: requests sent and answered (zeros when none runs).</summary>
+    TrafficProgress OthersTraffic() => new(0, 0);
 
     /// <summary>The DC router's ECMP next hops towards lb1.</summary>
     IReadOnlyList<NextHopView> RouterNextHops();
@@ -140,7 +155,12 @@ public sealed record DrillPackets(IReadOnlyList<SegmentPcap> Files, string? EspS
 public sealed record HaView(string Unit, bool Working, bool Primary, string PrimaryHostname, int Members);
 
 /// <summary>One dialup instance on one unit: its role (`sync-primary`, `standby`) and its SPIs (dec: ours, enc: the client's).</summary>
-public sealed record TunnelView(string Name, TunnelRole Role, uint DecSpi, uint EncSpi);
+/// <param name="Remote">The client's address (the list's `->A.B.C.D:port`): which client the tunnel is, on every unit;
+/// null where not read.</param>
+public sealed record TunnelView(string Name, TunnelRole Role, uint DecSpi, uint EncSpi, string? Remote = null);
+
+/// <summary>One client of the lab as dialed: its name and WAN address, and the DC router's next hop for it at the dial.</summary>
+public sealed record ClientDial(string Client, string Address, string? NextHop, IReadOnlyList<string> NextHopUnits);
 
 /// <summary>An ECMP next hop of the DC router towards lb1, the units behind it, and whether the router counts it alive.</summary>
 /// <param name="WithdrawnAt">While dead: when the router itself withdrew it, by its own clock; null where the lab's

@@ -76,6 +76,27 @@ public static class MarkdownReport
         }
         if (r.Phases.Count > 0) sb.Append('\n');
 
+        if (r.Censuses.Count > 0)
+        {
+            // Many clients: every tunnel per owner before the faults and after each phase, one column per unit.
+            var units = r.Censuses.SelectMany(x => x.PerOwner.Select(o => o.Unit)).Distinct().ToList();
+            sb.Append(c, $"## Clients\n\n{r.Clients.Count} clients dialed; the DC router placed them: ")
+                .Append(string.Join(", ", r.Clients.GroupBy(x => x.NextHop ?? "no next hop")
+                    .Select(g => $"{g.Count()} via {g.Key} ({string.Join("+", g.First().NextHopUnits)})")))
+                .Append(r.OthersTraffic is { } ot ? string.Create(c, $". The other clients' PCs sent {ot.Sent} echo requests, {ot.Answered} answered.") : ".")
+                .Append("\n\nTunnels each unit lists as sync-primary:\n\n")
+                .Append(c, $"| when | {string.Join(" | ", units)} | settled after | |\n|---|{string.Concat(units.Select(_ => "--:|"))}--:|:-:|\n");
+            foreach (var census in r.Censuses)
+            {
+                var cells = units.Select(u => census.PerOwner.FirstOrDefault(o => o.Unit == u) is { } o ? o.Tunnels.ToString(c) : "down");
+                sb.Append(c, $"| {Cell(census.Label)} | {string.Join(" | ", cells)} | {census.SettledMs:0} ms | {Mark(census.Holds)} |\n");
+            }
+            sb.Append('\n');
+            foreach (var census in r.Censuses.Where(x => !x.Holds))
+                foreach (var v in census.Violations) sb.Append(c, $"- {Cell(census.Label)}: {Cell(v)}\n");
+            if (r.Censuses.Any(x => !x.Holds)) sb.Append('\n');
+        }
+
         if (r.Roles.Count > 0 || r.OwnChecks.Count == 0)
         {
             sb.Append("## Roles afterwards\n\n| unit | HA expected | HA actual | tunnel expected | tunnel actual | |\n|---|---|---|---|---|:-:|\n");

@@ -6,6 +6,7 @@ using ClusterActors.Actors.DataPlane;
 using ClusterActors.Actors.Fgcp;
 using ClusterActors.Actors.Ipsec;
 using ClusterActors.Actors.Unit;
+using ClusterActors.Protocol.Ike;
 using ClusterActors.Protocol.Ike.Exchanges;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Fgcp;
@@ -222,10 +223,41 @@ public sealed class LoopbackLab : IAsyncDisposable
     /// </summary>
     public async Task<DialupClientGateway> DialOverFabric(IkeInitiatorSettings? client = null, CancellationToken cancel = default)
     {
-        var phase1 = _options.Values.First().Config.Phase1.First(p => p.Type == Phase1Type.Dynamic);
         // The topology's first client and its first PC, addressed as the file says; the seed tables' CLIENT1 and PC1 otherwise.
         var cast = Fabric.Topology?.Clients.FirstOrDefault();
-        var settings = new DialupClientSettings(client ?? DialupClient.ScenarioSettings(phase1.PskSecret!.Clear));
+        Client1 ??= new DialupClientGateway(Fabric.Fabric.Host(cast?.Name ?? ScenarioFabric.Client1Host), ClientSettings(cast, client));
+        await Client1.DialAsync(cancel);
+        Pc1 ??= PcBehind(cast);
+        return Client1;
+    }
+
+    /// <summary>
+    /// Another client of the topology (`count: N`: CLIENT1-2, …) dials lb1 over the fabric as CLIENT1 does, with its own
+    /// WAN address and its own LAN as the traffic selector; returns it with the PC behind it. The caller owns both.
+    /// </summary>
+    public async Task<(DialupClientGateway Client, Pc1TrafficGenerator Pc)> DialOtherOverFabric(TopologyClient cast, CancellationToken cancel = default)
+    {
+        var gateway = new DialupClientGateway(Fabric.Fabric.Host(cast.Name), ClientSettings(cast, null));
+        try
+        {
+            await gateway.DialAsync(cancel);
+            return (gateway, PcBehind(cast));
+        }
+        catch
+        {
+            gateway.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The client's settings: the scenario's proposals and PSK; the topology client's addresses, lb1, and its LAN
+    /// as the initiator's traffic selector (each of N clients proposes its own LAN).</summary>
+    private DialupClientSettings ClientSettings(TopologyClient? cast, IkeInitiatorSettings? client)
+    {
+        var phase1 = _options.Values.First().Config.Phase1.First(p => p.Type == Phase1Type.Dynamic);
+        var ike = client ?? DialupClient.ScenarioSettings(phase1.PskSecret!.Clear);
+        if (cast is not null && client is null) ike = ike with { TsI = [TrafficSelector.FromCidr(cast.Lan.Subnet.ToString())] };
+        var settings = new DialupClientSettings(ike);
         if (cast is not null)
             settings = settings with
             {
@@ -235,12 +267,14 @@ public sealed class LoopbackLab : IAsyncDisposable
                 // not be the seed's 192.168.202.35).
                 RemoteGateway = RemoteGatewayOf(cast.Config, phase1),
             };
-        Client1 ??= new DialupClientGateway(Fabric.Fabric.Host(cast?.Name ?? ScenarioFabric.Client1Host), settings);
-        await Client1.DialAsync(cancel);
+        return settings;
+    }
+
+    private Pc1TrafficGenerator PcBehind(TopologyClient? cast)
+    {
         var pc = cast?.Pcs.FirstOrDefault();
-        Pc1 ??= new Pc1TrafficGenerator(Fabric.Fabric.Host(pc?.Name ?? ScenarioFabric.Pc1Host), pc is null ? null
+        return new Pc1TrafficGenerator(Fabric.Fabric.Host(pc?.Name ?? ScenarioFabric.Pc1Host), pc is null ? null
             : new Pc1Settings { Address = new InterfaceAddress(pc.Address.Address, pc.Address.PrefixLength), Gateway = cast!.Lan.Address });
-        return Client1;
     }
 
     private static IPAddress RemoteGatewayOf(ConfigDocument? client, Phase1Interface dialup) =>

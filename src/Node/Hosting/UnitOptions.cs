@@ -108,13 +108,14 @@ public static class Scenarios
     /// or the name of a shipped scenario (its scenarios/NAME/topology.yml). A file that does not validate throws
     /// <see cref="TopologyInvalidException"/> with every located error.
     /// </summary>
-    public static ClusterActors.Protocol.Topology.LabTopology Topology(string nameOrFile)
+    /// <param name="clients">The first client entry's count in place of the file's (`drill --clients N`); null: the file's.</param>
+    public static ClusterActors.Protocol.Topology.LabTopology Topology(string nameOrFile, int? clients = null)
     {
         var isFile = File.Exists(nameOrFile) || nameOrFile.EndsWith(".yml", StringComparison.OrdinalIgnoreCase)
                      || nameOrFile.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || nameOrFile.Contains('/');
         var path = isFile ? nameOrFile : Path.Combine(Directory(nameOrFile), TopologyFileName);
         if (!File.Exists(path)) throw new UsageException($"{path}: no such topology file");
-        var result = ClusterActors.Protocol.Topology.TopologyFile.Load(path);
+        var result = ClusterActors.Protocol.Topology.TopologyFile.Load(path, clients);
         return result.Ok ? result.Value! : throw new TopologyInvalidException(path, result.Errors);
     }
 

@@ -52,6 +52,9 @@ public sealed class ObservedDrillLab(IDrillLab inner, Action<string, string?, st
     public Task<HaView?> Ha(string unit) => inner.Ha(unit);
     public Task<DateTimeOffset?> RoleChangedAt(string unit, bool primary, DateTimeOffset since) => inner.RoleChangedAt(unit, primary, since);
     public Task<IReadOnlyList<TunnelView>?> Tunnels(string unit) => inner.Tunnels(unit);
+    public Task<IReadOnlyList<ClientDial>> DialOthers(CancellationToken ct) => inner.DialOthers(ct);
+    public Task<TunnelCensus?> Census(string label) => inner.Census(label);
+    public TrafficProgress OthersTraffic() => inner.OthersTraffic();
     public IReadOnlyList<NextHopView> RouterNextHops() => inner.RouterNextHops();
     public TimeSpan? RouterProbesLate() => inner.RouterProbesLate();
 

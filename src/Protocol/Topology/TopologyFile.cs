@@ -15,7 +15,9 @@ namespace ClusterActors.Protocol.Topology;
 public static class TopologyFile
 {
     /// <summary>Loads <paramref name="path"/>; unit and client configs are read relative to its folder.</summary>
-    public static ConfigResult<LabTopology> Load(string path)
+    /// <param name="firstClientCount">The first client entry's `count`, in place of the file's (`drill --clients N`);
+    /// null: the file's.</param>
+    public static ConfigResult<LabTopology> Load(string path, int? firstClientCount = null)
     {
         string text;
         try { text = File.ReadAllText(path); }
@@ -24,13 +26,20 @@ public static class TopologyFile
             return ConfigResult<LabTopology>.Failure([new ConfigError(path, 0, 0, path, $"cannot read file ({e.Message})")]);
         }
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        return Parse(text, path, file => FortiConfig.ParseFile(Path.Combine(dir, file)));
+        return Parse(text, path, file => FortiConfig.ParseFile(Path.Combine(dir, file)), firstClientCount);
     }
 
+    /// <summary>The most clients one entry's `count` expands to.</summary>
+    public const int MaxClientCount = 1000;
+
     /// <param name="loadConfig">Reads a FortiOS config named in the file (relative path as written).</param>
-    public static ConfigResult<LabTopology> Parse(string yaml, string fileName, Func<string, ConfigResult<ConfigDocument>> loadConfig)
+    /// <param name="firstClientCount">The first client entry's `count`, in place of the file's; null: the file's.</param>
+    public static ConfigResult<LabTopology> Parse(string yaml, string fileName, Func<string, ConfigResult<ConfigDocument>> loadConfig,
+        int? firstClientCount = null)
     {
-        var reader = new Reader(fileName, loadConfig);
+        if (firstClientCount is < 1 or > MaxClientCount)
+            throw new ArgumentOutOfRangeException(nameof(firstClientCount), firstClientCount, $"1 to {MaxClientCount} clients");
+        var reader = new Reader(fileName, loadConfig, firstClientCount);
         var topology = reader.Read(yaml);
         return reader.Errors.Count > 0 || topology is null
             ? ConfigResult<LabTopology>.Failure(reader.Errors.Count > 0
@@ -53,7 +62,7 @@ public static class TopologyFile
     /// <summary>`misses: above-fgcp`: see <see cref="TopologyRoute"/>.</summary>
     public const string AboveFgcp = "above-fgcp";
 
-    private sealed class Reader(string file, Func<string, ConfigResult<ConfigDocument>> loadConfig)
+    private sealed class Reader(string file, Func<string, ConfigResult<ConfigDocument>> loadConfig, int? firstClientCount)
     {
         public List<ConfigError> Errors { get; } = new();
 
@@ -354,6 +363,7 @@ public static class TopologyFile
         {
             var list = new List<(TopologyClient, YamlNode)>();
             if (Child(root, "clients") is not { } node || Entries(node, "clients") is not { } entries) return list;
+            var firstEntry = true;
             foreach (var (key, value) in entries)
             {
                 if (Map(value, $"client {key.Value}", ClientKeys) is not { } c) continue;
@@ -379,11 +389,13 @@ public static class TopologyFile
                 }
                 var count = 1;
                 if (Child(c, "count") is { } cn && Scalar(cn, "count") is { } cs
-                    && !(int.TryParse(cs, NumberStyles.None, CultureInfo.InvariantCulture, out count) && count is >= 1 and <= 1000))
+                    && !(int.TryParse(cs, NumberStyles.None, CultureInfo.InvariantCulture, out count) && count is >= 1 and <= MaxClientCount))
                 {
-                    Error(cn, "not a client count", "1 to 1000");
+                    Error(cn, "not a client count", $"1 to {MaxClientCount}");
                     continue;
                 }
+                if (firstEntry && firstClientCount is { } given) count = given;
+                firstEntry = false;
                 if (Child(c, "wan") is not { } wanNode) { Error(key, $"client {key.Value} has no wan", "wan: { segment: S, address: A.B.C.D/N }"); continue; }
                 if (Child(c, "lan") is not { } lanNode) { Error(key, $"client {key.Value} has no lan", "lan: { segment: S, address: A.B.C.D/N }"); continue; }
                 if (Attach(wanNode, $"the wan of client {key.Value}", AttachKeys, segments, gateway: true, routers) is not ({ } wanSeg, { } wan, var wanGw)) continue;
@@ -409,12 +421,25 @@ public static class TopologyFile
                         break;
                     }
                     var suffix = count == 1 ? "" : $"-{i + 1}";
+                    var lanI = Shift(lan, (uint)i * lanSize);
                     list.Add((new TopologyClient(key.Value + suffix, key.Value!, kind, configFile, config, wanSeg, w, wanGw!,
-                        i == 0 ? lanSeg : $"{lanSeg}-{i + 1}", Shift(lan, (uint)i * lanSize),
+                        i == 0 ? lanSeg : $"{lanSeg}-{i + 1}", lanI,
                         pcs.Select(p => new TopologyPc(p.Name + suffix, Shift(p.Address, (uint)i * lanSize))).ToArray()), key));
+                    // Replies find every client's LAN as they find the first's: a router route whose destination holds
+                    // the first client's LAN and not this one's is given again for this LAN, with the same next hops.
+                    if (i > 0) RouteAsFirst(routers, lan.Subnet, lanI.Subnet);
                 }
             }
             return list;
+        }
+
+        private static void RouteAsFirst(List<RouterEntry> routers, TopologyPrefix firstLan, TopologyPrefix lan)
+        {
+            foreach (var r in routers)
+                foreach (var route in r.Routes.ToList())
+                    if (route.Destination.Length <= firstLan.Length && route.Destination.Contains(firstLan.Network)
+                        && !route.Destination.Contains(lan.Network))
+                        r.Routes.Add(route with { Destination = lan });
         }
 
         private static TopologyAddress Shift(TopologyAddress a, uint by) =>

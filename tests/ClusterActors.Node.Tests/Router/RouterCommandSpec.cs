@@ -93,7 +93,7 @@ public sealed class RouterCommandSpec
                             + "stat: rxp=3418 txp=3418 rxb=287112 txb=287112\n"
                             + "  dec: spi=0ef94b9e esp=aes key=16 00\n  enc: spi=08bb4a16 esp=aes key=16 00\n";
         var t = Assert.Single(DockerDrillLab.ParseTunnels(text));
-        Assert.Equal(new TunnelView("vpn1_1", TunnelRole.SyncPrimary, 0x0ef94b9e, 0x08bb4a16), t);
+        Assert.Equal(new TunnelView("vpn1_1", TunnelRole.SyncPrimary, 0x0ef94b9e, 0x08bb4a16, "192.168.7.2"), t);
     }
 
     [Fact]

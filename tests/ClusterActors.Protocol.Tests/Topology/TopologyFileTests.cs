@@ -261,4 +261,26 @@ public class TopologyFileTests
         Assert.Equal(["lan", "lan-2", "lan-3"], t.Value.Clients.Select(c => c.LanSegment));
         Assert.Equal("10.10.3.2/24", t.Value.Clients[2].Pcs[0].Address.ToString());
     }
+
+    [Fact]
+    public void A_given_client_count_replaces_the_files_and_each_clients_lan_gets_the_routes_the_first_ones_has()
+    {
+        // `drill --clients 3` on the seed (count: 1 in the file): three clients, and DC core's reverse-path route to
+        // 10.10.1.0/24 (CLIENT1's LAN) given again for 10.10.2.0/24 and 10.10.3.0/24, or the Server's replies to the
+        // other clients' PCs would find no route.
+        var result = TopologyFile.Parse(SeedText, "lab.yml", file => FortiConfig.ParseFile(SeedFile(file)), firstClientCount: 3);
+        Assert.True(result.Ok, result.ToString());
+        var t = result.Value!;
+        Assert.Equal(["CLIENT1-1", "CLIENT1-2", "CLIENT1-3"], t.Clients.Select(c => c.Name));
+        var core = t.Routers.Single(r => r.Name == "dc-core");
+        var reverse = core.Routes.Where(r => r.Kind == TopologyRouteKind.ReversePath).ToList();
+        Assert.Equal(["10.10.1.0/24", "10.10.2.0/24", "10.10.3.0/24"], reverse.Select(r => r.Destination.ToString()));
+        Assert.All(reverse, r => Assert.Equal(reverse[0].Via, r.Via));
+        // The DC router's ECMP route to lb1 does not hold any client's LAN: left alone.
+        Assert.Single(t.Routers.Single(r => r.Name == "dc-router").Routes);
+
+        // Without the override the file's count stands, and a count out of range is refused before parsing.
+        Assert.Single(Parse(SeedText).Value!.Clients);
+        Assert.Throws<ArgumentOutOfRangeException>(() => TopologyFile.Parse(SeedText, "lab.yml", file => FortiConfig.ParseFile(SeedFile(file)), firstClientCount: 0));
+    }
 }
