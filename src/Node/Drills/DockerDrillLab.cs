@@ -733,7 +733,8 @@ public sealed partial class DockerDrillLab : IDrillLab
             // A role word this reader does not know (output of another version) is no tunnel it can reason about: skipped.
             if (!TunnelRoles.TryParse(Regex.Match(block, @"role=(\S+)").Groups[1].Value, out var role)) continue;
             uint Spi(string dir) => Regex.Match(block, $@"{dir}: spi=([0-9a-f]+)") is { Success: true } m ? uint.Parse(m.Groups[1].Value, NumberStyles.HexNumber) : 0;
-            result.Add(new TunnelView(name, role, Spi("dec"), Spi("enc")));
+            var remote = Regex.Match(block, @"^name=\S+ .*?->(\d+\.\d+\.\d+\.\d+):") is { Success: true } r ? r.Groups[1].Value : null;
+            result.Add(new TunnelView(name, role, Spi("dec"), Spi("enc"), remote));
         }
         return result;
     }
