@@ -183,6 +183,57 @@ public sealed class AkkaPartitionHealSpec(ITestOutputHelper output) : IAsyncLife
         Assert.Equal(TunnelRole.Standby, (await Tunnels("DC2_VM1")).Single(t => t.Sa.Dec.Spi == shared.Child.OutboundSpi).Role);
     }
 
+    /// <summary>
+    /// Two claims from one record (src/Actors/Ipsec/README.md, "Two claims from one record"), made certain by a cut: the
+    /// many-clients census found them by timing alone. DC2_VM1 owns vpn1_1 (generation 1) and is killed while cluster 1
+    /// is cut from cluster 2: DC2_VM2, its cluster's new primary, claims it (generation 2), and DC2_VM3 claims it by
+    /// traffic (the router sent the client to cluster 2) from DC2_VM1's record, generation 2 too. After the heal one of
+    /// the two must own it everywhere. Before the rule each refused the other's record and both stayed sync-primary.
+    /// </summary>
+    /// <remarks>
+    /// Held long, Akka marks the other side unreachable and the heal pushes every owned tunnel again. Held only until both
+    /// claims are made (shorter than the failure detector's pause), no unit is marked and nothing is pushed: Distributed
+    /// Data's gossip alone carries one of the two entries, whose clocks tie (same generation, no sync yet), by Akka's
+    /// node order; the unit whose claim wins by serial answers the other's with a push (<c>AnswerCrossedClaim</c>).
+    /// </remarks>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Claims_of_one_generation_made_on_both_sides_of_a_cut_heal_to_one_owner(bool holdTheCut)
+    {
+        await StartUnits(All);
+        string[] survivors = ["DC2_VM2", "DC2_VM3", "DC2_VM4"];
+        var shared = await _lab.Dial("DC2_VM1");
+        await LoopbackLab.Eventually(async () => await Converged(All, [shared.Child.OutboundSpi]) is null, TimeSpan.FromSeconds(5), "vpn1_1 synced");
+
+        await CutBetween(["DC2_VM1", "DC2_VM2"], ["DC2_VM3", "DC2_VM4"], cut: true);
+        var sw = Stopwatch.StartNew();
+        await _lab.Kill("DC2_VM1");
+        _lab.Units["DC2_VM3"].System.ActorSelection("/user/fortigate/phase1-vpn1")
+            .Tell(new ClaimTunnelByTraffic(TunnelRecord.KeyOf("vpn1", shared.Sa.SpiI, shared.Sa.SpiR)));
+        await LoopbackLab.Eventually(async () => (await Tunnels("DC2_VM2")).Single().Role == TunnelRole.SyncPrimary
+                                                 && (await Tunnels("DC2_VM3")).Single().Role == TunnelRole.SyncPrimary,
+            TimeSpan.FromSeconds(10), "DC2_VM2 (FGCP failover) and DC2_VM3 (traffic) each claimed vpn1_1 on its side of the cut");
+        var records = await Task.WhenAll(new[] { "DC2_VM2", "DC2_VM3" }.Select(async u =>
+            Assert.Single((await _lab.Units[u].System.ActorSelection("/user/fortigate/phase1-vpn1")
+                .Ask<TunnelRecords>(GetTunnelRecords.Instance, TimeSpan.FromSeconds(5))).Records)));
+        Assert.Equal((2L, 2L), (records[0].Generation, records[1].Generation));
+        // Held as long as the other cuts (Akka marks the other side unreachable); FGCP's own view is not what this is about.
+        while (holdTheCut && sw.Elapsed < Cut) await Task.Delay(500);
+        output.WriteLine($"cut held {sw.ElapsedMilliseconds} ms; unreachable on DC2_VM3: {Cluster.Get(_lab.Units["DC2_VM3"].System).State.Unreachable.Count}");
+
+        await CutBetween(["DC2_VM2"], ["DC2_VM3", "DC2_VM4"], cut: false);
+        // DC2_VM1 stays dead (an unreachable member), so not HealAndConverge's one-cluster check: the tunnel's owners only.
+        var healed = Stopwatch.StartNew();
+        string? why = null;
+        await LoopbackLab.Eventually(async () => (why = await Converged(survivors, [shared.Child.OutboundSpi])) is null, HealBound,
+            "one owner of vpn1_1 after the heal").ContinueWith(t =>
+        {
+            if (t.IsFaulted) throw new Xunit.Sdk.XunitException($"{t.Exception!.InnerException!.Message}; last: {why}");
+        });
+        output.WriteLine($"healed: one owner of vpn1_1 {healed.ElapsedMilliseconds} ms after the heal");
+    }
+
     [Fact]
     public async Task A_unit_cut_from_every_other_unit_rejoins_and_gets_the_tunnels_made_while_it_was_away()
     {

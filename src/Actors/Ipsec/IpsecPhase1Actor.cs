@@ -754,8 +754,11 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             if (ReferenceEquals(merged, known))
             {
                 if (TunnelOwnership.Compare(incoming, known) < 0)
+                {
                     _log.Warning($"{_phase1.Name}: stale sync for {known.Name} ignored: generation {incoming.Generation}/sync {incoming.SyncSeq} " +
                                  $"from {incoming.OwnerSerial} is older than generation {known.Generation}/sync {known.SyncSeq} from {known.OwnerSerial}");
+                    AnswerCrossedClaim(known, incoming);
+                }
                 return; // never applied: an equal record is one we already hold
             }
             if (!ReferenceEquals(merged, incoming))
@@ -817,6 +820,22 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         // A record that reaches the primary late (it restarted, or the sync arrived after its election) is still its cluster's.
         ClaimIfOurClusters(incoming);
     }
+
+    /// <summary>
+    /// Another unit's claim of the same generation lost here to this unit's own (README, "Two claims from one record"):
+    /// this unit's record goes to every member once per such claim, so the claimer steps down and every unit holds the
+    /// same owner. Distributed Data alone may not carry it: with equal generation and sync sequence the two entries'
+    /// clocks tie, the dictionary keeps one by Akka's node order, and that may be the claim that lost by serial.
+    /// </summary>
+    private void AnswerCrossedClaim(TunnelRecord ours, TunnelRecord lost)
+    {
+        if (ours.OwnerSerial != _serial || ours.Deleted || lost.OwnerSerial == _serial || lost.Generation != ours.Generation) return;
+        if (!_crossedClaimsAnswered.Add((ours.Key, lost.OwnerSerial, lost.Generation, lost.SyncSeq)) || !FgspSync.Pushes(_phase1.FgspSync)) return;
+        foreach (var address in _peers.Targets) Push(address, ours);
+    }
+
+    /// <summary>The crossed claims answered (<see cref="AnswerCrossedClaim"/>): each once, however often gossip shows it.</summary>
+    private readonly HashSet<(string Key, string Owner, long Generation, long SyncSeq)> _crossedClaimsAnswered = new();
 
     /// <summary>
     /// The instance's role here changed (present, owner changed, deleted): told to the unit's watchers
