@@ -149,6 +149,52 @@ public sealed class ForgedReplicaSpec(ITestOutputHelper output) : IAsyncLifetime
         Assert.DoesNotContain(errors, e => e.LogSource.Contains("phase1-vpn1")); // no exception, so no restart
     }
 
+    /// <summary>
+    /// With `set fgsp-sync disable` a phase1's records replicate only under its FGCP cluster's own key
+    /// (<c>ipsec-vpn1@fgcp-1</c>), and used to reach the FGCP peer through Distributed Data alone. DC2_VM3, a lab unit of
+    /// the other cluster, writes a refused entry for the tunnel under that key with a higher clock, which masks the
+    /// owner's later entries on every replica. The owner's next update must still reach its FGCP peer DC2_VM2: pushed
+    /// to the members of its own cluster, known by their certificates (<see cref="FgspSync.PushesTo"/>). Without that
+    /// push DC2_VM2 never saw the update.
+    /// </summary>
+    [Fact]
+    public async Task With_fgsp_sync_disabled_a_masked_entry_does_not_keep_the_owners_update_from_its_FGCP_peer()
+    {
+        const string noFgspSync = "config vpn ipsec phase1-interface\nedit \"vpn1\"\nset fgsp-sync disable\nnext\nend";
+        _lab.Define(Units.Select(u => (u, LoopbackLab.ScenarioConfig(u, Timers + "\n" + noFgspSync))).ToList());
+        foreach (var u in Units) await _lab.Start(u);
+        await LoopbackLab.Eventually(async () => await _lab.IsRole("DC2_VM1", HaRole.Primary) && Units.All(u => _lab.AkkaMembersUp(u) == Units.Length),
+            TimeSpan.FromSeconds(30), "one Akka cluster of three, DC2_VM1 FGCP primary");
+        await _lab.Dial("DC2_VM1");
+        await LoopbackLab.Eventually(async () => await RoleOn("DC2_VM1") == "sync-primary" && await RoleOn("DC2_VM2") == "standby",
+            TimeSpan.FromSeconds(10), "vpn1_1 owned by DC2_VM1, standby on its FGCP peer DC2_VM2");
+        Assert.Empty(await Applied("DC2_VM3")); // another FGSP member: fgsp-sync disable keeps it out
+        var (vm1, vm3) = (_lab.Units["DC2_VM1"], _lab.Units["DC2_VM3"]);
+        var genuine = (await Applied("DC2_VM1")).Single();
+        var clusterKey = new LWWDictionaryKey<string, SignedTunnelRecord>(FgspSync.DataKey("vpn1", false, genuine.OwnerFgcpGroup, vm1.Options.Serial));
+
+        // The forged entry: unsigned, in the owner's name, far ahead of any clock the owner will write in this spec.
+        var forged = TunnelRecordSignature.Wrap(genuine with { Deleted = true, Generation = genuine.Generation + 100 }, null, genuine.OwnerSerial);
+        var at = TunnelOwnership.Clock(genuine with { Generation = genuine.Generation + 100 });
+        var owner = Cluster.Get(vm1.System).SelfUniqueAddress;
+        DistributedData.Get(vm3.System).Replicator.Tell(Dsl.Update(clusterKey, LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance,
+            d => d.SetItem(owner, genuine.Key, forged, (_, _) => at)));
+        await LoopbackLab.Eventually(() => Task.FromResult(Refused("DC2_VM2", "dd-signature unsigned") > 0), TimeSpan.FromSeconds(15),
+            "DC2_VM2 refused the forged entry");
+        Assert.Equal("standby", await RoleOn("DC2_VM2"));
+
+        vm1.System.ActorSelection("/user/fortigate/phase1-vpn1").Tell(new SyncTunnelSequence(genuine.Key, 0x4242, 0x4000, genuine.Child.OutboundSpi));
+        TunnelRecord? update = null;
+        await LoopbackLab.Eventually(async () => (update = (await Applied("DC2_VM1")).Single()).SyncSeq > genuine.SyncSeq, TimeSpan.FromSeconds(5),
+            "the owner wrote its update");
+        var masked = (await Replicas.Entries(_lab.Units["DC2_VM2"], clusterKey))[genuine.Key];
+        Assert.False(masked.IsSigned, "DC2_VM2's replica holds the forged entry: Distributed Data alone would not carry the update");
+        await LoopbackLab.Eventually(async () => (await Applied("DC2_VM2")).Single() is { Deleted: false } r && r.OwnerSerial == genuine.OwnerSerial
+                                                 && r.SyncSeq >= update!.SyncSeq,
+            TimeSpan.FromSeconds(10), "the owner's update applied on its FGCP peer");
+        Assert.Empty(await Applied("DC2_VM3"));
+    }
+
     private sealed class ErrorProbe : ReceiveActor
     {
         public ErrorProbe(System.Collections.Concurrent.ConcurrentQueue<Akka.Event.Error> seen) => Receive<Akka.Event.Error>(seen.Enqueue);

@@ -31,11 +31,19 @@ public static class FgspSync
         : $"ipsec-{phase1}@fgcp-{fgcpCluster}";
 
     /// <summary>
-    /// Whether the owner pushes a record straight to every other unit (the fast path beside Distributed Data). A push
-    /// goes to every Akka member and the sender cannot tell its FGCP peers from other FGSP members, so a phase1 with
-    /// fgsp-sync disabled does not push: its FGCP peer gets the records through the cluster's own key, at gossip pace.
+    /// Whether the owner pushes a record straight to every other member (the fast path beside Distributed Data), and
+    /// seals it for another FGCP cluster's units when FGSP encryption says so (<see cref="FgspSyncPolicy.SendForm"/>).
     /// </summary>
     public static bool Pushes(bool fgspSync) => fgspSync;
+
+    /// <summary>
+    /// Whether the owner pushes a record straight to one member. With fgsp-sync enabled, to every member. Disabled, only
+    /// to the members of its own FGCP cluster (FGCP syncs its cluster's SAs whatever fgsp-sync says), known by the lab
+    /// certificate they proved on the Akka link, never by anything they said: so the peer gets a record at once, not at
+    /// gossip pace, and does not depend on Distributed Data alone, whose entry for a tunnel another lab unit can mask
+    /// with a refused one of a higher clock (src/Actors/Ipsec/README.md, "Signed Distributed Data entries").
+    /// </summary>
+    public static bool PushesTo(bool fgspSync, bool targetInOwnFgcpCluster) => fgspSync || targetInOwnFgcpCluster;
 
     /// <summary>
     /// Why a phase1 refuses a record another unit synced to it, or null when it takes it: with fgsp-sync disabled only

@@ -391,9 +391,16 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     /// <summary>Every tunnel this incarnation owns; not a previous incarnation's records, which it has not re-claimed yet.</summary>
     private void PushOwned(Address to)
     {
-        if (!FgspSync.Pushes(_phase1.FgspSync)) return;
+        if (!PushesTo(to)) return;
         foreach (var r in _records.Values.Where(r => r.OwnerSerial == _serial && _ownedHere.Contains(r.Key))) Push(to, r);
     }
+
+    /// <summary>Where this unit's records are pushed (<see cref="FgspSync.PushesTo"/>): every member with fgsp-sync
+    /// enabled, else the members of its own FGCP cluster, known by the lab certificate they proved.</summary>
+    private IEnumerable<Address> PushTargets() => _peers.Targets.Where(PushesTo);
+
+    private bool PushesTo(Address to) =>
+        FgspSync.PushesTo(_phase1.FgspSync, InFgcpCluster && _identities.SerialOf(to) is { } serial && serial != _serial && InOwnCluster(serial));
 
     private void Push(Address to, TunnelRecord record)
     {
@@ -640,8 +647,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         if (record.OwnerSerial == _serial) _ownedHere.Add(record.Key);
         Apply(record);
         var acrossClusters = FgspSync.Pushes(_phase1.FgspSync);
-        if (acrossClusters)
-            foreach (var address in _peers.Targets) Push(address, record);
+        foreach (var address in PushTargets()) Push(address, record);
         // Distributed Data reaches every member, other clusters' units included: with encryption enable only sealed. With
         // fgsp-sync disable the clear key is one only this unit's FGCP cluster reads (FgspSync.DataKey), and nothing is sealed.
         switch (acrossClusters ? FgspSyncPolicy.SendForm(_fgsp, targetInOwnCluster: false) : FgspSendForm.Clear)
@@ -830,8 +836,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     private void AnswerCrossedClaim(TunnelRecord ours, TunnelRecord lost)
     {
         if (ours.OwnerSerial != _serial || ours.Deleted || lost.OwnerSerial == _serial || lost.Generation != ours.Generation) return;
-        if (!_crossedClaimsAnswered.Add((ours.Key, lost.OwnerSerial, lost.Generation, lost.SyncSeq)) || !FgspSync.Pushes(_phase1.FgspSync)) return;
-        foreach (var address in _peers.Targets) Push(address, ours);
+        if (!_crossedClaimsAnswered.Add((ours.Key, lost.OwnerSerial, lost.Generation, lost.SyncSeq))) return;
+        foreach (var address in PushTargets()) Push(address, ours);
     }
 
     /// <summary>The crossed claims answered (<see cref="AnswerCrossedClaim"/>): each once, however often gossip shows it.</summary>

@@ -58,6 +58,10 @@ public sealed class FgspSyncSpec() : TestKit(ConfigurationFactory.ParseString(""
         Assert.Equal("ipsec-vpn1@fgcp-2", FgspSync.DataKey("vpn1", false, 2, Vm1));
         Assert.False(FgspSync.Pushes(false));
         Assert.True(FgspSync.Pushes(true));
+        // Pushes per member: every member with fgsp-sync enabled; disabled, only the own FGCP cluster's (by certificate).
+        Assert.True(FgspSync.PushesTo(fgspSync: true, targetInOwnFgcpCluster: false));
+        Assert.True(FgspSync.PushesTo(fgspSync: false, targetInOwnFgcpCluster: true));
+        Assert.False(FgspSync.PushesTo(fgspSync: false, targetInOwnFgcpCluster: false));
     }
 
     private static ConfigDocument Standalone(string fgspSync) => FortiConfig.Parse(
