@@ -175,11 +175,12 @@ public static class CommandLine
         var viewListen = new Option<string>("--listen") { Description = $"serve the page here (default {LiveView.LiveViewCommand.DefaultListen}: loopback only)", HelpName = "HOST:PORT" };
         var viewRate = new Option<double?>("--rate") { Description = "PC1's echo requests a second between drills (default 100)", HelpName = "PPS" };
         var viewOut = new Option<string>("--out") { Description = $"each drill's reports go here, as `drill --out` (default {Drills.DrillCommand.DefaultOut})", HelpName = "DIR" };
-        var view = new Command("view", "the embedded lab live in one web page: topology, HA and tunnel roles, the DC router's next hops, packets a second, events, a button per drill")
-            { viewTopology, viewListen, viewRate, viewOut };
+        var viewMode = new Option<string>("--mode") { Description = "embedded (every unit in this process) or docker (the topology's container lab)", DefaultValueFactory = _ => LabCommand.EmbeddedMode, HelpName = "embedded|docker" };
+        var view = new Command("view", "the lab live in one web page: topology, HA and tunnel roles, the DC router's next hops, packets a second, events, a button per drill")
+            { viewTopology, viewMode, viewListen, viewRate, viewOut };
         view.Action = new UsageErrorsExit2(async (pr, ct) => await Guard(() => LiveView.LiveViewCommand.RunAsync(
             new LiveView.LiveViewCommand.Request(pr.GetValue(viewTopology), pr.GetValue(viewListen) ?? LiveView.LiveViewCommand.DefaultListen,
-                pr.GetValue(viewRate) ?? 100, pr.GetValue(viewOut) ?? Drills.DrillCommand.DefaultOut),
+                pr.GetValue(viewRate) ?? 100, pr.GetValue(viewOut) ?? Drills.DrillCommand.DefaultOut, pr.GetValue(viewMode)!),
             Console.Out, Console.Error, ct)));
         var lab = new Command("lab", "work with a lab's topology file: graph, compose, view, and its lifecycle (up, status, down)") { graph, compose, view };
         foreach (var (action, description) in new[]

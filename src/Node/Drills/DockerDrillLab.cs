@@ -82,7 +82,7 @@ public sealed partial class DockerDrillLab : IDrillLab
             if (!_seed) throw new UsageException($"--client strongswan runs the seed's container lab only, not {topology.Name}");
             _swan = new StrongSwanLabClient(_log, suite);
         }
-        var plan = DockerLabPlan.From(topology);
+        var plan = _plan = DockerLabPlan.From(topology);
         _cast = DockerDrillCast.From(plan);
         Units = _cast.Units;
         _work = Path.Combine(Path.GetTempPath(), "clusteractors-drill-" + Guid.NewGuid().ToString("n")[..8]);
@@ -204,13 +204,22 @@ public sealed partial class DockerDrillLab : IDrillLab
     private string[] Bridges(string action) => _seed ? [action] : [action, .. _cast.Bridges];
 
     /// <summary>Runs a program to its end; throws with its output when it fails and <paramref name="check"/>.</summary>
+    /// <param name="stdin">Written to the tool's standard input, which is then closed (an `nft -f -` script); null: none.</param>
     public static async Task<(int Exit, string Output)> Run(string file, IEnumerable<string> args, TimeSpan timeout, bool check = true,
-        string? workDir = null, IDictionary<string, string>? env = null)
+        string? workDir = null, IDictionary<string, string>? env = null, string? stdin = null)
     {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workDir ?? "" };
+        var start = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = stdin is not null, WorkingDirectory = workDir ?? ""
+        };
         foreach (var a in args) start.ArgumentList.Add(a);
         if (env is not null) foreach (var (k, v) in env) start.Environment[k] = v;
         using var p = Process.Start(start) ?? throw new InvalidOperationException($"cannot run {file}");
+        if (stdin is not null)
+        {
+            await p.StandardInput.WriteAsync(stdin);
+            p.StandardInput.Close();
+        }
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         using var cts = new CancellationTokenSource(timeout);
@@ -263,6 +272,10 @@ public sealed partial class DockerDrillLab : IDrillLab
         await Task.Delay(TimeSpan.FromSeconds(1), ct);
         await Run("docker-compose", Compose(["up", "-d", .. others]), TimeSpan.FromSeconds(180), workDir: _root, env: env);
         await Run(Path.Combine(_root, "src/Node/lab/host-bridges.sh"), Bridges("add"), TimeSpan.FromSeconds(30));
+        // Every lab bridge but the management one, from here to the run's end (DockerCaptures).
+        _captures?.Dispose();
+        _captures = DockerCaptures.Start(_plan, Path.Combine(_work, "captures"), out var noCapture);
+        if (noCapture is not null) _log.WriteLine($"  {noCapture}");
         await FollowRouter();
         var within = TimeSpan.FromSeconds(_configs.Values.Max(c => c.Ha.HelloHolddown) + 60);
         // FGCP clusters as the topology derives them; a standalone unit is a group of its own (standalone units all have
@@ -525,18 +538,70 @@ public sealed partial class DockerDrillLab : IDrillLab
     /// netem on the unit's <paramref name="port"/> (its egress). The kernel draws netem's randomness, not the lab's seed:
     /// a container run does not replay an embedded one packet for packet. Clearing a port that has no netem is not an
     /// error (tc refuses to delete the default root qdisc; nothing was impaired).
+    /// A kernel without sch_netem (this project's CI VMs: "Specified qdisc kind is unknown") still gets a loss-only
+    /// impairment, from nftables (<see cref="NftLoss"/>): the same per-packet random loss on the port's egress, counted
+    /// by its rule. Delay, jitter, duplicate and rate need netem, and such a kernel refuses them by name.
     /// </summary>
     public async Task Impair(string unit, string port, ImpairmentSpec? spec)
     {
         Known(unit);
+        var pid = await NamespacePid(unit);
+        async Task<(int Exit, string Output)> InNamespace(string tool, IReadOnlyList<string> args, string? stdin = null) => pid > 0
+            ? await Run("nsenter", ["-t", pid.ToString(CultureInfo.InvariantCulture), "-n", tool, .. args], TimeSpan.FromSeconds(30), check: false, stdin: stdin)
+            : await Run("docker", ["exec", .. stdin is null ? Array.Empty<string>() : ["-i"], Container(unit), tool, .. args], TimeSpan.FromSeconds(30), check: false, stdin: stdin);
+        // Whatever was on the port goes first: netem's qdisc, or the nftables fallback's table.
+        await InNamespace("nft", ["delete", "table", "inet", NftTable(port)]);
+        if (spec is null)
+        {
+            await InNamespace("tc", ImpairmentSpec.TcClearArguments(port));
+            return;
+        }
+        var (exit, output) = await InNamespace("tc", spec.TcArguments(port));
+        if (exit == 0) return;
+        if (output.Contains("qdisc kind is unknown", StringComparison.Ordinal))
+        {
+            if (spec with { LossPercent = 0 } != ImpairmentSpec.None)
+                throw new InvalidOperationException($"{Container(unit)}'s kernel has no netem (sch_netem): only `loss N%` can be applied here (nftables), not `{spec.NetemArguments}`");
+            var (nftExit, nftOutput) = await InNamespace("nft", ["-f", "-"], NftLoss(port, spec.LossPercent));
+            if (nftExit == 0) return;
+            throw new InvalidOperationException($"nft in {Container(unit)} refused the loss on {port}: {nftOutput.Trim()}");
+        }
+        throw new InvalidOperationException($"tc in {Container(unit)} refused netem on {port}: {output.Trim()}");
+    }
+
+    private async Task<int> NamespacePid(string unit)
+    {
         int pid;
         lock (_gate) pid = _pids.GetValueOrDefault(unit);
-        if (pid == 0) pid = await Pid(unit);
-        var (exit, output) = pid > 0
-            ? await Run("nsenter", NetemCommand(pid, port, spec).ToArray(), TimeSpan.FromSeconds(30), check: false)
-            : await Run("docker", ["exec", Container(unit), "tc", .. spec is null ? ImpairmentSpec.TcClearArguments(port) : spec.TcArguments(port)],
-                TimeSpan.FromSeconds(30), check: false);
-        if (exit != 0 && spec is not null) throw new InvalidOperationException($"tc in {Container(unit)} refused netem on {port}: {output.Trim()}");
+        return pid != 0 ? pid : await Pid(unit);
+    }
+
+    /// <summary>The nftables table of a port's loss-only impairment (<see cref="NftLoss"/>).</summary>
+    public static string NftTable(string port) => "clusteractors_impair_" + Regex.Replace(port, "[^A-Za-z0-9_]", "_");
+
+    /// <summary>
+    /// netem's `loss N%` where the kernel has no netem: every packet leaving <paramref name="port"/> (postrouting: sent by
+    /// the unit or forwarded, as an egress qdisc sees them) is dropped with probability N % (`numgen random`, in steps
+    /// of 0.01 %), and the rule's counter is what was dropped.
+    /// </summary>
+    public static string NftLoss(string port, double lossPercent)
+    {
+        var below = (int)Math.Round(Math.Clamp(lossPercent, 0, 100) * 100);
+        // nft takes 0-9999 on this side of a `mod 10000`: all of them is `<= 9999`.
+        var test = below >= 10000 ? "<= 9999" : $"< {below}";
+        return $"table inet {NftTable(port)} {{\n" +
+               "  chain egress {\n" +
+               "    type filter hook postrouting priority 0; policy accept;\n" +
+               $"    oifname \"{port}\" numgen random mod 10000 {test} counter drop\n" +
+               "  }\n" +
+               "}\n";
+    }
+
+    /// <summary>The packets <see cref="NftLoss"/>'s rule dropped, from `nft list table inet NAME`; 0 without one.</summary>
+    public static long NftDropped(string nftList)
+    {
+        var m = Regex.Match(nftList, @"numgen random mod 10000 <=? \d+ counter packets (\d+) bytes \d+ drop");
+        return m.Success ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
     }
 
     public Task SetHeartbeat(string unit, bool up) =>
@@ -749,10 +814,80 @@ public sealed partial class DockerDrillLab : IDrillLab
             .Select(h => new NextHopView(h.Address, _cast.HopUnits[h.Address], h.Alive)).ToList();
     }
 
+    private static readonly HttpClient MetricsHttp = new() { Timeout = TimeSpan.FromSeconds(3) };
+
+    /// <summary>From the unit's Prometheus metrics on the management network (the host reaches it, as the observability
+    /// profile's Prometheus does): what the unit itself counted, so a figure means the same in both labs.</summary>
+    public async Task<HeartbeatCount?> Heartbeats(string unit, string port)
+    {
+        Known(unit);
+        var at = _plan.Wiring.First(w => w.Unit == unit).Metrics;
+        string text;
+        try
+        {
+            text = await MetricsHttp.GetStringAsync($"http://{at}/metrics");
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return null; // down, or not answering: as Ha() and Tunnels() say null
+        }
+        var samples = Hosting.Metrics.PrometheusText.Parse(text);
+        double? Count(string name) => samples.FirstOrDefault(m => m.Name == name && m.Labels.GetValueOrDefault("hbdev") == port)?.Value;
+        if (Count("fortigate_ha_heartbeats_sent_total") is not { } sent) return null;
+        // What the impairment dropped: the port's root netem's own count (`tc -s`), or the nftables fallback's rule counter,
+        // in the unit's namespace. Neither: nothing.
+        var pid = await NamespacePid(unit);
+        long byQdisc = 0, byNft = 0;
+        if (pid > 0)
+        {
+            var ns = new[] { "-t", pid.ToString(CultureInfo.InvariantCulture), "-n" };
+            var (tcExit, qdisc) = await Run("nsenter", [.. ns, "tc", "-s", "qdisc", "show", "dev", port], TimeSpan.FromSeconds(10), check: false);
+            var (nftExit, nft) = await Run("nsenter", [.. ns, "nft", "list", "table", "inet", NftTable(port)], TimeSpan.FromSeconds(10), check: false);
+            (byQdisc, byNft) = (tcExit == 0 ? QdiscDropped(qdisc) : 0, nftExit == 0 ? NftDropped(nft) : 0);
+        }
+        // A datagram netem drops left the socket (the unit counted it sent); one nftables drops fails the send itself
+        // (EPERM), so the unit did not count it: added back, "sent" is what the unit sent either way.
+        return new HeartbeatCount((long)sent + byNft, (long)(Count("fortigate_ha_heartbeats_received_total") ?? 0), byQdisc + byNft);
+    }
+
+    /// <summary>The packets a port's root netem dropped, from `tc -s qdisc show dev PORT` ("Sent … (dropped N, …)"); 0 without netem.</summary>
+    public static long QdiscDropped(string tcStats)
+    {
+        var netem = Regex.Match(tcStats, @"qdisc netem [^\n]*\n\s*Sent \d+ bytes \d+ pkt \(dropped (\d+)");
+        return netem.Success ? long.Parse(netem.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
+    }
+
+    public Task Impair(string unit, string port, ClusterActors.Actors.DataPlane.ImpairmentSpec? spec, long seed) => Impair(unit, port, spec);
+
     public ClientView Client()
     {
         if (_swan is not null) return _swan.Counters();
         return Commands.LabClientCommand.ClientViewOf(Control("counters", TimeSpan.FromSeconds(5)).GetAwaiter().GetResult());
+    }
+
+    /// <summary>The lab as laid out (addresses of each unit's endpoints).</summary>
+    private readonly DockerLabPlan _plan;
+
+    private DockerCaptures? _captures;
+
+    /// <summary>
+    /// The run's pcaps (one per captured bridge, <see cref="DockerCaptures"/>), and the ESP SAs that decrypt CLIENT1's
+    /// segment, read from every running unit's `diagnose vpn tunnel list` (the owner's SAs and each standby's copy, so a
+    /// rekey's SAs are there too). Called once the run ends, before the lab goes down.
+    /// </summary>
+    public DrillPackets? SavePackets(string directory, string stem)
+    {
+        if (_captures is null) return null;
+        var files = _captures.Save(directory, stem);
+        var sas = new Dictionary<uint, ClusterActors.Protocol.Esp.EspSaOnWire>();
+        foreach (var unit in Units)
+        {
+            // A unit the drill killed or froze says nothing.
+            if (TryCli(unit, "diagnose vpn tunnel list").GetAwaiter().GetResult() is not { ExitCode: 0 } list) continue;
+            foreach (var sa in DockerCaptures.SasOf(list.Output, DockerCaptures.Proposals(_configs[unit]))) sas.TryAdd(sa.Keys.Spi, sa);
+        }
+        var wan = _plan.Clients.FirstOrDefault()?.Host.Attachments.FirstOrDefault()?.Network;
+        return new DrillPackets(files, wan, sas.Values.ToList());
     }
 
     private void Known(string unit)
@@ -763,6 +898,7 @@ public sealed partial class DockerDrillLab : IDrillLab
     public async ValueTask DisposeAsync()
     {
         StopProgressPoller();
+        _captures?.Dispose();
         Task[] teardowns;
         lock (_gate) teardowns = [.. _teardowns.Values];
         await Task.WhenAll(teardowns);

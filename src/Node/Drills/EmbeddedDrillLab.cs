@@ -432,6 +432,19 @@ public sealed class EmbeddedDrillLab : IDrillLab
     private IReadOnlyList<string> UnitsBehind(string address) =>
         _topology.Wires.Where(w => w.Address.Address.ToString() == address && Units.Contains(w.Host)).Select(w => w.Host).ToList();
 
+    public Task Impair(string unit, string port, ClusterActors.Actors.DataPlane.ImpairmentSpec? spec, long seed)
+    {
+        ClusterActors.Node.Scenario.LabImpairment.Apply(_lab, _topology, unit, port, spec, seed);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The hbdev's own counters. Its transmit count is what left after the link's netem model; what the model
+    /// dropped is added back, so "sent" is what the unit sent, as a container unit's counter (netem is in its kernel) says.</summary>
+    public Task<HeartbeatCount?> Heartbeats(string unit, string port) => Task.FromResult(
+        _lab.Units.TryGetValue(unit, out var host) && host.Hbdevs.TryGetValue(port, out var hbdev)
+            ? new HeartbeatCount(hbdev.Counters.TxPackets + (hbdev.Impairment?.Dropped ?? 0), hbdev.Counters.RxPackets, hbdev.Impairment?.Dropped ?? 0)
+            : null);
+
     public ClientView Client()
     {
         var client = _lab.Client1 ?? throw new InvalidOperationException("CLIENT1 has not dialed");

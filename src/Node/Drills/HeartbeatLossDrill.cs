@@ -57,6 +57,8 @@ public static class HeartbeatLossDrill
         /// <summary>What the last poll saw when the heal did not come.</summary>
         public string? NotHealed { get; init; }
         public required bool FastTimers { get; init; }
+        /// <summary>The lab it ran in: embedded (netem's model on the hbdev's socket) or docker (`tc … netem` on port4).</summary>
+        public string Mode { get; init; } = "embedded";
         public required bool Impair { get; init; }
         public required TimeSpan Hold { get; init; }
         public required DrillTimers Timers { get; init; }
@@ -116,7 +118,7 @@ public static class HeartbeatLossDrill
     /// <summary>The run as a report in the scripted drills' shape (<see cref="DrillCommand.Write"/>): no PC1 traffic, so no timeline.</summary>
     public static DrillRunResult Report(Result r) => new()
     {
-        Drill = Name, Title = Title, Run = 1, Scenario = r.Scenario, Mode = "embedded", StartedAt = r.StartedAt, DurationS = r.DurationS,
+        Drill = Name, Title = Title, Run = 1, Scenario = r.Scenario, Mode = r.Mode, StartedAt = r.StartedAt, DurationS = r.DurationS,
         Summary = string.Create(CultureInfo.InvariantCulture,
             $"netem loss on the egress of both ends of {r.Owner}'s FGCP heartbeat link ({r.Hbdev} on {r.Owner} and {r.Peer}), rising "
             + $"{string.Join(", ", r.Steps.Select(s => F(s.LossPercent)))} % (the ramp stops at the first false failover), each step held "
@@ -125,7 +127,9 @@ public static class HeartbeatLossDrill
             + $"failover is reported against that. Then the impairment is cleared and the cluster must heal to one primary and one owner per tunnel."
             + $"{(r.Impair ? "" : " Control run: the ramp's polls with no impairment applied.")}"),
         RatePps = 0, FastTimers = r.FastTimers, Timers = r.Timers, Cast = r.Cast, HasTimeline = false,
-        ConfigChanges = [$"{r.Owner}, {r.Peer}: netem loss on {r.Hbdev}'s egress, seed {r.Seed} (`--seed {r.Seed}` replays the same losses)"],
+        ConfigChanges = [r.Mode == "docker"
+            ? $"{r.Owner}, {r.Peer}: `tc qdisc replace dev {r.Hbdev} root netem loss N%` in each unit's namespace (the kernel draws the losses; seed {r.Seed} is not replayed)"
+            : $"{r.Owner}, {r.Peer}: netem loss on {r.Hbdev}'s egress, seed {r.Seed} (`--seed {r.Seed}` replays the same losses)"],
         ExpectedDialedVia = r.Owner, DialedVia = r.DialedVia, DialNextHop = r.DialNextHop,
         AntiReplayDrops = r.AntiReplayDrops, IcvFailures = r.IcvFailures, OwnChecks = Checks(r), Log = r.Lines,
     };
@@ -156,28 +160,53 @@ public static class HeartbeatLossDrill
         return done;
     }
 
-    /// <summary>`clusteractors drill [seed] heartbeat-loss [--seed N] [--fast-timers]`: embedded only, one run, the report folder as the
-    /// scripted drills' (<see cref="DrillCommand.RunOwn"/>). <paramref name="options"/>: a test's own ramp instead of the default one.</summary>
+    /// <summary>`clusteractors drill [seed] heartbeat-loss [--seed N] [--fast-timers] [--mode embedded|docker]`: one run, the report
+    /// folder as the scripted drills' (<see cref="DrillCommand.RunOwn"/>). In the container lab the loss is `tc … netem` on
+    /// each unit's hbdev in its namespace, and the heartbeats are counted from the units' own metrics.
+    /// <paramref name="options"/>: a test's own ramp instead of the default one; <paramref name="labFactory"/>: a test's lab.</summary>
     public static async Task<int> RunCommand(DrillCommand.Request request, LabTopology topology, TextWriter stdout, CancellationToken ct,
-        TimeProvider? clock = null, Options? options = null)
+        TimeProvider? clock = null, Options? options = null, DrillCommand.LabFactory? labFactory = null)
     {
-        if (request.Mode != "embedded") throw new Hosting.UsageException($"{Name} runs embedded only for now");
+        if (request.Mode is not ("embedded" or "docker")) throw new Hosting.UsageException($"--mode is embedded or docker, not '{request.Mode}'");
         if (request.Runs != 1 || request.Hb10Ms || request.Run is not null || request.Client != DrillCommand.FortiGateClient)
-            throw new Hosting.UsageException($"{Name} takes --seed and --fast-timers only: one run, the ramp is its own");
+            throw new Hosting.UsageException($"{Name} takes --seed, --fast-timers and --mode only: one run, the ramp is its own");
         if (DrillCatalog.Own(Name).NotApplicable(DrillCast.Resolve(topology)) is { } why)
             throw new Hosting.UsageException($"{Name} is not applicable to {topology.Name}: {why}");
+        if (request.Mode == "docker" && labFactory is null)
+        {
+            DockerDrillCast.From(topology);
+            await DockerDrillLab.Preflight(ct);
+        }
         options ??= new Options(request.Seed ?? Random.Shared.NextInt64(1, 1_000_000), FastTimers: request.FastTimers);
-        return await DrillCommand.RunOwn(request, topology.Name, Name, 0, options.Seed, stdout,
-            async () => (await RunEmbedded(topology, options, stdout, ct)).Report, clock);
+        var changes = Changes(topology, options.FastTimers);
+        return await DrillCommand.RunOwn(request, topology.Name, Name, 0, options.Seed, stdout, async () =>
+        {
+            await using var lab = labFactory?.Invoke(Definition(DrillCast.Resolve(topology)), changes) ?? (request.Mode == "docker"
+                ? new DockerDrillLab(changes, stdout, DrillCommand.FortiGateClient, topology, null)
+                : new EmbeddedDrillLab(changes, topology));
+            return (await Run(lab, topology, options, stdout, ct)).Report;
+        }, clock);
     }
 
+    /// <summary>What a test's lab factory is told of the drill: its name and owner (the ramp is the drill's own).</summary>
+    public static DrillDefinition Definition(DrillCast cast) => new(Name, Title, "", cast.Owner, null, [], [], [], []);
+
+    /// <summary>The lab's changes: the drills' hello-holddown, or the fast timers, on every unit.</summary>
+    private static Dictionary<string, string> Changes(LabTopology topology, bool fastTimers) =>
+        topology.UnitNames.ToDictionary(u => u, _ => fastTimers ? EmbeddedScenarioDriver.FastTimers : DrillCatalog.HelloHolddown);
+
     public static async Task<Result> RunEmbedded(LabTopology topology, Options options, TextWriter progress, CancellationToken ct)
+    {
+        await using var lab = new EmbeddedDrillLab(Changes(topology, options.FastTimers), topology);
+        return await Run(lab, topology, options, progress, ct);
+    }
+
+    /// <summary>Runs the drill on <paramref name="lab"/> (not yet up).</summary>
+    public static async Task<Result> Run(IDrillLab lab, LabTopology topology, Options options, TextWriter progress, CancellationToken ct)
     {
         var cast = DrillCast.Resolve(topology);
         var owner = cast.Owner;
         var peer = cast.OwnerPeer ?? throw new ArgumentException($"{topology.Name}: the owner {owner} has no FGCP peer");
-        var change = options.FastTimers ? EmbeddedScenarioDriver.FastTimers : DrillCatalog.HelloHolddown;
-        await using var lab = new EmbeddedDrillLab(topology.UnitNames.ToDictionary(u => u, _ => change), topology);
         var hbdev = topology.Unit(owner).Config.Ha.HbDevs.FirstOrDefault()?.Interface ?? "port4";
         var timers = lab.Timers;
         var hold = options.Hold ?? TimeSpan.FromMilliseconds(Math.Max(5000, 3 * timers.FgcpDetectionMs));
@@ -216,7 +245,13 @@ public static class HeartbeatLossDrill
             return (primaries, bothAlive, swapped, max, string.Join("; ", owners.Select(o => $"{o.Key}: {string.Join("+", o.Value)}")));
         }
 
-        var hbOf = (string u) => lab.Loopback.Units[u].Hbdevs[hbdev];
+        // Heartbeats per unit as it counts them, and what the impairment on its hbdev dropped: the same figures in both labs.
+        async Task<Dictionary<string, HeartbeatCount>> Count()
+        {
+            var counts = new Dictionary<string, HeartbeatCount>();
+            foreach (var u in pair) counts[u] = await lab.Heartbeats(u, hbdev) ?? new HeartbeatCount(0, 0, 0);
+            return counts;
+        }
         var measured = new List<Step>();
         double? failoverLoss = null, failoverAfter = null;
         string? failoverSeen = null;
@@ -225,10 +260,11 @@ public static class HeartbeatLossDrill
             var spec = ImpairmentSpec.Loss(loss);
             if (options.Impair)
                 foreach (var u in pair)
-                    // The same seed each step: unit u's k-th heartbeat of a step draws the same number at every loss, so
-                    // what is lost at 20 % is also lost at 30 % (the ramp only adds losses).
-                    hbOf(u).Impair(loss == 0 ? null : spec, NetemModel.RandomFor(options.Seed, u, hbdev));
-            var before = pair.ToDictionary(u => u, u => (hbOf(u).Impairment?.Offered ?? 0, hbOf(u).Impairment?.Lost ?? 0, hbOf(u).Counters.TxPackets));
+                    // Embedded, the same seed each step: unit u's k-th heartbeat of a step draws the same number at every
+                    // loss, so what is lost at 20 % is also lost at 30 % (the ramp only adds losses). In a container the
+                    // kernel draws.
+                    await lab.Impair(u, hbdev, loss == 0 ? null : spec, options.Seed);
+            var before = await Count();
             int polls = 0, twoPrimaries = 0, twoOwners = 0;
             var sw = Stopwatch.StartNew();
             while (sw.Elapsed < hold)
@@ -246,13 +282,9 @@ public static class HeartbeatLossDrill
                 await Task.Delay(PollEvery, ct);
             }
             var held = sw.Elapsed;
-            var counts = pair.ToDictionary(u => u, u =>
-            {
-                var (offered0, lost0, tx0) = before[u];
-                var imp = hbOf(u).Impairment;
-                // With no impairment, every heartbeat sent is on the wire: TxPackets counts them.
-                return options.Impair && loss > 0 && imp is not null ? (imp.Offered - offered0, imp.Lost - lost0) : (hbOf(u).Counters.TxPackets - tx0, 0L);
-            });
+            var after = await Count();
+            // Sent: what the unit sent in the step; lost: what the impairment on its egress dropped of it.
+            var counts = pair.ToDictionary(u => u, u => (after[u].Sent - before[u].Sent, Math.Max(0, after[u].Dropped - before[u].Dropped)));
             var beats = (int)(held.TotalMilliseconds / timers.HbIntervalMs);
             var step = new Step(loss, held, counts[owner].Item1, counts[owner].Item2, counts[peer].Item1, counts[peer].Item2, polls, twoPrimaries, twoOwners,
                 ChanceOfLostRun(options.Impair ? loss : 0, timers.HbLostThreshold, beats));
@@ -271,7 +303,7 @@ public static class HeartbeatLossDrill
         }
 
         // Heal: the impairment cleared, one primary again and one owner of the tunnel.
-        foreach (var u in pair) hbOf(u).Impair(null, new Random(0));
+        foreach (var u in pair) await lab.Impair(u, hbdev, null, options.Seed);
         double? healed = null;
         var healWithin = TimeSpan.FromMilliseconds(2 * timers.FgcpDetectionMs + 5000);
         var heal = Stopwatch.StartNew();
@@ -286,7 +318,8 @@ public static class HeartbeatLossDrill
             await Say($"  not healed {healWithin.TotalSeconds:0.0} s after the impairment was cleared: {last.Primaries} primaries, tunnels {last.Owners}");
         else
             await Say(string.Create(CultureInfo.InvariantCulture, $"  cleared -> one primary and one owner after {healed:0} ms (tunnels {last.Owners})"));
-        await Say("  hbdev counters: " + string.Join("; ", pair.Select(u => $"{u} {hbdev} {hbOf(u).Impairment?.ToString() ?? "never impaired"}")));
+        var total = await Count();
+        await Say("  hbdev counters: " + string.Join("; ", pair.Select(u => $"{u} {hbdev} sent {total[u].Sent}, received {total[u].Received}, dropped by netem {total[u].Dropped}")));
         await Say(failoverLoss is { } at
             ? string.Create(CultureInfo.InvariantCulture,
                 $"  result: first false failover at {F(at)}% loss (hb-lost-threshold {timers.HbLostThreshold} x hb-interval {timers.HbIntervalMs} ms = {F(timers.FgcpDetectionMs)} ms), seed {options.Seed}")
@@ -297,7 +330,7 @@ public static class HeartbeatLossDrill
             Scenario = topology.Name, Seed = options.Seed, Owner = owner, Peer = peer, Hbdev = hbdev, HbIntervalMs = timers.HbIntervalMs,
             HbLostThreshold = timers.HbLostThreshold, FalseFailoverAtLoss = failoverLoss, FalseFailoverAfterMs = failoverAfter,
             FalseFailoverSeen = failoverSeen, Steps = measured, HealedAfterMs = healed, HealWithinMs = healWithin.TotalMilliseconds,
-            NotHealed = healed is null ? $"{last.Primaries} primaries, tunnels {last.Owners}" : null, FastTimers = options.FastTimers,
+            NotHealed = healed is null ? $"{last.Primaries} primaries, tunnels {last.Owners}" : null, FastTimers = options.FastTimers, Mode = lab.Mode,
             Impair = options.Impair, Hold = hold, Timers = timers, Cast = cast.Entries, StartedAt = startedAt,
             DurationS = Math.Round(wall.Elapsed.TotalSeconds, 1), DialedVia = dialedVia, DialNextHop = dial.NextHop,
             AntiReplayDrops = client.AntiReplayDrops, IcvFailures = client.IcvFailures, Lines = lines,

@@ -138,8 +138,24 @@ public interface IDrillLab : IAsyncDisposable
     ClientView Client();
 
     /// <summary>
+    /// netem on the egress of <paramref name="unit"/>'s <paramref name="port"/> (`impair`): the embedded lab's model with
+    /// draws from <paramref name="seed"/> and the port (<see cref="ClusterActors.Actors.DataPlane.NetemModel.RandomFor"/>),
+    /// `tc qdisc … netem` in a container, whose kernel draws its own. Null clears it.
+    /// </summary>
+    Task Impair(string unit, string port, ClusterActors.Actors.DataPlane.ImpairmentSpec? spec, long seed) =>
+        throw new NotSupportedException("this lab applies no impairment");
+
+    /// <summary>
+    /// The FGCP heartbeats <paramref name="unit"/> sent and received on its hbdev <paramref name="port"/> since it started,
+    /// as the unit counts them (its `fortigate_ha_heartbeats_sent_total` / `_received_total`), and what the impairment on
+    /// that port's egress dropped (the netem model's count, or the kernel qdisc's); null when the unit does not answer.
+    /// </summary>
+    Task<HeartbeatCount?> Heartbeats(string unit, string port) => Task.FromResult<HeartbeatCount?>(null);
+
+    /// <summary>
     /// Writes one pcapng per segment the lab captured into <paramref name="directory"/> as `STEM-SEGMENT.pcapng` and
-    /// returns them with the ESP SAs the client used; null where the lab captures nothing (the container lab, for now).
+    /// returns them with the ESP SAs that decrypt CLIENT1's ESP; null where the lab captures nothing (a container lab
+    /// on a host without dumpcap).
     /// </summary>
     DrillPackets? SavePackets(string directory, string stem) => null;
 }
@@ -182,3 +198,7 @@ public sealed record TrafficProgress(long Sent, long Answered);
 /// and, where the lab captures it, which unit sent each); null where the client does not say.</param>
 public sealed record ClientView(long? AntiReplayDrops, long? IcvFailures, uint InboundSpi, uint OutboundSpi, bool Up,
     (ulong SpiI, ulong SpiR)? IkeSpis = null, long? ChildSaRekeys = null, IReadOnlyList<string>? AntiReplayTrace = null);
+
+/// <summary>Heartbeats one unit sent and received on one hbdev since it started, and what the impairment on its egress
+/// dropped of them (<see cref="IDrillLab.Heartbeats"/>; a container's qdisc counts from when it was put on).</summary>
+public sealed record HeartbeatCount(long Sent, long Received, long Dropped);

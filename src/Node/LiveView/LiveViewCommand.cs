@@ -4,20 +4,29 @@ using ClusterActors.Node.Hosting;
 namespace ClusterActors.Node.LiveView;
 
 /// <summary>
-/// `clusteractors lab view [--topology FILE|NAME] [--listen 127.0.0.1:8080] [--rate PPS] [--out DIR]`: the topology's
-/// embedded lab in this process, and one web page that shows it live (src/Node/LiveView/README.md). Runs until Ctrl-C or SIGTERM.
+/// `clusteractors lab view [--topology FILE|NAME] [--mode embedded|docker] [--listen 127.0.0.1:8080] [--rate PPS] [--out DIR]`:
+/// the topology's lab (embedded in this process, or its container lab) and one web page that shows it live
+/// (src/Node/LiveView/README.md). Runs until Ctrl-C or SIGTERM; the lab goes down with it.
 /// </summary>
 public static class LiveViewCommand
 {
     public const string DefaultListen = "127.0.0.1:8080";
 
-    public sealed record Request(string? Topology, string Listen = DefaultListen, double Rate = 100, string? Out = Drills.DrillCommand.DefaultOut);
+    public sealed record Request(string? Topology, string Listen = DefaultListen, double Rate = 100, string? Out = Drills.DrillCommand.DefaultOut,
+        string Mode = "embedded");
 
     public static async Task<int> RunAsync(Request request, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
         var listen = Endpoints.Parse(request.Listen, "--listen");
         if (!(request.Rate is > 0 and <= 20_000)) throw new UsageException("--rate is packets per second, from 1 to 20000");
+        if (request.Mode is not ("embedded" or "docker")) throw new UsageException($"--mode is embedded or docker, not '{request.Mode}'");
         var topology = Scenarios.Topology(request.Topology ?? Commands.LabCommand.DefaultTopology);
+        if (request.Mode == "docker")
+        {
+            // As `drill --mode docker`: the topology must lay out as a container lab, and docker and the images must be there.
+            Drills.DockerDrillCast.From(topology);
+            await Drills.DockerDrillLab.Preflight(ct);
+        }
         string svg;
         try
         {
@@ -30,7 +39,7 @@ public static class LiveViewCommand
         }
         if (!IPAddress.IsLoopback(listen.Address))
             await stderr.WriteLineAsync($"clusteractors: warning: --listen {listen} is not loopback: anyone who reaches it sees the lab and can start drills");
-        await using var hub = new LiveViewHub(topology, request.Rate, request.Out);
+        await using var hub = new LiveViewHub(topology, request.Rate, request.Out, mode: request.Mode);
         LiveViewServer server;
         try
         {
@@ -44,7 +53,7 @@ public static class LiveViewCommand
         await using (server)
         {
             hub.Start();
-            await stdout.WriteLineAsync($"lab view of {topology.Name}: {server.Address} (Ctrl-C or SIGTERM stops the view and its lab)");
+            await stdout.WriteLineAsync($"lab view of {topology.Name} ({request.Mode}): {server.Address} (Ctrl-C or SIGTERM stops the view and its lab)");
             await stdout.FlushAsync();
             var stop = new TaskCompletionSource();
             using var ctrlC = ct.Register(() => stop.TrySetResult());

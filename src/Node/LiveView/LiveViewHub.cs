@@ -41,8 +41,12 @@ public sealed class LiveViewHub : IAsyncDisposable
 
     /// <param name="rate">PC1's echo rate between drills (packets a second), so each unit's forwarding rate shows.</param>
     /// <param name="reportsDir">Where each drill's reports are written (as `drill --out`); null: none written.</param>
-    public LiveViewHub(LabTopology topology, double rate = 100, string? reportsDir = null, TimeProvider? time = null)
+    /// <param name="mode">embedded (every unit in this process) or docker (the topology's container lab, one container per
+    /// host, driven as `drill --mode docker` drives it).</param>
+    public LiveViewHub(LabTopology topology, double rate = 100, string? reportsDir = null, TimeProvider? time = null, string mode = "embedded")
     {
+        if (mode is not ("embedded" or "docker")) throw new ArgumentException($"mode is embedded or docker, not '{mode}'", nameof(mode));
+        Mode = mode;
         _topology = topology;
         _cast = DrillCast.Resolve(topology);
         _rate = rate;
@@ -53,6 +57,9 @@ public sealed class LiveViewHub : IAsyncDisposable
     }
 
     public LabTopology Topology => _topology;
+
+    /// <summary>embedded or docker: which lab the view brings up, and each drill's fresh lab.</summary>
+    public string Mode { get; }
 
     /// <summary>The catalog's drills this topology has the roles for: one button each.</summary>
     public IReadOnlyList<DrillButton> Drills { get; }
@@ -84,7 +91,10 @@ public sealed class LiveViewHub : IAsyncDisposable
     }
 
     private ObservedDrillLab NewLab(IReadOnlyDictionary<string, string> changes) =>
-        new(new EmbeddedDrillLab(changes, _topology), (kind, unit, text) => Publish(kind, unit, text));
+        new(Mode == "docker"
+                ? new DockerDrillLab(changes, new EventWriter(line => Publish("lab", null, line)), DrillCommand.FortiGateClient, _topology, null)
+                : new EmbeddedDrillLab(changes, _topology),
+            (kind, unit, text) => Publish(kind, unit, text));
 
     private async Task BringUp(CancellationToken ct)
     {
@@ -93,7 +103,9 @@ public sealed class LiveViewHub : IAsyncDisposable
             var changes = _topology.UnitNames.ToDictionary(u => u, _ => DrillCatalog.HelloHolddown);
             var lab = NewLab(changes);
             lock (_gate) _lab = lab;
-            Publish("lab", null, $"lab {_topology.Name}: starting {_topology.Units.Count} units in this process");
+            Publish("lab", null, Mode == "docker"
+                ? $"lab {_topology.Name}: starting its container lab ({_topology.Units.Count} unit containers)"
+                : $"lab {_topology.Name}: starting {_topology.Units.Count} units in this process");
             Publish("lab", null, "lab up: " + await lab.Up(_cast.Primaries, ct));
             await DialAndSend(lab, ct);
             SetState("up", null);

@@ -62,6 +62,11 @@ public sealed class ObservedDrillLab(IDrillLab inner, Action<string, string?, st
 
     public TimeSpan? UnitTimersLate(string unit) => inner.UnitTimersLate(unit);
     public ClientView Client() => inner.Client();
+
+    public Task Impair(string unit, string port, ClusterActors.Actors.DataPlane.ImpairmentSpec? spec, long seed) =>
+        Say(unit, spec is null ? $"{port}: impairment cleared" : $"{port}: netem {spec.NetemArguments}", () => inner.Impair(unit, port, spec, seed));
+
+    public Task<HeartbeatCount?> Heartbeats(string unit, string port) => inner.Heartbeats(unit, port);
     public DrillPackets? SavePackets(string directory, string stem) => inner.SavePackets(directory, stem);
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 }

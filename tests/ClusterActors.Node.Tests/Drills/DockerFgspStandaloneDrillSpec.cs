@@ -40,5 +40,26 @@ public sealed class DockerFgspStandaloneDrillSpec(ITestOutputHelper output) : ID
         Assert.Contains("tunnel up via DC1_VM1 (router next hop 192.168.125.254 DC1_VM1;", text);
         Assert.Contains("DC1_VM3 sync-primary for vpn1_1 after", text);
         Assert.Contains("DC1_VM4 never held vpn1_1", text);
+
+        // Issue 14 item 3 in the container lab: one pcap per lab bridge next to each report, never the management network's,
+        // and the report's tshark command (keys from the units' own tunnel lists) decrypts every ESP packet of the
+        // client's segment with a good ICV.
+        RequiredTool.Check("tshark");
+        var json = Directory.GetFiles(_out, "fgsp-owner-killed-1.json", SearchOption.AllDirectories).Single();
+        using var report = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(json));
+        var pcaps = report.RootElement.GetProperty("pcaps").EnumerateArray().ToList();
+        Assert.Contains(pcaps, p => p.GetProperty("segment").GetString() == "wan");
+        Assert.DoesNotContain(pcaps, p => p.GetProperty("segment").GetString() == "mgmt");
+        Assert.All(pcaps, p => Assert.True(File.Exists(p.GetProperty("file").GetString()), p.ToString()));
+        var command = report.RootElement.GetProperty("tshark_command").GetString()!;
+        Assert.StartsWith("tshark -r '", command);
+        var run = ClusterActors.Node.Hosting.Kernel.SystemCommand.Run("sh", ["-c", command + " -T fields -e esp.spi -e esp.icv_good -e icmp.type"]);
+        Assert.True(run.Ok, run.Error);
+        var esp = run.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t')).Where(f => f[0].Length > 0).ToList();
+        output.WriteLine($"tshark: {esp.Count} ESP packets in the wan capture");
+        Assert.True(esp.Count > 100, $"only {esp.Count} ESP packets in the wan capture");
+        Assert.All(esp, f => Assert.Equal("1", f[1])); // every ICV good
+        Assert.Contains(esp, f => f[2] == "8"); // echo requests decrypted
+        Assert.Contains(esp, f => f[2] == "0"); // and replies
     }
 }

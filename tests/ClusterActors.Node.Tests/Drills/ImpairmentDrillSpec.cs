@@ -43,6 +43,40 @@ public sealed class ImpairmentDrillSpec(ITestOutputHelper output)
     }
 
     [Fact]
+    public void The_container_labs_netem_drops_are_read_from_tc_s_and_a_port_without_netem_dropped_nothing()
+    {
+        Assert.Equal(37, DockerDrillLab.QdiscDropped(
+            "qdisc netem 8001: root refcnt 2 limit 1000 loss 50%\n Sent 4380 bytes 41 pkt (dropped 37, overlimits 0 requeues 0)\n backlog 0b 0p requeues 0\n"));
+        Assert.Equal(0, DockerDrillLab.QdiscDropped("qdisc noqueue 0: root refcnt 2 \n Sent 0 bytes 0 pkt (dropped 0, overlimits 0 requeues 0)\n"));
+        Assert.Equal(0, DockerDrillLab.QdiscDropped(""));
+    }
+
+    [Fact]
+    public void Without_netem_in_the_kernel_a_loss_is_an_nftables_random_drop_on_the_ports_egress_and_its_counter_is_read_back()
+    {
+        Assert.Equal("""
+            table inet clusteractors_impair_port4 {
+              chain egress {
+                type filter hook postrouting priority 0; policy accept;
+                oifname "port4" numgen random mod 10000 < 1250 counter drop
+              }
+            }
+
+            """, DockerDrillLab.NftLoss("port4", 12.5));
+        Assert.Contains("mod 10000 <= 9999 counter drop", DockerDrillLab.NftLoss("port4", 100)); // nft's range on this side: 0-9999
+        Assert.Equal("clusteractors_impair_port4", DockerDrillLab.NftTable("port4"));
+        Assert.Equal(41, DockerDrillLab.NftDropped("""
+            table inet clusteractors_impair_port4 {
+            	chain egress {
+            		type filter hook postrouting priority filter; policy accept;
+            		oifname "port4" numgen random mod 10000 <= 9999 counter packets 41 bytes 5412 drop
+            	}
+            }
+            """));
+        Assert.Equal(0, DockerDrillLab.NftDropped("Error: No such file or directory"));
+    }
+
+    [Fact]
     public async Task Heartbeat_loss_100_percent_on_the_heartbeat_link_gives_the_false_failover_the_drill_reports_and_the_cluster_heals()
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));

@@ -156,7 +156,7 @@ public sealed class LiveViewProcessSpec
         try
         {
             var first = await p.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
-            Assert.Equal($"lab view of seed: http://127.0.0.1:{port}/ (Ctrl-C or SIGTERM stops the view and its lab)", first);
+            Assert.Equal($"lab view of seed (embedded): http://127.0.0.1:{port}/ (Ctrl-C or SIGTERM stops the view and its lab)", first);
             using (var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) })
                 Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"http://127.0.0.1:{port}/")).StatusCode);
             Assert.Equal(0, kill(p.Id, 15)); // SIGTERM, as docker stop and timeout send
