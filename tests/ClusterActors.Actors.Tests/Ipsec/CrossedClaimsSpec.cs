@@ -30,20 +30,26 @@ public sealed class CrossedClaimsSpec() : TestKit(ConfigurationFactory.ParseStri
     /// <summary>The scenario's vpn1 syncs across FGSP members (`set fgsp-sync enable`), so DC2_VM3's records count here.</summary>
     private static readonly string Config = Phase1SpecConfig.Dialup.Replace("set type dynamic", "set type dynamic\n        set fgsp-sync enable");
 
-    [Fact]
-    public async Task A_claim_of_the_same_generation_from_another_cluster_that_synced_more_takes_the_tunnel_from_the_new_primary()
+    /// <summary>DC2_VM2's phase1 holding DC2_VM1's record; DC2_VM1 killed, DC2_VM2 becomes primary and claims the tunnel
+    /// from it (generation 2).</summary>
+    private async Task<(IActorRef Phase1, TunnelRecord Dc2Vm1s, TunnelRecord Ours)> NewPrimaryClaimed()
     {
         var config = FortiConfig.Parse(Config).Value!;
         var phase1 = Sys.ActorOf(IpsecPhase1Actor.Props(Vm2, config, config.Phase1.Single()));
         var record = DialupTunnelEspSpec.Keyed(TunnelOwnershipSpec.Record(owner: Vm1, group: 1, nextSeq: 0x120));
         var dc2Vm1s = record with { Key = TunnelRecord.KeyOf(record.Phase1, record.Ike.SpiI, record.Ike.SpiR) };
-
-        // DC2_VM1 killed: DC2_VM2 becomes primary and claims its cluster's tunnel from DC2_VM1's record.
         phase1.Tell(dc2Vm1s);
         phase1.Tell(new HaRoleChanged(Vm2, HaRole.Primary, Vm2));
         var ours = await Held(phase1, r => r.OwnerSerial == Vm2);
         Assert.Equal(2, ours.Generation);
         Assert.Equal(TunnelRole.SyncPrimary, await Role(phase1));
+        return (phase1, dc2Vm1s, ours);
+    }
+
+    [Fact]
+    public async Task A_claim_of_the_same_generation_from_another_cluster_that_synced_more_takes_the_tunnel_from_the_new_primary()
+    {
+        var (phase1, dc2Vm1s, ours) = await NewPrimaryClaimed();
 
         // DC2_VM3's claim by traffic, from DC2_VM1's record too, has synced its sequence a few times when it arrives.
         var theirs = TunnelOwnership.Claim(dc2Vm1s, Vm3, 2) with { SyncSeq = ours.SyncSeq + 3 };
@@ -57,16 +63,9 @@ public sealed class CrossedClaimsSpec() : TestKit(ConfigurationFactory.ParseStri
     [Fact]
     public async Task A_claim_of_the_same_generation_that_synced_less_leaves_the_new_primary_owner()
     {
-        var config = FortiConfig.Parse(Config).Value!;
-        var phase1 = Sys.ActorOf(IpsecPhase1Actor.Props(Vm2, config, config.Phase1.Single()));
-        var record = DialupTunnelEspSpec.Keyed(TunnelOwnershipSpec.Record(owner: Vm1, group: 1, nextSeq: 0x120));
-        var dc2Vm1s = record with { Key = TunnelRecord.KeyOf(record.Phase1, record.Ike.SpiI, record.Ike.SpiR) };
-        phase1.Tell(dc2Vm1s);
-        phase1.Tell(new HaRoleChanged(Vm2, HaRole.Primary, Vm2));
-        var ours = await Held(phase1, r => r.OwnerSerial == Vm2);
-        // DC2_VM2's own claim has synced more: it stays, and DC2_VM3 (which holds both) steps down there.
-        var mine = ours with { SyncSeq = ours.SyncSeq + 5 };
-        phase1.Tell(new SyncTunnelSequence(mine.Key, mine.NextOutboundSeq + 1, 0, 0));
+        var (phase1, dc2Vm1s, ours) = await NewPrimaryClaimed();
+        // DC2_VM2's own claim has synced once more than DC2_VM3's (none yet): it stays, and DC2_VM3 (which holds both) steps down there.
+        phase1.Tell(new SyncTunnelSequence(ours.Key, ours.NextOutboundSeq + 1, 0, 0));
         await Held(phase1, r => r.OwnerSerial == Vm2 && r.SyncSeq > ours.SyncSeq);
         var theirs = TunnelOwnership.Claim(dc2Vm1s, Vm3, 2);
         phase1.Tell(theirs);

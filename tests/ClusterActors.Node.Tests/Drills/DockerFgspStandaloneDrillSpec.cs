@@ -53,13 +53,6 @@ public sealed class DockerFgspStandaloneDrillSpec(ITestOutputHelper output) : ID
         Assert.All(pcaps, p => Assert.True(File.Exists(p.GetProperty("file").GetString()), p.ToString()));
         var command = report.RootElement.GetProperty("tshark_command").GetString()!;
         Assert.StartsWith("tshark -r '", command);
-        var run = ClusterActors.Node.Hosting.Kernel.SystemCommand.Run("sh", ["-c", command + " -T fields -e esp.spi -e esp.icv_good -e icmp.type"]);
-        Assert.True(run.Ok, run.Error);
-        var esp = run.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t')).Where(f => f[0].Length > 0).ToList();
-        output.WriteLine($"tshark: {esp.Count} ESP packets in the wan capture");
-        Assert.True(esp.Count > 100, $"only {esp.Count} ESP packets in the wan capture");
-        Assert.All(esp, f => Assert.Equal("1", f[1])); // every ICV good
-        Assert.Contains(esp, f => f[2] == "8"); // echo requests decrypted
-        Assert.Contains(esp, f => f[2] == "0"); // and replies
+        TsharkEsp.EveryPacketDecrypts(command, 100, output);
     }
 }
