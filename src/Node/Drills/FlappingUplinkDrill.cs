@@ -278,6 +278,10 @@ public static class FlappingUplinkDrill
             + $"longest gap {report.LongestGap.TotalMilliseconds:0} ms; {polls} polls, two owners at {twoOwners} outside and {transients.Count} within "
             + $"{allowance.TotalMilliseconds:0} ms of a change; anti-replay drops {drops}"));
         foreach (var t in transients) await Say("  transient double claim " + t);
+        // What CLIENT1 refused, as chaos prints it for an anti-replay violation: its last drops (SPI, number, why, the
+        // window's highest; embedded, the unit that sent it), so a failed run says which unit sent from too low.
+        if (drops > 0)
+            foreach (var line in client.AntiReplayTrace ?? []) await Say("  anti-replay drop " + line);
         var result = new Result
         {
             Scenario = scenario, Seed = options.Seed, Owner = owner, Uplink = uplink, Period = period, Flaps = flaps, Polls = polls,
