@@ -513,9 +513,7 @@ public sealed partial class DockerDrillLab : IDrillLab
         // The drill times the fault from the call: `docker exec` took a few hundred ms on two busy cores before `ip` ran,
         // and `nsenter … ip` still a fork and two execs (split brain seen 4.36–4.67 s after the stamp with FGCP's 4 s).
         // The link is set from this process, in the unit's network namespace (ContainerFaults.SetLink).
-        int pid;
-        lock (_gate) pid = _pids.GetValueOrDefault(unit);
-        if (pid == 0) pid = await Pid(unit);
+        var pid = await NamespacePid(unit);
         if (pid > 0) ContainerFaults.SetLink(ContainerFaults.NetnsOf(pid), port, up);
         else await Run("docker", ["exec", Container(unit), "ip", "link", "set", port, up ? "up" : "down"], TimeSpan.FromSeconds(30));
     }
@@ -532,7 +530,25 @@ public sealed partial class DockerDrillLab : IDrillLab
     /// namespace, from this host, as <see cref="Link"/> and the Akka cut do (no `docker exec` round trip).
     /// </summary>
     public static IReadOnlyList<string> NetemCommand(int pid, string port, ImpairmentSpec? spec) =>
-        ["-t", pid.ToString(CultureInfo.InvariantCulture), "-n", "tc", .. spec is null ? ImpairmentSpec.TcClearArguments(port) : spec.TcArguments(port)];
+        NsenterArgs(pid, "tc", spec is null ? ImpairmentSpec.TcClearArguments(port) : spec.TcArguments(port));
+
+    /// <summary>`nsenter`'s arguments that run <paramref name="tool"/> in the network namespace of process <paramref name="pid"/>.</summary>
+    public static IReadOnlyList<string> NsenterArgs(int pid, string tool, IEnumerable<string> args) =>
+        ["-t", pid.ToString(CultureInfo.InvariantCulture), "-n", tool, .. args];
+
+    /// <summary>
+    /// Runs a network tool (tc, nft) in the unit's network namespace: from this host with `nsenter` (a fork and two execs;
+    /// `docker exec` takes hundreds of ms on two busy cores), or through `docker exec` while its pid is not known.
+    /// Never throws on the tool's exit code: the caller reads it.
+    /// </summary>
+    private async Task<(int Exit, string Output)> InNamespace(string unit, string tool, IReadOnlyList<string> args, string? stdin = null, TimeSpan? timeout = null)
+    {
+        var pid = await NamespacePid(unit);
+        var within = timeout ?? TimeSpan.FromSeconds(30);
+        return pid > 0
+            ? await Run("nsenter", NsenterArgs(pid, tool, args), within, check: false, stdin: stdin)
+            : await Run("docker", ["exec", .. stdin is null ? Array.Empty<string>() : ["-i"], Container(unit), tool, .. args], within, check: false, stdin: stdin);
+    }
 
     /// <summary>
     /// netem on the unit's <paramref name="port"/> (its egress). The kernel draws netem's randomness, not the lab's seed:
@@ -545,24 +561,20 @@ public sealed partial class DockerDrillLab : IDrillLab
     public async Task Impair(string unit, string port, ImpairmentSpec? spec)
     {
         Known(unit);
-        var pid = await NamespacePid(unit);
-        async Task<(int Exit, string Output)> InNamespace(string tool, IReadOnlyList<string> args, string? stdin = null) => pid > 0
-            ? await Run("nsenter", ["-t", pid.ToString(CultureInfo.InvariantCulture), "-n", tool, .. args], TimeSpan.FromSeconds(30), check: false, stdin: stdin)
-            : await Run("docker", ["exec", .. stdin is null ? Array.Empty<string>() : ["-i"], Container(unit), tool, .. args], TimeSpan.FromSeconds(30), check: false, stdin: stdin);
         // Whatever was on the port goes first: netem's qdisc, or the nftables fallback's table.
-        await InNamespace("nft", ["delete", "table", "inet", NftTable(port)]);
+        await InNamespace(unit, "nft", ["delete", "table", "inet", NftTable(port)]);
         if (spec is null)
         {
-            await InNamespace("tc", ImpairmentSpec.TcClearArguments(port));
+            await InNamespace(unit, "tc", ImpairmentSpec.TcClearArguments(port));
             return;
         }
-        var (exit, output) = await InNamespace("tc", spec.TcArguments(port));
+        var (exit, output) = await InNamespace(unit, "tc", spec.TcArguments(port));
         if (exit == 0) return;
         if (output.Contains("qdisc kind is unknown", StringComparison.Ordinal))
         {
             if (spec with { LossPercent = 0 } != ImpairmentSpec.None)
                 throw new InvalidOperationException($"{Container(unit)}'s kernel has no netem (sch_netem): only `loss N%` can be applied here (nftables), not `{spec.NetemArguments}`");
-            var (nftExit, nftOutput) = await InNamespace("nft", ["-f", "-"], NftLoss(port, spec.LossPercent));
+            var (nftExit, nftOutput) = await InNamespace(unit, "nft", ["-f", "-"], NftLoss(port, spec.LossPercent));
             if (nftExit == 0) return;
             throw new InvalidOperationException($"nft in {Container(unit)} refused the loss on {port}: {nftOutput.Trim()}");
         }
@@ -637,12 +649,7 @@ public sealed partial class DockerDrillLab : IDrillLab
             var script = AkkaCutScript(table, peerIp, cut);
             // As for Link: nft from this host in the unit's network namespace (nsenter), not `docker exec`, which takes
             // hundreds of ms per call on two busy cores (an isolation is 6 calls) and would skew the fault's timing.
-            int pid;
-            lock (_gate) pid = _pids.GetValueOrDefault(on);
-            if (pid == 0) pid = await Pid(on);
-            var (exit, output) = pid > 0
-                ? await Run("nsenter", ["-t", pid.ToString(CultureInfo.InvariantCulture), "-n", "nft", script], TimeSpan.FromSeconds(30), check: false)
-                : await Run("docker", ["exec", Container(on), "nft", script], TimeSpan.FromSeconds(30), check: false);
+            var (exit, output) = await InNamespace(on, "nft", [script]);
             if (exit != 0 && cut) throw new InvalidOperationException($"nft in {Container(on)} refused the Akka cut: {output.Trim()}");
         }
     }
@@ -836,15 +843,9 @@ public sealed partial class DockerDrillLab : IDrillLab
         if (Count("fortigate_ha_heartbeats_sent_total") is not { } sent) return null;
         // What the impairment dropped: the port's root netem's own count (`tc -s`), or the nftables fallback's rule counter,
         // in the unit's namespace. Neither: nothing.
-        var pid = await NamespacePid(unit);
-        long byQdisc = 0, byNft = 0;
-        if (pid > 0)
-        {
-            var ns = new[] { "-t", pid.ToString(CultureInfo.InvariantCulture), "-n" };
-            var (tcExit, qdisc) = await Run("nsenter", [.. ns, "tc", "-s", "qdisc", "show", "dev", port], TimeSpan.FromSeconds(10), check: false);
-            var (nftExit, nft) = await Run("nsenter", [.. ns, "nft", "list", "table", "inet", NftTable(port)], TimeSpan.FromSeconds(10), check: false);
-            (byQdisc, byNft) = (tcExit == 0 ? QdiscDropped(qdisc) : 0, nftExit == 0 ? NftDropped(nft) : 0);
-        }
+        var (tcExit, qdisc) = await InNamespace(unit, "tc", ["-s", "qdisc", "show", "dev", port], timeout: TimeSpan.FromSeconds(10));
+        var (nftExit, nft) = await InNamespace(unit, "nft", ["list", "table", "inet", NftTable(port)], timeout: TimeSpan.FromSeconds(10));
+        var (byQdisc, byNft) = (tcExit == 0 ? QdiscDropped(qdisc) : 0, nftExit == 0 ? NftDropped(nft) : 0);
         // A datagram netem drops left the socket (the unit counted it sent); one nftables drops fails the send itself
         // (EPERM), so the unit did not count it: added back, "sent" is what the unit sent either way.
         return new HeartbeatCount((long)sent + byNft, (long)(Count("fortigate_ha_heartbeats_received_total") ?? 0), byQdisc + byNft);

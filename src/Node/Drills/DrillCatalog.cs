@@ -35,6 +35,11 @@ public static class DrillCatalog
     /// <summary>Always: a unit works alone as primary after 5 s instead of 20 s, so the lab comes up quickly. It plays no part in failover.</summary>
     public const string HelloHolddown = "config system ha\n    set hello-holddown 5\nend\n";
 
+    /// <summary>The lab's changes for a drill with its own runner (heartbeat-loss, flapping-uplink): the drills'
+    /// hello-holddown, or the fast timers, on every unit.</summary>
+    public static Dictionary<string, string> OwnRunnerChanges(Protocol.Topology.LabTopology topology, bool fastTimers) =>
+        topology.UnitNames.ToDictionary(u => u, _ => fastTimers ? EmbeddedScenarioDriver.FastTimers : HelloHolddown);
+
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(1);
 
     /// <summary>The expected roles at the end: <paramref name="named"/> as given, every other unit as it started (its

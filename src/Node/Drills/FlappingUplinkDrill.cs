@@ -148,7 +148,7 @@ public static class FlappingUplinkDrill
         options ??= new Options(request.Seed ?? Random.Shared.NextInt64(1, 1_000_000), FastTimers: request.FastTimers,
             RatePps: request.Rate == DrillCommand.DefaultRate ? 200 : request.Rate);
         var cast = DrillCast.Resolve(topology);
-        var changes = Changes(topology, options.FastTimers);
+        var changes = DrillCatalog.OwnRunnerChanges(topology, options.FastTimers);
         return await DrillCommand.RunOwn(request, topology.Name, Name, options.RatePps, options.Seed, stdout, async () =>
         {
             await using var lab = labFactory?.Invoke(Definition(cast), changes) ?? (request.Mode == "docker"
@@ -158,13 +158,10 @@ public static class FlappingUplinkDrill
         }, clock);
     }
 
-    /// <summary>The lab's changes: the drills' hello-holddown, or the fast timers, on every unit.</summary>
-    private static Dictionary<string, string> Changes(LabTopology topology, bool fastTimers) =>
-        topology.UnitNames.ToDictionary(u => u, _ => fastTimers ? EmbeddedScenarioDriver.FastTimers : DrillCatalog.HelloHolddown);
 
     public static async Task<Result> RunEmbedded(LabTopology topology, Options options, TextWriter progress, CancellationToken ct)
     {
-        await using var lab = new EmbeddedDrillLab(Changes(topology, options.FastTimers), topology);
+        await using var lab = new EmbeddedDrillLab(DrillCatalog.OwnRunnerChanges(topology, options.FastTimers), topology);
         return await Run(lab, DrillCast.Resolve(topology), topology.Name, options, progress, ct);
     }
 

@@ -178,7 +178,7 @@ public static class HeartbeatLossDrill
             await DockerDrillLab.Preflight(ct);
         }
         options ??= new Options(request.Seed ?? Random.Shared.NextInt64(1, 1_000_000), FastTimers: request.FastTimers);
-        var changes = Changes(topology, options.FastTimers);
+        var changes = DrillCatalog.OwnRunnerChanges(topology, options.FastTimers);
         return await DrillCommand.RunOwn(request, topology.Name, Name, 0, options.Seed, stdout, async () =>
         {
             await using var lab = labFactory?.Invoke(Definition(DrillCast.Resolve(topology)), changes) ?? (request.Mode == "docker"
@@ -191,13 +191,10 @@ public static class HeartbeatLossDrill
     /// <summary>What a test's lab factory is told of the drill: its name and owner (the ramp is the drill's own).</summary>
     public static DrillDefinition Definition(DrillCast cast) => new(Name, Title, "", cast.Owner, null, [], [], [], []);
 
-    /// <summary>The lab's changes: the drills' hello-holddown, or the fast timers, on every unit.</summary>
-    private static Dictionary<string, string> Changes(LabTopology topology, bool fastTimers) =>
-        topology.UnitNames.ToDictionary(u => u, _ => fastTimers ? EmbeddedScenarioDriver.FastTimers : DrillCatalog.HelloHolddown);
 
     public static async Task<Result> RunEmbedded(LabTopology topology, Options options, TextWriter progress, CancellationToken ct)
     {
-        await using var lab = new EmbeddedDrillLab(Changes(topology, options.FastTimers), topology);
+        await using var lab = new EmbeddedDrillLab(DrillCatalog.OwnRunnerChanges(topology, options.FastTimers), topology);
         return await Run(lab, topology, options, progress, ct);
     }
 
