@@ -214,9 +214,12 @@ public sealed class BadEspSpec(ITestOutputHelper output) : IAsyncLifetime
         var client = await _lab.DialOverFabric();
         await LoopbackLab.Eventually(async () => (await TunnelList("DC2_VM3")).Contains("role=standby"), TimeSpan.FromSeconds(5), "DC2_VM3 holds vpn1_1");
 
+        using var stall = StallDrops.Watch(_lab, "DC2_VM1");
         var run = _lab.Pc1!.Start(new EchoRunOptions { RatePps = 1000, Duration = TimeSpan.FromSeconds(3) });
         var report = await run.Completion;
-        output.WriteLine(report.Format());
+        // 5 lost at most, more only while DC2_VM1 measurably stood still (StallDrops), judged before the bad packets.
+        var goodRun = await stall.Judge(ownLoss: 5, ratePps: 1000);
+        output.WriteLine($"{report.Format()}; {goodRun}");
         // Every packet captured was accepted before the owner's last sequence sync: replays of any of them are refused everywhere.
         await Task.Delay(DialupTunnelActor.SequenceSyncInterval * 2);
 
@@ -268,7 +271,7 @@ public sealed class BadEspSpec(ITestOutputHelper output) : IAsyncLifetime
         Assert.Contains("role=sync-primary", await TunnelList("DC2_VM1"));
         foreach (var u in Units.Skip(1)) Assert.Contains("role=standby", await TunnelList(u));
         Assert.All(Units, u => Assert.False(_lab.Units[u].System.WhenTerminated.IsCompleted));
-        Assert.True(report.Lost <= 5, $"the good traffic flowed: {report.Format()}");
+        Assert.True(report.Lost <= goodRun.Allowed, $"the good traffic flowed: {report.Format()}; {goodRun}");
         Assert.Equal(0, client.Counters.AntiReplayDrops);
     }
 }

@@ -47,7 +47,9 @@ public sealed record GetTunnelDrops
 }
 
 /// <param name="SequenceExhausted">Packets not sent because the CHILD SA's numbers were used up and its rekey was not done yet.</param>
-public sealed record TunnelDrops(string Name, IReadOnlyDictionary<EspDropReason, ulong> Inbound, long NotOwner, long SequenceExhausted = 0);
+/// <param name="StaleAfterStall">Packets not encrypted because they waited in this instance's queue past the unit's stall
+/// tolerance (<see cref="ClusterActors.Actors.Forwarding.StalledInput"/>).</param>
+public sealed record TunnelDrops(string Name, IReadOnlyDictionary<EspDropReason, ulong> Inbound, long NotOwner, long SequenceExhausted = 0, long StaleAfterStall = 0);
 
 /// <summary>
 /// One dialup instance (vpn1_1 …) on one unit: its role and its copy of the SAs. The owner is `sync-primary`;
@@ -159,7 +161,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
             RekeyIfDue();
         });
         Receive<GetTunnelDrops>(_ => Sender.Tell(new TunnelDrops(_name,
-            Enum.GetValues<EspDropReason>().Where(r => r != EspDropReason.None).ToDictionary(r => r, r => _in.DropCount(r)), _notOwner, _exhausted)));
+            Enum.GetValues<EspDropReason>().Where(r => r != EspDropReason.None).ToDictionary(r => r, r => _in.DropCount(r)), _notOwner, _exhausted, _staleEncrypts)));
     }
 
     public static Props Props(string serial, TunnelRecord record, int boundInterfaceIndex, bool inherited = false, int? localIndex = null, bool claimsAllowed = true,
