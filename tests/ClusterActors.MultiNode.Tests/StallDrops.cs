@@ -1,3 +1,4 @@
+using ClusterActors.Actors.Telemetry;
 using Akka.Actor;
 using ClusterActors.Actors.Forwarding;
 using ClusterActors.Actors.Ipsec;

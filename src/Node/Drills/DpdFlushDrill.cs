@@ -1,3 +1,4 @@
+using ClusterActors.Actors.Telemetry;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;

@@ -1,3 +1,4 @@
+using ClusterActors.Actors.Telemetry;
 using System.Diagnostics;
 using Akka.Actor;
 using ClusterActors.Node.LabHarness.Fabric;

@@ -1,3 +1,4 @@
+using ClusterActors.Actors.Telemetry;
 using ClusterActors.Actors.Unit;
 using ClusterActors.Protocol.Ipsec;
 

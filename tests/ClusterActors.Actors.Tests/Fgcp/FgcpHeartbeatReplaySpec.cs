@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using ClusterActors.Actors.Fgcp;
+using ClusterActors.Actors.Telemetry;
 using ClusterActors.Protocol.Config;
 using ClusterActors.Protocol.Fgcp;
 
@@ -113,6 +114,10 @@ public sealed class FgcpHeartbeatReplaySpec() : TestKit("akka.loglevel = WARNING
         vm2.Link.SetUp(false);
         Sys.Stop(vm2.Fgcp);
         var died = Stopwatch.StartNew();
+        // DC2_VM1's FGCP runs on this system's timers: what they ran late is added to the bound, as the drills add a
+        // detecting unit's (src/Node/Drills/README.md, "A loaded machine"; a CI trial took 2,076 ms with the test
+        // assembly's other classes on the two cores). Replays that kept the primary alive would still fail at 5 s.
+        using var lag = UnitTimerLag.Watch(Sys);
         using var stop = new CancellationTokenSource();
         var replayer = Task.Run(async () =>
         {
@@ -125,11 +130,12 @@ public sealed class FgcpHeartbeatReplaySpec() : TestKit("akka.loglevel = WARNING
 
         AwaitCondition(() => Roles(vm1.Fgcp) == $"Primary/{Vm1}", TimeSpan.FromSeconds(5), "the replayed heartbeats kept the dead primary alive");
         var took = died.Elapsed;
+        var late = lag.Late; // up to the takeover, not the replayer's wind-down
         stop.Cancel();
         replayer.Wait(TimeSpan.FromSeconds(2));
 
-        var bound = TimeSpan.FromMilliseconds(100 * 10 + 500);
-        Assert.True(took <= bound, $"takeover after {took.TotalMilliseconds:F0} ms, bound {bound.TotalMilliseconds} ms");
+        var bound = TimeSpan.FromMilliseconds(100 * 10 + 500) + late;
+        Assert.True(took <= bound, $"takeover after {took.TotalMilliseconds:F0} ms, bound {bound.TotalMilliseconds:F0} ms (1,500 + the timers ran {late.TotalMilliseconds:F0} ms late)");
         var status = Status(vm1.Fgcp);
         Assert.True(status.HeartbeatDrops.GetValueOrDefault(HeartbeatDropCause.Replayed) > 0);
         Assert.DoesNotContain(status.Members, m => m.Serial == Vm2);

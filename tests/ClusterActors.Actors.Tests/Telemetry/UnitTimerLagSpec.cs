@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Configuration;
-using ClusterActors.Node.Drills;
+using ClusterActors.Actors.Telemetry;
 
-namespace ClusterActors.Node.Tests.Drills;
+namespace ClusterActors.Actors.Tests.Telemetry;
 
 /// <summary>
 /// The drills' measure of how late a unit's timers ran (<see cref="UnitTimerLag"/>): a stall of the unit's dispatcher is

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Akka.Actor;
 
-namespace ClusterActors.Node.Drills;
+namespace ClusterActors.Actors.Telemetry;
 
 /// <summary>
 /// How late a unit's ActorSystem runs its timers, summed while watched: a periodic timer on the unit's own scheduler to
@@ -10,8 +10,9 @@ namespace ClusterActors.Node.Drills;
 /// beside a drill) the thread pool is not run on time and every timer of the unit waits as long: stop 20's CI saw a DPD
 /// flush 6,085 ms after the loss against a 5,200 ms bound, where the same drill alone flushes in 4.3–4.8 s. A drill adds
 /// what accrued between the fault and the observation to the rule's bound, and prints it, as it does for the lab
-/// router's probe rounds (<see cref="ClusterActors.Node.LabHarness.Fabric.LabRouter.ProbeRoundsLate"/>); the rule under
-/// test is unchanged. A harness instrument: nothing of the unit reads it.
+/// router's probe rounds (`LabRouter.ProbeRoundsLate` in src/Node); the rule under
+/// test is unchanged. A harness instrument: nothing of the unit reads it (here, beside the unit's telemetry, so that the
+/// actor specs can use it as the drills do).
 /// </summary>
 public sealed class UnitTimerLag : IDisposable
 {
