@@ -47,6 +47,7 @@ public static class HeartbeatLossDrill
         public required int HbIntervalMs { get; init; }
         public required int HbLostThreshold { get; init; }
         public double? FalseFailoverAtLoss { get; init; }
+        /// <summary>From before the step's first impairment was set to the poll that saw the false failover.</summary>
         public double? FalseFailoverAfterMs { get; init; }
         public string? FalseFailoverSeen { get; init; }
         /// <summary>The ramp as run: it stops at the step of the first false failover.</summary>
@@ -255,6 +256,11 @@ public static class HeartbeatLossDrill
         foreach (var loss in steps)
         {
             var spec = ImpairmentSpec.Loss(loss);
+            // A false failover's time counts from before the step's first impairment is set: in a container each one is
+            // an nsenter of ~100 ms, and the owner's rule already drops while the peer's is set and the counters are
+            // read. Counted from after them, a CI trial saw the peer take over "993 ms" into a step whose detection
+            // can be no shorter than 1,000 ms (1,200 less the interval of the last heartbeat that got through).
+            var stepClock = Stopwatch.StartNew();
             if (options.Impair)
                 foreach (var u in pair)
                     // Embedded, the same seed each step: unit u's k-th heartbeat of a step draws the same number at every
@@ -273,7 +279,7 @@ public static class HeartbeatLossDrill
                 if (p.MaxOwners > 1) twoOwners++;
                 if (p.Swapped is not null && failoverLoss is null)
                 {
-                    (failoverLoss, failoverAfter, failoverSeen) = (loss, sw.Elapsed.TotalMilliseconds, $"{p.Swapped} with both units alive; tunnels {p.Owners}");
+                    (failoverLoss, failoverAfter, failoverSeen) = (loss, stepClock.Elapsed.TotalMilliseconds, $"{p.Swapped} with both units alive; tunnels {p.Owners}");
                     break;
                 }
                 await Task.Delay(PollEvery, ct);
