@@ -63,5 +63,46 @@ public sealed class UnitProcess : IDisposable
         }
     }
 
+    /// <summary>
+    /// For a spec's failure message when the process did not get where it should: alive or exited (code), its state,
+    /// threads, CPU time and RSS from /proc, how its threads wait (state and kernel wait channel, counted), and whether
+    /// its admin endpoint answers `get system status` (a unit that answers runs, and only its output stalled).
+    /// </summary>
+    public async Task<string> Diagnose()
+    {
+        if (_process is null) return "not started";
+        if (_process.HasExited) return $"exited with code {_process.ExitCode}";
+        var pid = _process.Id;
+        var text = new StringBuilder($"pid {pid} alive");
+        try
+        {
+            var status = File.ReadAllLines($"/proc/{pid}/status");
+            foreach (var key in new[] { "State:", "Threads:", "VmRSS:" })
+                text.Append("; ").Append(status.FirstOrDefault(l => l.StartsWith(key))?.Replace('\t', ' ') ?? key + " ?");
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            text.Append($"; cpu {(long.Parse(fields[11]) + long.Parse(fields[12])) * 10} ms");
+            var waits = Directory.GetDirectories($"/proc/{pid}/task").Select(t =>
+            {
+                try
+                {
+                    var ts = File.ReadAllText(Path.Combine(t, "stat"));
+                    var state = ts[(ts.LastIndexOf(')') + 2)..].Split(' ')[0];
+                    var wchan = File.Exists(Path.Combine(t, "wchan")) ? File.ReadAllText(Path.Combine(t, "wchan")) : "?";
+                    return $"{state}:{(wchan is "" or "0" ? "-" : wchan)}";
+                }
+                catch (IOException) { return "gone"; }
+            }).GroupBy(w => w).OrderByDescending(g => g.Count()).Select(g => $"{g.Count()}×{g.Key}");
+            text.Append("; threads by state:wait ").Append(string.Join(", ", waits));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            text.Append($"; /proc unreadable ({e.Message})");
+        }
+        var cli = await TryCli("get system status", 3000);
+        text.Append(cli is null ? "; admin endpoint: no answer in 3 s" : $"; admin endpoint answers ({cli.Output.Split('\n').FirstOrDefault()})");
+        return text.ToString();
+    }
+
     public void Dispose() => Kill9();
 }
