@@ -48,6 +48,8 @@ public sealed record ClientDataPlaneCounters
     public long IkeSent { get; init; }
     public long IkeReceived { get; init; }
     public long IkeRetransmits { get; init; }
+    /// <summary>Dials negotiated again from IKE_SA_INIT after an IKE_AUTH nobody answered (<see cref="DialupClientSettings.IkeNegotiations"/>).</summary>
+    public long IkeRenegotiations { get; init; }
     /// <summary>IKE datagrams the initiator ignored (not ours, stale, forged, not IKE on 4500).</summary>
     public long IkeDropped { get; init; }
     /// <summary>RFC 3948 NAT keepalives sent while ESP goes in UDP.</summary>
@@ -70,7 +72,7 @@ public sealed record ClientDataPlaneCounters
         $"esp tx {EspSentPackets}/{EspSentBytes} rx {EspReceivedPackets}/{EspReceivedBytes} dec {Decrypted}/{DecryptedBytes} lan {ForwardedToLan}; "
         + $"drops replay {ReplayDrops} old {TooOldDrops} icv {IcvFailures} spi {UnknownSpi} malformed {MalformedEsp}; "
         + $"lan no-tunnel {LanNoTunnel} selector {LanOutsideSelector} inner {InnerDropped} ttl {TtlExceeded} send-fail {SendFailures} ignored {Ignored}; "
-        + $"ike tx {IkeSent} rx {IkeReceived} retx {IkeRetransmits} dropped {IkeDropped} natt-keepalive {NatKeepalivesSent} child-rekeys {ChildSaRekeys}; seq in {InboundLastSeq:x8} out {OutboundNextSeq:x8}");
+        + $"ike tx {IkeSent} rx {IkeReceived} retx {IkeRetransmits} renegotiated {IkeRenegotiations} dropped {IkeDropped} natt-keepalive {NatKeepalivesSent} child-rekeys {ChildSaRekeys}; seq in {InboundLastSeq:x8} out {OutboundNextSeq:x8}");
 }
 
 /// <summary>One ESP packet the client's anti-replay window refused (<see cref="DialupClientGateway.RecentAntiReplayDrops"/>).</summary>

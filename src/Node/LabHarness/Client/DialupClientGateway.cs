@@ -35,6 +35,8 @@ public sealed class DialupClientGateway : IDisposable
     private TaskCompletionSource<bool>? _dpd;
     private byte[]? _pending;
     private string _pendingName = "";
+    /// <summary>Negotiations started for the dial under way (1 + those restarted after an unanswered IKE_AUTH).</summary>
+    private int _negotiations;
     private int _pendingSends;
     private TimeSpan _pendingDelay;
     private TimeSpan _pendingWaited;
@@ -66,6 +68,8 @@ public sealed class DialupClientGateway : IDisposable
         ArgumentNullException.ThrowIfNull(settings);
         if (settings.IkeMaxTransmissions < 1)
             throw new ArgumentOutOfRangeException(nameof(settings), "IkeMaxTransmissions must be at least 1.");
+        if (settings.IkeNegotiations < 1)
+            throw new ArgumentOutOfRangeException(nameof(settings), "IkeNegotiations must be at least 1.");
         if (settings.IkeRetransmitInterval <= TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(settings), "IkeRetransmitInterval must be positive.");
         _ = new ReplayWindow(settings.ReplayWindowSize); // validates the size now rather than at the first SA
@@ -158,18 +162,11 @@ public sealed class DialupClientGateway : IDisposable
                 return Task.FromResult(_established);
             if (_state == ClientTunnelState.Dialing && _dial is not null)
                 return _dial.Task;
-            TearDown();
-            // RFC 7296 §2.23: an initiator may start on 4500 (the UdpEncapsulation switch); otherwise it starts on 500
-            // and the initiator itself floats to 4500 after IKE_SA_INIT if NAT detection (Ike.NatTraversal) says so.
-            int port = _settings.UdpEncapsulation ? IkeUdp.NatTPort : IkeUdp.IkePort;
-            _initiator = new IkeInitiator(_settings.Ike, new IPEndPoint(_settings.WanAddress.Address, port),
-                new IPEndPoint(_settings.RemoteGateway, port), _settings.Random);
             dial = _dial = new TaskCompletionSource<IkeSaEstablished>(TaskCreationOptions.RunContinuationsAsynchronously);
             _state = ClientTunnelState.Dialing;
             _lastError = null;
-            var request = _initiator.Start();
-            Arm(request);
-            first = Outgoing(request);
+            _negotiations = 0;
+            first = StartNegotiationLocked();
         }
         SendIke(first);
         if (cancel.CanBeCanceled)
@@ -178,6 +175,21 @@ public sealed class DialupClientGateway : IDisposable
             dial.Task.ContinueWith(_ => registration.Dispose(), TaskScheduler.Default);
         }
         return dial.Task;
+    }
+
+    // Called with _ike held: a new IKE SA from IKE_SA_INIT (new SPI, nonce and DH), for the dial under way.
+    private IkeDatagram StartNegotiationLocked()
+    {
+        TearDown();
+        _negotiations++;
+        // RFC 7296 §2.23: an initiator may start on 4500 (the UdpEncapsulation switch); otherwise it starts on 500
+        // and the initiator itself floats to 4500 after IKE_SA_INIT if NAT detection (Ike.NatTraversal) says so.
+        int port = _settings.UdpEncapsulation ? IkeUdp.NatTPort : IkeUdp.IkePort;
+        _initiator = new IkeInitiator(_settings.Ike, new IPEndPoint(_settings.WanAddress.Address, port),
+            new IPEndPoint(_settings.RemoteGateway, port), _settings.Random);
+        var request = _initiator.Start();
+        Arm(request);
+        return Outgoing(request);
     }
 
     /// <summary>
@@ -409,8 +421,19 @@ public sealed class DialupClientGateway : IDisposable
             {
                 var why = $"no answer from {_settings.RemoteGateway}:{_initiator!.GatewayPort} to {_pendingName} after {_pendingSends} transmission(s) over {_pendingWaited.TotalSeconds:0.###} s";
                 Disarm();
+                // IKE_SA_INIT was answered, so a gateway is there; an IKE_AUTH nobody answers means the half-open SA is
+                // gone where it now lands (the DC router moved the flow to another FGSP member, which never saw that
+                // IKE_SA_INIT, or the responder restarted). An initiator then negotiates again from IKE_SA_INIT, as
+                // strongSwan does for keyingtries and a FortiOS client with auto-negotiate: bounded by IkeNegotiations.
+                if (_state == ClientTunnelState.Dialing && _initiator.Phase == IkeInitiatorPhase.AuthSent && _negotiations < _settings.IkeNegotiations)
+                {
+                    _tally.Add(ref _tally.IkeRenegotiations);
+                    _lastError = why + "; negotiating again";
+                    resend = StartNegotiationLocked();
+                    goto send;
+                }
                 if (_state == ClientTunnelState.Dialing)
-                    FailDialLocked(why);
+                    FailDialLocked(_negotiations > 1 ? $"{why} (negotiation {_negotiations} of {_settings.IkeNegotiations})" : why);
                 else if (_state == ClientTunnelState.Up)
                     GoDown(why);
                 return;
@@ -421,6 +444,7 @@ public sealed class DialupClientGateway : IDisposable
             _retransmitTimer.Change(_pendingDelay, Timeout.InfiniteTimeSpan);
             _tally.Add(ref _tally.IkeRetransmits);
         }
+        send:
         SendIke(resend);
     }
 
@@ -697,7 +721,7 @@ public sealed class DialupClientGateway : IDisposable
         public long EspSentPackets, EspSentBytes, EspReceivedPackets, EspReceivedBytes, Decrypted, DecryptedBytes, ForwardedToLan;
         public long ReplayDrops, TooOldDrops, IcvFailures, UnknownSpi, MalformedEsp;
         public long LanNoTunnel, LanOutsideSelector, InnerDropped, TtlExceeded, SendFailures, Ignored;
-        public long IkeSent, IkeReceived, IkeRetransmits, IkeDropped, NatKeepalivesSent, ChildSaRekeys;
+        public long IkeSent, IkeReceived, IkeRetransmits, IkeDropped, NatKeepalivesSent, ChildSaRekeys, IkeRenegotiations;
 
         public void Add(ref long field, long by = 1) => Interlocked.Add(ref field, by);
 
@@ -739,6 +763,7 @@ public sealed class DialupClientGateway : IDisposable
             IkeDropped = Volatile.Read(ref IkeDropped),
             NatKeepalivesSent = Volatile.Read(ref NatKeepalivesSent),
             ChildSaRekeys = Volatile.Read(ref ChildSaRekeys),
+            IkeRenegotiations = Volatile.Read(ref IkeRenegotiations),
             InboundLastSeq = inboundLastSeq,
             OutboundNextSeq = outboundNextSeq,
         };

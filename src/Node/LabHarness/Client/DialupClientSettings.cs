@@ -47,6 +47,13 @@ public sealed record DialupClientSettings(IkeInitiatorSettings Ike)
     public int IkeMaxTransmissions { get; init; } = 5;
 
     /// <summary>
+    /// How many negotiations one dial may start: after an IKE_AUTH unanswered through all its transmissions, the dial
+    /// starts again from IKE_SA_INIT with a new IKE SA (strongSwan's ipsec.conf `keyingtries`, 3 by default; a FortiOS
+    /// client with auto-negotiate keeps trying). An unanswered IKE_SA_INIT still fails the dial: nobody is there.
+    /// </summary>
+    public int IkeNegotiations { get; init; } = 3;
+
+    /// <summary>
     /// As FortiOS does for a static phase1 without auto-negotiate: traffic from the LAN that finds no tunnel starts
     /// the dial (and is dropped, counted as <see cref="ClientDataPlaneCounters.LanNoTunnel"/>). Off by default so a
     /// test or drill decides when the tunnel comes up.

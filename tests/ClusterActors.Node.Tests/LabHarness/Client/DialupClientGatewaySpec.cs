@@ -14,6 +14,7 @@ public sealed class DialupClientGatewaySpec
 {
     private const int IkeExchangeTypeOffset = 18;
     private const byte IkeSaInit = 34;
+    private const byte IkeAuth = 35;
     private const uint Jump = 1u << 28;
 
     [Fact]
@@ -215,6 +216,53 @@ public sealed class DialupClientGatewaySpec
         Assert.Equal(error.Message, lab.Client.LastError);
         Assert.Equal(3, lab.Gateway.IkeRequestsSeen);
         Assert.Equal(2, lab.Client.Counters.IkeRetransmits);
+    }
+
+    /// <summary>The exchange type and initiator SPI of a datagram the client sent on the WAN, null when it is not IKE on 500.</summary>
+    private static (byte Exchange, ulong SpiI)? IkeOf(byte[] frame)
+    {
+        if (!Ipv4Packet.TryParse(frame, out var ip, out _) || !UdpPacket.TryParse(ip, out var udp) || udp.Payload.Length < 28) return null;
+        return (udp.Payload[IkeExchangeTypeOffset], System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(udp.Payload));
+    }
+
+    [Fact]
+    public async Task An_IKE_AUTH_nobody_answers_starts_a_new_negotiation_and_the_dial_completes()
+    {
+        // The gateway answered IKE_SA_INIT, then every IKE_AUTH of that IKE SA is lost: as when the DC router moves the
+        // flow to an FGSP member that never saw the IKE_SA_INIT (a CI trial: "no answer … to IKE_AUTH after 5
+        // transmission(s) over 15.5 s" while the lab's router, probing every 20 ms, withdrew and restored a next hop).
+        using var lab = new ClientLab(s => s with { IkeRetransmitInterval = TimeSpan.FromMilliseconds(50), IkeMaxTransmissions = 3 });
+        ulong? firstSpi = null;
+        lab.Wan.Drop = p =>
+        {
+            if (p.From != "client1/port1" || IkeOf(p.Bytes) is not { } ike) return false;
+            firstSpi ??= ike.SpiI;
+            return ike.Exchange == IkeAuth && ike.SpiI == firstSpi;
+        };
+
+        await lab.Client.DialAsync().WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(ClientTunnelState.Up, lab.Client.State);
+        Assert.Equal(1, lab.Client.Counters.IkeRenegotiations);
+        var sent = lab.FromClientOnWan.Select(p => IkeOf(p.ToBytes())).OfType<(byte Exchange, ulong SpiI)>().ToList();
+        // INIT, AUTH ×3 (lost), then a new IKE SA: INIT and AUTH under another SPI.
+        Assert.Equal([IkeSaInit, IkeAuth, IkeAuth, IkeAuth, IkeSaInit, IkeAuth], sent.Select(i => i.Exchange));
+        Assert.NotEqual(sent[0].SpiI, sent[4].SpiI);
+    }
+
+    [Fact]
+    public async Task An_IKE_AUTH_never_answered_fails_the_dial_after_the_bounded_negotiations()
+    {
+        using var lab = new ClientLab(s => s with { IkeRetransmitInterval = TimeSpan.FromMilliseconds(50), IkeMaxTransmissions = 2, IkeNegotiations = 3 });
+        lab.Wan.Drop = p => p.From == "client1/port1" && IkeOf(p.Bytes) is { Exchange: IkeAuth };
+
+        var error = await Assert.ThrowsAsync<ClientDialFailedException>(() => lab.Client.DialAsync().WaitAsync(TimeSpan.FromSeconds(5)));
+
+        Assert.Contains("to IKE_AUTH after 2 transmission(s)", error.Message);
+        Assert.Contains("(negotiation 3 of 3)", error.Message);
+        Assert.Equal(ClientTunnelState.Failed, lab.Client.State);
+        Assert.Equal(2, lab.Client.Counters.IkeRenegotiations);
+        Assert.Equal(3, lab.Gateway.IkeRequestsSeen); // the three IKE_SA_INITs; every IKE_AUTH was lost on the way
     }
 
     [Fact]
