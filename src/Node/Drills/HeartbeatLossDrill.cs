@@ -49,6 +49,10 @@ public static class HeartbeatLossDrill
         public double? FalseFailoverAtLoss { get; init; }
         /// <summary>From before the step's first impairment was set to the poll that saw the false failover.</summary>
         public double? FalseFailoverAfterMs { get; init; }
+        /// <summary>How late the owner's timers ran from one detection window and one interval before the step to the false
+        /// failover (embedded; null where the lab cannot measure it): heartbeats it held back then count toward the peer's
+        /// detection, so the failover may come that much earlier into the step.</summary>
+        public double? OwnerTimersLateBeforeFailoverMs { get; init; }
         public string? FalseFailoverSeen { get; init; }
         /// <summary>The ramp as run: it stops at the step of the first false failover.</summary>
         public required IReadOnlyList<Step> Steps { get; init; }
@@ -251,7 +255,21 @@ public static class HeartbeatLossDrill
             return counts;
         }
         var measured = new List<Step>();
-        double? failoverLoss = null, failoverAfter = null;
+        double? failoverLoss = null, failoverAfter = null, ownerLateBefore = null;
+        // The owner's timer lateness (embedded: UnitTimerLag) sampled at every poll: a stall of the owner just before a
+        // step holds back heartbeats its peer counts toward the detection, so a false failover can come that much earlier
+        // into the step (a CI trial: "605 ms" into the 100 % step, the owner having sent 6 heartbeats in its first 0.6 s).
+        var ownerLate = new List<(double AtMs, double LateMs)>();
+        void SampleOwnerLate()
+        {
+            if (lab.UnitTimersLate(owner) is { } l) ownerLate.Add((wall.Elapsed.TotalMilliseconds, l.TotalMilliseconds));
+        }
+        double? OwnerLateSince(double sinceMs)
+        {
+            if (ownerLate.Count == 0) return null;
+            var from = ownerLate.LastOrDefault(x => x.AtMs <= sinceMs, ownerLate[0]);
+            return Math.Max(0, ownerLate[^1].LateMs - from.LateMs);
+        }
         string? failoverSeen = null;
         foreach (var loss in steps)
         {
@@ -260,6 +278,7 @@ public static class HeartbeatLossDrill
             // an nsenter of ~100 ms, and the owner's rule already drops while the peer's is set and the counters are
             // read. Counted from after them, a CI trial saw the peer take over "993 ms" into a step whose detection
             // can be no shorter than 1,000 ms (1,200 less the interval of the last heartbeat that got through).
+            SampleOwnerLate();
             var stepClock = Stopwatch.StartNew();
             if (options.Impair)
                 foreach (var u in pair)
@@ -274,12 +293,15 @@ public static class HeartbeatLossDrill
             {
                 ct.ThrowIfCancellationRequested();
                 var p = await Poll();
+                SampleOwnerLate();
                 polls++;
                 if (p.Primaries > 1) twoPrimaries++;
                 if (p.MaxOwners > 1) twoOwners++;
                 if (p.Swapped is not null && failoverLoss is null)
                 {
                     (failoverLoss, failoverAfter, failoverSeen) = (loss, stepClock.Elapsed.TotalMilliseconds, $"{p.Swapped} with both units alive; tunnels {p.Owners}");
+                    // Over the detection window and one interval before the failover was seen.
+                    ownerLateBefore = OwnerLateSince(wall.Elapsed.TotalMilliseconds - timers.FgcpDetectionMs - timers.HbIntervalMs - failoverAfter.Value);
                     break;
                 }
                 await Task.Delay(PollEvery, ct);
@@ -298,8 +320,11 @@ public static class HeartbeatLossDrill
                 + $"chance of {timers.HbLostThreshold} in a row in {beats} heartbeats one way: {step.ChanceOfRun:0.####}"));
             if (failoverLoss is not null)
             {
+                var lateNote = ownerLateBefore is { } late
+                    ? string.Create(CultureInfo.InvariantCulture, $" ({owner}'s timers ran {late:0} ms late from one detection window before the step)")
+                    : "";
                 await Say(string.Create(CultureInfo.InvariantCulture,
-                    $"  FALSE FAILOVER at loss {F(loss)}% after {failoverAfter:0} ms of the step: {failoverSeen}"));
+                    $"  FALSE FAILOVER at loss {F(loss)}% after {failoverAfter:0} ms of the step: {failoverSeen}") + lateNote);
                 break;
             }
             // Before any false failover the cluster must never show two primaries, nor the tunnel two owners: Checks holds each step to it.
@@ -332,7 +357,7 @@ public static class HeartbeatLossDrill
         {
             Scenario = topology.Name, Seed = options.Seed, Owner = owner, Peer = peer, Hbdev = hbdev, HbIntervalMs = timers.HbIntervalMs,
             HbLostThreshold = timers.HbLostThreshold, FalseFailoverAtLoss = failoverLoss, FalseFailoverAfterMs = failoverAfter,
-            FalseFailoverSeen = failoverSeen, Steps = measured, HealedAfterMs = healed, HealWithinMs = healWithin.TotalMilliseconds,
+            OwnerTimersLateBeforeFailoverMs = ownerLateBefore, FalseFailoverSeen = failoverSeen, Steps = measured, HealedAfterMs = healed, HealWithinMs = healWithin.TotalMilliseconds,
             NotHealed = healed is null ? $"{last.Primaries} primaries, tunnels {last.Owners}" : null, FastTimers = options.FastTimers, Mode = lab.Mode,
             Impair = options.Impair, Hold = hold, Timers = timers, Cast = cast.Entries, StartedAt = startedAt,
             DurationS = Math.Round(wall.Elapsed.TotalSeconds, 1), DialedVia = dialedVia, DialNextHop = dial.NextHop,
