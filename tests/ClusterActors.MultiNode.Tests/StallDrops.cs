@@ -2,7 +2,6 @@ using ClusterActors.Actors.Telemetry;
 using Akka.Actor;
 using ClusterActors.Actors.Forwarding;
 using ClusterActors.Actors.Ipsec;
-using ClusterActors.Node.Drills;
 using ClusterActors.Node.Hosting;
 
 namespace ClusterActors.MultiNode.Tests;

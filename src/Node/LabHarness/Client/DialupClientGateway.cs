@@ -411,13 +411,21 @@ public sealed class DialupClientGateway : IDisposable
 
     private void OnRetransmitTimer()
     {
-        IkeDatagram resend;
+        IkeDatagram send;
         lock (_ike)
         {
             if (_pending is null || _disposed)
                 return;
             _pendingWaited += _pendingDelay;
-            if (_pendingSends >= _settings.IkeMaxTransmissions)
+            if (_pendingSends < _settings.IkeMaxTransmissions)
+            {
+                send = Outgoing(_pending);
+                _pendingSends++;
+                _pendingDelay += _pendingDelay;
+                _retransmitTimer.Change(_pendingDelay, Timeout.InfiniteTimeSpan);
+                _tally.Add(ref _tally.IkeRetransmits);
+            }
+            else
             {
                 var why = $"no answer from {_settings.RemoteGateway}:{_initiator!.GatewayPort} to {_pendingName} after {_pendingSends} transmission(s) over {_pendingWaited.TotalSeconds:0.###} s";
                 Disarm();
@@ -425,27 +433,20 @@ public sealed class DialupClientGateway : IDisposable
                 // gone where it now lands (the DC router moved the flow to another FGSP member, which never saw that
                 // IKE_SA_INIT, or the responder restarted). An initiator then negotiates again from IKE_SA_INIT, as
                 // strongSwan does for keyingtries and a FortiOS client with auto-negotiate: bounded by IkeNegotiations.
-                if (_state == ClientTunnelState.Dialing && _initiator.Phase == IkeInitiatorPhase.AuthSent && _negotiations < _settings.IkeNegotiations)
+                if (_state != ClientTunnelState.Dialing || _initiator.Phase != IkeInitiatorPhase.AuthSent || _negotiations >= _settings.IkeNegotiations)
                 {
-                    _tally.Add(ref _tally.IkeRenegotiations);
-                    _lastError = why + "; negotiating again";
-                    resend = StartNegotiationLocked();
-                    goto send;
+                    if (_state == ClientTunnelState.Dialing)
+                        FailDialLocked(_negotiations > 1 ? $"{why} (negotiation {_negotiations} of {_settings.IkeNegotiations})" : why);
+                    else if (_state == ClientTunnelState.Up)
+                        GoDown(why);
+                    return;
                 }
-                if (_state == ClientTunnelState.Dialing)
-                    FailDialLocked(_negotiations > 1 ? $"{why} (negotiation {_negotiations} of {_settings.IkeNegotiations})" : why);
-                else if (_state == ClientTunnelState.Up)
-                    GoDown(why);
-                return;
+                _tally.Add(ref _tally.IkeRenegotiations);
+                _lastError = why + "; negotiating again";
+                send = StartNegotiationLocked();
             }
-            resend = Outgoing(_pending);
-            _pendingSends++;
-            _pendingDelay += _pendingDelay;
-            _retransmitTimer.Change(_pendingDelay, Timeout.InfiniteTimeSpan);
-            _tally.Add(ref _tally.IkeRetransmits);
         }
-        send:
-        SendIke(resend);
+        SendIke(send);
     }
 
     /// <summary>An IKE UDP payload (framed) and the ports it goes between.</summary>
