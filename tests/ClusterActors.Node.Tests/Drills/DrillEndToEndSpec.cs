@@ -38,9 +38,9 @@ public sealed class DrillEndToEndSpec(ITestOutputHelper output) : IDisposable
         var reports = Assert.Single(Directory.GetDirectories(_dir));
         var md = Path.Combine(reports, "fgcp-failover-1.md");
         if (File.Exists(md)) output.WriteLine(await File.ReadAllTextAsync(md));
-        Assert.Equal(0, exit);
-        Assert.Equal("", stderr.ToString());
         var text = stdout.ToString();
+        ExitAssert.Zero(exit, text, stderr.ToString());
+        Assert.Equal("", stderr.ToString());
         Assert.Contains("  lab up … 4 units, FGCP clusters DC2_VM1+DC2_VM2 (primary DC2_VM1) and DC2_VM3+DC2_VM4 (primary DC2_VM3)", text);
         Assert.Contains("  tunnel up via DC2_VM1 ", text);
         Assert.Contains("  traffic 1000 pps steady through DC2_VM1\n", text);

@@ -35,7 +35,7 @@ public sealed class ForcedFailoverDrillSpec(ITestOutputHelper output) : IDisposa
             output.WriteLine($"--- stdout:\n{stdout}\n--- stderr:\n{stderr}");
         }
         var text = stdout.ToString();
-        Assert.Equal(DrillCommand.Passed, exit);
+        ExitAssert.Zero(exit, text, stderr.ToString());
         Assert.Matches(@"  fault: DC2_VM1: execute ha failover set 1 at \d+\.\d{3} s", text);
         Assert.Matches(@"  DC2_VM2 reports itself Primary after \d\.\d{3} s\n", text);
         Assert.Matches(@"  DC2_VM2 sync-primary for vpn1_1 after \d\.\d{3} s\n", text);

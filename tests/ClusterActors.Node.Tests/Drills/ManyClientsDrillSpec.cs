@@ -37,7 +37,7 @@ public sealed class ManyClientsDrillSpec(ITestOutputHelper output) : IDisposable
         var reports = Assert.Single(Directory.GetDirectories(_dir));
         var md = Path.Combine(reports, $"{drill}-1.md");
         if (File.Exists(md)) output.WriteLine(await File.ReadAllTextAsync(md));
-        Assert.Equal(0, exit);
+        ExitAssert.Zero(exit, stdout.ToString(), stderr.ToString());
         Assert.Equal("", stderr.ToString());
         Assert.Contains("\n## Clients\n", await File.ReadAllTextAsync(md));
         using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(reports, $"{drill}-1.json")));

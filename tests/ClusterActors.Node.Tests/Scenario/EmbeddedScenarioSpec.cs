@@ -39,7 +39,7 @@ public sealed class EmbeddedScenarioSpec(ITestOutputHelper output) : IDisposable
             """);
         var (exit, stdout, stderr) = await EmbeddedScript.RunAsync(script, TimeSpan.FromSeconds(40), output);
 
-        Assert.Equal(0, exit);
+        ExitAssert.Zero(exit, stdout, stderr);
         Assert.Equal("", stderr);
         var transcript = stdout;
         Assert.Contains("starting DC2_VM1 … up\n", transcript);
@@ -94,7 +94,7 @@ public sealed class EmbeddedScenarioSpec(ITestOutputHelper output) : IDisposable
             """);
         var (exit, stdout, stderr) = await EmbeddedScript.RunAsync(script, TimeSpan.FromSeconds(60), output, topology);
 
-        Assert.Equal(0, exit);
+        ExitAssert.Zero(exit, stdout, stderr);
         Assert.Equal("", stderr);
         var transcript = stdout;
         Assert.DoesNotContain("expect failed", transcript);
@@ -129,7 +129,7 @@ public sealed class ShippedDrillsScriptSpec(ITestOutputHelper output)
         var script = Path.Combine(AppContext.BaseDirectory, "scenarios", "seed", "drills.script");
         var (exit, stdout, stderr) = await EmbeddedScript.RunAsync(script, TimeSpan.FromSeconds(90), output);
 
-        Assert.Equal(0, exit);
+        ExitAssert.Zero(exit, stdout, stderr);
         var transcript = stdout;
         Assert.DoesNotContain("failed", transcript);
         // Each drill's traffic goes through the unit the document says: first the owner, then its FGCP secondary,

@@ -37,7 +37,7 @@ public sealed class ScenarioPcapSpec(ITestOutputHelper output) : IDisposable
             pcap save {segments}
             """);
         var (exit, stdout, stderr) = await EmbeddedScript.RunAsync(script, TimeSpan.FromSeconds(60), output);
-        Assert.Equal(0, exit);
+        ExitAssert.Zero(exit, stdout, stderr);
         var transcript = stdout;
 
         // Verbosity 6 on port2: an inbound frame to DC2_VM1's virtual MAC (group-id 1, port2 → index 1), the far side unknown.
