@@ -896,8 +896,22 @@ public sealed partial class DockerDrillLab : IDrillLab
         if (!Units.Contains(unit)) throw new ArgumentException($"no unit {unit} in the topology {_cast.Topology}");
     }
 
+    /// <summary>The machine's stalls from the lab's start (<see cref="MachineStalls"/>): the container lab's measure of how
+    /// late the units' and the router's timers ran, which it cannot read inside them.</summary>
+    private readonly MachineStalls _stalls = MachineStalls.Watch();
+
+    public bool LatenessIsMachineWide => true;
+
+    public TimeSpan? RouterProbesLate() => _stalls.Late;
+
+    public TimeSpan? UnitTimersLate(string unit)
+    {
+        lock (_gate) return _down.Contains(unit) ? null : _stalls.Late;
+    }
+
     public async ValueTask DisposeAsync()
     {
+        _stalls.Dispose();
         StopProgressPoller();
         _captures?.Dispose();
         Task[] teardowns;

@@ -259,7 +259,9 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
                 var late = Math.Round((lateNow - lateBefore).TotalMilliseconds);
                 detectionBound += late;
                 lateMs += late;
-                await Say($"the lab router's probe rounds ran {late:0} ms late in all since the fault: its detection bound is {detectionBound:0} ms");
+                await Say(lab.LatenessIsMachineWide
+                    ? $"the machine stood still {late:0} ms in all since the fault (the drill's sleeping probe): the router's detection bound is {detectionBound:0} ms"
+                    : $"the lab router's probe rounds ran {late:0} ms late in all since the fault: its detection bound is {detectionBound:0} ms");
             }
             // Likewise a detection by a unit's own timers (hb-lost-threshold × hb-interval on its clock): the lateness of
             // the detecting units' timers since the fault, the most of any of them, measured on their own schedulers
@@ -271,7 +273,9 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
             {
                 detectionBound += unitLate.Late;
                 lateMs += unitLate.Late;
-                await Say($"{lateUnit}'s timers ran {unitLate.Late:0} ms late in all since the fault: its detection bound is {detectionBound:0} ms");
+                await Say(lab.LatenessIsMachineWide
+                    ? $"the machine stood still {unitLate.Late:0} ms in all since the fault (the drill's sleeping probe): {lateUnit}'s detection bound is {detectionBound:0} ms"
+                    : $"{lateUnit}'s timers ran {unitLate.Late:0} ms late in all since the fault: its detection bound is {detectionBound:0} ms");
             }
             // The unit's own stamp where the lab keeps one, the poll's otherwise: the bound is on the unit, and a poll's
             // answer came back up to ~370 ms after the change in the container lab (CI, strongSwan fgcp-failover: Primary

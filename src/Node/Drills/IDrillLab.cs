@@ -123,7 +123,7 @@ public interface IDrillLab : IAsyncDisposable
     IReadOnlyList<NextHopView> RouterNextHops();
 
     /// <summary>How late the lab router's probe rounds ran against their schedule, summed since it started; null where
-    /// the lab's router does not say (the container lab's).</summary>
+    /// the lab's router does not say (the container lab gives the machine's stalls, <see cref="LatenessIsMachineWide"/>).</summary>
     TimeSpan? RouterProbesLate() => null;
 
     /// <summary>When the DC router itself withdrew the next hop <paramref name="address"/>, by its own clock, at or after
@@ -132,8 +132,14 @@ public interface IDrillLab : IAsyncDisposable
     Task<DateTimeOffset?> RouterWithdrewAt(string address, DateTimeOffset since) => Task.FromResult<DateTimeOffset?>(null);
 
     /// <summary>How late the unit's own timers ran against their schedule, summed since this incarnation of it started
-    /// (<see cref="UnitTimerLag"/>); null when it is down, or where the lab cannot measure it (the container lab's).</summary>
+    /// (<see cref="UnitTimerLag"/>); null when it is down, or where the lab cannot measure it. The container lab, which
+    /// cannot reach into a unit's ActorSystem, gives how long the machine stood still instead (<see cref="MachineStalls"/>,
+    /// <see cref="LatenessIsMachineWide"/>), for the router's probe rounds too.</summary>
     TimeSpan? UnitTimersLate(string unit) => null;
+
+    /// <summary><see cref="UnitTimersLate"/> and <see cref="RouterProbesLate"/> are the machine's stalls as the drill's
+    /// process saw them, not the unit's or router's own timers (the container lab's): said so where they are added.</summary>
+    bool LatenessIsMachineWide => false;
 
     /// <summary>CLIENT1's counters.</summary>
     ClientView Client();

@@ -61,6 +61,7 @@ public sealed class ObservedDrillLab(IDrillLab inner, Action<string, string?, st
     public Task<DateTimeOffset?> RouterWithdrewAt(string address, DateTimeOffset since) => inner.RouterWithdrewAt(address, since);
 
     public TimeSpan? UnitTimersLate(string unit) => inner.UnitTimersLate(unit);
+    public bool LatenessIsMachineWide => inner.LatenessIsMachineWide;
     public ClientView Client() => inner.Client();
 
     public Task Impair(string unit, string port, ClusterActors.Actors.DataPlane.ImpairmentSpec? spec, long seed) =>

@@ -303,6 +303,9 @@ internal sealed class FakeDrillLab : IDrillLab
 
     private bool _killedOne;
 
+    /// <summary>The lateness given is the machine's stalls (the container lab's <see cref="MachineStalls"/>).</summary>
+    public bool LatenessIsMachineWide { get; set; }
+
     public TimeSpan? UnitTimersLate(string unit)
     {
         if (UnitLate is not { } late) return null;
