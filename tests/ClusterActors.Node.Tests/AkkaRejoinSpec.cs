@@ -252,4 +252,54 @@ public sealed class AkkaRejoinSpec
         rule.Heard(U(Vm3, 99), [U(Vm3, 99), U(Vm1)], Member(Vm1, U(Vm1), U(Vm3, 99)));
         Assert.Equal(MinInterval, rule.Spacing);
     }
+
+    /// <summary>The seconds of a 120 s watch in which the rule asks, given whether the view is whole each second.</summary>
+    private List<int> Asks(AkkaRejoin rule, Func<int, bool> whole, Action<int>? each = null)
+    {
+        var asked = new List<int>();
+        for (var t = 0; t < 120; t++)
+        {
+            each?.Invoke(t);
+            if (rule.ShouldAsk(whole(t))) asked.Add(t);
+            _time.Advance(TimeSpan.FromSeconds(1));
+        }
+        return asked;
+    }
+
+    [Fact]
+    public void A_whole_view_is_asked_about_once_per_quiet_interval_and_anything_missing_brings_back_the_one_second_rounds()
+    {
+        var quiet = new AkkaRejoin(Confirm, MinInterval, _time) { QuietAskInterval = TimeSpan.FromSeconds(30) };
+        Assert.Equal([0, 30, 60, 90], Asks(quiet, _ => true));
+
+        // A unit unreachable (or missing) from second 40 to 49: asked every second of it, then quiet again, counted from
+        // the last round that asked.
+        var cut = new AkkaRejoin(Confirm, MinInterval, _time) { QuietAskInterval = TimeSpan.FromSeconds(30) };
+        Assert.Equal([0, 30, .. Enumerable.Range(40, 10), 79, 109], Asks(cut, t => t is < 40 or >= 50));
+
+        // Evidence waiting for confirmation keeps the rounds at one a second even in a whole view (a contact's cluster not
+        // listing this unit is confirmed or cleared by the next answers), until an answer clears it.
+        var evidence = new AkkaRejoin(Confirm, MinInterval, _time) { QuietAskInterval = TimeSpan.FromSeconds(30) };
+        var asked = Asks(evidence, _ => true, t =>
+        {
+            if (t == 10) evidence.Heard(U(Vm2), [U(Vm1), U(Vm2)], Member(Vm1, U(Vm1), U(Vm3)));
+            if (t == 13) evidence.Heard(U(Vm2), [U(Vm1), U(Vm2)], Member(Vm1, U(Vm1), U(Vm2)));
+        });
+        Assert.Equal([0, 10, 11, 12, 42, 72, 102], asked);
+
+        // As the table specs build it (and as a lab without the hocon setting would): every second.
+        Assert.Equal(Enumerable.Range(0, 120), Asks(Rule(), _ => true));
+    }
+
+    [Fact]
+    public void The_view_is_whole_when_every_contact_is_a_live_member_this_unit_reaches_compared_by_host_and_port()
+    {
+        string[] contacts = [Vm1, Vm3, Vm4];
+        (string, bool, bool)[] all = [(Vm1, true, true), (Vm2, true, true), ("akka.ssl.tcp://fortigate@10.0.0.3:2552", true, true), (Vm4, true, true)];
+        Assert.True(AkkaRejoin.IsWhole(contacts, all));
+        Assert.False(AkkaRejoin.IsWhole(contacts, all.Where(m => m.Item1 != Vm4)));                     // not a member here
+        Assert.False(AkkaRejoin.IsWhole(contacts, all.Select(m => m.Item1 == Vm4 ? (Vm4, true, false) : m))); // unreachable
+        Assert.False(AkkaRejoin.IsWhole(contacts, all.Select(m => m.Item1 == Vm1 ? (Vm1, false, true) : m))); // Down, Leaving, Exiting
+        Assert.True(AkkaRejoin.IsWhole([], []));
+    }
 }

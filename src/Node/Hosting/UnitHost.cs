@@ -199,7 +199,8 @@ public sealed class UnitHost : IAsyncDisposable
             Hbdevs = links,
             Rejoin = new AkkaRejoin(cluster.GetTimeSpan("rejoin-confirm-after"), cluster.GetTimeSpan("rejoin-min-interval"), TimeProvider.System)
             {
-                Contacts = o.Contacts
+                Contacts = o.Contacts,
+                QuietAskInterval = cluster.GetTimeSpan("rejoin-quiet-ask-interval")
             }
         };
         if (!o.InsecureAkka && o.Akka.Port != 0)
