@@ -50,8 +50,9 @@ public static class HeartbeatLossDrill
         /// <summary>From before the step's first impairment was set to the poll that saw the false failover.</summary>
         public double? FalseFailoverAfterMs { get; init; }
         /// <summary>How late the owner's timers ran from one detection window and one interval before the step to the false
-        /// failover (embedded; null where the lab cannot measure it): heartbeats it held back then count toward the peer's
-        /// detection, so the failover may come that much earlier into the step.</summary>
+        /// failover (<see cref="IDrillLab.UnitTimersLate"/>: the embedded lab's own measure of them, the container lab's the
+        /// machine's stalls): heartbeats it held back then count toward the peer's detection, so the failover may come
+        /// that much earlier into the step.</summary>
         public double? OwnerTimersLateBeforeFailoverMs { get; init; }
         public string? FalseFailoverSeen { get; init; }
         /// <summary>The ramp as run: it stops at the step of the first false failover.</summary>
@@ -321,7 +322,9 @@ public static class HeartbeatLossDrill
             if (failoverLoss is not null)
             {
                 var lateNote = ownerLateBefore is { } late
-                    ? string.Create(CultureInfo.InvariantCulture, $" ({owner}'s timers ran {late:0} ms late from one detection window before the step)")
+                    ? lab.LatenessIsMachineWide
+                        ? string.Create(CultureInfo.InvariantCulture, $" (the machine stood still {late:0} ms from one detection window before the step, the drill's sleeping probe)")
+                        : string.Create(CultureInfo.InvariantCulture, $" ({owner}'s timers ran {late:0} ms late from one detection window before the step)")
                     : "";
                 await Say(string.Create(CultureInfo.InvariantCulture,
                     $"  FALSE FAILOVER at loss {F(loss)}% after {failoverAfter:0} ms of the step: {failoverSeen}") + lateNote);
