@@ -128,7 +128,10 @@ public sealed class FgcpHeartbeatReplaySpec() : TestKit("akka.loglevel = WARNING
             }
         });
 
-        AwaitCondition(() => Roles(vm1.Fgcp) == $"Primary/{Vm1}", TimeSpan.FromSeconds(5), "the replayed heartbeats kept the dead primary alive");
+        // Polled every 20 ms: AwaitCondition's default interval is a tenth of its timeout, 500 ms here, and two CI runs
+        // measured that poll's wait (2,076 and 1,963 ms "after the primary died" with the timers 1 ms late), not the takeover.
+        AwaitCondition(() => Roles(vm1.Fgcp) == $"Primary/{Vm1}", TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(20),
+            "the replayed heartbeats kept the dead primary alive");
         var took = died.Elapsed;
         var late = lag.Late; // up to the takeover, not the replayer's wind-down
         stop.Cancel();
