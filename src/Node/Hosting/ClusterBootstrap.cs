@@ -118,9 +118,8 @@ public sealed class ClusterBootstrap : ReceiveActor, IWithTimers
     public static string Unique(UniqueAddress u) => $"{u.Address}#{u.Uid}";
 
     /// <summary>
-    /// Once a second while a member (once per quiet interval while its view is whole, <see cref="AkkaRejoin.ShouldAsk"/>):
-    /// asks every contact whom it sees and hands the answers to the rejoin rule; a contact that did not answer since the
-    /// last round that asked counts as silent (a cut path says nothing). Then carries out the rule.
+    /// Once a second while a member (once per quiet interval while its view is whole, <see cref="AkkaRejoin.ShouldAsk"/>): asks every contact whom it sees and hands the answers to the rejoin rule; a contact
+    /// that did not answer since the last check counts as silent (a cut path says nothing). Then carries out the rule.
     /// </summary>
     private void CheckRejoin()
     {
