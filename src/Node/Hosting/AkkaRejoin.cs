@@ -111,43 +111,6 @@ public sealed class AkkaRejoin(TimeSpan confirmAfter, TimeSpan minInterval, Time
         else if (!_evidence.ContainsKey(contact.Address)) _evidence[contact.Address] = (time.GetUtcNow(), verdict);
     }
 
-    /// <summary>
-    /// How often a member whose view is whole (<see cref="ShouldAsk"/>) still asks its contacts. Asking once a second
-    /// cost an idle unit as many remote messages as Akka's own cluster heartbeats (three questions and three answers each
-    /// way in the seed lab) for a question whose answer cannot change while the view is whole;
-    /// `clusteractors.cluster.rejoin-quiet-ask-interval`, 30 s as shipped.
-    /// </summary>
-    public TimeSpan QuietAskInterval { get; init; } = TimeSpan.FromSeconds(1);
-
-    private DateTimeOffset? _lastAsked;
-
-    /// <summary>
-    /// Whether this round asks the contacts whom they see. Every round while the view is not whole (a contact that is not
-    /// a live member here, or is unreachable: a cut, a dead unit, two clusters, a removal the others made during a cut,
-    /// whose quarantine stops this unit's heartbeats reaching them) or while any evidence waits for confirmation or
-    /// clearing; otherwise once per <see cref="QuietAskInterval"/>. While every contact is a live member this unit
-    /// reaches, none of the three cases can be pending unseen: a removal or a quarantine of this unit is an event or
-    /// makes the remover unreachable within Akka's acceptable heartbeat pause, and a contact of another cluster is not
-    /// a member here; the quiet round stays as a safety net.
-    /// </summary>
-    public bool ShouldAsk(bool viewWhole)
-    {
-        var now = time.GetUtcNow();
-        if (viewWhole && _evidence.Count == 0 && _now is null && _lastAsked is { } last && now - last < QuietAskInterval) return false;
-        _lastAsked = now;
-        return true;
-    }
-
-    /// <summary>
-    /// The view is whole when every configured contact (host:port) is a live member (Joining, WeaklyUp, Up) of this
-    /// unit's cluster that it reaches. <paramref name="members"/>: (address, live, reachable) of each member it sees.
-    /// </summary>
-    public static bool IsWhole(IEnumerable<string> contacts, IEnumerable<(string Address, bool Live, bool Reachable)> members)
-    {
-        var reached = members.Where(m => m.Live && m.Reachable).Select(m => HostPort(m.Address)).ToHashSet(StringComparer.Ordinal);
-        return contacts.All(c => reached.Contains(HostPort(c)));
-    }
-
     /// <summary>A contact did not answer or is not a member: no evidence either way, what it said before is forgotten.</summary>
     public void Silent(string contact) => _evidence.Remove(contact);
 

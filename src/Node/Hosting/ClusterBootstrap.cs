@@ -118,15 +118,14 @@ public sealed class ClusterBootstrap : ReceiveActor, IWithTimers
     public static string Unique(UniqueAddress u) => $"{u.Address}#{u.Uid}";
 
     /// <summary>
-    /// Once a second while a member (once per quiet interval while its view is whole, <see cref="AkkaRejoin.ShouldAsk"/>): asks every contact whom it sees and hands the answers to the rejoin rule; a contact
+    /// Once a second while a member: asks every contact whom it sees and hands the answers to the rejoin rule; a contact
     /// that did not answer since the last check counts as silent (a cut path says nothing). Then carries out the rule.
     /// </summary>
     private void CheckRejoin()
     {
         if (_rejoin is null || _restartAsked) return;
-        if (_cluster.SelfMember.Status is MemberStatus.Up or MemberStatus.WeaklyUp && _rejoin.ShouldAsk(ViewWhole()))
+        if (_cluster.SelfMember.Status is MemberStatus.Up or MemberStatus.WeaklyUp)
         {
-            // Silent: not answered since the last round that asked (a quiet round asks nobody).
             foreach (var contact in _contacts.Where(c => !_answeredSinceCheck.Contains(c))) _rejoin.Silent(contact.ToString());
             _answeredSinceCheck.Clear();
             foreach (var contact in _contacts)
@@ -153,15 +152,6 @@ public sealed class ClusterBootstrap : ReceiveActor, IWithTimers
         if (contact is null) return; // the socket only delivers answers to what this actor asked
         _answeredSinceCheck.Add(contact);
         _rejoin.Heard(Unique(_cluster.SelfUniqueAddress), LiveMembers().ToList(), answer.View, ProbeChannel.Datagram);
-    }
-
-    /// <summary>Every contact a live member this unit reaches (<see cref="AkkaRejoin.IsWhole"/>).</summary>
-    private bool ViewWhole()
-    {
-        var state = _cluster.State;
-        var unreachable = state.Unreachable.Select(m => m.UniqueAddress).ToHashSet();
-        return AkkaRejoin.IsWhole(_contacts.Select(c => c.ToString()), state.Members.Select(m =>
-            (m.Address.ToString(), m.Status is MemberStatus.Joining or MemberStatus.WeaklyUp or MemberStatus.Up, !unreachable.Contains(m.UniqueAddress))));
     }
 
     private bool IsMember => _cluster.SelfMember.Status is MemberStatus.Up or MemberStatus.WeaklyUp or MemberStatus.Joining;

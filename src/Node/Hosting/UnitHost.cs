@@ -199,8 +199,7 @@ public sealed class UnitHost : IAsyncDisposable
             Hbdevs = links,
             Rejoin = new AkkaRejoin(cluster.GetTimeSpan("rejoin-confirm-after"), cluster.GetTimeSpan("rejoin-min-interval"), TimeProvider.System)
             {
-                Contacts = o.Contacts,
-                QuietAskInterval = cluster.GetTimeSpan("rejoin-quiet-ask-interval")
+                Contacts = o.Contacts
             }
         };
         if (!o.InsecureAkka && o.Akka.Port != 0)
