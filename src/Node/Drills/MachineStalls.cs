@@ -4,8 +4,9 @@ namespace ClusterActors.Node.Drills;
 
 /// <summary>
 /// How long this machine stood still, as one sleeping thread of the drill's own process sees it: the thread sleeps
-/// <see cref="Period"/> in a loop and every wake-up later than the period and <see cref="Grain"/> adds its excess to
-/// <see cref="Late"/>. The container lab cannot reach into a unit's ActorSystem to measure its timers
+/// <see cref="Period"/> in a loop and every wake-up later than the period and a 10 ms grain adds its excess to
+/// <see cref="Late"/>, counted as its twin <see cref="ClusterActors.Actors.Telemetry.UnitTimerLag.LateBy"/> counts a
+/// unit's timer ticks (a Linux sleep ends up to ~1 ms late when all is well). The container lab cannot reach into a unit's ActorSystem to measure its timers
 /// (<see cref="ClusterActors.Actors.Telemetry.UnitTimerLag"/>, the embedded lab's), but its units are processes on the
 /// same two cores: when the machine stands still (CI's trials logged gaps of 0.3–1.4 s at 40–70 % idle CPU, a sleeping
 /// probe seeing them as every process does), every unit's timers wait as long. Stop 22's CI run saw DC2_VM2 report
@@ -17,17 +18,12 @@ public sealed class MachineStalls : IDisposable
 {
     public static readonly TimeSpan Period = TimeSpan.FromMilliseconds(20);
 
-    /// <summary>Sleeps on Linux end up to ~1 ms late when all is well; a wake-up this much later is a stall.</summary>
-    public static readonly TimeSpan Grain = TimeSpan.FromMilliseconds(10);
-
-    private readonly Thread _thread;
     private volatile bool _stop;
     private long _lateTicks;
 
     private MachineStalls()
     {
-        _thread = new Thread(Loop) { IsBackground = true, Name = "drill-machine-stalls" };
-        _thread.Start();
+        new Thread(Loop) { IsBackground = true, Name = "drill-machine-stalls" }.Start();
     }
 
     /// <summary>Starts measuring from now.</summary>
@@ -37,7 +33,7 @@ public sealed class MachineStalls : IDisposable
     public TimeSpan Late => TimeSpan.FromSeconds((double)Interlocked.Read(ref _lateTicks) / Stopwatch.Frequency);
 
     /// <summary>One wake-up's share: how far its gap went beyond the period and the grain.</summary>
-    public static long LateBy(long gapTicks) => Math.Max(0, gapTicks - (long)((Period + Grain).TotalSeconds * Stopwatch.Frequency));
+    public static long LateBy(long gapTicks) => ClusterActors.Actors.Telemetry.UnitTimerLag.LateBy(gapTicks, Period);
 
     private void Loop()
     {
