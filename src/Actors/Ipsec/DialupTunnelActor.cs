@@ -110,12 +110,19 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     /// record says, the instance never starts below it again: a number is sent once per SA (RFC 4303 §3.3.3).</summary>
     private ulong _sentNext;
     /// <summary>
-    /// After a stall: the generation and the jumped next number the owner held. No CHILD SA rekey is asked until a record
-    /// with a newer generation or with the jump synced comes back: a rekey written on the pre-stall record loses to the
-    /// peer's takeover (generation + 1, old SA) that is still on its way, while the client has taken the new SA and
-    /// deleted the old one (chaos seed 1 run 21 of the 100-run session: a dead tunnel).
+    /// After a stall: the generation the owner held and until when (a Stopwatch timestamp) no CHILD SA rekey is asked,
+    /// unless a record with a newer generation or new SAs comes first: a rekey written on the pre-stall record loses to
+    /// the peer's takeover (generation + 1, old SA) that is still on its way, while the client has taken the new SA and
+    /// deleted the old one (chaos seed 1 run 21 of the 100-run session: a dead tunnel). Released by time, not by the
+    /// jump's own sync coming back: that sync is written at once (<see cref="_syncJumpAtOnce"/>), and its quick return
+    /// says nothing about a peer's record still on its way.
     /// </summary>
-    private (long Generation, ulong Next)? _rekeyHeldAfterStall;
+    private (long Generation, long Until)? _rekeyHeldAfterStall;
+
+    /// <summary>How long a rekey waits after a stall for a takeover made meanwhile: a peer pushes such a record to
+    /// every member at once, so it is in this unit's mailbox when the stall ends; two sync intervals leave a loaded
+    /// machine room to deliver it.</summary>
+    public static readonly TimeSpan RekeyHoldAfterStall = 2 * SequenceSyncInterval;
     private long _rekeyAskedAt = long.MinValue;
 
     /// <summary>How often an owner whose CHILD SA needs a rekey asks its phase1 again (which resends the request).</summary>
@@ -217,9 +224,12 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         else if (role == TunnelRole.SyncPrimary && previous == TunnelRole.Standby)
         {
             // Became the owner (FGCP failover, or our own traffic claim came back): send from the claimed number, or
-            // from where this instance's own sending already got to (since the claim, or before a stall).
-            _out = Outbound(record, TunnelOwnership.OwnerSequence(record));
+            // from where this instance's own sending already got to (since the claim, or before a stall), or, for our
+            // own claim, from where its numbers stand (a stall while it was on its way jumped them before any was sent).
+            var claimed = TunnelOwnership.OwnerSequence(record);
+            _out = Outbound(record, _claiming ? Math.Max(claimed, _out.NextSeq) : claimed);
             _claiming = false;
+            // A stall's jump made while the claim was on its way is synced now (_syncJumpAtOnce, below).
         }
         else if (role == TunnelRole.Standby)
         {
@@ -230,7 +240,8 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         }
         if (role == TunnelRole.SyncPrimary) _synced = (Math.Max(_synced.Out, TunnelOwnership.OwnerSequence(record)), Math.Max(_synced.In, record.ReplayHighest));
         if (rekeyed) _rekeyAskedAt = long.MinValue;
-        if (_rekeyHeldAfterStall is { } held && (rekeyed || record.Generation > held.Generation || record.NextOutboundSeq >= TunnelOwnership.InRecord(held.Next)))
+        if (_syncJumpAtOnce) SyncSequence();
+        if (_rekeyHeldAfterStall is { } held && (rekeyed || record.Generation > held.Generation))
             _rekeyHeldAfterStall = null;
         RekeyIfDue(); // a new owner near the end of the sequence space rekeys at once, not at the next sync tick
     }
@@ -242,8 +253,9 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     /// </summary>
     private void RekeyIfDue()
     {
-        if (!MaySend || !TunnelOwnership.ChildRekeyDue(_out.NextSeq) || _rekeyHeldAfterStall is not null) return;
         var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (_rekeyHeldAfterStall is { } held && now >= held.Until) _rekeyHeldAfterStall = null;
+        if (!MaySend || !TunnelOwnership.ChildRekeyDue(_out.NextSeq) || _rekeyHeldAfterStall is not null) return;
         if (_rekeyAskedAt != long.MinValue && System.Diagnostics.Stopwatch.GetElapsedTime(_rekeyAskedAt, now) < RekeyAskInterval) return;
         _rekeyAskedAt = now;
         _log.Info("{0}: outbound seqno {1:x} is near the end of the 32-bit space: rekeying the CHILD SA", _name, _out.NextSeq);
@@ -273,9 +285,21 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         _out = Outbound(_record, TunnelOwnership.AfterStall(Math.Max(from, _sentNext)));
         _log.Info("{0}: this unit stalled for at least {1:0} ms: outbound seqno moves from {2:x} to {3:x}, past a takeover its peers may have made",
             _name, stalled.Waited.TotalMilliseconds, from, _out.NextSeq);
-        // The next sequence sync writes the jump; a takeover record, if one was made, arrives meanwhile. Rekey after either.
-        _rekeyHeldAfterStall = (_record.Generation, _out.NextSeq);
+        // The jump is written now, not at the next sync tick: a peer that claims the tunnel within that second (the
+        // router moved the client back meanwhile) would otherwise start from the pre-stall record + 2^28, below what
+        // this unit sends now, and the client would drop it all as too old (RepeatedFailoverSpec, CI trial 10 of the
+        // thirteenth session: move 44's owner stalled and jumped to 0x40000017, move 45's claim sent from 0x30000017).
+        HoldRekeyAfterStall();
+        _syncJumpAtOnce = true;
+        SyncSequence();
     }
+
+    /// <summary>Set where the outbound numbers jumped above the record: the next <see cref="SyncSequence"/> is due now
+    /// (or, for a claim still on its way, as soon as the claim comes back).</summary>
+    private bool _syncJumpAtOnce;
+
+    private void HoldRekeyAfterStall() =>
+        _rekeyHeldAfterStall = (_record.Generation, System.Diagnostics.Stopwatch.GetTimestamp() + (long)(RekeyHoldAfterStall.TotalSeconds * System.Diagnostics.Stopwatch.Frequency));
 
     private bool MaySend => _role == TunnelRole.SyncPrimary || _claiming;
 
@@ -312,9 +336,11 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         _steppedDown = false;
         var from = Math.Max(_out.NextSeq, _sentNext);
         _out = Outbound(_record, TunnelOwnership.AfterStall(from));
-        _rekeyHeldAfterStall = (_record.Generation, _out.NextSeq);
+        HoldRekeyAfterStall();
         _log.Info("{0}: this unit is its FGCP cluster's primary again and no newer claim reached it: it owns the tunnel again, outbound seqno moves from {1:x} to {2:x}",
             _name, from, _out.NextSeq);
+        _syncJumpAtOnce = true;
+        SyncSequence();
     }
 
     /// <summary>
@@ -410,6 +436,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     private void SyncSequence()
     {
         if (_role != TunnelRole.SyncPrimary) return;
+        _syncJumpAtOnce = false;
         var now = (Out: _out.NextSeq, In: _in.Window.Highest);
         if (now == _synced) return;
         _synced = now;

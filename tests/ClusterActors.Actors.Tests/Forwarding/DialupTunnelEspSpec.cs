@@ -150,7 +150,7 @@ public sealed class DialupTunnelEspSpec : TestKit
         var (toGateway, _) = Client(record);
         var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6));
 
-        tunnel.Tell(new UnitStalled(TimeSpan.FromSeconds(2)));
+        tunnel.Tell(new UnitStalled(DialupTunnelActor.RekeyHoldAfterStall));
         tunnel.Tell(Arrived(toGateway.Seal(Echo(Pc1, Server, 1))));
         ExpectMsg<ClaimTunnelByTraffic>();
         ExpectMsg<TunnelDecrypted>();
@@ -215,17 +215,67 @@ public sealed class DialupTunnelEspSpec : TestKit
     }
 
     [Fact]
-    public void A_stalled_owner_that_nobody_took_over_rekeys_once_its_jump_is_synced()
+    public void A_stalled_owner_that_nobody_took_over_rekeys_once_the_hold_for_a_takeover_is_over()
     {
         var record = Keyed(TunnelOwnershipSpec.Record(owner: Self, group: 1, nextSeq: 0xc0000001));
         var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6));
+        var stalledAt = System.Diagnostics.Stopwatch.StartNew();
         tunnel.Tell(new UnitStalled(TimeSpan.FromSeconds(1)));
-        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 1)));
-        // Its sequence sync (every second) carries the jump; the phase1 writes it and the record comes back.
-        var sync = FishForMessage<SyncTunnelSequence>(_ => true, TimeSpan.FromSeconds(3));
-        Assert.Equal(0xe0000002u, sync.NextOutboundSeq);
+        // The jump is synced at once; the phase1 writes it and the record comes back, which does not end the hold.
+        var sync = ExpectMsg<SyncTunnelSequence>();
+        Assert.Equal(0xe0000001u, sync.NextOutboundSeq);
         tunnel.Tell(new TunnelRecordChanged(record with { NextOutboundSeq = sync.NextOutboundSeq, SyncSeq = record.SyncSeq + 1 }));
-        Assert.Equal(record.Key, FishForMessage<RekeyTunnelChild>(_ => true).Key);
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 1)));
+        Assert.Equal(0xe0000001u, SeqOf(ExpectMsg<TunnelEncrypted>()));
+        // No takeover came within the hold: the sequence sync tick after it asks the rekey.
+        Assert.Equal(record.Key, FishForMessage<RekeyTunnelChild>(_ => true, DialupTunnelActor.RekeyHoldAfterStall + TimeSpan.FromSeconds(3)).Key);
+        Assert.True(stalledAt.Elapsed >= DialupTunnelActor.RekeyHoldAfterStall, $"rekey asked {stalledAt.ElapsedMilliseconds} ms after the stall, within the hold");
+    }
+
+    /// <summary>
+    /// RepeatedFailoverSpec, CI trial 10 of the thirteenth session: DC2_VM1 took vpn1_1 back (move 44), stalled, jumped
+    /// to 0x40000017 and sent from there; the router moved the client to DC2_VM3 (move 45) before DC2_VM1's next
+    /// sequence sync, so DC2_VM3 claimed from the last synced 0x20000017 + 2^28 and CLIENT1 dropped its replies as too
+    /// old. The jump is synced before anything is sent from it.
+    /// </summary>
+    [Fact]
+    public void A_stalled_owner_syncs_its_jump_before_it_sends_from_it()
+    {
+        var record = Keyed(TunnelOwnershipSpec.Record(owner: Self, group: 2, nextSeq: 0x20000017));
+        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6));
+        tunnel.Tell(new UnitStalled(TimeSpan.FromMilliseconds(984)));
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 1)));
+        var sync = ExpectMsg<SyncTunnelSequence>(); // first: not one sequence sync interval later
+        Assert.Equal(0x40000017u, sync.NextOutboundSeq);
+        Assert.Equal(0x40000017u, SeqOf(ExpectMsg<TunnelEncrypted>()));
+        // A peer claiming from the synced record starts past every number this unit sent.
+        Assert.True(TunnelOwnership.TakeoverSequence(sync.NextOutboundSeq) > 0x40000017u);
+    }
+
+    /// <summary>
+    /// A unit that stalled while its traffic claim was on its way: the claim comes back with the number it was made
+    /// from, below the stall's jump. The instance keeps the jump (a peer may have sent from past the claim meanwhile)
+    /// and syncs it as soon as the claim makes it the owner.
+    /// </summary>
+    [Fact]
+    public void A_stall_while_a_claim_is_on_its_way_keeps_its_jump_when_the_claim_comes_back_and_syncs_it()
+    {
+        var record = Keyed(TunnelOwnershipSpec.Record(owner: "FGVM02TM22000001", group: 1, nextSeq: 0x120));
+        var (toGateway, fromGateway) = Client(record);
+        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6));
+        tunnel.Tell(Arrived(toGateway.Seal(Echo(Pc1, Server, 1))));
+        ExpectMsg<ClaimTunnelByTraffic>();
+        ExpectMsg<TunnelDecrypted>();
+        tunnel.Tell(new UnitStalled(TimeSpan.FromSeconds(1)));
+        var claimed = TunnelOwnership.Claim(record, Self, 2);
+        Assert.Equal(0x10000120u, claimed.NextOutboundSeq);
+        tunnel.Tell(new TunnelRecordChanged(claimed));
+        var sync = ExpectMsg<SyncTunnelSequence>();
+        Assert.Equal(0x30000120u, sync.NextOutboundSeq);
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 1)));
+        var outer = ExpectMsg<TunnelEncrypted>();
+        Assert.Equal(0x30000120u, SeqOf(outer));
+        Assert.True(fromGateway.TryOpen(EspOf(outer), out _, out var why), why.ToString());
     }
 
     [Fact]
