@@ -37,6 +37,9 @@ public sealed class JsonUnitLogs : IDisposable
     private readonly LineLogWriter _errLines;
     private readonly Logger _logger;
 
+    private readonly TextWriter _originalOut = Console.Out;
+    private readonly TextWriter _originalErr = Console.Error;
+
     private JsonUnitLogs(TextWriter stdout, TextWriter stderr, string hostname, string serial)
     {
         _out = stdout;
@@ -70,12 +73,37 @@ public sealed class JsonUnitLogs : IDisposable
     }
 
     /// <summary>Replaces the console's writers until disposed. One unit per process: hostname and serial are the process's.</summary>
+    /// <remarks>
+    /// The JSON lines go to the process's file descriptors 1 and 2 through writers of their own, never through the
+    /// console's: on Unix every write of a console stream takes the lock of <see cref="Console.Out"/>
+    /// (ConsolePal.Write), which is here the synchronized line writer the host's lines hold while they wait for the
+    /// sink's lock. A unit whose host printed its "up" line while Akka logged deadlocked on those two locks and wrote
+    /// nothing more (1 start in 40 here, twice in CI: JsonLogsProcessSpec, README.md here "The silent start").
+    /// </remarks>
     public static JsonUnitLogs Install(string hostname, string serial)
     {
-        var logs = new JsonUnitLogs(Console.Out, Console.Error, hostname, serial);
+        var logs = new JsonUnitLogs(Descriptor(1, Console.OpenStandardOutput), Descriptor(2, Console.OpenStandardError), hostname, serial);
         Console.SetOut(TextWriter.Synchronized(logs._outLines));
         Console.SetError(TextWriter.Synchronized(logs._errLines));
         return logs;
+    }
+
+    /// <summary>A writer straight onto a file descriptor the process inherited (a pipe, a file, a terminal), not owned:
+    /// the console's stream where the descriptor cannot be opened so (not Unix).</summary>
+    private static TextWriter Descriptor(int fd, Func<Stream> console)
+    {
+        Stream stream;
+        try
+        {
+            stream = OperatingSystem.IsWindows()
+                ? console()
+                : new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: false), FileAccess.Write, bufferSize: 0);
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            stream = console();
+        }
+        return new StreamWriter(stream, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false)) { AutoFlush = false };
     }
 
     /// <summary>Akka's side only, onto a writer: for specs of <see cref="SerilogAkkaLogger"/> in a process that keeps its console.</summary>
@@ -106,11 +134,13 @@ public sealed class JsonUnitLogs : IDisposable
     {
         _outLines.Flush();
         _errLines.Flush();
-        Console.SetOut(_out);
-        Console.SetError(_err);
+        Console.SetOut(_originalOut);
+        Console.SetError(_originalErr);
         Akka = null;
         _logger.Dispose();
         ErrLogger.Dispose();
+        lock (_out) _out.Flush();
+        lock (_err) _err.Flush();
     }
 
     /// <summary>One formatted event a line, written and flushed under a lock (Akka's logger and the host write concurrently).</summary>
