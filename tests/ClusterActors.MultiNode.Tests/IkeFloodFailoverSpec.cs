@@ -75,6 +75,10 @@ public sealed class IkeFloodFailoverSpec(ITestOutputHelper output) : IAsyncLifet
         using var stop = new CancellationTokenSource();
         var flood = Flood("DC2_VM2", 10_000, TimeSpan.FromSeconds(20), stop.Token);
         await Task.Delay(500); // the flood is on before the failover starts
+        // How long the machine stood still from here (a sleeping thread's late wake-ups: the drills' MachineStalls), and
+        // how late DC2_VM2's own timers ran (printed only: that lateness is what a flood on the unit's actors would cause).
+        using var stalls = ClusterActors.Node.Drills.MachineStalls.Watch();
+        using var lag = ClusterActors.Actors.Telemetry.UnitTimerLag.Watch(_lab.Units["DC2_VM2"].System);
         var sw = Stopwatch.StartNew();
         await _lab.Kill("DC2_VM1");
 
@@ -104,12 +108,19 @@ public sealed class IkeFloodFailoverSpec(ITestOutputHelper output) : IAsyncLifet
         var sent = await flood;
         var status = await _lab.Units["DC2_VM2"].System.ActorSelection("/user/fortigate/ike-vpn1")
             .Ask<IkeAdmissionStatus>(GetIkeAdmissionStatus.Instance, TimeSpan.FromSeconds(10));
+        var stood = stalls.Late;
         output.WriteLine($"flood: {sent} IKE_SA_INIT in {sw.Elapsed.TotalSeconds:0.0} s; DPD answered by the new primary {answered.TotalMilliseconds:0} ms after the kill");
         output.WriteLine($"DC2_VM2 admission: {status.Counters}");
+        output.WriteLine($"the machine stood still {stood.TotalMilliseconds:0} ms in all; DC2_VM2's timers ran {lag.Late.TotalMilliseconds:0} ms late");
 
         Assert.True(answered > TimeSpan.Zero, "the new primary never answered the tunnel's DPD during the flood");
-        // The failover bound: detection plus the 500 ms the acceptance allows, plus 1 s for two shared cores.
-        Assert.True(answered < Detection + TimeSpan.FromMilliseconds(1500), $"DPD answered only {answered.TotalMilliseconds:0} ms after the kill");
+        // The failover bound: detection plus the 500 ms the acceptance allows, plus 1 s for two shared cores, plus what
+        // the whole machine stood still (a CI trial answered after 4,344 ms, its lateness not measured then), as the
+        // drills add it (src/Node/Drills/README.md, "A loaded machine"). A flood that starved DC2_VM2's actors while
+        // the machine ran is not in it, and still fails.
+        Assert.True(answered < Detection + TimeSpan.FromMilliseconds(1500) + stood,
+            $"DPD answered only {answered.TotalMilliseconds:0} ms after the kill (bound {(Detection + TimeSpan.FromMilliseconds(1500) + stood).TotalMilliseconds:0} ms "
+            + $"with {stood.TotalMilliseconds:0} ms the machine stood still; DC2_VM2's timers ran {lag.Late.TotalMilliseconds:0} ms late; {sent} IKE_SA_INIT sent)");
         Assert.True(status.Counters.HalfOpen <= new IkeAdmissionSettings().CookieThreshold, status.Counters.ToString());
     }
 
