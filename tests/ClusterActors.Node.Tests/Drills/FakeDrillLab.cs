@@ -109,8 +109,12 @@ internal sealed class FakeDrillLab : IDrillLab
             Count();
             _trafficFrom = null;
         }
-        return Task.FromResult(new EchoReport(p.Sent, p.Answered, 0, 0, TimeSpan.FromMilliseconds(3), TimeSpan.Zero, TimeSpan.FromSeconds(1), null, null, null));
+        var lost = _killedOne || _cluster1WithdrawnAt is not null ? Math.Min(LostPerFault, p.Answered) : 0;
+        return Task.FromResult(new EchoReport(p.Sent, p.Answered - lost, lost, 0, TimeSpan.FromMilliseconds(3), TimeSpan.Zero, TimeSpan.FromSeconds(1), null, null, null));
     }
+
+    /// <summary>PC1's requests lost once a unit was killed or cluster 1 withdrawn (none before).</summary>
+    public long LostPerFault { get; set; }
 
     public Task<IReadOnlyDictionary<string, long>> TunnelForwarded()
     {
@@ -129,6 +133,7 @@ internal sealed class FakeDrillLab : IDrillLab
         {
             Calls.Add($"kill {unit}");
             _killedOne = true;
+            _faults++;
             AntiReplayDrops += AntiReplayDropsPerFault;
             Count();
             _running.Remove(unit);
@@ -176,7 +181,11 @@ internal sealed class FakeDrillLab : IDrillLab
             Count();
             _cluster1Routed = up;
             _cluster1WithdrawnAt = up ? null : DateTimeOffset.UtcNow + RouterWithdrawsAfter;
-            if (!up) _owner = "DC2_VM3";
+            if (!up)
+            {
+                _owner = "DC2_VM3";
+                _faults++;
+            }
         }
         return Task.CompletedTask;
     }
@@ -298,10 +307,14 @@ internal sealed class FakeDrillLab : IDrillLab
     /// lab's router does not say.</summary>
     public TimeSpan? RouterLate { get; set; }
 
-    /// <summary>How late every running unit's timers ran in all once a unit was killed (none before); null: the lab does not say.</summary>
+    /// <summary>How late every running unit's timers ran with each kill or uplink taken down (none before the first);
+    /// null: the lab does not say.</summary>
     public TimeSpan? UnitLate { get; set; }
 
     private bool _killedOne;
+
+    /// <summary>Kills and uplinks taken down so far: each adds <see cref="UnitLate"/> to every running unit's lateness.</summary>
+    private int _faults;
 
     /// <summary>The lateness given is the machine's stalls (the container lab's <see cref="MachineStalls"/>).</summary>
     public bool LatenessIsMachineWide { get; set; }
@@ -309,7 +322,7 @@ internal sealed class FakeDrillLab : IDrillLab
     public TimeSpan? UnitTimersLate(string unit)
     {
         if (UnitLate is not { } late) return null;
-        lock (_gate) return !_running.Contains(unit) ? null : _killedOne ? late : TimeSpan.Zero;
+        lock (_gate) return !_running.Contains(unit) ? null : late * _faults;
     }
 
     public TimeSpan? RouterProbesLate()
