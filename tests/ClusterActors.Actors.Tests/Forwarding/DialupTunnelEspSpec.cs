@@ -252,6 +252,19 @@ public sealed class DialupTunnelEspSpec : TestKit
         Assert.True(TunnelOwnership.TakeoverSequence(sync.NextOutboundSeq) > 0x40000017u);
     }
 
+    /// <summary>A standby instance of FGVM02TM22000001's tunnel (synced next 0x120) that the client's valid ESP made claim
+    /// it: the claim is asked of the phase1 (this test) and the packet forwarded; the claim's record has not come back.</summary>
+    private (IActorRef Tunnel, TunnelRecord Record, EspOutboundSa ToGateway, EspInboundSa FromGateway) ClaimingStandby(int group)
+    {
+        var record = Keyed(TunnelOwnershipSpec.Record(owner: "FGVM02TM22000001", group: group, nextSeq: 0x120));
+        var (toGateway, fromGateway) = Client(record);
+        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6));
+        tunnel.Tell(Arrived(toGateway.Seal(Echo(Pc1, Server, 1))));
+        ExpectMsg<ClaimTunnelByTraffic>();
+        ExpectMsg<TunnelDecrypted>();
+        return (tunnel, record, toGateway, fromGateway);
+    }
+
     /// <summary>
     /// A unit that stalled while its traffic claim was on its way: the claim comes back with the number it was made
     /// from, below the stall's jump. The instance keeps the jump (a peer may have sent from past the claim meanwhile)
@@ -260,12 +273,7 @@ public sealed class DialupTunnelEspSpec : TestKit
     [Fact]
     public void A_stall_while_a_claim_is_on_its_way_keeps_its_jump_when_the_claim_comes_back_and_syncs_it()
     {
-        var record = Keyed(TunnelOwnershipSpec.Record(owner: "FGVM02TM22000001", group: 1, nextSeq: 0x120));
-        var (toGateway, fromGateway) = Client(record);
-        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6));
-        tunnel.Tell(Arrived(toGateway.Seal(Echo(Pc1, Server, 1))));
-        ExpectMsg<ClaimTunnelByTraffic>();
-        ExpectMsg<TunnelDecrypted>();
+        var (tunnel, record, _, fromGateway) = ClaimingStandby(group: 1);
         tunnel.Tell(new UnitStalled(TimeSpan.FromSeconds(1)));
         var claimed = TunnelOwnership.Claim(record, Self, 2);
         Assert.Equal(0x10000120u, claimed.NextOutboundSeq);
@@ -360,13 +368,7 @@ public sealed class DialupTunnelEspSpec : TestKit
     [Fact]
     public void A_claim_the_phase1_refused_stops_the_sending_and_no_claim_follows_until_the_unit_is_primary_again()
     {
-        var record = Keyed(TunnelOwnershipSpec.Record(owner: "FGVM02TM22000001", group: 2, nextSeq: 0x120));
-        var (toGateway, fromGateway) = Client(record);
-        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6));
-
-        tunnel.Tell(Arrived(toGateway.Seal(Echo(Pc1, Server, 1))));
-        ExpectMsg<ClaimTunnelByTraffic>();
-        ExpectMsg<TunnelDecrypted>();
+        var (tunnel, record, toGateway, _) = ClaimingStandby(group: 2);
         tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 1)));
         var sent = SeqOf(ExpectMsg<TunnelEncrypted>()); // before the refusal came back (the race the phase1 closes)
         Assert.Equal(0x10000120u, sent);
