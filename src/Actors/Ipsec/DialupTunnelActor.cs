@@ -110,14 +110,14 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     /// record says, the instance never starts below it again: a number is sent once per SA (RFC 4303 §3.3.3).</summary>
     private ulong _sentNext;
     /// <summary>
-    /// After a stall: the generation the owner held and until when (a Stopwatch timestamp) no CHILD SA rekey is asked,
-    /// unless a record with a newer generation or new SAs comes first: a rekey written on the pre-stall record loses to
+    /// After a stall: the generation the owner held and since when (a Stopwatch timestamp) no CHILD SA rekey is asked, for
+    /// <see cref="RekeyHoldAfterStall"/> unless a record with a newer generation or new SAs comes first: a rekey written on the pre-stall record loses to
     /// the peer's takeover (generation + 1, old SA) that is still on its way, while the client has taken the new SA and
     /// deleted the old one (chaos seed 1 run 21 of the 100-run session: a dead tunnel). Released by time, not by the
     /// jump's own sync coming back: that sync is written at once (<see cref="_syncJumpAtOnce"/>), and its quick return
     /// says nothing about a peer's record still on its way.
     /// </summary>
-    private (long Generation, long Until)? _rekeyHeldAfterStall;
+    private (long Generation, long Since)? _rekeyHeldAfterStall;
 
     /// <summary>How long a rekey waits after a stall for a takeover made meanwhile: a peer pushes such a record to
     /// every member at once, so it is in this unit's mailbox when the stall ends; two sync intervals leave a loaded
@@ -254,7 +254,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     private void RekeyIfDue()
     {
         var now = System.Diagnostics.Stopwatch.GetTimestamp();
-        if (_rekeyHeldAfterStall is { } held && now >= held.Until) _rekeyHeldAfterStall = null;
+        if (_rekeyHeldAfterStall is { } held && System.Diagnostics.Stopwatch.GetElapsedTime(held.Since, now) >= RekeyHoldAfterStall) _rekeyHeldAfterStall = null;
         if (!MaySend || !TunnelOwnership.ChildRekeyDue(_out.NextSeq) || _rekeyHeldAfterStall is not null) return;
         if (_rekeyAskedAt != long.MinValue && System.Diagnostics.Stopwatch.GetElapsedTime(_rekeyAskedAt, now) < RekeyAskInterval) return;
         _rekeyAskedAt = now;
@@ -298,8 +298,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     /// (or, for a claim still on its way, as soon as the claim comes back).</summary>
     private bool _syncJumpAtOnce;
 
-    private void HoldRekeyAfterStall() =>
-        _rekeyHeldAfterStall = (_record.Generation, System.Diagnostics.Stopwatch.GetTimestamp() + (long)(RekeyHoldAfterStall.TotalSeconds * System.Diagnostics.Stopwatch.Frequency));
+    private void HoldRekeyAfterStall() => _rekeyHeldAfterStall = (_record.Generation, System.Diagnostics.Stopwatch.GetTimestamp());
 
     private bool MaySend => _role == TunnelRole.SyncPrimary || _claiming;
 

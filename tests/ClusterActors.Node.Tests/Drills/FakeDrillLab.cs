@@ -109,11 +109,11 @@ internal sealed class FakeDrillLab : IDrillLab
             Count();
             _trafficFrom = null;
         }
-        var lost = _killedOne || _cluster1WithdrawnAt is not null ? Math.Min(LostPerFault, p.Answered) : 0;
+        var lost = _faults > 0 ? Math.Min(LostPerFault, p.Answered) : 0;
         return Task.FromResult(new EchoReport(p.Sent, p.Answered - lost, lost, 0, TimeSpan.FromMilliseconds(3), TimeSpan.Zero, TimeSpan.FromSeconds(1), null, null, null));
     }
 
-    /// <summary>PC1's requests lost once a unit was killed or cluster 1 withdrawn (none before).</summary>
+    /// <summary>PC1's requests lost once a unit was killed or an uplink taken down (none before).</summary>
     public long LostPerFault { get; set; }
 
     public Task<IReadOnlyDictionary<string, long>> TunnelForwarded()
@@ -132,7 +132,6 @@ internal sealed class FakeDrillLab : IDrillLab
         lock (_gate)
         {
             Calls.Add($"kill {unit}");
-            _killedOne = true;
             _faults++;
             AntiReplayDrops += AntiReplayDropsPerFault;
             Count();
@@ -310,8 +309,6 @@ internal sealed class FakeDrillLab : IDrillLab
     /// <summary>How late every running unit's timers ran with each kill or uplink taken down (none before the first);
     /// null: the lab does not say.</summary>
     public TimeSpan? UnitLate { get; set; }
-
-    private bool _killedOne;
 
     /// <summary>Kills and uplinks taken down so far: each adds <see cref="UnitLate"/> to every running unit's lateness.</summary>
     private int _faults;
