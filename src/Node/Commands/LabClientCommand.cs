@@ -245,10 +245,14 @@ public static class LabClientCommand
                 return string.Create(c, $"antireplay {k.AntiReplayDrops} icv {k.IcvFailures} in {est?.Child.InboundSpi ?? 0} out {est?.Child.OutboundSpi ?? 0} up {(est is not null).ToString().ToLowerInvariant()}"
                                         + $" ike {est?.Sa.SpiI ?? 0} {est?.Sa.SpiR ?? 0} rekeys {k.ChildSaRekeys}\n");
             }
+            case ["drops"]:
+                // CLIENT1's last anti-replay drops, one per line, oldest first (the drills print them for a violation;
+                // in the container lab the run's pcaps then name the unit that sent each one).
+                return string.Concat(s.Client.RecentAntiReplayDrops.Select(d => string.Create(c, $"{d.At:HH:mm:ss.fff} {d}\n")));
             case ["show"]:
                 return $"state {s.Client.State}, last error {s.Client.LastError ?? "none"}\n{s.Client.Counters}\n{s.ClientIo.Describe()}{s.Pc1Io.Describe()}";
             default:
-                throw new ArgumentException($"unknown command '{command}' (dial, traffic start PPS, traffic progress, traffic stop, counters, show)");
+                throw new ArgumentException($"unknown command '{command}' (dial, traffic start PPS, traffic progress, traffic stop, counters, drops, show)");
         }
     }
 

@@ -863,7 +863,11 @@ public sealed partial class DockerDrillLab : IDrillLab
     public ClientView Client()
     {
         if (_swan is not null) return _swan.Counters();
-        return Commands.LabClientCommand.ClientViewOf(Control("counters", TimeSpan.FromSeconds(5)).GetAwaiter().GetResult());
+        var view = Commands.LabClientCommand.ClientViewOf(Control("counters", TimeSpan.FromSeconds(5)).GetAwaiter().GetResult());
+        if (view.AntiReplayDrops is not > 0) return view;
+        // Which frames CLIENT1 refused (SPI, number, why, the window's highest): the run's pcaps say who sent them.
+        var drops = Control("drops", TimeSpan.FromSeconds(5)).GetAwaiter().GetResult();
+        return view with { AntiReplayTrace = drops.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) };
     }
 
     /// <summary>The lab as laid out (addresses of each unit's endpoints).</summary>

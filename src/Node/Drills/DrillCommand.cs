@@ -217,12 +217,18 @@ public static class DrillCommand
     /// `reports in …` lines, exit 0 on PASS and 1 on FAIL. <paramref name="run"/> runs the drill and returns its report.
     /// </summary>
     public static async Task<int> RunOwn(Request request, string scenario, string drillName, double ratePps, long? seed, TextWriter stdout,
-        Func<Task<DrillRunResult>> run, TimeProvider? clock = null)
+        Func<Task<DrillRunResult>> run, TimeProvider? clock = null) =>
+        await RunOwn(request, scenario, drillName, ratePps, seed, stdout, _ => run(), clock);
+
+    /// <summary><see cref="RunOwn(Request, string, string, double, long?, TextWriter, Func{Task{DrillRunResult}}, TimeProvider?)"/>
+    /// for a drill that saves files next to its report (its pcaps): <paramref name="run"/> gets the report folder.</summary>
+    public static async Task<int> RunOwn(Request request, string scenario, string drillName, double ratePps, long? seed, TextWriter stdout,
+        Func<string, Task<DrillRunResult>> run, TimeProvider? clock = null)
     {
         clock ??= TimeProvider.System;
         var (outDir, summary) = await Begin(request, scenario, drillName, ratePps, seed, stdout, clock);
         var results = new List<DrillRunResult>();
-        await Report(await run(), summary, results, outDir, stdout);
+        await Report(await run(outDir), summary, results, outDir, stdout);
         return await End(summary, results, outDir, stdout, clock);
     }
 

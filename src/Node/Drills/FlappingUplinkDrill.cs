@@ -149,12 +149,15 @@ public static class FlappingUplinkDrill
             RatePps: request.Rate == DrillCommand.DefaultRate ? 200 : request.Rate);
         var cast = DrillCast.Resolve(topology);
         var changes = DrillCatalog.OwnRunnerChanges(topology, options.FastTimers);
-        return await DrillCommand.RunOwn(request, topology.Name, Name, options.RatePps, options.Seed, stdout, async () =>
+        return await DrillCommand.RunOwn(request, topology.Name, Name, options.RatePps, options.Seed, stdout, async outDir =>
         {
             await using var lab = labFactory?.Invoke(Definition(cast), changes) ?? (request.Mode == "docker"
                 ? new DockerDrillLab(changes, stdout, DrillCommand.FortiGateClient, topology, null)
                 : new EmbeddedDrillLab(changes, topology));
-            return (await Run(lab, cast, topology.Name, options, stdout, ct)).Report;
+            var report = (await Run(lab, cast, topology.Name, options, stdout, ct)).Report;
+            // The run's pcaps next to its report, as the scripted drills save them: an anti-replay drop is then found by
+            // its SPI and number on the segments, and the segment names the unit that sent it.
+            return DrillCommand.WithPackets(report, lab.SavePackets(outDir, DrillCommand.Stem(report)));
         }, clock);
     }
 

@@ -185,12 +185,14 @@ public static class HeartbeatLossDrill
         }
         options ??= new Options(request.Seed ?? Random.Shared.NextInt64(1, 1_000_000), FastTimers: request.FastTimers);
         var changes = DrillCatalog.OwnRunnerChanges(topology, options.FastTimers);
-        return await DrillCommand.RunOwn(request, topology.Name, Name, 0, options.Seed, stdout, async () =>
+        return await DrillCommand.RunOwn(request, topology.Name, Name, 0, options.Seed, stdout, async outDir =>
         {
             await using var lab = labFactory?.Invoke(Definition(DrillCast.Resolve(topology)), changes) ?? (request.Mode == "docker"
                 ? new DockerDrillLab(changes, stdout, DrillCommand.FortiGateClient, topology, null)
                 : new EmbeddedDrillLab(changes, topology));
-            return (await Run(lab, topology, options, stdout, ct)).Report;
+            var report = (await Run(lab, topology, options, stdout, ct)).Report;
+            // The heartbeat segments' pcaps next to the report: the netem losses and the false failover, packet by packet.
+            return DrillCommand.WithPackets(report, lab.SavePackets(outDir, DrillCommand.Stem(report)));
         }, clock);
     }
 
