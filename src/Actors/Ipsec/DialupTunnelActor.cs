@@ -27,6 +27,12 @@ public sealed record ClaimTunnelByTraffic(string Key);
 /// </summary>
 public sealed record TunnelClaimsAllowed(bool Allowed);
 
+/// <summary>This instance's record stopped naming this unit owner: another unit's record (generation
+/// <paramref name="Generation"/>, owner <paramref name="NewOwnerSerial"/>) took the tunnel, and every frame the instance
+/// encrypted before is handed to the forwarding plane. The phase1 tells the new owner (<see cref="TunnelReleased"/>),
+/// which may be holding its replies for it (<see cref="TrafficClaimHold{T}"/>).</summary>
+public sealed record TunnelHandedOff(string Key, long Generation, string NewOwnerSerial);
+
 /// <summary>The phase1 refused this instance's <see cref="ClaimTunnelByTraffic"/> (its unit is not its cluster's primary).</summary>
 public sealed record TunnelClaimRefused(string Key);
 
@@ -49,7 +55,11 @@ public sealed record GetTunnelDrops
 /// <param name="SequenceExhausted">Packets not sent because the CHILD SA's numbers were used up and its rekey was not done yet.</param>
 /// <param name="StaleAfterStall">Packets not encrypted because they waited in this instance's queue past the unit's stall
 /// tolerance (<see cref="ClusterActors.Actors.Forwarding.StalledInput"/>).</param>
-public sealed record TunnelDrops(string Name, IReadOnlyDictionary<EspDropReason, ulong> Inbound, long NotOwner, long SequenceExhausted = 0, long StaleAfterStall = 0);
+/// <param name="ClaimHoldOverflow">Replies a traffic claim dropped while holding them (<see cref="TrafficClaimHold{T}"/>: full, or the claim void).</param>
+/// <param name="ClaimHoldsReleased">Traffic claims whose hold the previous owner's release ended (or the phase1's word that it cannot send).</param>
+/// <param name="ClaimHoldsTimedOut">Traffic claims whose hold ended by the wait, no release having come.</param>
+public sealed record TunnelDrops(string Name, IReadOnlyDictionary<EspDropReason, ulong> Inbound, long NotOwner, long SequenceExhausted = 0, long StaleAfterStall = 0,
+    long ClaimHoldOverflow = 0, long ClaimHoldsReleased = 0, long ClaimHoldsTimedOut = 0);
 
 /// <summary>
 /// One dialup instance (vpn1_1 …) on one unit: its role and its copy of the SAs. The owner is `sync-primary`;
@@ -72,6 +82,14 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     {
         public static readonly SyncDue Instance = new();
     }
+
+    private sealed record ClaimHoldOver
+    {
+        public static readonly ClaimHoldOver Instance = new();
+    }
+
+    /// <summary>A traffic claim's replies, held until the previous owner released the tunnel (<see cref="TrafficClaimHold{T}"/>).</summary>
+    private readonly TrafficClaimHold<(EncryptForTunnel Packet, IActorRef ReplyTo)> _hold = new();
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -140,9 +158,12 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     /// <param name="inFgcpCluster">The unit is in an FGCP cluster: while it is not the primary it holds even the tunnels
     /// its records name it owner of as standby (<see cref="TunnelOwnership.ShownRole"/>).</param>
     /// <param name="dpd">The phase1's DPD as the tunnel list prints it (<see cref="DpdState.Configured"/>); null: the seed's.</param>
+    /// <param name="claimHoldMaxWait">How long a traffic claim holds its replies for the previous owner's release at most
+    /// (<see cref="TrafficClaimHold{T}.MaxWait"/> unless a spec needs another).</param>
     public DialupTunnelActor(string serial, TunnelRecord record, int boundInterfaceIndex, bool inherited = false, int? localIndex = null, bool claimsAllowed = true,
-        bool inFgcpCluster = false, DpdState? dpd = null)
+        bool inFgcpCluster = false, DpdState? dpd = null, TimeSpan? claimHoldMaxWait = null)
     {
+        _claimHoldMaxWait = claimHoldMaxWait ?? TrafficClaimHold<EncryptForTunnel>.MaxWait;
         _dpd = dpd ?? DpdState.Seed;
         _serial = serial;
         _index = localIndex ?? record.Index;
@@ -162,18 +183,38 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         Receive<UnitStalled>(OnStalled);
         Receive<TunnelClaimsAllowed>(OnClaimsAllowed);
         Receive<TunnelClaimRefused>(_ => OnClaimRefused());
+        Receive<TunnelReleased>(r =>
+        {
+            var holding = _hold.IsHolding;
+            var held = _hold.Released(r.FromSerial, r.Generation);
+            if (holding && !_hold.IsHolding) _holdsReleased++;
+            EndHold(held);
+        });
+        Receive<ClaimHoldOver>(_ =>
+        {
+            if (!_hold.IsHolding) return;
+            _holdsTimedOut++;
+            _log.Warning("{0}: {1} did not say within {2:0} ms that it stopped sending on the tunnel this unit claimed: sending the held replies",
+                _name, _hold.WaitingFor, _claimHoldMaxWait.TotalMilliseconds);
+            EndHold(_hold.Expired());
+        });
         Receive<SyncDue>(_ =>
         {
             SyncSequence();
             RekeyIfDue();
         });
         Receive<GetTunnelDrops>(_ => Sender.Tell(new TunnelDrops(_name,
-            Enum.GetValues<EspDropReason>().Where(r => r != EspDropReason.None).ToDictionary(r => r, r => _in.DropCount(r)), _notOwner, _exhausted, _staleEncrypts)));
+            Enum.GetValues<EspDropReason>().Where(r => r != EspDropReason.None).ToDictionary(r => r, r => _in.DropCount(r)), _notOwner, _exhausted, _staleEncrypts,
+            _hold.Dropped, _holdsReleased, _holdsTimedOut)));
     }
 
     public static Props Props(string serial, TunnelRecord record, int boundInterfaceIndex, bool inherited = false, int? localIndex = null, bool claimsAllowed = true,
-        bool inFgcpCluster = false, DpdState? dpd = null) =>
-        Akka.Actor.Props.Create(() => new DialupTunnelActor(serial, record, boundInterfaceIndex, inherited, localIndex, claimsAllowed, inFgcpCluster, dpd));
+        bool inFgcpCluster = false, DpdState? dpd = null, TimeSpan? claimHoldMaxWait = null) =>
+        Akka.Actor.Props.Create(() => new DialupTunnelActor(serial, record, boundInterfaceIndex, inherited, localIndex, claimsAllowed, inFgcpCluster, dpd, claimHoldMaxWait));
+
+    private readonly TimeSpan _claimHoldMaxWait;
+    /// <summary>Traffic claims' holds ended by the previous owner's release (or the phase1's word that it cannot send), and by the wait.</summary>
+    private long _holdsReleased, _holdsTimedOut;
 
     private readonly DpdState _dpd;
 
@@ -211,6 +252,10 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         if (role == TunnelRole.SyncPrimary && _role == TunnelRole.Standby && record.Generation > 1) _rgwyChanged = true;
         var rekeyed = record.Child.InboundSpi != _record.Child.InboundSpi || record.Child.OutboundSpi != _record.Child.OutboundSpi;
         var previous = _role;
+        // The record stops naming this unit: every frame it encrypted is handed over already (this mailbox's order), so
+        // the new owner, which may be holding its replies for this word, can send.
+        if (_record.OwnerSerial == _serial && record.OwnerSerial != _serial && !record.Deleted)
+            Context.Parent.Tell(new TunnelHandedOff(record.Key, record.Generation, record.OwnerSerial));
         if (rekeyed || record.Generation != _record.Generation) _inherited = false;
         if (role == TunnelRole.Standby && record.OwnerSerial != _serial) _steppedDown = false; // another unit's now: a claim, not a return
         _record = record;
@@ -235,6 +280,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         {
             // Another unit owns it (again): what it synced is the state this unit would take over from.
             _claiming = false;
+            CancelHold();
             _out = Outbound(record, TunnelOwnership.TakeoverSequence(record));
             if (record.ReplayHighest > _in.Window.Highest) _in = new EspInboundSa(InboundKeys(record), Window(record.ReplayHighest));
         }
@@ -322,6 +368,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         if (role == TunnelRole.Standby)
         {
             _claiming = false;
+            CancelHold();
             _steppedDown = true;
             _log.Info("{0}: this unit is no longer its FGCP cluster's primary: the tunnel is held as standby until the new primary's claim arrives", _name);
             return;
@@ -350,6 +397,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
     private void OnClaimRefused()
     {
         _claimsAllowed = false;
+        CancelHold();
         if (!_claiming) return;
         _claiming = false;
         _out = Outbound(_record, TunnelOwnership.TakeoverSequence(_record));
@@ -381,6 +429,10 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
             _claiming = true;
             _out = Outbound(_record, TunnelOwnership.TakeoverSequence(_record));
             Context.Parent.Tell(new ClaimTunnelByTraffic(_record.Key));
+            // Its replies wait for the previous owner's word that it sends no more (the phase1 answers at once when
+            // that unit cannot answer): a frame of it arriving after our first would be too old for the client.
+            _hold.Start(_record.OwnerSerial, _record.Generation);
+            Timers.StartSingleTimer("claim-hold", ClaimHoldOver.Instance, _claimHoldMaxWait);
             RekeyIfDue();
         }
         Sender.Tell(new TunnelDecrypted(_record.Phase1, decrypted.Payload));
@@ -412,6 +464,30 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
             _notOwner++;
             return;
         }
+        if (_hold.TryHold((packet, Sender), out _)) return; // a full hold counts what it drops
+        Send(packet, Sender);
+    }
+
+    /// <summary>The hold is over: its frames go out in the order they came, as the owner they were held for.</summary>
+    private void EndHold(IReadOnlyList<(EncryptForTunnel Packet, IActorRef ReplyTo)> held)
+    {
+        if (!_hold.IsHolding) Timers.Cancel("claim-hold");
+        foreach (var (packet, replyTo) in held)
+        {
+            if (MaySend) Send(packet, replyTo);
+            else _notOwner++;
+        }
+    }
+
+    private void CancelHold()
+    {
+        if (!_hold.IsHolding) return;
+        _hold.Cancel();
+        Timers.Cancel("claim-hold");
+    }
+
+    private void Send(EncryptForTunnel packet, IActorRef replyTo)
+    {
         if (_out.IsExhausted)
         {
             // No silent wrap (RFC 4303 §3.3.3, ESN off): nothing is sent until the CHILD SA is rekeyed.
@@ -429,7 +505,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
             ? new Ipv4Packet(_record.LocalGateway, _record.RemoteGateway, Ipv4Packet.ProtocolUdp,
                 UdpEncap.Wrap(sealedEsp.Bytes, UdpEncap.NatTPort, (ushort)_record.NattRemotePort))
             : new Ipv4Packet(_record.LocalGateway, _record.RemoteGateway, Ipv4Packet.ProtocolEsp, sealedEsp.Bytes);
-        Sender.Tell(new TunnelEncrypted(outer.ToBytes()));
+        replyTo.Tell(new TunnelEncrypted(outer.ToBytes()));
     }
 
     private void SyncSequence()

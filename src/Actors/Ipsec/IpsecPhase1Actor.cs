@@ -173,6 +173,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             WatchIdleTunnels();
         });
         Receive<ClaimTunnelByTraffic>(c => ClaimByTraffic(c.Key));
+        Receive<TunnelHandedOff>(SendRelease);
+        Receive<TunnelReleased>(OnReleased);
         Receive<RekeyTunnelChild>(c => RekeyChild(c.Key));
         Receive<SyncTunnelSequence>(c =>
         {
@@ -639,7 +641,48 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             return;
         }
         _log.Info("{0}: taking {1} over from {2}: its traffic now arrives at this unit", _phase1.Name, r.Name, r.OwnerSerial);
-        Write(TunnelOwnership.Claim(r, _serial, _fgcpGroup));
+        var claim = TunnelOwnership.Claim(r, _serial, _fgcpGroup);
+        Write(claim);
+        // The instance holds its replies for the previous owner's release (TrafficClaimHold); a unit that is not an Up,
+        // reachable member at the address its certificate was proved on cannot send it, nor ESP: no reason to wait.
+        if (!CanRelease(r.OwnerSerial)) Sender.Tell(new TunnelReleased(key, claim.Generation, r.OwnerSerial));
+    }
+
+    /// <summary>The unit with <paramref name="serial"/> is an Up, reachable Akka member at its authenticated address: it
+    /// can still send ESP, and its release (<see cref="TunnelReleased"/>) can reach this unit.</summary>
+    private bool CanRelease(string serial)
+    {
+        if (_identities.AddressOf(serial) is not { } hostPort) return false;
+        var state = _cluster.State;
+        bool At(Member m) => UnitIdentities.KeyOf(m.Address) == hostPort;
+        return state.Members.Any(m => At(m) && m.Status == MemberStatus.Up) && !state.Unreachable.Any(At);
+    }
+
+    /// <summary>An instance of this unit lost its tunnel to another unit's record: that unit hears it at the address its
+    /// certificate was proved on (never one a message named), so a traffic claim's held replies go out at once. Not to a
+    /// unit of this FGCP cluster: only a primary claims by traffic, so its claim of this unit's tunnel is FGCP's failover,
+    /// which holds nothing.</summary>
+    private void SendRelease(TunnelHandedOff h)
+    {
+        if (h.NewOwnerSerial == _serial || InOwnCluster(h.NewOwnerSerial) || _identities.AddressOf(h.NewOwnerSerial) is not { } hostPort
+            || !Address.TryParse($"{_cluster.SelfAddress.Protocol}://{_cluster.SelfAddress.System}@{hostPort}", out var to)) return;
+        if (!_selections.TryGetValue(to, out var peer)) _selections[to] = peer = Context.ActorSelection(Self.Path.ToStringWithAddress(to));
+        peer.Tell(new TunnelReleased(h.Key, h.Generation, _serial));
+    }
+
+    /// <summary>A previous owner's release, from the wire: accepted only from the unit whose certificate proves the serial
+    /// it names, and only for a tunnel this unit holds (the instance checks it is the owner it waits for).</summary>
+    private void OnReleased(TunnelReleased m)
+    {
+        var sender = _identities.Attribute(Sender, m.FromSerial);
+        if (sender != m.FromSerial)
+        {
+            if (_identities.Refusals.Refused("tunnel-release", sender ?? Sender.Path.Address.ToString(), out var suppressed))
+                _log.Warning("{0}: tunnel release for {1} from {2} dropped: it names {3}, its certificate {4}{5}", _phase1.Name, m.Key,
+                    Sender.Path.Address, m.FromSerial, sender ?? "proves no unit", suppressed > 0 ? $" ({suppressed} more from it since)" : "");
+            return;
+        }
+        if (_tunnels.TryGetValue(m.Key, out var tunnel)) tunnel.Tell(m);
     }
 
     private void Write(TunnelRecord record)

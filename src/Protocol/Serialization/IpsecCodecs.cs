@@ -49,6 +49,13 @@ internal static partial class WireCatalog
             w.Bytes(m.SignerCertificate);
             w.Bytes(m.Signature);
         }, r => new SignedTunnelRecord(r.Str(), r.Str(), r.Bytes(), r.Bytes(), r.Bytes()));
+        // The previous owner's word that it sends no more on a tunnel another unit claimed by traffic.
+        WireCodecs.Register<TunnelReleased>("ipsec.tunnel-released.v1", (w, m) =>
+        {
+            w.Str(m.Key);
+            w.I64(m.Generation);
+            w.Str(m.FromSerial);
+        }, r => new TunnelReleased(r.Str(), r.I64(), r.Str()));
     }
 
     /// <summary>v1 has no NAT-T fields: a record that needs them would come back different, so it is refused.</summary>

@@ -253,12 +253,13 @@ public sealed class DialupTunnelEspSpec : TestKit
     }
 
     /// <summary>A standby instance of FGVM02TM22000001's tunnel (synced next 0x120) that the client's valid ESP made claim
-    /// it: the claim is asked of the phase1 (this test) and the packet forwarded; the claim's record has not come back.</summary>
-    private (IActorRef Tunnel, TunnelRecord Record, EspOutboundSa ToGateway, EspInboundSa FromGateway) ClaimingStandby(int group)
+    /// it: the claim is asked of the phase1 (this test) and the packet forwarded; the claim's record has not come back.
+    /// <paramref name="hold"/>: how long its replies wait for the previous owner's release at most.</summary>
+    private (IActorRef Tunnel, TunnelRecord Record, EspOutboundSa ToGateway, EspInboundSa FromGateway) ClaimingStandby(int group, TimeSpan? hold = null)
     {
         var record = Keyed(TunnelOwnershipSpec.Record(owner: "FGVM02TM22000001", group: group, nextSeq: 0x120));
         var (toGateway, fromGateway) = Client(record);
-        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6));
+        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6, claimHoldMaxWait: hold));
         tunnel.Tell(Arrived(toGateway.Seal(Echo(Pc1, Server, 1))));
         ExpectMsg<ClaimTunnelByTraffic>();
         ExpectMsg<TunnelDecrypted>();
@@ -365,10 +366,83 @@ public sealed class DialupTunnelEspSpec : TestKit
         Assert.Equal(0x30000120u, SeqOf(ExpectMsg<TunnelEncrypted>()));
     }
 
+    /// <summary>The previous owner's word that it sends no more on the tunnel, as its phase1 relays it.</summary>
+    private static TunnelReleased ReleasedBy(TunnelRecord previous) => new(previous.Key, previous.Generation + 1, previous.OwnerSerial);
+
+    /// <summary>
+    /// Container flapping-uplink (CI trial 13 of the fourteenth session): CLIENT1 dropped one frame as too old when the
+    /// DC router moved it back to cluster 1. DC2_VM3, owner while port2 was out, still encrypted a reply the DC core had
+    /// routed to it after DC2_VM1's claim sent its first, 2^28 higher; in the passing runs the old owner's last frame
+    /// left only 3–10 ms before the new owner's first. The claim's replies now wait for the previous owner's release.
+    /// </summary>
+    [Fact]
+    public async Task A_traffic_claim_holds_its_replies_until_the_previous_owner_released_the_tunnel()
+    {
+        var (tunnel, record, _, fromGateway) = ClaimingStandby(group: 1, hold: TimeSpan.FromMinutes(1));
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 1)));
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 2)));
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // the previous owner may still be sending
+
+        tunnel.Tell(new TunnelReleased(record.Key, record.Generation + 1, "FGVM02TM22000002")); // not the previous owner
+        tunnel.Tell(new TunnelReleased(record.Key, record.Generation, record.OwnerSerial)); // not about this claim
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        tunnel.Tell(ReleasedBy(record));
+        var first = ExpectMsg<TunnelEncrypted>();
+        Assert.Equal(0x10000120u, SeqOf(first)); // in the order they came, from the jump
+        Assert.Equal(0x10000121u, SeqOf(ExpectMsg<TunnelEncrypted>()));
+        Assert.True(fromGateway.TryOpen(EspOf(first), out _, out var why), why.ToString());
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 3)));
+        Assert.Equal(0x10000122u, SeqOf(ExpectMsg<TunnelEncrypted>())); // released: at once
+        var drops = await tunnel.Ask<TunnelDrops>(GetTunnelDrops.Instance);
+        Assert.Equal((1, 0, 0), (drops.ClaimHoldsReleased, drops.ClaimHoldsTimedOut, drops.ClaimHoldOverflow));
+    }
+
+    [Fact]
+    public async Task A_traffic_claim_whose_previous_owner_never_answers_sends_its_held_replies_after_the_wait()
+    {
+        var (tunnel, _, _, _) = ClaimingStandby(group: 1, hold: TimeSpan.FromMilliseconds(300));
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 1)));
+        Assert.Equal(0x10000120u, SeqOf(ExpectMsg<TunnelEncrypted>(TimeSpan.FromSeconds(5))));
+        var drops = await tunnel.Ask<TunnelDrops>(GetTunnelDrops.Instance);
+        Assert.Equal((0, 1), (drops.ClaimHoldsReleased, drops.ClaimHoldsTimedOut));
+    }
+
+    /// <summary>The other half: the owner whose tunnel another unit's record took tells its phase1, after every frame it
+    /// encrypted before (this mailbox's order), and encrypts nothing more.</summary>
+    [Fact]
+    public async Task An_owner_whose_tunnel_another_unit_took_tells_its_phase1_after_its_last_frame()
+    {
+        var record = Keyed(TunnelOwnershipSpec.Record(owner: Self, group: 2, nextSeq: 0x40));
+        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6));
+        var claimed = TunnelOwnership.Claim(record, "FGVM02TM22000001", 1);
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 1)));
+        tunnel.Tell(new TunnelRecordChanged(claimed));
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 2)));
+        Assert.Equal(0x40u, SeqOf((TunnelEncrypted)FishForMessage(m => m is TunnelEncrypted)));
+        var handedOff = (TunnelHandedOff)FishForMessage(m => m is TunnelHandedOff);
+        Assert.Equal((record.Key, claimed.Generation, "FGVM02TM22000001"), (handedOff.Key, handedOff.Generation, handedOff.NewOwnerSerial));
+        Assert.Equal(1, (await tunnel.Ask<TunnelDrops>(GetTunnelDrops.Instance)).NotOwner); // the second: not sent
+    }
+
+    /// <summary>A claim refused while its replies were held drops them (counted): its unit is not primary.</summary>
+    [Fact]
+    public async Task A_refused_claim_drops_the_replies_it_held()
+    {
+        var (tunnel, record, _, _) = ClaimingStandby(group: 2, hold: TimeSpan.FromMinutes(1));
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 1)));
+        tunnel.Tell(new TunnelClaimRefused(record.Key));
+        tunnel.Tell(ReleasedBy(record));
+        var drops = await tunnel.Ask<TunnelDrops>(GetTunnelDrops.Instance);
+        Assert.Equal((1, 0), (drops.ClaimHoldOverflow, drops.ClaimHoldsReleased));
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
     [Fact]
     public void A_claim_the_phase1_refused_stops_the_sending_and_no_claim_follows_until_the_unit_is_primary_again()
     {
         var (tunnel, record, toGateway, _) = ClaimingStandby(group: 2);
+        tunnel.Tell(ReleasedBy(record)); // the previous owner's word came first: the reply leaves at once
         tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 1)));
         var sent = SeqOf(ExpectMsg<TunnelEncrypted>()); // before the refusal came back (the race the phase1 closes)
         Assert.Equal(0x10000120u, sent);
@@ -384,6 +458,7 @@ public sealed class DialupTunnelEspSpec : TestKit
         tunnel.Tell(Arrived(toGateway.Seal(Echo(Pc1, Server, 3))));
         ExpectMsg<ClaimTunnelByTraffic>();
         ExpectMsg<TunnelDecrypted>();
+        tunnel.Tell(ReleasedBy(record));
         tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 3)));
         Assert.Equal(sent + 1, SeqOf(ExpectMsg<TunnelEncrypted>()));
     }
