@@ -415,7 +415,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
                     record.Name, to, suppressed > 0 ? $" ({suppressed} more since)" : "");
             return;
         }
-        if (!_selections.TryGetValue(to, out var peer)) _selections[to] = peer = Context.ActorSelection(Self.Path.ToStringWithAddress(to));
+        var peer = Phase1At(to);
         if (form == FgspSendForm.Sealed) peer.Tell(FgspSyncSeal.Seal(record, _serial, _fgsp.Key!));
         else peer.Tell(record);
         Context.Parent.Tell(new FgspSyncCounted(to.ToString(), Sent: true));
@@ -614,7 +614,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             return;
         }
         _handover = h with { RoundsLeft = h.RoundsLeft - 1 };
-        if (_identities.AddressOf(h.Primary) is not { } hostPort || !Address.TryParse($"{_cluster.SelfAddress.Protocol}://{_cluster.SelfAddress.System}@{hostPort}", out var to))
+        if (AuthenticatedAddressOf(h.Primary) is not { } to)
             return; // not yet authenticated anywhere: the next round, or its Akka join, carries the records
         foreach (var r in owned) Push(to, r);
     }
@@ -664,10 +664,21 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     /// which holds nothing.</summary>
     private void SendRelease(TunnelHandedOff h)
     {
-        if (h.NewOwnerSerial == _serial || InOwnCluster(h.NewOwnerSerial) || _identities.AddressOf(h.NewOwnerSerial) is not { } hostPort
-            || !Address.TryParse($"{_cluster.SelfAddress.Protocol}://{_cluster.SelfAddress.System}@{hostPort}", out var to)) return;
+        if (h.NewOwnerSerial == _serial || InOwnCluster(h.NewOwnerSerial) || AuthenticatedAddressOf(h.NewOwnerSerial) is not { } to) return;
+        Phase1At(to).Tell(new TunnelReleased(h.Key, h.Generation, _serial));
+    }
+
+    /// <summary>The Akka address the unit with <paramref name="serial"/> proved its lab certificate on; null when it has
+    /// not (yet) authenticated anywhere.</summary>
+    private Address? AuthenticatedAddressOf(string serial) =>
+        _identities.AddressOf(serial) is { } hostPort
+        && Address.TryParse($"{_cluster.SelfAddress.Protocol}://{_cluster.SelfAddress.System}@{hostPort}", out var to) ? to : null;
+
+    /// <summary>This phase1's counterpart on the unit at <paramref name="to"/>.</summary>
+    private ActorSelection Phase1At(Address to)
+    {
         if (!_selections.TryGetValue(to, out var peer)) _selections[to] = peer = Context.ActorSelection(Self.Path.ToStringWithAddress(to));
-        peer.Tell(new TunnelReleased(h.Key, h.Generation, _serial));
+        return peer;
     }
 
     /// <summary>A previous owner's release, from the wire: accepted only from the unit whose certificate proves the serial
