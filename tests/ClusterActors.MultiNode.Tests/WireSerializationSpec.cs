@@ -186,6 +186,8 @@ public sealed class WireSerializationSpec(ITestOutputHelper output) : IAsyncLife
         [typeof(SealedTunnelRecord)] = "fgsp.sealed-tunnel.v1",
         [typeof(SignedTunnelRecord)] = "ipsec.signed-tunnel.v1",
         [typeof(TunnelReleased)] = "ipsec.tunnel-released.v1",
+        [typeof(TunnelEntriesWanted)] = "ipsec.tunnel-entries-wanted.v1",
+        [typeof(TunnelEntries)] = "ipsec.tunnel-entries.v1",
     };
 
     private static readonly DateTimeOffset At = new(2026, 12, 6, 5, 30, 0, 123, TimeSpan.FromHours(1));
@@ -210,6 +212,9 @@ public sealed class WireSerializationSpec(ITestOutputHelper output) : IAsyncLife
         FgspSyncSeal.Seal(Tunnel(), "FGVM02TM22000001", FgspSyncKey.Derive("fgsp-lab-secret", 1), Bytes(12, 15)),
         TunnelRecordSignature.Wrap(Tunnel(), new TunnelRecordSigner(LabCertificateAuthority.ForSpecs("DC2_VM1", "FGVM02TM22000001").Certificate), "FGVM02TM22000001"),
         new TunnelReleased("vpn1/1/2", 4, "FGVM02TM22000003"),
+        new TunnelEntriesWanted("FGVM02TM22000001"),
+        new TunnelEntries("FGVM02TM22000002", "ipsec.tunnel.v2", [new TunnelEntry(Tunnel().Key,
+            TunnelRecordSignature.Wrap(Tunnel(), new TunnelRecordSigner(LabCertificateAuthority.ForSpecs("DC2_VM1", "FGVM02TM22000001").Certificate), "FGVM02TM22000001"))]),
     }.ToDictionary(m => m.GetType());
 
     private static TunnelRecord Tunnel()

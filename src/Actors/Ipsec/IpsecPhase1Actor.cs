@@ -90,6 +90,20 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     private static readonly TimeSpan HandoverInterval = DialupTunnelActor.SequenceSyncInterval;
     private const int HandoverRounds = 10;
 
+    private sealed record EntriesWantedTick
+    {
+        public static readonly EntriesWantedTick Instance = new();
+    }
+
+    /// <summary>How often, and how many times, a returning primary asks its FGCP peers for its previous incarnation's
+    /// entries (<see cref="TunnelEntriesWanted"/>) until one answers or it is an Akka member: its first question may
+    /// leave before a TLS handshake proved where a peer is.</summary>
+    private static readonly TimeSpan EntriesWantedInterval = TimeSpan.FromMilliseconds(250);
+    private const int EntriesWantedRounds = 20;
+
+    /// <summary>A local read of Distributed Data made to answer <see cref="TunnelEntriesWanted"/>: for whom, and where.</summary>
+    private sealed record EntriesFor(string Serial, Address To);
+
     /// <summary>Per owned tunnel: when the peer was last heard and the DPD probes sent since (FortiOS `dpd: … count`).</summary>
     private sealed class Liveness(long heardAt)
     {
@@ -137,6 +151,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     private readonly HashSet<string> _claimedThisTerm = new();
     /// <summary>The new primary this unit hands its tunnels over to since it stepped down, and the rounds left.</summary>
     private (string Primary, int RoundsLeft)? _handover;
+    /// <summary>Rounds left asking for the previous incarnation's entries (<see cref="AskPreviousEntries"/>).</summary>
+    private int _entriesWantedRounds;
     private readonly SyncPeers _peers = new();
     private readonly Dictionary<Address, ActorSelection> _selections = new();
     /// <summary>Tunnels this incarnation has written a record of as their owner: any other record naming this unit as
@@ -204,10 +220,20 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         Receive<CarriedTunnel>(c => Apply(c.Record));
         Receive<HaRoleChanged>(OnRole);
         Receive<HandoverTick>(_ => HandOver());
+        Receive<EntriesWantedTick>(_ => AskPreviousEntries());
+        Receive<TunnelEntriesWanted>(OnEntriesWanted);
+        Receive<TunnelEntries>(OnEntries);
         // Matched by type, not cast: any lab unit can write another CRDT under the same key, and a cast would restart us.
         Receive<Changed>(c => ApplyReplicated(c.Key, c.Data));
-        Receive<GetSuccess>(g => ApplyReplicated(g.Key, g.Data));
-        Receive<NotFound>(_ => { });
+        Receive<GetSuccess>(g =>
+        {
+            if (g.Request is EntriesFor wanted) AnswerEntriesWanted(wanted, g.Key, g.Data);
+            else ApplyReplicated(g.Key, g.Data);
+        });
+        Receive<NotFound>(n =>
+        {
+            if (n.Request is EntriesFor wanted) AnswerEntriesWanted(wanted, n.Key, null);
+        });
         Receive<GetFailure>(g =>
         {
             // Too few units answered in time: fall back to this unit's own replica.
@@ -596,6 +622,95 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         foreach (var r in _records.Values.ToList()) ClaimIfOurClusters(r);
         // A push this unit missed is still in the other units' replicas: read them all, claims follow in Apply.
         _replicator.Tell(Dsl.Get(_key, new ReadMajority(TimeSpan.FromSeconds(2))));
+        // Not an Akka member (yet): a restarted unit, primary again before its rejoin. Distributed Data reaches it only
+        // once it is Up, seconds later; its FGCP peers hold what its previous incarnation signed.
+        if (InFgcpCluster && !IsAkkaMember)
+        {
+            _entriesWantedRounds = EntriesWantedRounds;
+            Timers.StartPeriodicTimer("entries-wanted", EntriesWantedTick.Instance, EntriesWantedInterval);
+            AskPreviousEntries();
+        }
+    }
+
+    /// <summary>This incarnation is an Up (or weakly up) member of the Akka cluster, so Distributed Data reaches it.</summary>
+    private bool IsAkkaMember =>
+        _cluster.State.Members.Any(m => m.UniqueAddress == _cluster.SelfUniqueAddress && m.Status is MemberStatus.Up or MemberStatus.WeaklyUp);
+
+    /// <summary>
+    /// One round of a returning primary's question (<see cref="TunnelEntriesWanted"/>) to every other unit of its FGCP
+    /// cluster, at the address its lab certificate was proved on. Ends when one answers, when this unit is an Akka member
+    /// (gossip brings the entries), when it is no longer primary, or after <see cref="EntriesWantedRounds"/>.
+    /// </summary>
+    private void AskPreviousEntries()
+    {
+        if (!_isPrimary || _entriesWantedRounds <= 0 || IsAkkaMember)
+        {
+            StopAskingEntries();
+            return;
+        }
+        _entriesWantedRounds--;
+        foreach (var serial in _ownCluster.Where(s => s != _serial))
+            if (AuthenticatedAddressOf(serial) is { } to) Phase1At(to).Tell(new TunnelEntriesWanted(_serial));
+    }
+
+    private void StopAskingEntries()
+    {
+        _entriesWantedRounds = 0;
+        Timers.Cancel("entries-wanted");
+    }
+
+    /// <summary>A returning unit of this FGCP cluster asks for its previous incarnation's entries: read from this unit's
+    /// replicas and sent to the address its certificate was proved on. From anyone else: dropped and counted.</summary>
+    private void OnEntriesWanted(TunnelEntriesWanted m)
+    {
+        var sender = _identities.Attribute(Sender, m.Serial);
+        if (sender != m.Serial || sender == _serial || !InFgcpCluster || !InOwnCluster(sender) || AuthenticatedAddressOf(sender) is not { } to)
+        {
+            if (_identities.Refusals.Refused("tunnel-entries-wanted", sender ?? Sender.Path.Address.ToString(), out var suppressed))
+                _log.Warning("{0}: request for {1}'s tunnel entries from {2} dropped: {3}{4}", _phase1.Name, m.Serial, Sender.Path.Address,
+                    sender is null ? "its certificate proves no unit" : sender != m.Serial ? $"its certificate proves {sender}" : "not a unit of this FGCP cluster",
+                    suppressed > 0 ? $" ({suppressed} more from it since)" : "");
+            return;
+        }
+        _replicator.Tell(Dsl.Get(_key, ReadLocal.Instance, new EntriesFor(sender, to)));
+        _replicator.Tell(Dsl.Get(_sealedKey, ReadLocal.Instance, new EntriesFor(sender, to)));
+    }
+
+    private void AnswerEntriesWanted(EntriesFor wanted, IKey key, object? data)
+    {
+        var manifest = key.Equals(_key) ? SignedReplicas.ClearManifest : key.Equals(_sealedKey) ? SignedReplicas.SealedManifest : null;
+        if (manifest is null) return;
+        var entries = data is LWWDictionary<string, SignedTunnelRecord> replicated
+            ? replicated.Entries.Where(e => e.Value.SignerSerial == wanted.Serial).Select(e => new TunnelEntry(e.Key, e.Value)).ToList()
+            : [];
+        var peer = Phase1At(wanted.To);
+        if (entries.Count == 0) peer.Tell(new TunnelEntries(_serial, manifest, []));
+        foreach (var chunk in entries.Chunk(TunnelEntries.MaxPerMessage)) peer.Tell(new TunnelEntries(_serial, manifest, chunk));
+        if (entries.Count > 0) _log.Info("{0}: {1} returned before its Akka rejoin: sent it the {2} entries it signed", _phase1.Name, wanted.Serial, entries.Count);
+    }
+
+    /// <summary>
+    /// The answer to this unit's <see cref="TunnelEntriesWanted"/>, accepted only from a unit of its FGCP cluster that its
+    /// certificate proves; each entry is checked as gossip is (its signature, then the sync rules), and a record its
+    /// previous incarnation owned is re-claimed in <see cref="Apply"/>. What this incarnation then owns goes back to the
+    /// answerer at once: it is no Akka member yet, so no push reached it.
+    /// </summary>
+    private void OnEntries(TunnelEntries m)
+    {
+        var sender = _identities.Attribute(Sender, m.FromSerial);
+        var manifest = m.Manifest == SignedReplicas.ClearManifest || m.Manifest == SignedReplicas.SealedManifest ? m.Manifest : null;
+        if (sender != m.FromSerial || sender == _serial || !InOwnCluster(sender) || manifest is null)
+        {
+            if (_identities.Refusals.Refused("tunnel-entries", sender ?? Sender.Path.Address.ToString(), out var suppressed))
+                _log.Warning("{0}: tunnel entries from {1} dropped: {2}{3}", _phase1.Name, Sender.Path.Address,
+                    sender is null ? "its certificate proves no unit" : sender != m.FromSerial ? $"it names {m.FromSerial}, its certificate {sender}"
+                    : manifest is null ? $"unknown payload {m.Manifest}" : "not a unit of this FGCP cluster",
+                    suppressed > 0 ? $" ({suppressed} more from it since)" : "");
+            return;
+        }
+        StopAskingEntries();
+        foreach (var e in m.Entries) ApplyReplicatedEntry(e.Key, e.Entry, manifest);
+        if (m.Entries.Count > 0 && AuthenticatedAddressOf(sender) is { } back) PushOwned(back);
     }
 
     /// <summary>
@@ -744,30 +859,33 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     {
         var entries = replicated.Entries;
         _replicas.Retain(manifest, entries.Keys.ToList());
-        foreach (var (key, entry) in entries)
+        foreach (var (key, entry) in entries) ApplyReplicatedEntry(key, entry, manifest);
+    }
+
+    /// <summary>One entry of Distributed Data (or of a <see cref="TunnelEntries"/> answer), checked as gossip is.</summary>
+    private void ApplyReplicatedEntry(string key, SignedTunnelRecord entry, string manifest)
+    {
+        var opened = _replicas.Open(key, entry, manifest, out var fresh);
+        if (!opened.Accepted)
         {
-            var opened = _replicas.Open(key, entry, manifest, out var fresh);
-            if (!opened.Accepted)
-            {
-                if (fresh) RefusedReplica(key, entry, opened);
-                continue;
-            }
-            var sender = opened.Writer;
-            var from = $"distributed data, signed by {sender}";
-            switch (opened.Payload)
-            {
-                case TunnelRecord record:
-                    if (FgspAccepted(FgspSyncPolicy.AcceptClear(_fgsp, sender, InOwnCluster(sender)), record.Name, sender, from)
-                        && Authorized(record, sender, from)) Apply(record);
-                    break;
-                case SealedTunnelRecord sealedRecord:
-                    // An entry already applied is not opened again at every gossip round.
-                    if (_records.TryGetValue(key, out var known) && known.Generation == sealedRecord.Generation && known.SyncSeq >= sealedRecord.SyncSeq
-                        && sealedRecord.SenderSerial == known.OwnerSerial) continue;
-                    var opened2 = FgspSyncPolicy.AcceptSealed(_fgsp, sealedRecord, sender, InOwnCluster(sender), out var refusal);
-                    if (FgspAccepted(refusal, key, sender, from) && opened2 is not null && Authorized(opened2, sender, from)) Apply(opened2);
-                    break;
-            }
+            if (fresh) RefusedReplica(key, entry, opened);
+            return;
+        }
+        var sender = opened.Writer;
+        var from = $"distributed data, signed by {sender}";
+        switch (opened.Payload)
+        {
+            case TunnelRecord record:
+                if (FgspAccepted(FgspSyncPolicy.AcceptClear(_fgsp, sender, InOwnCluster(sender)), record.Name, sender, from)
+                    && Authorized(record, sender, from)) Apply(record);
+                break;
+            case SealedTunnelRecord sealedRecord:
+                // An entry already applied is not opened again at every gossip round.
+                if (_records.TryGetValue(key, out var known) && known.Generation == sealedRecord.Generation && known.SyncSeq >= sealedRecord.SyncSeq
+                    && sealedRecord.SenderSerial == known.OwnerSerial) return;
+                var opened2 = FgspSyncPolicy.AcceptSealed(_fgsp, sealedRecord, sender, InOwnCluster(sender), out var refusal);
+                if (FgspAccepted(refusal, key, sender, from) && opened2 is not null && Authorized(opened2, sender, from)) Apply(opened2);
+                break;
         }
     }
 

@@ -41,14 +41,7 @@ internal static partial class WireCatalog
         WireCodecs.Register<TunnelRecord>(TunnelRecordManifest, (w, t) => WriteTunnel(w, t, 2), r => ReadTunnel(r, 2));
         // A Distributed Data entry of SA sync signed by its writer (TunnelRecordSignature); its payload is decoded only
         // once the signature verified.
-        WireCodecs.Register<SignedTunnelRecord>("ipsec.signed-tunnel.v1", (w, m) =>
-        {
-            w.Str(m.SignerSerial);
-            w.Str(m.PayloadManifest);
-            w.Bytes(m.Payload);
-            w.Bytes(m.SignerCertificate);
-            w.Bytes(m.Signature);
-        }, r => new SignedTunnelRecord(r.Str(), r.Str(), r.Bytes(), r.Bytes(), r.Bytes()));
+        WireCodecs.Register<SignedTunnelRecord>("ipsec.signed-tunnel.v1", WriteSigned, ReadSigned);
         // The previous owner's word that it sends no more on a tunnel another unit claimed by traffic.
         WireCodecs.Register<TunnelReleased>("ipsec.tunnel-released.v1", (w, m) =>
         {
@@ -56,7 +49,30 @@ internal static partial class WireCatalog
             w.I64(m.Generation);
             w.Str(m.FromSerial);
         }, r => new TunnelReleased(r.Str(), r.I64(), r.Str()));
+        // A returning primary's question for its previous incarnation's entries, and the answer (README "A returning unit").
+        WireCodecs.Register<TunnelEntriesWanted>("ipsec.tunnel-entries-wanted.v1", (w, m) => w.Str(m.Serial), r => new TunnelEntriesWanted(r.Str()));
+        WireCodecs.Register<TunnelEntries>("ipsec.tunnel-entries.v1", (w, m) =>
+        {
+            w.Str(m.FromSerial);
+            w.Str(m.Manifest);
+            w.List(m.Entries as IReadOnlyCollection<TunnelEntry> ?? [.. m.Entries], (x, e) =>
+            {
+                x.Str(e.Key);
+                WriteSigned(x, e.Entry);
+            });
+        }, r => new TunnelEntries(r.Str(), r.Str(), r.List(x => new TunnelEntry(x.Str(), ReadSigned(x)))));
     }
+
+    private static void WriteSigned(WireWriter w, SignedTunnelRecord m)
+    {
+        w.Str(m.SignerSerial);
+        w.Str(m.PayloadManifest);
+        w.Bytes(m.Payload);
+        w.Bytes(m.SignerCertificate);
+        w.Bytes(m.Signature);
+    }
+
+    private static SignedTunnelRecord ReadSigned(WireReader r) => new(r.Str(), r.Str(), r.Bytes(), r.Bytes(), r.Bytes());
 
     /// <summary>v1 has no NAT-T fields: a record that needs them would come back different, so it is refused.</summary>
     private static void WriteTunnelV1(WireWriter w, TunnelRecord t)
