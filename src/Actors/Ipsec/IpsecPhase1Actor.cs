@@ -731,7 +731,13 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         _handover = h with { RoundsLeft = h.RoundsLeft - 1 };
         if (AuthenticatedAddressOf(h.Primary) is not { } to)
             return; // not yet authenticated anywhere: the next round, or its Akka join, carries the records
-        foreach (var r in owned) Push(to, r);
+        foreach (var r in owned)
+        {
+            Push(to, r);
+            // After the record, on the same path: this unit, no longer primary, sends nothing on it and claims nothing
+            // while secondary, so the primary may take it even when it already claimed it this term (OnReleased).
+            Phase1At(to).Tell(new TunnelReleased(r.Key, r.Generation, _serial));
+        }
     }
 
     private void ClaimIfOurClusters(TunnelRecord r)
@@ -809,6 +815,16 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             return;
         }
         if (_tunnels.TryGetValue(m.Key, out var tunnel)) tunnel.Tell(m);
+        // A unit of this FGCP cluster that stepped down hands the tunnel over (HandOver): the record still names it at
+        // that generation. It is not primary, so it cannot outbid this claim; the one claim per term, which keeps two
+        // split-brain primaries from outbidding each other, must not keep a primary whose term outlived an earlier
+        // claim from taking it (heartbeat-loss, CI trial 15: no owner at all after the heal).
+        if (_isPrimary && m.FromSerial != _serial && InOwnCluster(m.FromSerial) && _records.TryGetValue(m.Key, out var r)
+            && !r.Deleted && r.OwnerSerial == m.FromSerial && r.Generation == m.Generation)
+        {
+            _claimedThisTerm.Remove(m.Key);
+            ClaimIfOurClusters(r);
+        }
     }
 
     private void Write(TunnelRecord record)

@@ -67,7 +67,11 @@ public sealed class SteppedDownHandoverSpec : TestKit
         // incarnation's association is set up.
         var first = received.ExpectMsg<TunnelRecord>(TimeSpan.FromSeconds(3));
         Assert.Equal((Vm2, 2L), (first.OwnerSerial, first.Generation));
+        // Each record is followed by DC2_VM2's release of it: the primary takes it even if it claimed it this term.
+        var release = received.ExpectMsg<TunnelReleased>(TimeSpan.FromSeconds(3));
+        Assert.Equal((first.Key, 2L, Vm2), (release.Key, release.Generation, release.FromSerial));
         received.ExpectMsg<TunnelRecord>(TimeSpan.FromSeconds(3));
+        received.ExpectMsg<TunnelReleased>(TimeSpan.FromSeconds(3));
 
         // DC2_VM1's claim arrives: nothing names DC2_VM2 any more, the hand-over ends.
         phase1.Tell(TunnelOwnership.Claim(first, Vm1, 1));
