@@ -238,6 +238,12 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
                 notHealed = ChaosInvariants.FlowsAgainMs(sampler.Traffic, healAt) is null ? "PC1's traffic does not flow" : await Unhealthy(lab);
                 if (notHealed is null) break;
             }
+            // The heal's window must end on a sample of the owners taken no earlier than this decision: one sample asks
+            // every unit, and a unit still starting may take a second to answer, so the sampler's last complete sample can
+            // be older than the runner's own poll that saw the lab healed (chaos seed 1 run 44, sixteenth session: the
+            // restarted owner claimed 1 s after the heal, the runner saw it, and the window ended on a sample taken 100 ms
+            // after the heal: "no owner at the end of the heal's window").
+            if (notHealed is null) await sampler.SampledSince(Ms(clock), TimeSpan.FromSeconds(5));
             var observedUntil = Ms(clock);
             (double? Ms, string? Refusal) changeAfter = journaled is null ? (null, null) : await journaled;
             if (journaled is not null)
@@ -547,6 +553,18 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
                 }
                 await traffic;
             });
+        }
+
+        /// <summary>Returns once an owner sample begun at or after <paramref name="ms"/> is recorded, or after <paramref name="within"/>.</summary>
+        public async Task SampledSince(double ms, TimeSpan within)
+        {
+            var sw = Stopwatch.StartNew();
+            while (sw.Elapsed < within)
+            {
+                lock (_owners)
+                    if (_owners.Count > 0 && _owners[^1].AtMs >= ms) return;
+                await Task.Delay(10);
+            }
         }
 
         public async Task StopAsync()
