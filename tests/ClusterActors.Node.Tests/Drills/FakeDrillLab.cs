@@ -289,6 +289,25 @@ internal sealed class FakeDrillLab : IDrillLab
     /// <summary>Whether the units log their role changes with their own clock (the container lab does; the embedded does not).</summary>
     public bool KeepsRoleLog { get; set; }
 
+    /// <summary>
+    /// A heartbeat-loss step at this loss (%) makes the owner's FGCP peer primary for less than a poll and back: only its
+    /// own log (<see cref="KeepsRoleLog"/>) shows it, the HA view never does (container CI trial 15, 40 % loss).
+    /// </summary>
+    public double? FlapsAtLoss { get; set; }
+
+    public List<string> Impairments { get; } = new();
+
+    public Task Impair(string unit, string port, ClusterActors.Actors.DataPlane.ImpairmentSpec? spec, long seed)
+    {
+        lock (_gate)
+        {
+            Impairments.Add($"{unit} {port} {spec?.ToString() ?? "cleared"}");
+            if (spec is not null && FlapsAtLoss is { } at && Math.Abs(spec.LossPercent - at) < 1e-9 && unit == "DC2_VM1")
+                _roleLog.Add(("DC2_VM2", true, DateTimeOffset.UtcNow));
+        }
+        return Task.CompletedTask;
+    }
+
     /// <summary>With <see cref="KeepsRoleLog"/>: how long after the kill the surviving unit's log stamps it Primary (its
     /// own detection time, whatever the load on the machine running the spec).</summary>
     public TimeSpan RoleLoggedAfter { get; set; }
