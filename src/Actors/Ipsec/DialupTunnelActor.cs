@@ -37,6 +37,14 @@ public sealed record TunnelHandedOff(string Key, long Generation, string NewOwne
 public sealed record TunnelClaimRefused(string Key);
 
 /// <summary>
+/// From the phase1, just before it writes an FGCP claim of this tunnel (this unit became primary) whose previous owner,
+/// <paramref name="PreviousOwner"/> at <paramref name="Generation"/>, is still an Up, reachable Akka member: a split brain
+/// or a stall, so it may still be encrypting. The instance holds its replies as a traffic claim does
+/// (<see cref="TrafficClaimHold{T}"/>) until that unit's release or the wait (README "The hand-off of a traffic claim").
+/// </summary>
+public sealed record HoldForRelease(string PreviousOwner, long Generation);
+
+/// <summary>
 /// The owner's CHILD SA is running out of sequence numbers (<see cref="TunnelOwnership.ChildRekeyDue"/>): its phase1
 /// asks the client for a CREATE_CHILD_SA rekey, or resends the request still unanswered.
 /// </summary>
@@ -183,6 +191,11 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         Receive<UnitStalled>(OnStalled);
         Receive<TunnelClaimsAllowed>(OnClaimsAllowed);
         Receive<TunnelClaimRefused>(_ => OnClaimRefused());
+        Receive<HoldForRelease>(h =>
+        {
+            _hold.Start(h.PreviousOwner, h.Generation);
+            Timers.StartSingleTimer("claim-hold", ClaimHoldOver.Instance, _claimHoldMaxWait);
+        });
         Receive<TunnelReleased>(r =>
         {
             var holding = _hold.IsHolding;

@@ -745,6 +745,11 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         if (!_isPrimary || !TunnelOwnership.ClaimedByPrimary(r, _serial, _fgcpGroup, _ownedHere.Contains(r.Key)) || !_claimedThisTerm.Add(r.Key)) return;
         _log.Info("{0}: taking {1} over from {2}: this unit is its FGCP cluster's primary", _phase1.Name, r.Name,
             r.OwnerSerial == _serial ? "this unit's previous incarnation" : r.OwnerSerial);
+        // A previous owner that is still an Up, reachable member (a split brain, a stall) may still be encrypting: the
+        // instance holds its replies for that unit's release, as a traffic claim does (container heartbeat-cut: the old
+        // primary encrypted 9 replies 3.5 ms after the new one's first frame, all too old for the client).
+        if (r.OwnerSerial != _serial && !r.Deleted && CanRelease(r.OwnerSerial) && _tunnels.TryGetValue(r.Key, out var instance))
+            instance.Tell(new HoldForRelease(r.OwnerSerial, r.Generation));
         Write(TunnelOwnership.Claim(r, _serial, _fgcpGroup));
     }
 
@@ -780,12 +785,11 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     }
 
     /// <summary>An instance of this unit lost its tunnel to another unit's record: that unit hears it at the address its
-    /// certificate was proved on (never one a message named), so a traffic claim's held replies go out at once. Not to a
-    /// unit of this FGCP cluster: only a primary claims by traffic, so its claim of this unit's tunnel is FGCP's failover,
-    /// which holds nothing.</summary>
+    /// certificate was proved on (never one a message named), so a claim's held replies go out at once: a traffic claim's,
+    /// or an FGCP claim's made while this unit was still a reachable member (<see cref="HoldForRelease"/>).</summary>
     private void SendRelease(TunnelHandedOff h)
     {
-        if (h.NewOwnerSerial == _serial || InOwnCluster(h.NewOwnerSerial) || AuthenticatedAddressOf(h.NewOwnerSerial) is not { } to) return;
+        if (h.NewOwnerSerial == _serial || AuthenticatedAddressOf(h.NewOwnerSerial) is not { } to) return;
         Phase1At(to).Tell(new TunnelReleased(h.Key, h.Generation, _serial));
     }
 

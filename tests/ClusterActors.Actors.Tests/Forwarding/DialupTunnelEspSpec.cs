@@ -408,6 +408,29 @@ public sealed class DialupTunnelEspSpec : TestKit
         Assert.Equal((0, 1), (drops.ClaimHoldsReleased, drops.ClaimHoldsTimedOut));
     }
 
+    /// <summary>
+    /// An FGCP claim whose previous owner is still a live member (a split brain: container heartbeat-cut, where the old
+    /// primary encrypted 9 replies 3.5 ms after the new one's first frame, all too old for CLIENT1) holds its replies
+    /// for that unit's release, as a traffic claim does.
+    /// </summary>
+    [Fact]
+    public async Task An_FGCP_claim_whose_previous_owner_is_still_a_member_holds_its_replies_until_its_release()
+    {
+        var record = Keyed(TunnelOwnershipSpec.Record(owner: "FGVM02TM22000001", group: 1, nextSeq: 0x120));
+        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6, claimHoldMaxWait: TimeSpan.FromMinutes(1), inFgcpCluster: true));
+        tunnel.Tell(new HoldForRelease(record.OwnerSerial, record.Generation));
+        tunnel.Tell(new TunnelRecordChanged(TunnelOwnership.Claim(record, Self, 1)));
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 1)));
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 2)));
+        ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+
+        tunnel.Tell(ReleasedBy(record));
+        Assert.Equal(0x10000120u, SeqOf(ExpectMsg<TunnelEncrypted>()));
+        Assert.Equal(0x10000121u, SeqOf(ExpectMsg<TunnelEncrypted>()));
+        var drops = await tunnel.Ask<TunnelDrops>(GetTunnelDrops.Instance);
+        Assert.Equal((1, 0, 0), (drops.ClaimHoldsReleased, drops.ClaimHoldsTimedOut, drops.ClaimHoldOverflow));
+    }
+
     /// <summary>The other half: the owner whose tunnel another unit's record took tells its phase1, after every frame it
     /// encrypted before (this mailbox's order), and encrypts nothing more.</summary>
     [Fact]

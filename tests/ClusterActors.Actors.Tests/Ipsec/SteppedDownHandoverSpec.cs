@@ -73,9 +73,13 @@ public sealed class SteppedDownHandoverSpec : TestKit
         received.ExpectMsg<TunnelRecord>(TimeSpan.FromSeconds(3));
         received.ExpectMsg<TunnelReleased>(TimeSpan.FromSeconds(3));
 
-        // DC2_VM1's claim arrives: nothing names DC2_VM2 any more, the hand-over ends.
-        phase1.Tell(TunnelOwnership.Claim(first, Vm1, 1));
+        // DC2_VM1's claim arrives: nothing names DC2_VM2 any more, the hand-over ends. DC2_VM2's instance says it sends
+        // no more (the release at the claim's generation, which ends a claim's hold), and nothing else follows.
+        var claim = TunnelOwnership.Claim(first, Vm1, 1);
+        phase1.Tell(claim);
         await Until(phase1, r => r.OwnerSerial == Vm1);
+        var handedOff = received.FishForMessage<TunnelReleased>(m => m.Generation == claim.Generation, TimeSpan.FromSeconds(3));
+        Assert.Equal((claim.Key, Vm2), (handedOff.Key, handedOff.FromSerial));
         received.ExpectNoMsg(TimeSpan.FromSeconds(2.5));
     }
 
