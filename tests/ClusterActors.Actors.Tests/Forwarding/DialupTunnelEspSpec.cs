@@ -119,6 +119,32 @@ public sealed class DialupTunnelEspSpec : TestKit
         Assert.True(fromGateway.TryOpen(EspOf(outer), out _, out var why), why.ToString());
     }
 
+    /// <summary>
+    /// Container chaos seed 1 run 11 (SIGSTOP of DC2_VM1, 5 s): on SIGCONT the owner sent from its stall's jump before
+    /// its peer's takeover, pushed during the stall, reached it; the peer, still the owner, then sent a reply from its
+    /// claim's numbers, 2^28 below: too old for CLIENT1. After a stall the owner holds its replies until a record takes
+    /// the tunnel (they are dropped, counted) or the wait ends (sent from the jump).
+    /// </summary>
+    [Fact]
+    public async Task A_stalled_owner_holds_its_replies_until_the_takeover_made_meanwhile_reaches_it_and_then_sends_nothing()
+    {
+        var record = Keyed(TunnelOwnershipSpec.Record(owner: Self, group: 2, nextSeq: 0x1e0));
+        var tunnel = ChildActorOf(DialupTunnelActor.Props(Self, record, 6, claimHoldMaxWait: TimeSpan.FromMinutes(1)));
+        tunnel.Tell(new UnitStalled(TimeSpan.FromSeconds(4.6)));
+        Assert.Equal(0x1e0u + 2 * TunnelOwnership.SequenceJump, ExpectMsg<SyncTunnelSequence>().NextOutboundSeq); // the owner jumped
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 1)));
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 2)));
+        foreach (var m in ReceiveWhile<object>(TimeSpan.FromMilliseconds(300), m => m)) Assert.IsNotType<TunnelEncrypted>(m);
+
+        // The peer's takeover, made while this unit did not run, arrives: nothing held goes out; the peer hears the release.
+        var peers = TunnelOwnership.Claim(record, "FGVM02TM22000002", 2);
+        tunnel.Tell(new TunnelRecordChanged(peers));
+        var handedOff = FishForMessage<TunnelHandedOff>(_ => true);
+        Assert.Equal(("FGVM02TM22000002", peers.Generation), (handedOff.NewOwnerSerial, handedOff.Generation));
+        foreach (var m in ReceiveWhile<object>(TimeSpan.FromMilliseconds(300), m => m)) Assert.IsNotType<TunnelEncrypted>(m);
+        Assert.Equal(2, (await tunnel.Ask<TunnelDrops>(GetTunnelDrops.Instance)).ClaimHoldOverflow);
+    }
+
     [Fact]
     public void Packets_handed_over_before_a_stall_and_encrypted_after_it_are_dropped_and_move_the_numbers_once()
     {
@@ -169,10 +195,13 @@ public sealed class DialupTunnelEspSpec : TestKit
         tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 1))); // 0x3e8 … the owner ran ahead of its last sync
         for (ushort i = 2; i <= 0x400; i++) tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, i)));
         tunnel.Tell(new UnitStalled(TimeSpan.FromSeconds(1.5)));
-        // More than the client's window (2048) after the move: a later start below it would be refused as too old.
-        for (var i = 0; i < 0x900; i++) tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, (ushort)i)));
+        // More than the client's window (2048) after the move: a later start below it would be refused as too old. The
+        // first waits out the hold after the stall (no takeover reached this unit), the rest follow it at once.
+        tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, 0)));
+        var sent = Enumerable.Range(0, 0x400 + 1).Select(_ => FishForMessage<TunnelEncrypted>(_ => true)).ToList();
+        for (var i = 1; i < 0x900; i++) tunnel.Tell(new EncryptForTunnel(Echo(Server, Pc1, (ushort)i)));
         uint last = 0;
-        foreach (var m in Enumerable.Range(0, 0x400 + 0x900).Select(_ => FishForMessage<TunnelEncrypted>(_ => true)))
+        foreach (var m in sent.Concat(Enumerable.Range(0, 0x900 - 1).Select(_ => FishForMessage<TunnelEncrypted>(_ => true))))
         {
             Assert.True(fromGateway.TryOpen(EspOf(m), out _, out var why), why.ToString());
             last = SeqOf(m);
