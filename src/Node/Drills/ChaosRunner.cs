@@ -373,9 +373,9 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
     {
         double? settled = null;
         var names = tunnels.ToList();
-        foreach (var s in samples.Where(s => s.AtMs >= from && s.AtMs < until).OrderBy(s => s.AtMs))
+        foreach (var s in samples.Where(s => s.EndMs >= from && s.EndMs < until).OrderBy(s => s.EndMs))
         {
-            if (names.All(t => s.Owners.GetValueOrDefault(t)?.Count == 1)) settled ??= s.AtMs;
+            if (names.All(t => s.Owners.GetValueOrDefault(t)?.Count == 1)) settled ??= s.EndMs;
             else settled = null;
         }
         return settled;
@@ -542,7 +542,7 @@ public sealed class ChaosRunner(Func<IDrillLab> newLab, TextWriter progress, IRe
                     try
                     {
                         var (owners, answering) = await OwnersNow(lab);
-                        lock (_owners) _owners.Add(new OwnerSample(at, owners));
+                        lock (_owners) _owners.Add(new OwnerSample(at, owners) { EndMs = Ms(clock) });
                         if (answering < Volatile.Read(ref _leastAnswering)) Volatile.Write(ref _leastAnswering, answering);
                     }
                     catch (Exception) when (!_stop.IsCancellationRequested)

@@ -73,6 +73,23 @@ public sealed class ChaosInvariantsSpec
         Assert.Equal(500, ChaosInvariants.FlowsAgainMs(Good().Traffic, 3000));
     }
 
+    /// <summary>
+    /// Chaos seed 1 run 97 (sixteenth session): a sample asked while the stalled owner did not run is answered after
+    /// SIGCONT, with the resumed unit's view of its first 25 ms (still sync-primary beside its peer's claim). It is the
+    /// heal window's sample, judged against the heal's bound, not the fault window's last one.
+    /// </summary>
+    [Fact]
+    public void A_sample_asked_before_the_heal_and_answered_after_it_belongs_to_the_heals_window()
+    {
+        var straddling = new OwnerSample(2990, Own("DC2_VM1", "DC2_VM2")) { EndMs = 3025 };
+        var answeredAfter = Good() with { Owners = [.. Good().Owners, straddling] };
+        Assert.Empty(ChaosInvariants.Check(answeredAfter));
+
+        // The same reads answered before the heal are the fault window's last sample: two owners at its end.
+        var answeredBefore = Good() with { Owners = [.. Good().Owners, straddling with { EndMs = 2995 }] };
+        Assert.Contains("at the end of the fault's window", Only(answeredBefore, ChaosInvariants.OneOwner).Detail);
+    }
+
     [Fact]
     public void A_tunnel_without_an_owner_past_the_faults_bound_and_500_ms_is_a_violation()
     {
