@@ -18,12 +18,7 @@ namespace ClusterActors.Actors.Tests.Ipsec;
 /// down and hands g4 over, and DC2_VM1, still in the same term, takes nothing: no unit owns the tunnel until traffic
 /// claims it (the drill has none: "not healed 7.4 s after the impairment was cleared: 1 primaries, tunnels ").
 /// </summary>
-public sealed class HandoverToLongPrimarySpec() : TestKit(ConfigurationFactory.ParseString("""
-    akka.actor.provider = cluster
-    akka.remote.dot-netty.tcp.hostname = 127.0.0.1
-    akka.remote.dot-netty.tcp.port = 0
-    akka.loglevel = WARNING
-    """))
+public sealed class HandoverToLongPrimarySpec() : TestKit(ConfigurationFactory.ParseString(Phase1SpecConfig.ClusterHocon))
 {
     private const string Vm1 = "FGVM02TM22000001", Vm2 = "FGVM02TM22000002";
 

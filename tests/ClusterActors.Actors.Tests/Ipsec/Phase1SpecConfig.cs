@@ -4,6 +4,20 @@ namespace ClusterActors.Actors.Tests.Ipsec;
 /// member of FGCP cluster 1 (`mode a-p`: a unit in mode standalone, the default, is nobody's FGCP peer, FgspSync.ClusterOf).</summary>
 internal static class Phase1SpecConfig
 {
+    /// <summary>An ActorSystem of the cluster provider on a free loopback port: what a phase1 actor needs (Distributed Data).</summary>
+    internal const string ClusterHocon = """
+        akka.actor.provider = cluster
+        akka.remote.dot-netty.tcp.hostname = 127.0.0.1
+        akka.remote.dot-netty.tcp.port = 0
+        akka.loglevel = WARNING
+        """;
+
+    /// <summary><see cref="ClusterHocon"/> with the units' own serializer bindings, for specs whose messages cross
+    /// remoting between two ActorSystems as across the real cluster (Akka's JSON cannot carry a record).</summary>
+    internal static Akka.Configuration.Config WireConfig() =>
+        Akka.Configuration.ConfigurationFactory.ParseString(ClusterHocon)
+            .WithFallback(Akka.Configuration.ConfigurationFactory.ParseString(ClusterActors.Actors.Persistence.PersistenceHocon.ReadEmbedded("serialization.conf")));
+
     internal const string Dialup = """
         config system ha
             set group-id 1

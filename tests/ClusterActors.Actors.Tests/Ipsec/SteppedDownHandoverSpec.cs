@@ -22,18 +22,9 @@ namespace ClusterActors.Actors.Tests.Ipsec;
 public sealed class SteppedDownHandoverSpec : TestKit
 {
     private const string Vm1 = "FGVM02TM22000001", Vm2 = "FGVM02TM22000002";
-    private const string Hocon = """
-        akka.actor.provider = cluster
-        akka.remote.dot-netty.tcp.hostname = 127.0.0.1
-        akka.remote.dot-netty.tcp.port = 0
-        akka.loglevel = WARNING
-        """;
-
     private static readonly UnitIdentities Identities = new(enforcing: false);
 
-    /// <summary>The units' own serializer bindings, as across the real cluster (Akka's JSON cannot carry a record).</summary>
-    private static Akka.Configuration.Config Config() =>
-        ConfigurationFactory.ParseString(Hocon).WithFallback(ConfigurationFactory.ParseString(ClusterActors.Actors.Persistence.PersistenceHocon.ReadEmbedded("serialization.conf")));
+    private static Akka.Configuration.Config Config() => Phase1SpecConfig.WireConfig();
 
     public SteppedDownHandoverSpec() : base(BootstrapSetup.Create().WithConfig(Config()).And(new UnitIdentitiesSetup(Identities)))
     {
