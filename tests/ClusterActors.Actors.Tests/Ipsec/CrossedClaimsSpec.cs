@@ -40,9 +40,9 @@ public sealed class CrossedClaimsSpec() : TestKit(ConfigurationFactory.ParseStri
         var dc2Vm1s = record with { Key = TunnelRecord.KeyOf(record.Phase1, record.Ike.SpiI, record.Ike.SpiR) };
         phase1.Tell(dc2Vm1s);
         phase1.Tell(new HaRoleChanged(Vm2, HaRole.Primary, Vm2));
-        var ours = await Held(phase1, r => r.OwnerSerial == Vm2);
+        var ours = await Phase1Records.Held(phase1, r => r.OwnerSerial == Vm2);
         Assert.Equal(2, ours.Generation);
-        Assert.Equal(TunnelRole.SyncPrimary, await Role(phase1));
+        Assert.Equal(TunnelRole.SyncPrimary, await Phase1Records.Role(phase1));
         return (phase1, dc2Vm1s, ours);
     }
 
@@ -55,9 +55,9 @@ public sealed class CrossedClaimsSpec() : TestKit(ConfigurationFactory.ParseStri
         var theirs = TunnelOwnership.Claim(dc2Vm1s, Vm3, 2) with { SyncSeq = ours.SyncSeq + 3 };
         Assert.Equal(ours.Generation, theirs.Generation);
         phase1.Tell(theirs);
-        var held = await Held(phase1, r => r.OwnerSerial == Vm3);
+        var held = await Phase1Records.Held(phase1, r => r.OwnerSerial == Vm3);
         Assert.Equal(theirs, held);
-        await AwaitAssertAsync(async () => Assert.Equal(TunnelRole.Standby, await Role(phase1)), TimeSpan.FromSeconds(5));
+        await AwaitAssertAsync(async () => Assert.Equal(TunnelRole.Standby, await Phase1Records.Role(phase1)), TimeSpan.FromSeconds(5));
     }
 
     [Fact]
@@ -66,27 +66,11 @@ public sealed class CrossedClaimsSpec() : TestKit(ConfigurationFactory.ParseStri
         var (phase1, dc2Vm1s, ours) = await NewPrimaryClaimed();
         // DC2_VM2's own claim has synced once more than DC2_VM3's (none yet): it stays, and DC2_VM3 (which holds both) steps down there.
         phase1.Tell(new SyncTunnelSequence(ours.Key, ours.NextOutboundSeq + 1, 0, 0));
-        await Held(phase1, r => r.OwnerSerial == Vm2 && r.SyncSeq > ours.SyncSeq);
+        await Phase1Records.Held(phase1, r => r.OwnerSerial == Vm2 && r.SyncSeq > ours.SyncSeq);
         var theirs = TunnelOwnership.Claim(dc2Vm1s, Vm3, 2);
         phase1.Tell(theirs);
         ExpectNoMsg(TimeSpan.FromMilliseconds(300));
-        Assert.Equal(Vm2, (await Held(phase1, _ => true)).OwnerSerial);
-        Assert.Equal(TunnelRole.SyncPrimary, await Role(phase1));
-    }
-
-    private static async Task<TunnelRole> Role(IActorRef phase1) =>
-        Assert.Single((await phase1.Ask<TunnelList>(GetTunnelList.Instance, TimeSpan.FromSeconds(3))).Tunnels).Role;
-
-    private static async Task<TunnelRecord> Held(IActorRef phase1, Func<TunnelRecord, bool> until)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
-        while (true)
-        {
-            var records = await phase1.Ask<TunnelRecords>(GetTunnelRecords.Instance, TimeSpan.FromSeconds(3));
-            if (records.Records.SingleOrDefault() is { } r && until(r)) return r;
-            if (DateTime.UtcNow > deadline)
-                throw new Xunit.Sdk.XunitException($"no such record: {string.Join(", ", records.Records.Select(x => $"{x.OwnerSerial} g{x.Generation}/s{x.SyncSeq}"))}");
-            await Task.Delay(50);
-        }
+        Assert.Equal(Vm2, (await Phase1Records.Held(phase1, _ => true)).OwnerSerial);
+        Assert.Equal(TunnelRole.SyncPrimary, await Phase1Records.Role(phase1));
     }
 }

@@ -35,12 +35,12 @@ public sealed class HandoverToLongPrimarySpec() : TestKit(ConfigurationFactory.P
         g1 = g1 with { Key = TunnelRecord.KeyOf(g1.Phase1, g1.Ike.SpiI, g1.Ike.SpiR) };
         phase1.Tell(TunnelOwnership.Claim(g1, Vm2, 1));
         // DC2_VM1 claims it back at once (g3): its one claim of vpn1_1 this term (14:13:03.145, 1327 bytes to each unit).
-        var g3 = await Held(phase1, r => r.OwnerSerial == Vm1 && r.Generation == 3);
+        var g3 = await Phase1Records.Held(phase1, r => r.OwnerSerial == Vm1 && r.Generation == 3);
 
         // DC2_VM2's second term (14:13:12.915): it claims again (g4); DC2_VM1, still primary, may not answer.
         var g4 = TunnelOwnership.Claim(g3, Vm2, 1);
         phase1.Tell(g4);
-        await Held(phase1, r => r.OwnerSerial == Vm2 && r.Generation == 4);
+        await Phase1Records.Held(phase1, r => r.OwnerSerial == Vm2 && r.Generation == 4);
 
         // DC2_VM2 hears DC2_VM1 again and steps down (14:13:13.114): it shows vpn1_1 as standby and hands the record over
         // (HandOver: the push, and with the fix its release of generation 4).
@@ -48,9 +48,9 @@ public sealed class HandoverToLongPrimarySpec() : TestKit(ConfigurationFactory.P
         phase1.Tell(new TunnelReleased(g4.Key, g4.Generation, Vm2));
 
         // Healed: the primary owns the tunnel (g5). Without the fix it stays g4, DC2_VM2's, shown standby on both units.
-        var healed = await Held(phase1, r => r.OwnerSerial == Vm1 && r.Generation == 5);
+        var healed = await Phase1Records.Held(phase1, r => r.OwnerSerial == Vm1 && r.Generation == 5);
         Assert.Equal(Vm1, healed.OwnerSerial);
-        await AwaitAssertAsync(async () => Assert.Equal(TunnelRole.SyncPrimary, await Role(phase1)), TimeSpan.FromSeconds(5));
+        await AwaitAssertAsync(async () => Assert.Equal(TunnelRole.SyncPrimary, await Phase1Records.Role(phase1)), TimeSpan.FromSeconds(5));
     }
 
     [Fact]
@@ -63,32 +63,16 @@ public sealed class HandoverToLongPrimarySpec() : TestKit(ConfigurationFactory.P
         var g1 = DialupTunnelEspSpec.Keyed(TunnelOwnershipSpec.Record(owner: Vm1, group: 1, nextSeq: 0x120));
         g1 = g1 with { Key = TunnelRecord.KeyOf(g1.Phase1, g1.Ike.SpiI, g1.Ike.SpiR) };
         phase1.Tell(TunnelOwnership.Claim(g1, Vm2, 1));
-        var g3 = await Held(phase1, r => r.OwnerSerial == Vm1 && r.Generation == 3);
+        var g3 = await Phase1Records.Held(phase1, r => r.OwnerSerial == Vm1 && r.Generation == 3);
         // DC2_VM2, still primary on its side of the split, outbids once (g4): no release, so DC2_VM1 does not answer.
         phase1.Tell(TunnelOwnership.Claim(g3, Vm2, 1));
         ExpectNoMsg(TimeSpan.FromMilliseconds(500));
-        var held = await Held(phase1, _ => true);
+        var held = await Phase1Records.Held(phase1, _ => true);
         Assert.Equal((Vm2, 4L), (held.OwnerSerial, held.Generation));
         // A release of an older generation (a stale round of an earlier hand-over) changes nothing either.
         phase1.Tell(new TunnelReleased(held.Key, 2, Vm2));
         ExpectNoMsg(TimeSpan.FromMilliseconds(500));
-        var after = await Held(phase1, _ => true);
+        var after = await Phase1Records.Held(phase1, _ => true);
         Assert.Equal((Vm2, 4L), (after.OwnerSerial, after.Generation));
-    }
-
-    private static async Task<TunnelRole> Role(IActorRef phase1) =>
-        Assert.Single((await phase1.Ask<TunnelList>(GetTunnelList.Instance, TimeSpan.FromSeconds(3))).Tunnels).Role;
-
-    private static async Task<TunnelRecord> Held(IActorRef phase1, Func<TunnelRecord, bool> until)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
-        while (true)
-        {
-            var records = await phase1.Ask<TunnelRecords>(GetTunnelRecords.Instance, TimeSpan.FromSeconds(3));
-            if (records.Records.SingleOrDefault() is { } r && until(r)) return r;
-            if (DateTime.UtcNow > deadline)
-                throw new Xunit.Sdk.XunitException($"no such record: {string.Join(", ", records.Records.Select(x => $"{x.OwnerSerial} g{x.Generation}/s{x.SyncSeq}"))}");
-            await Task.Delay(50);
-        }
     }
 }
