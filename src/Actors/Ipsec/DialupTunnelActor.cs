@@ -191,11 +191,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         Receive<UnitStalled>(OnStalled);
         Receive<TunnelClaimsAllowed>(OnClaimsAllowed);
         Receive<TunnelClaimRefused>(_ => OnClaimRefused());
-        Receive<HoldForRelease>(h =>
-        {
-            _hold.Start(h.PreviousOwner, h.Generation);
-            Timers.StartSingleTimer("claim-hold", ClaimHoldOver.Instance, _claimHoldMaxWait);
-        });
+        Receive<HoldForRelease>(h => StartHold(h.PreviousOwner, h.Generation));
         Receive<TunnelReleased>(r =>
         {
             var holding = _hold.IsHolding;
@@ -359,11 +355,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
         // Until it does (this instance is then standby and drops what it held, counted) or the wait ends (no takeover:
         // sent from the jump), replies are held. Sent at once from the jump, a frame of the peer's, still the owner,
         // after ours is too old for the client (container chaos seed 1 run 11, sixteenth session: 1 drop).
-        if (!_hold.IsHolding)
-        {
-            _hold.Start(AfterStallNobody, long.MaxValue);
-            Timers.StartSingleTimer("claim-hold", ClaimHoldOver.Instance, _claimHoldMaxWait);
-        }
+        if (!_hold.IsHolding) StartHold(AfterStallNobody, long.MaxValue);
     }
 
     /// <summary>A hold after a stall waits for no unit's release (<see cref="TrafficClaimHold{T}.Released"/> never
@@ -461,8 +453,7 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
             Context.Parent.Tell(new ClaimTunnelByTraffic(_record.Key));
             // Its replies wait for the previous owner's word that it sends no more (the phase1 answers at once when
             // that unit cannot answer): a frame of it arriving after our first would be too old for the client.
-            _hold.Start(_record.OwnerSerial, _record.Generation);
-            Timers.StartSingleTimer("claim-hold", ClaimHoldOver.Instance, _claimHoldMaxWait);
+            StartHold(_record.OwnerSerial, _record.Generation);
             RekeyIfDue();
         }
         Sender.Tell(new TunnelDecrypted(_record.Phase1, decrypted.Payload));
@@ -507,6 +498,14 @@ public sealed class DialupTunnelActor : ReceiveActor, IWithTimers
             if (MaySend) Send(packet, replyTo);
             else _notOwner++;
         }
+    }
+
+    /// <summary>Replies wait from now for <paramref name="waitingFor"/>'s release past <paramref name="generation"/>, or
+    /// until the wait ends (<see cref="TrafficClaimHold{T}"/>).</summary>
+    private void StartHold(string waitingFor, long generation)
+    {
+        _hold.Start(waitingFor, generation);
+        Timers.StartSingleTimer("claim-hold", ClaimHoldOver.Instance, _claimHoldMaxWait);
     }
 
     private void CancelHold()

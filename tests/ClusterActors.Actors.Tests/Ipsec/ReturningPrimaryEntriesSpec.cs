@@ -69,7 +69,7 @@ public sealed class ReturningPrimaryEntriesSpec : TestKit
             vm2Phase1.Reply(new TunnelEntries(Vm2, SignedReplicas.ClearManifest, [new TunnelEntry(old.Key, TunnelRecordSignature.Wrap(old, null, Vm1))]));
 
             // Inherited, so re-claimed at once: generation 2, from the synced next number plus the jump.
-            var claimed = await Until(phase1, r => r.OwnerSerial == Vm1 && r.Generation == 2);
+            var claimed = await Phase1Records.Held(phase1, r => r.OwnerSerial == Vm1 && r.Generation == 2);
             Assert.Equal(0x120u + TunnelOwnership.SequenceJump, claimed.NextOutboundSeq);
             // … and the claim goes back to the answerer at once (no push reached it: this unit is no member yet).
             var pushed = vm2Phase1.FishForMessage<TunnelRecord>(_ => true, TimeSpan.FromSeconds(3));
@@ -167,18 +167,5 @@ public sealed class ReturningPrimaryEntriesSpec : TestKit
     private sealed class Forward : ReceiveActor
     {
         public Forward(IActorRef to) => ReceiveAny(m => to.Forward(m));
-    }
-
-    private static async Task<TunnelRecord> Until(IActorRef phase1, Func<TunnelRecord, bool> holds)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
-        while (true)
-        {
-            var records = (await phase1.Ask<TunnelRecords>(GetTunnelRecords.Instance, TimeSpan.FromSeconds(3))).Records;
-            if (records.FirstOrDefault(holds) is { } r) return r;
-            if (DateTime.UtcNow > deadline)
-                throw new Xunit.Sdk.XunitException($"not reached: {string.Join(", ", records.Select(x => $"{x.OwnerSerial} generation {x.Generation}"))}");
-            await Task.Delay(50);
-        }
     }
 }
