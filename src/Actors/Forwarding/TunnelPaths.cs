@@ -108,7 +108,7 @@ public sealed class TunnelPaths
     private void AddBlock(uint network, int length, Block block)
     {
         var table = _byPrefix[length] ??= new Dictionary<uint, Block[]>();
-        table[network] = table.TryGetValue(network, out var there) ? Sorted([.. there, block]) : [block];
+        table[network] = table.TryGetValue(network, out var there) ? Inserted(there, block) : [block];
         if (_blocksAt[length]++ == 0) RebuildLengths();
     }
 
@@ -136,10 +136,25 @@ public sealed class TunnelPaths
     private static bool Better(Block a, Block b) =>
         a.RangeWidth != b.RangeWidth ? a.RangeWidth < b.RangeWidth : string.CompareOrdinal(a.Path.Key, b.Path.Key) < 0;
 
-    private static Block[] Sorted(Block[] blocks)
+    /// <summary>
+    /// The blocks with one more, in its place (binary search, one copy): every dialup client of a hub may hold the same
+    /// selector (the benchmarks' clients all offer 10.10.1.0/24), and re-sorting the whole list at each new tunnel cost
+    /// 7 % of the responder's CPU at 2,400 tunnels in ike-vs-strongswan (perf, 2026-12-07).
+    /// </summary>
+    private static Block[] Inserted(Block[] blocks, Block block)
     {
-        Array.Sort(blocks, (a, b) => Better(a, b) ? -1 : Better(b, a) ? 1 : 0);
-        return blocks;
+        int lo = 0, hi = blocks.Length;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (Better(blocks[mid], block)) lo = mid + 1;
+            else hi = mid;
+        }
+        var result = new Block[blocks.Length + 1];
+        Array.Copy(blocks, 0, result, 0, lo);
+        result[lo] = block;
+        Array.Copy(blocks, lo, result, lo + 1, blocks.Length - lo);
+        return result;
     }
 
     private static TunnelPathChanged[] Sorted(TunnelPathChanged[] paths)
