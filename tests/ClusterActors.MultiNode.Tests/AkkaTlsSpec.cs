@@ -215,7 +215,7 @@ public sealed class AkkaTlsSpec(ITestOutputHelper output) : IAsyncLifetime
         var replicator = Akka.DistributedData.DistributedData.Get(vm3.System).Replicator;
         var deleted = record with { Deleted = true, Generation = record.Generation + 7 };
         var signed = Protocol.Ipsec.TunnelRecordSignature.Wrap(deleted, UnitIdentities.Of(vm3.System).RecordSigner, vm3Serial);
-        replicator.Tell(Akka.DistributedData.Dsl.Update(Replicas.ClearKey, Akka.DistributedData.LWWDictionary<string, SignedTunnelRecord>.Empty,
+        replicator.Tell(Akka.DistributedData.Dsl.Update(Replicas.KeyOf(Replicas.ClearDataKey, record.Key), Akka.DistributedData.LWWDictionary<string, SignedTunnelRecord>.Empty,
             Akka.DistributedData.WriteLocal.Instance,
             d => d.SetItem(Akka.Cluster.Cluster.Get(vm3.System), record.Key, signed, (_, _) => ClusterActors.Actors.Ipsec.TunnelOwnership.Clock(deleted))));
 

@@ -52,9 +52,9 @@ public sealed class ForgedReplicaSpec(ITestOutputHelper output) : IAsyncLifetime
         var (vm1, vm2, vm3) = (_lab.Units["DC2_VM1"], _lab.Units["DC2_VM2"], _lab.Units["DC2_VM3"]);
         var genuine = (await Applied("DC2_VM1")).Single();
         // The owner's own entry, for its certificate (public: it travels with every entry the owner writes).
-        await LoopbackLab.Eventually(async () => (await Replicas.Entries(vm3, Replicas.ClearKey)).ContainsKey(genuine.Key), TimeSpan.FromSeconds(10),
+        await LoopbackLab.Eventually(async () => (await Replicas.Entries(vm3, Replicas.ClearDataKey)).ContainsKey(genuine.Key), TimeSpan.FromSeconds(10),
             "the owner's signed entry reached DC2_VM3's replica");
-        var ownersEntry = (await Replicas.Entries(vm3, Replicas.ClearKey))[genuine.Key];
+        var ownersEntry = (await Replicas.Entries(vm3, Replicas.ClearDataKey))[genuine.Key];
         Assert.Equal(vm1.Options.Serial, ownersEntry.SignerSerial);
 
         var attacker = UnitIdentities.Of(vm3.System).RecordSigner!;
@@ -98,7 +98,7 @@ public sealed class ForgedReplicaSpec(ITestOutputHelper output) : IAsyncLifetime
         {
             var before = Units.ToDictionary(u => u, u => Refused(u, kind));
             var at = ++clock; // each forged entry replaces the one before on every replica
-            replicator.Tell(Dsl.Update(Replicas.ClearKey, LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance,
+            replicator.Tell(Dsl.Update(Replicas.KeyOf(Replicas.ClearDataKey, genuine.Key), LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance,
                 d => d.SetItem(writer, genuine.Key, entry, (_, _) => at)));
             // Until every unit counted it, or any unit let it change the tunnel: whichever comes first is then asserted.
             await LoopbackLab.Eventually(async () => Units.All(u => Refused(u, kind) > before[u]) || (await Changed()).Count > 0, TimeSpan.FromSeconds(15),
@@ -139,8 +139,9 @@ public sealed class ForgedReplicaSpec(ITestOutputHelper output) : IAsyncLifetime
         var probe = vm2.System.ActorOf(Props.Create(() => new ErrorProbe(errors)));
         vm2.System.EventStream.Subscribe(probe, typeof(Akka.Event.Error));
         var phase1OnVm2 = vm2.System.ActorSelection("/user/fortigate/phase1-vpn1");
-        phase1OnVm2.Tell(new Changed(Replicas.ClearKey, GCounter.Empty));
-        phase1OnVm2.Tell(new Changed(new LWWDictionaryKey<string, TunnelRecord>(Replicas.ClearKey.Id), LWWDictionary<string, TunnelRecord>.Empty));
+        var shardKey = Replicas.KeyOf(Replicas.ClearDataKey, genuine.Key);
+        phase1OnVm2.Tell(new Changed(shardKey, GCounter.Empty));
+        phase1OnVm2.Tell(new Changed(new LWWDictionaryKey<string, TunnelRecord>(shardKey.Id), LWWDictionary<string, TunnelRecord>.Empty));
         await Task.Delay(1000);
         var held = (await Applied("DC2_VM2")).SingleOrDefault();
         Assert.True(held is { Deleted: false } && held.OwnerSerial == genuine.OwnerSerial && held.SyncSeq >= update!.SyncSeq,
@@ -171,7 +172,8 @@ public sealed class ForgedReplicaSpec(ITestOutputHelper output) : IAsyncLifetime
         Assert.Empty(await Applied("DC2_VM3")); // another FGSP member: fgsp-sync disable keeps it out
         var (vm1, vm3) = (_lab.Units["DC2_VM1"], _lab.Units["DC2_VM3"]);
         var genuine = (await Applied("DC2_VM1")).Single();
-        var clusterKey = new LWWDictionaryKey<string, SignedTunnelRecord>(FgspSync.DataKey("vpn1", false, genuine.OwnerFgcpGroup, vm1.Options.Serial));
+        var clusterDataKey = FgspSync.DataKey("vpn1", false, genuine.OwnerFgcpGroup, vm1.Options.Serial);
+        var clusterKey = Replicas.KeyOf(clusterDataKey, genuine.Key);
 
         // The forged entry: unsigned, in the owner's name, far ahead of any clock the owner will write in this spec.
         var forged = TunnelRecordSignature.Wrap(genuine with { Deleted = true, Generation = genuine.Generation + 100 }, null, genuine.OwnerSerial);
@@ -187,7 +189,7 @@ public sealed class ForgedReplicaSpec(ITestOutputHelper output) : IAsyncLifetime
         TunnelRecord? update = null;
         await LoopbackLab.Eventually(async () => (update = (await Applied("DC2_VM1")).Single()).SyncSeq > genuine.SyncSeq, TimeSpan.FromSeconds(5),
             "the owner wrote its update");
-        var masked = (await Replicas.Entries(_lab.Units["DC2_VM2"], clusterKey))[genuine.Key];
+        var masked = (await Replicas.Entries(_lab.Units["DC2_VM2"], clusterDataKey))[genuine.Key];
         Assert.False(masked.IsSigned, "DC2_VM2's replica holds the forged entry: Distributed Data alone would not carry the update");
         await LoopbackLab.Eventually(async () => (await Applied("DC2_VM2")).Single() is { Deleted: false } r && r.OwnerSerial == genuine.OwnerSerial
                                                  && r.SyncSeq >= update!.SyncSeq,

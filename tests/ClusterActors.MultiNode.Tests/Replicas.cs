@@ -14,20 +14,35 @@ namespace ClusterActors.MultiNode.Tests;
 /// </summary>
 internal static class Replicas
 {
-    public static readonly LWWDictionaryKey<string, SignedTunnelRecord> ClearKey = new("ipsec-vpn1");
-    public static readonly LWWDictionaryKey<string, SignedTunnelRecord> SealedKey = new("ipsec-sealed-vpn1");
+    /// <summary>The base keys of vpn1's clear and sealed entries; each is spread over <see cref="FgspSync.DataShards"/> keys.</summary>
+    public const string ClearDataKey = "ipsec-vpn1";
+    public static readonly string SealedDataKey = FgspSync.SealedDataKey("vpn1");
 
-    public static async Task<IReadOnlyDictionary<string, SignedTunnelRecord>> Entries(UnitHost host, LWWDictionaryKey<string, SignedTunnelRecord> key)
+    /// <summary>The Distributed Data key a record of <paramref name="recordKey"/> is written under (its shard of <paramref name="dataKey"/>).</summary>
+    public static LWWDictionaryKey<string, SignedTunnelRecord> KeyOf(string dataKey, string recordKey) =>
+        new(FgspSync.ShardKey(dataKey, FgspSync.ShardOf(recordKey)));
+
+    /// <summary>Every entry under every shard of <paramref name="dataKey"/> the unit's replica holds.</summary>
+    public static async Task<IReadOnlyDictionary<string, SignedTunnelRecord>> Entries(UnitHost host, string dataKey)
     {
-        var response = await DistributedData.Get(host.System).Replicator.Ask(Dsl.Get(key, ReadLocal.Instance), TimeSpan.FromSeconds(5));
-        return response is GetSuccess success ? success.Get(key).Entries : new Dictionary<string, SignedTunnelRecord>();
+        var replicator = DistributedData.Get(host.System).Replicator;
+        var ids = (GetKeysIdsResult)await replicator.Ask(Dsl.GetKeyIds, TimeSpan.FromSeconds(5));
+        var all = new Dictionary<string, SignedTunnelRecord>();
+        foreach (var id in ids.Keys.Where(k => k.StartsWith(dataKey + "/", StringComparison.Ordinal)))
+        {
+            var key = new LWWDictionaryKey<string, SignedTunnelRecord>(id);
+            var response = await replicator.Ask(Dsl.Get(key, ReadLocal.Instance), TimeSpan.FromSeconds(5));
+            if (response is GetSuccess success)
+                foreach (var (k, v) in success.Get(key).Entries) all[k] = v;
+        }
+        return all;
     }
 
     public static async Task<IReadOnlyCollection<TunnelRecord>> Clear(UnitHost host) =>
-        (await Entries(host, ClearKey)).Values.Select(e => (TunnelRecord)WireCodecs.Decode(e.PayloadManifest, e.Payload)).ToList();
+        (await Entries(host, ClearDataKey)).Values.Select(e => (TunnelRecord)WireCodecs.Decode(e.PayloadManifest, e.Payload)).ToList();
 
     public static async Task<IReadOnlyCollection<SealedTunnelRecord>> Sealed(UnitHost host) =>
-        (await Entries(host, SealedKey)).Values.Select(e => (SealedTunnelRecord)WireCodecs.Decode(e.PayloadManifest, e.Payload)).ToList();
+        (await Entries(host, SealedDataKey)).Values.Select(e => (SealedTunnelRecord)WireCodecs.Decode(e.PayloadManifest, e.Payload)).ToList();
 
     /// <summary>The one tunnel record in the unit's clear replica.</summary>
     public static TunnelRecord Single(UnitHost host) => Clear(host).GetAwaiter().GetResult().Single();

@@ -102,7 +102,15 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     private const int EntriesWantedRounds = 20;
 
     /// <summary>A local read of Distributed Data made to answer <see cref="TunnelEntriesWanted"/>: for whom, and where.</summary>
-    private sealed record EntriesFor(string Serial, Address To);
+    private sealed record EntriesFor(string Serial, Address To, EntriesAnswer Answer);
+
+    /// <summary>One answer to <see cref="TunnelEntriesWanted"/> over every shard's local read: how many reads are
+    /// still out and how many entries went, so a peer that holds none still says so once.</summary>
+    private sealed class EntriesAnswer(int reads)
+    {
+        public int ReadsLeft = reads;
+        public int Sent;
+    }
 
     /// <summary>Per owned tunnel: when the peer was last heard and the DPD probes sent since (FortiOS `dpd: … count`).</summary>
     private sealed class Liveness(long heardAt)
@@ -123,9 +131,10 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     private readonly IActorRef _replicator = DistributedData.Get(Context.System).Replicator;
     private readonly string _serial;
     private Phase1Interface _phase1;
-    private LWWDictionaryKey<string, SignedTunnelRecord> _key;
+    /// <summary>The keys clear records replicate under (<see cref="FgspSync.DataKey"/>, in <see cref="FgspSync.DataShards"/> shards).</summary>
+    private TunnelSyncKeys _clear;
     /// <summary>Records written while standalone-cluster encryption is enable: sealed, so other clusters' units read them only with the psksecret.</summary>
-    private readonly LWWDictionaryKey<string, SignedTunnelRecord> _sealedKey;
+    private readonly TunnelSyncKeys _sealed;
     /// <summary>Every entry this unit writes is signed with its lab key, and an entry's writer is the unit that signed it.</summary>
     private readonly SignedReplicas _replicas;
     private FgspSyncSettings _fgsp;
@@ -168,8 +177,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         _serial = serial;
         _phase1 = phase1;
         _fgcpGroup = FgspSync.ClusterOf(config.Ha);
-        _key = new LWWDictionaryKey<string, SignedTunnelRecord>(FgspSync.DataKey(phase1.Name, phase1.FgspSync, _fgcpGroup, serial));
-        _sealedKey = new LWWDictionaryKey<string, SignedTunnelRecord>("ipsec-sealed-" + phase1.Name);
+        _clear = new TunnelSyncKeys(FgspSync.DataKey(phase1.Name, phase1.FgspSync, _fgcpGroup, serial), SignedReplicas.ClearManifest);
+        _sealed = new TunnelSyncKeys(FgspSync.SealedDataKey(phase1.Name), SignedReplicas.SealedManifest);
         _replicas = new SignedReplicas(_identities.Enforcing, _identities.LabTrust, _identities.RecordSigner);
         _fgsp = FgspSyncSettings.From(config.StandaloneCluster);
         var phase2 = config.Phase2.FirstOrDefault(p => p.Phase1Name == phase1.Name);
@@ -237,8 +246,14 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         Receive<GetFailure>(g =>
         {
             // Too few units answered in time: fall back to this unit's own replica.
-            if (g.Key.Equals(_key)) _replicator.Tell(Dsl.Get(_key, ReadLocal.Instance));
-            else if (g.Key.Equals(_sealedKey)) _replicator.Tell(Dsl.Get(_sealedKey, ReadLocal.Instance));
+            if (_clear.Holds(g.Key, out _, out var clear)) _replicator.Tell(Dsl.Get(clear, ReadLocal.Instance));
+            else if (_sealed.Holds(g.Key, out _, out var sealedKey)) _replicator.Tell(Dsl.Get(sealedKey, ReadLocal.Instance));
+        });
+        // The shards that exist (written by some unit and gossiped here), read from a majority on becoming primary.
+        Receive<GetKeysIdsResult>(r =>
+        {
+            foreach (var id in r.Keys)
+                if (_clear.HoldsId(id, out var key)) _replicator.Tell(Dsl.Get(key, new ReadMajority(TimeSpan.FromSeconds(2))));
         });
         Receive<UpdateSuccess>(_ => { });
         Receive<IUpdateFailure>(f => _log.Debug("tunnel sync not yet on every unit: {0}", f));
@@ -281,14 +296,14 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         _fgsp = FgspSyncSettings.From(changed.Config.StandaloneCluster);
         var phase1 = changed.Config.Phase1.FirstOrDefault(p => p.Name == _phase1.Name);
         if (phase1 is null) return;
-        var key = new LWWDictionaryKey<string, SignedTunnelRecord>(FgspSync.DataKey(phase1.Name, phase1.FgspSync, _fgcpGroup, _serial));
-        if (!key.Equals(_key))
+        var dataKey = FgspSync.DataKey(phase1.Name, phase1.FgspSync, _fgcpGroup, _serial);
+        if (dataKey != _clear.DataKey)
         {
             // fgsp-sync (or the unit's FGCP cluster) changed: replicate under the new scope from now on, this unit's own
             // tunnels included, and read only what that scope's members write.
-            _replicator.Tell(Dsl.Unsubscribe(_key, Self));
-            _key = key;
-            _replicator.Tell(Dsl.Subscribe(_key, Self));
+            foreach (var k in _clear.All) _replicator.Tell(Dsl.Unsubscribe(k, Self));
+            _clear = new TunnelSyncKeys(dataKey, SignedReplicas.ClearManifest);
+            foreach (var k in _clear.All) _replicator.Tell(Dsl.Subscribe(k, Self));
             _phase1 = phase1;
             foreach (var r in _records.Values.Where(r => r.OwnerSerial == _serial && !r.Deleted).ToList()) Write(r with { SyncSeq = r.SyncSeq + 1 });
         }
@@ -337,8 +352,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        _replicator.Tell(Dsl.Subscribe(_key, Self));
-        _replicator.Tell(Dsl.Subscribe(_sealedKey, Self));
+        foreach (var k in _clear.All.Concat(_sealed.All)) _replicator.Tell(Dsl.Subscribe(k, Self));
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent),
             typeof(ClusterEvent.IReachabilityEvent));
         WatchIdleTunnels();
@@ -620,8 +634,9 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         // FGCP failover: this unit now answers for its cluster, so it owns every tunnel its cluster owned.
         _claimedThisTerm.Clear();
         foreach (var r in _records.Values.ToList()) ClaimIfOurClusters(r);
-        // A push this unit missed is still in the other units' replicas: read them all, claims follow in Apply.
-        _replicator.Tell(Dsl.Get(_key, new ReadMajority(TimeSpan.FromSeconds(2))));
+        // A push this unit missed is still in the other units' replicas: read them all, claims follow in Apply. Only the
+        // shards that exist (GetKeysIdsResult above), not 256 reads from a majority at the moment of a failover.
+        _replicator.Tell(Dsl.GetKeyIds);
         // Not an Akka member (yet): a restarted unit, primary again before its rejoin. Distributed Data reaches it only
         // once it is Up, seconds later; its FGCP peers hold what its previous incarnation signed.
         if (InFgcpCluster && !IsAkkaMember)
@@ -672,21 +687,25 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
                     suppressed > 0 ? $" ({suppressed} more from it since)" : "");
             return;
         }
-        _replicator.Tell(Dsl.Get(_key, ReadLocal.Instance, new EntriesFor(sender, to)));
-        _replicator.Tell(Dsl.Get(_sealedKey, ReadLocal.Instance, new EntriesFor(sender, to)));
+        // Every shard of both kinds, read locally: a shard never written answers NotFound.
+        var answer = new EntriesAnswer(_clear.All.Count + _sealed.All.Count);
+        foreach (var k in _clear.All.Concat(_sealed.All)) _replicator.Tell(Dsl.Get(k, ReadLocal.Instance, new EntriesFor(sender, to, answer)));
     }
 
     private void AnswerEntriesWanted(EntriesFor wanted, IKey key, object? data)
     {
-        var manifest = key.Equals(_key) ? SignedReplicas.ClearManifest : key.Equals(_sealedKey) ? SignedReplicas.SealedManifest : null;
+        var manifest = _clear.Holds(key, out _, out _) ? _clear.Manifest : _sealed.Holds(key, out _, out _) ? _sealed.Manifest : null;
         if (manifest is null) return;
         var entries = data is LWWDictionary<string, SignedTunnelRecord> replicated
             ? replicated.Entries.Where(e => e.Value.SignerSerial == wanted.Serial).Select(e => new TunnelEntry(e.Key, e.Value)).ToList()
             : [];
         var peer = Phase1At(wanted.To);
-        if (entries.Count == 0) peer.Tell(new TunnelEntries(_serial, manifest, []));
         foreach (var chunk in entries.Chunk(TunnelEntries.MaxPerMessage)) peer.Tell(new TunnelEntries(_serial, manifest, chunk));
-        if (entries.Count > 0) _log.Info("{0}: {1} returned before its Akka rejoin: sent it the {2} entries it signed", _phase1.Name, wanted.Serial, entries.Count);
+        wanted.Answer.Sent += entries.Count;
+        if (--wanted.Answer.ReadsLeft > 0) return;
+        // Nothing it signed here: one empty answer, so it stops asking.
+        if (wanted.Answer.Sent == 0) peer.Tell(new TunnelEntries(_serial, SignedReplicas.ClearManifest, []));
+        else _log.Info("{0}: {1} returned before its Akka rejoin: sent it the {2} entries it signed", _phase1.Name, wanted.Serial, wanted.Answer.Sent);
     }
 
     /// <summary>
@@ -845,7 +864,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
                 _writtenClear.Add(record.Key);
                 var clock = TunnelOwnership.Clock(record);
                 var signedRecord = _replicas.Wrap(record);
-                _replicator.Tell(Dsl.Update(_key, LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance,
+                _replicator.Tell(Dsl.Update(_clear.For(record.Key), LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance,
                     d => d.SetItem(_cluster, record.Key, signedRecord, (_, _) => clock)));
                 break;
             case FgspSendForm.Sealed:
@@ -853,11 +872,11 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
                 var sealedClock = (sealedRecord.Generation << 32) | Math.Min(sealedRecord.SyncSeq, uint.MaxValue);
                 // Signed outside the seal (README "Signed Distributed Data entries"): who wrote it is checked before opening.
                 var signedSealed = _replicas.Wrap(sealedRecord);
-                _replicator.Tell(Dsl.Update(_sealedKey, LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance,
+                _replicator.Tell(Dsl.Update(_sealed.For(record.Key), LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance,
                     d => d.SetItem(_cluster, record.Key, signedSealed, (_, _) => sealedClock)));
                 // Encryption turned on at run time: the clear copy this unit wrote before must not stay readable.
                 if (_writtenClear.Remove(record.Key))
-                    _replicator.Tell(Dsl.Update(_key, LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance, d => d.Remove(_cluster, record.Key)));
+                    _replicator.Tell(Dsl.Update(_clear.For(record.Key), LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance, d => d.Remove(_cluster, record.Key)));
                 break;
         }
     }
@@ -865,8 +884,8 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     private void ApplyReplicated(IKey key, object? data)
     {
         if (data is not LWWDictionary<string, SignedTunnelRecord> replicated) return;
-        if (key.Equals(_key)) ApplyReplicated(replicated, SignedReplicas.ClearManifest);
-        else if (key.Equals(_sealedKey)) ApplyReplicated(replicated, SignedReplicas.SealedManifest);
+        if (_clear.Holds(key, out var shard, out _)) ApplyReplicated(replicated, _clear.Manifest, shard);
+        else if (_sealed.Holds(key, out shard, out _)) ApplyReplicated(replicated, _sealed.Manifest, shard);
     }
 
     /// <summary>
@@ -875,17 +894,17 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     /// checked as a push from that unit would be. An unsigned or badly signed entry is dropped and counted once
     /// (<c>dd-signature CAUSE</c>), logged once per claimed signer a minute.
     /// </summary>
-    private void ApplyReplicated(LWWDictionary<string, SignedTunnelRecord> replicated, string manifest)
+    private void ApplyReplicated(LWWDictionary<string, SignedTunnelRecord> replicated, string manifest, int shard)
     {
         var entries = replicated.Entries;
-        _replicas.Retain(manifest, entries.Keys.ToList());
-        foreach (var (key, entry) in entries) ApplyReplicatedEntry(key, entry, manifest);
+        _replicas.Retain(manifest, shard, entries.Keys.ToList());
+        foreach (var (key, entry) in entries) ApplyReplicatedEntry(key, entry, manifest, shard);
     }
 
     /// <summary>One entry of Distributed Data (or of a <see cref="TunnelEntries"/> answer), checked as gossip is.</summary>
-    private void ApplyReplicatedEntry(string key, SignedTunnelRecord entry, string manifest)
+    private void ApplyReplicatedEntry(string key, SignedTunnelRecord entry, string manifest, int? shard = null)
     {
-        var opened = _replicas.Open(key, entry, manifest, out var fresh);
+        var opened = _replicas.Open(key, entry, manifest, out var fresh, shard);
         if (!opened.Accepted)
         {
             if (fresh) RefusedReplica(key, entry, opened);

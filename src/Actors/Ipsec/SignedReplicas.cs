@@ -75,36 +75,47 @@ public sealed class SignedReplicas(bool enforcing, LabCertificateTrust? trust, T
         return new OpenedReplica(payload, writer ?? claimed, null, "");
     }
 
-    private readonly Dictionary<string, (SignedTunnelRecord Entry, OpenedReplica Opened)> _seen = new();
+    /// <summary>Per (payload kind, shard of the entry key, <see cref="FgspSync.ShardOf"/>): entry key → what it opened to.</summary>
+    private readonly Dictionary<(string Manifest, int Shard), Dictionary<string, (SignedTunnelRecord Entry, OpenedReplica Opened)>> _seen = new();
 
     /// <summary>
     /// <see cref="Open(string, SignedTunnelRecord, string, bool, LabCertificateTrust?)"/>, remembered per key:
     /// <paramref name="fresh"/> is false when this very entry (same bytes) was opened before, so a refusal is counted
     /// once per distinct entry and a valid one costs one ECDSA verify, not one per gossip round.
     /// </summary>
-    public OpenedReplica Open(string entryKey, SignedTunnelRecord entry, string expectedManifest, out bool fresh)
+    /// <param name="shard">The shard whose Distributed Data key the entry was read under; null for an entry that came
+    /// in a message (<see cref="TunnelEntries"/>). An entry under another shard than its key's is refused
+    /// (<c>wrong-shard</c>): no unit writes one, and read there it would be read twice.</param>
+    public OpenedReplica Open(string entryKey, SignedTunnelRecord entry, string expectedManifest, out bool fresh, int? shard = null)
     {
-        var cacheKey = expectedManifest + "|" + entryKey;
-        if (_seen.TryGetValue(cacheKey, out var seen) && Same(seen.Entry, entry))
+        var own = FgspSync.ShardOf(entryKey);
+        var scope = (expectedManifest, shard ?? own);
+        if (!_seen.TryGetValue(scope, out var seenHere)) _seen[scope] = seenHere = new(StringComparer.Ordinal);
+        if (seenHere.TryGetValue(entryKey, out var seen) && Same(seen.Entry, entry))
         {
             fresh = false;
             return seen.Opened;
         }
         fresh = true;
-        var opened = Open(entryKey, entry, expectedManifest, enforcing, trust);
-        _seen[cacheKey] = (entry, opened);
+        var opened = shard is { } under && under != own
+            ? new OpenedReplica(null, null, "wrong-shard", $"entry {entryKey} under shard {under:x2}, its key's shard is {own:x2}")
+            : Open(entryKey, entry, expectedManifest, enforcing, trust);
+        seenHere[entryKey] = (entry, opened);
         return opened;
     }
 
-    /// <summary>Forgets entries no longer in the dictionary (bounded by what Distributed Data holds).</summary>
-    public void Retain(string expectedManifest, IReadOnlyCollection<string> entryKeys)
+    /// <summary>
+    /// Forgets the entries of one shard no longer in its dictionary (bounded by what Distributed Data holds); the other
+    /// shards' are not looked at, so a change costs the size of its shard.
+    /// </summary>
+    public void Retain(string expectedManifest, int shard, IReadOnlyCollection<string> entryKeys)
     {
-        var keep = entryKeys.Select(k => expectedManifest + "|" + k).ToHashSet();
-        foreach (var k in _seen.Keys.Where(k => k.StartsWith(expectedManifest + "|", StringComparison.Ordinal) && !keep.Contains(k)).ToList())
-            _seen.Remove(k);
+        if (!_seen.TryGetValue((expectedManifest, shard), out var seenHere)) return;
+        var keep = entryKeys as ICollection<string> ?? entryKeys.ToList();
+        foreach (var k in seenHere.Keys.Where(k => !keep.Contains(k)).ToList()) seenHere.Remove(k);
     }
 
-    public int Cached => _seen.Count;
+    public int Cached => _seen.Values.Sum(d => d.Count);
 
     private static bool Same(SignedTunnelRecord a, SignedTunnelRecord b) =>
         ReferenceEquals(a, b)

@@ -121,12 +121,13 @@ public sealed class ReturningPrimaryEntriesSpec : TestKit
             var vm1s = Vm1sRecord();
             var other = DialupTunnelEspSpec.Keyed(TunnelOwnershipSpec.Record(owner: Vm2, group: 1) with { Ike = vm1s.Ike with { SpiI = 0x77, SpiR = 0x88 } });
             other = other with { Key = TunnelRecord.KeyOf(other.Phase1, other.Ike.SpiI, other.Ike.SpiR) };
-            var key = new LWWDictionaryKey<string, SignedTunnelRecord>(FgspSync.DataKey("vpn1", Dialup.Phase1.Single().FgspSync, 1, Vm2));
+            var dataKey = FgspSync.DataKey("vpn1", Dialup.Phase1.Single().FgspSync, 1, Vm2);
             var cluster = Cluster.Get(Sys);
             var replicator = DistributedData.Get(Sys).Replicator;
             foreach (var (r, signer) in new[] { (vm1s, Vm1), (other, Vm2) })
             {
-                replicator.Tell(Dsl.Update(key, LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance,
+                var shardKey = new LWWDictionaryKey<string, SignedTunnelRecord>(FgspSync.ShardKey(dataKey, FgspSync.ShardOf(r.Key)));
+                replicator.Tell(Dsl.Update(shardKey, LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance,
                     d => d.SetItem(cluster, r.Key, TunnelRecordSignature.Wrap(r, null, signer))));
                 ExpectMsg<UpdateSuccess>();
             }

@@ -200,8 +200,28 @@ public sealed class SignedReplicasSpec
         Assert.True(fresh);
         replicas.Open(record.Key, tampered, Clear, out fresh);
         Assert.False(fresh);
-        replicas.Retain(Clear, []);
+        // Forgetting another shard's entries leaves this one's; its own shard, emptied, forgets it.
+        var shard = FgspSync.ShardOf(record.Key);
+        replicas.Retain(Clear, (shard + 1) % FgspSync.DataShards, []);
+        Assert.Equal(1, replicas.Cached);
+        replicas.Retain(Clear, shard, []);
         Assert.Equal(0, replicas.Cached);
+    }
+
+    [Fact]
+    public void An_entry_read_under_another_shard_than_its_keys_is_refused_once_and_the_same_entry_under_its_own_is_accepted()
+    {
+        var record = Owned(Vm1);
+        var replicas = new SignedReplicas(true, Lab.Trust(), Signer1);
+        var entry = replicas.Wrap(record);
+        var own = FgspSync.ShardOf(record.Key);
+        var other = (own + 7) % FgspSync.DataShards;
+        Assert.Equal("wrong-shard", replicas.Open(record.Key, entry, Clear, out var fresh, other).Cause);
+        Assert.True(fresh);
+        Assert.Equal("wrong-shard", replicas.Open(record.Key, entry, Clear, out fresh, other).Cause);
+        Assert.False(fresh); // counted once, as any refused entry
+        Assert.True(replicas.Open(record.Key, entry, Clear, out fresh, own).Accepted);
+        Assert.True(replicas.Open(record.Key, entry, Clear, out _).Accepted); // from a message: its key's shard
     }
 
     [Fact]
