@@ -129,7 +129,14 @@ public sealed class DataPlaneDrillSpec(ITestOutputHelper output) : IAsyncLifetim
         // and the outbound sequence running on from the jumped number (the 2^28 bit set).
         Assert.Matches(@"stat: rxp=[1-9]\d* txp=[1-9]\d* rxb=[1-9]\d* txb=[1-9]\d*\n", vm2);
         Assert.Matches(@"dec:pkts/bytes=[1-9]\d*/[1-9]\d*, enc:pkts/bytes=[1-9]\d*/[1-9]\d*\n", vm2);
-        Assert.Matches(@"seqno=1[0-9a-f]{7} esn=0 replaywin_lastseq=0000[0-9a-f]{4}", vm2);
+        // One jump (2^28) for the takeover; a unit that stalled meanwhile (frames that waited past the stall tolerance,
+        // counted as "stale after stall") moves two more (src/Actors/Ipsec/README.md, "A stalled owner"): on a loaded
+        // machine the shared test process stands still at times (CI trial 17 of 2026-12-07: seqno=3000085e, PC1's rtt
+        // up to 680 ms). The spec says which it saw.
+        var (stalledFrames, stalledPackets) = await StallDrops.Counted(_lab, "DC2_VM2");
+        var stalls = stalledFrames + stalledPackets;
+        output.WriteLine($"DC2_VM2 counted {stalls} frame(s) stale after a stall");
+        Assert.Matches(stalls > 0 ? @"seqno=[13][0-9a-f]{7} esn=0 replaywin_lastseq=0000[0-9a-f]{4}" : @"seqno=1[0-9a-f]{7} esn=0 replaywin_lastseq=0000[0-9a-f]{4}", vm2);
         Assert.DoesNotMatch(@"replaywin_lastseq=00000000", vm2);
         Assert.Matches(@"ilast=[0-2] olast=[0-2] ", vm2);
         Assert.Equal(spis, (Field(vm2, @"enc: spi=(\w+)"), Field(vm2, @"dec: spi=(\w+)")));

@@ -42,11 +42,18 @@ internal sealed class StallDrops : IDisposable
     public async Task<Verdict> Judge(long ownLoss, int ratePps, string phase1 = "vpn1")
     {
         var late = _lag.Late;
-        var forwarding = await _lab.Units[_unit].Unit.Ask<ForwardingStatus>(GetForwardingStatus.Instance, TimeSpan.FromSeconds(5));
-        var drops = await _lab.Units[_unit].System.ActorSelection($"/user/fortigate/phase1-{phase1}/*")
+        var (forwarding, encrypt) = await Counted(_lab, _unit, phase1);
+        return new Verdict(ownLoss + (long)Math.Ceiling(ratePps * late.TotalSeconds), late, forwarding, encrypt, _unit);
+    }
+
+    /// <summary>Frames <paramref name="unit"/> dropped as stale after a stall: in its forwarding plane, and before
+    /// encryption in its <paramref name="phase1"/> instance (the specs' one tunnel).</summary>
+    public static async Task<(long Forwarding, long Encrypt)> Counted(LoopbackLab lab, string unit, string phase1 = "vpn1")
+    {
+        var forwarding = await lab.Units[unit].Unit.Ask<ForwardingStatus>(GetForwardingStatus.Instance, TimeSpan.FromSeconds(5));
+        var drops = await lab.Units[unit].System.ActorSelection($"/user/fortigate/phase1-{phase1}/*")
             .Ask<TunnelDrops>(GetTunnelDrops.Instance, TimeSpan.FromSeconds(5));
-        return new Verdict(ownLoss + (long)Math.Ceiling(ratePps * late.TotalSeconds), late,
-            forwarding.Drops.GetValueOrDefault("stale after stall"), drops.StaleAfterStall, _unit);
+        return (forwarding.Drops.GetValueOrDefault("stale after stall"), drops.StaleAfterStall);
     }
 
     public void Dispose() => _lag.Dispose();
