@@ -199,6 +199,21 @@ public sealed class EchoRun
         }
     }
 
+    /// <summary>The <see cref="Stopwatch"/> timestamp the run's clock counts from (0 before its thread starts).</summary>
+    public long StartTimestamp => Volatile.Read(ref _startTimestamp);
+
+    /// <summary>Each request so far: its send time and its first reply's (null: none yet), since <see cref="StartTimestamp"/>.</summary>
+    public (TimeSpan Sent, TimeSpan? Reply)[] Requests()
+    {
+        lock (_sync)
+        {
+            var all = new (TimeSpan, TimeSpan?)[_sentAt.Count];
+            for (var i = 0; i < all.Length; i++)
+                all[i] = (TimeSpan.FromTicks(_sentAt[i]), _replyAt[i] >= 0 ? TimeSpan.FromTicks(_replyAt[i]) : null);
+            return all;
+        }
+    }
+
     /// <summary>Stops sending now; replies are still awaited for the grace period.</summary>
     public void Stop() => _stop.Set();
 
