@@ -8,8 +8,8 @@ public sealed record ClientProbes(string Name, string Address, IReadOnlyList<dou
 
 /// <summary>
 /// Many clients, per phase (issue 13 goal 5): when each tunnel forwarded again after the fault, measured per tunnel from
-/// its own client's probe: the reply to the first request sent at or after the fault that was answered (a tunnel that
-/// never stopped answers its first request; a moved one once its new owner forwards). The distribution is over the
+/// its own client's probe: the reply to the first answered request sent after the last request lost since the fault (a
+/// tunnel that lost none: its first request's reply; a moved one: once its new owner forwards). The distribution is over the
 /// tunnels whose owner changed in the phase (census before against census after); the others are counted apart, with
 /// those that lost a request after the fault. A tunnel is back no later than its time here and no earlier than one
 /// probe interval before it (<see cref="ProbeIntervalMs"/>). Pure: the lab gives the probes, the census the owners.
@@ -46,13 +46,18 @@ public sealed record TunnelRecovery(string Label, int Moved, int Back, double? F
         foreach (var p in probes)
         {
             var who = $"{p.Name} ({p.Address})";
+            // Back for good: the first answered request after the last one lost since the fault. A request answered in the
+            // first ms after the stamp, before the fault took effect (the embedded kill returns ~100 ms later), is not a
+            // return; an outage after the failover pushes the tunnel's return to its end.
             double? firstBack = null;
             var lost = 0;
             for (var i = 0; i < p.SentMs.Count; i++)
             {
                 if (p.SentMs[i] < 0) continue;
                 if (p.ReplyMs[i] is { } r) { firstBack ??= r; continue; }
-                if (p.SentMs[i] <= readAtMs - InFlightMs) lost++;
+                if (p.SentMs[i] > readAtMs - InFlightMs) continue;
+                lost++;
+                firstBack = null;
             }
             var isMoved = ownerBefore.GetValueOrDefault(p.Name) != ownerAfter.GetValueOrDefault(p.Name);
             if (!isMoved)

@@ -65,6 +65,15 @@ public sealed class TunnelRecoverySpec
     }
 
     [Fact]
+    public void A_request_answered_before_the_fault_took_effect_is_not_the_tunnels_return()
+    {
+        // The kill is stamped, then takes ~100 ms: the request sent at 0 ms is still answered by the old owner.
+        var r = Of(Probe("A", 50, 4_200), Probe("BB", 50, 4_300), Probe("CCC", 50, 4_400), Probe("DDDD", 0, 0));
+        Assert.Equal(4_202, r.FirstMs);
+        Assert.Equal(4_402, r.LastMs);
+    }
+
+    [Fact]
     public void A_moved_tunnel_never_answered_again_is_named_and_there_is_no_last()
     {
         var r = Of(Probe("A", 0, 4_200), Probe("BB", 0, 99_999), Probe("CCC", 0, 4_200), Probe("DDDD", 0, 0));
