@@ -98,7 +98,7 @@ public static class MarkdownReport
             if (r.Recoveries.Count > 0)
             {
                 // Per tunnel, measured by its own client's probe: when each moved tunnel forwarded again after the fault.
-                sb.Append("Tunnels back after each fault (the other clients' probes: the reply to the first request sent after the fault that was answered):\n\n")
+                sb.Append("Each other client's tunnel back after the fault, by its own PC's probe (the reply to the first answered request after the last one lost since the fault; CLIENT1's is the traffic above); moved: another owner than in the census before:\n\n")
                     .Append("| phase | moved | back | first | median | last | bound | probe every | stayed (lost requests) | |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|:-:|\n");
                 foreach (var b in r.Recoveries)
                     sb.Append(c, $"| {Cell(b.Label)} | {b.Moved} | {b.Back} | {DrillVerdict.Ms(b.FirstMs)} | {DrillVerdict.Ms(b.MedianMs)} | {DrillVerdict.Ms(b.LastMs)} | {b.BoundMs:0} ms | {b.ProbeIntervalMs:0} ms | {b.Stayed} ({b.StayedLosing}) | {Mark(b.Holds)} |\n");
