@@ -48,6 +48,9 @@ public sealed record DrillRunResult
     /// phase (<see cref="TunnelCensus"/>); empty with CLIENT1 alone.</summary>
     public IReadOnlyList<TunnelCensus> Censuses { get; init; } = [];
 
+    /// <summary>With other clients dialed: per phase, when each moved tunnel forwarded again (<see cref="TunnelRecovery"/>).</summary>
+    public IReadOnlyList<TunnelRecovery> Recoveries { get; init; } = [];
+
     /// <summary>With other clients dialed: their PCs' light echo runs (<see cref="EmbeddedDrillLab.OtherClientsPps"/> each),
     /// summed over the run; reported, not judged (the census is).</summary>
     public TrafficProgress? OthersTraffic { get; init; }

@@ -61,6 +61,7 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         var setups = new List<SetupResult>();
         var phases = new List<PhaseResult>();
         var censuses = new List<TunnelCensus>();
+        var recoveries = new List<TunnelRecovery>();
         IReadOnlyList<ClientDial> clients = [];
         TimelineSampler? sampler = null;
         var trafficRunning = false;
@@ -130,7 +131,12 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
                 var phase = await RunPhase(i + 1, drill.Phases[i], settings.RatePps, settings.GapBounded, dial, ct);
                 trafficRunning = false;
                 phases.Add(phase);
-                if (clients.Count > 1) censuses.Add(await SettledCensus($"after phase {i + 1} ({drill.Phases[i].Fault.Short})", ct));
+                if (clients.Count > 1)
+                {
+                    var census = await SettledCensus($"after phase {i + 1} ({drill.Phases[i].Fault.Short})", ct);
+                    recoveries.Add(await Recovery(census.Label, censuses[^1], census, phase.DetectionBoundMs));
+                    censuses.Add(census);
+                }
             }
 
             var roles = await FinalRoles(drill.ExpectedAfter, ct);
@@ -164,11 +170,35 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         return result with
         {
             Setup = setups, Phases = phases, Timeline = timeline, Events = events, NeverHeld = neverHeld,
-            Clients = clients, Censuses = censuses, OthersTraffic = clients.Count > 1 ? lab.OthersTraffic() : null,
+            Clients = clients, Censuses = censuses, Recoveries = recoveries, OthersTraffic = clients.Count > 1 ? lab.OthersTraffic() : null,
             AntiReplayDrops = client is null ? 0 : client.AntiReplayDrops, IcvFailures = client is null ? 0 : client.IcvFailures,
             DurationS = Math.Round(wall.Elapsed.TotalSeconds, 1),
         };
     }
+
+    /// <summary>The last phase's fault, as a <see cref="Stopwatch"/> timestamp: what the other clients' probes count from.</summary>
+    private long _faultTimestamp;
+
+    /// <summary>When each other client's tunnel forwarded again after the last phase's fault (<see cref="TunnelRecovery"/>):
+    /// read once the census after the phase holds, so every moved tunnel has had its chance; said in one line.</summary>
+    private async Task<TunnelRecovery> Recovery(string label, TunnelCensus before, TunnelCensus after, double detectionBoundMs)
+    {
+        var readAt = Stopwatch.GetElapsedTime(_faultTimestamp).TotalMilliseconds;
+        var r = TunnelRecovery.Of(label, lab.OthersProbes(_faultTimestamp), before.OwnerOf, after.OwnerOf,
+            detectionBoundMs + TunnelRecoveryMarginMs, lab.OthersProbeIntervalMs, readAt);
+        await Say(r.Moved == 0
+            ? $"tunnels back {label}: none of the other clients' tunnels moved ({r.Stayed} stayed, {r.StayedLosing} of them lost requests after the fault)"
+            : $"tunnels back {label}: {r.Back} of {r.Moved} moved; first {Ms(r.FirstMs)}, median {Ms(r.MedianMs)}, last {Ms(r.LastMs)} after the fault "
+              + $"(bound {r.BoundMs:0} ms, probe every {r.ProbeIntervalMs:0} ms); {r.Stayed} stayed, {r.StayedLosing} of them lost requests"
+              + (r.NotBack.Count > 0 ? $"; not back: {string.Join(", ", r.NotBack.Take(5))}{(r.NotBack.Count > 5 ? $" and {r.NotBack.Count - 5} more" : "")}" : "")
+              + (r.Late.Count > 0 ? $"; late: {string.Join(", ", r.Late.Take(5))}{(r.Late.Count > 5 ? $" and {r.Late.Count - 5} more" : "")}" : ""));
+        return r;
+
+        static string Ms(double? v) => v is { } x ? $"{x:0} ms" : "—";
+    }
+
+    /// <summary>Issue 13 goal 5: every tunnel forwarding again on its new owner within the detection bound + 100 ms.</summary>
+    public const double TunnelRecoveryMarginMs = 100;
 
     /// <summary>How long the census may take to hold after a phase: the router's withdrawal and FGCP's failover are over
     /// by then (the phase waited for CLIENT1's traffic to flow again); what is left is each other client's next packet
@@ -229,6 +259,7 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         var faultWall = DateTimeOffset.UtcNow;
         Event(faultAt, "fault", phase.Fault.Short);
         var faultClock = Stopwatch.StartNew();
+        _faultTimestamp = Stopwatch.GetTimestamp();
         using var watching = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var watch = new OwnerWatch(this, ownersBefore, phase.ExpectedOwner, faultAt, faultClock);
         var watchTask = watch.RunAsync(watching.Token);

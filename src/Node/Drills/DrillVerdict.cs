@@ -72,6 +72,12 @@ public static class DrillVerdict
                 census.Holds ? $"per owner {census.Counts}" : $"{census.Violations.Count} wrong: {string.Join("; ", census.Violations.Take(3))}"
                                                              + (census.Violations.Count > 3 ? $"; {census.Violations.Count - 3} more" : ""),
                 "every tunnel", census.Holds));
+        foreach (var back in r.Recoveries.Where(x => x.Moved > 0))
+            checks.Add(new($"clients: back {back.Label}", $"{back.Moved} moved tunnels forwarding again (first / median / last after the fault)",
+                $"{back.Back} back; {Ms(back.FirstMs)} / {Ms(back.MedianMs)} / {Ms(back.LastMs)}"
+                + (back.NotBack.Count > 0 ? $"; not back: {string.Join(", ", back.NotBack.Take(3))}" + (back.NotBack.Count > 3 ? $" and {back.NotBack.Count - 3} more" : "") : "")
+                + (back.Late.Count > 0 ? $"; late: {string.Join(", ", back.Late.Take(3))}" + (back.Late.Count > 3 ? $" and {back.Late.Count - 3} more" : "") : ""),
+                $"all within {back.BoundMs:0} ms (+ {back.ProbeIntervalMs:0} ms probe interval)", back.Holds));
         checks.AddRange(r.OwnChecks);
         ClientCounter(checks, "anti-replay drops", r.AntiReplayDrops);
         ClientCounter(checks, "ICV failures", r.IcvFailures);

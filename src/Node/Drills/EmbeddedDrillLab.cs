@@ -381,6 +381,23 @@ public sealed class EmbeddedDrillLab : IDrillLab
         return new ClientDial(name, wan.ToString(), via, via is null ? [] : UnitsBehind(via));
     }
 
+    public IReadOnlyList<ClientProbes> OthersProbes(long fromTimestamp)
+    {
+        List<(TopologyClient Cast, EchoRun Run)> runs;
+        lock (_gate) runs = _others.Select(o => (o.Cast, o.Run)).ToList();
+        return runs.Select(o =>
+        {
+            var start = o.Run.StartTimestamp;
+            var offset = start == 0 ? 0 : (start - fromTimestamp) * 1000.0 / Stopwatch.Frequency;
+            var requests = o.Run.Requests();
+            return new ClientProbes(o.Cast.Name, o.Cast.Wan.Address.ToString(),
+                requests.Select(r => offset + r.Sent.TotalMilliseconds).ToList(),
+                requests.Select(r => r.Reply is { } at ? offset + at.TotalMilliseconds : (double?)null).ToList());
+        }).ToList();
+    }
+
+    public double OthersProbeIntervalMs => 1000 / OtherClientsPps;
+
     public TrafficProgress OthersTraffic()
     {
         lock (_gate) return new(_others.Sum(o => o.Run.Sent), _others.Sum(o => o.Run.Answered));

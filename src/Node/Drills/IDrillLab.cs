@@ -119,6 +119,14 @@ public interface IDrillLab : IAsyncDisposable
     /// <summary>The other clients' echo runs so far, summed: requests sent and answered (zeros when none runs).</summary>
     TrafficProgress OthersTraffic() => new(0, 0);
 
+    /// <summary>Each other client's echo run so far, request by request, in ms from <paramref name="fromTimestamp"/> (a
+    /// <see cref="System.Diagnostics.Stopwatch"/> timestamp: the phase's fault), for <see cref="TunnelRecovery"/>; empty
+    /// where the lab dialed no other client.</summary>
+    IReadOnlyList<ClientProbes> OthersProbes(long fromTimestamp) => [];
+
+    /// <summary>How often each other client's PC sends a request: the granularity of <see cref="OthersProbes"/>.</summary>
+    double OthersProbeIntervalMs => 0;
+
     /// <summary>The DC router's ECMP next hops towards lb1.</summary>
     IReadOnlyList<NextHopView> RouterNextHops();
 

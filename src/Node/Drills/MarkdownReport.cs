@@ -95,6 +95,21 @@ public static class MarkdownReport
             foreach (var census in r.Censuses.Where(x => !x.Holds))
                 foreach (var v in census.Violations) sb.Append(c, $"- {Cell(census.Label)}: {Cell(v)}\n");
             if (r.Censuses.Any(x => !x.Holds)) sb.Append('\n');
+            if (r.Recoveries.Count > 0)
+            {
+                // Per tunnel, measured by its own client's probe: when each moved tunnel forwarded again after the fault.
+                sb.Append("Each other client's tunnel back after the fault, by its own PC's probe (the reply to the first answered request after the last one lost since the fault; CLIENT1's is the traffic above); moved: another owner than in the census before:\n\n")
+                    .Append("| phase | moved | back | first | median | last | bound | probe every | stayed (lost requests) | |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|:-:|\n");
+                foreach (var b in r.Recoveries)
+                    sb.Append(c, $"| {Cell(b.Label)} | {b.Moved} | {b.Back} | {DrillVerdict.Ms(b.FirstMs)} | {DrillVerdict.Ms(b.MedianMs)} | {DrillVerdict.Ms(b.LastMs)} | {b.BoundMs:0} ms | {b.ProbeIntervalMs:0} ms | {b.Stayed} ({b.StayedLosing}) | {Mark(b.Holds)} |\n");
+                sb.Append('\n');
+                foreach (var b in r.Recoveries)
+                {
+                    foreach (var n in b.NotBack) sb.Append(c, $"- {Cell(b.Label)}: {Cell(n)} not back\n");
+                    foreach (var l in b.Late) sb.Append(c, $"- {Cell(b.Label)}: {Cell(l)}: late\n");
+                }
+                if (r.Recoveries.Any(b => !b.Holds)) sb.Append('\n');
+            }
         }
 
         if (r.Roles.Count > 0 || r.OwnChecks.Count == 0)

@@ -34,6 +34,10 @@ public sealed record TunnelCensus(string Label, int Clients, IReadOnlyList<Owner
     /// for a single take.</summary>
     public double? SettledMs { get; init; }
 
+    /// <summary>Per client name, the one unit that lists its tunnel as sync-primary; null for none or more than one.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyDictionary<string, string?> OwnerOf { get; init; } = new Dictionary<string, string?>();
+
     /// <summary>"DC2_VM1 3, DC2_VM3 2" (the units that own none left out).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public string Counts => PerOwner.Any(p => p.Tunnels > 0)
@@ -48,11 +52,15 @@ public sealed record TunnelCensus(string Label, int Clients, IReadOnlyList<Owner
     {
         var violations = new List<string>();
         var perOwner = units.Where(tunnels.ContainsKey).ToDictionary(u => u, _ => 0);
+        var ownerOf = new Dictionary<string, string?>();
+        // Each unit's list by remote gateway once: a lookup per client, not a scan of every list (10,000 clients).
+        var byRemote = tunnels.SelectMany(t => t.Value.Select(v => (Unit: t.Key, View: v))).ToLookup(c => c.View.Remote);
         foreach (var client in clients)
         {
-            var copies = tunnels.SelectMany(t => t.Value.Where(v => v.Remote == client.Address).Select(v => (Unit: t.Key, View: v))).ToList();
+            var copies = byRemote[client.Address].ToList();
             var owners = copies.Where(c => c.View.Role == TunnelRole.SyncPrimary).Select(c => c.Unit).Distinct().ToList();
             foreach (var o in owners) perOwner[o]++;
+            ownerOf[client.Name] = owners.Count == 1 ? owners[0] : null;
             var want = expected(client);
             var who = $"{client.Name} ({client.Address})";
             if (owners.Count == 0)
@@ -77,6 +85,9 @@ public sealed record TunnelCensus(string Label, int Clients, IReadOnlyList<Owner
             if (otherSas.Count > 0)
                 violations.Add($"{who}: {string.Join(", ", otherSas)} show other SPIs than its owner's (dec {ownerSa.DecSpi:x8}, enc {ownerSa.EncSpi:x8})");
         }
-        return new TunnelCensus(label, clients.Count, units.Where(perOwner.ContainsKey).Select(u => new OwnerTunnels(u, perOwner[u])).ToList(), violations);
+        return new TunnelCensus(label, clients.Count, units.Where(perOwner.ContainsKey).Select(u => new OwnerTunnels(u, perOwner[u])).ToList(), violations)
+        {
+            OwnerOf = ownerOf,
+        };
     }
 }

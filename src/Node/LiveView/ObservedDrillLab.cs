@@ -53,6 +53,8 @@ public sealed class ObservedDrillLab(IDrillLab inner, Action<string, string?, st
     public Task<DateTimeOffset?> RoleChangedAt(string unit, bool primary, DateTimeOffset since) => inner.RoleChangedAt(unit, primary, since);
     public Task<IReadOnlyList<TunnelView>?> Tunnels(string unit) => inner.Tunnels(unit);
     public Task<IReadOnlyList<ClientDial>> DialOthers(CancellationToken ct) => inner.DialOthers(ct);
+    public IReadOnlyList<ClientProbes> OthersProbes(long fromTimestamp) => inner.OthersProbes(fromTimestamp);
+    public double OthersProbeIntervalMs => inner.OthersProbeIntervalMs;
     public Task<TunnelCensus?> Census(string label) => inner.Census(label);
     public TrafficProgress OthersTraffic() => inner.OthersTraffic();
     public IReadOnlyList<NextHopView> RouterNextHops() => inner.RouterNextHops();

@@ -412,6 +412,10 @@ public static class TopologyFile
                 // the LAN's size from the given one, its PCs shifted the same; its LAN segment is `<lan>-<i>` for i > 1.
                 var wanSubnet = segments.First(s => s.Segment.Name == wanSeg).Segment.Subnet;
                 var lanSize = 1u << (32 - lan.PrefixLength);
+                // A LAN subnet that overlaps a declared segment is skipped, as an address plan hands out free subnets: the
+                // seed's 101st client would otherwise get 10.10.101.0/24, the Server's segment.
+                var taken = segments.Where(s => s.Segment.Name != lanSeg).Select(s => s.Segment.Subnet).ToList();
+                var lanStep = 0u;
                 for (var i = 0; i < count; i++)
                 {
                     var w = Shift(wan, (uint)i);
@@ -421,10 +425,13 @@ public static class TopologyFile
                         break;
                     }
                     var suffix = count == 1 ? "" : $"-{i + 1}";
-                    var lanI = Shift(lan, (uint)i * lanSize);
+                    while (i > 0 && taken.Any(t => Overlaps(t, Shift(lan, lanStep * lanSize).Subnet))) lanStep++;
+                    var lanI = Shift(lan, lanStep * lanSize);
+                    var pcShift = lanStep * lanSize;
                     list.Add((new TopologyClient(key.Value + suffix, key.Value!, kind, configFile, config, wanSeg, w, wanGw!,
                         i == 0 ? lanSeg : $"{lanSeg}-{i + 1}", lanI,
-                        pcs.Select(p => new TopologyPc(p.Name + suffix, Shift(p.Address, (uint)i * lanSize))).ToArray()), key));
+                        pcs.Select(p => new TopologyPc(p.Name + suffix, Shift(p.Address, pcShift))).ToArray()), key));
+                    lanStep++;
                     // Replies find every client's LAN as they find the first's: a router route whose destination holds
                     // the first client's LAN and not this one's is given again for this LAN, with the same next hops.
                     if (i > 0) RouteAsFirst(routers, lan.Subnet, lanI.Subnet);
@@ -441,6 +448,8 @@ public static class TopologyFile
                         && !route.Destination.Contains(lan.Network))
                         r.Routes.Add(route with { Destination = lan });
         }
+
+        private static bool Overlaps(TopologyPrefix a, TopologyPrefix b) => a.Contains(b.Network) || b.Contains(a.Network);
 
         private static TopologyAddress Shift(TopologyAddress a, uint by) =>
             new(Ipv4Address.ToIPAddress(Ipv4Address.ToUInt32(a.Address) + by), a.PrefixLength);

@@ -68,6 +68,16 @@ public sealed class ManyClientsDrillSpec(ITestOutputHelper output) : IDisposable
         Assert.Equal(before["DC2_VM1"], after["DC2_VM2"]);
         Assert.Equal(before["DC2_VM3"], after["DC2_VM3"]);
         Assert.Matches(@"  tunnels per owner after phase 1 \(kill DC2_VM1\): DC2_VM2 \d, DC2_VM3 \d \(6 clients; ", stdout);
+        // Per tunnel, from each other client's own probe: the killed owner's tunnels (CLIENT1's apart, the drill's own
+        // measurement) moved and are back; the other cluster's stayed and lost nothing.
+        var back = Assert.Single(report.GetProperty("recoveries").EnumerateArray());
+        Assert.Equal(before["DC2_VM1"] - 1, back.GetProperty("moved").GetInt32());
+        Assert.Equal(back.GetProperty("moved").GetInt32(), back.GetProperty("back").GetInt32());
+        Assert.Equal(before["DC2_VM3"], back.GetProperty("stayed").GetInt32());
+        Assert.Equal(0, back.GetProperty("stayed_losing").GetInt32());
+        Assert.True(back.GetProperty("first_ms").GetDouble() <= back.GetProperty("median_ms").GetDouble());
+        Assert.True(back.GetProperty("median_ms").GetDouble() <= back.GetProperty("last_ms").GetDouble());
+        Assert.Matches(@"  tunnels back after phase 1 \(kill DC2_VM1\): \d of \d moved; first \d+ ms, median \d+ ms, last \d+ ms after the fault", stdout);
     }
 
     [Fact]
@@ -82,5 +92,10 @@ public sealed class ManyClientsDrillSpec(ITestOutputHelper output) : IDisposable
         // each tunnel on that client's first packet; the other clients' PCs send theirs at 10 pps.
         Assert.Equal(Clients, after["DC2_VM3"]);
         Assert.True(report.GetProperty("others_traffic").GetProperty("answered").GetInt64() > 0);
+        // Every phase moves tunnels here (cluster 1's owner killed, then its last uplink shut): each moved one is back.
+        var backs = report.GetProperty("recoveries").EnumerateArray().ToList();
+        Assert.Equal(censuses.Count - 1, backs.Count);
+        Assert.All(backs.Where(b => b.GetProperty("moved").GetInt32() > 0),
+            b => Assert.Equal(b.GetProperty("moved").GetInt32(), b.GetProperty("back").GetInt32()));
     }
 }

@@ -40,6 +40,18 @@ public sealed class TunnelCensusSpec
     }
 
     [Fact]
+    public void Each_clients_owner_is_kept_by_name_for_the_recovery_and_none_where_two_or_none_own_it()
+    {
+        var lists = Healthy();
+        lists["DC2_VM1"] = [Owned(A, 1), Owned(B, 2), Standby(C, 3)];
+        lists["DC2_VM3"] = [Standby(A, 1), Owned(B, 2), Standby(C, 3)];
+        var census = Take(lists);
+        Assert.Equal("DC2_VM1", census.OwnerOf["CLIENT1"]);
+        Assert.Null(census.OwnerOf["CLIENT1-2"]);
+        Assert.Null(census.OwnerOf["CLIENT1-3"]);
+    }
+
+    [Fact]
     public void A_tunnel_nobody_owns_is_named()
     {
         var lists = Healthy();

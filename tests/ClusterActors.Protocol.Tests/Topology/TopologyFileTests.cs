@@ -283,4 +283,21 @@ public class TopologyFileTests
         Assert.Single(Parse(SeedText).Value!.Clients);
         Assert.Throws<ArgumentOutOfRangeException>(() => TopologyFile.Parse(SeedText, "lab.yml", file => FortiConfig.ParseFile(SeedFile(file)), firstClientCount: 0));
     }
+
+    [Fact]
+    public void Count_skips_a_lan_subnet_a_declared_segment_holds_so_the_seed_takes_as_many_clients_as_its_wan_holds()
+    {
+        // The seed's 101st client would get 10.10.101.0/24, the Server's segment: it gets the next free one, its PC too.
+        var result = TopologyFile.Parse(SeedText, "lab.yml", file => FortiConfig.ParseFile(SeedFile(file)), firstClientCount: 253);
+        Assert.True(result.Ok, result.ToString());
+        var clients = result.Value!.Clients;
+        Assert.Equal("10.10.100.1/24", clients[99].Lan.ToString());
+        Assert.Equal("10.10.102.1/24", clients[100].Lan.ToString());
+        Assert.Equal("10.10.102.2/24", clients[100].Pcs[0].Address.ToString());
+        Assert.Equal(("192.168.7.254/24", "10.10.254.1/24"), (clients[^1].Wan.ToString(), clients[^1].Lan.ToString()));
+        Assert.Equal(clients.Count, clients.Select(c => c.Lan.Subnet).Distinct().Count());
+        // The 254th would be 192.168.7.255, the WAN's broadcast: refused by the WAN, as before.
+        var over = TopologyFile.Parse(SeedText, "lab.yml", file => FortiConfig.ParseFile(SeedFile(file)), firstClientCount: 254);
+        Assert.Contains(over.Errors, e => e.Message.Contains("client 254 of CLIENT1 would have 192.168.7.255, outside 192.168.7.0/24"));
+    }
 }

@@ -80,6 +80,36 @@ public sealed class Pc1TrafficGeneratorSpec
         Assert.Equal((505L, TimeSpan.Zero), EchoRun.Pace(TimeSpan.FromMilliseconds(1400), 1000, 500, 505, 100));
     }
 
+    /// <summary>A light run sleeps until its next request is due (the other clients' PCs, one thread each at 10 pps); a
+    /// 1,000 pps run still ticks every ms; never more than 100 ms, never less than 1.</summary>
+    [Fact]
+    public void The_sender_sleeps_until_its_next_request_is_due_between_1_and_100_ms()
+    {
+        // 10 pps: request 5 is due at 500 ms; just after request 4 went out at 400 ms, sleep ~100 ms.
+        Assert.Equal(99, EchoRun.NextWait(TimeSpan.FromMilliseconds(401), 10, 5));
+        Assert.Equal(40, EchoRun.NextWait(TimeSpan.FromMilliseconds(460), 10, 5));
+        // 1,000 pps: at most 1 ms; a tick already late also sleeps the 1 ms floor.
+        Assert.Equal(1, EchoRun.NextWait(TimeSpan.FromMilliseconds(500.2), 1000, 501));
+        Assert.Equal(1, EchoRun.NextWait(TimeSpan.FromMilliseconds(700), 1000, 501));
+        // 1 pps: capped at 100 ms, so a stop or the duration's end is seen soon.
+        Assert.Equal(100, EchoRun.NextWait(TimeSpan.FromMilliseconds(10), 1, 1));
+    }
+
+    [Fact]
+    public async Task A_10_pps_run_wakes_up_about_once_a_request_not_every_ms()
+    {
+        var (_, gateway, pc1) = Lab();
+        using (gateway)
+        using (pc1)
+        {
+            var run = pc1.Start(new EchoRunOptions { RatePps = 10, Duration = TimeSpan.FromSeconds(1), Grace = TimeSpan.Zero });
+            var report = await run.Completion.WaitAsync(TimeSpan.FromSeconds(5));
+            Assert.Equal(10, report.Sent);
+            // Every ms, as before, would be ~1,000 ticks (fewer on a busy machine, never near 100).
+            Assert.InRange(run.Ticks, 1, 100);
+        }
+    }
+
     [Fact]
     public async Task A_run_sends_real_echo_requests_to_the_Server_via_the_gateway_and_stops_by_count()
     {
