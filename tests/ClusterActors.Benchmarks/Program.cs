@@ -36,17 +36,18 @@ using ClusterActors.Protocol.Fgcp;
 //   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- ike-vs-strongswan [--tunnels 200] [--rounds 3] [--concurrency 2]
 //     Issue 13 goal 7: IKEv2 tunnel set-up against DC2_VM1 (`clusteractors node`, packets = kernel) and against strongSwan's charon
 //     as responders, each in its own chain of network namespaces vsss-PID-N, the same dialer (this process's IkeInitiator, NAT-T
-//     forced, one socket per tunnel) on both, rounds alternating ours/theirs, suites modp2048 + aes256-sha256 and ecp256 + aes128gcm16;
-//     tunnels/s, latency median/p95, responder CPU per tunnel, medians and ours/theirs (IkeVsStrongSwan.cs, README.md here).
-//     Measured 2026-12-06 (2 cores, load 3-6, 200 tunnels x 3 rounds, 38 s): responder CPU per tunnel ours 10.40 / theirs 4.40 ms
-//     (ratio 2.36) at modp2048, 3.40 / 1.90 ms (1.79) at ecp256; tunnels/s 50.8 / 71.9 (0.71) and 141.3 / 204.5 (0.69).
+//     forced, one socket per tunnel) on both, rounds alternating ours/theirs, suites modp1024 + aes128-sha1, modp2048 + aes256-sha256
+//     and ecp256 + aes128gcm16; tunnels/s, latency median/p95, responder CPU per tunnel, medians and ours/theirs (IkeVsStrongSwan.cs, README.md here).
+//     Measured 2026-12-07 (load 3-4.6, 2,000 tunnels x 3 rounds, 410 s; README.md here): both responders fresh, the first 2,000 tunnels at
+//     modp1024 cost ours 3.25 / theirs 2.65 ms each (1.23); medians over the run 0.45 (modp1024), 0.23 (modp2048), 0.21 (ecp256), charon's
+//     cost per tunnel growing faster with the tunnels held.
 //   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- esp-vs-strongswan [--seconds 3] [--rounds 3]
 //     ESP through one tunnel (aes256-sha256 in UDP 4500) from PC1 to the Server and back, DC2_VM1's userspace data plane against
 //     charon's kernel-libipsec (this kernel has no ESP in xfrm), the same charon client on both, UDP of 100 and 1,400 B inner
 //     packets sent unpaced; pps and Mbit/s delivered, responder CPU per packet, medians and ours/theirs (EspVsStrongSwan.cs).
-//     Measured 2026-12-06 (load 8-19, 3 s x 3 rounds, 134 s): responder CPU per packet ours/theirs 15.0/15.2 µs (0.99) at 100 B
-//     decrypting, 40.7/33.3 (1.22) encrypting, 41.6/18.0 (2.31) at 1,400 B decrypting, 102.4/52.3 (1.96) encrypting; delivered
-//     1,400 B 122.3 vs 127.4 Mbit/s (0.96) and 94.2 vs 112.8 Mbit/s (0.84) (README.md here).
+//     Measured 2026-12-07 (load 2.7-3.6, 3 s x 3 rounds, 140 s): responder CPU per packet ours/theirs 21.4/24.2 µs (0.88) at 100 B
+//     decrypting, 44.0/43.4 (1.02) encrypting, 29.2/28.6 (1.02) at 1,400 B decrypting, 91.8/57.4 (1.60) encrypting; delivered
+//     1,400 B 265.5 vs 191.8 Mbit/s (1.38) and 128.9 vs 198.4 Mbit/s (0.65) (README.md here).
 var what = args.FirstOrDefault() ?? "fgcp-detection";
 var kills = args.SkipWhile(a => a != "--kills").Skip(1).Select(int.Parse).FirstOrDefault(20);
 
