@@ -897,7 +897,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     private void ApplyReplicated(LWWDictionary<string, SignedTunnelRecord> replicated, string manifest, int shard)
     {
         var entries = replicated.Entries;
-        _replicas.Retain(manifest, shard, entries.Keys.ToList());
+        _replicas.Retain(manifest, shard, entries.Keys.ToHashSet(StringComparer.Ordinal));
         foreach (var (key, entry) in entries) ApplyReplicatedEntry(key, entry, manifest, shard);
     }
 

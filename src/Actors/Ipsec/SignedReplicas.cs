@@ -111,7 +111,7 @@ public sealed class SignedReplicas(bool enforcing, LabCertificateTrust? trust, T
     public void Retain(string expectedManifest, int shard, IReadOnlyCollection<string> entryKeys)
     {
         if (!_seen.TryGetValue((expectedManifest, shard), out var seenHere)) return;
-        var keep = entryKeys as ICollection<string> ?? entryKeys.ToList();
+        var keep = entryKeys as IReadOnlySet<string> ?? entryKeys.ToHashSet(StringComparer.Ordinal);
         foreach (var k in seenHere.Keys.Where(k => !keep.Contains(k)).ToList()) seenHere.Remove(k);
     }
 
