@@ -253,7 +253,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         Receive<GetKeysIdsResult>(r =>
         {
             foreach (var id in r.Keys)
-                if (_clear.HoldsId(id, out var key)) _replicator.Tell(Dsl.Get(key, new ReadMajority(TimeSpan.FromSeconds(2))));
+                if (_clear.HoldsId(id, out _, out var key)) _replicator.Tell(Dsl.Get(key, new ReadMajority(TimeSpan.FromSeconds(2))));
         });
         Receive<UpdateSuccess>(_ => { });
         Receive<IUpdateFailure>(f => _log.Debug("tunnel sync not yet on every unit: {0}", f));

@@ -36,18 +36,16 @@ public sealed class TunnelSyncKeys
     /// <summary>Whether <paramref name="key"/> is one of these keys (by id and type), and which shard.</summary>
     public bool Holds(IKey key, out int shard, out LWWDictionaryKey<string, SignedTunnelRecord> typed)
     {
-        typed = null!;
         shard = -1;
-        if (!_shardById.TryGetValue(key.Id, out shard)) return false;
-        typed = _keys[shard];
-        return key is LWWDictionaryKey<string, SignedTunnelRecord>;
+        typed = null!;
+        return key is LWWDictionaryKey<string, SignedTunnelRecord> && HoldsId(key.Id, out shard, out typed);
     }
 
-    /// <summary>Whether <paramref name="id"/> is the id of one of these keys.</summary>
-    public bool HoldsId(string id, out LWWDictionaryKey<string, SignedTunnelRecord> typed)
+    /// <summary>Whether <paramref name="id"/> is the id of one of these keys, and which shard.</summary>
+    public bool HoldsId(string id, out int shard, out LWWDictionaryKey<string, SignedTunnelRecord> typed)
     {
         typed = null!;
-        if (!_shardById.TryGetValue(id, out var shard)) return false;
+        if (!_shardById.TryGetValue(id, out shard)) return false;
         typed = _keys[shard];
         return true;
     }
