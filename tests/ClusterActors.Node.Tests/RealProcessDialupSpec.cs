@@ -7,7 +7,7 @@ namespace ClusterActors.Node.Tests;
 /// `clusteractors client` dials cluster 1 over real UDP, as a user runs it: the primary owns vpn1_1
 /// (sync-primary) and the secondary process holds the same SAs as standby; a wrong PSK gets no tunnel.
 /// </summary>
-[Collection("real-processes")]
+[Collection(RealProcessesCollection.Name)]
 public sealed class RealProcessDialupSpec(ITestOutputHelper output) : IDisposable
 {
     private readonly RealProcessFailoverSpec _units = new(output);

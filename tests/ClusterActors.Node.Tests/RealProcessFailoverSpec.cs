@@ -11,7 +11,7 @@ namespace ClusterActors.Node.Tests;
 /// survivor's `diagnose sys ha status` must say Primary within hb-interval x hb-lost-threshold + 500 ms;
 /// the killed unit restarted on the same data returns as Secondary with its HA history intact.
 /// </summary>
-[Collection("real-processes")]
+[Collection(RealProcessesCollection.Name)]
 public sealed class RealProcessFailoverSpec(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "clusteractors-proc-" + Guid.NewGuid().ToString("N")[..8]);

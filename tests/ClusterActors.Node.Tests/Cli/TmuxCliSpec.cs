@@ -10,7 +10,7 @@ namespace ClusterActors.Node.Tests.Cli;
 /// and DC2_VM2 on loopback, `clusteractors cli --node …` in a detached tmux session (Debian's tmux, on a private server
 /// socket), keys sent with send-keys and the screen read with capture-pane.
 /// </summary>
-[Collection("real-processes")]
+[Collection(RealProcessesCollection.Name)]
 public sealed class TmuxCliSpec(ITestOutputHelper output) : IDisposable
 {
     private readonly RealProcessFailoverSpec _lab = new(output);

@@ -7,7 +7,7 @@ using Xunit.Abstractions;
 namespace ClusterActors.Node.Tests.Drills;
 
 /// <summary>The lab methods the chaos drill added: SIGSTOP/SIGCONT of one embedded unit, and the synced-config checksum.</summary>
-[Collection("real-processes")]
+[Collection(RealProcessesCollection.Name)]
 public sealed class ChaosLabSpec(ITestOutputHelper output)
 {
     [Fact]

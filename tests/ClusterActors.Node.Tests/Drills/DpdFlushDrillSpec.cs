@@ -11,7 +11,7 @@ namespace ClusterActors.Node.Tests.Drills;
 /// after its DPD probes, within (dpd-retrycount + 1) × dpd-retryinterval; no other member ever lists it; the client
 /// comes back and dials a new tunnel (new SPIs). Fails with the flush removed from IpsecPhase1Actor.CheckIdleTunnels.
 /// </summary>
-[Collection("real-processes")]
+[Collection(RealProcessesCollection.Name)]
 public sealed class DpdFlushDrillSpec(ITestOutputHelper output)
 {
     [Fact]

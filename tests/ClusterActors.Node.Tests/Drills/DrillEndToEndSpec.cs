@@ -10,7 +10,7 @@ namespace ClusterActors.Node.Tests.Drills;
 /// process, CLIENT1 and PC1 on the in-memory fabric. In the real-processes collection so it does not compete for the
 /// CPU with the failover timing specs.
 /// </summary>
-[Collection("real-processes")]
+[Collection(RealProcessesCollection.Name)]
 public sealed class DrillEndToEndSpec(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("clusteractors-drill-e2e-").FullName;

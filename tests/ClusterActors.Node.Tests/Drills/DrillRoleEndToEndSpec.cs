@@ -13,7 +13,7 @@ namespace ClusterActors.Node.Tests.Drills;
 /// `fgsp-sync disable` never holds the client's SAs. In the real-processes collection: it must not compete for the CPU
 /// with the timing specs.
 /// </summary>
-[Collection("real-processes")]
+[Collection(RealProcessesCollection.Name)]
 public sealed class DrillRoleEndToEndSpec(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("clusteractors-drill-roles-e2e-").FullName;

@@ -11,7 +11,7 @@ namespace ClusterActors.Node.Tests.Drills;
 /// `diagnose sys ha status` shows the member lines of the document's own output. In the real-processes collection so
 /// it does not compete for the CPU with the failover timing specs.
 /// </summary>
-[Collection("real-processes")]
+[Collection(RealProcessesCollection.Name)]
 public sealed class FailbackCastSpec(ITestOutputHelper output)
 {
     /// <summary>The member lines of the document's `diagnose sys ha status` on DC2_VM1 (reference, "Verify the FGCP

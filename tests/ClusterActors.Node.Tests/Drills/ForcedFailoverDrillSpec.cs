@@ -11,7 +11,7 @@ namespace ClusterActors.Node.Tests.Drills;
 /// stays within the FGCP failover bound. Without the EXE_FAIL_OVER rule DC2_VM2 never becomes primary and the run fails;
 /// without the command the fault cannot be typed. In the real-processes collection (timing).
 /// </summary>
-[Collection("real-processes")]
+[Collection(RealProcessesCollection.Name)]
 public sealed class ForcedFailoverDrillSpec(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("clusteractors-forced-failover-").FullName;

@@ -11,7 +11,7 @@ namespace ClusterActors.Node.Tests.Drills;
 /// and its invariants are asserted; the control run shows the false failover comes from the impairment (no impairment
 /// wired in: the same 100 % step changes nothing).
 /// </summary>
-[Collection("real-processes")]
+[Collection(RealProcessesCollection.Name)]
 public sealed class ImpairmentDrillSpec(ITestOutputHelper output)
 {
     [Theory]

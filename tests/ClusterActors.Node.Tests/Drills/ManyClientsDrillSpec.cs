@@ -11,7 +11,7 @@ namespace ClusterActors.Node.Tests.Drills;
 /// router's flow hash (seed 1), every tunnel counted per owner before the faults and after the phase, and each count
 /// held to the router's rule by <see cref="TunnelCensus"/>.
 /// </summary>
-[Collection("real-processes")]
+[Collection(RealProcessesCollection.Name)]
 public sealed class ManyClientsDrillSpec(ITestOutputHelper output) : IDisposable
 {
     private const int Clients = 6;

@@ -12,7 +12,7 @@ namespace ClusterActors.Node.Tests.Logs;
 /// object with the documented fields (src/Node/Hosting/Logs/README.md), Akka's lines and the host's alike, the HA
 /// events selectable by EventKind, and no secret of its config anywhere.
 /// </summary>
-[Collection("real-processes")]
+[Collection(RealProcessesCollection.Name)]
 public sealed class JsonLogsProcessSpec(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "clusteractors-jsonlogs-" + Guid.NewGuid().ToString("N")[..8]);

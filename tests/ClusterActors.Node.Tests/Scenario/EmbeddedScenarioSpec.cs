@@ -9,7 +9,7 @@ namespace ClusterActors.Node.Tests.Scenario;
 /// `clusteractors scenario run seed --embedded --fast-timers --script FILE` runs it. In the real-processes
 /// collection so it does not compete for the CPU with the failover timing spec.
 /// </summary>
-[Collection("real-processes")]
+[Collection(RealProcessesCollection.Name)]
 public sealed class EmbeddedScenarioSpec(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("clusteractors-scenario-e2e-").FullName;
@@ -120,7 +120,7 @@ public sealed class EmbeddedScenarioSpec(ITestOutputHelper output) : IDisposable
 }
 
 /// <summary>The README's first command: the shipped drills script, both of the document's failovers with traffic.</summary>
-[Collection("real-processes")]
+[Collection(RealProcessesCollection.Name)]
 public sealed class ShippedDrillsScriptSpec(ITestOutputHelper output)
 {
     [Fact]

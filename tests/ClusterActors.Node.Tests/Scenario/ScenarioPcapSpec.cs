@@ -10,7 +10,7 @@ namespace ClusterActors.Node.Tests.Scenario;
 /// unit's virtual MAC, `--pcap FILE` writes what the sniffer saw, and `pcap start` / `pcap save DIR` write one pcapng per
 /// fabric segment whose printed tshark command decrypts the tunnel's ESP with a good ICV.
 /// </summary>
-[Collection("real-processes")]
+[Collection(RealProcessesCollection.Name)]
 public sealed class ScenarioPcapSpec(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("clusteractors-scenario-pcap-").FullName;
