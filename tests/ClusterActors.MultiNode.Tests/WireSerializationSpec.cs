@@ -188,6 +188,8 @@ public sealed class WireSerializationSpec(ITestOutputHelper output) : IAsyncLife
         [typeof(TunnelReleased)] = "ipsec.tunnel-released.v1",
         [typeof(TunnelEntriesWanted)] = "ipsec.tunnel-entries-wanted.v1",
         [typeof(TunnelEntries)] = "ipsec.tunnel-entries.v1",
+        [typeof(TunnelRecordBatch)] = "ipsec.tunnel-records.v1",
+        [typeof(SealedTunnelRecordBatch)] = "fgsp.sealed-tunnel-records.v1",
     };
 
     private static readonly DateTimeOffset At = new(2026, 12, 6, 5, 30, 0, 123, TimeSpan.FromHours(1));
@@ -215,6 +217,9 @@ public sealed class WireSerializationSpec(ITestOutputHelper output) : IAsyncLife
         new TunnelEntriesWanted("FGVM02TM22000001"),
         new TunnelEntries("FGVM02TM22000002", "ipsec.tunnel.v2", [new TunnelEntry(Tunnel().Key,
             TunnelRecordSignature.Wrap(Tunnel(), new TunnelRecordSigner(LabCertificateAuthority.ForSpecs("DC2_VM1", "FGVM02TM22000001").Certificate), "FGVM02TM22000001"))]),
+        new TunnelRecordBatch([Tunnel(), Tunnel() with { Key = "vpn1/3/4", Name = "vpn1_2", Index = 2, Ike = Tunnel().Ike with { SpiI = 3, SpiR = 4 } }]),
+        new SealedTunnelRecordBatch([FgspSyncSeal.Seal(Tunnel(), "FGVM02TM22000001", FgspSyncKey.Derive("fgsp-lab-secret", 1), Bytes(12, 15)),
+            FgspSyncSeal.Seal(Tunnel() with { SyncSeq = 10 }, "FGVM02TM22000001", FgspSyncKey.Derive("fgsp-lab-secret", 1), Bytes(12, 16))]),
     }.ToDictionary(m => m.GetType());
 
     private static TunnelRecord Tunnel()

@@ -48,8 +48,9 @@ public sealed record FgspSyncCounters(long Sent, long Received)
 /// The FGSP actor counts those exchanged with units of another FGCP cluster as the peer's `session-type` counters:
 /// on FortiOS they count FGSP session-sync messages, and in this lab the per-tunnel SA sync is the session state
 /// the peers exchange (no TCP/UDP session table is emulated). Syncs inside the unit's own FGCP cluster are FGCP's, not FGSP's.
+/// One message may carry a batch of <paramref name="Records"/> (README "Batched sync" in Ipsec): the counters count records.
 /// </summary>
-public sealed record FgspSyncCounted(string AkkaAddress, bool Sent);
+public sealed record FgspSyncCounted(string AkkaAddress, bool Sent, int Records = 1);
 
 /// <summary>
 /// FGSP for one unit: announces itself in the Akka cluster (Distributed Data, one entry per unit) and finds the
@@ -109,7 +110,7 @@ public sealed class FgspActor : ReceiveActor
         Receive<FgspSyncCounted>(c =>
         {
             var (sent, received) = _syncByAddress.GetValueOrDefault(c.AkkaAddress);
-            _syncByAddress[c.AkkaAddress] = c.Sent ? (sent + 1, received) : (sent, received + 1);
+            _syncByAddress[c.AkkaAddress] = c.Sent ? (sent + c.Records, received) : (sent, received + c.Records);
         });
         Receive<GetFgspStatus>(_ => Sender.Tell(new FgspStatus(_config.StandaloneCluster.StandaloneGroupId,
             _config.StandaloneCluster.GroupMemberId, FgspPeering.OwnAddress(_config), _peers, SyncByPeerMember(), _known, _live.ToList())

@@ -206,22 +206,28 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
             if (_records.TryGetValue(c.Key, out var r) && r.OwnerSerial == _serial && !r.Deleted && (c.OutboundSpi == 0 || c.OutboundSpi == r.Child.OutboundSpi))
                 Write(r with { NextOutboundSeq = c.NextOutboundSeq, ReplayHighest = c.ReplayHighest, SyncSeq = r.SyncSeq + 1 });
         });
+        // Pushed by an owner, alone or in a batch: each accepted only from the unit its TLS certificate proves it is
+        // (SyncAuthorization), each record of a batch checked as if it came alone.
         Receive<TunnelRecord>(r =>
         {
-            // pushed by an owner: accepted only from the unit its TLS certificate proves it is (SyncAuthorization)
-            if (Sender.Path.Address.HasGlobalScope) Context.Parent.Tell(new FgspSyncCounted(Sender.Path.Address.ToString(), Sent: false));
-            var sender = _identities.Attribute(Sender, r.OwnerSerial);
-            var from = Sender.Path.Address.ToString();
-            if (FgspAccepted(FgspSyncPolicy.AcceptClear(_fgsp, sender, InOwnCluster(sender)), r.Name, sender, from) && Authorized(r, sender, from)) Apply(r);
+            CountReceived(1);
+            OnPushed(r);
+        });
+        Receive<TunnelRecordBatch>(b =>
+        {
+            CountReceived(b.Records.Count);
+            foreach (var r in b.Records) OnPushed(r);
         });
         // From a unit of another FGCP cluster with standalone-cluster encryption enable (FgspSyncPolicy).
         Receive<SealedTunnelRecord>(s =>
         {
-            if (Sender.Path.Address.HasGlobalScope) Context.Parent.Tell(new FgspSyncCounted(Sender.Path.Address.ToString(), Sent: false));
-            var sender = _identities.Attribute(Sender, s.SenderSerial);
-            var from = Sender.Path.Address.ToString();
-            var r = FgspSyncPolicy.AcceptSealed(_fgsp, s, sender, InOwnCluster(sender), out var refusal);
-            if (FgspAccepted(refusal, s.Key, sender, from) && r is not null && Authorized(r, sender, from)) Apply(r);
+            CountReceived(1);
+            OnPushedSealed(s);
+        });
+        Receive<SealedTunnelRecordBatch>(b =>
+        {
+            CountReceived(b.Records.Count);
+            foreach (var s in b.Records) OnPushedSealed(s);
         });
         Receive<FgcpClusterMembers>(m => _ownCluster = m.Serials);
         // This unit's own records from its previous ActorSystem: not sync input, so not checked as if a peer sent them
@@ -434,7 +440,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     private void PushOwned(Address to)
     {
         if (!PushesTo(to)) return;
-        foreach (var r in _records.Values.Where(r => r.OwnerSerial == _serial && _ownedHere.Contains(r.Key))) Push(to, r);
+        Push(to, _records.Values.Where(r => r.OwnerSerial == _serial && _ownedHere.Contains(r.Key)).ToList());
     }
 
     /// <summary>Where this unit's records are pushed (<see cref="FgspSync.PushesTo"/>): every member with fgsp-sync
@@ -444,21 +450,39 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     private bool PushesTo(Address to) =>
         FgspSync.PushesTo(_phase1.FgspSync, InFgcpCluster && _identities.SerialOf(to) is { } serial && serial != _serial && InOwnCluster(serial));
 
-    private void Push(Address to, TunnelRecord record)
+    private void Push(Address to, TunnelRecord record) => Push(to, [record]);
+
+    /// <summary>
+    /// <paramref name="records"/> to the unit at <paramref name="to"/>, in order: one alone as itself, several in batches
+    /// (<see cref="TunnelRecordBatch"/>, README "Batched sync"). Inside the own FGCP cluster a record goes as it is
+    /// (FGCP's sync); to another cluster's unit FGSP's settings apply. <paramref name="sealedForm"/>, when given, holds each
+    /// record already sealed (one seal for every unit of other clusters, not one per unit).
+    /// </summary>
+    private void Push(Address to, IReadOnlyList<TunnelRecord> records, IReadOnlyList<SealedTunnelRecord>? sealedForm = null)
     {
-        // Inside the own FGCP cluster a record goes as it is (FGCP's sync); to another cluster's unit FGSP's settings apply.
+        if (records.Count == 0) return;
         var form = FgspSyncPolicy.SendForm(_fgsp, InOwnCluster(_identities.SerialOf(to)));
         if (form == FgspSendForm.Withheld)
         {
             if (_withheldLog.ShouldLog(to.ToString(), out var suppressed))
-                _log.Warning("{0}: tunnel record {1} not sent to {2}: standalone-cluster encryption enable but no psksecret set{3}", _phase1.Name,
-                    record.Name, to, suppressed > 0 ? $" ({suppressed} more since)" : "");
+                _log.Warning("{0}: tunnel record {1}{2} not sent to {3}: standalone-cluster encryption enable but no psksecret set{4}", _phase1.Name,
+                    records[0].Name, records.Count > 1 ? $" and {records.Count - 1} more" : "", to, suppressed > 0 ? $" ({suppressed} more since)" : "");
             return;
         }
         var peer = Phase1At(to);
-        if (form == FgspSendForm.Sealed) peer.Tell(FgspSyncSeal.Seal(record, _serial, _fgsp.Key!));
-        else peer.Tell(record);
-        Context.Parent.Tell(new FgspSyncCounted(to.ToString(), Sent: true));
+        if (form == FgspSendForm.Sealed)
+        {
+            var sealedRecords = sealedForm ?? records.Select(r => FgspSyncSeal.Seal(r, _serial, _fgsp.Key!)).ToList();
+            if (sealedRecords.Count == 1) peer.Tell(sealedRecords[0]);
+            else
+                foreach (var chunk in SyncBatches.Chunks(sealedRecords, SyncBatches.EstimatedBytes))
+                    peer.Tell(new SealedTunnelRecordBatch(chunk));
+        }
+        else if (records.Count == 1) peer.Tell(records[0]);
+        else
+            foreach (var chunk in SyncBatches.Chunks(records, SyncBatches.EstimatedBytes))
+                peer.Tell(new TunnelRecordBatch(chunk));
+        Context.Parent.Tell(new FgspSyncCounted(to.ToString(), Sent: true, records.Count));
     }
 
     private readonly PerSenderLog _withheldLog = new(TimeSpan.FromSeconds(60), TimeProvider.System);
@@ -609,6 +633,26 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         Write(record with { Deleted = true, Ike = sa, SyncSeq = record.SyncSeq + 1 });
     }
 
+    private void CountReceived(int records)
+    {
+        if (Sender.Path.Address.HasGlobalScope) Context.Parent.Tell(new FgspSyncCounted(Sender.Path.Address.ToString(), Sent: false, records));
+    }
+
+    private void OnPushed(TunnelRecord r)
+    {
+        var sender = _identities.Attribute(Sender, r.OwnerSerial);
+        var from = Sender.Path.Address.ToString();
+        if (FgspAccepted(FgspSyncPolicy.AcceptClear(_fgsp, sender, InOwnCluster(sender)), r.Name, sender, from) && Authorized(r, sender, from)) Apply(r);
+    }
+
+    private void OnPushedSealed(SealedTunnelRecord s)
+    {
+        var sender = _identities.Attribute(Sender, s.SenderSerial);
+        var from = Sender.Path.Address.ToString();
+        var r = FgspSyncPolicy.AcceptSealed(_fgsp, s, sender, InOwnCluster(sender), out var refusal);
+        if (FgspAccepted(refusal, s.Key, sender, from) && r is not null && Authorized(r, sender, from)) Apply(r);
+    }
+
     private void OnRole(HaRoleChanged role)
     {
         if (role.Serial != _serial) return;
@@ -750,13 +794,10 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         _handover = h with { RoundsLeft = h.RoundsLeft - 1 };
         if (AuthenticatedAddressOf(h.Primary) is not { } to)
             return; // not yet authenticated anywhere: the next round, or its Akka join, carries the records
-        foreach (var r in owned)
-        {
-            Push(to, r);
-            // After the record, on the same path: this unit, no longer primary, sends nothing on it and claims nothing
-            // while secondary, so the primary may take it even when it already claimed it this term (OnReleased).
-            Phase1At(to).Tell(new TunnelReleased(r.Key, r.Generation, _serial));
-        }
+        Push(to, owned);
+        // After the records, on the same path: this unit, no longer primary, sends nothing on them and claims nothing
+        // while secondary, so the primary may take each even when it already claimed it this term (OnReleased).
+        foreach (var r in owned) Phase1At(to).Tell(new TunnelReleased(r.Key, r.Generation, _serial));
     }
 
     private void ClaimIfOurClusters(TunnelRecord r)
@@ -850,33 +891,98 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         }
     }
 
+    /// <summary>
+    /// A record this unit writes: applied here at once, and sent (pushed to every target, written to Distributed Data)
+    /// with every other record the same message wrote, once its handling ends (<see cref="AroundReceive"/>): an FGCP
+    /// takeover's claims of a whole cluster's tunnels go as batches, one Distributed Data update per shard, not one
+    /// message per tunnel (README "Batched sync").
+    /// </summary>
     private void Write(TunnelRecord record)
     {
         if (record.OwnerSerial == _serial) _ownedHere.Add(record.Key);
         Apply(record);
+        _unsent.Add((record, true));
+    }
+
+    /// <summary>What this message wrote (or answered: <see cref="AnswerCrossedClaim"/>, pushed only), in order, not yet sent.</summary>
+    private readonly List<(TunnelRecord Record, bool Replicate)> _unsent = new();
+
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        try
+        {
+            return base.AroundReceive(receive, message);
+        }
+        finally
+        {
+            // Also when the handler threw: what it applied here is sent, not lost with the restart.
+            if (_unsent.Count > 0) SendWritten();
+        }
+    }
+
+    private void SendWritten()
+    {
+        var records = _unsent.Select(u => u.Record).ToList();
+        var replicated = _unsent.Where(u => u.Replicate).Select(u => u.Record).ToList();
+        _unsent.Clear();
         var acrossClusters = FgspSync.Pushes(_phase1.FgspSync);
-        foreach (var address in PushTargets()) Push(address, record);
+        // Sealed once for every unit of another cluster (and Distributed Data), not once per unit.
+        var targets = PushTargets().ToList();
+        List<SealedTunnelRecord>? sealedForm = null;
+        var fgspForm = FgspSyncPolicy.SendForm(_fgsp, targetInOwnCluster: false);
+        if (fgspForm == FgspSendForm.Sealed && (acrossClusters || targets.Any(t => !InOwnCluster(_identities.SerialOf(t)))))
+            sealedForm = records.Select(r => FgspSyncSeal.Seal(r, _serial, _fgsp.Key!)).ToList();
+        foreach (var address in targets) Push(address, records, sealedForm);
+        if (replicated.Count == 0) return;
         // Distributed Data reaches every member, other clusters' units included: with encryption enable only sealed. With
         // fgsp-sync disable the clear key is one only this unit's FGCP cluster reads (FgspSync.DataKey), and nothing is sealed.
-        switch (acrossClusters ? FgspSyncPolicy.SendForm(_fgsp, targetInOwnCluster: false) : FgspSendForm.Clear)
+        // One update per shard, however many of its records this message wrote.
+        switch (acrossClusters ? fgspForm : FgspSendForm.Clear)
         {
             case FgspSendForm.Clear:
-                _writtenClear.Add(record.Key);
-                var clock = TunnelOwnership.Clock(record);
-                var signedRecord = _replicas.Wrap(record);
-                _replicator.Tell(Dsl.Update(_clear.For(record.Key), LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance,
-                    d => d.SetItem(_cluster, record.Key, signedRecord, (_, _) => clock)));
+                foreach (var shard in replicated.GroupBy(r => _clear.For(r.Key)))
+                {
+                    var entries = shard.Select(r =>
+                    {
+                        _writtenClear.Add(r.Key);
+                        return (r.Key, Signed: _replicas.Wrap(r), Clock: TunnelOwnership.Clock(r));
+                    }).ToList();
+                    _replicator.Tell(Dsl.Update(shard.Key, LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance, d =>
+                    {
+                        foreach (var e in entries) d = d.SetItem(_cluster, e.Key, e.Signed, (_, _) => e.Clock);
+                        return d;
+                    }));
+                }
                 break;
             case FgspSendForm.Sealed:
-                var sealedRecord = FgspSyncSeal.Seal(record, _serial, _fgsp.Key!);
-                var sealedClock = (sealedRecord.Generation << 32) | Math.Min(sealedRecord.SyncSeq, uint.MaxValue);
-                // Signed outside the seal (README "Signed Distributed Data entries"): who wrote it is checked before opening.
-                var signedSealed = _replicas.Wrap(sealedRecord);
-                _replicator.Tell(Dsl.Update(_sealed.For(record.Key), LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance,
-                    d => d.SetItem(_cluster, record.Key, signedSealed, (_, _) => sealedClock)));
-                // Encryption turned on at run time: the clear copy this unit wrote before must not stay readable.
-                if (_writtenClear.Remove(record.Key))
-                    _replicator.Tell(Dsl.Update(_clear.For(record.Key), LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance, d => d.Remove(_cluster, record.Key)));
+                var sealedByKey = new Dictionary<TunnelRecord, SealedTunnelRecord>(ReferenceEqualityComparer.Instance);
+                for (var i = 0; i < records.Count; i++)
+                    if (sealedForm is not null) sealedByKey[records[i]] = sealedForm[i];
+                foreach (var shard in replicated.GroupBy(r => _sealed.For(r.Key)))
+                {
+                    var entries = shard.Select(r =>
+                    {
+                        var sealedRecord = sealedByKey.TryGetValue(r, out var s) ? s : FgspSyncSeal.Seal(r, _serial, _fgsp.Key!);
+                        // Signed outside the seal (README "Signed Distributed Data entries"): who wrote it is checked before opening.
+                        return (r.Key, Signed: _replicas.Wrap(sealedRecord),
+                            Clock: (sealedRecord.Generation << 32) | Math.Min(sealedRecord.SyncSeq, uint.MaxValue));
+                    }).ToList();
+                    _replicator.Tell(Dsl.Update(shard.Key, LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance, d =>
+                    {
+                        foreach (var e in entries) d = d.SetItem(_cluster, e.Key, e.Signed, (_, _) => e.Clock);
+                        return d;
+                    }));
+                }
+                // Encryption turned on at run time: the clear copies this unit wrote before must not stay readable.
+                foreach (var shard in replicated.Where(r => _writtenClear.Remove(r.Key)).GroupBy(r => _clear.For(r.Key)))
+                {
+                    var keys = shard.Select(r => r.Key).ToList();
+                    _replicator.Tell(Dsl.Update(shard.Key, LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance, d =>
+                    {
+                        foreach (var k in keys) d = d.Remove(_cluster, k);
+                        return d;
+                    }));
+                }
                 break;
         }
     }
@@ -1048,7 +1154,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     {
         if (ours.OwnerSerial != _serial || ours.Deleted || lost.OwnerSerial == _serial || lost.Generation != ours.Generation) return;
         if (!_crossedClaimsAnswered.Add((ours.Key, lost.OwnerSerial, lost.Generation, lost.SyncSeq))) return;
-        foreach (var address in PushTargets()) Push(address, ours);
+        _unsent.Add((ours, false));
     }
 
     /// <summary>The crossed claims answered (<see cref="AnswerCrossedClaim"/>): each once, however often gossip shows it.</summary>

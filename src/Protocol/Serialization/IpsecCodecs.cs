@@ -39,6 +39,10 @@ internal static partial class WireCatalog
     {
         WireCodecs.Register<TunnelRecord>(TunnelRecordManifestV1, WriteTunnelV1, r => ReadTunnel(r, 1));
         WireCodecs.Register<TunnelRecord>(TunnelRecordManifest, (w, t) => WriteTunnel(w, t, 2), r => ReadTunnel(r, 2));
+        // Records pushed at once (an FGCP takeover's claims, README "Batched sync"): each as v2, each checked as if alone.
+        WireCodecs.Register<TunnelRecordBatch>("ipsec.tunnel-records.v1",
+            (w, m) => w.List(m.Records as IReadOnlyCollection<TunnelRecord> ?? [.. m.Records], (x, t) => WriteTunnel(x, t, 2)),
+            r => new TunnelRecordBatch(r.List(x => ReadTunnel(x, 2))));
         // A Distributed Data entry of SA sync signed by its writer (TunnelRecordSignature); its payload is decoded only
         // once the signature verified.
         WireCodecs.Register<SignedTunnelRecord>("ipsec.signed-tunnel.v1", WriteSigned, ReadSigned);

@@ -146,6 +146,40 @@ public class IpsecCodecsSpec
         AssertRoundTrips(record);
     }
 
+    /// <summary>An FGCP takeover's claims go as <see cref="TunnelRecordBatch"/> (src/Actors/Ipsec/README.md "Batched sync"):
+    /// every record comes back as it went, in order, and what the sender's estimate allows fits one Akka frame.</summary>
+    [Fact]
+    public void A_batch_of_records_round_trips_in_order_and_the_estimate_bounds_each_record()
+    {
+        var records = new[] { FullRecord(), Tunnel(RealSa()) with { Deleted = true }, V1Record() with { Name = "vpn1_9", Index = 9 } };
+        var bytes = WireCodecs.Encode(new TunnelRecordBatch(records));
+        var decoded = Assert.IsType<TunnelRecordBatch>(WireCodecs.Decode("ipsec.tunnel-records.v1", bytes));
+        Assert.Equal(records.Select(Describe), decoded.Records.Select(Describe));
+        Assert.Equal(bytes, WireCodecs.Encode(decoded));
+        foreach (var r in records) Assert.True(Encode(r).Length <= SyncBatches.EstimatedBytes(r), $"{r.Name}: {Encode(r).Length} bytes, estimated {SyncBatches.EstimatedBytes(r)}");
+        Assert.IsType<TunnelRecordBatch>(WireCodecs.Decode("ipsec.tunnel-records.v1", WireCodecs.Encode(new TunnelRecordBatch([]))));
+    }
+
+    /// <summary>Cut by count and by estimated bytes, in order; a record over the byte budget alone still goes, alone.</summary>
+    [Fact]
+    public void Batches_are_cut_by_count_and_by_bytes_and_every_one_fits_a_frame()
+    {
+        var full = FullRecord();
+        var many = Enumerable.Range(0, 150).Select(i => full with { Name = $"vpn1_{i}", Index = i }).ToList();
+        var chunks = SyncBatches.Chunks(many, SyncBatches.EstimatedBytes).ToList();
+        Assert.Equal(many.Select(r => r.Name), chunks.SelectMany(c => c).Select(r => r.Name));
+        Assert.All(chunks, c => Assert.True(c.Count <= SyncBatches.MaxRecords));
+        // Akka's maximum-frame-size is 128,000 bytes; the message's manifest and envelope take a few dozen more.
+        Assert.All(chunks, c => Assert.True(WireCodecs.Encode(new TunnelRecordBatch(c)).Length < 120_000, $"{c.Count} records"));
+
+        var selectors = Enumerable.Range(0, 2_500).Select(i => IkeSelector.FromCidr($"10.{i / 256}.{i % 256}.0/24")).ToList();
+        var wide = full with { Name = "vpn1_wide", RemoteSelectors = selectors };
+        Assert.True(SyncBatches.EstimatedBytes(wide) > SyncBatches.MaxBytes);
+        var cut = SyncBatches.Chunks([full, wide, full, wide, wide], SyncBatches.EstimatedBytes).Select(c => c.Select(r => r.Name == "vpn1_wide" ? 'w' : 'f')).Select(c => new string(c.ToArray())).ToList();
+        Assert.Equal(["f", "w", "f", "w", "w"], cut);
+        Assert.True(Encode(wide).Length <= SyncBatches.EstimatedBytes(wide));
+    }
+
     /// <summary>A standalone owner's record (Fortinet's four standalone FGSP peers) carries no FGCP cluster, -1: it crosses the
     /// wire; anything below is corrupt.</summary>
     [Fact]
@@ -409,6 +443,34 @@ public class IpsecCodecsSpec
         }
         // Most single flips hit key bytes or counters that are still valid: the test must exercise both outcomes.
         Assert.InRange(decodedCount, 1, 3999);
+    }
+
+    /// <summary>A batch damaged anywhere (a record's bytes, the count, cut short) is refused whole, never half applied,
+    /// and only as the WireFormatException Akka drops a message on.</summary>
+    [Fact]
+    public void A_damaged_batch_throws_only_WireFormatException()
+    {
+        const string batchManifest = "ipsec.tunnel-records.v1";
+        var valid = WireCodecs.Encode(new TunnelRecordBatch([FullRecord(), V1Record()]));
+        Assert.True(WireCodecs.TryGet(batchManifest, out var codec));
+        var rng = new Random(20261207);
+        var refused = 0;
+        for (var i = 0; i < valid.Length + 2000; i++)
+        {
+            var bytes = i < valid.Length ? valid[..i] : (byte[])valid.Clone();
+            if (i >= valid.Length) bytes[rng.Next(bytes.Length)] ^= (byte)(1 << rng.Next(8));
+            var e = Record.Exception(() =>
+            {
+                var reader = new WireReader(bytes);
+                var batch = Assert.IsType<TunnelRecordBatch>(codec.Read(reader));
+                reader.EnsureConsumed(batchManifest);
+                Assert.Equal(2, batch.Records.Count);
+            });
+            if (e is null) continue;
+            Assert.True(e is WireFormatException, $"case {i}: {e.GetType().Name}: {e.Message}");
+            refused++;
+        }
+        Assert.True(refused > valid.Length, $"{refused} refused");
     }
 
     [Fact]

@@ -15,7 +15,7 @@ namespace ClusterActors.Protocol.Tests.Serialization;
 public sealed class SyncDecoderFuzzSpec
 {
     private static readonly string[] SyncManifests = ["ipsec.tunnel.v2", "ipsec.tunnel.v1", "fgcp.sync.v1", "fgcp.fwd.v1", "fgsp.announce.v1", "fgsp.sealed-tunnel.v1", "ipsec.signed-tunnel.v1",
-        "ipsec.tunnel-released.v1", "ipsec.tunnel-entries-wanted.v1", "ipsec.tunnel-entries.v1"];
+        "ipsec.tunnel-released.v1", "ipsec.tunnel-entries-wanted.v1", "ipsec.tunnel-entries.v1", "ipsec.tunnel-records.v1", "fgsp.sealed-tunnel-records.v1"];
 
     private static void DecodesOrIsACountedDrop(string manifest, byte[] bytes)
     {
@@ -50,6 +50,9 @@ public sealed class SyncDecoderFuzzSpec
         new SignedTunnelRecord("FGVM02TM22000001", "ipsec.tunnel.v2", new byte[900], new byte[406], new byte[64]),
         new TunnelReleased("vpn1/1122334455667788/8877665544332211", 4, "FGVM02TM22000003"),
         new TunnelEntriesWanted("FGVM02TM22000001"),
+        new SealedTunnelRecordBatch([
+            new SealedTunnelRecord("vpn1/1122334455667788/8877665544332211", "vpn1", "FGVM02TM22000001", 3, 7, new byte[12], new byte[300], new byte[16]),
+            new SealedTunnelRecord("vpn1/1122334455667789/8877665544332211", "vpn1", "FGVM02TM22000001", 3, 8, new byte[12], new byte[310], new byte[16])]),
         new TunnelEntries("FGVM02TM22000002", "ipsec.tunnel.v2",
             [new TunnelEntry("vpn1/1122334455667788/8877665544332211", new SignedTunnelRecord("FGVM02TM22000001", "ipsec.tunnel.v2", new byte[900], new byte[406], new byte[64]))]),
     ];
