@@ -34,6 +34,7 @@ internal static class SaSyncProcesses
         var root = Path.Combine(Path.GetTempPath(), "clusteractors-sabench-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(root);
         var units = new List<Unit>();
+        var succeeded = false;
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCtrlC = (_, e) =>
         {
@@ -203,6 +204,7 @@ internal static class SaSyncProcesses
             if (stillPrimary != owner)
                 Console.WriteLine($"WARNING: cluster 1's primary is now {stillPrimary?.Name ?? "unknown"}, not {owner.Name}: an FGCP failover during the run skews the figures");
             var failedOver = !s.Failover || await Failover(units, owner, [.. warm, .. complete], traces, ct);
+            succeeded = allSynced && failedOver;
             return allSynced && failures == 0 && failedOver ? 0 : 1;
         }
         catch (Exception e) when (e is TimeoutException or DialFailedException)
@@ -221,7 +223,9 @@ internal static class SaSyncProcesses
             StopAll(units);
             Console.CancelKeyPress -= onCtrlC;
             AppDomain.CurrentDomain.ProcessExit -= onExit;
-            try { Directory.Delete(root, true); } catch (Exception e) { Console.Error.WriteLine($"could not delete {root}: {e.Message}"); }
+            // A run that found something wrong keeps its units' logs and traces to look into (they are in /tmp).
+            if (!succeeded) Console.WriteLine($"kept for inspection: {root}");
+            else try { Directory.Delete(root, true); } catch (Exception e) { Console.Error.WriteLine($"could not delete {root}: {e.Message}"); }
         }
     }
 
