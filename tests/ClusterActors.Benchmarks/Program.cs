@@ -5,10 +5,11 @@ using ClusterActors.Protocol.Fgcp;
 // On-demand benchmarks; they print figures and are never part of the test run.
 //   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- fgcp-detection [--kills 20]
 //   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- sa-sync [--tunnels 1000]
-//   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- sa-sync --processes [--tunnels 1000] [--concurrency 16] [--warmup 200] [--minutes 15]
+//   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- sa-sync --processes [--tunnels 1000] [--concurrency 16] [--warmup 200] [--minutes 15] [--failover]
 //     The four units as `clusteractors node` OS processes, each tracing when a tunnel becomes present on it
 //     (clusteractors.unit.trace-tunnels = "FILE" in its --hocon wiring, see src/Node/Hosting/TunnelTrace.cs);
 //     tunnels dialed over UDP from this process; --minutes bounds the whole run (dialing stops early to leave time for the sync).
+//     --failover: then SIGKILL of the owner; when each live unit applied each claim of its FGCP peer, the new primary.
 //   dotnet run -c Release --project tests/ClusterActors.Benchmarks -- esp-throughput [--seconds 5]
 //     ESP encrypt+decrypt of one unit in pps, inner packets of 100 and 1,400 bytes: the codec alone on one thread, and
 //     one DialupTunnelActor owning a tunnel under an ActorSystem (EspThroughput.cs).
@@ -75,7 +76,7 @@ switch (what)
             var minutes = args.SkipWhile(a => a != "--minutes").Skip(1).Select(double.Parse).FirstOrDefault(15);
             var warmUp = args.SkipWhile(a => a != "--warmup").Skip(1).Select(int.Parse).FirstOrDefault(200);
             return await SaSyncProcesses.Run(new(tunnels, Math.Clamp(concurrency, 1, 256), TimeSpan.FromMinutes(Math.Clamp(minutes, 1, 120)),
-                Math.Clamp(warmUp, 1, 10_000)));
+                Math.Clamp(warmUp, 1, 10_000), args.Contains("--failover")));
         }
         await SaSync.Run(tunnels);
         return 0;

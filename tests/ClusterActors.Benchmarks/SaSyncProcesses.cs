@@ -24,7 +24,9 @@ internal static class SaSyncProcesses
     private const string Phase1 = "vpn1";
     /// <param name="WarmUp">Tunnels dialed and synced first, not counted: the units' code is still tier-0 JIT at first
     /// (in a 10,000-tunnel run the dial rate doubled over the first ~3,000).</param>
-    public sealed record Settings(int Tunnels, int Concurrency, TimeSpan Budget, int WarmUp);
+    /// <param name="Failover">After the sync, SIGKILL of the owner: its FGCP peer claims every tunnel as the new primary,
+    /// and the figures say when each unit applied each claim (issue 13 goal 5, claims in batches).</param>
+    public sealed record Settings(int Tunnels, int Concurrency, TimeSpan Budget, int WarmUp, bool Failover = false);
 
     public static async Task<int> Run(Settings s)
     {
@@ -32,6 +34,7 @@ internal static class SaSyncProcesses
         var root = Path.Combine(Path.GetTempPath(), "clusteractors-sabench-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(root);
         var units = new List<Unit>();
+        var succeeded = false;
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCtrlC = (_, e) =>
         {
@@ -200,7 +203,9 @@ internal static class SaSyncProcesses
                               $"({PerTunnel(totalHeap) / 4:0} B per tunnel per unit); both include garbage not yet collected");
             if (stillPrimary != owner)
                 Console.WriteLine($"WARNING: cluster 1's primary is now {stillPrimary?.Name ?? "unknown"}, not {owner.Name}: an FGCP failover during the run skews the figures");
-            return allSynced && failures == 0 ? 0 : 1;
+            var failedOver = !s.Failover || await Failover(units, owner, [.. warm, .. complete], traces, ct);
+            succeeded = allSynced && failedOver;
+            return allSynced && failures == 0 && failedOver ? 0 : 1;
         }
         catch (Exception e) when (e is TimeoutException or DialFailedException)
         {
@@ -218,8 +223,52 @@ internal static class SaSyncProcesses
             StopAll(units);
             Console.CancelKeyPress -= onCtrlC;
             AppDomain.CurrentDomain.ProcessExit -= onExit;
-            try { Directory.Delete(root, true); } catch (Exception e) { Console.Error.WriteLine($"could not delete {root}: {e.Message}"); }
+            // A run that found something wrong keeps its units' logs and traces to look into (they are in /tmp).
+            if (!succeeded) Console.WriteLine($"kept for inspection: {root}");
+            else try { Directory.Delete(root, true); } catch (Exception e) { Console.Error.WriteLine($"could not delete {root}: {e.Message}"); }
         }
+    }
+
+    /// <summary>
+    /// SIGKILL of the owner of every tunnel; its FGCP peer, primary once it stops hearing it (hb-interval 2 ×
+    /// hb-lost-threshold 6 = 1.2 s), claims them all. When each of the three live units applied each claim, from their
+    /// traces' `# owner` lines (Stopwatch timestamps, comparable between processes), measured from the kill.
+    /// </summary>
+    private static async Task<bool> Failover(List<Unit> units, Unit owner, IReadOnlyList<string> keys, Traces traces, CancellationToken ct)
+    {
+        var peer = units.First(u => u != owner && u.Config.Ha.GroupId == owner.Config.Ha.GroupId);
+        var others = units.Where(u => u != owner).ToList();
+        Console.WriteLine();
+        Console.WriteLine($"failover: SIGKILL of {owner.Name} (pid {owner.Pid}), the owner of {keys.Count} tunnels; {peer.Name}, primary once it stops " +
+                          "hearing it (1.2 s), claims them all; load " + Load());
+        var cpuBefore = others.ToDictionary(u => u.Name, u => u.Cpu());
+        var killedAt = Stopwatch.GetTimestamp();
+        owner.Stop();
+        var ok = true;
+        try
+        {
+            await Until(() =>
+            {
+                traces.Read();
+                return Task.FromResult(others.All(u => keys.All(k => traces.OwnerOn(u.Name, k) is { } o && o.Owner == peer.Serial)));
+            }, TimeSpan.FromSeconds(120), $"every claim of {peer.Name} applied on the three live units", others, ct);
+        }
+        catch (TimeoutException e)
+        {
+            ok = false;
+            Console.WriteLine($"  {e.Message}");
+        }
+        await Task.Delay(500, ct);
+        traces.Read();
+        foreach (var u in others)
+        {
+            var at = keys.Select(k => traces.OwnerOn(u.Name, k)).Where(o => o is { } x && x.Owner == peer.Serial)
+                .Select(o => Stopwatch.GetElapsedTime(killedAt, o!.Value.At).TotalMilliseconds).Order().ToList();
+            var cpu = u.Cpu() - cpuBefore[u.Name];
+            Console.WriteLine($"  {u.Name}{(u == peer ? " (claims)" : "")}: {at.Count} of {keys.Count} claims applied; " +
+                              (at.Count == 0 ? "none" : $"first {at[0]:0} ms, {Describe(at)} after the kill") + $"; CPU {cpu.TotalSeconds:0.00} s since the kill");
+        }
+        return ok;
     }
 
     private static string Describe(List<double> sorted)
@@ -289,6 +338,11 @@ internal static class SaSyncProcesses
         private readonly HashSet<string> _owned = new(); // "unit key" where the line said owned
         private readonly Dictionary<string, (long Bytes, int FullGcs)> _heap = new();
 
+        private readonly Dictionary<(string Unit, string Key), (string Owner, long At)> _owners = new(); // the latest `# owner` line
+
+        /// <summary>The owner the unit last applied for the tunnel, and when, or null when it never changed there.</summary>
+        public (string Owner, long At)? OwnerOn(string unit, string key) => _owners.TryGetValue((unit, key), out var o) ? o : null;
+
         public int MembersUp(string unit) => _membersUp[unit].Count;
 
         /// <summary>The unit's managed heap as of its last GC, from its latest `# gc-heap` line (written about once a second).</summary>
@@ -313,6 +367,12 @@ internal static class SaSyncProcesses
                     if (line.StartsWith("# member-up ", StringComparison.Ordinal))
                     {
                         _membersUp[u.Name].Add(line["# member-up ".Length..]);
+                        continue;
+                    }
+                    if (line.StartsWith("# owner ", StringComparison.Ordinal))
+                    {
+                        var o = line.Split(' ');
+                        if (o.Length == 7) _owners[(u.Name, o[3])] = (o[4], long.Parse(o[6], CultureInfo.InvariantCulture));
                         continue;
                     }
                     if (line.StartsWith("# gc-heap ", StringComparison.Ordinal))

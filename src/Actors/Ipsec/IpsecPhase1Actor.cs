@@ -64,6 +64,13 @@ public sealed record TunnelRecords(IReadOnlyList<TunnelRecord> Records);
 public sealed record TunnelPresent(string Serial, string Key, bool Owned, long Timestamp);
 
 /// <summary>
+/// Published on the unit's event stream when a tunnel this unit holds changes owner here (a claim applied, its own or
+/// another unit's); <see cref="Timestamp"/> as in <see cref="TunnelPresent"/>. For the failover figures of the SA sync
+/// benchmark (`sa-sync --processes --failover`, src/Node/Hosting/TunnelTrace.cs): when each unit learnt each claim.
+/// </summary>
+public sealed record TunnelOwnerChanged(string Serial, string Key, string Owner, long Generation, long Timestamp);
+
+/// <summary>
 /// One `vpn ipsec phase1-interface` of type dynamic on one unit: the IKEv2 gateway (answered only by the FGCP primary,
 /// which holds the cluster's addresses), the dialup instances as child actors, and their SA sync.
 /// SA sync has two paths over the Akka cluster. The owner pushes every new or changed record straight to the same
@@ -1099,6 +1106,9 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         }
         _records[incoming.Key] = incoming;
         _keyBySpis.Applied(known, incoming);
+        if (known is not null && known.OwnerSerial != incoming.OwnerSerial && !incoming.Deleted)
+            Context.System.EventStream.Publish(new TunnelOwnerChanged(_serial, incoming.Key, incoming.OwnerSerial, incoming.Generation,
+                System.Diagnostics.Stopwatch.GetTimestamp()));
         PublishRole(known, incoming);
         if (incoming.OwnerSerial == _serial && !incoming.Deleted && _phase1.Dpd == DpdMode.OnIdle && !Timers.IsTimerActive("dpd"))
             Timers.StartPeriodicTimer("dpd", DpdTick.Instance, DpdCheckInterval);

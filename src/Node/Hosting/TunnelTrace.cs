@@ -15,7 +15,8 @@ namespace ClusterActors.Node.Hosting;
 /// comparable between processes on one machine. It also writes <c># member-up AKKA-ADDRESS</c> for every Akka member
 /// this unit sees Up (itself included), so the benchmark knows when all units are in one cluster, and about once a
 /// <c># gc-heap BYTES GEN2-COUNT GEN0-COUNT GEN1-COUNT</c> after GCs: the managed heap size as of the unit's last GC and
-/// how many GCs of each generation ran. Buffered; flushed 200 ms after the first line written since the last flush, and
+/// how many GCs of each generation ran, and <c># owner SERIAL KEY OWNER GENERATION TIMESTAMP</c> when a tunnel it holds
+/// changes owner on it (<see cref="TunnelOwnerChanged"/>: a failover's claims). Buffered; flushed 200 ms after the first line written since the last flush, and
 /// when the ActorSystem stops: nothing runs while nothing happens (a trace on a periodic timer would itself be the idle
 /// cost the footprint benchmark measures). Absent or empty key: nothing is started.
 /// </summary>
@@ -47,6 +48,8 @@ internal sealed class TraceWriter : ReceiveActor, IWithTimers
         _path = path;
         Receive<TunnelPresent>(p => Write(string.Create(CultureInfo.InvariantCulture,
             $"{p.Serial} {p.Key} {(p.Owned ? "true" : "false")} {p.Timestamp}\n")));
+        Receive<TunnelOwnerChanged>(o => Write(string.Create(CultureInfo.InvariantCulture,
+            $"# owner {o.Serial} {o.Key} {o.Owner} {o.Generation} {o.Timestamp}\n")));
         Receive<ClusterEvent.MemberUp>(e => Write($"# member-up {e.Member.Address}\n"));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
         Receive<GcHappened>(_ => Write(HeapLine()));
@@ -67,6 +70,7 @@ internal sealed class TraceWriter : ReceiveActor, IWithTimers
     {
         _writer = new StreamWriter(new FileStream(_path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite, 1 << 16)) { AutoFlush = false };
         Context.System.EventStream.Subscribe(Self, typeof(TunnelPresent));
+        Context.System.EventStream.Subscribe(Self, typeof(TunnelOwnerChanged));
         Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.MemberUp));
         Write(HeapLine());
         GcWatch.Start(Self, _gcWatch);
