@@ -67,6 +67,8 @@ public sealed class BatchedClaimsSpec : TestKit
         await AwaitConditionAsync(() => Task.FromResult(Cluster.Get(Sys).State.Members.Count(m => m.Status == MemberStatus.Up) == 2), TimeSpan.FromSeconds(20));
         received.ExpectNoMsg(TimeSpan.FromMilliseconds(500)); // DC2_VM2 owns nothing yet: nothing to push on the arrival
 
+        var owners = CreateTestProbe();
+        Sys.EventStream.Subscribe(owners.Ref, typeof(TunnelOwnerChanged));
         phase1.Tell(new HaRoleChanged(Vm2, HaRole.Primary, Vm2));
 
         var messages = new List<object>();
@@ -85,6 +87,10 @@ public sealed class BatchedClaimsSpec : TestKit
         Assert.All(claims, c => Assert.Equal((Vm2, 2L), (c.OwnerSerial, c.Generation)));
         // Each claim once, and nothing more: no per-tunnel push follows the batches.
         received.ExpectNoMsg(TimeSpan.FromSeconds(1));
+        // Each change of owner is also told to the unit's trace (sa-sync --failover's figures), once per tunnel.
+        var changed = owners.ReceiveN(Tunnels, TimeSpan.FromSeconds(3)).Cast<TunnelOwnerChanged>().ToList();
+        Assert.Equal(records.Select(r => r.Key).Order(), changed.Select(c => c.Key).Order());
+        Assert.All(changed, c => Assert.Equal((Vm2, Vm2, 2L), (c.Serial, c.Owner, c.Generation)));
     }
 
     private sealed class Forward : ReceiveActor
