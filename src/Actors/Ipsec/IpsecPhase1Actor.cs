@@ -457,8 +457,6 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
     private bool PushesTo(Address to) =>
         FgspSync.PushesTo(_phase1.FgspSync, InFgcpCluster && _identities.SerialOf(to) is { } serial && serial != _serial && InOwnCluster(serial));
 
-    private void Push(Address to, TunnelRecord record) => Push(to, [record]);
-
     /// <summary>
     /// <paramref name="records"/> to the unit at <paramref name="to"/>, in order: one alone as itself, several in batches
     /// (<see cref="TunnelRecordBatch"/>, README "Batched sync"). Inside the own FGCP cluster a record goes as it is
