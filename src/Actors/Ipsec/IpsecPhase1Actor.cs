@@ -927,9 +927,10 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
 
     private void SendWritten()
     {
-        var records = _unsent.Select(u => u.Record).ToList();
-        var replicated = _unsent.Where(u => u.Replicate).Select(u => u.Record).ToList();
+        var unsent = _unsent.ToList();
         _unsent.Clear();
+        var records = unsent.Select(u => u.Record).ToList();
+        var replicated = unsent.Where(u => u.Replicate).Select(u => u.Record).ToList();
         var acrossClusters = FgspSync.Pushes(_phase1.FgspSync);
         // Sealed once for every unit of another cluster (and Distributed Data), not once per unit.
         var targets = PushTargets().ToList();
@@ -960,16 +961,14 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
                 }
                 break;
             case FgspSendForm.Sealed:
-                var sealedByKey = new Dictionary<TunnelRecord, SealedTunnelRecord>(ReferenceEqualityComparer.Instance);
-                for (var i = 0; i < records.Count; i++)
-                    if (sealedForm is not null) sealedByKey[records[i]] = sealedForm[i];
-                foreach (var shard in replicated.GroupBy(r => _sealed.For(r.Key)))
+                // sealedForm is set here (Sealed across clusters), index by index with records.
+                foreach (var shard in Enumerable.Range(0, records.Count).Where(i => unsent[i].Replicate).GroupBy(i => _sealed.For(records[i].Key)))
                 {
-                    var entries = shard.Select(r =>
+                    var entries = shard.Select(i =>
                     {
-                        var sealedRecord = sealedByKey.TryGetValue(r, out var s) ? s : FgspSyncSeal.Seal(r, _serial, _fgsp.Key!);
+                        var sealedRecord = sealedForm![i];
                         // Signed outside the seal (README "Signed Distributed Data entries"): who wrote it is checked before opening.
-                        return (r.Key, Signed: _replicas.Wrap(sealedRecord),
+                        return (records[i].Key, Signed: _replicas.Wrap(sealedRecord),
                             Clock: (sealedRecord.Generation << 32) | Math.Min(sealedRecord.SyncSeq, uint.MaxValue));
                     }).ToList();
                     _replicator.Tell(Dsl.Update(shard.Key, LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance, d =>
