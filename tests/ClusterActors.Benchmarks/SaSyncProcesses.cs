@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Text.RegularExpressions;
 using ClusterActors.Node.Hosting;
 using ClusterActors.Protocol.Ipsec;
 using ClusterActors.Protocol.Config;
@@ -267,6 +268,17 @@ internal static class SaSyncProcesses
             var cpu = u.Cpu() - cpuBefore[u.Name];
             Console.WriteLine($"  {u.Name}{(u == peer ? " (claims)" : "")}: {at.Count} of {keys.Count} claims applied; " +
                               (at.Count == 0 ? "none" : $"first {at[0]:0} ms, {Describe(at)} after the kill") + $"; CPU {cpu.TotalSeconds:0.00} s since the kill");
+        }
+        // Remoting drops a message over maximum-frame-size (128,000 bytes) and logs it; a Distributed Data delta or gossip
+        // so dropped is rebuilt and dropped again at the next round (src/Actors/Ipsec/README.md, "Distributed Data at scale").
+        Console.WriteLine("  frames dropped as oversized, per unit's log (Akka's words: \"Discarding oversized payload\"):");
+        foreach (var u in units)
+        {
+            var dropped = u.LogLinesContaining("oversized payload")
+                .Select(l => Regex.Match(l, @"encoded (\S+) was (\d+) bytes"))
+                .Where(m => m.Success).GroupBy(m => m.Groups[1].Value)
+                .Select(g => $"{g.Count()} {g.Key} (largest {g.Max(m => long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)):N0} bytes)").ToList();
+            Console.WriteLine($"    {u.Name}: {(dropped.Count == 0 ? "none" : string.Join(", ", dropped))}");
         }
         return ok;
     }

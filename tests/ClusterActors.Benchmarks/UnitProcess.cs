@@ -62,6 +62,20 @@ internal class UnitProcess(string name, IPEndPoint admin, string args)
         }
     }
 
+    /// <summary>The lines of the unit's log so far that contain <paramref name="text"/> (ordinal).</summary>
+    public IReadOnlyList<string> LogLinesContaining(string text)
+    {
+        try
+        {
+            lock (this) _log?.Flush();
+            return File.ReadLines(_logPath!).Where(l => l.Contains(text, StringComparison.Ordinal)).ToList();
+        }
+        catch (Exception e) when (e is IOException or ArgumentNullException)
+        {
+            return [];
+        }
+    }
+
     public async Task<string?> Cli(string command)
     {
         try
