@@ -247,6 +247,7 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         Receive<TunnelEntries>(OnEntries);
         // Matched by type, not cast: any lab unit can write another CRDT under the same key, and a cast would restart us.
         Receive<Changed>(c => ApplyReplicated(c.Key, c.Data));
+        Receive<ReplicaFlush>(_ => FlushReplicas());
         Receive<GetSuccess>(g =>
         {
             if (g.Request is EntriesFor wanted) AnswerEntriesWanted(wanted, g.Key, g.Data);
@@ -942,53 +943,99 @@ public sealed class IpsecPhase1Actor : ReceiveActor, IWithTimers
         if (replicated.Count == 0) return;
         // Distributed Data reaches every member, other clusters' units included: with encryption enable only sealed. With
         // fgsp-sync disable the clear key is one only this unit's FGCP cluster reads (FgspSync.DataKey), and nothing is sealed.
-        // One update per shard, however many of its records this message wrote.
+        // Queued by shard and written within the unit's budget (FlushReplicas), however many records this message wrote.
         switch (acrossClusters ? fgspForm : FgspSendForm.Clear)
         {
             case FgspSendForm.Clear:
-                foreach (var shard in replicated.GroupBy(r => _clear.For(r.Key)))
+                foreach (var r in replicated)
                 {
-                    var entries = shard.Select(r =>
-                    {
-                        _writtenClear.Add(r.Key);
-                        return (r.Key, Signed: _replicas.Wrap(r), Clock: TunnelOwnership.Clock(r));
-                    }).ToList();
-                    _replicator.Tell(Dsl.Update(shard.Key, LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance, d =>
-                    {
-                        foreach (var e in entries) d = d.SetItem(_cluster, e.Key, e.Signed, (_, _) => e.Clock);
-                        return d;
-                    }));
+                    _writtenClear.Add(r.Key);
+                    QueueReplica(_clear.For(r.Key), r.Key, r, TunnelOwnership.Clock(r));
                 }
                 break;
             case FgspSendForm.Sealed:
                 // sealedForm is set here (Sealed across clusters), index by index with records.
-                foreach (var shard in Enumerable.Range(0, records.Count).Where(i => unsent[i].Replicate).GroupBy(i => _sealed.For(records[i].Key)))
+                for (var i = 0; i < records.Count; i++)
                 {
-                    var entries = shard.Select(i =>
-                    {
-                        var sealedRecord = sealedForm![i];
-                        // Signed outside the seal (README "Signed Distributed Data entries"): who wrote it is checked before opening.
-                        return (records[i].Key, Signed: _replicas.Wrap(sealedRecord),
-                            Clock: (sealedRecord.Generation << 32) | Math.Min(sealedRecord.SyncSeq, uint.MaxValue));
-                    }).ToList();
-                    _replicator.Tell(Dsl.Update(shard.Key, LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance, d =>
-                    {
-                        foreach (var e in entries) d = d.SetItem(_cluster, e.Key, e.Signed, (_, _) => e.Clock);
-                        return d;
-                    }));
+                    if (!unsent[i].Replicate) continue;
+                    var sealedRecord = sealedForm![i];
+                    QueueReplica(_sealed.For(records[i].Key), records[i].Key, sealedRecord,
+                        (sealedRecord.Generation << 32) | Math.Min(sealedRecord.SyncSeq, uint.MaxValue));
                 }
                 // Encryption turned on at run time: the clear copies this unit wrote before must not stay readable.
-                foreach (var shard in replicated.Where(r => _writtenClear.Remove(r.Key)).GroupBy(r => _clear.For(r.Key)))
-                {
-                    var keys = shard.Select(r => r.Key).ToList();
-                    _replicator.Tell(Dsl.Update(shard.Key, LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance, d =>
-                    {
-                        foreach (var k in keys) d = d.Remove(_cluster, k);
-                        return d;
-                    }));
-                }
+                foreach (var r in replicated.Where(r => _writtenClear.Remove(r.Key)))
+                    QueueReplica(_clear.For(r.Key), r.Key, null, 0);
                 break;
         }
+        FlushReplicas();
+    }
+
+    /// <summary>
+    /// Distributed Data writes not made yet, by shard key, oldest shard first: the unit's <see cref="ReplicaWriteBudget"/>
+    /// lets through what one delta propagation can carry (README "Distributed Data at scale"). A record written again
+    /// before its shard goes replaces the pending one (the newer wins in the dictionary anyway). Signed when its shard
+    /// goes, not before: an FGCP takeover's claims are pushed first and signed for Distributed Data after.
+    /// </summary>
+    private readonly Dictionary<LWWDictionaryKey<string, SignedTunnelRecord>, PendingShardWrite> _replicaPending = new();
+    private readonly Queue<LWWDictionaryKey<string, SignedTunnelRecord>> _replicaOrder = new();
+    private readonly ReplicaWriteBudget _replicaBudget = ReplicaWriteBudgets.Of(Context.System);
+
+    /// <summary>One shard's pending writes by record key: a clear or sealed record to sign and set, or null to remove.</summary>
+    private sealed class PendingShardWrite
+    {
+        public readonly Dictionary<string, (object? Payload, SignedTunnelRecord? Entry, long Clock)> Ops = new(StringComparer.Ordinal);
+    }
+
+    private void QueueReplica(LWWDictionaryKey<string, SignedTunnelRecord> shard, string recordKey, object? payload, long clock)
+    {
+        if (!_replicaPending.TryGetValue(shard, out var write))
+        {
+            _replicaPending[shard] = write = new PendingShardWrite();
+            _replicaOrder.Enqueue(shard);
+        }
+        write.Ops[recordKey] = (payload, null, clock);
+    }
+
+    private void FlushReplicas()
+    {
+        var others = Math.Max(0, _cluster.State.Members.Count(m => m.Status is MemberStatus.Up or MemberStatus.WeaklyUp) - 1);
+        while (_replicaOrder.TryPeek(out var shard))
+        {
+            var write = _replicaPending[shard];
+            var bytes = 0;
+            foreach (var (recordKey, op) in write.Ops.ToList())
+            {
+                var entry = op.Entry ?? op.Payload switch
+                {
+                    TunnelRecord r => _replicas.Wrap(r),
+                    // Signed outside the seal (README "Signed Distributed Data entries"): who wrote it is checked before opening.
+                    SealedTunnelRecord sr => _replicas.Wrap(sr),
+                    _ => null
+                };
+                if (entry is not null && op.Entry is null) write.Ops[recordKey] = op with { Entry = entry };
+                bytes += entry is null ? ReplicaWriteBudget.PerEntryOverhead + 2 * recordKey.Length : ReplicaWriteBudget.EntryBytes(recordKey, entry);
+            }
+            if (!_replicaBudget.TryTake(bytes, others, out var retryAfter))
+            {
+                Timers.StartSingleTimer("replica-flush", ReplicaFlush.Instance, retryAfter);
+                return;
+            }
+            _replicaOrder.Dequeue();
+            _replicaPending.Remove(shard);
+            var ops = write.Ops.Select(kv => (Key: kv.Key, kv.Value.Entry, kv.Value.Clock)).ToList();
+            _replicator.Tell(Dsl.Update(shard, LWWDictionary<string, SignedTunnelRecord>.Empty, WriteLocal.Instance, d =>
+            {
+                foreach (var (key, entry, clock) in ops)
+                    d = entry is null ? d.Remove(_cluster, key) : d.SetItem(_cluster, key, entry, (_, _) => clock);
+                return d;
+            }));
+        }
+    }
+
+    /// <summary>The budget allows the next pending shard's writes (<see cref="FlushReplicas"/>).</summary>
+    private sealed class ReplicaFlush
+    {
+        public static readonly ReplicaFlush Instance = new();
     }
 
     private void ApplyReplicated(IKey key, object? data)
