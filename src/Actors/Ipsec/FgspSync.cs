@@ -25,10 +25,16 @@ public static class FgspSync
     /// records). Akka's Replicator merges an update into the whole value under its key and serializes that value to
     /// digest it for subscribers: with every tunnel under one key, each new tunnel cost work in proportion to the
     /// tunnels already held (perf of ike-vs-strongswan at 2,400 tunnels, 2026-12-07: 42 % of the responder's CPU in
-    /// the Replicator's update). Spread over 256 keys, an update touches 1/256 of them. A key exists only once a record
-    /// was written under it, so a lab with a few tunnels gossips a few keys.
+    /// the Replicator's update). A key exists only once a record was written under it, so a lab with a few tunnels
+    /// gossips a few keys.
+    /// <para>
+    /// 4,096 and not fewer because a key is also what Akka's full-state gossip carries whole: a gossip holds the values of
+    /// up to `max-delta-elements` keys (hocon/cluster.conf) and must fit one 128,000-byte remote frame, or remoting drops
+    /// it and the next round builds it again. At 100,000 tunnels a key holds ~24 entries, ~17 KB compressed (README
+    /// "Distributed Data at scale", DistributedDataSizingSpec); with 256 keys it was ~270 KB, over the frame alone.
+    /// </para>
     /// </summary>
-    public const int DataShards = 256;
+    public const int DataShards = 4096;
 
     /// <summary>
     /// The shard of a tunnel record's key: FNV-1a over its characters, the same on every unit and every run (never
@@ -45,8 +51,9 @@ public static class FgspSync
         return (int)(h % DataShards);
     }
 
-    /// <summary>The Distributed Data key of one shard of a phase1's records: <c>{dataKey}/{shard}</c>, shard in hex.</summary>
-    public static string ShardKey(string dataKey, int shard) => $"{dataKey}/{shard:x2}";
+    /// <summary>The Distributed Data key of one shard of a phase1's records: <c>{dataKey}/{shard}</c>, shard in three hex
+    /// digits (two while there were 256 shards: a unit of that version reads none of these keys, nor they its own).</summary>
+    public static string ShardKey(string dataKey, int shard) => $"{dataKey}/{shard:x3}";
 
     /// <summary>The key the sealed records of a phase1 replicate under (every FGSP member reads them; only the psksecret opens them).</summary>
     public static string SealedDataKey(string phase1) => "ipsec-sealed-" + phase1;

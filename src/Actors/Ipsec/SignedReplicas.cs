@@ -98,7 +98,7 @@ public sealed class SignedReplicas(bool enforcing, LabCertificateTrust? trust, T
         }
         fresh = true;
         var opened = shard is { } under && under != own
-            ? new OpenedReplica(null, null, "wrong-shard", $"entry {entryKey} under shard {under:x2}, its key's shard is {own:x2}")
+            ? new OpenedReplica(null, null, "wrong-shard", $"entry {entryKey} under shard {under:x3}, its key's shard is {own:x3}")
             : Open(entryKey, entry, expectedManifest, enforcing, trust);
         seenHere[entryKey] = (entry, opened);
         return opened;

@@ -68,12 +68,14 @@ public sealed class FgspSyncSpec() : TestKit(ConfigurationFactory.ParseString(""
     public void A_records_shard_is_the_same_on_every_unit_and_run_and_spreads_the_keys()
     {
         // Pinned: every unit must put a record under the same key, so the shard may not depend on the process
-        // (string.GetHashCode is seeded per process). FNV-1a over the key's UTF-16 code units, mod 256.
+        // (string.GetHashCode is seeded per process). FNV-1a over the key's UTF-16 code units, mod 4,096.
         Assert.Equal(FgspSync.ShardOf(TunnelRecord.KeyOf("vpn1", 1, 2)), FgspSync.ShardOf(new string(TunnelRecord.KeyOf("vpn1", 1, 2).ToCharArray())));
-        Assert.Equal(0x44, FgspSync.ShardOf("a")); // computed by hand from the FNV-1a constants
-        Assert.Equal("ipsec-vpn1/0a", FgspSync.ShardKey("ipsec-vpn1", 10));
+        Assert.Equal(0x044, FgspSync.ShardOf("a")); // computed by hand from the FNV-1a constants (0x2b24d044)
+        Assert.Equal(0x53f, FgspSync.ShardOf(TunnelRecord.KeyOf("vpn1", 1, 2))); // 0xda88453f
+        Assert.Equal("ipsec-vpn1/00a", FgspSync.ShardKey("ipsec-vpn1", 10));
+        Assert.Equal("ipsec-vpn1/fff", FgspSync.ShardKey("ipsec-vpn1", FgspSync.DataShards - 1));
         var counts = new int[FgspSync.DataShards];
-        for (var i = 0; i < 25_600; i++) counts[FgspSync.ShardOf(TunnelRecord.KeyOf("vpn1", (ulong)i * 0x9E3779B97F4A7C15, (ulong)i))]++;
+        for (var i = 0; i < 100 * FgspSync.DataShards; i++) counts[FgspSync.ShardOf(TunnelRecord.KeyOf("vpn1", (ulong)i * 0x9E3779B97F4A7C15, (ulong)i))]++;
         Assert.All(counts, c => Assert.InRange(c, 50, 150)); // 100 expected per shard
     }
 
