@@ -44,6 +44,19 @@ internal static class Replicas
     public static async Task<IReadOnlyCollection<SealedTunnelRecord>> Sealed(UnitHost host) =>
         (await Entries(host, SealedDataKey)).Values.Select(e => (SealedTunnelRecord)WireCodecs.Decode(e.PayloadManifest, e.Payload)).ToList();
 
-    /// <summary>The one tunnel record in the unit's clear replica.</summary>
-    public static TunnelRecord Single(UnitHost host) => Clear(host).GetAwaiter().GetResult().Single();
+    /// <summary>
+    /// The one tunnel record in the unit's clear replica, once it holds one: an owner pushes a record before it hands it
+    /// to its replicator, so another unit may list the tunnel a moment before the owner's replica holds it (CI trial 22:
+    /// read at once after DC2_VM2 listed the tunnel, DC2_VM1's replica was still empty on a loaded machine).
+    /// </summary>
+    public static TunnelRecord Single(UnitHost host)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (true)
+        {
+            var records = Clear(host).GetAwaiter().GetResult();
+            if (records.Count > 0 || DateTime.UtcNow > until) return records.Single();
+            Thread.Sleep(50);
+        }
+    }
 }
