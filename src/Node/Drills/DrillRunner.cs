@@ -260,6 +260,8 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
         Event(faultAt, "fault", phase.Fault.Short);
         var faultClock = Stopwatch.StartNew();
         _faultTimestamp = Stopwatch.GetTimestamp();
+        // The embedded lab's units share this process: what stood it still, said when they ran late (ProcessPauses).
+        using var pauses = lab.LatenessIsMachineWide ? null : ProcessPauses.Watch();
         using var watching = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var watch = new OwnerWatch(this, ownersBefore, phase.ExpectedOwner, faultAt, faultClock);
         var watchTask = watch.RunAsync(watching.Token);
@@ -370,6 +372,8 @@ public sealed class DrillRunner(IDrillLab lab, TextWriter progress)
                 ? $"the machine stood still {takerExtra:0} ms more until the traffic was steady (the drill's sleeping probe): added to the loss bound"
                 : $"{phase.ExpectedOwner}'s timers ran {takerExtra:0} ms late in all from the fault until the traffic was steady{(routerLateMs > 0 ? $", beyond the router's {routerLateMs:0} ms" : "")}: added to the loss bound");
         }
+        if (lateMs > 0 && pauses is not null)
+            await Say($"this process from the fault until now: {pauses.Describe(faultClock.Elapsed)}");
         var lossBound = DrillBounds.Loss(phase.LossBound, timers, rate, lateMs);
         var lostBeforeSteady = report.LostBefore(firstSteadyRequest);
         await Say($"traffic: sent {report.Sent}, lost {report.Lost}"
